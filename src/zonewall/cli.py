@@ -1,0 +1,68 @@
+"""The command line: argv in, text out, exit code.  The only module that prints.
+
+Exit codes: 0 clean, 1 errors (in the policy, or failed assertions), 2 usage.  An unexpected
+exception is a bug in zonewall: it is reported as such in one line (set ZONEWALL_DEBUG=1 for
+the traceback) with exit code 70.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import traceback
+from collections.abc import Sequence
+
+from zonewall import __version__
+from zonewall.report import render_diagnostics, render_text_summary, run_check, to_json
+
+__all__ = ["main"]
+
+EXIT_OK, EXIT_ERRORS, EXIT_USAGE, EXIT_BUG = 0, 1, 2, 70
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="zonewall",
+        description="Network segmentation policy compiler: check a .zw policy and prove its "
+        "assertions.",
+    )
+    parser.add_argument("--version", action="version", version=f"zonewall {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+    check = sub.add_parser("check", help="parse, resolve and prove every assertion of a policy")
+    check.add_argument("file", metavar="FILE", help="the policy (.zw)")
+    check.add_argument("--format", choices=("text", "json"), default="text",
+                       help="text for people (default) or json for CI")
+    check.add_argument("--warnings-as-errors", action="store_true",
+                       help="exit 1 when there is any warning")
+    return parser
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    report = run_check(args.file)
+    ok = report.ok(args.warnings_as_errors)
+    if args.format == "json":
+        sys.stdout.write(to_json(report, args.warnings_as_errors))
+    else:
+        sys.stderr.write(render_diagnostics(report))
+        sys.stdout.write(render_text_summary(report))
+    return EXIT_OK if ok else EXIT_ERRORS
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "check":
+            return cmd_check(args)
+        return EXIT_USAGE  # pragma: no cover - argparse rejects unknown commands
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return EXIT_ERRORS
+    except Exception as exc:  # a bug in zonewall, never a problem in the policy
+        if os.environ.get("ZONEWALL_DEBUG"):
+            traceback.print_exc()
+        sys.stderr.write(f"zonewall: internal error (this is a bug, please report it): "
+                         f"{type(exc).__name__}: {exc}\n")
+        return EXIT_BUG

@@ -1,0 +1,156 @@
+"""Effective flows: (union of allows) minus (union of denies), per endpoint pair.
+
+Each allow and deny is expanded once to the endpoint pairs it covers; a pair's effective packet
+set is the union of its allows' packets minus the union of its denies' packets, so statement
+order never matters.  The same pass finds, exactly and without pairwise comparison of rules:
+
+* dead allows: on every pair they cover, the denies remove all their packets;
+* redundant allows: on every pair, every packet they open is also opened by another allow that
+  is kept (a sweep over interval boundaries counts the coverers of each elementary segment; the
+  later of two mutually covering allows is the one reported);
+* allows with no effect: they cover only same-class or external-to-external pairs.
+
+Pairs whose allow lists are identical share one computation, which keeps broad selectors
+(``internal -> core_dns``) cheap.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from zonewall.ir import Endpoint, Flow, ResolvedRule
+from zonewall.packets import PacketSet
+
+__all__ = ["FlowAnalysis", "compute_flows"]
+
+Pair = tuple[int, int]
+
+
+@dataclass
+class FlowAnalysis:
+    flows: dict[Pair, Flow]
+    dead: list[int] = field(default_factory=list)  # allow indices
+    redundant: dict[int, tuple[int, ...]] = field(default_factory=dict)  # allow -> coverers
+    no_effect: list[int] = field(default_factory=list)  # rule indices (allow or deny)
+
+
+def _pairs(rule: ResolvedRule, members: dict[str, tuple[int, ...]],
+           endpoints: Sequence[Endpoint]) -> list[Pair]:
+    srcs = sorted({e for m in rule.src for e in members[m]})
+    dsts = sorted({e for m in rule.dst for e in members[m]})
+    out: list[Pair] = []
+    for s in srcs:
+        s_ext = endpoints[s].kind == "external"
+        for d in dsts:
+            if s != d and not (s_ext and endpoints[d].kind == "external"):
+                out.append((s, d))
+    return out
+
+
+def compute_flows(rules: Sequence[ResolvedRule], members: dict[str, tuple[int, ...]],
+                  endpoints: Sequence[Endpoint]) -> FlowAnalysis:
+    """Effective flows and the dead / redundant / no-effect findings."""
+    by_index = {r.index: r for r in rules}
+    pair_allows: dict[Pair, list[int]] = {}
+    pair_denies: dict[Pair, list[int]] = {}
+    no_effect: list[int] = []
+    for rule in rules:
+        pairs = _pairs(rule, members, endpoints)
+        if not pairs:
+            no_effect.append(rule.index)
+        table = pair_allows if rule.action == "allow" else pair_denies
+        for pair in pairs:
+            table.setdefault(pair, []).append(rule.index)
+
+    union_cache: dict[tuple[int, ...], PacketSet] = {}
+
+    def union(ids: tuple[int, ...], plaintext: bool = False) -> PacketSet:
+        key = ids + ((-1,) if plaintext else ())
+        got = union_cache.get(key)
+        if got is None:
+            got = PacketSet.union_all(
+                by_index[i].plaintext if plaintext else by_index[i].packets for i in ids)
+            union_cache[key] = got
+        return got
+
+    flows: dict[Pair, Flow] = {}
+    alive: set[int] = set()
+    for pair in sorted(pair_allows):
+        allow_ids = tuple(pair_allows[pair])
+        deny_ids = tuple(pair_denies.get(pair, ()))
+        denied = union(deny_ids) if deny_ids else PacketSet()
+        for i in allow_ids:
+            if i not in alive and (by_index[i].packets - denied):
+                alive.add(i)
+        effective = union(allow_ids) - denied if deny_ids else union(allow_ids)
+        if not effective:
+            continue
+        opened = tuple(i for i in allow_ids if by_index[i].packets & effective)
+        plain = union(allow_ids, plaintext=True) & effective
+        flows[pair] = Flow(pair[0], pair[1], effective, plain, opened)
+    dead = sorted(i for ids in pair_allows.values() for i in ids if i not in alive)
+    analysis = FlowAnalysis(flows, sorted(set(dead)), {}, no_effect)
+    analysis.redundant = _redundant(pair_allows, by_index, set(analysis.dead))
+    return analysis
+
+
+def _redundant(pair_allows: dict[Pair, list[int]], by_index: dict[int, ResolvedRule],
+               dead: set[int]) -> dict[int, tuple[int, ...]]:
+    """Allows whose every packet, on every pair, is opened by another kept allow."""
+    needed: set[int] = set()
+    kept: list[int] = []  # per elementary segment: how many of its coverers are kept
+    coverers: list[tuple[int, ...]] = []
+    rule_segments: dict[int, list[int]] = {}
+    for ids in {tuple(v) for v in pair_allows.values()}:
+        if len(ids) == 1:
+            needed.add(ids[0])
+            continue
+        for cover in _segments(ids, by_index):
+            if len(cover) == 1:
+                needed.add(cover[0])
+                continue
+            seg = len(kept)
+            kept.append(len(cover))
+            coverers.append(cover)
+            for i in cover:
+                rule_segments.setdefault(i, []).append(seg)
+    out: dict[int, tuple[int, ...]] = {}
+    removed: set[int] = set()
+    for i in sorted(rule_segments, reverse=True):  # later statements are reported first
+        if i in needed or i in dead:
+            continue
+        segs = rule_segments[i]
+        if all(kept[s] >= 2 for s in segs):
+            for s in segs:
+                kept[s] -= 1
+            removed.add(i)
+            out[i] = ()
+    for i in out:
+        others = {c for s in rule_segments[i] for c in coverers[s] if c not in removed}
+        out[i] = tuple(sorted(others))
+    return out
+
+
+def _segments(ids: tuple[int, ...], by_index: dict[int, ResolvedRule]) -> list[tuple[int, ...]]:
+    """For each elementary segment of the allows' packet sets, the allows covering it."""
+    events: list[tuple[int, int, int]] = []
+    for i in ids:
+        for lo, hi in by_index[i].packets.intervals:
+            events.append((lo, 1, i))
+            events.append((hi + 1, -1, i))
+    events.sort()
+    active: dict[int, int] = {}
+    out: list[tuple[int, ...]] = []
+    pos = 0
+    while pos < len(events):
+        point = events[pos][0]
+        while pos < len(events) and events[pos][0] == point:
+            _, delta, i = events[pos]
+            active[i] = active.get(i, 0) + delta
+            if not active[i]:
+                del active[i]
+            pos += 1
+        if active:
+            out.append(tuple(sorted(active)))
+    return out

@@ -1,0 +1,293 @@
+"""The front end's boundary: `.zw` files in, one `Policy` out, or `DiagnosticError`.
+
+Reads the root file and every file it includes (paths relative to the including file, each file
+at most once, cycles reported), parses each with the LALR grammar, converts lark's exceptions to
+diagnostics with `file:line:col`, and merges the statements in textual order.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import os
+import posixpath
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from lark import Lark, Token, UnexpectedCharacters, UnexpectedInput, UnexpectedToken
+from lark.exceptions import UnexpectedEOF, VisitError
+
+from zonewall.diagnostics import Diagnostic, DiagnosticError, DiagnosticSink, Severity, Span
+from zonewall.dsl.transformer import (
+    FileResult,
+    Include,
+    PolicyTransformer,
+    PoolSubnets,
+    PoolVlans,
+)
+from zonewall.ir import (
+    AssertStmt,
+    ClassDef,
+    ExternalDef,
+    GatewayDef,
+    Policy,
+    PolicyHeader,
+    RuleStmt,
+    ServiceDef,
+    SourceFile,
+)
+
+__all__ = ["parse_file", "parse_text", "ParseResult"]
+
+MAX_FILE_BYTES = 64 * 1024 * 1024
+
+# Terminal names as a user would say them.
+_TOKEN_WORDS = {
+    "$END": "end of input",
+    "NAME": "a name",
+    "STRING": 'a "string"',
+    "INT": "a number",
+    "CIDR": "an address such as 10.0.0.0/24",
+    "PORTSPEC": "a port such as tcp/443",
+    "LBRACE": "'{'",
+    "RBRACE": "'}'",
+    "COMMA": "','",
+    "COLON": "':'",
+    "EQUAL": "'='",
+    "MINUS": "'-'",
+    "_SEMI": "';'",
+    "SEMICOLON": "';'",
+    "__ANON_0": "'->'",
+}
+
+
+@functools.cache
+def _parser() -> Lark:
+    return Lark.open_from_package(
+        "zonewall.dsl",
+        "grammar.lark",
+        parser="lalr",
+        propagate_positions=True,
+        strict=True,
+        maybe_placeholders=False,
+    )
+
+
+def _word(name: str) -> str:
+    if name in _TOKEN_WORDS:
+        return _TOKEN_WORDS[name]
+    if name.isupper() or name.startswith("_"):
+        return f"'{name.strip('_').lower()}'"
+    return name
+
+
+@dataclass
+class ParseResult:
+    policy: Policy
+    sources: dict[str, str] = field(default_factory=dict)
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+
+
+def _syntax_error(err: UnexpectedInput, file: str, text: str) -> Diagnostic:
+    line = getattr(err, "line", 1) or 1
+    col = getattr(err, "column", 1) or 1
+    if isinstance(err, UnexpectedCharacters):
+        ch = text[err.pos_in_stream] if err.pos_in_stream < len(text) else ""
+        shown = repr(ch) if ch.isprintable() and ch not in "'\"" else f"U+{ord(ch):04X}" if ch \
+            else "end of input"
+        if ch == '"':
+            msg = "unterminated string: strings are \"...\" on one line"
+        else:
+            msg = f"unexpected character {shown}"
+        return Diagnostic(Severity.ERROR, "E102", msg, Span(file, line, col, line, col + 1),
+                          label=_hint_for_char(ch))
+    accepted: set[str] = set(getattr(err, "expected", set()) or set())
+    interactive = getattr(err, "interactive_parser", None)
+    if interactive is not None:
+        accepted = set(interactive.accepts()) or accepted
+    expected = sorted({_word(t) for t in accepted
+                       if not t.startswith("__ANON") or t == "__ANON_0"})
+    exp = ""
+    if expected:
+        exp = "; expected " + (", ".join(expected[:-1]) + " or " + expected[-1]
+                               if len(expected) > 1 else expected[0])
+    if isinstance(err, UnexpectedEOF) or (
+        isinstance(err, UnexpectedToken) and err.token.type == "$END"
+    ):
+        lines = text.splitlines() or [""]
+        last = len(lines)
+        end_col = len(lines[-1]) + 1
+        return Diagnostic(Severity.ERROR, "E103", "unexpected end of input" + exp,
+                          Span(file, last, end_col, last, end_col + 1))
+    assert isinstance(err, UnexpectedToken)
+    tok: Token = err.token
+    span = Span(file, line, col, tok.end_line or line,
+                tok.end_column or col + max(len(str(tok)), 1))
+    return Diagnostic(Severity.ERROR, "E101", f"unexpected {_describe(tok)}{exp}", span)
+
+
+def _describe(tok: Token) -> str:
+    kinds = {"NAME": "name", "INT": "number", "CIDR": "address", "PORTSPEC": "port"}
+    if tok.type in kinds:
+        return f"{kinds[tok.type]} '{tok}'"
+    if tok.type == "STRING":
+        return f"string {tok}"
+    return f"'{tok}'"
+
+
+def _hint_for_char(ch: str) -> str:
+    if ch.isupper():
+        return "names and keywords are lowercase"
+    return ""
+
+
+def parse_text(text: str, file: str = "<policy>") -> ParseResult:
+    """Parse policy text that has no includes (an include is an error)."""
+    return _Loader(lambda path: (_ for _ in ()).throw(FileNotFoundError(path))).load_text(
+        text, file)
+
+
+def parse_file(path: str) -> ParseResult:
+    """Parse a policy file and everything it includes.
+
+    Raises:
+        DiagnosticError: the file or an include cannot be read, or a file has a syntax error.
+    """
+    return _Loader(_read).load_root(path)
+
+
+def _read(path: str) -> bytes:
+    with open(path, "rb") as fh:
+        data = fh.read(MAX_FILE_BYTES + 1)
+    if len(data) > MAX_FILE_BYTES:
+        raise OSError(f"file is larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB")
+    return data
+
+
+class _LoadError(DiagnosticError):
+    """A DiagnosticError that also carries the text of every file read so far."""
+
+    def __init__(self, diagnostics: list[Diagnostic], sources: dict[str, str]) -> None:
+        super().__init__(diagnostics)
+        self.sources = dict(sources)
+
+
+class _Loader:
+    def __init__(self, read: Callable[[str], bytes]) -> None:
+        self.read = read
+        self.sources: dict[str, str] = {}
+        self.files: list[SourceFile] = []
+        self.seen: set[str] = set()
+        self.sink = DiagnosticSink()
+        self.statements: list[Any] = []
+
+    def load_root(self, path: str) -> ParseResult:
+        try:
+            data = self._read_or_fail(path, None)
+            self.seen.add(os.path.realpath(path))
+            self._load(path, data, stack=[os.path.realpath(path)])
+        except DiagnosticError as err:
+            raise _LoadError(list(err.diagnostics), self.sources) from None
+        return self._result()
+
+    def load_text(self, text: str, file: str) -> ParseResult:
+        try:
+            self._load(file, text.encode("utf-8"), stack=[file])
+        except DiagnosticError as err:
+            raise _LoadError(list(err.diagnostics), self.sources) from None
+        return self._result()
+
+    def _read_or_fail(self, path: str, span: Span | None) -> bytes:
+        try:
+            return self.read(path)
+        except (OSError, ValueError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            code = "E108" if span is not None and isinstance(exc, FileNotFoundError) else "E105"
+            where = "included file" if span is not None else "policy file"
+            raise DiagnosticError([Diagnostic(
+                Severity.ERROR, code, f"cannot read {where} '{path}': {reason}", span,
+            )]) from None
+
+    def _load(self, display: str, data: bytes, stack: list[str]) -> None:
+        digest = hashlib.sha256(data).hexdigest()
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            line = data[: exc.start].count(b"\n") + 1
+            col = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
+            raise DiagnosticError([Diagnostic(
+                Severity.ERROR, "E105",
+                f"'{display}' is not UTF-8 text (invalid byte at offset {exc.start}); "
+                "save the policy as UTF-8",
+                Span(display, line, col, line, col + 1),
+            )]) from None
+        if text.startswith("\ufeff"):
+            text = text[1:]
+        self.sources[display] = text
+        self.files.append(SourceFile(display, digest))
+        try:
+            tree = _parser().parse(text)
+            result: FileResult = PolicyTransformer(display, text, self.sink).transform(tree)
+        except UnexpectedInput as err:
+            raise DiagnosticError([_syntax_error(err, display, text)]) from None
+        except VisitError as err:
+            raise err.orig_exc from None
+        except RecursionError:
+            raise DiagnosticError([Diagnostic(
+                Severity.ERROR, "E109", f"'{display}' is nested too deeply to read",
+                Span(display, 1, 1, 1, 2))]) from None
+        for stmt in result.statements:
+            if isinstance(stmt, Include):
+                self._include(display, stmt, stack)
+            else:
+                self.statements.append(stmt)
+
+    def _include(self, including: str, inc: Include, stack: list[str]) -> None:
+        display = posixpath.normpath(posixpath.join(posixpath.dirname(including), inc.path))
+        real = os.path.realpath(display)
+        if real in stack:
+            chain = " -> ".join(
+                [posixpath.basename(p) for p in stack[stack.index(real):]]
+                + [posixpath.basename(real)])
+            raise DiagnosticError([Diagnostic(
+                Severity.ERROR, "E107", f"include cycle: {chain}", inc.span,
+                label="remove one of these includes",
+            )])
+        if real in self.seen:
+            return  # each file is read once, however many files include it
+        self.seen.add(real)
+        data = self._read_or_fail(display, inc.span)
+        self._load(display, data, stack + [real])
+
+    def _result(self) -> ParseResult:
+        headers: list[PolicyHeader] = []
+        kinds: dict[type, list[Any]] = {k: [] for k in (ServiceDef, ClassDef, ExternalDef,
+                                                        RuleStmt, GatewayDef, AssertStmt)}
+        subnet_pools: list[Any] = []
+        vlan_pools: list[Any] = []
+        for stmt in self.statements:
+            if isinstance(stmt, PolicyHeader):
+                headers.append(stmt)
+            elif isinstance(stmt, PoolSubnets):
+                subnet_pools.extend(stmt.prefixes)
+            elif isinstance(stmt, PoolVlans):
+                vlan_pools.extend(stmt.ranges)
+            else:
+                kinds[type(stmt)].append(stmt)
+        for extra in headers[1:]:
+            self.sink.error("E110", "the policy header is given more than once", extra.span,
+                            notes=(("first header here", headers[0].span),))
+        policy = Policy(
+            header=headers[0] if headers else None,
+            subnet_pools=tuple(subnet_pools),
+            vlan_pools=tuple(vlan_pools),
+            services=tuple(kinds[ServiceDef]),
+            classes=tuple(kinds[ClassDef]),
+            externals=tuple(kinds[ExternalDef]),
+            rules=tuple(kinds[RuleStmt]),
+            gateways=tuple(kinds[GatewayDef]),
+            assertions=tuple(kinds[AssertStmt]),
+            files=tuple(self.files),
+        )
+        return ParseResult(policy, self.sources, list(self.sink.items))

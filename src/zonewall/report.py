@@ -1,0 +1,127 @@
+"""`check` as a library call, and its two renderings: text for people, JSON for CI.
+
+`run_check(path)` parses, compiles and proves a policy and never raises for anything wrong with
+the policy: every problem is a diagnostic in the returned `CheckReport`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from zonewall.compiler.pipeline import compile_policy
+from zonewall.diagnostics import (
+    Diagnostic,
+    DiagnosticError,
+    Severity,
+    Span,
+    render_all,
+    sort_diagnostics,
+)
+from zonewall.dsl.parser import parse_file
+from zonewall.ir import AssertionResult, CompiledPolicy
+
+__all__ = ["CheckReport", "run_check", "to_json", "render_text_summary"]
+
+
+@dataclass
+class CheckReport:
+    path: str
+    diagnostics: list[Diagnostic]
+    assertions: Sequence[AssertionResult] = ()
+    sources: dict[str, str] = field(default_factory=dict)
+    compiled: CompiledPolicy | None = None
+
+    @property
+    def errors(self) -> int:
+        return sum(1 for d in self.diagnostics if d.severity is Severity.ERROR)
+
+    @property
+    def warnings(self) -> int:
+        return sum(1 for d in self.diagnostics if d.severity is Severity.WARNING)
+
+    def ok(self, warnings_as_errors: bool = False) -> bool:
+        if self.compiled is None or self.errors:
+            return False
+        return not (warnings_as_errors and self.warnings)
+
+
+def run_check(path: str) -> CheckReport:
+    try:
+        parsed = parse_file(path)
+    except DiagnosticError as err:
+        diags = [d if d.span is not None else Diagnostic(
+            d.severity, d.code, d.message, Span(path, 1, 1, 1, 2), d.notes, d.label)
+            for d in err.diagnostics]
+        return CheckReport(path, diags, (), dict(getattr(err, "sources", {})))
+    if any(d.is_error for d in parsed.diagnostics):
+        return CheckReport(path, sort_diagnostics(parsed.diagnostics), (), parsed.sources)
+    result = compile_policy(parsed.policy)
+    diags = sort_diagnostics(parsed.diagnostics + result.diagnostics)
+    compiled = result.compiled
+    return CheckReport(path, diags, compiled.assertions if compiled else (), parsed.sources,
+                       compiled)
+
+
+def render_diagnostics(report: CheckReport) -> str:
+    return render_all(report.diagnostics, report.sources)
+
+
+def render_text_summary(report: CheckReport) -> str:
+    """The assertion list and the one-line summary (stdout of `check`)."""
+    lines: list[str] = []
+    if report.compiled is not None and report.assertions:
+        width = max(len(a.status) for a in report.assertions)
+        for a in report.assertions:
+            where = f"{a.span.file}:{a.span.line}" if a.span else ""
+            lines.append(f"{a.status.upper():<{width}}  {a.text}  ({where})")
+    counts = {s: sum(1 for a in report.assertions if a.status == s)
+              for s in ("pass", "fail", "accepted")}
+    if report.compiled is None:
+        verdict = "not checked: fix the errors above first"
+    else:
+        verdict = (f"{len(report.assertions)} assertions: {counts['pass']} hold, "
+                   f"{counts['fail']} fail, {counts['accepted']} accepted")
+    lines.append(f"{report.path}: {verdict}; {report.errors} error(s), "
+                 f"{report.warnings} warning(s)")
+    return "\n".join(lines) + "\n"
+
+
+def _diag_json(d: Diagnostic) -> dict[str, Any]:
+    s = d.span
+    return {
+        "severity": d.severity.value,
+        "code": d.code,
+        "message": d.message,
+        "file": s.file if s else None,
+        "line": s.line if s else None,
+        "column": s.col if s else None,
+        "end_line": s.end_line if s else None,
+        "end_column": s.end_col if s else None,
+    }
+
+
+def _assertion_json(a: AssertionResult) -> dict[str, Any]:
+    hops = None
+    if a.counterexample is not None:
+        hops = [{"from": h.src, "to": h.dst, "services": list(h.services),
+                 "file": h.span.file if h.span else None,
+                 "line": h.span.line if h.span else None} for h in a.counterexample]
+    return {
+        "text": a.text,
+        "status": a.status,
+        "file": a.span.file if a.span else None,
+        "line": a.span.line if a.span else None,
+        "counterexample": hops,
+    }
+
+
+def to_json(report: CheckReport, warnings_as_errors: bool = False) -> str:
+    doc = {
+        "ok": report.ok(warnings_as_errors),
+        "diagnostics": [_diag_json(d) for d in report.diagnostics],
+        "assertions": [_assertion_json(a) for a in report.assertions],
+    }
+    return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
