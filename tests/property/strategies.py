@@ -1,0 +1,386 @@
+"""Hypothesis strategies: small random zonewall policies as `.zw` text plus a structured model.
+
+`policies()` draws a `PolicySpec`: a plain description of the policy (classes with fixed
+subnets and VLANs, overlapping externals, services over a small port universe, allows, denies
+and assertions).  `PolicySpec.text()` renders it as `.zw` source, one statement per line, in
+any statement order.  The tests evaluate the language semantics directly on the spec (their
+oracle never imports `zonewall.compiler`), so the spec carries everything an oracle needs:
+member names, tags, criticality levels, service items as written, and selectors as terms.
+
+Generated policies are valid by construction: names are unique and never reserved words,
+subnets never overlap, every selector (and every `without`) selects something, service
+references are acyclic, and every external keeps some addresses outside the class subnets.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+
+from hypothesis import strategies as st
+
+__all__ = [
+    "ASSERT_KINDS",
+    "AssertSpec",
+    "ClassSpec",
+    "ExternalSpec",
+    "PolicySpec",
+    "RuleSpec",
+    "SAMPLE_PACKETS",
+    "Sel",
+    "ServiceSpec",
+    "assertions_for",
+    "policies",
+    "rules_for",
+    "selectors_for",
+]
+
+# ---------------------------------------------------------------------------------------------
+# The universe the generator draws from
+# ---------------------------------------------------------------------------------------------
+
+CLASS_NAMES = ("web", "db", "pump-server", "pacs", "guest_wifi", "ws1", "lab", "core-dns")
+TAGS = ("medical", "iot", "infra")
+LEVELS = ("low", "medium", "high", "critical")
+SERVICE_NAMES = ("https", "ssh", "dns", "web-svc", "hl7", "ntp", "admin_x", "mgmt")
+GATEWAY = 'gateway gw { platform iptables uplink "eth0" serves internal }'
+
+# name -> (address choices, except choices).  They overlap on purpose: internet holds every
+# other one, vendor-b sits inside vendor, campus and partner cover some class subnets.
+EXTERNAL_MENU: dict[str, tuple[tuple[tuple[str, ...], ...], tuple[tuple[str, ...], ...]]] = {
+    "internet": (
+        (("0.0.0.0/0",),),
+        ((), ("10.0.0.0/8",), ("203.0.113.128/25",), ("203.0.113.0/24", "198.51.100.0/24")),
+    ),
+    "vendor": ((("203.0.113.0/24",),), ((), ("203.0.113.64/26",))),
+    "vendor-b": (
+        (("203.0.113.0/25",), ("203.0.113.96/27",), ("203.0.113.96/27", "198.51.100.0/25")),
+        ((), ("203.0.113.100/30",)),
+    ),
+    "partner": (
+        (("198.51.100.0/24",), ("198.51.100.0/24", "10.0.3.0/24")),
+        ((), ("198.51.100.128/25",)),
+    ),
+    "campus": ((("10.0.0.0/16",),), ((), ("10.0.8.0/21",))),
+}
+
+TCP, UDP, ICMP, GRE = 6, 17, 1, 47
+PORTS = (22, 53, 80, 443, *range(1000, 1011))
+OTHER_PORT = 9999  # stands for every TCP/UDP port no generated service names
+ICMP_TYPES = {"echo-request": 8, "echo-reply": 0}
+OTHER_ICMP = 3  # stands for every ICMP type no generated service names
+
+# (proto, port) samples: one per equivalence class of the generated services, so deciding a
+# property on every sample decides it on every packet.
+SAMPLE_PACKETS: tuple[tuple[int, int], ...] = (
+    *((TCP, p) for p in (*PORTS, OTHER_PORT)),
+    *((UDP, p) for p in (*PORTS, OTHER_PORT)),
+    (ICMP, 8), (ICMP, 0), (ICMP, OTHER_ICMP),
+    (GRE, 0),
+)
+
+ASSERT_KINDS = ("unreachable", "denied", "allowed", "only", "limited", "encrypted")
+
+
+# ---------------------------------------------------------------------------------------------
+# The structured description
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ClassSpec:
+    name: str
+    subnets: tuple[str, ...]
+    vlan: int
+    tags: tuple[str, ...] = ()
+    criticality: str | None = None  # None: not written (the default, medium)
+
+    @property
+    def level(self) -> str:
+        return self.criticality or "medium"
+
+    def text(self) -> str:
+        body = [f"vlan {self.vlan}", "subnet " + ", ".join(self.subnets)]
+        if self.tags:
+            body.append("tags " + ", ".join(self.tags))
+        if self.criticality:
+            body.append(f"criticality {self.criticality}")
+        return f"class {self.name} {{ " + "  ".join(body) + " }"
+
+
+@dataclass(frozen=True)
+class ExternalSpec:
+    name: str
+    addresses: tuple[str, ...]
+    excepts: tuple[str, ...] = ()
+
+    def text(self) -> str:
+        exc = " except " + ", ".join(self.excepts) if self.excepts else ""
+        return f"external {self.name} {{ address " + ", ".join(self.addresses) + exc + " }"
+
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    """`items` are as written: `tcp/443`, `udp/1000-1004`, `icmp/echo-request`, `icmp`, or
+    the name of another service."""
+
+    name: str
+    items: tuple[str, ...]
+    plaintext: bool = False
+
+    def text(self) -> str:
+        return f"service {self.name} = " + ", ".join(self.items) + (
+            " plaintext" if self.plaintext else "")
+
+
+@dataclass(frozen=True)
+class Sel:
+    """A selector as terms: `web`, `tag:medical`, `criticality:high`, `internal`, `external`,
+    `any`; the members are those of `include` minus those of `exclude`."""
+
+    include: tuple[str, ...]
+    exclude: tuple[str, ...] = ()
+
+    def text(self) -> str:
+        inc = ", ".join(self.include)
+        return inc + (" except " + ", ".join(self.exclude) if self.exclude else "")
+
+
+@dataclass(frozen=True)
+class RuleSpec:
+    action: str  # allow | deny
+    src: Sel
+    dst: Sel
+    services: tuple[str, ...] | None = None  # None: no `: SERVICES` (all traffic)
+    why: str | None = None
+    log: bool = False
+
+    def text(self) -> str:
+        out = f"{self.action} {self.src.text()} -> {self.dst.text()}"
+        if self.services is not None:
+            out += " : " + ", ".join(self.services)
+        if self.why is not None:
+            out += f' "{self.why}"'
+        if self.log:
+            out += " log"
+        return out
+
+
+@dataclass(frozen=True)
+class AssertSpec:
+    kind: str  # one of ASSERT_KINDS
+    src: Sel | None  # None only for `encrypted -> B`
+    dst: Sel
+    services: tuple[str, ...] | None = None
+    without: Sel | None = None
+    accepted: str | None = None
+
+    def text(self) -> str:
+        src = f"{self.src.text()} " if self.src is not None else ""
+        out = f"assert {self.kind} {src}-> {self.dst.text()}"
+        if self.services is not None:
+            out += " : " + ", ".join(self.services)
+        if self.without is not None:
+            out += f" without {self.without.text()}"
+        if self.accepted is not None:
+            out += f' accepted "{self.accepted}"'
+        return out
+
+
+@dataclass(frozen=True)
+class PolicySpec:
+    classes: tuple[ClassSpec, ...]
+    externals: tuple[ExternalSpec, ...]
+    services: tuple[ServiceSpec, ...]
+    rules: tuple[RuleSpec, ...]
+    assertions: tuple[AssertSpec, ...] = ()
+    # A permutation of range(len(statements())), or None for the natural order.
+    order: tuple[int, ...] | None = field(default=None, compare=False)
+
+    def statements(self) -> list[str]:
+        """Top-level statements in natural order (services, classes, externals, gateway,
+        rules, assertions)."""
+        return [
+            *(s.text() for s in self.services),
+            *(c.text() for c in self.classes),
+            *(e.text() for e in self.externals),
+            GATEWAY,
+            *(r.text() for r in self.rules),
+            *(a.text() for a in self.assertions),
+        ]
+
+    def text(self) -> str:
+        stmts = self.statements()
+        order = self.order if self.order is not None else range(len(stmts))
+        return "".join(stmts[i] + "\n" for i in order)
+
+    def with_(self, **changes: object) -> PolicySpec:
+        """A changed copy; the statement order is reset (statement counts may change)."""
+        return replace(self, order=None, **changes)  # type: ignore[arg-type]
+
+    # -- helpers for oracles and strategies ----------------------------------------------------
+    @property
+    def class_names(self) -> tuple[str, ...]:
+        return tuple(c.name for c in self.classes)
+
+    @property
+    def external_names(self) -> tuple[str, ...]:
+        return tuple(e.name for e in self.externals)
+
+    def members(self, sel: Sel) -> frozenset[str]:
+        """Members of a selector, straight from the language spec (section 3)."""
+        return self.term_members(sel.include) - self.term_members(sel.exclude)
+
+    def term_members(self, terms: Sequence[str]) -> frozenset[str]:
+        out: set[str] = set()
+        for term in terms:
+            if term == "any":
+                out |= set(self.class_names) | set(self.external_names)
+            elif term == "internal":
+                out |= set(self.class_names)
+            elif term == "external":
+                out |= set(self.external_names)
+            elif term.startswith("tag:"):
+                out |= {c.name for c in self.classes if term[4:] in c.tags}
+            elif term.startswith("criticality:"):
+                out |= {c.name for c in self.classes if c.level == term[12:]}
+            else:
+                out.add(term)
+        return frozenset(out)
+
+    def selector_terms(self) -> tuple[str, ...]:
+        """Every selector term that selects something in this policy."""
+        terms = [*self.class_names, *self.external_names, "internal", "any"]
+        if self.externals:
+            terms.append("external")
+        terms += sorted({f"tag:{t}" for c in self.classes for t in c.tags})
+        terms += sorted({f"criticality:{c.level}" for c in self.classes})
+        return tuple(terms)
+
+
+# ---------------------------------------------------------------------------------------------
+# Strategies
+# ---------------------------------------------------------------------------------------------
+
+_protos = st.sampled_from(("tcp", "udp"))
+
+
+@st.composite
+def _port_range(draw: st.DrawFn) -> str:
+    proto = draw(_protos)
+    lo = draw(st.integers(1000, 1010))
+    hi = draw(st.integers(lo, 1010))
+    return f"{proto}/{lo}-{hi}"
+
+
+# Literal service items over the small port universe (sampled_from shrinks to the first).
+service_items: st.SearchStrategy[str] = st.one_of(
+    st.builds(lambda p, n: f"{p}/{n}", _protos, st.sampled_from(PORTS)),
+    _port_range(),
+    st.sampled_from(("icmp/echo-request", "icmp/8", "icmp/echo-reply", "icmp", "tcp", "udp",
+                     "ip")),
+)
+
+
+@st.composite
+def _classes(draw: st.DrawFn) -> tuple[ClassSpec, ...]:
+    names = draw(st.lists(st.sampled_from(CLASS_NAMES), min_size=2, max_size=6, unique=True))
+    out = []
+    for k, name in enumerate(names):
+        slot = k + 1  # class k lives in 10.0.{k+1}.0/24, so subnets never overlap
+        shape = draw(st.sampled_from(("/24", "/25", "split")))
+        if shape == "split":  # two pieces with a gap between them
+            subnets: tuple[str, ...] = (f"10.0.{slot}.0/26", f"10.0.{slot}.128/26")
+        else:
+            subnets = (f"10.0.{slot}.0{shape}",)
+        tags = tuple(draw(st.lists(st.sampled_from(TAGS), max_size=2, unique=True)))
+        level = draw(st.none() | st.sampled_from(LEVELS))
+        out.append(ClassSpec(name, subnets, 100 + slot, tags, level))
+    return tuple(out)
+
+
+@st.composite
+def _externals(draw: st.DrawFn) -> tuple[ExternalSpec, ...]:
+    names = draw(st.lists(st.sampled_from(tuple(EXTERNAL_MENU)), max_size=3, unique=True))
+    out = []
+    for name in names:
+        addresses, excepts = EXTERNAL_MENU[name]
+        out.append(ExternalSpec(name, draw(st.sampled_from(addresses)),
+                                draw(st.sampled_from(excepts))))
+    return tuple(out)
+
+
+@st.composite
+def _services(draw: st.DrawFn) -> tuple[ServiceSpec, ...]:
+    names = draw(st.lists(st.sampled_from(SERVICE_NAMES), min_size=2, max_size=4, unique=True))
+    out: list[ServiceSpec] = []
+    for i, name in enumerate(names):
+        items = draw(st.lists(service_items, min_size=1, max_size=3))
+        if i and draw(st.booleans()):  # refer to an earlier service: acyclic by construction
+            ref = draw(st.sampled_from(names[:i]))
+            items.insert(draw(st.integers(0, len(items))), ref)
+        out.append(ServiceSpec(name, tuple(items), draw(st.integers(0, 3)) == 0))
+    return tuple(out)
+
+
+@st.composite
+def selectors_for(draw: st.DrawFn, spec: PolicySpec) -> Sel:
+    """A selector over `spec` that selects something (an `except` that would empty it is
+    dropped)."""
+    terms = st.sampled_from(spec.selector_terms())
+    include = tuple(draw(st.lists(terms, min_size=1, max_size=2, unique=True)))
+    exclude: tuple[str, ...] = ()
+    if draw(st.integers(0, 3)) == 0:
+        exclude = tuple(draw(st.lists(terms, min_size=1, max_size=2, unique=True)))
+    sel = Sel(include, exclude)
+    return sel if spec.members(sel) else Sel(include)
+
+
+def _service_list(spec: PolicySpec) -> st.SearchStrategy[tuple[str, ...]]:
+    names = st.sampled_from(tuple(s.name for s in spec.services))
+    return st.lists(names, min_size=1, max_size=2, unique=True).map(tuple)
+
+
+@st.composite
+def rules_for(draw: st.DrawFn, spec: PolicySpec, action: str) -> RuleSpec:
+    services = None if draw(st.integers(0, 2)) == 0 else draw(_service_list(spec))
+    why = draw(st.none() | st.just("why: #not a comment"))
+    log = action == "allow" and draw(st.integers(0, 4)) == 0
+    return RuleSpec(action, draw(selectors_for(spec)), draw(selectors_for(spec)), services, why,
+                    log)
+
+
+@st.composite
+def assertions_for(draw: st.DrawFn, spec: PolicySpec,
+                   kinds: Sequence[str] = ASSERT_KINDS) -> AssertSpec:
+    kind = draw(st.sampled_from(tuple(kinds)))
+    src: Sel | None = draw(selectors_for(spec))
+    dst = draw(selectors_for(spec))
+    services: tuple[str, ...] | None = None
+    without = None
+    if kind in ("allowed", "limited") or (kind == "denied" and draw(st.booleans())):
+        services = draw(_service_list(spec))
+    if kind == "unreachable" and draw(st.booleans()):
+        without = draw(selectors_for(spec))
+    if kind == "encrypted" and draw(st.booleans()):
+        src = None
+    accepted = "known risk" if draw(st.integers(0, 9)) == 0 else None
+    return AssertSpec(kind, src, dst, services, without, accepted)
+
+
+@st.composite
+def policies(draw: st.DrawFn, kinds: Sequence[str] = ASSERT_KINDS, min_assertions: int = 0,
+             max_assertions: int = 4, shuffled: bool = False) -> PolicySpec:
+    """A small valid policy; `kinds` are the assertion kinds to draw from."""
+    spec = PolicySpec(draw(_classes()), draw(_externals()), draw(_services()), ())
+    allows = draw(st.lists(rules_for(spec, "allow"), min_size=1, max_size=10))
+    denies = draw(st.lists(rules_for(spec, "deny"), max_size=4))
+    rules = tuple(draw(st.permutations(allows + denies))) if denies else tuple(allows)
+    assertions: tuple[AssertSpec, ...] = ()
+    if max_assertions and kinds:
+        assertions = tuple(draw(st.lists(assertions_for(spec, kinds), min_size=min_assertions,
+                                         max_size=max_assertions)))
+    spec = replace(spec, rules=rules, assertions=assertions)
+    if shuffled:
+        spec = replace(spec, order=tuple(draw(st.permutations(range(len(spec.statements()))))))
+    return spec
