@@ -1,0 +1,213 @@
+"""The backend contract and what every backend shares.
+
+A backend turns one gateway of a `CompiledPolicy` into deployable text in three steps:
+`check()` (capabilities: anything the platform cannot express is an error at the policy span
+that needs it), `lower()` (every decision, into a frozen target model), `render()` (jinja2
+templates only).  All backends enforce the same model (language spec, section 4): a gateway
+filters on ingress, on each served class's interface (source must be in that class) and on its
+uplink (sources in externals may only start permitted flows toward served classes; sources in
+classes served elsewhere were filtered at their own gateway and pass; anything else is spoofed).
+
+`gateway_view()` computes that model once, from the policy's effective flows, as `Permit`
+slices: each slice is the part of a flow that one allow statement opens, so every emitted rule
+can name the statement (file:line) that caused it.
+"""
+
+from __future__ import annotations
+
+import abc
+import enum
+import hashlib
+import re
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import PurePosixPath
+from typing import Any, ClassVar
+
+import jinja2
+from netaddr import IPNetwork, cidr_merge
+
+from zonewall.diagnostics import Diagnostic
+from zonewall.ir import CompiledPolicy, Endpoint, Flow, GatewayPlan, ResolvedClass, ResolvedRule
+from zonewall.packets import PORT_SPAN, PacketSet
+
+__all__ = [
+    "Backend",
+    "Feature",
+    "GatewayView",
+    "Permit",
+    "gateway_view",
+    "make_env",
+    "safe_text",
+    "short_name",
+]
+
+
+class Feature(enum.Enum):
+    STATEFUL = "stateful"  # return traffic tracked by connection state
+    PORT_RANGES = "port-ranges"
+    ICMP_TYPES = "icmp-types"
+    ANY_PROTOCOL = "any-protocol"  # protocols other than tcp/udp/icmp
+    LOGGING = "logging"
+
+
+@dataclass(frozen=True, slots=True)
+class Permit:
+    """The part of one flow that one allow statement opens."""
+
+    src: Endpoint
+    dst: Endpoint
+    packets: PacketSet
+    rule: ResolvedRule
+
+
+@dataclass(frozen=True, slots=True)
+class GatewayView:
+    plan: GatewayPlan
+    served: tuple[ResolvedClass, ...]  # by name
+    outbound: tuple[tuple[ResolvedClass, tuple[Permit, ...]], ...]  # per served class
+    inbound: tuple[tuple[Endpoint, tuple[Permit, ...]], ...]  # per external atom, to served
+    transit: tuple[IPNetwork, ...]  # classes served by other gateways, merged
+    served_prefixes: tuple[IPNetwork, ...]  # merged
+    class_by_endpoint: Mapping[int, ResolvedClass]
+    endpoints: tuple[Endpoint, ...]
+
+    def local(self, ep: Endpoint) -> ResolvedClass | None:
+        """The served class an endpoint is, when it is routed by this gateway."""
+        cls = self.class_by_endpoint.get(ep.id)
+        return cls if cls is not None and cls.gateway == self.plan.name else None
+
+
+def slices(flow: Flow, rules: Mapping[int, ResolvedRule]) -> list[tuple[ResolvedRule, PacketSet]]:
+    """Split a flow's packets among the allows that open them, first statement first."""
+    remaining = flow.packets
+    out = []
+    for i in flow.rules:
+        part = rules[i].packets & remaining
+        if part:
+            out.append((rules[i], part))
+            remaining = remaining - part
+        if not remaining:
+            break
+    return out
+
+
+def gateway_view(policy: CompiledPolicy, gateway: str) -> GatewayView:
+    plan = next(g for g in policy.gateways if g.name == gateway)
+    rules = {r.index: r for r in policy.rules}
+    by_name = {c.name: c for c in policy.classes}
+    class_by_ep = {e.id: by_name[e.name] for e in policy.endpoints if e.kind == "class"}
+    served = tuple(by_name[n] for n in sorted(plan.classes))
+    served_ids = {e for e, c in class_by_ep.items() if c.gateway == gateway}
+    outbound: dict[int, list[Permit]] = {e: [] for e in served_ids}
+    inbound: dict[int, list[Permit]] = {}
+    eps = policy.endpoints
+    for flow in policy.flows:
+        src, dst = eps[flow.src], eps[flow.dst]
+        target: list[Permit] | None = None
+        if flow.src in served_ids:
+            target = outbound[flow.src]
+        elif src.kind == "external" and flow.dst in served_ids:
+            target = inbound.setdefault(flow.src, [])
+        if target is not None:
+            target.extend(Permit(src, dst, part, rule) for rule, part in slices(flow, rules))
+    id_of = {c.name: e for e, c in class_by_ep.items()}
+    transit = [p for c in policy.classes if c.gateway != gateway for p in c.prefixes]
+    return GatewayView(
+        plan=plan,
+        served=served,
+        outbound=tuple((c, tuple(outbound[id_of[c.name]])) for c in served),
+        inbound=tuple((eps[e], tuple(inbound[e])) for e in sorted(inbound)),
+        transit=tuple(cidr_merge(transit)),
+        served_prefixes=tuple(cidr_merge([p for c in served for p in c.prefixes])),
+        class_by_endpoint=class_by_ep,
+        endpoints=eps,
+    )
+
+
+def protocol_blocks(packets: PacketSet) -> list[tuple[int, list[tuple[int, int]]]]:
+    """(protocol, port/type intervals) pairs; an empty interval list means the whole protocol."""
+    by_proto: dict[int, list[tuple[int, int]]] = {}
+    for lo, hi in packets.split_by_protocol():
+        proto = lo // PORT_SPAN
+        by_proto.setdefault(proto, []).append((lo % PORT_SPAN, hi % PORT_SPAN))
+    out = []
+    for proto in sorted(by_proto):
+        ivs = by_proto[proto]
+        whole = ivs == [(0, PORT_SPAN - 1)]
+        out.append((proto, [] if whole else ivs))
+    return out
+
+
+_SAFE = re.compile(r"[^A-Za-z0-9 _.:/>,+=-]")
+
+
+def safe_text(text: str, limit: int) -> str:
+    """Text safe inside a quoted comment or remark: a narrow charset, one line, `limit` bytes."""
+    cleaned = " ".join(_SAFE.sub("_", text).split())
+    return cleaned[:limit].rstrip()
+
+
+def short_name(parts: Iterable[str], limit: int, sep: str = "-") -> str:
+    """Join parts; when too long, shorten each part and add a hash of the full name."""
+    parts = list(parts)
+    full = sep.join(parts)
+    if len(full) <= limit:
+        return full
+    digest = hashlib.sha256(full.encode()).hexdigest()[:6]
+    room = limit - len(digest) - len(sep) * len(parts)
+    each = max(room // len(parts), 1)
+    return sep.join(p[:each] for p in parts) + sep + digest
+
+
+def rule_ref(rule: ResolvedRule) -> str:
+    """`file:line` of the statement, for comments."""
+    if rule.span is None:
+        return f"rule {rule.index}"
+    return f"{rule.span.file}:{rule.span.line}"
+
+
+def policy_digest(policy: CompiledPolicy) -> str:
+    h = hashlib.sha256()
+    for f in policy.policy.files:
+        h.update(f"{f.path}\0{f.sha256}\n".encode())
+    return h.hexdigest()
+
+
+FILTERS: dict[str, Callable[..., Any]] = {}
+
+
+def make_env() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("zonewall", "backends/templates"),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+        autoescape=False,
+    )
+    env.filters.update(FILTERS)
+    return env
+
+
+class Backend(abc.ABC):
+    """One target platform.  Subclasses set `name` and `supports` and implement `lower`."""
+
+    name: ClassVar[str]
+    supports: ClassVar[frozenset[Feature]]
+
+    def check(self, policy: CompiledPolicy, view: GatewayView) -> list[Diagnostic]:
+        """Errors for what the policy needs and this platform cannot express."""
+        return []
+
+    @abc.abstractmethod
+    def lower(self, policy: CompiledPolicy, view: GatewayView) -> Any:
+        """All decisions, as a frozen target model."""
+
+    @abc.abstractmethod
+    def render(self, model: Any) -> dict[PurePosixPath, str]:
+        """Text of every file for this gateway, from templates only."""
+
+    @abc.abstractmethod
+    def rule_count(self, model: Any) -> int:
+        """Rules (or ACEs) in the model, for the manifest and the build summary."""
