@@ -14,7 +14,13 @@ import traceback
 from collections.abc import Sequence
 
 from zonewall import __version__
-from zonewall.report import render_diagnostics, render_text_summary, run_check, to_json
+from zonewall.report import (
+    render_build_summary,
+    render_diagnostics,
+    render_text_summary,
+    run_check,
+    to_json,
+)
 
 __all__ = ["main"]
 
@@ -36,7 +42,27 @@ def _parser() -> argparse.ArgumentParser:
                        help="text for people (default) or json for CI")
     check.add_argument("--warnings-as-errors", action="store_true",
                        help="exit 1 when there is any warning")
+    build = sub.add_parser("build", help="check, then write one config per gateway, the VLAN "
+                           "plan and manifest.json")
+    build.add_argument("file", metavar="FILE", help="the policy (.zw)")
+    build.add_argument("-o", "--output", metavar="DIR", required=True,
+                       help="output directory (created if missing)")
+    build.add_argument("--warnings-as-errors", action="store_true",
+                       help="write nothing and exit 1 when there is any warning")
     return parser
+
+
+def cmd_build(args: argparse.Namespace) -> int:
+    from zonewall.build import build
+
+    result = build(args.file, args.output, args.warnings_as_errors)
+    sys.stderr.write(render_diagnostics(result.check))
+    if not result.written:
+        sys.stdout.write(render_text_summary(result.check))
+        sys.stdout.write(f"nothing written to {args.output}\n")
+        return EXIT_ERRORS
+    sys.stdout.write(render_build_summary(result, args.output))
+    return EXIT_OK
 
 
 def cmd_check(args: argparse.Namespace) -> int:
@@ -55,6 +81,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "check":
             return cmd_check(args)
+        if args.command == "build":
+            return cmd_build(args)
         return EXIT_USAGE  # pragma: no cover - argparse rejects unknown commands
     except KeyboardInterrupt:
         return 130

@@ -105,6 +105,10 @@ CODES: Mapping[str, str] = {
     "E304": "assertion 'only' fails",
     "E305": "assertion 'limited' fails",
     "E306": "assertion 'encrypted' fails",
+    # E4xx: backends
+    "E401": "the gateway's platform cannot express what the policy needs",
+    "E402": "a stateless platform cannot express the return traffic of a flow",
+    "E403": "output directory cannot be written",
     # Wxxx: warnings
     "W101": "allow wholly removed by denies (dead)",
     "W102": "allow wholly covered by other allows (redundant)",
@@ -117,6 +121,7 @@ CODES: Mapping[str, str] = {
     "W109": "failing assertion accepted as a documented risk",
     "W110": "accepted risk is stale: the assertion holds",
     "W111": "services match the same packets but disagree on 'plaintext'",
+    "W113": "stateless gateway: replies are permitted more widely than on a stateful one",
 }
 
 

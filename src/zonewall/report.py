@@ -23,7 +23,14 @@ from zonewall.diagnostics import (
 from zonewall.dsl.parser import parse_file
 from zonewall.ir import AssertionResult, CompiledPolicy
 
-__all__ = ["CheckReport", "run_check", "to_json", "render_text_summary"]
+__all__ = [
+    "CheckReport",
+    "render_build_summary",
+    "render_diagnostics",
+    "render_text_summary",
+    "run_check",
+    "to_json",
+]
 
 
 @dataclass
@@ -86,6 +93,21 @@ def render_text_summary(report: CheckReport) -> str:
                    f"{counts['fail']} fail, {counts['accepted']} accepted")
     lines.append(f"{report.path}: {verdict}; {report.errors} error(s), "
                  f"{report.warnings} warning(s)")
+    return "\n".join(lines) + "\n"
+
+
+def render_build_summary(result: Any, outdir: str) -> str:
+    """Per-gateway summary of a build (`result` is a `zonewall.build.BuildReport`)."""
+    report = result.check
+    lines = [f"{report.path}: {len(report.assertions)} assertions hold or are accepted; "
+             f"{report.warnings} warning(s)"]
+    rows = [(o.gateway or "-", o.platform or "-", str(o.path),
+             "" if o.rules is None else f"{o.rules} {'ACEs' if o.platform == 'cisco-ios' else 'rules'}")
+            for o in result.outputs]
+    widths = [max((len(r[i]) for r in rows), default=0) for i in range(4)]
+    for row in rows:
+        lines.append("  " + "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
+    lines.append(f"wrote {len(result.outputs) + 1} files to {outdir} (manifest.json included)")
     return "\n".join(lines) + "\n"
 
 

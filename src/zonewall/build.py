@@ -1,0 +1,155 @@
+"""`build` as a library call: check, lower every gateway, render, then write atomically.
+
+Nothing is written unless `check` is clean and every backend accepts the policy: all outputs
+are rendered in memory first.  Files are then written one by one through a temporary file and
+`os.replace`, `manifest.json` last, and files a previous build listed in its manifest but this
+build no longer produces are removed.  The output holds no timestamps, so the same policy gives
+the same bytes on every machine and under every hash seed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+
+from zonewall import __version__
+from zonewall.backends import get_backend
+from zonewall.backends.base import Feature, gateway_view
+from zonewall.backends.vlan_plan import vlan_plan
+from zonewall.diagnostics import Diagnostic, Severity, Span, sort_diagnostics
+from zonewall.report import CheckReport, run_check
+
+__all__ = ["BuildReport", "Output", "build"]
+
+MANIFEST = "manifest.json"
+
+
+@dataclass(frozen=True, slots=True)
+class Output:
+    path: PurePosixPath
+    text: str
+    gateway: str | None
+    platform: str | None
+    kind: str  # config | switch-config | vlan-plan
+    rules: int | None
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.text.encode("utf-8")).hexdigest()
+
+
+@dataclass
+class BuildReport:
+    check: CheckReport
+    outputs: list[Output] = field(default_factory=list)
+    written: bool = False
+
+    @property
+    def diagnostics(self) -> list[Diagnostic]:
+        return self.check.diagnostics
+
+
+def render_outputs(report: CheckReport) -> tuple[list[Output], list[Diagnostic]]:
+    """Every output file of a checked policy, in memory, or the backend errors."""
+    compiled = report.compiled
+    assert compiled is not None
+    diags: list[Diagnostic] = []
+    outputs: list[Output] = []
+    for plan in compiled.gateways:
+        backend = get_backend(plan.platform)
+        view = gateway_view(compiled, plan.name)
+        problems = backend.check(compiled, view)
+        diags.extend(problems)
+        if any(d.is_error for d in problems):
+            continue
+        if Feature.STATEFUL not in backend.supports:
+            diags.append(Diagnostic(
+                Severity.WARNING, "W113",
+                f"gateway '{plan.name}' ({plan.platform}) is stateless: replies are permitted as "
+                "TCP with ACK or RST from the service port, UDP from the service port and ICMP "
+                "echo-reply, which is wider than connection tracking", plan.span))
+        model = backend.lower(compiled, view)
+        count = backend.rule_count(model)
+        for path, text in sorted(backend.render(model).items()):
+            outputs.append(Output(path, text, plan.name, plan.platform, "config", count))
+    switch_of = {f"{g.name}-switch.ios": g.name for g in compiled.gateways
+                 if g.platform == "cisco-ios"}
+    for path, text in sorted(vlan_plan(compiled).items()):
+        gateway = switch_of.get(str(path))
+        if gateway is None:
+            outputs.append(Output(path, text, None, None, "vlan-plan", None))
+        else:
+            outputs.append(Output(path, text, gateway, "cisco-ios", "switch-config", None))
+    return outputs, diags
+
+
+def manifest(report: CheckReport, outputs: list[Output]) -> str:
+    assert report.compiled is not None
+    doc = {
+        "zonewall_version": __version__,
+        "policy": {"files": [{"path": f.path, "sha256": f.sha256}
+                             for f in report.compiled.policy.files]},
+        "outputs": [{"path": str(o.path), "gateway": o.gateway, "platform": o.platform,
+                     "kind": o.kind, "sha256": o.sha256, "rules": o.rules}
+                    for o in sorted(outputs, key=lambda o: str(o.path))],
+    }
+    return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+
+
+def build(path: str, outdir: str, warnings_as_errors: bool = False) -> BuildReport:
+    """Check and build; writes into `outdir` only when everything is clean."""
+    report = run_check(path)
+    result = BuildReport(report)
+    if not report.ok(warnings_as_errors):
+        return result
+    outputs, diags = render_outputs(report)
+    report.diagnostics = sort_diagnostics(report.diagnostics + diags)
+    if not report.ok(warnings_as_errors):
+        return result
+    result.outputs = outputs
+    try:
+        _write(Path(outdir), outputs, manifest(report, outputs))
+    except OSError as exc:
+        report.diagnostics.append(Diagnostic(
+            Severity.ERROR, "E403", f"cannot write to '{outdir}': {exc.strerror or exc}",
+            Span(path, 1, 1, 1, 2)))
+        return result
+    result.written = True
+    return result
+
+
+def _write(outdir: Path, outputs: list[Output], manifest_text: str) -> None:
+    outdir.mkdir(parents=True, exist_ok=True)
+    previous = _previous_outputs(outdir)
+    for out in outputs:
+        _atomic_write(outdir / str(out.path), out.text)
+    _atomic_write(outdir / MANIFEST, manifest_text)
+    produced = {str(o.path) for o in outputs}
+    for stale in sorted(previous - produced):
+        target = outdir / stale
+        if target.is_file() and target.resolve().parent == outdir.resolve():
+            target.unlink()
+
+
+def _previous_outputs(outdir: Path) -> set[str]:
+    try:
+        doc = json.loads((outdir / MANIFEST).read_text(encoding="utf-8"))
+        return {str(o["path"]) for o in doc.get("outputs", []) if "/" not in str(o["path"])}
+    except (OSError, ValueError, TypeError, KeyError, AttributeError):
+        return set()
+
+
+def _atomic_write(target: Path, text: str) -> None:
+    tmp = target.with_name(f".{target.name}.tmp-{os.getpid()}")
+    try:
+        with open(tmp, "w", encoding="utf-8", newline="\n") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, target)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
