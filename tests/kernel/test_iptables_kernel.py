@@ -65,7 +65,9 @@ class a { vlan 10 subnet 10.1.1.0/24 }
 class b { vlan 20 subnet 10.1.2.0/24 }
 class c { vlan 30 subnet 10.1.3.0/24 }
 external ext { address 198.51.100.0/24 }
+external internet { address 0.0.0.0/0 }
 allow a -> b : web        "a reaches b's web server"
+allow c -> internet : web # 0.0.0.0/0 minus every class: reaches ext, never b
 allow a -> ext : dns
 allow ext -> b : tls
 allow b -> c : tls
@@ -91,6 +93,9 @@ EXPECTED = {
     ("a", "tcp", "10.1.3.10", 443): False,
     ("c", "tcp", "10.1.2.10", 443): False,
     ("b", "udp", "198.51.100.10", 53): False,
+    ("c", "tcp", "10.1.2.10", 80): False,
+    ("c", "tcp", "10.1.1.10", 80): False,
+    ("c", "tcp", "198.51.100.10", 80): True,
 }
 
 
@@ -114,7 +119,7 @@ def test_lab_probes_match_policy(tmp_path: Path) -> None:
         the_lab.serve(ns["a"], "tcp", "10.1.1.10", [80])
         the_lab.serve(ns["c"], "tcp", "10.1.3.10", [443])
         the_lab.serve(ns["x"], "udp", "198.51.100.10", [53, 54])
-        the_lab.serve(ns["x"], "tcp", "198.51.100.10", [443])
+        the_lab.serve(ns["x"], "tcp", "198.51.100.10", [80, 443])
         wait_for_servers()
         got = {probe: the_lab.probe(ns[probe[0]], probe[1], probe[2], probe[3])
                for probe in EXPECTED}
