@@ -179,7 +179,7 @@ class RuleStmt:
     action: str
     src: Selector
     dst: Selector
-    services: tuple[ServiceRef, ...] | None = None
+    services: tuple[ServiceRef | ServiceItem, ...] | None = None
     why: str | None = None
     log: bool = False
     span: Span | None = _span()
@@ -217,7 +217,7 @@ class AssertStmt:
     kind: AssertKind
     src: Selector | None
     dst: Selector
-    services: tuple[ServiceRef, ...] | None = None
+    services: tuple[ServiceRef | ServiceItem, ...] | None = None
     without: Selector | None = None
     accepted: str | None = None
     text: str = ""

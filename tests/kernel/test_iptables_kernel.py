@@ -73,6 +73,8 @@ allow ext -> b : tls
 allow b -> c : tls
 allow a -> any : tls
 deny  a -> c              # wins over the allow above, wherever it is written
+allow c -> a              # every protocol ...
+deny  c -> a : tcp/81     # ... but this port: matched by negation (iptables "-p 0" is "all")
 gateway fw { platform iptables uplink "eth0" serves internal }
 """
 
@@ -94,8 +96,10 @@ EXPECTED = {
     ("c", "tcp", "10.1.2.10", 443): False,
     ("b", "udp", "198.51.100.10", 53): False,
     ("c", "tcp", "10.1.2.10", 80): False,
-    ("c", "tcp", "10.1.1.10", 80): False,
     ("c", "tcp", "198.51.100.10", 80): True,
+    ("c", "tcp", "10.1.1.10", 82): True,
+    ("c", "tcp", "10.1.1.10", 81): False,
+    ("a", "tcp", "10.1.3.10", 82): False,
 }
 
 
@@ -116,7 +120,8 @@ def test_lab_probes_match_policy(tmp_path: Path) -> None:
         the_lab.exec(router, "sysctl", "-qw", "net.ipv4.ip_forward=1")
         the_lab.exec(router, "iptables-restore", input=text)
         the_lab.serve(ns["b"], "tcp", "10.1.2.10", [80, 81, 443])
-        the_lab.serve(ns["a"], "tcp", "10.1.1.10", [80])
+        the_lab.serve(ns["a"], "tcp", "10.1.1.10", [80, 81, 82])
+        the_lab.serve(ns["c"], "tcp", "10.1.3.10", [82])
         the_lab.serve(ns["c"], "tcp", "10.1.3.10", [443])
         the_lab.serve(ns["x"], "udp", "198.51.100.10", [53, 54])
         the_lab.serve(ns["x"], "tcp", "198.51.100.10", [80, 443])

@@ -36,9 +36,8 @@ from zonewall.backends.base import (
     safe_text,
     short_name,
 )
-from zonewall.diagnostics import Diagnostic, Severity
 from zonewall.ir import CompiledPolicy, Endpoint
-from zonewall.packets import ICMP, PROTO_NAMES, TCP, UDP
+from zonewall.packets import ICMP, PROTO_NAMES, TCP, UDP, PacketSet, key
 
 __all__ = ["IptablesBackend", "IptChain", "IptModel", "IptRule"]
 
@@ -88,13 +87,18 @@ def port_chunks(intervals: Iterable[tuple[int, int]]) -> list[list[str]]:
     return [c for c in chunks if c]
 
 
-def packet_matches(permit: Permit) -> list[tuple[str, ...]]:
-    """iptables match arguments covering exactly the permit's packets, one tuple per rule."""
+def packet_matches(packets: PacketSet) -> list[tuple[str, ...]]:
+    """iptables match arguments covering exactly `packets`, one tuple per rule.
+
+    Must not be given a set holding IP protocol 0 (unless it is every protocol): iptables
+    reads "-p 0" as "any protocol".  `_flow_rules` handles those sets by negation.
+    """
     out: list[tuple[str, ...]] = []
-    blocks = protocol_blocks(permit.packets)
+    blocks = protocol_blocks(packets)
     if len(blocks) == 256 and all(not ivs for _, ivs in blocks):
         return [()]  # every protocol: no -p at all
     for proto, ivs in blocks:
+        assert proto != 0, "'-p 0' would match every protocol"
         name = PROTO_NAMES.get(proto, str(proto))
         if not ivs:
             out.append((f"-p {name}",))
@@ -111,23 +115,16 @@ def packet_matches(permit: Permit) -> list[tuple[str, ...]]:
     return out
 
 
+def needs_negation(packets: PacketSet) -> bool:
+    """True when the set holds IP protocol 0 but not everything: match its complement."""
+    return packets != PacketSet.everything() and key(0, 0) in packets
+
+
 class IptablesBackend(Backend):
     name = "iptables"
     supports = frozenset({Feature.STATEFUL, Feature.PORT_RANGES, Feature.ICMP_TYPES,
                           Feature.ANY_PROTOCOL, Feature.LOGGING})
     suffix = ".rules"
-
-    def check(self, policy: CompiledPolicy, view: GatewayView) -> list[Diagnostic]:
-        out = []
-        for _, permits in view.outbound + view.inbound:
-            for p in permits:
-                if any(proto == 0 for proto, ivs in protocol_blocks(p.packets)) and not \
-                        len(protocol_blocks(p.packets)) == 256:
-                    out.append(Diagnostic(
-                        Severity.ERROR, "E401", f"{self.name} cannot match IP protocol 0 on its "
-                        "own ('-p 0' means every protocol); remove proto/0 from this allow",
-                        p.rule.span))
-        return out
 
     def lower(self, policy: CompiledPolicy, view: GatewayView) -> IptModel:
         names = _ChainNames(view)
@@ -154,12 +151,12 @@ class IptablesBackend(Backend):
         )
 
     def _header(self, policy: CompiledPolicy, view: GatewayView) -> tuple[str, ...]:
-        files = ", ".join(f.path for f in policy.policy.files)
+        files = safe_text(", ".join(f.path for f in policy.policy.files), 400)
         return (
             f"zonewall {__version__}  backend: iptables (iptables-restore, IPv4 filter table)"
             "  -- DO NOT EDIT",
             f"policy: {files}  policy-sha256: {policy_digest(policy)[:16]}",
-            f"gateway: {view.plan.name}  uplink: {view.plan.uplink or '-'}",
+            f"gateway: {view.plan.name}  uplink: {safe_text(view.plan.uplink or '-', 64)}",
             "load with: iptables-restore < FILE   (check first: iptables -V, nf_tables or legacy)",
             "needs: net.ipv4.ip_forward=1; INPUT/OUTPUT are left ACCEPT (not described by the "
             "policy)",
@@ -181,23 +178,42 @@ class IptablesBackend(Backend):
             pair = names.chain("zp", src_label, names.label(dst))
             for prefix in dst.prefixes:
                 dispatch.append(IptRule((f"-o {egress}", f"-d {prefix}"), pair))
-            pairs.append(IptChain(pair, self._flow_rules(pair, by_dst[dst_id])))
+            rules, subchains = self._flow_rules(pair, by_dst[dst_id], names)
+            pairs.append(IptChain(pair, rules))
+            pairs.extend(subchains)
         return [IptChain(chain, tuple(dispatch) + _drop_tail(chain)), *pairs]
 
-    def _flow_rules(self, chain: str, permits: list[Permit]) -> tuple[IptRule, ...]:
+    def _flow_rules(self, chain: str, permits: list[Permit],
+                    names: _ChainNames) -> tuple[tuple[IptRule, ...], list[IptChain]]:
+        """The pair chain's rules, plus sub-chains for permits matched by negation."""
         rules: list[IptRule] = []
-        for p in permits:
+        subchains: list[IptChain] = []
+        for n, p in enumerate(permits):
             why = f" {p.rule.why}" if p.rule.why else ""
             comment = safe_text(f"{rule_ref(p.rule)} allow {p.src.name}->{p.dst.name}{why}",
                                 COMMENT_MAX)
-            for matches in packet_matches(p):
-                full = matches + ("-m conntrack --ctstate NEW",)
-                if p.rule.log:
-                    prefix = safe_text(f"zw-allow {p.rule.index}", 28) + " "
-                    rules.append(IptRule(full + LOG_LIMIT, f'LOG --log-prefix "{prefix}"',
-                                         comment))
-                rules.append(IptRule(full, "ACCEPT", comment))
-        return tuple(rules) + _drop_tail(chain)
+            if needs_negation(p.packets):
+                # "-p 0" means every protocol, so a set holding protocol 0 is matched as
+                # "everything but its complement": RETURN on the complement, then accept.
+                sub = names.chain("zn", chain, str(n))
+                sub_rules = [IptRule(m, "RETURN") for m in
+                             packet_matches(PacketSet.everything() - p.packets)]
+                sub_rules.extend(self._accept(p, (), comment))
+                subchains.append(IptChain(sub, tuple(sub_rules)))
+                rules.append(IptRule((), sub, comment))
+                continue
+            for matches in packet_matches(p.packets):
+                rules.extend(self._accept(p, matches, comment))
+        return tuple(rules) + _drop_tail(chain), subchains
+
+    def _accept(self, p: Permit, matches: tuple[str, ...], comment: str) -> list[IptRule]:
+        full = matches + ("-m conntrack --ctstate NEW",)
+        out = []
+        if p.rule.log:
+            prefix = safe_text(f"zw-allow {p.rule.index}", 28) + " "
+            out.append(IptRule(full + LOG_LIMIT, f'LOG --log-prefix "{prefix}"', comment))
+        out.append(IptRule(full, "ACCEPT", comment))
+        return out
 
     def _uplink(self, view: GatewayView, names: _ChainNames) -> list[IptChain]:
         rules: list[IptRule] = []

@@ -31,7 +31,7 @@ Pair = tuple[int, int]
 class FlowAnalysis:
     flows: dict[Pair, Flow]
     dead: list[int] = field(default_factory=list)  # allow indices
-    redundant: dict[int, tuple[int, ...]] = field(default_factory=dict)  # allow -> coverers
+    redundant: dict[int, tuple[int, ...]] = field(default_factory=dict)  # allow -> some coverers
     no_effect: list[int] = field(default_factory=list)  # rule indices (allow or deny)
 
 
@@ -127,9 +127,22 @@ def _redundant(pair_allows: dict[Pair, list[int]], by_index: dict[int, ResolvedR
             removed.add(i)
             out[i] = ()
     for i in out:
-        others = {c for s in rule_segments[i] for c in coverers[s] if c not in removed}
-        out[i] = tuple(sorted(others))
+        out[i] = _kept_coverers(rule_segments[i], coverers, removed)
     return out
+
+
+def _kept_coverers(segments: list[int], coverers: list[tuple[int, ...]], removed: set[int],
+                   limit: int = 5) -> tuple[int, ...]:
+    """Up to `limit` kept allows covering the segments (enough to name in a warning)."""
+    found: set[int] = set()
+    for s in segments:
+        for c in coverers[s]:
+            if c not in removed:
+                found.add(c)
+                break  # one kept coverer per segment is enough
+        if len(found) >= limit:
+            break
+    return tuple(sorted(found))
 
 
 def _segments(ids: tuple[int, ...], by_index: dict[int, ResolvedRule]) -> list[tuple[int, ...]]:

@@ -25,7 +25,7 @@ PLATFORMS = {
     "cisco-ios": ("Vlan{vlan}", False),
 }
 _PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
-_LINUX_IFNAME = re.compile(r"[A-Za-z0-9_.@:+-]{1,15}\Z")
+_LINUX_IFNAME = re.compile(r"[A-Za-z0-9_.@:-]{1,15}\Z")  # no "+": a wildcard in iptables
 _IOS_IFNAME = re.compile(r"[A-Za-z][A-Za-z0-9/.:-]*\Z")
 
 

@@ -154,14 +154,20 @@ def _unknown(name: str, span: Span | None, expected: str, names: Names,
     sink.error("E201", f"unknown {expected} '{name}'{suggest(name, candidates)}", span)
 
 
-def resolve_service_refs(refs: tuple[ServiceRef, ...] | None, names: Names,
+def resolve_service_refs(refs: tuple[ServiceRef | ServiceItem, ...] | None, names: Names,
                          sink: DiagnosticSink) -> tuple[PacketSet, PacketSet, tuple[str, ...]]:
-    """Packets, plaintext packets and names of a `: SERVICES` list (None means all traffic)."""
+    """Packets, plaintext packets and names of a `: SERVICES` list (None means all traffic).
+
+    A literal item (`tcp/81`) written in place of a name is never plaintext.
+    """
     if refs is None:
         return PacketSet.everything(), PacketSet.everything(), ("ip",)
     packets: list[PacketSet] = []
     plain: list[PacketSet] = []
     for ref in refs:
+        if isinstance(ref, ServiceItem):
+            packets.append(ref.packets)
+            continue
         names.used_services.add(ref.name)
         svc = names.services.get(ref.name)
         if svc is None:
@@ -170,7 +176,7 @@ def resolve_service_refs(refs: tuple[ServiceRef, ...] | None, names: Names,
         packets.append(svc.packets)
         plain.append(svc.plaintext)
     return (PacketSet.union_all(packets), PacketSet.union_all(plain),
-            tuple(dict.fromkeys(r.name for r in refs)))
+            tuple(dict.fromkeys(r.text if isinstance(r, ServiceItem) else r.name for r in refs)))
 
 
 def resolve_selector(sel: Selector, names: Names, sink: DiagnosticSink,

@@ -354,8 +354,17 @@ class PolicyTransformer(Transformer[Token, FileResult]):
         return SelTerm("external", "", meta_span(self.file, meta))
 
     # rules
-    def services(self, items: list[Token]) -> tuple[ServiceRef, ...]:
-        return tuple(ServiceRef(self.name(t, "service name"), self.span(t)) for t in items)
+    def services(self, items: list[Token]) -> tuple[ServiceRef | ServiceItem, ...]:
+        """Service names, or literal items (`tcp/81`, `icmp`) written in place of a name."""
+        out: list[ServiceRef | ServiceItem] = []
+        for tok in items:
+            if tok.type == "PORTSPEC":
+                out.append(ServiceItem(str(tok), self.portspec(tok), self.span(tok)))
+            elif str(tok) in _PROTO_WORDS:
+                out.append(ServiceItem(str(tok), _PROTO_WORDS[str(tok)], self.span(tok)))
+            else:
+                out.append(ServiceRef(self.name(tok, "service name"), self.span(tok)))
+        return tuple(out)
 
     @v_args(meta=True)
     def rule(self, meta: Meta, items: list[Any]) -> RuleStmt:
@@ -417,7 +426,7 @@ class PolicyTransformer(Transformer[Token, FileResult]):
         extras = dict(i for i in items if isinstance(i, tuple) and len(i) == 2
                       and isinstance(i[0], str))
         services = next((i for i in items if isinstance(i, tuple)
-                         and all(isinstance(r, ServiceRef) for r in i) and i), None)
+                         and all(isinstance(r, (ServiceRef, ServiceItem)) for r in i) and i), None)
         src, dst = (sels[0], sels[1]) if len(sels) >= 2 else (None, sels[0])
         return Tree("assert_body", [kind, src, dst, services, extras.get("without"),
                                     meta_span(self.file, meta)])

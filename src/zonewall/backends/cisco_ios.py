@@ -1,0 +1,503 @@
+"""Cisco IOS / IOS-XE backend: named extended IPv4 ACLs bound inbound, one file per gateway.
+
+Target syntax: IOS 12.4+ / IOS-XE named extended ACLs (`ip access-list extended NAME`, explicit
+sequence numbers 10, 20, ..., `remark` lines of at most 100 characters), numeric ports, one port
+per `eq`, `range lo hi` for port ranges, wildcard (inverse) masks with `host A` for a /32 and
+`any` for a /0.  Semantics: first match; an implicit `deny ip any any` ends every ACL, but an
+applied ACL that is empty or undefined permits everything, so every ACL written here ends with
+an explicit `deny ip any any log` and is defined in the same file before it is bound.  Names
+match `^[A-Z][A-Z0-9_-]{0,63}$` and end in the first 8 hex digits of the policy digest, so a new
+policy version is built beside the applied one and swapped (make-before-break).
+
+ACLs are stateless.  The enforcement model (language spec, section 4) therefore needs explicit
+reply entries, with "reply" defined exactly as the spec defines it for stateless platforms: TCP
+with ACK or RST (`established`) from the answerer's service port, UDP from the service port,
+ICMP echo-reply for echo-request.  Flows whose replies have no such definition (other protocols,
+ICMP timestamp/information/address-mask requests) are error E402 where this gateway must carry
+their replies (ICMP types that have no reply at all, such as destination-unreachable, need
+none); a protocol the ACE syntax cannot match alone (IP protocol 0) is E401, and so is an ACL
+above the ACE budget.  The one entry not derived from a flow: a class that may reach a DHCP
+server (udp/67) also gets its clients' broadcasts (`udp 0.0.0.0:68 -> 255.255.255.255:67`)
+permitted, for the SVI's `ip helper-address` relay (IOS-08).
+
+Layout: one ACL per served class, bound `in` on the class's interface (traffic whose source is
+the class: flows it starts, replies to flows toward it), and one on the uplink (spoofed sources
+of served classes denied, classes of other gateways passed, external sources only starting or
+answering permitted flows).  Inside a class ACL, entries toward classes come first, then those
+toward external atoms.  An external atom such as `0.0.0.0/0 minus every class` takes many CIDRs,
+so external entries may be written wider (`any`) behind denies of the added space; this stays
+exact because first match decides the added addresses before the wide entry (see `_external`),
+and the tests prove it against the enforcement model packet by packet.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import PurePosixPath
+from typing import ClassVar
+
+from netaddr import IPNetwork, IPSet, cidr_merge
+
+from zonewall import __version__
+from zonewall.backends.base import (
+    Backend,
+    Feature,
+    GatewayView,
+    Permit,
+    make_env,
+    policy_digest,
+    protocol_blocks,
+    rule_ref,
+    safe_text,
+    slices,
+)
+from zonewall.diagnostics import Diagnostic, DiagnosticError, Severity
+from zonewall.ir import CompiledPolicy, Endpoint, ResolvedClass, ResolvedRule
+from zonewall.packets import ICMP, TCP, UDP, PacketSet
+
+__all__ = [
+    "CiscoIosBackend",
+    "IosAce",
+    "IosAcl",
+    "IosBlock",
+    "IosModel",
+    "acl_name",
+    "acl_suffix",
+    "address",
+    "forward_specs",
+    "port_op",
+    "reply_specs",
+    "uplink_acl_name",
+    "widen",
+]
+
+REMARK_MAX = 100
+ICMP_ECHO, ICMP_ECHO_REPLY = 8, 0
+ICMP_REQUESTS_WITH_REPLY = frozenset({13, 15, 17})  # timestamp, information, address mask
+ICMP_NAMES = {ICMP_ECHO: "echo", ICMP_ECHO_REPLY: "echo-reply"}
+DHCP_SERVER_PORT, DHCP_CLIENT_PORT = 67, 68
+ANY = IPNetwork("0.0.0.0/0")
+
+
+@dataclass(frozen=True, slots=True)
+class IosAce:
+    """`seq action protocol src [src_port] dst [dst_port] [option] [log]`, every field final."""
+
+    seq: int
+    action: str  # permit | deny
+    protocol: str  # ip | tcp | udp | icmp | 0-255
+    src: str  # any | host A | A WILDCARD
+    src_port: str  # "" | eq P | range P Q
+    dst: str
+    dst_port: str
+    option: str = ""  # "" | established | echo | echo-reply | ICMP type number
+    log: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class IosBlock:
+    remark: str
+    aces: tuple[IosAce, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class IosAcl:
+    name: str
+    interface: str  # bound `ip access-group NAME in` here
+    blocks: tuple[IosBlock, ...]
+
+    @property
+    def aces(self) -> tuple[IosAce, ...]:
+        return tuple(a for b in self.blocks for a in b.aces)
+
+
+@dataclass(frozen=True, slots=True)
+class IosModel:
+    path: PurePosixPath
+    header: tuple[str, ...]
+    acls: tuple[IosAcl, ...]
+
+
+def acl_suffix(policy: CompiledPolicy) -> str:
+    return policy_digest(policy)[:8].upper()
+
+
+def acl_name(policy: CompiledPolicy, cls: ResolvedClass) -> str:
+    """The ACL bound on a class's interface (class names are [a-z0-9_-], at most 31 long)."""
+    return f"ZW-{cls.name.upper()}-IN-{acl_suffix(policy)}"
+
+
+def uplink_acl_name(policy: CompiledPolicy, view: GatewayView) -> str:
+    """`ZW-UPLINK-IN-<suffix>`, unless a served class is named `uplink` (then -1, -2, ...)."""
+    taken = {acl_name(policy, c) for c in view.served}
+    labels = ("UPLINK", *(f"UPLINK-{i}" for i in range(1, len(taken) + 2)))
+    return next(n for n in (f"ZW-{x}-IN-{acl_suffix(policy)}" for x in labels) if n not in taken)
+
+
+def address(net: IPNetwork) -> str:
+    """IOS wants a wildcard mask: "permit ip 10.0.0.0 0.0.0.255 any"."""
+    if net.prefixlen == 0:
+        return "any"
+    if net.prefixlen == 32:
+        return f"host {net.ip}"
+    return f"{net.ip} {net.hostmask}"
+
+
+def port_op(lo: int, hi: int) -> str:
+    return f"eq {lo}" if lo == hi else f"range {lo} {hi}"
+
+
+@dataclass(frozen=True, slots=True)
+class _Spec:
+    """One ACE shape: protocol, port operator (on the service side) and trailing option."""
+
+    protocol: str
+    port: str = ""
+    option: str = ""
+
+
+def forward_specs(packets: PacketSet) -> tuple[list[_Spec], list[int]]:
+    """ACE shapes matching exactly the initiating packets; protocols IOS cannot match alone."""
+    blocks = protocol_blocks(packets)
+    if len(blocks) == 256 and all(not ivs for _, ivs in blocks):
+        return [_Spec("ip")], []
+    specs: list[_Spec] = []
+    bad: list[int] = []
+    for proto, ivs in blocks:
+        if proto in (TCP, UDP):
+            name = "tcp" if proto == TCP else "udp"
+            specs.extend([_Spec(name, port_op(lo, hi)) for lo, hi in ivs] or [_Spec(name)])
+        elif proto == ICMP:
+            if not ivs:
+                specs.append(_Spec("icmp"))
+            types = [t for lo, hi in ivs for t in range(lo, min(hi, 255) + 1)]
+            specs.extend(_Spec("icmp", "", ICMP_NAMES.get(t, str(t))) for t in types)
+        elif proto == 0 or ivs:
+            bad.append(proto)  # "0" does not mean every protocol everywhere; partial: no syntax
+        else:
+            specs.append(_Spec(str(proto)))
+    return specs, bad
+
+
+def reply_specs(packets: PacketSet) -> tuple[list[_Spec], list[str]]:
+    """ACE shapes for the stateless replies of a flow; what has no defined stateless reply."""
+    specs: list[_Spec] = []
+    bad: list[str] = []
+    for proto, ivs in protocol_blocks(packets):
+        if proto == TCP:
+            specs.extend([_Spec("tcp", port_op(lo, hi), "established") for lo, hi in ivs]
+                         or [_Spec("tcp", "", "established")])
+        elif proto == UDP:
+            specs.extend([_Spec("udp", port_op(lo, hi)) for lo, hi in ivs] or [_Spec("udp")])
+        elif proto == ICMP:
+            types = {t for lo, hi in (ivs or [(0, 255)]) for t in range(lo, min(hi, 255) + 1)}
+            if ICMP_ECHO in types:
+                specs.append(_Spec("icmp", "", ICMP_NAMES[ICMP_ECHO_REPLY]))
+            bad.extend(f"icmp/{t}" for t in sorted(types & ICMP_REQUESTS_WITH_REPLY))
+        else:
+            bad.append(f"proto/{proto}")
+    return specs, bad
+
+
+def widen(prefixes: Sequence[IPNetwork], spare: Sequence[IPNetwork]) -> list[IPNetwork]:
+    """The fewest CIDRs covering `prefixes` plus only `spare` space (0/0 minus classes: any)."""
+    merged = cidr_merge(list(prefixes) + list(spare))
+    return [c for c in merged if any(c.first <= p.first and p.last <= c.last for p in prefixes)]
+
+
+@dataclass(frozen=True, slots=True)
+class _Need:
+    """A flow part this ACL must permit: started by `local` ('init') or answered ('reply')."""
+
+    kind: str
+    rule: ResolvedRule
+    packets: PacketSet
+    local: ResolvedClass
+    peer: Endpoint
+
+
+class CiscoIosBackend(Backend):
+    name = "cisco-ios"
+    supports = frozenset({Feature.PORT_RANGES, Feature.ICMP_TYPES, Feature.ANY_PROTOCOL,
+                          Feature.LOGGING})
+    suffix = ".ios"
+    ace_budget: ClassVar[int] = 1000  # IOS-10: per ACL; TCAM and LOU limits are per platform
+
+    def check(self, policy: CompiledPolicy, view: GatewayView) -> list[Diagnostic]:
+        return _Lowering(self, policy, view).errors
+
+    def lower(self, policy: CompiledPolicy, view: GatewayView) -> IosModel:
+        lowering = _Lowering(self, policy, view)
+        if lowering.errors:  # fail closed even when a caller skipped check()
+            raise DiagnosticError(lowering.errors)
+        return IosModel(
+            path=PurePosixPath(f"{view.plan.name}{self.suffix}"),
+            header=self._header(policy, view),
+            acls=tuple(lowering.acls),
+        )
+
+    def _header(self, policy: CompiledPolicy, view: GatewayView) -> tuple[str, ...]:
+        files = safe_text(", ".join(f.path for f in policy.policy.files), 200)
+        return (
+            (f"zonewall {__version__}  backend: cisco-ios (IOS/IOS-XE named extended IPv4 ACLs, "
+             "stateless)  -- DO NOT EDIT"),
+            f"policy: {files}",
+            f"policy-sha256: {policy_digest(policy)}  (ACL names end in -{acl_suffix(policy)})",
+            f"gateway: {view.plan.name}  uplink: {view.plan.uplink or '-'}",
+            ("stateless: a reply is permitted as TCP with ACK or RST (established) from the "
+             "service port, UDP from the service port, or ICMP echo-reply for echo-request"),
+            ("traffic to the switch itself is not described by the policy and is dropped, "
+             "except DHCP client broadcasts (udp 68 -> 255.255.255.255:67) for ip "
+             "helper-address"),
+            "deploy make-before-break (merge into the running config; never configure replace):",
+            "  1. paste the ip access-list blocks: new names, built beside the applied ACLs",
+            ("  2. paste the interface blocks: each ip access-group moves one interface to its "
+             "new ACL in one command"),
+            "  3. remove the old ACLs by name: no ip access-list extended ZW-...-<old suffix>",
+        )
+
+    def render(self, model: IosModel) -> dict[PurePosixPath, str]:
+        text = make_env().get_template("cisco_ios/acl.ios.j2").render(model=model)
+        return {model.path: text}
+
+    def rule_count(self, model: IosModel) -> int:
+        return sum(len(acl.aces) for acl in model.acls)
+
+
+class _Lowering:
+    """Every decision for one gateway: the ACLs in order, and what cannot be expressed."""
+
+    def __init__(self, backend: CiscoIosBackend, policy: CompiledPolicy,
+                 view: GatewayView) -> None:
+        self.backend, self.policy, self.view = backend, policy, view
+        self.classes = tuple(cidr_merge([p for c in policy.classes for p in c.prefixes]))
+        self.errors: list[Diagnostic] = []
+        self._reported: set[tuple[str, int]] = set()
+        self.acls = [self._class_acl(cls, permits) for cls, permits in view.outbound]
+        if view.plan.uplink is not None:
+            self.acls.append(self._uplink_acl(view.plan.uplink))
+        for acl in self.acls:
+            if len(acl.aces) > backend.ace_budget:
+                self.errors.append(Diagnostic(
+                    Severity.ERROR, "E401", f"ACL '{acl.name}' on gateway '{view.plan.name}' "
+                    f"needs {len(acl.aces)} entries, more than the budget of "
+                    f"{backend.ace_budget}; merge subnets or narrow the services", view.plan.span))
+
+    # -- what each ACL must permit ------------------------------------------------------------
+    def _replies_toward(self, cls: ResolvedClass) -> list[_Need]:
+        """Flows from any source toward `cls`: `cls` answers them through its own ACL."""
+        rules = {r.index: r for r in self.policy.rules}
+        eps = self.policy.endpoints
+        out: list[_Need] = []
+        for flow in self.policy.flows:
+            if eps[flow.dst].kind == "class" and eps[flow.dst].name == cls.name:
+                out.extend(_Need("reply", rule, part, cls, eps[flow.src])
+                           for rule, part in slices(flow, rules))
+        return out
+
+    def _class_acl(self, cls: ResolvedClass, permits: Iterable[Permit]) -> IosAcl:
+        needs = [_Need("init", p.rule, p.packets, cls, p.dst) for p in permits]
+        needs += self._replies_toward(cls)
+        blocks = self._dhcp_block(cls, needs)
+        blocks += [self._permit(g, g.peers) for g in
+                   self._groups([n for n in needs if n.peer.kind == "class"], False)]
+        blocks += self._external(self._groups([n for n in needs if n.peer.kind != "class"],
+                                              False), IPSet(), cls.prefixes)
+        return self._finish(acl_name(self.policy, cls), cls.interface, blocks)
+
+    def _uplink_acl(self, uplink: str) -> IosAcl:
+        view = self.view
+        blocks = [
+            self._block("spoofed: the source is a class served here", [_Spec("ip")],
+                        view.served_prefixes, [ANY], "deny", log=True),
+            self._block("classes of other gateways: filtered at their own gateway, they pass",
+                        [_Spec("ip")], view.transit, [ANY], "permit"),
+        ]
+        needs = [_Need("init", p.rule, p.packets, view.class_by_endpoint[p.dst.id], p.src)
+                 for _, permits in view.inbound for p in permits]
+        needs += [_Need("reply", p.rule, p.packets, cls, p.dst)
+                  for cls, permits in view.outbound for p in permits if p.dst.kind != "class"]
+        # every class address is decided by the two blocks above
+        blocks += self._external(self._groups(needs, True), IPSet(self.classes), None)
+        return self._finish(uplink_acl_name(self.policy, view), uplink, blocks)
+
+    def _dhcp_block(self, cls: ResolvedClass, needs: list[_Need]) -> list[_Block]:
+        """DHCP client broadcasts reach `ip helper-address` only through the inbound ACL."""
+        if not any(n.kind == "init" and n.peer.kind == "class"
+                   and UDP * 65536 + DHCP_SERVER_PORT in n.packets for n in needs):
+            return []
+        spec = _Spec("udp", f"eq {DHCP_SERVER_PORT}")
+        aces = tuple(_Ace("permit", spec, address(s), f"eq {DHCP_CLIENT_PORT}",
+                          "host 255.255.255.255", spec.port)
+                     for s in (IPNetwork("0.0.0.0/32"), *cls.prefixes))
+        return [_Block(safe_text(f"{cls.name}: DHCP client broadcasts, relayed by ip "
+                                 "helper-address", REMARK_MAX), aces)]
+
+    # -- groups: one remark block per (kind, statement, local class, packets) -----------------
+    def _groups(self, needs: list[_Need], peer_speaks: bool) -> list[_Group]:
+        by_key: dict[tuple[bool, int, str, tuple[tuple[int, int], ...]], list[_Need]] = {}
+        for n in needs:
+            by_key.setdefault((n.kind != "init", n.rule.index, n.local.name,
+                               n.packets.intervals), []).append(n)
+        return [self._group(by_key[k], peer_speaks) for k in sorted(by_key)]
+
+    def _group(self, needs: list[_Need], peer_speaks: bool) -> _Group:
+        need = needs[0]
+        reply = need.kind == "reply"
+        if reply:
+            specs, bad = reply_specs(need.packets)
+            if bad:
+                self._cannot_reply(need, bad)
+        else:
+            specs, bad_protos = forward_specs(need.packets)
+            if bad_protos:
+                self._cannot_match(need, bad_protos)
+        names = ", ".join(sorted({n.peer.name for n in needs}))
+        # class ACL: the class starts (init) or answers (reply); uplink: the peer does
+        local_starts = (not reply) != peer_speaks
+        flow = f"{need.local.name}->{names}" if local_starts else f"{names}->{need.local.name}"
+        why = f": {need.rule.why}" if need.rule.why else ""
+        head = f"{rule_ref(need.rule)} {'replies to' if reply else 'allow'} {flow}"
+        peers = tuple(cidr_merge([p for n in needs for p in n.peer.prefixes]))
+        return _Group(head + why, f"not these addresses, {head}", tuple(specs), reply,
+                      peer_speaks, need.local.prefixes, peers)
+
+    def _permit(self, g: _Group, peers: Sequence[IPNetwork], action: str = "permit",
+                remark: str | None = None) -> _Block:
+        speaker, listener = (peers, g.local) if g.peer_speaks else (g.local, peers)
+        return self._block(remark or g.remark, list(g.specs), speaker, listener, action,
+                           port_on_src=g.reply)
+
+    def _external(self, groups: list[_Group], decided: IPSet,
+                  local: tuple[IPNetwork, ...] | None) -> list[_Block]:
+        """Entries toward (or from) external atoms, written with the fewest entries.
+
+        An atom such as `0.0.0.0/0 minus every class` takes many CIDRs.  Space no group of
+        this section uses (`free`) may be absorbed into a wider CIDR when one shared deny of
+        the absorbed space comes first (level 1); a group may also be written toward `any`
+        after a deny of the rest, with its own services (level 2), unless that deny would
+        shadow a later level-2 group.  `decided`: space earlier entries already decided.
+        """
+        used = IPSet([p for g in groups for p in g.peers])
+        free = IPSet([ANY]) - used
+        plans = [_Plan(g, 0, g.peers, ()) for g in groups]
+        carves: list[tuple[IPSet, IPSet, set[str]]] = []
+        for i, g in enumerate(groups):
+            w1 = widen(g.peers, list(free.iter_cidrs()))
+            rest = tuple((IPSet([ANY]) - IPSet(g.peers) - free).iter_cidrs())
+            options = [(len(g.peers), plans[i]), (len(w1), _Plan(g, 1, tuple(w1), ()))]
+            protos = {s.protocol for s in g.specs}
+            if not any(k & IPSet(g.peers) and ls & IPSet(g.local) and (
+                    "ip" in ps | protos or ps & protos) for k, ls, ps in carves):
+                options.append((1 + len(rest), _Plan(g, 2, (ANY,), rest)))
+            plans[i] = min(options, key=lambda o: (o[0], o[1].level))[1]
+            if plans[i].level == 2:
+                carves.append((IPSet(rest), IPSet(g.local), protos))
+        absorbed = IPSet([p for pl in plans if pl.level for p in pl.peers]) & (free - decided)
+        shared = []
+        if absorbed:
+            cidrs = list(absorbed.iter_cidrs())
+            srcs, dsts = (local, cidrs) if local is not None else (cidrs, [ANY])
+            shared.append(self._block("nothing else toward the widened external entries below",
+                                      [_Spec("ip")], srcs, dsts, "deny"))
+        ordered = sorted(plans, key=lambda pl: pl.level == 2)
+        wide = shared + [b for pl in ordered for b in self._plan_blocks(pl)]
+        narrow = [self._permit(g, g.peers) for g in groups]
+        return wide if _count(wide) < _count(narrow) else narrow
+
+    def _plan_blocks(self, pl: _Plan) -> list[_Block]:
+        out = []
+        if pl.carve:
+            out.append(self._permit(pl.group, pl.carve, "deny", pl.group.carve_remark))
+        out.append(self._permit(pl.group, pl.peers))
+        return out
+
+    def _block(self, remark: str, specs: list[_Spec], srcs: Sequence[IPNetwork],
+               dsts: Sequence[IPNetwork], action: str, port_on_src: bool = False,
+               log: bool = False) -> _Block:
+        aces = tuple(_Ace(action, s, address(src), s.port if port_on_src else "",
+                          address(dst), "" if port_on_src else s.port, log)
+                     for s in specs for src in srcs for dst in dsts)
+        return _Block(safe_text(remark, REMARK_MAX), aces)
+
+    def _finish(self, name: str, interface: str, blocks: list[_Block]) -> IosAcl:
+        blocks = [b for b in blocks if b.aces]
+        blocks.append(_Block("default deny", (_Ace("deny", _Spec("ip"), "any", "", "any", "",
+                                                    True),)))
+        seq = 0
+        out = []
+        for b in blocks:
+            aces = []
+            for a in b.aces:
+                seq += 10
+                aces.append(IosAce(seq, a.action, a.spec.protocol, a.src, a.src_port, a.dst,
+                                   a.dst_port, a.spec.option, a.log))
+            out.append(IosBlock(b.remark, tuple(aces)))
+        return IosAcl(name, interface, tuple(out))
+
+    # -- what cannot be expressed ---------------------------------------------------------------
+    def _cannot_reply(self, need: _Need, bad: list[str]) -> None:
+        if ("E402", need.rule.index) in self._reported:
+            return
+        self._reported.add(("E402", need.rule.index))
+        self.errors.append(Diagnostic(
+            Severity.ERROR, "E402",
+            f"gateway '{self.view.plan.name}' (cisco-ios, stateless) cannot permit the replies "
+            f"of {', '.join(bad)} for this allow (e.g. between '{need.peer.name}' and "
+            f"'{need.local.name}'): only TCP, UDP and ICMP echo have a stateless reply; name "
+            "tcp/udp services or icmp/echo-request in the allow", need.rule.span))
+
+    def _cannot_match(self, need: _Need, protos: list[int]) -> None:
+        if ("E401", need.rule.index) in self._reported:
+            return
+        self._reported.add(("E401", need.rule.index))
+        self.errors.append(Diagnostic(
+            Severity.ERROR, "E401",
+            f"gateway '{self.view.plan.name}' (cisco-ios) cannot match "
+            + ", ".join(f"IP protocol {p}" for p in protos)
+            + " on its own; remove it from this allow", need.rule.span))
+
+
+@dataclass(frozen=True, slots=True)
+class _Ace:
+    action: str
+    spec: _Spec
+    src: str
+    src_port: str
+    dst: str
+    dst_port: str
+    log: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class _Block:
+    remark: str
+    aces: tuple[_Ace, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class _Group:
+    """Entries of one remark block before addresses are chosen: local side and peers."""
+
+    remark: str
+    carve_remark: str
+    specs: tuple[_Spec, ...]
+    reply: bool  # ports on the source side
+    peer_speaks: bool  # peers are the sources (uplink) or the destinations (class ACL)
+    local: tuple[IPNetwork, ...]
+    peers: tuple[IPNetwork, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    """How a group's peers are written: 0 as they are, 1 absorbing free space, 2 as `any`."""
+
+    group: _Group
+    level: int
+    peers: tuple[IPNetwork, ...]
+    carve: tuple[IPNetwork, ...]  # level 2: denied first, with the group's own services
+
+
+def _count(blocks: list[_Block]) -> int:
+    return sum(len(b.aces) for b in blocks)
