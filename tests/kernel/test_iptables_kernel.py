@@ -1,60 +1,23 @@
-"""The iptables output in a real kernel: committed with iptables-restore, then probed.
+"""The iptables output probed in a real kernel.
 
-Every iptables file the examples produce is loaded into a fresh network namespace (a real
-commit, which catches what `iptables-restore --test` misses).  A small policy is also built
-into a lab (router namespace + one host per class and one outside) and probed with real TCP
-and UDP sockets: exactly the flows the policy permits get through, replies included.
+A small policy is built into a lab (router namespace + one host per class and one outside)
+and probed with real TCP and UDP sockets: exactly the flows the policy permits get through,
+replies included.
 """
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import pytest
 
 from tests.kernel.netlab import lab, require_root_tools, run, wait_for_servers
-from zonewall.backends import get_backend
-from zonewall.backends.base import gateway_view
-from zonewall.report import run_check
+from tests.kernel.test_examples_kernel import platform_outputs
 
 pytestmark = pytest.mark.kernel
 
-ROOT = Path(__file__).resolve().parents[2]
-EXAMPLES = sorted(p for p in (ROOT / "examples").glob("*.zw"))
-
-
 def iptables_outputs(path: Path) -> dict[str, str]:
-    report = run_check(str(path))
-    assert report.compiled is not None, report.diagnostics
-    out = {}
-    for plan in report.compiled.gateways:
-        if plan.platform != "iptables":
-            continue
-        backend = get_backend("iptables")
-        model = backend.lower(report.compiled, gateway_view(report.compiled, plan.name))
-        for name, text in backend.render(model).items():
-            out[str(name)] = text
-    return out
-
-
-@pytest.mark.parametrize("example", EXAMPLES, ids=lambda p: p.name)
-def test_example_rules_commit_in_kernel(example: Path) -> None:
-    require_root_tools("iptables-restore", "iptables-save")
-    outputs = iptables_outputs(example)
-    if not outputs:
-        pytest.skip(f"{example.name} has no iptables gateway")
-    for name, text in outputs.items():
-        with lab() as the_lab:
-            ns = the_lab.ns("r")
-            the_lab.exec(ns, "iptables-restore", input=text)
-            saved = the_lab.exec(ns, "iptables-save").stdout
-            expected = len(re.findall(r"^-A ", text, re.M))
-            assert len(re.findall(r"^-A ", saved, re.M)) == expected, name
-            # Loading the same file again replaces the ruleset (reload-safe).
-            the_lab.exec(ns, "iptables-restore", input=text)
-            again = the_lab.exec(ns, "iptables-save").stdout
-            assert len(re.findall(r"^-A ", again, re.M)) == expected
+    return platform_outputs(path, "iptables")
 
 
 LAB_POLICY = """
