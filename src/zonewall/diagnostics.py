@@ -134,12 +134,21 @@ def _caret_line(span: Span, text: str) -> str:
     return pad + "^" * (end - start)
 
 
-def render_diagnostic(d: Diagnostic, sources: Mapping[str, str]) -> str:
+def source_lines(text: str) -> list[str]:
+    """Lines as the parser counts them: split at "\n" only (a "\r" before it is dropped)."""
+    return [line[:-1] if line.endswith("\r") else line for line in text.split("\n")]
+
+
+def render_diagnostic(d: Diagnostic, sources: Mapping[str, str],
+                      _lines: dict[str, list[str]] | None = None) -> str:
     """Render one diagnostic as text, with the source line and a caret line where known."""
     head = f"{d.severity.value}[{d.code}]: {d.message}"
     lines = [f"{d.span.where()}: {head}" if d.span else head]
     if d.span is not None and d.span.file in sources:
-        src_lines = sources[d.span.file].splitlines()
+        cache = {} if _lines is None else _lines
+        if d.span.file not in cache:
+            cache[d.span.file] = source_lines(sources[d.span.file])
+        src_lines = cache[d.span.file]
         if 1 <= d.span.line <= len(src_lines):
             text = src_lines[d.span.line - 1]
             gutter = " " * len(str(d.span.line))
@@ -152,7 +161,8 @@ def render_diagnostic(d: Diagnostic, sources: Mapping[str, str]) -> str:
 
 
 def render_all(diags: Iterable[Diagnostic], sources: Mapping[str, str]) -> str:
-    return "".join(render_diagnostic(d, sources) + "\n" for d in diags)
+    cache: dict[str, list[str]] = {}
+    return "".join(render_diagnostic(d, sources, cache) + "\n" for d in diags)
 
 
 def sort_diagnostics(diags: Iterable[Diagnostic]) -> list[Diagnostic]:

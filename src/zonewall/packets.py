@@ -153,7 +153,23 @@ class PacketSet:
         """Readable form, e.g. ``tcp/443, udp/53, icmp/echo-request, ip``."""
         if self.intervals == ((0, MAX_KEY),):
             return "ip"
-        return ", ".join(_describe_interval(lo, hi) for lo, hi in self.split_by_protocol())
+        parts: list[str] = []
+        for lo, hi in self.intervals:
+            first, last = lo // PORT_SPAN, hi // PORT_SPAN
+            if first == last:
+                parts.append(_describe_interval(lo, hi))
+                continue
+            if lo % PORT_SPAN:  # a partial first protocol
+                parts.append(_describe_interval(lo, (first + 1) * PORT_SPAN - 1))
+                first += 1
+            tail = None
+            if hi % PORT_SPAN != PORT_SPAN - 1:  # a partial last protocol
+                tail = _describe_interval(last * PORT_SPAN, hi)
+                last -= 1
+            parts.extend(_describe_protocols(first, last))
+            if tail:
+                parts.append(tail)
+        return ", ".join(parts)
 
     def split_by_protocol(self) -> list[tuple[int, int]]:
         """Intervals cut at protocol boundaries, so each lies within one protocol's block."""
@@ -165,6 +181,25 @@ class PacketSet:
                 lo = end + 1
             out.append((lo, hi))
         return out
+
+
+def _describe_protocols(first: int, last: int) -> list[str]:
+    """Whole protocols first..last: named ones by name, runs of others as proto/N-M."""
+    out: list[str] = []
+    run_start: int | None = None
+    for proto in range(first, last + 2):
+        named = proto in PROTO_NAMES or proto > last
+        if named and run_start is not None:
+            out.append(f"proto/{run_start}" if run_start == proto - 1
+                       else f"proto/{run_start}-{proto - 1}")
+            run_start = None
+        if proto > last:
+            break
+        if proto in PROTO_NAMES:
+            out.append(PROTO_NAMES[proto])
+        elif run_start is None:
+            run_start = proto
+    return out
 
 
 def _describe_interval(lo: int, hi: int) -> str:

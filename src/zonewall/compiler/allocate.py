@@ -94,7 +94,13 @@ def _allocate_subnets(policy: Policy, classes: dict[str, ClassDef],
     if not requests:
         return {}
     taken = sorted((p.first, p.last) for ps in fixed.values() for p in ps)
-    pools = [_FreeList([(p.first, p.last)], taken) for p, _ in policy.subnet_pools]
+    # One free list per pool, in the order written; space an earlier pool already offers is
+    # taken out of later ones, so overlapping or repeated pools never hand out a block twice.
+    pools = []
+    offered: list[tuple[int, int]] = []
+    for p, _ in policy.subnet_pools:
+        pools.append(_FreeList([(p.first, p.last)], sorted(taken + offered)))
+        offered.append((p.first, p.last))
     out: dict[str, tuple[IPNetwork, ...]] = {}
     for plen, name in sorted(requests):
         cls = classes[name]
@@ -122,6 +128,13 @@ class _FreeList:
     """Free address intervals of one pool, for first-fit aligned allocation."""
 
     def __init__(self, pool: list[tuple[int, int]], taken: list[tuple[int, int]]) -> None:
+        merged: list[tuple[int, int]] = []
+        for lo, hi in sorted(taken):
+            if merged and lo <= merged[-1][1] + 1:
+                merged[-1] = (merged[-1][0], max(merged[-1][1], hi))
+            else:
+                merged.append((lo, hi))
+        taken = merged
         free: list[tuple[int, int]] = []
         for lo, hi in pool:
             cur = lo
@@ -182,10 +195,12 @@ def _vlans(policy: Policy, classes: dict[str, ClassDef],
 
 
 def _vlan_problem(vlan: int) -> str:
+    if vlan == 1:
+        return "is reserved: VLAN 1 is the default VLAN and cannot carry a segment"
+    if vlan in RESERVED_VLANS:
+        return "is reserved: 1002-1005 are reserved for FDDI and Token Ring"
     if vlan < VLAN_MIN or vlan > VLAN_MAX:
         return f"is outside {VLAN_MIN}-{VLAN_MAX}"
-    if vlan in RESERVED_VLANS:
-        return "is reserved (1 is the default VLAN, 1002-1005 are reserved for FDDI/Token Ring)"
     return ""
 
 

@@ -66,13 +66,16 @@ def resolve_names(policy: Policy, sink: DiagnosticSink) -> Names:
         + [("external", d.name, d.span) for d in policy.externals]
         + [("gateway", d.name, d.span) for d in policy.gateways]
     )
-    for kind, name, span in sorted(defs, key=lambda d: _order(d[2])):
+    # Each kind is in reading order (includes inlined), so within a kind "first" is right.
+    for kind, name, span in defs:
         if name in seen:
             first_kind, first_span = seen[name]
-            sink.error("E202", f"'{name}' is defined twice (as a {first_kind} and as a {kind}); "
-                       "rename one of them" if first_kind != kind else
-                       f"{kind} '{name}' is defined twice; remove or rename one", span,
-                       notes=(("first defined here", first_span),))
+            if first_kind != kind:
+                message = (f"'{name}' is defined twice (as {_a(first_kind)} and as {_a(kind)}); "
+                           "rename one of them")
+            else:
+                message = f"{kind} '{name}' is defined twice; remove or rename one"
+            sink.error("E202", message, span, notes=(("first defined here", first_span),))
         else:
             seen[name] = (kind, span)
     classes = _first_of(policy.classes)
@@ -93,8 +96,8 @@ def resolve_names(policy: Policy, sink: DiagnosticSink) -> Names:
     return names
 
 
-def _order(span: Span | None) -> tuple[str, int, int]:
-    return span.sort_key() if span else ("", 0, 0)
+def _a(kind: str) -> str:
+    return f"an {kind}" if kind[0] in "aeiou" else f"a {kind}"
 
 
 _T = TypeVar("_T", ClassDef, ExternalDef, GatewayDef, ServiceDef)
@@ -187,8 +190,17 @@ def resolve_selector(sel: Selector, names: Names, sink: DiagnosticSink,
     exclude = _terms(sel.exclude, names, sink)
     members = include - exclude
     if not members and len(sink.items) == errors_before:
-        detail = " (everything it includes is excepted)" if include else ""
-        sink.error("E211", f"{what} '{sel.text()}' selects nothing{detail}", sel.span)
+        if include:
+            sink.error("E211", f"{what} '{sel.text()}' selects nothing (everything it "
+                       "includes is excepted)", sel.span)
+        elif len(sel.include) == 1 and sel.include[0].kind == "criticality":
+            sink.error("E211", f"no class has criticality '{sel.include[0].value}'",
+                       sel.include[0].span)
+        elif len(sel.include) == 1 and sel.include[0].kind == "external":
+            sink.error("E211", "'external' selects nothing: the policy defines no external",
+                       sel.include[0].span)
+        else:
+            sink.error("E211", f"{what} '{sel.text()}' selects nothing", sel.span)
     return frozenset(members)
 
 
@@ -219,15 +231,9 @@ def _term(term: SelTerm, names: Names, sink: DiagnosticSink) -> set[str]:
         return set(names.tags[term.value])
     if term.kind == "criticality":
         level = Criticality[term.value.upper()]
-        found = {c.name for c in names.classes.values() if c.criticality is level}
-        if not found:
-            sink.error("E211", f"no class has criticality '{term.value}'", term.span)
-        return found
+        return {c.name for c in names.classes.values() if c.criticality is level}
     if term.kind == "internal":
         return set(names.classes)
     if term.kind == "external":
-        if not names.externals:
-            sink.error("E211", "'external' selects nothing: the policy defines no external",
-                       term.span)
         return set(names.externals)
     return set(names.classes) | set(names.externals)  # any

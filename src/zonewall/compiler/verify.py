@@ -101,7 +101,9 @@ class Verifier:
         status = "accepted" if stmt.accepted is not None else "fail"
         result = AssertionResult(stmt.text, stmt.kind, status, failure.hops,
                                  failure.message, stmt.span)
-        notes = failure.notes + (("asserted here", stmt.span),)
+        notes = failure.notes
+        if failure.span != stmt.span:
+            notes += (("asserted here", stmt.span),)
         if stmt.accepted is not None:
             notes += ((f"accepted as a documented risk: {stmt.accepted}", None),)
             return result, Diagnostic(

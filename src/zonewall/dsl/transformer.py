@@ -16,7 +16,7 @@ from lark import Token, Transformer, Tree, v_args
 from lark.tree import Meta
 from netaddr import AddrFormatError, IPNetwork
 
-from zonewall.diagnostics import DiagnosticSink, Span
+from zonewall.diagnostics import DiagnosticSink, Span, source_lines
 from zonewall.ir import (
     AssertKind,
     AssertStmt,
@@ -88,6 +88,7 @@ class PolicyTransformer(Transformer[Token, FileResult]):
         self.file = file
         self.text = text
         self.sink = sink
+        self._lines: list[str] | None = None
 
     # -- helpers ----------------------------------------------------------------------------
     def span(self, tok: Token) -> Span:
@@ -276,8 +277,10 @@ class PolicyTransformer(Transformer[Token, FileResult]):
         return "criticality", self.level(items[0]), meta_span(self.file, meta)
 
     def level(self, tok: Token) -> Criticality:
-        word = str(tok).lower()
+        word = str(tok)
         try:
+            if word != word.lower():
+                raise KeyError(word)
             return Criticality[word.upper()]
         except KeyError:
             self.sink.error("E106", f"unknown criticality '{tok}': use low, medium, high or "
@@ -462,9 +465,14 @@ class PolicyTransformer(Transformer[Token, FileResult]):
         return AssertStmt(kind, src, dst, services, without, accepted,
                           self.source_text(body_span), meta_span(self.file, meta))
 
+    def lines(self) -> list[str]:
+        if self._lines is None:
+            self._lines = source_lines(self.text)
+        return self._lines
+
     def source_text(self, span: Span) -> str:
         """The text of a span, comments dropped, whitespace collapsed to single spaces."""
-        lines = self.text.splitlines()[span.line - 1: span.end_line]
+        lines = self.lines()[span.line - 1: span.end_line]
         if not lines:
             return ""
         if len(lines) == 1:

@@ -1,0 +1,417 @@
+"""`python -m zonewall check` end to end: exit codes, text and JSON output, hostile inputs."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = ROOT / "examples"
+
+
+def zonewall(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "src"), env.get("PYTHONPATH", "")]).rstrip(
+        os.pathsep)
+    env.pop("ZONEWALL_DEBUG", None)
+    return subprocess.run(
+        [sys.executable, "-m", "zonewall", *args], cwd=ROOT, env=env, capture_output=True,
+        text=True, encoding="utf-8", errors="replace", timeout=timeout, check=False)
+
+
+def in_process(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    """`zonewall.cli.main` in this interpreter: much faster than a subprocess."""
+    from zonewall.cli import main
+
+    capsys.readouterr()
+    try:
+        code = main(list(args))
+    except SystemExit as exc:  # argparse
+        code = exc.code if isinstance(exc.code, int) else 2
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def check_json(path: str, *flags: str) -> tuple[int, dict]:  # type: ignore[type-arg]
+    proc = zonewall("check", "--format", "json", *flags, path)
+    assert "Traceback" not in proc.stderr
+    return proc.returncode, json.loads(proc.stdout)
+
+
+# ---------------------------------------------------------------------------------------------
+# text output
+# ---------------------------------------------------------------------------------------------
+
+
+def test_hospital_is_clean_and_every_assertion_passes() -> None:
+    proc = zonewall("check", "examples/hospital.zw")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr == ""  # examples compile with no warnings
+    asserts = [line.strip() for line in (EXAMPLES / "hospital.zw").read_text().splitlines()
+               if line.startswith("assert ")]
+    listed = [line for line in proc.stdout.splitlines() if re.match(r"^[A-Z]+ ", line)]
+    assert len(asserts) == len(listed) == 21
+    for source, line in zip(asserts, listed, strict=True):
+        match = re.fullmatch(r"(\w+)\s+(.*?)\s+\((.*)\)", line)
+        assert match is not None, line
+        status, text, where = match.groups()
+        assert status == "PASS"
+        assert text == " ".join(source.removeprefix("assert ").split("#")[0].split())
+        assert where.startswith("examples/hospital.zw:")
+    assert proc.stdout.splitlines()[-1] == (
+        "examples/hospital.zw: 21 assertions: 21 hold, 0 fail, 0 accepted; 0 error(s), "
+        "0 warning(s)")
+
+
+def test_deny_beats_allow_example_is_clean() -> None:
+    proc = zonewall("check", "examples/deny-beats-allow.zw")
+    assert (proc.returncode, proc.stderr) == (0, "")
+    assert proc.stdout.count("PASS  ") == 3
+
+
+def test_misspelled_class_points_at_the_name_with_a_suggestion() -> None:
+    proc = zonewall("check", "examples/failures/misspelled-class.zw")
+    assert proc.returncode == 1
+    lines = proc.stderr.splitlines()
+    assert lines[0] == ("examples/failures/misspelled-class.zw:13:7: error[E201]: unknown class "
+                        "or external 'infusion_pmp'; did you mean 'infusion_pump'?")
+    assert lines[1] == ('  13 | allow infusion_pmp -> pump_server : https       '
+                        '"drug library and event logs"')
+    assert lines[2] == "     |       ^^^^^^^^^^^^"
+    assert "not checked: fix the errors above first; 1 error(s), 0 warning(s)" in proc.stdout
+
+
+def test_failing_unreachable_prints_the_path_and_each_hops_allow() -> None:
+    proc = zonewall("check", "examples/failures/transitive-path.zw")
+    assert proc.returncode == 1
+    f = "examples/failures/transitive-path.zw"
+    assert proc.stderr.splitlines() == [
+        (f"{f}:29:1: error[E301]: assertion 'unreachable guest_wifi -> infusion_pump' fails: "
+        "path guest_wifi -> byod -> biomed_ws -> pump_server -> infusion_pump"),
+        ('  29 | allow guest_wifi -> byod : https               "screen casting (a test rule '
+        'left behind)"'),
+        "     | " + "^" * 89 + " first hop: 'guest_wifi' -> 'byod' (tcp/443)",
+        f"  note: {f}:30:1: then 'byod' -> 'biomed_ws' (tcp/443)",
+        f"  note: {f}:31:1: then 'biomed_ws' -> 'pump_server' (tcp/443)",
+        f"  note: {f}:32:1: then 'pump_server' -> 'infusion_pump' (tcp/443)",
+        f"  note: {f}:42:1: asserted here",
+    ]
+    assert f"PASS  denied guest_wifi -> infusion_pump  ({f}:41)" in proc.stdout
+    assert f"FAIL  unreachable guest_wifi -> infusion_pump  ({f}:42)" in proc.stdout
+
+
+@pytest.mark.parametrize(
+    ("example", "code", "exit_code"),
+    [
+        ("accepted-risk", "W109", 0),
+        ("dead-and-redundant", "W101", 0),
+        ("internet-overlaps-vendor", "E302", 1),
+        ("misspelled-class", "E201", 1),
+        ("overlapping-subnets", "E205", 1),
+        ("plaintext-into-critical", "E306", 1),
+        ("reserved-vlan", "E207", 1),
+        ("service-alias", "E302", 1),
+        ("syntax-error", "E101", 1),
+        ("transitive-path", "E301", 1),
+        ("unserved-class", "E209", 1),
+    ],
+    ids=lambda v: str(v),
+)
+def test_failure_examples(example: str, code: str, exit_code: int,
+                          capsys: pytest.CaptureFixture[str],
+                          monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(ROOT)
+    rc, _, err = in_process(capsys, "check", f"examples/failures/{example}.zw")
+    assert rc == exit_code
+    assert f"[{code}]" in err
+
+
+def test_failure_examples_are_all_listed() -> None:
+    listed = {"accepted-risk", "dead-and-redundant", "internet-overlaps-vendor",
+              "misspelled-class", "overlapping-subnets", "plaintext-into-critical",
+              "reserved-vlan", "service-alias", "syntax-error", "transitive-path",
+              "unserved-class"}
+    assert {p.stem for p in (EXAMPLES / "failures").glob("*.zw")} <= listed
+
+
+def test_stderr_is_exactly_the_golden_rendering() -> None:
+    proc = zonewall("check", "tests/diagnostics/unreachable-fails.zw")
+    golden = (ROOT / "tests" / "diagnostics" / "unreachable-fails.err").read_text("utf-8")
+    assert proc.stderr == golden
+
+
+# ---------------------------------------------------------------------------------------------
+# JSON
+# ---------------------------------------------------------------------------------------------
+
+DIAG_KEYS = {"severity", "code", "message", "file", "line", "column", "end_line", "end_column"}
+ASSERT_KEYS = {"text", "status", "file", "line", "counterexample"}
+HOP_KEYS = {"from", "to", "services", "file", "line"}
+
+
+def assert_report_shape(doc: dict) -> None:  # type: ignore[type-arg]
+    assert set(doc) == {"ok", "diagnostics", "assertions"}
+    assert isinstance(doc["ok"], bool)
+    for d in doc["diagnostics"]:
+        assert set(d) == DIAG_KEYS
+        assert d["severity"] in {"error", "warning"}
+        assert re.fullmatch(r"[EW]\d{3}", d["code"])
+    for a in doc["assertions"]:
+        assert set(a) == ASSERT_KEYS
+        assert a["status"] in {"pass", "fail", "accepted"}
+        assert (a["counterexample"] is None) == (a["status"] == "pass")
+        for hop in a["counterexample"] or ():
+            assert set(hop) == HOP_KEYS
+            assert isinstance(hop["services"], list)
+
+
+def test_json_for_a_clean_policy() -> None:
+    code, doc = check_json("examples/hospital.zw")
+    assert code == 0
+    assert_report_shape(doc)
+    assert doc["ok"] is True and doc["diagnostics"] == []
+    assert len(doc["assertions"]) == 21
+    assert doc["assertions"][0] == {
+        "text": "unreachable guest_wifi -> tag:medical", "status": "pass",
+        "file": "examples/hospital.zw", "line": 308, "counterexample": None}
+
+
+def test_json_unreachable_counterexample_is_the_path() -> None:
+    code, doc = check_json("examples/failures/transitive-path.zw")
+    assert code == 1
+    assert_report_shape(doc)
+    assert doc["ok"] is False
+    f = "examples/failures/transitive-path.zw"
+    assert doc["diagnostics"] == [{
+        "severity": "error", "code": "E301",
+        "message": "assertion 'unreachable guest_wifi -> infusion_pump' fails: path guest_wifi "
+                   "-> byod -> biomed_ws -> pump_server -> infusion_pump",
+        "file": f, "line": 29, "column": 1, "end_line": 29, "end_column": 90}]
+    assert doc["assertions"][1] == {
+        "text": "unreachable guest_wifi -> infusion_pump", "status": "fail", "file": f,
+        "line": 42, "counterexample": [
+            {"from": "guest_wifi", "to": "byod", "services": ["https"], "file": f, "line": 29},
+            {"from": "byod", "to": "biomed_ws", "services": ["https"], "file": f, "line": 30},
+            {"from": "biomed_ws", "to": "pump_server", "services": ["https"], "file": f,
+             "line": 31},
+            {"from": "pump_server", "to": "infusion_pump", "services": ["https"], "file": f,
+             "line": 32},
+        ]}
+
+
+def test_json_allowed_counterexample_has_no_file(tmp_path: Path) -> None:
+    policy = tmp_path / "p.zw"
+    policy.write_text("service https = tcp/443\nclass a { vlan 10 subnet 10.0.0.0/24 }\n"
+                      "class b { vlan 11 subnet 10.0.1.0/24 }\nallow b -> a : https\n"
+                      "gateway g { platform iptables serves internal }\n"
+                      "assert allowed a -> b : https\n", encoding="utf-8")
+    code, doc = check_json(str(policy))
+    assert code == 1
+    assert_report_shape(doc)
+    assert doc["assertions"] == [{
+        "text": "allowed a -> b : https", "status": "fail", "file": str(policy), "line": 6,
+        "counterexample": [{"from": "a", "to": "b", "services": ["https"], "file": None,
+                            "line": None}]}]
+
+
+def test_json_accepted_risk() -> None:
+    code, doc = check_json("examples/failures/accepted-risk.zw")
+    assert code == 0
+    assert_report_shape(doc)
+    assert doc["ok"] is True
+    (a,) = doc["assertions"]
+    assert a["status"] == "accepted"
+    assert a["counterexample"] == [{"from": "lab_analyzer", "to": "lis", "services": ["astm"],
+                                    "file": "examples/failures/accepted-risk.zw", "line": 19}]
+    assert [d["code"] for d in doc["diagnostics"]] == ["W109"]
+
+
+def test_json_for_a_policy_that_does_not_parse() -> None:
+    code, doc = check_json("examples/failures/syntax-error.zw")
+    assert code == 1
+    assert_report_shape(doc)
+    assert doc == {"ok": False, "assertions": [], "diagnostics": [{
+        "severity": "error", "code": "E101",
+        "message": "unexpected name 'ehr_app'; expected ',', '->' or 'except'",
+        "file": "examples/failures/syntax-error.zw", "line": 18, "column": 20, "end_line": 18,
+        "end_column": 27}]}
+
+
+def test_json_prints_nothing_on_stderr() -> None:
+    proc = zonewall("check", "--format", "json", "examples/failures/misspelled-class.zw")
+    assert proc.returncode == 1 and proc.stderr == ""
+    assert_report_shape(json.loads(proc.stdout))
+
+
+# ---------------------------------------------------------------------------------------------
+# --warnings-as-errors and usage
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("example", ["dead-and-redundant", "accepted-risk"])
+def test_warnings_as_errors(example: str) -> None:
+    path = f"examples/failures/{example}.zw"
+    assert zonewall("check", path).returncode == 0
+    assert zonewall("check", "--warnings-as-errors", path).returncode == 1
+    code, doc = check_json(path, "--warnings-as-errors")
+    assert (code, doc["ok"]) == (1, False)
+    code, doc = check_json(path)
+    assert (code, doc["ok"]) == (0, True)
+
+
+def test_warnings_as_errors_on_a_clean_policy() -> None:
+    assert zonewall("check", "--warnings-as-errors", "examples/hospital.zw").returncode == 0
+
+
+@pytest.mark.parametrize(
+    "args",
+    [(), ("check",), ("frobnicate", "x.zw"), ("check", "--format", "xml", "x.zw"),
+     ("check", "--no-such-flag", "examples/hospital.zw"),
+     ("check", "examples/hospital.zw", "extra.zw")],
+    ids=["no-command", "no-file", "unknown-command", "bad-format", "unknown-flag",
+         "two-files"],
+)
+def test_usage_errors_exit_2(args: tuple[str, ...]) -> None:
+    proc = zonewall(*args)
+    assert proc.returncode == 2
+    assert "usage:" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_version() -> None:
+    proc = zonewall("--version")
+    assert (proc.returncode, proc.stdout.strip()) == (0, "zonewall 0.1.0")
+
+
+# ---------------------------------------------------------------------------------------------
+# robustness: whatever the input, exit 0 or 1 and never a traceback
+# ---------------------------------------------------------------------------------------------
+
+SMALL_POLICY = ("service https = tcp/443\nclass a { vlan 10 subnet 10.0.0.0/24 }\n"
+                "class b { vlan 11 subnet 10.0.1.0/24 }\nallow a -> b : https\n"
+                "gateway g { platform iptables serves internal }\n")
+
+
+def _junk(size: int, seed: int = 0) -> bytes:
+    return random.Random(seed).randbytes(size)
+
+
+def _printable(size: int, seed: int = 1) -> bytes:
+    rng = random.Random(seed)
+    alphabet = b"abcxyz019 \n\t{}[]();:,.-/>#\"\\=*@"
+    return bytes(rng.choice(alphabet) for _ in range(size))
+
+
+TWO_MB = 2 * 1024 * 1024
+
+HOSTILE: dict[str, bytes] = {
+    "binary-junk": _junk(4096),
+    "empty": b"",
+    "only-whitespace-and-comments": b"\n\n   \t# nothing here\n# at all\n",
+    "2mb-of-comments": b"# " + b"x" * TWO_MB + b"\n" + SMALL_POLICY.encode(),
+    "2mb-of-binary": _junk(TWO_MB, 2),
+    "2mb-one-line-of-tokens": b"allow " * (TWO_MB // 6),
+    "2mb-of-printable-noise": _printable(TWO_MB),
+    "2mb-string": b'class a { description "' + b"d" * TWO_MB + b'" vlan 10 subnet 10.0.0.0/24 }\n',
+    "huge-numbers": (b"pool vlans 1-99999999999999999999\n"
+                     b"service s = tcp/999999, udp/1-99999999999999999999, proto/99999999999,"
+                     b" icmp/99999999999\n"
+                     b"class a { vlan 99999999999999999999 hosts 99999999999999999999999 }\n"
+                     b"class b { vlan 4294967296 subnet 10.0.0.0/99999999999999999999 }\n"
+                     b"class c { vlan 10 subnet 999999999999.1.1.1/8 }\n"),
+    "max-hosts": (b"pool subnets 0.0.0.0/0\npool vlans 2-4094\nclass a { hosts 2147483648 }\n"
+                  b"class b { hosts 1 }\nallow a -> b\n"
+                  b"gateway g { platform iptables serves internal }\n"),
+    "nested-braces": b"{" * 100_000 + b"}" * 100_000,
+    "nested-in-class": b"class a " + b"{" * 100_000,
+    "nested-parens": b"allow " + b"(" * 100_000 + b"a" + b")" * 100_000 + b" -> b",
+    "nul-bytes": b"class a\x00 { vlan 10 }\n" + b"\x00" * 1000,
+    "invalid-utf8": b'class a { description "\xff\xfe\xc3\x28" }\n',
+    "utf8-surrogate": b"# \xed\xa0\x80\nclass a { vlan 10 }\n",
+    "utf16-with-bom": SMALL_POLICY.encode("utf-16"),
+    "utf8-bom": b"\xef\xbb\xbf" + SMALL_POLICY.encode(),
+    "crlf": SMALL_POLICY.replace("\n", "\r\n").encode(),
+    "lone-cr": SMALL_POLICY.replace("\n", "\r").encode() + b"allow x -> a\r",
+    "unicode-line-separators": ("# a\u2028b\u2029c\x85d\x0ce\x1cf\n" + SMALL_POLICY
+                                + "allow x -> a\n").encode(),
+    "long-name": b"class " + b"a" * 1_000_000 + b" { vlan 10 }\n",
+    "many-errors": b"".join(b"allow x%d -> y%d\n" % (i, i) for i in range(2000)),
+    "include-itself": b'include "include-itself.zw"\n',
+    "include-directory": b'include "."\n',
+    "include-binary": b'include "binary-junk.zw"\n',
+    "include-missing": b'include "no/such/file.zw"\n',
+    "unicode-names": "class café { vlan 10 }\nallow ☃ -> café\n".encode(),
+    "every-statement-broken": (b'policy { }\npool subnets\npool vlans -\nservice = tcp/1\n'
+                               b'class { }\nexternal e { }\nallow -> \ndeny\ngateway { }\n'
+                               b'assert\ninclude\n'),
+}
+
+
+def _hostile_file(tmp_path: Path, name: str) -> Path:
+    (tmp_path / "binary-junk.zw").write_bytes(HOSTILE["binary-junk"])
+    path = tmp_path / f"{name}.zw"
+    path.write_bytes(HOSTILE[name])
+    return path
+
+
+@pytest.mark.parametrize("name", sorted(HOSTILE))
+def test_hostile_input_in_process(name: str, tmp_path: Path,
+                                  capsys: pytest.CaptureFixture[str]) -> None:
+    path = _hostile_file(tmp_path, name)
+    for fmt in ("text", "json"):
+        code, out, err = in_process(capsys, "check", "--format", fmt, str(path))
+        assert code in (0, 1), (code, err[-2000:])  # 70 would be an internal error
+        assert "Traceback" not in out + err
+        assert "internal error" not in err
+        if fmt == "json":
+            doc = json.loads(out)
+            assert doc["ok"] is (code == 0)
+        elif code == 1:
+            assert re.search(r"error\[E\d{3}\]", err)
+
+
+# The inputs the command line must survive as a separate process (no traceback on stderr).
+SUBPROCESS_CASES = ["binary-junk", "empty", "2mb-of-comments", "2mb-of-binary", "huge-numbers",
+                    "nested-braces", "nul-bytes", "invalid-utf8"]
+
+
+@pytest.mark.parametrize("name", SUBPROCESS_CASES)
+def test_hostile_input_as_a_process(name: str, tmp_path: Path) -> None:
+    proc = zonewall("check", str(_hostile_file(tmp_path, name)))
+    assert proc.returncode in (0, 1), (proc.returncode, proc.stderr[-2000:])
+    assert "Traceback" not in proc.stdout + proc.stderr
+    assert "internal error" not in proc.stderr
+
+
+@pytest.mark.parametrize("kind", ["directory", "missing", "unreadable", "dev-null"])
+def test_unreadable_paths(kind: str, tmp_path: Path) -> None:
+    if kind == "directory":
+        target = str(tmp_path)
+    elif kind == "missing":
+        target = str(tmp_path / "no-such.zw")
+    elif kind == "dev-null":
+        if not os.path.exists(os.devnull):
+            pytest.skip("no null device")
+        target = os.devnull
+    else:
+        if hasattr(os, "geteuid") and os.geteuid() == 0:
+            pytest.skip("root can read a chmod 000 file; the directory case covers E105")
+        path = tmp_path / "secret.zw"
+        path.write_text(SMALL_POLICY, encoding="utf-8")
+        path.chmod(0)
+        target = str(path)
+    proc = zonewall("check", target)
+    assert "Traceback" not in proc.stdout + proc.stderr
+    if kind == "dev-null":  # an empty policy
+        assert proc.returncode == 0
+        return
+    assert proc.returncode == 1
+    assert proc.stderr.startswith(f"{target}:1:1: error[E105]: cannot read policy file")
+

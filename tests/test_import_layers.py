@@ -1,0 +1,114 @@
+"""Import direction (STYLE.md section 1), checked by walking every import statement with `ast`.
+
+* `ir` imports only the standard library, netaddr, `zonewall.diagnostics` and `zonewall.packets`;
+* `packets` imports only the standard library (it is part of the IR);
+* `dsl` never imports `compiler` or `backends`;
+* `compiler` never imports `dsl` or `backends`;
+* `backends` never import `dsl`.
+"""
+
+from __future__ import annotations
+
+import ast
+import sys
+from pathlib import Path
+
+import pytest
+
+SRC = Path(__file__).resolve().parent.parent / "src"
+PACKAGE = SRC / "zonewall"
+STDLIB = set(sys.stdlib_module_names) | {"__future__"}
+
+
+def module_name(path: Path) -> str:
+    parts = list(path.relative_to(SRC).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+def imports_of(path: Path) -> set[str]:
+    """Absolute names of every module imported anywhere in a file of the package."""
+    return imports_in(path.read_text(encoding="utf-8"), module_name(path),
+                      path.name == "__init__.py")
+
+
+def imports_in(source: str, module: str, is_package: bool = False) -> set[str]:
+    """Absolute names of every module imported anywhere in `source` (functions included)."""
+    package = module if is_package else module.rpartition(".")[0]
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")
+                base = base[: len(base) - (node.level - 1)]
+                prefix = ".".join(base + ([node.module] if node.module else []))
+            else:
+                prefix = node.module or ""
+            found.add(prefix)
+            # `from zonewall import dsl` imports a submodule: record it too
+            found.update(f"{prefix}.{alias.name}" for alias in node.names)
+        elif (isinstance(node, ast.Call) and getattr(node.func, "attr", "") == "import_module"
+              and node.args and isinstance(node.args[0], ast.Constant)):
+            found.add(str(node.args[0].value))
+    return found
+
+
+def within(name: str, package: str) -> bool:
+    return name == package or name.startswith(package + ".")
+
+
+def files(sub: str) -> list[Path]:
+    target = PACKAGE / sub
+    return sorted(target.rglob("*.py")) if target.is_dir() else [target]
+
+
+def ids(paths: list[Path]) -> list[str]:
+    return [str(p.relative_to(SRC)) for p in paths]
+
+
+def test_the_walker_sees_the_package() -> None:
+    assert len(list(PACKAGE.rglob("*.py"))) >= 15
+    assert "zonewall.ir" in imports_of(PACKAGE / "compiler" / "pipeline.py")
+
+
+@pytest.mark.parametrize("path", files("ir.py") + files("packets.py"),
+                         ids=ids(files("ir.py") + files("packets.py")))
+def test_ir_imports_only_stdlib_netaddr_diagnostics_and_packets(path: Path) -> None:
+    allowed = ("zonewall.diagnostics", "zonewall.packets") if path.name == "ir.py" else ()
+    bad = sorted(n for n in imports_of(path)
+                 if n.split(".")[0] not in STDLIB | {"netaddr"}
+                 and not any(within(n, a) for a in allowed))
+    assert bad == []
+
+
+RULES = [
+    ("dsl", ("zonewall.compiler", "zonewall.backends")),
+    ("compiler", ("zonewall.dsl", "zonewall.backends")),
+    ("backends", ("zonewall.dsl",)),
+]
+CASES = [(path, forbidden) for sub, forbidden in RULES for path in files(sub)]
+
+
+@pytest.mark.parametrize(("path", "forbidden"), CASES,
+                         ids=ids([p for p, _ in CASES]))
+def test_layers_import_in_one_direction(path: Path, forbidden: tuple[str, ...]) -> None:
+    bad = sorted(n for n in imports_of(path) if any(within(n, f) for f in forbidden))
+    assert bad == [], f"{path.relative_to(SRC)} must not import {', '.join(bad)}"
+
+
+def test_the_walker_resolves_relative_and_nested_imports() -> None:
+    source = ("from ..dsl import parser\nimport zonewall.backends.base as b\n"
+              "from . import graph\n"
+              "def f():\n    from zonewall.ir import Policy\n"
+              "    importlib.import_module('zonewall.dsl.transformer')\n")
+    found = imports_in(source, "zonewall.compiler.fake")
+    assert {"zonewall.dsl", "zonewall.dsl.parser", "zonewall.backends.base",
+            "zonewall.compiler", "zonewall.compiler.graph", "zonewall.ir",
+            "zonewall.dsl.transformer"} <= found
+    forbidden = ("zonewall.dsl", "zonewall.backends")
+    assert sorted(n for n in found if any(within(n, f) for f in forbidden)) == [
+        "zonewall.backends.base", "zonewall.dsl", "zonewall.dsl.parser",
+        "zonewall.dsl.transformer"]
