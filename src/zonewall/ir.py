@@ -54,7 +54,7 @@ __all__ = [
 
 
 def _span() -> Span | None:
-    return field(default=None, compare=False, hash=False, repr=False)  # type: ignore[no-any-return]
+    return field(default=None, compare=False, hash=False, repr=False)
 
 
 def normalise_prefixes(prefixes: Iterable[IPNetwork]) -> tuple[IPNetwork, ...]:

@@ -101,12 +101,15 @@ def render_build_summary(result: Any, outdir: str) -> str:
     report = result.check
     lines = [f"{report.path}: {len(report.assertions)} assertions hold or are accepted; "
              f"{report.warnings} warning(s)"]
-    rows = [(o.gateway or "-", o.platform or "-", str(o.path),
-             "" if o.rules is None else f"{o.rules} {'ACEs' if o.platform == 'cisco-ios' else 'rules'}")
-            for o in result.outputs]
+    rows = []
+    for o in result.outputs:
+        unit = "ACEs" if o.platform == "cisco-ios" else "rules"
+        count = "" if o.rules is None else f"{o.rules} {unit}"
+        rows.append((o.gateway or "-", o.platform or "-", str(o.path), count))
     widths = [max((len(r[i]) for r in rows), default=0) for i in range(4)]
     for row in rows:
-        lines.append("  " + "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
+        cells = (c.ljust(w) for c, w in zip(row, widths, strict=True))
+        lines.append(("  " + "  ".join(cells)).rstrip())
     lines.append(f"wrote {len(result.outputs) + 1} files to {outdir} (manifest.json included)")
     return "\n".join(lines) + "\n"
 

@@ -23,8 +23,8 @@ def endpoint_names(ep: Endpoint) -> tuple[str, ...]:
 
 
 def build_graph(classes: Sequence[ResolvedClass], externals: Sequence[ResolvedExternal],
-                endpoints: Sequence[Endpoint], flows: Iterable[Flow]) -> nx.DiGraph:
-    graph = nx.DiGraph()
+                endpoints: Sequence[Endpoint], flows: Iterable[Flow]) -> nx.DiGraph[str]:
+    graph: nx.DiGraph[str] = nx.DiGraph()
     for cls in sorted(classes, key=lambda c: c.name):
         graph.add_node(cls.name, kind="class", criticality=cls.criticality.label)
     for ext in sorted(externals, key=lambda e: e.name):

@@ -10,6 +10,7 @@ that reported one.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from zonewall.compiler.allocate import Allocation, allocate
@@ -23,6 +24,7 @@ from zonewall.compiler.verify import AssertionInput, Verifier
 from zonewall.diagnostics import Diagnostic, DiagnosticSink, sort_diagnostics
 from zonewall.ir import (
     AssertionResult,
+    AssertStmt,
     CompiledPolicy,
     Endpoint,
     GatewayPlan,
@@ -32,6 +34,7 @@ from zonewall.ir import (
     ResolvedRule,
     Selector,
 )
+from zonewall.packets import PacketSet
 
 __all__ = ["CompileResult", "compile_policy"]
 
@@ -92,23 +95,25 @@ def _resolve(policy: Policy, sink: DiagnosticSink) -> _Resolved:
 
     rules = []
     for index, stmt in enumerate(policy.rules):
-        src, dst = sel(stmt.src), sel(stmt.dst)
         packets, plain, svc_names = resolve_service_refs(stmt.services, names, sink)
-        rules.append(ResolvedRule(index, stmt.action, tuple(sorted(src)), tuple(sorted(dst)),
-                                  svc_names, packets, plain, stmt.why, stmt.log, stmt.span))
-    assertions = []
-    for a in policy.assertions:
-        src = sel(a.src) if a.src is not None else None
-        dst = sel(a.dst)
-        without = sel(a.without, "'without' selector") if a.without else frozenset()
-        packets = None
-        svc_names: tuple[str, ...] = ()
-        if a.services is not None:
-            packets, _, svc_names = resolve_service_refs(a.services, names, sink)
-        assertions.append(AssertionInput(a, src, dst, without, packets, svc_names))
+        rules.append(ResolvedRule(index, stmt.action, tuple(sorted(sel(stmt.src))),
+                                  tuple(sorted(sel(stmt.dst))), svc_names, packets, plain,
+                                  stmt.why, stmt.log, stmt.span))
+    assertions = [_assertion_input(a, names, sink, sel) for a in policy.assertions]
     alloc = allocate(policy, names.classes, sink)
     gateways, interfaces = assign_gateways(names, alloc, sink, sel)
     return _Resolved(names, tuple(rules), tuple(assertions), alloc, gateways, interfaces)
+
+
+def _assertion_input(a: AssertStmt, names: Names, sink: DiagnosticSink,
+                     sel: Callable[[Selector, str], frozenset[str]]) -> AssertionInput:
+    src = sel(a.src, "selector") if a.src is not None else None
+    without = sel(a.without, "'without' selector") if a.without else frozenset()
+    packets: PacketSet | None = None
+    svc_names: tuple[str, ...] = ()
+    if a.services is not None:
+        packets, _, svc_names = resolve_service_refs(a.services, names, sink)
+    return AssertionInput(a, src, sel(a.dst, "selector"), without, packets, svc_names)
 
 
 def _classes(policy: Policy, r: _Resolved) -> tuple[ResolvedClass, ...]:
@@ -131,9 +136,10 @@ def _members(endpoints: tuple[Endpoint, ...]) -> dict[str, tuple[int, ...]]:
     return {k: tuple(v) for k, v in members.items()}
 
 
-def _verify(r: _Resolved, classes: tuple[ResolvedClass, ...], externals: tuple[ResolvedExternal, ...],
-            endpoints: tuple[Endpoint, ...], members: dict[str, tuple[int, ...]],
-            analysis: FlowAnalysis, sink: DiagnosticSink) -> tuple[AssertionResult, ...]:
+def _verify(r: _Resolved, classes: tuple[ResolvedClass, ...],
+            externals: tuple[ResolvedExternal, ...], endpoints: tuple[Endpoint, ...],
+            members: dict[str, tuple[int, ...]], analysis: FlowAnalysis,
+            sink: DiagnosticSink) -> tuple[AssertionResult, ...]:
     graph = build_graph(classes, externals, endpoints, analysis.flows.values())
     ext_size = {e.name: sum(p.size for p in e.prefixes) for e in externals}
     verifier = Verifier(endpoints, analysis.flows, {x.index: x for x in r.rules}, members,

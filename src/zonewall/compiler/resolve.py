@@ -104,7 +104,7 @@ _T = TypeVar("_T", ClassDef, ExternalDef, GatewayDef, ServiceDef)
 
 
 def _first_of(items: Iterable[_T]) -> dict[str, _T]:
-    out: dict[str, T] = {}
+    out: dict[str, _T] = {}
     for item in items:
         out.setdefault(item.name, item)
     return out

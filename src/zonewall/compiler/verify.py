@@ -64,7 +64,7 @@ class _Failure:
 class Verifier:
     def __init__(self, endpoints: Sequence[Endpoint], flows: dict[tuple[int, int], Flow],
                  rules: dict[int, ResolvedRule], members: dict[str, tuple[int, ...]],
-                 graph: nx.DiGraph, ext_size: dict[str, int]) -> None:
+                 graph: nx.DiGraph[str], ext_size: dict[str, int]) -> None:
         self.endpoints = endpoints
         self.flows = flows
         self.rules = rules

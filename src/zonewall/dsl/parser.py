@@ -93,7 +93,8 @@ def _syntax_error(err: UnexpectedInput, file: str, text: str) -> Diagnostic:
     line = getattr(err, "line", 1) or 1
     col = getattr(err, "column", 1) or 1
     if isinstance(err, UnexpectedCharacters):
-        ch = text[err.pos_in_stream] if err.pos_in_stream < len(text) else ""
+        pos = err.pos_in_stream or 0
+        ch = text[pos] if pos < len(text) else ""
         shown = repr(ch) if ch.isprintable() and ch not in "'\"" else f"U+{ord(ch):04X}" if ch \
             else "end of input"
         if ch == '"':
