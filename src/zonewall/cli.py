@@ -49,7 +49,27 @@ def _parser() -> argparse.ArgumentParser:
                        help="output directory (created if missing)")
     build.add_argument("--warnings-as-errors", action="store_true",
                        help="write nothing and exit 1 when there is any warning")
+    lab = sub.add_parser("lab", help="load the built configs into network namespaces and probe "
+                         "every flow with real sockets (Linux, root)")
+    lab.add_argument("file", metavar="FILE", help="the policy (.zw)")
     return parser
+
+
+def cmd_lab(args: argparse.Namespace) -> int:
+    from zonewall.lab import LabError, render_lab, run_lab
+
+    report = run_check(args.file)
+    sys.stderr.write(render_diagnostics(report))
+    if not report.ok() or report.compiled is None:
+        sys.stdout.write(render_text_summary(report))
+        return EXIT_ERRORS
+    try:
+        lab = run_lab(report.compiled)
+    except LabError as exc:
+        sys.stderr.write(f"zonewall lab: {exc}\n")
+        return EXIT_USAGE
+    sys.stdout.write(render_lab(lab))
+    return EXIT_OK if not lab.failures else EXIT_ERRORS
 
 
 def cmd_build(args: argparse.Namespace) -> int:
@@ -83,6 +103,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_check(args)
         if args.command == "build":
             return cmd_build(args)
+        if args.command == "lab":
+            return cmd_lab(args)
         return EXIT_USAGE  # pragma: no cover - argparse rejects unknown commands
     except KeyboardInterrupt:
         return 130

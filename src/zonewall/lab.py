@@ -1,0 +1,402 @@
+"""`zonewall lab`: the built configs in a real kernel, probed with real sockets.
+
+Builds a throw-away topology of network namespaces: one per gateway (its generated iptables
+or nftables ruleset loaded), one per class (a host in the class subnet behind its gateway), and
+one "core" namespace joining every gateway's uplink, which also holds one address of every
+external atom and routes between gateways.  It then probes every permitted flow (source,
+destination, each service's first and last port, ICMP echo) and negative cases (a port next to
+each permitted range, and one probe per pair with no flow at all) with real TCP, UDP and ICMP
+sockets, and compares what got through with the policy's effective flows.
+
+Gateways on platforms the lab cannot run (cisco-ios) are stood in for by the iptables
+rendering of the same gateway, so the topology still behaves like the policy; their own output
+is proven by `zonewall.verify` instead.  Everything is created inside namespaces this process
+owns, named with a random tag, and deleted on exit, Ctrl-C included.  Needs root on Linux.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import shutil
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+from netaddr import IPAddress, IPNetwork
+
+from zonewall.backends import get_backend
+from zonewall.backends.base import gateway_view
+from zonewall.ir import CompiledPolicy, Endpoint
+from zonewall.packets import ICMP, PORT_SPAN, TCP, UDP, PacketSet
+
+__all__ = ["LabError", "LabReport", "Probe", "run_lab"]
+
+LINUX = {"iptables", "nftables"}
+TIMEOUT = 0.8  # seconds a blocked probe waits
+
+
+class LabError(Exception):
+    """The lab cannot run here (not root, tools missing, a command failed)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Probe:
+    src: str  # class or external name
+    dst: str
+    proto: str  # tcp | udp | icmp
+    port: int  # 8 (echo-request) for icmp
+    src_addr: str
+    dst_addr: str
+    expected: bool
+    observed: bool | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.observed == self.expected
+
+    def service(self) -> str:
+        return "icmp/echo-request" if self.proto == "icmp" else f"{self.proto}/{self.port}"
+
+
+@dataclass
+class LabReport:
+    probes: list[Probe] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def failures(self) -> list[Probe]:
+        return [p for p in self.probes if not p.ok]
+
+
+def _run(*args: str, input: str | None = None) -> str:
+    proc = subprocess.run(list(args), capture_output=True, text=True, input=input, timeout=120)
+    if proc.returncode != 0:
+        raise LabError(f"'{' '.join(args)}' failed: {proc.stderr.strip()}")
+    return proc.stdout
+
+
+@dataclass
+class _Topology:
+    tag: str
+    namespaces: list[str] = field(default_factory=list)
+    processes: list[subprocess.Popen[str]] = field(default_factory=list)
+    count: int = 0
+
+    def ns(self, role: str) -> str:
+        name = f"zwl{self.tag}-{role}"
+        _run("ip", "netns", "add", name)
+        self.namespaces.append(name)
+        _run("ip", "-n", name, "link", "set", "lo", "up")
+        return name
+
+    def link(self, a: str, if_a: str, addr_a: str | None, b: str, if_b: str,
+             addr_b: str | None) -> None:
+        self.count += 1
+        tmp_a, tmp_b = f"zwa{self.tag}{self.count}", f"zwb{self.tag}{self.count}"
+        _run("ip", "link", "add", tmp_a[:15], "type", "veth", "peer", "name", tmp_b[:15])
+        for ns, tmp, name, addr in ((a, tmp_a[:15], if_a, addr_a), (b, tmp_b[:15], if_b, addr_b)):
+            _run("ip", "link", "set", tmp, "netns", ns)
+            _run("ip", "-n", ns, "link", "set", tmp, "name", name)
+            if addr:
+                _run("ip", "-n", ns, "addr", "add", addr, "dev", name)
+            _run("ip", "-n", ns, "link", "set", name, "up")
+
+    def exec(self, ns: str, *args: str, input: str | None = None) -> str:
+        return _run("ip", "netns", "exec", ns, *args, input=input)
+
+    def close(self) -> None:
+        for proc in self.processes:
+            proc.kill()
+            proc.wait()
+            if proc.stdout is not None:
+                proc.stdout.close()
+        for ns in self.namespaces:
+            subprocess.run(["ip", "netns", "del", ns], capture_output=True, timeout=60)
+
+
+@contextmanager
+def _topology() -> Iterator[_Topology]:
+    topo = _Topology(uuid.uuid4().hex[:5])
+    try:
+        yield topo
+    finally:
+        topo.close()
+
+
+def _check_environment() -> None:
+    if sys.platform != "linux":
+        raise LabError("the lab needs Linux network namespaces")
+    if os.geteuid() != 0:
+        raise LabError("the lab needs root (it creates network namespaces)")
+    for tool in ("ip", "iptables-restore", "nft"):
+        if shutil.which(tool) is None:
+            raise LabError(f"'{tool}' is not installed (apt-get install iproute2 iptables "
+                           "nftables)")
+
+
+def _host_address(net: IPNetwork) -> str | None:
+    """A host in the class subnet (the first usable address is the gateway's)."""
+    return str(IPAddress(net.first + 2)) if net.size >= 4 else None
+
+
+def _external_address(ep: Endpoint) -> str | None:
+    """A usable unicast address of an external atom."""
+    for net in ep.prefixes:
+        for offset in (1, 0):
+            if net.size > offset:
+                addr = IPAddress(net.first + offset)
+                first_octet = int(addr) >> 24
+                if first_octet not in (0, 127) and first_octet < 224:
+                    return str(addr)
+    return None
+
+
+def _representatives(packets: PacketSet) -> list[tuple[str, int]]:
+    out: list[tuple[str, int]] = []
+    for lo, hi in packets.split_by_protocol():
+        proto, plo, phi = lo // PORT_SPAN, lo % PORT_SPAN, hi % PORT_SPAN
+        if proto in (TCP, UDP):
+            name = "tcp" if proto == TCP else "udp"
+            for port in sorted({max(plo, 1), phi}):
+                out.append((name, port))
+        elif proto == ICMP and plo <= 8 <= phi:
+            out.append(("icmp", 8))
+    return out
+
+
+def _negative(packets: PacketSet, proto: str, port: int) -> int | None:
+    number = TCP if proto == "tcp" else UDP
+    for candidate in (port + 1, port - 1, port + 1000, 40000, 4321):
+        if 1 <= candidate < PORT_SPAN and number * PORT_SPAN + candidate not in packets:
+            return candidate
+    return None
+
+
+def plan_probes(compiled: CompiledPolicy) -> tuple[list[Probe], dict[int, str], list[str]]:
+    """Probes with their expected outcome, each endpoint's probe address, and notes."""
+    notes: list[str] = []
+    address: dict[int, str] = {}
+    for ep in compiled.endpoints:
+        addr = (_host_address(ep.prefixes[0]) if ep.kind == "class"
+                else _external_address(ep))
+        if addr is None:
+            notes.append(f"'{ep.name}' has no address a lab host can use; not probed")
+        else:
+            address[ep.id] = addr
+    flows = {(f.src, f.dst): f for f in compiled.flows}
+    probes: list[Probe] = []
+    eps = [e for e in compiled.endpoints if e.id in address]
+    for s in eps:
+        for d in eps:
+            if s.id == d.id or (s.kind == "external" and d.kind == "external"):
+                continue
+            flow = flows.get((s.id, d.id))
+            allowed = flow.packets if flow else PacketSet()
+            ends = (s.name, d.name)
+            addrs = (address[s.id], address[d.id])
+            reps = _representatives(allowed)
+            for proto, port in reps:
+                probes.append(Probe(*ends, proto, port, *addrs, expected=True))
+                neg = _negative(allowed, proto, port) if proto != "icmp" else None
+                if neg is not None:
+                    probes.append(Probe(*ends, proto, neg, *addrs, expected=False))
+            if not reps:
+                probes.append(Probe(*ends, "tcp", 443, *addrs,
+                                    expected=TCP * PORT_SPAN + 443 in allowed))
+    return list(dict.fromkeys(probes)), address, notes
+
+
+_SERVER = r"""
+import json, socket, sys, threading
+specs = json.loads(sys.argv[1])
+def tcp(addr, port):
+    s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind((addr, port)); s.listen(64)
+    while True:
+        c, _ = s.accept(); c.sendall(b"ok"); c.close()
+def udp(addr, port):
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind((addr, port))
+    while True:
+        data, peer = s.recvfrom(64); s.sendto(b"ok", peer)
+for proto, addr, port in specs:
+    threading.Thread(target=tcp if proto == "tcp" else udp, args=(addr, port), daemon=True).start()
+print("ready", flush=True)
+threading.Event().wait()
+"""
+
+_AGENT = r"""
+import json, os, socket, struct, sys, time
+from concurrent.futures import ThreadPoolExecutor
+TIMEOUT = float(sys.argv[1])
+def checksum(b):
+    s = sum(struct.unpack("!%dH" % (len(b) // 2), b))
+    s = (s >> 16) + (s & 0xffff); s += s >> 16
+    return ~s & 0xffff
+def probe(p):
+    proto, src, dst, port = p
+    try:
+        if proto == "icmp":
+            s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
+            s.bind((src, 0)); s.settimeout(TIMEOUT)
+            ident = os.getpid() & 0xffff ^ port ^ hash(dst) & 0xffff
+            hdr = struct.pack("!BBHHH", 8, 0, 0, ident, 1)
+            pkt = struct.pack("!BBHHH", 8, 0, checksum(hdr + b"zw"), ident, 1) + b"zw"
+            s.sendto(pkt, (dst, 0))
+            end = time.time() + TIMEOUT
+            while time.time() < end:
+                data, peer = s.recvfrom(256)
+                got = struct.unpack("!H", data[24:26])[0]
+                if peer[0] == dst and data[20] == 0 and got == ident:
+                    return True
+            return False
+        kind = socket.SOCK_STREAM if proto == "tcp" else socket.SOCK_DGRAM
+        s = socket.socket(socket.AF_INET, kind); s.settimeout(TIMEOUT); s.bind((src, 0))
+        if kind == socket.SOCK_STREAM:
+            s.connect((dst, port)); return s.recv(2) == b"ok"
+        s.sendto(b"hi", (dst, port)); return s.recvfrom(8)[0] == b"ok"
+    except OSError:
+        return False
+probes = json.loads(sys.stdin.read())
+with ThreadPoolExecutor(64) as pool:
+    print(json.dumps(list(pool.map(probe, probes))))
+"""
+
+
+def _stand_in(compiled: CompiledPolicy, name: str) -> tuple[CompiledPolicy, str]:
+    """The policy with gateway `name` rendered for iptables with Linux-valid interfaces."""
+    plan = next(g for g in compiled.gateways if g.name == name)
+    if plan.platform in LINUX:
+        return compiled, plan.platform
+    gateways = tuple(dataclasses.replace(g, platform="iptables", uplink="up0")
+                     if g.name == name else g for g in compiled.gateways)
+    classes = tuple(dataclasses.replace(c, interface=f"c{c.vlan}") if c.gateway == name else c
+                    for c in compiled.classes)
+    return dataclasses.replace(compiled, gateways=gateways, classes=classes), "iptables"
+
+
+def run_lab(compiled: CompiledPolicy) -> LabReport:
+    """Build the topology, probe, tear it down; raises LabError when it cannot run."""
+    _check_environment()
+    probes, address, notes = plan_probes(compiled)
+    report = LabReport(notes=notes)
+    with _topology() as topo:
+        core = topo.ns("core")
+        topo.exec(core, "sysctl", "-qw", "net.ipv4.ip_forward=1")
+        by_gateway = {g.name: i for i, g in enumerate(compiled.gateways)}
+        host_ns: dict[str, str] = {}
+        for plan in compiled.gateways:
+            i = by_gateway[plan.name]
+            policy, platform = _stand_in(compiled, plan.name)
+            if platform != plan.platform:
+                report.notes.append(f"gateway '{plan.name}' ({plan.platform}) is stood in for by "
+                                    "its iptables rendering")
+            plan = next(g for g in policy.gateways if g.name == plan.name)
+            gw = topo.ns(f"g{i}")
+            topo.exec(gw, "sysctl", "-qw", "net.ipv4.ip_forward=1")
+            uplink = plan.uplink or "up0"
+            topo.link(gw, uplink, f"169.254.{i}.2/30", core, f"u{i}", f"169.254.{i}.1/30")
+            topo.exec(gw, "ip", "route", "add", "default", "via", f"169.254.{i}.1")
+            for cls in (c for c in policy.classes if c.gateway == plan.name):
+                host = topo.ns(f"c{cls.vlan}")
+                host_ns[cls.name] = host
+                for n, net in enumerate(cls.prefixes):
+                    gw_addr = f"{IPAddress(net.first + 1)}/{net.prefixlen}"
+                    if n == 0:
+                        topo.link(gw, cls.interface, gw_addr, host, "eth0",
+                                  f"{IPAddress(net.first + 2)}/{net.prefixlen}")
+                        topo.exec(host, "ip", "route", "add", "default", "via",
+                                  str(IPAddress(net.first + 1)))
+                    else:
+                        topo.exec(gw, "ip", "addr", "add", gw_addr, "dev", cls.interface)
+                    topo.exec(core, "ip", "route", "add", str(net), "via", f"169.254.{i}.2")
+            backend = get_backend(platform)
+            model = backend.lower(policy, gateway_view(policy, plan.name))
+            (text,) = backend.render(model).values()
+            if platform == "iptables":
+                topo.exec(gw, "iptables-restore", input=text)
+            else:
+                topo.exec(gw, "nft", "-f", "-", input=text)
+        for ep in compiled.endpoints:
+            if ep.kind == "external" and ep.id in address:
+                topo.exec(core, "ip", "addr", "add", f"{address[ep.id]}/32", "dev", "lo")
+        report.probes = _probe(topo, compiled, probes, host_ns, core)
+    return report
+
+
+def _probe(topo: _Topology, compiled: CompiledPolicy, probes: list[Probe],
+           host_ns: dict[str, str], core: str) -> list[Probe]:
+    def ns_of(name: str) -> str:
+        return host_ns.get(name, core)
+
+    listeners: dict[str, set[tuple[str, str, int]]] = {}
+    for p in probes:
+        if p.proto != "icmp":
+            listeners.setdefault(ns_of(p.dst), set()).add((p.proto, p.dst_addr, p.port))
+    for ns, specs in sorted(listeners.items()):
+        proc = subprocess.Popen(
+            ["ip", "netns", "exec", ns, sys.executable, "-c", _SERVER,
+             json.dumps(sorted(specs))], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+            text=True)
+        topo.processes.append(proc)
+        assert proc.stdout is not None
+        if proc.stdout.readline().strip() != "ready":
+            raise LabError(f"probe servers did not start in {ns}")
+    by_src: dict[str, list[int]] = {}
+    for i, p in enumerate(probes):
+        by_src.setdefault(ns_of(p.src), []).append(i)
+
+    def run_agent(ns: str) -> tuple[str, list[bool]]:
+        batch = [[probes[i].proto, probes[i].src_addr, probes[i].dst_addr, probes[i].port]
+                 for i in by_src[ns]]
+        out = topo.exec(ns, sys.executable, "-c", _AGENT, str(TIMEOUT),
+                        input=json.dumps(batch))
+        return ns, json.loads(out)
+
+    observed: dict[int, bool] = {}
+    with ThreadPoolExecutor(8) as pool:
+        for ns, results in pool.map(run_agent, sorted(by_src)):
+            observed.update(zip(by_src[ns], results, strict=True))
+    return [dataclasses.replace(p, observed=observed[i]) for i, p in enumerate(probes)]
+
+
+def render_lab(report: LabReport) -> str:
+    """The pass/fail matrix (rows: source, columns: destination) and every failing probe.
+
+    A cell is '+' when the pair has permitted flows and every probe matched the policy, '.'
+    when nothing is permitted and nothing got through, 'X' when any probe disagreed.
+    """
+    names = sorted({p.src for p in report.probes} | {p.dst for p in report.probes})
+    index = {n: i for i, n in enumerate(names)}
+    cells: dict[tuple[str, str], str] = {}
+    for p in report.probes:
+        key = (p.src, p.dst)
+        if not p.ok:
+            cells[key] = "X"
+        elif cells.get(key) != "X" and p.expected:
+            cells[key] = "+"
+        else:
+            cells.setdefault(key, ".")
+    width = len(str(len(names)))
+    lines = [f"{'':>{width}}  " + " ".join(f"{i:>{width}}" for i in range(len(names)))]
+    for n in names:
+        row = " ".join(f"{cells.get((n, m), ' '):>{width}}" for m in names)
+        lines.append(f"{index[n]:>{width}}  {row}  {n}")
+    lines.append("'+' permitted flows got through, '.' nothing permitted and nothing got "
+                 "through, 'X' a probe disagreed with the policy")
+    for p in report.failures:
+        verdict = "got through" if p.observed else "was blocked"
+        want = "permits" if p.expected else "does not permit"
+        lines.append(f"FAIL  {p.src} ({p.src_addr}) -> {p.dst} ({p.dst_addr}) {p.service()}: "
+                     f"{verdict}, but the policy {want} it")
+    lines.extend(f"note: {n}" for n in report.notes)
+    good = len(report.probes) - len(report.failures)
+    lines.append(f"lab: {good} of {len(report.probes)} probes match the policy "
+                 f"({sum(p.expected for p in report.probes)} permitted, "
+                 f"{sum(not p.expected for p in report.probes)} expected blocked)")
+    return "\n".join(lines) + "\n"
