@@ -1,4 +1,7 @@
-"""`build` as a library call: check, lower every gateway, render, then write atomically.
+"""`build` as a library call: check, lower, render, verify, then write atomically.
+
+Every rendered config is read back by the independent evaluators (`zonewall.verify`) and
+compared with the policy before anything is written (translation validation).
 
 Nothing is written unless `check` is clean and every backend accepts the policy: all outputs
 are rendered in memory first.  Files are then written one by one through a temporary file and
@@ -20,11 +23,14 @@ from zonewall.backends import get_backend
 from zonewall.backends.base import Feature, gateway_view
 from zonewall.backends.vlan_plan import vlan_plan
 from zonewall.diagnostics import Diagnostic, Severity, Span, sort_diagnostics
+from zonewall.ir import CompiledPolicy, GatewayPlan
 from zonewall.report import CheckReport, run_check
+from zonewall.verify import ConfigParseError, summarize, validate
 
 __all__ = ["BuildReport", "Output", "build"]
 
 MANIFEST = "manifest.json"
+MAX_NOTES = 10
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +80,10 @@ def render_outputs(report: CheckReport) -> tuple[list[Output], list[Diagnostic]]
         model = backend.lower(compiled, view)
         count = backend.rule_count(model)
         for path, text in sorted(backend.render(model).items()):
+            problem = translation_problem(compiled, plan, path, text)
+            if problem is not None:
+                diags.append(problem)
+                continue
             outputs.append(Output(path, text, plan.name, plan.platform, "config", count))
     switch_of = {f"{g.name}-switch.ios": g.name for g in compiled.gateways
                  if g.platform == "cisco-ios"}
@@ -84,6 +94,26 @@ def render_outputs(report: CheckReport) -> tuple[list[Output], list[Diagnostic]]
         else:
             outputs.append(Output(path, text, gateway, "cisco-ios", "switch-config", None))
     return outputs, diags
+
+
+def translation_problem(compiled: CompiledPolicy, plan: GatewayPlan, path: PurePosixPath,
+                        text: str) -> Diagnostic | None:
+    """Translation validation: the rendered text, read back by `zonewall.verify` (which shares
+    no code with the backends), must permit exactly what the policy says this gateway must."""
+    try:
+        diffs = validate(compiled, plan.name, text, plan.platform, filename=str(path))
+    except ConfigParseError as exc:
+        return Diagnostic(
+            Severity.ERROR, "E405", f"generated {path} cannot be read back for verification "
+            f"(this is a zonewall bug, nothing was written): line {exc.line}: {exc.message}",
+            plan.span)
+    if not diffs:
+        return None
+    notes = tuple((line, None) for line in summarize(diffs)[:MAX_NOTES])
+    return Diagnostic(
+        Severity.ERROR, "E404", f"generated {path} for gateway '{plan.name}' does not enforce "
+        f"exactly the policy ({len(diffs)} differences; this is a zonewall bug, nothing was "
+        "written)", plan.span, notes)
 
 
 def manifest(report: CheckReport, outputs: list[Output]) -> str:

@@ -49,10 +49,55 @@ def _parser() -> argparse.ArgumentParser:
                        help="output directory (created if missing)")
     build.add_argument("--warnings-as-errors", action="store_true",
                        help="write nothing and exit 1 when there is any warning")
+    audit = sub.add_parser("audit", help="compare a config taken from a device with the policy "
+                           "and report drift")
+    audit.add_argument("file", metavar="FILE", help="the policy (.zw)")
+    audit.add_argument("--gateway", required=True, metavar="NAME",
+                       help="the gateway the config belongs to")
+    audit.add_argument("--config", required=True, metavar="RUNNING",
+                       help="iptables-save output, an nft ruleset, or IOS show running-config")
     lab = sub.add_parser("lab", help="load the built configs into network namespaces and probe "
                          "every flow with real sockets (Linux, root)")
     lab.add_argument("file", metavar="FILE", help="the policy (.zw)")
     return parser
+
+
+def cmd_audit(args: argparse.Namespace) -> int:
+    from zonewall.verify import ConfigParseError, summarize, validate
+
+    report = run_check(args.file)
+    sys.stderr.write(render_diagnostics(report))
+    if not report.ok() or report.compiled is None:
+        sys.stdout.write(render_text_summary(report))
+        return EXIT_ERRORS
+    plans = {g.name: g for g in report.compiled.gateways}
+    if args.gateway not in plans:
+        known = ", ".join(sorted(plans)) or "none"
+        sys.stderr.write(f"zonewall audit: no gateway '{args.gateway}' (gateways: {known})\n")
+        return EXIT_USAGE
+    plan = plans[args.gateway]
+    try:
+        with open(args.config, encoding="utf-8") as fh:
+            text = fh.read()
+    except (OSError, UnicodeDecodeError) as exc:
+        sys.stderr.write(f"zonewall audit: cannot read '{args.config}': {exc}\n")
+        return EXIT_ERRORS
+    try:
+        diffs = validate(report.compiled, plan.name, text, plan.platform, filename=args.config)
+    except ConfigParseError as exc:
+        sys.stderr.write(f"{args.config}:{exc.line}: error: {exc.message}\n  {exc.text}\n"
+                         "zonewall audit reads configs fail-closed: a construct it cannot "
+                         "model exactly is an error, never skipped\n")
+        return EXIT_ERRORS
+    if not diffs:
+        sys.stdout.write(f"{args.config}: gateway '{plan.name}' ({plan.platform}) enforces "
+                         "exactly the policy: no drift\n")
+        return EXIT_OK
+    for line in summarize(diffs):
+        sys.stdout.write(line + "\n")
+    sys.stdout.write(f"{args.config}: drift on gateway '{plan.name}': {len(diffs)} "
+                     "difference(s) from the policy\n")
+    return EXIT_ERRORS
 
 
 def cmd_lab(args: argparse.Namespace) -> int:
@@ -105,6 +150,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_build(args)
         if args.command == "lab":
             return cmd_lab(args)
+        if args.command == "audit":
+            return cmd_audit(args)
         return EXIT_USAGE  # pragma: no cover - argparse rejects unknown commands
     except KeyboardInterrupt:
         return 130

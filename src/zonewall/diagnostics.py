@@ -109,6 +109,8 @@ CODES: Mapping[str, str] = {
     "E401": "the gateway's platform cannot express what the policy needs",
     "E402": "a stateless platform cannot express the return traffic of a flow",
     "E403": "output directory cannot be written",
+    "E404": "a generated config does not enforce exactly the policy (translation validation)",
+    "E405": "a generated config cannot be read back by the independent evaluator",
     # Wxxx: warnings
     "W101": "allow wholly removed by denies (dead)",
     "W102": "allow wholly covered by other allows (redundant)",

@@ -1,0 +1,79 @@
+"""Independent evaluators: does a gateway's config enforce exactly the compiled policy?
+
+This package is translation validation for zonewall's outputs, and the engine behind auditing
+configs read back from devices.  It shares no code with `zonewall.backends`: it reads only the
+IR (`CompiledPolicy`) and the *text* of a config, and parses that text fail-closed (a line or
+construct it does not model exactly raises `ConfigParseError`, never gets skipped).
+
+API::
+
+    from zonewall.verify import validate, Difference, ConfigParseError
+
+    diffs: list[Difference] = validate(compiled, "core_fw", text, "iptables",
+                                       filename="core_fw.rules")
+    for d in diffs:
+        print(d.describe())
+
+* `validate(compiled, gateway_name, config_text, platform, *, filename=None)
+  -> list[Difference]`: platform is "iptables" (iptables-restore or iptables-save text),
+  "nftables" (`nft -f` input or `nft list ruleset` output) or "cisco-ios" (zonewall's ACL
+  file, its switch file, both concatenated, or the same commands from `show running-config`).
+  Empty list: the config permits exactly what the policy's enforcement model (language spec,
+  section 4) says this gateway must permit.  Raises `ConfigParseError` (attributes `file`,
+  `line`, `text`, `message`) on unmodelled input and `ValueError` on an unknown gateway or
+  platform.
+* `Difference`: `gateway`, `platform`, `kind` ("permits-too-much" | "blocks-needed" |
+  "reply-blocked"), `ingress` (interface), `src`/`src_owner` (representative address and the
+  class or external it belongs to), `dst`/`dst_owner` (`dst` None: every destination),
+  `packets` (a `PacketSet`; for reply-blocked, the keys of the flows whose replies are
+  blocked), `condition` (source ports, TCP flags or conntrack state it is limited to, or ""),
+  `flows` (reply-blocked: which flows), `rules` (`RuleRef`s: file, line, text of the deciding
+  config lines or implicit policy), `example` (one concrete packet, re-checked by a plain
+  per-packet interpreter), and `describe()` (one line of text).
+* `summarize(diffs, owners=4) -> list[str]`: one line per kind, ingress, packets, condition
+  and deciding rules (a widened rule can differ on many address pairs; this folds them).
+* Per-address questions on a parsed config: `ev = Evaluator(parse_config(platform, text,
+  name))`, then `ev.new_permitted(ingress, egress, src, dst) -> PacketSet` (keys whose NEW
+  packets pass, from every source port) and `ev.reply_permitted(ingress, egress, src, dst,
+  flows) -> PacketSet` (which of the flows `dst -> src` get all their replies back in:
+  conntrack on Linux, the spec's stateless reply definition on IOS).  Addresses are strings
+  or integers; `egress` matters only to iptables/nftables (`-o`, `oifname`).
+* Lower levels, for tools and tests: `GatewayModel` (the expectation), `parse_config` /
+  `parse_iptables` / `parse_nftables` / `parse_ios` (text to `Ruleset`), `Evaluator`
+  (`accepted(cell, ctx)` = service keys accepted, `explain`, `trace`), `address_groups`.
+
+Modules: `model` (expected behaviour from the IR), `replies` (the spec's reply definitions),
+`rules` (the shared rule model), `engine` (first-match evaluation over packet sets),
+`addresses` (address equivalence classes), `iptables`, `nftables` + `nft_rule`, `ios`
+(parsers), `compare` (`validate`, `summarize`).
+"""
+
+from __future__ import annotations
+
+from .addresses import Group, address_groups
+from .compare import KINDS, Difference, parse_config, summarize, validate
+from .engine import Cell, Evaluator
+from .ios import parse_ios
+from .iptables import parse_iptables
+from .model import GatewayModel
+from .nftables import parse_nftables
+from .rules import ConfigParseError, RuleRef, Ruleset
+
+__all__ = [
+    "KINDS",
+    "Cell",
+    "ConfigParseError",
+    "Difference",
+    "Evaluator",
+    "GatewayModel",
+    "Group",
+    "RuleRef",
+    "Ruleset",
+    "address_groups",
+    "parse_config",
+    "parse_ios",
+    "parse_iptables",
+    "parse_nftables",
+    "summarize",
+    "validate",
+]

@@ -1,0 +1,373 @@
+"""Translation validation: a gateway's config text against the enforcement model, exactly.
+
+`validate` parses the config (fail closed), builds the address groups of `addresses` (every
+endpoint prefix and every config address interval cut the space; atoms alike in endpoint and
+config membership share a group), and for every ingress interface of the gateway (each served
+class's interface and the uplink), every source group and every destination group compares
+the service keys the config accepts with those the model expects, as `PacketSet`s (set
+difference both ways).  The service-key dimension is never enumerated: each comparison is on
+interval sets, which is exact over every protocol and port.  What the keys cannot express is
+enumerated as *contexts*: source-port classes (cut at every source port a matching rule or an
+expected reply names), the TCP ACK/RST flag (IOS `established`) and the conntrack state.
+
+* Stateful platforms (iptables, nftables): NEW packets must be accepted exactly for the
+  model's flows; ESTABLISHED packets of permitted flows and of their replies must be accepted
+  (accepting more ESTABLISHED packets is harmless: they belong to admitted connections).
+* Stateless (cisco-ios): every packet shape is checked.  A packet from `s` to `d` entering on
+  an interface is expected to pass when it starts or continues a flow `s -> d` (any source
+  port, any flags) or is a reply of a flow `d -> s` as the spec defines replies: TCP with
+  ACK/RST from the service port, UDP from the service port, ICMP echo-reply for echo.
+  255.255.255.255 is never forwarded, but an inbound ACL decides its local delivery: it is
+  held to what the policy permits toward its endpoint, plus the DHCP client broadcasts (udp
+  68 -> 255.255.255.255:67, from 0.0.0.0 or the class) that the interface of a class which
+  may reach a DHCP server must take in for `ip helper-address`.
+
+When the model and the config both treat every destination alike for a source (spoofed or
+transit sources), one comparison covers the whole row and is reported with destination None.
+Each `Difference` names the deciding config lines, and one concrete packet of it is re-checked
+by the plain per-packet interpreter (`Evaluator.trace`); a disagreement is an internal error.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from zonewall.ir import CompiledPolicy
+from zonewall.packets import ICMP, PORT_SPAN, PROTO_NAMES, TCP, UDP, PacketSet
+
+from .addresses import Group, addr_text, address_groups
+from .engine import Cell, Ctx, Evaluator
+from .ios import parse_ios
+from .iptables import parse_iptables
+from .model import GatewayModel
+from .nftables import parse_nftables
+from .replies import port_cuts, reply_flows, reply_keys
+from .rules import EMPTY, RuleRef, Ruleset
+
+__all__ = ["KINDS", "PARSERS", "Difference", "parse_config", "summarize", "validate"]
+
+PARSERS: dict[str, Callable[[str, str], Ruleset]] = {
+    "iptables": parse_iptables,
+    "nftables": parse_nftables,
+    "cisco-ios": parse_ios,
+}
+KINDS = ("permits-too-much", "blocks-needed", "reply-blocked")
+VOID = PacketSet.ports(ICMP, 256, PORT_SPAN - 1)  # ICMP "types" above 255 are no packet
+DHCP = PacketSet.ports(UDP, 67, 67)
+DHCP_CLIENT_PORT = 68
+DHCP_CLIENT = PacketSet.ports(UDP, DHCP_CLIENT_PORT, DHCP_CLIENT_PORT)  # cuts source ports
+ICMP_TYPES_ALL = PacketSet.ports(ICMP, 0, 255)
+
+
+@dataclass(frozen=True, slots=True)
+class Difference:
+    """One way a config departs from the model, for one ingress, source and destination.
+
+    `packets` are destination-side service keys (for `reply-blocked`: the keys of the flows
+    whose replies are blocked); `condition` narrows them ("" = for every source port, flag and
+    state checked).  `dst` is None when the difference holds for every destination.
+    """
+
+    gateway: str
+    platform: str
+    kind: str
+    ingress: str
+    src: str
+    src_owner: str
+    dst: str | None
+    dst_owner: str
+    packets: PacketSet
+    condition: str
+    rules: tuple[RuleRef, ...]
+    example: str
+    flows: str = ""
+    path: tuple[RuleRef, ...] = ()
+
+    def describe(self) -> str:
+        what = {"permits-too-much": "permits too much", "blocks-needed": "blocks needed",
+                "reply-blocked": "blocks replies"}[self.kind]
+        dst = "any destination" if self.dst is None else f"{self.dst} ({self.dst_owner})"
+        cond = f" [{self.condition}]" if self.condition else ""
+        flows = f" ({self.flows})" if self.flows else ""
+        rules = "; ".join(r.describe() for r in self.rules) or "no rule"
+        via = f" (reached through {'; '.join(r.describe() for r in self.path)})" \
+            if self.path else ""
+        return (f"{self.gateway}: {what}: entering {self.ingress} from {self.src} "
+                f"({self.src_owner}) to {dst}: {self.packets.describe()}{cond}{flows}; "
+                f"e.g. {self.example}; decided by {rules}{via}")
+
+
+def summarize(diffs: list[Difference], owners: int = 4) -> list[str]:
+    """One line per (kind, ingress, packets, condition, deciding rules), naming up to `owners`
+    source and destination owners: a readable digest of a long difference list."""
+    groups: dict[tuple[object, ...], tuple[list[str], list[str], Difference]] = {}
+    for d in diffs:
+        gkey = (d.gateway, KINDS.index(d.kind), d.ingress, d.packets.intervals, d.condition,
+                d.flows, d.rules)
+        srcs, dsts, _ = groups.setdefault(gkey, ([], [], d))
+        for names, name in ((srcs, d.src_owner), (dsts, d.dst_owner)):
+            if name not in names:
+                names.append(name)
+    lines = []
+    for srcs, dsts, d in groups.values():
+        cond = f" [{d.condition}]" if d.condition else ""
+        flows = f" ({d.flows})" if d.flows else ""
+        rules = "; ".join(r.describe() for r in d.rules) or "no rule"
+        lines.append(f"{d.gateway}: {d.kind}: entering {d.ingress}: {d.packets.describe()}"
+                     f"{cond}{flows} from {_some(srcs, owners)} to {_some(dsts, owners)}; "
+                     f"decided by {rules}")
+    return lines
+
+
+def _some(names: list[str], limit: int) -> str:
+    more = f" and {len(names) - limit} more" if len(names) > limit else ""
+    return ", ".join(names[:limit]) + more
+
+
+def parse_config(platform: str, text: str, filename: str) -> Ruleset:
+    """Parse config text of `platform` (iptables, nftables, cisco-ios), failing closed."""
+    if platform not in PARSERS:
+        raise ValueError(f"no verifier for platform '{platform}' (have: {', '.join(PARSERS)})")
+    return PARSERS[platform](text, filename)
+
+
+def validate(compiled: CompiledPolicy, gateway_name: str, config_text: str, platform: str,
+             *, filename: str | None = None) -> list[Difference]:
+    """Every difference between a gateway's config and the policy's enforcement model.
+
+    Args:
+        compiled: the compiled policy (the IR); the only source of the expectation.
+        gateway_name: the gateway whose config this is.
+        config_text: the config as text (generated, or read back from a device).
+        platform: "iptables", "nftables" or "cisco-ios".
+        filename: the name used in rule references (default `<gateway>`).
+
+    Returns:
+        The differences, sorted; empty when the config enforces exactly the policy.
+
+    Raises:
+        ConfigParseError: the text holds a line or construct the verifier does not model.
+        ValueError: unknown gateway or platform.
+    """
+    ruleset = parse_config(platform, config_text, filename or f"<{gateway_name}>")
+    return _Validator(compiled, gateway_name, ruleset).run()
+
+
+@dataclass(frozen=True, slots=True)
+class _Found:
+    kind: str
+    packets: PacketSet  # the keys in this context (reply-blocked: reply-side keys)
+    flow_keys: PacketSet  # reply-blocked only: the flows concerned
+    ctx: Ctx
+    sport_hi: int
+
+
+class _Validator:
+    def __init__(self, compiled: CompiledPolicy, gateway: str, ruleset: Ruleset) -> None:
+        self.model = GatewayModel(compiled, gateway)
+        self.ruleset = ruleset
+        self.ev = Evaluator(ruleset)
+        self.stateless = not ruleset.stateful
+        self.groups = address_groups(self.model, ruleset.address_intervals())
+        self.diffs: list[Difference] = []
+        self._ctx_cache: dict[tuple[tuple[int, ...], str | None], list[tuple[Ctx, int]]] = {}
+
+    def run(self) -> list[Difference]:
+        model = self.model
+        dsts = [(g, r) for g in self.groups if (r := model.route(g.endpoint)) is not None]
+        for ingress in model.interfaces:
+            relay = model.dhcp_relay(ingress) if self.stateless else frozenset()
+            for sg in self.groups:
+                dhcp = bool(relay) and (sg.special == "zero" or (
+                    sg.endpoint is not None and sg.endpoint.id in relay))
+                row = model.row(ingress, sg.endpoint)
+                if (row is not None and not dhcp and dsts
+                        and self._row_constant(ingress, sg, dsts[0])):
+                    self._cell(ingress, sg, dsts[0], row.new, row.replies, any_dst=True)
+                    continue
+                for dst in dsts:
+                    kf = model.permitted(ingress, sg.endpoint, dst[0].endpoint)
+                    kr = model.reply_flows(ingress, sg.endpoint, dst[0].endpoint)
+                    self._cell(ingress, sg, dst, kf, kr,
+                               dhcp=dhcp and dst[0].special == "broadcast")
+        return sorted(self.diffs, key=lambda d: (d.ingress, KINDS.index(d.kind), d.src,
+                                                 d.dst or "", d.condition))
+
+    # -- contexts --------------------------------------------------------------------------------
+    def _contexts(self, cell: Cell, kr: PacketSet, state: str | None, any_dst: bool = False
+                  ) -> list[tuple[Ctx, int]]:
+        """(context, last source port of its class) to check, in order.  With `any_dst` the
+        classes are those of every rule the source can meet, whatever the destination."""
+        base = self.ev.sport_cuts(cell, any_dst)
+        ckey = (tuple(base), state)  # the cuts decide the contexts, whatever the cell
+        if not kr and ckey in self._ctx_cache:
+            return self._ctx_cache[ckey]
+        ordered = sorted(set(base) | port_cuts(kr)) if kr else list(base)
+        his = [c - 1 for c in ordered[1:]] + [PORT_SPAN - 1]
+        acks = (False, True) if self.stateless else (False,)
+        out = [((state, lo, ack), hi) for lo, hi in zip(ordered, his, strict=True)
+               for ack in acks]
+        if not kr:
+            self._ctx_cache[ckey] = out
+        return out
+
+    def _row_constant(self, ingress: str, sg: Group, dst: tuple[Group, str]) -> bool:
+        cell = _cell(ingress, sg, dst)
+        states: tuple[str | None, ...] = (None,) if self.stateless else ("NEW", "ESTABLISHED")
+        return all(self.ev.row_constant(cell, ctx) for state in states
+                   for ctx, _ in self._contexts(cell, EMPTY, state, any_dst=True))
+
+    # -- one cell --------------------------------------------------------------------------------
+    def _cell(self, ingress: str, sg: Group, dst: tuple[Group, str], kf: PacketSet,
+              kr: PacketSet, any_dst: bool = False, dhcp: bool = False) -> None:
+        """Compare one cell.  `dhcp`: a stateless SVI must also take in its clients' DHCP
+        broadcasts (udp from port 68 to 255.255.255.255:67) for `ip helper-address`."""
+        cell = _cell(ingress, sg, dst)
+        found: list[_Found] = []
+        if self.stateless:
+            cuts = kr | DHCP_CLIENT if dhcp else kr
+            for ctx, hi in self._contexts(cell, cuts, None, any_dst):
+                need = kf | DHCP if dhcp and ctx[1] == hi == DHCP_CLIENT_PORT else kf
+                allowed = need | reply_keys(kr, ctx[1], ctx[2], stateless=True)
+                self._compare(cell, ctx, hi, allowed, need, kr, found, check_extra=True)
+        else:
+            for ctx, hi in self._contexts(cell, EMPTY, "NEW", any_dst):
+                self._compare(cell, ctx, hi, kf, kf, EMPTY, found, check_extra=True)
+            if kf or kr:
+                for ctx, hi in self._contexts(cell, kr, "ESTABLISHED", any_dst):
+                    allowed = kf | reply_keys(kr, ctx[1], True, stateless=False)
+                    self._compare(cell, ctx, hi, allowed, kf, kr, found, check_extra=False)
+        if found:
+            note = "limited broadcast: local delivery" + (", DHCP relay" if dhcp else "") \
+                if dst[0].special == "broadcast" else ""
+            self._report(cell, sg, dst[0], any_dst, found, note)
+
+    def _compare(self, cell: Cell, ctx: Ctx, hi: int, allowed: PacketSet, kf: PacketSet,
+                 kr: PacketSet, found: list[_Found], check_extra: bool) -> None:
+        got = self.ev.accepted(cell, ctx)
+        self._compare_sets(cell, ctx, hi, got, allowed, kf, kr, found, check_extra)
+
+    def _compare_sets(self, cell: Cell, ctx: Ctx, hi: int, got: PacketSet, allowed: PacketSet,
+                      kf: PacketSet, kr: PacketSet, found: list[_Found],
+                      check_extra: bool) -> None:
+        if got == allowed:
+            return
+        if check_extra and (extra := got - allowed) and (extra := extra - VOID):
+            found.append(_Found("permits-too-much", extra, EMPTY, ctx, hi))
+        missing = allowed - got
+        if not missing or not (missing := missing - VOID):
+            return
+        if blocked := missing & kf:
+            found.append(_Found("blocks-needed", blocked, EMPTY, ctx, hi))
+        if replies := missing - kf:
+            flows = reply_flows(replies, kr, ctx[1], hi, self.stateless)
+            found.append(_Found("reply-blocked", replies, flows, ctx, hi))
+
+    # -- reporting -------------------------------------------------------------------------------
+    def _report(self, cell: Cell, sg: Group, dg: Group, any_dst: bool, found: list[_Found],
+                note: str = "") -> None:
+        model = self.model
+        by_kind: dict[str, list[_Found]] = {}
+        for f in found:
+            by_kind.setdefault(f.kind, []).append(f)
+        for kind, items in by_kind.items():
+            groups: list[tuple[PacketSet, list[_Found]]] = []
+            if kind == "reply-blocked":
+                groups.append((PacketSet.union_all(f.flow_keys for f in items), items))
+            else:
+                for f in items:
+                    same = next((g for g in groups if g[0] == f.packets), None)
+                    if same is None:
+                        groups.append((f.packets, [f]))
+                    else:
+                        same[1].append(f)
+            for packets, members in groups:
+                first = members[0]
+                rules, path, example = self._blame(cell, first)
+                flows = ""
+                if kind == "reply-blocked":
+                    flows = (f"replies to {_owner_name(dg)} -> {_owner_name(sg)}")
+                condition = _condition(members, self.stateless, kind)
+                if note:
+                    condition = f"{note}; {condition}" if condition else note
+                if ICMP_TYPES_ALL.issubset(packets):
+                    packets = packets | VOID  # whole ICMP reads as "icmp", not "icmp/0-255"
+                self.diffs.append(Difference(
+                    gateway=model.name, platform=self.ruleset.platform, kind=kind,
+                    ingress=cell.iif, src=sg.describe(), src_owner=model.label(sg.endpoint),
+                    dst=None if any_dst else dg.describe(),
+                    dst_owner="any" if any_dst else model.label(dg.endpoint),
+                    packets=packets, condition=condition, rules=rules, example=example,
+                    flows=flows, path=path))
+
+    def _blame(self, cell: Cell, f: _Found
+               ) -> tuple[tuple[RuleRef, ...], tuple[RuleRef, ...], str]:
+        verdict = "ACCEPT" if f.kind == "permits-too-much" else "DROP"
+        refs: list[RuleRef] = []
+        path: list[RuleRef] = []
+        for piece in self.ev.explain(cell, f.ctx):
+            if piece.verdict == verdict and piece.packets & f.packets:
+                refs.extend(r for r in (piece.ref,) if r not in refs)
+                path.extend(r for r in piece.path if r not in path)
+        k = f.packets.first_key()
+        accepted, _ = self.ev.trace(cell, f.ctx, k)
+        if accepted != (f.kind == "permits-too-much"):
+            raise AssertionError(f"set and per-packet evaluation disagree on key {k} in {cell}")
+        refs.sort(key=lambda r: (r.line is None, r.line or 0))
+        return tuple(refs), tuple(path), _example(cell, f.ctx, k, self.stateless)
+
+
+def _cell(ingress: str, sg: Group, dst: tuple[Group, str]) -> Cell:
+    return Cell(ingress, dst[1], sg.id, sg.rep, dst[0].id, dst[0].rep)
+
+
+def _owner_name(g: Group) -> str:
+    ep = g.endpoint
+    return ep.name if ep is not None else addr_text(g.rep)
+
+
+def _condition(members: list[_Found], stateless: bool, kind: str) -> str:
+    if kind == "reply-blocked":
+        return ""
+    sports = _merge((f.ctx[1], f.sport_hi) for f in members)
+    acks = {f.ctx[2] for f in members}
+    states = {f.ctx[0] for f in members}
+    parts = []
+    if "ESTABLISHED" in states:
+        parts.append("ct state established" if states == {"ESTABLISHED"} else "any ct state")
+    if sports != [(0, PORT_SPAN - 1)]:
+        parts.append("source port " + ", ".join(str(a) if a == b else f"{a}-{b}"
+                                                for a, b in sports))
+    if stateless and acks == {True}:
+        parts.append("TCP with ACK or RST")
+    elif stateless and acks == {False}:
+        parts.append("TCP without ACK or RST")
+    return "; ".join(parts)
+
+
+def _merge(ivs: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
+    out: list[tuple[int, int]] = []
+    for lo, hi in sorted(set(ivs)):
+        if out and lo <= out[-1][1] + 1:
+            out[-1] = (out[-1][0], max(hi, out[-1][1]))
+        else:
+            out.append((lo, hi))
+    return out
+
+
+def _example(cell: Cell, ctx: Ctx, k: int, stateless: bool) -> str:
+    proto, port = divmod(k, PORT_SPAN)
+    name = PROTO_NAMES.get(proto, f"proto {proto}")
+    src, dst = addr_text(cell.src), addr_text(cell.dst)
+    if proto in (TCP, UDP):
+        text = f"{name} {src}:{ctx[1]} -> {dst}:{port}"
+        if proto == TCP and stateless:
+            text += " ACK" if ctx[2] else " SYN"
+    elif proto == ICMP:
+        text = f"icmp type {port} {src} -> {dst}"
+    else:
+        text = f"{name} {src} -> {dst}"
+    if ctx[0] is not None:
+        text += f" (ct state {ctx[0].lower()})"
+    return text

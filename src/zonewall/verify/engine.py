@@ -1,0 +1,366 @@
+"""First-match evaluation of a parsed `Ruleset` over sets of service keys.
+
+For one *cell* (ingress and egress interface, source and destination address group) and one
+*context* (conntrack state, a source port standing for its class, TCP ACK/RST flag) every rule
+either matches all packets of a service key or none, so a chain walk can carry the undecided
+keys as a `PacketSet`: ACCEPT and DROP take their keys out, RETURN hands them back, LOG goes
+on, a jump evaluates its target on the matching keys and resumes with what the target did not
+decide, a goto hands the target's undecided keys straight to this chain's caller, and a base
+chain's policy (an ACL's implicit deny) decides what is left.  Results are memoised on the
+parts of the cell a chain (with the chains it reaches) actually tests, so the pair chains of a
+zone layout are evaluated once, not once per address pair.
+
+`explain` repeats a walk while recording which rule decided which keys, and `trace` is a plain
+per-packet interpreter, written separately, that the comparison uses to re-check one concrete
+packet of every difference it reports.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from netaddr import IPAddress
+
+from zonewall.packets import PORT_SPAN, PacketSet
+
+from .replies import port_cuts, reply_flows, reply_keys
+from .rules import EMPTY, EVERYTHING, Chain, Rule, RuleRef, Ruleset
+
+__all__ = ["Cell", "Ctx", "Evaluator", "Piece"]
+
+Ctx = tuple[str | None, int, bool]  # (conntrack state, source port, TCP ACK/RST set)
+MAX_DEPTH = 64
+
+
+@dataclass(frozen=True, slots=True)
+class Cell:
+    """Where a packet is: interfaces, and source/destination (group id, address)."""
+
+    iif: str
+    oif: str | None
+    sid: int
+    src: int
+    did: int
+    dst: int
+
+
+@dataclass(frozen=True, slots=True)
+class Piece:
+    """Keys one rule (or a chain policy) decided: `verdict` is ACCEPT or DROP."""
+
+    packets: PacketSet
+    verdict: str
+    ref: RuleRef
+    path: tuple[RuleRef, ...] = ()  # the jumps (and gotos) that led to `ref`
+
+
+class Evaluator:
+    """Set-based first-match evaluation of one `Ruleset` (see the module docstring)."""
+
+    def __init__(self, ruleset: Ruleset) -> None:
+        self.ruleset = ruleset
+        self.chains = ruleset.chains
+        self._dims: dict[str, frozenset[str]] = {}
+        for name in self.chains:
+            self._closure_dims(name, ())
+        self._filtered_cache: dict[tuple[object, ...], tuple[tuple[Rule, ...], bool]] = {}
+        self._memo: dict[tuple[object, ...], tuple[PacketSet, PacketSet]] = {}
+        self._global_cuts = sorted(ruleset.sport_cuts())
+
+    # -- static analysis -----------------------------------------------------------------------
+    def _closure_dims(self, name: str, stack: tuple[str, ...]) -> frozenset[str]:
+        if name in self._dims:
+            return self._dims[name]
+        if name in stack or len(stack) > MAX_DEPTH:
+            raise ValueError(f"chain loop through {' -> '.join((*stack, name))}")
+        dims: set[str] = set()
+        for rule in self.chains[name].rules:
+            dims.update(_rule_dims(rule))
+            if rule.target is not None:
+                dims.update(self._closure_dims(rule.target, (*stack, name)))
+        self._dims[name] = frozenset(dims)
+        return self._dims[name]
+
+    def _filtered(self, name: str, cell: Cell, ctx: Ctx) -> tuple[tuple[Rule, ...], bool]:
+        """Rules of `name` that can match in this cell's ingress/source and context, and
+        whether any of them (or a chain it reaches) still tests egress or destination."""
+        direct = self._direct_dims(name)
+        fkey = (name, ctx, cell.iif if "iif" in direct else None,
+                cell.sid if "src" in direct else None)
+        hit = self._filtered_cache.get(fkey)
+        if hit is not None:
+            return hit
+        rules = tuple(r for r in self.chains[name].rules
+                      if (r.iif is None or r.iif.matches(cell.iif))
+                      and (r.src is None or r.src.matches(cell.src))
+                      and r.matches_context(*ctx))
+        dep = any(r.oif is not None or r.dst is not None
+                  or (r.target is not None and self._dims[r.target] & {"oif", "dst"})
+                  for r in rules)
+        self._filtered_cache[fkey] = (rules, dep)
+        return rules, dep
+
+    def _direct_dims(self, name: str) -> frozenset[str]:
+        dkey = "\0direct\0" + name
+        if dkey not in self._dims:
+            dims: set[str] = set()
+            for rule in self.chains[name].rules:
+                dims.update(_rule_dims(rule))
+            self._dims[dkey] = frozenset(dims)
+        return self._dims[dkey]
+
+    # -- set-based evaluation ------------------------------------------------------------------
+    def accepted(self, cell: Cell, ctx: Ctx) -> PacketSet:
+        """Service keys accepted for packets of this cell and context."""
+        alive = EVERYTHING
+        for name in self.ruleset.entries(cell.iif):
+            acc, _ = self._walk(name, cell, ctx, 0)
+            alive = _and(alive, acc)
+            if not alive:
+                break
+        return alive
+
+    def new_permitted(self, ingress: str, egress: str | None, src: int | str,
+                      dst: int | str) -> PacketSet:
+        """Service keys whose NEW packets (TCP without ACK) from `src` to `dst`, entering on
+        `ingress` and leaving on `egress`, are accepted whatever their source port."""
+        cell = _address_cell(ingress, egress, src, dst)
+        state = "NEW" if self.ruleset.stateful else None
+        out = EVERYTHING
+        for lo in self.sport_cuts(cell):
+            out = _and(out, self.accepted(cell, (state, lo, False)))
+        return out
+
+    def reply_permitted(self, ingress: str, egress: str | None, src: int | str,
+                        dst: int | str, flows: PacketSet) -> PacketSet:
+        """Of `flows` (service keys of flows `dst -> src`), those whose every reply packet
+        from `src` to `dst` entering on `ingress` is accepted: conntrack ESTABLISHED packets
+        on a stateful ruleset; on a stateless one TCP with ACK/RST from the service port, UDP
+        from the service port, ICMP echo-reply for echo (language spec section 4)."""
+        cell = _address_cell(ingress, egress, src, dst)
+        stateless = not self.ruleset.stateful
+        state = None if stateless else "ESTABLISHED"
+        cuts = sorted(set(self.sport_cuts(cell)) | port_cuts(flows))
+        blocked: list[PacketSet] = []
+        for lo, hi in zip(cuts, [c - 1 for c in cuts[1:]] + [PORT_SPAN - 1], strict=True):
+            needed = reply_keys(flows, lo, True, stateless)
+            missing = needed - self.accepted(cell, (state, lo, True))
+            if missing:
+                blocked.append(reply_flows(missing, flows, lo, hi, stateless))
+        return flows - PacketSet.union_all(blocked)
+
+    def row_constant(self, cell: Cell, ctx: Ctx) -> bool:
+        """True when the verdicts for this ingress/source/context do not depend on egress or
+        destination (so one destination stands for all)."""
+        for name in self.ruleset.entries(cell.iif):
+            _, dep = self._filtered(name, cell, ctx)
+            if dep:
+                return False
+        return True
+
+    def _walk(self, name: str, cell: Cell, ctx: Ctx, depth: int) -> tuple[PacketSet, PacketSet]:
+        """(accepted, undecided) keys of chain `name` for this cell and context."""
+        rules, dep = self._filtered(name, cell, ctx)
+        dims = self._dims[name]
+        mkey = (name, ctx, cell.iif if "iif" in dims else None,
+                cell.sid if "src" in dims else None, (cell.oif, cell.did) if dep else None)
+        hit = self._memo.get(mkey)
+        if hit is not None:
+            return hit
+        if depth > MAX_DEPTH:
+            raise ValueError(f"chain nesting deeper than {MAX_DEPTH} at '{name}'")
+        rest, acc, undecided = EVERYTHING, EMPTY, EMPTY
+        for rule in rules:
+            if not _dst_matches(rule, cell):
+                continue
+            m = _and(rest, rule.keys)
+            if not m or rule.action == "CONTINUE":
+                continue
+            rest = _minus(rest, m)
+            if rule.action == "ACCEPT":
+                acc = _or(acc, m)
+            elif rule.action == "RETURN":
+                undecided = _or(undecided, m)
+            elif rule.action in ("JUMP", "GOTO"):
+                assert rule.target is not None
+                sub_acc, sub_und = self._walk(rule.target, cell, ctx, depth + 1)
+                acc = _or(acc, _and(sub_acc, m))
+                if rule.action == "JUMP":
+                    rest = _or(rest, _and(sub_und, m))
+                else:
+                    undecided = _or(undecided, _and(sub_und, m))
+            if not rest:
+                break
+        undecided = _or(undecided, rest)
+        result = _apply_policy(self.chains[name], acc, undecided)
+        self._memo[mkey] = result
+        return result
+
+    # -- which rule decided --------------------------------------------------------------------
+    def explain(self, cell: Cell, ctx: Ctx) -> list[Piece]:
+        """Every rule (or policy) that decided some keys in this cell and context, with the
+        jumps that led to it."""
+        pieces: list[Piece] = []
+        alive = EVERYTHING
+        for name in self.ruleset.entries(cell.iif):
+            decided = self._explain(name, cell, ctx, EVERYTHING, (), 0)[0]
+            acc = PacketSet.union_all(p.packets for p in decided if p.verdict == "ACCEPT")
+            pieces.extend(Piece(p.packets & alive, p.verdict, p.ref, p.path) for p in decided
+                          if p.packets & alive)
+            alive = alive & acc
+        return pieces
+
+    def _explain(self, name: str, cell: Cell, ctx: Ctx, mask: PacketSet,
+                 path: tuple[RuleRef, ...], depth: int) -> tuple[list[Piece], PacketSet]:
+        """(decided pieces, undecided keys) of chain `name` restricted to `mask`."""
+        chain = self.chains[name]
+        rules, _ = self._filtered(name, cell, ctx)
+        rest, undecided = mask, EMPTY
+        decided: list[Piece] = []
+        for rule in rules:
+            if not _dst_matches(rule, cell):
+                continue
+            m = rest & rule.keys
+            if not m or rule.action == "CONTINUE":
+                continue
+            rest = rest - m
+            if rule.action in ("ACCEPT", "DROP"):
+                decided.append(Piece(m, rule.action, rule.ref, path))
+            elif rule.action == "RETURN":
+                undecided = undecided | m
+            else:
+                assert rule.target is not None and depth <= MAX_DEPTH
+                sub, sub_und = self._explain(rule.target, cell, ctx, m, (*path, rule.ref),
+                                             depth + 1)
+                decided.extend(sub)
+                if rule.action == "JUMP":
+                    rest = rest | sub_und
+                else:
+                    undecided = undecided | sub_und
+        undecided = undecided | rest
+        if undecided and chain.policy is not None:
+            ref = chain.policy_ref or RuleRef(self.ruleset.file, None, f"policy of {name}")
+            decided.append(Piece(undecided, chain.policy, ref, path))
+            undecided = EMPTY
+        return decided, undecided
+
+    # -- one packet, plainly ---------------------------------------------------------------------
+    def trace(self, cell: Cell, ctx: Ctx, key: int) -> tuple[bool, RuleRef | None]:
+        """Verdict for one packet, by a straightforward per-packet walk of the full rules."""
+        last: RuleRef | None = None
+        for name in self.ruleset.entries(cell.iif):
+            verdict, ref = self._trace_chain(name, cell, ctx, key, 0)
+            chain = self.chains[name]
+            if verdict is None:
+                verdict = chain.policy == "ACCEPT"
+                ref = chain.policy_ref
+            if not verdict:
+                return False, ref
+            last = ref
+        return True, last
+
+    def _trace_chain(self, name: str, cell: Cell, ctx: Ctx, key: int,
+                     depth: int) -> tuple[bool | None, RuleRef | None]:
+        if depth > MAX_DEPTH:
+            raise ValueError(f"chain nesting deeper than {MAX_DEPTH} at '{name}'")
+        for rule in self.chains[name].rules:
+            if not (_packet_matches(rule, cell, key) and rule.matches_context(*ctx)):
+                continue
+            if rule.action == "ACCEPT":
+                return True, rule.ref
+            if rule.action == "DROP":
+                return False, rule.ref
+            if rule.action == "RETURN":
+                return None, rule.ref
+            if rule.action in ("JUMP", "GOTO"):
+                assert rule.target is not None
+                verdict, ref = self._trace_chain(rule.target, cell, ctx, key, depth + 1)
+                if verdict is not None or rule.action == "GOTO":
+                    return verdict, ref
+        return None, None
+
+    # -- source-port classes ---------------------------------------------------------------------
+    def sport_cuts(self, cell: Cell, any_dst: bool = False) -> list[int]:
+        """Starts of the source-port classes the rules that can match this cell distinguish
+        (with `any_dst`, whatever its egress and destination)."""
+        if len(self._global_cuts) == 1:
+            return self._global_cuts
+        cuts: set[int] = {0}
+        seen: set[str] = set()
+        todo = list(self.ruleset.entries(cell.iif))
+        while todo:
+            name = todo.pop()
+            if name in seen:
+                continue
+            seen.add(name)
+            for rule in self.chains[name].rules:
+                if not (_source_matches(rule, cell) and (any_dst or _dst_matches(rule, cell))):
+                    continue
+                for lo, hi in rule.sports or ():
+                    cuts.update((lo, hi + 1) if hi < 65535 else (lo,))
+                if rule.target is not None:
+                    todo.append(rule.target)
+        return sorted(cuts)
+
+
+def _address_cell(ingress: str, egress: str | None, src: int | str, dst: int | str) -> Cell:
+    """A cell for concrete addresses (each address is its own group: memo keys stay exact)."""
+    s = src if isinstance(src, int) else int(IPAddress(src, 4))
+    d = dst if isinstance(dst, int) else int(IPAddress(dst, 4))
+    return Cell(ingress, egress, -1 - s, s, -1 - d, d)
+
+
+def _and(a: PacketSet, b: PacketSet) -> PacketSet:
+    if a is EVERYTHING or not b:
+        return b
+    if b is EVERYTHING or not a:
+        return a
+    return a & b
+
+
+def _or(a: PacketSet, b: PacketSet) -> PacketSet:
+    if not a:
+        return b
+    if not b:
+        return a
+    return a | b
+
+
+def _minus(a: PacketSet, b: PacketSet) -> PacketSet:
+    if not b or not a:
+        return a
+    if b is EVERYTHING or a is b:
+        return EMPTY
+    return a - b
+
+
+def _rule_dims(rule: Rule) -> set[str]:
+    pairs = (("iif", rule.iif), ("oif", rule.oif), ("src", rule.src), ("dst", rule.dst))
+    return {dim for dim, m in pairs if m is not None}
+
+
+def _dst_matches(rule: Rule, cell: Cell) -> bool:
+    return ((rule.oif is None or rule.oif.matches(cell.oif))
+            and (rule.dst is None or rule.dst.matches(cell.dst)))
+
+
+def _source_matches(rule: Rule, cell: Cell) -> bool:
+    return ((rule.iif is None or rule.iif.matches(cell.iif))
+            and (rule.src is None or rule.src.matches(cell.src)))
+
+
+def _address_matches(rule: Rule, cell: Cell) -> bool:
+    return _source_matches(rule, cell) and _dst_matches(rule, cell)
+
+
+def _packet_matches(rule: Rule, cell: Cell, key: int) -> bool:
+    return _address_matches(rule, cell) and key in rule.keys
+
+
+def _apply_policy(chain: Chain, acc: PacketSet, undecided: PacketSet
+                  ) -> tuple[PacketSet, PacketSet]:
+    if chain.policy == "ACCEPT":
+        return _or(acc, undecided), EMPTY
+    if chain.policy == "DROP":
+        return acc, EMPTY
+    return acc, undecided

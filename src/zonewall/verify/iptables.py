@@ -1,0 +1,429 @@
+"""Parser for iptables-restore / iptables-save text (IPv4), into the verifier's rule model.
+
+Modelled exactly, and nothing else (any other option, match, target or line is a
+`ConfigParseError` carrying the file, line and text):
+
+* lines: `#` comments, blank lines, `*table`, `:CHAIN POLICY [p:b]`, `[p:b] -A CHAIN ...`,
+  `COMMIT`.  Only the `filter` table is evaluated; any other table must hold no rules and
+  only ACCEPT policies (NAT or mangling would change what filtering sees).
+* rule options, each optionally negated with a preceding `!`: `-i`/`-o` (with the `+`
+  wildcard), `-s`/`-d` (address, CIDR, dotted mask or a comma list, host bits cleared as
+  iptables does), `-p` (name or number; `all` and `0` mean every protocol), `-m tcp|udp`
+  `--dport`/`--sport` (port or `lo:hi`), `-m multiport --dports|--sports`, `-m icmp
+  --icmp-type` (a type, by number or name, without code), `-m conntrack --ctstate` and
+  `-m state --state`, `-m comment --comment`, `-m limit --limit/--limit-burst` (only on LOG or
+  target-less rules: a rate-limited verdict is not deterministic).
+* targets: ACCEPT, DROP, REJECT [--reject-with X] (a drop), RETURN, LOG [--log-prefix P]
+  [--log-level L] (goes on), a user chain (`-j`, or `-g` goto), or none (counts, goes on).
+
+Evaluation starts at `FORWARD` for every ingress interface.  iptables-save's rewrites (option
+order, `-m tcp`, `/32`, `RELATED,ESTABLISHED`, counters, header comments) all parse.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from zonewall.packets import ICMP, ICMP_TYPES, PORT_SPAN, TCP, UDP, PacketSet
+
+from .rules import (
+    EVERYTHING,
+    IANA_PROTOCOLS,
+    AddrMatch,
+    Chain,
+    ConfigParseError,
+    Fail,
+    NameMatch,
+    Rule,
+    RuleRef,
+    Ruleset,
+    parse_prefix,
+)
+
+__all__ = ["parse_iptables", "split_words"]
+
+BUILTIN = {"filter": ("INPUT", "FORWARD", "OUTPUT")}
+OTHER_TABLES = {"nat": ("PREROUTING", "INPUT", "OUTPUT", "POSTROUTING"),
+                "mangle": ("PREROUTING", "INPUT", "FORWARD", "OUTPUT", "POSTROUTING"),
+                "raw": ("PREROUTING", "OUTPUT"),
+                "security": ("INPUT", "FORWARD", "OUTPUT")}
+PROTOCOLS = IANA_PROTOCOLS
+STATES = frozenset({"NEW", "ESTABLISHED", "RELATED", "INVALID", "UNTRACKED"})
+# Options each match module owns (the only ones modelled).
+MODULE_OPTIONS = {
+    "tcp": {"--dport", "--destination-port", "--sport", "--source-port"},
+    "udp": {"--dport", "--destination-port", "--sport", "--source-port"},
+    "multiport": {"--dports", "--destination-ports", "--sports", "--source-ports"},
+    "icmp": {"--icmp-type"},
+    "conntrack": {"--ctstate"},
+    "state": {"--state"},
+    "comment": {"--comment"},
+    "limit": {"--limit", "--limit-burst"},
+}
+TARGET_OPTIONS = {"LOG": {"--log-prefix", "--log-level"}, "REJECT": {"--reject-with"}}
+
+
+def split_words(text: str) -> list[str]:
+    """Split like iptables-restore: whitespace separates, double quotes group, a backslash
+    escapes the next character.  Raises ValueError on an unterminated quote."""
+    words: list[str] = []
+    cur: list[str] = []
+    quoted = started = False
+    i = 0
+    while i < len(text):
+        c = text[i]
+        if c == "\\" and i + 1 < len(text):
+            cur.append(text[i + 1])
+            started = True
+            i += 2
+            continue
+        if c == '"':
+            quoted = not quoted
+            started = True
+        elif c.isspace() and not quoted:
+            if started:
+                words.append("".join(cur))
+            cur, started = [], False
+        else:
+            cur.append(c)
+            started = True
+        i += 1
+    if quoted:
+        raise ValueError("unterminated double quote")
+    if started:
+        words.append("".join(cur))
+    return words
+
+
+@dataclass
+class _Table:
+    name: str
+    line: int
+    policies: dict[str, tuple[str | None, int, str]] = field(default_factory=dict)
+    rules: dict[str, list[tuple[list[str], int, str]]] = field(default_factory=dict)
+
+
+def parse_iptables(text: str, file: str = "<iptables>") -> Ruleset:
+    """Parse iptables-restore/-save text into a `Ruleset` entered at filter/FORWARD."""
+    tables: dict[str, _Table] = {}
+    cur: _Table | None = None
+    for n, raw in enumerate(text.splitlines(), 1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+
+        def fail(msg: str, n: int = n, raw: str = raw) -> ConfigParseError:
+            return ConfigParseError(file, n, raw, msg)
+
+        if line.startswith("*"):
+            if cur is not None:
+                raise fail(f"table '{cur.name}' is not committed before a new table")
+            name = line[1:]
+            if name not in BUILTIN and name not in OTHER_TABLES:
+                raise fail(f"unknown table '{name}'")
+            if name in tables:
+                raise fail(f"table '{name}' appears twice")
+            cur = tables[name] = _Table(name, n)
+            builtin = BUILTIN.get(name) or OTHER_TABLES[name]
+            cur.rules.update({c: [] for c in builtin})
+            cur.policies.update({c: ("ACCEPT", n, raw) for c in builtin})
+            continue
+        if cur is None:
+            raise fail("line outside a '*table' ... 'COMMIT' block")
+        if line == "COMMIT":
+            cur = None
+            continue
+        if line.startswith(":"):
+            _chain_decl(cur, line, fail, n, raw)
+            continue
+        try:
+            words = split_words(line)
+        except ValueError as exc:
+            raise fail(str(exc)) from None
+        if words and words[0].startswith("[") and words[0].endswith("]"):
+            _counters(words[0], fail)
+            words = words[1:]
+        if len(words) < 2 or words[0] not in ("-A", "--append"):
+            raise fail("unmodelled line (only -A rules, chain declarations and COMMIT)")
+        if words[1] not in cur.rules:
+            raise fail(f"rule for undeclared chain '{words[1]}'")
+        cur.rules[words[1]].append((words[2:], n, raw))
+    if cur is not None:
+        raise ConfigParseError(file, cur.line, f"*{cur.name}", "table is never committed")
+    return _build(tables, file)
+
+
+def _counters(word: str, fail: Fail) -> None:
+    inner = word[1:-1].split(":")
+    if len(inner) != 2 or not all(p.isdigit() for p in inner):
+        raise fail(f"bad counters '{word}'")
+
+
+def _chain_decl(table: _Table, line: str, fail: Fail, n: int, raw: str) -> None:
+    parts = line[1:].split()
+    if len(parts) == 3:
+        _counters(parts[2], fail)
+    elif len(parts) != 2:
+        raise fail("bad chain declaration")
+    name, policy = parts[0], parts[1]
+    builtin = BUILTIN.get(table.name) or OTHER_TABLES[table.name]
+    if name in builtin:
+        if policy not in ("ACCEPT", "DROP"):
+            raise fail(f"built-in chain '{name}' needs policy ACCEPT or DROP")
+        table.policies[name] = (policy, n, raw)
+        return
+    if policy != "-":
+        raise fail(f"user chain '{name}' cannot have a policy")
+    if not name or name.startswith("-") or len(name) > 28:
+        raise fail(f"bad chain name '{name}'")
+    table.rules.setdefault(name, [])
+    table.policies[name] = (None, n, raw)
+
+
+def _build(tables: dict[str, _Table], file: str) -> Ruleset:
+    for name, table in tables.items():
+        if name == "filter":
+            continue
+        for chain, rules in table.rules.items():
+            if rules:
+                _, n, raw = rules[0]
+                raise ConfigParseError(file, n, raw, f"rules in table '{name}' are not modelled")
+            policy, n, raw = table.policies[chain]
+            if policy not in ("ACCEPT", None):
+                raise ConfigParseError(file, n, raw, f"policy of {name}/{chain} is not modelled")
+    filt = tables.get("filter")
+    if filt is None:
+        raise ConfigParseError(file, None, "", "no '*filter' table")
+    chains: dict[str, Chain] = {}
+    for name, rules in filt.rules.items():
+        parsed = tuple(_RuleParser(words, file, n, raw, filt).parse() for words, n, raw in rules)
+        policy, pn, praw = filt.policies[name]
+        chains[name] = Chain(name, parsed, policy, RuleRef(file, pn, praw))
+    return Ruleset("iptables", file, chains, default_entry=("FORWARD",))
+
+
+class _RuleParser:
+    """The options of one `-A CHAIN` line (after the chain name)."""
+
+    def __init__(self, words: list[str], file: str, n: int, raw: str, table: _Table) -> None:
+        self.words, self.file, self.n, self.raw, self.table = words, file, n, raw, table
+        self.i = 0
+        self.modules: set[str] = set()
+        self.seen: set[str] = set()
+        self.iif: NameMatch | None = None
+        self.oif: NameMatch | None = None
+        self.src: AddrMatch | None = None
+        self.dst: AddrMatch | None = None
+        self.states: tuple[frozenset[str], bool] | None = None
+        self.proto: tuple[int, bool] | None = None
+        self.dports: tuple[tuple[tuple[int, int], ...], bool] | None = None
+        self.sports: tuple[tuple[tuple[int, int], ...], bool] | None = None
+        self.icmp: tuple[int | None, bool] | None = None
+        self.limited = False
+        self.target: str | None = None
+        self.goto = False
+
+    def fail(self, msg: str) -> ConfigParseError:
+        return ConfigParseError(self.file, self.n, self.raw, msg)
+
+    def take(self, what: str) -> str:
+        if self.i >= len(self.words):
+            raise self.fail(f"'{what}' needs a value")
+        self.i += 1
+        return self.words[self.i - 1]
+
+    def parse(self) -> Rule:
+        while self.i < len(self.words):
+            neg = False
+            word = self.take("option")
+            if word == "!":
+                neg = True
+                word = self.take("!")
+            self.option(word, neg)
+        return self.rule()
+
+    def once(self, name: str) -> None:
+        if name in self.seen:
+            raise self.fail(f"'{name}' given twice")
+        self.seen.add(name)
+
+    def option(self, word: str, neg: bool) -> None:
+        # One branch per keyword of the grammar, in the order the docstring lists them:
+        # long, but a flat dispatch is easier to check against the syntax than a table.
+        if word in ("-i", "--in-interface", "-o", "--out-interface"):
+            value = self.take(word)
+            names, prefixes = ((), (value[:-1],)) if value.endswith("+") else ((value,), ())
+            match = NameMatch(frozenset(names), prefixes, neg)
+            if word in ("-i", "--in-interface"):
+                self.once("-i")
+                self.iif = match
+            else:
+                self.once("-o")
+                self.oif = match
+        elif word in ("-s", "--source", "--src", "-d", "--destination", "--dst"):
+            value = self.take(word)
+            try:
+                ivs = [parse_prefix(p) for p in value.split(",")]
+            except ValueError as exc:
+                raise self.fail(str(exc)) from None
+            if neg and len(ivs) > 1:
+                raise self.fail("'!' with several addresses")
+            if word in ("-s", "--source", "--src"):
+                self.once("-s")
+                self.src = AddrMatch.of(ivs, neg)
+            else:
+                self.once("-d")
+                self.dst = AddrMatch.of(ivs, neg)
+        elif word in ("-p", "--protocol"):
+            self.once("-p")
+            self.proto = (self.protocol(self.take(word)), neg)
+            if self.proto[0] in (TCP, UDP, ICMP):  # iptables loads the match implicitly
+                self.modules.add({TCP: "tcp", UDP: "udp", ICMP: "icmp"}[self.proto[0]])
+        elif word in ("-m", "--match"):
+            if neg:
+                raise self.fail("'!' before -m")
+            module = self.take(word)
+            if module not in MODULE_OPTIONS:
+                raise self.fail(f"match module '{module}' is not modelled")
+            self.modules.add(module)
+        elif word in ("-j", "--jump", "-g", "--goto"):
+            if neg or self.target is not None:
+                raise self.fail("a second or negated target")
+            self.target = self.take(word)
+            self.goto = word in ("-g", "--goto")
+        elif word.startswith("--"):
+            self.module_option(word, neg)
+        else:
+            raise self.fail(f"option '{word}' is not modelled")
+
+    def module_option(self, word: str, neg: bool) -> None:
+        owner = next((m for m in sorted(self.modules) if word in MODULE_OPTIONS[m]), None)
+        if owner is None:
+            target_opts = TARGET_OPTIONS.get(self.target or "", set())
+            if word in target_opts and not neg:
+                self.once(word)
+                self.take(word)
+                return
+            raise self.fail(f"option '{word}' is not modelled here")
+        value = self.take(word)
+        if word in ("--dport", "--destination-port", "--dports", "--destination-ports"):
+            self.once("--dport")
+            self.dports = (self.ports(value, multi=word.endswith("s")), neg)
+        elif word in ("--sport", "--source-port", "--sports", "--source-ports"):
+            self.once("--sport")
+            self.sports = (self.ports(value, multi=word.endswith("s")), neg)
+        elif word == "--icmp-type":
+            self.once("--icmp-type")
+            self.icmp = (self.icmp_type(value), neg)
+        elif word in ("--ctstate", "--state"):
+            states = frozenset(value.split(","))
+            if not states <= STATES:
+                raise self.fail(f"conntrack states {value} are not modelled")
+            self.once("--ctstate")
+            self.states = (states, neg)
+        elif word == "--comment":
+            if neg:
+                raise self.fail("'!' before --comment")
+        else:  # --limit, --limit-burst
+            if neg:
+                raise self.fail(f"'!' before {word}")
+            self.limited = True
+
+    def protocol(self, value: str) -> int:
+        if value in ("all", "0"):
+            return -1
+        if value.isdigit() and int(value) <= 255:
+            return int(value)
+        if value.lower() in PROTOCOLS:
+            return PROTOCOLS[value.lower()]
+        raise self.fail(f"protocol '{value}' is not modelled")
+
+    def ports(self, value: str, multi: bool) -> tuple[tuple[int, int], ...]:
+        items = value.split(",")
+        if not multi and len(items) > 1:
+            raise self.fail("several ports need -m multiport")
+        out = []
+        for item in items:
+            lo_s, _, hi_s = item.partition(":")
+            if not lo_s.isdigit() or (hi_s and not hi_s.isdigit()):
+                raise self.fail(f"port '{item}' is not a number or range")
+            lo, hi = int(lo_s), int(hi_s or lo_s)
+            if not lo <= hi < PORT_SPAN:
+                raise self.fail(f"bad port range '{item}'")
+            out.append((lo, hi))
+        return tuple(out)
+
+    def icmp_type(self, value: str) -> int | None:
+        if value == "any":
+            return None
+        if value.isdigit() and int(value) <= 255:
+            return int(value)
+        if value in ICMP_TYPES:
+            return ICMP_TYPES[value]
+        raise self.fail(f"ICMP type '{value}' is not modelled (codes are not)")
+
+    def rule(self) -> Rule:
+        ref = RuleRef(self.file, self.n, self.raw)
+        action, target = self.action()
+        proto = self.proto[0] if self.proto else -1
+        if self.proto and self.proto[1] and (self.dports or self.sports or self.icmp):
+            raise self.fail("'! -p' with port or type matches")
+        if (self.dports or self.sports) and proto not in (TCP, UDP):
+            raise self.fail("port matches need -p tcp or -p udp")
+        if self.icmp and proto != ICMP:
+            raise self.fail("--icmp-type needs -p icmp")
+        if self.limited and action not in ("CONTINUE",):
+            raise self.fail("a rate-limited verdict is not deterministic")
+        keys = self.keys(proto)
+        states = None
+        if self.states is not None:
+            st, neg = self.states
+            states = frozenset(STATES - st) if neg else st
+        sports = None
+        if self.sports is not None:
+            ivs, neg = self.sports
+            sports = _complement(ivs) if neg else ivs
+        return Rule(ref, action, target, self.iif, self.oif, self.src, self.dst, keys, sports,
+                    states)
+
+    def keys(self, proto: int) -> PacketSet:
+        if proto == -1:
+            if self.proto and self.proto[1]:
+                return PacketSet()  # "! -p all" matches nothing
+            return EVERYTHING
+        block = PacketSet.protocol(proto)
+        if self.proto and self.proto[1]:
+            return EVERYTHING - block
+        if self.dports is not None:
+            ivs, neg = self.dports
+            ports = PacketSet.union_all(PacketSet.ports(proto, lo, hi) for lo, hi in ivs)
+            return block - ports if neg else ports
+        if self.icmp is not None and self.icmp[0] is not None:
+            one = PacketSet.ports(ICMP, self.icmp[0], self.icmp[0])
+            return block - one if self.icmp[1] else one
+        if self.icmp is not None and self.icmp[1]:
+            return PacketSet()  # "! --icmp-type any"
+        return block
+
+    def action(self) -> tuple[str, str | None]:
+        t = self.target
+        if t is None:
+            return "CONTINUE", None
+        if t in ("ACCEPT", "DROP", "RETURN", "LOG", "REJECT"):
+            if self.goto:
+                raise self.fail(f"-g needs a user chain, not {t}")
+            return {"LOG": "CONTINUE", "REJECT": "DROP"}.get(t, t), None
+        if t not in self.table.rules or t in BUILTIN["filter"]:
+            raise self.fail(f"target '{t}' is not a user chain of this table or not modelled")
+        return ("GOTO" if self.goto else "JUMP"), t
+
+
+def _complement(ivs: tuple[tuple[int, int], ...]) -> tuple[tuple[int, int], ...]:
+    out, nxt = [], 0
+    for lo, hi in sorted(ivs):
+        if lo > nxt:
+            out.append((nxt, lo - 1))
+        nxt = max(nxt, hi + 1)
+    if nxt < PORT_SPAN:
+        out.append((nxt, PORT_SPAN - 1))
+    return tuple(out)

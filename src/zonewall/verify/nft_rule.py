@@ -1,0 +1,258 @@
+"""The rule grammar of nft (one rule of a chain), for `zonewall.verify.nftables`.
+
+A rule is a sequence of matches and statements, then at most one verdict, then an optional
+comment; see the `nftables` module docstring for what is modelled.  Every match narrows the
+rule's `Rule` fields exactly (protocol matches intersect its service keys); anything else is a
+`ConfigParseError` on the rule's line.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING
+
+from zonewall.packets import ICMP, PORT_SPAN, TCP, UDP, PacketSet
+
+from .rules import EVERYTHING, AddrMatch, NameMatch, Rule, RuleRef, merge_intervals
+
+if TYPE_CHECKING:
+    from .nftables import _NftTable, _Parser
+
+__all__ = ["NFT_STATES", "RuleParser"]
+
+NFT_STATES = frozenset({"new", "established", "related", "invalid", "untracked"})
+
+
+class RuleParser:
+    """One rule: matches, statements, then at most one verdict and a comment."""
+
+    def __init__(self, parser: _Parser, table: _NftTable) -> None:
+        self.p, self.table = parser, table
+        self.line = parser.line()
+        self.seen: set[str] = set()
+        self.iif: NameMatch | None = None
+        self.oif: NameMatch | None = None
+        self.src: AddrMatch | None = None
+        self.dst: AddrMatch | None = None
+        self.ct_states: frozenset[str] | None = None
+        self.keys = EVERYTHING
+        self.sports: tuple[tuple[int, int], ...] | None = None
+        self.limited = False
+        self.action = "CONTINUE"
+        self.target: str | None = None
+        self.verdict_seen = False
+
+    def parse(self) -> Rule:
+        p = self.p
+        while p.peek() not in ("\n", ";", "}", None):
+            word = p.next()
+            if self.verdict_seen and word != "comment":
+                raise p.err(f"'{word}' after the verdict")
+            self.item(word)
+        if self.limited and self.action != "CONTINUE":
+            raise p.err("a rate-limited verdict is not deterministic")
+        ref = RuleRef(p.file, self.line, p.lines[self.line - 1])
+        if self.sports is not None and not self.keys.issubset(
+                PacketSet.protocol(TCP) | PacketSet.protocol(UDP)):
+            raise p.err("a source-port match needs TCP or UDP")
+        return Rule(ref, self.action, self.target, self.iif, self.oif, self.src, self.dst,
+                    self.keys, self.sports, self.ct_states)
+
+    def negated(self) -> bool:
+        if self.p.peek() == "!=":
+            self.p.i += 1
+            return True
+        return False
+
+    def once(self, name: str) -> None:
+        if name in self.seen:
+            raise self.p.err(f"two '{name}' matches in one rule")
+        self.seen.add(name)
+
+    def item(self, word: str) -> None:
+        # One branch per keyword of the grammar, in the order the docstring lists them:
+        # long, but a flat dispatch is easier to check against the syntax than a table.
+        p = self.p
+        if word == "meta":
+            word = p.next("a meta key")
+            if word not in ("iifname", "oifname", "iif", "oif", "l4proto"):
+                raise p.err(f"'meta {word}' is not modelled")
+        if word in ("iifname", "oifname", "iif", "oif"):
+            neg = self.negated()
+            names = self.names()
+            exact = frozenset(n for n in names if not n.endswith("*"))
+            prefixes = tuple(sorted(n[:-1] for n in names if n.endswith("*")))
+            match = NameMatch(exact, prefixes, neg)
+            if word.startswith("i"):
+                self.once("iifname")
+                self.iif = match
+            else:
+                self.once("oifname")
+                self.oif = match
+        elif word == "ip":
+            field_ = p.next("saddr, daddr or protocol")
+            neg = self.negated()
+            if field_ in ("saddr", "daddr"):
+                self.once("ip " + field_)
+                addrs = AddrMatch.of(p.values("ipv4_addr", self.table), neg)
+                if field_ == "saddr":
+                    self.src = addrs
+                else:
+                    self.dst = addrs
+            elif field_ == "protocol":
+                self.protocols(neg)
+            else:
+                raise p.err(f"'ip {field_}' is not modelled")
+        elif word == "l4proto":
+            self.protocols(self.negated())
+        elif word in ("tcp", "udp"):
+            proto = TCP if word == "tcp" else UDP
+            field_ = p.next("dport or sport")
+            if field_ not in ("dport", "sport"):
+                raise p.err(f"'{word} {field_}' is not modelled")
+            neg = self.negated()
+            ivs = merge_intervals(p.values("inet_service", self.table))
+            block = PacketSet.protocol(proto)
+            if field_ == "dport":
+                ports = PacketSet.union_all(PacketSet.ports(proto, lo, hi) for lo, hi in ivs)
+                self.keys = self.keys & (block - ports if neg else ports)
+            else:
+                sports = _complement(ivs) if neg else ivs
+                if self.sports is not None:
+                    raise p.err("two source-port matches in one rule")
+                self.sports = sports
+                self.keys = self.keys & block
+        elif word == "icmp":
+            if p.next("'type'") != "type":
+                raise p.err("only 'icmp type' is modelled")
+            neg = self.negated()
+            types = PacketSet.union_all(PacketSet.ports(ICMP, lo, hi)
+                                        for lo, hi in p.values("icmp_type", self.table))
+            self.keys = self.keys & (PacketSet.protocol(ICMP) - types if neg else types)
+        elif word == "ct":
+            if p.next("'state'") != "state":
+                raise p.err("only 'ct state' is modelled")
+            neg = self.negated()
+            states = self.states()
+            upper = frozenset(s.upper() for s in states)
+            all_states = frozenset(s.upper() for s in NFT_STATES)
+            self.once("ct state")
+            self.ct_states = all_states - upper if neg else upper
+        elif word == "counter":
+            if p.peek() == "packets":
+                p.i += 1
+                if not p.next("a number").isdigit() or p.next("'bytes'") != "bytes" \
+                        or not p.next("a number").isdigit():
+                    raise p.err("bad counter")
+        elif word == "log":
+            while p.peek() in ("prefix", "level"):
+                if p.next() == "prefix":
+                    p.string()
+                elif p.next("a level") not in ("emerg", "alert", "crit", "err", "warn",
+                                                "notice", "info", "debug"):
+                    raise p.err("bad log level")
+        elif word == "limit":
+            self.limit()
+        elif word == "comment":
+            p.string()
+        else:
+            self.verdict(word)
+
+    def names(self) -> list[str]:
+        p = self.p
+        words = [p.next("an interface name")]
+        if words[0] == "{":
+            words = []
+            while True:
+                p.skip_newlines(semis=False)
+                words.append(p.next("an interface name"))
+                p.skip_newlines(semis=False)
+                sep = p.next("',' or '}'")
+                if sep == "}":
+                    break
+                if sep != ",":
+                    raise p.err("expected ',' or '}'")
+        out = []
+        for w in words:
+            if not (w.startswith('"') and w.endswith('"') and len(w) >= 2):
+                if not re.fullmatch(r"[A-Za-z0-9_.:+\-]+\*?", w):
+                    raise p.err(f"bad interface name {w}")
+                out.append(w)
+            else:
+                out.append(w[1:-1])
+        return out
+
+    def protocols(self, neg: bool) -> None:
+        protos = self.p.values("inet_proto", self.table)
+        blocks = PacketSet.union_all(PacketSet.of(lo * PORT_SPAN, hi * PORT_SPAN + PORT_SPAN - 1)
+                                     for lo, hi in protos)
+        self.keys = self.keys & (EVERYTHING - blocks if neg else blocks)
+
+    def states(self) -> list[str]:
+        p = self.p
+        if p.peek() == "{":
+            p.i += 1
+            out = []
+            while True:
+                out.append(p.next("a state"))
+                sep = p.next("',' or '}'")
+                if sep == "}":
+                    break
+        else:
+            out = [p.next("a state")]
+            while p.peek() == ",":
+                p.i += 1
+                out.append(p.next("a state"))
+        if not set(out) <= NFT_STATES:
+            raise p.err(f"ct states {','.join(out)} are not modelled")
+        return out
+
+    def limit(self) -> None:
+        p = self.p
+        if p.next("'rate'") != "rate":
+            raise p.err("expected 'limit rate'")
+        rate = p.next("a rate")
+        if rate == "over" or not re.fullmatch(r"\d+/(second|minute|hour|day|week)", rate):
+            raise p.err(f"limit rate '{rate}' is not modelled")
+        if p.peek() == "burst":
+            p.i += 1
+            if not p.next("a number").isdigit() or p.next("'packets'") != "packets":
+                raise p.err("bad burst")
+        self.limited = True
+
+    def verdict(self, word: str) -> None:
+        p = self.p
+        if word in ("accept", "drop", "return", "continue"):
+            self.action = {"accept": "ACCEPT", "drop": "DROP", "return": "RETURN",
+                           "continue": "CONTINUE"}[word]
+        elif word == "reject":
+            self.action = "DROP"
+            if p.peek() == "with":
+                p.i += 1
+                kind = p.next("a reject type")
+                if kind == "tcp":
+                    if p.next("'reset'") != "reset":
+                        raise p.err("bad reject")
+                elif kind in ("icmp", "icmpx"):
+                    if p.next("'type'") != "type":
+                        raise p.err("bad reject")
+                    p.next("a reject code")
+                else:
+                    raise p.err(f"reject with '{kind}' is not modelled")
+        elif word in ("jump", "goto"):
+            self.action = word.upper()
+            self.target = p.next("a chain name")
+        else:
+            raise p.err(f"'{word}' is not modelled")
+        self.verdict_seen = True
+
+
+def _complement(ivs: tuple[tuple[int, int], ...]) -> tuple[tuple[int, int], ...]:
+    out, nxt = [], 0
+    for lo, hi in ivs:
+        if lo > nxt:
+            out.append((nxt, lo - 1))
+        nxt = max(nxt, hi + 1)
+    if nxt < PORT_SPAN:
+        out.append((nxt, PORT_SPAN - 1))
+    return tuple(out)

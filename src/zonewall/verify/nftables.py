@@ -1,0 +1,383 @@
+"""Parser for nft rulesets (`nft -f` input and `nft list ruleset` output), IPv4 forwarding.
+
+The file is replayed as one transaction: `flush ruleset`, `table FAMILY NAME` (create if
+missing), `delete table FAMILY NAME`, and `table FAMILY NAME { ... }` (add sets and chains,
+append rules), so the `table` / `delete table` / definition replace idiom gives exactly the
+last definition.  Tables of family `ip` and `inet` are evaluated; `ip6` tables are parsed but
+cannot see IPv4; other families are not modelled.
+
+Modelled exactly (anything else is a `ConfigParseError` with file, line and text):
+
+* sets: `type ipv4_addr|inet_service|inet_proto`, `flags interval|constant`, `auto-merge`,
+  `elements = { ... }` (addresses, prefixes, `a-b` ranges; ports; protocols), `comment`.
+* base chains: `type filter hook forward|input|output priority P; policy accept|drop;`.  Every
+  `forward` base chain of every table is traversed in priority order and all must accept;
+  input/output chains are not on the forwarding path and are not evaluated.
+* rule matches (each optionally `!=`): `iifname`/`oifname`/`iif`/`oif` (strings, `*` suffix
+  wildcard, anonymous sets), `meta iifname|oifname|l4proto`, `ip saddr|daddr` (literal, set
+  literal, `@set`), `ip protocol`, `tcp|udp dport|sport` (port, `lo-hi`, set, `@set`),
+  `icmp type` (number or name), `ct state`; statements `counter [packets N bytes M]`, `log
+  [prefix S] [level L]`, `limit rate N/unit [burst N packets]` (only in rules without a
+  verdict), `comment S`; verdicts `accept`, `drop`, `reject [with ...]` (a drop), `jump C`,
+  `goto C`, `return`, `continue`.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from zonewall.packets import ICMP_TYPES, PORT_SPAN
+
+from .nft_rule import RuleParser
+from .rules import (
+    IANA_PROTOCOLS,
+    Chain,
+    ConfigParseError,
+    Rule,
+    RuleRef,
+    Ruleset,
+    parse_prefix,
+)
+
+__all__ = ["parse_nftables"]
+
+_TOKEN = re.compile(r'"(?:[^"\\\n]|\\.)*"|!=|[{};,=]|@[A-Za-z0-9_.\-]+|[^\s{};,="@#]+|#[^\n]*|\n')
+NFT_ICMP = {**ICMP_TYPES, "info-request": 15, "info-reply": 16}
+PRIORITIES = {"raw": -300, "mangle": -150, "dstnat": -100, "filter": 0, "security": 50,
+              "srcnat": 100}
+
+
+@dataclass(frozen=True, slots=True)
+class _Tok:
+    text: str
+    line: int
+
+
+@dataclass
+class _NftSet:
+    name: str
+    kind: str
+    values: list[tuple[int, int]]
+
+
+@dataclass
+class _NftChain:
+    name: str
+    line: int
+    hook: str | None = None
+    priority: int = 0
+    policy: str = "accept"
+    policy_ref: RuleRef | None = None
+    rules: list[Rule] = field(default_factory=list)
+
+
+@dataclass
+class _NftTable:
+    family: str
+    name: str
+    sets: dict[str, _NftSet] = field(default_factory=dict)
+    chains: dict[str, _NftChain] = field(default_factory=dict)
+
+
+def parse_nftables(text: str, file: str = "<nftables>") -> Ruleset:
+    """Parse an nft ruleset into a `Ruleset` whose entry is every forward base chain."""
+    return _Parser(text, file).parse()
+
+
+class _Parser:
+    def __init__(self, text: str, file: str) -> None:
+        self.file = file
+        self.lines = text.splitlines()
+        self.toks: list[_Tok] = []
+        for n, line in enumerate(self.lines, 1):
+            pos = 0
+            for m in _TOKEN.finditer(line + "\n"):
+                if line[pos:m.start()].strip():
+                    raise self._err(n, f"cannot read '{line[pos:m.start()].strip()}'")
+                pos = m.end()
+                if not m.group().startswith("#"):
+                    self.toks.append(_Tok(m.group(), n))
+        self.i = 0
+        self.tables: dict[tuple[str, str], _NftTable] = {}
+
+    # -- token helpers --------------------------------------------------------------------------
+    def _err(self, line: int | None, msg: str) -> ConfigParseError:
+        text = self.lines[line - 1] if line is not None and 0 < line <= len(self.lines) else ""
+        return ConfigParseError(self.file, line, text, msg)
+
+    def err(self, msg: str) -> ConfigParseError:
+        tok = self.toks[min(self.i, len(self.toks) - 1)] if self.toks else None
+        return self._err(tok.line if tok else None, msg)
+
+    def peek(self) -> str | None:
+        return self.toks[self.i].text if self.i < len(self.toks) else None
+
+    def line(self) -> int:
+        return self.toks[min(self.i, len(self.toks) - 1)].line
+
+    def next(self, what: str = "a word") -> str:
+        if self.i >= len(self.toks) or self.toks[self.i].text in ("\n", ";"):
+            raise self.err(f"expected {what}")
+        self.i += 1
+        return self.toks[self.i - 1].text
+
+    def expect(self, text: str) -> None:
+        if self.peek() != text:
+            raise self.err(f"expected '{text}', found '{self.peek()}'")
+        self.i += 1
+
+    def skip_newlines(self, semis: bool = True) -> None:
+        while self.peek() == "\n" or (semis and self.peek() == ";"):
+            self.i += 1
+
+    def end_statement(self) -> None:
+        if self.peek() not in ("\n", ";", "}", None):
+            raise self.err(f"unexpected '{self.peek()}'")
+
+    # -- top level ------------------------------------------------------------------------------
+    def parse(self) -> Ruleset:
+        while True:
+            self.skip_newlines()
+            word = self.peek()
+            if word is None:
+                break
+            line = self.line()
+            self.i += 1
+            if word == "flush" and self.peek() == "ruleset":
+                self.i += 1
+                self.tables.clear()
+            elif word == "delete" and self.peek() == "table":
+                self.i += 1
+                ident = self.table_ident()
+                if ident not in self.tables:
+                    raise self._err(line, f"delete of missing table {' '.join(ident)}")
+                del self.tables[ident]
+            elif word in ("table", "add") and (word == "table" or self.peek() == "table"):
+                if word == "add":
+                    self.i += 1
+                ident = self.table_ident()
+                table = self.tables.setdefault(ident, _NftTable(*ident))
+                if self.peek() == "{":
+                    self.i += 1
+                    self.table_body(table)
+            else:
+                raise self._err(line, f"'{word}' is not modelled at top level")
+            self.end_statement()
+        return self.ruleset()
+
+    def table_ident(self) -> tuple[str, str]:
+        family = self.next("a family")
+        if family not in ("ip", "inet", "ip6"):
+            raise self.err(f"table family '{family}' is not modelled")
+        return family, self.next("a table name")
+
+    def table_body(self, table: _NftTable) -> None:
+        while True:
+            self.skip_newlines()
+            word = self.peek()
+            if word == "}":
+                self.i += 1
+                return
+            line = self.line()
+            word = self.next("a table statement")
+            if word == "set":
+                name = self.next("a set name")
+                self.expect("{")
+                self.set_body(table, name, line)
+            elif word == "chain":
+                name = self.next("a chain name")
+                chain = table.chains.setdefault(name, _NftChain(name, line))
+                self.expect("{")
+                self.chain_body(table, chain)
+            else:
+                raise self._err(line, f"'{word}' is not modelled in a table")
+            self.end_statement()
+
+    def set_body(self, table: _NftTable, name: str, line: int) -> None:
+        kind = ""
+        values: list[tuple[int, int]] = []
+        while True:
+            self.skip_newlines()
+            word = self.next("a set statement")
+            if word == "}":
+                break
+            if word == "type":
+                kind = self.next("a set type")
+                if kind not in ("ipv4_addr", "inet_service", "inet_proto"):
+                    raise self.err(f"set type '{kind}' is not modelled")
+            elif word == "flags":
+                flags = [self.next("a flag")]
+                while self.peek() == ",":
+                    self.i += 1
+                    flags.append(self.next("a flag"))
+                if not set(flags) <= {"interval", "constant"}:
+                    raise self.err(f"set flags {', '.join(flags)} are not modelled")
+            elif word == "auto-merge":
+                pass
+            elif word == "comment":
+                self.string()
+            elif word == "elements":
+                self.expect("=")
+                if not kind:
+                    raise self.err("elements before the set type")
+                values.extend(self.values(kind, table))
+            else:
+                raise self.err(f"'{word}' is not modelled in a set")
+            self.end_statement()
+        if name in table.sets and table.sets[name].kind != kind:
+            raise self._err(line, f"set '{name}' redefined with another type")
+        old = table.sets.get(name)
+        table.sets[name] = _NftSet(name, kind, (old.values if old else []) + values)
+
+    def chain_body(self, table: _NftTable, chain: _NftChain) -> None:
+        while True:
+            self.skip_newlines()
+            if self.peek() == "}":
+                self.i += 1
+                return
+            if self.peek() == "type":
+                self.base_chain(chain)
+            elif self.peek() == "policy":
+                line = self.line()
+                self.i += 1
+                chain.policy = self.next("a policy")
+                if chain.policy not in ("accept", "drop"):
+                    raise self.err(f"policy '{chain.policy}' is not modelled")
+                chain.policy_ref = RuleRef(self.file, line, self.lines[line - 1])
+            else:
+                chain.rules.append(RuleParser(self, table).parse())
+            self.end_statement()
+
+    def base_chain(self, chain: _NftChain) -> None:
+        line = self.line()
+        self.i += 1
+        if self.next("a chain type") != "filter" or self.next("'hook'") != "hook":
+            raise self.err("only 'type filter hook ...' base chains are modelled")
+        chain.hook = self.next("a hook")
+        if chain.hook not in ("forward", "input", "output"):
+            raise self.err(f"hook '{chain.hook}' is not modelled")
+        if self.next("'priority'") != "priority":
+            raise self.err("expected 'priority'")
+        chain.priority = self.priority()
+        chain.policy_ref = RuleRef(self.file, line, self.lines[line - 1])
+
+    def priority(self) -> int:
+        word = self.next("a priority")
+        base = PRIORITIES.get(word)
+        if base is None:
+            if not re.fullmatch(r"-?\d+", word):
+                raise self.err(f"priority '{word}' is not modelled")
+            return int(word)
+        if self.peek() and re.fullmatch(r"[+-]\d*", self.peek() or ""):
+            sign = self.next()
+            num = sign[1:] or self.next("a number")
+            if not num.isdigit():
+                raise self.err("bad priority offset")
+            return base + (int(num) if sign[0] == "+" else -int(num))
+        return base
+
+    # -- values ---------------------------------------------------------------------------------
+    def string(self) -> str:
+        word = self.next("a string")
+        if not (word.startswith('"') and word.endswith('"') and len(word) >= 2):
+            raise self.err(f"expected a quoted string, found {word}")
+        return re.sub(r"\\(.)", r"\1", word[1:-1])
+
+    def values(self, kind: str, table: _NftTable) -> list[tuple[int, int]]:
+        """One value, `{ v, ... }` (newlines allowed inside) or `@set`, as intervals."""
+        word = self.peek()
+        if word is not None and word.startswith("@"):
+            self.i += 1
+            found = table.sets.get(word[1:])
+            if found is None or found.kind != kind:
+                raise self.err(f"set '{word[1:]}' is undefined or not of type {kind}")
+            return list(found.values)
+        if word != "{":
+            return [self.value(kind, self.next("a value"))]
+        self.i += 1
+        out: list[tuple[int, int]] = []
+        while True:
+            self.skip_newlines(semis=False)
+            out.append(self.value(kind, self.next("a value")))
+            self.skip_newlines(semis=False)
+            sep = self.next("',' or '}'")
+            if sep == "}":
+                return out
+            if sep != ",":
+                raise self.err(f"expected ',' or '}}', found '{sep}'")
+
+    def value(self, kind: str, word: str) -> tuple[int, int]:
+        try:
+            if kind == "ipv4_addr":
+                if "-" in word:
+                    lo_s, hi_s = word.split("-", 1)
+                    lo, hi = parse_prefix(lo_s)[0], parse_prefix(hi_s)[0]
+                    if lo > hi:
+                        raise ValueError("empty range")
+                    return lo, hi
+                return parse_prefix(word)
+            if kind == "inet_service":
+                lo_s, _, hi_s = word.partition("-")
+                lo, hi = int(lo_s), int(hi_s or lo_s)
+                if not (lo_s.isdigit() and (not hi_s or hi_s.isdigit()) and lo <= hi < PORT_SPAN):
+                    raise ValueError("bad port")
+                return lo, hi
+            if kind == "inet_proto":
+                if word in IANA_PROTOCOLS or word == "ip":
+                    return _proto_number(word), _proto_number(word)
+                lo_s, _, hi_s = word.partition("-")
+                lo, hi = _proto_number(lo_s), _proto_number(hi_s or lo_s)
+                if lo > hi:
+                    raise ValueError("empty range")
+                return lo, hi
+            if kind == "icmp_type":
+                if word in NFT_ICMP:
+                    return NFT_ICMP[word], NFT_ICMP[word]
+                lo_s, _, hi_s = word.partition("-")
+                lo, hi = int(lo_s), int(hi_s or lo_s)
+                if not (lo_s.isdigit() and lo <= hi <= 255):
+                    raise ValueError("bad type")
+                return lo, hi
+        except ValueError as exc:
+            raise self.err(f"bad {kind} value '{word}': {exc}") from None
+        raise self.err(f"values of type {kind} are not modelled")
+
+    # -- result ---------------------------------------------------------------------------------
+    def ruleset(self) -> Ruleset:
+        chains: dict[str, Chain] = {}
+        bases: list[tuple[int, int, str]] = []
+        for t_index, ((family, tname), table) in enumerate(self.tables.items()):
+            for c_index, chain in enumerate(table.chains.values()):
+                qualified = f"{family} {tname} {chain.name}"
+                rules = tuple(_qualify(r, f"{family} {tname} ") for r in chain.rules)
+                for rule in chain.rules:
+                    if rule.target is not None and rule.target not in table.chains:
+                        raise ConfigParseError(self.file, rule.ref.line, rule.ref.text,
+                                               f"jump to undefined chain '{rule.target}'")
+                    if rule.target is not None and table.chains[rule.target].hook is not None:
+                        raise ConfigParseError(self.file, rule.ref.line, rule.ref.text,
+                                               "jump to a base chain")
+                policy = chain.policy.upper() if chain.hook is not None else None
+                chains[qualified] = Chain(qualified, rules, policy, chain.policy_ref)
+                if chain.hook == "forward" and family in ("ip", "inet"):
+                    bases.append((chain.priority, t_index * 10000 + c_index, qualified))
+        entry = tuple(name for _, _, name in sorted(bases))
+        return Ruleset("nftables", self.file, chains, default_entry=entry)
+
+
+def _proto_number(word: str) -> int:
+    if word.isdigit() and int(word) <= 255:
+        return int(word)
+    if word == "ip":  # nft prints protocol 0 as "ip"
+        return 0
+    if word in IANA_PROTOCOLS:
+        return IANA_PROTOCOLS[word]
+    raise ValueError(f"unknown protocol '{word}'")
+
+
+def _qualify(rule: Rule, prefix: str) -> Rule:
+    if rule.target is None:
+        return rule
+    return Rule(rule.ref, rule.action, prefix + rule.target, rule.iif, rule.oif, rule.src,
+                rule.dst, rule.keys, rule.sports, rule.states, rule.ack)

@@ -1,0 +1,244 @@
+"""The rule model every config parser of `zonewall.verify` produces, and its parse error.
+
+The three parsers (`iptables`, `nftables`, `ios`) turn config *text* into the same small model:
+named chains of first-match rules over (ingress interface, egress interface, source address,
+destination address, service key, source port, TCP ACK/RST flag, conntrack state).  A rule
+carries the file line it came from, so every verdict can be traced back to config text.
+
+Nothing here knows about the backends; this module is deliberately independent of them.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+
+from netaddr import IPNetwork
+
+from zonewall.packets import PORT_SPAN, TCP, UDP, PacketSet
+
+__all__ = [
+    "ACTIONS",
+    "EMPTY",
+    "EVERYTHING",
+    "IANA_PROTOCOLS",
+    "MAX_ADDR",
+    "Fail",
+    "AddrMatch",
+    "Chain",
+    "ConfigParseError",
+    "NameMatch",
+    "Rule",
+    "RuleRef",
+    "Ruleset",
+    "merge_intervals",
+    "parse_prefix",
+]
+
+EVERYTHING = PacketSet.everything()
+EMPTY = PacketSet()
+MAX_ADDR = (1 << 32) - 1
+# ACCEPT and DROP decide; RETURN leaves the chain; CONTINUE (LOG, counter) goes on; JUMP comes
+# back when the target falls off its end; GOTO does not come back to this chain.
+ACTIONS = frozenset({"ACCEPT", "DROP", "RETURN", "CONTINUE", "JUMP", "GOTO"})
+
+
+class ConfigParseError(Exception):
+    """A config line or construct the verifier does not model exactly (parsing fails closed)."""
+
+    def __init__(self, file: str, line: int | None, text: str, message: str) -> None:
+        self.file = file
+        self.line = line
+        self.text = text
+        self.message = message
+        where = f"{file}:{line}" if line is not None else file
+        super().__init__(f"{where}: {message}: {text.strip()!r}")
+
+
+# IP protocol keywords (netbase /etc/protocols, the names iptables and nft print), protocol 0
+# left out: iptables reads "-p 0" as every protocol, nft prints it as "ip".
+IANA_PROTOCOLS = {
+    "icmp": 1, "igmp": 2, "ggp": 3, "ipencap": 4, "st": 5, "tcp": 6, "egp": 8, "igp": 9,
+    "pup": 12, "udp": 17, "hmp": 20, "xns-idp": 22, "rdp": 27, "iso-tp4": 29, "dccp": 33,
+    "xtp": 36, "ddp": 37, "idpr-cmtp": 38, "ipv6": 41, "ipv6-route": 43, "ipv6-frag": 44,
+    "idrp": 45, "rsvp": 46, "gre": 47, "esp": 50, "ah": 51, "skip": 57, "ipv6-icmp": 58,
+    "ipv6-nonxt": 59, "ipv6-opts": 60, "rspf": 73, "vmtp": 81, "eigrp": 88, "ospf": 89,
+    "ax.25": 93, "ipip": 94, "etherip": 97, "encap": 98, "pim": 103, "ipcomp": 108,
+    "vrrp": 112, "l2tp": 115, "isis": 124, "sctp": 132, "fc": 133, "mobility-header": 135,
+    "udplite": 136, "mpls-in-ip": 137, "manet": 138, "hip": 139, "shim6": 140, "wesp": 141,
+    "rohc": 142, "ethernet": 143,
+}
+
+Fail = Callable[[str], ConfigParseError]  # builds the error for the line being parsed
+
+
+@dataclass(frozen=True, slots=True)
+class RuleRef:
+    """Where a verdict comes from: a config line, or a described implicit default."""
+
+    file: str
+    line: int | None
+    text: str
+
+    def describe(self) -> str:
+        where = f"{self.file}:{self.line}" if self.line is not None else self.file
+        return f"{where}: {self.text.strip()}"
+
+
+def merge_intervals(intervals: Iterable[tuple[int, int]]) -> tuple[tuple[int, int], ...]:
+    out: list[tuple[int, int]] = []
+    for lo, hi in sorted(intervals):
+        if out and lo <= out[-1][1] + 1:
+            if hi > out[-1][1]:
+                out[-1] = (out[-1][0], hi)
+        else:
+            out.append((lo, hi))
+    return tuple(out)
+
+
+def parse_prefix(text: str) -> tuple[int, int]:
+    """`A.B.C.D`, `A.B.C.D/N` or `A.B.C.D/M.M.M.M` as an address interval (host bits cleared,
+    as iptables and nft do).  Raises ValueError on anything else."""
+    if not text or not all(c.isdigit() or c in "./" for c in text) or text.count("/") > 1:
+        raise ValueError(f"not an IPv4 address or prefix: {text}")
+    addr = text.split("/")[0]
+    parts = addr.split(".")
+    if len(parts) != 4 or any(not p or int(p) > 255 or (len(p) > 1 and p[0] == "0")
+                              for p in parts):
+        raise ValueError(f"not an IPv4 address: {addr}")
+    try:
+        net = IPNetwork(text)
+    except Exception as exc:  # netaddr raises several types for bad input
+        raise ValueError(f"not an IPv4 prefix: {text}") from exc
+    if net.version != 4:
+        raise ValueError(f"not an IPv4 prefix: {text}")
+    net = net.cidr
+    return int(net.first), int(net.last)
+
+
+@dataclass(frozen=True, slots=True)
+class AddrMatch:
+    """An address predicate: membership in sorted merged intervals, possibly negated."""
+
+    intervals: tuple[tuple[int, int], ...]
+    negate: bool = False
+    _starts: tuple[int, ...] = field(default=(), compare=False, repr=False)
+
+    @staticmethod
+    def of(intervals: Iterable[tuple[int, int]], negate: bool = False) -> AddrMatch:
+        merged = merge_intervals(intervals)
+        return AddrMatch(merged, negate, tuple(lo for lo, _ in merged))
+
+    def matches(self, addr: int) -> bool:
+        i = bisect.bisect_right(self._starts, addr) - 1
+        inside = i >= 0 and addr <= self.intervals[i][1]
+        return inside != self.negate
+
+
+@dataclass(frozen=True, slots=True)
+class NameMatch:
+    """An interface-name predicate: exact names and wildcard prefixes (`eth+`, `"eth*"`)."""
+
+    names: frozenset[str]
+    prefixes: tuple[str, ...] = ()
+    negate: bool = False
+
+    def matches(self, name: str | None) -> bool:
+        if name is None:  # no such interface: a positive match cannot hold
+            return self.negate
+        inside = name in self.names or any(name.startswith(p) for p in self.prefixes)
+        return inside != self.negate
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """One first-match rule.
+
+    `keys` are the service keys (protocol and destination port or ICMP type) it matches.
+    `sports`, when set, are the TCP/UDP source ports it matches (its keys are then TCP/UDP
+    only).  `states` are the conntrack states it matches (None: any).  `ack` True means only
+    TCP segments with ACK or RST set (IOS `established`; its keys are then TCP only).
+    """
+
+    ref: RuleRef
+    action: str
+    target: str | None = None
+    iif: NameMatch | None = None
+    oif: NameMatch | None = None
+    src: AddrMatch | None = None
+    dst: AddrMatch | None = None
+    keys: PacketSet = EVERYTHING
+    sports: tuple[tuple[int, int], ...] | None = None
+    states: frozenset[str] | None = None
+    ack: bool | None = None
+
+    def __post_init__(self) -> None:
+        if self.action not in ACTIONS:
+            raise ValueError(f"unknown action {self.action}")
+        if (self.action in ("JUMP", "GOTO")) != (self.target is not None):
+            raise ValueError("JUMP and GOTO, and only they, need a target")
+        l4 = PacketSet.protocol(TCP) | PacketSet.protocol(UDP)
+        if self.sports is not None and not self.keys.issubset(l4):
+            raise ValueError("a source-port match needs TCP or UDP keys only")
+        if self.ack and not self.keys.issubset(PacketSet.protocol(TCP)):
+            raise ValueError("an ACK/RST match needs TCP keys only")
+
+    def matches_context(self, state: str | None, sport: int, ack: bool) -> bool:
+        if self.states is not None and (state is None or state not in self.states):
+            return False
+        if self.ack and not ack:
+            return False
+        if self.sports is not None:
+            return any(lo <= sport <= hi for lo, hi in self.sports)
+        return True
+
+
+@dataclass(frozen=True, slots=True)
+class Chain:
+    """Rules evaluated in order.  `policy` ACCEPT/DROP for a base chain (or an ACL's implicit
+    deny); None for a user chain, which returns to its caller when it falls off the end."""
+
+    name: str
+    rules: tuple[Rule, ...]
+    policy: str | None = None
+    policy_ref: RuleRef | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Ruleset:
+    """A parsed config: chains, plus which chains see a packet entering on an interface.
+
+    `entry` maps an ingress interface to the chain names a forwarded packet traverses, in
+    order (all must accept); `default_entry` applies to every other interface.
+    """
+
+    platform: str
+    file: str
+    chains: Mapping[str, Chain]
+    default_entry: tuple[str, ...]
+    entry: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    stateful: bool = True  # False: no connection tracking, replies are checked as packets
+
+    def entries(self, ingress: str) -> tuple[str, ...]:
+        return self.entry.get(ingress, self.default_entry)
+
+    def address_intervals(self) -> set[tuple[int, int]]:
+        out: set[tuple[int, int]] = set()
+        for chain in self.chains.values():
+            for rule in chain.rules:
+                for m in (rule.src, rule.dst):
+                    if m is not None:
+                        out.update(m.intervals)
+        return out
+
+    def sport_cuts(self) -> set[int]:
+        """Starts of the source-port classes every rule treats alike."""
+        cuts = {0}
+        for chain in self.chains.values():
+            for rule in chain.rules:
+                for lo, hi in rule.sports or ():
+                    cuts.add(lo)
+                    if hi < PORT_SPAN - 1:
+                        cuts.add(hi + 1)
+        return cuts
