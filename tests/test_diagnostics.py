@@ -36,6 +36,10 @@ UNTRIGGERABLE = {
     # and lists are flat, the LALR parser is iterative), so the tree depth is bounded and this
     # cannot happen from policy text; files over 64 MiB are reported as E105, not E109.
     "E109": "no recursive grammar rule: a policy cannot be nested deeply enough",
+    # Translation validation: only a bug in a backend triggers these; they are proven by
+    # tests/e2e/test_translation_validation.py, which breaks a backend on purpose.
+    "E404": "a backend bug: a rendered config that does not enforce the policy",
+    "E405": "a backend bug: a rendered config the evaluator cannot read back",
 }
 
 
