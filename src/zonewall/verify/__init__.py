@@ -28,8 +28,9 @@ API::
   `packets` (a `PacketSet`; for reply-blocked, the keys of the flows whose replies are
   blocked), `condition` (source ports, TCP flags or conntrack state it is limited to, or ""),
   `flows` (reply-blocked: which flows), `rules` (`RuleRef`s: file, line, text of the deciding
-  config lines or implicit policy), `example` (one concrete packet, re-checked by a plain
-  per-packet interpreter), and `describe()` (one line of text).
+  config lines or implicit policy), `path` (the jump/goto lines that led there), `example`
+  (one concrete packet, re-checked by a plain per-packet interpreter), and `describe()`
+  (one line of text).  Differences are sorted and deterministic.
 * `summarize(diffs, owners=4) -> list[str]`: one line per kind, ingress, packets, condition
   and deciding rules (a widened rule can differ on many address pairs; this folds them).
 * Per-address questions on a parsed config: `ev = Evaluator(parse_config(platform, text,

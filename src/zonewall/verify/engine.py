@@ -60,7 +60,8 @@ class Evaluator:
     def __init__(self, ruleset: Ruleset) -> None:
         self.ruleset = ruleset
         self.chains = ruleset.chains
-        self._dims: dict[str, frozenset[str]] = {}
+        self._dims: dict[str, frozenset[str]] = {}  # what a chain and those it reaches test
+        self._direct: dict[str, frozenset[str]] = {}
         for name in self.chains:
             self._closure_dims(name, ())
         self._filtered_cache: dict[tuple[object, ...], tuple[tuple[Rule, ...], bool]] = {}
@@ -101,13 +102,14 @@ class Evaluator:
         return rules, dep
 
     def _direct_dims(self, name: str) -> frozenset[str]:
-        dkey = "\0direct\0" + name
-        if dkey not in self._dims:
+        """What the rules of `name` itself test (not the chains they jump to)."""
+        found = self._direct.get(name)
+        if found is None:
             dims: set[str] = set()
             for rule in self.chains[name].rules:
                 dims.update(_rule_dims(rule))
-            self._dims[dkey] = frozenset(dims)
-        return self._dims[dkey]
+            found = self._direct[name] = frozenset(dims)
+        return found
 
     # -- set-based evaluation ------------------------------------------------------------------
     def accepted(self, cell: Cell, ctx: Ctx) -> PacketSet:

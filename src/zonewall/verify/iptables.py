@@ -194,6 +194,10 @@ def _build(tables: dict[str, _Table], file: str) -> Ruleset:
     filt = tables.get("filter")
     if filt is None:
         raise ConfigParseError(file, None, "", "no '*filter' table")
+    _, n, raw = filt.policies["FORWARD"]
+    if not raw.lstrip().startswith(":FORWARD"):
+        # without ":FORWARD POLICY", iptables-restore keeps whatever policy the kernel had
+        raise ConfigParseError(file, n, raw, "the policy of FORWARD is not declared")
     chains: dict[str, Chain] = {}
     for name, rules in filt.rules.items():
         parsed = tuple(_RuleParser(words, file, n, raw, filt).parse() for words, n, raw in rules)

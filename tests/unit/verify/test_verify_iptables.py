@@ -188,8 +188,10 @@ def test_unmodelled_rule_fails_closed(line: str, message: str) -> None:
     ("*foo\nCOMMIT\n", "unknown table 'foo'"),
     ("*mangle\nCOMMIT\n", "no '\\*filter' table"),
     ("*filter\nip6tables stuff\nCOMMIT\n", "unmodelled line"),
+    ("*filter\n:INPUT ACCEPT [0:0]\n-A FORWARD -j ACCEPT\nCOMMIT\n",
+     "the policy of FORWARD is not declared"),
 ], ids=["no-commit", "outside-table", "nat-rules", "bad-policy", "unknown-table",
-        "no-filter", "junk"])
+        "no-filter", "junk", "no-forward-policy"])
 def test_unmodelled_file_fails_closed(text: str, message: str) -> None:
     with pytest.raises(ConfigParseError, match=message):
         parse_iptables(text, "bad.rules")
