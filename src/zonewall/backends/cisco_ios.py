@@ -247,9 +247,10 @@ class CiscoIosBackend(Backend):
             f"gateway: {view.plan.name}  uplink: {view.plan.uplink or '-'}",
             ("stateless: a reply is permitted as TCP with ACK or RST (established) from the "
              "service port, UDP from the service port, or ICMP echo-reply for echo-request"),
-            ("traffic to the switch itself is not described by the policy and is dropped, "
-             "except DHCP client broadcasts (udp 68 -> 255.255.255.255:67) for ip "
-             "helper-address"),
+            ("traffic to the switch itself is not described by the policy: its SVI address in a "
+             "class subnet is reached like that class; DHCP client broadcasts"),
+            ("(udp 68 -> 255.255.255.255:67) are permitted for ip helper-address; protect "
+             "management access to the switch with its own controls"),
             "deploy make-before-break (merge into the running config; never configure replace):",
             "  1. paste the ip access-list blocks: new names, built beside the applied ACLs",
             ("  2. paste the interface blocks: each ip access-group moves one interface to its "
