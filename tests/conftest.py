@@ -8,12 +8,24 @@ compiling a policy sometimes exceeds 200 ms on a loaded machine and that is not 
 from __future__ import annotations
 
 import os
+import warnings
 
 from hypothesis import settings
 
 settings.register_profile("ci", derandomize=True, deadline=None, max_examples=150)
 settings.register_profile("dev", deadline=None)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
+
+# When a property fails, hypothesis's pytest plugin imports libcst to suggest an @example
+# patch; some libcst releases warn (DeprecationWarning from mypy_extensions) on import, and
+# with filterwarnings=error that turns the test's failure report into an INTERNALERROR.
+# Importing it once here, with that warning silenced, keeps failures reported normally.
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore", DeprecationWarning)
+    try:
+        import libcst  # noqa: F401
+    except ImportError:
+        pass
 
 
 def pytest_addoption(parser):  # type: ignore[no-untyped-def]

@@ -140,9 +140,15 @@ def _check_environment() -> None:
                            "nftables)")
 
 
-def _host_address(net: IPNetwork) -> str | None:
+def _host_net(prefixes: tuple[IPNetwork, ...]) -> IPNetwork | None:
+    """The class subnet a lab host sits in: the first with room for gateway and host."""
+    return next((net for net in prefixes if net.size >= 4), None)
+
+
+def _host_address(prefixes: tuple[IPNetwork, ...]) -> str | None:
     """A host in the class subnet (the first usable address is the gateway's)."""
-    return str(IPAddress(net.first + 2)) if net.size >= 4 else None
+    net = _host_net(prefixes)
+    return str(IPAddress(net.first + 2)) if net is not None else None
 
 
 def _external_address(ep: Endpoint) -> str | None:
@@ -183,8 +189,7 @@ def plan_probes(compiled: CompiledPolicy) -> tuple[list[Probe], dict[int, str], 
     notes: list[str] = []
     address: dict[int, str] = {}
     for ep in compiled.endpoints:
-        addr = (_host_address(ep.prefixes[0]) if ep.kind == "class"
-                else _external_address(ep))
+        addr = _host_address(ep.prefixes) if ep.kind == "class" else _external_address(ep)
         if addr is None:
             notes.append(f"'{ep.name}' has no address a lab host can use; not probed")
         else:
@@ -305,16 +310,20 @@ def run_lab(compiled: CompiledPolicy) -> LabReport:
             for cls in (c for c in policy.classes if c.gateway == plan.name):
                 host = topo.ns(f"c{cls.vlan}")
                 host_ns[cls.name] = host
-                for n, net in enumerate(cls.prefixes):
+                home = _host_net(cls.prefixes)
+                topo.link(gw, cls.interface, None, host, "eth0", None)
+                for net in cls.prefixes:
                     gw_addr = f"{IPAddress(net.first + 1)}/{net.prefixlen}"
-                    if n == 0:
-                        topo.link(gw, cls.interface, gw_addr, host, "eth0",
-                                  f"{IPAddress(net.first + 2)}/{net.prefixlen}")
-                        topo.exec(host, "ip", "route", "add", "default", "via",
-                                  str(IPAddress(net.first + 1)))
-                    else:
+                    if net.size >= 4:
                         topo.exec(gw, "ip", "addr", "add", gw_addr, "dev", cls.interface)
+                    else:  # no room for a gateway address: route the subnet to the link
+                        topo.exec(gw, "ip", "route", "add", str(net), "dev", cls.interface)
                     topo.exec(core, "ip", "route", "add", str(net), "via", f"169.254.{i}.2")
+                if home is not None:
+                    topo.exec(host, "ip", "addr", "add",
+                              f"{IPAddress(home.first + 2)}/{home.prefixlen}", "dev", "eth0")
+                    topo.exec(host, "ip", "route", "add", "default", "via",
+                              str(IPAddress(home.first + 1)))
             backend = get_backend(platform)
             model = backend.lower(policy, gateway_view(policy, plan.name))
             (text,) = backend.render(model).values()

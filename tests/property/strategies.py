@@ -62,6 +62,15 @@ EXTERNAL_MENU: dict[str, tuple[tuple[tuple[str, ...], ...], tuple[tuple[str, ...
         ((), ("198.51.100.128/25",)),
     ),
     "campus": ((("10.0.0.0/16",),), ((), ("10.0.8.0/21",))),
+    "cloud": (  # the same addresses as vendor, or overlapping addresses of its own
+        (("203.0.113.0/24",), ("203.0.113.0/25", "203.0.113.0/24")),
+        ((), ("203.0.113.0/26",)),
+    ),
+    "dmz": (  # partly class space (slot 1 always holds a class, slot 6 sometimes)
+        (("10.0.6.0/23",), ("10.0.1.0/24", "10.0.7.0/24")),
+        ((), ("10.0.7.128/25",)),
+    ),
+    "top": ((("255.255.255.0/24",),), ((), ("255.255.255.255/32",))),  # the last addresses
 }
 
 TCP, UDP, ICMP, GRE = 6, 17, 1, 47
@@ -196,6 +205,9 @@ class PolicySpec:
     assertions: tuple[AssertSpec, ...] = ()
     # A permutation of range(len(statements())), or None for the natural order.
     order: tuple[int, ...] | None = field(default=None, compare=False)
+    # Per statement (in natural order), a layout: what ends it (`;`, a comment, blank lines)
+    # and whether it is spread over several lines.  None: one statement per line.
+    layout: tuple[tuple[str, bool], ...] | None = field(default=None, compare=False)
 
     def statements(self) -> list[str]:
         """Top-level statements in natural order (services, classes, externals, gateway,
@@ -211,12 +223,15 @@ class PolicySpec:
 
     def text(self) -> str:
         stmts = self.statements()
+        if self.layout is not None:
+            stmts = [_lay_out(stmt, end, spread) for stmt, (end, spread)
+                     in zip(stmts, self.layout, strict=True)]
         order = self.order if self.order is not None else range(len(stmts))
         return "".join(stmts[i] + "\n" for i in order)
 
     def with_(self, **changes: object) -> PolicySpec:
-        """A changed copy; the statement order is reset (statement counts may change)."""
-        return replace(self, order=None, **changes)  # type: ignore[arg-type]
+        """A changed copy in natural order and layout (statement counts may change)."""
+        return replace(self, order=None, layout=None, **changes)  # type: ignore[arg-type]
 
     # -- helpers for oracles and strategies ----------------------------------------------------
     @property
@@ -258,6 +273,17 @@ class PolicySpec:
         return tuple(terms)
 
 
+# What may end a statement: nothing, the optional `;`, a comment, blank lines.
+STATEMENT_ENDS = ("", ";", " ;", "  # a comment -> with: \"quotes\"", "\n\n# a comment line\n")
+
+
+def _lay_out(stmt: str, end: str, spread: bool) -> str:
+    if spread:  # these never occur inside the strings the generator writes
+        for token in (" -> ", " : ", "{ ", " = "):
+            stmt = stmt.replace(token, "\n    " + token.strip() + "\n  ")
+    return stmt + end
+
+
 # ---------------------------------------------------------------------------------------------
 # Strategies
 # ---------------------------------------------------------------------------------------------
@@ -273,9 +299,14 @@ def _port_range(draw: st.DrawFn) -> str:
     return f"{proto}/{lo}-{hi}"
 
 
+@st.composite
+def _port(draw: st.DrawFn) -> str:
+    return f"{draw(_protos)}/{draw(st.sampled_from(PORTS))}"
+
+
 # Literal service items over the small port universe (sampled_from shrinks to the first).
 service_items: st.SearchStrategy[str] = st.one_of(
-    st.builds(lambda p, n: f"{p}/{n}", _protos, st.sampled_from(PORTS)),
+    _port(),
     _port_range(),
     st.sampled_from(("icmp/echo-request", "icmp/8", "icmp/echo-reply", "icmp", "tcp", "udp",
                      "ip")),
@@ -288,11 +319,14 @@ def _classes(draw: st.DrawFn) -> tuple[ClassSpec, ...]:
     out = []
     for k, name in enumerate(names):
         slot = k + 1  # class k lives in 10.0.{k+1}.0/24, so subnets never overlap
-        shape = draw(st.sampled_from(("/24", "/25", "split")))
-        if shape == "split":  # two pieces with a gap between them
-            subnets: tuple[str, ...] = (f"10.0.{slot}.0/26", f"10.0.{slot}.128/26")
-        else:
-            subnets = (f"10.0.{slot}.0{shape}",)
+        shapes = (
+            (f"10.0.{slot}.0/24",),
+            (f"10.0.{slot}.0/25",),
+            (f"10.0.{slot}.0/26", f"10.0.{slot}.128/26"),  # two pieces with a gap
+            (f"10.0.{slot}.128/25", f"10.0.{slot}.0/25"),  # adjacent pieces: one /24
+            (f"10.0.{slot}.5/32", f"10.0.{slot}.64/27"),  # a single host and a block
+        )
+        subnets = draw(st.sampled_from(shapes))
         tags = tuple(draw(st.lists(st.sampled_from(TAGS), max_size=2, unique=True)))
         level = draw(st.none() | st.sampled_from(LEVELS))
         out.append(ClassSpec(name, subnets, 100 + slot, tags, level))
@@ -364,6 +398,11 @@ def assertions_for(draw: st.DrawFn, spec: PolicySpec,
         without = draw(selectors_for(spec))
     if kind == "encrypted" and draw(st.booleans()):
         src = None
+    if kind == "only" and draw(st.booleans()):
+        # Every class, perhaps with some externals: only flows from the other externals (or
+        # from nowhere) decide it, which random selectors rarely isolate.
+        src = Sel(("internal", *draw(st.lists(st.sampled_from(spec.external_names),
+                                              max_size=1))) if spec.externals else ("internal",))
     accepted = "known risk" if draw(st.integers(0, 9)) == 0 else None
     return AssertSpec(kind, src, dst, services, without, accepted)
 
@@ -371,7 +410,8 @@ def assertions_for(draw: st.DrawFn, spec: PolicySpec,
 @st.composite
 def policies(draw: st.DrawFn, kinds: Sequence[str] = ASSERT_KINDS, min_assertions: int = 0,
              max_assertions: int = 4, shuffled: bool = False) -> PolicySpec:
-    """A small valid policy; `kinds` are the assertion kinds to draw from."""
+    """A small valid policy; `kinds` are the assertion kinds to draw from; `shuffled` also
+    draws a statement order and a layout."""
     spec = PolicySpec(draw(_classes()), draw(_externals()), draw(_services()), ())
     allows = draw(st.lists(rules_for(spec, "allow"), min_size=1, max_size=10))
     denies = draw(st.lists(rules_for(spec, "deny"), max_size=4))
@@ -381,6 +421,9 @@ def policies(draw: st.DrawFn, kinds: Sequence[str] = ASSERT_KINDS, min_assertion
         assertions = tuple(draw(st.lists(assertions_for(spec, kinds), min_size=min_assertions,
                                          max_size=max_assertions)))
     spec = replace(spec, rules=rules, assertions=assertions)
-    if shuffled:
-        spec = replace(spec, order=tuple(draw(st.permutations(range(len(spec.statements()))))))
+    if shuffled:  # and laid out differently
+        count = len(spec.statements())
+        layout = st.tuples(st.sampled_from(STATEMENT_ENDS), st.booleans())
+        spec = replace(spec, order=tuple(draw(st.permutations(range(count)))),
+                       layout=tuple(draw(st.lists(layout, min_size=count, max_size=count))))
     return spec
