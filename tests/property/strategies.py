@@ -2,10 +2,12 @@
 
 `policies()` draws a `PolicySpec`: a plain description of the policy (classes with fixed
 subnets and VLANs, overlapping externals, services over a small port universe, allows, denies
-and assertions).  `PolicySpec.text()` renders it as `.zw` source, one statement per line, in
-any statement order.  The tests evaluate the language semantics directly on the spec (their
-oracle never imports `zonewall.compiler`), so the spec carries everything an oracle needs:
-member names, tags, criticality levels, service items as written, and selectors as terms.
+and assertions).  `PolicySpec.text()` renders it as `.zw` source: one statement per line in
+natural order, or (drawn with `shuffled=True`) in any order and layout (`;`, comments, blank
+lines, statements spread over lines).  The tests evaluate the language semantics directly on
+the spec (their oracle never imports `zonewall.compiler`), so the spec carries everything an
+oracle needs: member names, tags, criticality levels, service items as written, selectors as
+terms.
 
 Generated policies are valid by construction: names are unique and never reserved words,
 subnets never overlap, every selector (and every `without`) selects something, service
@@ -14,10 +16,14 @@ references are acyclic, and every external keeps some addresses outside the clas
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
+from typing import TypeVar
 
 from hypothesis import strategies as st
+
+T = TypeVar("T")
 
 __all__ = [
     "ASSERT_KINDS",
@@ -288,36 +294,48 @@ def _lay_out(stmt: str, end: str, spread: bool) -> str:
 # Strategies
 # ---------------------------------------------------------------------------------------------
 
-_protos = st.sampled_from(("tcp", "udp"))
+# Generation cost is dominated by building and validating strategy objects, so the helpers
+# below draw through a few cached strategies: `_pick` is `sampled_from` (shrinking toward the
+# first element) and `_picks` is `lists(sampled_from(...), unique=True)`.
 
 
-@st.composite
-def _port_range(draw: st.DrawFn) -> str:
-    proto = draw(_protos)
-    lo = draw(st.integers(1000, 1010))
-    hi = draw(st.integers(lo, 1010))
-    return f"{proto}/{lo}-{hi}"
+@functools.cache
+def _below(n: int) -> st.SearchStrategy[int]:
+    return st.integers(0, n - 1)
 
 
-@st.composite
-def _port(draw: st.DrawFn) -> str:
-    return f"{draw(_protos)}/{draw(st.sampled_from(PORTS))}"
+def _pick(draw: st.DrawFn, seq: Sequence[T]) -> T:
+    return seq[draw(_below(len(seq)))]
 
 
-# Literal service items over the small port universe (sampled_from shrinks to the first).
-service_items: st.SearchStrategy[str] = st.one_of(
-    _port(),
-    _port_range(),
-    st.sampled_from(("icmp/echo-request", "icmp/8", "icmp/echo-reply", "icmp", "tcp", "udp",
-                     "ip")),
-)
+def _chance(draw: st.DrawFn, one_in: int) -> bool:
+    return draw(_below(one_in)) == 0
 
 
-@st.composite
+def _picks(draw: st.DrawFn, seq: Sequence[T], lo: int, hi: int) -> tuple[T, ...]:
+    """Between lo and hi distinct elements of seq (fewer if seq is shorter)."""
+    pool = list(seq)
+    count = min(lo + draw(_below(hi - lo + 1)), len(pool))
+    return tuple(pool.pop(draw(_below(len(pool)))) for _ in range(count))
+
+
+_LITERAL_ITEMS = ("icmp/echo-request", "icmp/8", "icmp/echo-reply", "icmp", "tcp", "udp", "ip")
+
+
+def _service_item(draw: st.DrawFn) -> str:
+    """A literal service item over the small port universe."""
+    kind = draw(_below(3))
+    if kind == 0:
+        return f"{_pick(draw, ('tcp', 'udp'))}/{_pick(draw, PORTS)}"
+    if kind == 1:
+        lo = 1000 + draw(_below(11))
+        return f"{_pick(draw, ('tcp', 'udp'))}/{lo}-{lo + draw(_below(1011 - lo))}"
+    return _pick(draw, _LITERAL_ITEMS)
+
+
 def _classes(draw: st.DrawFn) -> tuple[ClassSpec, ...]:
-    names = draw(st.lists(st.sampled_from(CLASS_NAMES), min_size=2, max_size=6, unique=True))
     out = []
-    for k, name in enumerate(names):
+    for k, name in enumerate(_picks(draw, CLASS_NAMES, 2, 6)):
         slot = k + 1  # class k lives in 10.0.{k+1}.0/24, so subnets never overlap
         shapes = (
             (f"10.0.{slot}.0/24",),
@@ -326,85 +344,91 @@ def _classes(draw: st.DrawFn) -> tuple[ClassSpec, ...]:
             (f"10.0.{slot}.128/25", f"10.0.{slot}.0/25"),  # adjacent pieces: one /24
             (f"10.0.{slot}.5/32", f"10.0.{slot}.64/27"),  # a single host and a block
         )
-        subnets = draw(st.sampled_from(shapes))
-        tags = tuple(draw(st.lists(st.sampled_from(TAGS), max_size=2, unique=True)))
-        level = draw(st.none() | st.sampled_from(LEVELS))
-        out.append(ClassSpec(name, subnets, 100 + slot, tags, level))
+        level = _pick(draw, (None, *LEVELS))
+        out.append(ClassSpec(name, _pick(draw, shapes), 100 + slot, _picks(draw, TAGS, 0, 2),
+                             level))
     return tuple(out)
 
 
-@st.composite
 def _externals(draw: st.DrawFn) -> tuple[ExternalSpec, ...]:
-    names = draw(st.lists(st.sampled_from(tuple(EXTERNAL_MENU)), max_size=3, unique=True))
     out = []
-    for name in names:
+    for name in _picks(draw, tuple(EXTERNAL_MENU), 0, 3):
         addresses, excepts = EXTERNAL_MENU[name]
-        out.append(ExternalSpec(name, draw(st.sampled_from(addresses)),
-                                draw(st.sampled_from(excepts))))
+        out.append(ExternalSpec(name, _pick(draw, addresses), _pick(draw, excepts)))
     return tuple(out)
 
 
-@st.composite
 def _services(draw: st.DrawFn) -> tuple[ServiceSpec, ...]:
-    names = draw(st.lists(st.sampled_from(SERVICE_NAMES), min_size=2, max_size=4, unique=True))
+    names = _picks(draw, SERVICE_NAMES, 2, 4)
     out: list[ServiceSpec] = []
     for i, name in enumerate(names):
-        items = draw(st.lists(service_items, min_size=1, max_size=3))
+        items = [_service_item(draw) for _ in range(1 + draw(_below(3)))]
         if i and draw(st.booleans()):  # refer to an earlier service: acyclic by construction
-            ref = draw(st.sampled_from(names[:i]))
-            items.insert(draw(st.integers(0, len(items))), ref)
-        out.append(ServiceSpec(name, tuple(items), draw(st.integers(0, 3)) == 0))
+            items.insert(draw(_below(len(items) + 1)), _pick(draw, names[:i]))
+        out.append(ServiceSpec(name, tuple(items), _chance(draw, 4)))
     return tuple(out)
+
+
+def _selector(draw: st.DrawFn, spec: PolicySpec, terms: Sequence[str]) -> Sel:
+    include = _picks(draw, terms, 1, 2)
+    exclude = _picks(draw, terms, 1, 2) if _chance(draw, 4) else ()
+    sel = Sel(include, exclude)
+    return sel if spec.members(sel) else Sel(include)
+
+
+def _service_list(draw: st.DrawFn, spec: PolicySpec) -> tuple[str, ...]:
+    return _picks(draw, tuple(s.name for s in spec.services), 1, 2)
+
+
+def _rule(draw: st.DrawFn, spec: PolicySpec, terms: Sequence[str], action: str) -> RuleSpec:
+    services = None if _chance(draw, 3) else _service_list(draw, spec)
+    why = "why: #not a comment" if _chance(draw, 2) else None
+    log = action == "allow" and _chance(draw, 5)
+    return RuleSpec(action, _selector(draw, spec, terms), _selector(draw, spec, terms), services,
+                    why, log)
+
+
+def _assertion(draw: st.DrawFn, spec: PolicySpec, terms: Sequence[str],
+               kinds: Sequence[str]) -> AssertSpec:
+    kind = _pick(draw, kinds)
+    src: Sel | None = _selector(draw, spec, terms)
+    dst = _selector(draw, spec, terms)
+    services: tuple[str, ...] | None = None
+    without = None
+    if kind in ("allowed", "limited") or (kind == "denied" and _chance(draw, 2)):
+        services = _service_list(draw, spec)
+    if kind == "unreachable" and _chance(draw, 2):
+        # Often one class: a hub whose removal may cut exactly the path that matters.
+        without = (Sel((_pick(draw, spec.class_names),)) if _chance(draw, 2)
+                   else _selector(draw, spec, terms))
+    if kind == "encrypted" and _chance(draw, 2):
+        src = None
+    if kind == "only" and _chance(draw, 2):
+        # Every class, perhaps with some externals: only flows from the other externals (or
+        # from nowhere) decide it, which random selectors rarely isolate.
+        src = Sel(("internal", *_picks(draw, spec.external_names, 0, 1)))
+    accepted = "known risk" if _chance(draw, 10) else None
+    return AssertSpec(kind, src, dst, services, without, accepted)
 
 
 @st.composite
 def selectors_for(draw: st.DrawFn, spec: PolicySpec) -> Sel:
     """A selector over `spec` that selects something (an `except` that would empty it is
     dropped)."""
-    terms = st.sampled_from(spec.selector_terms())
-    include = tuple(draw(st.lists(terms, min_size=1, max_size=2, unique=True)))
-    exclude: tuple[str, ...] = ()
-    if draw(st.integers(0, 3)) == 0:
-        exclude = tuple(draw(st.lists(terms, min_size=1, max_size=2, unique=True)))
-    sel = Sel(include, exclude)
-    return sel if spec.members(sel) else Sel(include)
-
-
-def _service_list(spec: PolicySpec) -> st.SearchStrategy[tuple[str, ...]]:
-    names = st.sampled_from(tuple(s.name for s in spec.services))
-    return st.lists(names, min_size=1, max_size=2, unique=True).map(tuple)
+    return _selector(draw, spec, spec.selector_terms())
 
 
 @st.composite
 def rules_for(draw: st.DrawFn, spec: PolicySpec, action: str) -> RuleSpec:
-    services = None if draw(st.integers(0, 2)) == 0 else draw(_service_list(spec))
-    why = draw(st.none() | st.just("why: #not a comment"))
-    log = action == "allow" and draw(st.integers(0, 4)) == 0
-    return RuleSpec(action, draw(selectors_for(spec)), draw(selectors_for(spec)), services, why,
-                    log)
+    """An allow or deny over the names of `spec`."""
+    return _rule(draw, spec, spec.selector_terms(), action)
 
 
 @st.composite
 def assertions_for(draw: st.DrawFn, spec: PolicySpec,
                    kinds: Sequence[str] = ASSERT_KINDS) -> AssertSpec:
-    kind = draw(st.sampled_from(tuple(kinds)))
-    src: Sel | None = draw(selectors_for(spec))
-    dst = draw(selectors_for(spec))
-    services: tuple[str, ...] | None = None
-    without = None
-    if kind in ("allowed", "limited") or (kind == "denied" and draw(st.booleans())):
-        services = draw(_service_list(spec))
-    if kind == "unreachable" and draw(st.booleans()):
-        without = draw(selectors_for(spec))
-    if kind == "encrypted" and draw(st.booleans()):
-        src = None
-    if kind == "only" and draw(st.booleans()):
-        # Every class, perhaps with some externals: only flows from the other externals (or
-        # from nowhere) decide it, which random selectors rarely isolate.
-        src = Sel(("internal", *draw(st.lists(st.sampled_from(spec.external_names),
-                                              max_size=1))) if spec.externals else ("internal",))
-    accepted = "known risk" if draw(st.integers(0, 9)) == 0 else None
-    return AssertSpec(kind, src, dst, services, without, accepted)
+    """An assertion of one of `kinds` over the names and services of `spec`."""
+    return _assertion(draw, spec, spec.selector_terms(), tuple(kinds))
 
 
 @st.composite
@@ -412,18 +436,22 @@ def policies(draw: st.DrawFn, kinds: Sequence[str] = ASSERT_KINDS, min_assertion
              max_assertions: int = 4, shuffled: bool = False) -> PolicySpec:
     """A small valid policy; `kinds` are the assertion kinds to draw from; `shuffled` also
     draws a statement order and a layout."""
-    spec = PolicySpec(draw(_classes()), draw(_externals()), draw(_services()), ())
-    allows = draw(st.lists(rules_for(spec, "allow"), min_size=1, max_size=10))
-    denies = draw(st.lists(rules_for(spec, "deny"), max_size=4))
-    rules = tuple(draw(st.permutations(allows + denies))) if denies else tuple(allows)
+    spec = PolicySpec(_classes(draw), _externals(draw), _services(draw), ())
+    terms = spec.selector_terms()
+    allows = [_rule(draw, spec, terms, "allow") for _ in range(1 + draw(_below(10)))]
+    denies = [_rule(draw, spec, terms, "deny") for _ in range(draw(_below(5)))]
+    rules = tuple(allows)
+    for deny in denies:  # interleaved with the allows
+        where = draw(_below(len(rules) + 1))
+        rules = rules[:where] + (deny,) + rules[where:]
     assertions: tuple[AssertSpec, ...] = ()
     if max_assertions and kinds:
-        assertions = tuple(draw(st.lists(assertions_for(spec, kinds), min_size=min_assertions,
-                                         max_size=max_assertions)))
+        count = min_assertions + draw(_below(max_assertions - min_assertions + 1))
+        assertions = tuple(_assertion(draw, spec, terms, tuple(kinds)) for _ in range(count))
     spec = replace(spec, rules=rules, assertions=assertions)
     if shuffled:  # and laid out differently
         count = len(spec.statements())
-        layout = st.tuples(st.sampled_from(STATEMENT_ENDS), st.booleans())
-        spec = replace(spec, order=tuple(draw(st.permutations(range(count)))),
-                       layout=tuple(draw(st.lists(layout, min_size=count, max_size=count))))
+        order = _picks(draw, range(count), count, count)
+        layout = tuple((_pick(draw, STATEMENT_ENDS), _chance(draw, 2)) for _ in range(count))
+        spec = replace(spec, order=order, layout=layout)
     return spec
