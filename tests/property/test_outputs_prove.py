@@ -12,7 +12,7 @@ import os
 
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
-from strategies import PolicySpec, policies
+from strategies import GATEWAY, PolicySpec, policies
 
 from zonewall.build import render_outputs
 from zonewall.dsl.parser import parse_text
@@ -22,8 +22,17 @@ from zonewall.report import CheckReport
 PLATFORMS = ("iptables", "nftables", "cisco-ios")
 
 
-def checked(spec: PolicySpec, platform: str) -> CheckReport:
+def checked(spec: PolicySpec, platform: str, second: str | None = None) -> CheckReport:
+    """The policy on `platform`; with `second`, half of the classes on a second gateway."""
     text = spec.text().replace("platform iptables", f"platform {platform}")
+    names = sorted(spec.class_names)
+    if second is not None and len(names) > 1:
+        half = names[: len(names) // 2]
+        rest = names[len(names) // 2:]
+        gateways = (f'gateway gw {{ platform {platform} uplink "eth0" serves {", ".join(half)} }}\n'
+                    f'gateway gw2 {{ platform {second} uplink "eth1" interface "x{{vlan}}" '
+                    f'serves {", ".join(rest)} }}')
+        text = spec.text().replace(GATEWAY, gateways)
     parsed = parse_text(text, "p.zw")
     result = compile_policy(parsed.policy)
     assume(result.compiled is not None and not any(d.is_error for d in result.diagnostics))
@@ -45,6 +54,21 @@ def test_every_backend_output_validates(platform: str, spec: PolicySpec) -> None
     assert codes <= allowed, [(d.code, d.message, d.notes) for d in diags if d.is_error]
     if not codes:
         assert any(o.kind == "config" for o in outputs)
+
+
+@pytest.mark.parametrize(("first", "second"), [("iptables", "cisco-ios"),
+                                               ("nftables", "iptables"),
+                                               ("cisco-ios", "nftables")])
+@settings(suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+          max_examples=25)
+@given(spec=policies(max_assertions=0))
+def test_two_gateways_of_different_platforms_validate(first: str, second: str,
+                                                      spec: PolicySpec) -> None:
+    report = checked(spec, first, second)
+    outputs, diags = render_outputs(report)
+    codes = {d.code for d in diags if d.is_error}
+    assert codes <= {"E401", "E402"}, [(d.code, d.message, d.notes) for d in diags
+                                       if d.is_error]
 
 
 @pytest.mark.kernel
