@@ -14,6 +14,7 @@ import traceback
 from collections.abc import Sequence
 
 from zonewall import __version__
+from zonewall.ir import CompiledPolicy
 from zonewall.report import (
     render_build_summary,
     render_diagnostics,
@@ -62,15 +63,23 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def cmd_audit(args: argparse.Namespace) -> int:
-    from zonewall.verify import ConfigParseError, summarize, validate
-
-    report = run_check(args.file)
+def _checked(path: str) -> CompiledPolicy | None:
+    """Check a policy, print its diagnostics; the compiled policy only when it is clean."""
+    report = run_check(path)
     sys.stderr.write(render_diagnostics(report))
     if not report.ok() or report.compiled is None:
         sys.stdout.write(render_text_summary(report))
+        return None
+    return report.compiled
+
+
+def cmd_audit(args: argparse.Namespace) -> int:
+    from zonewall.verify import ConfigParseError, summarize, validate
+
+    compiled = _checked(args.file)
+    if compiled is None:
         return EXIT_ERRORS
-    plans = {g.name: g for g in report.compiled.gateways}
+    plans = {g.name: g for g in compiled.gateways}
     if args.gateway not in plans:
         known = ", ".join(sorted(plans)) or "none"
         sys.stderr.write(f"zonewall audit: no gateway '{args.gateway}' (gateways: {known})\n")
@@ -83,7 +92,7 @@ def cmd_audit(args: argparse.Namespace) -> int:
         sys.stderr.write(f"zonewall audit: cannot read '{args.config}': {exc}\n")
         return EXIT_ERRORS
     try:
-        diffs = validate(report.compiled, plan.name, text, plan.platform, filename=args.config)
+        diffs = validate(compiled, plan.name, text, plan.platform, filename=args.config)
     except ConfigParseError as exc:
         sys.stderr.write(f"{args.config}:{exc.line}: error: {exc.message}\n  {exc.text}\n"
                          "zonewall audit reads configs fail-closed: a construct it cannot "
@@ -103,13 +112,11 @@ def cmd_audit(args: argparse.Namespace) -> int:
 def cmd_lab(args: argparse.Namespace) -> int:
     from zonewall.lab import LabError, render_lab, run_lab
 
-    report = run_check(args.file)
-    sys.stderr.write(render_diagnostics(report))
-    if not report.ok() or report.compiled is None:
-        sys.stdout.write(render_text_summary(report))
+    compiled = _checked(args.file)
+    if compiled is None:
         return EXIT_ERRORS
     try:
-        lab = run_lab(report.compiled)
+        lab = run_lab(compiled)
     except LabError as exc:
         sys.stderr.write(f"zonewall lab: {exc}\n")
         return EXIT_USAGE
