@@ -12,16 +12,21 @@ import os
 import sys
 import traceback
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from zonewall import __version__
-from zonewall.ir import CompiledPolicy
+from zonewall.ir import AssertionResult, CompiledPolicy
 from zonewall.report import (
+    CheckReport,
     render_build_summary,
     render_diagnostics,
     render_text_summary,
     run_check,
     to_json,
 )
+
+if TYPE_CHECKING:
+    from zonewall.present.conduits import Conduits
 
 __all__ = ["main"]
 
@@ -39,8 +44,9 @@ def _parser() -> argparse.ArgumentParser:
     sub.required = True
     check = sub.add_parser("check", help="parse, resolve and prove every assertion of a policy")
     check.add_argument("file", metavar="FILE", help="the policy (.zw)")
-    check.add_argument("--format", choices=("text", "json"), default="text",
-                       help="text for people (default) or json for CI")
+    check.add_argument("--format", choices=("text", "json", "sarif", "junit"), default="text",
+                       help="text for people (default), json for CI, sarif for code scanning, "
+                       "junit for CI test reports")
     check.add_argument("--warnings-as-errors", action="store_true",
                        help="exit 1 when there is any warning")
     build = sub.add_parser("build", help="check, then write one config per gateway, the VLAN "
@@ -60,7 +66,25 @@ def _parser() -> argparse.ArgumentParser:
     lab = sub.add_parser("lab", help="load the built configs into network namespaces and probe "
                          "every flow with real sockets (Linux, root)")
     lab.add_argument("file", metavar="FILE", help="the policy (.zw)")
+    _present_parsers(sub)
     return parser
+
+
+def _present_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    matrix = sub.add_parser("matrix", help="the zone-by-zone table of permitted services, with "
+                            "each conduit's statements and why")
+    matrix.add_argument("file", metavar="FILE", help="the policy (.zw)")
+    matrix.add_argument("--format", choices=("text", "csv", "markdown", "html"), default="text")
+    matrix.add_argument("--width", type=int, default=120, metavar="N",
+                        help="text: print the grid only when it fits in N columns (default 120)")
+    matrix.add_argument("-o", "--output", metavar="OUT", help="write to OUT instead of stdout")
+    graph = sub.add_parser("graph", help="the flow graph as dot, mermaid, svg (needs Graphviz) "
+                           "or a self-contained html report")
+    graph.add_argument("file", metavar="FILE", help="the policy (.zw)")
+    graph.add_argument("--format", choices=("dot", "mermaid", "svg", "html"), default="dot")
+    graph.add_argument("-o", "--output", metavar="OUT", help="write to OUT instead of stdout")
+    graph.add_argument("--highlight", metavar="ASSERTION",
+                       help="draw this assertion's counterexample in red (its text or line)")
 
 
 def _checked(path: str) -> CompiledPolicy | None:
@@ -137,11 +161,81 @@ def cmd_build(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _emit(command: str, text: str, output: str | None) -> int:
+    """Write a rendered document to OUT (atomically) or to stdout."""
+    from zonewall.present.output import write_atomic
+
+    if output is None:
+        sys.stdout.write(text)
+        return EXIT_OK
+    try:
+        write_atomic(output, text)
+    except OSError as exc:
+        sys.stderr.write(f"zonewall {command}: cannot write '{output}': {exc.strerror or exc}\n")
+        return EXIT_ERRORS
+    return EXIT_OK
+
+
+def cmd_present(args: argparse.Namespace) -> int:
+    """`matrix` and `graph`: draw a policy that compiles (failing assertions included)."""
+    from zonewall.present import graph_render as gr
+    from zonewall.present.conduits import build_conduits
+
+    report = run_check(args.file)
+    if report.compiled is None:
+        sys.stderr.write(render_diagnostics(report))
+        sys.stderr.write(f"zonewall {args.command}: nothing drawn: fix the errors above first\n")
+        return EXIT_ERRORS
+    conduits = build_conduits(report.compiled)
+    if args.command == "matrix":
+        from zonewall.present.matrix import render_matrix
+
+        text = render_matrix(conduits, args.format, args.width, report.path)
+        return _emit("matrix", text, args.output)
+    highlight = None
+    if args.highlight is not None:
+        try:
+            highlight = gr.find_assertion(report.assertions, args.highlight, report.path)
+        except gr.HighlightError as exc:
+            sys.stderr.write(f"zonewall graph: {exc}\n")
+            return EXIT_USAGE
+        if highlight.status == "pass":
+            sys.stderr.write(f"zonewall graph: assertion '{highlight.text}' holds: no "
+                             "counterexample to highlight\n")
+    try:
+        text = _render_graph(report, conduits, highlight, args.format)
+    except gr.RenderError as exc:
+        sys.stderr.write(f"zonewall graph: {exc}\n")
+        return EXIT_ERRORS
+    return _emit("graph", text, args.output)
+
+
+def _render_graph(report: CheckReport, conduits: Conduits, highlight: AssertionResult | None,
+                  fmt: str) -> str:
+    from zonewall.present import graph_render as gr
+
+    if fmt == "html":
+        from zonewall.present.html_report import render_html_report
+
+        return render_html_report(report, conduits, highlight)
+    graph = gr.flow_graph(conduits, highlight, report.path)
+    render = {"dot": gr.render_dot, "mermaid": gr.render_mermaid, "svg": gr.render_svg}[fmt]
+    return render(graph, report.path)
+
+
 def cmd_check(args: argparse.Namespace) -> int:
     report = run_check(args.file)
     ok = report.ok(args.warnings_as_errors)
     if args.format == "json":
         sys.stdout.write(to_json(report, args.warnings_as_errors))
+    elif args.format == "sarif":
+        from zonewall.present.sarif import to_sarif
+
+        sys.stdout.write(to_sarif(report, args.warnings_as_errors))
+    elif args.format == "junit":
+        from zonewall.present.junit import to_junit
+
+        sys.stdout.write(to_junit(report, args.warnings_as_errors))
     else:
         sys.stderr.write(render_diagnostics(report))
         sys.stdout.write(render_text_summary(report))
@@ -159,6 +253,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_lab(args)
         if args.command == "audit":
             return cmd_audit(args)
+        if args.command in ("matrix", "graph"):
+            return cmd_present(args)
         return EXIT_USAGE  # pragma: no cover - argparse rejects unknown commands
     except KeyboardInterrupt:
         return 130
