@@ -4,7 +4,9 @@
 * `packets` imports only the standard library (it is part of the IR);
 * `dsl` never imports `compiler` or `backends`;
 * `compiler` never imports `dsl` or `backends`;
-* `backends` never import `dsl`.
+* `backends` never import `dsl`;
+* `present` (reports and pictures) reads the compiled IR and the check report only: it never
+  imports `dsl`, `compiler`, `backends`, `verify`, `build`, `lab` or `cli`.
 """
 
 from __future__ import annotations
@@ -88,6 +90,8 @@ RULES = [
     ("dsl", ("zonewall.compiler", "zonewall.backends")),
     ("compiler", ("zonewall.dsl", "zonewall.backends")),
     ("backends", ("zonewall.dsl",)),
+    ("present", ("zonewall.dsl", "zonewall.compiler", "zonewall.backends", "zonewall.verify",
+                 "zonewall.build", "zonewall.lab", "zonewall.cli")),
 ]
 CASES = [(path, forbidden) for sub, forbidden in RULES for path in files(sub)]
 

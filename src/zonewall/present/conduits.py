@@ -113,6 +113,7 @@ def name_services(packets: PacketSet, services: Sequence[ResolvedService],
 
     Returns:
         The labels, e.g. ``("https", "ssh")`` or ``("https", "tcp/8443")`` or ``("ip",)``.
+        Names are used only when they give no more labels than the plain ranges would.
     """
     by_name = {s.name: s for s in services}
     order: list[ResolvedService] = []
@@ -134,7 +135,10 @@ def name_services(packets: PacketSet, services: Sequence[ResolvedService],
         if svc.packets.issubset(others):
             chosen.remove(svc)
     rest = packets - covered
-    return tuple(s.name for s in chosen) + ((rest.describe(),) if rest else ())
+    named = tuple(s.name for s in chosen) + (tuple(rest.describe().split(", ")) if rest else ())
+    plain = tuple(packets.describe().split(", ")) if packets else ()
+    # Names must make the cell shorter, never longer: `ip` stays `ip`, `tcp` stays `tcp`.
+    return named if len(named) <= len(plain) else plain
 
 
 def _zone_labels(endpoints: Sequence[Endpoint]) -> dict[int, str]:

@@ -35,17 +35,12 @@ def dot_escape(text: object) -> str:
 
 def mermaid_escape(text: object) -> str:
     """The inside of a Mermaid quoted label: entity codes for characters Mermaid interprets."""
-    out = str(text).replace("#", "#35;").replace('"', "#quot;")
+    out = str(text).replace("#", "#35;").replace('"', "#quot;").replace("%", "#37;")
     out = out.replace("<", "#lt;").replace(">", "#gt;").replace("|", "#124;")
     return " ".join(out.split())
 
 
-def one_line(text: object) -> str:
-    """Whitespace, newlines included, collapsed to single spaces (for line comments)."""
-    return " ".join(str(text).split())
-
-
-FILTERS = {"md": md_escape, "dot": dot_escape, "mermaid": mermaid_escape, "oneline": one_line}
+FILTERS = {"md": md_escape, "dot": dot_escape, "mermaid": mermaid_escape}
 
 
 @functools.cache
