@@ -30,6 +30,9 @@ H_GAP = 28
 ROW_GAP = 120
 CHAR_W = 7.2
 SWEEPS = 6
+BOW = 150.0  # sideways pull of an edge spanning two rows; BOW_STEP more per further row
+BOW_STEP = 40.0
+SIDE = MARGIN + 110  # room at the sides for bowed edges
 LABELLED_EDGES = 40  # past this many edges, only highlighted edges carry a visible label
 
 
@@ -130,7 +133,9 @@ def _r(v: float) -> float:
     return round(v, 1)
 
 
-def _arrow(edge: GraphEdge, boxes: dict[str, Box], pairs: set[tuple[str, str]]) -> Arrow:
+def _arrow(n: int, edge: GraphEdge, boxes: dict[str, Box],
+           pairs: set[tuple[str, str]]) -> Arrow:
+    """The ``n``-th edge as a quadratic curve; an edge over several rows bows out sideways."""
     a, b = boxes[edge.src.key], boxes[edge.dst.key]
     two_way = (edge.dst.key, edge.src.key) in pairs
     shift = 8.0 if two_way else 0.0
@@ -143,10 +148,15 @@ def _arrow(edge: GraphEdge, boxes: dict[str, Box], pairs: set[tuple[str, str]]) 
     mx, my = (x1 + x2) / 2, (y1 + y2) / 2
     dx, dy = x2 - x1, y2 - y1
     length = max((dx * dx + dy * dy) ** 0.5, 1.0)
-    bend = 30.0 if b.y == a.y else (22.0 if two_way else 0.0)
+    rows = round(abs(b.y - a.y) / (BOX_H + ROW_GAP))
     if b.y == a.y:
-        cx, cy = mx, my - bend - abs(dx) * 0.15
+        cx, cy = mx, my - 30.0 - abs(dx) * 0.15
     else:
+        # Past one row a straight line would cross the boxes between: bow it out, to
+        # alternate sides so parallel long edges do not coincide.
+        bend = 22.0 if two_way else 0.0
+        if rows > 1:
+            bend = (BOW + BOW_STEP * (rows - 2)) * (1 if n % 2 == 0 else -1)
         cx, cy = mx - dy / length * bend, my + dx / length * bend
     lx, ly = 0.25 * x1 + 0.5 * cx + 0.25 * x2, 0.25 * y1 + 0.5 * cy + 0.25 * y2
     path = f"M{_r(x1)},{_r(y1)} Q{_r(cx)},{_r(cy)} {_r(x2)},{_r(y2)}"
@@ -159,9 +169,9 @@ def layered_layout(g: FlowGraph) -> Layout:
     nodes = {n.key: n for n in g.nodes}
     widths = {k: float(max(90, round(len(k) * CHAR_W) + 24)) for k in nodes}
     row_w = [sum(widths[k] for k in row) + H_GAP * max(len(row) - 1, 0) for row in rows]
-    width = max(row_w, default=0.0) + 2 * MARGIN
+    width = max(row_w, default=0.0) + 2 * SIDE
     if g.highlight is not None:
-        width = max(width, len(g.highlight.text) * CHAR_W + 160)
+        width = max(width, (len(g.highlight.text) + 32) * 8.0)
     top = MARGIN + (24 if g.highlight is not None else 0)
     boxes: dict[str, Box] = {}
     for r, row in enumerate(rows):
@@ -176,7 +186,7 @@ def layered_layout(g: FlowGraph) -> Layout:
         x0, x1 = min(b.x for b in ext) - 12, max(b.x + b.w for b in ext) + 12
         frame = (_r(x0), _r(ext[0].y - 22), _r(x1 - x0), float(BOX_H + 34))
     pairs = {(e.src.key, e.dst.key) for e in g.edges}
-    arrows = tuple(_arrow(e, boxes, pairs) for e in g.edges)
+    arrows = tuple(_arrow(i, e, boxes, pairs) for i, e in enumerate(g.edges))
     height = top + len(rows) * (BOX_H + ROW_GAP) - ROW_GAP + 2 * MARGIN
     return Layout(_r(width), _r(height), tuple(boxes[n.key] for n in g.nodes), arrows, frame)
 
