@@ -417,7 +417,7 @@ def test_svg_through_graphviz_accepts_hostile_text(capsys: pytest.CaptureFixture
     ("check", "--format", "sarif"), ("check", "--format", "junit")], ids=" ".join)
 def test_output_is_the_same_whatever_the_hash_seed(args: tuple[str, ...]) -> None:
     outputs = set()
-    for seed in ("0", "1", "4242"):
+    for seed in ("0", "4242"):
         env = dict(os.environ, PYTHONHASHSEED=seed,
                    PYTHONPATH=os.pathsep.join([str(ROOT / "src"), os.environ.get("PYTHONPATH",
                                                                                  "")]))
