@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping
 
 from zonewall.diagnostics import Span, source_lines
 from zonewall.ir import ResolvedService
-from zonewall.packets import PacketSet
+from zonewall.packets import PORT_SPAN, PacketSet
 
 __all__ = ["packet_count", "service_names", "statement_text"]
 
@@ -24,15 +24,22 @@ def packet_count(packets: PacketSet) -> int:
 def service_names(packets: PacketSet, services: Iterable[ResolvedService]) -> tuple[str, ...]:
     """Service names and literal ranges that together cover exactly `packets`, in key order.
 
-    A defined service is used only when all of its packets are in `packets` and none of them is
-    already named; what no service covers is written as ranges (`PacketSet.describe`).
+    Whole protocols are written as such (`ip`, `udp`, `proto/47`): naming the services inside
+    them would say less.  In the rest, a defined service is used when all of its packets are
+    there and none of them is already named, largest first (ties by name); what no service
+    covers is written as ranges (`PacketSet.describe`).
     """
     if not packets:
         return ()
-    candidates = sorted((s for s in services if s.packets and s.packets.issubset(packets)),
+    whole = PacketSet.union_all(
+        PacketSet.protocol(lo // PORT_SPAN) for lo, hi in packets.split_by_protocol()
+        if lo % PORT_SPAN == 0 and hi % PORT_SPAN == PORT_SPAN - 1)
+    remaining = packets - whole
+    candidates = sorted((s for s in services if s.packets and s.packets.issubset(remaining)),
                         key=lambda s: (-packet_count(s.packets), s.name))
-    remaining = packets
     named: list[tuple[int, str]] = []
+    if whole:
+        named.append((whole.first_key(), whole.describe()))
     for svc in candidates:
         if svc.packets.issubset(remaining):
             named.append((svc.packets.first_key(), svc.name))
