@@ -4,7 +4,10 @@
 * `packets` imports only the standard library (it is part of the IR);
 * `dsl` never imports `compiler` or `backends`;
 * `compiler` never imports `dsl` or `backends`;
-* `backends` never import `dsl`.
+* `backends` never import `dsl`;
+* `review` (diff, explain) sits above the pipeline: it may use `dsl`, `compiler`, `backends` and
+  `report`, never `cli`; nothing below it (`dsl`, `compiler`, `backends`, `verify`, `ir`,
+  `report`, `build`) imports it.
 """
 
 from __future__ import annotations
@@ -85,9 +88,13 @@ def test_ir_imports_only_stdlib_netaddr_diagnostics_and_packets(path: Path) -> N
 
 
 RULES = [
-    ("dsl", ("zonewall.compiler", "zonewall.backends")),
-    ("compiler", ("zonewall.dsl", "zonewall.backends")),
-    ("backends", ("zonewall.dsl",)),
+    ("dsl", ("zonewall.compiler", "zonewall.backends", "zonewall.review")),
+    ("compiler", ("zonewall.dsl", "zonewall.backends", "zonewall.review")),
+    ("backends", ("zonewall.dsl", "zonewall.review")),
+    ("verify", ("zonewall.review",)),
+    ("report.py", ("zonewall.review",)),
+    ("build.py", ("zonewall.review",)),
+    ("review", ("zonewall.cli",)),
 ]
 CASES = [(path, forbidden) for sub, forbidden in RULES for path in files(sub)]
 
@@ -97,6 +104,11 @@ CASES = [(path, forbidden) for sub, forbidden in RULES for path in files(sub)]
 def test_layers_import_in_one_direction(path: Path, forbidden: tuple[str, ...]) -> None:
     bad = sorted(n for n in imports_of(path) if any(within(n, f) for f in forbidden))
     assert bad == [], f"{path.relative_to(SRC)} must not import {', '.join(bad)}"
+
+
+def test_review_is_a_package_the_rules_cover() -> None:
+    assert len(files("review")) >= 5
+    assert "zonewall.compiler.expand" in imports_of(PACKAGE / "review" / "flow_changes.py")
 
 
 def test_the_walker_resolves_relative_and_nested_imports() -> None:

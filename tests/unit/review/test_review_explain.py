@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from review_helpers import BASE, compiled
 
-from zonewall.review.explain import Explanation, ExplainError, explain
+from zonewall.review.explain import ExplainError, Explanation, explain
 
 POLICY = """
 allow a -> b : https, ssh        "management"
