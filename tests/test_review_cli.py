@@ -337,3 +337,23 @@ def test_explain_works_on_a_policy_whose_assertions_fail(
     code, out, err = run(capsys, "explain", new, "guest_wifi", "clinician_ws")
     assert code == 0 and "verdict: permitted" in out
     assert "failing assertion(s)" in err
+
+
+def test_output_is_the_same_whatever_the_hash_seed(tmp_path: Path) -> None:
+    import os
+    import sys
+
+    new = hospital_with(tmp_path, breaking_change().replace(
+        "deny  legacy_win -> internet", "deny  legacy_win -> internet except imaging_vendor"))
+    outputs = set()
+    for seed in ("1", "2", "3"):
+        env = dict(os.environ, PYTHONHASHSEED=seed, PYTHONPATH=str(ROOT / "src"))
+        runs = [subprocess.run([sys.executable, "-m", "zonewall", *args], cwd=ROOT, env=env,
+                               capture_output=True, text=True, check=False).stdout
+                for args in (["diff", "--format", "json", str(HOSPITAL), new],
+                             ["explain", "--format", "json", str(HOSPITAL), "any",
+                              "tag:medical", "--port", "tcp/443"])]
+        outputs.add(tuple(runs))
+    assert len(outputs) == 1
+    diff_doc = json.loads(next(iter(outputs))[0])
+    assert diff_doc["flows"]["gained"] and diff_doc["flows"]["lost"] == []

@@ -92,9 +92,9 @@ def _parser() -> argparse.ArgumentParser:
     explain = sub.add_parser("explain", help="is a flow permitted, and which statements and "
                              "gateways decide it")
     explain.add_argument("file", metavar="FILE", help="the policy (.zw)")
-    explain.add_argument("ends", nargs="*", metavar="SRC DST",
-                         help="class or external names, tag:T or criticality:L (leave out the "
-                         "side given by --src-ip or --dst-ip)")
+    explain.add_argument("ends", nargs="*", metavar="NAME",
+                         help="SRC and DST: class or external names, tag:T or criticality:L "
+                         "(leave out the side given by --src-ip or --dst-ip)")
     what = explain.add_mutually_exclusive_group()
     what.add_argument("--service", metavar="S", help="a service defined in the policy")
     what.add_argument("--port", metavar="P", help="a packet set such as tcp/443, udp/53, "
