@@ -7,6 +7,9 @@
 * `backends` never import `dsl`;
 * `present` (reports and pictures) reads the compiled IR and the check report only: it never
   imports `dsl`, `compiler`, `backends`, `verify`, `build`, `lab` or `cli`.
+* `review` (diff, explain) sits above the pipeline: it may use `dsl`, `compiler`, `backends` and
+  `report`, never `cli`; nothing below it (`dsl`, `compiler`, `backends`, `verify`, `ir`,
+  `report`, `build`) imports it.
 """
 
 from __future__ import annotations
@@ -87,11 +90,15 @@ def test_ir_imports_only_stdlib_netaddr_diagnostics_and_packets(path: Path) -> N
 
 
 RULES = [
-    ("dsl", ("zonewall.compiler", "zonewall.backends")),
-    ("compiler", ("zonewall.dsl", "zonewall.backends")),
-    ("backends", ("zonewall.dsl",)),
     ("present", ("zonewall.dsl", "zonewall.compiler", "zonewall.backends", "zonewall.verify",
-                 "zonewall.build", "zonewall.lab", "zonewall.cli")),
+                 "zonewall.build", "zonewall.lab", "zonewall.cli", "zonewall.review")),
+    ("dsl", ("zonewall.compiler", "zonewall.backends", "zonewall.review")),
+    ("compiler", ("zonewall.dsl", "zonewall.backends", "zonewall.review")),
+    ("backends", ("zonewall.dsl", "zonewall.review")),
+    ("verify", ("zonewall.review",)),
+    ("report.py", ("zonewall.review",)),
+    ("build.py", ("zonewall.review",)),
+    ("review", ("zonewall.cli",)),
 ]
 CASES = [(path, forbidden) for sub, forbidden in RULES for path in files(sub)]
 
@@ -101,6 +108,11 @@ CASES = [(path, forbidden) for sub, forbidden in RULES for path in files(sub)]
 def test_layers_import_in_one_direction(path: Path, forbidden: tuple[str, ...]) -> None:
     bad = sorted(n for n in imports_of(path) if any(within(n, f) for f in forbidden))
     assert bad == [], f"{path.relative_to(SRC)} must not import {', '.join(bad)}"
+
+
+def test_review_is_a_package_the_rules_cover() -> None:
+    assert len(files("review")) >= 5
+    assert "zonewall.compiler.expand" in imports_of(PACKAGE / "review" / "flow_changes.py")
 
 
 def test_the_walker_resolves_relative_and_nested_imports() -> None:

@@ -33,6 +33,24 @@ __all__ = ["main"]
 EXIT_OK, EXIT_ERRORS, EXIT_USAGE, EXIT_BUG = 0, 1, 2, 70
 
 
+class _IntermixedParser(argparse.ArgumentParser):
+    """A subcommand whose optional positionals may follow options (`explain FILE --src-ip A
+    DST`): plain argparse binds them, empty, to the first run of positionals."""
+
+    _inner = False
+
+    def parse_known_args(self, args: Sequence[str] | None = None,  # type: ignore[override]
+                         namespace: argparse.Namespace | None = None,
+                         ) -> tuple[argparse.Namespace, list[str]]:
+        if self._inner:  # parse_known_intermixed_args calls back into parse_known_args
+            return super().parse_known_args(args, namespace)
+        self._inner = True
+        try:
+            return self.parse_known_intermixed_args(args, namespace)
+        finally:
+            self._inner = False
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="zonewall",
@@ -67,6 +85,32 @@ def _parser() -> argparse.ArgumentParser:
                          "every flow with real sockets (Linux, root)")
     lab.add_argument("file", metavar="FILE", help="the policy (.zw)")
     _present_parsers(sub)
+    diff = sub.add_parser("diff", help="the semantic change between two versions of a policy: "
+                          "flows gained and lost, assertions, classes, rule counts")
+    diff.add_argument("files", nargs="+", metavar="FILE",
+                      help="OLD NEW, or with --git REV the one FILE to compare")
+    diff.add_argument("--git", metavar="REV",
+                      help="compare FILE as of git revision REV (includes too) with the "
+                      "working tree")
+    diff.add_argument("--format", choices=("text", "json", "markdown"), default="text",
+                      help="text (default), json for CI, markdown for a pull-request comment")
+    diff.add_argument("--fail-on-gained", action="store_true",
+                      help="exit 1 when any flow is gained")
+    explain = sub.add_parser("explain", help="is a flow permitted, and which statements and "
+                             "gateways decide it")
+    explain.add_argument("file", metavar="FILE", help="the policy (.zw)")
+    explain.add_argument("ends", nargs="*", metavar="NAME",
+                         help="SRC and DST: class or external names, tag:T or criticality:L "
+                         "(leave out the side given by --src-ip or --dst-ip)")
+    what = explain.add_mutually_exclusive_group()
+    what.add_argument("--service", metavar="S", help="a service defined in the policy")
+    what.add_argument("--port", metavar="P", help="a packet set such as tcp/443, udp/53, "
+                      "tcp/8080-8090, icmp/echo-request")
+    explain.add_argument("--src-ip", metavar="A", help="a source address: explain for the class "
+                         "or external it belongs to")
+    explain.add_argument("--dst-ip", metavar="B", help="a destination address")
+    explain.add_argument("--format", choices=("text", "json"), default="text")
+    explain.__class__ = _IntermixedParser  # names may come after the options
     return parser
 
 
@@ -221,6 +265,70 @@ def _render_graph(report: CheckReport, conduits: Conduits, highlight: AssertionR
     graph = gr.flow_graph(conduits, highlight, report.path)
     render = {"dot": gr.render_dot, "mermaid": gr.render_mermaid, "svg": gr.render_svg}[fmt]
     return render(graph, report.path)
+def cmd_diff(args: argparse.Namespace) -> int:
+    from zonewall.review.diff import compare, load_side
+    from zonewall.review.diff_render import diff_json, diff_markdown, diff_text
+    from zonewall.review.sources import GitError
+
+    want = 1 if args.git is not None else 2
+    if len(args.files) != want:
+        form = "--git REV FILE" if args.git is not None else "OLD NEW"
+        sys.stderr.write(f"zonewall diff: expected {form}, got {len(args.files)} file(s)\n")
+        return EXIT_USAGE
+    try:
+        old = load_side("old", args.files[0], args.git)
+    except GitError as exc:
+        sys.stderr.write(f"zonewall diff: {exc}\n")
+        return EXIT_USAGE
+    new = load_side("new", args.files[-1])
+    broken = [side for side in (old, new) if side.report.compiled is None]
+    for side in broken:
+        sys.stderr.write(f"{side.label} policy ({side.title}) has errors:\n")
+        sys.stderr.write(render_diagnostics(side.report))
+    if broken or old.report.compiled is None or new.report.compiled is None:
+        if args.format == "json":
+            sys.stdout.write(diff_json(None, old, new, ok=False))
+        which = " and ".join(side.label for side in broken)
+        sys.stderr.write(f"zonewall diff: nothing compared: the {which} policy has errors\n")
+        return EXIT_ERRORS
+    result = compare(old.report.compiled, new.report.compiled)
+    failing = bool(result.newly_failing) or (args.fail_on_gained and bool(result.gained))
+    if args.format == "json":
+        sys.stdout.write(diff_json(result, old, new, ok=not failing))
+    elif args.format == "markdown":
+        sys.stdout.write(diff_markdown(result, old, new))
+    else:
+        sys.stdout.write(diff_text(result, old, new))
+    return EXIT_ERRORS if failing else EXIT_OK
+
+
+def cmd_explain(args: argparse.Namespace) -> int:
+    from zonewall.review.explain import ExplainError, explain
+    from zonewall.review.explain_render import explain_json, explain_text
+
+    ends = list(args.ends)
+    if len(ends) != (args.src_ip is None) + (args.dst_ip is None):
+        sys.stderr.write("zonewall explain: give SRC and DST (class or external names), "
+                         "leaving out the side given by --src-ip or --dst-ip\n")
+        return EXIT_USAGE
+    src = ends.pop(0) if args.src_ip is None else None
+    dst = ends.pop(0) if args.dst_ip is None else None
+    report = run_check(args.file)
+    if report.compiled is None:
+        sys.stderr.write(render_diagnostics(report))
+        sys.stderr.write("zonewall explain: the policy has errors; nothing explained\n")
+        return EXIT_ERRORS
+    try:
+        result = explain(report.compiled, report.sources, src, dst, args.service, args.port,
+                         args.src_ip, args.dst_ip)
+    except ExplainError as exc:
+        sys.stderr.write(f"zonewall explain: {exc}\n")
+        return EXIT_USAGE
+    if report.errors:
+        sys.stderr.write(f"note: {args.file} has {report.errors} failing assertion(s); "
+                         "'zonewall check' lists them\n")
+    sys.stdout.write(explain_json(result) if args.format == "json" else explain_text(result))
+    return EXIT_OK
 
 
 def cmd_check(args: argparse.Namespace) -> int:
@@ -255,6 +363,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_audit(args)
         if args.command in ("matrix", "graph"):
             return cmd_present(args)
+        if args.command == "diff":
+            return cmd_diff(args)
+        if args.command == "explain":
+            return cmd_explain(args)
         return EXIT_USAGE  # pragma: no cover - argparse rejects unknown commands
     except KeyboardInterrupt:
         return 130

@@ -7,7 +7,7 @@ the policy: every problem is a diagnostic in the returned `CheckReport`.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,6 +25,7 @@ from zonewall.ir import AssertionResult, CompiledPolicy
 
 __all__ = [
     "CheckReport",
+    "diagnostic_json",
     "render_build_summary",
     "render_diagnostics",
     "render_text_summary",
@@ -55,9 +56,11 @@ class CheckReport:
         return not (warnings_as_errors and self.warnings)
 
 
-def run_check(path: str) -> CheckReport:
+def run_check(path: str, read: Callable[[str], bytes] | None = None) -> CheckReport:
+    """Check a policy; `read` reads files from elsewhere than the file system (see
+    `parse_file`)."""
     try:
-        parsed = parse_file(path)
+        parsed = parse_file(path, read)
     except DiagnosticError as err:
         diags = [d if d.span is not None else Diagnostic(
             d.severity, d.code, d.message, Span(path, 1, 1, 1, 2), d.notes, d.label)
@@ -126,6 +129,11 @@ def _diag_json(d: Diagnostic) -> dict[str, Any]:
         "end_line": s.end_line if s else None,
         "end_column": s.end_col if s else None,
     }
+
+
+def diagnostic_json(d: Diagnostic) -> dict[str, Any]:
+    """One diagnostic as the JSON report gives it (for other JSON outputs)."""
+    return _diag_json(d)
 
 
 def _assertion_json(a: AssertionResult) -> dict[str, Any]:

@@ -149,13 +149,19 @@ def parse_text(text: str, file: str = "<policy>") -> ParseResult:
         text, file)
 
 
-def parse_file(path: str) -> ParseResult:
+def parse_file(path: str, read: Callable[[str], bytes] | None = None) -> ParseResult:
     """Parse a policy file and everything it includes.
+
+    Args:
+        path: the root file, as the user gave it.
+        read: how to read a file's bytes (default: from the file system); `zonewall diff
+            --git` passes one that reads a git revision.  It raises `OSError` (or
+            `ValueError`) when a file cannot be read.
 
     Raises:
         DiagnosticError: the file or an include cannot be read, or a file has a syntax error.
     """
-    return _Loader(_read).load_root(path)
+    return _Loader(read or _read).load_root(path)
 
 
 def _read(path: str) -> bytes:
