@@ -60,6 +60,13 @@ def _parser() -> argparse.ArgumentParser:
     lab = sub.add_parser("lab", help="load the built configs into network namespaces and probe "
                          "every flow with real sockets (Linux, root)")
     lab.add_argument("file", metavar="FILE", help="the policy (.zw)")
+    fmt = sub.add_parser("fmt", help="rewrite policies in canonical layout, keeping comments")
+    fmt.add_argument("files", metavar="FILE", nargs="+",
+                     help="policy files to format (their includes are not followed)")
+    fmt.add_argument("--check", action="store_true",
+                     help="write nothing; exit 1 and name each file that is not formatted")
+    fmt.add_argument("--diff", action="store_true",
+                     help="write nothing; print a unified diff of what would change")
     return parser
 
 
@@ -137,6 +144,36 @@ def cmd_build(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_fmt(args: argparse.Namespace) -> int:
+    from zonewall.diagnostics import render_all
+    from zonewall.fmt import format_file, unified_diff, write_atomic
+
+    status = EXIT_OK
+    for path in args.files:
+        result = format_file(path)
+        if result.formatted is None:
+            sys.stderr.write(render_all(result.diagnostics, result.sources))
+            status = EXIT_ERRORS
+            continue
+        if not result.changed:
+            continue
+        if args.diff:
+            sys.stdout.write(unified_diff(path, result.original, result.formatted))
+        if args.check:
+            sys.stderr.write(f"would reformat {path}\n")
+            status = EXIT_ERRORS
+        elif not args.diff:
+            try:
+                write_atomic(path, result.formatted)
+            except OSError as exc:
+                sys.stderr.write(f"zonewall fmt: cannot write '{path}': "
+                                 f"{exc.strerror or exc}\n")
+                status = EXIT_ERRORS
+                continue
+            sys.stderr.write(f"reformatted {path}\n")
+    return status
+
+
 def cmd_check(args: argparse.Namespace) -> int:
     report = run_check(args.file)
     ok = report.ok(args.warnings_as_errors)
@@ -159,6 +196,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_lab(args)
         if args.command == "audit":
             return cmd_audit(args)
+        if args.command == "fmt":
+            return cmd_fmt(args)
         return EXIT_USAGE  # pragma: no cover - argparse rejects unknown commands
     except KeyboardInterrupt:
         return 130
