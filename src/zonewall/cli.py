@@ -111,6 +111,13 @@ def _parser() -> argparse.ArgumentParser:
     explain.add_argument("--dst-ip", metavar="B", help="a destination address")
     explain.add_argument("--format", choices=("text", "json"), default="text")
     explain.__class__ = _IntermixedParser  # names may come after the options
+    fmt = sub.add_parser("fmt", help="rewrite policies in canonical layout, keeping comments")
+    fmt.add_argument("files", metavar="FILE", nargs="+",
+                     help="policy files to format (their includes are not followed)")
+    fmt.add_argument("--check", action="store_true",
+                     help="write nothing; exit 1 and name each file that is not formatted")
+    fmt.add_argument("--diff", action="store_true",
+                     help="write nothing; print a unified diff of what would change")
     return parser
 
 
@@ -329,6 +336,34 @@ def cmd_explain(args: argparse.Namespace) -> int:
                          "'zonewall check' lists them\n")
     sys.stdout.write(explain_json(result) if args.format == "json" else explain_text(result))
     return EXIT_OK
+def cmd_fmt(args: argparse.Namespace) -> int:
+    from zonewall.diagnostics import render_all
+    from zonewall.fmt import format_file, unified_diff, write_atomic
+
+    status = EXIT_OK
+    for path in args.files:
+        result = format_file(path)
+        if result.formatted is None:
+            sys.stderr.write(render_all(result.diagnostics, result.sources))
+            status = EXIT_ERRORS
+            continue
+        if not result.changed:
+            continue
+        if args.diff:
+            sys.stdout.write(unified_diff(path, result.original, result.formatted))
+        if args.check:
+            sys.stderr.write(f"would reformat {path}\n")
+            status = EXIT_ERRORS
+        elif not args.diff:
+            try:
+                write_atomic(path, result.formatted)
+            except OSError as exc:
+                sys.stderr.write(f"zonewall fmt: cannot write '{path}': "
+                                 f"{exc.strerror or exc}\n")
+                status = EXIT_ERRORS
+                continue
+            sys.stderr.write(f"reformatted {path}\n")
+    return status
 
 
 def cmd_check(args: argparse.Namespace) -> int:
@@ -367,6 +402,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_diff(args)
         if args.command == "explain":
             return cmd_explain(args)
+        if args.command == "fmt":
+            return cmd_fmt(args)
         return EXIT_USAGE  # pragma: no cover - argparse rejects unknown commands
     except KeyboardInterrupt:
         return 130

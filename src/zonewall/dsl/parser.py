@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from lark import Lark, Token, UnexpectedCharacters, UnexpectedInput, UnexpectedToken
+from lark import Lark, Token, Tree, UnexpectedCharacters, UnexpectedInput, UnexpectedToken
 from lark.exceptions import UnexpectedEOF, VisitError
 
 from zonewall.diagnostics import Diagnostic, DiagnosticError, DiagnosticSink, Severity, Span
@@ -38,7 +38,8 @@ from zonewall.ir import (
     SourceFile,
 )
 
-__all__ = ["parse_file", "parse_text", "ParseResult"]
+__all__ = ["ParseResult", "concrete_tree", "decode_source", "parse_file", "parse_statements",
+           "parse_text"]
 
 MAX_FILE_BYTES = 64 * 1024 * 1024
 
@@ -71,6 +72,19 @@ def _parser() -> Lark:
         propagate_positions=True,
         strict=True,
         maybe_placeholders=False,
+    )
+
+
+@functools.cache
+def _concrete_parser() -> Lark:
+    return Lark.open_from_package(
+        "zonewall.dsl",
+        "grammar.lark",
+        parser="lalr",
+        propagate_positions=True,
+        strict=True,
+        maybe_placeholders=False,
+        keep_all_tokens=True,
     )
 
 
@@ -172,6 +186,68 @@ def _read(path: str) -> bytes:
     return data
 
 
+def decode_source(display: str, data: bytes) -> str:
+    """The text of a policy file: UTF-8, a leading byte-order mark dropped.
+
+    Raises:
+        DiagnosticError: E105 at the first invalid byte when the data is not UTF-8.
+    """
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        col = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
+        raise DiagnosticError([Diagnostic(
+            Severity.ERROR, "E105",
+            f"'{display}' is not UTF-8 text (invalid byte at offset {exc.start}); "
+            "save the policy as UTF-8",
+            Span(display, line, col, line, col + 1),
+        )]) from None
+    return text[1:] if text.startswith("\ufeff") else text
+
+
+def parse_statements(text: str, display: str, sink: DiagnosticSink) -> list[Any]:
+    """One file's statements in source order (includes not followed), local problems to `sink`.
+
+    Raises:
+        DiagnosticError: the text has a syntax error.
+    """
+    try:
+        tree = _parser().parse(text)
+        result: FileResult = PolicyTransformer(display, text, sink).transform(tree)
+    except UnexpectedInput as err:
+        raise DiagnosticError([_syntax_error(err, display, text)]) from None
+    except VisitError as err:
+        raise err.orig_exc from None
+    except RecursionError:
+        raise _too_deep(display) from None
+    return result.statements
+
+
+def concrete_tree(text: str, display: str) -> Tree[Token]:
+    """The concrete syntax tree of one file: every token kept, `;` and keywords included.
+
+    Comments are not in the tree (the grammar ignores them); they are exactly the `#...` runs
+    in the gaps between its tokens.  The grammar is the same as `parse_statements` uses, so a
+    text has a concrete tree if and only if it has no syntax error.
+
+    Raises:
+        DiagnosticError: the text has a syntax error.
+    """
+    try:
+        return _concrete_parser().parse(text)
+    except UnexpectedInput as err:
+        raise DiagnosticError([_syntax_error(err, display, text)]) from None
+    except RecursionError:
+        raise _too_deep(display) from None
+
+
+def _too_deep(display: str) -> DiagnosticError:
+    return DiagnosticError([Diagnostic(
+        Severity.ERROR, "E109", f"'{display}' is nested too deeply to read",
+        Span(display, 1, 1, 1, 2))])
+
+
 class _LoadError(DiagnosticError):
     """A DiagnosticError that also carries the text of every file read so far."""
 
@@ -218,33 +294,10 @@ class _Loader:
 
     def _load(self, display: str, data: bytes, stack: list[str]) -> None:
         digest = hashlib.sha256(data).hexdigest()
-        try:
-            text = data.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            line = data[: exc.start].count(b"\n") + 1
-            col = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
-            raise DiagnosticError([Diagnostic(
-                Severity.ERROR, "E105",
-                f"'{display}' is not UTF-8 text (invalid byte at offset {exc.start}); "
-                "save the policy as UTF-8",
-                Span(display, line, col, line, col + 1),
-            )]) from None
-        if text.startswith("\ufeff"):
-            text = text[1:]
+        text = decode_source(display, data)
         self.sources[display] = text
         self.files.append(SourceFile(display, digest))
-        try:
-            tree = _parser().parse(text)
-            result: FileResult = PolicyTransformer(display, text, self.sink).transform(tree)
-        except UnexpectedInput as err:
-            raise DiagnosticError([_syntax_error(err, display, text)]) from None
-        except VisitError as err:
-            raise err.orig_exc from None
-        except RecursionError:
-            raise DiagnosticError([Diagnostic(
-                Severity.ERROR, "E109", f"'{display}' is nested too deeply to read",
-                Span(display, 1, 1, 1, 2))]) from None
-        for stmt in result.statements:
+        for stmt in parse_statements(text, display, self.sink):
             if isinstance(stmt, Include):
                 self._include(display, stmt, stack)
             else:
