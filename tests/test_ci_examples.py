@@ -2,10 +2,9 @@
 
 The YAML must parse; the workflow must have the permissions its actions need and fail the job
 when check or diff fail; every `zonewall fmt` / `zonewall check` command line in the workflow and
-the hooks must be accepted by zonewall's own argument parser, and the fmt hooks must behave as
-a hook should.  The workflow's shell steps are run with a stand-in `zonewall` on PATH to check
+the hooks (fmt, check --format sarif, diff --git --format markdown) must be accepted by
+zonewall's own argument parser, and the fmt hooks must behave as a hook should.  The workflow's shell steps are run with a stand-in `zonewall` on PATH to check
 that exit codes propagate and the SARIF and comment files are made only when there is output.
-`check --format sarif` and `diff --git` are only parse-checked here (other branches add them).
 """
 
 from __future__ import annotations
@@ -113,6 +112,14 @@ def test_workflow_fmt_command_is_accepted_by_zonewall() -> None:
     commands = zonewall_commands(step(id="fmt")["run"])
     assert commands == [["fmt", "--check"]]
     assert accepted(commands[0] + ["a.zw", "b.zw"])
+
+
+@pytest.mark.parametrize("sid", ["check", "diff"])
+def test_workflow_check_and_diff_commands_are_accepted_by_zonewall(sid: str) -> None:
+    commands = zonewall_commands(step(id=sid)["run"])
+    assert commands
+    for argv in commands:
+        assert accepted(argv), argv
 
 
 @pytest.mark.skipif(shutil.which("bash") is None, reason="needs bash")
