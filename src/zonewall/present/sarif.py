@@ -44,11 +44,9 @@ from zonewall.present.results import (
 )
 from zonewall.report import CheckReport
 
-__all__ = ["INFORMATION_URI", "SARIF_SCHEMA", "to_sarif"]
+__all__ = ["SARIF_SCHEMA", "to_sarif"]
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
-# The tool's documentation.  TODO(#6): point this at the project's public home once it has one.
-INFORMATION_URI = "https://zonewall.invalid/docs/README.md"
 SRCROOT = "%SRCROOT%"
 FINGERPRINT = "zonewall/v1"
 
@@ -219,7 +217,7 @@ def to_sarif(report: CheckReport, warnings_as_errors: bool = False, base: str = 
     run = {
         "tool": {"driver": {
             "name": "zonewall", "version": __version__, "semanticVersion": __version__,
-            "informationUri": INFORMATION_URI, "rules": [_rule(c) for c in codes]}},
+            "rules": [_rule(c) for c in codes]}},
         "originalUriBaseIds": {SRCROOT: {"description": {
             "text": "the directory zonewall check ran in (the repository root)"}}},
         "columnKind": "unicodeCodePoints",
