@@ -10,9 +10,9 @@ This module is part of the IR: it imports only the standard library.
 
 from __future__ import annotations
 
-import heapq
 from collections.abc import Iterable
 from dataclasses import dataclass
+from itertools import chain
 
 __all__ = [
     "ICMP",
@@ -86,15 +86,24 @@ class PacketSet:
 
     @staticmethod
     def union_all(sets: Iterable[PacketSet]) -> PacketSet:
-        """Union of many sets in O(n log k) for n intervals in k sets."""
+        """Union of many sets in O(n log n) for n intervals (one C-level sort)."""
+        sets = [s for s in sets if s.intervals]
+        if not sets:
+            return _EMPTY
+        if len(sets) == 1:
+            return sets[0]
         merged: list[tuple[int, int]] = []
-        for lo, hi in heapq.merge(*(s.intervals for s in sets)):
-            if merged and lo <= merged[-1][1] + 1:
-                if hi > merged[-1][1]:
-                    merged[-1] = (merged[-1][0], hi)
+        last_lo, last_hi = -2, -2
+        for lo, hi in sorted(chain.from_iterable(s.intervals for s in sets)):
+            if lo <= last_hi + 1:
+                if hi > last_hi:
+                    last_hi = hi
             else:
-                merged.append((lo, hi))
-        return PacketSet(tuple(merged))
+                if last_hi >= 0:
+                    merged.append((last_lo, last_hi))
+                last_lo, last_hi = lo, hi
+        merged.append((last_lo, last_hi))
+        return _trusted(tuple(merged))
 
     # -- algebra --------------------------------------------------------------------------
     def __bool__(self) -> bool:
@@ -104,6 +113,8 @@ class PacketSet:
         return PacketSet.union_all((self, other))
 
     def __sub__(self, other: PacketSet) -> PacketSet:
+        if not other.intervals or not self.intervals:
+            return self
         out: list[tuple[int, int]] = []
         theirs = other.intervals
         j = 0
@@ -122,11 +133,15 @@ class PacketSet:
                 k += 1
             if cur <= hi:
                 out.append((cur, hi))
-        return PacketSet(tuple(out))
+        return _trusted(tuple(out))
 
     def __and__(self, other: PacketSet) -> PacketSet:
-        out: list[tuple[int, int]] = []
         a, b = self.intervals, other.intervals
+        if not a or b == _ALL:
+            return self
+        if not b or a == _ALL:
+            return other
+        out: list[tuple[int, int]] = []
         i = j = 0
         while i < len(a) and j < len(b):
             lo = max(a[i][0], b[j][0])
@@ -137,7 +152,7 @@ class PacketSet:
                 i += 1
             else:
                 j += 1
-        return PacketSet(tuple(out))
+        return _trusted(tuple(out))
 
     def issubset(self, other: PacketSet) -> bool:
         return not (self - other)
@@ -181,6 +196,19 @@ class PacketSet:
                 lo = end + 1
             out.append((lo, hi))
         return out
+
+
+_ALL = ((0, MAX_KEY),)
+
+
+def _trusted(intervals: tuple[tuple[int, int], ...]) -> PacketSet:
+    """A set from intervals this module built itself (already normalised): no re-check."""
+    made = object.__new__(PacketSet)
+    object.__setattr__(made, "intervals", intervals)
+    return made
+
+
+_EMPTY = PacketSet()
 
 
 def _describe_protocols(first: int, last: int) -> list[str]:

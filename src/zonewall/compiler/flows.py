@@ -16,7 +16,7 @@ Pairs whose allow lists are identical share one computation, which keeps broad s
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from zonewall.ir import Endpoint, Flow, ResolvedRule
@@ -74,25 +74,42 @@ def compute_flows(rules: Sequence[ResolvedRule], members: dict[str, tuple[int, .
             union_cache[key] = got
         return got
 
+    # Pairs with the same allows and denies share one computation: (effective, plaintext,
+    # opened), or None when nothing is left.
+    shared: dict[tuple[tuple[int, ...], tuple[int, ...]],
+                 tuple[PacketSet, PacketSet, tuple[int, ...]] | None] = {}
     flows: dict[Pair, Flow] = {}
     alive: set[int] = set()
     for pair in sorted(pair_allows):
         allow_ids = tuple(pair_allows[pair])
         deny_ids = tuple(pair_denies.get(pair, ()))
-        denied = union(deny_ids) if deny_ids else PacketSet()
-        for i in allow_ids:
-            if i not in alive and (by_index[i].packets - denied):
-                alive.add(i)
-        effective = union(allow_ids) - denied if deny_ids else union(allow_ids)
-        if not effective:
-            continue
-        opened = tuple(i for i in allow_ids if by_index[i].packets & effective)
-        plain = union(allow_ids, plaintext=True) & effective
-        flows[pair] = Flow(pair[0], pair[1], effective, plain, opened)
+        key = (allow_ids, deny_ids)
+        if key not in shared:
+            shared[key] = _effective(allow_ids, deny_ids, by_index, union, alive)
+        got = shared[key]
+        if got is not None:
+            flows[pair] = Flow(pair[0], pair[1], got[0], got[1], got[2])
     dead = sorted(i for ids in pair_allows.values() for i in ids if i not in alive)
     analysis = FlowAnalysis(flows, sorted(set(dead)), {}, no_effect)
     analysis.redundant = _redundant(pair_allows, by_index, set(analysis.dead))
     return analysis
+
+
+def _effective(allow_ids: tuple[int, ...], deny_ids: tuple[int, ...],
+               by_index: dict[int, ResolvedRule],
+               union: Callable[[tuple[int, ...], bool], PacketSet],
+               alive: set[int]) -> tuple[PacketSet, PacketSet, tuple[int, ...]] | None:
+    """One pair's effective packets, plaintext part and opening allows; marks live allows."""
+    denied = union(deny_ids, False) if deny_ids else PacketSet()
+    for i in allow_ids:
+        if i not in alive and (by_index[i].packets - denied):
+            alive.add(i)
+    effective = union(allow_ids, False) - denied
+    if not effective:
+        return None
+    opened = tuple(i for i in allow_ids if by_index[i].packets & effective)
+    plain = union(allow_ids, True) & effective
+    return effective, plain, opened
 
 
 def _redundant(pair_allows: dict[Pair, list[int]], by_index: dict[int, ResolvedRule],

@@ -29,14 +29,26 @@ def build_graph(classes: Sequence[ResolvedClass], externals: Sequence[ResolvedEx
         graph.add_node(cls.name, kind="class", criticality=cls.criticality.label)
     for ext in sorted(externals, key=lambda e: e.name):
         graph.add_node(ext.name, kind="external")
+    names = [endpoint_names(ep) for ep in endpoints]
     edge_packets: dict[tuple[str, str], list[PacketSet]] = {}
-    edge_rules: dict[tuple[str, str], set[int]] = {}
+    edge_rules: dict[tuple[str, str], list[tuple[int, ...]]] = {}
     for flow in flows:
-        for a in endpoint_names(endpoints[flow.src]):
-            for b in endpoint_names(endpoints[flow.dst]):
-                edge_packets.setdefault((a, b), []).append(flow.packets)
-                edge_rules.setdefault((a, b), set()).update(flow.rules)
-    for (a, b) in sorted(edge_packets):
-        graph.add_edge(a, b, packets=PacketSet.union_all(edge_packets[(a, b)]),
-                       rules=tuple(sorted(edge_rules[(a, b)])))
+        for a in names[flow.src]:
+            for b in names[flow.dst]:
+                if (a, b) in edge_packets:
+                    edge_packets[(a, b)].append(flow.packets)
+                    edge_rules[(a, b)].append(flow.rules)
+                else:
+                    edge_packets[(a, b)] = [flow.packets]
+                    edge_rules[(a, b)] = [flow.rules]
+    graph.add_edges_from(
+        (a, b, {"packets": PacketSet.union_all(edge_packets[(a, b)]),
+                "rules": _merged(edge_rules[(a, b)])})
+        for (a, b) in sorted(edge_packets))
     return graph
+
+
+def _merged(rule_lists: list[tuple[int, ...]]) -> tuple[int, ...]:
+    if len(rule_lists) == 1:
+        return tuple(sorted(rule_lists[0]))
+    return tuple(sorted({i for rules in rule_lists for i in rules}))
