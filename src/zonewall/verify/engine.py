@@ -17,12 +17,14 @@ packet of every difference it reports.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from netaddr import IPAddress
 
 from zonewall.packets import PORT_SPAN, PacketSet
 
+from .index import AddrIndex, NameIndex
 from .replies import port_cuts, reply_flows, reply_keys
 from .rules import EMPTY, EVERYTHING, Chain, Rule, RuleRef, Ruleset
 
@@ -64,7 +66,13 @@ class Evaluator:
         self._direct: dict[str, frozenset[str]] = {}
         for name in self.chains:
             self._closure_dims(name, ())
-        self._filtered_cache: dict[tuple[object, ...], tuple[tuple[Rule, ...], bool]] = {}
+        self._filtered_cache: dict[tuple[object, ...], _Filtered] = {}
+        self._indexes: dict[str, dict[str, NameIndex | AddrIndex | None]] = {}
+        self._source_cache: dict[tuple[str, str | None, int | None], tuple[int, ...]] = {}
+        self._sport_cache: dict[tuple[str, int], list[int]] = {}
+        self._free: dict[str, frozenset[int]] = {}
+        self._dst_dep: dict[str, frozenset[int]] = {}
+        self._source_sets: dict[tuple[str, str | None, int | None], frozenset[int]] = {}
         self._memo: dict[tuple[object, ...], tuple[PacketSet, PacketSet]] = {}
         self._global_cuts = sorted(ruleset.sport_cuts())
 
@@ -85,21 +93,92 @@ class Evaluator:
     def _filtered(self, name: str, cell: Cell, ctx: Ctx) -> tuple[tuple[Rule, ...], bool]:
         """Rules of `name` that can match in this cell's ingress/source and context, and
         whether any of them (or a chain it reaches) still tests egress or destination."""
+        got = self._filter(name, cell, ctx)
+        return got.rules, got.dep
+
+    def _filter(self, name: str, cell: Cell, ctx: Ctx) -> _Filtered:
         direct = self._direct_dims(name)
-        fkey = (name, ctx, cell.iif if "iif" in direct else None,
-                cell.sid if "src" in direct else None)
+        iif = cell.iif if "iif" in direct else None
+        sid = cell.sid if "src" in direct else None
+        fkey = (name, ctx, iif, sid)
         hit = self._filtered_cache.get(fkey)
         if hit is not None:
             return hit
-        rules = tuple(r for r in self.chains[name].rules
-                      if (r.iif is None or r.iif.matches(cell.iif))
-                      and (r.src is None or r.src.matches(cell.src))
-                      and r.matches_context(*ctx))
-        dep = any(r.oif is not None or r.dst is not None
-                  or (r.target is not None and self._dims[r.target] & {"oif", "dst"})
-                  for r in rules)
-        self._filtered_cache[fkey] = (rules, dep)
-        return rules, dep
+        chain_rules = self.chains[name].rules
+        free = self._context_free(name)
+        positions = tuple(p for p in self._source_positions(name, cell, iif, sid)
+                          if p in free or chain_rules[p].matches_context(*ctx))
+        rules = tuple(chain_rules[p] for p in positions)
+        dep = not self._dst_dependent(name).isdisjoint(positions)
+        made = self._filtered_cache[fkey] = _Filtered(rules, frozenset(positions), dep)
+        return made
+
+    def _dst_dependent(self, name: str) -> frozenset[int]:
+        """Positions of the rules of `name` that test egress or destination, or jump to a
+        chain that does."""
+        found = self._dst_dep.get(name)
+        if found is None:
+            found = self._dst_dep[name] = frozenset(
+                p for p, r in enumerate(self.chains[name].rules)
+                if r.oif is not None or r.dst is not None
+                or (r.target is not None and bool(self._dims[r.target] & {"oif", "dst"})))
+        return found
+
+    def _context_free(self, name: str) -> frozenset[int]:
+        """Positions of the rules of `name` that test no state, source port or ACK flag."""
+        free = self._free.get(name)
+        if free is None:
+            free = self._free[name] = frozenset(
+                p for p, r in enumerate(self.chains[name].rules)
+                if r.states is None and not r.ack and r.sports is None)
+        return free
+
+    def _source_positions(self, name: str, cell: Cell, iif: str | None, sid: int | None
+                          ) -> tuple[int, ...]:
+        """Positions of the rules of `name` matching the cell's ingress and source, whatever
+        the context (`iif`/`sid`: the cell's, or None when the chain does not test them)."""
+        akey = (name, iif, sid)
+        hit = self._source_cache.get(akey)
+        if hit is None:
+            chain_rules = self.chains[name].rules
+            cand = self._candidates(name, cell, ("iif", "src"))
+            hit = self._source_cache[akey] = tuple(
+                p for p in (range(len(chain_rules)) if cand is None else cand)
+                if ((r := chain_rules[p]).iif is None or r.iif.matches(cell.iif))
+                and (r.src is None or r.src.matches(cell.src)))
+        return hit
+
+    def _rules_for(self, name: str, cell: Cell, ctx: Ctx) -> Sequence[Rule]:
+        """The filtered rules of `name` that may also match this cell's egress and destination,
+        in order (a superset: callers still test `_dst_matches`)."""
+        got = self._filter(name, cell, ctx)
+        if not got.dep:
+            return got.rules
+        cand = self._candidates(name, cell, ("oif", "dst"))
+        if cand is None or len(cand) >= len(got.rules):
+            return got.rules
+        chain_rules = self.chains[name].rules
+        return [chain_rules[p] for p in cand if p in got.positions]
+
+    def _candidates(self, name: str, cell: Cell, dims: tuple[str, ...]
+                    ) -> tuple[int, ...] | None:
+        """Positions of the rules of `name` that may match `cell` on every one of `dims` (the
+        shortest of the per-dimension candidate lists), or None: no rule tests them."""
+        indexes = self._indexes.get(name)
+        if indexes is None:
+            indexes = self._indexes[name] = _chain_indexes(self.chains[name])
+        best: tuple[int, ...] | None = None
+        for dim in dims:
+            index = indexes[dim]
+            if index is None:
+                continue
+            if isinstance(index, NameIndex):
+                cand = index.candidates(cell.iif if dim == "iif" else cell.oif)
+            else:
+                cand = index.candidates(cell.src if dim == "src" else cell.dst)
+            if best is None or len(cand) < len(best):
+                best = cand
+        return best
 
     def _direct_dims(self, name: str) -> frozenset[str]:
         """What the rules of `name` itself test (not the chains they jump to)."""
@@ -172,8 +251,8 @@ class Evaluator:
         if depth > MAX_DEPTH:
             raise ValueError(f"chain nesting deeper than {MAX_DEPTH} at '{name}'")
         rest, acc, undecided = EVERYTHING, EMPTY, EMPTY
-        for rule in rules:
-            if not _dst_matches(rule, cell):
+        for rule in self._rules_for(name, cell, ctx) if dep else rules:
+            if dep and not _dst_matches(rule, cell):
                 continue
             m = _and(rest, rule.keys)
             if not m or rule.action == "CONTINUE":
@@ -216,10 +295,9 @@ class Evaluator:
                  path: tuple[RuleRef, ...], depth: int) -> tuple[list[Piece], PacketSet]:
         """(decided pieces, undecided keys) of chain `name` restricted to `mask`."""
         chain = self.chains[name]
-        rules, _ = self._filtered(name, cell, ctx)
         rest, undecided = mask, EMPTY
         decided: list[Piece] = []
-        for rule in rules:
+        for rule in self._rules_for(name, cell, ctx):
             if not _dst_matches(rule, cell):
                 continue
             m = rest & rule.keys
@@ -287,6 +365,9 @@ class Evaluator:
         (with `any_dst`, whatever its egress and destination)."""
         if len(self._global_cuts) == 1:
             return self._global_cuts
+        ckey = (cell.iif, cell.sid)
+        if any_dst and ckey in self._sport_cache:
+            return self._sport_cache[ckey]
         cuts: set[int] = {0}
         seen: set[str] = set()
         todo = list(self.ruleset.entries(cell.iif))
@@ -295,14 +376,51 @@ class Evaluator:
             if name in seen:
                 continue
             seen.add(name)
-            for rule in self.chains[name].rules:
-                if not (_source_matches(rule, cell) and (any_dst or _dst_matches(rule, cell))):
+            direct = self._direct_dims(name)
+            chain_rules = self.chains[name].rules
+            akey = (name, cell.iif if "iif" in direct else None,
+                    cell.sid if "src" in direct else None)
+            positions: Sequence[int] = self._source_positions(name, cell, akey[1], akey[2])
+            if not any_dst:
+                cand = self._candidates(name, cell, ("oif", "dst"))
+                if cand is not None and len(cand) < len(positions):
+                    among = self._source_sets.get(akey)
+                    if among is None:
+                        among = self._source_sets[akey] = frozenset(positions)
+                    positions = [p for p in cand if p in among]
+            for p in positions:
+                rule = chain_rules[p]
+                if rule.sports is None and rule.target is None:
+                    continue
+                if not any_dst and not _dst_matches(rule, cell):
                     continue
                 for lo, hi in rule.sports or ():
                     cuts.update((lo, hi + 1) if hi < 65535 else (lo,))
                 if rule.target is not None:
                     todo.append(rule.target)
+        if any_dst:
+            self._sport_cache[ckey] = sorted(cuts)
         return sorted(cuts)
+
+
+@dataclass(frozen=True, slots=True)
+class _Filtered:
+    rules: tuple[Rule, ...]
+    positions: frozenset[int]
+    dep: bool
+
+
+def _chain_indexes(chain: Chain) -> dict[str, NameIndex | AddrIndex | None]:
+    """Per dimension, a candidate index over the chain's rules (None: no rule tests it)."""
+    rules = chain.rules
+    out: dict[str, NameIndex | AddrIndex | None] = {}
+    for dim in ("iif", "oif"):
+        names = [getattr(r, dim) for r in rules]
+        out[dim] = NameIndex(names) if any(m is not None for m in names) else None
+    for dim in ("src", "dst"):
+        addrs = [getattr(r, dim) for r in rules]
+        out[dim] = AddrIndex(addrs) if any(m is not None for m in addrs) else None
+    return out
 
 
 def _address_cell(ingress: str, egress: str | None, src: int | str, dst: int | str) -> Cell:
