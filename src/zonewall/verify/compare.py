@@ -186,11 +186,21 @@ class _Validator:
                         and self._row_constant(ingress, sg, dsts[0])):
                     self._cell(ingress, sg, dsts[0], row.new, row.replies, any_dst=True)
                     continue
+                # Destinations the config's rules cannot tell apart (the same rules match
+                # them, in every chain the row can reach) and the model expects the same of
+                # are one comparison: the verdicts are a function of that signature.
+                memo: dict[tuple[object, ...], list[_Found]] = {}
                 for dst in dsts:
                     kf = model.permitted(ingress, sg.endpoint, dst[0].endpoint)
                     kr = model.reply_flows(ingress, sg.endpoint, dst[0].endpoint)
-                    self._cell(ingress, sg, dst, kf, kr,
-                               dhcp=dhcp and dst[0].special == "broadcast")
+                    cell_dhcp = dhcp and dst[0].special == "broadcast"
+                    cell = _cell(ingress, sg, dst)
+                    key = (self.ev.dst_signature(cell), kf, kr, cell_dhcp)
+                    found = memo.get(key)
+                    if found is None:
+                        found = memo[key] = self._found(cell, kf, kr, dhcp=cell_dhcp)
+                    if found:
+                        self._report_cell(cell, sg, dst, found, any_dst=False, dhcp=cell_dhcp)
         return sorted(self.diffs, key=lambda d: (d.ingress, KINDS.index(d.kind), d.src,
                                                  d.dst or "", d.condition))
 
@@ -224,6 +234,13 @@ class _Validator:
         """Compare one cell.  `dhcp`: a stateless SVI must also take in its clients' DHCP
         broadcasts (udp from port 68 to 255.255.255.255:67) for `ip helper-address`."""
         cell = _cell(ingress, sg, dst)
+        found = self._found(cell, kf, kr, any_dst, dhcp)
+        if found:
+            self._report_cell(cell, sg, dst, found, any_dst, dhcp)
+
+    def _found(self, cell: Cell, kf: PacketSet, kr: PacketSet, any_dst: bool = False,
+               dhcp: bool = False) -> list[_Found]:
+        """What the config does differently from the model in one cell, per context."""
         found: list[_Found] = []
         if self.stateless:
             cuts = kr | DHCP_CLIENT if dhcp else kr
@@ -238,10 +255,13 @@ class _Validator:
                 for ctx, hi in self._contexts(cell, kr, "ESTABLISHED", any_dst):
                     allowed = kf | reply_keys(kr, ctx[1], True, stateless=False)
                     self._compare(cell, ctx, hi, allowed, kf, kr, found, check_extra=False)
-        if found:
-            note = "limited broadcast: local delivery" + (", DHCP relay" if dhcp else "") \
-                if dst[0].special == "broadcast" else ""
-            self._report(cell, sg, dst[0], any_dst, found, note)
+        return found
+
+    def _report_cell(self, cell: Cell, sg: Group, dst: tuple[Group, str], found: list[_Found],
+                     any_dst: bool, dhcp: bool) -> None:
+        note = "limited broadcast: local delivery" + (", DHCP relay" if dhcp else "") \
+            if dst[0].special == "broadcast" else ""
+        self._report(cell, sg, dst[0], any_dst, found, note)
 
     def _compare(self, cell: Cell, ctx: Ctx, hi: int, allowed: PacketSet, kf: PacketSet,
                  kr: PacketSet, found: list[_Found], check_extra: bool) -> None:

@@ -72,6 +72,8 @@ class Evaluator:
         self._sport_cache: dict[tuple[str, int], list[int]] = {}
         self._free: dict[str, frozenset[int]] = {}
         self._dst_dep: dict[str, frozenset[int]] = {}
+        self._testing: dict[str, frozenset[int]] = {}
+        self._row_chain_cache: dict[tuple[str, int], list[tuple[str, frozenset[int]]]] = {}
         self._source_sets: dict[tuple[str, str | None, int | None], frozenset[int]] = {}
         self._memo: dict[tuple[object, ...], tuple[PacketSet, PacketSet]] = {}
         self._global_cuts = sorted(ruleset.sport_cuts())
@@ -358,6 +360,59 @@ class Evaluator:
                 if verdict is not None or rule.action == "GOTO":
                     return verdict, ref
         return None, None
+
+    # -- destination signatures ---------------------------------------------------------------
+    def dst_signature(self, cell: Cell) -> tuple[tuple[int, ...], ...]:
+        """Which egress/destination-testing rules match this cell, in every chain a packet
+        from its ingress and source can reach (whatever the context).  Two cells of one
+        ingress and source with the same signature meet the same rules everywhere, so every
+        verdict (and every source-port cut) is the same for them."""
+        sig: list[tuple[int, ...]] = []
+        for name, among in self._row_chains(cell):
+            cand = self._candidates(name, cell, ("oif", "dst"))
+            assert cand is not None  # `among` holds rules that test egress or destination
+            chain_rules = self.chains[name].rules
+            sig.append(tuple(p for p in cand if p in among
+                             and _dst_matches(chain_rules[p], cell)))
+        return tuple(sig)
+
+    def _row_chains(self, cell: Cell) -> list[tuple[str, frozenset[int]]]:
+        """Chains reachable from the ingress's entry chains through rules matching the cell's
+        ingress and source (a superset: context and destination ignored), each with the
+        positions of those rules that test egress or destination (chains with none left out:
+        they treat every destination alike)."""
+        rkey = (cell.iif, cell.sid)
+        hit = self._row_chain_cache.get(rkey)
+        if hit is not None:
+            return hit
+        out: list[tuple[str, frozenset[int]]] = []
+        seen: set[str] = set()
+        todo = list(reversed(self.ruleset.entries(cell.iif)))
+        while todo:
+            name = todo.pop()
+            if name in seen:
+                continue
+            seen.add(name)
+            direct = self._direct_dims(name)
+            positions = self._source_positions(name, cell, cell.iif if "iif" in direct else None,
+                                               cell.sid if "src" in direct else None)
+            testing = self._dst_testing(name).intersection(positions)
+            if testing:
+                out.append((name, testing))
+            chain_rules = self.chains[name].rules
+            todo.extend(t for p in reversed(positions)
+                        if (t := chain_rules[p].target) is not None)
+        self._row_chain_cache[rkey] = out
+        return out
+
+    def _dst_testing(self, name: str) -> frozenset[int]:
+        """Positions of the rules of `name` that test egress or destination themselves."""
+        found = self._testing.get(name)
+        if found is None:
+            found = self._testing[name] = frozenset(
+                p for p, r in enumerate(self.chains[name].rules)
+                if r.oif is not None or r.dst is not None)
+        return found
 
     # -- source-port classes ---------------------------------------------------------------------
     def sport_cuts(self, cell: Cell, any_dst: bool = False) -> list[int]:

@@ -66,6 +66,44 @@ TARGET_OPTIONS = {"LOG": {"--log-prefix", "--log-level"}, "REJECT": {"--reject-w
 def split_words(text: str) -> list[str]:
     """Split like iptables-restore: whitespace separates, double quotes group, a backslash
     escapes the next character.  Raises ValueError on an unterminated quote."""
+    if "\\" not in text:
+        return _split_unescaped(text)
+    return _split_escaped(text)
+
+
+def _split_unescaped(text: str) -> list[str]:
+    """`split_words` for text without a backslash: the pieces between quotes alternate
+    outside / inside, so whole pieces are split (or kept) at once."""
+    parts = text.split('"')
+    if len(parts) % 2 == 0:
+        raise ValueError("unterminated double quote")
+    words: list[str] = []
+    cur: str | None = None  # the word being built (None: none started)
+    for n, part in enumerate(parts):
+        if n % 2:  # inside quotes: literal, and it starts a word even when empty
+            cur = part if cur is None else cur + part
+            continue
+        if not part:
+            continue
+        pieces = part.split()
+        if part[0].isspace() and cur is not None:
+            words.append(cur)
+            cur = None
+        if not pieces:
+            continue
+        cur = pieces[0] if cur is None else cur + pieces[0]
+        for piece in pieces[1:]:
+            words.append(cur)
+            cur = piece
+        if part[-1].isspace():
+            words.append(cur)
+            cur = None
+    if cur is not None:
+        words.append(cur)
+    return words
+
+
+def _split_escaped(text: str) -> list[str]:
     words: list[str] = []
     cur: list[str] = []
     quoted = started = False
