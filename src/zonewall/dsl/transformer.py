@@ -92,8 +92,11 @@ class TokenChecks:
         self.text = text
         self.sink = sink
         self._lines: list[str] | None = None
+        self._good_names: set[str] = set()  # names already found valid (no diagnostic)
 
     def name(self, value: str, span: Span, what: str = "name") -> str:
+        if value in self._good_names:
+            return value
         if not _NAME_RE.match(value):
             self.sink.error(
                 "E104",
@@ -108,6 +111,8 @@ class TokenChecks:
                 "(names become chain, ACL and VLAN names)",
                 span,
             )
+        else:
+            self._good_names.add(value)
         return value.lower()
 
     def defined_name(self, value: str, span: Span, what: str) -> str:
