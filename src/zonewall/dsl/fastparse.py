@@ -21,6 +21,8 @@ exactly; where it is not, the longest acceptable keyword that begins the word is
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+from dataclasses import fields
 from typing import Any, NoReturn
 
 from zonewall.diagnostics import DiagnosticSink, Span
@@ -85,6 +87,68 @@ _K_KINDS = frozenset(k.value for k in AssertKind)
 _LONGEST_FIRST: dict[frozenset[str], tuple[str, ...]] = {}
 
 
+# The IR nodes a big policy has by the ten thousand (spans, selectors, rules) are built by
+# setting their slots directly: a frozen dataclass's generated __init__ costs about three times
+# as much, and this parser builds several hundred thousand of them for a large estate.  The
+# result is the same object (the differential tests compare every field).  Should one of these
+# classes change, importing this module fails instead of building it wrongly.
+def _slot_setters(cls: type, names: tuple[str, ...]) -> tuple[Callable[[Any, Any], None], ...]:
+    if tuple(f.name for f in fields(cls)) != names or hasattr(cls, "__post_init__") \
+            or not hasattr(cls, "__slots__"):
+        raise TypeError(f"{cls.__name__} changed: update its constructor in fastparse")
+    return tuple(cls.__dict__[name].__set__ for name in names)
+
+
+_new = object.__new__
+_SPAN_FILE, _SPAN_LINE, _SPAN_COL, _SPAN_END_LINE, _SPAN_END_COL = _slot_setters(
+    Span, ("file", "line", "col", "end_line", "end_col"))
+_TERM_KIND, _TERM_VALUE, _TERM_SPAN = _slot_setters(SelTerm, ("kind", "value", "span"))
+_SEL_INCLUDE, _SEL_EXCLUDE, _SEL_SPAN = _slot_setters(Selector, ("include", "exclude", "span"))
+(_RULE_ACTION, _RULE_SRC, _RULE_DST, _RULE_SERVICES, _RULE_WHY, _RULE_LOG,
+ _RULE_SPAN) = _slot_setters(RuleStmt, ("action", "src", "dst", "services", "why", "log", "span"))
+
+
+def _mk_span(file: str, line: int, col: int, end_line: int, end_col: int) -> Span:
+    span: Span = _new(Span)
+    _SPAN_FILE(span, file)
+    _SPAN_LINE(span, line)
+    _SPAN_COL(span, col)
+    _SPAN_END_LINE(span, end_line)
+    _SPAN_END_COL(span, end_col)
+    return span
+
+
+def _mk_term(kind: str, value: str, span: Span) -> SelTerm:
+    term: SelTerm = _new(SelTerm)
+    _TERM_KIND(term, kind)
+    _TERM_VALUE(term, value)
+    _TERM_SPAN(term, span)
+    return term
+
+
+def _mk_selector(include: tuple[SelTerm, ...], exclude: tuple[SelTerm, ...],
+                 span: Span) -> Selector:
+    sel: Selector = _new(Selector)
+    _SEL_INCLUDE(sel, include)
+    _SEL_EXCLUDE(sel, exclude)
+    _SEL_SPAN(sel, span)
+    return sel
+
+
+def _mk_rule(action: str, src: Selector, dst: Selector,
+             services: tuple[ServiceRef | ServiceItem, ...] | None, why: str | None, log: bool,
+             span: Span) -> RuleStmt:
+    rule: RuleStmt = _new(RuleStmt)
+    _RULE_ACTION(rule, action)
+    _RULE_SRC(rule, src)
+    _RULE_DST(rule, dst)
+    _RULE_SERVICES(rule, services)
+    _RULE_WHY(rule, why)
+    _RULE_LOG(rule, log)
+    _RULE_SPAN(rule, span)
+    return rule
+
+
 class FastSyntaxError(Exception):
     """The fast parser cannot read the text; lark's parser gives the diagnostic."""
 
@@ -141,11 +205,11 @@ class _Parser:
 
     def _span(self) -> Span:
         """The current token's span."""
-        return Span(self.file, self.ln, self.c, self.ln, self.c + self.e - self.s)
+        return _mk_span(self.file, self.ln, self.c, self.ln, self.c + self.e - self.s)
 
     def _from(self, line: int, col: int) -> Span:
         """From a token's start to the end of the last consumed token."""
-        return Span(self.file, line, col, self.pl, self.pc)
+        return _mk_span(self.file, line, col, self.pl, self.pc)
 
     def _fail(self) -> NoReturn:
         raise FastSyntaxError
@@ -291,7 +355,7 @@ class _Parser:
             if k != "word" and k != "port":
                 self._fail()
             line, col = self.ln, self.c
-            out.append(use(self.v, Span(file, line, col, line, col + self.e - self.s),
+            out.append(use(self.v, _mk_span(file, line, col, line, col + self.e - self.s),
                            k == "port"))
             self._advance()
             if self.k != "comma":
@@ -409,7 +473,7 @@ class _Parser:
             log = True
             after = _K_TOP
         text = self.check.string(*why) if why is not None else None
-        return RuleStmt(action, src, dst, services, text, log, self._from(line, col)), after
+        return _mk_rule(action, src, dst, services, text, log, self._from(line, col)), after
 
     def _selector(self) -> Selector:
         """`terms ("except" terms)?`; the current token starts the first term."""
@@ -417,11 +481,11 @@ class _Parser:
         if self.k == "word" and v not in _SEL_WORDS:
             # The common case, a lone name: the selector's span is the name's.
             line, col = self.ln, self.c
-            span = Span(self.file, line, col, line, col + self.e - self.s)
+            span = _mk_span(self.file, line, col, line, col + self.e - self.s)
             self._advance()
-            term = SelTerm("name", self.check.name(v, span), span)
+            term = _mk_term("name", self.check.name(v, span), span)
             if self.k != "comma" and self._keyword(_K_AFTER_TERM) != "except":
-                return Selector((term,), (), span)
+                return _mk_selector((term,), (), span)
             include = [term]
             while self.k == "comma":
                 self._advance()
@@ -434,7 +498,7 @@ class _Parser:
         if self._keyword(_K_AFTER_TERM) == "except":
             self._advance()
             exclude = self._terms()
-        return Selector(terms, exclude, self._from(line, col))
+        return _mk_selector(terms, exclude, self._from(line, col))
 
     def _terms(self) -> tuple[SelTerm, ...]:
         out = [self._term()]
@@ -450,7 +514,7 @@ class _Parser:
         if v not in _SEL_WORDS:
             span = self._span()
             self._advance()
-            return SelTerm("name", self.check.name(v, span), span)
+            return _mk_term("name", self.check.name(v, span), span)
         line, col = self.ln, self.c
         if v == "tag" or v == "criticality":
             self._advance()
