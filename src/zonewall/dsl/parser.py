@@ -1,8 +1,9 @@
 """The front end's boundary: `.zw` files in, one `Policy` out, or `DiagnosticError`.
 
 Reads the root file and every file it includes (paths relative to the including file, each file
-at most once, cycles reported), parses each with the LALR grammar, converts lark's exceptions to
-diagnostics with `file:line:col`, and merges the statements in textual order.
+at most once, cycles reported), parses each (with the hand-written `fastparse`, and with the LALR
+grammar when that finds a syntax error), converts lark's exceptions to diagnostics with
+`file:line:col`, and merges the statements in textual order.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from lark import Lark, Token, Tree, UnexpectedCharacters, UnexpectedInput, Unexp
 from lark.exceptions import UnexpectedEOF, VisitError
 
 from zonewall.diagnostics import Diagnostic, DiagnosticError, DiagnosticSink, Severity, Span
+from zonewall.dsl.fastparse import FastSyntaxError, parse_fast
 from zonewall.dsl.transformer import (
     FileResult,
     Include,
@@ -38,8 +40,8 @@ from zonewall.ir import (
     SourceFile,
 )
 
-__all__ = ["ParseResult", "concrete_tree", "decode_source", "parse_file", "parse_statements",
-           "parse_text"]
+__all__ = ["FAST_PATH_MISMATCHES", "ParseResult", "concrete_tree", "decode_source",
+           "lark_statements", "parse_file", "parse_statements", "parse_text"]
 
 MAX_FILE_BYTES = 64 * 1024 * 1024
 
@@ -208,6 +210,37 @@ def decode_source(display: str, data: bytes) -> str:
 
 def parse_statements(text: str, display: str, sink: DiagnosticSink) -> list[Any]:
     """One file's statements in source order (includes not followed), local problems to `sink`.
+
+    The hand-written fast parser reads the text; only when it cannot (a syntax error) is the
+    lark parser built and asked, so that every syntax-error diagnostic comes from the reference
+    grammar.  Lark accepting what the fast parser rejected is a fast-parser bug: the user gets
+    lark's (correct) result, and `FAST_PATH_MISMATCHES` records it for the test suite.
+
+    Raises:
+        DiagnosticError: the text has a syntax error.
+    """
+    local = DiagnosticSink()
+    try:
+        statements = parse_fast(text, display, local)
+    except FastSyntaxError:
+        reason = "rejected"
+    except Exception as exc:  # noqa: BLE001 - a fast-parser bug must never reach the user
+        reason = f"crashed ({type(exc).__name__}: {exc})"
+    else:
+        sink.items.extend(local.items)
+        return statements
+    statements = lark_statements(text, display, sink)
+    FAST_PATH_MISMATCHES.append((display, f"fast parser {reason} a text lark accepts"))
+    return statements
+
+
+# Texts the fast parser rejected (or crashed on) although lark reads them: fast-parser bugs.
+# The user gets lark's result; the test suite fails when this list is not empty.
+FAST_PATH_MISMATCHES: list[tuple[str, str]] = []
+
+
+def lark_statements(text: str, display: str, sink: DiagnosticSink) -> list[Any]:
+    """`parse_statements` by the reference path: lark's LALR parser and `PolicyTransformer`.
 
     Raises:
         DiagnosticError: the text has a syntax error.

@@ -80,47 +80,52 @@ def meta_span(file: str, meta: Meta) -> Span:
     return Span(file, meta.line, meta.column, meta.end_line, meta.end_column)
 
 
-class PolicyTransformer(Transformer[Token, FileResult]):
-    """Builds IR nodes for one file; reports local problems to `sink`."""
+class TokenChecks:
+    """Token-level validation and statement assembly shared by both front ends.
+
+    The lark `PolicyTransformer` and the hand-written fast parser (`fastparse`) both call these,
+    with a token's text and its span, so every local diagnostic is produced by the same code.
+    """
 
     def __init__(self, file: str, text: str, sink: DiagnosticSink) -> None:
-        super().__init__()
         self.file = file
         self.text = text
         self.sink = sink
         self._lines: list[str] | None = None
+        self._good_names: set[str] = set()  # names already found valid (no diagnostic)
 
-    # -- helpers ----------------------------------------------------------------------------
-    def span(self, tok: Token) -> Span:
-        return tok_span(self.file, tok)
-
-    def name(self, tok: Token, what: str = "name") -> str:
-        value = str(tok)
+    def name(self, value: str, span: Span, what: str = "name") -> str:
+        if value in self._good_names:
+            return value
         if not _NAME_RE.match(value):
             self.sink.error(
                 "E104",
                 f"invalid {what} '{value}': names are lowercase letters, digits, '_' and '-', "
                 "start with a letter and do not end with '-'",
-                self.span(tok),
+                span,
             )
         elif len(value) > MAX_NAME:
             self.sink.error(
                 "E104",
                 f"{what} '{value}' is {len(value)} characters long; the limit is {MAX_NAME} "
                 "(names become chain, ACL and VLAN names)",
-                self.span(tok),
+                span,
             )
+        else:
+            self._good_names.add(value)
         return value.lower()
 
-    def defined_name(self, tok: Token, what: str) -> str:
-        value = self.name(tok, what)
+    def defined_name(self, value: str, span: Span, what: str) -> str:
+        value = self.name(value, span, what)
         if value in RESERVED:
             self.sink.error("E104", f"'{value}' is a reserved word and cannot name a {what}",
-                            self.span(tok))
+                            span)
         return value
 
-    def string(self, tok: Token) -> str:
-        raw = str(tok)[1:-1]
+    def string(self, value: str, span: Span) -> str:
+        raw = value[1:-1]
+        if "\\" not in raw:
+            return raw
         out: list[str] = []
         i = 0
         while i < len(raw):
@@ -129,7 +134,7 @@ class PolicyTransformer(Transformer[Token, FileResult]):
                 nxt = raw[i + 1]
                 if nxt not in '"\\':
                     self.sink.error("E106", f"unknown escape '\\{nxt}' in string: only \\\" and "
-                                    "\\\\ are allowed", self.span(tok))
+                                    "\\\\ are allowed", span)
                 out.append(nxt)
                 i += 2
                 continue
@@ -137,15 +142,13 @@ class PolicyTransformer(Transformer[Token, FileResult]):
             i += 1
         return "".join(out)
 
-    def integer(self, tok: Token, lo: int, hi: int, what: str) -> int:
-        text = str(tok)
-        if len(text) > 10 or not (lo <= int(text) <= hi):
-            self.sink.error("E106", f"{what} {text} is out of range ({lo}-{hi})", self.span(tok))
+    def integer(self, value: str, span: Span, lo: int, hi: int, what: str) -> int:
+        if len(value) > 10 or not (lo <= int(value) <= hi):
+            self.sink.error("E106", f"{what} {value} is out of range ({lo}-{hi})", span)
             return lo
-        return int(text)
+        return int(value)
 
-    def cidr(self, tok: Token) -> tuple[IPNetwork, Span]:
-        text, span = str(tok), self.span(tok)
+    def cidr(self, text: str, span: Span) -> tuple[IPNetwork, Span]:
         try:
             octets = text.split("/")[0].split(".")
             if any(len(o) > 3 or int(o) > 255 for o in octets):
@@ -164,59 +167,8 @@ class PolicyTransformer(Transformer[Token, FileResult]):
             )
         return net.cidr, span
 
-    # -- statements -------------------------------------------------------------------------
-    def start(self, items: list[Any]) -> FileResult:
-        return FileResult(list(items))
-
-    @v_args(meta=True)
-    def header(self, meta: Meta, items: list[Any]) -> PolicyHeader:
-        owners = [o for o in items[1:]]
-        for extra in owners[1:]:
-            self.sink.error("E110", "'owner' is given twice in the policy header", extra[1])
-        return PolicyHeader(self.string(items[0]), owners[0][0] if owners else None,
-                            meta_span(self.file, meta))
-
-    @v_args(meta=True)
-    def owner(self, meta: Meta, items: list[Token]) -> tuple[str, Span]:
-        return self.string(items[0]), meta_span(self.file, meta)
-
-    @v_args(meta=True)
-    def include(self, meta: Meta, items: list[Token]) -> Include:
-        return Include(self.string(items[0]), meta_span(self.file, meta))
-
-    def cidr_list(self, items: list[Token]) -> list[tuple[IPNetwork, Span]]:
-        return [self.cidr(t) for t in items]
-
-    def pool_subnets(self, items: list[Any]) -> PoolSubnets:
-        return PoolSubnets(tuple(items[0]))
-
-    @v_args(meta=True)
-    def vlan_range(self, meta: Meta, items: list[Token]) -> tuple[int, int, Span]:
-        lo = self.integer(items[0], 0, 1 << 32, "VLAN")
-        hi = self.integer(items[-1], 0, 1 << 32, "VLAN")
-        span = meta_span(self.file, meta)
-        if lo > hi:
-            self.sink.error("E106", f"VLAN range {lo}-{hi} is empty (start above end)", span)
-        return lo, hi, span
-
-    def pool_vlans(self, items: list[Any]) -> PoolVlans:
-        return PoolVlans(tuple(items))
-
-    # services
-    def port_item(self, items: list[Token]) -> ServiceItem:
-        tok = items[0]
-        return ServiceItem(str(tok), self.portspec(tok), self.span(tok))
-
-    def name_item(self, items: list[Token]) -> ServiceItem | ServiceRef:
-        tok = items[0]
-        word = str(tok)
-        if word in _PROTO_WORDS:
-            return ServiceItem(word, _PROTO_WORDS[word], self.span(tok))
-        return ServiceRef(self.name(tok, "service name"), self.span(tok))
-
-    def portspec(self, tok: Token) -> PacketSet:
-        proto_word, _, arg = str(tok).partition("/")
-        span = self.span(tok)
+    def portspec(self, value: str, span: Span) -> PacketSet:
+        proto_word, _, arg = value.partition("/")
         if proto_word == "icmp":
             if arg in ICMP_TYPES:
                 return PacketSet.ports(ICMP, ICMP_TYPES[arg], ICMP_TYPES[arg])
@@ -235,74 +187,64 @@ class PolicyTransformer(Transformer[Token, FileResult]):
         lo_s, _, hi_s = arg.partition("-")
         hi_s = hi_s or lo_s
         if not (lo_s.isdigit() and hi_s.isdigit()) or "-" in hi_s:
-            self.sink.error("E106", f"'{tok}' is not a port or port range such as "
+            self.sink.error("E106", f"'{value}' is not a port or port range such as "
                             f"{proto_word}/443 or {proto_word}/1000-2000", span)
             return PacketSet.protocol(proto)
         if len(lo_s) > 5 or len(hi_s) > 5 or int(lo_s) > 65535 or int(hi_s) > 65535:
-            self.sink.error("E106", f"port in '{tok}' is out of range (0-65535)", span)
+            self.sink.error("E106", f"port in '{value}' is out of range (0-65535)", span)
             return PacketSet.protocol(proto)
         lo, hi = int(lo_s), int(hi_s)
         if lo > hi:
-            self.sink.error("E106", f"port range in '{tok}' is empty (start above end)", span)
+            self.sink.error("E106", f"port range in '{value}' is empty (start above end)", span)
             return PacketSet.protocol(proto)
         return PacketSet.ports(proto, lo, hi)
 
-    @v_args(meta=True)
-    def service(self, meta: Meta, items: list[Any]) -> ServiceDef:
-        plaintext = isinstance(items[-1], Token) and items[-1].type == "PLAINTEXT"
-        body = items[1:-1] if plaintext else items[1:]
-        name = self.defined_name(items[0], "service")
-        return ServiceDef(name, tuple(body), plaintext, meta_span(self.file, meta))
+    def service_use(self, value: str, span: Span, is_port: bool) -> ServiceItem | ServiceRef:
+        """A service item or reference: a PORTSPEC, a protocol word (`icmp`) or a name."""
+        if is_port:
+            return ServiceItem(value, self.portspec(value, span), span)
+        if value in _PROTO_WORDS:
+            return ServiceItem(value, _PROTO_WORDS[value], span)
+        return ServiceRef(self.name(value, span, "service name"), span)
 
-    # classes
-    @v_args(meta=True)
-    def description(self, meta: Meta, items: list[Token]) -> tuple[str, Any, Span]:
-        return "description", self.string(items[0]), meta_span(self.file, meta)
-
-    @v_args(meta=True)
-    def vlan(self, meta: Meta, items: list[Token]) -> tuple[str, Any, Span]:
-        return "vlan", self.integer(items[0], 0, 1 << 32, "VLAN"), meta_span(self.file, meta)
-
-    @v_args(meta=True)
-    def subnet(self, meta: Meta, items: list[Any]) -> tuple[str, Any, Span]:
-        return "subnet", tuple(items[0]), meta_span(self.file, meta)
-
-    @v_args(meta=True)
-    def hosts(self, meta: Meta, items: list[Token]) -> tuple[str, Any, Span]:
-        return "hosts", self.integer(items[0], 1, 1 << 31, "host count"), meta_span(
-            self.file, meta)
-
-    @v_args(meta=True)
-    def criticality(self, meta: Meta, items: list[Token]) -> tuple[str, Any, Span]:
-        return "criticality", self.level(items[0]), meta_span(self.file, meta)
-
-    def level(self, tok: Token) -> Criticality:
-        word = str(tok)
+    def level(self, word: str, span: Span) -> Criticality:
         try:
             if word != word.lower():
                 raise KeyError(word)
             return Criticality[word.upper()]
         except KeyError:
-            self.sink.error("E106", f"unknown criticality '{tok}': use low, medium, high or "
-                            "critical", self.span(tok))
+            self.sink.error("E106", f"unknown criticality '{word}': use low, medium, high or "
+                            "critical", span)
             return Criticality.MEDIUM
 
-    @v_args(meta=True)
-    def tags(self, meta: Meta, items: list[Token]) -> tuple[str, Any, Span]:
-        names = tuple(self.defined_name(t, "tag") for t in items)
-        return "tags", names, meta_span(self.file, meta)
+    def vlan_range(self, lo_value: str, lo_span: Span, hi_value: str, hi_span: Span,
+                   span: Span) -> tuple[int, int, Span]:
+        lo = self.integer(lo_value, lo_span, 0, 1 << 32, "VLAN")
+        hi = self.integer(hi_value, hi_span, 0, 1 << 32, "VLAN")
+        if lo > hi:
+            self.sink.error("E106", f"VLAN range {lo}-{hi} is empty (start above end)", span)
+        return lo, hi, span
 
-    @v_args(meta=True)
-    def class_def(self, meta: Meta, items: list[Any]) -> ClassDef:
-        name = self.defined_name(items[0], "class")
+    # -- statement assembly (after the statement's parts are checked, as lark's bottom-up
+    #    transformer orders it) -------------------------------------------------------------
+    def header(self, title: str, title_span: Span, owners: list[tuple[str, Span]],
+               span: Span) -> PolicyHeader:
+        for extra in owners[1:]:
+            self.sink.error("E110", "'owner' is given twice in the policy header", extra[1])
+        return PolicyHeader(self.string(title, title_span), owners[0][0] if owners else None,
+                            span)
+
+    def class_def(self, name_value: str, name_span: Span,
+                  items: list[tuple[str, Any, Span]], span: Span) -> ClassDef:
+        name = self.defined_name(name_value, name_span, "class")
         attrs: dict[str, Any] = {}
         spans: list[tuple[str, Span]] = []
-        for attr, value, span in items[1:]:
+        for attr, value, attr_span in items:
             if attr in attrs:
-                self.sink.error("E110", f"'{attr}' is given twice in class '{name}'", span)
+                self.sink.error("E110", f"'{attr}' is given twice in class '{name}'", attr_span)
                 continue
             attrs[attr] = value
-            spans.append((attr, span))
+            spans.append((attr, attr_span))
         subnets = tuple(net for net, _ in attrs.get("subnet", ()))
         tags = tuple(dict.fromkeys(attrs.get("tags", ())))
         return ClassDef(
@@ -313,13 +255,139 @@ class PolicyTransformer(Transformer[Token, FileResult]):
             hosts=attrs.get("hosts"),
             criticality=attrs.get("criticality", Criticality.MEDIUM),
             tags=tags,
-            span=meta_span(self.file, meta),
+            span=span,
             attr_spans=tuple(spans),
         )
 
+    def gateway(self, name_value: str, name_span: Span, items: list[tuple[str, Any, Span]],
+                span: Span) -> GatewayDef:
+        name = self.defined_name(name_value, name_span, "gateway")
+        attrs: dict[str, Any] = {}
+        spans: list[tuple[str, Span]] = []
+        for attr, value, attr_span in items:
+            if attr in attrs:
+                self.sink.error("E110", f"'{attr}' is given twice in gateway '{name}'",
+                                attr_span)
+                continue
+            attrs[attr] = value
+            spans.append((attr, attr_span))
+        return GatewayDef(name, attrs.get("platform"), attrs.get("serves"),
+                          attrs.get("interface"), attrs.get("uplink"), span, tuple(spans))
+
+    def lines(self) -> list[str]:
+        if self._lines is None:
+            self._lines = source_lines(self.text)
+        return self._lines
+
+    def source_text(self, span: Span) -> str:
+        """The text of a span, comments dropped, whitespace collapsed to single spaces."""
+        lines = self.lines()[span.line - 1: span.end_line]
+        if not lines:
+            return ""
+        if len(lines) == 1:
+            lines[0] = lines[0][span.col - 1: span.end_col - 1]
+        else:
+            lines[0] = lines[0][span.col - 1:]
+            lines[-1] = lines[-1][: span.end_col - 1]
+        cleaned = [_strip_comment(line) for line in lines]
+        return " ".join(" ".join(cleaned).split())
+
+
+class PolicyTransformer(Transformer[Token, FileResult]):
+    """Builds IR nodes for one file from lark's tree; reports local problems to `sink`."""
+
+    def __init__(self, file: str, text: str, sink: DiagnosticSink) -> None:
+        super().__init__()
+        self.file = file
+        self.check = TokenChecks(file, text, sink)
+
+    def span(self, tok: Token) -> Span:
+        return tok_span(self.file, tok)
+
+    # -- statements -------------------------------------------------------------------------
+    def start(self, items: list[Any]) -> FileResult:
+        return FileResult(list(items))
+
+    @v_args(meta=True)
+    def header(self, meta: Meta, items: list[Any]) -> PolicyHeader:
+        return self.check.header(str(items[0]), self.span(items[0]), list(items[1:]),
+                                 meta_span(self.file, meta))
+
+    @v_args(meta=True)
+    def owner(self, meta: Meta, items: list[Token]) -> tuple[str, Span]:
+        return self.check.string(str(items[0]), self.span(items[0])), meta_span(self.file, meta)
+
+    @v_args(meta=True)
+    def include(self, meta: Meta, items: list[Token]) -> Include:
+        return Include(self.check.string(str(items[0]), self.span(items[0])),
+                       meta_span(self.file, meta))
+
+    def cidr_list(self, items: list[Token]) -> list[tuple[IPNetwork, Span]]:
+        return [self.check.cidr(str(t), self.span(t)) for t in items]
+
+    def pool_subnets(self, items: list[Any]) -> PoolSubnets:
+        return PoolSubnets(tuple(items[0]))
+
+    @v_args(meta=True)
+    def vlan_range(self, meta: Meta, items: list[Token]) -> tuple[int, int, Span]:
+        return self.check.vlan_range(str(items[0]), self.span(items[0]), str(items[-1]),
+                                     self.span(items[-1]), meta_span(self.file, meta))
+
+    def pool_vlans(self, items: list[Any]) -> PoolVlans:
+        return PoolVlans(tuple(items))
+
+    # services
+    def port_item(self, items: list[Token]) -> ServiceItem | ServiceRef:
+        return self.check.service_use(str(items[0]), self.span(items[0]), True)
+
+    def name_item(self, items: list[Token]) -> ServiceItem | ServiceRef:
+        return self.check.service_use(str(items[0]), self.span(items[0]), False)
+
+    @v_args(meta=True)
+    def service(self, meta: Meta, items: list[Any]) -> ServiceDef:
+        plaintext = isinstance(items[-1], Token) and items[-1].type == "PLAINTEXT"
+        body = items[1:-1] if plaintext else items[1:]
+        name = self.check.defined_name(str(items[0]), self.span(items[0]), "service")
+        return ServiceDef(name, tuple(body), plaintext, meta_span(self.file, meta))
+
+    # classes
+    @v_args(meta=True)
+    def description(self, meta: Meta, items: list[Token]) -> tuple[str, Any, Span]:
+        return ("description", self.check.string(str(items[0]), self.span(items[0])),
+                meta_span(self.file, meta))
+
+    @v_args(meta=True)
+    def vlan(self, meta: Meta, items: list[Token]) -> tuple[str, Any, Span]:
+        return ("vlan", self.check.integer(str(items[0]), self.span(items[0]), 0, 1 << 32,
+                                           "VLAN"), meta_span(self.file, meta))
+
+    @v_args(meta=True)
+    def subnet(self, meta: Meta, items: list[Any]) -> tuple[str, Any, Span]:
+        return "subnet", tuple(items[0]), meta_span(self.file, meta)
+
+    @v_args(meta=True)
+    def hosts(self, meta: Meta, items: list[Token]) -> tuple[str, Any, Span]:
+        return ("hosts", self.check.integer(str(items[0]), self.span(items[0]), 1, 1 << 31,
+                                            "host count"), meta_span(self.file, meta))
+
+    @v_args(meta=True)
+    def criticality(self, meta: Meta, items: list[Token]) -> tuple[str, Any, Span]:
+        return ("criticality", self.check.level(str(items[0]), self.span(items[0])),
+                meta_span(self.file, meta))
+
+    @v_args(meta=True)
+    def tags(self, meta: Meta, items: list[Token]) -> tuple[str, Any, Span]:
+        names = tuple(self.check.defined_name(str(t), self.span(t), "tag") for t in items)
+        return "tags", names, meta_span(self.file, meta)
+
+    @v_args(meta=True)
+    def class_def(self, meta: Meta, items: list[Any]) -> ClassDef:
+        return self.check.class_def(str(items[0]), self.span(items[0]), list(items[1:]),
+                                    meta_span(self.file, meta))
+
     @v_args(meta=True)
     def external(self, meta: Meta, items: list[Any]) -> ExternalDef:
-        name = self.defined_name(items[0], "external")
+        name = self.check.defined_name(str(items[0]), self.span(items[0]), "external")
         addresses = tuple(n for n, _ in items[1])
         excepts = tuple(n for n, _ in items[3]) if len(items) > 3 else ()
         return ExternalDef(name, addresses, excepts, meta_span(self.file, meta))
@@ -334,15 +402,18 @@ class PolicyTransformer(Transformer[Token, FileResult]):
         return list(items)
 
     def t_name(self, items: list[Token]) -> SelTerm:
-        return SelTerm("name", self.name(items[0]), self.span(items[0]))
+        span = self.span(items[0])
+        return SelTerm("name", self.check.name(str(items[0]), span), span)
 
     @v_args(meta=True)
     def t_tag(self, meta: Meta, items: list[Token]) -> SelTerm:
-        return SelTerm("tag", self.name(items[0], "tag"), meta_span(self.file, meta))
+        return SelTerm("tag", self.check.name(str(items[0]), self.span(items[0]), "tag"),
+                       meta_span(self.file, meta))
 
     @v_args(meta=True)
     def t_crit(self, meta: Meta, items: list[Token]) -> SelTerm:
-        return SelTerm("criticality", self.level(items[0]).label, meta_span(self.file, meta))
+        return SelTerm("criticality", self.check.level(str(items[0]), self.span(items[0])).label,
+                       meta_span(self.file, meta))
 
     @v_args(meta=True)
     def t_any(self, meta: Meta, items: list[Token]) -> SelTerm:
@@ -359,15 +430,8 @@ class PolicyTransformer(Transformer[Token, FileResult]):
     # rules
     def services(self, items: list[Token]) -> tuple[ServiceRef | ServiceItem, ...]:
         """Service names, or literal items (`tcp/81`, `icmp`) written in place of a name."""
-        out: list[ServiceRef | ServiceItem] = []
-        for tok in items:
-            if tok.type == "PORTSPEC":
-                out.append(ServiceItem(str(tok), self.portspec(tok), self.span(tok)))
-            elif str(tok) in _PROTO_WORDS:
-                out.append(ServiceItem(str(tok), _PROTO_WORDS[str(tok)], self.span(tok)))
-            else:
-                out.append(ServiceRef(self.name(tok, "service name"), self.span(tok)))
-        return tuple(out)
+        return tuple(self.check.service_use(str(tok), self.span(tok), tok.type == "PORTSPEC")
+                     for tok in items)
 
     @v_args(meta=True)
     def rule(self, meta: Meta, items: list[Any]) -> RuleStmt:
@@ -379,7 +443,7 @@ class PolicyTransformer(Transformer[Token, FileResult]):
             if isinstance(extra, tuple):
                 services = extra
             elif isinstance(extra, Token) and extra.type == "STRING":
-                why = self.string(extra)
+                why = self.check.string(str(extra), self.span(extra))
             elif isinstance(extra, Token) and extra.type == "LOG":
                 log = True
         return RuleStmt(action, items[1], items[2], services, why, log,
@@ -396,33 +460,25 @@ class PolicyTransformer(Transformer[Token, FileResult]):
 
     @v_args(meta=True)
     def interface(self, meta: Meta, items: list[Token]) -> tuple[str, Any, Span]:
-        return "interface", self.string(items[0]), meta_span(self.file, meta)
+        return ("interface", self.check.string(str(items[0]), self.span(items[0])),
+                meta_span(self.file, meta))
 
     @v_args(meta=True)
     def uplink(self, meta: Meta, items: list[Token]) -> tuple[str, Any, Span]:
-        return "uplink", self.string(items[0]), meta_span(self.file, meta)
+        return ("uplink", self.check.string(str(items[0]), self.span(items[0])),
+                meta_span(self.file, meta))
 
     @v_args(meta=True)
     def gateway(self, meta: Meta, items: list[Any]) -> GatewayDef:
-        name = self.defined_name(items[0], "gateway")
-        attrs: dict[str, Any] = {}
-        spans: list[tuple[str, Span]] = []
-        for attr, value, span in items[1:]:
-            if attr in attrs:
-                self.sink.error("E110", f"'{attr}' is given twice in gateway '{name}'", span)
-                continue
-            attrs[attr] = value
-            spans.append((attr, span))
-        return GatewayDef(name, attrs.get("platform"), attrs.get("serves"),
-                          attrs.get("interface"), attrs.get("uplink"),
-                          meta_span(self.file, meta), tuple(spans))
+        return self.check.gateway(str(items[0]), self.span(items[0]), list(items[1:]),
+                                  meta_span(self.file, meta))
 
     # assertions
     def without(self, items: list[Any]) -> tuple[str, Selector]:
         return "without", items[0]
 
     def accepted(self, items: list[Token]) -> tuple[str, str]:
-        return "accepted", self.string(items[0])
+        return "accepted", self.check.string(str(items[0]), self.span(items[0]))
 
     def _assert(self, kind: AssertKind, meta: Meta, items: list[Any]) -> Tree[Any]:
         sels = [i for i in items if isinstance(i, Selector)]
@@ -463,25 +519,7 @@ class PolicyTransformer(Transformer[Token, FileResult]):
         kind, src, dst, services, without, body_span = items[0].children
         accepted = items[1][1] if len(items) > 1 else None
         return AssertStmt(kind, src, dst, services, without, accepted,
-                          self.source_text(body_span), meta_span(self.file, meta))
-
-    def lines(self) -> list[str]:
-        if self._lines is None:
-            self._lines = source_lines(self.text)
-        return self._lines
-
-    def source_text(self, span: Span) -> str:
-        """The text of a span, comments dropped, whitespace collapsed to single spaces."""
-        lines = self.lines()[span.line - 1: span.end_line]
-        if not lines:
-            return ""
-        if len(lines) == 1:
-            lines[0] = lines[0][span.col - 1: span.end_col - 1]
-        else:
-            lines[0] = lines[0][span.col - 1:]
-            lines[-1] = lines[-1][: span.end_col - 1]
-        cleaned = [_strip_comment(line) for line in lines]
-        return " ".join(" ".join(cleaned).split())
+                          self.check.source_text(body_span), meta_span(self.file, meta))
 
 
 def _strip_comment(line: str) -> str:
