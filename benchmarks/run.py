@@ -66,8 +66,7 @@ IPT_RULE = re.compile(r"^-A ", re.MULTILINE)
 # computation is where dead allows are found; lints turns findings into warnings).
 ZW_PHASES = [
     ("import", "import zonewall"),
-    ("grammar", "grammar load (lark, strict)"),
-    ("parse", "parse (lark LALR + transformer)"),
+    ("parse", "parse (fast parser; lark only for syntax errors)"),
     ("resolve", "resolve (names, services, selectors, gateways)"),
     ("allocate", "allocate (subnets, VLANs)"),
     ("endpoints", "endpoints (external atoms, members)"),
@@ -180,7 +179,6 @@ def zonewall_worker(estate: Path, outdir: Path, trace: bool) -> dict[str, Any]:
         from zonewall.compiler import flows as zflows
         from zonewall.compiler import pipeline
         from zonewall.diagnostics import Diagnostic, Severity, sort_diagnostics
-        from zonewall.dsl import parser as zparser
         from zonewall.dsl.parser import parse_file
         from zonewall.report import CheckReport
 
@@ -203,8 +201,6 @@ def zonewall_worker(estate: Path, outdir: Path, trace: bool) -> dict[str, Any]:
     zflows._redundant = m.wrap("redundant", zflows._redundant)  # type: ignore[attr-defined]
 
     path = str(estate / "estate.zw")
-    with m.phase("grammar"):
-        zparser._parser()  # built once per process (functools.cache), then parse_file reuses it
     with m.phase("parse"):
         parsed = parse_file(path)
     with m.phase("compile-other"):
@@ -523,7 +519,7 @@ def derived(entry: dict[str, Any]) -> dict[str, float]:
         return sum(ph.get(n, {}).get("median_s", 0.0) for n in names)
 
     return {
-        "check_s": s("import", "grammar", "parse", "resolve", "allocate", "endpoints", "flows",
+        "check_s": s("import", "parse", "resolve", "allocate", "endpoints", "flows",
                      "redundant", "graph", "assertions", "lints", "compile-other"),
         "dead_redundant_s": s("flows", "redundant", "lints"),
         "backends_s": s("views", *(f"{p}-{k}" for p in TARGET_PLATFORMS
