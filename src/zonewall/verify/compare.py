@@ -163,6 +163,10 @@ class _Found:
     sport_hi: int
 
 
+# (destination, what differs there, whether it stands for every destination, DHCP cell)
+_Finding = tuple[tuple[Group, str], list["_Found"], bool, bool]
+
+
 class _Validator:
     def __init__(self, compiled: CompiledPolicy, gateway: str, ruleset: Ruleset) -> None:
         self.model = GatewayModel(compiled, gateway)
@@ -178,31 +182,49 @@ class _Validator:
         dsts = [(g, r) for g in self.groups if (r := model.route(g.endpoint)) is not None]
         for ingress in model.interfaces:
             relay = model.dhcp_relay(ingress) if self.stateless else frozenset()
+            # Sources the model expects the same of and the config's rules cannot tell apart
+            # (the same source-testing rules match them everywhere) behave alike toward every
+            # destination: one row is computed and its findings replayed for the others.
+            done: dict[tuple[object, ...], list[_Finding]] = {}
             for sg in self.groups:
                 dhcp = bool(relay) and (sg.special == "zero" or (
                     sg.endpoint is not None and sg.endpoint.id in relay))
-                row = model.row(ingress, sg.endpoint)
-                if (row is not None and not dhcp and dsts
-                        and self._row_constant(ingress, sg, dsts[0])):
-                    self._cell(ingress, sg, dsts[0], row.new, row.replies, any_dst=True)
-                    continue
-                # Destinations the config's rules cannot tell apart (the same rules match
-                # them, in every chain the row can reach) and the model expects the same of
-                # are one comparison: the verdicts are a function of that signature.
-                memo: dict[tuple[object, ...], list[_Found]] = {}
-                for dst in dsts:
-                    kf = model.permitted(ingress, sg.endpoint, dst[0].endpoint)
-                    kr = model.reply_flows(ingress, sg.endpoint, dst[0].endpoint)
-                    cell_dhcp = dhcp and dst[0].special == "broadcast"
-                    cell = _cell(ingress, sg, dst)
-                    key = (self.ev.dst_signature(cell), kf, kr, cell_dhcp)
-                    found = memo.get(key)
-                    if found is None:
-                        found = memo[key] = self._found(cell, kf, kr, dhcp=cell_dhcp)
-                    if found:
-                        self._report_cell(cell, sg, dst, found, any_dst=False, dhcp=cell_dhcp)
+                rkey = (model.behaviour(ingress, sg.endpoint),
+                        self.ev.src_signature(ingress, sg.rep), dhcp)
+                findings = done.get(rkey)
+                if findings is None:
+                    findings = done[rkey] = self._row(ingress, sg, dsts, dhcp)
+                for dst, found, any_dst, cell_dhcp in findings:
+                    self._report_cell(_cell(ingress, sg, dst), sg, dst, found, any_dst,
+                                      cell_dhcp)
         return sorted(self.diffs, key=lambda d: (d.ingress, KINDS.index(d.kind), d.src,
                                                  d.dst or "", d.condition))
+
+    def _row(self, ingress: str, sg: Group, dsts: list[tuple[Group, str]], dhcp: bool
+             ) -> list[_Finding]:
+        """Compare one source's row (every destination); what differs, not yet reported."""
+        model = self.model
+        row = model.row(ingress, sg.endpoint)
+        if row is not None and not dhcp and dsts and self._row_constant(ingress, sg, dsts[0]):
+            whole = self._found(_cell(ingress, sg, dsts[0]), row.new, row.replies, any_dst=True)
+            return [(dsts[0], whole, True, False)] if whole else []
+        out: list[_Finding] = []
+        # Destinations the config's rules cannot tell apart (the same rules match them, in
+        # every chain the row can reach) and the model expects the same of are one
+        # comparison: the verdicts are a function of that signature.
+        memo: dict[tuple[object, ...], list[_Found]] = {}
+        for dst in dsts:
+            kf = model.permitted(ingress, sg.endpoint, dst[0].endpoint)
+            kr = model.reply_flows(ingress, sg.endpoint, dst[0].endpoint)
+            cell_dhcp = dhcp and dst[0].special == "broadcast"
+            cell = _cell(ingress, sg, dst)
+            key = (self.ev.dst_signature(cell), kf, kr, cell_dhcp)
+            found = memo.get(key)
+            if found is None:
+                found = memo[key] = self._found(cell, kf, kr, dhcp=cell_dhcp)
+            if found:
+                out.append((dst, found, False, cell_dhcp))
+        return out
 
     # -- contexts --------------------------------------------------------------------------------
     def _contexts(self, cell: Cell, kr: PacketSet, state: str | None, any_dst: bool = False
@@ -229,18 +251,11 @@ class _Validator:
                    for ctx, _ in self._contexts(cell, EMPTY, state, any_dst=True))
 
     # -- one cell --------------------------------------------------------------------------------
-    def _cell(self, ingress: str, sg: Group, dst: tuple[Group, str], kf: PacketSet,
-              kr: PacketSet, any_dst: bool = False, dhcp: bool = False) -> None:
-        """Compare one cell.  `dhcp`: a stateless SVI must also take in its clients' DHCP
-        broadcasts (udp from port 68 to 255.255.255.255:67) for `ip helper-address`."""
-        cell = _cell(ingress, sg, dst)
-        found = self._found(cell, kf, kr, any_dst, dhcp)
-        if found:
-            self._report_cell(cell, sg, dst, found, any_dst, dhcp)
-
     def _found(self, cell: Cell, kf: PacketSet, kr: PacketSet, any_dst: bool = False,
                dhcp: bool = False) -> list[_Found]:
-        """What the config does differently from the model in one cell, per context."""
+        """What the config does differently from the model in one cell, per context.  `dhcp`:
+        a stateless SVI must also take in its clients' DHCP broadcasts (udp from port 68 to
+        255.255.255.255:67) for `ip helper-address`."""
         found: list[_Found] = []
         if self.stateless:
             cuts = kr | DHCP_CLIENT if dhcp else kr

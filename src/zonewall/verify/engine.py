@@ -73,6 +73,9 @@ class Evaluator:
         self._free: dict[str, frozenset[int]] = {}
         self._dst_dep: dict[str, frozenset[int]] = {}
         self._testing: dict[str, frozenset[int]] = {}
+        self._ingress_cache: dict[str, list[tuple[str, list[int], AddrIndex]]] = {}
+        self._reach_cache: dict[tuple[str, ...], list[str]] = {}
+        self._src_test_cache: dict[str, list[int]] = {}
         self._row_chain_cache: dict[tuple[str, int], list[tuple[str, frozenset[int]]]] = {}
         self._source_sets: dict[tuple[str, str | None, int | None], frozenset[int]] = {}
         self._memo: dict[tuple[object, ...], tuple[PacketSet, PacketSet]] = {}
@@ -361,6 +364,60 @@ class Evaluator:
                     return verdict, ref
         return None, None
 
+    # -- source signatures --------------------------------------------------------------------
+    def src_signature(self, ingress: str, src: int) -> tuple[tuple[int, ...], ...]:
+        """Which source-testing rules match address `src`, in every chain a packet entering on
+        `ingress` can reach.  Two sources with the same signature on one ingress meet the same
+        rules everywhere, whatever the destination and context."""
+        sig: list[tuple[int, ...]] = []
+        for name, positions, index in self._ingress_src_chains(ingress):
+            chain_rules = self.chains[name].rules
+            sig.append(tuple(positions[i] for i in index.candidates(src)
+                             if _src_match(chain_rules[positions[i]], src)))
+        return tuple(sig)
+
+    def _ingress_src_chains(self, ingress: str) -> list[tuple[str, list[int], AddrIndex]]:
+        """The chains reachable from the ingress's entry chains (by any jump or goto) that
+        have rules testing the source (and matching the ingress), with those rules' positions
+        and an index over them."""
+        hit = self._ingress_cache.get(ingress)
+        if hit is None:
+            hit = []
+            for name in self._reachable(self.ruleset.entries(ingress)):
+                rules = self.chains[name].rules
+                positions = [p for p in self._src_testing(name)
+                             if (iif := rules[p].iif) is None or iif.matches(ingress)]
+                if positions:
+                    hit.append((name, positions,
+                                AddrIndex([rules[p].src for p in positions])))
+            self._ingress_cache[ingress] = hit
+        return hit
+
+    def _reachable(self, entries: tuple[str, ...]) -> list[str]:
+        """Every chain reachable from `entries` by any jump or goto, in walk order."""
+        hit = self._reach_cache.get(entries)
+        if hit is None:
+            hit = []
+            seen: set[str] = set()
+            todo = list(reversed(entries))
+            while todo:
+                name = todo.pop()
+                if name in seen:
+                    continue
+                seen.add(name)
+                hit.append(name)
+                todo.extend(r.target for r in reversed(self.chains[name].rules)
+                            if r.target is not None)
+            self._reach_cache[entries] = hit
+        return hit
+
+    def _src_testing(self, name: str) -> list[int]:
+        found = self._src_test_cache.get(name)
+        if found is None:
+            found = self._src_test_cache[name] = [
+                p for p, r in enumerate(self.chains[name].rules) if r.src is not None]
+        return found
+
     # -- destination signatures ---------------------------------------------------------------
     def dst_signature(self, cell: Cell) -> tuple[tuple[int, ...], ...]:
         """Which egress/destination-testing rules match this cell, in every chain a packet
@@ -517,6 +574,10 @@ def _rule_dims(rule: Rule) -> set[str]:
 def _dst_matches(rule: Rule, cell: Cell) -> bool:
     return ((rule.oif is None or rule.oif.matches(cell.oif))
             and (rule.dst is None or rule.dst.matches(cell.dst)))
+
+
+def _src_match(rule: Rule, src: int) -> bool:
+    return rule.src is not None and rule.src.matches(src)
 
 
 def _source_matches(rule: Rule, cell: Cell) -> bool:

@@ -158,6 +158,19 @@ class GatewayModel:
             return RowExpectation(EVERYTHING, EMPTY)
         return None
 
+    def behaviour(self, ingress: str, src: Endpoint | None) -> tuple[object, ...]:
+        """A key such that two sources with the same key on `ingress` have the same
+        expectation (`permitted`, `reply_flows`) toward every destination."""
+        if ingress in self._iface_eps:
+            if src is not None and src.id in self._iface_eps[ingress]:
+                return ("own", src.id)
+            return ("nothing",)
+        if ingress != self.uplink or src is None or src.id in self._served_eps:
+            return ("nothing",)
+        if src.kind == "class":
+            return ("transit",)
+        return ("external", src.id)
+
     def dhcp_relay(self, ingress: str) -> frozenset[int]:
         """Endpoint ids whose clients' DHCP broadcasts an IOS SVI must take in on `ingress`:
         a served class that may reach some class on udp/67 (relayed by ip helper-address)."""
