@@ -32,6 +32,7 @@ and the tests prove it against the enforcement model packet by packet.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import PurePosixPath
@@ -53,7 +54,7 @@ from zonewall.backends.base import (
     slices,
 )
 from zonewall.diagnostics import Diagnostic, DiagnosticError, Severity
-from zonewall.ir import CompiledPolicy, Endpoint, ResolvedClass, ResolvedRule
+from zonewall.ir import CompiledPolicy, Endpoint, Flow, ResolvedClass, ResolvedRule
 from zonewall.packets import ICMP, TCP, UDP, PacketSet
 
 __all__ = [
@@ -135,6 +136,7 @@ def uplink_acl_name(policy: CompiledPolicy, view: GatewayView) -> str:
     return next(n for n in (f"ZW-{x}-IN-{acl_suffix(policy)}" for x in labels) if n not in taken)
 
 
+@functools.lru_cache(maxsize=65536)
 def address(net: IPNetwork) -> str:
     """IOS wants a wildcard mask: "permit ip 10.0.0.0 0.0.0.255 any"."""
     if net.prefixlen == 0:
@@ -275,6 +277,12 @@ class _Lowering:
         self.classes = tuple(cidr_merge([p for c in policy.classes for p in c.prefixes]))
         self.errors: list[Diagnostic] = []
         self._reported: set[tuple[str, int]] = set()
+        self._rules = {r.index: r for r in policy.rules}
+        self._flows_toward: dict[str, list[Flow]] = {}  # class name -> flows into it
+        for flow in policy.flows:
+            dst = policy.endpoints[flow.dst]
+            if dst.kind == "class":
+                self._flows_toward.setdefault(dst.name, []).append(flow)
         self.acls = [self._class_acl(cls, permits) for cls, permits in view.outbound]
         if view.plan.uplink is not None:
             self.acls.append(self._uplink_acl(view.plan.uplink))
@@ -288,13 +296,11 @@ class _Lowering:
     # -- what each ACL must permit ------------------------------------------------------------
     def _replies_toward(self, cls: ResolvedClass) -> list[_Need]:
         """Flows from any source toward `cls`: `cls` answers them through its own ACL."""
-        rules = {r.index: r for r in self.policy.rules}
         eps = self.policy.endpoints
         out: list[_Need] = []
-        for flow in self.policy.flows:
-            if eps[flow.dst].kind == "class" and eps[flow.dst].name == cls.name:
-                out.extend(_Need("reply", rule, part, cls, eps[flow.src])
-                           for rule, part in slices(flow, rules))
+        for flow in self._flows_toward.get(cls.name, ()):
+            out.extend(_Need("reply", rule, part, cls, eps[flow.src])
+                       for rule, part in slices(flow, self._rules))
         return out
 
     def _class_acl(self, cls: ResolvedClass, permits: Iterable[Permit]) -> IosAcl:
