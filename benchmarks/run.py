@@ -1,6 +1,7 @@
 """Benchmarks: zonewall phase by phase, side by side with Aerleon, on generated estates.
 
     python benchmarks/run.py                        # 300x1000, 300x5000, 300x10000, once each
+    python benchmarks/run.py --compare-aerleon      # the same, failing if Aerleon is missing
     python benchmarks/run.py --sizes 300x1000@3,300x10000@3,1000x20000x100 --cli --heap
 
 A size is CLASSESxALLOWS[xASSERTIONS][@REPEAT].  For each size, `generate.py` writes one
@@ -734,6 +735,9 @@ def main() -> int:
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--no-aerleon", dest="aerleon", action="store_false",
                     help="measure zonewall only")
+    ap.add_argument("--compare-aerleon", action="store_true",
+                    help="require Aerleon (the default compares when it is installed; with "
+                    "this flag a missing Aerleon is an error, not a zonewall-only run)")
     ap.add_argument("--cli", action="store_true",
                     help="also time `python -m zonewall build` and aclgen as commands, once")
     ap.add_argument("--heap", action="store_true",
@@ -757,6 +761,10 @@ def main() -> int:
 
     sizes = [parse_size(s, args.asserts, args.repeat) for s in args.sizes.split(",")
              if s.strip()]
+    if args.compare_aerleon and not args.aerleon:
+        ap.error("--compare-aerleon and --no-aerleon contradict each other")
+    if args.compare_aerleon and importlib.util.find_spec("aerleon") is None:
+        ap.error("--compare-aerleon: aerleon is not installed (pip install '.[bench]')")
     if args.aerleon and importlib.util.find_spec("aerleon") is None:
         _say("aerleon is not installed (pip install '.[bench]'); measuring zonewall only")
         args.aerleon = False
