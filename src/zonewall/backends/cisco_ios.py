@@ -225,12 +225,13 @@ class CiscoIosBackend(Backend):
                           Feature.LOGGING})
     suffix = ".ios"
     ace_budget: ClassVar[int] = 1000  # IOS-10: per ACL; TCAM and LOU limits are per platform
+    _last: tuple[CompiledPolicy, GatewayView, int, _Lowering] | None = None
 
     def check(self, policy: CompiledPolicy, view: GatewayView) -> list[Diagnostic]:
-        return _Lowering(self, policy, view).errors
+        return self._lowering(policy, view).errors
 
     def lower(self, policy: CompiledPolicy, view: GatewayView) -> IosModel:
-        lowering = _Lowering(self, policy, view)
+        lowering = self._lowering(policy, view)
         if lowering.errors:  # fail closed even when a caller skipped check()
             raise DiagnosticError(lowering.errors)
         return IosModel(
@@ -238,6 +239,17 @@ class CiscoIosBackend(Backend):
             header=self._header(policy, view),
             acls=tuple(lowering.acls),
         )
+
+    def _lowering(self, policy: CompiledPolicy, view: GatewayView) -> _Lowering:
+        """The lowering of `view`, made once for `check` and `lower` in a row: the inputs are
+        frozen, so the same objects always lower alike (the budget is read per lowering)."""
+        last = self._last
+        if (last is not None and last[0] is policy and last[1] is view
+                and last[2] == self.ace_budget):
+            return last[3]
+        lowering = _Lowering(self, policy, view)
+        self._last = (policy, view, self.ace_budget, lowering)
+        return lowering
 
     def _header(self, policy: CompiledPolicy, view: GatewayView) -> tuple[str, ...]:
         files = safe_text(", ".join(f.path for f in policy.policy.files), 200)
