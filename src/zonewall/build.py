@@ -14,11 +14,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from zonewall import __version__
+from zonewall.atomic import write_atomic
 from zonewall.backends import get_backend
 from zonewall.backends.base import Feature, gateway_view
 from zonewall.backends.vlan_plan import vlan_plan
@@ -155,8 +155,8 @@ def _write(outdir: Path, outputs: list[Output], manifest_text: str) -> None:
     outdir.mkdir(parents=True, exist_ok=True)
     previous = _previous_outputs(outdir)
     for out in outputs:
-        _atomic_write(outdir / str(out.path), out.text)
-    _atomic_write(outdir / MANIFEST, manifest_text)
+        write_atomic(outdir / str(out.path), out.text)
+    write_atomic(outdir / MANIFEST, manifest_text)
     produced = {str(o.path) for o in outputs}
     for stale in sorted(previous - produced):
         target = outdir / stale
@@ -172,14 +172,3 @@ def _previous_outputs(outdir: Path) -> set[str]:
         return set()
 
 
-def _atomic_write(target: Path, text: str) -> None:
-    tmp = target.with_name(f".{target.name}.tmp-{os.getpid()}")
-    try:
-        with open(tmp, "w", encoding="utf-8", newline="\n") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, target)
-    finally:
-        if tmp.exists():
-            tmp.unlink()

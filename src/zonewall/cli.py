@@ -214,7 +214,7 @@ def cmd_build(args: argparse.Namespace) -> int:
 
 def _emit(command: str, text: str, output: str | None) -> int:
     """Write a rendered document to OUT (atomically) or to stdout."""
-    from zonewall.present.output import write_atomic
+    from zonewall.atomic import write_atomic
 
     if output is None:
         sys.stdout.write(text)

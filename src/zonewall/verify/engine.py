@@ -75,6 +75,7 @@ class Evaluator:
         self._testing: dict[str, frozenset[int]] = {}
         self._ingress_cache: dict[str, list[tuple[str, list[int], AddrIndex]]] = {}
         self._reach_cache: dict[tuple[str, ...], list[str]] = {}
+        self._reach_src_cache: dict[tuple[str, ...], list[str]] = {}
         self._src_test_cache: dict[str, list[int]] = {}
         self._row_chain_cache: dict[tuple[str, int], list[tuple[str, frozenset[int]]]] = {}
         self._source_sets: dict[tuple[str, str | None, int | None], frozenset[int]] = {}
@@ -383,7 +384,7 @@ class Evaluator:
         hit = self._ingress_cache.get(ingress)
         if hit is None:
             hit = []
-            for name in self._reachable(self.ruleset.entries(ingress)):
+            for name in self._reachable_src(self.ruleset.entries(ingress)):
                 rules = self.chains[name].rules
                 positions = [p for p in self._src_testing(name)
                              if (iif := rules[p].iif) is None or iif.matches(ingress)]
@@ -409,6 +410,14 @@ class Evaluator:
                 todo.extend(r.target for r in reversed(self.chains[name].rules)
                             if r.target is not None)
             self._reach_cache[entries] = hit
+        return hit
+
+    def _reachable_src(self, entries: tuple[str, ...]) -> list[str]:
+        """The chains reachable from `entries` that have a rule testing the source."""
+        hit = self._reach_src_cache.get(entries)
+        if hit is None:
+            hit = self._reach_src_cache[entries] = [
+                name for name in self._reachable(entries) if self._src_testing(name)]
         return hit
 
     def _src_testing(self, name: str) -> list[int]:

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import bisect
 from collections.abc import Sequence
-from heapq import merge
 
 from .rules import AddrMatch, NameMatch
 
@@ -46,7 +45,7 @@ class NameIndex:
         hit = self._cache.get(name)
         if hit is None:
             named = self._by_name.get(name, []) if name is not None else []
-            hit = tuple(merge(self._always, named)) if named else tuple(self._always)
+            hit = tuple(sorted(self._always + named)) if named else tuple(self._always)
             self._cache[name] = hit
         return hit
 
@@ -86,6 +85,6 @@ class AddrIndex:
         if hit is None:
             seg = bisect.bisect_right(self._bounds, addr) - 1
             filed = self._segments[seg] if seg >= 0 else []
-            hit = tuple(merge(self._always, filed)) if filed else tuple(self._always)
+            hit = tuple(sorted(self._always + filed)) if filed else tuple(self._always)
             self._cache[addr] = hit
         return hit

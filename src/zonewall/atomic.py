@@ -1,4 +1,8 @@
-"""Writing a rendered document atomically to a file (stdout is the CLI's job)."""
+"""Writing generated text to a file atomically: a reader never sees half a file.
+
+Used for build outputs and for the documents `matrix` and `graph` write.  (`zonewall fmt` has
+its own writer in `fmt.py`: it rewrites a user's file in place, so it keeps the file's
+permissions and writes through symlinks.)"""
 
 from __future__ import annotations
 
@@ -8,7 +12,7 @@ from pathlib import Path
 __all__ = ["write_atomic"]
 
 
-def write_atomic(path: str, text: str) -> None:
+def write_atomic(path: str | Path, text: str) -> None:
     """Write ``text`` to ``path`` so that a reader never sees half a file.
 
     Raises:
