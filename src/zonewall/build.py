@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import multiprocessing
+import os
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
@@ -64,26 +66,36 @@ def render_outputs(report: CheckReport) -> tuple[list[Output], list[Diagnostic]]
     assert compiled is not None
     diags: list[Diagnostic] = []
     outputs: list[Output] = []
+    # In gateway order: diagnostics, and configs waiting for translation validation.
+    steps: list[Diagnostic | tuple[GatewayPlan, PurePosixPath, str, int]] = []
     for plan in compiled.gateways:
         backend = get_backend(plan.platform)
         view = gateway_view(compiled, plan.name)
         problems = backend.check(compiled, view)
-        diags.extend(problems)
+        steps.extend(problems)
         if any(d.is_error for d in problems):
             continue
         if Feature.STATEFUL not in backend.supports:
-            diags.append(Diagnostic(
+            steps.append(Diagnostic(
                 Severity.WARNING, "W113",
                 f"gateway '{plan.name}' ({plan.platform}) is stateless: replies are permitted as "
                 "TCP with ACK or RST from the service port, UDP from the service port and ICMP "
                 "echo-reply, which is wider than connection tracking", plan.span))
         model = backend.lower(compiled, view)
         count = backend.rule_count(model)
-        for path, text in sorted(backend.render(model).items()):
-            problem = translation_problem(compiled, plan, path, text)
-            if problem is not None:
-                diags.append(problem)
-                continue
+        steps.extend((plan, path, text, count)
+                     for path, text in sorted(backend.render(model).items()))
+    verdicts = iter(validate_all(compiled, [(plan, path, text) for plan, path, text, _ in
+                                            (s for s in steps if not isinstance(s, Diagnostic))]))
+    for step in steps:
+        if isinstance(step, Diagnostic):
+            diags.append(step)
+            continue
+        plan, path, text, count = step
+        problem = next(verdicts)
+        if problem is not None:
+            diags.append(problem)
+        else:
             outputs.append(Output(path, text, plan.name, plan.platform, "config", count))
     switch_of = {f"{g.name}-switch.ios": g.name for g in compiled.gateways
                  if g.platform == "cisco-ios"}
@@ -94,6 +106,40 @@ def render_outputs(report: CheckReport) -> tuple[list[Output], list[Diagnostic]]
         else:
             outputs.append(Output(path, text, gateway, "cisco-ios", "switch-config", None))
     return outputs, diags
+
+
+# Below this much config text, starting worker processes costs more than it saves.
+PARALLEL_MIN_CHARS = 2_000_000
+_JOBS: tuple[CompiledPolicy, list[tuple[GatewayPlan, PurePosixPath, str]]] | None = None
+
+
+def validate_all(compiled: CompiledPolicy, jobs: list[tuple[GatewayPlan, PurePosixPath, str]]
+                 ) -> list[Diagnostic | None]:
+    """`translation_problem` for every (gateway, path, text), in order.
+
+    The configs of different gateways are independent, so large builds validate them in
+    parallel, one forked worker per CPU (the workers inherit the compiled policy instead of
+    receiving a pickled copy); small builds, one-CPU machines and platforms without `fork`
+    validate in this process.  Either way the results, and so the output, are the same.
+    """
+    workers = min(len(jobs), os.cpu_count() or 1)
+    if (workers < 2 or sum(len(text) for _, _, text in jobs) < PARALLEL_MIN_CHARS
+            or "fork" not in multiprocessing.get_all_start_methods()):
+        return [translation_problem(compiled, plan, path, text) for plan, path, text in jobs]
+    global _JOBS
+    _JOBS = (compiled, jobs)
+    try:
+        with multiprocessing.get_context("fork").Pool(workers) as pool:
+            return pool.map(_validate_job, range(len(jobs)), chunksize=1)
+    finally:
+        _JOBS = None
+
+
+def _validate_job(i: int) -> Diagnostic | None:
+    assert _JOBS is not None  # set by validate_all before the workers were forked
+    compiled, jobs = _JOBS
+    plan, path, text = jobs[i]
+    return translation_problem(compiled, plan, path, text)
 
 
 def translation_problem(compiled: CompiledPolicy, plan: GatewayPlan, path: PurePosixPath,
