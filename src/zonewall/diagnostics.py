@@ -141,6 +141,37 @@ def source_lines(text: str) -> list[str]:
     return [line[:-1] if line.endswith("\r") else line for line in text.split("\n")]
 
 
+def span_text(lines: list[str], span: Span) -> str:
+    """The text a span covers in `lines` (from `source_lines`), comments dropped and
+    whitespace collapsed to single spaces: a statement as written, on one line."""
+    picked = lines[span.line - 1: span.end_line]
+    if not picked:
+        return ""
+    if len(picked) == 1:
+        picked[0] = picked[0][span.col - 1: span.end_col - 1]
+    else:
+        picked[0] = picked[0][span.col - 1:]
+        picked[-1] = picked[-1][: span.end_col - 1]
+    return " ".join(" ".join(_strip_comment(line) for line in picked).split())
+
+
+def _strip_comment(line: str) -> str:
+    """Drop a trailing `#` comment; a `#` inside a "string" is part of the string."""
+    in_string = False
+    i = 0
+    while i < len(line):
+        ch = line[i]
+        if in_string and ch == "\\":
+            i += 2
+            continue
+        if ch == '"':
+            in_string = not in_string
+        elif ch == "#" and not in_string:
+            return line[:i]
+        i += 1
+    return line
+
+
 def render_diagnostic(d: Diagnostic, sources: Mapping[str, str],
                       _lines: dict[str, list[str]] | None = None) -> str:
     """Render one diagnostic as text, with the source line and a caret line where known."""

@@ -16,7 +16,7 @@ from lark import Token, Transformer, Tree, v_args
 from lark.tree import Meta
 from netaddr import AddrFormatError, IPNetwork
 
-from zonewall.diagnostics import DiagnosticSink, Span, source_lines
+from zonewall.diagnostics import DiagnosticSink, Span, source_lines, span_text
 from zonewall.ir import (
     AssertKind,
     AssertStmt,
@@ -281,16 +281,7 @@ class TokenChecks:
 
     def source_text(self, span: Span) -> str:
         """The text of a span, comments dropped, whitespace collapsed to single spaces."""
-        lines = self.lines()[span.line - 1: span.end_line]
-        if not lines:
-            return ""
-        if len(lines) == 1:
-            lines[0] = lines[0][span.col - 1: span.end_col - 1]
-        else:
-            lines[0] = lines[0][span.col - 1:]
-            lines[-1] = lines[-1][: span.end_col - 1]
-        cleaned = [_strip_comment(line) for line in lines]
-        return " ".join(" ".join(cleaned).split())
+        return span_text(self.lines(), span)
 
 
 class PolicyTransformer(Transformer[Token, FileResult]):
@@ -520,20 +511,3 @@ class PolicyTransformer(Transformer[Token, FileResult]):
         accepted = items[1][1] if len(items) > 1 else None
         return AssertStmt(kind, src, dst, services, without, accepted,
                           self.check.source_text(body_span), meta_span(self.file, meta))
-
-
-def _strip_comment(line: str) -> str:
-    """Drop a trailing `#` comment, leaving any `#` inside a string alone."""
-    in_string = False
-    i = 0
-    while i < len(line):
-        ch = line[i]
-        if in_string and ch == "\\":
-            i += 2
-            continue
-        if ch == '"':
-            in_string = not in_string
-        elif ch == "#" and not in_string:
-            return line[:i]
-        i += 1
-    return line

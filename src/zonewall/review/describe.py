@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
-from zonewall.diagnostics import Span, source_lines
+from zonewall.diagnostics import Span, source_lines, span_text
 from zonewall.ir import ResolvedService
 from zonewall.packets import PORT_SPAN, PacketSet
 
@@ -54,29 +54,4 @@ def statement_text(span: Span | None, sources: Mapping[str, str]) -> str:
     """A statement as written, comments dropped and whitespace collapsed ('' if unknown)."""
     if span is None or span.file not in sources:
         return ""
-    lines = source_lines(sources[span.file])[span.line - 1: span.end_line]
-    if not lines:
-        return ""
-    if len(lines) == 1:
-        lines[0] = lines[0][span.col - 1: span.end_col - 1]
-    else:
-        lines[0] = lines[0][span.col - 1:]
-        lines[-1] = lines[-1][: span.end_col - 1]
-    return " ".join(" ".join(_strip_comment(line) for line in lines).split())
-
-
-def _strip_comment(line: str) -> str:
-    """Drop a trailing `#` comment; a `#` inside a "string" is part of the string."""
-    in_string = False
-    i = 0
-    while i < len(line):
-        ch = line[i]
-        if in_string and ch == "\\":
-            i += 2
-            continue
-        if ch == '"':
-            in_string = not in_string
-        elif ch == "#" and not in_string:
-            return line[:i]
-        i += 1
-    return line
+    return span_text(source_lines(sources[span.file]), span)
