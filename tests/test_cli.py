@@ -82,7 +82,7 @@ def test_misspelled_class_points_at_the_name_with_a_suggestion() -> None:
     lines = proc.stderr.splitlines()
     assert lines[0] == ("examples/failures/misspelled-class.zw:13:7: error[E201]: unknown class "
                         "or external 'infusion_pmp'; did you mean 'infusion_pump'?")
-    assert lines[1] == ('  13 | allow infusion_pmp -> pump_server : https       '
+    assert lines[1] == ('  13 | allow infusion_pmp -> pump_server : https   '
                         '"drug library and event logs"')
     assert lines[2] == "     |       ^^^^^^^^^^^^"
     assert "not checked: fix the errors above first; 1 error(s), 0 warning(s)" in proc.stdout
@@ -95,9 +95,9 @@ def test_failing_unreachable_prints_the_path_and_each_hops_allow() -> None:
     assert proc.stderr.splitlines() == [
         (f"{f}:29:1: error[E301]: assertion 'unreachable guest_wifi -> infusion_pump' fails: "
         "path guest_wifi -> byod -> biomed_ws -> pump_server -> infusion_pump"),
-        ('  29 | allow guest_wifi -> byod : https               "screen casting (a test rule '
+        ('  29 | allow guest_wifi -> byod : https            "screen casting (a test rule '
         'left behind)"'),
-        "     | " + "^" * 89 + " first hop: 'guest_wifi' -> 'byod' (tcp/443)",
+        "     | " + "^" * 86 + " first hop: 'guest_wifi' -> 'byod' (tcp/443)",
         f"  note: {f}:30:1: then 'byod' -> 'biomed_ws' (tcp/443)",
         f"  note: {f}:31:1: then 'biomed_ws' -> 'pump_server' (tcp/443)",
         f"  note: {f}:32:1: then 'pump_server' -> 'infusion_pump' (tcp/443)",
@@ -193,7 +193,7 @@ def test_json_unreachable_counterexample_is_the_path() -> None:
         "severity": "error", "code": "E301",
         "message": "assertion 'unreachable guest_wifi -> infusion_pump' fails: path guest_wifi "
                    "-> byod -> biomed_ws -> pump_server -> infusion_pump",
-        "file": f, "line": 29, "column": 1, "end_line": 29, "end_column": 90}]
+        "file": f, "line": 29, "column": 1, "end_line": 29, "end_column": 87}]
     assert doc["assertions"][1] == {
         "text": "unreachable guest_wifi -> infusion_pump", "status": "fail", "file": f,
         "line": 42, "counterexample": [

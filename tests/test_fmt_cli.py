@@ -192,3 +192,17 @@ def test_as_a_command(tmp_path: Path) -> None:
     proc = subprocess.run([sys.executable, "-m", "zonewall", "fmt", "--check", str(path)],
                           capture_output=True, text=True, env=env, check=False)
     assert (proc.returncode, proc.stdout, proc.stderr) == (1, "", f"would reformat {path}\n")
+
+
+def test_every_example_is_in_canonical_layout() -> None:
+    from zonewall.fmt import format_file
+
+    checked = 0
+    for path in sorted((ROOT / "examples").rglob("*.zw")):
+        result = format_file(str(path))
+        if result.formatted is None:  # the syntax-error example: nothing to lay out
+            assert any(d.code.startswith("E1") for d in result.diagnostics), path
+            continue
+        assert not result.changed, f"run `zonewall fmt {path.relative_to(ROOT)}`"
+        checked += 1
+    assert checked >= 10
