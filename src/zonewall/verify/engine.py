@@ -71,6 +71,8 @@ class Evaluator:
         self._source_cache: dict[tuple[str, str | None, int | None], tuple[int, ...]] = {}
         self._sport_cache: dict[tuple[str, int], list[int]] = {}
         self._free: dict[str, frozenset[int]] = {}
+        self._split_cache: dict[tuple[str, str | None, int | None],
+                                tuple[tuple[int, ...], list[tuple[int, Rule]]]] = {}
         self._dst_dep: dict[str, frozenset[int]] = {}
         self._testing: dict[str, frozenset[int]] = {}
         self._ingress_cache: dict[str, list[tuple[str, list[int], AddrIndex]]] = {}
@@ -111,9 +113,14 @@ class Evaluator:
         if hit is not None:
             return hit
         chain_rules = self.chains[name].rules
-        free = self._context_free(name)
-        positions = tuple(p for p in self._source_positions(name, cell, iif, sid)
-                          if p in free or chain_rules[p].matches_context(*ctx))
+        free, tested = self._context_split(name, cell, iif, sid)
+        state, sport, ack = ctx
+        # Rule.matches_context, inlined: this runs for every context of every row.
+        kept = [p for p, r in tested
+                if (r.states is None or (state is not None and state in r.states))
+                and (ack or not r.ack)
+                and (r.sports is None or any(lo <= sport <= hi for lo, hi in r.sports))]
+        positions = tuple(sorted((*free, *kept))) if kept else free
         rules = tuple(chain_rules[p] for p in positions)
         dep = not self._dst_dependent(name).isdisjoint(positions)
         made = self._filtered_cache[fkey] = _Filtered(rules, frozenset(positions), dep)
@@ -129,6 +136,21 @@ class Evaluator:
                 if r.oif is not None or r.dst is not None
                 or (r.target is not None and bool(self._dims[r.target] & {"oif", "dst"})))
         return found
+
+    def _context_split(self, name: str, cell: Cell, iif: str | None, sid: int | None
+                       ) -> tuple[tuple[int, ...], list[tuple[int, Rule]]]:
+        """The rules of `name` matching the cell's ingress and source, split into those that
+        test no context (positions) and those that do (position, rule)."""
+        akey = (name, iif, sid)
+        hit = self._split_cache.get(akey)
+        if hit is None:
+            free = self._context_free(name)
+            chain_rules = self.chains[name].rules
+            positions = self._source_positions(name, cell, iif, sid)
+            hit = self._split_cache[akey] = (
+                tuple(p for p in positions if p in free),
+                [(p, chain_rules[p]) for p in positions if p not in free])
+        return hit
 
     def _context_free(self, name: str) -> frozenset[int]:
         """Positions of the rules of `name` that test no state, source port or ACK flag."""
