@@ -66,7 +66,8 @@ _TOKEN_WORDS = {
 
 
 @functools.cache
-def _parser() -> Lark:
+def _lark(keep_all_tokens: bool = False) -> Lark:
+    """The reference LALR parser; `keep_all_tokens` keeps keywords and `;` (for `fmt`)."""
     return Lark.open_from_package(
         "zonewall.dsl",
         "grammar.lark",
@@ -74,19 +75,7 @@ def _parser() -> Lark:
         propagate_positions=True,
         strict=True,
         maybe_placeholders=False,
-    )
-
-
-@functools.cache
-def _concrete_parser() -> Lark:
-    return Lark.open_from_package(
-        "zonewall.dsl",
-        "grammar.lark",
-        parser="lalr",
-        propagate_positions=True,
-        strict=True,
-        maybe_placeholders=False,
-        keep_all_tokens=True,
+        keep_all_tokens=keep_all_tokens,
     )
 
 
@@ -246,7 +235,7 @@ def lark_statements(text: str, display: str, sink: DiagnosticSink) -> list[Any]:
         DiagnosticError: the text has a syntax error.
     """
     try:
-        tree = _parser().parse(text)
+        tree = _lark().parse(text)
         result: FileResult = PolicyTransformer(display, text, sink).transform(tree)
     except UnexpectedInput as err:
         raise DiagnosticError([_syntax_error(err, display, text)]) from None
@@ -268,7 +257,7 @@ def concrete_tree(text: str, display: str) -> Tree[Token]:
         DiagnosticError: the text has a syntax error.
     """
     try:
-        return _concrete_parser().parse(text)
+        return _lark(keep_all_tokens=True).parse(text)
     except UnexpectedInput as err:
         raise DiagnosticError([_syntax_error(err, display, text)]) from None
     except RecursionError:

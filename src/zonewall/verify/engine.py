@@ -17,7 +17,7 @@ packet of every difference it reports.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from netaddr import IPAddress
@@ -70,15 +70,13 @@ class Evaluator:
         self._indexes: dict[str, dict[str, NameIndex | AddrIndex | None]] = {}
         self._source_cache: dict[tuple[str, str | None, int | None], tuple[int, ...]] = {}
         self._sport_cache: dict[tuple[str, int], list[int]] = {}
-        self._free: dict[str, frozenset[int]] = {}
+        self._where_cache: dict[tuple[str, str], tuple[int, ...]] = {}
+        self._where_sets: dict[tuple[str, str], frozenset[int]] = {}
         self._split_cache: dict[tuple[str, str | None, int | None],
                                 tuple[tuple[int, ...], list[tuple[int, Rule]]]] = {}
-        self._dst_dep: dict[str, frozenset[int]] = {}
-        self._testing: dict[str, frozenset[int]] = {}
         self._ingress_cache: dict[str, list[tuple[str, list[int], AddrIndex]]] = {}
         self._reach_cache: dict[tuple[str, ...], list[str]] = {}
         self._reach_src_cache: dict[tuple[str, ...], list[str]] = {}
-        self._src_test_cache: dict[str, list[int]] = {}
         self._row_chain_cache: dict[tuple[str, int], list[tuple[str, frozenset[int]]]] = {}
         self._source_sets: dict[tuple[str, str | None, int | None], frozenset[int]] = {}
         self._memo: dict[tuple[object, ...], tuple[PacketSet, PacketSet]] = {}
@@ -122,20 +120,9 @@ class Evaluator:
                 and (r.sports is None or any(lo <= sport <= hi for lo, hi in r.sports))]
         positions = tuple(sorted((*free, *kept))) if kept else free
         rules = tuple(chain_rules[p] for p in positions)
-        dep = not self._dst_dependent(name).isdisjoint(positions)
+        dep = not self._where_set(name, "dst-dependent").isdisjoint(positions)
         made = self._filtered_cache[fkey] = _Filtered(rules, frozenset(positions), dep)
         return made
-
-    def _dst_dependent(self, name: str) -> frozenset[int]:
-        """Positions of the rules of `name` that test egress or destination, or jump to a
-        chain that does."""
-        found = self._dst_dep.get(name)
-        if found is None:
-            found = self._dst_dep[name] = frozenset(
-                p for p, r in enumerate(self.chains[name].rules)
-                if r.oif is not None or r.dst is not None
-                or (r.target is not None and bool(self._dims[r.target] & {"oif", "dst"})))
-        return found
 
     def _context_split(self, name: str, cell: Cell, iif: str | None, sid: int | None
                        ) -> tuple[tuple[int, ...], list[tuple[int, Rule]]]:
@@ -144,22 +131,13 @@ class Evaluator:
         akey = (name, iif, sid)
         hit = self._split_cache.get(akey)
         if hit is None:
-            free = self._context_free(name)
+            free = self._where_set(name, "context-free")
             chain_rules = self.chains[name].rules
             positions = self._source_positions(name, cell, iif, sid)
             hit = self._split_cache[akey] = (
                 tuple(p for p in positions if p in free),
                 [(p, chain_rules[p]) for p in positions if p not in free])
         return hit
-
-    def _context_free(self, name: str) -> frozenset[int]:
-        """Positions of the rules of `name` that test no state, source port or ACK flag."""
-        free = self._free.get(name)
-        if free is None:
-            free = self._free[name] = frozenset(
-                p for p, r in enumerate(self.chains[name].rules)
-                if r.states is None and not r.ack and r.sports is None)
-        return free
 
     def _source_positions(self, name: str, cell: Cell, iif: str | None, sid: int | None
                           ) -> tuple[int, ...]:
@@ -216,6 +194,33 @@ class Evaluator:
             for rule in self.chains[name].rules:
                 dims.update(_rule_dims(rule))
             found = self._direct[name] = frozenset(dims)
+        return found
+
+    def _where(self, name: str, what: str) -> tuple[int, ...]:
+        """Positions, in order, of the rules of `name` that: "context-free" test no state,
+        source port or ACK flag; "src-testing" test the source; "dst-testing" test egress or
+        destination themselves; "dst-dependent" do, or jump to a chain that does."""
+        key = (what, name)
+        found = self._where_cache.get(key)
+        if found is None:
+            tests: dict[str, Callable[[Rule], bool]] = {
+                "context-free": lambda r: r.states is None and not r.ack and r.sports is None,
+                "src-testing": lambda r: r.src is not None,
+                "dst-testing": lambda r: r.oif is not None or r.dst is not None,
+                "dst-dependent": lambda r: r.oif is not None or r.dst is not None or (
+                    r.target is not None and bool(self._dims[r.target] & {"oif", "dst"})),
+            }
+            test = tests[what]
+            found = self._where_cache[key] = tuple(
+                p for p, r in enumerate(self.chains[name].rules) if test(r))
+        return found
+
+    def _where_set(self, name: str, what: str) -> frozenset[int]:
+        """`_where` as a set, for membership tests."""
+        key = (what, name)
+        found = self._where_sets.get(key)
+        if found is None:
+            found = self._where_sets[key] = frozenset(self._where(name, what))
         return found
 
     # -- set-based evaluation ------------------------------------------------------------------
@@ -408,7 +413,7 @@ class Evaluator:
             hit = []
             for name in self._reachable_src(self.ruleset.entries(ingress)):
                 rules = self.chains[name].rules
-                positions = [p for p in self._src_testing(name)
+                positions = [p for p in self._where(name, "src-testing")
                              if (iif := rules[p].iif) is None or iif.matches(ingress)]
                 if positions:
                     hit.append((name, positions,
@@ -439,15 +444,8 @@ class Evaluator:
         hit = self._reach_src_cache.get(entries)
         if hit is None:
             hit = self._reach_src_cache[entries] = [
-                name for name in self._reachable(entries) if self._src_testing(name)]
+                name for name in self._reachable(entries) if self._where(name, "src-testing")]
         return hit
-
-    def _src_testing(self, name: str) -> list[int]:
-        found = self._src_test_cache.get(name)
-        if found is None:
-            found = self._src_test_cache[name] = [
-                p for p, r in enumerate(self.chains[name].rules) if r.src is not None]
-        return found
 
     # -- destination signatures ---------------------------------------------------------------
     def dst_signature(self, cell: Cell) -> tuple[tuple[int, ...], ...]:
@@ -484,7 +482,7 @@ class Evaluator:
             direct = self._direct_dims(name)
             positions = self._source_positions(name, cell, cell.iif if "iif" in direct else None,
                                                cell.sid if "src" in direct else None)
-            testing = self._dst_testing(name).intersection(positions)
+            testing = self._where_set(name, "dst-testing").intersection(positions)
             if testing:
                 out.append((name, testing))
             chain_rules = self.chains[name].rules
@@ -492,15 +490,6 @@ class Evaluator:
                         if (t := chain_rules[p].target) is not None)
         self._row_chain_cache[rkey] = out
         return out
-
-    def _dst_testing(self, name: str) -> frozenset[int]:
-        """Positions of the rules of `name` that test egress or destination themselves."""
-        found = self._testing.get(name)
-        if found is None:
-            found = self._testing[name] = frozenset(
-                p for p, r in enumerate(self.chains[name].rules)
-                if r.oif is not None or r.dst is not None)
-        return found
 
     # -- source-port classes ---------------------------------------------------------------------
     def sport_cuts(self, cell: Cell, any_dst: bool = False) -> list[int]:
