@@ -228,8 +228,12 @@ class OgLowering(_Lowering):
                 self._cannot_match(n, protos)
 
     def _forward_entries(self, pairs: dict[tuple[Key, Key], PacketSet]) -> list[_Entry]:
+        """Blocks by service set (peers sharing one set) or by service (services sharing one
+        set of peers), whichever gives fewer entries."""
         by_pair = {pair: tuple(forward_specs(p)[0]) for pair, p in pairs.items()}
-        return [_Entry(s, d, specs, False) for s, d, specs in _bicliques(by_pair)]
+        by_set, by_service = _bicliques(by_pair), _by_service(by_pair)
+        best = by_service if len(by_service) < len(by_set) else by_set
+        return [_Entry(s, d, specs, False) for s, d, specs in best]
 
     def _reply_entries(self, pairs: dict[tuple[Key, Key], PacketSet]) -> list[_Entry]:
         by_spec: dict[tuple[_Spec, ...], dict[tuple[Key, Key], tuple[_Spec, ...]]] = {}
@@ -257,19 +261,41 @@ class OgLowering(_Lowering):
                    * self._sizes.get(a.protocol, 1) for a in acl.aces)
 
 
-def _spec_key(specs: tuple[_Spec, ...]) -> tuple[tuple[str, str, str], ...]:
-    return tuple((s.protocol, s.port, s.option) for s in specs)
+def _spec_key(specs: tuple[_Spec, ...]) -> tuple[tuple[str, tuple[int, ...], str], ...]:
+    """Protocol, then ports as numbers ("eq 53" before "eq 443"), then the option."""
+    return tuple((s.protocol, tuple(int(w) for w in s.port.split()[1:]), s.option)
+                 for s in specs)
 
 
-def _bicliques(by_pair: dict[tuple[Key, Key], tuple[_Spec, ...]]
-               ) -> list[tuple[tuple[Key, ...], tuple[Key, ...], tuple[_Spec, ...]]]:
+Block = tuple[tuple[Key, ...], tuple[Key, ...], tuple[_Spec, ...]]
+
+
+def _by_service(by_pair: dict[tuple[Key, Key], tuple[_Spec, ...]]) -> list[Block]:
+    """Blocks of services used by exactly the same pairs (a service group), each pair set cut
+    into source x destination blocks.  Exact: a pair gets a service only from a block whose
+    pair set holds it, i.e. only services of its own."""
+    pairs_of: dict[_Spec, set[tuple[Key, Key]]] = {}
+    for pair, specs in by_pair.items():
+        for spec in specs:
+            pairs_of.setdefault(spec, set()).add(pair)
+    services: dict[frozenset[tuple[Key, Key]], list[_Spec]] = {}
+    for spec, pairs in pairs_of.items():
+        services.setdefault(frozenset(pairs), []).append(spec)
+    out: list[Block] = []
+    for pairs, specs in services.items():
+        group = tuple(sorted(specs, key=lambda s: _spec_key((s,))))
+        out += [(s, d, group) for s, d, _ in _bicliques(dict.fromkeys(pairs, ()))]
+    return sorted(out, key=lambda t: (t[0], t[1], _spec_key(t[2])))
+
+
+def _bicliques(by_pair: dict[tuple[Key, Key], tuple[_Spec, ...]]) -> list[Block]:
     """Blocks (sources, destinations, services) covering exactly the pairs, each pair once.
 
     Rows by source: sources whose destinations with one service set are the same set share a
     block; the same by destination; the orientation with fewer blocks wins (sources first on
     a tie), so the result depends only on the pairs.
     """
-    def blocks(flip: bool) -> list[tuple[tuple[Key, ...], tuple[Key, ...], tuple[_Spec, ...]]]:
+    def blocks(flip: bool) -> list[Block]:
         rows: dict[tuple[Key, tuple[_Spec, ...]], list[Key]] = {}
         for (s, d), specs in by_pair.items():
             a, b = (d, s) if flip else (s, d)
