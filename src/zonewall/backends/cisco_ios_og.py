@@ -195,13 +195,11 @@ class OgLowering(_Lowering):
         pairs: dict[tuple[bool, Key, Key], PacketSet] = {}
         for n in needs:
             local, peer = tuple(n.local.prefixes), tuple(n.peer.prefixes)
-            self._classes[local] = n.local.name
-            self._labels[local] = f"class {n.local.name}"
+            self._classes[local] = self._labels[local] = n.local.name
             if n.peer.kind == "class":
-                self._classes[peer] = n.peer.name
-                self._labels[peer] = f"class {n.peer.name}"
-            else:
-                self._labels[peer] = "external " + ", ".join(n.peer.externals or (n.peer.name,))
+                self._classes[peer] = self._labels[peer] = n.peer.name
+            else:  # an external atom: the externals sharing it, "internet+pacs_vendor"
+                self._labels[peer] = "+".join(n.peer.externals or (n.peer.name,))
             src, dst = (peer, local) if peer_speaks else (local, peer)
             reply = n.kind == "reply"
             self._check_specs(n)

@@ -324,11 +324,11 @@ class _AceParser:
         src = self.address()
         sports = self.ports(proto) if self.peek() in _PORT_OPS else None
         dst = self.address()
-        keys = EVERYTHING if proto is None else PacketSet.protocol(proto)
+        keys = EVERYTHING if proto is None else _protocol_keys(proto)
         if self.peek() in _PORT_OPS:
             dports = self.ports(proto)
             assert proto is not None
-            keys = PacketSet.union_all(PacketSet.ports(proto, lo, hi) for lo, hi in dports)
+            keys = _port_keys(proto, dports)
         ack = None
         if proto == ICMP and self.peek() is not None and self.peek() not in ("log",
                                                                             "log-input"):
@@ -418,14 +418,11 @@ class _AceParser:
             if a is None:
                 raise self.fail("bad host address")
             return AddrMatch.of([(a, a)])
-        base, wild = _ip(word), _ip(self.peek() or "")
-        if base is None or wild is None:
-            raise self.fail(f"address '{word}' is not modelled")
+        match = _wildcard_match(word, self.peek() or "")
+        if isinstance(match, str):
+            raise self.fail(match)
         self.i += 1
-        if wild & (wild + 1):
-            raise self.fail("non-contiguous wildcard masks are not modelled")
-        lo = base & ~wild & MAX_ADDR
-        return AddrMatch.of([(lo, lo | wild)])
+        return match
 
     def ports(self, proto: int | None) -> tuple[tuple[int, int], ...]:
         if proto not in (TCP, UDP):
@@ -475,6 +472,30 @@ _PORT_OPS = frozenset({"eq", "neq", "gt", "lt", "range"})
 
 def _is_port(word: str, proto: int) -> bool:
     return (word.isdigit() and int(word) < PORT_SPAN) or word in IOS_PORTS[proto]
+
+
+# Generated configs repeat the same addresses and port sets on thousands of lines; these
+# caches are keyed by the exact tokens and hold immutable results, so they are exact.
+@functools.lru_cache(maxsize=65536)
+def _wildcard_match(word: str, wildcard: str) -> AddrMatch | str:
+    """`A WILDCARD` as an address match, or the reason it is not modelled."""
+    base, wild = _ip(word), _ip(wildcard)
+    if base is None or wild is None:
+        return f"address '{word}' is not modelled"
+    if wild & (wild + 1):
+        return "non-contiguous wildcard masks are not modelled"
+    lo = base & ~wild & MAX_ADDR
+    return AddrMatch.of([(lo, lo | wild)])
+
+
+@functools.lru_cache(maxsize=512)
+def _protocol_keys(proto: int) -> PacketSet:
+    return PacketSet.protocol(proto)
+
+
+@functools.lru_cache(maxsize=65536)
+def _port_keys(proto: int, ports: tuple[tuple[int, int], ...]) -> PacketSet:
+    return PacketSet.union_all(PacketSet.ports(proto, lo, hi) for lo, hi in ports)
 
 
 @functools.lru_cache(maxsize=65536)
