@@ -277,12 +277,12 @@ def _by_service(by_pair: dict[tuple[Key, Key], tuple[_Spec, ...]]) -> list[Block
         for spec in specs:
             pairs_of.setdefault(spec, set()).add(pair)
     services: dict[frozenset[tuple[Key, Key]], list[_Spec]] = {}
-    for spec, pairs in pairs_of.items():
-        services.setdefault(frozenset(pairs), []).append(spec)
+    for spec, spec_pairs in pairs_of.items():
+        services.setdefault(frozenset(spec_pairs), []).append(spec)
     out: list[Block] = []
-    for pairs, specs in services.items():
-        group = tuple(sorted(specs, key=lambda s: _spec_key((s,))))
-        out += [(s, d, group) for s, d, _ in _bicliques(dict.fromkeys(pairs, ()))]
+    for pair_set, members in services.items():
+        group = tuple(sorted(members, key=lambda s: _spec_key((s,))))
+        out += [(s, d, group) for s, d, _ in _bicliques(dict.fromkeys(pair_set, ()))]
     return sorted(out, key=lambda t: (t[0], t[1], _spec_key(t[2])))
 
 
@@ -301,10 +301,10 @@ def _bicliques(by_pair: dict[tuple[Key, Key], tuple[_Spec, ...]]) -> list[Block]
         cols: dict[tuple[tuple[Key, ...], tuple[_Spec, ...]], list[Key]] = {}
         for (a, specs), bs in rows.items():
             cols.setdefault((tuple(sorted(bs)), specs), []).append(a)
-        out = []
-        for (bs, specs), as_ in cols.items():
+        out: list[Block] = []
+        for (b_keys, specs), as_ in cols.items():
             a_keys = tuple(sorted(as_))
-            out.append((bs, a_keys, specs) if flip else (a_keys, bs, specs))
+            out.append((b_keys, a_keys, specs) if flip else (a_keys, b_keys, specs))
         return sorted(out, key=lambda t: (t[0], t[1], _spec_key(t[2])))
 
     by_src, by_dst = blocks(False), blocks(True)

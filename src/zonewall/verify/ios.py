@@ -28,10 +28,11 @@ and the same commands as `show running-config` prints them.  Modelled exactly:
   lines and `end` are ignored.
 
 Everything else (outbound ACLs, other object-group kinds, standard or numbered ACLs,
-`shutdown`, any other command) is a `ConfigParseError`.  Semantics: an inbound ACL is first match with an
-implicit deny; an interface with no ACL bound, or bound to an ACL that is undefined or has no
-entries, permits everything, as on IOS.  ACLs are stateless: the comparison checks the reply
-packets (`established`, UDP from the service port, echo-reply) explicitly.
+`shutdown`, any other command) is a `ConfigParseError`.  Semantics: an inbound ACL is first
+match with an implicit deny; an interface with no ACL bound, or bound to an ACL that is
+undefined or has no entries, permits everything, as on IOS.  ACLs are stateless: the
+comparison checks the reply packets (`established`, UDP from the service port, echo-reply)
+explicitly.
 """
 
 from __future__ import annotations
