@@ -78,3 +78,12 @@ def test_key_order_is_ipnetwork_order(keys: list[list[IPNetwork]]) -> None:
     by_net = sorted(range(len(keys)), key=lambda i: tuple(keys[i]))
     by_int = sorted(range(len(keys)), key=lambda i: tuple(ints(keys[i])))
     assert [tuple(keys[i]) for i in by_net] == [tuple(keys[i]) for i in by_int]
+
+
+@given(nets, nets)
+def test_touching_is_the_widen_filter(a: list[IPNetwork], b: list[IPNetwork]) -> None:
+    """The merged CIDRs of a + b that contain some network of a (the backend's `widen`)."""
+    want = [c for c in cidr_merge(a + b) if any(c.first <= p.first and p.last <= c.last
+                                                for p in a)]
+    got = cidrs.touching(cidrs.spans(ints(a + b)), sorted(p.first for p in a))
+    assert as_nets(tuple(got)) == want

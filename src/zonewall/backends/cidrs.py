@@ -16,12 +16,14 @@ its netaddr counterpart exactly (tests/property/test_cidrs.py proves it on rando
 
 from __future__ import annotations
 
+import bisect
 import functools
 from collections.abc import Iterable, Sequence
 
 from netaddr import IPNetwork
 
 __all__ = [
+    "ALL",
     "ANY",
     "Cidr",
     "Spans",
@@ -36,6 +38,7 @@ __all__ = [
     "overlaps",
     "spans",
     "subtract",
+    "touching",
     "union",
     "wildcard",
 ]
@@ -45,6 +48,7 @@ Spans = tuple[tuple[int, int], ...]  # sorted, disjoint, non-adjacent inclusive 
 BITS = 32
 TOP = (1 << BITS) - 1
 ANY: Cidr = (0, 0)
+ALL: Spans = ((0, TOP),)
 
 
 def cidr_of(net: IPNetwork) -> Cidr:
@@ -92,6 +96,21 @@ def cidrs(s: Spans) -> tuple[Cidr, ...]:
     if len(s) == 1:
         return tuple(_blocks(*s[0]))
     return tuple(c for lo, hi in s for c in _blocks(lo, hi))
+
+
+def touching(s: Spans, points: Sequence[int]) -> list[Cidr]:
+    """The CIDRs of `s` (as `cidrs(s)`) that contain at least one of the sorted `points`;
+    intervals holding no point are never cut into blocks."""
+    out: list[Cidr] = []
+    for lo, hi in s:
+        i = bisect.bisect_left(points, lo)
+        if i == len(points) or points[i] > hi:
+            continue
+        for c in _blocks(lo, hi):
+            j = bisect.bisect_left(points, c[0], i)
+            if j < len(points) and points[j] <= c[0] | (TOP >> c[1]):
+                out.append(c)
+    return out
 
 
 def merge(cs: Iterable[Cidr]) -> tuple[Cidr, ...]:

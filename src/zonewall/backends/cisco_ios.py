@@ -38,7 +38,7 @@ from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import ClassVar
 
-from netaddr import IPNetwork, IPSet, cidr_merge
+from netaddr import IPNetwork
 
 from zonewall import __version__
 from zonewall.backends.base import (
@@ -52,6 +52,23 @@ from zonewall.backends.base import (
     rule_ref,
     safe_text,
     slices,
+)
+from zonewall.backends.cidrs import (
+    ALL,
+    Cidr,
+    Spans,
+    cidr_of,
+    cidrs,
+    cidrs_of,
+    dotted,
+    intersect,
+    merge,
+    overlaps,
+    spans,
+    subtract,
+    touching,
+    union,
+    wildcard,
 )
 from zonewall.diagnostics import Diagnostic, DiagnosticError, Severity
 from zonewall.ir import CompiledPolicy, Endpoint, Flow, ResolvedClass, ResolvedRule
@@ -79,7 +96,7 @@ ICMP_ECHO, ICMP_ECHO_REPLY = 8, 0
 ICMP_REQUESTS_WITH_REPLY = frozenset({13, 15, 17})  # timestamp, information, address mask
 ICMP_NAMES = {ICMP_ECHO: "echo", ICMP_ECHO_REPLY: "echo-reply"}
 DHCP_SERVER_PORT, DHCP_CLIENT_PORT = 67, 68
-ANY = IPNetwork("0.0.0.0/0")
+ANY: Cidr = (0, 0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,14 +165,9 @@ def uplink_acl_name(policy: CompiledPolicy, view: GatewayView) -> str:
     return next(n for n in (f"ZW-{x}-IN-{acl_suffix(policy)}" for x in labels) if n not in taken)
 
 
-@functools.lru_cache(maxsize=65536)
 def address(net: IPNetwork) -> str:
     """IOS wants a wildcard mask: "permit ip 10.0.0.0 0.0.0.255 any"."""
-    if net.prefixlen == 0:
-        return "any"
-    if net.prefixlen == 32:
-        return f"host {net.ip}"
-    return f"{net.ip} {net.hostmask}"
+    return wildcard(cidr_of(net))
 
 
 def port_op(lo: int, hi: int) -> str:
@@ -216,8 +228,13 @@ def reply_specs(packets: PacketSet) -> tuple[list[_Spec], list[str]]:
 
 def widen(prefixes: Sequence[IPNetwork], spare: Sequence[IPNetwork]) -> list[IPNetwork]:
     """The fewest CIDRs covering `prefixes` plus only `spare` space (0/0 minus classes: any)."""
-    merged = cidr_merge(list(prefixes) + list(spare))
-    return [c for c in merged if any(c.first <= p.first and p.last <= c.last for p in prefixes)]
+    got = _widen(cidrs_of(prefixes), spans(cidrs_of(spare)))
+    return [IPNetwork(f"{dotted(f)}/{p}") for f, p in got]
+
+
+def _widen(prefixes: Sequence[Cidr], spare: Spans) -> list[Cidr]:
+    """`widen` on integers: the merged CIDRs of prefixes + spare that hold some prefix."""
+    return touching(union(spans(prefixes), spare), sorted(f for f, _ in prefixes))
 
 
 @dataclass(frozen=True, slots=True)
@@ -304,7 +321,11 @@ class _Lowering:
     def __init__(self, backend: CiscoIosBackend, policy: CompiledPolicy,
                  view: GatewayView) -> None:
         self.backend, self.policy, self.view = backend, policy, view
-        self.classes = tuple(cidr_merge([p for c in policy.classes for p in c.prefixes]))
+        self._ints: dict[int, tuple[tuple[IPNetwork, ...], tuple[Cidr, ...]]] = {}
+        self._peers: dict[tuple[int, ...], tuple[Cidr, ...]] = {}  # endpoint ids -> merged
+        self._forward: dict[PacketSet, tuple[tuple[_Spec, ...], tuple[int, ...]]] = {}
+        self._reply: dict[PacketSet, tuple[tuple[_Spec, ...], tuple[str, ...]]] = {}
+        self.classes = spans(c for cls in policy.classes for c in self.ints(cls.prefixes))
         self.errors: list[Diagnostic] = []
         self._reported: set[tuple[str, int]] = set()
         self._rules = {r.index: r for r in policy.rules}
@@ -322,6 +343,39 @@ class _Lowering:
                     Severity.ERROR, "E401", f"ACL '{acl.name}' on gateway '{view.plan.name}' "
                     f"needs {len(acl.aces)} entries, more than the budget of "
                     f"{backend.ace_budget}; merge subnets or narrow the services", view.plan.span))
+
+    def ints(self, prefixes: tuple[IPNetwork, ...]) -> tuple[Cidr, ...]:
+        """An IR prefix tuple as integers, converted once per gateway (the IR tuples are
+        immutable and live as long as the lowering, so their identity is a safe key)."""
+        hit = self._ints.get(id(prefixes))
+        if hit is None:
+            hit = self._ints[id(prefixes)] = (prefixes, cidrs_of(prefixes))
+        return hit[1]
+
+    def merged(self, eps: Iterable[Endpoint]) -> tuple[Cidr, ...]:
+        """The merged addresses of some endpoints, once per set of endpoints."""
+        key = tuple(sorted({e.id for e in eps}))
+        hit = self._peers.get(key)
+        if hit is None:
+            hit = self._peers[key] = merge(
+                c for i in key for c in self.ints(self.policy.endpoints[i].prefixes))
+        return hit
+
+    def forward(self, packets: PacketSet) -> tuple[tuple[_Spec, ...], tuple[int, ...]]:
+        """`forward_specs`, once per distinct packet set."""
+        hit = self._forward.get(packets)
+        if hit is None:
+            specs, bad = forward_specs(packets)
+            hit = self._forward[packets] = (tuple(specs), tuple(bad))
+        return hit
+
+    def reply(self, packets: PacketSet) -> tuple[tuple[_Spec, ...], tuple[str, ...]]:
+        """`reply_specs`, once per distinct packet set."""
+        hit = self._reply.get(packets)
+        if hit is None:
+            specs, bad = reply_specs(packets)
+            hit = self._reply[packets] = (tuple(specs), tuple(bad))
+        return hit
 
     def header_notes(self) -> tuple[str, ...]:
         """Lines the file header adds for this kind of lowering (object groups: counts)."""
@@ -347,23 +401,23 @@ class _Lowering:
         blocks += [self._permit(g, g.peers) for g in
                    self._groups([n for n in needs if n.peer.kind == "class"], False)]
         blocks += self._external(self._groups([n for n in needs if n.peer.kind != "class"],
-                                              False), IPSet(), cls.prefixes)
+                                              False), (), self.ints(cls.prefixes))
         return self._finish(acl_name(self.policy, cls), cls.interface, blocks)
 
     def _uplink_acl(self, uplink: str) -> IosAcl:
         view = self.view
         blocks = [
             self._block("spoofed: the source is a class served here", [_Spec("ip")],
-                        view.served_prefixes, [ANY], "deny", log=True),
+                        self.ints(view.served_prefixes), [ANY], "deny", log=True),
             self._block("classes of other gateways: filtered at their own gateway, they pass",
-                        [_Spec("ip")], view.transit, [ANY], "permit"),
+                        [_Spec("ip")], self.ints(view.transit), [ANY], "permit"),
         ]
         needs = [_Need("init", p.rule, p.packets, view.class_by_endpoint[p.dst.id], p.src)
                  for _, permits in view.inbound for p in permits]
         needs += [_Need("reply", p.rule, p.packets, cls, p.dst)
                   for cls, permits in view.outbound for p in permits if p.dst.kind != "class"]
         # every class address is decided by the two blocks above
-        blocks += self._external(self._groups(needs, True), IPSet(self.classes), None)
+        blocks += self._external(self._groups(needs, True), self.classes, None)
         return self._finish(uplink_acl_name(self.policy, view), uplink, blocks)
 
     def _dhcp_block(self, cls: ResolvedClass, needs: list[_Need]) -> list[_Block]:
@@ -372,9 +426,9 @@ class _Lowering:
                    and UDP * 65536 + DHCP_SERVER_PORT in n.packets for n in needs):
             return []
         spec = _Spec("udp", f"eq {DHCP_SERVER_PORT}")
-        aces = tuple(_Ace("permit", spec, address(s), f"eq {DHCP_CLIENT_PORT}",
+        aces = tuple(_Ace("permit", spec, wildcard(s), f"eq {DHCP_CLIENT_PORT}",
                           "host 255.255.255.255", spec.port)
-                     for s in (IPNetwork("0.0.0.0/32"), *cls.prefixes))
+                     for s in ((0, 32), *self.ints(cls.prefixes)))
         return [_Block(safe_text(f"{cls.name}: DHCP client broadcasts, relayed by ip "
                                  "helper-address", REMARK_MAX), aces)]
 
@@ -390,11 +444,11 @@ class _Lowering:
         need = needs[0]
         reply = need.kind == "reply"
         if reply:
-            specs, bad = reply_specs(need.packets)
+            specs, bad = self.reply(need.packets)
             if bad:
                 self._cannot_reply(need, bad)
         else:
-            specs, bad_protos = forward_specs(need.packets)
+            specs, bad_protos = self.forward(need.packets)
             if bad_protos:
                 self._cannot_match(need, bad_protos)
         names = ", ".join(sorted({n.peer.name for n in needs}))
@@ -403,18 +457,18 @@ class _Lowering:
         flow = f"{need.local.name}->{names}" if local_starts else f"{names}->{need.local.name}"
         why = f": {need.rule.why}" if need.rule.why else ""
         head = f"{rule_ref(need.rule)} {'replies to' if reply else 'allow'} {flow}"
-        peers = tuple(cidr_merge([p for n in needs for p in n.peer.prefixes]))
-        return _Group(head + why, f"not these addresses, {head}", tuple(specs), reply,
-                      peer_speaks, need.local.prefixes, peers)
+        peers = self.merged(n.peer for n in needs)
+        return _Group(head + why, f"not these addresses, {head}", specs, reply,
+                      peer_speaks, self.ints(need.local.prefixes), peers)
 
-    def _permit(self, g: _Group, peers: Sequence[IPNetwork], action: str = "permit",
+    def _permit(self, g: _Group, peers: Sequence[Cidr], action: str = "permit",
                 remark: str | None = None) -> _Block:
         speaker, listener = (peers, g.local) if g.peer_speaks else (g.local, peers)
         return self._block(remark or g.remark, list(g.specs), speaker, listener, action,
                            port_on_src=g.reply)
 
-    def _external(self, groups: list[_Group], decided: IPSet,
-                  local: tuple[IPNetwork, ...] | None) -> list[_Block]:
+    def _external(self, groups: list[_Group], decided: Spans,
+                  local: tuple[Cidr, ...] | None) -> list[_Block]:
         """Entries toward (or from) external atoms, written with the fewest entries.
 
         An atom such as `0.0.0.0/0 minus every class` takes many CIDRs.  Space no group of
@@ -423,26 +477,28 @@ class _Lowering:
         after a deny of the rest, with its own services (level 2), unless that deny would
         shadow a later level-2 group.  `decided`: space earlier entries already decided.
         """
-        used = IPSet([p for g in groups for p in g.peers])
-        free = IPSet([ANY]) - used
+        free = subtract(ALL, spans(p for g in groups for p in g.peers))
         plans = [_Plan(g, 0, g.peers, ()) for g in groups]
-        carves: list[tuple[IPSet, IPSet, set[str]]] = []
+        carves: list[tuple[Spans, Spans, set[str]]] = []
         for i, g in enumerate(groups):
-            w1 = widen(g.peers, list(free.iter_cidrs()))
-            rest = tuple((IPSet([ANY]) - IPSet(g.peers) - free).iter_cidrs())
+            w1 = _widen(g.peers, free)
+            peers = spans(g.peers)
+            rest_spans = subtract(subtract(ALL, peers), free)
+            rest = cidrs(rest_spans)
             options = [(len(g.peers), plans[i]), (len(w1), _Plan(g, 1, tuple(w1), ()))]
             protos = {s.protocol for s in g.specs}
-            if not any(k & IPSet(g.peers) and ls & IPSet(g.local) and (
+            if not any(overlaps(k, peers) and overlaps(ls, spans(g.local)) and (
                     "ip" in ps | protos or ps & protos) for k, ls, ps in carves):
                 options.append((1 + len(rest), _Plan(g, 2, (ANY,), rest)))
             plans[i] = min(options, key=lambda o: (o[0], o[1].level))[1]
             if plans[i].level == 2:
-                carves.append((IPSet(rest), IPSet(g.local), protos))
-        absorbed = IPSet([p for pl in plans if pl.level for p in pl.peers]) & (free - decided)
+                carves.append((rest_spans, spans(g.local), protos))
+        absorbed = intersect(spans(p for pl in plans if pl.level for p in pl.peers),
+                             subtract(free, decided))
         shared = []
         if absorbed:
-            cidrs = list(absorbed.iter_cidrs())
-            srcs, dsts = (local, cidrs) if local is not None else (cidrs, [ANY])
+            wide = list(cidrs(absorbed))
+            srcs, dsts = (local, wide) if local is not None else (wide, [ANY])
             shared.append(self._block("nothing else toward the widened external entries below",
                                       [_Spec("ip")], srcs, dsts, "deny"))
         ordered = sorted(plans, key=lambda pl: pl.level == 2)
@@ -457,11 +513,11 @@ class _Lowering:
         out.append(self._permit(pl.group, pl.peers))
         return out
 
-    def _block(self, remark: str, specs: list[_Spec], srcs: Sequence[IPNetwork],
-               dsts: Sequence[IPNetwork], action: str, port_on_src: bool = False,
+    def _block(self, remark: str, specs: list[_Spec], srcs: Sequence[Cidr],
+               dsts: Sequence[Cidr], action: str, port_on_src: bool = False,
                log: bool = False) -> _Block:
-        aces = tuple(_Ace(action, s, address(src), s.port if port_on_src else "",
-                          address(dst), "" if port_on_src else s.port, log)
+        aces = tuple(_Ace(action, s, wildcard(src), s.port if port_on_src else "",
+                          wildcard(dst), "" if port_on_src else s.port, log)
                      for s in specs for src in srcs for dst in dsts)
         return _Block(safe_text(remark, REMARK_MAX), aces)
 
@@ -481,7 +537,7 @@ class _Lowering:
         return IosAcl(name, interface, tuple(out))
 
     # -- what cannot be expressed ---------------------------------------------------------------
-    def _cannot_reply(self, need: _Need, bad: list[str]) -> None:
+    def _cannot_reply(self, need: _Need, bad: Sequence[str]) -> None:
         if ("E402", need.rule.index) in self._reported:
             return
         self._reported.add(("E402", need.rule.index))
@@ -492,7 +548,7 @@ class _Lowering:
             f"'{need.local.name}'): only TCP, UDP and ICMP echo have a stateless reply; name "
             "tcp/udp services or icmp/echo-request in the allow", need.rule.span))
 
-    def _cannot_match(self, need: _Need, protos: list[int]) -> None:
+    def _cannot_match(self, need: _Need, protos: Sequence[int]) -> None:
         if ("E401", need.rule.index) in self._reported:
             return
         self._reported.add(("E401", need.rule.index))
@@ -529,8 +585,8 @@ class _Group:
     specs: tuple[_Spec, ...]
     reply: bool  # ports on the source side
     peer_speaks: bool  # peers are the sources (uplink) or the destinations (class ACL)
-    local: tuple[IPNetwork, ...]
-    peers: tuple[IPNetwork, ...]
+    local: tuple[Cidr, ...]
+    peers: tuple[Cidr, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -539,8 +595,8 @@ class _Plan:
 
     group: _Group
     level: int
-    peers: tuple[IPNetwork, ...]
-    carve: tuple[IPNetwork, ...]  # level 2: denied first, with the group's own services
+    peers: tuple[Cidr, ...]
+    carve: tuple[Cidr, ...]  # level 2: denied first, with the group's own services
 
 
 def _count(blocks: list[_Block]) -> int:
