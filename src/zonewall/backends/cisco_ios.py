@@ -32,11 +32,12 @@ and the tests prove it against the enforcement model packet by packet.
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Iterable, Sequence
+import dataclasses
+import itertools
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import PurePosixPath
-from typing import ClassVar
+from typing import ClassVar, NamedTuple, Protocol
 
 from netaddr import IPNetwork
 
@@ -149,6 +150,28 @@ class IosModel:
     object_groups: tuple[IosObjectGroup, ...] = ()  # defined before the ACLs using them
 
 
+def _ace_constructor() -> Callable[..., IosAce]:
+    """`IosAce(...)` for `_finish`: the same frozen object, its nine slots set through their
+    descriptors instead of the generated `__init__`'s `object.__setattr__(self, name, value)`
+    by name, which costs half the time (a gateway's lowering makes tens of thousands)."""
+    (seq, action, protocol, src, src_port, dst, dst_port, option,
+     log) = (getattr(IosAce, f.name).__set__ for f in dataclasses.fields(IosAce))
+    new = object.__new__
+
+    def make(seq_: int, action_: str, protocol_: str, src_: str, src_port_: str, dst_: str,
+             dst_port_: str, option_: str, log_: bool) -> IosAce:
+        ace = new(IosAce)
+        seq(ace, seq_), action(ace, action_), protocol(ace, protocol_), src(ace, src_)
+        src_port(ace, src_port_), dst(ace, dst_), dst_port(ace, dst_port_)
+        option(ace, option_), log(ace, log_)
+        return ace
+
+    return make
+
+
+_new_ace = _ace_constructor()
+
+
 def acl_suffix(policy: CompiledPolicy) -> str:
     return policy_digest(policy)[:8].upper()
 
@@ -174,8 +197,7 @@ def port_op(lo: int, hi: int) -> str:
     return f"eq {lo}" if lo == hi else f"range {lo} {hi}"
 
 
-@dataclass(frozen=True, slots=True)
-class _Spec:
+class _Spec(NamedTuple):
     """One ACE shape: protocol, port operator (on the service side) and trailing option."""
 
     protocol: str
@@ -237,8 +259,7 @@ def _widen(prefixes: Sequence[Cidr], spare: Spans) -> list[Cidr]:
     return touching(union(spans(prefixes), spare), sorted(f for f, _ in prefixes))
 
 
-@dataclass(frozen=True, slots=True)
-class _Need:
+class _Need(NamedTuple):
     """A flow part this ACL must permit: started by `local` ('init') or answered ('reply')."""
 
     kind: str
@@ -325,6 +346,8 @@ class _Lowering:
         self._peers: dict[tuple[int, ...], tuple[Cidr, ...]] = {}  # endpoint ids -> merged
         self._forward: dict[PacketSet, tuple[tuple[_Spec, ...], tuple[int, ...]]] = {}
         self._reply: dict[PacketSet, tuple[tuple[_Spec, ...], tuple[str, ...]]] = {}
+        self._slices: dict[tuple[tuple[int, ...], tuple[tuple[int, int], ...]],
+                           list[tuple[ResolvedRule, PacketSet]]] = {}
         self.classes = spans(c for cls in policy.classes for c in self.ints(cls.prefixes))
         self.errors: list[Diagnostic] = []
         self._reported: set[tuple[str, int]] = set()
@@ -390,8 +413,12 @@ class _Lowering:
         eps = self.policy.endpoints
         out: list[_Need] = []
         for flow in self._flows_toward.get(cls.name, ()):
-            out.extend(_Need("reply", rule, part, cls, eps[flow.src])
-                       for rule, part in slices(flow, self._rules))
+            key = (flow.rules, flow.packets.intervals)  # flows with equal allows split alike
+            parts = self._slices.get(key)
+            if parts is None:
+                parts = self._slices[key] = slices(flow, self._rules)
+            src = eps[flow.src]
+            out.extend(_Need("reply", rule, part, cls, src) for rule, part in parts)
         return out
 
     def _class_acl(self, cls: ResolvedClass, permits: Iterable[Permit]) -> IosAcl:
@@ -407,10 +434,10 @@ class _Lowering:
     def _uplink_acl(self, uplink: str) -> IosAcl:
         view = self.view
         blocks = [
-            self._block("spoofed: the source is a class served here", [_Spec("ip")],
+            self._block("spoofed: the source is a class served here", (_Spec("ip"),),
                         self.ints(view.served_prefixes), [ANY], "deny", log=True),
             self._block("classes of other gateways: filtered at their own gateway, they pass",
-                        [_Spec("ip")], self.ints(view.transit), [ANY], "permit"),
+                        (_Spec("ip"),), self.ints(view.transit), [ANY], "permit"),
         ]
         needs = [_Need("init", p.rule, p.packets, view.class_by_endpoint[p.dst.id], p.src)
                  for _, permits in view.inbound for p in permits]
@@ -464,7 +491,7 @@ class _Lowering:
     def _permit(self, g: _Group, peers: Sequence[Cidr], action: str = "permit",
                 remark: str | None = None) -> _Block:
         speaker, listener = (peers, g.local) if g.peer_speaks else (g.local, peers)
-        return self._block(remark or g.remark, list(g.specs), speaker, listener, action,
+        return self._block(remark or g.remark, g.specs, speaker, listener, action,
                            port_on_src=g.reply)
 
     def _external(self, groups: list[_Group], decided: Spans,
@@ -500,7 +527,7 @@ class _Lowering:
             wide = list(cidrs(absorbed))
             srcs, dsts = (local, wide) if local is not None else (wide, [ANY])
             shared.append(self._block("nothing else toward the widened external entries below",
-                                      [_Spec("ip")], srcs, dsts, "deny"))
+                                      (_Spec("ip"),), srcs, dsts, "deny"))
         ordered = sorted(plans, key=lambda pl: pl.level == 2)
         wide = shared + [b for pl in ordered for b in self._plan_blocks(pl)]
         narrow = [self._permit(g, g.peers) for g in groups]
@@ -513,28 +540,23 @@ class _Lowering:
         out.append(self._permit(pl.group, pl.peers))
         return out
 
-    def _block(self, remark: str, specs: list[_Spec], srcs: Sequence[Cidr],
+    def _block(self, remark: str, specs: Sequence[_Spec], srcs: Sequence[Cidr],
                dsts: Sequence[Cidr], action: str, port_on_src: bool = False,
                log: bool = False) -> _Block:
-        aces = tuple(_Ace(action, s, wildcard(src), s.port if port_on_src else "",
-                          wildcard(dst), "" if port_on_src else s.port, log)
-                     for s in specs for src in srcs for dst in dsts)
+        aces = _Product(action, tuple(specs), tuple(map(wildcard, srcs)),
+                        tuple(map(wildcard, dsts)), port_on_src, log)
         return _Block(safe_text(remark, REMARK_MAX), aces)
 
     def _finish(self, name: str, interface: str, blocks: list[_Block]) -> IosAcl:
         blocks = [b for b in blocks if b.aces]
         blocks.append(_Block("default deny", (_Ace("deny", _Spec("ip"), "any", "", "any", "",
                                                     True),)))
-        seq = 0
-        out = []
-        for b in blocks:
-            aces = []
-            for a in b.aces:
-                seq += 10
-                aces.append(IosAce(seq, a.action, a.spec.protocol, a.src, a.src_port, a.dst,
-                                   a.dst_port, a.spec.option, a.log))
-            out.append(IosBlock(b.remark, tuple(aces)))
-        return IosAcl(name, interface, tuple(out))
+        seqs = itertools.count(10, 10)
+        return IosAcl(name, interface, tuple(
+            IosBlock(b.remark, tuple(_new_ace(next(seqs), action, spec.protocol, src, src_port,
+                                              dst, dst_port, spec.option, log)
+                                     for action, spec, src, src_port, dst, dst_port, log in b.aces))
+            for b in blocks))
 
     # -- what cannot be expressed ---------------------------------------------------------------
     def _cannot_reply(self, need: _Need, bad: Sequence[str]) -> None:
@@ -559,8 +581,9 @@ class _Lowering:
             + " on its own; remove it from this allow", need.rule.span))
 
 
-@dataclass(frozen=True, slots=True)
-class _Ace:
+class _Ace(NamedTuple):
+    """An entry before its sequence number (a tuple: lowering makes tens of thousands)."""
+
     action: str
     spec: _Spec
     src: str
@@ -570,14 +593,40 @@ class _Ace:
     log: bool = False
 
 
+class _Aces(Protocol):
+    def __len__(self) -> int: ...
+    def __iter__(self) -> Iterator[_Ace]: ...
+
+
 @dataclass(frozen=True, slots=True)
-class _Block:
+class _Product:
+    """Entries for every service x source x destination, made only as `_finish` numbers them
+    (a lowering writes tens of thousands: none is kept twice)."""
+
+    action: str
+    specs: tuple[_Spec, ...]
+    srcs: tuple[str, ...]
+    dsts: tuple[str, ...]
+    port_on_src: bool
+    log: bool
+
+    def __len__(self) -> int:
+        return len(self.specs) * len(self.srcs) * len(self.dsts)
+
+    def __iter__(self) -> Iterator[_Ace]:
+        for s in self.specs:
+            src_port, dst_port = (s.port, "") if self.port_on_src else ("", s.port)
+            for src in self.srcs:
+                for dst in self.dsts:
+                    yield _Ace(self.action, s, src, src_port, dst, dst_port, self.log)
+
+
+class _Block(NamedTuple):
     remark: str
-    aces: tuple[_Ace, ...]
+    aces: _Aces
 
 
-@dataclass(frozen=True, slots=True)
-class _Group:
+class _Group(NamedTuple):
     """Entries of one remark block before addresses are chosen: local side and peers."""
 
     remark: str
@@ -589,8 +638,7 @@ class _Group:
     peers: tuple[Cidr, ...]
 
 
-@dataclass(frozen=True, slots=True)
-class _Plan:
+class _Plan(NamedTuple):
     """How a group's peers are written: 0 as they are, 1 absorbing free space, 2 as `any`."""
 
     group: _Group

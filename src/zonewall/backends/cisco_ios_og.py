@@ -32,7 +32,7 @@ members per entry), because object groups do not reduce TCAM usage: the switch e
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from netaddr import IPNetwork
 
@@ -70,8 +70,7 @@ def service_member(spec: _Spec) -> str:
     return " ".join(w for w in (spec.protocol, spec.port, spec.option) if w)
 
 
-@dataclass(frozen=True, slots=True)
-class _Entry:
+class _Entry(NamedTuple):
     """One grouped entry before names: sources, destinations, service(s), reply or not."""
 
     srcs: tuple[Key, ...]
