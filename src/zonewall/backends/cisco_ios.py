@@ -33,6 +33,7 @@ and the tests prove it against the enforcement model packet by packet.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import itertools
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -73,7 +74,7 @@ from zonewall.backends.cidrs import (
 )
 from zonewall.diagnostics import Diagnostic, DiagnosticError, Severity
 from zonewall.ir import CompiledPolicy, Endpoint, Flow, ResolvedClass, ResolvedRule
-from zonewall.packets import ICMP, TCP, UDP, PacketSet
+from zonewall.packets import ICMP, PORT_SPAN, TCP, UDP, PacketSet
 
 __all__ = [
     "CiscoIosBackend",
@@ -85,8 +86,10 @@ __all__ = [
     "acl_name",
     "acl_suffix",
     "address",
+    "forward_shapes",
     "forward_specs",
     "port_op",
+    "reply_shapes",
     "reply_specs",
     "uplink_acl_name",
     "widen",
@@ -248,6 +251,46 @@ def reply_specs(packets: PacketSet) -> tuple[list[_Spec], list[str]]:
     return specs, bad
 
 
+Intervals = tuple[tuple[int, int], ...]  # a PacketSet's value, hashed and compared in C
+_PORTED = {TCP: ("tcp", "established"), UDP: ("udp", "")}
+
+
+def _ported(intervals: Intervals, reply: bool) -> tuple[_Spec, ...] | None:
+    """The specs of TCP and UDP port intervals short of a whole protocol (what nearly every
+    allow names), read off the intervals in key order, which is protocol order as
+    `protocol_blocks` gives it; None for anything else."""
+    out = []
+    for lo, hi in intervals:
+        proto = lo // PORT_SPAN
+        lo_port, hi_port = lo % PORT_SPAN, hi % PORT_SPAN
+        if (hi // PORT_SPAN != proto or proto not in _PORTED
+                or (lo_port == 0 and hi_port == PORT_SPAN - 1)):
+            return None
+        name, established = _PORTED[proto]
+        out.append(_Spec(name, port_op(lo_port, hi_port), established if reply else ""))
+    return tuple(out) if out else None
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def forward_shapes(intervals: Intervals) -> tuple[tuple[_Spec, ...], tuple[int, ...]]:
+    """`forward_specs` of a packet set's intervals, as tuples, once per packet set."""
+    fast = _ported(intervals, False)
+    if fast is not None:
+        return fast, ()
+    specs, bad = forward_specs(PacketSet(intervals))
+    return tuple(specs), tuple(bad)
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def reply_shapes(intervals: Intervals) -> tuple[tuple[_Spec, ...], tuple[str, ...]]:
+    """`reply_specs` of a packet set's intervals, as tuples, once per packet set."""
+    fast = _ported(intervals, True)
+    if fast is not None:
+        return fast, ()
+    specs, bad = reply_specs(PacketSet(intervals))
+    return tuple(specs), tuple(bad)
+
+
 def widen(prefixes: Sequence[IPNetwork], spare: Sequence[IPNetwork]) -> list[IPNetwork]:
     """The fewest CIDRs covering `prefixes` plus only `spare` space (0/0 minus classes: any)."""
     got = _widen(cidrs_of(prefixes), spans(cidrs_of(spare)))
@@ -344,8 +387,6 @@ class _Lowering:
         self.backend, self.policy, self.view = backend, policy, view
         self._ints: dict[int, tuple[tuple[IPNetwork, ...], tuple[Cidr, ...]]] = {}
         self._peers: dict[tuple[int, ...], tuple[Cidr, ...]] = {}  # endpoint ids -> merged
-        self._forward: dict[PacketSet, tuple[tuple[_Spec, ...], tuple[int, ...]]] = {}
-        self._reply: dict[PacketSet, tuple[tuple[_Spec, ...], tuple[str, ...]]] = {}
         self._slices: dict[tuple[tuple[int, ...], tuple[tuple[int, int], ...]],
                            list[tuple[ResolvedRule, PacketSet]]] = {}
         self.classes = spans(c for cls in policy.classes for c in self.ints(cls.prefixes))
@@ -375,30 +416,22 @@ class _Lowering:
             hit = self._ints[id(prefixes)] = (prefixes, cidrs_of(prefixes))
         return hit[1]
 
-    def merged(self, eps: Iterable[Endpoint]) -> tuple[Cidr, ...]:
+    def merged(self, eps: Sequence[Endpoint]) -> tuple[Cidr, ...]:
         """The merged addresses of some endpoints, once per set of endpoints."""
-        key = tuple(sorted({e.id for e in eps}))
+        key = (eps[0].id,) if len(eps) == 1 else tuple(sorted({e.id for e in eps}))
         hit = self._peers.get(key)
         if hit is None:
             hit = self._peers[key] = merge(
                 c for i in key for c in self.ints(self.policy.endpoints[i].prefixes))
         return hit
 
-    def forward(self, packets: PacketSet) -> tuple[tuple[_Spec, ...], tuple[int, ...]]:
-        """`forward_specs`, once per distinct packet set."""
-        hit = self._forward.get(packets)
-        if hit is None:
-            specs, bad = forward_specs(packets)
-            hit = self._forward[packets] = (tuple(specs), tuple(bad))
-        return hit
+    @staticmethod
+    def forward(packets: PacketSet) -> tuple[tuple[_Spec, ...], tuple[int, ...]]:
+        return forward_shapes(packets.intervals)
 
-    def reply(self, packets: PacketSet) -> tuple[tuple[_Spec, ...], tuple[str, ...]]:
-        """`reply_specs`, once per distinct packet set."""
-        hit = self._reply.get(packets)
-        if hit is None:
-            specs, bad = reply_specs(packets)
-            hit = self._reply[packets] = (tuple(specs), tuple(bad))
-        return hit
+    @staticmethod
+    def reply(packets: PacketSet) -> tuple[tuple[_Spec, ...], tuple[str, ...]]:
+        return reply_shapes(packets.intervals)
 
     def header_notes(self) -> tuple[str, ...]:
         """Lines the file header adds for this kind of lowering (object groups: counts)."""
@@ -478,13 +511,14 @@ class _Lowering:
             specs, bad_protos = self.forward(need.packets)
             if bad_protos:
                 self._cannot_match(need, bad_protos)
-        names = ", ".join(sorted({n.peer.name for n in needs}))
+        names = (need.peer.name if len(needs) == 1
+                 else ", ".join(sorted({n.peer.name for n in needs})))
         # class ACL: the class starts (init) or answers (reply); uplink: the peer does
         local_starts = (not reply) != peer_speaks
         flow = f"{need.local.name}->{names}" if local_starts else f"{names}->{need.local.name}"
         why = f": {need.rule.why}" if need.rule.why else ""
         head = f"{rule_ref(need.rule)} {'replies to' if reply else 'allow'} {flow}"
-        peers = self.merged(n.peer for n in needs)
+        peers = self.merged([n.peer for n in needs])
         return _Group(head + why, f"not these addresses, {head}", specs, reply,
                       peer_speaks, self.ints(need.local.prefixes), peers)
 

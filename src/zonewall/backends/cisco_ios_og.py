@@ -31,6 +31,7 @@ members per entry), because object groups do not reduce TCAM usage: the switch e
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Sequence
 from typing import NamedTuple
 
@@ -87,10 +88,19 @@ class _Registry:
         self.networks: dict[Key, IosObjectGroup] = {}
         self.numbered = 0
         self.services: dict[tuple[_Spec, ...], IosObjectGroup] = {}
+        self._addresses: dict[tuple[Key, ...], tuple[str, int]] = {}
 
     def network(self, keys: Sequence[Key], labels: dict[Key, str],
                 classes: dict[Key, str]) -> tuple[str, int]:
-        """The ACE address for the union of `keys` and its member count."""
+        """The ACE address for the union of `keys` and its member count (once per `keys`: a
+        group, once made, is what its addresses always map to)."""
+        hit = self._addresses.get(tuple(keys))
+        if hit is None:
+            hit = self._addresses[tuple(keys)] = self._network(keys, labels, classes)
+        return hit
+
+    def _network(self, keys: Sequence[Key], labels: dict[Key, str],
+                 classes: dict[Key, str]) -> tuple[str, int]:
         nets = merge(c for k in keys for c in k)
         if len(nets) == 1:  # one CIDR needs no group: "10.0.0.0 0.0.0.255", "any"
             return wildcard(nets[0]), 1
@@ -252,6 +262,7 @@ class OgLowering(_Lowering):
                    * self._sizes.get(a.protocol, 1) for a in acl.aces)
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def _spec_key(specs: tuple[_Spec, ...]) -> tuple[tuple[str, tuple[int, ...], str], ...]:
     """Protocol, then ports as numbers ("eq 53" before "eq 443"), then the option."""
     return tuple((s.protocol, tuple(int(w) for w in s.port.split()[1:]), s.option)
