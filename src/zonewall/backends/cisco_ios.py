@@ -38,7 +38,7 @@ import itertools
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import PurePosixPath
-from typing import ClassVar, NamedTuple, Protocol
+from typing import ClassVar, NamedTuple
 
 from netaddr import IPNetwork
 
@@ -586,11 +586,8 @@ class _Lowering:
         blocks.append(_Block("default deny", (_Ace("deny", _Spec("ip"), "any", "", "any", "",
                                                     True),)))
         seqs = itertools.count(10, 10)
-        return IosAcl(name, interface, tuple(
-            IosBlock(b.remark, tuple(_new_ace(next(seqs), action, spec.protocol, src, src_port,
-                                              dst, dst_port, spec.option, log)
-                                     for action, spec, src, src_port, dst, dst_port, log in b.aces))
-            for b in blocks))
+        return IosAcl(name, interface,
+                      tuple(IosBlock(b.remark, tuple(_numbered(b.aces, seqs))) for b in blocks))
 
     # -- what cannot be expressed ---------------------------------------------------------------
     def _cannot_reply(self, need: _Need, bad: Sequence[str]) -> None:
@@ -627,11 +624,6 @@ class _Ace(NamedTuple):
     log: bool = False
 
 
-class _Aces(Protocol):
-    def __len__(self) -> int: ...
-    def __iter__(self) -> Iterator[_Ace]: ...
-
-
 @dataclass(frozen=True, slots=True)
 class _Product:
     """Entries for every service x source x destination, made only as `_finish` numbers them
@@ -647,12 +639,25 @@ class _Product:
     def __len__(self) -> int:
         return len(self.specs) * len(self.srcs) * len(self.dsts)
 
-    def __iter__(self) -> Iterator[_Ace]:
+    def numbered(self, seqs: Iterator[int]) -> Iterator[IosAce]:
+        action, log, make = self.action, self.log, _new_ace
         for s in self.specs:
+            protocol, option = s.protocol, s.option
             src_port, dst_port = (s.port, "") if self.port_on_src else ("", s.port)
             for src in self.srcs:
                 for dst in self.dsts:
-                    yield _Ace(self.action, s, src, src_port, dst, dst_port, self.log)
+                    yield make(next(seqs), action, protocol, src, src_port, dst, dst_port,
+                               option, log)
+
+
+def _numbered(aces: _Aces, seqs: Iterator[int]) -> Iterator[IosAce]:
+    if isinstance(aces, _Product):
+        return aces.numbered(seqs)
+    return (_new_ace(next(seqs), a.action, a.spec.protocol, a.src, a.src_port, a.dst,
+                     a.dst_port, a.spec.option, a.log) for a in aces)
+
+
+_Aces = tuple[_Ace, ...] | _Product
 
 
 class _Block(NamedTuple):
