@@ -577,17 +577,18 @@ class _Lowering:
     def _block(self, remark: str, specs: Sequence[_Spec], srcs: Sequence[Cidr],
                dsts: Sequence[Cidr], action: str, port_on_src: bool = False,
                log: bool = False) -> _Block:
-        aces = _Product(action, tuple(specs), tuple(map(wildcard, srcs)),
-                        tuple(map(wildcard, dsts)), port_on_src, log)
-        return _Block(safe_text(remark, REMARK_MAX), aces)
+        product = _Product(action, specs if isinstance(specs, tuple) else tuple(specs),
+                           tuple(map(wildcard, srcs)),
+                           tuple(map(wildcard, dsts)), port_on_src, log)
+        return _Block(safe_text(remark, REMARK_MAX), (), product)
 
     def _finish(self, name: str, interface: str, blocks: list[_Block]) -> IosAcl:
-        blocks = [b for b in blocks if b.aces]
+        blocks = [b for b in blocks if b.size]
         blocks.append(_Block("default deny", (_Ace("deny", _Spec("ip"), "any", "", "any", "",
                                                     True),)))
         seqs = itertools.count(10, 10)
         return IosAcl(name, interface,
-                      tuple(IosBlock(b.remark, tuple(_numbered(b.aces, seqs))) for b in blocks))
+                      tuple(IosBlock(b.remark, tuple(_numbered(b, seqs))) for b in blocks))
 
     # -- what cannot be expressed ---------------------------------------------------------------
     def _cannot_reply(self, need: _Need, bad: Sequence[str]) -> None:
@@ -624,8 +625,7 @@ class _Ace(NamedTuple):
     log: bool = False
 
 
-@dataclass(frozen=True, slots=True)
-class _Product:
+class _Product(NamedTuple):
     """Entries for every service x source x destination, made only as `_finish` numbers them
     (a lowering writes tens of thousands: none is kept twice)."""
 
@@ -636,7 +636,8 @@ class _Product:
     port_on_src: bool
     log: bool
 
-    def __len__(self) -> int:
+    @property
+    def size(self) -> int:
         return len(self.specs) * len(self.srcs) * len(self.dsts)
 
     def numbered(self, seqs: Iterator[int]) -> Iterator[IosAce]:
@@ -650,19 +651,23 @@ class _Product:
                                option, log)
 
 
-def _numbered(aces: _Aces, seqs: Iterator[int]) -> Iterator[IosAce]:
-    if isinstance(aces, _Product):
-        return aces.numbered(seqs)
+def _numbered(block: _Block, seqs: Iterator[int]) -> Iterator[IosAce]:
+    if block.product is not None:
+        return block.product.numbered(seqs)
     return (_new_ace(next(seqs), a.action, a.spec.protocol, a.src, a.src_port, a.dst,
-                     a.dst_port, a.spec.option, a.log) for a in aces)
-
-
-_Aces = tuple[_Ace, ...] | _Product
+                     a.dst_port, a.spec.option, a.log) for a in block.aces)
 
 
 class _Block(NamedTuple):
+    """A remark and its entries: listed, or every combination of a product."""
+
     remark: str
-    aces: _Aces
+    aces: tuple[_Ace, ...]
+    product: _Product | None = None
+
+    @property
+    def size(self) -> int:
+        return len(self.aces) if self.product is None else self.product.size
 
 
 class _Group(NamedTuple):
@@ -687,4 +692,4 @@ class _Plan(NamedTuple):
 
 
 def _count(blocks: list[_Block]) -> int:
-    return sum(len(b.aces) for b in blocks)
+    return sum(b.size for b in blocks)
