@@ -6,6 +6,8 @@ that they overlap, nest, touch and merge often), and normalised as the IR normal
 
 from __future__ import annotations
 
+import itertools
+
 from hypothesis import example, given
 from hypothesis import strategies as st
 from netaddr import IPAddress, IPNetwork, IPSet, cidr_merge
@@ -55,7 +57,7 @@ def test_set_operations_are_ipset_operations(a: list[IPNetwork], b: list[IPNetwo
 def test_spans_are_normalised(ns: list[IPNetwork]) -> None:
     s = cidrs.spans(ints(ns))
     assert all(lo <= hi for lo, hi in s)
-    assert all(a[1] + 1 < b[0] for a, b in zip(s, s[1:]))
+    assert all(a[1] + 1 < b[0] for a, b in itertools.pairwise(s))
 
 
 @given(anywhere)

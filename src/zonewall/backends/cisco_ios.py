@@ -32,10 +32,8 @@ and the tests prove it against the enforcement model packet by packet.
 
 from __future__ import annotations
 
-import dataclasses
-import functools
 import itertools
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import ClassVar, NamedTuple
@@ -50,7 +48,6 @@ from zonewall.backends.base import (
     Permit,
     make_env,
     policy_digest,
-    protocol_blocks,
     rule_ref,
     safe_text,
     slices,
@@ -72,9 +69,17 @@ from zonewall.backends.cidrs import (
     union,
     wildcard,
 )
+from zonewall.backends.cisco_ios_specs import (
+    _Spec,
+    forward_shapes,
+    forward_specs,
+    port_op,
+    reply_shapes,
+    reply_specs,
+)
 from zonewall.diagnostics import Diagnostic, DiagnosticError, Severity
 from zonewall.ir import CompiledPolicy, Endpoint, Flow, ResolvedClass, ResolvedRule
-from zonewall.packets import ICMP, PORT_SPAN, TCP, UDP, PacketSet
+from zonewall.packets import UDP, PacketSet
 
 __all__ = [
     "CiscoIosBackend",
@@ -96,9 +101,6 @@ __all__ = [
 ]
 
 REMARK_MAX = 100
-ICMP_ECHO, ICMP_ECHO_REPLY = 8, 0
-ICMP_REQUESTS_WITH_REPLY = frozenset({13, 15, 17})  # timestamp, information, address mask
-ICMP_NAMES = {ICMP_ECHO: "echo", ICMP_ECHO_REPLY: "echo-reply"}
 DHCP_SERVER_PORT, DHCP_CLIENT_PORT = 67, 68
 ANY: Cidr = (0, 0)
 
@@ -153,28 +155,6 @@ class IosModel:
     object_groups: tuple[IosObjectGroup, ...] = ()  # defined before the ACLs using them
 
 
-def _ace_constructor() -> Callable[..., IosAce]:
-    """`IosAce(...)` for `_finish`: the same frozen object, its nine slots set through their
-    descriptors instead of the generated `__init__`'s `object.__setattr__(self, name, value)`
-    by name, which costs half the time (a gateway's lowering makes tens of thousands)."""
-    (seq, action, protocol, src, src_port, dst, dst_port, option,
-     log) = (getattr(IosAce, f.name).__set__ for f in dataclasses.fields(IosAce))
-    new = object.__new__
-
-    def make(seq_: int, action_: str, protocol_: str, src_: str, src_port_: str, dst_: str,
-             dst_port_: str, option_: str, log_: bool) -> IosAce:
-        ace = new(IosAce)
-        seq(ace, seq_), action(ace, action_), protocol(ace, protocol_), src(ace, src_)
-        src_port(ace, src_port_), dst(ace, dst_), dst_port(ace, dst_port_)
-        option(ace, option_), log(ace, log_)
-        return ace
-
-    return make
-
-
-_new_ace = _ace_constructor()
-
-
 def acl_suffix(policy: CompiledPolicy) -> str:
     return policy_digest(policy)[:8].upper()
 
@@ -195,100 +175,6 @@ def address(net: IPNetwork) -> str:
     """IOS wants a wildcard mask: "permit ip 10.0.0.0 0.0.0.255 any"."""
     return wildcard(cidr_of(net))
 
-
-def port_op(lo: int, hi: int) -> str:
-    return f"eq {lo}" if lo == hi else f"range {lo} {hi}"
-
-
-class _Spec(NamedTuple):
-    """One ACE shape: protocol, port operator (on the service side) and trailing option."""
-
-    protocol: str
-    port: str = ""
-    option: str = ""
-
-
-def forward_specs(packets: PacketSet) -> tuple[list[_Spec], list[int]]:
-    """ACE shapes matching exactly the initiating packets; protocols IOS cannot match alone."""
-    blocks = protocol_blocks(packets)
-    if len(blocks) == 256 and all(not ivs for _, ivs in blocks):
-        return [_Spec("ip")], []
-    specs: list[_Spec] = []
-    bad: list[int] = []
-    for proto, ivs in blocks:
-        if proto in (TCP, UDP):
-            name = "tcp" if proto == TCP else "udp"
-            specs.extend([_Spec(name, port_op(lo, hi)) for lo, hi in ivs] or [_Spec(name)])
-        elif proto == ICMP:
-            if not ivs:
-                specs.append(_Spec("icmp"))
-            types = [t for lo, hi in ivs for t in range(lo, min(hi, 255) + 1)]
-            specs.extend(_Spec("icmp", "", ICMP_NAMES.get(t, str(t))) for t in types)
-        elif proto == 0 or ivs:
-            bad.append(proto)  # "0" does not mean every protocol everywhere; partial: no syntax
-        else:
-            specs.append(_Spec(str(proto)))
-    return specs, bad
-
-
-def reply_specs(packets: PacketSet) -> tuple[list[_Spec], list[str]]:
-    """ACE shapes for the stateless replies of a flow; what has no defined stateless reply."""
-    specs: list[_Spec] = []
-    bad: list[str] = []
-    for proto, ivs in protocol_blocks(packets):
-        if proto == TCP:
-            specs.extend([_Spec("tcp", port_op(lo, hi), "established") for lo, hi in ivs]
-                         or [_Spec("tcp", "", "established")])
-        elif proto == UDP:
-            specs.extend([_Spec("udp", port_op(lo, hi)) for lo, hi in ivs] or [_Spec("udp")])
-        elif proto == ICMP:
-            types = {t for lo, hi in (ivs or [(0, 255)]) for t in range(lo, min(hi, 255) + 1)}
-            if ICMP_ECHO in types:
-                specs.append(_Spec("icmp", "", ICMP_NAMES[ICMP_ECHO_REPLY]))
-            bad.extend(f"icmp/{t}" for t in sorted(types & ICMP_REQUESTS_WITH_REPLY))
-        else:
-            bad.append(f"proto/{proto}")
-    return specs, bad
-
-
-Intervals = tuple[tuple[int, int], ...]  # a PacketSet's value, hashed and compared in C
-_PORTED = {TCP: ("tcp", "established"), UDP: ("udp", "")}
-
-
-def _ported(intervals: Intervals, reply: bool) -> tuple[_Spec, ...] | None:
-    """The specs of TCP and UDP port intervals short of a whole protocol (what nearly every
-    allow names), read off the intervals in key order, which is protocol order as
-    `protocol_blocks` gives it; None for anything else."""
-    out = []
-    for lo, hi in intervals:
-        proto = lo // PORT_SPAN
-        lo_port, hi_port = lo % PORT_SPAN, hi % PORT_SPAN
-        if (hi // PORT_SPAN != proto or proto not in _PORTED
-                or (lo_port == 0 and hi_port == PORT_SPAN - 1)):
-            return None
-        name, established = _PORTED[proto]
-        out.append(_Spec(name, port_op(lo_port, hi_port), established if reply else ""))
-    return tuple(out) if out else None
-
-
-@functools.lru_cache(maxsize=1 << 16)
-def forward_shapes(intervals: Intervals) -> tuple[tuple[_Spec, ...], tuple[int, ...]]:
-    """`forward_specs` of a packet set's intervals, as tuples, once per packet set."""
-    fast = _ported(intervals, False)
-    if fast is not None:
-        return fast, ()
-    specs, bad = forward_specs(PacketSet(intervals))
-    return tuple(specs), tuple(bad)
-
-
-@functools.lru_cache(maxsize=1 << 16)
-def reply_shapes(intervals: Intervals) -> tuple[tuple[_Spec, ...], tuple[str, ...]]:
-    """`reply_specs` of a packet set's intervals, as tuples, once per packet set."""
-    fast = _ported(intervals, True)
-    if fast is not None:
-        return fast, ()
-    specs, bad = reply_specs(PacketSet(intervals))
-    return tuple(specs), tuple(bad)
 
 
 def widen(prefixes: Sequence[IPNetwork], spare: Sequence[IPNetwork]) -> list[IPNetwork]:
@@ -556,10 +442,10 @@ class _Lowering:
                 carves.append((rest_spans, spans(g.local), protos))
         absorbed = intersect(spans(p for pl in plans if pl.level for p in pl.peers),
                              subtract(free, decided))
-        shared = []
+        shared: list[_Block] = []
         if absorbed:
-            wide = list(cidrs(absorbed))
-            srcs, dsts = (local, wide) if local is not None else (wide, [ANY])
+            cut = cidrs(absorbed)
+            srcs, dsts = (local, cut) if local is not None else (cut, (ANY,))
             shared.append(self._block("nothing else toward the widened external entries below",
                                       (_Spec("ip"),), srcs, dsts, "deny"))
         ordered = sorted(plans, key=lambda pl: pl.level == 2)
@@ -641,21 +527,21 @@ class _Product(NamedTuple):
         return len(self.specs) * len(self.srcs) * len(self.dsts)
 
     def numbered(self, seqs: Iterator[int]) -> Iterator[IosAce]:
-        action, log, make = self.action, self.log, _new_ace
+        action, log = self.action, self.log
         for s in self.specs:
             protocol, option = s.protocol, s.option
             src_port, dst_port = (s.port, "") if self.port_on_src else ("", s.port)
             for src in self.srcs:
                 for dst in self.dsts:
-                    yield make(next(seqs), action, protocol, src, src_port, dst, dst_port,
-                               option, log)
+                    yield IosAce(next(seqs), action, protocol, src, src_port, dst, dst_port,
+                                 option, log)
 
 
 def _numbered(block: _Block, seqs: Iterator[int]) -> Iterator[IosAce]:
     if block.product is not None:
         return block.product.numbered(seqs)
-    return (_new_ace(next(seqs), a.action, a.spec.protocol, a.src, a.src_port, a.dst,
-                     a.dst_port, a.spec.option, a.log) for a in block.aces)
+    return (IosAce(next(seqs), a.action, a.spec.protocol, a.src, a.src_port, a.dst,
+                   a.dst_port, a.spec.option, a.log) for a in block.aces)
 
 
 class _Block(NamedTuple):

@@ -48,11 +48,11 @@ from zonewall.backends.cisco_ios import (
     _Block,
     _Lowering,
     _Need,
-    _Spec,
     acl_name,
     acl_suffix,
     uplink_acl_name,
 )
+from zonewall.backends.cisco_ios_specs import _Spec
 from zonewall.ir import CompiledPolicy, ResolvedClass
 from zonewall.packets import PacketSet
 
