@@ -43,7 +43,7 @@ from .iptables import parse_iptables
 from .model import GatewayModel
 from .nftables import parse_nftables
 from .replies import port_cuts, reply_flows, reply_keys
-from .rules import EMPTY, RuleRef, Ruleset
+from .rules import EMPTY, EVERYTHING, RuleRef, Ruleset
 
 __all__ = ["KINDS", "PARSERS", "Difference", "parse_config", "summarize", "validate"]
 
@@ -176,6 +176,7 @@ class _Validator:
         self.groups = address_groups(self.model, ruleset.address_intervals())
         self.diffs: list[Difference] = []
         self._ctx_cache: dict[tuple[tuple[int, ...], str | None], list[tuple[Ctx, int]]] = {}
+        self._established_all: dict[tuple[str, int], bool] = {}
 
     def run(self) -> list[Difference]:
         model = self.model
@@ -250,6 +251,19 @@ class _Validator:
         return all(self.ev.row_constant(cell, ctx) for state in states
                    for ctx, _ in self._contexts(cell, EMPTY, state, any_dst=True))
 
+    def _accepts_all_established(self, cell: Cell) -> bool:
+        """True when every ESTABLISHED packet from the cell's source entering on its ingress
+        is accepted, whatever the destination and source port: then no reply or continuing
+        packet can be blocked and the ESTABLISHED contexts need no comparison (accepting
+        more ESTABLISHED packets is harmless, see the module docstring)."""
+        rkey = (cell.iif, cell.sid)
+        hit = self._established_all.get(rkey)
+        if hit is None:
+            hit = self._established_all[rkey] = all(
+                self.ev.row_constant(cell, ctx) and self.ev.accepted(cell, ctx) == EVERYTHING
+                for ctx, _ in self._contexts(cell, EMPTY, "ESTABLISHED", any_dst=True))
+        return hit
+
     # -- one cell --------------------------------------------------------------------------------
     def _found(self, cell: Cell, kf: PacketSet, kr: PacketSet, any_dst: bool = False,
                dhcp: bool = False) -> list[_Found]:
@@ -266,7 +280,7 @@ class _Validator:
         else:
             for ctx, hi in self._contexts(cell, EMPTY, "NEW", any_dst):
                 self._compare(cell, ctx, hi, kf, kf, EMPTY, found, check_extra=True)
-            if kf or kr:
+            if (kf or kr) and not self._accepts_all_established(cell):
                 for ctx, hi in self._contexts(cell, kr, "ESTABLISHED", any_dst):
                     allowed = kf | reply_keys(kr, ctx[1], True, stateless=False)
                     self._compare(cell, ctx, hi, allowed, kf, kr, found, check_extra=False)

@@ -75,8 +75,7 @@ class Evaluator:
         self._split_cache: dict[tuple[str, str | None, int | None],
                                 tuple[tuple[int, ...], list[tuple[int, Rule]]]] = {}
         self._ingress_cache: dict[str, list[tuple[str, list[int], AddrIndex]]] = {}
-        self._reach_cache: dict[tuple[str, ...], list[str]] = {}
-        self._reach_src_cache: dict[tuple[str, ...], list[str]] = {}
+        self._reach_cache: dict[str, list[str]] = {}
         self._row_chain_cache: dict[tuple[str, int], list[tuple[str, frozenset[int]]]] = {}
         self._source_sets: dict[tuple[str, str | None, int | None], frozenset[int]] = {}
         self._memo: dict[tuple[object, ...], tuple[PacketSet, PacketSet]] = {}
@@ -119,6 +118,15 @@ class Evaluator:
                 and (ack or not r.ack)
                 and (r.sports is None or any(lo <= sport <= hi for lo, hi in r.sports))]
         positions = tuple(sorted((*free, *kept))) if kept else free
+        # A rule that decides every key, whatever the egress and destination, ends the walk:
+        # the rules after it can never match (e.g. an ESTABLISHED accept in a stateful base
+        # chain), and must not make the chain look destination-dependent.
+        for i, p in enumerate(positions):
+            r = chain_rules[p]
+            if (r.action in ("ACCEPT", "DROP") and r.keys == EVERYTHING and r.oif is None
+                    and r.dst is None):
+                positions = positions[:i + 1]
+                break
         rules = tuple(chain_rules[p] for p in positions)
         dep = not self._where_set(name, "dst-dependent").isdisjoint(positions)
         made = self._filtered_cache[fkey] = _Filtered(rules, frozenset(positions), dep)
@@ -405,13 +413,13 @@ class Evaluator:
         return tuple(sig)
 
     def _ingress_src_chains(self, ingress: str) -> list[tuple[str, list[int], AddrIndex]]:
-        """The chains reachable from the ingress's entry chains (by any jump or goto) that
-        have rules testing the source (and matching the ingress), with those rules' positions
-        and an index over them."""
+        """The chains a packet entering on `ingress` can reach that have rules testing the
+        source (and matching the ingress), with those rules' positions and an index over
+        them."""
         hit = self._ingress_cache.get(ingress)
         if hit is None:
             hit = []
-            for name in self._reachable_src(self.ruleset.entries(ingress)):
+            for name in self._reachable(ingress):
                 rules = self.chains[name].rules
                 positions = [p for p in self._where(name, "src-testing")
                              if (iif := rules[p].iif) is None or iif.matches(ingress)]
@@ -421,13 +429,14 @@ class Evaluator:
             self._ingress_cache[ingress] = hit
         return hit
 
-    def _reachable(self, entries: tuple[str, ...]) -> list[str]:
-        """Every chain reachable from `entries` by any jump or goto, in walk order."""
-        hit = self._reach_cache.get(entries)
+    def _reachable(self, ingress: str) -> list[str]:
+        """Every chain a packet entering on `ingress` can reach from the ingress's entry
+        chains (through jumps and gotos whose rule can match that ingress), in walk order."""
+        hit = self._reach_cache.get(ingress)
         if hit is None:
             hit = []
             seen: set[str] = set()
-            todo = list(reversed(entries))
+            todo = list(reversed(self.ruleset.entries(ingress)))
             while todo:
                 name = todo.pop()
                 if name in seen:
@@ -435,16 +444,8 @@ class Evaluator:
                 seen.add(name)
                 hit.append(name)
                 todo.extend(r.target for r in reversed(self.chains[name].rules)
-                            if r.target is not None)
-            self._reach_cache[entries] = hit
-        return hit
-
-    def _reachable_src(self, entries: tuple[str, ...]) -> list[str]:
-        """The chains reachable from `entries` that have a rule testing the source."""
-        hit = self._reach_src_cache.get(entries)
-        if hit is None:
-            hit = self._reach_src_cache[entries] = [
-                name for name in self._reachable(entries) if self._where(name, "src-testing")]
+                            if r.target is not None and (r.iif is None or r.iif.matches(ingress)))
+            self._reach_cache[ingress] = hit
         return hit
 
     # -- destination signatures ---------------------------------------------------------------
