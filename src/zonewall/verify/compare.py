@@ -30,11 +30,11 @@ by the plain per-packet interpreter (`Evaluator.trace`); a disagreement is an in
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 from zonewall.ir import CompiledPolicy
-from zonewall.packets import ICMP, PORT_SPAN, PROTO_NAMES, TCP, UDP, PacketSet
+from zonewall.packets import ICMP, PORT_SPAN, PROTO_NAMES, TCP, UDP, PacketSet, key
 
 from .addresses import Group, addr_text, address_groups
 from .engine import Cell, Ctx, Evaluator
@@ -269,22 +269,61 @@ class _Validator:
                dhcp: bool = False) -> list[_Found]:
         """What the config does differently from the model in one cell, per context.  `dhcp`:
         a stateless SVI must also take in its clients' DHCP broadcasts (udp from port 68 to
-        255.255.255.255:67) for `ip helper-address`."""
-        found: list[_Found] = []
+        255.255.255.255:67) for `ip helper-address`.
+
+        One context of each class the rules and the model treat alike is checked first; only
+        when one of them differs is every context checked, in order, for the report."""
+        for every in (False, True):
+            found: list[_Found] = []
+            for ctx, hi, allowed, need, flows, check_extra in self._checks(
+                    cell, kf, kr, any_dst, dhcp, every):
+                self._compare(cell, ctx, hi, allowed, need, flows, found, check_extra)
+            if not found:
+                break
+        return found
+
+    def _checks(self, cell: Cell, kf: PacketSet, kr: PacketSet, any_dst: bool, dhcp: bool,
+                every: bool) -> Iterator[tuple[Ctx, int, PacketSet, PacketSet, PacketSet, bool]]:
+        """(context, last source port of its class, keys expected accepted, keys of flows
+        needed, reply flows, whether extra keys are a difference) for each context to compare;
+        with `every` False one context per class of `_context_classes`."""
         if self.stateless:
             cuts = kr | DHCP_CLIENT if dhcp else kr
-            for ctx, hi in self._contexts(cell, cuts, None, any_dst):
+            for ctx, hi in self._some_contexts(cell, cuts, kr, None, any_dst, dhcp, every):
                 need = kf | DHCP if dhcp and ctx[1] == hi == DHCP_CLIENT_PORT else kf
                 allowed = need | reply_keys(kr, ctx[1], ctx[2], stateless=True)
-                self._compare(cell, ctx, hi, allowed, need, kr, found, check_extra=True)
+                yield ctx, hi, allowed, need, kr, True
         else:
-            for ctx, hi in self._contexts(cell, EMPTY, "NEW", any_dst):
-                self._compare(cell, ctx, hi, kf, kf, EMPTY, found, check_extra=True)
+            for ctx, hi in self._some_contexts(cell, EMPTY, EMPTY, "NEW", any_dst, False, every):
+                yield ctx, hi, kf, kf, EMPTY, True
             if (kf or kr) and not self._accepts_all_established(cell):
-                for ctx, hi in self._contexts(cell, kr, "ESTABLISHED", any_dst):
+                for ctx, hi in self._some_contexts(cell, kr, kr, "ESTABLISHED", any_dst, False,
+                                                   every):
                     allowed = kf | reply_keys(kr, ctx[1], True, stateless=False)
-                    self._compare(cell, ctx, hi, allowed, kf, kr, found, check_extra=False)
-        return found
+                    yield ctx, hi, allowed, kf, kr, False
+
+    def _some_contexts(self, cell: Cell, cuts: PacketSet, kr: PacketSet, state: str | None,
+                       any_dst: bool, dhcp: bool, every: bool) -> list[tuple[Ctx, int]]:
+        """Every context of `_contexts` (`every`), or the first of each class of contexts
+        that meet the same rules and of which the model expects the same: their source ports
+        lie in the same source-port ranges of the rules that can match the cell, they answer
+        the same reply flows (TCP and UDP from that port in `kr`), have the same ACK flag, and
+        are alike for DHCP (`dhcp`: the DHCP client port is a class of its own)."""
+        contexts = self._contexts(cell, cuts, state, any_dst)
+        if every or len(contexts) <= 2:
+            return contexts
+        ranges = self.ev.sport_ranges(cell, any_dst)
+        singles = {lo for lo, hi in ranges if lo == hi}
+        wide = [r for r in ranges if r[0] < r[1]]
+        classes: dict[tuple[object, ...], tuple[Ctx, int]] = {}
+        for ctx, hi in contexts:
+            lo = ctx[1]
+            sig = (ctx[2], lo if lo in singles else -1,
+                   tuple(r for r in wide if r[0] <= lo <= r[1]),
+                   key(TCP, lo) in kr, key(UDP, lo) in kr,
+                   dhcp and lo == hi == DHCP_CLIENT_PORT)
+            classes.setdefault(sig, (ctx, hi))
+        return list(classes.values())
 
     def _report_cell(self, cell: Cell, sg: Group, dst: tuple[Group, str], found: list[_Found],
                      any_dst: bool, dhcp: bool) -> None:

@@ -69,17 +69,17 @@ class Evaluator:
         self._filtered_cache: dict[tuple[object, ...], _Filtered] = {}
         self._indexes: dict[str, dict[str, NameIndex | AddrIndex | None]] = {}
         self._source_cache: dict[tuple[str, str | None, int | None], tuple[int, ...]] = {}
-        self._sport_cache: dict[tuple[str, int], list[int]] = {}
+        self._sport_cache: dict[tuple[str, int], frozenset[tuple[int, int]]] = {}
         self._where_cache: dict[tuple[str, str], tuple[int, ...]] = {}
         self._where_sets: dict[tuple[str, str], frozenset[int]] = {}
-        self._split_cache: dict[tuple[str, str | None, int | None],
-                                tuple[tuple[int, ...], list[tuple[int, Rule]]]] = {}
+        self._split_cache: dict[tuple[str, str | None, int | None], _ContextSplit] = {}
         self._ingress_cache: dict[str, list[tuple[str, list[int], AddrIndex]]] = {}
         self._reach_cache: dict[str, list[str]] = {}
         self._row_chain_cache: dict[tuple[str, int], list[tuple[str, frozenset[int]]]] = {}
         self._source_sets: dict[tuple[str, str | None, int | None], frozenset[int]] = {}
         self._memo: dict[tuple[object, ...], tuple[PacketSet, PacketSet]] = {}
         self._global_cuts = sorted(ruleset.sport_cuts())
+        self._last_ranges: tuple[Cell | None, frozenset[tuple[int, int]]] = (None, frozenset())
 
     # -- static analysis -----------------------------------------------------------------------
     def _closure_dims(self, name: str, stack: tuple[str, ...]) -> frozenset[str]:
@@ -110,41 +110,50 @@ class Evaluator:
         if hit is not None:
             return hit
         chain_rules = self.chains[name].rules
-        free, tested = self._context_split(name, cell, iif, sid)
+        split = self._context_split(name, cell, iif, sid)
         state, sport, ack = ctx
-        # Rule.matches_context, inlined: this runs for every context of every row.
-        kept = [p for p, r in tested
+        # Rule.matches_context, inlined: this runs for every context of every row.  Rules
+        # naming single source ports are looked up by port instead of tested one by one.
+        kept = [p for p, r in (*split.generic, *split.by_port.get(sport, ()), *split.ranged)
                 if (r.states is None or (state is not None and state in r.states))
                 and (ack or not r.ack)
                 and (r.sports is None or any(lo <= sport <= hi for lo, hi in r.sports))]
-        positions = tuple(sorted((*free, *kept))) if kept else free
+        positions = tuple(sorted({*split.free, *kept})) if kept else split.free
         # A rule that decides every key, whatever the egress and destination, ends the walk:
         # the rules after it can never match (e.g. an ESTABLISHED accept in a stateful base
         # chain), and must not make the chain look destination-dependent.
-        for i, p in enumerate(positions):
-            r = chain_rules[p]
-            if (r.action in ("ACCEPT", "DROP") and r.keys == EVERYTHING and r.oif is None
-                    and r.dst is None):
-                positions = positions[:i + 1]
-                break
+        enders = self._where_set(name, "decides-all")
+        if not enders.isdisjoint(positions):
+            end = min(enders.intersection(positions))
+            positions = tuple(p for p in positions if p <= end)
         rules = tuple(chain_rules[p] for p in positions)
         dep = not self._where_set(name, "dst-dependent").isdisjoint(positions)
         made = self._filtered_cache[fkey] = _Filtered(rules, frozenset(positions), dep)
         return made
 
     def _context_split(self, name: str, cell: Cell, iif: str | None, sid: int | None
-                       ) -> tuple[tuple[int, ...], list[tuple[int, Rule]]]:
-        """The rules of `name` matching the cell's ingress and source, split into those that
-        test no context (positions) and those that do (position, rule)."""
+                       ) -> _ContextSplit:
+        """The rules of `name` matching the cell's ingress and source, split by what they
+        test of the context (see `_ContextSplit`)."""
         akey = (name, iif, sid)
         hit = self._split_cache.get(akey)
         if hit is None:
             free = self._where_set(name, "context-free")
             chain_rules = self.chains[name].rules
-            positions = self._source_positions(name, cell, iif, sid)
-            hit = self._split_cache[akey] = (
-                tuple(p for p in positions if p in free),
-                [(p, chain_rules[p]) for p in positions if p not in free])
+            hit = self._split_cache[akey] = _ContextSplit((), [], {}, [])
+            free_positions: list[int] = []
+            for p in self._source_positions(name, cell, iif, sid):
+                r = chain_rules[p]
+                if p in free:
+                    free_positions.append(p)
+                elif r.sports is None:
+                    hit.generic.append((p, r))
+                elif all(lo == hi for lo, hi in r.sports):
+                    for port, _ in r.sports:
+                        hit.by_port.setdefault(port, []).append((p, r))
+                else:
+                    hit.ranged.append((p, r))
+            hit.free = tuple(free_positions)
         return hit
 
     def _source_positions(self, name: str, cell: Cell, iif: str | None, sid: int | None
@@ -206,13 +215,16 @@ class Evaluator:
 
     def _where(self, name: str, what: str) -> tuple[int, ...]:
         """Positions, in order, of the rules of `name` that: "context-free" test no state,
-        source port or ACK flag; "src-testing" test the source; "dst-testing" test egress or
+        source port or ACK flag; "decides-all" accept or drop every key whatever the egress
+        and destination; "src-testing" test the source; "dst-testing" test egress or
         destination themselves; "dst-dependent" do, or jump to a chain that does."""
         key = (what, name)
         found = self._where_cache.get(key)
         if found is None:
             tests: dict[str, Callable[[Rule], bool]] = {
                 "context-free": lambda r: r.states is None and not r.ack and r.sports is None,
+                "decides-all": lambda r: r.action in ("ACCEPT", "DROP") and r.oif is None
+                and r.dst is None and r.keys == EVERYTHING,
                 "src-testing": lambda r: r.src is not None,
                 "dst-testing": lambda r: r.oif is not None or r.dst is not None,
                 "dst-dependent": lambda r: r.oif is not None or r.dst is not None or (
@@ -498,10 +510,23 @@ class Evaluator:
         (with `any_dst`, whatever its egress and destination)."""
         if len(self._global_cuts) == 1:
             return self._global_cuts
+        cuts = {0}
+        for lo, hi in self.sport_ranges(cell, any_dst):
+            cuts.update((lo, hi + 1) if hi < PORT_SPAN - 1 else (lo,))
+        return sorted(cuts)
+
+    def sport_ranges(self, cell: Cell, any_dst: bool = False) -> frozenset[tuple[int, int]]:
+        """The source-port ranges named by the rules that can match this cell (with `any_dst`,
+        whatever its egress and destination).  Two source ports inside the same of these
+        ranges meet the same rules."""
+        if len(self._global_cuts) == 1:
+            return frozenset()
         ckey = (cell.iif, cell.sid)
         if any_dst and ckey in self._sport_cache:
             return self._sport_cache[ckey]
-        cuts: set[int] = {0}
+        if not any_dst and self._last_ranges[0] == cell:
+            return self._last_ranges[1]
+        ranges: set[tuple[int, int]] = set()
         seen: set[str] = set()
         todo = list(self.ruleset.entries(cell.iif))
         while todo:
@@ -527,13 +552,28 @@ class Evaluator:
                     continue
                 if not any_dst and not _dst_matches(rule, cell):
                     continue
-                for lo, hi in rule.sports or ():
-                    cuts.update((lo, hi + 1) if hi < 65535 else (lo,))
+                ranges.update(rule.sports or ())
                 if rule.target is not None:
                     todo.append(rule.target)
+        found = frozenset(ranges)
         if any_dst:
-            self._sport_cache[ckey] = sorted(cuts)
-        return sorted(cuts)
+            self._sport_cache[ckey] = found
+        else:
+            self._last_ranges = (cell, found)  # asked again at once by the comparison
+        return found
+
+
+@dataclass(slots=True)
+class _ContextSplit:
+    """Rules of a chain matching one ingress and source: positions of those testing no
+    context (`free`), and (position, rule) of those that do: without source ports
+    (`generic`), by each single source port they name (`by_port`), with port ranges
+    (`ranged`)."""
+
+    free: tuple[int, ...]
+    generic: list[tuple[int, Rule]]
+    by_port: dict[int, list[tuple[int, Rule]]]
+    ranged: list[tuple[int, Rule]]
 
 
 @dataclass(frozen=True, slots=True)
