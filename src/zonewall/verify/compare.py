@@ -30,6 +30,7 @@ by the plain per-packet interpreter (`Evaluator.trace`); a disagreement is an in
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
@@ -43,7 +44,7 @@ from .iptables import parse_iptables
 from .model import GatewayModel
 from .nftables import parse_nftables
 from .replies import port_cuts, reply_flows, reply_keys
-from .rules import EMPTY, EVERYTHING, RuleRef, Ruleset
+from .rules import EMPTY, EVERYTHING, AddrMatch, RuleRef, Ruleset
 
 __all__ = ["KINDS", "PARSERS", "Difference", "parse_config", "summarize", "validate"]
 
@@ -163,6 +164,18 @@ class _Found:
     sport_hi: int
 
 
+class _ByRep:
+    """Items sorted by representative address: `reps[i]` is the address of item `ids[i]`."""
+
+    def __init__(self, pairs: list[tuple[int, int]]) -> None:
+        self.reps = [rep for rep, _ in pairs]
+        self.ids = [i for _, i in pairs]
+
+
+# dsts, by representative, by endpoint id, by route, the special ones (positions in dsts)
+_DstIndex = tuple[list[tuple[Group, str]], _ByRep, dict[int, list[int]], dict[str, list[int]],
+                  list[int]]
+
 # (destination, what differs there, whether it stands for every destination, DHCP cell)
 _Finding = tuple[tuple[Group, str], list["_Found"], bool, bool]
 
@@ -177,6 +190,12 @@ class _Validator:
         self.diffs: list[Difference] = []
         self._ctx_cache: dict[tuple[tuple[int, ...], str | None], list[tuple[Ctx, int]]] = {}
         self._established_all: dict[tuple[str, int], bool] = {}
+        self._by_rep = _ByRep(sorted((g.rep, g.id) for g in self.groups))
+        self._groups_of: dict[int, list[int]] = {}
+        for g in self.groups:
+            if g.endpoint is not None:
+                self._groups_of.setdefault(g.endpoint.id, []).append(g.id)
+        self._dst_index: _DstIndex | None = None
 
     def run(self) -> list[Difference]:
         model = self.model
@@ -187,7 +206,11 @@ class _Validator:
             # (the same source-testing rules match them everywhere) behave alike toward every
             # destination: one row is computed and its findings replayed for the others.
             done: dict[tuple[object, ...], list[_Finding]] = {}
-            for sg in self.groups:
+            notable = self._notable_sources(ingress)
+            # Every other source has the default behaviour and the empty signature: the first
+            # of them stands for all (their findings are replayed only when there are any).
+            rest = next((g for g in self.groups if g.id not in notable), None)
+            for sg in [self.groups[i] for i in sorted(notable)] + ([rest] if rest else []):
                 dhcp = bool(relay) and (sg.special == "zero" or (
                     sg.endpoint is not None and sg.endpoint.id in relay))
                 rkey = (model.behaviour(ingress, sg.endpoint),
@@ -195,11 +218,24 @@ class _Validator:
                 findings = done.get(rkey)
                 if findings is None:
                     findings = done[rkey] = self._row(ingress, sg, dsts, dhcp)
-                for dst, found, any_dst, cell_dhcp in findings:
-                    self._report_cell(_cell(ingress, sg, dst), sg, dst, found, any_dst,
-                                      cell_dhcp)
+                alike = [g for g in self.groups if g.id not in notable] if sg is rest else [sg]
+                for each in alike if findings else ():
+                    for dst, found, any_dst, cell_dhcp in findings:
+                        self._report_cell(_cell(ingress, each, dst), each, dst, found, any_dst,
+                                          cell_dhcp)
         return sorted(self.diffs, key=lambda d: (d.ingress, KINDS.index(d.kind), d.src,
                                                  d.dst or "", d.condition))
+
+    def _notable_sources(self, ingress: str) -> set[int]:
+        """Ids of the source groups on `ingress` that may differ from a source in no endpoint
+        matched by no source-testing rule: special addresses, endpoints the model has a
+        behaviour for, and groups some source-testing rule of the ingress matches."""
+        out = {g.id for g in self.groups if g.special}
+        for eid in self.model.acting_sources(ingress):
+            out.update(self._groups_of.get(eid, ()))
+        for m in self.ev.source_tests(ingress):
+            out.update(self._matching(m, self._by_rep))
+        return out
 
     def _row(self, ingress: str, sg: Group, dsts: list[tuple[Group, str]], dhcp: bool
              ) -> list[_Finding]:
@@ -209,22 +245,108 @@ class _Validator:
         if row is not None and not dhcp and dsts and self._row_constant(ingress, sg, dsts[0]):
             whole = self._found(_cell(ingress, sg, dsts[0]), row.new, row.replies, any_dst=True)
             return [(dsts[0], whole, True, False)] if whole else []
-        out: list[_Finding] = []
         # Destinations the config's rules cannot tell apart (the same rules match them, in
         # every chain the row can reach) and the model expects the same of are one
-        # comparison: the verdicts are a function of that signature.
+        # comparison: the verdicts are a function of that signature.  Destinations no
+        # destination-testing rule of the row matches, in no peer endpoint of the source and
+        # not special, all have the empty signature and the same expectation: the first of
+        # them stands for all.
         memo: dict[tuple[object, ...], list[_Found]] = {}
-        for dst in dsts:
-            kf = model.permitted(ingress, sg.endpoint, dst[0].endpoint)
-            kr = model.reply_flows(ingress, sg.endpoint, dst[0].endpoint)
-            cell_dhcp = dhcp and dst[0].special == "broadcast"
-            cell = _cell(ingress, sg, dst)
-            key = (self.ev.dst_signature(cell), kf, kr, cell_dhcp)
-            found = memo.get(key)
-            if found is None:
-                found = memo[key] = self._found(cell, kf, kr, dhcp=cell_dhcp)
+        notable = self._notable_destinations(ingress, sg, dsts)
+        rest = next((i for i in range(len(dsts)) if i not in notable), None)
+        suspects = self._suspects(ingress, sg, dsts, [*sorted(notable), *(
+            () if rest is None else (rest,))], dhcp)
+        rest_found = [] if rest is None or rest not in suspects else self._cell_found(
+            ingress, sg, dsts[rest], dhcp, memo)
+        out: list[_Finding] = []
+        for i in range(len(dsts)) if rest_found else sorted(notable & suspects):
+            dst = dsts[i]
+            found = self._cell_found(ingress, sg, dst, dhcp, memo) if i in notable \
+                else rest_found
             if found:
-                out.append((dst, found, False, cell_dhcp))
+                out.append((dst, found, False, dhcp and dst[0].special == "broadcast"))
+        return out
+
+    def _suspects(self, ingress: str, sg: Group, dsts: list[tuple[Group, str]],
+                  which: list[int], dhcp: bool) -> set[int]:
+        """Of the positions `which` in `dsts`, those whose cells may differ from the model
+        (all of them unless the quick check applies).  On a stateful ruleset whose rules test
+        no source port, with the row accepting every ESTABLISHED packet, a cell can only
+        differ in its one NEW context: one walk for the whole row (`accepted_many`) gives
+        each cell's accepted keys, and only cells where they are not exactly the permitted
+        keys get the full comparison (which reports them)."""
+        if self.stateless or dhcp or not which or not self.ev.source_ports_untested:
+            return set(which)
+        cells = [_cell(ingress, sg, dsts[i]) for i in which]
+        if not self._accepts_all_established(cells[0]):
+            return set(which)
+        got = self.ev.accepted_many(cells, ("NEW", 0, False))
+        model = self.model
+        return {i for i, keys in zip(which, got, strict=True)
+                if keys != model.permitted(ingress, sg.endpoint, dsts[i][0].endpoint)}
+
+    def _cell_found(self, ingress: str, sg: Group, dst: tuple[Group, str], dhcp: bool,
+                    memo: dict[tuple[object, ...], list[_Found]]) -> list[_Found]:
+        model = self.model
+        kf = model.permitted(ingress, sg.endpoint, dst[0].endpoint)
+        kr = model.reply_flows(ingress, sg.endpoint, dst[0].endpoint)
+        cell_dhcp = dhcp and dst[0].special == "broadcast"
+        cell = _cell(ingress, sg, dst)
+        key = (self.ev.dst_signature(cell), kf, kr, cell_dhcp)
+        found = memo.get(key)
+        if found is None:
+            found = memo[key] = self._found(cell, kf, kr, dhcp=cell_dhcp)
+        return found
+
+    def _notable_destinations(self, ingress: str, sg: Group, dsts: list[tuple[Group, str]]
+                              ) -> set[int]:
+        """Positions in `dsts` of the destinations of this row that may differ from the
+        others: special addresses, the source's peer endpoints (`GatewayModel.peers`), and
+        those some destination-testing rule of the row matches (egress and address)."""
+        index = self._dst_index
+        if index is None or index[0] is not dsts:
+            index = self._dst_index = self._index_destinations(dsts)
+        _, by_rep, of_ep, by_route, special = index
+        out = set(special)
+        for eid in self.model.peers(sg.endpoint):
+            out.update(of_ep.get(eid, ()))
+        for oif, addr in self.ev.destination_tests(_cell(ingress, sg, dsts[0])):
+            if addr is not None:
+                hits: Iterable[int] = self._matching(addr, by_rep)
+            elif oif is not None and not oif.negate:
+                hits = (i for route, members in by_route.items() if oif.matches(route)
+                        for i in members)
+            else:
+                hits = range(len(dsts))
+            if oif is None:
+                out.update(hits)
+            else:
+                out.update(i for i in hits if oif.matches(dsts[i][1]))
+        return out
+
+    @staticmethod
+    def _index_destinations(dsts: list[tuple[Group, str]]) -> _DstIndex:
+        by_rep = _ByRep(sorted((g.rep, i) for i, (g, _) in enumerate(dsts)))
+        of_ep: dict[int, list[int]] = {}
+        by_route: dict[str, list[int]] = {}
+        for i, (g, route) in enumerate(dsts):
+            if g.endpoint is not None:
+                of_ep.setdefault(g.endpoint.id, []).append(i)
+            by_route.setdefault(route, []).append(i)
+        special = [i for i, (g, _) in enumerate(dsts) if g.special]
+        return dsts, by_rep, of_ep, by_route, special
+
+    @staticmethod
+    def _matching(m: AddrMatch, by_rep: _ByRep) -> Iterable[int]:
+        """Ids (positions) of the items of `by_rep` whose representative address `m` matches
+        (a superset for a negated match: all of them)."""
+        if m.negate:
+            return by_rep.ids
+        out: list[int] = []
+        for lo, hi in m.intervals:
+            start = bisect.bisect_left(by_rep.reps, lo)
+            stop = bisect.bisect_right(by_rep.reps, hi)
+            out.extend(by_rep.ids[start:stop])
         return out
 
     # -- contexts --------------------------------------------------------------------------------

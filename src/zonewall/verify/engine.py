@@ -17,7 +17,8 @@ packet of every difference it reports.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import bisect
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from netaddr import IPAddress
@@ -26,7 +27,7 @@ from zonewall.packets import PORT_SPAN, PacketSet
 
 from .index import AddrIndex, NameIndex
 from .replies import port_cuts, reply_flows, reply_keys
-from .rules import EMPTY, EVERYTHING, Chain, Rule, RuleRef, Ruleset
+from .rules import EMPTY, EVERYTHING, AddrMatch, Chain, NameMatch, Rule, RuleRef, Ruleset
 
 __all__ = ["Cell", "Ctx", "Evaluator", "Piece"]
 
@@ -78,6 +79,15 @@ class Evaluator:
         self._row_chain_cache: dict[tuple[str, int], list[tuple[str, frozenset[int]]]] = {}
         self._source_sets: dict[tuple[str, str | None, int | None], frozenset[int]] = {}
         self._memo: dict[tuple[object, ...], tuple[PacketSet, PacketSet]] = {}
+        self._where_tests: dict[str, Callable[[Rule], bool]] = {
+            "context-free": lambda r: r.states is None and not r.ack and r.sports is None,
+            "decides-all": lambda r: r.action in ("ACCEPT", "DROP") and r.oif is None
+            and r.dst is None and r.keys == EVERYTHING,
+            "src-testing": lambda r: r.src is not None,
+            "dst-testing": lambda r: r.oif is not None or r.dst is not None,
+            "dst-dependent": lambda r: r.oif is not None or r.dst is not None or (
+                r.target is not None and bool(self._dims[r.target] & {"oif", "dst"})),
+        }
         self._global_cuts = sorted(ruleset.sport_cuts())
         self._last_ranges: tuple[Cell | None, frozenset[tuple[int, int]]] = (None, frozenset())
 
@@ -221,16 +231,7 @@ class Evaluator:
         key = (what, name)
         found = self._where_cache.get(key)
         if found is None:
-            tests: dict[str, Callable[[Rule], bool]] = {
-                "context-free": lambda r: r.states is None and not r.ack and r.sports is None,
-                "decides-all": lambda r: r.action in ("ACCEPT", "DROP") and r.oif is None
-                and r.dst is None and r.keys == EVERYTHING,
-                "src-testing": lambda r: r.src is not None,
-                "dst-testing": lambda r: r.oif is not None or r.dst is not None,
-                "dst-dependent": lambda r: r.oif is not None or r.dst is not None or (
-                    r.target is not None and bool(self._dims[r.target] & {"oif", "dst"})),
-            }
-            test = tests[what]
+            test = self._where_tests[what]
             found = self._where_cache[key] = tuple(
                 p for p, r in enumerate(self.chains[name].rules) if test(r))
         return found
@@ -253,6 +254,80 @@ class Evaluator:
             if not alive:
                 break
         return alive
+
+    @property
+    def source_ports_untested(self) -> bool:
+        """True when no rule tests the source port: one source-port class for every cell."""
+        return len(self._global_cuts) == 1
+
+    def accepted_many(self, cells: Sequence[Cell], ctx: Ctx) -> list[PacketSet]:
+        """`accepted(cell, ctx)` for each of `cells`, which share one ingress and source
+        (group): the chains are walked once for all of them, each rule that tests egress or
+        destination applied to the cells it matches (found through their sorted addresses)."""
+        if not cells:
+            return []
+        order = sorted(range(len(cells)), key=lambda i: cells[i].dst)
+        targets = _Targets(cells, [cells[i].dst for i in order], order)
+        alive = [EVERYTHING] * len(cells)
+        for name in self.ruleset.entries(cells[0].iif):
+            for i, (acc, _) in self._walk_many(name, targets, range(len(cells)), ctx, 0).items():
+                alive[i] = _and(alive[i], acc)
+        return alive
+
+    def _walk_many(self, name: str, targets: _Targets, live: Iterable[int], ctx: Ctx,
+                   depth: int) -> dict[int, tuple[PacketSet, PacketSet]]:
+        """`_walk` of chain `name` for each of the `live` targets (positions in
+        `targets.cells`), one pass over the rules."""
+        cells = targets.cells
+        first = cells[next(iter(live))]
+        rules, dep = self._filtered(name, first, ctx)
+        if not dep:  # every target alike: one (memoised) walk
+            one = self._walk(name, first, ctx, depth)
+            return dict.fromkeys(live, one)
+        if depth > MAX_DEPTH:
+            raise ValueError(f"chain nesting deeper than {MAX_DEPTH} at '{name}'")
+        rest = dict.fromkeys(live, EVERYTHING)
+        acc = dict.fromkeys(rest, EMPTY)
+        undecided = dict.fromkeys(rest, EMPTY)
+        for rule in rules:
+            if rule.action == "CONTINUE":
+                continue
+            if rule.oif is None and rule.dst is None:
+                hit: Iterable[int] = list(rest)
+            else:
+                hit = [t for t in targets.matching(rule.dst) if t in rest
+                       and (rule.oif is None or rule.oif.matches(cells[t].oif))]
+            sub: dict[int, tuple[PacketSet, PacketSet]] = {}
+            if rule.action in ("JUMP", "GOTO"):
+                assert rule.target is not None
+                took = [t for t in hit if rest[t] & rule.keys]
+                sub = self._walk_many(rule.target, targets, took, ctx, depth + 1) if took \
+                    else {}
+            for t in hit:
+                m = _and(rest[t], rule.keys)
+                if not m:
+                    continue
+                left = _minus(rest[t], m)
+                if rule.action == "ACCEPT":
+                    acc[t] = _or(acc[t], m)
+                elif rule.action == "RETURN":
+                    undecided[t] = _or(undecided[t], m)
+                elif rule.action in ("JUMP", "GOTO"):
+                    sub_acc, sub_und = sub[t]
+                    acc[t] = _or(acc[t], _and(sub_acc, m))
+                    if rule.action == "JUMP":
+                        left = _or(left, _and(sub_und, m))
+                    else:
+                        undecided[t] = _or(undecided[t], _and(sub_und, m))
+                if left:
+                    rest[t] = left
+                else:
+                    del rest[t]
+            if not rest:
+                break
+        chain = self.chains[name]
+        return {t: _apply_policy(chain, acc[t], _or(undecided[t], rest.get(t, EMPTY)))
+                for t in acc}
 
     def new_permitted(self, ingress: str, egress: str | None, src: int | str,
                       dst: int | str) -> PacketSet:
@@ -424,6 +499,15 @@ class Evaluator:
                              if _src_match(chain_rules[positions[i]], src)))
         return tuple(sig)
 
+    def source_tests(self, ingress: str) -> list[AddrMatch]:
+        """The source matches of every rule `src_signature` looks at on `ingress`: a source
+        address none of them matches has the empty signature."""
+        out: list[AddrMatch] = []
+        for name, positions, _ in self._ingress_src_chains(ingress):
+            rules = self.chains[name].rules
+            out.extend(m for p in positions if (m := rules[p].src) is not None)
+        return out
+
     def _ingress_src_chains(self, ingress: str) -> list[tuple[str, list[int], AddrIndex]]:
         """The chains a packet entering on `ingress` can reach that have rules testing the
         source (and matching the ingress), with those rules' positions and an index over
@@ -474,6 +558,16 @@ class Evaluator:
             sig.append(tuple(p for p in cand if p in among
                              and _dst_matches(chain_rules[p], cell)))
         return tuple(sig)
+
+    def destination_tests(self, cell: Cell) -> list[tuple[NameMatch | None, AddrMatch | None]]:
+        """(egress match, destination match) of every rule `dst_signature` looks at for the
+        cell's ingress and source: a destination (and its egress) none of them matches has
+        the empty signature."""
+        out: list[tuple[NameMatch | None, AddrMatch | None]] = []
+        for name, among in self._row_chains(cell):
+            rules = self.chains[name].rules
+            out.extend((rules[p].oif, rules[p].dst) for p in sorted(among))
+        return out
 
     def _row_chains(self, cell: Cell) -> list[tuple[str, frozenset[int]]]:
         """Chains reachable from the ingress's entry chains through rules matching the cell's
@@ -561,6 +655,26 @@ class Evaluator:
         else:
             self._last_ranges = (cell, found)  # asked again at once by the comparison
         return found
+
+
+class _Targets:
+    """The cells of `Evaluator.accepted_many`, with their destinations sorted."""
+
+    def __init__(self, cells: Sequence[Cell], dsts: list[int], order: list[int]) -> None:
+        self.cells = cells
+        self._dsts = dsts  # sorted destination addresses
+        self._order = order  # the cell of each
+
+    def matching(self, m: AddrMatch | None) -> Iterable[int]:
+        """Positions of the cells whose destination `m` matches (all for None or a negated
+        match: the caller tests those)."""
+        if m is None or m.negate:
+            return [t for t in range(len(self.cells)) if m is None or m.matches(self.cells[t].dst)]
+        out: list[int] = []
+        for lo, hi in m.intervals:
+            out.extend(self._order[bisect.bisect_left(self._dsts, lo):
+                                   bisect.bisect_right(self._dsts, hi)])
+        return out
 
 
 @dataclass(slots=True)
