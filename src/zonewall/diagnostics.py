@@ -98,6 +98,7 @@ CODES: Mapping[str, str] = {
     "E215": "interface name is invalid",
     "E216": "gateway serves something that is not a class",
     "E217": "no VLAN pool can give the class a VLAN",
+    "E218": "a gateway attribute is not valid for the gateway's platform",
     # E3xx: assertions
     "E301": "assertion 'unreachable' fails",
     "E302": "assertion 'denied' fails",

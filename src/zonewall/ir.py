@@ -196,6 +196,7 @@ class GatewayDef:
     attr_spans: tuple[tuple[str, Span], ...] = field(
         default=(), compare=False, hash=False, repr=False
     )
+    object_groups: bool = False  # `object-groups`: IOS object-group ACLs (zonewall extension)
 
     def attr_span(self, attr: str) -> Span | None:
         return next((s for a, s in self.attr_spans if a == attr), self.span)
@@ -331,6 +332,7 @@ class GatewayPlan:
     classes: tuple[str, ...]
     uplink: str | None
     span: Span | None = _span()
+    object_groups: bool = False  # cisco-ios: IOS object-group ACLs (zonewall extension)
 
 
 @dataclass(frozen=True, slots=True)

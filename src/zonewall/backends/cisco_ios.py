@@ -63,6 +63,7 @@ __all__ = [
     "IosAcl",
     "IosBlock",
     "IosModel",
+    "IosObjectGroup",
     "acl_name",
     "acl_suffix",
     "address",
@@ -114,10 +115,21 @@ class IosAcl:
 
 
 @dataclass(frozen=True, slots=True)
+class IosObjectGroup:
+    """`object-group network|service NAME`, its description and members (object-groups)."""
+
+    kind: str  # network | service
+    name: str
+    description: str
+    members: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class IosModel:
     path: PurePosixPath
     header: tuple[str, ...]
     acls: tuple[IosAcl, ...]
+    object_groups: tuple[IosObjectGroup, ...] = ()  # defined before the ACLs using them
 
 
 def acl_suffix(policy: CompiledPolicy) -> str:
@@ -236,8 +248,9 @@ class CiscoIosBackend(Backend):
             raise DiagnosticError(lowering.errors)
         return IosModel(
             path=PurePosixPath(f"{view.plan.name}{self.suffix}"),
-            header=self._header(policy, view),
+            header=self._header(policy, view) + lowering.header_notes(),
             acls=tuple(lowering.acls),
+            object_groups=lowering.object_groups(),
         )
 
     def _lowering(self, policy: CompiledPolicy, view: GatewayView) -> _Lowering:
@@ -247,7 +260,12 @@ class CiscoIosBackend(Backend):
         if (last is not None and last[0] is policy and last[1] is view
                 and last[2] == self.ace_budget):
             return last[3]
-        lowering = _Lowering(self, policy, view)
+        if view.plan.object_groups:
+            from zonewall.backends.cisco_ios_og import OgLowering  # imports this module
+
+            lowering: _Lowering = OgLowering(self, policy, view)
+        else:
+            lowering = _Lowering(self, policy, view)
         self._last = (policy, view, self.ace_budget, lowering)
         return lowering
 
@@ -304,6 +322,13 @@ class _Lowering:
                     Severity.ERROR, "E401", f"ACL '{acl.name}' on gateway '{view.plan.name}' "
                     f"needs {len(acl.aces)} entries, more than the budget of "
                     f"{backend.ace_budget}; merge subnets or narrow the services", view.plan.span))
+
+    def header_notes(self) -> tuple[str, ...]:
+        """Lines the file header adds for this kind of lowering (object groups: counts)."""
+        return ()
+
+    def object_groups(self) -> tuple[IosObjectGroup, ...]:
+        return ()
 
     # -- what each ACL must permit ------------------------------------------------------------
     def _replies_toward(self, cls: ResolvedClass) -> list[_Need]:

@@ -57,7 +57,8 @@ def assign_gateways(
             sink.error("E214", f"gateway '{gw.name}' needs an 'uplink' because the policy {why}",
                        gw.span)
         if platform is not None:
-            plans.append(GatewayPlan(gw.name, platform, classes, gw.uplink, gw.span))
+            plans.append(GatewayPlan(gw.name, platform, classes, gw.uplink, gw.span,
+                                     _object_groups(gw, platform, sink)))
     interfaces: dict[str, tuple[str, str]] = {}
     for name, cls in sorted(names.classes.items()):
         gws = served_by.get(name, [])
@@ -89,6 +90,18 @@ def _platform(gw: GatewayDef, sink: DiagnosticSink) -> str | None:
                    "(platforms: " + ", ".join(PLATFORMS) + ")", gw.attr_span("platform"))
         return None
     return gw.platform
+
+
+def _object_groups(gw: GatewayDef, platform: str, sink: DiagnosticSink) -> bool:
+    """`object-groups` (a zonewall extension) asks for IOS object-group ACLs: cisco-ios only."""
+    if not gw.object_groups:
+        return False
+    if platform != "cisco-ios":
+        sink.error("E218", f"'object-groups' is not valid for platform '{platform}' of gateway "
+                   f"'{gw.name}': only cisco-ios has object-group ACLs; remove it (Linux "
+                   "platforms already group addresses in sets)", gw.attr_span("object-groups"))
+        return False
+    return True
 
 
 def _interfaces(gw: GatewayDef, plan: GatewayPlan, alloc: dict[str, Allocation],

@@ -67,7 +67,7 @@ _TOKEN = re.compile(r"""
 _STATEMENTS = frozenset({"allow", "assert", "class", "deny", "external", "gateway", "include",
                          "policy", "pool", "service"})
 _CLASS_ATTRS = frozenset({"criticality", "description", "hosts", "subnet", "tags", "vlan"})
-_GW_ATTRS = frozenset({"interface", "platform", "serves", "uplink"})
+_GW_ATTRS = frozenset({"interface", "object-groups", "platform", "serves", "uplink"})
 _SEL_WORDS = frozenset({"any", "criticality", "external", "internal", "tag"})
 
 # The keywords lark's lexer tries after each kind of token (where NAME is not acceptable).
@@ -559,6 +559,8 @@ class _Parser:
             elif attr == "serves":
                 value = self._selector()
                 after = _K_AFTER_TERM
+            elif attr == "object-groups":
+                value = True
             else:  # interface, uplink
                 if self.k != "string":
                     self._fail()

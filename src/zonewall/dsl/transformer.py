@@ -272,7 +272,8 @@ class TokenChecks:
             attrs[attr] = value
             spans.append((attr, attr_span))
         return GatewayDef(name, attrs.get("platform"), attrs.get("serves"),
-                          attrs.get("interface"), attrs.get("uplink"), span, tuple(spans))
+                          attrs.get("interface"), attrs.get("uplink"), span, tuple(spans),
+                          object_groups="object-groups" in attrs)
 
     def lines(self) -> list[str]:
         if self._lines is None:
@@ -458,6 +459,10 @@ class PolicyTransformer(Transformer[Token, FileResult]):
     def uplink(self, meta: Meta, items: list[Token]) -> tuple[str, Any, Span]:
         return ("uplink", self.check.string(str(items[0]), self.span(items[0])),
                 meta_span(self.file, meta))
+
+    @v_args(meta=True)
+    def object_groups(self, meta: Meta, items: list[Token]) -> tuple[str, Any, Span]:
+        return "object-groups", True, meta_span(self.file, meta)
 
     @v_args(meta=True)
     def gateway(self, meta: Meta, items: list[Any]) -> GatewayDef:

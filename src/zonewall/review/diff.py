@@ -107,6 +107,8 @@ class GatewayChange:
     new_platform: str | None
     old_rules: int | None  # None: absent, or the backend cannot lower the policy
     new_rules: int | None
+    old_object_groups: bool = False  # `object-groups` (IOS OGACL) set on the gateway
+    new_object_groups: bool = False
 
     @property
     def delta(self) -> int | None:
@@ -116,7 +118,8 @@ class GatewayChange:
 
     @property
     def changed(self) -> bool:
-        return (self.old_platform, self.old_rules) != (self.new_platform, self.new_rules)
+        return ((self.old_platform, self.old_rules, self.old_object_groups)
+                != (self.new_platform, self.new_rules, self.new_object_groups))
 
 
 @dataclass(frozen=True, slots=True)
@@ -262,8 +265,11 @@ def _gateway_changes(old: CompiledPolicy, new: CompiledPolicy, count: bool
     else:
         o = {g.name: (g.platform, None) for g in old.gateways}
         n = {g.name: (g.platform, None) for g in new.gateways}
+    og_old = {g.name for g in old.gateways if g.object_groups}
+    og_new = {g.name for g in new.gateways if g.object_groups}
     return tuple(GatewayChange(name, o[name][0] if name in o else None,
                                n[name][0] if name in n else None,
                                o[name][1] if name in o else None,
-                               n[name][1] if name in n else None)
+                               n[name][1] if name in n else None,
+                               name in og_old, name in og_new)
                  for name in sorted(o.keys() | n.keys()))

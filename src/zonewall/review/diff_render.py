@@ -13,7 +13,8 @@ The JSON document (stable; new keys may be added, none removed or renamed)::
      "classes": [{"name", "change", "vlan": {"old","new"}, "subnets": {"old","new"},
                   "gateway": {"old","new"}}] | null,
      "externals": [{"name", "change", "old", "new"}] | null,
-     "gateways": [{"name", "platform": {"old","new"}, "rules": {"old","new","delta"}}] | null}
+     "gateways": [{"name", "platform": {"old","new"}, "object_groups": {"old","new"},
+                   "rules": {"old","new","delta"}}] | null}
 
     flow: {"from", "from_kind", "to", "to_kind", "addresses": [cidr...] (empty: all of the
            external's addresses), "services": [name or range...], "packets": "tcp/443, ...",
@@ -74,9 +75,15 @@ def _gateway_cells(g: Any) -> tuple[str, str, str, str]:
         if platform is None:
             return "-"
         return "n/a" if n is None else str(n)
-    platform = g.new_platform or g.old_platform or "-"
-    if g.old_platform and g.new_platform and g.old_platform != g.new_platform:
-        platform = f"{g.old_platform} -> {g.new_platform}"
+
+    def label(platform: str | None, og: bool) -> str | None:
+        return f"{platform} object-groups" if platform and og else platform
+
+    old = label(g.old_platform, g.old_object_groups)
+    new = label(g.new_platform, g.new_object_groups)
+    platform = new or old or "-"
+    if old and new and old != new:
+        platform = f"{old} -> {new}"
     delta = "" if g.delta is None else f"{g.delta:+d}"
     return platform, count(g.old_rules, g.old_platform), count(g.new_rules, g.new_platform), delta
 
@@ -255,6 +262,8 @@ def diff_json(d: PolicyDiff | None, old: Side, new: Side, ok: bool) -> str:
                              "old": e.old, "new": e.new} for e in d.externals]
         doc["gateways"] = [{"name": g.name,
                             "platform": {"old": g.old_platform, "new": g.new_platform},
+                            "object_groups": {"old": g.old_object_groups,
+                                              "new": g.new_object_groups},
                             "rules": {"old": g.old_rules, "new": g.new_rules, "delta": g.delta}}
                            for g in d.gateways]
     return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"

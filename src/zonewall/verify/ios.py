@@ -10,21 +10,34 @@ and the same commands as `show running-config` prints them.  Modelled exactly:
   as IOS does); PORTS `eq P [P...]`, `neq P`, `gt P`, `lt P`, `range P Q` with numbers or the
   IOS names of TCP/UDP ports; ICMP types by number or by the IOS names of whole types.
   Entries without a number get the last number + 10; entries run in number order.
+* `object-group network NAME` with members `host A`, `A.B.C.D M.M.M.M` (a subnet mask: a
+  wildcard or non-contiguous mask, or host bits under the mask, is an error), `A.B.C.D /nn`,
+  `range A B`, `group-object NAME` and `description ...`; `object-group service NAME` with
+  members `tcp|udp|tcp-udp [source OP P] [OP P]` (OP as for ACL entries), `icmp [TYPE]`, `ip`,
+  a protocol name or number 1-255, `group-object NAME` and `description ...`.  A group is
+  defined once, before anything references it; `group-object` names a group of the same kind.
+  ACL entries may then read `permit|deny object-group SVC SRC DST [log]` and use
+  `object-group NAME` for SRC or DST in any entry.  An entry with a service group becomes one
+  rule per (flattened) service member, all on the entry's line: they are consecutive and share
+  the action, so first match over them is the entry's match.  Undefined, empty or
+  self-including groups, and `established` or port operators with a service group, are errors.
 * `interface NAME` blocks: `ip access-group NAME in` is what filters.  The other lines
   recognised there cannot change what is permitted and are ignored: `description`,
   `ip address A M [secondary]`, `ip helper-address A` (DHCP relay of broadcasts the ACL has
   already admitted), `no shutdown`.  `vlan N` blocks may hold `name X` only.  `!` lines, blank
   lines and `end` are ignored.
 
-Everything else (outbound ACLs, object groups, standard or numbered ACLs, `shutdown`, any
-other command) is a `ConfigParseError`.  Semantics: an inbound ACL is first match with an
-implicit deny; an interface with no ACL bound, or bound to an ACL that is undefined or has no
-entries, permits everything, as on IOS.  ACLs are stateless: the comparison checks the reply
-packets (`established`, UDP from the service port, echo-reply) explicitly.
+Everything else (outbound ACLs, other object-group kinds, standard or numbered ACLs,
+`shutdown`, any other command) is a `ConfigParseError`.  Semantics: an inbound ACL is first
+match with an implicit deny; an interface with no ACL bound, or bound to an ACL that is
+undefined or has no entries, permits everything, as on IOS.  ACLs are stateless: the
+comparison checks the reply packets (`established`, UDP from the service port, echo-reply)
+explicitly.
 """
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 
 from zonewall.packets import ICMP, PORT_SPAN, TCP, UDP, PacketSet
@@ -76,12 +89,94 @@ SEQ_MAX = 2147483647
 class _Acl:
     name: str
     line: int
-    entries: dict[int, Rule] = field(default_factory=dict)
+    entries: dict[int, tuple[Rule, ...]] = field(default_factory=dict)
+
+
+# One member of a service group: destination keys and source ports (None: any).
+_Service = tuple[PacketSet, tuple[tuple[int, int], ...] | None]
+
+
+@dataclass
+class _Group:
+    """An object group being read or read: its kind, members, and the groups it includes."""
+
+    kind: str  # network | service
+    name: str
+    addresses: list[tuple[int, int]] = field(default_factory=list)
+    services: list[_Service] = field(default_factory=list)
+    done: bool = False
+    match: AddrMatch | None = None  # network groups: built once, on first use
+
+    def address_match(self) -> AddrMatch:
+        if self.match is None:
+            self.match = AddrMatch.of(self.addresses)
+        return self.match
+
+
+def _group_line(group: _Group, words: list[str], groups: dict[str, _Group],
+                fail: Fail) -> None:
+    if words[0] == "description":
+        return
+    if words[0] == "group-object":
+        if len(words) != 2:
+            raise fail("expected 'group-object NAME'")
+        other = _defined(groups, words[1], group.kind, fail)
+        group.addresses.extend(other.addresses)
+        group.services.extend(other.services)
+    elif group.kind == "network":
+        group.addresses.append(_network_member(words, fail))
+    else:
+        group.services.append(_AceParser(words, None, fail, groups).service_member())
+
+
+def _defined(groups: dict[str, _Group], name: str, kind: str, fail: Fail) -> _Group:
+    """A complete, non-empty group of `kind` defined before this line."""
+    group = groups.get(name)
+    if group is None:
+        raise fail(f"object group '{name}' is not defined before this line")
+    if group.kind != kind:
+        raise fail(f"object group '{name}' is a {group.kind} group, not a {kind} group")
+    if not group.done:  # only the group being read is open
+        raise fail(f"object group '{name}' includes itself")
+    if not (group.addresses or group.services):
+        raise fail(f"object group '{name}' is empty")
+    return group
+
+
+def _network_member(words: list[str], fail: Fail) -> tuple[int, int]:
+    """`host A`, `range A B`, `A M` (subnet mask) or `A /nn` as an address interval."""
+    if words[0] in ("host", "range"):
+        addrs = [_ip(w) for w in words[1:]]
+        if len(addrs) != (1 if words[0] == "host" else 2) or None in addrs:
+            raise fail(f"bad '{words[0]}' member")
+        lo, hi = addrs[0], addrs[-1]
+        assert lo is not None and hi is not None
+        if lo > hi:
+            raise fail("empty address range")
+        return lo, hi
+    base = _ip(words[0])
+    if base is None or len(words) != 2:
+        raise fail("expected host A, A.B.C.D M.M.M.M, A.B.C.D /nn or range A B")
+    length = words[1][1:]
+    if words[1][0] == "/" and length.isdigit() and int(length) <= 32:
+        hostmask = MAX_ADDR >> int(length)
+    else:
+        mask = _ip(words[1])
+        if mask is None:
+            raise fail(f"bad subnet mask '{words[1]}'")
+        hostmask = ~mask & MAX_ADDR
+        if hostmask & (hostmask + 1):
+            raise fail("a wildcard mask where a subnet mask is required" if not mask & (mask + 1)
+                       else "non-contiguous subnet masks are not modelled")
+    if base & hostmask:
+        raise fail("address has bits set under the subnet mask")
+    return base, base | hostmask
 
 
 def parse_ios(text: str, file: str = "<ios>") -> Ruleset:
     """Parse IOS text into a `Ruleset` whose entry for an interface is its inbound ACL."""
     acls: dict[str, _Acl] = {}
+    groups: dict[str, _Group] = {}
     bindings: dict[str, tuple[str, int, str]] = {}
     block: tuple[str, object] | None = None
     for n, raw in enumerate(text.splitlines(), 1):
@@ -89,6 +184,9 @@ def parse_ios(text: str, file: str = "<ios>") -> Ruleset:
         stripped = line.strip()
         if not stripped or stripped.startswith("!"):
             if stripped.startswith("!"):
+                if block is not None and block[0] == "group":
+                    assert isinstance(block[1], _Group)
+                    block[1].done = True
                 block = None
             continue
 
@@ -96,8 +194,11 @@ def parse_ios(text: str, file: str = "<ios>") -> Ruleset:
             return ConfigParseError(file, n, raw, msg)
 
         if not line[0].isspace():
+            if block is not None and block[0] == "group":
+                assert isinstance(block[1], _Group)
+                block[1].done = True
             words = stripped.split()
-            block = _top_level(words, acls, fail, n)
+            block = _top_level(words, acls, groups, fail, n)
             continue
         if block is None:
             raise fail("indented line outside an ACL, interface or vlan block")
@@ -105,7 +206,10 @@ def parse_ios(text: str, file: str = "<ios>") -> Ruleset:
         kind, obj = block
         if kind == "acl":
             assert isinstance(obj, _Acl)
-            _acl_line(obj, words, RuleRef(file, n, raw), fail)
+            _acl_line(obj, words, RuleRef(file, n, raw), fail, groups)
+        elif kind == "group":
+            assert isinstance(obj, _Group)
+            _group_line(obj, words, groups, fail)
         elif kind == "interface":
             assert isinstance(obj, str)
             _interface_line(obj, words, stripped, bindings, fail, n, raw)
@@ -114,10 +218,15 @@ def parse_ios(text: str, file: str = "<ios>") -> Ruleset:
     return _ruleset(acls, bindings, file)
 
 
-def _top_level(words: list[str], acls: dict[str, _Acl], fail: Fail,
-               n: int) -> tuple[str, object] | None:
+def _top_level(words: list[str], acls: dict[str, _Acl], groups: dict[str, _Group],
+               fail: Fail, n: int) -> tuple[str, object] | None:
     if words == ["end"]:
         return None
+    if words[0] == "object-group" and len(words) == 3 and words[1] in ("network", "service"):
+        if words[2] in groups:
+            raise fail(f"object group '{words[2]}' is defined twice")
+        group = groups[words[2]] = _Group(words[1], words[2])
+        return "group", group
     if words[:3] == ["ip", "access-list", "extended"] and len(words) == 4:
         name = words[3]
         if not name[0].isalpha():
@@ -146,7 +255,8 @@ def _interface_line(iface: str, words: list[str], stripped: str,
     raise fail("interface command is not modelled")
 
 
-def _acl_line(acl: _Acl, words: list[str], ref: RuleRef, fail: Fail) -> None:
+def _acl_line(acl: _Acl, words: list[str], ref: RuleRef, fail: Fail,
+              groups: dict[str, _Group]) -> None:
     seq = None
     if words[0].isdigit():
         seq = int(words[0])
@@ -163,7 +273,7 @@ def _acl_line(acl: _Acl, words: list[str], ref: RuleRef, fail: Fail) -> None:
         seq = max(acl.entries, default=0) + 10
     if seq in acl.entries:
         raise fail(f"duplicate sequence number {seq}")
-    acl.entries[seq] = _AceParser(words, ref, fail).parse()
+    acl.entries[seq] = _AceParser(words, ref, fail, groups).parse()
 
 
 def _ruleset(acls: dict[str, _Acl], bindings: dict[str, tuple[str, int, str]],
@@ -171,7 +281,7 @@ def _ruleset(acls: dict[str, _Acl], bindings: dict[str, tuple[str, int, str]],
     chains: dict[str, Chain] = {}
     entry: dict[str, tuple[str, ...]] = {}
     for name, acl in acls.items():
-        rules = tuple(acl.entries[s] for s in sorted(acl.entries))
+        rules = tuple(r for s in sorted(acl.entries) for r in acl.entries[s])
         ref = RuleRef(file, acl.line, f"implicit deny at the end of ACL {name}")
         chains["acl " + name] = Chain("acl " + name, rules, "DROP", ref)
     for iface, (name, n, raw) in bindings.items():
@@ -192,8 +302,9 @@ def _ruleset(acls: dict[str, _Acl], bindings: dict[str, tuple[str, int, str]],
 class _AceParser:
     """`permit|deny PROTO SRC [PORTS] DST [PORTS] [options]` (sequence number removed)."""
 
-    def __init__(self, words: list[str], ref: RuleRef, fail: Fail) -> None:
-        self.words, self.ref, self.fail = words, ref, fail
+    def __init__(self, words: list[str], ref: RuleRef | None, fail: Fail,
+                 groups: dict[str, _Group]) -> None:
+        self.words, self.ref, self.fail, self.groups = words, ref, fail, groups
         self.i = 0
 
     def take(self, what: str) -> str:
@@ -205,17 +316,20 @@ class _AceParser:
     def peek(self) -> str | None:
         return self.words[self.i] if self.i < len(self.words) else None
 
-    def parse(self) -> Rule:
+    def parse(self) -> tuple[Rule, ...]:
         action = "ACCEPT" if self.take("permit or deny") == "permit" else "DROP"
-        proto = self.protocol(self.take("a protocol"))
+        word = self.take("a protocol")
+        if word == "object-group":
+            return self.service_group_entry(action)
+        proto = self.protocol(word)
         src = self.address()
         sports = self.ports(proto) if self.peek() in _PORT_OPS else None
         dst = self.address()
-        keys = EVERYTHING if proto is None else PacketSet.protocol(proto)
+        keys = EVERYTHING if proto is None else _protocol_keys(proto)
         if self.peek() in _PORT_OPS:
             dports = self.ports(proto)
             assert proto is not None
-            keys = PacketSet.union_all(PacketSet.ports(proto, lo, hi) for lo, hi in dports)
+            keys = _port_keys(proto, dports)
         ack = None
         if proto == ICMP and self.peek() is not None and self.peek() not in ("log",
                                                                             "log-input"):
@@ -228,8 +342,62 @@ class _AceParser:
                 pass
             else:
                 raise self.fail(f"'{word}' is not modelled here")
-        return Rule(self.ref, action, None, None, None, src, dst, keys, sports, None, ack)
+        assert self.ref is not None
+        return (Rule(self.ref, action, None, None, None, src, dst, keys, sports, None, ack),)
 
+    def service_group_entry(self, action: str) -> tuple[Rule, ...]:
+        """`object-group SVC SRC DST [log]`: one rule per service member, in member order."""
+        services = _defined(self.groups, self.take("a service group name"), "service",
+                            self.fail).services
+        src, dst = self.address(), self.address()
+        if self.peek() in ("log", "log-input"):
+            self.i += 1
+        if self.peek() is not None:
+            raise self.fail(f"'{self.peek()}' is not modelled after a service object group")
+        assert self.ref is not None
+        return tuple(Rule(self.ref, action, None, None, None, src, dst, keys, sports)
+                     for keys, sports in services)
+
+    def service_member(self) -> _Service:
+        """An `object-group service` member (the whole line)."""
+        word = self.take("a protocol")
+        if word in ("tcp", "udp", "tcp-udp"):
+            protos = (TCP, UDP) if word == "tcp-udp" else (TCP if word == "tcp" else UDP,)
+            sports = None
+            if self.peek() == "source":
+                self.i += 1
+                sports = self.member_ports(protos)
+            dports = self.member_ports(protos) if self.peek() in _PORT_OPS else None
+            if self.peek() is not None:
+                raise self.fail(f"'{self.peek()}' is not modelled in a service member")
+            keys = PacketSet.union_all(
+                PacketSet.protocol(p) if dports is None else
+                PacketSet.union_all(PacketSet.ports(p, lo, hi) for lo, hi in dports)
+                for p in protos)
+            return keys, sports
+        if word == "ip":
+            keys = EVERYTHING
+        else:
+            proto = self.protocol(word)
+            assert proto is not None
+            keys = self.icmp_type() if proto == ICMP and self.peek() else PacketSet.protocol(
+                proto)
+        if self.peek() is not None:
+            raise self.fail(f"'{self.peek()}' is not modelled in a service member")
+        return keys, None
+
+    def member_ports(self, protos: tuple[int, ...]) -> tuple[tuple[int, int], ...]:
+        """Ports after an operator, the same for every protocol of `tcp-udp` (or an error)."""
+        start = self.i
+        out = None
+        for proto in protos:
+            self.i = start
+            ports = self.ports(proto)
+            if out is not None and ports != out:
+                raise self.fail("a port name that differs between tcp and udp")
+            out = ports
+        assert out is not None
+        return out
     def protocol(self, word: str) -> int | None:
         if word == "ip":
             return None
@@ -243,19 +411,19 @@ class _AceParser:
         word = self.take("an address")
         if word == "any":
             return None
+        if word == "object-group":
+            return _defined(self.groups, self.take("a network group name"), "network",
+                            self.fail).address_match()
         if word == "host":
             a = _ip(self.take("a host address"))
             if a is None:
                 raise self.fail("bad host address")
             return AddrMatch.of([(a, a)])
-        base, wild = _ip(word), _ip(self.peek() or "")
-        if base is None or wild is None:
-            raise self.fail(f"address '{word}' is not modelled (object groups are not)")
+        match = _wildcard_match(word, self.peek() or "")
+        if isinstance(match, str):
+            raise self.fail(match)
         self.i += 1
-        if wild & (wild + 1):
-            raise self.fail("non-contiguous wildcard masks are not modelled")
-        lo = base & ~wild & MAX_ADDR
-        return AddrMatch.of([(lo, lo | wild)])
+        return match
 
     def ports(self, proto: int | None) -> tuple[tuple[int, int], ...]:
         if proto not in (TCP, UDP):
@@ -307,6 +475,31 @@ def _is_port(word: str, proto: int) -> bool:
     return (word.isdigit() and int(word) < PORT_SPAN) or word in IOS_PORTS[proto]
 
 
+# Generated configs repeat the same addresses and port sets on thousands of lines; these
+# caches are keyed by the exact tokens and hold immutable results, so they are exact.
+@functools.lru_cache(maxsize=65536)
+def _wildcard_match(word: str, wildcard: str) -> AddrMatch | str:
+    """`A WILDCARD` as an address match, or the reason it is not modelled."""
+    base, wild = _ip(word), _ip(wildcard)
+    if base is None or wild is None:
+        return f"address '{word}' is not modelled"
+    if wild & (wild + 1):
+        return "non-contiguous wildcard masks are not modelled"
+    lo = base & ~wild & MAX_ADDR
+    return AddrMatch.of([(lo, lo | wild)])
+
+
+@functools.lru_cache(maxsize=512)
+def _protocol_keys(proto: int) -> PacketSet:
+    return PacketSet.protocol(proto)
+
+
+@functools.lru_cache(maxsize=65536)
+def _port_keys(proto: int, ports: tuple[tuple[int, int], ...]) -> PacketSet:
+    return PacketSet.union_all(PacketSet.ports(proto, lo, hi) for lo, hi in ports)
+
+
+@functools.lru_cache(maxsize=65536)
 def _ip(word: str) -> int | None:
     parts = word.split(".")
     if len(parts) != 4 or not all(p.isdigit() and int(p) <= 255 and (p == "0" or p[0] != "0")

@@ -129,6 +129,13 @@ CORNERS = [
     "gateway g { platform allow; serves a except b; interface \"i\" uplink \"u\" }",
     "gateway g { serves a uplink \"u\" serves b }",
     "gateway g { ; }",
+    "gateway g { platform cisco-ios object-groups; object-groups serves a }",
+    "gateway g { object-groupsuplink \"u\" serves a object-groups}",
+    "gateway g { serves a object-groups-x }",
+    "gateway g { platform object-groups object-groups }",
+    "gateway g { uplink \"u\"object-groups }",
+    "allow a -> b object-groups",
+    "gateway object-groups { object-groups }",
     "class c { tags a, b, a; tags c }",
     "class C-1 { hosts 99999999999 criticality Loud description \"a\\qb\" }",
     "policy \"t\" { owner \"a\" owner \"b\"; } policy \"u\" {}",
@@ -300,12 +307,14 @@ def statement(draw: st.DrawFn) -> list[str]:
     if kind == "gateway":
         out = ["gateway", draw(NAMES), "{"]
         for _ in range(draw(st.integers(0, 4))):
-            attr = draw(st.sampled_from(["platform", "serves", "interface", "uplink"]))
+            attr = draw(st.sampled_from(["platform", "serves", "interface", "uplink",
+                                         "object-groups"]))
             value = {"platform": lambda: [draw(st.sampled_from(["iptables", "cisco-ios",
                                                                  "nftables", "log"]))],
                      "serves": lambda: draw(selector()),
                      "interface": lambda: [draw(STRINGS)],
-                     "uplink": lambda: [draw(STRINGS)]}[attr]()
+                     "uplink": lambda: [draw(STRINGS)],
+                     "object-groups": lambda: []}[attr]()
             out += [attr] + value + opt_semi(draw)
         return out + ["}"]
     form = draw(st.sampled_from(["unreachable", "denied", "allowed", "only", "limited",

@@ -549,8 +549,13 @@ def test_name_of_exactly_31_characters_is_fine() -> None:
                     "eth1.{vlan}", "eth0")),
         ('interface "{name}"', GatewayDef("g", interface="{name}")),
         ("", GatewayDef("g")),
+        ('platform cisco-ios  object-groups  uplink "Te1/1/1"  serves tag:medical',
+         GatewayDef("g", "cisco-ios", sel(SelTerm("tag", "medical")), uplink="Te1/1/1",
+                    object_groups=True)),
+        ("object-groups;", GatewayDef("g", object_groups=True)),
     ],
-    ids=["minimal", "cisco-uplink", "all-attributes", "interface-name-placeholder", "empty"],
+    ids=["minimal", "cisco-uplink", "all-attributes", "interface-name-placeholder", "empty",
+         "object-groups", "object-groups-alone"],
 )
 def test_gateway_attributes(body: str, expected: GatewayDef) -> None:
     assert parse_ok(f"gateway g {{ {body} }}").gateways == (expected,)
@@ -563,6 +568,16 @@ def test_gateway_attribute_spans_and_duplicates() -> None:
     (diag,) = local_errors("gateway g { platform iptables platform nftables }")
     assert diag.code == "E110"
     assert "'platform' is given twice in gateway 'g'" in diag.message
+
+
+def test_object_groups_span_and_duplicate() -> None:
+    (gw,) = parse_ok("gateway g {\n  platform cisco-ios\n  object-groups\n}").gateways
+    assert gw.object_groups
+    assert gw.attr_span("object-groups") == Span(FILE, 3, 3, 3, 16)
+    (diag,) = local_errors("gateway g { object-groups platform cisco-ios object-groups }")
+    assert diag.code == "E110"
+    assert "'object-groups' is given twice in gateway 'g'" in diag.message
+    assert diag.span == Span(FILE, 1, 46, 1, 59)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from review_helpers import BASE, compiled
 
@@ -10,7 +12,8 @@ from zonewall.ir import ResolvedService
 from zonewall.packets import TCP, UDP, PacketSet
 from zonewall.report import run_check
 from zonewall.review.describe import service_names
-from zonewall.review.diff import PolicyDiff, compare, rule_counts
+from zonewall.review.diff import PolicyDiff, compare, load_side, rule_counts
+from zonewall.review.diff_render import diff_text
 
 
 def diff(old: str, new: str, count_rules: bool = False) -> PolicyDiff:
@@ -243,3 +246,19 @@ SERVICES = [svc("https", HTTPS), svc("http", HTTP), svc("web", HTTPS, HTTP), svc
         "empty", "everything", "whole-protocol"])
 def test_service_names(packets: PacketSet, expected: tuple[str, ...]) -> None:
     assert service_names(packets, SERVICES) == expected
+
+
+
+def test_object_groups_change_is_reported_without_a_semantic_change(tmp_path: Path) -> None:
+    base = ("class a { vlan 10  subnet 10.0.0.0/24 }\nclass b { vlan 11  subnet 10.0.1.0/24 }\n"
+            "allow a -> b : tcp/443\ngateway sw { platform cisco-ios OG serves internal }\n")
+    old, new = tmp_path / "old.zw", tmp_path / "new.zw"
+    old.write_text(base.replace("OG", ""), encoding="utf-8")
+    new.write_text(base.replace("OG", "object-groups"), encoding="utf-8")
+    o, n = load_side("old", str(old)), load_side("new", str(new))
+    assert o.report.compiled is not None and n.report.compiled is not None
+    d = compare(o.report.compiled, n.report.compiled)
+    (gw,) = d.gateways
+    assert (gw.old_object_groups, gw.new_object_groups) == (False, True) and gw.changed
+    assert not d.semantic_change
+    assert "cisco-ios -> cisco-ios object-groups" in diff_text(d, o, n)

@@ -81,7 +81,7 @@ def test_sequence_numbers_order_the_entries() -> None:
 
 
 @pytest.mark.parametrize(("line", "message"), [
-    (" permit ip object-group G any", "object groups are not"),
+    (" permit ip object-group G any", "object group 'G' is not defined"),
     (" permit ip 10.0.0.0 0.0.2.255 any", "non-contiguous wildcard"),
     (" permit icmp any any 3 1", "ICMP codes are not modelled"),
     (" permit icmp any any host-unreachable", "ICMP type 'host-unreachable'"),
