@@ -427,22 +427,26 @@ class _Validator:
     def _some_contexts(self, cell: Cell, cuts: PacketSet, kr: PacketSet, state: str | None,
                        any_dst: bool, dhcp: bool, every: bool) -> list[tuple[Ctx, int]]:
         """Every context of `_contexts` (`every`), or the first of each class of contexts
-        that meet the same rules and of which the model expects the same: their source ports
-        lie in the same source-port ranges of the rules that can match the cell, they answer
-        the same reply flows (TCP and UDP from that port in `kr`), have the same ACK flag, and
-        are alike for DHCP (`dhcp`: the DHCP client port is a class of its own)."""
+        that meet the same rules and of which the model expects the same: they have the same
+        ACK flag, their source ports lie in the same source-port ranges of the rules that can
+        match the cell with that flag, they answer the same reply flows (UDP from that port in
+        `kr`; TCP too when stateful or with ACK: a stateless TCP reply needs it), and are alike
+        for DHCP (`dhcp`: the DHCP client port is a class of its own)."""
         contexts = self._contexts(cell, cuts, state, any_dst)
         if every or len(contexts) <= 2:
             return contexts
         ranges = self.ev.sport_ranges(cell, any_dst)
-        singles = {lo for lo, hi in ranges if lo == hi}
-        wide = [r for r in ranges if r[0] < r[1]]
+        # Rules that need ACK or RST cannot match without it: ranges per flag.
+        singles = [{lo for lo, hi, acked in ranges if lo == hi and (ack or not acked)}
+                   for ack in (False, True)]
+        wide = [[(lo, hi) for lo, hi, acked in ranges if lo < hi and (ack or not acked)]
+                for ack in (False, True)]
         classes: dict[tuple[object, ...], tuple[Ctx, int]] = {}
         for ctx, hi in contexts:
-            lo = ctx[1]
-            sig = (ctx[2], lo if lo in singles else -1,
-                   tuple(r for r in wide if r[0] <= lo <= r[1]),
-                   key(TCP, lo) in kr, key(UDP, lo) in kr,
+            lo, ack = ctx[1], ctx[2]
+            sig = (ack, lo if lo in singles[ack] else -1,
+                   tuple(r for r in wide[ack] if r[0] <= lo <= r[1]),
+                   (ack or not self.stateless) and key(TCP, lo) in kr, key(UDP, lo) in kr,
                    dhcp and lo == hi == DHCP_CLIENT_PORT)
             classes.setdefault(sig, (ctx, hi))
         return list(classes.values())

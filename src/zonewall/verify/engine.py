@@ -70,7 +70,7 @@ class Evaluator:
         self._filtered_cache: dict[tuple[object, ...], _Filtered] = {}
         self._indexes: dict[str, dict[str, NameIndex | AddrIndex | None]] = {}
         self._source_cache: dict[tuple[str, str | None, int | None], tuple[int, ...]] = {}
-        self._sport_cache: dict[tuple[str, int], frozenset[tuple[int, int]]] = {}
+        self._sport_cache: dict[tuple[str, int], frozenset[tuple[int, int, bool]]] = {}
         self._where_cache: dict[tuple[str, str], tuple[int, ...]] = {}
         self._where_sets: dict[tuple[str, str], frozenset[int]] = {}
         self._split_cache: dict[tuple[str, str | None, int | None], _ContextSplit] = {}
@@ -89,7 +89,8 @@ class Evaluator:
                 r.target is not None and bool(self._dims[r.target] & {"oif", "dst"})),
         }
         self._global_cuts = sorted(ruleset.sport_cuts())
-        self._last_ranges: tuple[Cell | None, frozenset[tuple[int, int]]] = (None, frozenset())
+        self._last_ranges: tuple[Cell | None, frozenset[tuple[int, int, bool]]] = (
+            None, frozenset())
 
     # -- static analysis -----------------------------------------------------------------------
     def _closure_dims(self, name: str, stack: tuple[str, ...]) -> frozenset[str]:
@@ -605,14 +606,16 @@ class Evaluator:
         if len(self._global_cuts) == 1:
             return self._global_cuts
         cuts = {0}
-        for lo, hi in self.sport_ranges(cell, any_dst):
+        for lo, hi, _ in self.sport_ranges(cell, any_dst):
             cuts.update((lo, hi + 1) if hi < PORT_SPAN - 1 else (lo,))
         return sorted(cuts)
 
-    def sport_ranges(self, cell: Cell, any_dst: bool = False) -> frozenset[tuple[int, int]]:
+    def sport_ranges(self, cell: Cell, any_dst: bool = False
+                     ) -> frozenset[tuple[int, int, bool]]:
         """The source-port ranges named by the rules that can match this cell (with `any_dst`,
-        whatever its egress and destination).  Two source ports inside the same of these
-        ranges meet the same rules."""
+        whatever its egress and destination), each with whether its rule matches only TCP
+        with ACK or RST.  Two source ports inside the same of these ranges meet the same
+        rules."""
         if len(self._global_cuts) == 1:
             return frozenset()
         ckey = (cell.iif, cell.sid)
@@ -620,7 +623,7 @@ class Evaluator:
             return self._sport_cache[ckey]
         if not any_dst and self._last_ranges[0] == cell:
             return self._last_ranges[1]
-        ranges: set[tuple[int, int]] = set()
+        ranges: set[tuple[int, int, bool]] = set()
         seen: set[str] = set()
         todo = list(self.ruleset.entries(cell.iif))
         while todo:
@@ -646,7 +649,7 @@ class Evaluator:
                     continue
                 if not any_dst and not _dst_matches(rule, cell):
                     continue
-                ranges.update(rule.sports or ())
+                ranges.update((lo, hi, rule.ack) for lo, hi in rule.sports or ())
                 if rule.target is not None:
                     todo.append(rule.target)
         found = frozenset(ranges)
