@@ -33,6 +33,7 @@ __all__ = ["Cell", "Ctx", "Evaluator", "Piece"]
 
 Ctx = tuple[str | None, int, bool]  # (conntrack state, source port, TCP ACK/RST set)
 MAX_DEPTH = 64
+MIN_INDEXED = 12  # chains with fewer rules are scanned, not indexed
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,10 +198,13 @@ class Evaluator:
     def _candidates(self, name: str, cell: Cell, dims: tuple[str, ...]
                     ) -> tuple[int, ...] | None:
         """Positions of the rules of `name` that may match `cell` on every one of `dims` (the
-        shortest of the per-dimension candidate lists), or None: no rule tests them."""
+        shortest of the per-dimension candidate lists), or None: no rule tests them, or the
+        chain is too short to be worth an index (callers then test every rule)."""
         indexes = self._indexes.get(name)
         if indexes is None:
-            indexes = self._indexes[name] = _chain_indexes(self.chains[name])
+            rules = self.chains[name].rules
+            indexes = self._indexes[name] = _chain_indexes(self.chains[name]) \
+                if len(rules) >= MIN_INDEXED else dict.fromkeys(("iif", "oif", "src", "dst"))
         best: tuple[int, ...] | None = None
         for dim in dims:
             index = indexes[dim]
@@ -229,12 +233,17 @@ class Evaluator:
         source port or ACK flag; "decides-all" accept or drop every key whatever the egress
         and destination; "src-testing" test the source; "dst-testing" test egress or
         destination themselves; "dst-dependent" do, or jump to a chain that does."""
-        key = (what, name)
-        found = self._where_cache.get(key)
-        if found is None:
-            test = self._where_tests[what]
-            found = self._where_cache[key] = tuple(
-                p for p, r in enumerate(self.chains[name].rules) if test(r))
+        found = self._where_cache.get((what, name))
+        if found is None:  # every kind of the chain at once: one pass over its rules
+            kinds = {kind: [] for kind in self._where_tests}  # type: dict[str, list[int]]
+            tests = list(self._where_tests.items())
+            for p, r in enumerate(self.chains[name].rules):
+                for kind, test in tests:
+                    if test(r):
+                        kinds[kind].append(p)
+            for kind, positions in kinds.items():
+                self._where_cache[(kind, name)] = tuple(positions)
+            found = self._where_cache[(what, name)]
         return found
 
     def _where_set(self, name: str, what: str) -> frozenset[int]:
@@ -554,10 +563,9 @@ class Evaluator:
         sig: list[tuple[int, ...]] = []
         for name, among in self._row_chains(cell):
             cand = self._candidates(name, cell, ("oif", "dst"))
-            assert cand is not None  # `among` holds rules that test egress or destination
             chain_rules = self.chains[name].rules
-            sig.append(tuple(p for p in cand if p in among
-                             and _dst_matches(chain_rules[p], cell)))
+            sig.append(tuple(p for p in (sorted(among) if cand is None else cand)
+                             if p in among and _dst_matches(chain_rules[p], cell)))
         return tuple(sig)
 
     def destination_tests(self, cell: Cell) -> list[tuple[NameMatch | None, AddrMatch | None]]:
