@@ -254,6 +254,8 @@ class _Parser:
             if self.peek() == "}":
                 self.i += 1
                 return
+            if self.peek() is None:  # the text ends inside the chain
+                raise self.err("expected '}'")
             if self.peek() == "type":
                 self.base_chain(chain)
             elif self.peek() == "policy":
