@@ -215,7 +215,8 @@ def zonewall_worker(estate: Path, outdir: Path, trace: bool) -> dict[str, Any]:
 
     outputs: list[Any] = []
     variants = {p: dataclasses.replace(compiled, gateways=tuple(
-        dataclasses.replace(g, platform=p, uplink=_uplink(p)) for g in compiled.gateways))
+        dataclasses.replace(g, platform=p, uplink=_uplink(p), object_groups=p == "cisco-ios")
+        for g in compiled.gateways))
         for p in TARGET_PLATFORMS}
     extra: list[Diagnostic] = []
     over_budget = 0
