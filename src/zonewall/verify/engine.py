@@ -657,7 +657,7 @@ class Evaluator:
                     continue
                 if not any_dst and not _dst_matches(rule, cell):
                     continue
-                ranges.update((lo, hi, rule.ack) for lo, hi in rule.sports or ())
+                ranges.update((lo, hi, bool(rule.ack)) for lo, hi in rule.sports or ())
                 if rule.target is not None:
                     todo.append(rule.target)
         found = frozenset(ranges)
