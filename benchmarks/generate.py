@@ -7,7 +7,8 @@ The same arguments always give the same estate.  It has N classes (a third with 
 the rest `hosts` from a pool, tags from a small vocabulary), F allows between random classes
 and tags on random TCP/UDP services (some toward the internet or a vendor), D denies toward a
 vendor, A assertions that hold by construction (an isolated 'quarantine' tag nobody may reach)
-or are accepted, and G gateways whose platforms cycle through `--platforms`.
+or are accepted, and G gateways whose platforms cycle through `--platforms` (cisco-ios
+gateways declare `object-groups`: IOS object-group ACLs, on a target that supports them).
 
 Without `--out`, the zonewall policy goes to stdout.  With `--out DIR` it writes:
 
@@ -187,8 +188,9 @@ def zonewall_text(estate: Estate) -> str:
         out.append(f"{r.action} {', '.join(r.srcs)} -> {r.dst}{svcs}")
     out.extend(estate.assertions)
     for g in estate.gateways:
-        out.append(f'gateway {g.name} {{ platform {g.platform} uplink "{UPLINKS[g.platform]}" '
-                   f"serves {', '.join(g.serves)} }}")
+        og = " object-groups" if g.platform == "cisco-ios" else ""
+        out.append(f'gateway {g.name} {{ platform {g.platform}{og} '
+                   f'uplink "{UPLINKS[g.platform]}" serves {", ".join(g.serves)} }}')
     return "\n".join(out) + "\n"
 
 

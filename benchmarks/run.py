@@ -18,6 +18,9 @@ estate as a zonewall policy and as the equivalent Aerleon policy + definitions, 
   Phases are exclusive: a nested phase (allocate inside resolve) is not counted in its parent.
 * Aerleon, in process, in a fresh interpreter per repeat: the steps `aclgen` takes for one
   policy file (definitions, parse, iptables, cisco, write), timed the same way.
+* Aerleon's Cisco ACL is then held to the policy by zonewall's IOS evaluator
+  (`aerleon_check.py`: every endpoint probe pair, exactly the policy's flows), so that the ACE
+  counts compare outputs that permit the same flows (untimed).
 * `--cli`: both command lines once (`python -m zonewall build`, `python -m aerleon` = aclgen),
   wall time and peak RSS from `wait4`, interpreter start-up included.  zonewall's command
   builds the estate as generated, whose gateways alternate iptables / cisco-ios, so it renders
@@ -215,7 +218,8 @@ def zonewall_worker(estate: Path, outdir: Path, trace: bool) -> dict[str, Any]:
 
     outputs: list[Any] = []
     variants = {p: dataclasses.replace(compiled, gateways=tuple(
-        dataclasses.replace(g, platform=p, uplink=_uplink(p)) for g in compiled.gateways))
+        dataclasses.replace(g, platform=p, uplink=_uplink(p), object_groups=p == "cisco-ios")
+        for g in compiled.gateways))
         for p in TARGET_PLATFORMS}
     extra: list[Diagnostic] = []
     over_budget = 0
@@ -479,6 +483,14 @@ def measure_size(size: tuple[int, int, int, int], args: argparse.Namespace,
                 raise RuntimeError(f"aclgen failed ({code}):\n{tail[-3000:]}")
             entry["aerleon_cli"] = {"wall_s": wall, "peak_rss_mib": rss}
             _say(f"[{label}] aclgen (CLI): {wall:.2f}s, {rss:.0f} MiB")
+        acl = where / "aer-out" / "estate.acl"
+        sys.path.insert(0, str(SRC))
+        import aerleon_check
+        same = aerleon_check.check(where / "estate.zw", acl.read_text(encoding="utf-8"))
+        entry["aerleon_flows"] = {"pairs": same.pairs, "identical": same.identical,
+                                  "mismatches": same.mismatches}
+        _say(f"[{label}] Aerleon's Cisco ACL against the policy ({same.pairs} address pairs, "
+             f"zonewall's IOS evaluator): {'same flows' if same.identical else 'DIFFERENT'}")
         zw, ae = entry["zonewall"], entry["aerleon"]
         entry["ratio"] = ae["total_s"] / zw["total_s"]
         entry["ratio_cpu"] = ae["total_cpu_s"] / zw["total_cpu_s"]
@@ -657,9 +669,13 @@ def targets(entries: list[dict[str, Any]]) -> list[str]:
                        f"< 1 GiB (measured {zw['total_s']:.2f} s, "
                        f"{zw['peak_rss_mib']:.0f} MiB)")
         if e.get("ace_ratio") is not None and e["allows"] == 10000:
-            ok = e["ace_ratio"] <= 0.5
+            flows = e.get("aerleon_flows") or {}
+            ok = e["ace_ratio"] <= 0.5 and bool(flows.get("identical"))
+            same = (f"identical permitted flows over {flows['pairs']} address pairs"
+                    if flows.get("identical") else "permitted flows NOT identical"
+                    if flows else "permitted flows not compared")
             out.append(f"{'MET' if ok else 'NOT MET'}: Cisco ACEs <= 0.5x Aerleon's at "
-                       f"{e['size']} (measured {e['ace_ratio']:.2f}x)")
+                       f"{e['size']} (measured {e['ace_ratio']:.2f}x; {same})")
     return out
 
 

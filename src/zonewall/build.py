@@ -66,37 +66,13 @@ def render_outputs(report: CheckReport) -> tuple[list[Output], list[Diagnostic]]
     assert compiled is not None
     diags: list[Diagnostic] = []
     outputs: list[Output] = []
-    # In gateway order: diagnostics, and configs waiting for translation validation.
-    steps: list[Diagnostic | tuple[GatewayPlan, PurePosixPath, str, int]] = []
-    for plan in compiled.gateways:
-        backend = get_backend(plan.platform)
-        view = gateway_view(compiled, plan.name)
-        problems = backend.check(compiled, view)
-        steps.extend(problems)
-        if any(d.is_error for d in problems):
-            continue
-        if Feature.STATEFUL not in backend.supports:
-            steps.append(Diagnostic(
-                Severity.WARNING, "W113",
-                f"gateway '{plan.name}' ({plan.platform}) is stateless: replies are permitted as "
-                "TCP with ACK or RST from the service port, UDP from the service port and ICMP "
-                "echo-reply, which is wider than connection tracking", plan.span))
-        model = backend.lower(compiled, view)
-        count = backend.rule_count(model)
-        steps.extend((plan, path, text, count)
-                     for path, text in sorted(backend.render(model).items()))
-    verdicts = iter(validate_all(compiled, [(plan, path, text) for plan, path, text, _ in
-                                            (s for s in steps if not isinstance(s, Diagnostic))]))
-    for step in steps:
-        if isinstance(step, Diagnostic):
-            diags.append(step)
-            continue
-        plan, path, text, count = step
-        problem = next(verdicts)
-        if problem is not None:
-            diags.append(problem)
-        else:
-            outputs.append(Output(path, text, plan.name, plan.platform, "config", count))
+    for plan, steps in zip(compiled.gateways, all_gateway_steps(compiled), strict=True):
+        for step in steps:
+            if isinstance(step, Diagnostic):
+                diags.append(step)
+            else:
+                path, text, count = step
+                outputs.append(Output(path, text, plan.name, plan.platform, "config", count))
     switch_of = {f"{g.name}-switch.ios": g.name for g in compiled.gateways
                  if g.platform == "cisco-ios"}
     for path, text in sorted(vlan_plan(compiled).items()):
@@ -108,38 +84,64 @@ def render_outputs(report: CheckReport) -> tuple[list[Output], list[Diagnostic]]
     return outputs, diags
 
 
-# Below this much config text, starting worker processes costs more than it saves.
-PARALLEL_MIN_CHARS = 2_000_000
-_JOBS: tuple[CompiledPolicy, list[tuple[GatewayPlan, PurePosixPath, str]]] | None = None
+# A gateway's diagnostics and its proven configs (path, text, rule count), in order.
+_Step = Diagnostic | tuple[PurePosixPath, str, int]
 
 
-def validate_all(compiled: CompiledPolicy, jobs: list[tuple[GatewayPlan, PurePosixPath, str]]
-                 ) -> list[Diagnostic | None]:
-    """`translation_problem` for every (gateway, path, text), in order.
+def gateway_steps(compiled: CompiledPolicy, plan: GatewayPlan) -> list[_Step]:
+    """One gateway: the backend's check, then each rendered config, or, when translation
+    validation finds it does not enforce exactly the policy, the error in its place."""
+    backend = get_backend(plan.platform)
+    view = gateway_view(compiled, plan.name)
+    problems = backend.check(compiled, view)
+    steps: list[_Step] = list(problems)
+    if any(d.is_error for d in problems):
+        return steps
+    if Feature.STATEFUL not in backend.supports:
+        steps.append(Diagnostic(
+            Severity.WARNING, "W113",
+            f"gateway '{plan.name}' ({plan.platform}) is stateless: replies are permitted as "
+            "TCP with ACK or RST from the service port, UDP from the service port and ICMP "
+            "echo-reply, which is wider than connection tracking", plan.span))
+    model = backend.lower(compiled, view)
+    count = backend.rule_count(model)
+    for path, text in sorted(backend.render(model).items()):
+        problem = translation_problem(compiled, plan, path, text)
+        steps.append((path, text, count) if problem is None else problem)
+    return steps
 
-    The configs of different gateways are independent, so large builds validate them in
-    parallel, one forked worker per CPU (the workers inherit the compiled policy instead of
-    receiving a pickled copy); small builds, one-CPU machines and platforms without `fork`
-    validate in this process.  Either way the results, and so the output, are the same.
+
+# Below this many flow key ranges, starting worker processes costs more than it saves.
+PARALLEL_MIN_KEYS = 2000
+_POLICY: CompiledPolicy | None = None
+
+
+def all_gateway_steps(compiled: CompiledPolicy) -> list[list[_Step]]:
+    """`gateway_steps` for every gateway, in order.
+
+    Gateways are independent, so large policies build them in parallel, one forked worker
+    per CPU (the workers inherit the compiled policy instead of receiving a pickled copy);
+    small policies, one-CPU machines and platforms without `fork` build in this process.
+    Either way the results, and so the output, are the same.
     """
-    workers = min(len(jobs), os.cpu_count() or 1)
-    if (workers < 2 or sum(len(text) for _, _, text in jobs) < PARALLEL_MIN_CHARS
+    plans = compiled.gateways
+    workers = min(len(plans), os.cpu_count() or 1)
+    size = sum(len(f.packets.intervals) for f in compiled.flows)
+    if (workers < 2 or size < PARALLEL_MIN_KEYS
             or "fork" not in multiprocessing.get_all_start_methods()):
-        return [translation_problem(compiled, plan, path, text) for plan, path, text in jobs]
-    global _JOBS
-    _JOBS = (compiled, jobs)
+        return [gateway_steps(compiled, plan) for plan in plans]
+    global _POLICY
+    _POLICY = compiled
     try:
         with multiprocessing.get_context("fork").Pool(workers) as pool:
-            return pool.map(_validate_job, range(len(jobs)), chunksize=1)
+            return pool.map(_gateway_job, range(len(plans)), chunksize=1)
     finally:
-        _JOBS = None
+        _POLICY = None
 
 
-def _validate_job(i: int) -> Diagnostic | None:
-    assert _JOBS is not None  # set by validate_all before the workers were forked
-    compiled, jobs = _JOBS
-    plan, path, text = jobs[i]
-    return translation_problem(compiled, plan, path, text)
+def _gateway_job(i: int) -> list[_Step]:
+    assert _POLICY is not None  # set by all_gateway_steps before the workers were forked
+    return gateway_steps(_POLICY, _POLICY.gateways[i])
 
 
 def translation_problem(compiled: CompiledPolicy, plan: GatewayPlan, path: PurePosixPath,

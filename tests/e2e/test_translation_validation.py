@@ -85,7 +85,7 @@ def test_parallel_validation_gives_the_same_outputs(tmp_path: Path,
     from zonewall.report import run_check
 
     report = run_check(str(ROOT / "examples" / "multi-gateway.zw"))
-    monkeypatch.setattr(zbuild, "PARALLEL_MIN_CHARS", 1 << 60)
+    monkeypatch.setattr(zbuild, "PARALLEL_MIN_KEYS", 1 << 60)
     serial = zbuild.render_outputs(report)
     pids = tmp_path / "pids"
     real = zbuild.translation_problem
@@ -96,21 +96,21 @@ def test_parallel_validation_gives_the_same_outputs(tmp_path: Path,
         return real(*args)
 
     monkeypatch.setattr(zbuild, "translation_problem", recorded)
-    monkeypatch.setattr(zbuild, "PARALLEL_MIN_CHARS", 0)
+    monkeypatch.setattr(zbuild, "PARALLEL_MIN_KEYS", 0)
     monkeypatch.setattr(zbuild.os, "cpu_count", lambda: 2)
     parallel = zbuild.render_outputs(report)
     assert [(o.path, o.text) for o in parallel[0]] == [(o.path, o.text) for o in serial[0]]
     assert parallel[1] == serial[1]
     assert len(serial[0]) > 3  # every gateway's config and the VLAN plan
     workers = set(pids.read_text(encoding="utf-8").split())
-    assert workers and str(os.getpid()) not in workers  # validated in forked workers
+    assert workers and str(os.getpid()) not in workers  # built and validated in forked workers
 
 
 def test_parallel_validation_still_refuses_a_broken_config(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from zonewall import build as zbuild
 
-    monkeypatch.setattr(zbuild, "PARALLEL_MIN_CHARS", 0)
+    monkeypatch.setattr(zbuild, "PARALLEL_MIN_KEYS", 0)
     monkeypatch.setattr(zbuild.os, "cpu_count", lambda: 2)
     break_render(monkeypatch, IptablesBackend,
                  lambda t: t.replace("--dport 443 ", "--dport 443:444 "))

@@ -207,7 +207,7 @@ class CiscoIosBackend(Backend):
     _last: tuple[CompiledPolicy, GatewayView, int, _Lowering] | None = None
 
     def check(self, policy: CompiledPolicy, view: GatewayView) -> list[Diagnostic]:
-        return self._lowering(policy, view).errors
+        return list(self._lowering(policy, view).errors)  # a copy: callers may add to it
 
     def lower(self, policy: CompiledPolicy, view: GatewayView) -> IosModel:
         lowering = self._lowering(policy, view)

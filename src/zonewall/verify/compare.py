@@ -30,11 +30,12 @@ by the plain per-packet interpreter (`Evaluator.trace`); a disagreement is an in
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+import bisect
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 from zonewall.ir import CompiledPolicy
-from zonewall.packets import ICMP, PORT_SPAN, PROTO_NAMES, TCP, UDP, PacketSet
+from zonewall.packets import ICMP, PORT_SPAN, PROTO_NAMES, TCP, UDP, PacketSet, key
 
 from .addresses import Group, addr_text, address_groups
 from .engine import Cell, Ctx, Evaluator
@@ -43,7 +44,7 @@ from .iptables import parse_iptables
 from .model import GatewayModel
 from .nftables import parse_nftables
 from .replies import port_cuts, reply_flows, reply_keys
-from .rules import EMPTY, RuleRef, Ruleset
+from .rules import EMPTY, EVERYTHING, AddrMatch, RuleRef, Ruleset
 
 __all__ = ["KINDS", "PARSERS", "Difference", "parse_config", "summarize", "validate"]
 
@@ -163,6 +164,18 @@ class _Found:
     sport_hi: int
 
 
+class _ByRep:
+    """Items sorted by representative address: `reps[i]` is the address of item `ids[i]`."""
+
+    def __init__(self, pairs: list[tuple[int, int]]) -> None:
+        self.reps = [rep for rep, _ in pairs]
+        self.ids = [i for _, i in pairs]
+
+
+# dsts, by representative, by endpoint id, by route, the special ones (positions in dsts)
+_DstIndex = tuple[list[tuple[Group, str]], _ByRep, dict[int, list[int]], dict[str, list[int]],
+                  list[int]]
+
 # (destination, what differs there, whether it stands for every destination, DHCP cell)
 _Finding = tuple[tuple[Group, str], list["_Found"], bool, bool]
 
@@ -176,6 +189,13 @@ class _Validator:
         self.groups = address_groups(self.model, ruleset.address_intervals())
         self.diffs: list[Difference] = []
         self._ctx_cache: dict[tuple[tuple[int, ...], str | None], list[tuple[Ctx, int]]] = {}
+        self._established_all: dict[tuple[str, int], bool] = {}
+        self._by_rep = _ByRep(sorted((g.rep, g.id) for g in self.groups))
+        self._groups_of: dict[int, list[int]] = {}
+        for g in self.groups:
+            if g.endpoint is not None:
+                self._groups_of.setdefault(g.endpoint.id, []).append(g.id)
+        self._dst_index: _DstIndex | None = None
 
     def run(self) -> list[Difference]:
         model = self.model
@@ -186,7 +206,11 @@ class _Validator:
             # (the same source-testing rules match them everywhere) behave alike toward every
             # destination: one row is computed and its findings replayed for the others.
             done: dict[tuple[object, ...], list[_Finding]] = {}
-            for sg in self.groups:
+            notable = self._notable_sources(ingress)
+            # Every other source has the default behaviour and the empty signature: the first
+            # of them stands for all (their findings are replayed only when there are any).
+            rest = next((g for g in self.groups if g.id not in notable), None)
+            for sg in [self.groups[i] for i in sorted(notable)] + ([rest] if rest else []):
                 dhcp = bool(relay) and (sg.special == "zero" or (
                     sg.endpoint is not None and sg.endpoint.id in relay))
                 rkey = (model.behaviour(ingress, sg.endpoint),
@@ -194,11 +218,24 @@ class _Validator:
                 findings = done.get(rkey)
                 if findings is None:
                     findings = done[rkey] = self._row(ingress, sg, dsts, dhcp)
-                for dst, found, any_dst, cell_dhcp in findings:
-                    self._report_cell(_cell(ingress, sg, dst), sg, dst, found, any_dst,
-                                      cell_dhcp)
+                alike = [g for g in self.groups if g.id not in notable] if sg is rest else [sg]
+                for each in alike if findings else ():
+                    for dst, found, any_dst, cell_dhcp in findings:
+                        self._report_cell(_cell(ingress, each, dst), each, dst, found, any_dst,
+                                          cell_dhcp)
         return sorted(self.diffs, key=lambda d: (d.ingress, KINDS.index(d.kind), d.src,
                                                  d.dst or "", d.condition))
+
+    def _notable_sources(self, ingress: str) -> set[int]:
+        """Ids of the source groups on `ingress` that may differ from a source in no endpoint
+        matched by no source-testing rule: special addresses, endpoints the model has a
+        behaviour for, and groups some source-testing rule of the ingress matches."""
+        out = {g.id for g in self.groups if g.special}
+        for eid in self.model.acting_sources(ingress):
+            out.update(self._groups_of.get(eid, ()))
+        for m in self.ev.source_tests(ingress):
+            out.update(self._matching(m, self._by_rep))
+        return out
 
     def _row(self, ingress: str, sg: Group, dsts: list[tuple[Group, str]], dhcp: bool
              ) -> list[_Finding]:
@@ -208,22 +245,108 @@ class _Validator:
         if row is not None and not dhcp and dsts and self._row_constant(ingress, sg, dsts[0]):
             whole = self._found(_cell(ingress, sg, dsts[0]), row.new, row.replies, any_dst=True)
             return [(dsts[0], whole, True, False)] if whole else []
-        out: list[_Finding] = []
         # Destinations the config's rules cannot tell apart (the same rules match them, in
         # every chain the row can reach) and the model expects the same of are one
-        # comparison: the verdicts are a function of that signature.
+        # comparison: the verdicts are a function of that signature.  Destinations no
+        # destination-testing rule of the row matches, in no peer endpoint of the source and
+        # not special, all have the empty signature and the same expectation: the first of
+        # them stands for all.
         memo: dict[tuple[object, ...], list[_Found]] = {}
-        for dst in dsts:
-            kf = model.permitted(ingress, sg.endpoint, dst[0].endpoint)
-            kr = model.reply_flows(ingress, sg.endpoint, dst[0].endpoint)
-            cell_dhcp = dhcp and dst[0].special == "broadcast"
-            cell = _cell(ingress, sg, dst)
-            key = (self.ev.dst_signature(cell), kf, kr, cell_dhcp)
-            found = memo.get(key)
-            if found is None:
-                found = memo[key] = self._found(cell, kf, kr, dhcp=cell_dhcp)
+        notable = self._notable_destinations(ingress, sg, dsts)
+        rest = next((i for i in range(len(dsts)) if i not in notable), None)
+        suspects = self._suspects(ingress, sg, dsts, [*sorted(notable), *(
+            () if rest is None else (rest,))], dhcp)
+        rest_found = [] if rest is None or rest not in suspects else self._cell_found(
+            ingress, sg, dsts[rest], dhcp, memo)
+        out: list[_Finding] = []
+        for i in range(len(dsts)) if rest_found else sorted(notable & suspects):
+            dst = dsts[i]
+            found = self._cell_found(ingress, sg, dst, dhcp, memo) if i in notable \
+                else rest_found
             if found:
-                out.append((dst, found, False, cell_dhcp))
+                out.append((dst, found, False, dhcp and dst[0].special == "broadcast"))
+        return out
+
+    def _suspects(self, ingress: str, sg: Group, dsts: list[tuple[Group, str]],
+                  which: list[int], dhcp: bool) -> set[int]:
+        """Of the positions `which` in `dsts`, those whose cells may differ from the model
+        (all of them unless the quick check applies).  On a stateful ruleset whose rules test
+        no source port, with the row accepting every ESTABLISHED packet, a cell can only
+        differ in its one NEW context: one walk for the whole row (`accepted_many`) gives
+        each cell's accepted keys, and only cells where they are not exactly the permitted
+        keys get the full comparison (which reports them)."""
+        if self.stateless or dhcp or not which or not self.ev.source_ports_untested:
+            return set(which)
+        cells = [_cell(ingress, sg, dsts[i]) for i in which]
+        if not self._accepts_all_established(cells[0]):
+            return set(which)
+        got = self.ev.accepted_many(cells, ("NEW", 0, False))
+        model = self.model
+        return {i for i, keys in zip(which, got, strict=True)
+                if keys != model.permitted(ingress, sg.endpoint, dsts[i][0].endpoint)}
+
+    def _cell_found(self, ingress: str, sg: Group, dst: tuple[Group, str], dhcp: bool,
+                    memo: dict[tuple[object, ...], list[_Found]]) -> list[_Found]:
+        model = self.model
+        kf = model.permitted(ingress, sg.endpoint, dst[0].endpoint)
+        kr = model.reply_flows(ingress, sg.endpoint, dst[0].endpoint)
+        cell_dhcp = dhcp and dst[0].special == "broadcast"
+        cell = _cell(ingress, sg, dst)
+        key = (self.ev.dst_signature(cell), kf, kr, cell_dhcp)
+        found = memo.get(key)
+        if found is None:
+            found = memo[key] = self._found(cell, kf, kr, dhcp=cell_dhcp)
+        return found
+
+    def _notable_destinations(self, ingress: str, sg: Group, dsts: list[tuple[Group, str]]
+                              ) -> set[int]:
+        """Positions in `dsts` of the destinations of this row that may differ from the
+        others: special addresses, the source's peer endpoints (`GatewayModel.peers`), and
+        those some destination-testing rule of the row matches (egress and address)."""
+        index = self._dst_index
+        if index is None or index[0] is not dsts:
+            index = self._dst_index = self._index_destinations(dsts)
+        _, by_rep, of_ep, by_route, special = index
+        out = set(special)
+        for eid in self.model.peers(sg.endpoint):
+            out.update(of_ep.get(eid, ()))
+        for oif, addr in self.ev.destination_tests(_cell(ingress, sg, dsts[0])):
+            if addr is not None:
+                hits: Iterable[int] = self._matching(addr, by_rep)
+            elif oif is not None and not oif.negate:
+                hits = (i for route, members in by_route.items() if oif.matches(route)
+                        for i in members)
+            else:
+                hits = range(len(dsts))
+            if oif is None:
+                out.update(hits)
+            else:
+                out.update(i for i in hits if oif.matches(dsts[i][1]))
+        return out
+
+    @staticmethod
+    def _index_destinations(dsts: list[tuple[Group, str]]) -> _DstIndex:
+        by_rep = _ByRep(sorted((g.rep, i) for i, (g, _) in enumerate(dsts)))
+        of_ep: dict[int, list[int]] = {}
+        by_route: dict[str, list[int]] = {}
+        for i, (g, route) in enumerate(dsts):
+            if g.endpoint is not None:
+                of_ep.setdefault(g.endpoint.id, []).append(i)
+            by_route.setdefault(route, []).append(i)
+        special = [i for i, (g, _) in enumerate(dsts) if g.special]
+        return dsts, by_rep, of_ep, by_route, special
+
+    @staticmethod
+    def _matching(m: AddrMatch, by_rep: _ByRep) -> Iterable[int]:
+        """Ids (positions) of the items of `by_rep` whose representative address `m` matches
+        (a superset for a negated match: all of them)."""
+        if m.negate:
+            return by_rep.ids
+        out: list[int] = []
+        for lo, hi in m.intervals:
+            start = bisect.bisect_left(by_rep.reps, lo)
+            stop = bisect.bisect_right(by_rep.reps, hi)
+            out.extend(by_rep.ids[start:stop])
         return out
 
     # -- contexts --------------------------------------------------------------------------------
@@ -250,27 +373,83 @@ class _Validator:
         return all(self.ev.row_constant(cell, ctx) for state in states
                    for ctx, _ in self._contexts(cell, EMPTY, state, any_dst=True))
 
+    def _accepts_all_established(self, cell: Cell) -> bool:
+        """True when every ESTABLISHED packet from the cell's source entering on its ingress
+        is accepted, whatever the destination and source port: then no reply or continuing
+        packet can be blocked and the ESTABLISHED contexts need no comparison (accepting
+        more ESTABLISHED packets is harmless, see the module docstring)."""
+        rkey = (cell.iif, cell.sid)
+        hit = self._established_all.get(rkey)
+        if hit is None:
+            hit = self._established_all[rkey] = all(
+                self.ev.row_constant(cell, ctx) and self.ev.accepted(cell, ctx) == EVERYTHING
+                for ctx, _ in self._contexts(cell, EMPTY, "ESTABLISHED", any_dst=True))
+        return hit
+
     # -- one cell --------------------------------------------------------------------------------
     def _found(self, cell: Cell, kf: PacketSet, kr: PacketSet, any_dst: bool = False,
                dhcp: bool = False) -> list[_Found]:
         """What the config does differently from the model in one cell, per context.  `dhcp`:
         a stateless SVI must also take in its clients' DHCP broadcasts (udp from port 68 to
-        255.255.255.255:67) for `ip helper-address`."""
-        found: list[_Found] = []
+        255.255.255.255:67) for `ip helper-address`.
+
+        One context of each class the rules and the model treat alike is checked first; only
+        when one of them differs is every context checked, in order, for the report."""
+        for every in (False, True):
+            found: list[_Found] = []
+            for ctx, hi, allowed, need, flows, check_extra in self._checks(
+                    cell, kf, kr, any_dst, dhcp, every):
+                self._compare(cell, ctx, hi, allowed, need, flows, found, check_extra)
+            if not found:
+                break
+        return found
+
+    def _checks(self, cell: Cell, kf: PacketSet, kr: PacketSet, any_dst: bool, dhcp: bool,
+                every: bool) -> Iterator[tuple[Ctx, int, PacketSet, PacketSet, PacketSet, bool]]:
+        """(context, last source port of its class, keys expected accepted, keys of flows
+        needed, reply flows, whether extra keys are a difference) for each context to compare;
+        with `every` False one context per class of `_context_classes`."""
         if self.stateless:
             cuts = kr | DHCP_CLIENT if dhcp else kr
-            for ctx, hi in self._contexts(cell, cuts, None, any_dst):
+            for ctx, hi in self._some_contexts(cell, cuts, kr, None, any_dst, dhcp, every):
                 need = kf | DHCP if dhcp and ctx[1] == hi == DHCP_CLIENT_PORT else kf
                 allowed = need | reply_keys(kr, ctx[1], ctx[2], stateless=True)
-                self._compare(cell, ctx, hi, allowed, need, kr, found, check_extra=True)
+                yield ctx, hi, allowed, need, kr, True
         else:
-            for ctx, hi in self._contexts(cell, EMPTY, "NEW", any_dst):
-                self._compare(cell, ctx, hi, kf, kf, EMPTY, found, check_extra=True)
-            if kf or kr:
-                for ctx, hi in self._contexts(cell, kr, "ESTABLISHED", any_dst):
+            for ctx, hi in self._some_contexts(cell, EMPTY, EMPTY, "NEW", any_dst, False, every):
+                yield ctx, hi, kf, kf, EMPTY, True
+            if (kf or kr) and not self._accepts_all_established(cell):
+                for ctx, hi in self._some_contexts(cell, kr, kr, "ESTABLISHED", any_dst, False,
+                                                   every):
                     allowed = kf | reply_keys(kr, ctx[1], True, stateless=False)
-                    self._compare(cell, ctx, hi, allowed, kf, kr, found, check_extra=False)
-        return found
+                    yield ctx, hi, allowed, kf, kr, False
+
+    def _some_contexts(self, cell: Cell, cuts: PacketSet, kr: PacketSet, state: str | None,
+                       any_dst: bool, dhcp: bool, every: bool) -> list[tuple[Ctx, int]]:
+        """Every context of `_contexts` (`every`), or the first of each class of contexts
+        that meet the same rules and of which the model expects the same: they have the same
+        ACK flag, their source ports lie in the same source-port ranges of the rules that can
+        match the cell with that flag, they answer the same reply flows (UDP from that port in
+        `kr`; TCP too when stateful or with ACK: a stateless TCP reply needs it), and are alike
+        for DHCP (`dhcp`: the DHCP client port is a class of its own)."""
+        contexts = self._contexts(cell, cuts, state, any_dst)
+        if every or len(contexts) <= 2:
+            return contexts
+        ranges = self.ev.sport_ranges(cell, any_dst)
+        # Rules that need ACK or RST cannot match without it: ranges per flag.
+        singles = [{lo for lo, hi, acked in ranges if lo == hi and (ack or not acked)}
+                   for ack in (False, True)]
+        wide = [[(lo, hi) for lo, hi, acked in ranges if lo < hi and (ack or not acked)]
+                for ack in (False, True)]
+        classes: dict[tuple[object, ...], tuple[Ctx, int]] = {}
+        for ctx, hi in contexts:
+            lo, ack = ctx[1], ctx[2]
+            sig = (ack, lo if lo in singles[ack] else -1,
+                   tuple(r for r in wide[ack] if r[0] <= lo <= r[1]),
+                   (ack or not self.stateless) and key(TCP, lo) in kr, key(UDP, lo) in kr,
+                   dhcp and lo == hi == DHCP_CLIENT_PORT)
+            classes.setdefault(sig, (ctx, hi))
+        return list(classes.values())
 
     def _report_cell(self, cell: Cell, sg: Group, dst: tuple[Group, str], found: list[_Found],
                      any_dst: bool, dhcp: bool) -> None:

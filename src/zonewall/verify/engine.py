@@ -17,7 +17,8 @@ packet of every difference it reports.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import bisect
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from netaddr import IPAddress
@@ -26,12 +27,13 @@ from zonewall.packets import PORT_SPAN, PacketSet
 
 from .index import AddrIndex, NameIndex
 from .replies import port_cuts, reply_flows, reply_keys
-from .rules import EMPTY, EVERYTHING, Chain, Rule, RuleRef, Ruleset
+from .rules import EMPTY, EVERYTHING, AddrMatch, Chain, NameMatch, Rule, RuleRef, Ruleset
 
 __all__ = ["Cell", "Ctx", "Evaluator", "Piece"]
 
 Ctx = tuple[str | None, int, bool]  # (conntrack state, source port, TCP ACK/RST set)
 MAX_DEPTH = 64
+MIN_INDEXED = 12  # chains with fewer rules are scanned, not indexed
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,18 +71,27 @@ class Evaluator:
         self._filtered_cache: dict[tuple[object, ...], _Filtered] = {}
         self._indexes: dict[str, dict[str, NameIndex | AddrIndex | None]] = {}
         self._source_cache: dict[tuple[str, str | None, int | None], tuple[int, ...]] = {}
-        self._sport_cache: dict[tuple[str, int], list[int]] = {}
+        self._sport_cache: dict[tuple[str, int], frozenset[tuple[int, int, bool]]] = {}
         self._where_cache: dict[tuple[str, str], tuple[int, ...]] = {}
         self._where_sets: dict[tuple[str, str], frozenset[int]] = {}
-        self._split_cache: dict[tuple[str, str | None, int | None],
-                                tuple[tuple[int, ...], list[tuple[int, Rule]]]] = {}
+        self._split_cache: dict[tuple[str, str | None, int | None], _ContextSplit] = {}
         self._ingress_cache: dict[str, list[tuple[str, list[int], AddrIndex]]] = {}
-        self._reach_cache: dict[tuple[str, ...], list[str]] = {}
-        self._reach_src_cache: dict[tuple[str, ...], list[str]] = {}
+        self._reach_cache: dict[str, list[str]] = {}
         self._row_chain_cache: dict[tuple[str, int], list[tuple[str, frozenset[int]]]] = {}
         self._source_sets: dict[tuple[str, str | None, int | None], frozenset[int]] = {}
         self._memo: dict[tuple[object, ...], tuple[PacketSet, PacketSet]] = {}
+        self._where_tests: dict[str, Callable[[Rule], bool]] = {
+            "context-free": lambda r: r.states is None and not r.ack and r.sports is None,
+            "decides-all": lambda r: r.action in ("ACCEPT", "DROP") and r.oif is None
+            and r.dst is None and r.keys == EVERYTHING,
+            "src-testing": lambda r: r.src is not None,
+            "dst-testing": lambda r: r.oif is not None or r.dst is not None,
+            "dst-dependent": lambda r: r.oif is not None or r.dst is not None or (
+                r.target is not None and bool(self._dims[r.target] & {"oif", "dst"})),
+        }
         self._global_cuts = sorted(ruleset.sport_cuts())
+        self._last_ranges: tuple[Cell | None, frozenset[tuple[int, int, bool]]] = (
+            None, frozenset())
 
     # -- static analysis -----------------------------------------------------------------------
     def _closure_dims(self, name: str, stack: tuple[str, ...]) -> frozenset[str]:
@@ -111,32 +122,50 @@ class Evaluator:
         if hit is not None:
             return hit
         chain_rules = self.chains[name].rules
-        free, tested = self._context_split(name, cell, iif, sid)
+        split = self._context_split(name, cell, iif, sid)
         state, sport, ack = ctx
-        # Rule.matches_context, inlined: this runs for every context of every row.
-        kept = [p for p, r in tested
+        # Rule.matches_context, inlined: this runs for every context of every row.  Rules
+        # naming single source ports are looked up by port instead of tested one by one.
+        kept = [p for p, r in (*split.generic, *split.by_port.get(sport, ()), *split.ranged)
                 if (r.states is None or (state is not None and state in r.states))
                 and (ack or not r.ack)
                 and (r.sports is None or any(lo <= sport <= hi for lo, hi in r.sports))]
-        positions = tuple(sorted((*free, *kept))) if kept else free
+        positions = tuple(sorted({*split.free, *kept})) if kept else split.free
+        # A rule that decides every key, whatever the egress and destination, ends the walk:
+        # the rules after it can never match (e.g. an ESTABLISHED accept in a stateful base
+        # chain), and must not make the chain look destination-dependent.
+        enders = self._where_set(name, "decides-all")
+        if not enders.isdisjoint(positions):
+            end = min(enders.intersection(positions))
+            positions = tuple(p for p in positions if p <= end)
         rules = tuple(chain_rules[p] for p in positions)
         dep = not self._where_set(name, "dst-dependent").isdisjoint(positions)
         made = self._filtered_cache[fkey] = _Filtered(rules, frozenset(positions), dep)
         return made
 
     def _context_split(self, name: str, cell: Cell, iif: str | None, sid: int | None
-                       ) -> tuple[tuple[int, ...], list[tuple[int, Rule]]]:
-        """The rules of `name` matching the cell's ingress and source, split into those that
-        test no context (positions) and those that do (position, rule)."""
+                       ) -> _ContextSplit:
+        """The rules of `name` matching the cell's ingress and source, split by what they
+        test of the context (see `_ContextSplit`)."""
         akey = (name, iif, sid)
         hit = self._split_cache.get(akey)
         if hit is None:
             free = self._where_set(name, "context-free")
             chain_rules = self.chains[name].rules
-            positions = self._source_positions(name, cell, iif, sid)
-            hit = self._split_cache[akey] = (
-                tuple(p for p in positions if p in free),
-                [(p, chain_rules[p]) for p in positions if p not in free])
+            hit = self._split_cache[akey] = _ContextSplit((), [], {}, [])
+            free_positions: list[int] = []
+            for p in self._source_positions(name, cell, iif, sid):
+                r = chain_rules[p]
+                if p in free:
+                    free_positions.append(p)
+                elif r.sports is None:
+                    hit.generic.append((p, r))
+                elif all(lo == hi for lo, hi in r.sports):
+                    for port, _ in r.sports:
+                        hit.by_port.setdefault(port, []).append((p, r))
+                else:
+                    hit.ranged.append((p, r))
+            hit.free = tuple(free_positions)
         return hit
 
     def _source_positions(self, name: str, cell: Cell, iif: str | None, sid: int | None
@@ -169,10 +198,13 @@ class Evaluator:
     def _candidates(self, name: str, cell: Cell, dims: tuple[str, ...]
                     ) -> tuple[int, ...] | None:
         """Positions of the rules of `name` that may match `cell` on every one of `dims` (the
-        shortest of the per-dimension candidate lists), or None: no rule tests them."""
+        shortest of the per-dimension candidate lists), or None: no rule tests them, or the
+        chain is too short to be worth an index (callers then test every rule)."""
         indexes = self._indexes.get(name)
         if indexes is None:
-            indexes = self._indexes[name] = _chain_indexes(self.chains[name])
+            rules = self.chains[name].rules
+            indexes = self._indexes[name] = _chain_indexes(self.chains[name]) \
+                if len(rules) >= MIN_INDEXED else dict.fromkeys(("iif", "oif", "src", "dst"))
         best: tuple[int, ...] | None = None
         for dim in dims:
             index = indexes[dim]
@@ -198,21 +230,20 @@ class Evaluator:
 
     def _where(self, name: str, what: str) -> tuple[int, ...]:
         """Positions, in order, of the rules of `name` that: "context-free" test no state,
-        source port or ACK flag; "src-testing" test the source; "dst-testing" test egress or
+        source port or ACK flag; "decides-all" accept or drop every key whatever the egress
+        and destination; "src-testing" test the source; "dst-testing" test egress or
         destination themselves; "dst-dependent" do, or jump to a chain that does."""
-        key = (what, name)
-        found = self._where_cache.get(key)
-        if found is None:
-            tests: dict[str, Callable[[Rule], bool]] = {
-                "context-free": lambda r: r.states is None and not r.ack and r.sports is None,
-                "src-testing": lambda r: r.src is not None,
-                "dst-testing": lambda r: r.oif is not None or r.dst is not None,
-                "dst-dependent": lambda r: r.oif is not None or r.dst is not None or (
-                    r.target is not None and bool(self._dims[r.target] & {"oif", "dst"})),
-            }
-            test = tests[what]
-            found = self._where_cache[key] = tuple(
-                p for p, r in enumerate(self.chains[name].rules) if test(r))
+        found = self._where_cache.get((what, name))
+        if found is None:  # every kind of the chain at once: one pass over its rules
+            kinds = {kind: [] for kind in self._where_tests}  # type: dict[str, list[int]]
+            tests = list(self._where_tests.items())
+            for p, r in enumerate(self.chains[name].rules):
+                for kind, test in tests:
+                    if test(r):
+                        kinds[kind].append(p)
+            for kind, positions in kinds.items():
+                self._where_cache[(kind, name)] = tuple(positions)
+            found = self._where_cache[(what, name)]
         return found
 
     def _where_set(self, name: str, what: str) -> frozenset[int]:
@@ -233,6 +264,80 @@ class Evaluator:
             if not alive:
                 break
         return alive
+
+    @property
+    def source_ports_untested(self) -> bool:
+        """True when no rule tests the source port: one source-port class for every cell."""
+        return len(self._global_cuts) == 1
+
+    def accepted_many(self, cells: Sequence[Cell], ctx: Ctx) -> list[PacketSet]:
+        """`accepted(cell, ctx)` for each of `cells`, which share one ingress and source
+        (group): the chains are walked once for all of them, each rule that tests egress or
+        destination applied to the cells it matches (found through their sorted addresses)."""
+        if not cells:
+            return []
+        order = sorted(range(len(cells)), key=lambda i: cells[i].dst)
+        targets = _Targets(cells, [cells[i].dst for i in order], order)
+        alive = [EVERYTHING] * len(cells)
+        for name in self.ruleset.entries(cells[0].iif):
+            for i, (acc, _) in self._walk_many(name, targets, range(len(cells)), ctx, 0).items():
+                alive[i] = _and(alive[i], acc)
+        return alive
+
+    def _walk_many(self, name: str, targets: _Targets, live: Iterable[int], ctx: Ctx,
+                   depth: int) -> dict[int, tuple[PacketSet, PacketSet]]:
+        """`_walk` of chain `name` for each of the `live` targets (positions in
+        `targets.cells`), one pass over the rules."""
+        cells = targets.cells
+        first = cells[next(iter(live))]
+        rules, dep = self._filtered(name, first, ctx)
+        if not dep:  # every target alike: one (memoised) walk
+            one = self._walk(name, first, ctx, depth)
+            return dict.fromkeys(live, one)
+        if depth > MAX_DEPTH:
+            raise ValueError(f"chain nesting deeper than {MAX_DEPTH} at '{name}'")
+        rest = dict.fromkeys(live, EVERYTHING)
+        acc = dict.fromkeys(rest, EMPTY)
+        undecided = dict.fromkeys(rest, EMPTY)
+        for rule in rules:
+            if rule.action == "CONTINUE":
+                continue
+            if rule.oif is None and rule.dst is None:
+                hit: Iterable[int] = list(rest)
+            else:
+                hit = [t for t in targets.matching(rule.dst) if t in rest
+                       and (rule.oif is None or rule.oif.matches(cells[t].oif))]
+            sub: dict[int, tuple[PacketSet, PacketSet]] = {}
+            if rule.action in ("JUMP", "GOTO"):
+                assert rule.target is not None
+                took = [t for t in hit if rest[t] & rule.keys]
+                sub = self._walk_many(rule.target, targets, took, ctx, depth + 1) if took \
+                    else {}
+            for t in hit:
+                m = _and(rest[t], rule.keys)
+                if not m:
+                    continue
+                left = _minus(rest[t], m)
+                if rule.action == "ACCEPT":
+                    acc[t] = _or(acc[t], m)
+                elif rule.action == "RETURN":
+                    undecided[t] = _or(undecided[t], m)
+                elif rule.action in ("JUMP", "GOTO"):
+                    sub_acc, sub_und = sub[t]
+                    acc[t] = _or(acc[t], _and(sub_acc, m))
+                    if rule.action == "JUMP":
+                        left = _or(left, _and(sub_und, m))
+                    else:
+                        undecided[t] = _or(undecided[t], _and(sub_und, m))
+                if left:
+                    rest[t] = left
+                else:
+                    del rest[t]
+            if not rest:
+                break
+        chain = self.chains[name]
+        return {t: _apply_policy(chain, acc[t], _or(undecided[t], rest.get(t, EMPTY)))
+                for t in acc}
 
     def new_permitted(self, ingress: str, egress: str | None, src: int | str,
                       dst: int | str) -> PacketSet:
@@ -404,14 +509,23 @@ class Evaluator:
                              if _src_match(chain_rules[positions[i]], src)))
         return tuple(sig)
 
+    def source_tests(self, ingress: str) -> list[AddrMatch]:
+        """The source matches of every rule `src_signature` looks at on `ingress`: a source
+        address none of them matches has the empty signature."""
+        out: list[AddrMatch] = []
+        for name, positions, _ in self._ingress_src_chains(ingress):
+            rules = self.chains[name].rules
+            out.extend(m for p in positions if (m := rules[p].src) is not None)
+        return out
+
     def _ingress_src_chains(self, ingress: str) -> list[tuple[str, list[int], AddrIndex]]:
-        """The chains reachable from the ingress's entry chains (by any jump or goto) that
-        have rules testing the source (and matching the ingress), with those rules' positions
-        and an index over them."""
+        """The chains a packet entering on `ingress` can reach that have rules testing the
+        source (and matching the ingress), with those rules' positions and an index over
+        them."""
         hit = self._ingress_cache.get(ingress)
         if hit is None:
             hit = []
-            for name in self._reachable_src(self.ruleset.entries(ingress)):
+            for name in self._reachable(ingress):
                 rules = self.chains[name].rules
                 positions = [p for p in self._where(name, "src-testing")
                              if (iif := rules[p].iif) is None or iif.matches(ingress)]
@@ -421,13 +535,14 @@ class Evaluator:
             self._ingress_cache[ingress] = hit
         return hit
 
-    def _reachable(self, entries: tuple[str, ...]) -> list[str]:
-        """Every chain reachable from `entries` by any jump or goto, in walk order."""
-        hit = self._reach_cache.get(entries)
+    def _reachable(self, ingress: str) -> list[str]:
+        """Every chain a packet entering on `ingress` can reach from the ingress's entry
+        chains (through jumps and gotos whose rule can match that ingress), in walk order."""
+        hit = self._reach_cache.get(ingress)
         if hit is None:
             hit = []
             seen: set[str] = set()
-            todo = list(reversed(entries))
+            todo = list(reversed(self.ruleset.entries(ingress)))
             while todo:
                 name = todo.pop()
                 if name in seen:
@@ -435,16 +550,8 @@ class Evaluator:
                 seen.add(name)
                 hit.append(name)
                 todo.extend(r.target for r in reversed(self.chains[name].rules)
-                            if r.target is not None)
-            self._reach_cache[entries] = hit
-        return hit
-
-    def _reachable_src(self, entries: tuple[str, ...]) -> list[str]:
-        """The chains reachable from `entries` that have a rule testing the source."""
-        hit = self._reach_src_cache.get(entries)
-        if hit is None:
-            hit = self._reach_src_cache[entries] = [
-                name for name in self._reachable(entries) if self._where(name, "src-testing")]
+                            if r.target is not None and (r.iif is None or r.iif.matches(ingress)))
+            self._reach_cache[ingress] = hit
         return hit
 
     # -- destination signatures ---------------------------------------------------------------
@@ -456,11 +563,20 @@ class Evaluator:
         sig: list[tuple[int, ...]] = []
         for name, among in self._row_chains(cell):
             cand = self._candidates(name, cell, ("oif", "dst"))
-            assert cand is not None  # `among` holds rules that test egress or destination
             chain_rules = self.chains[name].rules
-            sig.append(tuple(p for p in cand if p in among
-                             and _dst_matches(chain_rules[p], cell)))
+            sig.append(tuple(p for p in (sorted(among) if cand is None else cand)
+                             if p in among and _dst_matches(chain_rules[p], cell)))
         return tuple(sig)
+
+    def destination_tests(self, cell: Cell) -> list[tuple[NameMatch | None, AddrMatch | None]]:
+        """(egress match, destination match) of every rule `dst_signature` looks at for the
+        cell's ingress and source: a destination (and its egress) none of them matches has
+        the empty signature."""
+        out: list[tuple[NameMatch | None, AddrMatch | None]] = []
+        for name, among in self._row_chains(cell):
+            rules = self.chains[name].rules
+            out.extend((rules[p].oif, rules[p].dst) for p in sorted(among))
+        return out
 
     def _row_chains(self, cell: Cell) -> list[tuple[str, frozenset[int]]]:
         """Chains reachable from the ingress's entry chains through rules matching the cell's
@@ -497,10 +613,25 @@ class Evaluator:
         (with `any_dst`, whatever its egress and destination)."""
         if len(self._global_cuts) == 1:
             return self._global_cuts
+        cuts = {0}
+        for lo, hi, _ in self.sport_ranges(cell, any_dst):
+            cuts.update((lo, hi + 1) if hi < PORT_SPAN - 1 else (lo,))
+        return sorted(cuts)
+
+    def sport_ranges(self, cell: Cell, any_dst: bool = False
+                     ) -> frozenset[tuple[int, int, bool]]:
+        """The source-port ranges named by the rules that can match this cell (with `any_dst`,
+        whatever its egress and destination), each with whether its rule matches only TCP
+        with ACK or RST.  Two source ports inside the same of these ranges meet the same
+        rules."""
+        if len(self._global_cuts) == 1:
+            return frozenset()
         ckey = (cell.iif, cell.sid)
         if any_dst and ckey in self._sport_cache:
             return self._sport_cache[ckey]
-        cuts: set[int] = {0}
+        if not any_dst and self._last_ranges[0] == cell:
+            return self._last_ranges[1]
+        ranges: set[tuple[int, int, bool]] = set()
         seen: set[str] = set()
         todo = list(self.ruleset.entries(cell.iif))
         while todo:
@@ -526,13 +657,48 @@ class Evaluator:
                     continue
                 if not any_dst and not _dst_matches(rule, cell):
                     continue
-                for lo, hi in rule.sports or ():
-                    cuts.update((lo, hi + 1) if hi < 65535 else (lo,))
+                ranges.update((lo, hi, bool(rule.ack)) for lo, hi in rule.sports or ())
                 if rule.target is not None:
                     todo.append(rule.target)
+        found = frozenset(ranges)
         if any_dst:
-            self._sport_cache[ckey] = sorted(cuts)
-        return sorted(cuts)
+            self._sport_cache[ckey] = found
+        else:
+            self._last_ranges = (cell, found)  # asked again at once by the comparison
+        return found
+
+
+class _Targets:
+    """The cells of `Evaluator.accepted_many`, with their destinations sorted."""
+
+    def __init__(self, cells: Sequence[Cell], dsts: list[int], order: list[int]) -> None:
+        self.cells = cells
+        self._dsts = dsts  # sorted destination addresses
+        self._order = order  # the cell of each
+
+    def matching(self, m: AddrMatch | None) -> Iterable[int]:
+        """Positions of the cells whose destination `m` matches (all for None or a negated
+        match: the caller tests those)."""
+        if m is None or m.negate:
+            return [t for t in range(len(self.cells)) if m is None or m.matches(self.cells[t].dst)]
+        out: list[int] = []
+        for lo, hi in m.intervals:
+            out.extend(self._order[bisect.bisect_left(self._dsts, lo):
+                                   bisect.bisect_right(self._dsts, hi)])
+        return out
+
+
+@dataclass(slots=True)
+class _ContextSplit:
+    """Rules of a chain matching one ingress and source: positions of those testing no
+    context (`free`), and (position, rule) of those that do: without source ports
+    (`generic`), by each single source port they name (`by_port`), with port ranges
+    (`ranged`)."""
+
+    free: tuple[int, ...]
+    generic: list[tuple[int, Rule]]
+    by_port: dict[int, list[tuple[int, Rule]]]
+    ranged: list[tuple[int, Rule]]
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,6 +23,7 @@ order, `-m tcp`, `/32`, `RELATED,ESTABLISHED`, counters, header comments) all pa
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import partial
 
 from zonewall.packets import ICMP, ICMP_TYPES, PORT_SPAN, TCP, UDP, PacketSet
 
@@ -77,7 +78,13 @@ def _split_unescaped(text: str) -> list[str]:
     parts = text.split('"')
     if len(parts) % 2 == 0:
         raise ValueError("unterminated double quote")
-    words: list[str] = []
+    if _quotes_stand_alone(parts):  # as generated: '-m comment --comment "a b" -j ACCEPT'
+        words = parts[0].split()
+        for n in range(1, len(parts), 2):
+            words.append(parts[n])
+            words.extend(parts[n + 1].split())
+        return words
+    words = []
     cur: str | None = None  # the word being built (None: none started)
     for n, part in enumerate(parts):
         if n % 2:  # inside quotes: literal, and it starts a word even when empty
@@ -101,6 +108,21 @@ def _split_unescaped(text: str) -> list[str]:
     if cur is not None:
         words.append(cur)
     return words
+
+
+def _quotes_stand_alone(parts: list[str]) -> bool:
+    """Whether every quoted piece has whitespace or the end of the text on both sides, so each
+    is one word and the text between them splits on whitespace alone."""
+    last = len(parts) - 1
+    for n in range(0, last + 1, 2):
+        part = parts[n]
+        if not part:
+            if 0 < n < last:
+                return False
+            continue
+        if (n > 0 and not part[0].isspace()) or (n < last and not part[-1].isspace()):
+            return False
+    return True
 
 
 def _split_escaped(text: str) -> list[str]:
@@ -138,57 +160,70 @@ class _Table:
     name: str
     line: int
     policies: dict[str, tuple[str | None, int, str]] = field(default_factory=dict)
-    rules: dict[str, list[tuple[list[str], int, str]]] = field(default_factory=dict)
+    # a rule's words after the chain name, as a tuple: the garbage collector stops tracking a
+    # tuple of strings, which matters with tens of thousands of rules held until `_build`
+    rules: dict[str, list[tuple[tuple[str, ...], int, str]]] = field(default_factory=dict)
 
 
-def parse_iptables(text: str, file: str = "<iptables>") -> Ruleset:
-    """Parse iptables-restore/-save text into a `Ruleset` entered at filter/FORWARD."""
+def parse_iptables(text: str, file: str = "<iptables>", *, memoise: bool = True) -> Ruleset:
+    """Parse iptables-restore/-save text into a `Ruleset` entered at filter/FORWARD.
+
+    `memoise=False` parses every rule on its own (slower, same result: the tests compare).
+    """
     tables: dict[str, _Table] = {}
     cur: _Table | None = None
     for n, raw in enumerate(text.splitlines(), 1):
         line = raw.strip()
-        if not line or line.startswith("#"):
+        if not line or line[0] == "#":
             continue
-
-        def fail(msg: str, n: int = n, raw: str = raw) -> ConfigParseError:
-            return ConfigParseError(file, n, raw, msg)
-
-        if line.startswith("*"):
-            if cur is not None:
-                raise fail(f"table '{cur.name}' is not committed before a new table")
-            name = line[1:]
-            if name not in BUILTIN and name not in OTHER_TABLES:
-                raise fail(f"unknown table '{name}'")
-            if name in tables:
-                raise fail(f"table '{name}' appears twice")
-            cur = tables[name] = _Table(name, n)
-            builtin = BUILTIN.get(name) or OTHER_TABLES[name]
-            cur.rules.update({c: [] for c in builtin})
-            cur.policies.update({c: ("ACCEPT", n, raw) for c in builtin})
-            continue
-        if cur is None:
-            raise fail("line outside a '*table' ... 'COMMIT' block")
-        if line == "COMMIT":
-            cur = None
-            continue
-        if line.startswith(":"):
-            _chain_decl(cur, line, fail, n, raw)
-            continue
-        try:
-            words = split_words(line)
-        except ValueError as exc:
-            raise fail(str(exc)) from None
-        if words and words[0].startswith("[") and words[0].endswith("]"):
-            _counters(words[0], fail)
-            words = words[1:]
-        if len(words) < 2 or words[0] not in ("-A", "--append"):
-            raise fail("unmodelled line (only -A rules, chain declarations and COMMIT)")
-        if words[1] not in cur.rules:
-            raise fail(f"rule for undeclared chain '{words[1]}'")
-        cur.rules[words[1]].append((words[2:], n, raw))
+        if cur is None or line[0] in "*:" or line == "COMMIT":
+            cur = _control_line(tables, cur, line, partial(ConfigParseError, file, n, raw), n, raw)
+        else:
+            _rule_line(cur, line, file, n, raw)
     if cur is not None:
         raise ConfigParseError(file, cur.line, f"*{cur.name}", "table is never committed")
-    return _build(tables, file)
+    return _build(tables, file, memoise)
+
+
+def _control_line(tables: dict[str, _Table], cur: _Table | None, line: str, fail: Fail, n: int,
+                  raw: str) -> _Table | None:
+    """A `*table`, `COMMIT` or `:CHAIN` line (or a line outside a table); the table now open."""
+    if line.startswith("*"):
+        if cur is not None:
+            raise fail(f"table '{cur.name}' is not committed before a new table")
+        name = line[1:]
+        if name not in BUILTIN and name not in OTHER_TABLES:
+            raise fail(f"unknown table '{name}'")
+        if name in tables:
+            raise fail(f"table '{name}' appears twice")
+        cur = tables[name] = _Table(name, n)
+        builtin = BUILTIN.get(name) or OTHER_TABLES[name]
+        cur.rules.update({c: [] for c in builtin})
+        cur.policies.update({c: ("ACCEPT", n, raw) for c in builtin})
+        return cur
+    if cur is None:
+        raise fail("line outside a '*table' ... 'COMMIT' block")
+    if line == "COMMIT":
+        return None
+    _chain_decl(cur, line, fail, n, raw)
+    return cur
+
+
+def _rule_line(table: _Table, line: str, file: str, n: int, raw: str) -> None:
+    """A `[p:b] -A CHAIN ...` line, kept as words until every chain is declared."""
+    try:
+        words = split_words(line)
+    except ValueError as exc:
+        raise ConfigParseError(file, n, raw, str(exc)) from None
+    if words and words[0].startswith("[") and words[0].endswith("]"):
+        _counters(words[0], partial(ConfigParseError, file, n, raw))
+        words = words[1:]
+    if len(words) < 2 or words[0] not in ("-A", "--append"):
+        raise ConfigParseError(file, n, raw,
+                               "unmodelled line (only -A rules, chain declarations and COMMIT)")
+    if words[1] not in table.rules:
+        raise ConfigParseError(file, n, raw, f"rule for undeclared chain '{words[1]}'")
+    table.rules[words[1]].append((tuple(words[2:]), n, raw))
 
 
 def _counters(word: str, fail: Fail) -> None:
@@ -218,7 +253,7 @@ def _chain_decl(table: _Table, line: str, fail: Fail, n: int, raw: str) -> None:
     table.policies[name] = (None, n, raw)
 
 
-def _build(tables: dict[str, _Table], file: str) -> Ruleset:
+def _build(tables: dict[str, _Table], file: str, memoise: bool) -> Ruleset:
     for name, table in tables.items():
         if name == "filter":
             continue
@@ -237,17 +272,80 @@ def _build(tables: dict[str, _Table], file: str) -> Ruleset:
         # without ":FORWARD POLICY", iptables-restore keeps whatever policy the kernel had
         raise ConfigParseError(file, n, raw, "the policy of FORWARD is not declared")
     chains: dict[str, Chain] = {}
+    memo = _RuleMemo(filt, file)
     for name, rules in filt.rules.items():
-        parsed = tuple(_RuleParser(words, file, n, raw, filt).parse() for words, n, raw in rules)
+        if memoise:
+            parsed = memo.parse(rules)
+        else:
+            parsed = tuple(_RuleParser(w, file, n, raw, filt).parse() for w, n, raw in rules)
         policy, pn, praw = filt.policies[name]
         chains[name] = Chain(name, parsed, policy, RuleRef(file, pn, praw))
     return Ruleset("iptables", file, chains, default_entry=("FORWARD",))
 
 
+# Options whose value `_RuleParser` takes and never reads, and the target options.
+INERT_VALUE_OPTIONS = frozenset({"--comment", "--log-prefix", "--log-level", "--reject-with"})
+TARGET_WORDS = frozenset({"-j", "--jump", "-g", "--goto"})
+
+
+class _RuleMemo:
+    """Rules already parsed, by their options with the values that cannot change the result
+    left out, so a generated ruleset's thousands of look-alike rules are parsed once each.
+
+    Every modelled option takes exactly one value, so the option words sit at fixed places
+    (`[!] OPTION VALUE ...`).  Two rules whose words differ only in the value of an option in
+    `INERT_VALUE_OPTIONS` or in a jump/goto target that is a user chain of the table parse
+    alike: `_RuleParser` never reads the former, and reads the latter only to check that it is
+    a user chain and to copy it into `Rule.target`.  Failures are never stored, so a line
+    that does not parse is always parsed on its own and fails with its own error.
+    """
+
+    def __init__(self, table: _Table, file: str) -> None:
+        self.table, self.file = table, file
+        keywords = {"ACCEPT", "DROP", "RETURN", "LOG", "REJECT", *BUILTIN["filter"]}
+        self.user_chains = frozenset(c for c in table.rules if c not in keywords)
+        self.rules: dict[tuple[str | None, ...], Rule] = {}
+
+    def parse(self, rules: list[tuple[tuple[str, ...], int, str]]) -> tuple[Rule, ...]:
+        """The rules of one chain: (words after the chain name, line number, line)."""
+        out = []
+        for words, n, raw in rules:
+            key, target = self.key(words)
+            seen = self.rules.get(key)
+            if seen is None:
+                seen = self.rules[key] = _RuleParser(words, self.file, n, raw, self.table).parse()
+                out.append(seen)
+            else:
+                out.append(Rule(RuleRef(self.file, n, raw), seen.action, target or seen.target,
+                                seen.iif, seen.oif, seen.src, seen.dst, seen.keys, seen.sports,
+                                seen.states))
+        return tuple(out)
+
+    def key(self, words: tuple[str, ...]) -> tuple[tuple[str | None, ...], str | None]:
+        """The words with the left-out values as None, and the user-chain target if any."""
+        key: list[str | None] = list(words)
+        target = None
+        i = 0
+        while i + 1 < len(words):
+            if words[i] == "!":
+                i += 1
+                if i + 1 >= len(words):
+                    break
+            option, value = words[i], words[i + 1]
+            if option in INERT_VALUE_OPTIONS:
+                key[i + 1] = None
+            elif option in TARGET_WORDS and value in self.user_chains:
+                key[i + 1] = None
+                target = value
+            i += 2
+        return tuple(key), target
+
+
 class _RuleParser:
     """The options of one `-A CHAIN` line (after the chain name)."""
 
-    def __init__(self, words: list[str], file: str, n: int, raw: str, table: _Table) -> None:
+    def __init__(self, words: tuple[str, ...], file: str, n: int, raw: str,
+                 table: _Table) -> None:
         self.words, self.file, self.n, self.raw, self.table = words, file, n, raw, table
         self.i = 0
         self.modules: set[str] = set()

@@ -58,6 +58,11 @@ class GatewayModel:
         self.endpoints: tuple[Endpoint, ...] = compiled.endpoints
         self._by_id = {e.id: e for e in compiled.endpoints}
         self._flows = {(f.src, f.dst): f.packets for f in compiled.flows}
+        peers: dict[int, set[int]] = {}
+        for f in compiled.flows:
+            peers.setdefault(f.src, set()).add(f.dst)
+            peers.setdefault(f.dst, set()).add(f.src)
+        self._peers = {eid: frozenset(ids) for eid, ids in peers.items()}
         self._served_eps: dict[int, ResolvedClass] = {}
         self._class_eps: dict[int, ResolvedClass] = {}
         for e in compiled.endpoints:
@@ -170,6 +175,24 @@ class GatewayModel:
         if src.kind == "class":
             return ("transit",)
         return ("external", src.id)
+
+    def peers(self, src: Endpoint | None) -> frozenset[int]:
+        """Ids of the endpoints toward which `permitted` or `reply_flows` from `src` can
+        differ, on any ingress, from what they are toward an address in no endpoint (None):
+        those with a flow from or to `src`.  Every other destination is expected alike."""
+        if src is None:
+            return frozenset()
+        return self._peers.get(src.id, frozenset())
+
+    def acting_sources(self, ingress: str) -> frozenset[int]:
+        """Ids of the endpoints whose `behaviour` on `ingress` is not that of an address in
+        no endpoint (`("nothing",)`): the served classes of the interface; on the uplink
+        every endpoint not served here."""
+        if ingress in self._iface_eps:
+            return self._iface_eps[ingress]
+        if ingress != self.uplink:
+            return frozenset()
+        return frozenset(e.id for e in self.endpoints if e.id not in self._served_eps)
 
     def dhcp_relay(self, ingress: str) -> frozenset[int]:
         """Endpoint ids whose clients' DHCP broadcasts an IOS SVI must take in on `ingress`:

@@ -40,6 +40,7 @@ class RuleParser:
         self.limited = False
         self.action = "CONTINUE"
         self.target: str | None = None
+        self.target_at: int | None = None  # the token the target came from
         self.verdict_seen = False
 
     def parse(self) -> Rule:
@@ -241,6 +242,7 @@ class RuleParser:
                     raise p.err(f"reject with '{kind}' is not modelled")
         elif word in ("jump", "goto"):
             self.action = word.upper()
+            self.target_at = p.i
             self.target = p.next("a chain name")
         else:
             raise p.err(f"'{word}' is not modelled")

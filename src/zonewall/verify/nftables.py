@@ -43,15 +43,12 @@ from .rules import (
 __all__ = ["parse_nftables"]
 
 _TOKEN = re.compile(r'"(?:[^"\\\n]|\\.)*"|!=|[{};,=]|@[A-Za-z0-9_.\-]+|[^\s{};,="@#]+|#[^\n]*|\n')
+# The tokens or the blanks between them: where these matches cover a whole line, they are the
+# tokens `_TOKEN` finds in it, in one call; other lines are read token by token.
+_TOKEN_OR_BLANK = re.compile(_TOKEN.pattern + r"|[^\S\n]+")
 NFT_ICMP = {**ICMP_TYPES, "info-request": 15, "info-reply": 16}
 PRIORITIES = {"raw": -300, "mangle": -150, "dstnat": -100, "filter": 0, "security": 50,
               "srcnat": 100}
-
-
-@dataclass(frozen=True, slots=True)
-class _Tok:
-    text: str
-    line: int
 
 
 @dataclass
@@ -78,28 +75,48 @@ class _NftTable:
     name: str
     sets: dict[str, _NftSet] = field(default_factory=dict)
     chains: dict[str, _NftChain] = field(default_factory=dict)
+    # rules parsed so far, by `_Parser.rule_key`; emptied when a set changes (rules read sets)
+    memo: dict[tuple[str | None, ...], tuple[Rule, int | None]] = field(default_factory=dict)
 
 
-def parse_nftables(text: str, file: str = "<nftables>") -> Ruleset:
-    """Parse an nft ruleset into a `Ruleset` whose entry is every forward base chain."""
-    return _Parser(text, file).parse()
+def parse_nftables(text: str, file: str = "<nftables>", *, memoise: bool = True) -> Ruleset:
+    """Parse an nft ruleset into a `Ruleset` whose entry is every forward base chain.
+
+    `memoise=False` parses every rule on its own (slower, same result: the tests compare).
+    """
+    return _Parser(text, file, memoise).parse()
 
 
 class _Parser:
-    def __init__(self, text: str, file: str) -> None:
+    def __init__(self, text: str, file: str, memoise: bool = True) -> None:
         self.file = file
+        self.memoise = memoise
         self.lines = text.splitlines()
-        self.toks: list[_Tok] = []
+        self.words: list[str] = []  # the tokens, newlines included
+        self.word_lines: list[int] = []  # the line of each
         for n, line in enumerate(self.lines, 1):
-            pos = 0
-            for m in _TOKEN.finditer(line + "\n"):
-                if line[pos:m.start()].strip():
-                    raise self._err(n, f"cannot read '{line[pos:m.start()].strip()}'")
-                pos = m.end()
-                if not m.group().startswith("#"):
-                    self.toks.append(_Tok(m.group(), n))
+            found = _TOKEN_OR_BLANK.findall(line)
+            if sum(map(len, found)) != len(line):
+                found = self._tokens(n, line)
+            words = [w for w in found if not w[0].isspace() and w[0] != "#"]
+            words.append("\n")
+            self.words.extend(words)
+            self.word_lines.extend([n] * len(words))
         self.i = 0
         self.tables: dict[tuple[str, str], _NftTable] = {}
+
+    def _tokens(self, n: int, line: str) -> list[str]:
+        """The tokens of a line, one at a time, failing at the first text that is none."""
+        pos = 0
+        out = []
+        for m in _TOKEN.finditer(line):
+            if line[pos:m.start()].strip():
+                raise self._err(n, f"cannot read '{line[pos:m.start()].strip()}'")
+            pos = m.end()
+            out.append(m.group())
+        if line[pos:].strip():
+            raise self._err(n, f"cannot read '{line[pos:].strip()}'")
+        return out
 
     # -- token helpers --------------------------------------------------------------------------
     def _err(self, line: int | None, msg: str) -> ConfigParseError:
@@ -107,20 +124,20 @@ class _Parser:
         return ConfigParseError(self.file, line, text, msg)
 
     def err(self, msg: str) -> ConfigParseError:
-        tok = self.toks[min(self.i, len(self.toks) - 1)] if self.toks else None
-        return self._err(tok.line if tok else None, msg)
+        line = self.word_lines[min(self.i, len(self.words) - 1)] if self.words else None
+        return self._err(line, msg)
 
     def peek(self) -> str | None:
-        return self.toks[self.i].text if self.i < len(self.toks) else None
+        return self.words[self.i] if self.i < len(self.words) else None
 
     def line(self) -> int:
-        return self.toks[min(self.i, len(self.toks) - 1)].line
+        return self.word_lines[min(self.i, len(self.words) - 1)]
 
     def next(self, what: str = "a word") -> str:
-        if self.i >= len(self.toks) or self.toks[self.i].text in ("\n", ";"):
+        if self.i >= len(self.words) or self.words[self.i] in ("\n", ";"):
             raise self.err(f"expected {what}")
         self.i += 1
-        return self.toks[self.i - 1].text
+        return self.words[self.i - 1]
 
     def expect(self, text: str) -> None:
         if self.peek() != text:
@@ -229,6 +246,7 @@ class _Parser:
             raise self._err(line, f"set '{name}' redefined with another type")
         old = table.sets.get(name)
         table.sets[name] = _NftSet(name, kind, (old.values if old else []) + values)
+        table.memo.clear()
 
     def chain_body(self, table: _NftTable, chain: _NftChain) -> None:
         while True:
@@ -236,6 +254,8 @@ class _Parser:
             if self.peek() == "}":
                 self.i += 1
                 return
+            if self.peek() is None:  # the text ends inside the chain
+                raise self.err("expected '}'")
             if self.peek() == "type":
                 self.base_chain(chain)
             elif self.peek() == "policy":
@@ -246,8 +266,57 @@ class _Parser:
                     raise self.err(f"policy '{chain.policy}' is not modelled")
                 chain.policy_ref = RuleRef(self.file, line, self.lines[line - 1])
             else:
-                chain.rules.append(RuleParser(self, table).parse())
+                chain.rules.append(self.rule(table))
             self.end_statement()
+
+    def rule(self, table: _NftTable) -> Rule:
+        """One rule, parsed once per table for all rules that differ only in comments, log
+        prefixes and jump targets (see `rule_key`)."""
+        start = self.i
+        key, targets = self.rule_key(start)
+        seen = table.memo.get(key) if self.memoise else None
+        if seen is None:
+            parser = RuleParser(self, table)
+            rule = parser.parse()
+            read_at = () if parser.target_at is None else (parser.target_at - start,)
+            if self.memoise and key and self.i == start + len(key) and targets == read_at:
+                table.memo[key] = (rule, targets[0] if targets else None)
+            return rule
+        self.i = start + len(key)
+        line = self.word_lines[start]
+        rule, at = seen
+        target = rule.target if at is None else self.words[start + at]
+        return Rule(RuleRef(self.file, line, self.lines[line - 1]), rule.action, target,
+                    rule.iif, rule.oif, rule.src, rule.dst, rule.keys, rule.sports, rule.states)
+
+    def rule_key(self, start: int) -> tuple[tuple[str | None, ...], tuple[int, ...]]:
+        """The tokens from `start` to the first newline, ';' or '}', with None for a quoted
+        string after `comment` or `prefix` and for each word after `jump` or `goto` (whose
+        places are returned).
+
+        A rule parsed from exactly these tokens stands for every rule with the same key:
+        `RuleParser` reads such a string only to check it is quoted (in a rule that parses,
+        a quoted string after those words can be nothing but a comment or a log prefix), and
+        it copies the jump target without reading it, which `rule` checks it did at that
+        place, the only such place.  Sets are the only other input, hence one memo per table,
+        emptied on a set change.  A rule that fails is not stored: it fails with its own error.
+        """
+        key: list[str | None] = []
+        targets: list[int] = []
+        words = self.words
+        for i in range(start, len(words)):
+            word = words[i]
+            if word in ("\n", ";", "}"):
+                break
+            before = words[i - 1] if i > start else ""
+            if before in ("jump", "goto"):
+                key.append(None)
+                targets.append(i - start)
+            elif before in ("comment", "prefix") and word[0] == '"':
+                key.append(None)
+            else:
+                key.append(word)
+        return tuple(key), tuple(targets)
 
     def base_chain(self, chain: _NftChain) -> None:
         line = self.line()

@@ -150,7 +150,8 @@ def test_unmodelled_rule_fails_closed(body: str, message: str) -> None:
      "hook 'prerouting' is not modelled"),
     ("table inet t {\n set s {\n  type ether_addr\n }\n}\n", "set type 'ether_addr'"),
     ("table inet t {\n flags dormant\n}\n", "'flags' is not modelled in a table"),
-], ids=["bridge", "define", "nat", "prerouting", "set-type", "dormant"])
+    ("table inet t {\n chain c {\n  accept\n", "expected '}'"),
+], ids=["bridge", "define", "nat", "prerouting", "set-type", "dormant", "unclosed-chain"])
 def test_unmodelled_structure_fails_closed(text: str, message: str) -> None:
     with pytest.raises(ConfigParseError, match=message):
         parse_nftables(text, "bad.nft")
