@@ -273,6 +273,7 @@ class _Lowering:
         self.backend, self.policy, self.view = backend, policy, view
         self._ints: dict[int, tuple[tuple[IPNetwork, ...], tuple[Cidr, ...]]] = {}
         self._peers: dict[tuple[int, ...], tuple[Cidr, ...]] = {}  # endpoint ids -> merged
+        self._text: dict[int, tuple[Sequence[Cidr], tuple[str, ...]]] = {}
         self._slices: dict[tuple[tuple[int, ...], tuple[tuple[int, int], ...]],
                            list[tuple[ResolvedRule, PacketSet]]] = {}
         self.classes = spans(c for cls in policy.classes for c in self.ints(cls.prefixes))
@@ -300,6 +301,13 @@ class _Lowering:
         hit = self._ints.get(id(prefixes))
         if hit is None:
             hit = self._ints[id(prefixes)] = (prefixes, cidrs_of(prefixes))
+        return hit[1]
+
+    def _texts(self, cs: Sequence[Cidr]) -> tuple[str, ...]:
+        """Entry addresses of a CIDR list, once per list object (most are cached lists)."""
+        hit = self._text.get(id(cs))
+        if hit is None:
+            hit = self._text[id(cs)] = (cs, tuple(map(wildcard, cs)))
         return hit[1]
 
     def merged(self, eps: Sequence[Endpoint]) -> tuple[Cidr, ...]:
@@ -442,16 +450,20 @@ class _Lowering:
                 carves.append((rest_spans, spans(g.local), protos))
         absorbed = intersect(spans(p for pl in plans if pl.level for p in pl.peers),
                              subtract(free, decided))
+        cut = cidrs(absorbed)
+        srcs, dsts = (local, cut) if local is not None else (cut, (ANY,))
+        # count both ways first: a peer list can be thousands of CIDRs, written only once
+        wide_size = len(srcs) * len(dsts) + sum(
+            len(pl.group.specs) * len(pl.group.local) * (len(pl.peers) + len(pl.carve))
+            for pl in plans)
+        if wide_size >= sum(len(g.specs) * len(g.local) * len(g.peers) for g in groups):
+            return [self._permit(g, g.peers) for g in groups]
         shared: list[_Block] = []
         if absorbed:
-            cut = cidrs(absorbed)
-            srcs, dsts = (local, cut) if local is not None else (cut, (ANY,))
             shared.append(self._block("nothing else toward the widened external entries below",
                                       (_Spec("ip"),), srcs, dsts, "deny"))
         ordered = sorted(plans, key=lambda pl: pl.level == 2)
-        wide = shared + [b for pl in ordered for b in self._plan_blocks(pl)]
-        narrow = [self._permit(g, g.peers) for g in groups]
-        return wide if _count(wide) < _count(narrow) else narrow
+        return shared + [b for pl in ordered for b in self._plan_blocks(pl)]
 
     def _plan_blocks(self, pl: _Plan) -> list[_Block]:
         out = []
@@ -464,8 +476,7 @@ class _Lowering:
                dsts: Sequence[Cidr], action: str, port_on_src: bool = False,
                log: bool = False) -> _Block:
         product = _Product(action, specs if isinstance(specs, tuple) else tuple(specs),
-                           tuple(map(wildcard, srcs)),
-                           tuple(map(wildcard, dsts)), port_on_src, log)
+                           self._texts(srcs), self._texts(dsts), port_on_src, log)
         return _Block(safe_text(remark, REMARK_MAX), (), product)
 
     def _finish(self, name: str, interface: str, blocks: list[_Block]) -> IosAcl:
@@ -575,7 +586,3 @@ class _Plan(NamedTuple):
     level: int
     peers: tuple[Cidr, ...]
     carve: tuple[Cidr, ...]  # level 2: denied first, with the group's own services
-
-
-def _count(blocks: list[_Block]) -> int:
-    return sum(b.size for b in blocks)
