@@ -391,7 +391,8 @@ class Evaluator:
             return hit
         if depth > MAX_DEPTH:
             raise ValueError(f"chain nesting deeper than {MAX_DEPTH} at '{name}'")
-        rest, acc, undecided = EVERYTHING, EMPTY, EMPTY
+        # Accepted and undecided keys are disjoint pieces, united once at the end.
+        rest, acc, undecided = EVERYTHING, [], []
         for rule in self._rules_for(name, cell, ctx) if dep else rules:
             if dep and not _dst_matches(rule, cell):
                 continue
@@ -400,21 +401,22 @@ class Evaluator:
                 continue
             rest = _minus(rest, m)
             if rule.action == "ACCEPT":
-                acc = _or(acc, m)
+                acc.append(m)
             elif rule.action == "RETURN":
-                undecided = _or(undecided, m)
+                undecided.append(m)
             elif rule.action in ("JUMP", "GOTO"):
                 assert rule.target is not None
                 sub_acc, sub_und = self._walk(rule.target, cell, ctx, depth + 1)
-                acc = _or(acc, _and(sub_acc, m))
+                acc.append(_and(sub_acc, m))
                 if rule.action == "JUMP":
                     rest = _or(rest, _and(sub_und, m))
                 else:
-                    undecided = _or(undecided, _and(sub_und, m))
+                    undecided.append(_and(sub_und, m))
             if not rest:
                 break
-        undecided = _or(undecided, rest)
-        result = _apply_policy(self.chains[name], acc, undecided)
+        undecided.append(rest)
+        result = _apply_policy(self.chains[name], PacketSet.union_all(acc),
+                               PacketSet.union_all(undecided))
         self._memo[mkey] = result
         return result
 
