@@ -2,10 +2,11 @@
 
 Derived data, built from the effective flows.  Node ids are the class and external names (not IR
 objects).  An external atom belongs to every external containing it, so a flow to the atom of
-``pump_vendor`` is an edge to ``pump_vendor`` and to ``internet``.  Each edge carries the flows
-behind it; `edge_packets` and `edge_rules` derive what the edge permits and which allow
-statements opened it, only for the few edges a counterexample names (a 1,000-class estate has
-~50,000 edges, and unioning every edge's packet sets up front cost more than the proofs).
+``pump_vendor`` is an edge to ``pump_vendor`` and to ``internet``.  The graph's ``flows``
+attribute maps each edge to the flows behind it; `edge_packets` and `edge_rules` derive what
+the edge permits and which allow statements opened it, only for the few edges a
+counterexample names (a 1,000-class estate has ~50,000 edges, and unioning every edge's
+packet sets up front cost more than the proofs).
 
 Only ``unreachable`` assertions walk the graph, so the pipeline builds it only for them, and
 networkx is imported here, when a graph is first built.
@@ -48,17 +49,19 @@ def build_graph(classes: Sequence[ResolvedClass], externals: Sequence[ResolvedEx
                     edge_flows[(a, b)] = [flow]
                 else:
                     got.append(flow)
-    graph.add_edges_from((a, b, {"flows": edge_flows[(a, b)]}) for (a, b) in sorted(edge_flows))
+    # The flows behind each edge live in one graph attribute, not in ~50,000 edge dicts.
+    graph.add_edges_from(sorted(edge_flows))
+    graph.graph["flows"] = edge_flows
     return graph
 
 
 def edge_packets(graph: nx.DiGraph[str], a: str, b: str) -> PacketSet:
     """Everything `a` may initiate to `b`."""
-    flows: list[Flow] = graph.edges[a, b]["flows"]
+    flows: list[Flow] = graph.graph["flows"][a, b]
     return PacketSet.union_all(f.packets for f in flows)
 
 
 def edge_rules(graph: nx.DiGraph[str], a: str, b: str) -> tuple[int, ...]:
     """The allow statements that open the edge `a -> b`, in source order."""
-    flows: list[Flow] = graph.edges[a, b]["flows"]
+    flows: list[Flow] = graph.graph["flows"][a, b]
     return tuple(sorted({i for f in flows for i in f.rules}))
