@@ -143,10 +143,14 @@ def protocol_blocks(packets: PacketSet) -> list[tuple[int, list[tuple[int, int]]
 
 
 _SAFE = re.compile(r"[^A-Za-z0-9 _.:/>,+=-]")
+# What safe_text would change besides the length: an unsafe character, or spaces to collapse.
+_NOT_CLEAN = re.compile(r"[^A-Za-z0-9 _.:/>,+=-]|  |^ | $")
 
 
 def safe_text(text: str, limit: int) -> str:
     """Text safe inside a quoted comment or remark: a narrow charset, one line, `limit` bytes."""
+    if _NOT_CLEAN.search(text) is None:  # most texts (one search instead of sub+split+join)
+        return text[:limit].rstrip()
     cleaned = " ".join(_SAFE.sub("_", text).split())
     return cleaned[:limit].rstrip()
 
