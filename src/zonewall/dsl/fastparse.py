@@ -86,13 +86,15 @@ _K_KINDS = frozenset(k.value for k in AssertKind)
 
 _LONGEST_FIRST: dict[frozenset[str], tuple[str, ...]] = {}
 
-# Most statements of a large policy are `allow NAME -> NAME : NAME` on one line.  From just after
-# the `allow`/`deny` keyword, this matches such a rule's three words as `_TOKEN` would lex them
-# (atomic groups: the longest word, as the lexer takes it; not followed by "/", where the lexer
-# reads a PORTSPEC).  Anything else (comments, line breaks, selector keywords) takes the
-# general path.
+# Most statements of a large policy are `allow NAME -> NAME : NAME, ...` on one line.  From just
+# after the `allow`/`deny` keyword, this matches such a rule's words as `_TOKEN` would lex them
+# (atomic groups: the longest word, as the lexer takes it; a service not followed by "/", where
+# the lexer reads a PORTSPEC).  Anything else (comments, line breaks, selector keywords) takes
+# the general path, from where this match ends.
 _WORD = r"(?>[A-Za-z_][A-Za-z0-9_]*(?:-[A-Za-z0-9_]+)*)"
-_SIMPLE_RULE = re.compile(rf"[ \t]*({_WORD})[ \t]*->[ \t]*({_WORD})[ \t]*:[ \t]*({_WORD})(?!/)")
+_SIMPLE_RULE = re.compile(rf"[ \t]*({_WORD})[ \t]*->[ \t]*({_WORD})[ \t]*:"
+                          rf"[ \t]*({_WORD}(?!/)(?:[ \t]*,[ \t]*{_WORD}(?!/))*)")
+_WORD_RE = re.compile(_WORD)
 
 
 # The IR nodes a big policy has by the ten thousand (spans, selectors, rules) are built by
@@ -490,9 +492,9 @@ class _Parser:
 
     def _simple_rule(self, m: re.Match[str]
                      ) -> tuple[Selector, Selector, tuple[ServiceRef | ServiceItem, ...]]:
-        """`NAME -> NAME : NAME` matched by `_SIMPLE_RULE`: the same nodes, spans and checks,
-        in the same order, as `_selector`, `_selector` and `_uses` would make token by token;
-        leaves the lexer on the token after the last word, as `_uses` does."""
+        """`NAME -> NAME : NAME, ...` matched by `_SIMPLE_RULE`: the same nodes, spans and
+        checks, in the same order, as `_selector`, `_selector` and `_uses` would make token by
+        token; leaves the lexer on the token after the last service, as `_uses` does."""
         file, ln, base = self.file, self.ln, self.line_start - 1
         check = self.check
         sels = []
@@ -501,14 +503,17 @@ class _Parser:
             span = _mk_span(file, ln, start - base, ln, end - base)
             term = _mk_term("name", check.name(m[group], span), span)
             sels.append(_mk_selector((term,), (), span))
-        start, end = m.span(3)
-        use = check.service_use(m[3], _mk_span(file, ln, start - base, ln, end - base), False)
-        self.k, self.v, self.s, self.e, self.c = "word", m[3], start, end, start - base
+        uses: list[ServiceItem | ServiceRef] = []
+        for word in _WORD_RE.finditer(self.text, *m.span(3)):
+            start, end = word.span()
+            uses.append(check.service_use(
+                word[0], _mk_span(file, ln, start - base, ln, end - base), False))
+        self.k, self.v, self.s, self.e, self.c = "word", word[0], start, end, start - base
         self._advance()
-        if self.k != "comma":
-            return sels[0], sels[1], (use,)
-        self._advance()
-        return sels[0], sels[1], (use, *self._uses())
+        if self.k == "comma":
+            self._advance()
+            uses.extend(self._uses())
+        return sels[0], sels[1], tuple(uses)
 
     def _selector(self) -> Selector:
         """`terms ("except" terms)?`; the current token starts the first term."""
