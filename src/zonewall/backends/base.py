@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import abc
 import enum
+import functools
 import hashlib
 import re
 from collections.abc import Callable, Iterable, Mapping
@@ -184,7 +185,10 @@ def policy_digest(policy: CompiledPolicy) -> str:
 FILTERS: dict[str, Callable[..., Any]] = {}
 
 
+@functools.cache
 def make_env() -> jinja2.Environment:
+    """The one jinja2 environment, built once: its templates are compiled on first use, not
+    again for every gateway.  Nothing changes it after this function returns."""
     env = jinja2.Environment(
         loader=jinja2.PackageLoader("zonewall", "backends/templates"),
         undefined=jinja2.StrictUndefined,
