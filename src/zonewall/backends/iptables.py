@@ -71,7 +71,10 @@ class IptModel:
 
 def _drop_tail(chain: str) -> tuple[IptRule, ...]:
     prefix = safe_text(chain, 28) + " "
-    return (IptRule(LOG_LIMIT, f'LOG --log-prefix "{prefix}"'), IptRule((), "DROP"))
+    return (IptRule(LOG_LIMIT, f'LOG --log-prefix "{prefix}"'), _DROP)
+
+
+_DROP = IptRule((), "DROP")  # immutable, so every chain shares one
 
 
 def port_chunks(intervals: Iterable[tuple[int, int]]) -> list[list[str]]:

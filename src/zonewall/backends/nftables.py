@@ -120,7 +120,10 @@ class NftModel:
 def drop_tail(chain: str) -> tuple[NftRule, NftRule]:
     """The end of every chain: a rate-limited log naming the chain, then drop."""
     prefix = safe_text(chain, LOG_PREFIX_MAX - 1) + " "
-    return NftRule(log_prefix=prefix), NftRule(counter=True, verdict="drop")
+    return NftRule(log_prefix=prefix), _DROP
+
+
+_DROP = NftRule(counter=True, verdict="drop")  # immutable, so every chain shares one
 
 
 def _ranges(values: Iterable[tuple[int, int]]) -> tuple[str, ...]:
