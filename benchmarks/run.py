@@ -171,6 +171,12 @@ def _maxrss_mib(usage: Any) -> float:
 
 def zonewall_worker(estate: Path, outdir: Path, trace: bool) -> dict[str, Any]:
     """One zonewall build of `estate`, every phase timed; both backends on every gateway."""
+    import gc
+
+    # The collector thresholds `zonewall` sets for a command (cli._few_full_collections):
+    # full collections of the millions of long-lived objects of a large policy are rare.
+    gen0, gen1, _ = gc.get_threshold()
+    gc.set_threshold(gen0, gen1, 1000)
     m = Meter(trace)
     with m.phase("import"):
         import dataclasses

@@ -8,10 +8,12 @@ the traceback) with exit code 70.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import gc
 import os
 import sys
 import traceback
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING
 
 from zonewall import __version__
@@ -385,8 +387,29 @@ def cmd_check(args: argparse.Namespace) -> int:
     return EXIT_OK if ok else EXIT_ERRORS
 
 
+@contextlib.contextmanager
+def _few_full_collections() -> Iterator[None]:
+    """Full garbage collections only every 1,000 young ones instead of every 10.
+
+    A large policy is a few million long-lived IR objects and almost no cyclic garbage, and a
+    full collection walks all of them: with CPython's default thresholds a 1,000-class
+    `check` spent about a third of its time there.  Young collections still run as usual.
+    """
+    before = gc.get_threshold()
+    gc.set_threshold(before[0], before[1], 1000)
+    try:
+        yield
+    finally:
+        gc.set_threshold(*before)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    with _few_full_collections():
+        return _run(args)
+
+
+def _run(args: argparse.Namespace) -> int:
     try:
         if args.command == "check":
             return cmd_check(args)

@@ -19,6 +19,7 @@ itself) are left ACCEPT: the policy language does not describe management access
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import PurePosixPath
@@ -70,7 +71,10 @@ class IptModel:
 
 def _drop_tail(chain: str) -> tuple[IptRule, ...]:
     prefix = safe_text(chain, 28) + " "
-    return (IptRule(LOG_LIMIT, f'LOG --log-prefix "{prefix}"'), IptRule((), "DROP"))
+    return (IptRule(LOG_LIMIT, f'LOG --log-prefix "{prefix}"'), _DROP)
+
+
+_DROP = IptRule((), "DROP")  # immutable, so every chain shares one
 
 
 def port_chunks(intervals: Iterable[tuple[int, int]]) -> list[list[str]]:
@@ -118,6 +122,16 @@ def packet_matches(packets: PacketSet) -> list[tuple[str, ...]]:
 def needs_negation(packets: PacketSet) -> bool:
     """True when the set holds IP protocol 0 but not everything: match its complement."""
     return packets != PacketSet.everything() and key(0, 0) in packets
+
+
+@functools.lru_cache(maxsize=4096)
+def _permit_matches(packets: PacketSet) -> tuple[bool, tuple[tuple[str, ...], ...]]:
+    """(matched by negation?, the match tuples: of the complement when by negation), once per
+    packet set: a large policy has tens of thousands of permits but only about as many
+    distinct packet sets as services."""
+    if needs_negation(packets):
+        return True, tuple(packet_matches(PacketSet.everything() - packets))
+    return False, tuple(packet_matches(packets))
 
 
 class IptablesBackend(Backend):
@@ -192,17 +206,17 @@ class IptablesBackend(Backend):
             why = f" {p.rule.why}" if p.rule.why else ""
             comment = safe_text(f"{rule_ref(p.rule)} allow {p.src.name}->{p.dst.name}{why}",
                                 COMMENT_MAX)
-            if needs_negation(p.packets):
+            negated, match_list = _permit_matches(p.packets)
+            if negated:
                 # "-p 0" means every protocol, so a set holding protocol 0 is matched as
                 # "everything but its complement": RETURN on the complement, then accept.
                 sub = names.chain("zn", chain, str(n))
-                sub_rules = [IptRule(m, "RETURN") for m in
-                             packet_matches(PacketSet.everything() - p.packets)]
+                sub_rules = [IptRule(m, "RETURN") for m in match_list]
                 sub_rules.extend(self._accept(p, (), comment))
                 subchains.append(IptChain(sub, tuple(sub_rules)))
                 rules.append(IptRule((), sub, comment))
                 continue
-            for matches in packet_matches(p.packets):
+            for matches in match_list:
                 rules.extend(self._accept(p, matches, comment))
         return tuple(rules) + _drop_tail(chain), subchains
 

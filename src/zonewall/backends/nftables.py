@@ -30,6 +30,7 @@ narrow charset, log prefixes at most 29 bytes (NFT-07).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 from collections.abc import Iterable
@@ -119,7 +120,10 @@ class NftModel:
 def drop_tail(chain: str) -> tuple[NftRule, NftRule]:
     """The end of every chain: a rate-limited log naming the chain, then drop."""
     prefix = safe_text(chain, LOG_PREFIX_MAX - 1) + " "
-    return NftRule(log_prefix=prefix), NftRule(counter=True, verdict="drop")
+    return NftRule(log_prefix=prefix), _DROP
+
+
+_DROP = NftRule(counter=True, verdict="drop")  # immutable, so every chain shares one
 
 
 def _ranges(values: Iterable[tuple[int, int]]) -> tuple[str, ...]:
@@ -168,6 +172,13 @@ def l4_matches(packets: PacketSet) -> list[NftL4 | None]:
         if ivs:
             out.append(NftL4(_PORT_FIELD[proto], _ranges(ivs)))
     return out
+
+
+@functools.lru_cache(maxsize=4096)
+def _l4_cached(packets: PacketSet) -> tuple[NftL4 | None, ...]:
+    """`l4_matches`, once per packet set: a large policy has tens of thousands of permits but
+    only about as many distinct packet sets as services."""
+    return tuple(l4_matches(packets))
 
 
 class NftablesBackend(Backend):
@@ -265,7 +276,7 @@ class NftablesBackend(Backend):
             why = f" {p.rule.why}" if p.rule.why else ""
             comment = safe_text(f"{rule_ref(p.rule)} allow {p.src.name}->{p.dst.name}{why}",
                                 COMMENT_MAX)
-            for l4 in l4_matches(p.packets):
+            for l4 in _l4_cached(p.packets):
                 if p.rule.log:
                     prefix = safe_text(f"zw_allow {p.rule.index}", LOG_PREFIX_MAX - 1) + " "
                     rules.append(NftRule(l4=l4, ct_state="new", log_prefix=prefix,
@@ -303,6 +314,15 @@ class NftablesBackend(Backend):
         return sum(len(c.rules) for c in model.chains)
 
 
+@functools.lru_cache(maxsize=65536)
+def _name_part(part: str) -> str:
+    """A policy name as an nft identifier part: lower case, `[a-z0-9_]`."""
+    return _NOT_NAME.sub("_", part.lower())
+
+
+_NOT_NAME = re.compile(r"[^a-z0-9_]")
+
+
 def _ident(ep: Endpoint) -> object:
     """What makes an endpoint unique: a class's name, an external atom's set of externals
     (its `name`, the most specific external holding it, can be shared by two atoms)."""
@@ -322,7 +342,7 @@ class _Names:
 
     def get(self, prefix: str, *parts: str, ident: object = None) -> str:
         key = (prefix, parts if ident is None else ident)
-        name = prefix + "_" + "__".join(re.sub(r"[^a-z0-9_]", "_", p.lower()) for p in parts)
+        name = prefix + "_" + "__".join(map(_name_part, parts))
         if len(name) > NAME_MAX or self.owner.setdefault(name, key) != key:
             digest = hashlib.sha256(repr(key).encode()).hexdigest()[:8]
             name = name[: NAME_MAX - len(digest) - 1] + "_" + digest
@@ -341,6 +361,9 @@ class _Sets:
         self.by_key: dict[object, NftSet] = {}
 
     def of_class(self, cls: ResolvedClass) -> str:
+        known = self.by_key.get(("class", cls.name))
+        if known is not None:  # named and registered the first time
+            return known.name
         what = f"class {cls.name}" + (f": {cls.description}" if cls.description else "")
         return self._add(("class", cls.name), self.names.get("zc", cls.name), cls.prefixes,
                          what)
@@ -348,6 +371,9 @@ class _Sets:
     def of(self, ep: Endpoint) -> str:
         if ep.kind == "class":
             return self.of_class(self.view.class_by_endpoint[ep.id])
+        known = self.by_key.get(("atom", ep.id))
+        if known is not None:
+            return known.name
         what = "external addresses of " + ", ".join(ep.externals)
         return self._add(("atom", ep.id), self.names.get("zx", ep.name, ident=_ident(ep)),
                          ep.prefixes, what)

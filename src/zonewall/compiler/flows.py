@@ -37,8 +37,8 @@ class FlowAnalysis:
 
 def _pairs(rule: ResolvedRule, members: dict[str, tuple[int, ...]],
            endpoints: Sequence[Endpoint]) -> list[Pair]:
-    srcs = sorted({e for m in rule.src for e in members[m]})
-    dsts = sorted({e for m in rule.dst for e in members[m]})
+    srcs = _endpoints_of(rule.src, members)
+    dsts = _endpoints_of(rule.dst, members)
     out: list[Pair] = []
     for s in srcs:
         s_ext = endpoints[s].kind == "external"
@@ -48,9 +48,20 @@ def _pairs(rule: ResolvedRule, members: dict[str, tuple[int, ...]],
     return out
 
 
+def _endpoints_of(names: tuple[str, ...], members: dict[str, tuple[int, ...]]
+                  ) -> Sequence[int]:
+    """The endpoints of some member names, sorted, each once."""
+    if len(names) == 1:
+        return members[names[0]]  # ascending and distinct, as compute_flows requires
+    return sorted({e for m in names for e in members[m]})
+
+
 def compute_flows(rules: Sequence[ResolvedRule], members: dict[str, tuple[int, ...]],
                   endpoints: Sequence[Endpoint]) -> FlowAnalysis:
-    """Effective flows and the dead / redundant / no-effect findings."""
+    """Effective flows and the dead / redundant / no-effect findings.
+
+    `members` maps each class and external name to its endpoint ids in ascending order.
+    """
     by_index = {r.index: r for r in rules}
     pair_allows: dict[Pair, list[int]] = {}
     pair_denies: dict[Pair, list[int]] = {}
@@ -100,6 +111,12 @@ def _effective(allow_ids: tuple[int, ...], deny_ids: tuple[int, ...],
                union: Callable[[tuple[int, ...], bool], PacketSet],
                alive: set[int]) -> tuple[PacketSet, PacketSet, tuple[int, ...]] | None:
     """One pair's effective packets, plaintext part and opening allows; marks live allows."""
+    if len(allow_ids) == 1 and not deny_ids:  # most pairs: what the one allow opens
+        rule = by_index[allow_ids[0]]
+        if not rule.packets:
+            return None
+        alive.add(rule.index)
+        return rule.packets, rule.plaintext & rule.packets, allow_ids
     denied = union(deny_ids, False) if deny_ids else PacketSet()
     for i in allow_ids:
         if i not in alive and (by_index[i].packets - denied):

@@ -89,8 +89,9 @@ def _plaintext_into_critical(names: Names, rules: Sequence[ResolvedRule],
 def _any_any(stmts: Sequence[RuleStmt], rules: Sequence[ResolvedRule],
              sink: DiagnosticSink) -> None:
     for stmt, rule in zip(stmts, rules, strict=True):
-        both_any = all(any(t.kind == "any" for t in sel.include) for sel in (stmt.src, stmt.dst))
-        if stmt.action == "allow" and both_any and stmt.services is None:
+        if stmt.action != "allow" or stmt.services is not None:
+            continue
+        if all(any(t.kind == "any" for t in sel.include) for sel in (stmt.src, stmt.dst)):
             sink.warning("W107", "'allow any -> any' with no services permits everything "
                          "between every class and external; name the services", rule.span)
 

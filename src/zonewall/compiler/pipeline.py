@@ -24,6 +24,7 @@ from zonewall.compiler.verify import AssertionInput, Verifier
 from zonewall.diagnostics import Diagnostic, DiagnosticSink, sort_diagnostics
 from zonewall.ir import (
     AssertionResult,
+    AssertKind,
     AssertStmt,
     CompiledPolicy,
     Endpoint,
@@ -140,7 +141,9 @@ def _verify(r: _Resolved, classes: tuple[ResolvedClass, ...],
             externals: tuple[ResolvedExternal, ...], endpoints: tuple[Endpoint, ...],
             members: dict[str, tuple[int, ...]], analysis: FlowAnalysis,
             sink: DiagnosticSink) -> tuple[AssertionResult, ...]:
-    graph = build_graph(classes, externals, endpoints, analysis.flows.values())
+    graph = None  # only `unreachable` is about paths
+    if any(a.stmt.kind is AssertKind.UNREACHABLE for a in r.assertions):
+        graph = build_graph(classes, externals, endpoints, analysis.flows.values())
     ext_size = {e.name: sum(p.size for p in e.prefixes) for e in externals}
     verifier = Verifier(endpoints, analysis.flows, {x.index: x for x in r.rules}, members,
                         graph, ext_size)

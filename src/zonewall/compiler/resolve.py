@@ -165,6 +165,10 @@ def resolve_service_refs(refs: tuple[ServiceRef | ServiceItem, ...] | None, name
     """
     if refs is None:
         return PacketSet.everything(), PacketSet.everything(), ("ip",)
+    if len(refs) == 1 and isinstance(refs[0], ServiceRef) and refs[0].name in names.services:
+        names.used_services.add(refs[0].name)  # the common case: one known service
+        only = names.services[refs[0].name]
+        return only.packets, only.plaintext, (refs[0].name,)
     packets: list[PacketSet] = []
     plain: list[PacketSet] = []
     for ref in refs:
@@ -185,6 +189,11 @@ def resolve_service_refs(refs: tuple[ServiceRef | ServiceItem, ...] | None, name
 def resolve_selector(sel: Selector, names: Names, sink: DiagnosticSink,
                      what: str = "selector") -> frozenset[str]:
     """Members (class and external names) of a selector; empty selections are errors."""
+    if len(sel.include) == 1 and not sel.exclude:  # the common case: one known name
+        term = sel.include[0]
+        if term.kind == "name" and (term.value in names.classes
+                                    or term.value in names.externals):
+            return frozenset((term.value,))
     errors_before = len(sink.items)
     include = _terms(sel.include, names, sink)
     exclude = _terms(sel.exclude, names, sink)

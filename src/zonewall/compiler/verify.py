@@ -13,9 +13,9 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import networkx as nx
-
+from zonewall.compiler.graph import edge_packets, edge_rules
 from zonewall.diagnostics import Diagnostic, Severity, Span
 from zonewall.ir import (
     AssertionResult,
@@ -27,6 +27,9 @@ from zonewall.ir import (
     ResolvedRule,
 )
 from zonewall.packets import PacketSet
+
+if TYPE_CHECKING:
+    import networkx as nx
 
 __all__ = ["AssertionInput", "Verifier"]
 
@@ -64,12 +67,12 @@ class _Failure:
 class Verifier:
     def __init__(self, endpoints: Sequence[Endpoint], flows: dict[tuple[int, int], Flow],
                  rules: dict[int, ResolvedRule], members: dict[str, tuple[int, ...]],
-                 graph: nx.DiGraph[str], ext_size: dict[str, int]) -> None:
+                 graph: nx.DiGraph[str] | None, ext_size: dict[str, int]) -> None:
         self.endpoints = endpoints
         self.flows = flows
         self.rules = rules
         self.members = members
-        self.graph = graph
+        self.graph = graph  # None when the policy has no `unreachable` assertion
         self.ext_size = ext_size
         self.out_flows: dict[int, list[Flow]] = {}
         self.in_flows: dict[int, list[Flow]] = {}
@@ -211,6 +214,7 @@ class Verifier:
     def unreachable(self, a: AssertionInput) -> _Failure | None:
         assert a.src is not None
         g = self.graph
+        assert g is not None
         targets = sorted(a.dst)
 
         def pivot(v: str) -> bool:
@@ -250,7 +254,7 @@ class Verifier:
             ))
         hops = []
         for v, u in zip(path, path[1:], strict=False):
-            rule = self.rules[g.edges[v, u]["rules"][0]]
+            rule = self.rules[edge_rules(g, v, u)[0]]
             hops.append(self.hop(v, u, rule))
         notes = tuple(
             (f"then '{h.src}' -> '{h.dst}' ({self.hop_packets(h).describe()})", h.span)
@@ -261,6 +265,5 @@ class Verifier:
                         f"({self.hop_packets(first).describe()})", notes)
 
     def hop_packets(self, hop: Hop) -> PacketSet:
-        packets: PacketSet = self.graph.edges[hop.src, hop.dst]["packets"]
-        assert hop.rule is not None
-        return packets & self.rules[hop.rule].packets
+        assert self.graph is not None and hop.rule is not None
+        return edge_packets(self.graph, hop.src, hop.dst) & self.rules[hop.rule].packets

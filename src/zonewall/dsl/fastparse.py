@@ -86,6 +86,16 @@ _K_KINDS = frozenset(k.value for k in AssertKind)
 
 _LONGEST_FIRST: dict[frozenset[str], tuple[str, ...]] = {}
 
+# Most statements of a large policy are `allow NAME -> NAME : NAME, ...` on one line.  From just
+# after the `allow`/`deny` keyword, this matches such a rule's words as `_TOKEN` would lex them
+# (atomic groups: the longest word, as the lexer takes it; a service not followed by "/", where
+# the lexer reads a PORTSPEC).  Anything else (comments, line breaks, selector keywords) takes
+# the general path, from where this match ends.
+_WORD = r"(?>[A-Za-z_][A-Za-z0-9_]*(?:-[A-Za-z0-9_]+)*)"
+_SIMPLE_RULE = re.compile(rf"[ \t]*({_WORD})[ \t]*->[ \t]*({_WORD})[ \t]*:"
+                          rf"[ \t]*({_WORD}(?!/)(?:[ \t]*,[ \t]*{_WORD}(?!/))*)")
+_WORD_RE = re.compile(_WORD)
+
 
 # The IR nodes a big policy has by the ten thousand (spans, selectors, rules) are built by
 # setting their slots directly: a frozen dataclass's generated __init__ costs about three times
@@ -452,16 +462,21 @@ class _Parser:
 
     def _rule(self, action: str) -> tuple[Any, frozenset[str]]:
         line, col = self.ln, self.c
-        self._advance()
-        src = self._selector()
-        self._expect("arrow")
-        dst = self._selector()
-        after = _K_AFTER_TERM
-        services = None
-        if self.k == "colon":
-            self._advance()
-            services = tuple(self._uses())
+        simple = _SIMPLE_RULE.match(self.text, self.e)
+        if simple and simple[1] not in _SEL_WORDS and simple[2] not in _SEL_WORDS:
+            src, dst, services = self._simple_rule(simple)
             after = _K_AFTER_USE
+        else:
+            self._advance()
+            src = self._selector()
+            self._expect("arrow")
+            dst = self._selector()
+            after = _K_AFTER_TERM
+            services = None
+            if self.k == "colon":
+                self._advance()
+                services = tuple(self._uses())
+                after = _K_AFTER_USE
         why = None
         if self.k == "string":
             why = (self.v, self._span())
@@ -474,6 +489,31 @@ class _Parser:
             after = _K_TOP
         text = self.check.string(*why) if why is not None else None
         return _mk_rule(action, src, dst, services, text, log, self._from(line, col)), after
+
+    def _simple_rule(self, m: re.Match[str]
+                     ) -> tuple[Selector, Selector, tuple[ServiceRef | ServiceItem, ...]]:
+        """`NAME -> NAME : NAME, ...` matched by `_SIMPLE_RULE`: the same nodes, spans and
+        checks, in the same order, as `_selector`, `_selector` and `_uses` would make token by
+        token; leaves the lexer on the token after the last service, as `_uses` does."""
+        file, ln, base = self.file, self.ln, self.line_start - 1
+        check = self.check
+        sels = []
+        for group in (1, 2):
+            start, end = m.span(group)
+            span = _mk_span(file, ln, start - base, ln, end - base)
+            term = _mk_term("name", check.name(m[group], span), span)
+            sels.append(_mk_selector((term,), (), span))
+        uses: list[ServiceItem | ServiceRef] = []
+        for word in _WORD_RE.finditer(self.text, *m.span(3)):
+            start, end = word.span()
+            uses.append(check.service_use(
+                word[0], _mk_span(file, ln, start - base, ln, end - base), False))
+        self.k, self.v, self.s, self.e, self.c = "word", word[0], start, end, start - base
+        self._advance()
+        if self.k == "comma":
+            self._advance()
+            uses.extend(self._uses())
+        return sels[0], sels[1], tuple(uses)
 
     def _selector(self) -> Selector:
         """`terms ("except" terms)?`; the current token starts the first term."""

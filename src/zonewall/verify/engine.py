@@ -78,12 +78,14 @@ class Evaluator:
         self._ingress_cache: dict[str, list[tuple[str, list[int], AddrIndex]]] = {}
         self._reach_cache: dict[str, list[str]] = {}
         self._row_chain_cache: dict[tuple[str, int], list[tuple[str, frozenset[int]]]] = {}
-        self._source_sets: dict[tuple[str, str | None, int | None], frozenset[int]] = {}
+        self._sporty_cache: dict[tuple[str, str | None, int | None], tuple[int, ...]] = {}
+        self._sporty_sets: dict[tuple[str, str | None, int | None], frozenset[int]] = {}
         self._memo: dict[tuple[object, ...], tuple[PacketSet, PacketSet]] = {}
         self._where_tests: dict[str, Callable[[Rule], bool]] = {
             "context-free": lambda r: r.states is None and not r.ack and r.sports is None,
             "decides-all": lambda r: r.action in ("ACCEPT", "DROP") and r.oif is None
             and r.dst is None and r.keys == EVERYTHING,
+            "sporty": lambda r: r.sports is not None or r.target is not None,
             "src-testing": lambda r: r.src is not None,
             "dst-testing": lambda r: r.oif is not None or r.dst is not None,
             "dst-dependent": lambda r: r.oif is not None or r.dst is not None or (
@@ -230,9 +232,10 @@ class Evaluator:
 
     def _where(self, name: str, what: str) -> tuple[int, ...]:
         """Positions, in order, of the rules of `name` that: "context-free" test no state,
-        source port or ACK flag; "decides-all" accept or drop every key whatever the egress
-        and destination; "src-testing" test the source; "dst-testing" test egress or
-        destination themselves; "dst-dependent" do, or jump to a chain that does."""
+        source port or ACK flag; "sporty" name source ports or jump; "decides-all" accept
+        or drop every key whatever the egress and destination; "src-testing" test the
+        source; "dst-testing" test egress or destination themselves; "dst-dependent" do, or
+        jump to a chain that does."""
         found = self._where_cache.get((what, name))
         if found is None:  # every kind of the chain at once: one pass over its rules
             kinds = {kind: [] for kind in self._where_tests}  # type: dict[str, list[int]]
@@ -388,7 +391,8 @@ class Evaluator:
             return hit
         if depth > MAX_DEPTH:
             raise ValueError(f"chain nesting deeper than {MAX_DEPTH} at '{name}'")
-        rest, acc, undecided = EVERYTHING, EMPTY, EMPTY
+        # Accepted and undecided keys are disjoint pieces, united once at the end.
+        rest, acc, undecided = EVERYTHING, [], []
         for rule in self._rules_for(name, cell, ctx) if dep else rules:
             if dep and not _dst_matches(rule, cell):
                 continue
@@ -397,21 +401,22 @@ class Evaluator:
                 continue
             rest = _minus(rest, m)
             if rule.action == "ACCEPT":
-                acc = _or(acc, m)
+                acc.append(m)
             elif rule.action == "RETURN":
-                undecided = _or(undecided, m)
+                undecided.append(m)
             elif rule.action in ("JUMP", "GOTO"):
                 assert rule.target is not None
                 sub_acc, sub_und = self._walk(rule.target, cell, ctx, depth + 1)
-                acc = _or(acc, _and(sub_acc, m))
+                acc.append(_and(sub_acc, m))
                 if rule.action == "JUMP":
                     rest = _or(rest, _and(sub_und, m))
                 else:
-                    undecided = _or(undecided, _and(sub_und, m))
+                    undecided.append(_and(sub_und, m))
             if not rest:
                 break
-        undecided = _or(undecided, rest)
-        result = _apply_policy(self.chains[name], acc, undecided)
+        undecided.append(rest)
+        result = _apply_policy(self.chains[name], PacketSet.union_all(acc),
+                               PacketSet.union_all(undecided))
         self._memo[mkey] = result
         return result
 
@@ -607,6 +612,18 @@ class Evaluator:
         self._row_chain_cache[rkey] = out
         return out
 
+    def _sporty_positions(self, akey: tuple[str, str | None, int | None], cell: Cell
+                          ) -> tuple[int, ...]:
+        """Of `_source_positions` for `akey` (chain, ingress, source), the rules that name
+        source ports or jump to another chain."""
+        hit = self._sporty_cache.get(akey)
+        if hit is None:
+            name = akey[0]
+            sporty = self._where_set(name, "sporty")
+            hit = self._sporty_cache[akey] = tuple(
+                p for p in self._source_positions(name, cell, akey[1], akey[2]) if p in sporty)
+        return hit
+
     # -- source-port classes ---------------------------------------------------------------------
     def sport_cuts(self, cell: Cell, any_dst: bool = False) -> list[int]:
         """Starts of the source-port classes the rules that can match this cell distinguish
@@ -643,18 +660,17 @@ class Evaluator:
             chain_rules = self.chains[name].rules
             akey = (name, cell.iif if "iif" in direct else None,
                     cell.sid if "src" in direct else None)
-            positions: Sequence[int] = self._source_positions(name, cell, akey[1], akey[2])
-            if not any_dst:
+            # Only rules naming source ports or jumping somewhere matter here.
+            positions: Sequence[int] = self._sporty_positions(akey, cell)
+            if not any_dst and positions:
                 cand = self._candidates(name, cell, ("oif", "dst"))
                 if cand is not None and len(cand) < len(positions):
-                    among = self._source_sets.get(akey)
+                    among = self._sporty_sets.get(akey)
                     if among is None:
-                        among = self._source_sets[akey] = frozenset(positions)
+                        among = self._sporty_sets[akey] = frozenset(positions)
                     positions = [p for p in cand if p in among]
             for p in positions:
                 rule = chain_rules[p]
-                if rule.sports is None and rule.target is None:
-                    continue
                 if not any_dst and not _dst_matches(rule, cell):
                     continue
                 ranges.update((lo, hi, bool(rule.ack)) for lo, hi in rule.sports or ())

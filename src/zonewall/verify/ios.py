@@ -18,8 +18,9 @@ and the same commands as `show running-config` prints them.  Modelled exactly:
   defined once, before anything references it; `group-object` names a group of the same kind.
   ACL entries may then read `permit|deny object-group SVC SRC DST [log]` and use
   `object-group NAME` for SRC or DST in any entry.  An entry with a service group becomes one
-  rule per (flattened) service member, all on the entry's line: they are consecutive and share
-  the action, so first match over them is the entry's match.  Undefined, empty or
+  rule per distinct source-port list of its (flattened) service members, the members' keys
+  united, all on the entry's line: they are consecutive and share the action and addresses,
+  so first match over them is the entry's match.  Undefined, empty or
   self-including groups, and `established` or port operators with a service group, are errors.
 * `interface NAME` blocks: `ip access-group NAME in` is what filters.  The other lines
   recognised there cannot change what is permitted and are ignored: `description`,
@@ -107,10 +108,25 @@ class _Group:
     done: bool = False
     match: AddrMatch | None = None  # network groups: built once, on first use
 
+    merged: list[_Service] | None = None  # service groups: built once, on first use
+
     def address_match(self) -> AddrMatch:
         if self.match is None:
             self.match = AddrMatch.of(self.addresses)
         return self.match
+
+    def merged_services(self) -> list[_Service]:
+        """The members as one (keys, source ports) per distinct source-port list, in order of
+        first appearance: an entry's rules all have one action and one source and
+        destination, so a packet any member matches gets that action whichever member it is;
+        the union of the members with the same source ports is the same rule."""
+        if self.merged is None:
+            by_sports: dict[tuple[tuple[int, int], ...] | None, list[PacketSet]] = {}
+            for keys, sports in self.services:
+                by_sports.setdefault(sports, []).append(keys)
+            self.merged = [(PacketSet.union_all(keys), sports)
+                           for sports, keys in by_sports.items()]
+        return self.merged
 
 
 def _group_line(group: _Group, words: list[str], groups: dict[str, _Group],
@@ -346,9 +362,10 @@ class _AceParser:
         return (Rule(self.ref, action, None, None, None, src, dst, keys, sports, None, ack),)
 
     def service_group_entry(self, action: str) -> tuple[Rule, ...]:
-        """`object-group SVC SRC DST [log]`: one rule per service member, in member order."""
+        """`object-group SVC SRC DST [log]`: one rule per distinct source-port list of the
+        service members (`_Group.merged_services`)."""
         services = _defined(self.groups, self.take("a service group name"), "service",
-                            self.fail).services
+                            self.fail).merged_services()
         src, dst = self.address(), self.address()
         if self.peek() in ("log", "log-input"):
             self.i += 1

@@ -199,8 +199,8 @@ class GatewayModel:
         a served class that may reach some class on udp/67 (relayed by ip helper-address)."""
         out = set()
         for eid in self._iface_eps.get(ingress, frozenset()):
-            src = self._by_id[eid]
             if any(DHCP_SERVER_KEY in self._flows.get((eid, other), EMPTY)
-                   for other in self._class_eps if other != src.id):
+                   for other in self._peers.get(eid, ()) if other != eid
+                   and other in self._class_eps):
                 out.add(eid)
         return frozenset(out)

@@ -118,6 +118,18 @@ def test_files() -> None:
     assert len(table) == 2 + 4 and all(line.count("|") == table[0].count("|") for line in table)
 
 
+@pytest.mark.skipif(not yaml.__with_libyaml__, reason="PyYAML built without libyaml")
+def test_yaml_is_the_pure_python_emitters_text() -> None:
+    # The plan is dumped with libyaml's emitter for speed; it must write what PyYAML's own
+    # emitter writes (descriptions are in safe_text's charset, which has YAML indicators).
+    text = POLICY.replace('"Infusion pumps"', '"- a: b, c > d / e = f + g :x"')
+    rows = plan_rows(compiled_of(text))
+    fast = vlan_plan(compiled_of(text))[PurePosixPath("vlan-plan.yaml")]
+    data = yaml.safe_load(fast)
+    assert data[2]["description"] == "- a: b, c > d / e = f + g :x" and len(data) == len(rows)
+    assert fast == yaml.safe_dump(data, sort_keys=True, default_flow_style=False)
+
+
 def test_switch_config() -> None:
     compiled = compiled_of(POLICY)
     text = vlan_plan(compiled)[PurePosixPath("sw-switch.ios")]

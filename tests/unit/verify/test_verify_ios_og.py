@@ -84,11 +84,14 @@ def test_service_members() -> None:
     assert accepted(rs, "10.0.0.2", "10.9.0.1") == PacketSet.everything()
 
 
-def test_one_rule_per_service_member_on_the_entry_line() -> None:
+def test_one_rule_per_source_port_list_of_the_members_on_the_entry_line() -> None:
     rs = parse_ios(GROUPS, "g.ios")
     rules = rs.chains["acl T"].rules
-    assert len(rules) == 8 + 1 + 1  # SVC flattened (icmp echo, 47 from the nested group)
-    assert {r.ref.line for r in rules[:8]} == {24}
+    # SVC flattened (icmp echo and 47 from the nested group), then its members merged: those
+    # without source ports, "source eq 104", "source range 1 2"
+    assert len(rules) == 3 + 1 + 1
+    assert {r.ref.line for r in rules[:3]} == {24}
+    assert [r.sports for r in rules[:3]] == [None, ((104, 104),), ((1, 2),)]
 
 
 def test_show_running_config_style_without_bangs() -> None:
