@@ -32,13 +32,13 @@ and the tests prove it against the enforcement model packet by packet.
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Iterable, Sequence
+import itertools
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import PurePosixPath
-from typing import ClassVar
+from typing import ClassVar, NamedTuple
 
-from netaddr import IPNetwork, IPSet, cidr_merge
+from netaddr import IPNetwork
 
 from zonewall import __version__
 from zonewall.backends.base import (
@@ -48,14 +48,38 @@ from zonewall.backends.base import (
     Permit,
     make_env,
     policy_digest,
-    protocol_blocks,
     rule_ref,
     safe_text,
     slices,
 )
+from zonewall.backends.cidrs import (
+    ALL,
+    Cidr,
+    Spans,
+    cidr_of,
+    cidrs,
+    cidrs_of,
+    dotted,
+    intersect,
+    merge,
+    overlaps,
+    spans,
+    subtract,
+    touching,
+    union,
+    wildcard,
+)
+from zonewall.backends.cisco_ios_specs import (
+    _Spec,
+    forward_shapes,
+    forward_specs,
+    port_op,
+    reply_shapes,
+    reply_specs,
+)
 from zonewall.diagnostics import Diagnostic, DiagnosticError, Severity
 from zonewall.ir import CompiledPolicy, Endpoint, Flow, ResolvedClass, ResolvedRule
-from zonewall.packets import ICMP, TCP, UDP, PacketSet
+from zonewall.packets import UDP, PacketSet
 
 __all__ = [
     "CiscoIosBackend",
@@ -67,19 +91,18 @@ __all__ = [
     "acl_name",
     "acl_suffix",
     "address",
+    "forward_shapes",
     "forward_specs",
     "port_op",
+    "reply_shapes",
     "reply_specs",
     "uplink_acl_name",
     "widen",
 ]
 
 REMARK_MAX = 100
-ICMP_ECHO, ICMP_ECHO_REPLY = 8, 0
-ICMP_REQUESTS_WITH_REPLY = frozenset({13, 15, 17})  # timestamp, information, address mask
-ICMP_NAMES = {ICMP_ECHO: "echo", ICMP_ECHO_REPLY: "echo-reply"}
 DHCP_SERVER_PORT, DHCP_CLIENT_PORT = 67, 68
-ANY = IPNetwork("0.0.0.0/0")
+ANY: Cidr = (0, 0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,80 +171,24 @@ def uplink_acl_name(policy: CompiledPolicy, view: GatewayView) -> str:
     return next(n for n in (f"ZW-{x}-IN-{acl_suffix(policy)}" for x in labels) if n not in taken)
 
 
-@functools.lru_cache(maxsize=65536)
 def address(net: IPNetwork) -> str:
     """IOS wants a wildcard mask: "permit ip 10.0.0.0 0.0.0.255 any"."""
-    if net.prefixlen == 0:
-        return "any"
-    if net.prefixlen == 32:
-        return f"host {net.ip}"
-    return f"{net.ip} {net.hostmask}"
+    return wildcard(cidr_of(net))
 
-
-def port_op(lo: int, hi: int) -> str:
-    return f"eq {lo}" if lo == hi else f"range {lo} {hi}"
-
-
-@dataclass(frozen=True, slots=True)
-class _Spec:
-    """One ACE shape: protocol, port operator (on the service side) and trailing option."""
-
-    protocol: str
-    port: str = ""
-    option: str = ""
-
-
-def forward_specs(packets: PacketSet) -> tuple[list[_Spec], list[int]]:
-    """ACE shapes matching exactly the initiating packets; protocols IOS cannot match alone."""
-    blocks = protocol_blocks(packets)
-    if len(blocks) == 256 and all(not ivs for _, ivs in blocks):
-        return [_Spec("ip")], []
-    specs: list[_Spec] = []
-    bad: list[int] = []
-    for proto, ivs in blocks:
-        if proto in (TCP, UDP):
-            name = "tcp" if proto == TCP else "udp"
-            specs.extend([_Spec(name, port_op(lo, hi)) for lo, hi in ivs] or [_Spec(name)])
-        elif proto == ICMP:
-            if not ivs:
-                specs.append(_Spec("icmp"))
-            types = [t for lo, hi in ivs for t in range(lo, min(hi, 255) + 1)]
-            specs.extend(_Spec("icmp", "", ICMP_NAMES.get(t, str(t))) for t in types)
-        elif proto == 0 or ivs:
-            bad.append(proto)  # "0" does not mean every protocol everywhere; partial: no syntax
-        else:
-            specs.append(_Spec(str(proto)))
-    return specs, bad
-
-
-def reply_specs(packets: PacketSet) -> tuple[list[_Spec], list[str]]:
-    """ACE shapes for the stateless replies of a flow; what has no defined stateless reply."""
-    specs: list[_Spec] = []
-    bad: list[str] = []
-    for proto, ivs in protocol_blocks(packets):
-        if proto == TCP:
-            specs.extend([_Spec("tcp", port_op(lo, hi), "established") for lo, hi in ivs]
-                         or [_Spec("tcp", "", "established")])
-        elif proto == UDP:
-            specs.extend([_Spec("udp", port_op(lo, hi)) for lo, hi in ivs] or [_Spec("udp")])
-        elif proto == ICMP:
-            types = {t for lo, hi in (ivs or [(0, 255)]) for t in range(lo, min(hi, 255) + 1)}
-            if ICMP_ECHO in types:
-                specs.append(_Spec("icmp", "", ICMP_NAMES[ICMP_ECHO_REPLY]))
-            bad.extend(f"icmp/{t}" for t in sorted(types & ICMP_REQUESTS_WITH_REPLY))
-        else:
-            bad.append(f"proto/{proto}")
-    return specs, bad
 
 
 def widen(prefixes: Sequence[IPNetwork], spare: Sequence[IPNetwork]) -> list[IPNetwork]:
     """The fewest CIDRs covering `prefixes` plus only `spare` space (0/0 minus classes: any)."""
-    merged = cidr_merge(list(prefixes) + list(spare))
-    return [c for c in merged if any(c.first <= p.first and p.last <= c.last for p in prefixes)]
+    got = _widen(cidrs_of(prefixes), spans(cidrs_of(spare)))
+    return [IPNetwork(f"{dotted(f)}/{p}") for f, p in got]
 
 
-@dataclass(frozen=True, slots=True)
-class _Need:
+def _widen(prefixes: Sequence[Cidr], spare: Spans) -> list[Cidr]:
+    """`widen` on integers: the merged CIDRs of prefixes + spare that hold some prefix."""
+    return touching(union(spans(prefixes), spare), sorted(f for f, _ in prefixes))
+
+
+class _Need(NamedTuple):
     """A flow part this ACL must permit: started by `local` ('init') or answered ('reply')."""
 
     kind: str
@@ -304,7 +271,12 @@ class _Lowering:
     def __init__(self, backend: CiscoIosBackend, policy: CompiledPolicy,
                  view: GatewayView) -> None:
         self.backend, self.policy, self.view = backend, policy, view
-        self.classes = tuple(cidr_merge([p for c in policy.classes for p in c.prefixes]))
+        self._ints: dict[int, tuple[tuple[IPNetwork, ...], tuple[Cidr, ...]]] = {}
+        self._peers: dict[tuple[int, ...], tuple[Cidr, ...]] = {}  # endpoint ids -> merged
+        self._text: dict[int, tuple[Sequence[Cidr], tuple[str, ...]]] = {}
+        self._slices: dict[tuple[tuple[int, ...], tuple[tuple[int, int], ...]],
+                           list[tuple[ResolvedRule, PacketSet]]] = {}
+        self.classes = spans(c for cls in policy.classes for c in self.ints(cls.prefixes))
         self.errors: list[Diagnostic] = []
         self._reported: set[tuple[str, int]] = set()
         self._rules = {r.index: r for r in policy.rules}
@@ -323,6 +295,38 @@ class _Lowering:
                     f"needs {len(acl.aces)} entries, more than the budget of "
                     f"{backend.ace_budget}; merge subnets or narrow the services", view.plan.span))
 
+    def ints(self, prefixes: tuple[IPNetwork, ...]) -> tuple[Cidr, ...]:
+        """An IR prefix tuple as integers, converted once per gateway (the IR tuples are
+        immutable and live as long as the lowering, so their identity is a safe key)."""
+        hit = self._ints.get(id(prefixes))
+        if hit is None:
+            hit = self._ints[id(prefixes)] = (prefixes, cidrs_of(prefixes))
+        return hit[1]
+
+    def _texts(self, cs: Sequence[Cidr]) -> tuple[str, ...]:
+        """Entry addresses of a CIDR list, once per list object (most are cached lists)."""
+        hit = self._text.get(id(cs))
+        if hit is None:
+            hit = self._text[id(cs)] = (cs, tuple(map(wildcard, cs)))
+        return hit[1]
+
+    def merged(self, eps: Sequence[Endpoint]) -> tuple[Cidr, ...]:
+        """The merged addresses of some endpoints, once per set of endpoints."""
+        key = (eps[0].id,) if len(eps) == 1 else tuple(sorted({e.id for e in eps}))
+        hit = self._peers.get(key)
+        if hit is None:
+            hit = self._peers[key] = merge(
+                c for i in key for c in self.ints(self.policy.endpoints[i].prefixes))
+        return hit
+
+    @staticmethod
+    def forward(packets: PacketSet) -> tuple[tuple[_Spec, ...], tuple[int, ...]]:
+        return forward_shapes(packets.intervals)
+
+    @staticmethod
+    def reply(packets: PacketSet) -> tuple[tuple[_Spec, ...], tuple[str, ...]]:
+        return reply_shapes(packets.intervals)
+
     def header_notes(self) -> tuple[str, ...]:
         """Lines the file header adds for this kind of lowering (object groups: counts)."""
         return ()
@@ -336,8 +340,12 @@ class _Lowering:
         eps = self.policy.endpoints
         out: list[_Need] = []
         for flow in self._flows_toward.get(cls.name, ()):
-            out.extend(_Need("reply", rule, part, cls, eps[flow.src])
-                       for rule, part in slices(flow, self._rules))
+            key = (flow.rules, flow.packets.intervals)  # flows with equal allows split alike
+            parts = self._slices.get(key)
+            if parts is None:
+                parts = self._slices[key] = slices(flow, self._rules)
+            src = eps[flow.src]
+            out.extend(_Need("reply", rule, part, cls, src) for rule, part in parts)
         return out
 
     def _class_acl(self, cls: ResolvedClass, permits: Iterable[Permit]) -> IosAcl:
@@ -347,23 +355,23 @@ class _Lowering:
         blocks += [self._permit(g, g.peers) for g in
                    self._groups([n for n in needs if n.peer.kind == "class"], False)]
         blocks += self._external(self._groups([n for n in needs if n.peer.kind != "class"],
-                                              False), IPSet(), cls.prefixes)
+                                              False), (), self.ints(cls.prefixes))
         return self._finish(acl_name(self.policy, cls), cls.interface, blocks)
 
     def _uplink_acl(self, uplink: str) -> IosAcl:
         view = self.view
         blocks = [
-            self._block("spoofed: the source is a class served here", [_Spec("ip")],
-                        view.served_prefixes, [ANY], "deny", log=True),
+            self._block("spoofed: the source is a class served here", (_Spec("ip"),),
+                        self.ints(view.served_prefixes), [ANY], "deny", log=True),
             self._block("classes of other gateways: filtered at their own gateway, they pass",
-                        [_Spec("ip")], view.transit, [ANY], "permit"),
+                        (_Spec("ip"),), self.ints(view.transit), [ANY], "permit"),
         ]
         needs = [_Need("init", p.rule, p.packets, view.class_by_endpoint[p.dst.id], p.src)
                  for _, permits in view.inbound for p in permits]
         needs += [_Need("reply", p.rule, p.packets, cls, p.dst)
                   for cls, permits in view.outbound for p in permits if p.dst.kind != "class"]
         # every class address is decided by the two blocks above
-        blocks += self._external(self._groups(needs, True), IPSet(self.classes), None)
+        blocks += self._external(self._groups(needs, True), self.classes, None)
         return self._finish(uplink_acl_name(self.policy, view), uplink, blocks)
 
     def _dhcp_block(self, cls: ResolvedClass, needs: list[_Need]) -> list[_Block]:
@@ -372,9 +380,9 @@ class _Lowering:
                    and UDP * 65536 + DHCP_SERVER_PORT in n.packets for n in needs):
             return []
         spec = _Spec("udp", f"eq {DHCP_SERVER_PORT}")
-        aces = tuple(_Ace("permit", spec, address(s), f"eq {DHCP_CLIENT_PORT}",
+        aces = tuple(_Ace("permit", spec, wildcard(s), f"eq {DHCP_CLIENT_PORT}",
                           "host 255.255.255.255", spec.port)
-                     for s in (IPNetwork("0.0.0.0/32"), *cls.prefixes))
+                     for s in ((0, 32), *self.ints(cls.prefixes)))
         return [_Block(safe_text(f"{cls.name}: DHCP client broadcasts, relayed by ip "
                                  "helper-address", REMARK_MAX), aces)]
 
@@ -390,31 +398,32 @@ class _Lowering:
         need = needs[0]
         reply = need.kind == "reply"
         if reply:
-            specs, bad = reply_specs(need.packets)
+            specs, bad = self.reply(need.packets)
             if bad:
                 self._cannot_reply(need, bad)
         else:
-            specs, bad_protos = forward_specs(need.packets)
+            specs, bad_protos = self.forward(need.packets)
             if bad_protos:
                 self._cannot_match(need, bad_protos)
-        names = ", ".join(sorted({n.peer.name for n in needs}))
+        names = (need.peer.name if len(needs) == 1
+                 else ", ".join(sorted({n.peer.name for n in needs})))
         # class ACL: the class starts (init) or answers (reply); uplink: the peer does
         local_starts = (not reply) != peer_speaks
         flow = f"{need.local.name}->{names}" if local_starts else f"{names}->{need.local.name}"
         why = f": {need.rule.why}" if need.rule.why else ""
         head = f"{rule_ref(need.rule)} {'replies to' if reply else 'allow'} {flow}"
-        peers = tuple(cidr_merge([p for n in needs for p in n.peer.prefixes]))
-        return _Group(head + why, f"not these addresses, {head}", tuple(specs), reply,
-                      peer_speaks, need.local.prefixes, peers)
+        peers = self.merged([n.peer for n in needs])
+        return _Group(head + why, f"not these addresses, {head}", specs, reply,
+                      peer_speaks, self.ints(need.local.prefixes), peers)
 
-    def _permit(self, g: _Group, peers: Sequence[IPNetwork], action: str = "permit",
+    def _permit(self, g: _Group, peers: Sequence[Cidr], action: str = "permit",
                 remark: str | None = None) -> _Block:
         speaker, listener = (peers, g.local) if g.peer_speaks else (g.local, peers)
-        return self._block(remark or g.remark, list(g.specs), speaker, listener, action,
+        return self._block(remark or g.remark, g.specs, speaker, listener, action,
                            port_on_src=g.reply)
 
-    def _external(self, groups: list[_Group], decided: IPSet,
-                  local: tuple[IPNetwork, ...] | None) -> list[_Block]:
+    def _external(self, groups: list[_Group], decided: Spans,
+                  local: tuple[Cidr, ...] | None) -> list[_Block]:
         """Entries toward (or from) external atoms, written with the fewest entries.
 
         An atom such as `0.0.0.0/0 minus every class` takes many CIDRs.  Space no group of
@@ -423,32 +432,38 @@ class _Lowering:
         after a deny of the rest, with its own services (level 2), unless that deny would
         shadow a later level-2 group.  `decided`: space earlier entries already decided.
         """
-        used = IPSet([p for g in groups for p in g.peers])
-        free = IPSet([ANY]) - used
+        free = subtract(ALL, spans(p for g in groups for p in g.peers))
         plans = [_Plan(g, 0, g.peers, ()) for g in groups]
-        carves: list[tuple[IPSet, IPSet, set[str]]] = []
+        carves: list[tuple[Spans, Spans, set[str]]] = []
         for i, g in enumerate(groups):
-            w1 = widen(g.peers, list(free.iter_cidrs()))
-            rest = tuple((IPSet([ANY]) - IPSet(g.peers) - free).iter_cidrs())
+            w1 = _widen(g.peers, free)
+            peers = spans(g.peers)
+            rest_spans = subtract(subtract(ALL, peers), free)
+            rest = cidrs(rest_spans)
             options = [(len(g.peers), plans[i]), (len(w1), _Plan(g, 1, tuple(w1), ()))]
             protos = {s.protocol for s in g.specs}
-            if not any(k & IPSet(g.peers) and ls & IPSet(g.local) and (
+            if not any(overlaps(k, peers) and overlaps(ls, spans(g.local)) and (
                     "ip" in ps | protos or ps & protos) for k, ls, ps in carves):
                 options.append((1 + len(rest), _Plan(g, 2, (ANY,), rest)))
             plans[i] = min(options, key=lambda o: (o[0], o[1].level))[1]
             if plans[i].level == 2:
-                carves.append((IPSet(rest), IPSet(g.local), protos))
-        absorbed = IPSet([p for pl in plans if pl.level for p in pl.peers]) & (free - decided)
-        shared = []
+                carves.append((rest_spans, spans(g.local), protos))
+        absorbed = intersect(spans(p for pl in plans if pl.level for p in pl.peers),
+                             subtract(free, decided))
+        cut = cidrs(absorbed)
+        srcs, dsts = (local, cut) if local is not None else (cut, (ANY,))
+        # count both ways first: a peer list can be thousands of CIDRs, written only once
+        wide_size = len(srcs) * len(dsts) + sum(
+            len(pl.group.specs) * len(pl.group.local) * (len(pl.peers) + len(pl.carve))
+            for pl in plans)
+        if wide_size >= sum(len(g.specs) * len(g.local) * len(g.peers) for g in groups):
+            return [self._permit(g, g.peers) for g in groups]
+        shared: list[_Block] = []
         if absorbed:
-            cidrs = list(absorbed.iter_cidrs())
-            srcs, dsts = (local, cidrs) if local is not None else (cidrs, [ANY])
             shared.append(self._block("nothing else toward the widened external entries below",
-                                      [_Spec("ip")], srcs, dsts, "deny"))
+                                      (_Spec("ip"),), srcs, dsts, "deny"))
         ordered = sorted(plans, key=lambda pl: pl.level == 2)
-        wide = shared + [b for pl in ordered for b in self._plan_blocks(pl)]
-        narrow = [self._permit(g, g.peers) for g in groups]
-        return wide if _count(wide) < _count(narrow) else narrow
+        return shared + [b for pl in ordered for b in self._plan_blocks(pl)]
 
     def _plan_blocks(self, pl: _Plan) -> list[_Block]:
         out = []
@@ -457,31 +472,23 @@ class _Lowering:
         out.append(self._permit(pl.group, pl.peers))
         return out
 
-    def _block(self, remark: str, specs: list[_Spec], srcs: Sequence[IPNetwork],
-               dsts: Sequence[IPNetwork], action: str, port_on_src: bool = False,
+    def _block(self, remark: str, specs: Sequence[_Spec], srcs: Sequence[Cidr],
+               dsts: Sequence[Cidr], action: str, port_on_src: bool = False,
                log: bool = False) -> _Block:
-        aces = tuple(_Ace(action, s, address(src), s.port if port_on_src else "",
-                          address(dst), "" if port_on_src else s.port, log)
-                     for s in specs for src in srcs for dst in dsts)
-        return _Block(safe_text(remark, REMARK_MAX), aces)
+        product = _Product(action, specs if isinstance(specs, tuple) else tuple(specs),
+                           self._texts(srcs), self._texts(dsts), port_on_src, log)
+        return _Block(safe_text(remark, REMARK_MAX), (), product)
 
     def _finish(self, name: str, interface: str, blocks: list[_Block]) -> IosAcl:
-        blocks = [b for b in blocks if b.aces]
+        blocks = [b for b in blocks if b.size]
         blocks.append(_Block("default deny", (_Ace("deny", _Spec("ip"), "any", "", "any", "",
                                                     True),)))
-        seq = 0
-        out = []
-        for b in blocks:
-            aces = []
-            for a in b.aces:
-                seq += 10
-                aces.append(IosAce(seq, a.action, a.spec.protocol, a.src, a.src_port, a.dst,
-                                   a.dst_port, a.spec.option, a.log))
-            out.append(IosBlock(b.remark, tuple(aces)))
-        return IosAcl(name, interface, tuple(out))
+        seqs = itertools.count(10, 10)
+        return IosAcl(name, interface,
+                      tuple(IosBlock(b.remark, tuple(_numbered(b, seqs))) for b in blocks))
 
     # -- what cannot be expressed ---------------------------------------------------------------
-    def _cannot_reply(self, need: _Need, bad: list[str]) -> None:
+    def _cannot_reply(self, need: _Need, bad: Sequence[str]) -> None:
         if ("E402", need.rule.index) in self._reported:
             return
         self._reported.add(("E402", need.rule.index))
@@ -492,7 +499,7 @@ class _Lowering:
             f"'{need.local.name}'): only TCP, UDP and ICMP echo have a stateless reply; name "
             "tcp/udp services or icmp/echo-request in the allow", need.rule.span))
 
-    def _cannot_match(self, need: _Need, protos: list[int]) -> None:
+    def _cannot_match(self, need: _Need, protos: Sequence[int]) -> None:
         if ("E401", need.rule.index) in self._reported:
             return
         self._reported.add(("E401", need.rule.index))
@@ -503,8 +510,9 @@ class _Lowering:
             + " on its own; remove it from this allow", need.rule.span))
 
 
-@dataclass(frozen=True, slots=True)
-class _Ace:
+class _Ace(NamedTuple):
+    """An entry before its sequence number (a tuple: lowering makes tens of thousands)."""
+
     action: str
     spec: _Spec
     src: str
@@ -514,14 +522,52 @@ class _Ace:
     log: bool = False
 
 
-@dataclass(frozen=True, slots=True)
-class _Block:
+class _Product(NamedTuple):
+    """Entries for every service x source x destination, made only as `_finish` numbers them
+    (a lowering writes tens of thousands: none is kept twice)."""
+
+    action: str
+    specs: tuple[_Spec, ...]
+    srcs: tuple[str, ...]
+    dsts: tuple[str, ...]
+    port_on_src: bool
+    log: bool
+
+    @property
+    def size(self) -> int:
+        return len(self.specs) * len(self.srcs) * len(self.dsts)
+
+    def numbered(self, seqs: Iterator[int]) -> Iterator[IosAce]:
+        action, log = self.action, self.log
+        for s in self.specs:
+            protocol, option = s.protocol, s.option
+            src_port, dst_port = (s.port, "") if self.port_on_src else ("", s.port)
+            for src in self.srcs:
+                for dst in self.dsts:
+                    yield IosAce(next(seqs), action, protocol, src, src_port, dst, dst_port,
+                                 option, log)
+
+
+def _numbered(block: _Block, seqs: Iterator[int]) -> Iterator[IosAce]:
+    if block.product is not None:
+        return block.product.numbered(seqs)
+    return (IosAce(next(seqs), a.action, a.spec.protocol, a.src, a.src_port, a.dst,
+                   a.dst_port, a.spec.option, a.log) for a in block.aces)
+
+
+class _Block(NamedTuple):
+    """A remark and its entries: listed, or every combination of a product."""
+
     remark: str
     aces: tuple[_Ace, ...]
+    product: _Product | None = None
+
+    @property
+    def size(self) -> int:
+        return len(self.aces) if self.product is None else self.product.size
 
 
-@dataclass(frozen=True, slots=True)
-class _Group:
+class _Group(NamedTuple):
     """Entries of one remark block before addresses are chosen: local side and peers."""
 
     remark: str
@@ -529,19 +575,14 @@ class _Group:
     specs: tuple[_Spec, ...]
     reply: bool  # ports on the source side
     peer_speaks: bool  # peers are the sources (uplink) or the destinations (class ACL)
-    local: tuple[IPNetwork, ...]
-    peers: tuple[IPNetwork, ...]
+    local: tuple[Cidr, ...]
+    peers: tuple[Cidr, ...]
 
 
-@dataclass(frozen=True, slots=True)
-class _Plan:
+class _Plan(NamedTuple):
     """How a group's peers are written: 0 as they are, 1 absorbing free space, 2 as `any`."""
 
     group: _Group
     level: int
-    peers: tuple[IPNetwork, ...]
-    carve: tuple[IPNetwork, ...]  # level 2: denied first, with the group's own services
-
-
-def _count(blocks: list[_Block]) -> int:
-    return sum(len(b.aces) for b in blocks)
+    peers: tuple[Cidr, ...]
+    carve: tuple[Cidr, ...]  # level 2: denied first, with the group's own services

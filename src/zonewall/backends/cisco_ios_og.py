@@ -31,12 +31,14 @@ members per entry), because object groups do not reduce TCAM usage: the switch e
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from typing import NamedTuple
 
-from netaddr import IPNetwork, cidr_merge
+from netaddr import IPNetwork
 
 from zonewall.backends.base import GatewayView, Permit, safe_text
+from zonewall.backends.cidrs import Cidr, cidr_of, merge, netmask, wildcard
 from zonewall.backends.cisco_ios import (
     REMARK_MAX,
     CiscoIosBackend,
@@ -46,28 +48,22 @@ from zonewall.backends.cisco_ios import (
     _Block,
     _Lowering,
     _Need,
-    _Spec,
     acl_name,
     acl_suffix,
-    address,
-    forward_specs,
-    reply_specs,
     uplink_acl_name,
 )
+from zonewall.backends.cisco_ios_specs import _Spec
 from zonewall.ir import CompiledPolicy, ResolvedClass
 from zonewall.packets import PacketSet
 
 __all__ = ["OgLowering", "network_member", "service_member"]
 
-ANY = IPNetwork("0.0.0.0/0")
-Key = tuple[IPNetwork, ...]  # an endpoint's address set (disjoint from every other endpoint's)
+Key = tuple[Cidr, ...]  # an endpoint's address set (disjoint from every other endpoint's)
 
 
 def network_member(net: IPNetwork) -> str:
     """An `object-group network` member: "host A" or "A.B.C.D M.M.M.M" (a netmask)."""
-    if net.prefixlen == 32:
-        return f"host {net.ip}"
-    return f"{net.ip} {net.netmask}"
+    return netmask(cidr_of(net))
 
 
 def service_member(spec: _Spec) -> str:
@@ -75,8 +71,7 @@ def service_member(spec: _Spec) -> str:
     return " ".join(w for w in (spec.protocol, spec.port, spec.option) if w)
 
 
-@dataclass(frozen=True, slots=True)
-class _Entry:
+class _Entry(NamedTuple):
     """One grouped entry before names: sources, destinations, service(s), reply or not."""
 
     srcs: tuple[Key, ...]
@@ -93,13 +88,22 @@ class _Registry:
         self.networks: dict[Key, IosObjectGroup] = {}
         self.numbered = 0
         self.services: dict[tuple[_Spec, ...], IosObjectGroup] = {}
+        self._addresses: dict[tuple[Key, ...], tuple[str, int]] = {}
 
     def network(self, keys: Sequence[Key], labels: dict[Key, str],
                 classes: dict[Key, str]) -> tuple[str, int]:
-        """The ACE address for the union of `keys` and its member count."""
-        nets = tuple(cidr_merge([p for k in keys for p in k]))
+        """The ACE address for the union of `keys` and its member count (once per `keys`: a
+        group, once made, is what its addresses always map to)."""
+        hit = self._addresses.get(tuple(keys))
+        if hit is None:
+            hit = self._addresses[tuple(keys)] = self._network(keys, labels, classes)
+        return hit
+
+    def _network(self, keys: Sequence[Key], labels: dict[Key, str],
+                 classes: dict[Key, str]) -> tuple[str, int]:
+        nets = merge(c for k in keys for c in k)
         if len(nets) == 1:  # one CIDR needs no group: "10.0.0.0 0.0.0.255", "any"
-            return address(nets[0]), 1
+            return wildcard(nets[0]), 1
         group = self.networks.get(nets)
         if group is None:
             single = classes.get(keys[0]) if len(keys) == 1 else None
@@ -109,7 +113,7 @@ class _Registry:
             name = f"ZWN-{label.upper()}-{self.suffix}"
             what = ", ".join(sorted({labels[k] for k in keys}))
             group = IosObjectGroup("network", name, safe_text(what, REMARK_MAX),
-                                   tuple(network_member(n) for n in nets))
+                                   tuple(netmask(n) for n in nets))
             self.networks[nets] = group
         return f"object-group {group.name}", len(group.members)
 
@@ -164,8 +168,8 @@ class OgLowering(_Lowering):
 
     def _uplink_acl(self, uplink: str) -> IosAcl:
         view = self.view
-        spoofed = self._og_net(view.served_prefixes, "classes served here")
-        transit = self._og_net(view.transit, "classes of other gateways")
+        spoofed = self._og_net(self.ints(view.served_prefixes), "classes served here")
+        transit = self._og_net(self.ints(view.transit), "classes of other gateways")
         blocks = [
             _Block("spoofed: the source is a class served here",
                    tuple(_Ace("deny", _Spec("ip"), s, "", "any", "", True) for s in spoofed)),
@@ -179,11 +183,10 @@ class OgLowering(_Lowering):
         blocks += self._og_blocks(needs, peer_speaks=True)
         return self._finish(uplink_acl_name(self.policy, view), uplink, blocks)
 
-    def _og_net(self, prefixes: Sequence[IPNetwork], label: str) -> list[str]:
+    def _og_net(self, key: Key, label: str) -> list[str]:
         """The ACE address for a merged prefix list: none, inline (one CIDR), or a group."""
-        key = tuple(prefixes)
         if len(key) <= 1:
-            return [address(p) for p in key]
+            return [wildcard(p) for p in key]
         self._labels.setdefault(key, label)
         text, size = self.registry.network([key], self._labels, self._classes)
         self._sizes[text] = size
@@ -194,7 +197,7 @@ class OgLowering(_Lowering):
         """Entries for `needs`: flows first, then replies, each as few as stays exact."""
         pairs: dict[tuple[bool, Key, Key], PacketSet] = {}
         for n in needs:
-            local, peer = tuple(n.local.prefixes), tuple(n.peer.prefixes)
+            local, peer = self.ints(n.local.prefixes), self.ints(n.peer.prefixes)
             self._classes[local] = self._labels[local] = n.local.name
             if n.peer.kind == "class":
                 self._classes[peer] = self._labels[peer] = n.peer.name
@@ -217,18 +220,18 @@ class OgLowering(_Lowering):
     def _check_specs(self, n: _Need) -> None:
         """What IOS cannot express, reported at the allow as without groups (E401, E402)."""
         if n.kind == "reply":
-            bad = reply_specs(n.packets)[1]
+            bad = self.reply(n.packets)[1]
             if bad:
                 self._cannot_reply(n, bad)
         else:
-            protos = forward_specs(n.packets)[1]
+            protos = self.forward(n.packets)[1]
             if protos:
                 self._cannot_match(n, protos)
 
     def _forward_entries(self, pairs: dict[tuple[Key, Key], PacketSet]) -> list[_Entry]:
         """Blocks by service set (peers sharing one set) or by service (services sharing one
         set of peers), whichever gives fewer entries."""
-        by_pair = {pair: tuple(forward_specs(p)[0]) for pair, p in pairs.items()}
+        by_pair = {pair: self.forward(p)[0] for pair, p in pairs.items()}
         by_set, by_service = _bicliques(by_pair), _by_service(by_pair)
         best = by_service if len(by_service) < len(by_set) else by_set
         return [_Entry(s, d, specs, False) for s, d, specs in best]
@@ -236,7 +239,7 @@ class OgLowering(_Lowering):
     def _reply_entries(self, pairs: dict[tuple[Key, Key], PacketSet]) -> list[_Entry]:
         by_spec: dict[tuple[_Spec, ...], dict[tuple[Key, Key], tuple[_Spec, ...]]] = {}
         for pair, packets in pairs.items():
-            for spec in reply_specs(packets)[0]:
+            for spec in self.reply(packets)[0]:
                 by_spec.setdefault((spec,), {})[pair] = (spec,)
         return [_Entry(s, d, specs, True) for one in sorted(by_spec, key=_spec_key)
                 for s, d, specs in _bicliques(by_spec[one])]
@@ -259,6 +262,7 @@ class OgLowering(_Lowering):
                    * self._sizes.get(a.protocol, 1) for a in acl.aces)
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def _spec_key(specs: tuple[_Spec, ...]) -> tuple[tuple[str, tuple[int, ...], str], ...]:
     """Protocol, then ports as numbers ("eq 53" before "eq 443"), then the option."""
     return tuple((s.protocol, tuple(int(w) for w in s.port.split()[1:]), s.option)

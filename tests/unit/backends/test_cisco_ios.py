@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from netaddr import IPAddress, IPNetwork
 
 from zonewall.backends.base import gateway_view
@@ -27,8 +29,10 @@ from zonewall.backends.cisco_ios import (
     IosModel,
     acl_name,
     address,
+    forward_shapes,
     forward_specs,
     port_op,
+    reply_shapes,
     reply_specs,
     widen,
 )
@@ -817,3 +821,18 @@ def test_model_is_frozen() -> None:
     model = lowered(compiled_of(SMALL))
     with pytest.raises(dataclasses.FrozenInstanceError):
         model.acls[0].name = "X"  # type: ignore[misc]
+
+
+SPEC_KEYS = st.sampled_from([0, 1, 52, 53, 443, 65534, 65535])
+SPEC_PROTOS = st.sampled_from([0, ICMP, TCP, UDP, 47, 255])
+
+
+@given(st.lists(st.tuples(SPEC_PROTOS, SPEC_KEYS, SPEC_PROTOS, SPEC_KEYS), max_size=5))
+def test_cached_shapes_equal_the_specs(raw: list[tuple[int, int, int, int]]) -> None:
+    """The fast, cached spec tables read TCP/UDP intervals directly: same as the general path."""
+    packets = PacketSet.union_all(
+        PacketSet.of(min(key(a, p), key(b, q)), max(key(a, p), key(b, q))) for a, p, b, q in raw)
+    specs, bad = forward_specs(packets)
+    assert forward_shapes(packets.intervals) == (tuple(specs), tuple(bad))
+    specs, reply_bad = reply_specs(packets)
+    assert reply_shapes(packets.intervals) == (tuple(specs), tuple(reply_bad))
