@@ -68,15 +68,7 @@ def last(c: Cidr) -> int:
 
 def spans(cs: Iterable[Cidr]) -> Spans:
     """The address set covered by `cs` (any order, overlaps and duplicates allowed)."""
-    ivs = sorted((f, f | (TOP >> p)) for f, p in cs)
-    out: list[tuple[int, int]] = []
-    for lo, hi in ivs:
-        if out and lo <= out[-1][1] + 1:
-            if hi > out[-1][1]:
-                out[-1] = (out[-1][0], hi)
-        else:
-            out.append((lo, hi))
-    return tuple(out)
+    return _normal(sorted((f, f | (TOP >> p)) for f, p in cs))
 
 
 def _blocks(lo: int, hi: int) -> list[Cidr]:
