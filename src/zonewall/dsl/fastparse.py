@@ -26,7 +26,7 @@ from dataclasses import fields
 from typing import Any, NoReturn
 
 from zonewall.diagnostics import DiagnosticSink, Span
-from zonewall.dsl.transformer import Include, PoolSubnets, PoolVlans, TokenChecks
+from zonewall.dsl.checks import Include, PoolSubnets, PoolVlans, TokenChecks
 from zonewall.ir import (
     AssertKind,
     AssertStmt,

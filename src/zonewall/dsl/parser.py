@@ -14,20 +14,11 @@ import os
 import posixpath
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
-
-from lark import Lark, Token, Tree, UnexpectedCharacters, UnexpectedInput, UnexpectedToken
-from lark.exceptions import UnexpectedEOF, VisitError
+from typing import TYPE_CHECKING, Any
 
 from zonewall.diagnostics import Diagnostic, DiagnosticError, DiagnosticSink, Severity, Span
+from zonewall.dsl.checks import FileResult, Include, PoolSubnets, PoolVlans
 from zonewall.dsl.fastparse import FastSyntaxError, parse_fast
-from zonewall.dsl.transformer import (
-    FileResult,
-    Include,
-    PolicyTransformer,
-    PoolSubnets,
-    PoolVlans,
-)
 from zonewall.ir import (
     AssertStmt,
     ClassDef,
@@ -39,6 +30,9 @@ from zonewall.ir import (
     ServiceDef,
     SourceFile,
 )
+
+if TYPE_CHECKING:  # lark is imported only on the reference path (syntax errors, fmt)
+    from lark import Lark, Token, Tree, UnexpectedInput
 
 __all__ = ["FAST_PATH_MISMATCHES", "ParseResult", "concrete_tree", "decode_source",
            "lark_statements", "parse_file", "parse_statements", "parse_text"]
@@ -68,6 +62,8 @@ _TOKEN_WORDS = {
 @functools.cache
 def _lark(keep_all_tokens: bool = False) -> Lark:
     """The reference LALR parser; `keep_all_tokens` keeps keywords and `;` (for `fmt`)."""
+    from lark import Lark
+
     return Lark.open_from_package(
         "zonewall.dsl",
         "grammar.lark",
@@ -95,6 +91,9 @@ class ParseResult:
 
 
 def _syntax_error(err: UnexpectedInput, file: str, text: str) -> Diagnostic:
+    from lark import UnexpectedCharacters, UnexpectedToken
+    from lark.exceptions import UnexpectedEOF
+
     line = getattr(err, "line", 1) or 1
     col = getattr(err, "column", 1) or 1
     if isinstance(err, UnexpectedCharacters):
@@ -234,6 +233,11 @@ def lark_statements(text: str, display: str, sink: DiagnosticSink) -> list[Any]:
     Raises:
         DiagnosticError: the text has a syntax error.
     """
+    from lark import UnexpectedInput
+    from lark.exceptions import VisitError
+
+    from zonewall.dsl.transformer import PolicyTransformer
+
     try:
         tree = _lark().parse(text)
         result: FileResult = PolicyTransformer(display, text, sink).transform(tree)
@@ -256,6 +260,8 @@ def concrete_tree(text: str, display: str) -> Tree[Token]:
     Raises:
         DiagnosticError: the text has a syntax error.
     """
+    from lark import UnexpectedInput
+
     try:
         return _lark(keep_all_tokens=True).parse(text)
     except UnexpectedInput as err:

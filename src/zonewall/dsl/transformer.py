@@ -2,26 +2,32 @@
 
 The transformer turns each statement into its frozen IR node with a `Span`.  Local checks that
 need only the token itself (name charset and length, port ranges, CIDR syntax, VLAN numbers
-being numbers, string escapes) are done here and reported as diagnostics; everything that needs
-the whole policy (unknown names, overlaps, allocation) is the compiler's job.
+being numbers, string escapes) are `checks.TokenChecks`, shared with the fast parser, and
+reported as diagnostics; everything that needs the whole policy (unknown names, overlaps,
+allocation) is the compiler's job.  Only the reference path (syntax errors, `fmt`) imports
+this module, and with it lark.
 """
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass, field
 from typing import Any
 
 from lark import Token, Transformer, Tree, v_args
 from lark.tree import Meta
-from netaddr import AddrFormatError, IPNetwork
+from netaddr import IPNetwork
 
-from zonewall.diagnostics import DiagnosticSink, Span, source_lines, span_text
+from zonewall.diagnostics import DiagnosticSink, Span
+from zonewall.dsl.checks import (
+    FileResult,
+    Include,
+    PoolSubnets,
+    PoolVlans,
+    TokenChecks,
+)
 from zonewall.ir import (
     AssertKind,
     AssertStmt,
     ClassDef,
-    Criticality,
     ExternalDef,
     GatewayDef,
     PolicyHeader,
@@ -32,38 +38,6 @@ from zonewall.ir import (
     ServiceItem,
     ServiceRef,
 )
-from zonewall.packets import ICMP, ICMP_TYPES, TCP, UDP, PacketSet
-
-MAX_NAME = 31
-# Words with a meaning of their own in selectors and services: never usable as names.
-RESERVED = frozenset({"any", "internal", "external", "tag", "criticality", "ip", "icmp", "tcp",
-                      "udp", "proto"})
-_NAME_RE = re.compile(r"[a-z][a-z0-9_]*(-[a-z0-9_]+)*\Z")
-_PROTO_WORDS = {"ip": PacketSet.everything(), "icmp": PacketSet.protocol(ICMP),
-                "tcp": PacketSet.protocol(TCP), "udp": PacketSet.protocol(UDP)}
-
-
-@dataclass(frozen=True, slots=True)
-class Include:
-    path: str
-    span: Span
-
-
-@dataclass(frozen=True, slots=True)
-class PoolSubnets:
-    prefixes: tuple[tuple[IPNetwork, Span], ...]
-
-
-@dataclass(frozen=True, slots=True)
-class PoolVlans:
-    ranges: tuple[tuple[int, int, Span], ...]
-
-
-@dataclass
-class FileResult:
-    """What one file contributes, in source order."""
-
-    statements: list[Any] = field(default_factory=list)
 
 
 def tok_span(file: str, tok: Token) -> Span:
@@ -78,211 +52,6 @@ def meta_span(file: str, meta: Meta) -> Span:
     if getattr(meta, "empty", True):
         return Span(file, 1, 1, 1, 2)
     return Span(file, meta.line, meta.column, meta.end_line, meta.end_column)
-
-
-class TokenChecks:
-    """Token-level validation and statement assembly shared by both front ends.
-
-    The lark `PolicyTransformer` and the hand-written fast parser (`fastparse`) both call these,
-    with a token's text and its span, so every local diagnostic is produced by the same code.
-    """
-
-    def __init__(self, file: str, text: str, sink: DiagnosticSink) -> None:
-        self.file = file
-        self.text = text
-        self.sink = sink
-        self._lines: list[str] | None = None
-        self._good_names: set[str] = set()  # names already found valid (no diagnostic)
-
-    def name(self, value: str, span: Span, what: str = "name") -> str:
-        if value in self._good_names:
-            return value
-        if not _NAME_RE.match(value):
-            self.sink.error(
-                "E104",
-                f"invalid {what} '{value}': names are lowercase letters, digits, '_' and '-', "
-                "start with a letter and do not end with '-'",
-                span,
-            )
-        elif len(value) > MAX_NAME:
-            self.sink.error(
-                "E104",
-                f"{what} '{value}' is {len(value)} characters long; the limit is {MAX_NAME} "
-                "(names become chain, ACL and VLAN names)",
-                span,
-            )
-        else:
-            self._good_names.add(value)
-        return value.lower()
-
-    def defined_name(self, value: str, span: Span, what: str) -> str:
-        value = self.name(value, span, what)
-        if value in RESERVED:
-            self.sink.error("E104", f"'{value}' is a reserved word and cannot name a {what}",
-                            span)
-        return value
-
-    def string(self, value: str, span: Span) -> str:
-        raw = value[1:-1]
-        if "\\" not in raw:
-            return raw
-        out: list[str] = []
-        i = 0
-        while i < len(raw):
-            ch = raw[i]
-            if ch == "\\":
-                nxt = raw[i + 1]
-                if nxt not in '"\\':
-                    self.sink.error("E106", f"unknown escape '\\{nxt}' in string: only \\\" and "
-                                    "\\\\ are allowed", span)
-                out.append(nxt)
-                i += 2
-                continue
-            out.append(ch)
-            i += 1
-        return "".join(out)
-
-    def integer(self, value: str, span: Span, lo: int, hi: int, what: str) -> int:
-        if len(value) > 10 or not (lo <= int(value) <= hi):
-            self.sink.error("E106", f"{what} {value} is out of range ({lo}-{hi})", span)
-            return lo
-        return int(value)
-
-    def cidr(self, text: str, span: Span) -> tuple[IPNetwork, Span]:
-        try:
-            octets = text.split("/")[0].split(".")
-            if any(len(o) > 3 or int(o) > 255 for o in octets):
-                raise AddrFormatError(text)
-            if "/" in text and not 0 <= int(text.split("/")[1][:3]) <= 32:
-                raise AddrFormatError(text)
-            net = IPNetwork(text if "/" in text else text + "/32")
-        except (AddrFormatError, ValueError):
-            self.sink.error("E106", f"'{text}' is not a valid IPv4 address or CIDR", span)
-            return IPNetwork("0.0.0.0/32"), span
-        if net.ip != net.network:
-            self.sink.error(
-                "E106",
-                f"'{text}' has host bits set; write the network address '{net.cidr}'",
-                span,
-            )
-        return net.cidr, span
-
-    def portspec(self, value: str, span: Span) -> PacketSet:
-        proto_word, _, arg = value.partition("/")
-        if proto_word == "icmp":
-            if arg in ICMP_TYPES:
-                return PacketSet.ports(ICMP, ICMP_TYPES[arg], ICMP_TYPES[arg])
-            if arg.isdigit() and len(arg) <= 3 and int(arg) <= 255:
-                return PacketSet.ports(ICMP, int(arg), int(arg))
-            names = ", ".join(sorted(ICMP_TYPES))
-            self.sink.error("E106", f"unknown ICMP type '{arg}': use a number 0-255 or one of "
-                            f"{names}", span)
-            return PacketSet.protocol(ICMP)
-        if proto_word == "proto":
-            if arg.isdigit() and len(arg) <= 3 and int(arg) <= 255:
-                return PacketSet.protocol(int(arg))
-            self.sink.error("E106", f"protocol number '{arg}' must be 0-255", span)
-            return PacketSet.protocol(0)
-        proto = TCP if proto_word == "tcp" else UDP
-        lo_s, _, hi_s = arg.partition("-")
-        hi_s = hi_s or lo_s
-        if not (lo_s.isdigit() and hi_s.isdigit()) or "-" in hi_s:
-            self.sink.error("E106", f"'{value}' is not a port or port range such as "
-                            f"{proto_word}/443 or {proto_word}/1000-2000", span)
-            return PacketSet.protocol(proto)
-        if len(lo_s) > 5 or len(hi_s) > 5 or int(lo_s) > 65535 or int(hi_s) > 65535:
-            self.sink.error("E106", f"port in '{value}' is out of range (0-65535)", span)
-            return PacketSet.protocol(proto)
-        lo, hi = int(lo_s), int(hi_s)
-        if lo > hi:
-            self.sink.error("E106", f"port range in '{value}' is empty (start above end)", span)
-            return PacketSet.protocol(proto)
-        return PacketSet.ports(proto, lo, hi)
-
-    def service_use(self, value: str, span: Span, is_port: bool) -> ServiceItem | ServiceRef:
-        """A service item or reference: a PORTSPEC, a protocol word (`icmp`) or a name."""
-        if is_port:
-            return ServiceItem(value, self.portspec(value, span), span)
-        if value in _PROTO_WORDS:
-            return ServiceItem(value, _PROTO_WORDS[value], span)
-        return ServiceRef(self.name(value, span, "service name"), span)
-
-    def level(self, word: str, span: Span) -> Criticality:
-        try:
-            if word != word.lower():
-                raise KeyError(word)
-            return Criticality[word.upper()]
-        except KeyError:
-            self.sink.error("E106", f"unknown criticality '{word}': use low, medium, high or "
-                            "critical", span)
-            return Criticality.MEDIUM
-
-    def vlan_range(self, lo_value: str, lo_span: Span, hi_value: str, hi_span: Span,
-                   span: Span) -> tuple[int, int, Span]:
-        lo = self.integer(lo_value, lo_span, 0, 1 << 32, "VLAN")
-        hi = self.integer(hi_value, hi_span, 0, 1 << 32, "VLAN")
-        if lo > hi:
-            self.sink.error("E106", f"VLAN range {lo}-{hi} is empty (start above end)", span)
-        return lo, hi, span
-
-    # -- statement assembly (after the statement's parts are checked, as lark's bottom-up
-    #    transformer orders it) -------------------------------------------------------------
-    def header(self, title: str, title_span: Span, owners: list[tuple[str, Span]],
-               span: Span) -> PolicyHeader:
-        for extra in owners[1:]:
-            self.sink.error("E110", "'owner' is given twice in the policy header", extra[1])
-        return PolicyHeader(self.string(title, title_span), owners[0][0] if owners else None,
-                            span)
-
-    def class_def(self, name_value: str, name_span: Span,
-                  items: list[tuple[str, Any, Span]], span: Span) -> ClassDef:
-        name = self.defined_name(name_value, name_span, "class")
-        attrs: dict[str, Any] = {}
-        spans: list[tuple[str, Span]] = []
-        for attr, value, attr_span in items:
-            if attr in attrs:
-                self.sink.error("E110", f"'{attr}' is given twice in class '{name}'", attr_span)
-                continue
-            attrs[attr] = value
-            spans.append((attr, attr_span))
-        subnets = tuple(net for net, _ in attrs.get("subnet", ()))
-        tags = tuple(dict.fromkeys(attrs.get("tags", ())))
-        return ClassDef(
-            name=name,
-            description=attrs.get("description"),
-            vlan=attrs.get("vlan"),
-            subnets=subnets,
-            hosts=attrs.get("hosts"),
-            criticality=attrs.get("criticality", Criticality.MEDIUM),
-            tags=tags,
-            span=span,
-            attr_spans=tuple(spans),
-        )
-
-    def gateway(self, name_value: str, name_span: Span, items: list[tuple[str, Any, Span]],
-                span: Span) -> GatewayDef:
-        name = self.defined_name(name_value, name_span, "gateway")
-        attrs: dict[str, Any] = {}
-        spans: list[tuple[str, Span]] = []
-        for attr, value, attr_span in items:
-            if attr in attrs:
-                self.sink.error("E110", f"'{attr}' is given twice in gateway '{name}'",
-                                attr_span)
-                continue
-            attrs[attr] = value
-            spans.append((attr, attr_span))
-        return GatewayDef(name, attrs.get("platform"), attrs.get("serves"),
-                          attrs.get("interface"), attrs.get("uplink"), span, tuple(spans),
-                          object_groups="object-groups" in attrs)
-
-    def lines(self) -> list[str]:
-        if self._lines is None:
-            self._lines = source_lines(self.text)
-        return self._lines
-
-    def source_text(self, span: Span) -> str:
-        """The text of a span, comments dropped, whitespace collapsed to single spaces."""
-        return span_text(self.lines(), span)
 
 
 class PolicyTransformer(Transformer[Token, FileResult]):
