@@ -30,7 +30,8 @@ class cam    {{ vlan 50 subnet 10.20.70.0/24 }}
 allow pump -> server : https
 allow link, host -> server : https
 allow cam -> server : https
-gateway fw {{ platform {platform} interface "{template}" uplink "eth0" serves pump, server, link, host }}
+gateway fw {{ platform {platform} interface "{template}" uplink "eth0"
+              serves pump, server, link, host }}
 gateway sw {{ platform cisco-ios uplink "Gi1/0/48" serves cam }}
 """
 
@@ -128,14 +129,16 @@ links = st["links"]
 if args[:2] == ["-d", "-o"] and args[2:4] == ["link", "show"]:
     n = dev(args); l = links.get(n)
     if l is None: sys.exit(1)
-    if l.get("vlan") is None: print(f"3: {n}: <BROADCAST,MULTICAST> mtu 1500 qdisc noop\\    veth"); sys.exit(0)
+    if l.get("vlan") is None:
+        print(f"3: {n}: <BROADCAST,MULTICAST> mtu 1500 qdisc noop\\    veth"); sys.exit(0)
     print(f"7: {n}@{l['parent']}: <BROADCAST,MULTICAST,UP> mtu 1500 qdisc noqueue state UP"
           f"\\    link/ether 5a:00:00:00:00:01 brd ff:ff:ff:ff:ff:ff promiscuity 0 \\    "
           f"vlan protocol 802.1Q id {l['vlan']} <REORDER_HDR> addrgenmode eui64")
 elif args[:2] == ["link", "show"]:
     sys.exit(0 if dev(args) in links else 1)
 elif args[:2] == ["link", "add"]:
-    p, n, i = args[args.index("link", 1) + 1], args[args.index("name") + 1], args[args.index("id") + 1]
+    p, n = args[args.index("link", 1) + 1], args[args.index("name") + 1]
+    i = args[args.index("id") + 1]
     if n in links or p not in links: sys.exit(2)
     links[n] = {"parent": p, "vlan": int(i), "up": False}; st["addrs"][n] = []; save()
 elif args[:3] == ["link", "set", "dev"]:
