@@ -23,6 +23,7 @@ from zonewall import __version__
 from zonewall.atomic import write_atomic
 from zonewall.backends import get_backend
 from zonewall.backends.base import Feature, gateway_view
+from zonewall.backends.linux_interfaces import interface_configs
 from zonewall.backends.vlan_plan import vlan_plan
 from zonewall.diagnostics import Diagnostic, Severity, Span, sort_diagnostics
 from zonewall.ir import CompiledPolicy, GatewayPlan
@@ -41,7 +42,7 @@ class Output:
     text: str
     gateway: str | None
     platform: str | None
-    kind: str  # config | switch-config | vlan-plan
+    kind: str  # config | switch-config | interface-config | vlan-plan
     rules: int | None
 
     @property
@@ -81,7 +82,11 @@ def render_outputs(report: CheckReport) -> tuple[list[Output], list[Diagnostic]]
             outputs.append(Output(path, text, None, None, "vlan-plan", None))
         else:
             outputs.append(Output(path, text, gateway, "cisco-ios", "switch-config", None))
-    return outputs, diags
+    interfaces, warnings = interface_configs(compiled)
+    for model, text in interfaces:
+        outputs.append(Output(model.path, text, model.gateway, model.platform,
+                              "interface-config", None))
+    return outputs, diags + warnings
 
 
 # A gateway's diagnostics and its proven configs (path, text, rule count), in order.

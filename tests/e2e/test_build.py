@@ -77,9 +77,12 @@ def test_manifest_lists_every_file_with_its_hash(tmp_path: Path) -> None:
     assert set(listed) | {"manifest.json"} == set(tree(out))
     for name, entry in listed.items():
         assert entry["sha256"] == hashlib.sha256((out / name).read_bytes()).hexdigest()
-        assert entry["kind"] in ("config", "switch-config", "vlan-plan")
+        assert entry["kind"] in ("config", "switch-config", "interface-config", "vlan-plan")
     kinds = {o["kind"] for o in manifest["outputs"]}
-    assert kinds == {"config", "switch-config", "vlan-plan"}
+    assert kinds == {"config", "switch-config", "interface-config", "vlan-plan"}
+    assert listed["core_fw-interfaces.sh"] | {"sha256": ""} == {
+        "path": "core_fw-interfaces.sh", "gateway": "core_fw", "platform": "iptables",
+        "kind": "interface-config", "sha256": "", "rules": None}
     platforms = {o["platform"] for o in manifest["outputs"] if o["kind"] == "config"}
     assert {"iptables", "cisco-ios"} <= platforms
     for entry in manifest["outputs"]:

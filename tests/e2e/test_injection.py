@@ -26,7 +26,7 @@ allow ws -> srv : https "{why}" log
 allow ws -> dev : https "{why}"
 allow dev -> srv : dns "{why}"
 allow srv -> internet : https "{why}"
-gateway fw {{ platform iptables uplink "eth0" serves ws, srv }}
+gateway fw {{ platform iptables interface "eth1.{{vlan}}" uplink "eth0" serves ws, srv }}
 gateway nf {{ platform nftables uplink "eth0" interface "nf{{vlan}}" serves dev }}
 """
 
@@ -59,6 +59,11 @@ def test_hostile_strings_add_no_line_and_no_rule(tmp_path: Path, text: str) -> N
         assert len(hostile[name].split("\n")) == len(clean[name].split("\n")), name
         for line in hostile[name].split("\n"):
             assert "\r" not in line and "\u2028" not in line and "\x85" not in line, name
+    assert "fw-interfaces.sh" in clean  # descriptions reach its comments
+    for name in (n for n in clean if n.endswith("-interfaces.sh")):
+        def code(text: str) -> list[str]:
+            return [line for line in text.split("\n") if not line.lstrip().startswith("#")]
+        assert code(hostile[name]) == code(clean[name])
     for name in (n for n in clean if n.endswith(".rules")):
         def rules(text: str) -> list[str]:
             return [re.sub(r'--comment "[^"]*"', "", line) for line in text.split("\n")

@@ -210,7 +210,7 @@ def test_early_accept_all_permits_too_much_and_names_the_line() -> None:
     added = text.splitlines().index("-A FORWARD -j ACCEPT") + 1
     assert all(any(r.line == added and r.text == "-A FORWARD -j ACCEPT" for r in d.rules)
                for d in diffs)
-    guest = [d for d in diffs if d.ingress == "vl202" and "guest_wifi" in d.src_owner
+    guest = [d for d in diffs if d.ingress == "eth1.202" and "guest_wifi" in d.src_owner
              and "ehr_app" in d.dst_owner]
     assert len(guest) == 1 and guest[0].packets == EVERYTHING
     digest = summarize(diffs)
@@ -225,7 +225,7 @@ def test_accept_all_appended_before_commit_is_shadowed() -> None:
     text = edit(edge_text(), "-A zp-guest_wifi-internet -m limit",
                 "-A zp-guest_wifi-internet -j ACCEPT\n-A zp-guest_wifi-internet -m limit")
     diffs = check(MULTI, "edge_fw", text)
-    assert diffs and all(d.ingress == "vl202" and "external internet" in d.dst_owner
+    assert diffs and all(d.ingress == "eth1.202" and "external internet" in d.dst_owner
                          and d.packets == EVERYTHING - PacketSet.ports(TCP, 443, 443)
                          for d in diffs)
     assert lines_of(diffs) == {"-A zp-guest_wifi-internet -j ACCEPT"}
@@ -237,7 +237,7 @@ def test_widened_port_range_permits_the_added_ports() -> None:
     diffs = check(MULTI, "edge_fw", text)
     assert len(diffs) == 1
     (d,) = diffs
-    assert (d.kind, d.ingress, d.packets) == ("permits-too-much", "vl201",
+    assert (d.kind, d.ingress, d.packets) == ("permits-too-much", "eth1.201",
                                              PacketSet.ports(TCP, 444, 450))
     assert "clinician_ws" in d.src_owner and "ehr_app" in d.dst_owner
     assert d.rules[0].text.startswith("-A zp-clinician_ws-ehr_app -p tcp -m tcp --dport 443:450")
@@ -288,19 +288,19 @@ def test_missing_conntrack_accept_blocks_replies() -> None:
     # and the established packets of the flows themselves are dropped at their pair chains
     blocked = [d for d in diffs if d.kind == "blocks-needed"]
     assert blocked and all(d.condition.endswith("ct state established") for d in blocked)
-    assert {d.ingress for d in blocked} == {"vl200", "vl201", "vl202"}
+    assert {d.ingress for d in blocked} == {"eth1.200", "eth1.201", "eth1.202"}
 
 
 def test_new_and_reply_permitted_api() -> None:
     ev = Evaluator(parse_iptables(edge_text(), "edge_fw.rules"))
     https = PacketSet.ports(TCP, 443, 443)
-    assert ev.new_permitted("vl202", "eth0", "10.60.0.9", "8.8.8.8") == https
-    assert ev.reply_permitted("eth0", "vl202", "8.8.8.8", "10.60.0.9", https) == https
+    assert ev.new_permitted("eth1.202", "eth0", "10.60.0.9", "8.8.8.8") == https
+    assert ev.reply_permitted("eth0", "eth1.202", "8.8.8.8", "10.60.0.9", https) == https
     text = edit(edge_text(), "-A FORWARD -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT\n",
                 "")
     broken = Evaluator(parse_iptables(text, "edge_fw.rules"))
-    assert not broken.reply_permitted("eth0", "vl202", "8.8.8.8", "10.60.0.9", https)
-    assert broken.new_permitted("vl202", "eth0", "10.60.0.9", "8.8.8.8") == https
+    assert not broken.reply_permitted("eth0", "eth1.202", "8.8.8.8", "10.60.0.9", https)
+    assert broken.new_permitted("eth1.202", "eth0", "10.60.0.9", "8.8.8.8") == https
 
 
 # -- what the kernel gives back ----------------------------------------------------------------

@@ -33,7 +33,7 @@ def iface(m: GatewayModel, cls: str) -> str:
 
 def test_interfaces_and_routes() -> None:
     m = model("edge_fw")
-    assert m.interfaces == ("vl200", "vl201", "vl202", "eth0")  # classes, then the uplink
+    assert m.interfaces == ("eth1.200", "eth1.201", "eth1.202", "eth0")  # classes, then the uplink
     assert m.route(ep(m, "clinician_ws")) == iface(m, "clinician_ws")
     assert m.route(ep(m, "ehr_app")) == "eth0"  # a class of another gateway
     assert m.route(ep(m, "internet")) == "eth0"

@@ -166,7 +166,7 @@ def test_widened_port_range_permits_the_added_ports() -> None:
     old = "        tcp dport 2762 ct state new counter accept"
     diffs = check(MULTI, "dc_fw", edit(dc_text(), old, old.replace("2762", "2762-2770")))
     assert [(d.kind, d.ingress, d.packets) for d in diffs] == [
-        ("permits-too-much", "dc300", PacketSet.ports(TCP, 2763, 2770))]
+        ("permits-too-much", "eth1.300", PacketSet.ports(TCP, 2763, 2770))]
     assert diffs[0].rules[0].text.strip().startswith("tcp dport 2762-2770")
 
 
@@ -175,7 +175,7 @@ def test_set_prefix_widened_lets_a_neighbour_in_as_that_class() -> None:
     interface, hl7_engine addresses now pass as core_svc (a spoofed source)."""
     text = edit(dc_text(), "            10.60.200.48/28\n", "            10.60.200.32/27\n")
     diffs = check(MULTI, "dc_fw", text)
-    assert diffs and all(d.kind == "permits-too-much" and d.ingress == "dc302"
+    assert diffs and all(d.kind == "permits-too-much" and d.ingress == "eth1.302"
                          and "hl7_engine" in d.src_owner for d in diffs)
 
 

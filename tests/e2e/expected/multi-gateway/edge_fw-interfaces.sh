@@ -1,0 +1,58 @@
+#!/bin/sh
+# zonewall 0.1.0  backend: linux interface config (iproute2)  -- DO NOT EDIT
+# policy: examples/multi-gateway.zw
+# policy-sha256: e1020a14f5558e2a76dd5f614008631d76e23f443b90c565e77187b88718d4b0
+# gateway: edge_fw (iptables)
+# run as root: sh edge_fw-interfaces.sh, after loading edge_fw.rules
+# (the ruleset names these interfaces and loads before they exist; forwarding goes on last)
+# safe to run again: every parent and existing subinterface is checked before any change
+# not persistent: run it at boot; addresses and interfaces not listed here are left alone
+# the uplink (eth0) is left to you
+# gateway address: first usable address of each subnet, as in vlan-plan
+set -eu
+
+zw_fail() {
+  echo "zonewall: $*; nothing was changed" >&2
+  exit 1
+}
+
+# zw_check PARENT NAME VLAN: the parent exists; NAME is absent or is 802.1Q VLAN on PARENT
+# ("ip -d -o link" prints "N: NAME@PARENT: <...> ... vlan protocol 802.1Q id VLAN <...>").
+zw_check() {
+  ip link show dev "$1" >/dev/null 2>&1 || zw_fail "parent interface $1 does not exist"
+  if ip link show dev "$2" >/dev/null 2>&1; then
+    case "$(ip -d -o link show dev "$2")" in
+      *": $2@$1: "*" vlan protocol 802.1"[Qq]" id $3 "*) ;;
+      *) zw_fail "$2 exists but is not 802.1Q VLAN $3 on $1; fix or remove it by hand" ;;
+    esac
+  fi
+}
+
+# zw_vlan PARENT NAME VLAN: create NAME unless zw_check found it in place.
+zw_vlan() {
+  ip link show dev "$2" >/dev/null 2>&1 || ip link add link "$1" name "$2" type vlan id "$3"
+}
+
+zw_check eth1 eth1.200 200
+zw_check eth1 eth1.201 201
+zw_check eth1 eth1.202 202
+
+ip link set dev eth1 up
+
+# class biomed_ws: Clinical engineering workstations
+zw_vlan eth1 eth1.200 200
+ip address replace 10.60.3.161/28 dev eth1.200
+ip link set dev eth1.200 up
+
+# class clinician_ws: Clinician workstations and workstations-on-wheels
+zw_vlan eth1 eth1.201 201
+ip address replace 10.60.3.1/25 dev eth1.201
+ip link set dev eth1.201 up
+
+# class guest_wifi: Patient and visitor Wi-Fi
+zw_vlan eth1 eth1.202 202
+ip address replace 10.60.0.1/23 dev eth1.202
+ip link set dev eth1.202 up
+
+# route between the VLANs (the ruleset decides what may cross)
+sysctl -q -w net.ipv4.ip_forward=1
