@@ -189,6 +189,10 @@ _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 def csv_cell(text: str) -> str:
-    """A CSV cell's text: one line (tabs kept), and never read as a spreadsheet formula."""
+    """A CSV cell's text: one line (tabs kept), and never read as a spreadsheet formula.
+
+    Blanks before a formula character count too: an import that trims spaces would
+    otherwise see the formula.
+    """
     text = _one_line(text, keep="\t")
-    return "'" + text if text.startswith(_FORMULA_START) else text
+    return "'" + text if text.lstrip(" ").startswith(_FORMULA_START) else text
