@@ -27,10 +27,12 @@ hides one.  Then, per format:
   `_`.  `?` also becomes `_`: pasted into the IOS CLI (the deploy sequence in every `.ios`
   header), `?` asks for context help instead of being typed.
 * `markdown_text`: text inside a Markdown table cell or heading: `\\`, `|`, backticks,
-  `*`, `[`, `]`, `~`, `$` and `_` (but between two letters or digits) are backslash-escaped and `&`, `<`, `>` written as entities,
-  so the text renders as written and can neither add markup nor break the table.
-* `csv_cell`: the csv module quotes; a cell starting with `=`, `+`, `-`, `@`, tab or CR gets a
-  leading `'` so spreadsheets read it as text (the OWASP rule against formula injection).
+  `*`, `[`, `]`, `~`, `$` and `_` (but between two letters or digits) are backslash-escaped,
+  `&`, `<`, `>` written as entities, so the text renders as written and can neither add
+  markup nor break the table.
+* `csv_cell`: the csv module quotes; a cell starting (after any spaces) with `=`, `+`, `-`,
+  `@`, tab or CR gets a leading `'` so spreadsheets read it as text (the OWASP rule against
+  formula injection).
 
 YAML needs no function: `yaml.dump` quotes and escapes whatever the text holds, and
 `yaml.safe_load` gives the same string back.
