@@ -15,6 +15,7 @@ from zonewall.backends.base import gateway_view
 from zonewall.backends.cisco_ios import CiscoIosBackend
 from zonewall.backends.vlan_plan import (
     CSV_COLUMNS,
+    YAML_WIDTH,
     dhcp_range,
     gateway_address,
     plan_rows,
@@ -121,13 +122,17 @@ def test_files() -> None:
 @pytest.mark.skipif(not yaml.__with_libyaml__, reason="PyYAML built without libyaml")
 def test_yaml_is_the_pure_python_emitters_text() -> None:
     # The plan is dumped with libyaml's emitter for speed; it must write what PyYAML's own
-    # emitter writes (descriptions are in safe_text's charset, which has YAML indicators).
-    text = POLICY.replace('"Infusion pumps"', '"- a: b, c > d / e = f + g :x"')
+    # emitter writes, for descriptions as written: YAML indicators, quotes, accents, line
+    # separators, and longer than the default line width.
+    desc = ("- a: b, c > d / e = f + g :x # nurses' desk \\\"3\\\" caf\u00e9 \u2028 \U0001f489 "
+            + "long " * 30)
+    text = POLICY.replace('"Infusion pumps"', f'"{desc}"')
     rows = plan_rows(compiled_of(text))
     fast = vlan_plan(compiled_of(text))[PurePosixPath("vlan-plan.yaml")]
     data = yaml.safe_load(fast)
-    assert data[2]["description"] == "- a: b, c > d / e = f + g :x" and len(data) == len(rows)
-    assert fast == yaml.safe_dump(data, sort_keys=True, default_flow_style=False)
+    assert data[2]["description"] == desc.replace('\\"', '"') and len(data) == len(rows)
+    assert fast == yaml.dump(data, Dumper=yaml.SafeDumper, sort_keys=True,
+                             default_flow_style=False, allow_unicode=True, width=YAML_WIDTH)
 
 
 def test_switch_config() -> None:
