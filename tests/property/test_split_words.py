@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from zonewall.verify.iptables import _split_escaped, _split_unescaped
+from zonewall.verify.iptables import _split_escaped, _split_unescaped, split_words
 
 LINES = st.text(alphabet='ab "\t\u00a0-', max_size=30)
 
@@ -32,3 +32,14 @@ def test_unescaped_split_agrees_with_the_reference(text: str) -> None:
 ])
 def test_unescaped_split_examples(text: str, words: list[str]) -> None:
     assert _split_unescaped(text) == words
+
+
+@pytest.mark.parametrize(("text", "words"), [
+    # as zonewall writes a comment, and as iptables-save gives it back (\' for ')
+    ('--comment "a \\" b \\\\ c" -j X', ["--comment", 'a " b \\ c', "-j", "X"]),
+    ('--comment "nurses\\\' desk"', ["--comment", "nurses' desk"]),
+    # outside quotes iptables-restore reads a backslash as itself
+    ('x\\y "q"', ["x\\y", "q"]),
+])
+def test_split_words_reads_escapes_inside_quotes_only(text: str, words: list[str]) -> None:
+    assert split_words(text) == words

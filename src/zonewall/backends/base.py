@@ -19,7 +19,6 @@ import abc
 import enum
 import functools
 import hashlib
-import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import PurePosixPath
@@ -28,6 +27,7 @@ from typing import Any, ClassVar
 import jinja2
 from netaddr import IPNetwork, cidr_merge
 
+from zonewall.backends.text import markdown_text
 from zonewall.diagnostics import Diagnostic
 from zonewall.ir import CompiledPolicy, Endpoint, Flow, GatewayPlan, ResolvedClass, ResolvedRule
 from zonewall.packets import PORT_SPAN, PacketSet
@@ -39,7 +39,6 @@ __all__ = [
     "Permit",
     "gateway_view",
     "make_env",
-    "safe_text",
     "short_name",
 ]
 
@@ -143,19 +142,6 @@ def protocol_blocks(packets: PacketSet) -> list[tuple[int, list[tuple[int, int]]
     return out
 
 
-_SAFE = re.compile(r"[^A-Za-z0-9 _.:/>,+=-]")
-# What safe_text would change besides the length: an unsafe character, or spaces to collapse.
-_NOT_CLEAN = re.compile(r"[^A-Za-z0-9 _.:/>,+=-]|  |^ | $")
-
-
-def safe_text(text: str, limit: int) -> str:
-    """Text safe inside a quoted comment or remark: a narrow charset, one line, `limit` bytes."""
-    if _NOT_CLEAN.search(text) is None:  # most texts (one search instead of sub+split+join)
-        return text[:limit].rstrip()
-    cleaned = " ".join(_SAFE.sub("_", text).split())
-    return cleaned[:limit].rstrip()
-
-
 def short_name(parts: Iterable[str], limit: int, sep: str = "-") -> str:
     """Join parts; when too long, shorten each part and add a hash of the full name."""
     parts = list(parts)
@@ -182,7 +168,8 @@ def policy_digest(policy: CompiledPolicy) -> str:
     return h.hexdigest()
 
 
-FILTERS: dict[str, Callable[..., Any]] = {}
+# Free text in templates goes through its format's function (see `backends/text.py`).
+FILTERS: dict[str, Callable[..., Any]] = {"md": markdown_text}
 
 
 @functools.cache

@@ -49,7 +49,6 @@ from zonewall.backends.base import (
     make_env,
     policy_digest,
     rule_ref,
-    safe_text,
     slices,
 )
 from zonewall.backends.cidrs import (
@@ -77,6 +76,7 @@ from zonewall.backends.cisco_ios_specs import (
     reply_shapes,
     reply_specs,
 )
+from zonewall.backends.text import ios_text
 from zonewall.diagnostics import Diagnostic, DiagnosticError, Severity
 from zonewall.ir import CompiledPolicy, Endpoint, Flow, ResolvedClass, ResolvedRule
 from zonewall.packets import UDP, PacketSet
@@ -237,7 +237,7 @@ class CiscoIosBackend(Backend):
         return lowering
 
     def _header(self, policy: CompiledPolicy, view: GatewayView) -> tuple[str, ...]:
-        files = safe_text(", ".join(f.path for f in policy.policy.files), 200)
+        files = ios_text(", ".join(f.path for f in policy.policy.files), 200)
         return (
             (f"zonewall {__version__}  backend: cisco-ios (IOS/IOS-XE named extended IPv4 ACLs, "
              "stateless)  -- DO NOT EDIT"),
@@ -383,8 +383,8 @@ class _Lowering:
         aces = tuple(_Ace("permit", spec, wildcard(s), f"eq {DHCP_CLIENT_PORT}",
                           "host 255.255.255.255", spec.port)
                      for s in ((0, 32), *self.ints(cls.prefixes)))
-        return [_Block(safe_text(f"{cls.name}: DHCP client broadcasts, relayed by ip "
-                                 "helper-address", REMARK_MAX), aces)]
+        return [_Block(ios_text(f"{cls.name}: DHCP client broadcasts, relayed by ip "
+                                "helper-address", REMARK_MAX), aces)]
 
     # -- groups: one remark block per (kind, statement, local class, packets) -----------------
     def _groups(self, needs: list[_Need], peer_speaks: bool) -> list[_Group]:
@@ -477,7 +477,7 @@ class _Lowering:
                log: bool = False) -> _Block:
         product = _Product(action, specs if isinstance(specs, tuple) else tuple(specs),
                            self._texts(srcs), self._texts(dsts), port_on_src, log)
-        return _Block(safe_text(remark, REMARK_MAX), (), product)
+        return _Block(ios_text(remark, REMARK_MAX), (), product)
 
     def _finish(self, name: str, interface: str, blocks: list[_Block]) -> IosAcl:
         blocks = [b for b in blocks if b.size]

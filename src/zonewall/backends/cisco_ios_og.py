@@ -37,7 +37,7 @@ from typing import NamedTuple
 
 from netaddr import IPNetwork
 
-from zonewall.backends.base import GatewayView, Permit, safe_text
+from zonewall.backends.base import GatewayView, Permit
 from zonewall.backends.cidrs import Cidr, cidr_of, merge, netmask, wildcard
 from zonewall.backends.cisco_ios import (
     REMARK_MAX,
@@ -53,6 +53,7 @@ from zonewall.backends.cisco_ios import (
     uplink_acl_name,
 )
 from zonewall.backends.cisco_ios_specs import _Spec
+from zonewall.backends.text import ios_text
 from zonewall.ir import CompiledPolicy, ResolvedClass
 from zonewall.packets import PacketSet
 
@@ -112,7 +113,7 @@ class _Registry:
             label = single or str(self.numbered)
             name = f"ZWN-{label.upper()}-{self.suffix}"
             what = ", ".join(sorted({labels[k] for k in keys}))
-            group = IosObjectGroup("network", name, safe_text(what, REMARK_MAX),
+            group = IosObjectGroup("network", name, ios_text(what, REMARK_MAX),
                                    tuple(netmask(n) for n in nets))
             self.networks[nets] = group
         return f"object-group {group.name}", len(group.members)

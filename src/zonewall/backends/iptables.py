@@ -4,8 +4,9 @@ Target: iptables 1.8 (nf_tables or legacy backend), loaded atomically with
 `iptables-restore FILE`.  Semantics: each chain is first-match; a built-in chain's policy
 applies when no rule decides; user chains return to their caller when they fall off the end,
 so every chain zonewall writes ends with an explicit log + DROP.  Limits honoured here: chain
-names <= 28 characters, `--log-prefix` <= 29 bytes, `--comment` <= 255 bytes in a narrow
-charset, multiport <= 15 ports (a range counts two), interface names <= 15 characters.
+names <= 28 characters, `--log-prefix` <= 29 bytes, `--comment` <= 255 bytes (cut visibly, text
+otherwise as written: `backends/text.py`), multiport <= 15 ports (a range counts two),
+interface names <= 15 characters.
 
 Layout (after Shorewall): FORWARD accepts ESTABLISHED,RELATED first and drops INVALID, then
 dispatches on the ingress interface plus the source subnet to one chain per served class
@@ -34,9 +35,9 @@ from zonewall.backends.base import (
     policy_digest,
     protocol_blocks,
     rule_ref,
-    safe_text,
     short_name,
 )
+from zonewall.backends.text import comment_line, iptables_comment, log_prefix
 from zonewall.ir import CompiledPolicy, Endpoint
 from zonewall.packets import ICMP, PROTO_NAMES, TCP, UDP, PacketSet, key
 
@@ -70,7 +71,7 @@ class IptModel:
 
 
 def _drop_tail(chain: str) -> tuple[IptRule, ...]:
-    prefix = safe_text(chain, 28) + " "
+    prefix = log_prefix(chain, 28) + " "
     return (IptRule(LOG_LIMIT, f'LOG --log-prefix "{prefix}"'), _DROP)
 
 
@@ -151,7 +152,7 @@ class IptablesBackend(Backend):
             out_chain = names.chain("zo", cls.name)
             for prefix in cls.prefixes:
                 forward.append(IptRule((f"-i {cls.interface}", f"-s {prefix}"), out_chain,
-                                       safe_text(f"from class {cls.name}", COMMENT_MAX)))
+                                       iptables_comment(f"from class {cls.name}", COMMENT_MAX)))
             chains.extend(self._dispatch(out_chain, cls.name, permits, view, names))
         if view.plan.uplink is not None:
             forward.append(IptRule((f"-i {view.plan.uplink}",), "zw-uplink"))
@@ -165,12 +166,12 @@ class IptablesBackend(Backend):
         )
 
     def _header(self, policy: CompiledPolicy, view: GatewayView) -> tuple[str, ...]:
-        files = safe_text(", ".join(f.path for f in policy.policy.files), 400)
+        files = comment_line(", ".join(f.path for f in policy.policy.files), 400)
         return (
             f"zonewall {__version__}  backend: iptables (iptables-restore, IPv4 filter table)"
             "  -- DO NOT EDIT",
             f"policy: {files}  policy-sha256: {policy_digest(policy)[:16]}",
-            f"gateway: {view.plan.name}  uplink: {safe_text(view.plan.uplink or '-', 64)}",
+            f"gateway: {view.plan.name}  uplink: {comment_line(view.plan.uplink or '-', 64)}",
             "load with: iptables-restore < FILE   (check first: iptables -V, nf_tables or legacy)",
             "needs: net.ipv4.ip_forward=1; INPUT/OUTPUT are left ACCEPT (not described by the "
             "policy)",
@@ -204,8 +205,8 @@ class IptablesBackend(Backend):
         subchains: list[IptChain] = []
         for n, p in enumerate(permits):
             why = f" {p.rule.why}" if p.rule.why else ""
-            comment = safe_text(f"{rule_ref(p.rule)} allow {p.src.name}->{p.dst.name}{why}",
-                                COMMENT_MAX)
+            comment = iptables_comment(
+                f"{rule_ref(p.rule)} allow {p.src.name}->{p.dst.name}{why}", COMMENT_MAX)
             negated, match_list = _permit_matches(p.packets)
             if negated:
                 # "-p 0" means every protocol, so a set holding protocol 0 is matched as
@@ -224,7 +225,7 @@ class IptablesBackend(Backend):
         full = matches + ("-m conntrack --ctstate NEW",)
         out = []
         if p.rule.log:
-            prefix = safe_text(f"zw-allow {p.rule.index}", 28) + " "
+            prefix = log_prefix(f"zw-allow {p.rule.index}", 28) + " "
             out.append(IptRule(full + LOG_LIMIT, f'LOG --log-prefix "{prefix}"', comment))
         out.append(IptRule(full, "ACCEPT", comment))
         return out
@@ -242,7 +243,7 @@ class IptablesBackend(Backend):
             chain = names.chain("zi", names.label(atom))
             for prefix in atom.prefixes:
                 rules.append(IptRule((f"-s {prefix}",), chain,
-                                     safe_text(f"from external {atom.name}", COMMENT_MAX)))
+                                     iptables_comment(f"from external {atom.name}", COMMENT_MAX)))
             chains.extend(self._dispatch(chain, names.label(atom), permits, view, names))
         spoofed = IptChain("zw-spoofed", _drop_tail("zw-spoofed"))
         return [IptChain("zw-uplink", tuple(rules) + _drop_tail("zw-uplink")), spoofed, *chains]

@@ -40,7 +40,8 @@ from pathlib import PurePosixPath
 from netaddr import IPNetwork
 
 from zonewall import __version__
-from zonewall.backends.base import make_env, policy_digest, safe_text
+from zonewall.backends.base import make_env, policy_digest
+from zonewall.backends.text import comment_line
 from zonewall.backends.vlan_plan import PlanRow, gateway_address, plan_rows
 from zonewall.diagnostics import Diagnostic, Severity
 from zonewall.ir import CompiledPolicy, GatewayPlan
@@ -77,7 +78,7 @@ class LinuxIfConfig:
 
 def _comment(text: str) -> str:
     """The one way free text enters the script: a `#` comment of one line."""
-    return safe_text(text, COMMENT_MAX)
+    return comment_line(text, COMMENT_MAX)
 
 
 def _parent(row: PlanRow) -> str | None:

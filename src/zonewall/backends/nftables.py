@@ -24,8 +24,9 @@ Address groups are named interval sets with `cidr_merge`d elements: `zc_<class>`
 Pitfalls honoured (docs FORMATS.md section 2.2): names are `[a-z0-9_]`, at most 64 bytes and
 always carry a `z?_` prefix, so never an nft keyword such as `log` or `ip` (NFT-01); sets have
 `flags interval` and disjoint elements (NFT-02); addresses come only from the IR, never from
-free text that nft would resolve through DNS (NFT-03); comments are at most 128 bytes in a
-narrow charset, log prefixes at most 29 bytes (NFT-07).
+free text that nft would resolve through DNS (NFT-03); comments are at most 128 bytes, as written
+but for `"` (written `'`: nft has no escape in a string), log prefixes at most 29 bytes in a
+narrow charset (NFT-07).
 """
 
 from __future__ import annotations
@@ -49,8 +50,8 @@ from zonewall.backends.base import (
     policy_digest,
     protocol_blocks,
     rule_ref,
-    safe_text,
 )
+from zonewall.backends.text import comment_line, log_prefix, nft_comment
 from zonewall.diagnostics import Diagnostic, Severity
 from zonewall.ir import CompiledPolicy, Endpoint, ResolvedClass
 from zonewall.packets import ICMP, PROTO_NAMES, TCP, UDP, PacketSet
@@ -119,7 +120,7 @@ class NftModel:
 
 def drop_tail(chain: str) -> tuple[NftRule, NftRule]:
     """The end of every chain: a rate-limited log naming the chain, then drop."""
-    prefix = safe_text(chain, LOG_PREFIX_MAX - 1) + " "
+    prefix = log_prefix(chain, LOG_PREFIX_MAX - 1) + " "
     return NftRule(log_prefix=prefix), _DROP
 
 
@@ -220,7 +221,7 @@ class NftablesBackend(Backend):
             out_chain = names.get("zo", cls.name)
             forward.append(NftRule(iifname=cls.interface, saddr=sets.of_class(cls),
                                    verdict=f"jump {out_chain}",
-                                   comment=safe_text(f"from class {cls.name}", COMMENT_MAX)))
+                                   comment=nft_comment(f"from class {cls.name}", COMMENT_MAX)))
             chains.extend(self._dispatch(out_chain, (cls.name, cls.name), permits, view, names,
                                          sets))
         if view.plan.uplink is not None:
@@ -237,7 +238,7 @@ class NftablesBackend(Backend):
         )
 
     def _header(self, policy: CompiledPolicy, view: GatewayView) -> tuple[str, ...]:
-        files = ", ".join(safe_text(f.path, 200) for f in policy.policy.files)
+        files = ", ".join(comment_line(f.path, 200) for f in policy.policy.files)
         return (
             (f"zonewall {__version__}  backend: nftables (nft -f, table inet {TABLE}, IPv4)"
              "  -- DO NOT EDIT"),
@@ -274,11 +275,11 @@ class NftablesBackend(Backend):
         rules: list[NftRule] = []
         for p in permits:
             why = f" {p.rule.why}" if p.rule.why else ""
-            comment = safe_text(f"{rule_ref(p.rule)} allow {p.src.name}->{p.dst.name}{why}",
-                                COMMENT_MAX)
+            comment = nft_comment(f"{rule_ref(p.rule)} allow {p.src.name}->{p.dst.name}{why}",
+                                  COMMENT_MAX)
             for l4 in _l4_cached(p.packets):
                 if p.rule.log:
-                    prefix = safe_text(f"zw_allow {p.rule.index}", LOG_PREFIX_MAX - 1) + " "
+                    prefix = log_prefix(f"zw_allow {p.rule.index}", LOG_PREFIX_MAX - 1) + " "
                     rules.append(NftRule(l4=l4, ct_state="new", log_prefix=prefix,
                                          comment=comment))
                 rules.append(NftRule(l4=l4, ct_state="new", counter=True, verdict="accept",
@@ -299,7 +300,7 @@ class NftablesBackend(Backend):
         for atom, permits in view.inbound:
             chain = names.get("zi", atom.name, ident=_ident(atom))
             rules.append(NftRule(saddr=sets.of(atom), verdict=f"jump {chain}",
-                                 comment=safe_text(f"from external {atom.name}", COMMENT_MAX)))
+                                 comment=nft_comment(f"from external {atom.name}", COMMENT_MAX)))
             chains.extend(self._dispatch(chain, (atom.name, _ident(atom)), permits, view, names,
                                          sets))
         uplink = NftChain("zw_uplink", (*rules, *drop_tail("zw_uplink")))
@@ -384,7 +385,7 @@ class _Sets:
     def _add(self, key: object, name: str, prefixes: Iterable[IPNetwork], what: str) -> str:
         if key not in self.by_key:
             elements = tuple(str(p) for p in cidr_merge(list(prefixes)))
-            self.by_key[key] = NftSet(name, elements, safe_text(what, COMMENT_MAX))
+            self.by_key[key] = NftSet(name, elements, comment_line(what, COMMENT_MAX))
         return self.by_key[key].name
 
     def all(self) -> tuple[NftSet, ...]:

@@ -12,8 +12,10 @@ Conventions (also stated in every output that uses them):
   class on udp/67, and points at that class's DHCP server, assumed to be the first address after
   the gateway in its first subnet (`net[2]`; the last address of a /31, the address of a /32).
 
-Descriptions are free text from the policy: every output carries them through `safe_text` (one
-line, a narrow charset), and the CSV also guards against spreadsheet formulas.
+Descriptions are free text from the policy, carried as written: the YAML through the dumper
+(`yaml.safe_load` gives the same string back), the CSV through the csv module with cells
+that a spreadsheet would run as a formula prefixed with `'`, the Markdown escaped so it
+renders as written, the switch config in ASCII within IOS's limits (`backends/text.py`).
 """
 
 from __future__ import annotations
@@ -29,8 +31,9 @@ import yaml
 from netaddr import IPAddress, IPNetwork
 
 from zonewall import __version__
-from zonewall.backends.base import make_env, policy_digest, safe_text
+from zonewall.backends.base import make_env, policy_digest
 from zonewall.backends.cisco_ios import acl_name
+from zonewall.backends.text import csv_cell, ios_text
 from zonewall.ir import CompiledPolicy, ResolvedClass
 from zonewall.packets import UDP, key
 
@@ -39,6 +42,7 @@ __all__ = ["PlanRow", "SwitchModel", "SwitchSvi", "plan_rows", "switch_model", "
 DHCP_SERVER_PORT = 67
 VLAN_NAME_MAX = 32
 DESCRIPTION_MAX = 200
+YAML_WIDTH = 2**30
 CSV_COLUMNS = ("vlan_id", "vlan_name", "class", "subnets", "gateway_ip", "netmask",
                "dhcp_range", "dhcp_relay", "criticality", "tags", "served_by", "platform",
                "interface", "description")
@@ -59,7 +63,7 @@ class PlanRow:
     served_by: str
     platform: str
     interface: str
-    description: str  # safe_text, "" when the policy gives none
+    description: str  # as written, "" when the policy gives none
     allocated_subnet: bool
     allocated_vlan: bool
 
@@ -143,7 +147,7 @@ def plan_rows(policy: CompiledPolicy) -> tuple[PlanRow, ...]:
             served_by=c.gateway,
             platform=platform.get(c.gateway, ""),
             interface=c.interface,
-            description=safe_text(c.description or "", DESCRIPTION_MAX),
+            description=c.description or "",
             allocated_subnet=c.allocated_subnet,
             allocated_vlan=c.allocated_vlan,
         ))
@@ -159,7 +163,9 @@ def _yaml(rows: tuple[PlanRow, ...]) -> str:
         "description": r.description, "allocated_subnet": r.allocated_subnet,
         "allocated_vlan": r.allocated_vlan,
     } for r in rows]
-    return yaml.dump(data, Dumper=_DUMPER, sort_keys=True, default_flow_style=False)
+    # width: never fold a long description onto a second line (one key, one line)
+    return yaml.dump(data, Dumper=_DUMPER, sort_keys=True, default_flow_style=False,
+                     allow_unicode=True, width=YAML_WIDTH)
 
 
 # libyaml's emitter where PyYAML has it (5x faster on a 1,000-class plan): the same safe
@@ -168,20 +174,15 @@ def _yaml(rows: tuple[PlanRow, ...]) -> str:
 _DUMPER: Any = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 
 
-def _cell(text: str) -> str:
-    """A spreadsheet runs a cell starting with = + - @ as a formula: make it text."""
-    return "'" + text if text[:1] in ("=", "+", "-", "@") else text
-
-
 def _csv(rows: tuple[PlanRow, ...]) -> str:
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)
     for r in rows:
-        writer.writerow([r.vlan, r.vlan_name, r.cls, " ".join(r.subnets), r.gateway_ip,
-                         r.netmask, r.dhcp_range, " ".join(r.dhcp_relay), r.criticality,
-                         " ".join(r.tags), r.served_by, r.platform, r.interface,
-                         _cell(r.description)])
+        writer.writerow([r.vlan] + [csv_cell(t) for t in (
+            r.vlan_name, r.cls, " ".join(r.subnets), r.gateway_ip, r.netmask, r.dhcp_range,
+            " ".join(r.dhcp_relay), r.criticality, " ".join(r.tags), r.served_by, r.platform,
+            r.interface, r.description)])
     return buf.getvalue()
 
 
@@ -205,9 +206,9 @@ def switch_model(policy: CompiledPolicy, gateway: str) -> SwitchModel:
         addresses = tuple(SwitchAddress(str(gateway_address(p)), str(p.netmask), i > 0)
                           for i, p in enumerate(c.prefixes))
         what = f"zonewall class {c.name}" + (f": {c.description}" if c.description else "")
-        svis.append(SwitchSvi(c.interface, safe_text(what, DESCRIPTION_MAX), addresses,
+        svis.append(SwitchSvi(c.interface, ios_text(what, DESCRIPTION_MAX), addresses,
                               rows[c.name].dhcp_relay, acl_name(policy, c)))
-    files = safe_text(", ".join(f.path for f in policy.policy.files), 200)
+    files = ios_text(", ".join(f.path for f in policy.policy.files), 200)
     header = (
         f"zonewall {__version__}  backend: cisco-ios switch VLAN/SVI config  -- DO NOT EDIT",
         f"policy: {files}",
@@ -234,7 +235,7 @@ def vlan_plan(policy: CompiledPolicy) -> dict[PurePosixPath, str]:
         PurePosixPath("vlan-plan.yaml"): _yaml(rows),
         PurePosixPath("vlan-plan.csv"): _csv(rows),
         PurePosixPath("vlan-plan.md"): env.get_template("vlan_plan/plan.md.j2").render(
-            rows=rows, title=safe_text(title, 200), version=__version__,
+            rows=rows, title=title, version=__version__,
             conventions=_conventions()),
     }
     for g in policy.gateways:

@@ -65,8 +65,10 @@ TARGET_OPTIONS = {"LOG": {"--log-prefix", "--log-level"}, "REJECT": {"--reject-w
 
 
 def split_words(text: str) -> list[str]:
-    """Split like iptables-restore: whitespace separates, double quotes group, a backslash
-    escapes the next character.  Raises ValueError on an unterminated quote."""
+    """Split like iptables-restore: whitespace separates, double quotes group, and inside
+    them a backslash escapes the next character (`\\"`, `\\\\`, and `\\'` as iptables-save
+    writes it); outside quotes a backslash is an ordinary character.  Raises ValueError on an
+    unterminated quote."""
     if "\\" not in text:
         return _split_unescaped(text)
     return _split_escaped(text)
@@ -132,7 +134,7 @@ def _split_escaped(text: str) -> list[str]:
     i = 0
     while i < len(text):
         c = text[i]
-        if c == "\\" and i + 1 < len(text):
+        if c == "\\" and quoted and i + 1 < len(text):
             cur.append(text[i + 1])
             started = True
             i += 2

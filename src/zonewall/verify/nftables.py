@@ -42,7 +42,9 @@ from .rules import (
 
 __all__ = ["parse_nftables"]
 
-_TOKEN = re.compile(r'"(?:[^"\\\n]|\\.)*"|!=|[{};,=]|@[A-Za-z0-9_.\-]+|[^\s{};,="@#]+|#[^\n]*|\n')
+# A quoted string has no escapes (nft 1.0.6: `"a \" b"` is a syntax error, a backslash is an
+# ordinary character), so it ends at the next `"`.
+_TOKEN = re.compile(r'"[^"\n]*"|!=|[{};,=]|@[A-Za-z0-9_.\-]+|[^\s{};,="@#]+|#[^\n]*|\n')
 # The tokens or the blanks between them: where these matches cover a whole line, they are the
 # tokens `_TOKEN` finds in it, in one call; other lines are read token by token.
 _TOKEN_OR_BLANK = re.compile(_TOKEN.pattern + r"|[^\S\n]+")
@@ -351,7 +353,7 @@ class _Parser:
         word = self.next("a string")
         if not (word.startswith('"') and word.endswith('"') and len(word) >= 2):
             raise self.err(f"expected a quoted string, found {word}")
-        return re.sub(r"\\(.)", r"\1", word[1:-1])
+        return word[1:-1]
 
     def values(self, kind: str, table: _NftTable) -> list[tuple[int, int]]:
         """One value, `{ v, ... }` (newlines allowed inside) or `@set`, as intervals."""

@@ -383,7 +383,7 @@ ACE_RE = re.compile(
     r"(?: (?P<opt>established|echo|echo-reply|\d+))?(?P<log> log)?$")
 LINE_RES = [re.compile(p) for p in (
     r"^![ -~]*$", r"^ip access-list extended [A-Z][A-Z0-9_-]{0,63}$",
-    r"^ remark [A-Za-z0-9 _.:/>,+=-]{1,100}$",
+    r"^ remark [ ->@-~]{1,100}$",  # printable ASCII but '?' (CLI help when pasted)
     ACE_RE.pattern, r"^interface [A-Za-z][A-Za-z0-9/.:-]*$",
     r"^ ip access-group [A-Z][A-Z0-9_-]{0,63} in$", r"^end$")]
 
@@ -806,7 +806,10 @@ def test_hostile_strings_produce_no_extra_line() -> None:
     assert list(structure_problems(b)) == []
     remarks = [line for line in b.splitlines() if line.startswith(" remark ")]
     assert any("-A FORWARD -j ACCEPT" in r for r in remarks)  # kept, but only inside a remark
-    assert not any("!" in r or "\\" in r or "?" in r or '"' in r for r in remarks)
+    # as written, in ASCII: quotes, '!' and backslashes stay inside the remark; '?' (CLI help
+    # when pasted) becomes '_' and the accents go
+    assert any('x" ! # -A FORWARD -j ACCEPT \\ end unicode _ | <script>' in r for r in remarks)
+    assert all(r.isascii() and "?" not in r for r in remarks)
     assert b.count("\nend\n") == 1 and b.endswith("\nend\n")
 
 

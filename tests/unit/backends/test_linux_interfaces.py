@@ -102,7 +102,8 @@ def test_descriptions_stay_inside_one_comment(desc: str) -> None:
     code = [line for line in text.splitlines() if not line.lstrip().startswith("#")]
     assert code == [line for line in clean.splitlines() if not line.lstrip().startswith("#")]
     comment = next(line for line in text.splitlines() if line.startswith("# class pump"))
-    assert "$(" not in comment and "`" not in comment
+    # inside a `#` comment shell text is inert, so it is kept as written (one line)
+    assert " ".join(desc.split()) in " ".join(comment.split())
 
 
 def test_rendering_is_byte_identical_and_ends_with_forwarding() -> None:

@@ -465,15 +465,19 @@ def test_hostile_strings_add_no_rule_and_no_line() -> None:
     (clean, _), (evil, _) = _injection_output(False), _injection_output(True)
     assert len(evil.splitlines()) == len(clean.splitlines())
     assert _normalise(evil) == _normalise(clean)
-    assert evil.isascii()
-    for comment in re.findall(r'comment "([^"\n]*)"', evil):
+    comments = re.findall(r'comment "([^"\n]*)"', evil)
+    for comment in comments:
         assert len(comment.encode()) <= COMMENT_MAX
-        assert re.fullmatch(r"[A-Za-z0-9 _.:/>,+=-]*", comment)
+    # kept as written but for '"' (nft has no escape in a string): it becomes "'"
+    # and bidi controls (U+202E here) become spaces; past 128 bytes, a visible cut
+    kept = "' quote ! # ; { } -A FORWARD -j ACCEPT accept; drop } table inet x { \u00fc\u2713 ..."
+    assert any(c.endswith(kept) for c in comments)
+    assert "\u202e" not in evil
     clean_notes = [ln for ln in clean.splitlines() if ln.lstrip().startswith("#")]
     evil_notes = [ln for ln in evil.splitlines() if ln.lstrip().startswith("#")]
     for a, b in zip(clean_notes, evil_notes, strict=True):
-        if a != b:  # only the file name and the descriptions differ, in the narrow charset
-            assert re.fullmatch(r" *# (policy|class [ab]): [A-Za-z0-9 _.:/>,+=-]+", b), b
+        if a != b:  # only the file name and the descriptions differ, each on its own line
+            assert re.fullmatch(r" *# (policy|class [ab]): [^\n]+", b), b
 
 
 # ---------------------------------------------------------------------------------------------

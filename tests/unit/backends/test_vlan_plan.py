@@ -15,6 +15,7 @@ from zonewall.backends.base import gateway_view
 from zonewall.backends.cisco_ios import CiscoIosBackend
 from zonewall.backends.vlan_plan import (
     CSV_COLUMNS,
+    YAML_WIDTH,
     dhcp_range,
     gateway_address,
     plan_rows,
@@ -121,13 +122,17 @@ def test_files() -> None:
 @pytest.mark.skipif(not yaml.__with_libyaml__, reason="PyYAML built without libyaml")
 def test_yaml_is_the_pure_python_emitters_text() -> None:
     # The plan is dumped with libyaml's emitter for speed; it must write what PyYAML's own
-    # emitter writes (descriptions are in safe_text's charset, which has YAML indicators).
-    text = POLICY.replace('"Infusion pumps"', '"- a: b, c > d / e = f + g :x"')
+    # emitter writes, for descriptions as written: YAML indicators, quotes, accents, line
+    # separators, and longer than the default line width.
+    desc = ("- a: b, c > d / e = f + g :x # nurses' desk \\\"3\\\" caf\u00e9 \u2028 \U0001f489 "
+            + "long " * 30)
+    text = POLICY.replace('"Infusion pumps"', f'"{desc}"')
     rows = plan_rows(compiled_of(text))
     fast = vlan_plan(compiled_of(text))[PurePosixPath("vlan-plan.yaml")]
     data = yaml.safe_load(fast)
-    assert data[2]["description"] == "- a: b, c > d / e = f + g :x" and len(data) == len(rows)
-    assert fast == yaml.safe_dump(data, sort_keys=True, default_flow_style=False)
+    assert data[2]["description"] == desc.replace('\\"', '"') and len(data) == len(rows)
+    assert fast == yaml.dump(data, Dumper=yaml.SafeDumper, sort_keys=True,
+                             default_flow_style=False, allow_unicode=True, width=YAML_WIDTH)
 
 
 def test_switch_config() -> None:
@@ -165,6 +170,29 @@ def test_deterministic() -> None:
     assert vlan_plan(compiled_of(POLICY)) == vlan_plan(compiled_of(POLICY))
 
 
+def md_cells(line: str) -> list[str]:
+    """The cells of a GFM table row: `|` separates unless backslash-escaped."""
+    cells, cur, i = [], "", 1
+    while i < len(line):
+        if line[i] == "\\":
+            cur += line[i:i + 2]
+            i += 2
+            continue
+        if line[i] == "|":
+            cells.append(cur.strip())
+            cur = ""
+        else:
+            cur += line[i]
+        i += 1
+    return cells
+
+
+def md_unescape(cell: str) -> str:
+    """What a CommonMark renderer shows for a cell of plain text, escapes and entities."""
+    text = re.sub(r"\\([!-/:-@\[-`{-~])", r"\1", cell)
+    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+
+
 HOSTILE = r'''x\" ! # -A FORWARD -j ACCEPT \\ ünïcødé | <b> =cmd|' /C calc'!A0 ; end'''
 
 
@@ -177,13 +205,15 @@ def test_hostile_descriptions_produce_no_extra_line() -> None:
     switch = hostile[PurePosixPath("sw-switch.ios")]
     (desc,) = [line for line in switch.splitlines()
                if line.startswith(" description zonewall class pump")]
-    assert re.fullmatch(r" description [A-Za-z0-9 _.:/>,+=-]{1,200}", desc)
+    assert re.fullmatch(r" description [ ->@-~]{1,200}", desc)  # ASCII, no '?' (CLI help)
     assert "-A FORWARD -j ACCEPT" in desc  # kept as text, inside the description only
-    md_rows = [line for line in hostile[PurePosixPath("vlan-plan.md")].splitlines()
+    md_rows = [md_cells(line) for line in hostile[PurePosixPath("vlan-plan.md")].splitlines()
                if line.startswith("|")]
-    assert all(line.count("|") == md_rows[0].count("|") for line in md_rows)
+    assert all(len(cells) == len(md_rows[0]) for cells in md_rows)
+    written = HOSTILE.replace('\\"', '"').replace("\\\\", "\\")  # the DSL's escapes undone
+    assert md_unescape([c for c in md_rows if c[2] == "pump"][0][-1]) == written
     rows = list(csv.reader(io.StringIO(hostile[PurePosixPath("vlan-plan.csv")])))
     core = next(r for r in rows if r[2] == "core")
-    assert core[-1].startswith("'=")  # a spreadsheet shows it as text, never runs it
+    assert core[-1] == "'=" + written  # a spreadsheet shows it as text, never runs it
     data = yaml.safe_load(hostile[PurePosixPath("vlan-plan.yaml")])
-    assert "\n" not in next(d for d in data if d["class"] == "pump")["description"]
+    assert next(d for d in data if d["class"] == "pump")["description"] == written

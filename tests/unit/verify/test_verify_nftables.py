@@ -227,3 +227,13 @@ def test_nft_list_ruleset_of_the_loaded_config_has_no_difference(path: object,
         listed = ns.run("nft", "list", "ruleset").stdout
     assert "counter packets 0 bytes 0" in listed
     assert check(str(path), gateway, listed) == []
+
+
+def test_a_backslash_in_a_string_is_an_ordinary_character() -> None:
+    """nft 1.0.6 has no escapes in quoted strings: `"C:\\"` ends at its second quote, so the
+    rule after it is read, not swallowed into the comment."""
+    text = LISTED.replace('comment "a->b"', 'comment "C:\\ # ; { } \\"')
+    assert 'comment "C:\\ # ; { } \\"' in text
+    rs = parse_nftables(text, "listed")
+    assert accepted(rs, "10.1.1.5", "10.1.2.5") == accepted(parse_nftables(LISTED, "l"),
+                                                             "10.1.1.5", "10.1.2.5")

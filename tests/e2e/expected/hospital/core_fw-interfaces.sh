@@ -57,7 +57,7 @@ zw_vlan eth1 eth1.10 10
 ip address replace 10.40.0.1/28 dev eth1.10
 ip link set dev eth1.10 up
 
-# class ad_dc: Active Directory domain controllers _LDAPS, Kerberos_
+# class ad_dc: Active Directory domain controllers (LDAPS, Kerberos)
 zw_vlan eth1 eth1.11 11
 ip address replace 10.40.0.17/28 dev eth1.11
 ip link set dev eth1.11 up
@@ -72,7 +72,7 @@ zw_vlan eth1 eth1.100 100
 ip address replace 10.40.0.65/26 dev eth1.100
 ip link set dev eth1.100 up
 
-# class bms_field: HVAC, lighting and access-control field controllers _BACnet/IP_
+# class bms_field: HVAC, lighting and access-control field controllers (BACnet/IP)
 zw_vlan eth1 eth1.101 101
 ip address replace 10.40.1.1/24 dev eth1.101
 ip link set dev eth1.101 up
@@ -97,7 +97,7 @@ zw_vlan eth1 eth1.106 106
 ip address replace 10.40.0.49/28 dev eth1.106
 ip link set dev eth1.106 up
 
-# class hl7_engine: HL7 interface engine _hardened integration hub_
+# class hl7_engine: HL7 interface engine (hardened integration hub)
 zw_vlan eth1 eth1.107 107
 ip address replace 10.40.2.65/28 dev eth1.107
 ip link set dev eth1.107 up
@@ -107,12 +107,12 @@ zw_vlan eth1 eth1.111 111
 ip address replace 10.40.2.81/28 dev eth1.111
 ip link set dev eth1.111 up
 
-# class nurse_call: Nurse call servers _receive ADT for patient-bed assignment_
+# class nurse_call: Nurse call servers (receive ADT for patient-bed assignment)
 zw_vlan eth1 eth1.112 112
 ip address replace 10.40.2.97/28 dev eth1.112
 ip link set dev eth1.112 up
 
-# class vendor_jump: Vendor remote-access jump host _MFA, session recording_
+# class vendor_jump: Vendor remote-access jump host (MFA, session recording)
 zw_vlan eth1 eth1.115 115
 ip address replace 10.40.2.137/29 dev eth1.115
 ip link set dev eth1.115 up

@@ -1,0 +1,108 @@
+"""The per-format text functions: what each keeps, escapes, replaces and where it cuts."""
+
+from __future__ import annotations
+
+import pytest
+
+from zonewall.backends.text import (
+    comment_line,
+    csv_cell,
+    ios_text,
+    iptables_comment,
+    log_prefix,
+    markdown_text,
+    nft_comment,
+)
+
+RICH = "nurses' desk caf\u00e9 \u00e0 # ; { } | $(x) `id` =cmd"
+
+
+@pytest.mark.parametrize(("text", "want"), [
+    (RICH, RICH),
+    ('say "hi"', 'say \\"hi\\"'),
+    ("C:\\path\\", "C:\\\\path\\\\"),
+    ("a\tb\rc\u2028d\x85e\x00f", "a b c d e f"),
+    ("abc \u202eevil\u202c", "abc  evil "),  # bidi controls: the line reads as it loads
+], ids=["rich", "quote", "backslash", "controls", "bidi"])
+def test_iptables_comment(text: str, want: str) -> None:
+    assert iptables_comment(text, 255) == want
+
+
+def test_iptables_comment_is_cut_at_a_character_boundary_within_the_bytes() -> None:
+    got = iptables_comment("\u00e9" * 200, 255)
+    assert got == "\u00e9" * 125 + " ..." and len(got.encode()) == 254
+
+
+def test_iptables_comment_limit_counts_the_bytes_before_escaping() -> None:
+    got = iptables_comment('"' * 255, 255)
+    assert got == '\\"' * 255  # 255 bytes stored, 510 written
+
+
+@pytest.mark.parametrize(("text", "want"), [
+    (RICH, RICH),
+    ('say "hi" \\ there', "say 'hi' \\ there"),
+], ids=["rich", "quote"])
+def test_nft_comment(text: str, want: str) -> None:
+    assert nft_comment(text, 128) == want
+
+
+def test_nft_comment_cut_at_a_word_within_128_bytes() -> None:
+    got = nft_comment("word " * 40, 128)
+    assert got.endswith("word ...") and len(got.encode()) <= 128
+    assert "wor ..." not in got
+
+
+@pytest.mark.parametrize(("text", "want"), [
+    ("caf\u00e9 \u00e0 na\u00efve \u00c5ngstr\u00f6m", "cafe a naive Angstrom"),
+    ("Stra\u00dfe \u00e6 \u00f8 \u0142 \u2019q\u2019 \u201cd\u201d a\u2013b \ufb01",
+     "Strasse ae o l 'q' \"d\" a-b fi"),
+    ("\u4e2d\u6587 \U0001f489 \u00bd", "__ _ _"),
+    ("why? ok", "why_ ok"),  # '?' is CLI help when pasted
+    ("a\tb\u2028c", "a b c"),
+    ("nurses' desk \"3\" # | ! \\", "nurses' desk \"3\" # | ! \\"),
+], ids=["accents", "typographic", "other", "question", "controls", "ascii"])
+def test_ios_text(text: str, want: str) -> None:
+    assert ios_text(text, 100) == want
+
+
+def test_ios_text_is_cut_at_a_word_boundary_with_a_marker() -> None:
+    text = "f.zw:12 allow a->b: " + "several words of a long reason " * 5
+    got = ios_text(text, 100)
+    assert len(got) <= 100 and got.endswith(" ...")
+    assert text.startswith(got[:-4]) and text[len(got) - 4] == " "  # a whole word ends there
+
+
+def test_ios_text_cuts_a_single_long_word_mid_word() -> None:
+    assert ios_text("x" * 300, 100) == "x" * 96 + " ..."
+
+
+def test_text_within_the_limit_is_not_cut() -> None:
+    assert ios_text("y" * 100, 100) == "y" * 100
+    assert nft_comment("y" * 128, 128) == "y" * 128
+
+
+@pytest.mark.parametrize(("text", "want"), [
+    ("a | b", "a \\| b"),
+    ("<b>x</b> & y", "&lt;b&gt;x&lt;/b&gt; &amp; y"),
+    ("`code` *em* _em_ [l](u) ~~s~~ $m$ \\",
+     "\\`code\\` \\*em\\* \\_em\\_ \\[l\\](u) \\~\\~s\\~\\~ \\$m\\$ \\\\"),
+    ("ct_mr snake_case", "ct_mr snake_case"),  # intraword _ cannot emphasise
+    ("line\u2028break\rhere", "line break here"),
+    ("nurses' desk caf\u00e9 #1 =cmd", "nurses' desk caf\u00e9 #1 =cmd"),
+], ids=["pipe", "html", "markup", "intraword", "controls", "plain"])
+def test_markdown_text(text: str, want: str) -> None:
+    assert markdown_text(text) == want
+
+
+@pytest.mark.parametrize(("text", "want"), [
+    ("=1+1", "'=1+1"), ("+1", "'+1"), ("-1", "'-1"), ("@SUM(A1)", "'@SUM(A1)"),
+    ("\tx", "'\tx"), ("  =cmd", "'  =cmd"), ("\r=cmd", "' =cmd"),
+    ("a=b", "a=b"), ("nurses' desk", "nurses' desk"), ("x\ny", "x y"),
+], ids=["eq", "plus", "minus", "at", "tab", "spaces", "cr", "inner", "plain", "newline"])
+def test_csv_cell(text: str, want: str) -> None:
+    assert csv_cell(text) == want
+
+
+def test_comment_line_and_log_prefix() -> None:
+    assert comment_line("a\nb caf\u00e9", 200) == "a b caf\u00e9"
+    assert log_prefix("zw-allow 12 caf\u00e9!", 28) == "zw-allow 12 caf__"
