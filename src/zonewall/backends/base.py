@@ -39,6 +39,7 @@ __all__ = [
     "Permit",
     "gateway_view",
     "make_env",
+    "policy_lines",
     "safe_text",
     "short_name",
 ]
@@ -175,11 +176,11 @@ def rule_ref(rule: ResolvedRule) -> str:
     return f"{rule.span.file}:{rule.span.line}"
 
 
-def policy_digest(policy: CompiledPolicy) -> str:
-    h = hashlib.sha256()
-    for f in policy.policy.files:
-        h.update(f"{f.path}\0{f.sha256}\n".encode())
-    return h.hexdigest()
+def policy_lines(policy: CompiledPolicy) -> tuple[str, ...]:
+    """Header lines naming each policy file with its sha256, as `manifest.json` lists them and
+    as `sha256sum FILE` prints them, so an auditor can check a config against its sources."""
+    return tuple(f"policy: {safe_text(f.path, 200)}  sha256: {f.sha256}"
+                 for f in policy.policy.files)
 
 
 FILTERS: dict[str, Callable[..., Any]] = {}

@@ -6,8 +6,16 @@ per `eq`, `range lo hi` for port ranges, wildcard (inverse) masks with `host A` 
 `any` for a /0.  Semantics: first match; an implicit `deny ip any any` ends every ACL, but an
 applied ACL that is empty or undefined permits everything, so every ACL written here ends with
 an explicit `deny ip any any log` and is defined in the same file before it is bound.  Names
-match `^[A-Z][A-Z0-9_-]{0,63}$` and end in the first 8 hex digits of the policy digest, so a new
-policy version is built beside the applied one and swapped (make-before-break).
+match `^[A-Z][A-Z0-9_-]{0,63}$` and end in the first 8 hex digits of the gateway's content digest
+(`cisco_ios_names`: what the switch runs, comments and remarks left out), so a policy change that
+changes this gateway's entries gives new names, built beside the applied ones and swapped
+(make-before-break), and any other change keeps them.
+
+IPv6: the policy language describes IPv4 only, so every interface an ACL is bound on also gets
+`ipv6 traffic-filter ZW6-ND-ONLY-IN-<suffix> in`: an IPv6 ACL that permits neighbour discovery
+(`nd-ns`, `nd-na`, `router-solicitation`, `router-advertisement`: an explicit final deny would
+otherwise also drop the implicit ND permits, and the SVI's IPv6 neighbours with them) and ends in
+`deny ipv6 any any log`.  No IPv6 is forwarded.
 
 ACLs are stateless.  The enforcement model (language spec, section 4) therefore needs explicit
 reply entries, with "reply" defined exactly as the spec defines it for stateless platforms: TCP
@@ -46,8 +54,9 @@ from zonewall.backends.base import (
     Feature,
     GatewayView,
     Permit,
+    gateway_view,
     make_env,
-    policy_digest,
+    policy_lines,
     rule_ref,
     safe_text,
     slices,
@@ -69,6 +78,15 @@ from zonewall.backends.cidrs import (
     union,
     wildcard,
 )
+from zonewall.backends.cisco_ios_names import (
+    IPV6_ACL,
+    PLACEHOLDER,
+    acl_name,
+    content_digest,
+    recipe,
+    uplink_acl_name,
+    with_suffix,
+)
 from zonewall.backends.cisco_ios_specs import (
     _Spec,
     forward_shapes,
@@ -89,8 +107,8 @@ __all__ = [
     "IosModel",
     "IosObjectGroup",
     "acl_name",
-    "acl_suffix",
     "address",
+    "gateway_suffix",
     "forward_shapes",
     "forward_specs",
     "port_op",
@@ -152,23 +170,46 @@ class IosModel:
     path: PurePosixPath
     header: tuple[str, ...]
     acls: tuple[IosAcl, ...]
+    ipv6: IosAcl  # `ipv6 access-list`, bound `ipv6 traffic-filter NAME in` with every ACL
     object_groups: tuple[IosObjectGroup, ...] = ()  # defined before the ACLs using them
+    suffix: str = PLACEHOLDER  # every name ends in it: the content digest's first 8 digits
+    digest: str = ""  # the content digest (`cisco_ios_names.content_digest`)
 
 
-def acl_suffix(policy: CompiledPolicy) -> str:
-    return policy_digest(policy)[:8].upper()
+# Neighbour discovery with the switch, which IPv6 needs on every link: an IPv6 ACL has implicit
+# `permit icmp any any nd-na` / `nd-ns` entries, but only before its implicit deny, so an
+# explicit final deny must come after explicit ones; RS/RA too (FORMATS: hosts solicit, and on
+# the uplink the switch may hear a router's advertisements).
+IPV6_ND = ("nd-ns", "nd-na", "router-solicitation", "router-advertisement")
 
 
-def acl_name(policy: CompiledPolicy, cls: ResolvedClass) -> str:
-    """The ACL bound on a class's interface (class names are [a-z0-9_-], at most 31 long)."""
-    return f"ZW-{cls.name.upper()}-IN-{acl_suffix(policy)}"
+def ipv6_acl(suffix: str) -> IosAcl:
+    nd = tuple(IosAce(10 * (i + 1), "permit", "icmp", "any", "", "any", "", t)
+               for i, t in enumerate(IPV6_ND))
+    deny = IosAce(10 * (len(nd) + 1), "deny", "ipv6", "any", "", "any", "", "", True)
+    return IosAcl(f"{IPV6_ACL}-{suffix}", "", (
+        IosBlock("IPv6 is not in the policy: neighbour discovery with the switch only", nd),
+        IosBlock("default deny: no IPv6 is forwarded", (deny,)),
+    ))
 
 
-def uplink_acl_name(policy: CompiledPolicy, view: GatewayView) -> str:
-    """`ZW-UPLINK-IN-<suffix>`, unless a served class is named `uplink` (then -1, -2, ...)."""
-    taken = {acl_name(policy, c) for c in view.served}
-    labels = ("UPLINK", *(f"UPLINK-{i}" for i in range(1, len(taken) + 2)))
-    return next(n for n in (f"ZW-{x}-IN-{acl_suffix(policy)}" for x in labels) if n not in taken)
+def _suffixed(model: IosModel, suffix: str, digest: str) -> IosModel:
+    """`model` with the placeholder suffix of every name replaced by `suffix`."""
+    def ace(a: IosAce) -> IosAce:
+        if "object-group" not in a.protocol + a.src + a.dst:
+            return a
+        return IosAce(a.seq, a.action, with_suffix(a.protocol, suffix),
+                      with_suffix(a.src, suffix), a.src_port, with_suffix(a.dst, suffix),
+                      a.dst_port, a.option, a.log)
+
+    def acl(x: IosAcl) -> IosAcl:
+        return IosAcl(with_suffix(x.name, suffix), x.interface, tuple(
+            IosBlock(b.remark, tuple(map(ace, b.aces))) for b in x.blocks))
+
+    groups = tuple(IosObjectGroup(g.kind, with_suffix(g.name, suffix), g.description, g.members)
+                   for g in model.object_groups)
+    return IosModel(model.path, model.header, tuple(map(acl, model.acls)), acl(model.ipv6),
+                    groups, suffix, digest)
 
 
 def address(net: IPNetwork) -> str:
@@ -213,12 +254,21 @@ class CiscoIosBackend(Backend):
         lowering = self._lowering(policy, view)
         if lowering.errors:  # fail closed even when a caller skipped check()
             raise DiagnosticError(lowering.errors)
-        return IosModel(
+        # Names carry a placeholder suffix until the draft's content digest is known: the
+        # digest leaves out comments (the header) and every name's suffix, so the draft's is
+        # the final file's.
+        draft = IosModel(
             path=PurePosixPath(f"{view.plan.name}{self.suffix}"),
-            header=self._header(policy, view) + lowering.header_notes(),
+            header=(),
             acls=tuple(lowering.acls),
+            ipv6=ipv6_acl(PLACEHOLDER),
             object_groups=lowering.object_groups(),
         )
+        digest = content_digest(self._text(draft))
+        model = _suffixed(draft, digest[:8].upper(), digest)
+        header = self._header(policy, view, model) + lowering.header_notes(model.suffix)
+        return IosModel(model.path, header, model.acls, model.ipv6, model.object_groups,
+                        model.suffix, model.digest)
 
     def _lowering(self, policy: CompiledPolicy, view: GatewayView) -> _Lowering:
         """The lowering of `view`, made once for `check` and `lower` in a row: the inputs are
@@ -236,13 +286,17 @@ class CiscoIosBackend(Backend):
         self._last = (policy, view, self.ace_budget, lowering)
         return lowering
 
-    def _header(self, policy: CompiledPolicy, view: GatewayView) -> tuple[str, ...]:
-        files = safe_text(", ".join(f.path for f in policy.policy.files), 200)
+    def _header(self, policy: CompiledPolicy, view: GatewayView,
+                model: IosModel) -> tuple[str, ...]:
         return (
             (f"zonewall {__version__}  backend: cisco-ios (IOS/IOS-XE named extended IPv4 ACLs, "
              "stateless)  -- DO NOT EDIT"),
-            f"policy: {files}",
-            f"policy-sha256: {policy_digest(policy)}  (ACL names end in -{acl_suffix(policy)})",
+            *policy_lines(policy),
+            (f"content-sha256: {model.digest}  (every name zonewall writes here ends in "
+             f"-{model.suffix}, its first 8 digits)"),
+            ("content = this file without comments, remarks, descriptions and name suffixes: a "
+             "new suffix means the switch runs something new"),
+            f"recompute: {recipe(model.path.name)}",
             f"gateway: {view.plan.name}  uplink: {view.plan.uplink or '-'}",
             ("stateless: a reply is permitted as TCP with ACK or RST (established) from the "
              "service port, UDP from the service port, or ICMP echo-reply for echo-request"),
@@ -254,15 +308,32 @@ class CiscoIosBackend(Backend):
             "  1. paste the ip access-list blocks: new names, built beside the applied ACLs",
             ("  2. paste the interface blocks: each ip access-group moves one interface to its "
              "new ACL in one command"),
-            "  3. remove the old ACLs by name: no ip access-list extended ZW-...-<old suffix>",
+            ("  3. remove the old ACLs by name: no ip access-list extended ZW-...-<old suffix>, "
+             f"no ipv6 access-list {IPV6_ACL}-<old suffix>"),
+            ("IPv6: not described by the policy, so it is closed: every interface below binds "
+             f"ipv6 traffic-filter {model.ipv6.name} in, which"),
+            ("passes neighbour discovery with the switch (nd-ns, nd-na, router solicitation and "
+             "advertisement) and drops all other IPv6"),
+            ("(the switch must support IPv6 ACLs; some Catalysts need an SDM template with IPv6 "
+             "first)"),
         )
 
+    @staticmethod
+    def _text(model: IosModel) -> str:
+        return make_env().get_template("cisco_ios/acl.ios.j2").render(model=model)
+
     def render(self, model: IosModel) -> dict[PurePosixPath, str]:
-        text = make_env().get_template("cisco_ios/acl.ios.j2").render(model=model)
-        return {model.path: text}
+        return {model.path: self._text(model)}
 
     def rule_count(self, model: IosModel) -> int:
         return sum(len(acl.aces) for acl in model.acls)
+
+
+def gateway_suffix(policy: CompiledPolicy, gateway: str) -> str:
+    """The name suffix of a cisco-ios gateway's `.ios` file (lowering it: build, which has the
+    rendered file, reads it from the text instead, `cisco_ios_names.suffix_of`)."""
+    model: IosModel = CiscoIosBackend().lower(policy, gateway_view(policy, gateway))
+    return model.suffix
 
 
 class _Lowering:
@@ -327,7 +398,7 @@ class _Lowering:
     def reply(packets: PacketSet) -> tuple[tuple[_Spec, ...], tuple[str, ...]]:
         return reply_shapes(packets.intervals)
 
-    def header_notes(self) -> tuple[str, ...]:
+    def header_notes(self, suffix: str) -> tuple[str, ...]:
         """Lines the file header adds for this kind of lowering (object groups: counts)."""
         return ()
 
@@ -356,7 +427,7 @@ class _Lowering:
                    self._groups([n for n in needs if n.peer.kind == "class"], False)]
         blocks += self._external(self._groups([n for n in needs if n.peer.kind != "class"],
                                               False), (), self.ints(cls.prefixes))
-        return self._finish(acl_name(self.policy, cls), cls.interface, blocks)
+        return self._finish(acl_name(cls.name, PLACEHOLDER), cls.interface, blocks)
 
     def _uplink_acl(self, uplink: str) -> IosAcl:
         view = self.view
@@ -372,7 +443,8 @@ class _Lowering:
                   for cls, permits in view.outbound for p in permits if p.dst.kind != "class"]
         # every class address is decided by the two blocks above
         blocks += self._external(self._groups(needs, True), self.classes, None)
-        return self._finish(uplink_acl_name(self.policy, view), uplink, blocks)
+        return self._finish(uplink_acl_name([c.name for c in view.served], PLACEHOLDER), uplink,
+                            blocks)
 
     def _dhcp_block(self, cls: ResolvedClass, needs: list[_Need]) -> list[_Block]:
         """DHCP client broadcasts reach `ip helper-address` only through the inbound ACL."""
