@@ -203,7 +203,7 @@ def _network_member(words: list[str], fail: Fail) -> tuple[int, int]:
     return base, base | hostmask
 
 
-def parse_ios(text: str, file: str = "<ios>") -> Ruleset:
+def parse_ios(text: str, file: str = "<ios>") -> IosRuleset:
     """Parse IOS text into a `Ruleset` whose entry for an interface is its inbound ACL."""
     acls: dict[str, _Acl] = {}
     groups: dict[str, _Group] = {}
