@@ -20,9 +20,9 @@ API::
   file, its switch file, both concatenated, or the same commands from `show running-config`).
   Empty list: the config permits exactly what the policy's enforcement model (language spec,
   section 4) says this gateway must permit; for cisco-ios also that every interface drops
-  IPv6 but neighbour discovery (`ios6`; such differences have the condition "IPv6...").  Raises `ConfigParseError` (attributes `file`,
-  `line`, `text`, `message`) on unmodelled input and `ValueError` on an unknown gateway or
-  platform.
+  IPv6 but neighbour discovery (`ios6`; such differences have the condition "IPv6...").
+  Raises `ConfigParseError` (attributes `file`, `line`, `text`, `message`) on unmodelled
+  input and `ValueError` on an unknown gateway or platform.
 * `Difference`: `gateway`, `platform`, `kind` ("permits-too-much" | "blocks-needed" |
   "reply-blocked"), `ingress` (interface), `src`/`src_owner` (representative address and the
   class or external it belongs to), `dst`/`dst_owner` (`dst` None: every destination),

@@ -22,10 +22,8 @@ expected reply names), the TCP ACK/RST flag (IOS `established`) and the conntrac
   68 -> 255.255.255.255:67, from 0.0.0.0 or the class) that the interface of a class which
   may reach a DHCP server must take in for `ip helper-address`.
 
-IPv6 (cisco-ios, whose configs describe it): the policy has no IPv6, so on every ingress
-interface of the gateway IPv6 must be dropped except neighbour discovery with the switch
-(`ios6`): other IPv6 that passes is `permits-too-much`, neighbour solicitation or
-advertisement that is dropped is `blocks-needed`, both with the condition "IPv6".
+IPv6 (cisco-ios): the policy has none, so every ingress must drop IPv6 but neighbour discovery
+(`ios6`); other IPv6 passing is `permits-too-much`, ND dropped `blocks-needed` ("IPv6 ...").
 
 When the model and the config both treat every destination alike for a source (spoofed or
 transit sources), one comparison covers the whole row and is reported with destination None.
@@ -45,7 +43,7 @@ from zonewall.packets import ICMP, PORT_SPAN, PROTO_NAMES, TCP, UDP, PacketSet, 
 from .addresses import Group, addr_text, address_groups
 from .engine import Cell, Ctx, Evaluator
 from .ios import IosRuleset, parse_ios
-from .ios6 import V6Finding, V6Rule, address_text, v6_findings
+from .ios6 import V6Finding
 from .iptables import parse_iptables
 from .model import GatewayModel
 from .nftables import parse_nftables
@@ -230,30 +228,15 @@ class _Validator:
                         self._report_cell(_cell(ingress, each, dst), each, dst, found, any_dst,
                                           cell_dhcp)
         if isinstance(self.ruleset, IosRuleset):
-            self._check_ipv6(self.ruleset)
+            self.diffs += map(self._v6, self.ruleset.ipv6_findings(model.interfaces))
         return sorted(self.diffs, key=lambda d: (d.ingress, KINDS.index(d.kind), d.src,
                                                  d.dst or "", d.condition))
 
-    def _check_ipv6(self, ruleset: IosRuleset) -> None:
-        """Every ingress interface must drop IPv6 but neighbour discovery (`ios6`)."""
-        assert ruleset.ipv6_open is not None
-        open_rules = (V6Rule(ruleset.ipv6_open, "ACCEPT", None, None, EVERYTHING),)
-        for ingress in self.model.interfaces:
-            for f in v6_findings(ingress, ruleset.ipv6.get(ingress, open_rules)):
-                self.diffs.append(self._v6_difference(f))
-
-    def _v6_difference(self, f: V6Finding) -> Difference:
-        proto, port = divmod(f.example_key, PORT_SPAN)
-        src, dst = address_text(f.src), address_text(f.dst)
-        what = f"ipv6 next-header {proto}" + (f" port/type {port}" if proto in (6, 17, 58)
-                                              else "")
-        return Difference(
-            gateway=self.model.name, platform=self.ruleset.platform, kind=f.kind,
-            ingress=f.ingress, src=src, src_owner="IPv6", dst=None if f.any_pair else dst,
-            dst_owner="any" if f.any_pair else "IPv6", packets=f.packets,
-            condition="IPv6, which the policy does not describe: closed but neighbour "
-                      "discovery (ICMPv6 = proto/58)",
-            rules=f.rules, example=f"{what} {src} -> {dst}")
+    def _v6(self, f: V6Finding) -> Difference:
+        return Difference(self.model.name, self.ruleset.platform, f.kind, f.ingress, f.src,
+                          "IPv6", f.dst, "any" if f.dst is None else "IPv6", f.packets,
+                          "IPv6 (not in the policy: closed but neighbour discovery; ICMPv6 is "
+                          "proto/58)", f.rules, f.example)
 
     def _notable_sources(self, ingress: str) -> set[int]:
         """Ids of the source groups on `ingress` that may differ from a source in no endpoint

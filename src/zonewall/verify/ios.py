@@ -43,11 +43,12 @@ explicitly.
 from __future__ import annotations
 
 import functools
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from zonewall.packets import ICMP, PORT_SPAN, TCP, UDP, PacketSet
 
-from .ios6 import Acl6, PortReader, V6Acls, V6Rule, acl6_line
+from .ios6 import Acl6, PortReader, V6Acls, V6Finding, V6Rule, acl6_line, v6_findings
 from .rules import (
     EVERYTHING,
     MAX_ADDR,
@@ -98,6 +99,12 @@ class IosRuleset(Ruleset):
 
     ipv6: dict[str, tuple[V6Rule, ...]] = field(default_factory=dict)
     ipv6_open: RuleRef | None = None  # the verdict of an interface with no IPv6 filter
+
+    def ipv6_findings(self, interfaces: Iterable[str]) -> list[V6Finding]:
+        """Where IPv6 entering these interfaces is not closed but neighbour discovery."""
+        assert self.ipv6_open is not None
+        open_rules = (V6Rule(self.ipv6_open, "ACCEPT", None, None, EVERYTHING),)
+        return [f for i in interfaces for f in v6_findings(i, self.ipv6.get(i, open_rules))]
 
 
 @dataclass

@@ -33,7 +33,7 @@ from zonewall.packets import PORT_SPAN, TCP, UDP, PacketSet
 from .rules import EVERYTHING, Fail, RuleRef
 
 __all__ = ["ICMP6", "Acl6", "ND_ALL", "ND_REQUIRED", "PortReader", "V6Acls", "V6Finding", "V6Rule",
-           "acl6_line", "address_text", "first_match", "v6_findings"]
+           "acl6_line", "first_match", "v6_findings"]
 
 ICMP6 = 58
 ICMP6_TYPES = {"unreachable": 1, "packet-too-big": 2, "time-exceeded": 3,
@@ -71,12 +71,11 @@ class V6Finding:
 
     ingress: str
     kind: str  # permits-too-much | blocks-needed
-    src: int
-    dst: int
-    any_pair: bool  # the same for every address pair
+    src: str  # an address where it holds
+    dst: str | None  # None: for every destination (and source)
     packets: PacketSet
     rules: tuple[RuleRef, ...]
-    example_key: int
+    example: str  # one packet, re-checked by `first_match`
 
 
 @dataclass
@@ -251,11 +250,16 @@ def v6_findings(ingress: str, rules: tuple[V6Rule, ...]) -> list[V6Finding]:
                 if first_match(rules, s, d, k) != (verdict == "ACCEPT"):
                     raise AssertionError(f"IPv6 set and per-packet evaluation disagree on {k}")
                 refs = tuple(r.ref for r, p in decided if r.action == verdict and p & bad)
+                proto, port = divmod(k, PORT_SPAN)
+                what = f"ipv6 next-header {proto}" + (
+                    f" port/type {port}" if proto in (TCP, UDP, ICMP6) else "")
+                src, dst = _text(s), _text(d)
                 seen[(kind, bad.intervals)] = V6Finding(
-                    ingress, kind, s, d, len(srcs) == len(dsts) == 1, bad, refs, k)
+                    ingress, kind, src, None if len(srcs) == len(dsts) == 1 else dst, bad, refs,
+                    f"{what} {src} -> {dst}")
     return list(seen.values())
 
 
-def address_text(addr: int) -> str:
+def _text(addr: int) -> str:
     return str(ipaddress.IPv6Address(addr))
 

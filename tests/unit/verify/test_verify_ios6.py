@@ -85,7 +85,7 @@ def test_implicit_nd_permits_and_show_running_config_syntax() -> None:
     assert v6_findings("Vlan10", rs.ipv6["Vlan10"]) == []
     opened = parse_ios(running.replace(" deny tcp host", " permit tcp host"), "run.ios")
     (found,) = v6_findings("Vlan10", opened.ipv6["Vlan10"])
-    assert found.kind == "permits-too-much" and found.src == 0x20010DB8 << 96 | 1
+    assert found.kind == "permits-too-much" and found.src == "2001:db8::1"
     # a deny of all IPv6 from one host drops its neighbour discovery too
     closed = parse_ios(running.replace(" deny tcp host", " deny ipv6 host"), "run.ios")
     (found,) = v6_findings("Vlan10", closed.ipv6["Vlan10"])
