@@ -23,6 +23,7 @@ from zonewall import __version__
 from zonewall.atomic import write_atomic
 from zonewall.backends import get_backend
 from zonewall.backends.base import Feature, gateway_view
+from zonewall.backends.cisco_ios_names import suffix_of
 from zonewall.backends.linux_interfaces import interface_configs
 from zonewall.backends.vlan_plan import vlan_plan
 from zonewall.diagnostics import Diagnostic, Severity, Span, sort_diagnostics
@@ -76,7 +77,10 @@ def render_outputs(report: CheckReport) -> tuple[list[Output], list[Diagnostic]]
                 outputs.append(Output(path, text, plan.name, plan.platform, "config", count))
     switch_of = {f"{g.name}-switch.ios": g.name for g in compiled.gateways
                  if g.platform == "cisco-ios"}
-    for path, text in sorted(vlan_plan(compiled).items()):
+    # the switch files bind the ACLs of each gateway's .ios file: names with its suffix
+    suffixes = {o.gateway: suffix_of(o.text) for o in outputs
+                if o.platform == "cisco-ios" and o.gateway is not None}
+    for path, text in sorted(vlan_plan(compiled, suffixes).items()):
         gateway = switch_of.get(str(path))
         if gateway is None:
             outputs.append(Output(path, text, None, None, "vlan-plan", None))

@@ -27,7 +27,7 @@ from typing import Any, ClassVar
 import jinja2
 from netaddr import IPNetwork, cidr_merge
 
-from zonewall.backends.text import markdown_text
+from zonewall.backends.text import comment_line, markdown_text
 from zonewall.diagnostics import Diagnostic
 from zonewall.ir import CompiledPolicy, Endpoint, Flow, GatewayPlan, ResolvedClass, ResolvedRule
 from zonewall.packets import PORT_SPAN, PacketSet
@@ -39,6 +39,7 @@ __all__ = [
     "Permit",
     "gateway_view",
     "make_env",
+    "policy_lines",
     "short_name",
 ]
 
@@ -161,11 +162,13 @@ def rule_ref(rule: ResolvedRule) -> str:
     return f"{rule.span.file}:{rule.span.line}"
 
 
-def policy_digest(policy: CompiledPolicy) -> str:
-    h = hashlib.sha256()
-    for f in policy.policy.files:
-        h.update(f"{f.path}\0{f.sha256}\n".encode())
-    return h.hexdigest()
+def policy_lines(policy: CompiledPolicy,
+                 clean: Callable[[str, int], str] = comment_line) -> tuple[str, ...]:
+    """Header lines naming each policy file with its sha256, as `manifest.json` lists them and
+    as `sha256sum FILE` prints them, so an auditor can check a config against its sources.
+    `clean` makes a path safe for the output's comment lines (IOS: `ios_text`)."""
+    return tuple(f"policy: {clean(f.path, 200)}  sha256: {f.sha256}"
+                 for f in policy.policy.files)
 
 
 # Free text in templates goes through its format's function (see `backends/text.py`).

@@ -6,8 +6,16 @@ per `eq`, `range lo hi` for port ranges, wildcard (inverse) masks with `host A` 
 `any` for a /0.  Semantics: first match; an implicit `deny ip any any` ends every ACL, but an
 applied ACL that is empty or undefined permits everything, so every ACL written here ends with
 an explicit `deny ip any any log` and is defined in the same file before it is bound.  Names
-match `^[A-Z][A-Z0-9_-]{0,63}$` and end in the first 8 hex digits of the policy digest, so a new
-policy version is built beside the applied one and swapped (make-before-break).
+match `^[A-Z][A-Z0-9_-]{0,63}$` and end in the first 8 hex digits of the gateway's content digest
+(`cisco_ios_names`: what the switch runs, comments and remarks left out), so a policy change that
+changes this gateway's entries gives new names, built beside the applied ones and swapped
+(make-before-break), and any other change keeps them.
+
+IPv6: the policy language describes IPv4 only, so every interface an ACL is bound on also gets
+`ipv6 traffic-filter ZW6-ND-ONLY-IN-<suffix> in`: an IPv6 ACL that permits neighbour discovery
+(`nd-ns`, `nd-na`, `router-solicitation`, `router-advertisement`: an explicit final deny would
+otherwise also drop the implicit ND permits, and the SVI's IPv6 neighbours with them) and ends in
+`deny ipv6 any any log`.  No IPv6 is forwarded.
 
 ACLs are stateless.  The enforcement model (language spec, section 4) therefore needs explicit
 reply entries, with "reply" defined exactly as the spec defines it for stateless platforms: TCP
@@ -34,7 +42,6 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import ClassVar, NamedTuple
 
@@ -46,8 +53,9 @@ from zonewall.backends.base import (
     Feature,
     GatewayView,
     Permit,
+    gateway_view,
     make_env,
-    policy_digest,
+    policy_lines,
     rule_ref,
     slices,
 )
@@ -67,6 +75,23 @@ from zonewall.backends.cidrs import (
     touching,
     union,
     wildcard,
+)
+from zonewall.backends.cisco_ios_model import (
+    IosAce,
+    IosAcl,
+    IosBlock,
+    IosModel,
+    IosObjectGroup,
+    ipv6_acl,
+    suffixed,
+)
+from zonewall.backends.cisco_ios_names import (
+    IPV6_ACL,
+    PLACEHOLDER,
+    acl_name,
+    content_digest,
+    recipe,
+    uplink_acl_name,
 )
 from zonewall.backends.cisco_ios_specs import (
     _Spec,
@@ -89,8 +114,8 @@ __all__ = [
     "IosModel",
     "IosObjectGroup",
     "acl_name",
-    "acl_suffix",
     "address",
+    "gateway_suffix",
     "forward_shapes",
     "forward_specs",
     "port_op",
@@ -103,72 +128,6 @@ __all__ = [
 REMARK_MAX = 100
 DHCP_SERVER_PORT, DHCP_CLIENT_PORT = 67, 68
 ANY: Cidr = (0, 0)
-
-
-@dataclass(frozen=True, slots=True)
-class IosAce:
-    """`seq action protocol src [src_port] dst [dst_port] [option] [log]`, every field final."""
-
-    seq: int
-    action: str  # permit | deny
-    protocol: str  # ip | tcp | udp | icmp | 0-255
-    src: str  # any | host A | A WILDCARD
-    src_port: str  # "" | eq P | range P Q
-    dst: str
-    dst_port: str
-    option: str = ""  # "" | established | echo | echo-reply | ICMP type number
-    log: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class IosBlock:
-    remark: str
-    aces: tuple[IosAce, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class IosAcl:
-    name: str
-    interface: str  # bound `ip access-group NAME in` here
-    blocks: tuple[IosBlock, ...]
-
-    @property
-    def aces(self) -> tuple[IosAce, ...]:
-        return tuple(a for b in self.blocks for a in b.aces)
-
-
-@dataclass(frozen=True, slots=True)
-class IosObjectGroup:
-    """`object-group network|service NAME`, its description and members (object-groups)."""
-
-    kind: str  # network | service
-    name: str
-    description: str
-    members: tuple[str, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class IosModel:
-    path: PurePosixPath
-    header: tuple[str, ...]
-    acls: tuple[IosAcl, ...]
-    object_groups: tuple[IosObjectGroup, ...] = ()  # defined before the ACLs using them
-
-
-def acl_suffix(policy: CompiledPolicy) -> str:
-    return policy_digest(policy)[:8].upper()
-
-
-def acl_name(policy: CompiledPolicy, cls: ResolvedClass) -> str:
-    """The ACL bound on a class's interface (class names are [a-z0-9_-], at most 31 long)."""
-    return f"ZW-{cls.name.upper()}-IN-{acl_suffix(policy)}"
-
-
-def uplink_acl_name(policy: CompiledPolicy, view: GatewayView) -> str:
-    """`ZW-UPLINK-IN-<suffix>`, unless a served class is named `uplink` (then -1, -2, ...)."""
-    taken = {acl_name(policy, c) for c in view.served}
-    labels = ("UPLINK", *(f"UPLINK-{i}" for i in range(1, len(taken) + 2)))
-    return next(n for n in (f"ZW-{x}-IN-{acl_suffix(policy)}" for x in labels) if n not in taken)
 
 
 def address(net: IPNetwork) -> str:
@@ -213,12 +172,21 @@ class CiscoIosBackend(Backend):
         lowering = self._lowering(policy, view)
         if lowering.errors:  # fail closed even when a caller skipped check()
             raise DiagnosticError(lowering.errors)
-        return IosModel(
+        # Names carry a placeholder suffix until the draft's content digest is known: the
+        # digest leaves out comments (the header) and every name's suffix, so the draft's is
+        # the final file's.
+        draft = IosModel(
             path=PurePosixPath(f"{view.plan.name}{self.suffix}"),
-            header=self._header(policy, view) + lowering.header_notes(),
+            header=(),
             acls=tuple(lowering.acls),
+            ipv6=ipv6_acl(PLACEHOLDER),
             object_groups=lowering.object_groups(),
         )
+        digest = content_digest(self._text(draft))
+        model = suffixed(draft, digest[:8].upper(), digest)
+        header = self._header(policy, view, model) + lowering.header_notes(model.suffix)
+        return IosModel(model.path, header, model.acls, model.ipv6, model.object_groups,
+                        model.suffix, model.digest)
 
     def _lowering(self, policy: CompiledPolicy, view: GatewayView) -> _Lowering:
         """The lowering of `view`, made once for `check` and `lower` in a row: the inputs are
@@ -236,13 +204,17 @@ class CiscoIosBackend(Backend):
         self._last = (policy, view, self.ace_budget, lowering)
         return lowering
 
-    def _header(self, policy: CompiledPolicy, view: GatewayView) -> tuple[str, ...]:
-        files = ios_text(", ".join(f.path for f in policy.policy.files), 200)
+    def _header(self, policy: CompiledPolicy, view: GatewayView,
+                model: IosModel) -> tuple[str, ...]:
         return (
             (f"zonewall {__version__}  backend: cisco-ios (IOS/IOS-XE named extended IPv4 ACLs, "
              "stateless)  -- DO NOT EDIT"),
-            f"policy: {files}",
-            f"policy-sha256: {policy_digest(policy)}  (ACL names end in -{acl_suffix(policy)})",
+            *policy_lines(policy, ios_text),
+            (f"content-sha256: {model.digest}  (every name zonewall writes here ends in "
+             f"-{model.suffix}, its first 8 digits)"),
+            ("content = this file without comments, remarks, descriptions and name suffixes: a "
+             "new suffix means the switch runs something new"),
+            f"recompute: {recipe(model.path.name)}",
             f"gateway: {view.plan.name}  uplink: {view.plan.uplink or '-'}",
             ("stateless: a reply is permitted as TCP with ACK or RST (established) from the "
              "service port, UDP from the service port, or ICMP echo-reply for echo-request"),
@@ -254,15 +226,32 @@ class CiscoIosBackend(Backend):
             "  1. paste the ip access-list blocks: new names, built beside the applied ACLs",
             ("  2. paste the interface blocks: each ip access-group moves one interface to its "
              "new ACL in one command"),
-            "  3. remove the old ACLs by name: no ip access-list extended ZW-...-<old suffix>",
+            ("  3. remove the old ACLs by name: no ip access-list extended ZW-...-<old suffix>, "
+             f"no ipv6 access-list {IPV6_ACL}-<old suffix>"),
+            ("IPv6: not described by the policy, so it is closed: every interface below binds "
+             f"ipv6 traffic-filter {model.ipv6.name} in, which"),
+            ("passes neighbour discovery with the switch (nd-ns, nd-na, router solicitation and "
+             "advertisement) and drops all other IPv6"),
+            ("(the switch must support IPv6 ACLs; some Catalysts need an SDM template with IPv6 "
+             "first)"),
         )
 
+    @staticmethod
+    def _text(model: IosModel) -> str:
+        return make_env().get_template("cisco_ios/acl.ios.j2").render(model=model)
+
     def render(self, model: IosModel) -> dict[PurePosixPath, str]:
-        text = make_env().get_template("cisco_ios/acl.ios.j2").render(model=model)
-        return {model.path: text}
+        return {model.path: self._text(model)}
 
     def rule_count(self, model: IosModel) -> int:
         return sum(len(acl.aces) for acl in model.acls)
+
+
+def gateway_suffix(policy: CompiledPolicy, gateway: str) -> str:
+    """The name suffix of a cisco-ios gateway's `.ios` file (lowering it: build, which has the
+    rendered file, reads it from the text instead, `cisco_ios_names.suffix_of`)."""
+    model: IosModel = CiscoIosBackend().lower(policy, gateway_view(policy, gateway))
+    return model.suffix
 
 
 class _Lowering:
@@ -327,7 +316,7 @@ class _Lowering:
     def reply(packets: PacketSet) -> tuple[tuple[_Spec, ...], tuple[str, ...]]:
         return reply_shapes(packets.intervals)
 
-    def header_notes(self) -> tuple[str, ...]:
+    def header_notes(self, suffix: str) -> tuple[str, ...]:
         """Lines the file header adds for this kind of lowering (object groups: counts)."""
         return ()
 
@@ -356,7 +345,7 @@ class _Lowering:
                    self._groups([n for n in needs if n.peer.kind == "class"], False)]
         blocks += self._external(self._groups([n for n in needs if n.peer.kind != "class"],
                                               False), (), self.ints(cls.prefixes))
-        return self._finish(acl_name(self.policy, cls), cls.interface, blocks)
+        return self._finish(acl_name(cls.name, PLACEHOLDER), cls.interface, blocks)
 
     def _uplink_acl(self, uplink: str) -> IosAcl:
         view = self.view
@@ -372,7 +361,8 @@ class _Lowering:
                   for cls, permits in view.outbound for p in permits if p.dst.kind != "class"]
         # every class address is decided by the two blocks above
         blocks += self._external(self._groups(needs, True), self.classes, None)
-        return self._finish(uplink_acl_name(self.policy, view), uplink, blocks)
+        return self._finish(uplink_acl_name([c.name for c in view.served], PLACEHOLDER), uplink,
+                            blocks)
 
     def _dhcp_block(self, cls: ResolvedClass, needs: list[_Need]) -> list[_Block]:
         """DHCP client broadcasts reach `ip helper-address` only through the inbound ACL."""

@@ -10,8 +10,9 @@ era routers; check the target's release).  The ACLs keep their layout, binding a
   one class is named after it (`ZWN-<CLASS>-<suffix>`); any other set is numbered in order of
   first use (`ZWN-<n>-<suffix>`).  `object-group service ZWS-<n>-<suffix>` holds a service set,
   members `tcp eq 104`, `udp range 1 2`, `icmp echo`, `47`.  Every name ends in the ACL suffix
-  (the policy digest), so a new policy version's groups are built beside the applied ones, as
-  its ACLs are (make-before-break), and no group in use is ever edited.
+  (the gateway's content digest, `cisco_ios_names`), so a version with new entries builds its
+  groups beside the applied ones, as its ACLs (make-before-break), and no group in use is
+  ever edited.
 * Flows: one entry per (source set, destination set, service set) block whose every source
   talks to every destination with exactly that service set:
   `permit object-group SVC object-group SRC object-group DST` (a single service is written
@@ -48,9 +49,12 @@ from zonewall.backends.cisco_ios import (
     _Block,
     _Lowering,
     _Need,
+)
+from zonewall.backends.cisco_ios_names import (
+    PLACEHOLDER,
     acl_name,
-    acl_suffix,
     uplink_acl_name,
+    with_suffix,
 )
 from zonewall.backends.cisco_ios_specs import _Spec
 from zonewall.backends.text import ios_text
@@ -135,7 +139,7 @@ class OgLowering(_Lowering):
 
     def __init__(self, backend: CiscoIosBackend, policy: CompiledPolicy,
                  view: GatewayView) -> None:
-        self.registry = _Registry(acl_suffix(policy))
+        self.registry = _Registry(PLACEHOLDER)
         self._labels: dict[Key, str] = {}
         self._classes: dict[Key, str] = {}
         self._sizes: dict[str, int] = {}  # ACE address or service text -> expanded members
@@ -143,7 +147,7 @@ class OgLowering(_Lowering):
         self.groups = self.registry.groups()
         self.expanded = {acl.name: self._expanded(acl) for acl in self.acls}
 
-    def header_notes(self) -> tuple[str, ...]:
+    def header_notes(self, suffix: str) -> tuple[str, ...]:
         return (
             ("object-groups: IOS object-group ACLs (OGACL), which the target release must "
              "support; paste the object-group blocks first"),
@@ -152,8 +156,8 @@ class OgLowering(_Lowering):
             (f"ACE budget ({self.backend.ace_budget} per ACL) counts configured entries; object "
              "groups do not reduce TCAM usage: the switch"),
             "expands each entry into sources x destinations x services. Entries per ACL:",
-            *(f"  {acl.name}: {len(acl.aces)} configured, {self.expanded[acl.name]} expanded"
-              for acl in self.acls),
+            *(f"  {with_suffix(acl.name, suffix)}: {len(acl.aces)} configured, "
+              f"{self.expanded[acl.name]} expanded" for acl in self.acls),
         )
 
     def object_groups(self) -> tuple[IosObjectGroup, ...]:
@@ -165,7 +169,7 @@ class OgLowering(_Lowering):
         needs += self._replies_toward(cls)
         blocks = self._dhcp_block(cls, needs)
         blocks += self._og_blocks(needs, peer_speaks=False)
-        return self._finish(acl_name(self.policy, cls), cls.interface, blocks)
+        return self._finish(acl_name(cls.name, PLACEHOLDER), cls.interface, blocks)
 
     def _uplink_acl(self, uplink: str) -> IosAcl:
         view = self.view
@@ -182,7 +186,8 @@ class OgLowering(_Lowering):
         needs += [_Need("reply", p.rule, p.packets, cls, p.dst)
                   for cls, permits in view.outbound for p in permits if p.dst.kind != "class"]
         blocks += self._og_blocks(needs, peer_speaks=True)
-        return self._finish(uplink_acl_name(self.policy, view), uplink, blocks)
+        return self._finish(uplink_acl_name([c.name for c in view.served], PLACEHOLDER), uplink,
+                            blocks)
 
     def _og_net(self, key: Key, label: str) -> list[str]:
         """The ACE address for a merged prefix list: none, inline (one CIDR), or a group."""

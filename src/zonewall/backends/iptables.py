@@ -32,7 +32,7 @@ from zonewall.backends.base import (
     GatewayView,
     Permit,
     make_env,
-    policy_digest,
+    policy_lines,
     protocol_blocks,
     rule_ref,
     short_name,
@@ -166,11 +166,10 @@ class IptablesBackend(Backend):
         )
 
     def _header(self, policy: CompiledPolicy, view: GatewayView) -> tuple[str, ...]:
-        files = comment_line(", ".join(f.path for f in policy.policy.files), 400)
         return (
             f"zonewall {__version__}  backend: iptables (iptables-restore, IPv4 filter table)"
             "  -- DO NOT EDIT",
-            f"policy: {files}  policy-sha256: {policy_digest(policy)[:16]}",
+            *policy_lines(policy),
             f"gateway: {view.plan.name}  uplink: {comment_line(view.plan.uplink or '-', 64)}",
             "load with: iptables-restore < FILE   (check first: iptables -V, nf_tables or legacy)",
             "needs: net.ipv4.ip_forward=1; INPUT/OUTPUT are left ACCEPT (not described by the "

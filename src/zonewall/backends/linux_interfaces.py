@@ -40,7 +40,7 @@ from pathlib import PurePosixPath
 from netaddr import IPNetwork
 
 from zonewall import __version__
-from zonewall.backends.base import make_env, policy_digest
+from zonewall.backends.base import make_env, policy_lines
 from zonewall.backends.text import comment_line
 from zonewall.backends.vlan_plan import PlanRow, gateway_address, plan_rows
 from zonewall.diagnostics import Diagnostic, Severity
@@ -130,11 +130,9 @@ def interface_model(policy: CompiledPolicy, plan: GatewayPlan,
                                      if descriptions[row.cls] else "")
         interfaces.append(LinuxVlanIf(row.cls, row.interface, parent, row.vlan,
                                       _addresses(row), _comment(what)))
-    files = ", ".join(f.path for f in policy.policy.files)
     header = (
         f"zonewall {__version__}  backend: linux interface config (iproute2)  -- DO NOT EDIT",
-        f"policy: {_comment(files)}",
-        f"policy-sha256: {policy_digest(policy)}",
+        *policy_lines(policy),
         f"gateway: {plan.name} ({plan.platform})",
         f"run as root: sh {plan.name}-interfaces.sh, after loading {_ruleset(plan)}",
         "(the ruleset names these interfaces and loads before they exist; forwarding goes on last)",

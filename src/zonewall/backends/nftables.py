@@ -47,7 +47,7 @@ from zonewall.backends.base import (
     GatewayView,
     Permit,
     make_env,
-    policy_digest,
+    policy_lines,
     protocol_blocks,
     rule_ref,
 )
@@ -238,11 +238,10 @@ class NftablesBackend(Backend):
         )
 
     def _header(self, policy: CompiledPolicy, view: GatewayView) -> tuple[str, ...]:
-        files = ", ".join(comment_line(f.path, 200) for f in policy.policy.files)
         return (
             (f"zonewall {__version__}  backend: nftables (nft -f, table inet {TABLE}, IPv4)"
              "  -- DO NOT EDIT"),
-            f"policy: {files}  policy-sha256: {policy_digest(policy)[:16]}",
+            *policy_lines(policy),
             f"gateway: {view.plan.name}  uplink: {view.plan.uplink or '-'}",
             ("load with: nft -f FILE   (check first: nft -c -f FILE); a reload replaces only "
              f"table inet {TABLE}"),

@@ -23,6 +23,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import Any
@@ -31,8 +32,8 @@ import yaml
 from netaddr import IPAddress, IPNetwork
 
 from zonewall import __version__
-from zonewall.backends.base import make_env, policy_digest
-from zonewall.backends.cisco_ios import acl_name
+from zonewall.backends.base import make_env, policy_lines
+from zonewall.backends.cisco_ios_names import IPV6_ACL, acl_name
 from zonewall.backends.text import csv_cell, ios_text
 from zonewall.ir import CompiledPolicy, ResolvedClass
 from zonewall.packets import UDP, key
@@ -82,6 +83,7 @@ class SwitchSvi:
     addresses: tuple[SwitchAddress, ...]
     helpers: tuple[str, ...]
     acl: str
+    ipv6_acl: str  # `ipv6 traffic-filter NAME in`, as in the gateway's `.ios` file
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,8 +198,9 @@ def _conventions() -> tuple[str, ...]:
     )
 
 
-def switch_model(policy: CompiledPolicy, gateway: str) -> SwitchModel:
-    """The VLANs and SVIs of one cisco-ios gateway, binding the ACLs of `<gateway>.ios`."""
+def switch_model(policy: CompiledPolicy, gateway: str, suffix: str) -> SwitchModel:
+    """The VLANs and SVIs of one cisco-ios gateway, binding the ACLs of `<gateway>.ios`, whose
+    names end in `suffix` (that file's, `cisco_ios_names.suffix_of`)."""
     rows = {r.cls: r for r in plan_rows(policy)}
     classes = sorted((c for c in policy.classes if c.gateway == gateway),
                      key=lambda c: (c.vlan, c.name))
@@ -207,13 +210,13 @@ def switch_model(policy: CompiledPolicy, gateway: str) -> SwitchModel:
                           for i, p in enumerate(c.prefixes))
         what = f"zonewall class {c.name}" + (f": {c.description}" if c.description else "")
         svis.append(SwitchSvi(c.interface, ios_text(what, DESCRIPTION_MAX), addresses,
-                              rows[c.name].dhcp_relay, acl_name(policy, c)))
-    files = ios_text(", ".join(f.path for f in policy.policy.files), 200)
+                              rows[c.name].dhcp_relay, acl_name(c.name, suffix),
+                              f"{IPV6_ACL}-{suffix}"))
     header = (
         f"zonewall {__version__}  backend: cisco-ios switch VLAN/SVI config  -- DO NOT EDIT",
-        f"policy: {files}",
-        f"policy-sha256: {policy_digest(policy)}",
-        f"gateway: {gateway}",
+        *policy_lines(policy),
+        (f"gateway: {gateway}  ACL names end in -{suffix}, the suffix of {gateway}.ios (see "
+         "its header)"),
         (f"push {gateway}.ios first: it defines the ACLs bound below (an ip access-group "
          "naming an undefined ACL permits everything)"),
         *_conventions(),
@@ -226,8 +229,13 @@ def switch_model(policy: CompiledPolicy, gateway: str) -> SwitchModel:
     )
 
 
-def vlan_plan(policy: CompiledPolicy) -> dict[PurePosixPath, str]:
-    """`vlan-plan.yaml`, `.csv`, `.md`, and `<gateway>-switch.ios` per cisco-ios gateway."""
+def vlan_plan(policy: CompiledPolicy,
+              suffixes: Mapping[str, str] | None = None) -> dict[PurePosixPath, str]:
+    """`vlan-plan.yaml`, `.csv`, `.md`, and `<gateway>-switch.ios` per cisco-ios gateway.
+
+    `suffixes`: the ACL name suffix of each cisco-ios gateway's `.ios` file, by gateway (a
+    gateway missing from it gets no switch file); None: lower each gateway to find it.
+    """
     rows = plan_rows(policy)
     env = make_env()
     title = policy.policy.header.title if policy.policy.header else ""
@@ -238,8 +246,13 @@ def vlan_plan(policy: CompiledPolicy) -> dict[PurePosixPath, str]:
             rows=rows, title=title, version=__version__,
             conventions=_conventions()),
     }
+    if suffixes is None:
+        from zonewall.backends.cisco_ios import gateway_suffix  # the backend, only when asked
+
+        suffixes = {g.name: gateway_suffix(policy, g.name) for g in policy.gateways
+                    if g.platform == "cisco-ios"}
     for g in policy.gateways:
-        if g.platform == "cisco-ios":
-            model = switch_model(policy, g.name)
+        if g.platform == "cisco-ios" and g.name in suffixes:
+            model = switch_model(policy, g.name, suffixes[g.name])
             out[model.path] = env.get_template("vlan_plan/switch.ios.j2").render(model=model)
     return out

@@ -19,9 +19,10 @@ API::
   "nftables" (`nft -f` input or `nft list ruleset` output) or "cisco-ios" (zonewall's ACL
   file, its switch file, both concatenated, or the same commands from `show running-config`).
   Empty list: the config permits exactly what the policy's enforcement model (language spec,
-  section 4) says this gateway must permit.  Raises `ConfigParseError` (attributes `file`,
-  `line`, `text`, `message`) on unmodelled input and `ValueError` on an unknown gateway or
-  platform.
+  section 4) says this gateway must permit; for cisco-ios also that every interface drops
+  IPv6 but neighbour discovery (`ios6`; such differences have the condition "IPv6...").
+  Raises `ConfigParseError` (attributes `file`, `line`, `text`, `message`) on unmodelled
+  input and `ValueError` on an unknown gateway or platform.
 * `Difference`: `gateway`, `platform`, `kind` ("permits-too-much" | "blocks-needed" |
   "reply-blocked"), `ingress` (interface), `src`/`src_owner` (representative address and the
   class or external it belongs to), `dst`/`dst_owner` (`dst` None: every destination),
@@ -45,7 +46,8 @@ API::
 
 Modules: `model` (expected behaviour from the IR), `replies` (the spec's reply definitions),
 `rules` (the shared rule model), `engine` (first-match evaluation over packet sets),
-`addresses` (address equivalence classes), `iptables`, `nftables` + `nft_rule`, `ios`
+`addresses` (address equivalence classes), `iptables`, `nftables` + `nft_rule`, `ios` +
+`ios6`
 (parsers), `compare` (`validate`, `summarize`).
 """
 

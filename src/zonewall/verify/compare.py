@@ -22,6 +22,9 @@ expected reply names), the TCP ACK/RST flag (IOS `established`) and the conntrac
   68 -> 255.255.255.255:67, from 0.0.0.0 or the class) that the interface of a class which
   may reach a DHCP server must take in for `ip helper-address`.
 
+IPv6 (cisco-ios): the policy has none, so every ingress must drop IPv6 but neighbour discovery
+(`ios6`); other IPv6 passing is `permits-too-much`, ND dropped `blocks-needed` ("IPv6 ...").
+
 When the model and the config both treat every destination alike for a source (spoofed or
 transit sources), one comparison covers the whole row and is reported with destination None.
 Each `Difference` names the deciding config lines, and one concrete packet of it is re-checked
@@ -39,7 +42,8 @@ from zonewall.packets import ICMP, PORT_SPAN, PROTO_NAMES, TCP, UDP, PacketSet, 
 
 from .addresses import Group, addr_text, address_groups
 from .engine import Cell, Ctx, Evaluator
-from .ios import parse_ios
+from .ios import IosRuleset, parse_ios
+from .ios6 import V6Finding
 from .iptables import parse_iptables
 from .model import GatewayModel
 from .nftables import parse_nftables
@@ -223,8 +227,16 @@ class _Validator:
                     for dst, found, any_dst, cell_dhcp in findings:
                         self._report_cell(_cell(ingress, each, dst), each, dst, found, any_dst,
                                           cell_dhcp)
+        if isinstance(self.ruleset, IosRuleset):
+            self.diffs += map(self._v6, self.ruleset.ipv6_findings(model.interfaces))
         return sorted(self.diffs, key=lambda d: (d.ingress, KINDS.index(d.kind), d.src,
                                                  d.dst or "", d.condition))
+
+    def _v6(self, f: V6Finding) -> Difference:
+        return Difference(self.model.name, self.ruleset.platform, f.kind, f.ingress, f.src,
+                          "IPv6", f.dst, "any" if f.dst is None else "IPv6", f.packets,
+                          "IPv6 (not in the policy: closed but neighbour discovery; ICMPv6 is "
+                          "proto/58)", f.rules, f.example)
 
     def _notable_sources(self, ingress: str) -> set[int]:
         """Ids of the source groups on `ingress` that may differ from a source in no endpoint

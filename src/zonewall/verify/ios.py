@@ -22,6 +22,10 @@ and the same commands as `show running-config` prints them.  Modelled exactly:
   united, all on the entry's line: they are consecutive and share the action and addresses,
   so first match over them is the entry's match.  Undefined, empty or
   self-including groups, and `established` or port operators with a service group, are errors.
+* `ipv6 access-list NAME` blocks and `ipv6 traffic-filter NAME in` (module `ios6`): IPv6 is
+  not in the policy, so it is checked to be closed (neighbour discovery only) on every
+  interface the gateway filters; the result is an `IosRuleset`, whose `ipv6` holds each
+  bound interface's IPv6 rules.
 * `interface NAME` blocks: `ip access-group NAME in` is what filters.  The other lines
   recognised there cannot change what is permitted and are ignored: `description`,
   `ip address A M [secondary]`, `ip helper-address A` (DHCP relay of broadcasts the ACL has
@@ -39,10 +43,12 @@ explicitly.
 from __future__ import annotations
 
 import functools
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from zonewall.packets import ICMP, PORT_SPAN, TCP, UDP, PacketSet
 
+from .ios6 import Acl6, PortReader, V6Acls, V6Finding, V6Rule, acl6_line, v6_findings
 from .rules import (
     EVERYTHING,
     MAX_ADDR,
@@ -55,7 +61,7 @@ from .rules import (
     Ruleset,
 )
 
-__all__ = ["IOS_PORTS", "parse_ios"]
+__all__ = ["IOS_PORTS", "IosRuleset", "parse_ios"]
 
 IOS_PROTOCOLS = {"tcp": TCP, "udp": UDP, "icmp": ICMP, "igmp": 2, "ipinip": 4, "gre": 47,
                  "esp": 50, "ahp": 51, "eigrp": 88, "ospf": 89, "nos": 94, "pim": 103,
@@ -84,6 +90,21 @@ IOS_ICMP = {"echo-reply": 0, "unreachable": 3, "source-quench": 4, "redirect": 5
             "conversion-error": 31, "mobile-redirect": 32}
 IGNORED_INTERFACE = ("description", "ip address", "ip helper-address", "no shutdown")
 SEQ_MAX = 2147483647
+
+
+@dataclass(frozen=True, slots=True)
+class IosRuleset(Ruleset):
+    """An IOS ruleset: the IPv4 chains, plus each interface's inbound IPv6 filter (rules in
+    order, implicit ones included); an interface not in `ipv6` passes all IPv6."""
+
+    ipv6: dict[str, tuple[V6Rule, ...]] = field(default_factory=dict)
+    ipv6_open: RuleRef | None = None  # the verdict of an interface with no IPv6 filter
+
+    def ipv6_findings(self, interfaces: Iterable[str]) -> list[V6Finding]:
+        """Where IPv6 entering these interfaces is not closed but neighbour discovery."""
+        assert self.ipv6_open is not None
+        open_rules = (V6Rule(self.ipv6_open, "ACCEPT", None, None, EVERYTHING),)
+        return [f for i in interfaces for f in v6_findings(i, self.ipv6.get(i, open_rules))]
 
 
 @dataclass
@@ -189,11 +210,12 @@ def _network_member(words: list[str], fail: Fail) -> tuple[int, int]:
     return base, base | hostmask
 
 
-def parse_ios(text: str, file: str = "<ios>") -> Ruleset:
+def parse_ios(text: str, file: str = "<ios>") -> IosRuleset:
     """Parse IOS text into a `Ruleset` whose entry for an interface is its inbound ACL."""
     acls: dict[str, _Acl] = {}
     groups: dict[str, _Group] = {}
     bindings: dict[str, tuple[str, int, str]] = {}
+    v6 = V6Acls()
     block: tuple[str, object] | None = None
     for n, raw in enumerate(text.splitlines(), 1):
         line = raw.rstrip()
@@ -214,6 +236,11 @@ def parse_ios(text: str, file: str = "<ios>") -> Ruleset:
                 assert isinstance(block[1], _Group)
                 block[1].done = True
             words = stripped.split()
+            if words[:2] == ["ipv6", "access-list"]:
+                if len(words) != 3 or not words[2][0].isalpha():
+                    raise fail("expected 'ipv6 access-list NAME'")
+                block = "acl6", v6.open(words[2], n)
+                continue
             block = _top_level(words, acls, groups, fail, n)
             continue
         if block is None:
@@ -226,12 +253,27 @@ def parse_ios(text: str, file: str = "<ios>") -> Ruleset:
         elif kind == "group":
             assert isinstance(obj, _Group)
             _group_line(obj, words, groups, fail)
+        elif kind == "acl6":
+            assert isinstance(obj, Acl6)
+            acl6_line(obj, words, RuleRef(file, n, raw), fail, _port_reader(fail, groups))
         elif kind == "interface":
             assert isinstance(obj, str)
-            _interface_line(obj, words, stripped, bindings, fail, n, raw)
+            if words[:2] == ["ipv6", "traffic-filter"]:
+                v6.bind(obj, words, n, raw, fail)
+            else:
+                _interface_line(obj, words, stripped, bindings, fail, n, raw)
         elif words[0] != "name" or len(words) != 2:
             raise fail("only 'name' is modelled in a vlan block")
-    return _ruleset(acls, bindings, file)
+    return _ruleset(acls, bindings, file, v6)
+
+
+def _port_reader(fail: Fail, groups: dict[str, _Group]) -> PortReader:
+    """Port operators of IPv6 entries, read as in IPv4 entries."""
+    def read(words: list[str], i: int, proto: int) -> tuple[tuple[tuple[int, int], ...], int]:
+        parser = _AceParser(words, None, fail, groups)
+        parser.i = i
+        return parser.ports(proto), parser.i
+    return read
 
 
 def _top_level(words: list[str], acls: dict[str, _Acl], groups: dict[str, _Group],
@@ -293,7 +335,7 @@ def _acl_line(acl: _Acl, words: list[str], ref: RuleRef, fail: Fail,
 
 
 def _ruleset(acls: dict[str, _Acl], bindings: dict[str, tuple[str, int, str]],
-             file: str) -> Ruleset:
+             file: str, v6: V6Acls) -> IosRuleset:
     chains: dict[str, Chain] = {}
     entry: dict[str, tuple[str, ...]] = {}
     for name, acl in acls.items():
@@ -311,8 +353,10 @@ def _ruleset(acls: dict[str, _Acl], bindings: dict[str, tuple[str, int, str]],
         entry[iface] = (chain,)
     chains["open"] = Chain("open", (), "ACCEPT",
                            RuleRef(file, None, "no inbound ACL bound: permits everything"))
-    return Ruleset("cisco-ios", file, chains, default_entry=("open",), entry=entry,
-                   stateful=False)
+    return IosRuleset("cisco-ios", file, chains, default_entry=("open",), entry=entry,
+                      stateful=False, ipv6=v6.filters(file),
+                      ipv6_open=RuleRef(file, None, "no ipv6 traffic-filter bound: permits "
+                                        "all IPv6"))
 
 
 class _AceParser:

@@ -198,20 +198,14 @@ def test_widen_adds_only_class_space() -> None:
 def test_one_acl_per_served_class_and_the_uplink_bound_inbound() -> None:
     compiled = compiled_of(SMALL)
     model = lowered(compiled)
-    suffix = compiled_policy_suffix(compiled)
+    suffix = model.suffix
     assert [(a.name, a.interface) for a in model.acls] == [
         (f"ZW-DNS_SRV-IN-{suffix}", "Vlan10"), (f"ZW-PUMP-IN-{suffix}", "Vlan110"),
         (f"ZW-SERVER-IN-{suffix}", "Vlan210"),
         (f"ZW-UPLINK-IN-{suffix}", "TenGigabitEthernet1/1/1")]
     by_class = {c.name: c for c in compiled.classes}
-    assert model.acls[1].name == acl_name(compiled, by_class["pump"])
+    assert model.acls[1].name == acl_name(by_class["pump"].name, suffix)
     assert str(model.path) == "sw.ios"
-
-
-def compiled_policy_suffix(compiled: CompiledPolicy) -> str:
-    from zonewall.backends.base import policy_digest
-
-    return policy_digest(compiled)[:8].upper()
 
 
 def test_class_acl_starts_flows_and_answers_them() -> None:
@@ -385,7 +379,11 @@ LINE_RES = [re.compile(p) for p in (
     r"^![ -~]*$", r"^ip access-list extended [A-Z][A-Z0-9_-]{0,63}$",
     r"^ remark [ ->@-~]{1,100}$",  # printable ASCII but '?' (CLI help when pasted)
     ACE_RE.pattern, r"^interface [A-Za-z][A-Za-z0-9/.:-]*$",
-    r"^ ip access-group [A-Z][A-Z0-9_-]{0,63} in$", r"^end$")]
+    r"^ ip access-group [A-Z][A-Z0-9_-]{0,63} in$", r"^end$",
+    r"^ipv6 access-list [A-Z][A-Z0-9_-]{0,63}$",
+    r"^ sequence [1-9][0-9]* (permit icmp any any "
+    r"(nd-ns|nd-na|router-solicitation|router-advertisement)|deny ipv6 any any log)$",
+    r"^ ipv6 traffic-filter [A-Z][A-Z0-9_-]{0,63} in$")]
 
 
 ANY = (0, 0xFFFFFFFF)
@@ -418,6 +416,36 @@ def structure_problems(text: str) -> Iterator[str]:
     for iface, name in parse_bindings(text).items():
         if name not in acls:
             yield f"{iface} binds undefined {name}"
+    yield from ipv6_problems(text)
+
+
+def ipv6_problems(text: str) -> Iterator[str]:
+    """IPv6 closed (IOS-09): every interface with an IPv4 ACL binds a defined IPv6 ACL whose
+    neighbour-discovery permits all come before its final deny ipv6 any any log."""
+    v6: dict[str, list[str]] = {}
+    current: list[str] | None = None
+    filters: dict[str, str] = {}
+    iface = None
+    for line in text.splitlines():
+        if m := re.match(r"^ipv6 access-list (\S+)$", line):
+            current = v6.setdefault(m[1], [])
+        elif m := re.match(r"^ sequence \d+ (.*)$", line):
+            assert current is not None
+            current.append(m[1])
+        elif m := re.match(r"^interface (\S+)$", line):
+            iface, current = m[1], None
+        elif (m := re.match(r"^ ipv6 traffic-filter (\S+) in$", line)) and iface is not None:
+            filters[iface] = m[1]
+        elif not line.startswith(" "):
+            current = None
+    for iface in parse_bindings(text):
+        name = filters.get(iface)
+        if name is None or name not in v6:
+            yield f"{iface} binds no defined IPv6 ACL ({name})"
+        elif v6[name] != [f"permit icmp any any {t}" for t in (
+                "nd-ns", "nd-na", "router-solicitation", "router-advertisement")] + [
+                "deny ipv6 any any log"]:
+            yield f"IPv6 ACL {name}: {v6[name]}"
 
 
 # ---------------------------------------------------------------------------------------------

@@ -18,7 +18,7 @@ import pytest
 from netaddr import IPNetwork
 
 from zonewall.backends.base import gateway_view
-from zonewall.backends.cisco_ios import CiscoIosBackend, IosModel, acl_suffix
+from zonewall.backends.cisco_ios import CiscoIosBackend, IosModel
 from zonewall.backends.cisco_ios_og import network_member
 from zonewall.compiler.pipeline import compile_policy
 from zonewall.diagnostics import DiagnosticError
@@ -99,9 +99,10 @@ def test_replies_keep_ports_and_established_with_grouped_addresses() -> None:
     assert "10.0.0.0 255.255.255.0" in group.members and len(group.members) > 2
 
 
-def test_group_names_are_valid_unique_and_carry_the_policy_suffix() -> None:
+def test_group_names_are_valid_unique_and_carry_the_content_suffix() -> None:
     model = og_model()
-    suffix = acl_suffix(compiled(POLICY.replace("OG", "object-groups")))
+    suffix = model.suffix
+    assert re.fullmatch(r"[0-9A-F]{8}", suffix) and model.digest[:8].upper() == suffix
     names = [g.name for g in model.object_groups]
     assert len(names) == len(set(names))
     for name in names:
@@ -112,9 +113,14 @@ def test_group_names_are_valid_unique_and_carry_the_policy_suffix() -> None:
                 if word.startswith("object-group "):
                     assert word.split()[1] in names
     assert all(g.members for g in model.object_groups)
-    # a new policy version gets new group names, so groups in use are never edited
-    other = compiled(POLICY.replace("OG", "object-groups") + "# v2\n")
-    assert acl_suffix(other) != suffix
+    # a version that changes the entries gets new group names (groups in use are never
+    # edited); a comment does not
+    same = compiled(POLICY.replace("OG", "object-groups") + "# v2\n")
+    view = gateway_view(same, same.gateways[0].name)
+    assert CiscoIosBackend().lower(same, view).suffix == suffix
+    other = compiled(POLICY.replace("OG", "object-groups").replace("https, dns", "https"))
+    view = gateway_view(other, other.gateways[0].name)
+    assert CiscoIosBackend().lower(other, view).suffix != suffix
 
 
 @pytest.mark.parametrize(

@@ -13,6 +13,7 @@ from netaddr import IPNetwork
 
 from zonewall.backends.base import gateway_view
 from zonewall.backends.cisco_ios import CiscoIosBackend
+from zonewall.backends.cisco_ios_names import suffix_of
 from zonewall.backends.vlan_plan import (
     CSV_COLUMNS,
     YAML_WIDTH,
@@ -137,14 +138,14 @@ def test_yaml_is_the_pure_python_emitters_text() -> None:
 
 def test_switch_config() -> None:
     compiled = compiled_of(POLICY)
-    text = vlan_plan(compiled)[PurePosixPath("sw-switch.ios")]
+    text = vlan_plan(compiled, {"sw": "ABCD0123"})[PurePosixPath("sw-switch.ios")]
     body = [line for line in text.splitlines() if not line.startswith("!")]
     assert body[:4] == ["vlan 110", " name PUMP", "vlan 210", " name SERVER"]
     pump = body[body.index("interface Vlan110"):body.index("interface Vlan210")]
     assert pump == ["interface Vlan110", " description zonewall class pump: Infusion pumps",
                     " ip address 10.20.16.1 255.255.252.0", " ip helper-address 10.20.1.2",
-                    f" ip access-group {switch_model(compiled, 'sw').svis[0].acl} in",
-                    " no shutdown"]
+                    f" ip access-group {switch_model(compiled, 'sw', 'ABCD0123').svis[0].acl} in",
+                    " ipv6 traffic-filter ZW6-ND-ONLY-IN-ABCD0123 in", " no shutdown"]
     assert " ip address 10.20.41.1 255.255.255.252 secondary" in body
     assert sum(line.startswith(" ip helper-address") for line in body) == 1  # server: none
 
@@ -160,6 +161,12 @@ def test_switch_config_binds_the_acls_the_backend_defines() -> None:
     switch = vlan_plan(compiled)[PurePosixPath("dist_sw1-switch.ios")]
     bound = re.findall(r"^ ip access-group (\S+) in$", switch, re.MULTILINE)
     assert bound and set(bound) <= defined
+    # the IPv6 filter too, on every SVI; and build, which reads the suffix from the text,
+    # binds the same names as lowering the gateway does
+    (v6,) = re.findall(r"^ipv6 access-list (\S+)$", acl_text, re.MULTILINE)
+    assert re.findall(r"^ ipv6 traffic-filter (\S+) in$", switch, re.MULTILINE) == [v6] * len(
+        bound)
+    assert vlan_plan(compiled, {"dist_sw1": suffix_of(acl_text)}) == vlan_plan(compiled)
     svis = re.findall(r"^interface (\S+)$", switch, re.MULTILINE)
     assert svis == [f"Vlan{v}" for v in re.findall(r"^vlan (\d+)$", switch, re.MULTILINE)]
     assert all(line == "end" or line.startswith(("!", " ", "vlan ", "interface "))

@@ -48,4 +48,9 @@ def test_switch_config_alone_binds_undefined_acls() -> None:
                      "cisco-ios")
     assert {d.kind for d in diffs} == {"permits-too-much"}
     assert all("ACL undefined: permits everything" in r.text for d in diffs for r in d.rules
+               if d.ingress.startswith("Vlan") and d.condition[:4] != "IPv6")
+    # the IPv6 filter it binds is undefined too: all IPv6 passes, on every SVI
+    v6 = [d for d in diffs if d.condition[:4] == "IPv6"]
+    assert {d.ingress for d in v6} >= {d.ingress for d in diffs if d.ingress.startswith("Vlan")}
+    assert all("IPv6 ACL undefined: permits all IPv6" in r.text for d in v6 for r in d.rules
                if d.ingress.startswith("Vlan"))

@@ -1,7 +1,6 @@
 #!/bin/sh
 # zonewall 0.1.0  backend: linux interface config (iproute2)  -- DO NOT EDIT
-# policy: examples/deny-beats-allow.zw
-# policy-sha256: 023ad431baf5bbc64a3badb14859319478474ef4c5cc13e2e0e2a9f585043918
+# policy: examples/deny-beats-allow.zw  sha256: 3e0cb65f3f819a4bedaa36cb03852568600da2fd578da17cc940d395c9bf6bc7
 # gateway: fw (iptables)
 # run as root: sh fw-interfaces.sh, after loading fw.rules
 # (the ruleset names these interfaces and loads before they exist; forwarding goes on last)

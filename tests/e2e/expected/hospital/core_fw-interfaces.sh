@@ -1,7 +1,6 @@
 #!/bin/sh
 # zonewall 0.1.0  backend: linux interface config (iproute2)  -- DO NOT EDIT
-# policy: examples/hospital.zw
-# policy-sha256: 23b171ea23d7fd5eccbbcfb01582709d6bdf9ac1191242fd573c9f618c704255
+# policy: examples/hospital.zw  sha256: fbf5ae475928f6a03bd34a702da493281e458d5c3f6e678fe663d2eac0aa1220
 # gateway: core_fw (iptables)
 # run as root: sh core_fw-interfaces.sh, after loading core_fw.rules
 # (the ruleset names these interfaces and loads before they exist; forwarding goes on last)

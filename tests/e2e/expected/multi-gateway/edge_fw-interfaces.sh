@@ -1,7 +1,6 @@
 #!/bin/sh
 # zonewall 0.1.0  backend: linux interface config (iproute2)  -- DO NOT EDIT
-# policy: examples/multi-gateway.zw
-# policy-sha256: e1020a14f5558e2a76dd5f614008631d76e23f443b90c565e77187b88718d4b0
+# policy: examples/multi-gateway.zw  sha256: 8b9ba1dd67a0e1e243bd55fc0df99c507c664512e102d8ce0bef1e3a9ad57006
 # gateway: edge_fw (iptables)
 # run as root: sh edge_fw-interfaces.sh, after loading edge_fw.rules
 # (the ruleset names these interfaces and loads before they exist; forwarding goes on last)
