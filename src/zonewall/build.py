@@ -22,7 +22,7 @@ from pathlib import Path, PurePosixPath
 from zonewall import __version__
 from zonewall.atomic import write_atomic
 from zonewall.backends import get_backend
-from zonewall.backends.base import Feature, gateway_view
+from zonewall.backends.base import gateway_view
 from zonewall.backends.vlan_plan import vlan_plan
 from zonewall.diagnostics import Diagnostic, Severity, Span, sort_diagnostics
 from zonewall.ir import CompiledPolicy, GatewayPlan
@@ -97,12 +97,7 @@ def gateway_steps(compiled: CompiledPolicy, plan: GatewayPlan) -> list[_Step]:
     steps: list[_Step] = list(problems)
     if any(d.is_error for d in problems):
         return steps
-    if Feature.STATEFUL not in backend.supports:
-        steps.append(Diagnostic(
-            Severity.WARNING, "W113",
-            f"gateway '{plan.name}' ({plan.platform}) is stateless: replies are permitted as "
-            "TCP with ACK or RST from the service port, UDP from the service port and ICMP "
-            "echo-reply, which is wider than connection tracking", plan.span))
+    # W113 (stateless replies) comes from `check` (compiler/gateways.py), not from here
     model = backend.lower(compiled, view)
     count = backend.rule_count(model)
     for path, text in sorted(backend.render(model).items()):
