@@ -222,8 +222,7 @@ def _mutate(text: str, block: str, line: str, new: str) -> str:
 
 def test_widened_network_member_is_caught() -> None:
     text = output(OG_EXAMPLE, "annex_sw").text
-    # a member of the internet group (used by permits), narrowed to one host
-    block, line = _group(text, "network", r"\d+\.0\.0\.0 255\.0\.0\.0")
+    block, line = _group(text, "network", r"10\.70\.\d+\.\d+ 255\.255\.255\.\d+")
     addr = line.split()[0]
     wider = _mutate(text, block, line, f" {addr.rsplit('.', 2)[0]}.0.0 255.255.0.0\n")
     diffs = check(OG_EXAMPLE, "annex_sw", wider)
