@@ -94,18 +94,18 @@ def test_sarif_failing_assertion_carries_its_counterexample(
     assert r["level"] == "error"
     assert r["properties"] == {"assertion": "unreachable guest_wifi -> infusion_pump",
                                "kind": "unreachable", "status": "fail"}
-    assert r["locations"][0]["physicalLocation"]["region"]["startLine"] == 29
+    assert r["locations"][0]["physicalLocation"]["region"]["startLine"] == 32
     related = [(x["id"], x["physicalLocation"]["region"]["startLine"], x["message"]["text"])
                for x in r["relatedLocations"]]
-    assert related == [(1, 29, "hop 1: guest_wifi -> byod"), (2, 30, "hop 2: byod -> biomed_ws"),
-                       (3, 31, "hop 3: biomed_ws -> pump_server"),
-                       (4, 32, "hop 4: pump_server -> infusion_pump"), (5, 42, "asserted here")]
+    assert related == [(1, 32, "hop 1: guest_wifi -> byod"), (2, 33, "hop 2: byod -> biomed_ws"),
+                       (3, 34, "hop 3: biomed_ws -> pump_server"),
+                       (4, 35, "hop 4: pump_server -> infusion_pump"), (5, 45, "asserted here")]
     text = r["message"]["text"]
     assert "2. byod -> biomed_ws on https ([opened here](2))" in text
     assert "[Asserted here](5)" in text
     steps = r["codeFlows"][0]["threadFlows"][0]["locations"]
     assert [s["location"]["physicalLocation"]["region"]["startLine"] for s in steps] == [
-        29, 30, 31, 32]
+        32, 33, 34, 35]
 
 
 def test_sarif_accepted_risk_is_a_warning_with_its_reason(
@@ -141,7 +141,7 @@ def test_sarif_fingerprints_survive_lines_added_above(tmp_path: Path,
     assert [r["partialFingerprints"] for r in logs[0]] == [r["partialFingerprints"]
                                                           for r in logs[1]]
     lines = [r["locations"][0]["physicalLocation"]["region"]["startLine"] for r in logs[1]]
-    assert lines == [31]
+    assert lines == [34]
     assert logs[0][0]["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] == "p.zw"
 
 
@@ -201,7 +201,7 @@ def test_junit_failure_and_skip_bodies(capsys: pytest.CaptureFixture[str]) -> No
     failure = cases["unreachable guest_wifi -> infusion_pump"].find("failure")
     assert failure is not None and failure.get("type") == "E301"
     assert "3. biomed_ws -> pump_server on https (statement at " \
-           "examples/failures/transitive-path.zw:31)" in (failure.text or "")
+           "examples/failures/transitive-path.zw:34)" in (failure.text or "")
     _, top = junit(capsys, "examples/failures/accepted-risk.zw")
     (case,) = top.iter("testcase")
     skipped = case.find("skipped")
@@ -232,10 +232,10 @@ def test_matrix_text_grid_when_it_fits_list_otherwise(capsys: pytest.CaptureFixt
     code, out, _ = run(capsys, "matrix", TRANSITIVE)
     assert code == 0
     assert re.search(r"^guest_wifi +\. +https +- +\. +\. +https$", out, re.M)
-    assert '29  allow https  "screen casting (a test rule left behind)"' in out
+    assert '32  allow https  "screen casting (a test rule left behind)"' in out
     code, out, _ = run(capsys, "matrix", "examples/hospital.zw")
     assert code == 0 and "grid is wider than 120 columns" in out
-    assert "  infusion_pump -> pump_server: https\n      examples/hospital.zw:230" in out
+    assert "  infusion_pump -> pump_server: https\n      examples/hospital.zw:233" in out
     code, out, _ = run(capsys, "matrix", "--width", "5000", "examples/hospital.zw")
     assert "source \\ destination  ad_dc" in out
 
@@ -256,9 +256,9 @@ def test_matrix_markdown_and_html(capsys: pytest.CaptureFixture[str], tmp_path: 
     code, out, _ = run(capsys, "matrix", "--format", "markdown", TRANSITIVE)
     assert code == 0
     assert "| `guest_wifi` |  | https | - |  |  | https |" in out
-    assert "| `guest_wifi` | `byod` | https | no | allow examples/failures/transitive\\-path.zw:29"\
+    assert "| `guest_wifi` | `byod` | https | no | allow examples/failures/transitive\\-path.zw:32"\
         not in out  # '-' is not escaped in Markdown
-    assert "| `guest_wifi` | `byod` | https | no | allow examples/failures/transitive-path.zw:29 " \
+    assert "| `guest_wifi` | `byod` | https | no | allow examples/failures/transitive-path.zw:32 " \
            "| screen casting (a test rule left behind) |" in out
     target = tmp_path / "m.html"
     assert run(capsys, "matrix", "--format", "html", "-o", str(target), TRANSITIVE)[0] == 0
@@ -304,7 +304,7 @@ def test_graph_dot_nodes_edges_and_highlight(capsys: pytest.CaptureFixture[str])
     edges = [line for line in out.splitlines() if " -> n" in line]
     assert len(edges) == 6
     assert sum('color="#d7191c"' in e for e in edges) == 4  # the 4 hops of the path
-    by_line = run(capsys, "graph", TRANSITIVE, "--highlight", "42")[1]
+    by_line = run(capsys, "graph", TRANSITIVE, "--highlight", "45")[1]
     assert by_line == out
 
 
@@ -326,8 +326,8 @@ def test_graph_highlight_errors(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, err = run(capsys, "graph", TRANSITIVE, "--highlight", "unreachable x -> y")
     assert (code, out) == (2, "")
     assert err.startswith("zonewall graph: --highlight 'unreachable x -> y' names no assertion")
-    assert "line 42: unreachable guest_wifi -> infusion_pump" in err
-    code, out, err = run(capsys, "graph", TRANSITIVE, "--highlight", "41")
+    assert "line 45: unreachable guest_wifi -> infusion_pump" in err
+    code, out, err = run(capsys, "graph", TRANSITIVE, "--highlight", "44")
     assert code == 0 and out.startswith("digraph") and "holds: no counterexample" in err
 
 
@@ -356,7 +356,7 @@ def test_graph_svg_through_graphviz(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, err = run(capsys, "graph", "examples/hospital.zw", "--format", "svg",
                          "--highlight", "1")
     assert code == 2  # line 1 holds no assertion
-    code, out, err = run(capsys, "graph", TRANSITIVE, "--format", "svg", "--highlight", "42")
+    code, out, err = run(capsys, "graph", TRANSITIVE, "--format", "svg", "--highlight", "45")
     assert (code, err) == (0, "")
     svg = ET.fromstring(out[out.index("<svg"):])
     assert svg.tag.endswith("svg")

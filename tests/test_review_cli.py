@@ -118,7 +118,8 @@ def test_diff_json_shape_is_stable(capsys: pytest.CaptureFixture[str], tmp_path:
     assert list(failing[0]) == ["text", "old", "new", "newly_fails", "file", "line",
                                 "counterexample"]
     assert failing[0]["counterexample"][0]["from"] == "guest_wifi"
-    assert [list(g) for g in doc["gateways"]] == [["name", "platform", "object_groups", "rules"]] * 2
+    assert [list(g) for g in doc["gateways"]] == [
+        ["name", "platform", "object_groups", "stateless_accepted", "rules"]] * 2
     again = run(capsys, "diff", "--format", "json", str(HOSPITAL), new)[1]
     assert again == out  # deterministic
 

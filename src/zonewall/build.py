@@ -22,9 +22,9 @@ from pathlib import Path, PurePosixPath
 from zonewall import __version__
 from zonewall.atomic import write_atomic
 from zonewall.backends import get_backend
-from zonewall.backends.base import Feature, gateway_view
+from zonewall.backends.base import gateway_view
 from zonewall.backends.cisco_ios_names import suffix_of
-from zonewall.backends.linux_interfaces import interface_configs
+from zonewall.backends.linux_interfaces import interface_configs, interface_notes
 from zonewall.backends.vlan_plan import vlan_plan
 from zonewall.diagnostics import Diagnostic, Severity, Span, sort_diagnostics
 from zonewall.ir import CompiledPolicy, GatewayPlan
@@ -56,6 +56,7 @@ class BuildReport:
     check: CheckReport
     outputs: list[Output] = field(default_factory=list)
     written: bool = False
+    notes: list[str] = field(default_factory=list)  # for the summary, not diagnostics
 
     @property
     def diagnostics(self) -> list[Diagnostic]:
@@ -86,11 +87,10 @@ def render_outputs(report: CheckReport) -> tuple[list[Output], list[Diagnostic]]
             outputs.append(Output(path, text, None, None, "vlan-plan", None))
         else:
             outputs.append(Output(path, text, gateway, "cisco-ios", "switch-config", None))
-    interfaces, warnings = interface_configs(compiled)
-    for model, text in interfaces:
+    for model, text in interface_configs(compiled):
         outputs.append(Output(model.path, text, model.gateway, model.platform,
                               "interface-config", None))
-    return outputs, diags + warnings
+    return outputs, diags
 
 
 # A gateway's diagnostics and its proven configs (path, text, rule count), in order.
@@ -106,12 +106,7 @@ def gateway_steps(compiled: CompiledPolicy, plan: GatewayPlan) -> list[_Step]:
     steps: list[_Step] = list(problems)
     if any(d.is_error for d in problems):
         return steps
-    if Feature.STATEFUL not in backend.supports:
-        steps.append(Diagnostic(
-            Severity.WARNING, "W113",
-            f"gateway '{plan.name}' ({plan.platform}) is stateless: replies are permitted as "
-            "TCP with ACK or RST from the service port, UDP from the service port and ICMP "
-            "echo-reply, which is wider than connection tracking", plan.span))
+    # W113 (stateless replies) comes from `check` (compiler/gateways.py), not from here
     model = backend.lower(compiled, view)
     count = backend.rule_count(model)
     for path, text in sorted(backend.render(model).items()):
@@ -196,7 +191,9 @@ def build(path: str, outdir: str, warnings_as_errors: bool = False) -> BuildRepo
     report.diagnostics = sort_diagnostics(report.diagnostics + diags)
     if not report.ok(warnings_as_errors):
         return result
+    assert report.compiled is not None  # report.ok() holds
     result.outputs = outputs
+    result.notes = interface_notes(report.compiled)
     try:
         _write(Path(outdir), outputs, manifest(report, outputs))
     except OSError as exc:

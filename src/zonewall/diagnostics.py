@@ -125,7 +125,7 @@ CODES: Mapping[str, str] = {
     "W110": "accepted risk is stale: the assertion holds",
     "W111": "services match the same packets but disagree on 'plaintext'",
     "W113": "stateless gateway: replies are permitted more widely than on a stateful one",
-    "W114": "Linux gateway's interface names do not give the VLAN's parent: no interface config",
+    "W114": "external covers private or special address space that no class owns",
 }
 
 

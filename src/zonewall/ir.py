@@ -197,6 +197,8 @@ class GatewayDef:
         default=(), compare=False, hash=False, repr=False
     )
     object_groups: bool = False  # `object-groups`: IOS object-group ACLs (zonewall extension)
+    # `stateless-replies accepted "reason"`: W113 acknowledged, with its reason (an extension)
+    stateless_accepted: str | None = None
 
     def attr_span(self, attr: str) -> Span | None:
         return next((s for a, s in self.attr_spans if a == attr), self.span)
@@ -333,6 +335,7 @@ class GatewayPlan:
     uplink: str | None
     span: Span | None = _span()
     object_groups: bool = False  # cisco-ios: IOS object-group ACLs (zonewall extension)
+    stateless_accepted: str | None = None  # a stateless platform: W113 acknowledged, why
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,7 +24,9 @@ from zonewall.dsl.parser import parse_file
 from zonewall.ir import AssertionResult, CompiledPolicy
 
 __all__ = [
+    "Acknowledged",
     "CheckReport",
+    "acknowledged",
     "diagnostic_json",
     "render_build_summary",
     "render_diagnostics",
@@ -79,14 +81,43 @@ def render_diagnostics(report: CheckReport) -> str:
     return render_all(report.diagnostics, report.sources)
 
 
+@dataclass(frozen=True, slots=True)
+class Acknowledged:
+    """A warning the policy acknowledges with a reason (today: W113 per gateway)."""
+
+    code: str
+    gateway: str
+    reason: str
+    span: Span | None
+
+    @property
+    def text(self) -> str:
+        return f"{self.code} stateless replies on gateway '{self.gateway}': {self.reason}"
+
+
+def acknowledged(report: CheckReport) -> list[Acknowledged]:
+    """Each `stateless-replies accepted "reason"` that stands, in gateway order."""
+    if report.compiled is None:
+        return []
+    defs = {g.name: g for g in report.compiled.policy.gateways}
+    return [Acknowledged("W113", g.name, g.stateless_accepted,
+                         defs[g.name].attr_span("stateless-replies") if g.name in defs else None)
+            for g in report.compiled.gateways if g.stateless_accepted is not None]
+
+
 def render_text_summary(report: CheckReport) -> str:
-    """The assertion list and the one-line summary (stdout of `check`)."""
+    """The assertion list, acknowledged warnings and the one-line summary (stdout of `check`)."""
     lines: list[str] = []
-    if report.compiled is not None and report.assertions:
-        width = max(len(a.status) for a in report.assertions)
+    acks = acknowledged(report)
+    if report.compiled is not None and (report.assertions or acks):
+        width = max([len(a.status) for a in report.assertions]
+                    + [len("accepted") for _ in acks[:1]])
         for a in report.assertions:
             where = f"{a.span.file}:{a.span.line}" if a.span else ""
             lines.append(f"{a.status.upper():<{width}}  {a.text}  ({where})")
+        for k in acks:
+            where = f"{k.span.file}:{k.span.line}" if k.span else ""
+            lines.append(f"{'ACCEPTED':<{width}}  {k.text}  ({where})")
     counts = {s: sum(1 for a in report.assertions if a.status == s)
               for s in ("pass", "fail", "accepted")}
     if report.compiled is None:
@@ -114,6 +145,7 @@ def render_build_summary(result: Any, outdir: str) -> str:
         cells = (c.ljust(w) for c, w in zip(row, widths, strict=True))
         lines.append(("  " + "  ".join(cells)).rstrip())
     lines.append(f"wrote {len(result.outputs) + 1} files to {outdir} (manifest.json included)")
+    lines.extend(f"note: {n}" for n in result.notes)
     return "\n".join(lines) + "\n"
 
 
@@ -156,5 +188,9 @@ def to_json(report: CheckReport, warnings_as_errors: bool = False) -> str:
         "ok": report.ok(warnings_as_errors),
         "diagnostics": [_diag_json(d) for d in report.diagnostics],
         "assertions": [_assertion_json(a) for a in report.assertions],
+        "acknowledged": [{"code": k.code, "gateway": k.gateway, "reason": k.reason,
+                          "file": k.span.file if k.span else None,
+                          "line": k.span.line if k.span else None}
+                         for k in acknowledged(report)],
     }
     return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"

@@ -30,8 +30,8 @@ EXAMPLES = ("hospital", "multi-gateway")
 def scripts(example: str) -> dict[str, str]:
     report = run_check(str(ROOT / "examples" / f"{example}.zw"))
     assert report.compiled is not None, report.diagnostics
-    files, diags = interface_configs(report.compiled)
-    assert diags == []
+    files = interface_configs(report.compiled)
+    assert files, "the example names its interfaces PARENT.{vlan}"
     return {m.gateway: text for m, text in files}
 
 

@@ -16,7 +16,7 @@ from zonewall.compiler.resolve import Names, suggest
 from zonewall.diagnostics import DiagnosticSink, Span
 from zonewall.ir import GatewayDef, GatewayPlan, Selector
 
-__all__ = ["PLATFORMS", "assign_gateways"]
+__all__ = ["PLATFORMS", "STATELESS", "assign_gateways"]
 
 # platform -> (default interface template, is Linux)
 PLATFORMS = {
@@ -24,6 +24,9 @@ PLATFORMS = {
     "nftables": ("vlan{vlan}", True),
     "cisco-ios": ("Vlan{vlan}", False),
 }
+# Platforms without connection tracking (each backend's `supports` lacks Feature.STATEFUL; a
+# test holds the two equal): their replies are wider than a stateful gateway's (W113).
+STATELESS = frozenset({"cisco-ios"})
 _PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
 _LINUX_IFNAME = re.compile(r"[A-Za-z0-9_.@:-]{1,15}\Z")  # no "+": a wildcard in iptables
 _IOS_IFNAME = re.compile(r"[A-Za-z][A-Za-z0-9/.:-]*\Z")
@@ -58,7 +61,8 @@ def assign_gateways(
                        gw.span)
         if platform is not None:
             plans.append(GatewayPlan(gw.name, platform, classes, gw.uplink, gw.span,
-                                     _object_groups(gw, platform, sink)))
+                                     _object_groups(gw, platform, sink),
+                                     _stateless(gw, platform, sink)))
     interfaces: dict[str, tuple[str, str]] = {}
     for name, cls in sorted(names.classes.items()):
         gws = served_by.get(name, [])
@@ -102,6 +106,27 @@ def _object_groups(gw: GatewayDef, platform: str, sink: DiagnosticSink) -> bool:
                    "platforms already group addresses in sets)", gw.attr_span("object-groups"))
         return False
     return True
+
+
+def _stateless(gw: GatewayDef, platform: str, sink: DiagnosticSink) -> str | None:
+    """W113 on a stateless platform, unless `stateless-replies accepted "reason"` acknowledges
+    it; the acknowledgement is an error on a platform that tracks connections (nothing to
+    accept).  Returns the reason of an acknowledgement that stands."""
+    reason = gw.stateless_accepted
+    if platform not in STATELESS:
+        if reason is not None:
+            sink.error("E218", f"'stateless-replies' is not valid for platform '{platform}' of "
+                       f"gateway '{gw.name}': it tracks connections, so its replies are exact "
+                       "and there is nothing to accept; remove it",
+                       gw.attr_span("stateless-replies"))
+        return None
+    if reason is None:
+        sink.warning("W113", f"gateway '{gw.name}' ({platform}) is stateless: replies are "
+                     "permitted as TCP with ACK or RST from the service port, UDP from the "
+                     "service port and ICMP echo-reply, which is wider than connection tracking; "
+                     "once reviewed, acknowledge it in the gateway with "
+                     "`stateless-replies accepted \"reason\"`", gw.span)
+    return reason
 
 
 def _interfaces(gw: GatewayDef, plan: GatewayPlan, alloc: dict[str, Allocation],

@@ -4,7 +4,8 @@ Phases run in order; each collects all of its errors, and the pipeline stops aft
 that reported one.
 
 1. resolve   names, services, selectors, subnets/VLANs (allocation), gateways
-2. expand    externals as address sets minus classes, endpoint atoms, effective flows
+2. expand    externals as address sets minus classes (and the private space they cover by
+             accident), endpoint atoms, effective flows
 3. verify    the flow graph, every assertion, lint warnings
 """
 
@@ -20,6 +21,7 @@ from zonewall.compiler.gateways import assign_gateways
 from zonewall.compiler.graph import build_graph
 from zonewall.compiler.lints import lint
 from zonewall.compiler.resolve import Names, resolve_names, resolve_selector, resolve_service_refs
+from zonewall.compiler.special import warn_special_space
 from zonewall.compiler.verify import AssertionInput, Verifier
 from zonewall.diagnostics import Diagnostic, DiagnosticSink, sort_diagnostics
 from zonewall.ir import (
@@ -67,6 +69,7 @@ def compile_policy(policy: Policy) -> CompileResult:
     if sink.has_errors:
         return CompileResult(None, sort_diagnostics(sink.items))
     classes = _classes(policy, resolved)
+    warn_special_space(policy, classes, sink)
     externals, endpoints = build_endpoints(classes, policy.externals, sink)
     if sink.has_errors:
         return CompileResult(None, sort_diagnostics(sink.items))

@@ -251,7 +251,8 @@ class TokenChecks:
             spans.append((attr, attr_span))
         return GatewayDef(name, attrs.get("platform"), attrs.get("serves"),
                           attrs.get("interface"), attrs.get("uplink"), span, tuple(spans),
-                          object_groups="object-groups" in attrs)
+                          object_groups="object-groups" in attrs,
+                          stateless_accepted=attrs.get("stateless-replies"))
 
     def lines(self) -> list[str]:
         if self._lines is None:

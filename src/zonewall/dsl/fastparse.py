@@ -67,7 +67,8 @@ _TOKEN = re.compile(r"""
 _STATEMENTS = frozenset({"allow", "assert", "class", "deny", "external", "gateway", "include",
                          "policy", "pool", "service"})
 _CLASS_ATTRS = frozenset({"criticality", "description", "hosts", "subnet", "tags", "vlan"})
-_GW_ATTRS = frozenset({"interface", "object-groups", "platform", "serves", "uplink"})
+_GW_ATTRS = frozenset({"interface", "object-groups", "platform", "serves", "stateless-replies",
+                       "uplink"})
 _SEL_WORDS = frozenset({"any", "criticality", "external", "internal", "tag"})
 
 # The keywords lark's lexer tries after each kind of token (where NAME is not acceptable).
@@ -82,6 +83,7 @@ _K_AFTER_TERM = _STATEMENTS | _GW_ATTRS | {"accepted", "except", "log", "without
 _K_AFTER_USE = _STATEMENTS | {"accepted", "log"}
 _K_AFTER_WHY = _STATEMENTS | {"log"}
 _K_GW = _GW_ATTRS
+_K_ACCEPTED = frozenset({"accepted"})
 _K_KINDS = frozenset(k.value for k in AssertKind)
 
 _LONGEST_FIRST: dict[frozenset[str], tuple[str, ...]] = {}
@@ -601,6 +603,14 @@ class _Parser:
                 after = _K_AFTER_TERM
             elif attr == "object-groups":
                 value = True
+            elif attr == "stateless-replies":  # `accepted "reason"`, as after an assertion
+                if self._keyword(_K_ACCEPTED) is None:
+                    self._fail()
+                self._advance()
+                if self.k != "string":
+                    self._fail()
+                value = self.check.string(self.v, self._span())
+                self._advance()
             else:  # interface, uplink
                 if self.k != "string":
                     self._fail()

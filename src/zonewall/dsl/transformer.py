@@ -234,6 +234,10 @@ class PolicyTransformer(Transformer[Token, FileResult]):
         return "object-groups", True, meta_span(self.file, meta)
 
     @v_args(meta=True)
+    def stateless_replies(self, meta: Meta, items: list[Any]) -> tuple[str, Any, Span]:
+        return "stateless-replies", items[0][1], meta_span(self.file, meta)
+
+    @v_args(meta=True)
     def gateway(self, meta: Meta, items: list[Any]) -> GatewayDef:
         return self.check.gateway(str(items[0]), self.span(items[0]), list(items[1:]),
                                   meta_span(self.file, meta))

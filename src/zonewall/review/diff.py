@@ -109,6 +109,8 @@ class GatewayChange:
     new_rules: int | None
     old_object_groups: bool = False  # `object-groups` (IOS OGACL) set on the gateway
     new_object_groups: bool = False
+    old_stateless_accepted: str | None = None  # `stateless-replies accepted "reason"` (W113)
+    new_stateless_accepted: str | None = None
 
     @property
     def delta(self) -> int | None:
@@ -118,8 +120,10 @@ class GatewayChange:
 
     @property
     def changed(self) -> bool:
-        return ((self.old_platform, self.old_rules, self.old_object_groups)
-                != (self.new_platform, self.new_rules, self.new_object_groups))
+        return ((self.old_platform, self.old_rules, self.old_object_groups,
+                 self.old_stateless_accepted)
+                != (self.new_platform, self.new_rules, self.new_object_groups,
+                    self.new_stateless_accepted))
 
 
 @dataclass(frozen=True, slots=True)
@@ -267,9 +271,12 @@ def _gateway_changes(old: CompiledPolicy, new: CompiledPolicy, count: bool
         n = {g.name: (g.platform, None) for g in new.gateways}
     og_old = {g.name for g in old.gateways if g.object_groups}
     og_new = {g.name for g in new.gateways if g.object_groups}
+    ack_old = {g.name: g.stateless_accepted for g in old.gateways}
+    ack_new = {g.name: g.stateless_accepted for g in new.gateways}
     return tuple(GatewayChange(name, o[name][0] if name in o else None,
                                n[name][0] if name in n else None,
                                o[name][1] if name in o else None,
                                n[name][1] if name in n else None,
-                               name in og_old, name in og_new)
+                               name in og_old, name in og_new,
+                               ack_old.get(name), ack_new.get(name))
                  for name in sorted(o.keys() | n.keys()))

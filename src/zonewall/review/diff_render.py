@@ -14,6 +14,7 @@ The JSON document (stable; new keys may be added, none removed or renamed)::
                   "gateway": {"old","new"}}] | null,
      "externals": [{"name", "change", "old", "new"}] | null,
      "gateways": [{"name", "platform": {"old","new"}, "object_groups": {"old","new"},
+                   "stateless_accepted": {"old","new"} (the reason, or null),
                    "rules": {"old","new","delta"}}] | null}
 
     flow: {"from", "from_kind", "to", "to_kind", "addresses": [cidr...] (empty: all of the
@@ -76,14 +77,19 @@ def _gateway_cells(g: Any) -> tuple[str, str, str, str]:
             return "-"
         return "n/a" if n is None else str(n)
 
-    def label(platform: str | None, og: bool) -> str | None:
-        return f"{platform} object-groups" if platform and og else platform
+    def label(platform: str | None, og: bool, ack: str | None) -> str | None:
+        if platform is None:
+            return None
+        return " ".join([platform] + ["object-groups"] * og
+                        + ["stateless-replies accepted"] * (ack is not None))
 
-    old = label(g.old_platform, g.old_object_groups)
-    new = label(g.new_platform, g.new_object_groups)
+    old = label(g.old_platform, g.old_object_groups, g.old_stateless_accepted)
+    new = label(g.new_platform, g.new_object_groups, g.new_stateless_accepted)
     platform = new or old or "-"
     if old and new and old != new:
         platform = f"{old} -> {new}"
+    elif old and new and g.old_stateless_accepted != g.new_stateless_accepted:
+        platform += " (reason changed)"
     delta = "" if g.delta is None else f"{g.delta:+d}"
     return platform, count(g.old_rules, g.old_platform), count(g.new_rules, g.new_platform), delta
 
@@ -264,6 +270,8 @@ def diff_json(d: PolicyDiff | None, old: Side, new: Side, ok: bool) -> str:
                             "platform": {"old": g.old_platform, "new": g.new_platform},
                             "object_groups": {"old": g.old_object_groups,
                                               "new": g.new_object_groups},
+                            "stateless_accepted": {"old": g.old_stateless_accepted,
+                                                   "new": g.new_stateless_accepted},
                             "rules": {"old": g.old_rules, "new": g.new_rules, "delta": g.delta}}
                            for g in d.gateways]
     return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"

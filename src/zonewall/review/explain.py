@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from netaddr import AddrFormatError, IPAddress
 
 from zonewall.compiler.resolve import suggest
+from zonewall.compiler.special import blocks_containing
 from zonewall.diagnostics import DiagnosticError, Span
 from zonewall.dsl.parser import parse_text
 from zonewall.ir import CompiledPolicy, Criticality, Endpoint, ResolvedRule, ServiceItem
@@ -211,14 +212,26 @@ def _by_address(c: CompiledPolicy, ip: str, notes: list[str]) -> list[Endpoint]:
         if any(addr in p for p in ep.prefixes):
             if ep.kind == "class":
                 notes.append(f"{ip} is in class '{ep.name}'")
-            else:
-                also = [x for x in ep.externals if x != ep.name]
-                notes.append(f"{ip} is in external '{ep.name}'"
-                             + (f" (also in {', '.join(also)})" if also else ""))
+                return [ep]
+            also = [x for x in ep.externals if x != ep.name]
+            notes.append(f"{ip} is in external '{ep.name}'"
+                         + (f" (also in {', '.join(also)})" if also else ""))
+            notes += _special_space(c, addr, ip)
             return [ep]
     notes.append(f"{ip} belongs to no class and no external: no statement can permit traffic "
                  "from or to it, and gateways drop it")
+    notes += _special_space(c, addr, ip)
     return []
+
+
+def _special_space(c: CompiledPolicy, addr: IPAddress, ip: str) -> list[str]:
+    """An address outside every class in private or special space (W114's ranges) is
+    unallocated internal or special space, whatever external it falls in."""
+    blocks = blocks_containing(c.policy, addr)
+    if not blocks:
+        return []
+    where = "; ".join(f"{b.prefix} is {b.what}" for b in blocks)
+    return [f"{ip} is unallocated internal or special space, in no class ({where})"]
 
 
 # ---------------------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""Linux gateways' interface scripts: the model (names, VLANs, plan addresses), W114 when the
+"""Linux gateways' interface scripts: the model (names, VLANs, plan addresses), a note when the
 interface names do not give the parent, free text kept in comments, and the script's
 run-twice behaviour against a stand-in `ip` (the real kernel: tests/kernel/)."""
 
@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from zonewall.backends.linux_interfaces import interface_configs
+from zonewall.backends.linux_interfaces import interface_configs, interface_notes
 from zonewall.backends.vlan_plan import plan_rows
 from zonewall.compiler.pipeline import compile_policy
 from zonewall.diagnostics import Diagnostic
@@ -47,8 +47,7 @@ def compiled(template: str = "bond0.{vlan}", desc: str = "Infusion pumps",
 
 @pytest.mark.parametrize("platform", ["iptables", "nftables"])
 def test_one_vlan_subinterface_per_class_with_the_plan_addresses(platform: str) -> None:
-    files, diags = interface_configs(compiled(platform=platform))
-    assert diags == []
+    files = interface_configs(compiled(platform=platform))
     assert [m.path.name for m, _ in files] == ["fw-interfaces.sh"]  # not the cisco-ios sw
     model = files[0][0]
     assert (model.gateway, model.platform, model.parents) == ("fw", platform, ("bond0",))
@@ -64,7 +63,7 @@ def test_one_vlan_subinterface_per_class_with_the_plan_addresses(platform: str) 
 def test_addresses_are_the_vlan_plans_gateway_addresses() -> None:
     policy = compiled()
     rows = {r.cls: r for r in plan_rows(policy)}
-    model = interface_configs(policy)[0][0][0]
+    model = interface_configs(policy)[0][0]
     for i in model.interfaces:
         assert i.addresses[0] == f"{rows[i.cls].gateway_ip}/{rows[i.cls].subnets[0].split('/')[1]}"
         assert len(i.addresses) == len(rows[i.cls].subnets)
@@ -77,17 +76,13 @@ def test_addresses_are_the_vlan_plans_gateway_addresses() -> None:
      ("eth1@x.{vlan}", "eth1@x.30")],
     ids=["default", "no-parent", "name-not-vlan", "other-number", "reversed", "option-like",
          "at-sign"])
-def test_names_that_do_not_give_the_parent_are_w114_at_the_gateway(template: str,
+def test_names_that_do_not_give_the_parent_get_no_script_and_a_note(template: str,
                                                                    name: str) -> None:
     policy = compiled(template)
-    files, diags = interface_configs(policy)
-    assert files == []  # nothing guessed, nothing written
-    assert [d.code for d in diags] == ["W114"]
-    d: Diagnostic = diags[0]
-    fw = next(g for g in policy.gateways if g.name == "fw")
-    assert d.span == fw.span and not d.is_error
-    assert f"interface '{name}' of class 'link'" in d.message
-    assert 'interface "eth1.{vlan}"' in d.message and "fw-interfaces.sh" in d.message
+    assert interface_configs(policy) == []  # nothing guessed, nothing written
+    [note] = interface_notes(policy)
+    assert f"interface '{name}' of class 'link'" in note
+    assert 'interface "eth1.{vlan}"' in note and "fw-interfaces.sh" in note
 
 
 HOSTILE = ["x\u2028sysctl -w net.ipv4.ip_forward=0", "a $(reboot) `id` ; rm -rf / #",
@@ -96,8 +91,8 @@ HOSTILE = ["x\u2028sysctl -w net.ipv4.ip_forward=0", "a $(reboot) `id` ; rm -rf 
 
 @pytest.mark.parametrize("desc", HOSTILE, ids=range(len(HOSTILE)))
 def test_descriptions_stay_inside_one_comment(desc: str) -> None:
-    clean = interface_configs(compiled(desc="plain"))[0][0][1]
-    text = interface_configs(compiled(desc=desc))[0][0][1]
+    clean = interface_configs(compiled(desc="plain"))[0][1]
+    text = interface_configs(compiled(desc=desc))[0][1]
     assert len(text.splitlines()) == len(clean.splitlines())
     code = [line for line in text.splitlines() if not line.lstrip().startswith("#")]
     assert code == [line for line in clean.splitlines() if not line.lstrip().startswith("#")]
@@ -107,8 +102,8 @@ def test_descriptions_stay_inside_one_comment(desc: str) -> None:
 
 
 def test_rendering_is_byte_identical_and_ends_with_forwarding() -> None:
-    a = interface_configs(compiled())[0][0][1]
-    assert a == interface_configs(compiled())[0][0][1]
+    a = interface_configs(compiled())[0][1]
+    assert a == interface_configs(compiled())[0][1]
     lines = a.splitlines()
     assert lines[0] == "#!/bin/sh" and lines[-1] == "sysctl -q -w net.ipv4.ip_forward=1"
     # every check comes before the first change
@@ -174,7 +169,7 @@ def run_script(tmp_path: Path, text: str, state: dict) -> tuple[int, dict]:  # t
 
 
 def test_script_applied_twice_gives_exactly_the_plan(tmp_path: Path) -> None:
-    text = interface_configs(compiled())[0][0][1]
+    text = interface_configs(compiled())[0][1]
     start = {"links": {"bond0": {"up": False}}, "addrs": {}}
     code, first = run_script(tmp_path, text, start)
     assert code == 0
@@ -200,7 +195,7 @@ def test_script_applied_twice_gives_exactly_the_plan(tmp_path: Path) -> None:
     ids=["no-parent", "wrong-vlan-id", "wrong-parent", "not-a-vlan"])
 def test_script_changes_nothing_when_something_does_not_match(tmp_path: Path,
                                                               start: dict) -> None:  # type: ignore[type-arg]
-    code, after = run_script(tmp_path, interface_configs(compiled())[0][0][1], start)
+    code, after = run_script(tmp_path, interface_configs(compiled())[0][1], start)
     assert code == 1
     assert after == start
     assert not (tmp_path / "sysctl.log").exists()

@@ -149,6 +149,8 @@ def hospital_text(gateway: str) -> str:
     if gateway == "core_fw":
         return text.replace("platform iptables", "platform nftables", 1)
     assert gateway == "dist_sw1"
+    # nftables tracks connections: the switch's `stateless-replies accepted` goes too (E218)
+    text = re.sub(r"(?m)^ *stateless-replies accepted .*\n", "", text)
     return (text.replace("platform cisco-ios", "platform nftables", 1)
             .replace('uplink "TenGigabitEthernet1/1/1"', 'uplink "eth9"', 1))
 

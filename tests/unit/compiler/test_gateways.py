@@ -170,3 +170,45 @@ def test_gateway_plans_list_served_classes(zw: Callable) -> None:
     plans = [(p.name, p.platform, p.classes, p.uplink) for p in out.compiled.gateways]
     assert plans == [("g", "iptables", ("b", "verylongclassname"), "eth0"),
                      ("z", "cisco-ios", ("a",), "Gi1")]
+
+
+# ---------------------------------------------------------------------------------------------
+# W113: stateless platforms, and `stateless-replies accepted "reason"`
+# ---------------------------------------------------------------------------------------------
+
+
+def test_stateless_platforms_are_those_whose_backend_lacks_connection_tracking() -> None:
+    from zonewall.backends import get_backend
+    from zonewall.backends.base import Feature
+    from zonewall.compiler.gateways import PLATFORMS, STATELESS
+
+    assert STATELESS == {p for p in PLATFORMS if Feature.STATEFUL not in get_backend(p).supports}
+
+
+def test_check_warns_w113_once_per_cisco_gateway(zw: Callable) -> None:
+    out = zw(CLASSES + "gateway g1 { platform iptables uplink \"e0\" serves a }\n"
+             "gateway g2 { platform cisco-ios uplink \"Gi0/1\" serves b, verylongclassname }\n",
+             gateway=False)
+    diag = out.only("W113")
+    assert diag.message.startswith("gateway 'g2' (cisco-ios) is stateless: replies are permitted")
+    assert 'acknowledge it in the gateway with `stateless-replies accepted "reason"`' \
+        in diag.message
+    assert diag.span is not None and diag.span.line == 10
+    assert [g.stateless_accepted for g in out.compiled.gateways] == [None, None]
+
+
+def test_an_acknowledged_w113_is_not_a_warning_and_keeps_its_reason(zw: Callable) -> None:
+    out = zw(CLASSES + "gateway g2 { platform cisco-ios stateless-replies accepted \"reviewed\" "
+             "serves internal }\n", gateway=False)
+    assert out.all("W113") == [] and not out.diagnostics
+    (plan,) = out.compiled.gateways
+    assert plan.stateless_accepted == "reviewed"
+
+
+def test_stateless_replies_on_a_stateful_platform_is_e218(zw: Callable) -> None:
+    out = zw(CLASSES + "gateway g1 { platform nftables\n  stateless-replies accepted \"x\"\n"
+             "  serves internal }\n", gateway=False)
+    diag = out.only("E218")
+    assert diag.message.startswith("'stateless-replies' is not valid for platform 'nftables' "
+                                   "of gateway 'g1': it tracks connections")
+    assert diag.span is not None and (diag.span.line, diag.span.col) == (10, 3)

@@ -136,6 +136,15 @@ CORNERS = [
     "gateway g { uplink \"u\"object-groups }",
     "allow a -> b object-groups",
     "gateway object-groups { object-groups }",
+    "gateway g { platform cisco-ios stateless-replies accepted \"r\"; serves a }",
+    "gateway g { stateless-replies accepted\"r\"stateless-replies accepted \"s\" }",
+    "gateway g { stateless-repliesaccepted \"r\" }",
+    "gateway g { stateless-replies \"r\" }",
+    "gateway g { stateless-replies accepted }",
+    "gateway g { stateless-replies accepted r }",
+    "gateway g { serves a stateless-replies accepted \"\" }",
+    "gateway g { stateless-replies-x accepted \"r\" }",
+    "assert denied a -> b stateless-replies accepted \"r\"",
     "class c { tags a, b, a; tags c }",
     "class C-1 { hosts 99999999999 criticality Loud description \"a\\qb\" }",
     "policy \"t\" { owner \"a\" owner \"b\"; } policy \"u\" {}",
@@ -308,13 +317,14 @@ def statement(draw: st.DrawFn) -> list[str]:
         out = ["gateway", draw(NAMES), "{"]
         for _ in range(draw(st.integers(0, 4))):
             attr = draw(st.sampled_from(["platform", "serves", "interface", "uplink",
-                                         "object-groups"]))
+                                         "object-groups", "stateless-replies"]))
             value = {"platform": lambda: [draw(st.sampled_from(["iptables", "cisco-ios",
                                                                  "nftables", "log"]))],
                      "serves": lambda: draw(selector()),
                      "interface": lambda: [draw(STRINGS)],
                      "uplink": lambda: [draw(STRINGS)],
-                     "object-groups": lambda: []}[attr]()
+                     "object-groups": lambda: [],
+                     "stateless-replies": lambda: ["accepted", draw(STRINGS)]}[attr]()
             out += [attr] + value + opt_semi(draw)
         return out + ["}"]
     form = draw(st.sampled_from(["unreachable", "denied", "allowed", "only", "limited",

@@ -553,9 +553,11 @@ def test_name_of_exactly_31_characters_is_fine() -> None:
          GatewayDef("g", "cisco-ios", sel(SelTerm("tag", "medical")), uplink="Te1/1/1",
                     object_groups=True)),
         ("object-groups;", GatewayDef("g", object_groups=True)),
+        ('platform cisco-ios stateless-replies accepted "line-rate ACLs, reviewed"',
+         GatewayDef("g", "cisco-ios", stateless_accepted="line-rate ACLs, reviewed")),
     ],
     ids=["minimal", "cisco-uplink", "all-attributes", "interface-name-placeholder", "empty",
-         "object-groups", "object-groups-alone"],
+         "object-groups", "object-groups-alone", "stateless-replies"],
 )
 def test_gateway_attributes(body: str, expected: GatewayDef) -> None:
     assert parse_ok(f"gateway g {{ {body} }}").gateways == (expected,)
@@ -578,6 +580,18 @@ def test_object_groups_span_and_duplicate() -> None:
     assert diag.code == "E110"
     assert "'object-groups' is given twice in gateway 'g'" in diag.message
     assert diag.span == Span(FILE, 1, 46, 1, 59)
+
+
+def test_stateless_replies_span_duplicate_and_missing_reason() -> None:
+    (gw,) = parse_ok('gateway g {\n  stateless-replies accepted "ok"\n}').gateways
+    assert gw.stateless_accepted == "ok"
+    assert gw.attr_span("stateless-replies") == Span(FILE, 2, 3, 2, 34)
+    (diag,) = local_errors('gateway g { stateless-replies accepted "a" '
+                           'stateless-replies accepted "b" }')
+    assert diag.code == "E110"
+    assert "'stateless-replies' is given twice in gateway 'g'" in diag.message
+    (diag,) = fatal('gateway g { stateless-replies "no accepted keyword" }')
+    assert diag.code == "E101" and diag.span is not None and diag.span.col == 31
 
 
 # ---------------------------------------------------------------------------------------------

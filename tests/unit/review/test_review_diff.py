@@ -262,3 +262,24 @@ def test_object_groups_change_is_reported_without_a_semantic_change(tmp_path: Pa
     assert (gw.old_object_groups, gw.new_object_groups) == (False, True) and gw.changed
     assert not d.semantic_change
     assert "cisco-ios -> cisco-ios object-groups" in diff_text(d, o, n)
+
+
+def test_stateless_replies_acknowledgement_change_is_shown_beside_the_gateway(
+        tmp_path: Path) -> None:
+    base = ("class a { vlan 10  subnet 10.0.0.0/24 }\nclass b { vlan 11  subnet 10.0.1.0/24 }\n"
+            "allow a -> b : tcp/443\ngateway sw { platform cisco-ios ACK serves internal }\n")
+    paths = [tmp_path / f"{n}.zw" for n in ("none", "ack", "reworded")]
+    for path, ack in zip(paths, ["", 'stateless-replies accepted "ok"',
+                                 'stateless-replies accepted "reviewed again"'], strict=True):
+        path.write_text(base.replace("ACK", ack), encoding="utf-8")
+    none, ack, reworded = (load_side(p.stem, str(p)) for p in paths)
+    for side in (none, ack, reworded):
+        assert side.report.compiled is not None
+    d = compare(none.report.compiled, ack.report.compiled)  # type: ignore[arg-type]
+    (gw,) = d.gateways
+    assert (gw.old_stateless_accepted, gw.new_stateless_accepted) == (None, "ok") and gw.changed
+    assert not d.semantic_change
+    assert "cisco-ios -> cisco-ios stateless-replies accepted" in diff_text(d, none, ack)
+    d = compare(ack.report.compiled, reworded.report.compiled)  # type: ignore[arg-type]
+    assert d.gateways[0].changed
+    assert "cisco-ios stateless-replies accepted (reason changed)" in diff_text(d, ack, reworded)

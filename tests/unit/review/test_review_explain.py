@@ -99,6 +99,31 @@ def test_addresses_are_resolved_to_their_class_or_external() -> None:
     assert e.verdict == "denied" and e.pairs[0].src.name == "internet"
 
 
+def test_an_address_in_unallocated_private_space_says_so_inside_an_external() -> None:
+    # internet is 0.0.0.0/0 here, so 10.9.9.9 (private, in no class) falls in it
+    e = ask("a", None, dst_ip="10.9.9.9", service="https")
+    assert e.resolved == (
+        "10.9.9.9 is in external 'internet'",
+        "10.9.9.9 is unallocated internal or special space, in no class (10.0.0.0/8 is "
+        "private (RFC 1918))")
+    assert e.verdict == "permitted"  # what the policy says; W114 is check's warning about it
+
+
+def test_an_address_in_the_pool_outside_every_external_says_so() -> None:
+    base = "pool subnets 10.0.0.0/16\n" + BASE.replace(
+        "address 0.0.0.0/0", "address 0.0.0.0/0 except 10.0.0.0/8")
+    e = ask("a", None, base=base, dst_ip="10.0.200.1", service="https")
+    assert e.resolved == (
+        "10.0.200.1 belongs to no class and no external: no statement can permit traffic "
+        "from or to it, and gateways drop it",
+        "10.0.200.1 is unallocated internal or special space, in no class (10.0.0.0/8 is "
+        "private (RFC 1918); 10.0.0.0/16 is this policy's own 'pool subnets')")
+    assert e.verdict == "denied"
+    # a public address and a class address get no such note
+    assert ask("a", None, dst_ip="8.8.8.8").resolved == ("8.8.8.8 is in external 'internet'",)
+    assert ask("a", None, dst_ip="10.0.1.1").resolved == ("10.0.1.1 is in class 'b'",)
+
+
 def test_same_class_and_between_externals() -> None:
     assert ask("a", "a").pairs[0].note.startswith("same class")
     e = ask("internet", "vendor")

@@ -1,6 +1,6 @@
 #!/bin/sh
 # zonewall 0.1.0  backend: linux interface config (iproute2)  -- DO NOT EDIT
-# policy: examples/deny-beats-allow.zw  sha256: 3e0cb65f3f819a4bedaa36cb03852568600da2fd578da17cc940d395c9bf6bc7
+# policy: examples/deny-beats-allow.zw  sha256: e0454b1ec60225f4f6a568dce0357bfab4e0a78bda330e3fbe1405cd86f720f9
 # gateway: fw (iptables)
 # run as root: sh fw-interfaces.sh, after loading fw.rules
 # (the ruleset names these interfaces and loads before they exist; forwarding goes on last)

@@ -1,6 +1,6 @@
 #!/bin/sh
 # zonewall 0.1.0  backend: linux interface config (iproute2)  -- DO NOT EDIT
-# policy: examples/hospital.zw  sha256: fbf5ae475928f6a03bd34a702da493281e458d5c3f6e678fe663d2eac0aa1220
+# policy: examples/hospital.zw  sha256: 4d517dd2283feac0f262f5b22cec58c446127d620d6d92b2287308463507e2a3
 # gateway: core_fw (iptables)
 # run as root: sh core_fw-interfaces.sh, after loading core_fw.rules
 # (the ruleset names these interfaces and loads before they exist; forwarding goes on last)

@@ -1,6 +1,6 @@
 #!/bin/sh
 # zonewall 0.1.0  backend: linux interface config (iproute2)  -- DO NOT EDIT
-# policy: examples/multi-gateway.zw  sha256: 8b9ba1dd67a0e1e243bd55fc0df99c507c664512e102d8ce0bef1e3a9ad57006
+# policy: examples/multi-gateway.zw  sha256: 250008ea68f675a29e82e07f59d0ec8b9c069076490d5962e10a3854cfc0e336
 # gateway: edge_fw (iptables)
 # run as root: sh edge_fw-interfaces.sh, after loading edge_fw.rules
 # (the ruleset names these interfaces and loads before they exist; forwarding goes on last)
