@@ -22,6 +22,12 @@ expected reply names), the TCP ACK/RST flag (IOS `established`) and the conntrac
   68 -> 255.255.255.255:67, from 0.0.0.0 or the class) that the interface of a class which
   may reach a DHCP server must take in for `ip helper-address`.
 
+On stateful platforms (iptables, nftables) packets entering on an interface the policy does not
+describe are checked too: none may start anything toward a served class (leaving on its
+interface).  Where else they go is not the policy's business (the box's own rules decide), so
+those cells are not compared.  Such interfaces are stood for by one name no rule tests,
+`(other)`, plus, for every wildcard the rules test (`eth+`), a name it matches.
+
 When the model and the config both treat every destination alike for a source (spoofed or
 transit sources), one comparison covers the whole row and is reported with destination None.
 Each `Difference` names the deciding config lines, and one concrete packet of it is re-checked
@@ -41,6 +47,7 @@ from .addresses import Group, addr_text, address_groups
 from .engine import Cell, Ctx, Evaluator
 from .ios import parse_ios
 from .iptables import parse_iptables
+from .ipv6 import ipv6_leaks
 from .model import GatewayModel
 from .nftables import parse_nftables
 from .replies import port_cuts, reply_flows, reply_keys
@@ -54,11 +61,13 @@ PARSERS: dict[str, Callable[[str, str], Ruleset]] = {
     "cisco-ios": parse_ios,
 }
 KINDS = ("permits-too-much", "blocks-needed", "reply-blocked")
+IPV6_COMPANION = "ip6tables"  # the IPv6 companion of an iptables gateway: forwards no IPv6
 VOID = PacketSet.ports(ICMP, 256, PORT_SPAN - 1)  # ICMP "types" above 255 are no packet
 DHCP = PacketSet.ports(UDP, 67, 67)
 DHCP_CLIENT_PORT = 68
 DHCP_CLIENT = PacketSet.ports(UDP, DHCP_CLIENT_PORT, DHCP_CLIENT_PORT)  # cuts source ports
 ICMP_TYPES_ALL = PacketSet.ports(ICMP, 0, 255)
+OTHER = "(other)"  # an interface the policy does not describe (no rule names it)
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,7 +150,7 @@ def validate(compiled: CompiledPolicy, gateway_name: str, config_text: str, plat
         compiled: the compiled policy (the IR); the only source of the expectation.
         gateway_name: the gateway whose config this is.
         config_text: the config as text (generated, or read back from a device).
-        platform: "iptables", "nftables" or "cisco-ios".
+        platform: "iptables", "nftables", "cisco-ios" or "ip6tables" (the IPv6 companion).
         filename: the name used in rule references (default `<gateway>`).
 
     Returns:
@@ -151,8 +160,24 @@ def validate(compiled: CompiledPolicy, gateway_name: str, config_text: str, plat
         ConfigParseError: the text holds a line or construct the verifier does not model.
         ValueError: unknown gateway or platform.
     """
+    if platform == IPV6_COMPANION:
+        return _validate_ipv6(compiled, gateway_name, config_text,
+                              filename or f"<{gateway_name}>")
     ruleset = parse_config(platform, config_text, filename or f"<{gateway_name}>")
     return _Validator(compiled, gateway_name, ruleset).run()
+
+
+def _validate_ipv6(compiled: CompiledPolicy, gateway: str, text: str, file: str
+                   ) -> list[Difference]:
+    """The IPv6 companion (`ipv6` module): each leak as a permits-too-much difference."""
+    model = GatewayModel(compiled, gateway)
+    return [Difference(
+        gateway=model.name, platform=IPV6_COMPANION, kind="permits-too-much",
+        ingress=leak.ingress, src="any IPv6 address", src_owner="IPv6 (closed)",
+        dst=f"leaving on {leak.where}", dst_owner="IPv6 (closed)", packets=EVERYTHING,
+        condition="", rules=leak.rules,
+        example=f"an IPv6 packet entering {leak.ingress} and leaving on {leak.where}")
+        for leak in ipv6_leaks(model, text, file)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -200,7 +225,12 @@ class _Validator:
     def run(self) -> list[Difference]:
         model = self.model
         dsts = [(g, r) for g in self.groups if (r := model.route(g.endpoint)) is not None]
-        for ingress in model.interfaces:
+        served = set(model.interfaces) - {model.uplink}
+        toward_served = [d for d in dsts if d[1] in served]
+        ingresses = [(i, dsts) for i in model.interfaces]
+        if self.ruleset.stateful and toward_served:
+            ingresses.extend((i, toward_served) for i in self._other_interfaces())
+        for ingress, dsts in ingresses:
             relay = model.dhcp_relay(ingress) if self.stateless else frozenset()
             # Sources the model expects the same of and the config's rules cannot tell apart
             # (the same source-testing rules match them everywhere) behave alike toward every
@@ -225,6 +255,18 @@ class _Validator:
                                           cell_dhcp)
         return sorted(self.diffs, key=lambda d: (d.ingress, KINDS.index(d.kind), d.src,
                                                  d.dst or "", d.condition))
+
+    def _other_interfaces(self) -> list[str]:
+        """Names standing for every interface the policy does not describe (see the module
+        docstring): one that no rule tests, and one matching each wildcard rules test."""
+        prefixes: set[str] = set()
+        for chain in self.ruleset.chains.values():
+            for rule in chain.rules:
+                if rule.iif is not None:
+                    prefixes.update(rule.iif.prefixes)
+        known = set(self.model.interfaces)
+        names = [f"{p}{OTHER}" for p in sorted(prefixes)]
+        return [n for n in dict.fromkeys([OTHER, *names]) if n not in known]
 
     def _notable_sources(self, ingress: str) -> set[int]:
         """Ids of the source groups on `ingress` that may differ from a source in no endpoint
