@@ -13,9 +13,9 @@ import re
 from pathlib import Path
 
 import pytest
-
 from tests.kernel.netlab import lab, require_root_tools
 from tests.kernel_util import load_command
+
 from zonewall.backends import get_backend
 from zonewall.backends.base import gateway_view
 from zonewall.report import run_check

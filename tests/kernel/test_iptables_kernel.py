@@ -10,7 +10,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from tests.kernel.netlab import lab, require_root_tools, run, wait_for_servers
 from tests.kernel.test_examples_kernel import platform_outputs
 from tests.kernel_util import load_command

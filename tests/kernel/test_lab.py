@@ -1,21 +1,23 @@
 """`zonewall lab` on the examples: every probe matches the policy, and nothing is left behind.
 
-A deliberately broken backend (an extra `-A FORWARD -j ACCEPT`) must make the lab fail, and a
+A deliberately broken backend (an accept-all at the top of `zw-main`, or no IPv6 companion)
+must make the lab fail, and a
 failure in the middle of a run must still delete every namespace the lab created.
 """
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from tests.kernel.netlab import require_root_tools
 
 import zonewall.lab as lab_module
-from tests.kernel.netlab import require_root_tools
 from zonewall.backends.iptables import IptablesBackend
-from zonewall.lab import LabError, run_lab
+from zonewall.lab import LabError, render_lab, run_lab
 from zonewall.report import run_check
 
 pytestmark = pytest.mark.kernel
@@ -41,7 +43,30 @@ def test_lab_probes_match_the_policy(example: str) -> None:
                                  for p in report.failures]
     assert sum(p.expected for p in report.probes) > 20
     assert sum(not p.expected for p in report.probes) > 20
+    six = [p for p in report.probes if p.ipv6]
+    classes = len(compiled(example).classes)
+    assert len(six) == classes * (classes - 1)  # every ordered pair of classes, none passed
+    assert not any(p.observed for p in six)
     assert not lab_namespaces()
+
+
+def test_lab_catches_an_ipv6_companion_left_out(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without the .rules6 companion, IPv6 is forwarded unfiltered: the IPv6 probes say so."""
+    require_root_tools("iptables-restore", "nft")
+    real = IptablesBackend.render
+
+    def v4_only(self, model):  # type: ignore[no-untyped-def]
+        return {k: v for k, v in real(self, model).items() if k.suffix != ".rules6"}
+
+    monkeypatch.setattr(IptablesBackend, "render", v4_only)
+    report = run_lab(compiled("multi-gateway.zw"))
+    wrong = report.failures
+    assert wrong and all(p.ipv6 and p.observed and not p.expected for p in wrong)
+    # the nftables gateway drops IPv6 in its own table: pairs of its classes stay closed
+    nft_classes = {c.name for c in compiled("multi-gateway.zw").classes
+                   if c.gateway == "dc_fw"}
+    assert not any(p.src in nft_classes and p.dst in nft_classes for p in wrong)
+    assert "FAIL" in render_lab(report) and not lab_namespaces()
 
 
 def test_lab_catches_a_widened_ruleset(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -49,7 +74,7 @@ def test_lab_catches_a_widened_ruleset(monkeypatch: pytest.MonkeyPatch) -> None:
     real = IptablesBackend.render
 
     def widened(self, model):  # type: ignore[no-untyped-def]
-        return {k: v.replace("COMMIT", "-I FORWARD -j ACCEPT\nCOMMIT")
+        return {k: v.replace("-A zw-main ", "-A zw-main -j ACCEPT\n-A zw-main ", 1)
                 for k, v in real(self, model).items()}
 
     monkeypatch.setattr(IptablesBackend, "render", widened)
@@ -78,3 +103,4 @@ def test_lab_command_prints_the_matrix() -> None:
                           env={"PYTHONPATH": str(ROOT / "src"), "PATH": "/usr/sbin:/usr/bin:/sbin:/bin"})
     assert proc.returncode == 0, proc.stderr
     assert "probes match the policy" in proc.stdout and " X " not in proc.stdout
+    assert re.search(r"of which \d+ IPv6: 0 got through", proc.stdout), proc.stdout

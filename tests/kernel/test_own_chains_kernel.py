@@ -13,7 +13,6 @@ import re
 from pathlib import Path
 
 import pytest
-
 from tests.kernel.netlab import lab, require_root_tools
 from tests.kernel.test_examples_kernel import platform_outputs
 from tests.kernel_util import load_command
