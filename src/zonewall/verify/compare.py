@@ -47,9 +47,9 @@ from .addresses import Group, addr_text, address_groups
 from .engine import Cell, Ctx, Evaluator
 from .ios import parse_ios
 from .iptables import parse_iptables
-from .ipv6 import ipv6_leaks
+from .ipv6 import Leak, ipv6_leaks, nft_ipv6_leaks
 from .model import GatewayModel
-from .nftables import parse_nftables
+from .nftables import parse_nftables, parse_nftables_ipv6
 from .replies import port_cuts, reply_flows, reply_keys
 from .rules import EMPTY, EVERYTHING, AddrMatch, RuleRef, Ruleset
 
@@ -163,21 +163,32 @@ def validate(compiled: CompiledPolicy, gateway_name: str, config_text: str, plat
     if platform == IPV6_COMPANION:
         return _validate_ipv6(compiled, gateway_name, config_text,
                               filename or f"<{gateway_name}>")
-    ruleset = parse_config(platform, config_text, filename or f"<{gateway_name}>")
-    return _Validator(compiled, gateway_name, ruleset).run()
+    file = filename or f"<{gateway_name}>"
+    ruleset = parse_config(platform, config_text, file)
+    diffs = _Validator(compiled, gateway_name, ruleset).run()
+    if platform == "nftables":  # its inet table must drop IPv6 too
+        model = GatewayModel(compiled, gateway_name)
+        leaks = nft_ipv6_leaks(model, parse_nftables_ipv6(config_text, file))
+        diffs.extend(_leak_differences(model, platform, leaks))
+    return diffs
 
 
 def _validate_ipv6(compiled: CompiledPolicy, gateway: str, text: str, file: str
                    ) -> list[Difference]:
     """The IPv6 companion (`ipv6` module): each leak as a permits-too-much difference."""
     model = GatewayModel(compiled, gateway)
+    return _leak_differences(model, IPV6_COMPANION, ipv6_leaks(model, text, file))
+
+
+def _leak_differences(model: GatewayModel, platform: str, leaks: list[Leak]
+                      ) -> list[Difference]:
     return [Difference(
-        gateway=model.name, platform=IPV6_COMPANION, kind="permits-too-much",
+        gateway=model.name, platform=platform, kind="permits-too-much",
         ingress=leak.ingress, src="any IPv6 address", src_owner="IPv6 (closed)",
         dst=f"leaving on {leak.where}", dst_owner="IPv6 (closed)", packets=EVERYTHING,
         condition="", rules=leak.rules,
         example=f"an IPv6 packet entering {leak.ingress} and leaving on {leak.where}")
-        for leak in ipv6_leaks(model, text, file)]
+        for leak in leaks]
 
 
 @dataclass(frozen=True, slots=True)

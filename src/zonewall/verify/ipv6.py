@@ -13,17 +13,26 @@ one no rule tests); the egress is carried through the chains as a set of names (
 
 FORWARD is modelled as for zonewall's IPv4 file: its jump to `zw-forward` first, then the
 box's own rules, assumed to accept anything; a full `ip6tables-save` is evaluated as written.
+
+`nft_ipv6_leaks` proves the same of an nftables gateway, whose `inet` table must drop IPv6 in
+its forward chain: the ruleset as IPv6 packets see it (`nftables.parse_nftables_ipv6`: rules
+matching IPv4 fields never match) is evaluated with the `engine` for every ingress and egress
+interface class and every conntrack state that can start a connection (NEW, INVALID,
+UNTRACKED); ESTABLISHED and RELATED packets can only belong to a connection whose first packet
+was accepted, so they are not checked.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .engine import Cell, Evaluator
 from .iptables import parse_iptables
 from .model import GatewayModel
 from .rules import EVERYTHING, Chain, ConfigParseError, NameMatch, Rule, RuleRef, Ruleset
 
-__all__ = ["Leak", "Names", "ipv6_leaks"]
+__all__ = ["Leak", "Names", "ipv6_leaks", "nft_ipv6_leaks"]
+STARTING_STATES = ("NEW", "INVALID", "UNTRACKED")
 
 OTHER = "(other)"  # an interface no rule names
 MAX_DEPTH = 64
@@ -185,3 +194,40 @@ def _walk(ruleset: Ruleset, chain: Chain, ingress: str, rest: Names, refs: list[
 def _names(m: NameMatch | None) -> Names:
     return ALL if m is None else Names(m.names)
 
+
+
+def nft_ipv6_leaks(model: GatewayModel, ruleset: Ruleset) -> list[Leak]:
+    """Every way an nft ruleset (as IPv6 sees it) forwards a connection-starting IPv6 packet
+    on zonewall's interfaces (see the module docstring)."""
+    ev = Evaluator(ruleset)
+    zonewall = frozenset(model.interfaces)
+    served = zonewall - {model.uplink}
+    exact: set[str] = set()
+    prefixes: set[str] = set()
+    for chain in ruleset.chains.values():
+        for rule in chain.rules:
+            for m in (rule.iif, rule.oif):
+                if m is not None:
+                    exact.update(m.names)
+                    prefixes.update(m.prefixes)
+    names = sorted(exact | zonewall | {OTHER} | {p + OTHER for p in prefixes})
+    cuts = sorted(ruleset.sport_cuts())
+    out = []
+    for ingress in names:
+        egresses = names if ingress in zonewall else sorted(served)
+        refs: list[RuleRef] = []
+        leaked: set[str] = set()
+        for ctx in ((state, sport, False) for state in STARTING_STATES for sport in cuts):
+            first = Cell(ingress, egresses[0], 0, 0, 0, 0) if egresses else None
+            one = first is not None and ev.row_constant(first, ctx)
+            for egress in egresses[:1] if one else egresses:
+                cell = Cell(ingress, egress, 0, 0, 0, 0)
+                if ev.accepted(cell, ctx):
+                    hit = egresses if one else [egress]
+                    leaked.update(hit)
+                    refs.extend(p.ref for p in ev.explain(cell, ctx)
+                                if p.verdict == "ACCEPT" and p.ref not in refs)
+        if leaked:
+            egress_set = Names(frozenset(leaked))
+            out.append(Leak(ingress, egress_set, egress_set.example(zonewall), tuple(refs)))
+    return out
