@@ -10,6 +10,8 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -24,9 +26,29 @@ pytestmark = pytest.mark.kernel
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def lab_namespaces() -> list[str]:
+@pytest.fixture(autouse=True)
+def own_tags(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The random tags of the topologies this test builds: other runs of the lab (another
+    checkout's tests on the same machine) may have namespaces of their own meanwhile."""
+    tags: list[str] = []
+    real = lab_module._topology
+
+    @contextmanager
+    def recording() -> Iterator[lab_module._Topology]:
+        with real() as topo:
+            tags.append(topo.tag)
+            yield topo
+
+    monkeypatch.setattr(lab_module, "_topology", recording)
+    return tags
+
+
+def lab_namespaces(tags: list[str]) -> list[str]:
+    """Namespaces left by this test's topologies."""
     out = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
-    return [line.split()[0] for line in out.splitlines() if line.startswith("zwl")]
+    names = [line.split()[0] for line in out.splitlines() if line.startswith("zwl")]
+    assert tags, "the lab built no topology"
+    return [n for n in names if any(n.startswith(f"zwl{t}-") for t in tags)]
 
 
 def compiled(name: str):  # type: ignore[no-untyped-def]
@@ -36,7 +58,7 @@ def compiled(name: str):  # type: ignore[no-untyped-def]
 
 
 @pytest.mark.parametrize("example", ["hospital.zw", "multi-gateway.zw"])
-def test_lab_probes_match_the_policy(example: str) -> None:
+def test_lab_probes_match_the_policy(example: str, own_tags: list[str]) -> None:
     require_root_tools("iptables-restore", "nft")
     report = run_lab(compiled(example))
     assert not report.failures, [(p.src, p.dst, p.service(), p.observed)
@@ -47,10 +69,11 @@ def test_lab_probes_match_the_policy(example: str) -> None:
     classes = len(compiled(example).classes)
     assert len(six) == classes * (classes - 1)  # every ordered pair of classes, none passed
     assert not any(p.observed for p in six)
-    assert not lab_namespaces()
+    assert not lab_namespaces(own_tags)
 
 
-def test_lab_catches_an_ipv6_companion_left_out(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_lab_catches_an_ipv6_companion_left_out(monkeypatch: pytest.MonkeyPatch,
+                                               own_tags: list[str]) -> None:
     """Without the .rules6 companion, IPv6 is forwarded unfiltered: the IPv6 probes say so."""
     require_root_tools("iptables-restore", "nft")
     real = IptablesBackend.render
@@ -66,10 +89,11 @@ def test_lab_catches_an_ipv6_companion_left_out(monkeypatch: pytest.MonkeyPatch)
     nft_classes = {c.name for c in compiled("multi-gateway.zw").classes
                    if c.gateway == "dc_fw"}
     assert not any(p.src in nft_classes and p.dst in nft_classes for p in wrong)
-    assert "FAIL" in render_lab(report) and not lab_namespaces()
+    assert "FAIL" in render_lab(report) and not lab_namespaces(own_tags)
 
 
-def test_lab_catches_a_widened_ruleset(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_lab_catches_a_widened_ruleset(monkeypatch: pytest.MonkeyPatch,
+                                       own_tags: list[str]) -> None:
     require_root_tools("iptables-restore", "nft")
     real = IptablesBackend.render
 
@@ -81,10 +105,11 @@ def test_lab_catches_a_widened_ruleset(monkeypatch: pytest.MonkeyPatch) -> None:
     report = run_lab(compiled("multi-gateway.zw"))
     wrong = report.failures
     assert wrong and all(p.observed and not p.expected for p in wrong)
-    assert not lab_namespaces()
+    assert not lab_namespaces(own_tags)
 
 
-def test_lab_cleans_up_after_a_failure(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_lab_cleans_up_after_a_failure(monkeypatch: pytest.MonkeyPatch,
+                                       own_tags: list[str]) -> None:
     require_root_tools("iptables-restore", "nft")
 
     def boom(*args, **kwargs):  # type: ignore[no-untyped-def]
@@ -93,7 +118,7 @@ def test_lab_cleans_up_after_a_failure(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(lab_module, "_probe", boom)
     with pytest.raises(LabError):
         run_lab(compiled("multi-gateway.zw"))
-    assert not lab_namespaces()
+    assert not lab_namespaces(own_tags)
 
 
 def test_lab_command_prints_the_matrix() -> None:
