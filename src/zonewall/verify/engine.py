@@ -638,6 +638,7 @@ class Evaluator:
             direct = self._direct_dims(name)
             positions = self._source_positions(name, cell, cell.iif if "iif" in direct else None,
                                                cell.sid if "src" in direct else None)
+            positions = self._until_final(name, positions)
             testing = self._where_set(name, "dst-testing").intersection(positions)
             if testing:
                 out.append((name, testing))
@@ -646,6 +647,16 @@ class Evaluator:
                         if (t := chain_rules[p].target) is not None)
         self._row_chain_cache[rkey] = out
         return out
+
+    def _until_final(self, name: str, positions: tuple[int, ...]) -> tuple[int, ...]:
+        """`positions` up to the first that decides every key in every context, whatever the
+        egress and destination (the rules after it never see a packet of the row: zonewall's
+        entry chain after `-i <class interface> -j zw-main`)."""
+        final = self._where_set(name, "decides-all") & self._where_set(name, "context-free")
+        if final.isdisjoint(positions):
+            return positions
+        end = min(final.intersection(positions))
+        return tuple(p for p in positions if p <= end)
 
     def _sporty_positions(self, akey: tuple[str, str | None, int | None], cell: Cell
                           ) -> tuple[int, ...]:
