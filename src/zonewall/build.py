@@ -43,7 +43,7 @@ class Output:
     text: str
     gateway: str | None
     platform: str | None
-    kind: str  # config | switch-config | interface-config | vlan-plan
+    kind: str  # config | ipv6-companion | switch-config | interface-config | vlan-plan
     rules: int | None
 
     @property
@@ -74,8 +74,8 @@ def render_outputs(report: CheckReport) -> tuple[list[Output], list[Diagnostic]]
             if isinstance(step, Diagnostic):
                 diags.append(step)
             else:
-                path, text, count = step
-                outputs.append(Output(path, text, plan.name, plan.platform, "config", count))
+                path, text, count, kind = step
+                outputs.append(Output(path, text, plan.name, plan.platform, kind, count))
     switch_of = {f"{g.name}-switch.ios": g.name for g in compiled.gateways
                  if g.platform == "cisco-ios"}
     # the switch files bind the ACLs of each gateway's .ios file: names with its suffix
@@ -93,8 +93,10 @@ def render_outputs(report: CheckReport) -> tuple[list[Output], list[Diagnostic]]
     return outputs, diags
 
 
-# A gateway's diagnostics and its proven configs (path, text, rule count), in order.
-_Step = Diagnostic | tuple[PurePosixPath, str, int]
+# A gateway's diagnostics and its proven configs (path, text, rule count, kind), in order.
+_Step = Diagnostic | tuple[PurePosixPath, str, int, str]
+# What proves a companion file (by its manifest kind) instead of the gateway's platform.
+COMPANION_VERIFIER = {"ipv6-companion": "ip6tables"}
 
 
 def gateway_steps(compiled: CompiledPolicy, plan: GatewayPlan) -> list[_Step]:
@@ -108,10 +110,12 @@ def gateway_steps(compiled: CompiledPolicy, plan: GatewayPlan) -> list[_Step]:
         return steps
     # W113 (stateless replies) comes from `check` (compiler/gateways.py), not from here
     model = backend.lower(compiled, view)
-    count = backend.rule_count(model)
     for path, text in sorted(backend.render(model).items()):
-        problem = translation_problem(compiled, plan, path, text)
-        steps.append((path, text, count) if problem is None else problem)
+        kind = backend.output_kind(path)
+        problem = translation_problem(compiled, plan, path, text,
+                                      COMPANION_VERIFIER.get(kind, plan.platform))
+        count = backend.output_rule_count(model, path)
+        steps.append((path, text, count, kind) if problem is None else problem)
     return steps
 
 
@@ -149,11 +153,13 @@ def _gateway_job(i: int) -> list[_Step]:
 
 
 def translation_problem(compiled: CompiledPolicy, plan: GatewayPlan, path: PurePosixPath,
-                        text: str) -> Diagnostic | None:
+                        text: str, platform: str | None = None) -> Diagnostic | None:
     """Translation validation: the rendered text, read back by `zonewall.verify` (which shares
-    no code with the backends), must permit exactly what the policy says this gateway must."""
+    no code with the backends), must permit exactly what the policy says this gateway must
+    (`platform` "ip6tables" for the IPv6 companion: it must forward no IPv6 at all)."""
     try:
-        diffs = validate(compiled, plan.name, text, plan.platform, filename=str(path))
+        diffs = validate(compiled, plan.name, text, platform or plan.platform,
+                         filename=str(path))
     except ConfigParseError as exc:
         return Diagnostic(
             Severity.ERROR, "E405", f"generated {path} cannot be read back for verification "
