@@ -144,7 +144,8 @@ def render_build_summary(result: Any, outdir: str) -> str:
     for row in rows:
         cells = (c.ljust(w) for c, w in zip(row, widths, strict=True))
         lines.append(("  " + "  ".join(cells)).rstrip())
-    lines.append(f"wrote {len(result.outputs) + 1} files to {outdir} (manifest.json included)")
+    lines.append(f"wrote {len(result.outputs) + 2} files to {outdir} "
+                 "(manifest.json and SHA256SUMS included)")
     lines.extend(f"note: {n}" for n in result.notes)
     return "\n".join(lines) + "\n"
 
