@@ -10,10 +10,13 @@ whenever `SHA256SUMS` exists, `sha256sum -c SHA256SUMS` passes.  The steps:
    matching `TEMP_PATTERN`, never through a link).
 3. Write every new file to an exclusive temporary file and fsync it.  A failure here (disk
    full) removes the temporaries and leaves the old build as it was.
-4. Withdraw the old commit record: remove `SHA256SUMS`, then `manifest.json`, fsync the folder.
+4. Withdraw the old commit record: remove `SHA256SUMS`, rename `manifest.json` to
+   `.manifest.json.previous` (so a build killed from here on still knows what the old build
+   wrote), fsync the folder.
 5. Rename each new file over its name; remove the files the old manifest listed that this
    build no longer produces (plain names only, regular files only, never through a link).
-6. fsync the folder, rename `SHA256SUMS`, then `manifest.json` into place, fsync again.
+6. fsync the folder, rename `SHA256SUMS`, then `manifest.json` into place, fsync again, and
+   remove `.manifest.json.previous`.
 
 A build killed at any point leaves the folder either with the old manifest and the old files,
 or with no manifest (an interrupted build: deploy nothing from it, build again), or with the
@@ -43,6 +46,7 @@ from zonewall.atomic import (
 __all__ = ["MANIFEST", "MAX_MANIFEST_BYTES", "SUMS", "previous_outputs", "write_outputs"]
 
 MANIFEST = "manifest.json"
+PREVIOUS = ".manifest.json.previous"  # the withdrawn record, while a build switches
 SUMS = "SHA256SUMS"
 # An earlier manifest larger than this is not read (the build goes on as if there were none).
 MAX_MANIFEST_BYTES = 16 * 1024 * 1024
@@ -72,9 +76,9 @@ def write_outputs(outdir: str, files: list[tuple[str, bytes]], manifest_text: st
     dir_fd = open_folder(outdir, create=True)
     try:
         _lock(dir_fd, outdir)
-        for name in [*names, SUMS, MANIFEST]:
+        for name in [*names, SUMS, MANIFEST, PREVIOUS]:
             check_replaceable(dir_fd, name, os.path.join(outdir, name))
-        previous = previous_outputs(dir_fd)
+        previous = previous_outputs(dir_fd, MANIFEST) | previous_outputs(dir_fd, PREVIOUS)
         _remove_leftovers(dir_fd, set(names) | previous | {SUMS, MANIFEST})
         sums = "".join(f"{hashlib.sha256(data).hexdigest()}  {name}\n"
                        for name, data in sorted(files))
@@ -102,9 +106,10 @@ def _switch(dir_fd: int, outdir: str, staged: dict[str, str], stale: list[str]) 
 
     Each rename done is dropped from `staged`, so the caller removes only what is left.
     """
-    for record in (SUMS, MANIFEST):
-        if check_replaceable(dir_fd, record, os.path.join(outdir, record)):
-            os.unlink(record, dir_fd=dir_fd)
+    if check_replaceable(dir_fd, SUMS, os.path.join(outdir, SUMS)):
+        os.unlink(SUMS, dir_fd=dir_fd)
+    if check_replaceable(dir_fd, MANIFEST, os.path.join(outdir, MANIFEST)):
+        rename_in(dir_fd, MANIFEST, PREVIOUS)
     os.fsync(dir_fd)
     try:
         for name in [n for n in staged if n not in (SUMS, MANIFEST)]:
@@ -116,6 +121,8 @@ def _switch(dir_fd: int, outdir: str, staged: dict[str, str], stale: list[str]) 
         for record in (SUMS, MANIFEST):
             rename_in(dir_fd, staged.pop(record), record)
         os.fsync(dir_fd)
+        if _is_regular(dir_fd, PREVIOUS):
+            os.unlink(PREVIOUS, dir_fd=dir_fd)
     except OSError as exc:
         raise InterruptedWrite(
             exc.errno or errno.EIO,
@@ -124,15 +131,15 @@ def _switch(dir_fd: int, outdir: str, staged: dict[str, str], stale: list[str]) 
             outdir) from None
 
 
-def previous_outputs(dir_fd: int) -> set[str]:
-    """The plain names the folder's earlier manifest lists (empty when it cannot be read).
+def previous_outputs(dir_fd: int, record: str = MANIFEST) -> set[str]:
+    """The plain names an earlier manifest (`record`) lists (empty when it cannot be read).
 
     The manifest is opened without following a link and without blocking, must be a regular
     file, and is read only up to `MAX_MANIFEST_BYTES`; a name with `/`, a leading dot or
     anything but a plain file name is ignored, so a forged manifest cannot point outside.
     """
     try:
-        fd = os.open(MANIFEST, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC,
+        fd = os.open(record, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC,
                      dir_fd=dir_fd)
     except OSError:
         return set()
