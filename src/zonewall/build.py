@@ -17,6 +17,7 @@ import hashlib
 import json
 import multiprocessing
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
@@ -181,9 +182,10 @@ def manifest(report: CheckReport, outputs: list[Output]) -> str:
     return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
 
 
-def build(path: str, outdir: str, warnings_as_errors: bool = False) -> BuildReport:
+def build(path: str, outdir: str, warnings_as_errors: bool = False,
+          include_path: Sequence[str] = ()) -> BuildReport:
     """Check and build; writes into `outdir` only when everything is clean."""
-    report = run_check(path)
+    report = run_check(path, include_path=include_path)
     result = BuildReport(report)
     if not report.ok(warnings_as_errors):
         return result

@@ -58,11 +58,12 @@ class CheckReport:
         return not (warnings_as_errors and self.warnings)
 
 
-def run_check(path: str, read: Callable[[str], bytes] | None = None) -> CheckReport:
-    """Check a policy; `read` reads files from elsewhere than the file system (see
-    `parse_file`)."""
+def run_check(path: str, read: Callable[[str], bytes] | None = None,
+              include_path: Sequence[str] = ()) -> CheckReport:
+    """Check a policy; `read` reads files from elsewhere than the file system, `include_path`
+    allows includes from more folders (see `parse_file`)."""
     try:
-        parsed = parse_file(path, read)
+        parsed = parse_file(path, read, include_path)
     except DiagnosticError as err:
         diags = [d if d.span is not None else Diagnostic(
             d.severity, d.code, d.message, Span(path, 1, 1, 1, 2), d.notes, d.label)
