@@ -53,7 +53,7 @@ MAX_MANIFEST_BYTES = 16 * 1024 * 1024
 # A name zonewall writes: one plain file name, no dot first, nothing a shell or sha256sum
 # would quote.
 _PLAIN = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.+-]*")
-# `.NAME.tmp-PID`: the temporary names of zonewall before 0.2, removed for names it writes.
+# `.NAME.tmp-PID`: temporary names of earlier zonewall versions, removed for names it writes.
 _OLD_TEMP = re.compile(r"\.(?P<name>[^/]+)\.tmp-[0-9]+")
 
 
