@@ -74,7 +74,9 @@ def test_manifest_lists_every_file_with_its_hash(tmp_path: Path) -> None:
     assert manifest["zonewall_version"] == "0.1.0"
     assert [f["path"] for f in manifest["policy"]["files"]] == ["examples/hospital.zw"]
     listed = {o["path"]: o for o in manifest["outputs"]}
-    assert set(listed) | {"manifest.json"} == set(tree(out))
+    assert set(listed) | {"manifest.json", "SHA256SUMS"} == set(tree(out))
+    sums = (out / "SHA256SUMS").read_text().splitlines()
+    assert sums == [f"{listed[name]['sha256']}  {name}" for name in sorted(listed)]
     for name, entry in listed.items():
         assert entry["sha256"] == hashlib.sha256((out / name).read_bytes()).hexdigest()
         assert entry["kind"] in ("config", "ipv6-companion", "switch-config",
