@@ -162,11 +162,16 @@ def rule_ref(rule: ResolvedRule) -> str:
     return f"{rule.span.file}:{rule.span.line}"
 
 
-def policy_lines(policy: CompiledPolicy,
-                 clean: Callable[[str, int], str] = comment_line) -> tuple[str, ...]:
+def policy_lines(policy: CompiledPolicy, clean: Callable[[str, int], str] = comment_line,
+                 sha256: bool = True) -> tuple[str, ...]:
     """Header lines naming each policy file with its sha256, as `manifest.json` lists them and
     as `sha256sum FILE` prints them, so an auditor can check a config against its sources.
-    `clean` makes a path safe for the output's comment lines (IOS: `ios_text`)."""
+    `clean` makes a path safe for the output's comment lines (IOS: `ios_text`).  Without
+    `sha256` (Cisco files, whose every byte but remarks must stay when only a comment of the
+    policy changes) the line names the file and points at `manifest.json` for its hash."""
+    if not sha256:
+        return tuple(f"policy: {clean(f.path, 200)}  (its sha256: manifest.json)"
+                     for f in policy.policy.files)
     return tuple(f"policy: {clean(f.path, 200)}  sha256: {f.sha256}"
                  for f in policy.policy.files)
 

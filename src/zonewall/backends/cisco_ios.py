@@ -209,7 +209,7 @@ class CiscoIosBackend(Backend):
         return (
             (f"zonewall {__version__}  backend: cisco-ios (IOS/IOS-XE named extended IPv4 ACLs, "
              "stateless)  -- DO NOT EDIT"),
-            *policy_lines(policy, ios_text),
+            *policy_lines(policy, ios_text, sha256=False),
             (f"content-sha256: {model.digest}  (every name zonewall writes here ends in "
              f"-{model.suffix}, its first 8 digits)"),
             ("content = this file without comments, remarks, descriptions and name suffixes: a "

@@ -214,7 +214,7 @@ def switch_model(policy: CompiledPolicy, gateway: str, suffix: str) -> SwitchMod
                               f"{IPV6_ACL}-{suffix}"))
     header = (
         f"zonewall {__version__}  backend: cisco-ios switch VLAN/SVI config  -- DO NOT EDIT",
-        *policy_lines(policy),
+        *policy_lines(policy, ios_text, sha256=False),
         (f"gateway: {gateway}  ACL names end in -{suffix}, the suffix of {gateway}.ios (see "
          "its header)"),
         (f"push {gateway}.ios first: it defines the ACLs bound below (an ip access-group "

@@ -1,7 +1,7 @@
 """Stable, checkable Cisco IOS names: the suffix is the content digest of what the switch runs.
 
 A comment or `why` text, or a change that only another gateway enforces, keeps every name (and
-every byte outside remark text and the policy file's hash); a change of this gateway's entries
+every byte outside remark text); a change of this gateway's entries
 gives new names.  The digest is recomputed from the file by the shell recipe in its header, run
 literally, and the policy lines of every header agree with `sha256sum` and `manifest.json`.
 """
@@ -39,8 +39,8 @@ def variant(tmp_path: Path, source: Path, name: str, *edits: tuple[str, str]) ->
     for old, new in edits:
         assert text.count(old) == 1, old
         text = text.replace(old, new)
-    out = tmp_path / name / source.name
-    out.parent.mkdir()
+    out = tmp_path / "policy" / source.name  # one path, as a repository's file: each
+    out.parent.mkdir(exist_ok=True)  # variant replaces the last one, built before it
     out.write_text(text, encoding="utf-8")
     return out
 
@@ -52,10 +52,8 @@ def suffix(text: str) -> str:
 
 
 def runs(text: str) -> list[str]:
-    """The lines that may not change when only comments and `why` texts do: all but remarks
-    and the header lines naming the policy file and its sha256."""
-    return [line for line in text.splitlines()
-            if not line.startswith((" remark ", "! policy: "))]
+    """The lines that may not change when only comments and `why` texts do: all but remarks."""
+    return [line for line in text.splitlines() if not line.startswith(" remark ")]
 
 
 def test_comments_and_why_texts_change_no_name_and_no_entry(tmp_path: Path) -> None:
@@ -68,7 +66,8 @@ def test_comments_and_why_texts_change_no_name_and_no_entry(tmp_path: Path) -> N
     assert sorted(before) == sorted(after) == ["dist_sw1-switch.ios", "dist_sw1.ios"]
     for name in before:
         assert runs(before[name]) == runs(after[name]), name
-        assert before[name] != after[name]  # the remarks (and the file hash) did change
+    assert before["dist_sw1.ios"] != after["dist_sw1.ios"]  # the remarks did change
+    assert before["dist_sw1-switch.ios"] == after["dist_sw1-switch.ios"]  # no remark there
     assert suffix(before["dist_sw1.ios"]) == suffix(after["dist_sw1.ios"])
 
 
@@ -126,7 +125,11 @@ def test_every_header_names_each_policy_file_with_its_sha256(tmp_path: Path) -> 
     digest = hashlib.sha256(MULTI.read_bytes()).hexdigest()
     assert entry["sha256"] == digest
     line = f"policy: {entry['path']}  sha256: {digest}"
-    for name in ("edge_fw.rules", "dc_fw.nft", "med_sw.ios", "med_sw-switch.ios"):
+    for name in ("edge_fw.rules", "dc_fw.nft"):
         text = (tmp_path / name).read_text()
         assert re.search(rf"^[#!] {re.escape(line)}$", text, re.MULTILINE), name
         assert "policy-sha256" not in text
+    # Cisco files name the file only (their bytes follow what the switch runs, not comments)
+    for name in ("med_sw.ios", "med_sw-switch.ios"):
+        text = (tmp_path / name).read_text()
+        assert f"! policy: {entry['path']}  (its sha256: manifest.json)\n" in text, name
