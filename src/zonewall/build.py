@@ -22,7 +22,7 @@ from pathlib import Path, PurePosixPath
 from zonewall import __version__
 from zonewall.atomic import write_atomic
 from zonewall.backends import get_backend
-from zonewall.backends.base import gateway_view
+from zonewall.backends.base import capability_errors, gateway_view
 from zonewall.backends.cisco_ios_names import suffix_of
 from zonewall.backends.linux_interfaces import interface_configs, interface_notes
 from zonewall.backends.vlan_plan import vlan_plan
@@ -102,7 +102,7 @@ def gateway_steps(compiled: CompiledPolicy, plan: GatewayPlan) -> list[_Step]:
     validation finds it does not enforce exactly the policy, the error in its place."""
     backend = get_backend(plan.platform)
     view = gateway_view(compiled, plan.name)
-    problems = backend.check(compiled, view)
+    problems = capability_errors(backend, compiled, view)
     steps: list[_Step] = list(problems)
     if any(d.is_error for d in problems):
         return steps

@@ -28,8 +28,17 @@ import jinja2
 from netaddr import IPNetwork, cidr_merge
 
 from zonewall.backends.text import comment_line, markdown_text
-from zonewall.diagnostics import Diagnostic
-from zonewall.ir import CompiledPolicy, Endpoint, Flow, GatewayPlan, ResolvedClass, ResolvedRule
+from zonewall.diagnostics import Diagnostic, Severity
+from zonewall.ir import (
+    CompiledPolicy,
+    Endpoint,
+    Flow,
+    GatewayPlan,
+    ResolvedClass,
+    ResolvedRule,
+    Selector,
+    SelTerm,
+)
 from zonewall.packets import PORT_SPAN, PacketSet
 
 __all__ = [
@@ -37,6 +46,7 @@ __all__ = [
     "Feature",
     "GatewayView",
     "Permit",
+    "capability_errors",
     "gateway_view",
     "make_env",
     "policy_lines",
@@ -50,6 +60,7 @@ class Feature(enum.Enum):
     ICMP_TYPES = "icmp-types"
     ANY_PROTOCOL = "any-protocol"  # protocols other than tcp/udp/icmp
     LOGGING = "logging"
+    GATEWAY_PLANE = "gateway-plane"  # filters traffic to the gateway itself (`gateway:NAME`)
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,6 +200,36 @@ def make_env() -> jinja2.Environment:
     )
     env.filters.update(FILTERS)
     return env
+
+
+def capability_errors(backend: Backend, policy: CompiledPolicy, view: GatewayView
+                      ) -> list[Diagnostic]:
+    """What the policy needs of this gateway and its platform cannot express: the checks every
+    backend shares (traffic to the gateway itself), then the backend's own `check`."""
+    out: list[Diagnostic] = []
+    if Feature.GATEWAY_PLANE not in backend.supports:
+        out.extend(_gateway_plane_errors(backend.name, policy, view.plan.name))
+    out.extend(backend.check(policy, view))
+    return out
+
+
+def _gateway_plane_errors(platform: str, policy: CompiledPolicy, gateway: str
+                          ) -> list[Diagnostic]:
+    """Fail closed: a statement about traffic to this gateway itself (an allow, a deny or an
+    assertion whose destination names it) is an error where the platform cannot filter it."""
+    spans = [r.span for r in policy.rules if gateway in r.gateways]
+    spans += [a.span for a in policy.policy.assertions if _names_gateway(a.dst, gateway)]
+    message = (f"platform '{platform}' cannot yet filter traffic to the gateway itself: "
+               f"'{gateway}' would not enforce this statement on its own addresses")
+    return [Diagnostic(Severity.ERROR, "E401", message, span) for span in spans]
+
+
+def _names_gateway(sel: Selector, gateway: str) -> bool:
+    def hit(terms: tuple[SelTerm, ...]) -> bool:
+        return any(t.kind == "gateways" or (t.kind == "gateway" and t.value == gateway)
+                   for t in terms)
+
+    return hit(sel.include) and not hit(sel.exclude)
 
 
 class Backend(abc.ABC):
