@@ -224,11 +224,13 @@ def resolve_selector(sel: Selector, names: Names, sink: DiagnosticSink,
 
 
 def _gateways_misplaced(sel: Selector, what: str, sink: DiagnosticSink) -> None:
+    where = "a source" if what == "selector" else f"the {what}"
     for term in sel.include + sel.exclude:
         if term.kind in ("gateway", "gateways"):
-            sink.error("E219", f"'{term.text()}' in a {what}: only traffic *to* a gateway "
-                       "itself is modelled (write it after '->'); traffic the gateway "
-                       "initiates is not", term.span)
+            sink.error("E219", f"'{term.text()}' can only be a destination (after '->' in "
+                       "allow, deny or assert): traffic to a gateway itself is modelled, "
+                       f"traffic the gateway initiates is not (here it is in {where})",
+                       term.span)
 
 
 def _terms(terms: tuple[SelTerm, ...], names: Names, sink: DiagnosticSink) -> set[str]:
