@@ -67,7 +67,7 @@ def test_renaming_a_service_changes_nothing_even_in_assertions() -> None:
 def test_a_new_allow_is_a_gained_flow_named_by_service_with_its_statement() -> None:
     d = diff("allow a -> b : https\n", "allow a -> b : https\nallow c -> b : ssh, https\n")
     assert lines(d.gained) == ["c -> b : ssh, https"]
-    assert [s.line for s in d.gained[0].rules] == [12]
+    assert [s.line for s in d.gained[0].rules] == [13]
     assert d.lost == ()
 
 
