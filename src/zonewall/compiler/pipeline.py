@@ -117,10 +117,10 @@ def _resolve(policy: Policy, sink: DiagnosticSink) -> _Resolved:
     rules = []
     for index, stmt in enumerate(policy.rules):
         packets, plain, svc_names = resolve_service_refs(stmt.services, names, sink)
-        dst, gateways = _split_gateways(stmt.dst, sel(stmt.dst, "selector", True))
-        rules.append(ResolvedRule(index, stmt.action, tuple(sorted(sel(stmt.src))), dst,
-                                  svc_names, packets, plain, stmt.why, stmt.log, stmt.span,
-                                  gateways))
+        src = tuple(sorted(sel(stmt.src)))
+        dst, to_gateways = _split_gateways(stmt.dst, sel(stmt.dst, "selector", True))
+        rules.append(ResolvedRule(index, stmt.action, src, dst, svc_names, packets, plain,
+                                  stmt.why, stmt.log, stmt.span, to_gateways))
     assertions = [_assertion_input(a, names, sink, sel) for a in policy.assertions]
     alloc = allocate(policy, names.classes, sink)
     gateways, interfaces = assign_gateways(names, alloc, sink, sel)

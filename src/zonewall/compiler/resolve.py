@@ -28,7 +28,8 @@ from zonewall.ir import (
 )
 from zonewall.packets import PacketSet
 
-__all__ = ["GATEWAY_PREFIX", "Names", "resolve_names", "resolve_selector", "resolve_service_refs", "suggest"]
+__all__ = ["GATEWAY_PREFIX", "Names", "resolve_names", "resolve_selector",
+           "resolve_service_refs", "suggest"]
 
 
 @dataclass(frozen=True, slots=True)

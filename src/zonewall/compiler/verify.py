@@ -2,10 +2,10 @@
 
 One function per assertion kind.  ``unreachable`` is about paths in the flow graph (classes are
 the only intermediate hops; externals, gateways themselves and the ``without`` members never
-are); the others are about direct flows between endpoints, gateway endpoints included.  Every check is linear in the flows it looks at:
-``unreachable`` is one reverse breadth-first search that keeps, per node, its two nearest
-distinct targets (two, so that a source that is itself a target still learns its distance to
-some *other* target).
+are); the others are about direct flows between endpoints, gateway endpoints included.  Every
+check is linear in the flows it looks at: ``unreachable`` is one reverse breadth-first search
+that keeps, per node, its two nearest distinct targets (two, so that a source that is itself a
+target still learns its distance to some *other* target).
 """
 
 from __future__ import annotations

@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from netaddr import IPAddress, iprange_to_cidrs
 
 from zonewall.compiler.expand import intervals_of, subtract
-from zonewall.diagnostics import Span
 from zonewall.compiler.resolve import GATEWAY_PREFIX
+from zonewall.diagnostics import Span
 from zonewall.ir import CompiledPolicy, Endpoint, Flow, GatewayFlow, ResolvedService
 from zonewall.packets import PacketSet
 from zonewall.review.describe import service_names
@@ -74,7 +74,8 @@ def _atom_labels(c: CompiledPolicy) -> dict[int, str]:
     return {e.id: e.name if counts[e.name] == 1 else " & ".join(e.externals) for e in atoms}
 
 
-def _opened_by(flow: Flow | GatewayFlow | None, packets: PacketSet, c: CompiledPolicy) -> tuple[Span, ...]:
+def _opened_by(flow: Flow | GatewayFlow | None, packets: PacketSet, c: CompiledPolicy
+               ) -> tuple[Span, ...]:
     if flow is None:
         return ()
     rules = {r.index: r for r in c.rules}
@@ -139,9 +140,9 @@ def _gateway_changes(old: CompiledPolicy, new: CompiledPolicy, gained: list[Flow
     old_gw, new_gw = _gateway_index(old), _gateway_index(new)
     for src, dst in sorted(old_gw.keys() | new_gw.keys()):
         o, n = old_gw.get((src, dst)), new_gw.get((src, dst))
+        kind = n[0] if n else o[0] if o else "class"
         o_p = o[1].packets if o else PacketSet()
         n_p = n[1].packets if n else PacketSet()
-        kind = (n or o)[0] if (n or o) else "class"
         if n_p - o_p:
             opened = _opened_by(n[1] if n else None, n_p - o_p, new)
             gained.append(FlowChange(src, dst, kind, "gateway", (), n_p - o_p,

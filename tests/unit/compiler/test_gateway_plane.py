@@ -6,8 +6,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
-
 from tests.unit.compiler.conftest import Outcome
+
 from zonewall.packets import PacketSet
 
 BASE = """
