@@ -6,6 +6,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from tests.unit.compiler.conftest import Outcome
 
 from zonewall.packets import PacketSet
@@ -210,3 +212,76 @@ def test_an_allow_to_a_gateway_counts_as_use_of_its_source(zw: Zw) -> None:
              gateway=False)
     assert "W105" not in out.codes
     assert "W108" not in out.codes
+
+
+# -- fail closed at build time -----------------------------------------------------------------
+
+@pytest.mark.parametrize("platform", ["iptables", "nftables", "cisco-ios"])
+def test_a_platform_without_the_gateway_plane_fails_closed_at_each_statement(
+        zw: Zw, platform: str) -> None:
+    from zonewall.backends import get_backend
+    from zonewall.backends.base import Feature, capability_errors, gateway_view
+
+    text = policy("allow admin -> gateway:fw : ssh", "deny guest -> gateways",
+                  "allow siem -> gateways except gateway:fw : snmp",
+                  "assert denied guest -> gateway:fw", "allow admin -> siem : ssh")
+    out = zw(text.replace("platform iptables", f"platform {platform}"), gateway=False)
+    backend = get_backend(platform)
+    if Feature.GATEWAY_PLANE in backend.supports:
+        pytest.skip(f"{platform} filters traffic to the gateway itself")
+    errors = capability_errors(backend, out.compiled, gateway_view(out.compiled, "fw"))
+    gw_errors = [d for d in errors if "traffic to the gateway itself" in d.message]
+    assert [(d.code, d.span.line if d.span else 0) for d in gw_errors] == [
+        ("E401", L), ("E401", L + 1), ("E401", L + 3)]
+    assert f"platform '{platform}' cannot yet filter" in gw_errors[0].message
+
+
+def test_no_gateway_statement_no_gateway_plane_error(zw: Zw) -> None:
+    from zonewall.backends import get_backend
+    from zonewall.backends.base import capability_errors, gateway_view
+
+    out = zw(policy("allow admin -> siem : ssh"), gateway=False)
+    for name, platform in (("fw", "iptables"), ("sw1", "cisco-ios")):
+        view = gateway_view(out.compiled, name)
+        errors = capability_errors(get_backend(platform), out.compiled, view)
+        assert not [d for d in errors if "gateway itself" in d.message]
+
+
+# -- against brute force -----------------------------------------------------------------------
+
+SOURCES = ["admin", "guest", "internet", "vendor", "any"]
+TARGETS = ["gateway:fw", "gateway:sw1", "gateways", "gateways except gateway:fw"]
+SERVICES = {"ssh": tcp(22), "https": tcp(443), "snmp": PacketSet.ports(17, 161, 161)}
+
+
+@given(st.lists(st.tuples(st.sampled_from(["allow", "deny"]), st.sampled_from(SOURCES),
+                          st.sampled_from(TARGETS), st.sampled_from(sorted(SERVICES))),
+                min_size=1, max_size=6))
+@settings(max_examples=60, deadline=None)
+def test_gateway_flows_are_allows_minus_denies_whatever_the_order(
+        stmts: list[tuple[str, str, str, str]]) -> None:
+    from tests.unit.compiler.conftest import compile_text
+
+    lines = [f"{a} {s} -> {t} : {svc}" for a, s, t, svc in stmts]
+    out = compile_text(policy(*lines), gateway=False)
+    atoms = {e.name: e.externals for e in out.compiled.endpoints if e.kind == "external"}
+
+    def covers(src: str, who: str) -> bool:
+        if src == "any":
+            return True
+        return who == src or src in atoms.get(who, ())
+
+    def targets(t: str) -> set[str]:
+        return {"gateway:fw": {"fw"}, "gateway:sw1": {"sw1"}, "gateways": {"fw", "sw1"}}.get(
+            t, {"sw1"})
+
+    expected: dict[tuple[str, str], PacketSet] = {}
+    for who in ["admin", "guest", "siem", "pumps", *atoms]:
+        for gw in ("fw", "sw1"):
+            opened = PacketSet.union_all(SERVICES[svc] for a, s, t, svc in stmts
+                                         if a == "allow" and covers(s, who) and gw in targets(t))
+            removed = PacketSet.union_all(SERVICES[svc] for a, s, t, svc in stmts
+                                          if a == "deny" and covers(s, who) and gw in targets(t))
+            if opened - removed:
+                expected[(who, gw)] = opened - removed
+    assert gw_flows(out) == expected
