@@ -255,7 +255,9 @@ def zonewall_worker(estate: Path, outdir: Path, trace: bool) -> dict[str, Any]:
             if validate is not None:
                 with m.phase(f"{p}-validate"):
                     for fpath, text in sorted(files.items()):
-                        problem = validate(variants[p], vplan, fpath, text)
+                        verifier = getattr(zbuild, "COMPANION_VERIFIER", {}).get(
+                            backend.output_kind(fpath), p)
+                        problem = validate(variants[p], vplan, fpath, text, verifier)
                         if problem is not None:
                             invalid.append(f"{problem.code} {problem.message}")
             count = backend.rule_count(model)

@@ -23,6 +23,7 @@ Usage::
 from __future__ import annotations
 
 import os
+import shlex
 import shutil
 import subprocess
 import time
@@ -34,7 +35,8 @@ from typing import NoReturn
 
 import pytest
 
-__all__ = ["REQUIRE_ENV", "Netns", "netns", "require_tool", "run", "unavailable"]
+__all__ = ["REQUIRE_ENV", "Netns", "load_command", "netns", "require_tool", "run",
+           "unavailable"]
 
 REQUIRE_ENV = "ZONEWALL_REQUIRE_KERNEL"
 TIMEOUT = 60
@@ -66,6 +68,15 @@ def run(args: Sequence[str], *, check: bool = True,
         raise AssertionError(f"{' '.join(args)} exited {proc.returncode}:\n{proc.stderr}"
                              f"{proc.stdout}")
     return proc
+
+
+def load_command(text: str, path: str) -> str:
+    """The `load with:` line of a generated iptables/ip6tables file's header, exactly as an
+    operator runs it, with the file name replaced by `path` (a shell command line)."""
+    line = next(ln for ln in text.splitlines() if ln.startswith("# load with: "))
+    command = line.removeprefix("# load with: ")
+    name = command.split(" < ", 1)[1].split()[0]
+    return command.replace(f" < {name} ", f" < {shlex.quote(path)} ", 1)
 
 
 @dataclass(frozen=True)

@@ -4,10 +4,11 @@ Every rendered config is read back by the independent evaluators (`zonewall.veri
 compared with the policy before anything is written (translation validation).
 
 Nothing is written unless `check` is clean and every backend accepts the policy: all outputs
-are rendered in memory first.  Files are then written one by one through a temporary file and
-`os.replace`, `manifest.json` last, and files a previous build listed in its manifest but this
-build no longer produces are removed.  The output holds no timestamps, so the same policy gives
-the same bytes on every machine and under every hash seed.
+are rendered in memory first.  `zonewall.outdir` then switches the folder from the old build to
+the new one with `manifest.json` as the commit record, never writing through a link, and
+removes the files a previous build listed in its manifest but this build no longer produces.
+The output holds no timestamps, so the same policy gives the same bytes on every machine and
+under every hash seed.
 """
 
 from __future__ import annotations
@@ -16,11 +17,11 @@ import hashlib
 import json
 import multiprocessing
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from zonewall import __version__
-from zonewall.atomic import write_atomic
 from zonewall.backends import get_backend
 from zonewall.backends.base import capability_errors, gateway_view
 from zonewall.backends.cisco_ios_names import suffix_of
@@ -28,12 +29,12 @@ from zonewall.backends.linux_interfaces import interface_configs, interface_note
 from zonewall.backends.vlan_plan import vlan_plan
 from zonewall.diagnostics import Diagnostic, Severity, Span, sort_diagnostics
 from zonewall.ir import CompiledPolicy, GatewayPlan
+from zonewall.outdir import describe, write_outputs
 from zonewall.report import CheckReport, run_check
 from zonewall.verify import ConfigParseError, summarize, validate
 
 __all__ = ["BuildReport", "Output", "build"]
 
-MANIFEST = "manifest.json"
 MAX_NOTES = 10
 
 
@@ -43,7 +44,7 @@ class Output:
     text: str
     gateway: str | None
     platform: str | None
-    kind: str  # config | switch-config | interface-config | vlan-plan
+    kind: str  # config | ipv6-companion | switch-config | interface-config | vlan-plan
     rules: int | None
 
     @property
@@ -74,8 +75,8 @@ def render_outputs(report: CheckReport) -> tuple[list[Output], list[Diagnostic]]
             if isinstance(step, Diagnostic):
                 diags.append(step)
             else:
-                path, text, count = step
-                outputs.append(Output(path, text, plan.name, plan.platform, "config", count))
+                path, text, count, kind = step
+                outputs.append(Output(path, text, plan.name, plan.platform, kind, count))
     switch_of = {f"{g.name}-switch.ios": g.name for g in compiled.gateways
                  if g.platform == "cisco-ios"}
     # the switch files bind the ACLs of each gateway's .ios file: names with its suffix
@@ -93,8 +94,10 @@ def render_outputs(report: CheckReport) -> tuple[list[Output], list[Diagnostic]]
     return outputs, diags
 
 
-# A gateway's diagnostics and its proven configs (path, text, rule count), in order.
-_Step = Diagnostic | tuple[PurePosixPath, str, int]
+# A gateway's diagnostics and its proven configs (path, text, rule count, kind), in order.
+_Step = Diagnostic | tuple[PurePosixPath, str, int, str]
+# What proves a companion file (by its manifest kind) instead of the gateway's platform.
+COMPANION_VERIFIER = {"ipv6-companion": "ip6tables"}
 
 
 def gateway_steps(compiled: CompiledPolicy, plan: GatewayPlan) -> list[_Step]:
@@ -108,10 +111,12 @@ def gateway_steps(compiled: CompiledPolicy, plan: GatewayPlan) -> list[_Step]:
         return steps
     # W113 (stateless replies) comes from `check` (compiler/gateways.py), not from here
     model = backend.lower(compiled, view)
-    count = backend.rule_count(model)
     for path, text in sorted(backend.render(model).items()):
-        problem = translation_problem(compiled, plan, path, text)
-        steps.append((path, text, count) if problem is None else problem)
+        kind = backend.output_kind(path)
+        problem = translation_problem(compiled, plan, path, text,
+                                      COMPANION_VERIFIER.get(kind, plan.platform))
+        count = backend.output_rule_count(model, path)
+        steps.append((path, text, count, kind) if problem is None else problem)
     return steps
 
 
@@ -149,11 +154,13 @@ def _gateway_job(i: int) -> list[_Step]:
 
 
 def translation_problem(compiled: CompiledPolicy, plan: GatewayPlan, path: PurePosixPath,
-                        text: str) -> Diagnostic | None:
+                        text: str, platform: str | None = None) -> Diagnostic | None:
     """Translation validation: the rendered text, read back by `zonewall.verify` (which shares
-    no code with the backends), must permit exactly what the policy says this gateway must."""
+    no code with the backends), must permit exactly what the policy says this gateway must
+    (`platform` "ip6tables" for the IPv6 companion: it must forward no IPv6 at all)."""
     try:
-        diffs = validate(compiled, plan.name, text, plan.platform, filename=str(path))
+        diffs = validate(compiled, plan.name, text, platform or plan.platform,
+                         filename=str(path))
     except ConfigParseError as exc:
         return Diagnostic(
             Severity.ERROR, "E405", f"generated {path} cannot be read back for verification "
@@ -181,9 +188,10 @@ def manifest(report: CheckReport, outputs: list[Output]) -> str:
     return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
 
 
-def build(path: str, outdir: str, warnings_as_errors: bool = False) -> BuildReport:
+def build(path: str, outdir: str, warnings_as_errors: bool = False,
+          include_path: Sequence[str] = ()) -> BuildReport:
     """Check and build; writes into `outdir` only when everything is clean."""
-    report = run_check(path)
+    report = run_check(path, include_path=include_path)
     result = BuildReport(report)
     if not report.ok(warnings_as_errors):
         return result
@@ -198,31 +206,12 @@ def build(path: str, outdir: str, warnings_as_errors: bool = False) -> BuildRepo
         _write(Path(outdir), outputs, manifest(report, outputs))
     except OSError as exc:
         report.diagnostics.append(Diagnostic(
-            Severity.ERROR, "E403", f"cannot write to '{outdir}': {exc.strerror or exc}",
-            Span(path, 1, 1, 1, 2)))
+            Severity.ERROR, "E403", describe(exc, outdir), Span(path, 1, 1, 1, 2)))
         return result
     result.written = True
     return result
 
 
 def _write(outdir: Path, outputs: list[Output], manifest_text: str) -> None:
-    outdir.mkdir(parents=True, exist_ok=True)
-    previous = _previous_outputs(outdir)
-    for out in outputs:
-        write_atomic(outdir / str(out.path), out.text)
-    write_atomic(outdir / MANIFEST, manifest_text)
-    produced = {str(o.path) for o in outputs}
-    for stale in sorted(previous - produced):
-        target = outdir / stale
-        if target.is_file() and target.resolve().parent == outdir.resolve():
-            target.unlink()
-
-
-def _previous_outputs(outdir: Path) -> set[str]:
-    try:
-        doc = json.loads((outdir / MANIFEST).read_text(encoding="utf-8"))
-        return {str(o["path"]) for o in doc.get("outputs", []) if "/" not in str(o["path"])}
-    except (OSError, ValueError, TypeError, KeyError, AttributeError):
-        return set()
-
-
+    write_outputs(str(outdir), [(str(o.path), o.text.encode("utf-8")) for o in outputs],
+                  manifest_text)

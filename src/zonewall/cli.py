@@ -120,6 +120,11 @@ def _parser() -> argparse.ArgumentParser:
                      help="write nothing; exit 1 and name each file that is not formatted")
     fmt.add_argument("--diff", action="store_true",
                      help="write nothing; print a unified diff of what would change")
+    for name, command in sub.choices.items():
+        if name != "fmt":  # fmt never follows includes
+            command.add_argument("--include-path", action="append", default=[], metavar="DIR",
+                                 help="also allow includes from DIR (repeatable); by default "
+                                 "an include must stay inside the root policy's folder")
     return parser
 
 
@@ -140,9 +145,9 @@ def _present_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
                        help="draw this assertion's counterexample in red (its text or line)")
 
 
-def _checked(path: str) -> CompiledPolicy | None:
+def _checked(path: str, include_path: Sequence[str]) -> CompiledPolicy | None:
     """Check a policy, print its diagnostics; the compiled policy only when it is clean."""
-    report = run_check(path)
+    report = run_check(path, include_path=include_path)
     sys.stderr.write(render_diagnostics(report))
     if not report.ok() or report.compiled is None:
         sys.stdout.write(render_text_summary(report))
@@ -153,7 +158,7 @@ def _checked(path: str) -> CompiledPolicy | None:
 def cmd_audit(args: argparse.Namespace) -> int:
     from zonewall.verify import ConfigParseError, summarize, validate
 
-    compiled = _checked(args.file)
+    compiled = _checked(args.file, args.include_path)
     if compiled is None:
         return EXIT_ERRORS
     plans = {g.name: g for g in compiled.gateways}
@@ -189,7 +194,7 @@ def cmd_audit(args: argparse.Namespace) -> int:
 def cmd_lab(args: argparse.Namespace) -> int:
     from zonewall.lab import LabError, render_lab, run_lab
 
-    compiled = _checked(args.file)
+    compiled = _checked(args.file, args.include_path)
     if compiled is None:
         return EXIT_ERRORS
     try:
@@ -204,7 +209,7 @@ def cmd_lab(args: argparse.Namespace) -> int:
 def cmd_build(args: argparse.Namespace) -> int:
     from zonewall.build import build
 
-    result = build(args.file, args.output, args.warnings_as_errors)
+    result = build(args.file, args.output, args.warnings_as_errors, args.include_path)
     sys.stderr.write(render_diagnostics(result.check))
     if not result.written:
         sys.stdout.write(render_text_summary(result.check))
@@ -234,7 +239,7 @@ def cmd_present(args: argparse.Namespace) -> int:
     from zonewall.present import graph_render as gr
     from zonewall.present.conduits import build_conduits
 
-    report = run_check(args.file)
+    report = run_check(args.file, include_path=args.include_path)
     if report.compiled is None:
         sys.stderr.write(render_diagnostics(report))
         sys.stderr.write(f"zonewall {args.command}: nothing drawn: fix the errors above first\n")
@@ -285,11 +290,11 @@ def cmd_diff(args: argparse.Namespace) -> int:
         sys.stderr.write(f"zonewall diff: expected {form}, got {len(args.files)} file(s)\n")
         return EXIT_USAGE
     try:
-        old = load_side("old", args.files[0], args.git)
+        old = load_side("old", args.files[0], args.git, args.include_path)
     except GitError as exc:
         sys.stderr.write(f"zonewall diff: {exc}\n")
         return EXIT_USAGE
-    new = load_side("new", args.files[-1])
+    new = load_side("new", args.files[-1], include_path=args.include_path)
     broken = [side for side in (old, new) if side.report.compiled is None]
     for side in broken:
         sys.stderr.write(f"{side.label} policy ({side.title}) has errors:\n")
@@ -322,7 +327,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     src = ends.pop(0) if args.src_ip is None else None
     dst = ends.pop(0) if args.dst_ip is None else None
-    report = run_check(args.file)
+    report = run_check(args.file, include_path=args.include_path)
     if report.compiled is None:
         sys.stderr.write(render_diagnostics(report))
         sys.stderr.write("zonewall explain: the policy has errors; nothing explained\n")
@@ -369,7 +374,7 @@ def cmd_fmt(args: argparse.Namespace) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    report = run_check(args.file)
+    report = run_check(args.file, include_path=args.include_path)
     ok = report.ok(args.warnings_as_errors)
     if args.format == "json":
         sys.stdout.write(to_json(report, args.warnings_as_errors))

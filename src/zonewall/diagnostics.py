@@ -80,6 +80,7 @@ CODES: Mapping[str, str] = {
     "E108": "included file not found",
     "E109": "policy nested too deeply or too large to read",
     "E110": "statement or attribute given twice where only one is allowed",
+    "E111": "include path outside the allowed folders, absolute, or with a NUL character",
     # E2xx: names, types and resources
     "E201": "unknown name",
     "E202": "duplicate definition",

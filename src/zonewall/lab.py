@@ -8,6 +8,11 @@ destination, each service's first and last port, ICMP echo) and negative cases (
 each permitted range, and one probe per pair with no flow at all) with real TCP, UDP and ICMP
 sockets, and compares what got through with the policy's effective flows.
 
+iptables files are loaded by the exact command of their `load with:` header line (restore
+with --noflush, then FORWARD's jump), the IPv6 companion (`.rules6`) included.  Every class
+host also gets an IPv6 address (ULA `fd00:<vlan>::2/64`, the gateway `::1`), and IPv6 is
+probed between every pair of classes (TCP): the policy is IPv4, so no IPv6 probe may pass.
+
 Gateways on platforms the lab cannot run (cisco-ios) are stood in for by the iptables
 rendering of the same gateway, so the topology still behaves like the policy; their own output
 is proven by `zonewall.verify` instead.  Everything is created inside namespaces this process
@@ -19,9 +24,11 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import shlex
 import shutil
 import subprocess
 import sys
+import tempfile
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -60,8 +67,13 @@ class Probe:
     def ok(self) -> bool:
         return self.observed == self.expected
 
+    @property
+    def ipv6(self) -> bool:
+        return ":" in self.dst_addr
+
     def service(self) -> str:
-        return "icmp/echo-request" if self.proto == "icmp" else f"{self.proto}/{self.port}"
+        name = "icmp/echo-request" if self.proto == "icmp" else f"{self.proto}/{self.port}"
+        return f"IPv6 {name}" if self.ipv6 else name
 
 
 @dataclass
@@ -134,7 +146,8 @@ def _check_environment() -> None:
         raise LabError("the lab needs Linux network namespaces")
     if os.geteuid() != 0:
         raise LabError("the lab needs root (it creates network namespaces)")
-    for tool in ("ip", "iptables-restore", "nft"):
+    for tool in ("ip", "iptables-restore", "ip6tables-restore", "iptables", "ip6tables", "nft",
+                 "sh"):
         if shutil.which(tool) is None:
             raise LabError(f"'{tool}' is not installed (apt-get install iproute2 iptables "
                            "nftables)")
@@ -217,16 +230,47 @@ def plan_probes(compiled: CompiledPolicy) -> tuple[list[Probe], dict[int, str], 
     return list(dict.fromkeys(probes)), address, notes
 
 
+def ipv6_address(vlan: int, host: int) -> str:
+    """A lab address in the class's ULA /64: `fd00:<vlan>::<host>` (vlan digits as hex)."""
+    return f"fd00:{vlan}::{host}"
+
+
+def plan_ipv6_probes(compiled: CompiledPolicy, probes: list[Probe]) -> list[Probe]:
+    """One TCP probe per ordered pair of classes with a lab host, over IPv6: none may pass.
+    The port is the pair's first permitted IPv4 TCP port (443 when there is none), so the
+    probe tries exactly what the IPv4 rules would let through."""
+    port: dict[tuple[str, str], int] = {}
+    for p in probes:
+        if p.expected and p.proto == "tcp":
+            port.setdefault((p.src, p.dst), p.port)
+    classes = sorted((c for c in compiled.classes if _host_net(c.prefixes) is not None),
+                     key=lambda c: c.name)
+    return [Probe(s.name, d.name, "tcp", port.get((s.name, d.name), 443),
+                  ipv6_address(s.vlan, 2), ipv6_address(d.vlan, 2), expected=False)
+            for s in classes for d in classes if s.name != d.name]
+
+
+def load_command(text: str, path: str) -> str:
+    """The `load with:` line of an iptables/ip6tables file's header, with its file name
+    replaced by `path`: the lab loads exactly what the header tells an operator to run."""
+    line = next(ln for ln in text.splitlines() if ln.startswith("# load with: "))
+    command = line.removeprefix("# load with: ")
+    name = command.split(" < ", 1)[1].split()[0]
+    return command.replace(f" < {name} ", f" < {shlex.quote(path)} ", 1)
+
+
 _SERVER = r"""
 import json, socket, sys, threading
 specs = json.loads(sys.argv[1])
+def family(addr):
+    return socket.AF_INET6 if ":" in addr else socket.AF_INET
 def tcp(addr, port):
-    s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s = socket.socket(family(addr)); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     s.bind((addr, port)); s.listen(64)
     while True:
         c, _ = s.accept(); c.sendall(b"ok"); c.close()
 def udp(addr, port):
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind((addr, port))
+    s = socket.socket(family(addr), socket.SOCK_DGRAM); s.bind((addr, port))
     while True:
         data, peer = s.recvfrom(64); s.sendto(b"ok", peer)
 for proto, addr, port in specs:
@@ -261,7 +305,8 @@ def probe(p):
                     return True
             return False
         kind = socket.SOCK_STREAM if proto == "tcp" else socket.SOCK_DGRAM
-        s = socket.socket(socket.AF_INET, kind); s.settimeout(TIMEOUT); s.bind((src, 0))
+        fam = socket.AF_INET6 if ":" in dst else socket.AF_INET
+        s = socket.socket(fam, kind); s.settimeout(TIMEOUT); s.bind((src, 0))
         if kind == socket.SOCK_STREAM:
             s.connect((dst, port)); return s.recv(2) == b"ok"
         s.sendto(b"hi", (dst, port)); return s.recvfrom(8)[0] == b"ok"
@@ -289,53 +334,78 @@ def run_lab(compiled: CompiledPolicy) -> LabReport:
     """Build the topology, probe, tear it down; raises LabError when it cannot run."""
     _check_environment()
     probes, address, notes = plan_probes(compiled)
+    probes += plan_ipv6_probes(compiled, probes)
     report = LabReport(notes=notes)
-    with _topology() as topo:
+    with _topology() as topo, tempfile.TemporaryDirectory(prefix="zwlab") as files:
         core = topo.ns("core")
-        topo.exec(core, "sysctl", "-qw", "net.ipv4.ip_forward=1")
-        by_gateway = {g.name: i for i, g in enumerate(compiled.gateways)}
+        _forwarding(topo, core)
         host_ns: dict[str, str] = {}
-        for plan in compiled.gateways:
-            i = by_gateway[plan.name]
+        for i, plan in enumerate(compiled.gateways):
             policy, platform = _stand_in(compiled, plan.name)
             if platform != plan.platform:
                 report.notes.append(f"gateway '{plan.name}' ({plan.platform}) is stood in for by "
                                     "its iptables rendering")
-            plan = next(g for g in policy.gateways if g.name == plan.name)
-            gw = topo.ns(f"g{i}")
-            topo.exec(gw, "sysctl", "-qw", "net.ipv4.ip_forward=1")
-            uplink = plan.uplink or "up0"
-            topo.link(gw, uplink, f"169.254.{i}.2/30", core, f"u{i}", f"169.254.{i}.1/30")
-            topo.exec(gw, "ip", "route", "add", "default", "via", f"169.254.{i}.1")
-            for cls in (c for c in policy.classes if c.gateway == plan.name):
-                host = topo.ns(f"c{cls.vlan}")
-                host_ns[cls.name] = host
-                home = _host_net(cls.prefixes)
-                topo.link(gw, cls.interface, None, host, "eth0", None)
-                for net in cls.prefixes:
-                    gw_addr = f"{IPAddress(net.first + 1)}/{net.prefixlen}"
-                    if net.size >= 4:
-                        topo.exec(gw, "ip", "addr", "add", gw_addr, "dev", cls.interface)
-                    else:  # no room for a gateway address: route the subnet to the link
-                        topo.exec(gw, "ip", "route", "add", str(net), "dev", cls.interface)
-                    topo.exec(core, "ip", "route", "add", str(net), "via", f"169.254.{i}.2")
-                if home is not None:
-                    topo.exec(host, "ip", "addr", "add",
-                              f"{IPAddress(home.first + 2)}/{home.prefixlen}", "dev", "eth0")
-                    topo.exec(host, "ip", "route", "add", "default", "via",
-                              str(IPAddress(home.first + 1)))
-            backend = get_backend(platform)
-            model = backend.lower(policy, gateway_view(policy, plan.name))
-            (text,) = backend.render(model).values()
-            if platform == "iptables":
-                topo.exec(gw, "iptables-restore", input=text)
-            else:
-                topo.exec(gw, "nft", "-f", "-", input=text)
+            _gateway(topo, core, i, policy, plan.name, platform, host_ns, files)
         for ep in compiled.endpoints:
             if ep.kind == "external" and ep.id in address:
                 topo.exec(core, "ip", "addr", "add", f"{address[ep.id]}/32", "dev", "lo")
         report.probes = _probe(topo, compiled, probes, host_ns, core)
     return report
+
+
+def _forwarding(topo: _Topology, ns: str) -> None:
+    topo.exec(ns, "sysctl", "-qw", "net.ipv4.ip_forward=1")
+    topo.exec(ns, "sysctl", "-qw", "net.ipv6.conf.all.forwarding=1")
+
+
+def _gateway(topo: _Topology, core: str, i: int, policy: CompiledPolicy, name: str,
+             platform: str, host_ns: dict[str, str], files: str) -> None:
+    """One gateway namespace, linked to the core, with a host per class, its rules loaded."""
+    plan = next(g for g in policy.gateways if g.name == name)
+    gw = topo.ns(f"g{i}")
+    _forwarding(topo, gw)
+    uplink = plan.uplink or "up0"
+    topo.link(gw, uplink, f"169.254.{i}.2/30", core, f"u{i}", f"169.254.{i}.1/30")
+    topo.exec(gw, "ip", "route", "add", "default", "via", f"169.254.{i}.1")
+    # IPv6 on the uplink too, so that IPv6 would reach other gateways if it were forwarded
+    topo.exec(gw, "ip", "addr", "add", f"fd01:{i}::2/64", "dev", uplink, "nodad")
+    topo.exec(core, "ip", "addr", "add", f"fd01:{i}::1/64", "dev", f"u{i}", "nodad")
+    topo.exec(gw, "ip", "-6", "route", "add", "default", "via", f"fd01:{i}::1")
+    for cls in (c for c in policy.classes if c.gateway == plan.name):
+        host = topo.ns(f"c{cls.vlan}")
+        host_ns[cls.name] = host
+        topo.link(gw, cls.interface, None, host, "eth0", None)
+        for net in cls.prefixes:
+            gw_addr = f"{IPAddress(net.first + 1)}/{net.prefixlen}"
+            if net.size >= 4:
+                topo.exec(gw, "ip", "addr", "add", gw_addr, "dev", cls.interface)
+            else:  # no room for a gateway address: route the subnet to the link
+                topo.exec(gw, "ip", "route", "add", str(net), "dev", cls.interface)
+            topo.exec(core, "ip", "route", "add", str(net), "via", f"169.254.{i}.2")
+        home = _host_net(cls.prefixes)
+        if home is not None:
+            topo.exec(host, "ip", "addr", "add",
+                      f"{IPAddress(home.first + 2)}/{home.prefixlen}", "dev", "eth0")
+            topo.exec(host, "ip", "route", "add", "default", "via",
+                      str(IPAddress(home.first + 1)))
+            topo.exec(gw, "ip", "addr", "add", f"{ipv6_address(cls.vlan, 1)}/64", "dev",
+                      cls.interface, "nodad")
+            topo.exec(host, "ip", "addr", "add", f"{ipv6_address(cls.vlan, 2)}/64", "dev",
+                      "eth0", "nodad")
+            topo.exec(host, "ip", "-6", "route", "add", "default", "via",
+                      ipv6_address(cls.vlan, 1))
+            topo.exec(core, "ip", "-6", "route", "add", f"{ipv6_address(cls.vlan, 0)}/64",
+                      "via", f"fd01:{i}::2")
+    backend = get_backend(platform)
+    model = backend.lower(policy, gateway_view(policy, plan.name))
+    for path, text in sorted(backend.render(model).items()):
+        if platform == "nftables":
+            topo.exec(gw, "nft", "-f", "-", input=text)
+            continue
+        target = os.path.join(files, f"g{i}-{path}")
+        with open(target, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        topo.exec(gw, "sh", "-c", load_command(text, target))
 
 
 def _probe(topo: _Topology, compiled: CompiledPolicy, probes: list[Probe],
@@ -405,7 +475,10 @@ def render_lab(report: LabReport) -> str:
                      f"{verdict}, but the policy {want} it")
     lines.extend(f"note: {n}" for n in report.notes)
     good = len(report.probes) - len(report.failures)
+    six = [p for p in report.probes if p.ipv6]
+    leaked = sum(1 for p in six if p.observed)
     lines.append(f"lab: {good} of {len(report.probes)} probes match the policy "
                  f"({sum(p.expected for p in report.probes)} permitted, "
-                 f"{sum(not p.expected for p in report.probes)} expected blocked)")
+                 f"{sum(not p.expected for p in report.probes)} expected blocked, of which "
+                 f"{len(six)} IPv6: {leaked} got through)")
     return "\n".join(lines) + "\n"

@@ -58,11 +58,12 @@ class CheckReport:
         return not (warnings_as_errors and self.warnings)
 
 
-def run_check(path: str, read: Callable[[str], bytes] | None = None) -> CheckReport:
-    """Check a policy; `read` reads files from elsewhere than the file system (see
-    `parse_file`)."""
+def run_check(path: str, read: Callable[[str], bytes] | None = None,
+              include_path: Sequence[str] = ()) -> CheckReport:
+    """Check a policy; `read` reads files from elsewhere than the file system, `include_path`
+    allows includes from more folders (see `parse_file`)."""
     try:
-        parsed = parse_file(path, read)
+        parsed = parse_file(path, read, include_path)
     except DiagnosticError as err:
         diags = [d if d.span is not None else Diagnostic(
             d.severity, d.code, d.message, Span(path, 1, 1, 1, 2), d.notes, d.label)
@@ -144,7 +145,8 @@ def render_build_summary(result: Any, outdir: str) -> str:
     for row in rows:
         cells = (c.ljust(w) for c, w in zip(row, widths, strict=True))
         lines.append(("  " + "  ".join(cells)).rstrip())
-    lines.append(f"wrote {len(result.outputs) + 1} files to {outdir} (manifest.json included)")
+    lines.append(f"wrote {len(result.outputs) + 2} files to {outdir} "
+                 "(manifest.json and SHA256SUMS included)")
     lines.extend(f"note: {n}" for n in result.notes)
     return "\n".join(lines) + "\n"
 

@@ -74,15 +74,25 @@ def test_manifest_lists_every_file_with_its_hash(tmp_path: Path) -> None:
     assert manifest["zonewall_version"] == "0.1.0"
     assert [f["path"] for f in manifest["policy"]["files"]] == ["examples/hospital.zw"]
     listed = {o["path"]: o for o in manifest["outputs"]}
-    assert set(listed) | {"manifest.json"} == set(tree(out))
+    assert set(listed) | {"manifest.json", "SHA256SUMS"} == set(tree(out))
+    sums = (out / "SHA256SUMS").read_text().splitlines()
+    assert sums == [f"{listed[name]['sha256']}  {name}" for name in sorted(listed)]
     for name, entry in listed.items():
         assert entry["sha256"] == hashlib.sha256((out / name).read_bytes()).hexdigest()
-        assert entry["kind"] in ("config", "switch-config", "interface-config", "vlan-plan")
+        assert entry["kind"] in ("config", "ipv6-companion", "switch-config",
+                                 "interface-config", "vlan-plan")
     kinds = {o["kind"] for o in manifest["outputs"]}
-    assert kinds == {"config", "switch-config", "interface-config", "vlan-plan"}
+    assert kinds == {"config", "ipv6-companion", "switch-config", "interface-config",
+                     "vlan-plan"}
     assert listed["core_fw-interfaces.sh"] | {"sha256": ""} == {
         "path": "core_fw-interfaces.sh", "gateway": "core_fw", "platform": "iptables",
         "kind": "interface-config", "sha256": "", "rules": None}
+    # the iptables gateway's IPv6 companion: its own hash and rule count
+    (six,) = [o for o in manifest["outputs"] if o["kind"] == "ipv6-companion"]
+    assert (six["path"], six["gateway"], six["platform"]) == ("core_fw.rules6", "core_fw",
+                                                               "iptables")
+    text = (out / "core_fw.rules6").read_text()
+    assert six["rules"] == text.count("\n-A ") > 0
     platforms = {o["platform"] for o in manifest["outputs"] if o["kind"] == "config"}
     assert {"iptables", "cisco-ios"} <= platforms
     for entry in manifest["outputs"]:

@@ -53,8 +53,55 @@ def test_an_accept_all_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     # Inserted ahead of the dispatch (appended after the final DROP it would be unreachable,
     # and the validator rightly finds no difference then).
     break_render(monkeypatch, IptablesBackend,
-                 lambda t: t.replace("-A FORWARD ", "-A FORWARD -j ACCEPT\n-A FORWARD ", 1))
+                 lambda t: t.replace("-A zw-main ", "-A zw-main -j ACCEPT\n-A zw-main ", 1))
     assert_refused(tmp_path, "hospital.zw", "core_fw.rules", "permits-too-much")
+
+
+def test_a_chain_that_returns_what_it_should_drop_is_refused(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # RETURN hands the packet back to FORWARD, whose rules after zonewall's jump are the box's
+    # and are assumed to accept anything.
+    break_render(monkeypatch, IptablesBackend,
+                 lambda t: t.replace("-A zw-main -j DROP", "-A zw-main -j RETURN"))
+    assert_refused(tmp_path, "hospital.zw", "core_fw.rules", "permits-too-much",
+                   "FORWARD after the jump to zw-forward")
+
+
+def test_a_missing_egress_scope_rule_is_refused(tmp_path: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    # Without "-o eth1.100 -j zw-main", a packet entering on an interface zonewall does not
+    # serve reaches a served class untouched.
+    break_render(monkeypatch, IptablesBackend,
+                 lambda t: t.replace("-A zw-forward -o eth1.100 -j zw-main\n", ""))
+    assert_refused(tmp_path, "hospital.zw", "core_fw.rules", "permits-too-much",
+                   "entering (other)")
+
+
+def test_an_open_ipv6_companion_is_refused(tmp_path: Path,
+                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    break_render(monkeypatch, IptablesBackend,
+                 lambda t: t.replace("-A zw-forward -i eth0 -j zw-ipv6-closed\n", ""))
+    assert_refused(tmp_path, "hospital.zw", "core_fw.rules6", "permits-too-much",
+                   "entering eth0")
+
+
+def test_an_ipv6_companion_that_accepts_is_refused(tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    break_render(monkeypatch, IptablesBackend, lambda t: t.replace(
+        "-A zw-ipv6-closed -j DROP", "-A zw-ipv6-closed -j ACCEPT"))
+    assert_refused(tmp_path, "hospital.zw", "core_fw.rules6", "-A zw-ipv6-closed -j ACCEPT")
+
+
+def test_an_ipv6_companion_with_unmodelled_matches_fails_closed(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    break_render(monkeypatch, IptablesBackend, lambda t: t.replace(
+        "-A zw-ipv6-closed -j DROP", "-A zw-ipv6-closed -p tcp -j ACCEPT\n"
+        "-A zw-ipv6-closed -j DROP"))
+    out = tmp_path / "out"
+    result = build(str(ROOT / "examples" / "hospital.zw"), str(out))
+    assert not result.written and not out.exists()
+    (err,) = [d for d in result.diagnostics if d.code == "E405"]
+    assert "core_fw.rules6" in err.message and "protocol or port match" in err.message
 
 
 def test_a_widened_port_range_is_refused(tmp_path: Path,

@@ -1,8 +1,9 @@
 """Every iptables and nftables file the examples produce, committed into a real kernel.
 
-Each file is loaded twice into a fresh network namespace: `iptables-restore` as a real commit
-(which catches what `--test` misses on the nf_tables backend), `nft -c -f` and then `nft -f`.
-iptables-save must report back every rule zonewall wrote.
+Each file is loaded twice into a fresh network namespace: iptables and ip6tables files by the
+exact command of their `load with:` header line (a real commit, which catches what `--test`
+misses on the nf_tables backend), nft files with `nft -c -f` and then `nft -f`.
+iptables-save must report back every rule zonewall wrote, once, plus FORWARD's one jump.
 """
 
 from __future__ import annotations
@@ -12,8 +13,9 @@ import re
 from pathlib import Path
 
 import pytest
-
 from tests.kernel.netlab import lab, require_root_tools
+from tests.kernel_util import load_command
+
 from zonewall.backends import get_backend
 from zonewall.backends.base import gateway_view
 from zonewall.report import run_check
@@ -43,15 +45,18 @@ def cases(platform: str) -> list[tuple[Path, str]]:
 
 @pytest.mark.parametrize(("example", "name"), cases("iptables"),
                          ids=lambda v: v.name if isinstance(v, Path) else v)
-def test_iptables_file_commits_in_kernel(example: Path, name: str) -> None:
-    require_root_tools("iptables-restore", "iptables-save")
+def test_iptables_file_commits_in_kernel(example: Path, name: str, tmp_path: Path) -> None:
+    family = "ip6tables" if name.endswith(".rules6") else "iptables"
+    require_root_tools(f"{family}-restore", f"{family}-save", family, "sh")
     text = platform_outputs(example, "iptables")[name]
-    expected = len(re.findall(r"^-A ", text, re.M))
+    expected = len(re.findall(r"^-A ", text, re.M)) + 1  # and FORWARD's jump
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
     with lab() as the_lab:
         ns = the_lab.ns("r")
-        for _ in range(2):  # loading the same file again replaces the ruleset
-            the_lab.exec(ns, "iptables-restore", input=text)
-            saved = the_lab.exec(ns, "iptables-save").stdout
+        for _ in range(2):  # loading the same file again replaces zonewall's chains
+            the_lab.exec(ns, "sh", "-c", load_command(text, str(path)))
+            saved = the_lab.exec(ns, f"{family}-save").stdout
             assert len(re.findall(r"^-A ", saved, re.M)) == expected, name
 
 

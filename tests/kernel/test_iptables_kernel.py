@@ -10,9 +10,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from tests.kernel.netlab import lab, require_root_tools, run, wait_for_servers
 from tests.kernel.test_examples_kernel import platform_outputs
+from tests.kernel_util import load_command
 
 pytestmark = pytest.mark.kernel
 
@@ -70,7 +70,9 @@ def test_lab_probes_match_policy(tmp_path: Path) -> None:
     require_root_tools("iptables-restore")
     policy = tmp_path / "lab.zw"
     policy.write_text(LAB_POLICY)
-    (text,) = iptables_outputs(policy).values()
+    text = iptables_outputs(policy)["fw.rules"]
+    rules = tmp_path / "fw.rules"
+    rules.write_text(text, encoding="utf-8")
     hosts = {"a": ("vlan10", "10.1.1"), "b": ("vlan20", "10.1.2"), "c": ("vlan30", "10.1.3"),
              "x": ("eth0", "198.51.100")}
     with lab() as the_lab:
@@ -81,7 +83,7 @@ def test_lab_probes_match_policy(tmp_path: Path) -> None:
             the_lab.link(router, ifname, f"{net}.1/24", ns[host], "eth0", f"{net}.10/24")
             the_lab.exec(ns[host], "ip", "route", "add", "default", "via", f"{net}.1")
         the_lab.exec(router, "sysctl", "-qw", "net.ipv4.ip_forward=1")
-        the_lab.exec(router, "iptables-restore", input=text)
+        the_lab.exec(router, "sh", "-c", load_command(text, str(rules)))
         the_lab.serve(ns["b"], "tcp", "10.1.2.10", [80, 81, 443])
         the_lab.serve(ns["a"], "tcp", "10.1.1.10", [80, 81, 82])
         the_lab.serve(ns["c"], "tcp", "10.1.3.10", [82])

@@ -1,30 +1,54 @@
 """`zonewall lab` on the examples: every probe matches the policy, and nothing is left behind.
 
-A deliberately broken backend (an extra `-A FORWARD -j ACCEPT`) must make the lab fail, and a
+A deliberately broken backend (an accept-all at the top of `zw-main`, or no IPv6 companion)
+must make the lab fail, and a
 failure in the middle of a run must still delete every namespace the lab created.
 """
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from tests.kernel.netlab import require_root_tools
 
 import zonewall.lab as lab_module
-from tests.kernel.netlab import require_root_tools
 from zonewall.backends.iptables import IptablesBackend
-from zonewall.lab import LabError, run_lab
+from zonewall.lab import LabError, render_lab, run_lab
 from zonewall.report import run_check
 
 pytestmark = pytest.mark.kernel
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def lab_namespaces() -> list[str]:
+@pytest.fixture(autouse=True)
+def own_tags(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The random tags of the topologies this test builds: other runs of the lab (another
+    checkout's tests on the same machine) may have namespaces of their own meanwhile."""
+    tags: list[str] = []
+    real = lab_module._topology
+
+    @contextmanager
+    def recording() -> Iterator[lab_module._Topology]:
+        with real() as topo:
+            tags.append(topo.tag)
+            yield topo
+
+    monkeypatch.setattr(lab_module, "_topology", recording)
+    return tags
+
+
+def lab_namespaces(tags: list[str]) -> list[str]:
+    """Namespaces left by this test's topologies."""
     out = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
-    return [line.split()[0] for line in out.splitlines() if line.startswith("zwl")]
+    names = [line.split()[0] for line in out.splitlines() if line.startswith("zwl")]
+    assert tags, "the lab built no topology"
+    return [n for n in names if any(n.startswith(f"zwl{t}-") for t in tags)]
 
 
 def compiled(name: str):  # type: ignore[no-untyped-def]
@@ -34,32 +58,58 @@ def compiled(name: str):  # type: ignore[no-untyped-def]
 
 
 @pytest.mark.parametrize("example", ["hospital.zw", "multi-gateway.zw"])
-def test_lab_probes_match_the_policy(example: str) -> None:
+def test_lab_probes_match_the_policy(example: str, own_tags: list[str]) -> None:
     require_root_tools("iptables-restore", "nft")
     report = run_lab(compiled(example))
     assert not report.failures, [(p.src, p.dst, p.service(), p.observed)
                                  for p in report.failures]
     assert sum(p.expected for p in report.probes) > 20
     assert sum(not p.expected for p in report.probes) > 20
-    assert not lab_namespaces()
+    six = [p for p in report.probes if p.ipv6]
+    classes = len(compiled(example).classes)
+    assert len(six) == classes * (classes - 1)  # every ordered pair of classes, none passed
+    assert not any(p.observed for p in six)
+    assert not lab_namespaces(own_tags)
 
 
-def test_lab_catches_a_widened_ruleset(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_lab_catches_an_ipv6_companion_left_out(monkeypatch: pytest.MonkeyPatch,
+                                               own_tags: list[str]) -> None:
+    """Without the .rules6 companion, IPv6 is forwarded unfiltered: the IPv6 probes say so."""
+    require_root_tools("iptables-restore", "nft")
+    real = IptablesBackend.render
+
+    def v4_only(self, model):  # type: ignore[no-untyped-def]
+        return {k: v for k, v in real(self, model).items() if k.suffix != ".rules6"}
+
+    monkeypatch.setattr(IptablesBackend, "render", v4_only)
+    report = run_lab(compiled("multi-gateway.zw"))
+    wrong = report.failures
+    assert wrong and all(p.ipv6 and p.observed and not p.expected for p in wrong)
+    # the nftables gateway drops IPv6 in its own table: pairs of its classes stay closed
+    nft_classes = {c.name for c in compiled("multi-gateway.zw").classes
+                   if c.gateway == "dc_fw"}
+    assert not any(p.src in nft_classes and p.dst in nft_classes for p in wrong)
+    assert "FAIL" in render_lab(report) and not lab_namespaces(own_tags)
+
+
+def test_lab_catches_a_widened_ruleset(monkeypatch: pytest.MonkeyPatch,
+                                       own_tags: list[str]) -> None:
     require_root_tools("iptables-restore", "nft")
     real = IptablesBackend.render
 
     def widened(self, model):  # type: ignore[no-untyped-def]
-        return {k: v.replace("COMMIT", "-I FORWARD -j ACCEPT\nCOMMIT")
+        return {k: v.replace("-A zw-main ", "-A zw-main -j ACCEPT\n-A zw-main ", 1)
                 for k, v in real(self, model).items()}
 
     monkeypatch.setattr(IptablesBackend, "render", widened)
     report = run_lab(compiled("multi-gateway.zw"))
     wrong = report.failures
     assert wrong and all(p.observed and not p.expected for p in wrong)
-    assert not lab_namespaces()
+    assert not lab_namespaces(own_tags)
 
 
-def test_lab_cleans_up_after_a_failure(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_lab_cleans_up_after_a_failure(monkeypatch: pytest.MonkeyPatch,
+                                       own_tags: list[str]) -> None:
     require_root_tools("iptables-restore", "nft")
 
     def boom(*args, **kwargs):  # type: ignore[no-untyped-def]
@@ -68,7 +118,7 @@ def test_lab_cleans_up_after_a_failure(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(lab_module, "_probe", boom)
     with pytest.raises(LabError):
         run_lab(compiled("multi-gateway.zw"))
-    assert not lab_namespaces()
+    assert not lab_namespaces(own_tags)
 
 
 def test_lab_command_prints_the_matrix() -> None:
@@ -78,3 +128,4 @@ def test_lab_command_prints_the_matrix() -> None:
                           env={"PYTHONPATH": str(ROOT / "src"), "PATH": "/usr/sbin:/usr/bin:/sbin:/bin"})
     assert proc.returncode == 0, proc.stderr
     assert "probes match the policy" in proc.stdout and " X " not in proc.stdout
+    assert re.search(r"of which \d+ IPv6: 0 got through", proc.stdout), proc.stdout

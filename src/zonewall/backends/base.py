@@ -253,3 +253,11 @@ class Backend(abc.ABC):
     @abc.abstractmethod
     def rule_count(self, model: Any) -> int:
         """Rules (or ACEs) in the model, for the manifest and the build summary."""
+
+    def output_kind(self, path: PurePosixPath) -> str:
+        """The manifest kind of a rendered file: `config`, or a companion's own kind."""
+        return "config"
+
+    def output_rule_count(self, model: Any, path: PurePosixPath) -> int:
+        """Rules in one rendered file (the manifest's count)."""
+        return self.rule_count(model)

@@ -1,21 +1,43 @@
-"""iptables backend: one `iptables-restore` file per gateway (IPv4, table `filter`).
+"""iptables backend: per gateway, an `iptables-restore --noflush` file (IPv4, table `filter`)
+that changes only zonewall's own chains, and an `ip6tables-restore --noflush` companion that
+closes IPv6 forwarding on zonewall's interfaces.
 
-Target: iptables 1.8 (nf_tables or legacy backend), loaded atomically with
-`iptables-restore FILE`.  Semantics: each chain is first-match; a built-in chain's policy
-applies when no rule decides; user chains return to their caller when they fall off the end,
-so every chain zonewall writes ends with an explicit log + DROP.  Limits honoured here: chain
-names <= 28 characters, `--log-prefix` <= 29 bytes, `--comment` <= 255 bytes (cut visibly, text
-otherwise as written: `backends/text.py`), multiport <= 15 ports (a range counts two),
-interface names <= 15 characters.
+Target: iptables 1.8 (nf_tables or legacy backend).  Semantics: each chain is first-match; a
+built-in chain's policy applies when no rule decides; user chains return to their caller when
+they fall off the end.  With `--noflush`, iptables-restore flushes only the chains the file
+declares and commits the table in one transaction, so zonewall's chains switch atomically and
+the box's own chains (INPUT, OUTPUT, FORWARD's policy and its other rules, other user chains,
+other tables) are left as they are.  Limits honoured here: chain names <= 28 characters,
+`--log-prefix` <= 29 bytes, `--comment` <= 255 bytes (cut visibly, text otherwise as written:
+`backends/text.py`), multiport <= 15 ports (a range counts two), interface names <= 15
+characters.
 
-Layout (after Shorewall): FORWARD accepts ESTABLISHED,RELATED first and drops INVALID, then
-dispatches on the ingress interface plus the source subnet to one chain per served class
-(`zo-<class>`), which dispatches on egress interface plus destination to one chain per class
-pair (`zp-<src>-<dst>`) holding the NEW-state flow rules.  Traffic entering on the uplink goes
-to `zw-uplink`: sources in a class served here are spoofed and dropped, sources in classes
-served by other gateways were filtered there and pass, external sources dispatch to
-`zi-<atom>` and then to pair chains.  INPUT and OUTPUT (traffic to and from the gateway
-itself) are left ACCEPT: the policy language does not describe management access.
+Every chain zonewall writes is named `zw-...`.  The box reaches them through one rule,
+`-A FORWARD -j zw-forward`, which the file cannot add itself without duplicating it on every
+reload (and a `-D` of a missing rule aborts the whole commit), so the header's load line
+ensures it after the restore: `iptables -C FORWARD -j zw-forward || iptables -I FORWARD 1 -j
+zw-forward` (as kube-proxy and docker do).  `zw-forward` sends to `zw-main` every packet that
+enters on a served class's interface or the uplink, or leaves on a served class's interface;
+any other packet (between interfaces zonewall does not serve) RETURNs to the box's own FORWARD
+rules.  `zw-main` decides every packet it sees and ends with log + DROP, so what it does not
+permit never reaches the rules after the jump.
+
+Layout of `zw-main` (after Shorewall): accept ESTABLISHED,RELATED, drop INVALID, then dispatch
+on the ingress interface plus the source subnet to one chain per served class (`zw-o-<class>`),
+which dispatches on egress interface plus destination to one chain per class pair
+(`zw-p-<src>-<dst>`) holding the NEW-state flow rules.  Traffic entering on the uplink goes to
+`zw-uplink`: sources in a class served here are spoofed and dropped, sources in classes served
+by other gateways were filtered there and pass, external sources dispatch to `zw-i-<atom>` and
+then to pair chains.  INPUT and OUTPUT (traffic to and from the gateway itself) are not
+touched: the policy language does not describe management access.
+
+Chains of an earlier build that this build no longer declares (a removed class) stay in the
+kernel but are unreachable: only zonewall's chains jump to them, and those are all rewritten.
+
+The IPv6 companion (`<gateway>.rules6`): the policy is IPv4, so IPv6 is closed.  Its own
+`zw-forward` (reached the same way through ip6tables) log-drops every forwarded IPv6 packet that
+enters on a served class's interface or the uplink or leaves on a served class's interface;
+INPUT and OUTPUT are not touched, so Neighbour Discovery with the box keeps working.
 """
 
 from __future__ import annotations
@@ -44,6 +66,10 @@ from zonewall.packets import ICMP, PROTO_NAMES, TCP, UDP, PacketSet, key
 __all__ = ["IptablesBackend", "IptChain", "IptModel", "IptRule"]
 
 CHAIN_MAX = 28
+PREFIX = "zw-"  # every chain zonewall writes, and only those, starts with it
+ENTRY = "zw-forward"  # the chain FORWARD jumps to (in iptables and ip6tables)
+MAIN = "zw-main"  # decides every packet on zonewall's interfaces
+CLOSED = "zw-ipv6-closed"  # the IPv6 companion's log + drop
 COMMENT_MAX = 255
 MULTIPORT_UNITS = 15
 LOG_LIMIT = ("-m limit --limit 5/min --limit-burst 10",)
@@ -64,10 +90,17 @@ class IptChain:
 
 @dataclass(frozen=True, slots=True)
 class IptModel:
+    """Both files of a gateway: `forward` is the rules of the entry chain `zw-forward`,
+    `chains` every other chain (`zw-main` first); `*6` the same for the IPv6 companion."""
+
     path: PurePosixPath
     header: tuple[str, ...]
     forward: tuple[IptRule, ...]
     chains: tuple[IptChain, ...]
+    path6: PurePosixPath
+    header6: tuple[str, ...]
+    forward6: tuple[IptRule, ...]
+    chains6: tuple[IptChain, ...]
 
 
 def _drop_tail(chain: str) -> tuple[IptRule, ...]:
@@ -140,40 +173,73 @@ class IptablesBackend(Backend):
     supports = frozenset({Feature.STATEFUL, Feature.PORT_RANGES, Feature.ICMP_TYPES,
                           Feature.ANY_PROTOCOL, Feature.LOGGING})
     suffix = ".rules"
+    suffix6 = ".rules6"
 
     def lower(self, policy: CompiledPolicy, view: GatewayView) -> IptModel:
         names = _ChainNames(view)
-        forward = [
+        main = [
             IptRule(("-m conntrack --ctstate ESTABLISHED,RELATED",), "ACCEPT"),
             IptRule(("-m conntrack --ctstate INVALID",), "DROP"),
         ]
         chains: list[IptChain] = []
         for cls, permits in view.outbound:
-            out_chain = names.chain("zo", cls.name)
+            out_chain = names.chain("o", cls.name)
             for prefix in cls.prefixes:
-                forward.append(IptRule((f"-i {cls.interface}", f"-s {prefix}"), out_chain,
-                                       iptables_comment(f"from class {cls.name}", COMMENT_MAX)))
+                main.append(IptRule((f"-i {cls.interface}", f"-s {prefix}"), out_chain,
+                                    iptables_comment(f"from class {cls.name}", COMMENT_MAX)))
             chains.extend(self._dispatch(out_chain, cls.name, permits, view, names))
         if view.plan.uplink is not None:
-            forward.append(IptRule((f"-i {view.plan.uplink}",), "zw-uplink"))
+            main.append(IptRule((f"-i {view.plan.uplink}",), "zw-uplink"))
             chains.extend(self._uplink(view, names))
-        forward.extend(_drop_tail("zw-forward"))
+        main.extend(_drop_tail(MAIN))
+        path = PurePosixPath(f"{view.plan.name}{self.suffix}")
+        path6 = PurePosixPath(f"{view.plan.name}{self.suffix6}")
+        closed = (IptRule(LOG_LIMIT, f'LOG --log-prefix "{CLOSED} "'), _DROP)
         return IptModel(
-            path=PurePosixPath(f"{view.plan.name}{self.suffix}"),
-            header=self._header(policy, view),
-            forward=tuple(forward),
-            chains=tuple(chains),
+            path=path,
+            header=self._header(policy, view, path, 4),
+            forward=_scope(view, MAIN),
+            chains=(IptChain(MAIN, tuple(main)), *chains),
+            path6=path6,
+            header6=self._header(policy, view, path6, 6),
+            forward6=_scope(view, CLOSED),
+            chains6=(IptChain(CLOSED, closed),),
         )
 
-    def _header(self, policy: CompiledPolicy, view: GatewayView) -> tuple[str, ...]:
+    def _header(self, policy: CompiledPolicy, view: GatewayView, path: PurePosixPath,
+                family: int) -> tuple[str, ...]:
+        tool = "iptables" if family == 4 else "ip6tables"
+        what = ("IPv4 filter table" if family == 4 else
+                "IPv6 filter table: closes IPv6 forwarding on zonewall's interfaces")
+        if family == 4:
+            scope = (f"scope: {ENTRY} decides every packet entering on a served class's "
+                     "interface or the uplink, or leaving on a served class's interface, and "
+                     "drops what the policy does not permit; other packets RETURN to the "
+                     "box's own FORWARD rules")
+            needs = (f"needs: net.ipv4.ip_forward=1; load {path.stem}{self.suffix6} too "
+                     "(IPv6 closed); INPUT, OUTPUT and FORWARD's policy are not touched (not "
+                     "described by the policy)")
+        else:
+            scope = (f"scope: {ENTRY} log-drops every forwarded IPv6 packet entering on a "
+                     "served class's interface or the uplink, or leaving on a served class's "
+                     "interface; other packets RETURN to the box's own FORWARD rules")
+            needs = ("needs: nothing; INPUT and OUTPUT are not touched, so Neighbour "
+                     "Discovery with the box keeps working")
         return (
-            f"zonewall {__version__}  backend: iptables (iptables-restore, IPv4 filter table)"
-            "  -- DO NOT EDIT",
+            f"zonewall {__version__}  backend: iptables ({tool}-restore --noflush, {what}, "
+            "zonewall's chains only)  -- DO NOT EDIT",
             *policy_lines(policy),
             f"gateway: {view.plan.name}  uplink: {comment_line(view.plan.uplink or '-', 64)}",
-            "load with: iptables-restore < FILE   (check first: iptables -V, nf_tables or legacy)",
-            "needs: net.ipv4.ip_forward=1; INPUT/OUTPUT are left ACCEPT (not described by the "
-            "policy)",
+            f"load with: {tool}-restore -w --noflush < {path} && {{ {tool} -w -C FORWARD -j "
+            f"{ENTRY} 2>/dev/null || {tool} -w -I FORWARD 1 -j {ENTRY}; }}",
+            f"(check first: {tool} -V, nf_tables or legacy; the second part adds FORWARD's jump "
+            f"to {ENTRY} once, a reload keeps it)",
+            scope,
+            f"proven assuming FORWARD's jump to {ENTRY} comes first: the rules after it are the "
+            "box's, and the proof holds whatever they do",
+            f"chains named {PREFIX}* that this file does not declare are left from an earlier "
+            "build and unreachable (see README to delete them)",
+            needs,
         )
 
     def _dispatch(self, chain: str, src_label: str, permits: Iterable[Permit],
@@ -189,7 +255,7 @@ class IptablesBackend(Backend):
             local = view.local(dst)
             egress = local.interface if local is not None else view.plan.uplink
             assert egress is not None, "a destination beyond the uplink needs an uplink"
-            pair = names.chain("zp", src_label, names.label(dst))
+            pair = names.chain("p", src_label, names.label(dst))
             for prefix in dst.prefixes:
                 dispatch.append(IptRule((f"-o {egress}", f"-d {prefix}"), pair))
             rules, subchains = self._flow_rules(pair, by_dst[dst_id], names)
@@ -210,7 +276,7 @@ class IptablesBackend(Backend):
             if negated:
                 # "-p 0" means every protocol, so a set holding protocol 0 is matched as
                 # "everything but its complement": RETURN on the complement, then accept.
-                sub = names.chain("zn", chain, str(n))
+                sub = names.chain("n", chain, str(n))
                 sub_rules = [IptRule(m, "RETURN") for m in match_list]
                 sub_rules.extend(self._accept(p, (), comment))
                 subchains.append(IptChain(sub, tuple(sub_rules)))
@@ -239,7 +305,7 @@ class IptablesBackend(Backend):
                                  "class served by another gateway: filtered there"))
         chains: list[IptChain] = []
         for atom, permits in view.inbound:
-            chain = names.chain("zi", names.label(atom))
+            chain = names.chain("i", names.label(atom))
             for prefix in atom.prefixes:
                 rules.append(IptRule((f"-s {prefix}",), chain,
                                      iptables_comment(f"from external {atom.name}", COMMENT_MAX)))
@@ -248,11 +314,35 @@ class IptablesBackend(Backend):
         return [IptChain("zw-uplink", tuple(rules) + _drop_tail("zw-uplink")), spoofed, *chains]
 
     def render(self, model: IptModel) -> dict[PurePosixPath, str]:
-        text = make_env().get_template("iptables/rules.j2").render(model=model)
-        return {model.path: text}
+        template = make_env().get_template("iptables/rules.j2")
+        return {
+            model.path: template.render(header=model.header, entry=ENTRY,
+                                        forward=model.forward, chains=model.chains),
+            model.path6: template.render(header=model.header6, entry=ENTRY,
+                                         forward=model.forward6, chains=model.chains6),
+        }
 
     def rule_count(self, model: IptModel) -> int:
         return len(model.forward) + sum(len(c.rules) for c in model.chains)
+
+    def output_kind(self, path: PurePosixPath) -> str:
+        return "ipv6-companion" if path.suffix == self.suffix6 else "config"
+
+    def output_rule_count(self, model: IptModel, path: PurePosixPath) -> int:
+        if path == model.path6:
+            return len(model.forward6) + sum(len(c.rules) for c in model.chains6)
+        return self.rule_count(model)
+
+
+def _scope(view: GatewayView, target: str) -> tuple[IptRule, ...]:
+    """The entry chain: packets entering on a served class's interface or the uplink, or
+    leaving on a served class's interface, go to `target`; the rest falls off the end and
+    returns to FORWARD (the box's own rules)."""
+    served = sorted({cls.interface for cls in view.served})
+    ingress = served + ([view.plan.uplink] if view.plan.uplink not in (None, *served) else [])
+    rules = [IptRule((f"-i {name}",), target) for name in ingress]
+    rules.extend(IptRule((f"-o {name}",), target) for name in served)
+    return tuple(rules)
 
 
 class _ChainNames:
@@ -265,9 +355,11 @@ class _ChainNames:
         return ep.name if ep.kind == "class" else "+".join(ep.externals)
 
     def chain(self, *parts: str) -> str:
-        name = short_name(parts, CHAIN_MAX)
+        """`zw-<kind>-<names>`: the kind (one letter) keeps it apart from the fixed names."""
+        room = CHAIN_MAX - len(PREFIX)
+        name = PREFIX + short_name(parts, room)
         owner = self.used.setdefault(name, parts)
         if owner != parts:  # two long names shortened alike: fall back to the full hash
-            name = short_name((*parts, "x"), CHAIN_MAX)
+            name = PREFIX + short_name((*parts, "x"), room)
             self.used[name] = parts
         return name

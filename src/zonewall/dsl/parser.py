@@ -8,11 +8,13 @@ grammar when that finds a syntax error), converts lark's exceptions to diagnosti
 
 from __future__ import annotations
 
+import errno
 import functools
 import hashlib
 import os
 import posixpath
-from collections.abc import Callable
+import stat
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -38,6 +40,8 @@ __all__ = ["FAST_PATH_MISMATCHES", "ParseResult", "concrete_tree", "decode_sourc
            "lark_statements", "parse_file", "parse_statements", "parse_text"]
 
 MAX_FILE_BYTES = 64 * 1024 * 1024
+# Includes nested deeper than this (a includes b includes c ...) are error E109.
+MAX_INCLUDE_DEPTH = 64
 
 # Terminal names as a user would say them.
 _TOKEN_WORDS = {
@@ -153,19 +157,25 @@ def parse_text(text: str, file: str = "<policy>") -> ParseResult:
         text, file)
 
 
-def parse_file(path: str, read: Callable[[str], bytes] | None = None) -> ParseResult:
+def parse_file(path: str, read: Callable[[str], bytes] | None = None,
+               include_path: Sequence[str] = ()) -> ParseResult:
     """Parse a policy file and everything it includes.
+
+    An include must resolve (symlinks resolved) inside the root file's folder or one of the
+    `include_path` folders (E111 otherwise), and must be a regular file.
 
     Args:
         path: the root file, as the user gave it.
         read: how to read a file's bytes (default: from the file system); `zonewall diff
             --git` passes one that reads a git revision.  It raises `OSError` (or
             `ValueError`) when a file cannot be read.
+        include_path: further folders includes may read from (`--include-path`).
 
     Raises:
         DiagnosticError: the file or an include cannot be read, or a file has a syntax error.
     """
-    return _Loader(read or _read).load_root(path)
+    folders = [os.path.dirname(os.path.abspath(path)), *include_path]
+    return _Loader(read or _read, read is None, folders).load_root(path)
 
 
 def _read(path: str) -> bytes:
@@ -174,6 +184,29 @@ def _read(path: str) -> bytes:
     if len(data) > MAX_FILE_BYTES:
         raise OSError(f"file is larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB")
     return data
+
+
+def _read_included(path: str) -> bytes:
+    """An included file's bytes: a regular file, opened without blocking (a FIFO, device,
+    directory or kernel pseudo-file is refused before anything is read from it)."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
+    st = os.fstat(fd)
+    if not stat.S_ISREG(st.st_mode):
+        os.close(fd)
+        raise OSError(errno.EINVAL, f"not a regular file ({_kind(st.st_mode)})")
+    with os.fdopen(fd, "rb") as fh:
+        data = fh.read(MAX_FILE_BYTES + 1)
+    if st.st_size == 0 and data:  # /proc and /sys files say 0 bytes and make up their text
+        raise OSError(errno.EINVAL, "not a regular file (a kernel pseudo-file)")
+    if len(data) > MAX_FILE_BYTES:
+        raise OSError(f"file is larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB")
+    return data
+
+
+def _kind(mode: int) -> str:
+    kinds = {stat.S_IFIFO: "a FIFO", stat.S_IFDIR: "a directory", stat.S_IFCHR: "a device",
+             stat.S_IFBLK: "a device", stat.S_IFSOCK: "a socket"}
+    return kinds.get(stat.S_IFMT(mode), "a special file")
 
 
 def decode_source(display: str, data: bytes) -> str:
@@ -285,8 +318,13 @@ class _LoadError(DiagnosticError):
 
 
 class _Loader:
-    def __init__(self, read: Callable[[str], bytes]) -> None:
+    def __init__(self, read: Callable[[str], bytes], from_disk: bool = False,
+                 folders: Sequence[str] = ()) -> None:
         self.read = read
+        # includes on disk are read without blocking, regular files only
+        self.read_included = _read_included if from_disk else read
+        self.folders = [os.path.realpath(f) for f in folders]
+        self.shown = posixpath.relpath(folders[0]) if folders else "."
         self.sources: dict[str, str] = {}
         self.files: list[SourceFile] = []
         self.seen: set[str] = set()
@@ -311,7 +349,7 @@ class _Loader:
 
     def _read_or_fail(self, path: str, span: Span | None) -> bytes:
         try:
-            return self.read(path)
+            return self.read(path) if span is None else self.read_included(path)
         except (OSError, ValueError) as exc:
             reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
             code = "E108" if span is not None and isinstance(exc, FileNotFoundError) else "E105"
@@ -332,8 +370,16 @@ class _Loader:
                 self.statements.append(stmt)
 
     def _include(self, including: str, inc: Include, stack: list[str]) -> None:
+        if "\0" in inc.path:
+            raise DiagnosticError([Diagnostic(
+                Severity.ERROR, "E111", "include path contains a NUL character", inc.span)])
+        if len(stack) >= MAX_INCLUDE_DEPTH:
+            raise DiagnosticError([Diagnostic(
+                Severity.ERROR, "E109", f"includes are nested more than {MAX_INCLUDE_DEPTH} "
+                "files deep", inc.span)])
         display = posixpath.normpath(posixpath.join(posixpath.dirname(including), inc.path))
         real = os.path.realpath(display)
+        self._confine(inc, real)
         if real in stack:
             chain = " -> ".join(
                 [posixpath.basename(p) for p in stack[stack.index(real):]]
@@ -347,6 +393,25 @@ class _Loader:
         self.seen.add(real)
         data = self._read_or_fail(display, inc.span)
         self._load(display, data, stack + [real])
+
+    def _confine(self, inc: Include, real: str) -> None:
+        """E111 unless `real` is inside an allowed folder; says nothing about the target."""
+        if not self.folders:
+            return  # text without a file (`parse_text`): no include can be read at all
+        inside = [f for f in self.folders if os.path.commonpath([real, f]) == f]
+        if inside and (not posixpath.isabs(inc.path) or len(inside) > 1
+                       or inside[0] != self.folders[0]):
+            return
+        if inside:
+            why = "an absolute include path"
+        elif posixpath.isabs(inc.path):
+            why = "an absolute include path outside the allowed folders"
+        else:
+            why = "the include leads outside the allowed folders ('..' or a symlink)"
+        raise DiagnosticError([Diagnostic(
+            Severity.ERROR, "E111", f"{why}: includes are relative to the including file and "
+            f"stay inside '{self.shown}' (the root policy's folder) unless another "
+            "folder is allowed with --include-path", inc.span)])
 
     def _result(self) -> ParseResult:
         headers: list[PolicyHeader] = []

@@ -52,14 +52,15 @@ class Side:
         return f"{self.path} at {self.revision}" if self.revision else self.path
 
 
-def load_side(label: str, path: str, revision: str | None = None) -> Side:
+def load_side(label: str, path: str, revision: str | None = None,
+              include_path: Sequence[str] = ()) -> Side:
     """Read and check one version (from the file system, or from git `revision`).
 
     Raises:
         GitError: `revision` cannot be read at all (no git, no repository, bad revision).
     """
     read = git_reader(revision, path) if revision is not None else None
-    return Side(label, path, revision, run_check(path, read))
+    return Side(label, path, revision, run_check(path, read, include_path))
 
 
 

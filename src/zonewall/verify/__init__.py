@@ -16,8 +16,12 @@ API::
 
 * `validate(compiled, gateway_name, config_text, platform, *, filename=None)
   -> list[Difference]`: platform is "iptables" (iptables-restore or iptables-save text),
-  "nftables" (`nft -f` input or `nft list ruleset` output) or "cisco-ios" (zonewall's ACL
-  file, its switch file, both concatenated, or the same commands from `show running-config`).
+  "nftables" (`nft -f` input or `nft list ruleset` output), "cisco-ios" (zonewall's ACL
+  file, its switch file, both concatenated, or the same commands from `show running-config`)
+  or "ip6tables" (an iptables gateway's IPv6 companion, `ipv6` module: it must forward no
+  IPv6 on zonewall's interfaces).  iptables text is either a full ruleset (iptables-save,
+  FORWARD as written) or zonewall's --noflush file (FORWARD modelled as zonewall's jump
+  first, then the box's rules assumed to accept anything; see `iptables`).
   Empty list: the config permits exactly what the policy's enforcement model (language spec,
   section 4) says this gateway must permit; for cisco-ios also that every interface drops
   IPv6 but neighbour discovery (`ios6`; such differences have the condition "IPv6...").
@@ -47,8 +51,8 @@ API::
 Modules: `model` (expected behaviour from the IR), `replies` (the spec's reply definitions),
 `rules` (the shared rule model), `engine` (first-match evaluation over packet sets),
 `addresses` (address equivalence classes), `iptables`, `nftables` + `nft_rule`, `ios` +
-`ios6`
-(parsers), `compare` (`validate`, `summarize`).
+`ios6` (parsers), `ipv6` (the iptables IPv6 companion's closure), `compare` (`validate`,
+`summarize`).
 """
 
 from __future__ import annotations

@@ -25,6 +25,12 @@ expected reply names), the TCP ACK/RST flag (IOS `established`) and the conntrac
 IPv6 (cisco-ios): the policy has none, so every ingress must drop IPv6 but neighbour discovery
 (`ios6`); other IPv6 passing is `permits-too-much`, ND dropped `blocks-needed` ("IPv6 ...").
 
+On stateful platforms (iptables, nftables) packets entering on an interface the policy does not
+describe are checked too: none may start anything toward a served class (leaving on its
+interface).  Where else they go is not the policy's business (the box's own rules decide), so
+those cells are not compared.  Such interfaces are stood for by one name no rule tests,
+`(other)`, plus, for every wildcard the rules test (`eth+`), a name it matches.
+
 When the model and the config both treat every destination alike for a source (spoofed or
 transit sources), one comparison covers the whole row and is reported with destination None.
 Each `Difference` names the deciding config lines, and one concrete packet of it is re-checked
@@ -45,8 +51,9 @@ from .engine import Cell, Ctx, Evaluator
 from .ios import IosRuleset, parse_ios
 from .ios6 import V6Finding
 from .iptables import parse_iptables
+from .ipv6 import Leak, ipv6_leaks, nft_ipv6_leaks
 from .model import GatewayModel
-from .nftables import parse_nftables
+from .nftables import parse_nftables, parse_nftables_ipv6
 from .replies import port_cuts, reply_flows, reply_keys
 from .rules import EMPTY, EVERYTHING, AddrMatch, RuleRef, Ruleset
 
@@ -58,11 +65,13 @@ PARSERS: dict[str, Callable[[str, str], Ruleset]] = {
     "cisco-ios": parse_ios,
 }
 KINDS = ("permits-too-much", "blocks-needed", "reply-blocked")
+IPV6_COMPANION = "ip6tables"  # the IPv6 companion of an iptables gateway: forwards no IPv6
 VOID = PacketSet.ports(ICMP, 256, PORT_SPAN - 1)  # ICMP "types" above 255 are no packet
 DHCP = PacketSet.ports(UDP, 67, 67)
 DHCP_CLIENT_PORT = 68
 DHCP_CLIENT = PacketSet.ports(UDP, DHCP_CLIENT_PORT, DHCP_CLIENT_PORT)  # cuts source ports
 ICMP_TYPES_ALL = PacketSet.ports(ICMP, 0, 255)
+OTHER = "(other)"  # an interface the policy does not describe (no rule names it)
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,7 +154,7 @@ def validate(compiled: CompiledPolicy, gateway_name: str, config_text: str, plat
         compiled: the compiled policy (the IR); the only source of the expectation.
         gateway_name: the gateway whose config this is.
         config_text: the config as text (generated, or read back from a device).
-        platform: "iptables", "nftables" or "cisco-ios".
+        platform: "iptables", "nftables", "cisco-ios" or "ip6tables" (the IPv6 companion).
         filename: the name used in rule references (default `<gateway>`).
 
     Returns:
@@ -155,8 +164,35 @@ def validate(compiled: CompiledPolicy, gateway_name: str, config_text: str, plat
         ConfigParseError: the text holds a line or construct the verifier does not model.
         ValueError: unknown gateway or platform.
     """
-    ruleset = parse_config(platform, config_text, filename or f"<{gateway_name}>")
-    return _Validator(compiled, gateway_name, ruleset).run()
+    if platform == IPV6_COMPANION:
+        return _validate_ipv6(compiled, gateway_name, config_text,
+                              filename or f"<{gateway_name}>")
+    file = filename or f"<{gateway_name}>"
+    ruleset = parse_config(platform, config_text, file)
+    diffs = _Validator(compiled, gateway_name, ruleset).run()
+    if platform == "nftables":  # its inet table must drop IPv6 too
+        model = GatewayModel(compiled, gateway_name)
+        leaks = nft_ipv6_leaks(model, parse_nftables_ipv6(config_text, file))
+        diffs.extend(_leak_differences(model, platform, leaks))
+    return diffs
+
+
+def _validate_ipv6(compiled: CompiledPolicy, gateway: str, text: str, file: str
+                   ) -> list[Difference]:
+    """The IPv6 companion (`ipv6` module): each leak as a permits-too-much difference."""
+    model = GatewayModel(compiled, gateway)
+    return _leak_differences(model, IPV6_COMPANION, ipv6_leaks(model, text, file))
+
+
+def _leak_differences(model: GatewayModel, platform: str, leaks: list[Leak]
+                      ) -> list[Difference]:
+    return [Difference(
+        gateway=model.name, platform=platform, kind="permits-too-much",
+        ingress=leak.ingress, src="any IPv6 address", src_owner="IPv6 (closed)",
+        dst=f"leaving on {leak.where}", dst_owner="IPv6 (closed)", packets=EVERYTHING,
+        condition="", rules=leak.rules,
+        example=f"an IPv6 packet entering {leak.ingress} and leaving on {leak.where}")
+        for leak in leaks]
 
 
 @dataclass(frozen=True, slots=True)
@@ -204,7 +240,12 @@ class _Validator:
     def run(self) -> list[Difference]:
         model = self.model
         dsts = [(g, r) for g in self.groups if (r := model.route(g.endpoint)) is not None]
-        for ingress in model.interfaces:
+        served = set(model.interfaces) - {model.uplink}
+        toward_served = [d for d in dsts if d[1] in served]
+        ingresses = [(i, dsts) for i in model.interfaces]
+        if self.ruleset.stateful and toward_served:
+            ingresses.extend((i, toward_served) for i in self._other_interfaces())
+        for ingress, dsts in ingresses:
             relay = model.dhcp_relay(ingress) if self.stateless else frozenset()
             # Sources the model expects the same of and the config's rules cannot tell apart
             # (the same source-testing rules match them everywhere) behave alike toward every
@@ -237,6 +278,18 @@ class _Validator:
                           "IPv6", f.dst, "any" if f.dst is None else "IPv6", f.packets,
                           "IPv6 (not in the policy: closed but neighbour discovery; ICMPv6 is "
                           "proto/58)", f.rules, f.example)
+
+    def _other_interfaces(self) -> list[str]:
+        """Names standing for every interface the policy does not describe (see the module
+        docstring): one that no rule tests, and one matching each wildcard rules test."""
+        prefixes: set[str] = set()
+        for chain in self.ruleset.chains.values():
+            for rule in chain.rules:
+                if rule.iif is not None:
+                    prefixes.update(rule.iif.prefixes)
+        known = set(self.model.interfaces)
+        names = [f"{p}{OTHER}" for p in sorted(prefixes)]
+        return [n for n in dict.fromkeys([OTHER, *names]) if n not in known]
 
     def _notable_sources(self, ingress: str) -> set[int]:
         """Ids of the source groups on `ingress` that may differ from a source in no endpoint

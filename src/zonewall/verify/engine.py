@@ -81,10 +81,12 @@ class Evaluator:
         self._sporty_cache: dict[tuple[str, str | None, int | None], tuple[int, ...]] = {}
         self._sporty_sets: dict[tuple[str, str | None, int | None], frozenset[int]] = {}
         self._memo: dict[tuple[object, ...], tuple[PacketSet, PacketSet]] = {}
+        self._dep_cache: dict[tuple[object, ...], bool] = {}
         self._where_tests: dict[str, Callable[[Rule], bool]] = {
             "context-free": lambda r: r.states is None and not r.ack and r.sports is None,
-            "decides-all": lambda r: r.action in ("ACCEPT", "DROP") and r.oif is None
-            and r.dst is None and r.keys == EVERYTHING,
+            "decides-all": lambda r: r.oif is None and r.dst is None and r.keys == EVERYTHING
+            and (r.action in ("ACCEPT", "DROP")
+                 or (r.action == "JUMP" and self._terminates(r.target))),
             "sporty": lambda r: r.sports is not None or r.target is not None,
             "src-testing": lambda r: r.src is not None,
             "dst-testing": lambda r: r.oif is not None or r.dst is not None,
@@ -96,6 +98,22 @@ class Evaluator:
             None, frozenset())
 
     # -- static analysis -----------------------------------------------------------------------
+    def _terminates(self, name: str | None) -> bool:
+        """True when user chain `name` decides every packet that enters it: it has an
+        unconditional ACCEPT or DROP with no RETURN or GOTO before it (chains it jumps to come
+        back into it).  A jump to it with no other condition then ends its caller's walk too
+        (zonewall's entry chain jumping to `zw-main`)."""
+        if name is None:
+            return False
+        for rule in self.chains[name].rules:
+            if rule.action in ("RETURN", "GOTO"):
+                return False
+            if (rule.action in ("ACCEPT", "DROP") and rule.iif is None and rule.oif is None
+                    and rule.src is None and rule.dst is None and rule.keys == EVERYTHING
+                    and rule.sports is None and rule.states is None and not rule.ack):
+                return True
+        return False
+
     def _closure_dims(self, name: str, stack: tuple[str, ...]) -> frozenset[str]:
         if name in self._dims:
             return self._dims[name]
@@ -113,7 +131,24 @@ class Evaluator:
         """Rules of `name` that can match in this cell's ingress/source and context, and
         whether any of them (or a chain it reaches) still tests egress or destination."""
         got = self._filter(name, cell, ctx)
-        return got.rules, got.dep
+        return got.rules, got.dep and self._depends(name, cell, ctx)
+
+    def _depends(self, name: str, cell: Cell, ctx: Ctx) -> bool:
+        """Whether a kept rule of `name` tests egress or destination, or jumps to a chain
+        that, for this cell and context, still does (not just any rule of that chain): a
+        jump to a chain that decides everything before its destination tests is not."""
+        dims = self._dims[name]
+        dkey = (name, ctx, cell.iif if "iif" in dims else None,
+                cell.sid if "src" in dims else None)
+        hit = self._dep_cache.get(dkey)
+        if hit is None:
+            got = self._filter(name, cell, ctx)
+            rules = self.chains[name].rules
+            hit = self._dep_cache[dkey] = got.dep and any(
+                rules[p].oif is not None or rules[p].dst is not None
+                or self._depends(str(rules[p].target), cell, ctx)
+                for p in self._where_set(name, "dst-dependent").intersection(got.positions))
+        return hit
 
     def _filter(self, name: str, cell: Cell, ctx: Ctx) -> _Filtered:
         direct = self._direct_dims(name)
@@ -603,6 +638,7 @@ class Evaluator:
             direct = self._direct_dims(name)
             positions = self._source_positions(name, cell, cell.iif if "iif" in direct else None,
                                                cell.sid if "src" in direct else None)
+            positions = self._until_final(name, positions)
             testing = self._where_set(name, "dst-testing").intersection(positions)
             if testing:
                 out.append((name, testing))
@@ -611,6 +647,16 @@ class Evaluator:
                         if (t := chain_rules[p].target) is not None)
         self._row_chain_cache[rkey] = out
         return out
+
+    def _until_final(self, name: str, positions: tuple[int, ...]) -> tuple[int, ...]:
+        """`positions` up to the first that decides every key in every context, whatever the
+        egress and destination (the rules after it never see a packet of the row: zonewall's
+        entry chain after `-i <class interface> -j zw-main`)."""
+        final = self._where_set(name, "decides-all") & self._where_set(name, "context-free")
+        if final.isdisjoint(positions):
+            return positions
+        end = min(final.intersection(positions))
+        return tuple(p for p in positions if p <= end)
 
     def _sporty_positions(self, akey: tuple[str, str | None, int | None], cell: Cell
                           ) -> tuple[int, ...]:

@@ -18,6 +18,19 @@ Modelled exactly, and nothing else (any other option, match, target or line is a
 
 Evaluation starts at `FORWARD` for every ingress interface.  iptables-save's rewrites (option
 order, `-m tcp`, `/32`, `RELATED,ESTABLISHED`, counters, header comments) all parse.
+
+Two kinds of text, told apart by whether the filter table declares `:FORWARD POLICY`:
+
+* A full ruleset, as `iptables-save` prints a device's (`zonewall audit`): FORWARD is evaluated
+  as written, its policy and every rule included, so a rule before zonewall's jump counts and
+  a missing jump is drift.
+* zonewall's own file, loaded with `iptables-restore --noflush` (the box's FORWARD is not
+  declared, so the file cannot know what else it holds).  It must touch nothing but zonewall's
+  objects: only the filter table, no built-in chain declared or appended to, every chain it
+  declares named `zw-...`, the entry chain `zw-forward` among them.  FORWARD is then modelled as
+  the load line leaves it: zonewall's jump `-A FORWARD -j zw-forward` first, then the box's own
+  rules, assumed to accept anything (policy ACCEPT).  That is the worst case: a proof under it
+  holds whatever the box has after the jump.
 """
 
 from __future__ import annotations
@@ -41,7 +54,10 @@ from .rules import (
     parse_prefix,
 )
 
-__all__ = ["parse_iptables", "split_words"]
+__all__ = ["ENTRY", "OWN_PREFIX", "parse_iptables", "split_words"]
+
+ENTRY = "zw-forward"  # zonewall's entry chain: FORWARD's first rule jumps to it
+OWN_PREFIX = "zw-"  # the names of zonewall's chains
 
 BUILTIN = {"filter": ("INPUT", "FORWARD", "OUTPUT")}
 OTHER_TABLES = {"nat": ("PREROUTING", "INPUT", "OUTPUT", "POSTROUTING"),
@@ -270,9 +286,11 @@ def _build(tables: dict[str, _Table], file: str, memoise: bool) -> Ruleset:
     if filt is None:
         raise ConfigParseError(file, None, "", "no '*filter' table")
     _, n, raw = filt.policies["FORWARD"]
-    if not raw.lstrip().startswith(":FORWARD"):
-        # without ":FORWARD POLICY", iptables-restore keeps whatever policy the kernel had
-        raise ConfigParseError(file, n, raw, "the policy of FORWARD is not declared")
+    # without ":FORWARD POLICY" the file is zonewall's --noflush file: the kernel keeps its
+    # FORWARD chain, which is modelled as the load line leaves it (module docstring)
+    own = not raw.lstrip().startswith(":FORWARD")
+    if own:
+        _check_own_objects(tables, file)
     chains: dict[str, Chain] = {}
     memo = _RuleMemo(filt, file)
     for name, rules in filt.rules.items():
@@ -282,7 +300,41 @@ def _build(tables: dict[str, _Table], file: str, memoise: bool) -> Ruleset:
             parsed = tuple(_RuleParser(w, file, n, raw, filt).parse() for w, n, raw in rules)
         policy, pn, praw = filt.policies[name]
         chains[name] = Chain(name, parsed, policy, RuleRef(file, pn, praw))
+    if own:
+        chains["FORWARD"] = Chain(
+            "FORWARD",
+            (Rule(RuleRef(file, None, f"FORWARD's first rule (the load line's): -A FORWARD -j "
+                                      f"{ENTRY}"), "JUMP", ENTRY),),
+            "ACCEPT",
+            RuleRef(file, None, f"FORWARD after the jump to {ENTRY}: the box's own rules, "
+                                "assumed to accept anything"))
     return Ruleset("iptables", file, chains, default_entry=("FORWARD",))
+
+
+def _check_own_objects(tables: dict[str, _Table], file: str) -> None:
+    """A file that does not declare FORWARD is loaded with --noflush beside the box's rules,
+    so it may touch zonewall's own chains only (failing closed on anything else)."""
+    for name, table in tables.items():
+        if name != "filter":
+            raise ConfigParseError(file, table.line, f"*{name}", "a --noflush file (FORWARD "
+                                   "not declared) may hold only zonewall's filter chains")
+    filt = tables["filter"]
+    for chain in BUILTIN["filter"]:
+        _, n, raw = filt.policies[chain]
+        if raw.lstrip().startswith(f":{chain}"):
+            raise ConfigParseError(file, n, raw, f"a --noflush file must not declare {chain} "
+                                   "(it would set the box's policy)")
+        if filt.rules[chain]:
+            _, n, raw = filt.rules[chain][0]
+            raise ConfigParseError(file, n, raw, f"a --noflush file must not add rules to "
+                                   f"{chain} (a reload would add them again)")
+    for chain, (_, n, raw) in filt.policies.items():
+        if chain not in BUILTIN["filter"] and not chain.startswith(OWN_PREFIX):
+            raise ConfigParseError(file, n, raw, f"chain '{chain}' is not zonewall's (a "
+                                   f"--noflush file declares only {OWN_PREFIX}* chains)")
+    if ENTRY not in filt.rules:
+        raise ConfigParseError(file, filt.line, "*filter", f"the policy of FORWARD is not "
+                               f"declared and zonewall's entry chain '{ENTRY}' is missing")
 
 
 # Options whose value `_RuleParser` takes and never reads, and the target options.

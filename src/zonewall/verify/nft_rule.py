@@ -42,6 +42,7 @@ class RuleParser:
         self.target: str | None = None
         self.target_at: int | None = None  # the token the target came from
         self.verdict_seen = False
+        self.ipv4 = False  # an `ip ...` or `icmp type` match: never matches an IPv6 packet
 
     def parse(self) -> Rule:
         p = self.p
@@ -91,6 +92,7 @@ class RuleParser:
                 self.once("oifname")
                 self.oif = match
         elif word == "ip":
+            self.ipv4 = True
             field_ = p.next("saddr, daddr or protocol")
             neg = self.negated()
             if field_ in ("saddr", "daddr"):
@@ -124,6 +126,7 @@ class RuleParser:
                 self.sports = sports
                 self.keys = self.keys & block
         elif word == "icmp":
+            self.ipv4 = True  # in an inet table nft adds "meta nfproto ipv4" to it
             if p.next("'type'") != "type":
                 raise p.err("only 'icmp type' is modelled")
             neg = self.negated()

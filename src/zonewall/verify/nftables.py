@@ -27,7 +27,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from zonewall.packets import ICMP_TYPES, PORT_SPAN
+from zonewall.packets import ICMP_TYPES, PORT_SPAN, PacketSet
 
 from .nft_rule import RuleParser
 from .rules import (
@@ -89,10 +89,19 @@ def parse_nftables(text: str, file: str = "<nftables>", *, memoise: bool = True)
     return _Parser(text, file, memoise).parse()
 
 
+def parse_nftables_ipv6(text: str, file: str = "<nftables>") -> Ruleset:
+    """The same ruleset as IPv6 packets see it: the forward base chains of `ip6` and `inet`
+    tables, where a rule with an `ip saddr|daddr|protocol` or `icmp type` match never
+    matches (it is kept, with no keys, so line numbers stay).  Addresses and protocols of
+    IPv6 itself (`ip6 saddr`, `icmpv6`) are not modelled and fail closed as always."""
+    return _Parser(text, file, memoise=False, ipv6=True).parse()
+
+
 class _Parser:
-    def __init__(self, text: str, file: str, memoise: bool = True) -> None:
+    def __init__(self, text: str, file: str, memoise: bool = True, ipv6: bool = False) -> None:
         self.file = file
-        self.memoise = memoise
+        self.memoise = memoise and not ipv6
+        self.ipv6 = ipv6
         self.lines = text.splitlines()
         self.words: list[str] = []  # the tokens, newlines included
         self.word_lines: list[int] = []  # the line of each
@@ -280,6 +289,8 @@ class _Parser:
         if seen is None:
             parser = RuleParser(self, table)
             rule = parser.parse()
+            if self.ipv6 and parser.ipv4:
+                return Rule(rule.ref, "CONTINUE", keys=PacketSet())  # never matches IPv6
             read_at = () if parser.target_at is None else (parser.target_at - start,)
             if self.memoise and key and self.i == start + len(key) and targets == read_at:
                 table.memo[key] = (rule, targets[0] if targets else None)
@@ -431,7 +442,8 @@ class _Parser:
                                                "jump to a base chain")
                 policy = chain.policy.upper() if chain.hook is not None else None
                 chains[qualified] = Chain(qualified, rules, policy, chain.policy_ref)
-                if chain.hook == "forward" and family in ("ip", "inet"):
+                if chain.hook == "forward" and family in (
+                        ("ip6", "inet") if self.ipv6 else ("ip", "inet")):
                     bases.append((chain.priority, t_index * 10000 + c_index, qualified))
         entry = tuple(name for _, _, name in sorted(bases))
         return Ruleset("nftables", self.file, chains, default_entry=entry)

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import os
 import textwrap
+from pathlib import Path
 
 import pytest
 from netaddr import IPAddress
 from verify_helpers import EXAMPLES, ROOT, check, edit, gateway_configs, lines_of, output
 
-from kernel_util import netns, require_tool, unavailable
+from kernel_util import load_command, netns, require_tool, unavailable
 from zonewall.packets import ICMP, TCP, UDP, PacketSet
 from zonewall.verify import (
     Cell,
@@ -188,10 +189,19 @@ def test_unmodelled_rule_fails_closed(line: str, message: str) -> None:
     ("*foo\nCOMMIT\n", "unknown table 'foo'"),
     ("*mangle\nCOMMIT\n", "no '\\*filter' table"),
     ("*filter\nip6tables stuff\nCOMMIT\n", "unmodelled line"),
+    # Without ":FORWARD", the file is zonewall's --noflush file: only its own objects.
     ("*filter\n:INPUT ACCEPT [0:0]\n-A FORWARD -j ACCEPT\nCOMMIT\n",
-     "the policy of FORWARD is not declared"),
+     "must not declare INPUT"),
+    ("*filter\n:zw-forward - [0:0]\n-A FORWARD -j zw-forward\nCOMMIT\n",
+     "must not add rules to FORWARD"),
+    ("*filter\n:zw-forward - [0:0]\n:mine - [0:0]\nCOMMIT\n",
+     "chain 'mine' is not zonewall's"),
+    ("*filter\n:zw-main - [0:0]\nCOMMIT\n", "entry chain 'zw-forward' is missing"),
+    ("*nat\nCOMMIT\n*filter\n:zw-forward - [0:0]\nCOMMIT\n",
+     "may hold only zonewall's filter chains"),
 ], ids=["no-commit", "outside-table", "nat-rules", "bad-policy", "unknown-table",
-        "no-filter", "junk", "no-forward-policy"])
+        "no-filter", "junk", "noflush-input", "noflush-forward-rule", "noflush-foreign",
+        "noflush-no-entry", "noflush-nat"])
 def test_unmodelled_file_fails_closed(text: str, message: str) -> None:
     with pytest.raises(ConfigParseError, match=message):
         parse_iptables(text, "bad.rules")
@@ -203,36 +213,36 @@ def edge_text() -> str:
 
 
 def test_early_accept_all_permits_too_much_and_names_the_line() -> None:
-    text = edit(edge_text(), "-A FORWARD -m conntrack --ctstate INVALID -j DROP\n",
-                "-A FORWARD -m conntrack --ctstate INVALID -j DROP\n-A FORWARD -j ACCEPT\n")
+    text = edit(edge_text(), "-A zw-main -m conntrack --ctstate INVALID -j DROP\n",
+                "-A zw-main -m conntrack --ctstate INVALID -j DROP\n-A zw-main -j ACCEPT\n")
     diffs = check(MULTI, "edge_fw", text)
     assert diffs and {d.kind for d in diffs} == {"permits-too-much"}
-    added = text.splitlines().index("-A FORWARD -j ACCEPT") + 1
-    assert all(any(r.line == added and r.text == "-A FORWARD -j ACCEPT" for r in d.rules)
+    added = text.splitlines().index("-A zw-main -j ACCEPT") + 1
+    assert all(any(r.line == added and r.text == "-A zw-main -j ACCEPT" for r in d.rules)
                for d in diffs)
     guest = [d for d in diffs if d.ingress == "eth1.202" and "guest_wifi" in d.src_owner
              and "ehr_app" in d.dst_owner]
     assert len(guest) == 1 and guest[0].packets == EVERYTHING
     digest = summarize(diffs)
     assert len(digest) < len(diffs) / 10
-    assert all(f"edge_fw.rules:{added}: -A FORWARD -j ACCEPT" in line for line in digest)
+    assert all(f"edge_fw.rules:{added}: -A zw-main -j ACCEPT" in line for line in digest)
 
 
 def test_accept_all_appended_before_commit_is_shadowed() -> None:
-    """Appended after FORWARD's final DROP it is dead: exactness means no difference."""
-    text = edit(edge_text(), "COMMIT\n", "-A FORWARD -j ACCEPT\nCOMMIT\n")
+    """Appended after zw-main's final DROP it is dead: exactness means no difference."""
+    text = edit(edge_text(), "COMMIT\n", "-A zw-main -j ACCEPT\nCOMMIT\n")
     assert check(MULTI, "edge_fw", text) == []
-    text = edit(edge_text(), "-A zp-guest_wifi-internet -m limit",
-                "-A zp-guest_wifi-internet -j ACCEPT\n-A zp-guest_wifi-internet -m limit")
+    text = edit(edge_text(), "-A zw-p-guest_wifi-internet -m limit",
+                "-A zw-p-guest_wifi-internet -j ACCEPT\n-A zw-p-guest_wifi-internet -m limit")
     diffs = check(MULTI, "edge_fw", text)
     assert diffs and all(d.ingress == "eth1.202" and "external internet" in d.dst_owner
                          and d.packets == EVERYTHING - PacketSet.ports(TCP, 443, 443)
                          for d in diffs)
-    assert lines_of(diffs) == {"-A zp-guest_wifi-internet -j ACCEPT"}
+    assert lines_of(diffs) == {"-A zw-p-guest_wifi-internet -j ACCEPT"}
 
 
 def test_widened_port_range_permits_the_added_ports() -> None:
-    old = ("-A zp-clinician_ws-ehr_app -p tcp -m tcp --dport 443 -m conntrack --ctstate NEW")
+    old = ("-A zw-p-clinician_ws-ehr_app -p tcp -m tcp --dport 443 -m conntrack --ctstate NEW")
     text = edit(edge_text(), old, old.replace("--dport 443", "--dport 443:450"))
     diffs = check(MULTI, "edge_fw", text)
     assert len(diffs) == 1
@@ -240,7 +250,7 @@ def test_widened_port_range_permits_the_added_ports() -> None:
     assert (d.kind, d.ingress, d.packets) == ("permits-too-much", "eth1.201",
                                              PacketSet.ports(TCP, 444, 450))
     assert "clinician_ws" in d.src_owner and "ehr_app" in d.dst_owner
-    assert d.rules[0].text.startswith("-A zp-clinician_ws-ehr_app -p tcp -m tcp --dport 443:450")
+    assert d.rules[0].text.startswith("-A zw-p-clinician_ws-ehr_app -p tcp -m tcp --dport 443:450")
 
 
 def test_spoof_rule_dropped_or_turned_into_accept() -> None:
@@ -259,7 +269,7 @@ def test_spoof_rule_dropped_or_turned_into_accept() -> None:
 
 
 def test_prefix_widened_from_24_to_23() -> None:
-    old = "-A zo-biomed_ws -o eth0 -d 10.60.2.0/24 -j zp-biomed_ws-infusion_pump"
+    old = "-A zw-o-biomed_ws -o eth0 -d 10.60.2.0/24 -j zw-p-biomed_ws-infusion_pump"
     diffs = check(MULTI, "edge_fw", edit(edge_text(), old, old.replace("/24", "/23")))
     kinds = {(d.kind, d.dst_owner.split(" (")[0]) for d in diffs}
     # the added /24 holds unallocated pool space (in no class or external: `internet` excepts
@@ -271,11 +281,11 @@ def test_prefix_widened_from_24_to_23() -> None:
     assert blocked.packets == PacketSet.ports(TCP, 443, 443) | PacketSet.ports(TCP, 3389, 3389)
     wide = old.replace("/24", "/23")
     assert all(wide in {r.text for r in d.path} for d in diffs)
-    assert lines_of([blocked]) == {"-A zp-biomed_ws-infusion_pump -j DROP"}
+    assert lines_of([blocked]) == {"-A zw-p-biomed_ws-infusion_pump -j DROP"}
 
 
 def test_missing_conntrack_accept_blocks_replies() -> None:
-    text = edit(edge_text(), "-A FORWARD -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT\n",
+    text = edit(edge_text(), "-A zw-main -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT\n",
                 "")
     diffs = check(MULTI, "edge_fw", text)
     replies = [d for d in diffs if d.kind == "reply-blocked"]
@@ -297,7 +307,7 @@ def test_new_and_reply_permitted_api() -> None:
     https = PacketSet.ports(TCP, 443, 443)
     assert ev.new_permitted("eth1.202", "eth0", "10.60.0.9", "8.8.8.8") == https
     assert ev.reply_permitted("eth0", "eth1.202", "8.8.8.8", "10.60.0.9", https) == https
-    text = edit(edge_text(), "-A FORWARD -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT\n",
+    text = edit(edge_text(), "-A zw-main -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT\n",
                 "")
     broken = Evaluator(parse_iptables(text, "edge_fw.rules"))
     assert not broken.reply_permitted("eth0", "eth1.202", "8.8.8.8", "10.60.0.9", https)
@@ -312,17 +322,20 @@ IPT_CASES = [(p, o.gateway) for p in EXAMPLES for o in gateway_configs(p)
 @pytest.mark.kernel
 @pytest.mark.parametrize(("path", "gateway"), IPT_CASES,
                          ids=[f"{p.stem}-{g}" for p, g in IPT_CASES])
-def test_iptables_save_of_the_loaded_config_has_no_difference(path: object,
-                                                              gateway: str) -> None:
-    """Loaded with iptables-restore, read back with iptables-save (and -c): still exact."""
+def test_iptables_save_of_the_loaded_config_has_no_difference(path: object, gateway: str,
+                                                              tmp_path: Path) -> None:
+    """Loaded by the header's load line (restore --noflush, then FORWARD's jump), read back
+    with iptables-save (and -c), where FORWARD is evaluated as written: still exact."""
     require_tool("iptables-restore")
     text = output(str(path), gateway).text
+    rules = tmp_path / "gw.rules"
+    rules.write_text(text, encoding="utf-8")
     if text.count("\n-A ") > 300 and os.geteuid() != 0:
         # an unprivileged user namespace cannot raise the netlink buffer: a large ruleset
         # fails with "sendmsg() failed: Message too long"
         unavailable("large rulesets need a root network namespace")
     with netns() as ns:
-        ns.run("iptables-restore", input=text)
+        ns.run("sh", "-c", load_command(text, str(rules)))
         saved = ns.run("iptables-save").stdout
         counted = ns.run("iptables-save", "-c").stdout
     assert saved.startswith("# Generated by iptables-save")

@@ -204,8 +204,9 @@ def test_table_defined_twice_without_delete_merges() -> None:
              " priority filter; policy drop;\n        udp dport 9999 accept\n    }\n}\n")
     text = dc_text().replace("delete table inet zonewall\n", "")
     diffs = check(MULTI, "dc_fw", stale + text)
-    assert diffs and {d.packets for d in diffs} == {PacketSet.ports(UDP, 9999, 9999)}
-    assert lines_of(diffs) == {"udp dport 9999 accept"}
+    ipv4 = [d for d in diffs if d.src != "any IPv6 address"]
+    assert ipv4 and {d.packets for d in ipv4} == {PacketSet.ports(UDP, 9999, 9999)}
+    assert lines_of(diffs) == {"udp dport 9999 accept"}  # it forwards IPv6 too
     assert check(MULTI, "dc_fw", stale + dc_text()) == []  # with the idiom: replaced
 
 
@@ -237,3 +238,23 @@ def test_a_backslash_in_a_string_is_an_ordinary_character() -> None:
     rs = parse_nftables(text, "listed")
     assert accepted(rs, "10.1.1.5", "10.1.2.5") == accepted(parse_nftables(LISTED, "l"),
                                                              "10.1.1.5", "10.1.2.5")
+
+
+# -- IPv6: the inet table must drop it in forwarding ------------------------------------------
+def test_generated_ruleset_drops_ipv6() -> None:
+    assert not [d for d in check(MULTI, "dc_fw") if d.src == "any IPv6 address"]
+
+
+def test_a_rule_without_ipv4_matches_forwards_ipv6_and_is_caught() -> None:
+    # "iifname ... tcp dport 22 accept" has no `ip` match, so IPv6 meets it too; the rules
+    # that dispatch IPv4 (`ip saddr @...`) never match IPv6 and cannot hide it.
+    old = '        iifname "eth1.300" ip saddr @zc_ehr_app jump zo_ehr_app'
+    added = '        iifname "eth1.300" tcp dport 22 accept'
+    text = edit(dc_text(), old, added + "\n" + old)
+    six = [d for d in check(MULTI, "dc_fw", text) if d.src == "any IPv6 address"]
+    assert [(d.kind, d.ingress) for d in six] == [("permits-too-much", "eth1.300")]
+    assert {r.text for r in six[0].rules} == {added}
+    # the same rule behind an IPv4 match is not reachable by IPv6
+    ipv4_only = edit(dc_text(), old, old.replace("jump zo_ehr_app", "tcp dport 22 accept")
+                     + "\n" + old)
+    assert not [d for d in check(MULTI, "dc_fw", ipv4_only) if d.src == "any IPv6 address"]

@@ -45,7 +45,7 @@ def test_negation_sub_chain_without_its_return_permits_the_denied_port(tmp_path:
     assert [(d.kind, d.packets) for d in diffs] == [
         ("permits-too-much", PacketSet.ports(TCP, 22, 22))]
     assert "b (served here)" in diffs[0].src_owner and "class c" in diffs[0].dst_owner
-    accept = next(line for line in text.splitlines() if line.startswith("-A zn-")
+    accept = next(line for line in text.splitlines() if line.startswith("-A zw-n-")
                   and line.endswith("-j ACCEPT"))
     assert lines_of(diffs) == {accept}
 
