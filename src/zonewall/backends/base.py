@@ -33,6 +33,7 @@ from zonewall.ir import (
     CompiledPolicy,
     Endpoint,
     Flow,
+    GatewayFlow,
     GatewayPlan,
     ResolvedClass,
     ResolvedRule,
@@ -48,6 +49,7 @@ __all__ = [
     "Permit",
     "capability_errors",
     "gateway_view",
+    "self_endpoint",
     "make_env",
     "policy_lines",
     "short_name",
@@ -83,6 +85,9 @@ class GatewayView:
     served_prefixes: tuple[IPNetwork, ...]  # merged
     class_by_endpoint: Mapping[int, ResolvedClass]
     endpoints: tuple[Endpoint, ...]
+    # Traffic to the gateway itself (`gateway:NAME`): per source endpoint (a class or an
+    # external atom, by id), what it may start to the box; `Permit.dst` is `self_endpoint`.
+    to_self: tuple[tuple[Endpoint, tuple[Permit, ...]], ...] = ()
 
     def local(self, ep: Endpoint) -> ResolvedClass | None:
         """The served class an endpoint is, when it is routed by this gateway."""
@@ -90,7 +95,8 @@ class GatewayView:
         return cls if cls is not None and cls.gateway == self.plan.name else None
 
 
-def slices(flow: Flow, rules: Mapping[int, ResolvedRule]) -> list[tuple[ResolvedRule, PacketSet]]:
+def slices(flow: Flow | GatewayFlow, rules: Mapping[int, ResolvedRule]
+           ) -> list[tuple[ResolvedRule, PacketSet]]:
     """Split a flow's packets among the allows that open them, first statement first."""
     if len(flow.rules) == 1:
         # Most flows: one allow opens all of it (a flow's packets lie within its openers').
@@ -126,6 +132,10 @@ def gateway_view(policy: CompiledPolicy, gateway: str) -> GatewayView:
             target = inbound.setdefault(flow.src, [])
         if target is not None:
             target.extend(Permit(src, dst, part, rule) for rule, part in slices(flow, rules))
+    me = self_endpoint(gateway)
+    to_self = tuple(
+        (eps[f.src], tuple(Permit(eps[f.src], me, part, rule) for rule, part in slices(f, rules)))
+        for f in policy.gateway_flows if f.gateway == gateway)
     id_of = {c.name: e for e, c in class_by_ep.items()}
     transit = [p for c in policy.classes if c.gateway != gateway for p in c.prefixes]
     return GatewayView(
@@ -137,7 +147,14 @@ def gateway_view(policy: CompiledPolicy, gateway: str) -> GatewayView:
         served_prefixes=tuple(cidr_merge([p for c in served for p in c.prefixes])),
         class_by_endpoint=class_by_ep,
         endpoints=eps,
+        to_self=to_self,
     )
+
+
+def self_endpoint(gateway: str) -> Endpoint:
+    """The gateway itself as the destination of its `to_self` permits (no address of its
+    own in the policy: they are the box's, whatever they are)."""
+    return Endpoint(-1, "gateway", f"gateway:{gateway}", ())
 
 
 def protocol_blocks(packets: PacketSet) -> list[tuple[int, list[tuple[int, int]]]]:
