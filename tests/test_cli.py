@@ -58,7 +58,7 @@ def test_hospital_is_clean_and_every_assertion_passes() -> None:
                if line.startswith("assert ")]
     listed = [line for line in proc.stdout.splitlines()
               if re.match(r"^[A-Z]+ ", line) and "W113" not in line]
-    assert len(asserts) == len(listed) == 21
+    assert len(asserts) == len(listed) == 26
     for source, line in zip(asserts, listed, strict=True):
         match = re.fullmatch(r"(\w+)\s+(.*?)\s+\((.*)\)", line)
         assert match is not None, line
@@ -67,7 +67,7 @@ def test_hospital_is_clean_and_every_assertion_passes() -> None:
         assert text == " ".join(source.removeprefix("assert ").split("#")[0].split())
         assert where.startswith("examples/hospital.zw:")
     assert proc.stdout.splitlines()[-1] == (
-        "examples/hospital.zw: 21 assertions: 21 hold, 0 fail, 0 accepted; 0 error(s), "
+        "examples/hospital.zw: 26 assertions: 26 hold, 0 fail, 0 accepted; 0 error(s), "
         "0 warning(s)")
 
 
@@ -180,10 +180,10 @@ def test_json_for_a_clean_policy() -> None:
     assert code == 0
     assert_report_shape(doc)
     assert doc["ok"] is True and doc["diagnostics"] == []
-    assert len(doc["assertions"]) == 21
+    assert len(doc["assertions"]) == 26
     assert doc["assertions"][0] == {
         "text": "unreachable guest_wifi -> tag:medical", "status": "pass",
-        "file": "examples/hospital.zw", "line": 313, "counterexample": None}
+        "file": "examples/hospital.zw", "line": 326, "counterexample": None}
 
 
 def test_json_unreachable_counterexample_is_the_path() -> None:

@@ -235,7 +235,7 @@ def test_matrix_text_grid_when_it_fits_list_otherwise(capsys: pytest.CaptureFixt
     assert '32  allow https  "screen casting (a test rule left behind)"' in out
     code, out, _ = run(capsys, "matrix", "examples/hospital.zw")
     assert code == 0 and "grid is wider than 120 columns" in out
-    assert "  infusion_pump -> pump_server: https\n      examples/hospital.zw:233" in out
+    assert "  infusion_pump -> pump_server: https\n      examples/hospital.zw:242" in out
     code, out, _ = run(capsys, "matrix", "--width", "5000", "examples/hospital.zw")
     assert "source \\ destination  ad_dc" in out
 
@@ -243,7 +243,7 @@ def test_matrix_text_grid_when_it_fits_list_otherwise(capsys: pytest.CaptureFixt
 def test_matrix_csv_one_row_per_conduit(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, "matrix", "--format", "csv", "examples/hospital.zw")
     rows = list(csv.DictReader(io.StringIO(out)))
-    assert code == 0 and len(rows) == 108
+    assert code == 0 and len(rows) == 110
     pump = next(r for r in rows if (r["source"], r["destination"]) == ("pump_server",
                                                                        "pump_vendor"))
     assert pump["services"] == "https" and pump["destination_kind"] == "external"
@@ -289,9 +289,9 @@ def test_graph_html_is_one_offline_file_with_graph_and_matrix(
     page = target.read_text(encoding="utf-8")
     assert_offline(page)
     assert "<svg" in page and '<table class="matrix">' in page
-    assert page.count('<g class="node class') == 25
+    assert page.count('<g class="node class') == 26
     assert page.count('<g class="node external') == 4
-    assert "21 assertions: 21 hold" in page and "drug library downloads" in page
+    assert "26 assertions: 26 hold" in page and "drug library downloads" in page
     assert [p.name for p in tmp_path.iterdir()] == ["report.html"]  # nothing else written
 
 

@@ -60,7 +60,7 @@ from zonewall.backends.base import (
     short_name,
 )
 from zonewall.backends.text import comment_line, iptables_comment, log_prefix
-from zonewall.ir import CompiledPolicy, Endpoint
+from zonewall.ir import CompiledPolicy, Endpoint, ResolvedClass
 from zonewall.packets import ICMP, PROTO_NAMES, TCP, UDP, PacketSet, key
 
 __all__ = ["IptablesBackend", "IptChain", "IptModel", "IptRule"]
@@ -72,6 +72,7 @@ MAIN = "zw-main"  # decides every packet on zonewall's interfaces
 CLOSED = "zw-ipv6-closed"  # the IPv6 companion's log + drop
 INPUT_ENTRY = "zw-input"  # the chain INPUT jumps to (iptables only: IPv6 INPUT is untouched)
 SELF = "zw-self"  # decides every packet to the box entering on zonewall's interfaces
+DHCP_KEY = key(UDP, 67)  # a DHCP server's port
 COMMENT_MAX = 255
 MULTIPORT_UNITS = 15
 LOG_LIMIT = ("-m limit --limit 5/min --limit-burst 10",)
@@ -336,6 +337,13 @@ class IptablesBackend(Backend):
             IptRule(("-m conntrack --ctstate ESTABLISHED,RELATED",), "ACCEPT"),
             IptRule(("-m conntrack --ctstate INVALID",), "DROP"),
         ]
+        for cls in _dhcp_clients(view):
+            for prefix in ("0.0.0.0/32", *map(str, cls.prefixes)):
+                rules.append(IptRule(
+                    (f"-i {cls.interface}", f"-s {prefix}", "-p udp", "-m udp --dport 67",
+                     "-m conntrack --ctstate NEW"), "ACCEPT",
+                    iptables_comment(f"DHCP from {cls.name} to a relay on the box: {cls.name} "
+                                     "may reach a DHCP server", COMMENT_MAX)))
         chains: list[IptChain] = []
         for src, permits in view.to_self:
             local = view.local(src)
@@ -382,6 +390,15 @@ def _scope(view: GatewayView, target: str) -> tuple[IptRule, ...]:
     rules = [IptRule((f"-i {name}",), target) for name in _ingress(view)]
     rules.extend(IptRule((f"-o {name}",), target) for name in served)
     return tuple(rules)
+
+
+def _dhcp_clients(view: GatewayView) -> list[ResolvedClass]:
+    """Served classes that may reach a DHCP server in some class (udp/67): their clients'
+    broadcasts (from 0.0.0.0, to 255.255.255.255) must reach a DHCP relay on the box, as
+    `ip helper-address` takes them in on IOS; the relayed exchange is the box's own (OUTPUT,
+    and its replies ESTABLISHED)."""
+    return [cls for cls, permits in view.outbound
+            if any(p.dst.kind == "class" and DHCP_KEY in p.packets for p in permits)]
 
 
 def _ingress(view: GatewayView) -> list[str]:

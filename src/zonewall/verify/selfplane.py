@@ -8,7 +8,11 @@ as forwarding (language spec, section 4):
   class's flow to this gateway; any other source there is spoofed (nothing);
 * entering on the uplink, a source in a class served by another gateway or in an external
   atom may start exactly its flow to this gateway; a class served here is spoofed (nothing);
-  an address in no class and no external gets nothing.
+  an address in no class and no external gets nothing;
+* DHCP: a served class that may reach a DHCP server in some class (udp/67) sends its
+  clients' broadcasts (from 0.0.0.0 or the class, to 255.255.255.255) to a relay on the box,
+  so udp/67 from those sources on its interface is expected too, as IOS takes them in for
+  `ip helper-address`.
 
 The config side is the parsed ruleset's `input_entry` chains (iptables INPUT, nft input
 hooks), evaluated with the same engine as forwarding.  NEW packets must be accepted exactly
@@ -31,10 +35,12 @@ from zonewall.packets import PacketSet
 
 from .addresses import Group, address_groups
 from .engine import Cell, Ctx, Evaluator
-from .model import GatewayModel
+from .model import DHCP_SERVER_KEY, GatewayModel
 from .rules import EMPTY, EVERYTHING, RuleRef, Ruleset
 
 __all__ = ["SelfFinding", "self_plane"]
+
+DHCP = PacketSet(((DHCP_SERVER_KEY, DHCP_SERVER_KEY),))  # udp/67
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,7 +70,7 @@ def self_plane(compiled: CompiledPolicy, gateway: str, ruleset: Ruleset) -> list
     reps = sorted((g.rep, g.id) for g in groups)
     out: list[SelfFinding] = []
     for ingress in model.interfaces:
-        notable = {g.id for g in groups if g.special or (ingress, _eid(g)) in expected}
+        notable = {g.id for g in groups if g.special or (ingress, _key(g)) in expected}
         for m in ev.source_tests(ingress):
             for lo, hi in m.intervals if not m.negate else ((0, 1 << 32),):
                 start = bisect.bisect_left(reps, (lo, -1))
@@ -75,11 +81,13 @@ def self_plane(compiled: CompiledPolicy, gateway: str, ruleset: Ruleset) -> list
         rest = next((g for g in groups if g.id not in notable), None)
         rows: dict[tuple[object, ...], list[SelfFinding]] = {}
         for g in [groups[i] for i in sorted(notable)] + ([rest] if rest else []):
-            want = expected.get((ingress, _eid(g)), EMPTY)
+            want = expected.get((ingress, _key(g)), EMPTY)
             rkey = (ev.src_signature(ingress, g.rep), want)
             if rkey not in rows:
                 rows[rkey] = _row(ev, groups, ingress, g, want, model.name)
-            out.extend(_as_source(f, g) for f in rows[rkey])
+            alike = [x for x in groups if x.id not in notable] if g is rest else [g]
+            for each in alike if rows[rkey] else ():
+                out.extend(_as_source(f, each) for f in rows[rkey])
     return out
 
 
@@ -92,15 +100,22 @@ def _as_source(f: SelfFinding, g: Group) -> SelfFinding:
                                example=f.example.replace(f" from {f.src} ", f" from {src} "))
 
 
-def _eid(g: Group) -> int | None:
+def _key(g: Group) -> int | str | None:
+    """A source group's key in `_expected`: its endpoint id, "zero" for 0.0.0.0."""
+    if g.special == "zero":
+        return "zero"
     return g.endpoint.id if g.endpoint is not None else None
 
 
 def _expected(compiled: CompiledPolicy, model: GatewayModel
-              ) -> dict[tuple[str, int | None], PacketSet]:
-    """(ingress, source endpoint id) -> what NEW packets to the box must be accepted."""
+              ) -> dict[tuple[str, int | str | None], PacketSet]:
+    """(ingress, source key) -> what NEW packets to the box must be accepted.
+
+    Besides the gateway flows: the DHCP broadcasts of a served class that may reach a DHCP
+    server (udp/67, from 0.0.0.0 or the class, on its interface) go to a relay on the box,
+    as an IOS SVI's `ip helper-address` takes them in (`GatewayModel.dhcp_relay`)."""
     served = {c.name: c for c in model.served}
-    out: dict[tuple[str, int | None], PacketSet] = {}
+    out: dict[tuple[str, int | str | None], PacketSet] = {}
     for f in compiled.gateway_flows:
         if f.gateway != model.name:
             continue
@@ -109,6 +124,10 @@ def _expected(compiled: CompiledPolicy, model: GatewayModel
         ingress = cls.interface if cls is not None else model.uplink
         if ingress is not None:
             out[(ingress, f.src)] = f.packets
+    for ingress in model.interfaces:
+        relay = model.dhcp_relay(ingress)
+        for who in (*relay, "zero") if relay else ():
+            out[(ingress, who)] = out.get((ingress, who), EMPTY) | DHCP
     return out
 
 
