@@ -404,7 +404,8 @@ def _dhcp_clients(view: GatewayView) -> list[ResolvedClass]:
 def _ingress(view: GatewayView) -> list[str]:
     """The interfaces zonewall filters what enters on: served classes' and the uplink."""
     served = sorted({cls.interface for cls in view.served})
-    return served + ([view.plan.uplink] if view.plan.uplink not in (None, *served) else [])
+    uplink = view.plan.uplink
+    return served + ([uplink] if uplink is not None and uplink not in served else [])
 
 
 class _ChainNames:

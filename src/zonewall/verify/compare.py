@@ -55,8 +55,8 @@ from .ipv6 import Leak, ipv6_leaks, nft_ipv6_leaks
 from .model import GatewayModel
 from .nftables import parse_nftables, parse_nftables_ipv6
 from .replies import port_cuts, reply_flows, reply_keys
-from .selfplane import self_plane
 from .rules import EMPTY, EVERYTHING, AddrMatch, RuleRef, Ruleset
+from .selfplane import self_plane
 
 __all__ = ["KINDS", "PARSERS", "Difference", "parse_config", "summarize", "validate"]
 

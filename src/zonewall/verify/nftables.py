@@ -17,10 +17,10 @@ Modelled exactly (anything else is a `ConfigParseError` with file, line and text
 * rule matches (each optionally `!=`): `iifname`/`oifname`/`iif`/`oif` (strings, `*` suffix
   wildcard, anonymous sets), `meta iifname|oifname|l4proto`, `ip saddr|daddr` (literal, set
   literal, `@set`), `ip protocol`, `tcp|udp dport|sport` (port, `lo-hi`, set, `@set`),
-  `icmp type` (number or name), `ct state`, `meta nfproto ipv4`; statements `counter [packets N bytes M]`, `log
-  [prefix S] [level L]`, `limit rate N/unit [burst N packets]` (only in rules without a
-  verdict), `comment S`; verdicts `accept`, `drop`, `reject [with ...]` (a drop), `jump C`,
-  `goto C`, `return`, `continue`.
+  `icmp type` (number or name), `ct state`, `meta nfproto ipv4`; statements `counter
+  [packets N bytes M]`, `log [prefix S] [level L]`, `limit rate N/unit [burst N packets]`
+  (only in rules without a verdict), `comment S`; verdicts `accept`, `drop`, `reject [with
+  ...]` (a drop), `jump C`, `goto C`, `return`, `continue`.
 """
 
 from __future__ import annotations
@@ -429,7 +429,7 @@ class _Parser:
     # -- result ---------------------------------------------------------------------------------
     def ruleset(self) -> Ruleset:
         chains: dict[str, Chain] = {}
-        bases: list[tuple[int, int, str]] = []
+        bases: list[tuple[bool, int, int, str]] = []  # (input hook?, priority, order, name)
         for t_index, ((family, tname), table) in enumerate(self.tables.items()):
             for c_index, chain in enumerate(table.chains.values()):
                 qualified = f"{family} {tname} {chain.name}"

@@ -126,7 +126,8 @@ def _expected(compiled: CompiledPolicy, model: GatewayModel
             out[(ingress, f.src)] = f.packets
     for ingress in model.interfaces:
         relay = model.dhcp_relay(ingress)
-        for who in (*relay, "zero") if relay else ():
+        sources: list[int | str] = [*relay, "zero"] if relay else []
+        for who in sources:
             out[(ingress, who)] = out.get((ingress, who), EMPTY) | DHCP
     return out
 
