@@ -68,9 +68,18 @@ def self_plane(compiled: CompiledPolicy, gateway: str, ruleset: Ruleset) -> list
     groups = address_groups(model, ruleset.address_intervals())
     expected = _expected(compiled, model)
     reps = sorted((g.rep, g.id) for g in groups)
+    by_key: dict[int | str | None, list[int]] = {}
+    for g in groups:
+        by_key.setdefault(_key(g), []).append(g.id)
+    special = {g.id for g in groups if g.special}
+    wanted: dict[str, list[int | str | None]] = {}
+    for ingress, key in expected:
+        wanted.setdefault(ingress, []).append(key)
     out: list[SelfFinding] = []
     for ingress in model.interfaces:
-        notable = {g.id for g in groups if g.special or (ingress, _key(g)) in expected}
+        notable = set(special)
+        for key in wanted.get(ingress, ()):
+            notable.update(by_key.get(key, ()))
         for m in ev.source_tests(ingress):
             for lo, hi in m.intervals if not m.negate else ((0, 1 << 32),):
                 start = bisect.bisect_left(reps, (lo, -1))
