@@ -163,3 +163,19 @@ def test_a_policy_with_no_gateway_flow_closes_the_box(tmp_path: Path) -> None:
     rules = output(path, "fw").text
     assert "-A zw-self -i" not in rules  # no permit to the box at all
     assert check(path, "fw") == [] and check(path, "nf") == []
+
+
+def test_build_notes_a_box_nothing_may_reach(policy: str, tmp_path: Path) -> None:
+    from zonewall.build import closed_box_notes
+    from zonewall.report import run_check
+
+    reached = run_check(policy).compiled
+    assert reached is not None and closed_box_notes(reached) == []
+    text = POLICY.replace('allow siem -> gateway:fw : snmp           "monitoring"\n', "")
+    text = text.replace('allow admin -> gateways : ssh, https      "management"\n',
+                        'allow admin -> gateway:fw : ssh          "management"\n')
+    nf_closed = run_check(write_policy(tmp_path, "nf_closed", text)).compiled
+    assert nf_closed is not None
+    [note] = closed_box_notes(nf_closed)
+    assert note.startswith("gateway 'nf' (nftables): no allow reaches the box itself")
+    assert "`allow <class> -> gateway:nf : ssh`" in note
