@@ -428,3 +428,36 @@ def test_output_is_the_same_whatever_the_hash_seed(args: tuple[str, ...]) -> Non
         assert proc.returncode == 0, proc.stderr
         outputs.add(proc.stdout)
     assert len(outputs) == 1
+
+
+GATEWAY_PATH = """\
+pool subnets 10.0.0.0/16
+pool vlans 100-199
+service ssh = tcp/22
+service https = tcp/443
+class admin { hosts 10 }
+class guest { hosts 10 }
+gateway fw { platform iptables  interface "eth1.{vlan}"  uplink "eth0"  serves admin, guest }
+allow admin -> gateway:fw : ssh  "management"
+allow guest -> admin : https     "portal"
+assert unreachable guest -> gateway:fw
+"""
+
+
+@pytest.mark.parametrize("fmt", ["dot", "mermaid", "html"])
+def test_a_counterexample_ending_at_a_gateway_is_drawn_up_to_its_last_class(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path, fmt: str) -> None:
+    # graph and matrix show classes and externals only: the last hop (admin -> gateway:fw)
+    # has no node to end at, the rest of the path is highlighted
+    policy = tmp_path / "p.zw"
+    policy.write_text(GATEWAY_PATH, encoding="utf-8")
+    code, out, err = run(capsys, "graph", str(policy), "--format", fmt, "--highlight",
+                         "unreachable guest -> gateway:fw")
+    assert (code, err) == (0, "")
+    assert "(fail)" in out or "fail" in out
+    if fmt == "dot":
+        nodes = re.findall(r'^\s*n\d+ \[label="([^"]*)"', out, re.M)
+        assert sorted(n.split("\\n")[0] for n in nodes) == ["admin", "guest"]
+        assert re.search(r'n\d+ -> n\d+ \[label="https".*color="#d7191c"', out)
+    code, out, _ = run(capsys, "matrix", str(policy), "--format", "csv")
+    assert code == 0 and "gateway:fw" not in out
