@@ -235,7 +235,7 @@ def test_matrix_text_grid_when_it_fits_list_otherwise(capsys: pytest.CaptureFixt
     assert '32  allow https  "screen casting (a test rule left behind)"' in out
     code, out, _ = run(capsys, "matrix", "examples/hospital.zw")
     assert code == 0 and "grid is wider than 120 columns" in out
-    assert "  infusion_pump -> pump_server: https\n      examples/hospital.zw:233" in out
+    assert "  infusion_pump -> pump_server: https\n      examples/hospital.zw:242" in out
     code, out, _ = run(capsys, "matrix", "--width", "5000", "examples/hospital.zw")
     assert "source \\ destination  ad_dc" in out
 
@@ -243,7 +243,7 @@ def test_matrix_text_grid_when_it_fits_list_otherwise(capsys: pytest.CaptureFixt
 def test_matrix_csv_one_row_per_conduit(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, "matrix", "--format", "csv", "examples/hospital.zw")
     rows = list(csv.DictReader(io.StringIO(out)))
-    assert code == 0 and len(rows) == 108
+    assert code == 0 and len(rows) == 110
     pump = next(r for r in rows if (r["source"], r["destination"]) == ("pump_server",
                                                                        "pump_vendor"))
     assert pump["services"] == "https" and pump["destination_kind"] == "external"
@@ -289,9 +289,9 @@ def test_graph_html_is_one_offline_file_with_graph_and_matrix(
     page = target.read_text(encoding="utf-8")
     assert_offline(page)
     assert "<svg" in page and '<table class="matrix">' in page
-    assert page.count('<g class="node class') == 25
+    assert page.count('<g class="node class') == 26
     assert page.count('<g class="node external') == 4
-    assert "21 assertions: 21 hold" in page and "drug library downloads" in page
+    assert "26 assertions: 26 hold" in page and "drug library downloads" in page
     assert [p.name for p in tmp_path.iterdir()] == ["report.html"]  # nothing else written
 
 
@@ -428,3 +428,36 @@ def test_output_is_the_same_whatever_the_hash_seed(args: tuple[str, ...]) -> Non
         assert proc.returncode == 0, proc.stderr
         outputs.add(proc.stdout)
     assert len(outputs) == 1
+
+
+GATEWAY_PATH = """\
+pool subnets 10.0.0.0/16
+pool vlans 100-199
+service ssh = tcp/22
+service https = tcp/443
+class admin { hosts 10 }
+class guest { hosts 10 }
+gateway fw { platform iptables  interface "eth1.{vlan}"  uplink "eth0"  serves admin, guest }
+allow admin -> gateway:fw : ssh  "management"
+allow guest -> admin : https     "portal"
+assert unreachable guest -> gateway:fw
+"""
+
+
+@pytest.mark.parametrize("fmt", ["dot", "mermaid", "html"])
+def test_a_counterexample_ending_at_a_gateway_is_drawn_up_to_its_last_class(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path, fmt: str) -> None:
+    # graph and matrix show classes and externals only: the last hop (admin -> gateway:fw)
+    # has no node to end at, the rest of the path is highlighted
+    policy = tmp_path / "p.zw"
+    policy.write_text(GATEWAY_PATH, encoding="utf-8")
+    code, out, err = run(capsys, "graph", str(policy), "--format", fmt, "--highlight",
+                         "unreachable guest -> gateway:fw")
+    assert (code, err) == (0, "")
+    assert "(fail)" in out or "fail" in out
+    if fmt == "dot":
+        nodes = re.findall(r'^\s*n\d+ \[label="([^"]*)"', out, re.M)
+        assert sorted(n.split("\\n")[0] for n in nodes) == ["admin", "guest"]
+        assert re.search(r'n\d+ -> n\d+ \[label="https".*color="#d7191c"', out)
+    code, out, _ = run(capsys, "matrix", str(policy), "--format", "csv")
+    assert code == 0 and "gateway:fw" not in out

@@ -23,7 +23,7 @@ from pathlib import Path, PurePosixPath
 
 from zonewall import __version__
 from zonewall.backends import get_backend
-from zonewall.backends.base import gateway_view
+from zonewall.backends.base import Feature, capability_errors, gateway_view
 from zonewall.backends.cisco_ios_names import suffix_of
 from zonewall.backends.linux_interfaces import interface_configs, interface_notes
 from zonewall.backends.vlan_plan import vlan_plan
@@ -105,7 +105,7 @@ def gateway_steps(compiled: CompiledPolicy, plan: GatewayPlan) -> list[_Step]:
     validation finds it does not enforce exactly the policy, the error in its place."""
     backend = get_backend(plan.platform)
     view = gateway_view(compiled, plan.name)
-    problems = backend.check(compiled, view)
+    problems = capability_errors(backend, compiled, view)
     steps: list[_Step] = list(problems)
     if any(d.is_error for d in problems):
         return steps
@@ -188,6 +188,19 @@ def manifest(report: CheckReport, outputs: list[Output]) -> str:
     return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
 
 
+def closed_box_notes(policy: CompiledPolicy) -> list[str]:
+    """One line per gateway that filters traffic to itself and that nothing may reach: its own
+    addresses are closed on every interface it serves, which locks out management done in-band.
+    A note for the summary, not a warning: a box managed out of band is right to be closed."""
+    reached = {f.gateway for f in policy.gateway_flows}
+    return [f"gateway '{plan.name}' ({plan.platform}): no allow reaches the box itself, so it "
+            "drops all traffic to its own addresses entering on the interfaces it serves; "
+            "manage it through another interface, or allow it, e.g. `allow <class> -> "
+            f"gateway:{plan.name} : ssh`"
+            for plan in policy.gateways if plan.name not in reached
+            and Feature.GATEWAY_PLANE in get_backend(plan.platform).supports]
+
+
 def build(path: str, outdir: str, warnings_as_errors: bool = False,
           include_path: Sequence[str] = ()) -> BuildReport:
     """Check and build; writes into `outdir` only when everything is clean."""
@@ -201,7 +214,7 @@ def build(path: str, outdir: str, warnings_as_errors: bool = False,
         return result
     assert report.compiled is not None  # report.ok() holds
     result.outputs = outputs
-    result.notes = interface_notes(report.compiled)
+    result.notes = interface_notes(report.compiled) + closed_box_notes(report.compiled)
     try:
         _write(Path(outdir), outputs, manifest(report, outputs))
     except OSError as exc:

@@ -100,6 +100,7 @@ CODES: Mapping[str, str] = {
     "E216": "gateway serves something that is not a class",
     "E217": "no VLAN pool can give the class a VLAN",
     "E218": "a gateway attribute is not valid for the gateway's platform",
+    "E219": "a gateway itself (`gateway:NAME`, `gateways`) used where only a destination may be",
     # E3xx: assertions
     "E301": "assertion 'unreachable' fails",
     "E302": "assertion 'denied' fails",
@@ -108,7 +109,8 @@ CODES: Mapping[str, str] = {
     "E305": "assertion 'limited' fails",
     "E306": "assertion 'encrypted' fails",
     # E4xx: backends
-    "E401": "the gateway's platform cannot express what the policy needs",
+    "E401": "the gateway's platform cannot express what the policy needs (traffic to the "
+            "gateway itself included)",
     "E402": "a stateless platform cannot express the return traffic of a flow",
     "E403": "output directory cannot be written",
     "E404": "a generated config does not enforce exactly the policy (translation validation)",

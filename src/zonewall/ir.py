@@ -34,6 +34,7 @@ __all__ = [
     "ExternalDef",
     "Flow",
     "GatewayDef",
+    "GatewayFlow",
     "GatewayPlan",
     "Hop",
     "Policy",
@@ -86,14 +87,15 @@ class SourceFile:
 
 @dataclass(frozen=True, slots=True)
 class SelTerm:
-    """One selector term: ``kind`` is name, tag, criticality, any, internal or external."""
+    """One selector term: ``kind`` is name, tag, criticality, any, internal, external,
+    gateway (``gateway:NAME``, the gateway itself) or gateways (every gateway itself)."""
 
     kind: str
     value: str = ""
     span: Span | None = _span()
 
     def text(self) -> str:
-        if self.kind in ("tag", "criticality"):
+        if self.kind in ("tag", "criticality", "gateway"):
             return f"{self.kind}:{self.value}"
         return self.value if self.kind == "name" else self.kind
 
@@ -314,6 +316,9 @@ class ResolvedRule:
     why: str | None
     log: bool
     span: Span | None = _span()
+    # Gateways the statement's destination names as `gateway:NAME` (traffic to the gateway
+    # itself), sorted; `dst` holds only classes and externals.
+    gateways: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -322,6 +327,18 @@ class Flow:
 
     src: int
     dst: int
+    packets: PacketSet
+    plaintext: PacketSet
+    rules: tuple[int, ...]  # indices of the allows that open some of `packets`
+
+
+@dataclass(frozen=True, slots=True)
+class GatewayFlow:
+    """Effective flow from one endpoint to a gateway itself (its own addresses): what the
+    source may initiate to the box, e.g. SSH to the firewall.  Computed like `Flow`."""
+
+    src: int
+    gateway: str
     packets: PacketSet
     plaintext: PacketSet
     rules: tuple[int, ...]  # indices of the allows that open some of `packets`
@@ -370,3 +387,6 @@ class CompiledPolicy:
     flows: tuple[Flow, ...]  # sorted by (src, dst)
     gateways: tuple[GatewayPlan, ...]
     assertions: tuple[AssertionResult, ...]
+    # Traffic to the gateways themselves, sorted by (gateway, src); empty unless the policy
+    # allows some with `gateway:NAME`.
+    gateway_flows: tuple[GatewayFlow, ...] = ()

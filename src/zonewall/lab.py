@@ -12,6 +12,9 @@ iptables files are loaded by the exact command of their `load with:` header line
 with --noflush, then FORWARD's jump), the IPv6 companion (`.rules6`) included.  Every class
 host also gets an IPv6 address (ULA `fd00:<vlan>::2/64`, the gateway `::1`), and IPv6 is
 probed between every pair of classes (TCP): the policy is IPv4, so no IPv6 probe may pass.
+Every class host also probes its own Linux gateway's address (traffic to the gateway itself):
+the policy's `gateway:` services must pass, ssh and https must not where it does not permit
+them (so guest Wi-Fi reaches no gateway address on any probed port).
 
 Gateways on platforms the lab cannot run (cisco-ios) are stood in for by the iptables
 rendering of the same gateway, so the topology still behaves like the policy; their own output
@@ -230,6 +233,34 @@ def plan_probes(compiled: CompiledPolicy) -> tuple[list[Probe], dict[int, str], 
     return list(dict.fromkeys(probes)), address, notes
 
 
+MANAGEMENT = (("tcp", 22), ("tcp", 443))  # probed toward every Linux gateway when not permitted
+
+
+def plan_gateway_probes(compiled: CompiledPolicy) -> list[Probe]:
+    """From every class host to its own Linux gateway's address on the class's interface (the
+    subnet's first address): each permitted gateway service (first and last port, ICMP echo)
+    must pass, and ssh and https must fail where the policy does not permit them.  Gateways
+    stood in for (cisco-ios) are not probed: the stand-in's input plane is not the switch's."""
+    linux = {g.name for g in compiled.gateways if g.platform in LINUX}
+    by_src = {(f.src, f.gateway): f.packets for f in compiled.gateway_flows}
+    ids = {e.name: e.id for e in compiled.endpoints if e.kind == "class"}
+    probes: list[Probe] = []
+    for cls in sorted(compiled.classes, key=lambda c: c.name):
+        home = _host_net(cls.prefixes)
+        if home is None or cls.gateway not in linux:
+            continue
+        allowed = by_src.get((ids[cls.name], cls.gateway), PacketSet())
+        ends = (cls.name, f"gateway:{cls.gateway}")
+        addrs = (str(IPAddress(home.first + 2)), str(IPAddress(home.first + 1)))
+        for proto, port in _representatives(allowed):
+            probes.append(Probe(*ends, proto, port, *addrs, expected=True))
+        for proto, port in MANAGEMENT:
+            number = TCP if proto == "tcp" else UDP
+            if number * PORT_SPAN + port not in allowed:
+                probes.append(Probe(*ends, proto, port, *addrs, expected=False))
+    return list(dict.fromkeys(probes))
+
+
 def ipv6_address(vlan: int, host: int) -> str:
     """A lab address in the class's ULA /64: `fd00:<vlan>::<host>` (vlan digits as hex)."""
     return f"fd00:{vlan}::{host}"
@@ -335,6 +366,7 @@ def run_lab(compiled: CompiledPolicy) -> LabReport:
     _check_environment()
     probes, address, notes = plan_probes(compiled)
     probes += plan_ipv6_probes(compiled, probes)
+    probes += plan_gateway_probes(compiled)
     report = LabReport(notes=notes)
     with _topology() as topo, tempfile.TemporaryDirectory(prefix="zwlab") as files:
         core = topo.ns("core")
@@ -345,7 +377,8 @@ def run_lab(compiled: CompiledPolicy) -> LabReport:
             if platform != plan.platform:
                 report.notes.append(f"gateway '{plan.name}' ({plan.platform}) is stood in for by "
                                     "its iptables rendering")
-            _gateway(topo, core, i, policy, plan.name, platform, host_ns, files)
+            host_ns[f"gateway:{plan.name}"] = _gateway(topo, core, i, policy, plan.name,
+                                                       platform, host_ns, files)
         for ep in compiled.endpoints:
             if ep.kind == "external" and ep.id in address:
                 topo.exec(core, "ip", "addr", "add", f"{address[ep.id]}/32", "dev", "lo")
@@ -359,8 +392,9 @@ def _forwarding(topo: _Topology, ns: str) -> None:
 
 
 def _gateway(topo: _Topology, core: str, i: int, policy: CompiledPolicy, name: str,
-             platform: str, host_ns: dict[str, str], files: str) -> None:
-    """One gateway namespace, linked to the core, with a host per class, its rules loaded."""
+             platform: str, host_ns: dict[str, str], files: str) -> str:
+    """One gateway namespace, linked to the core, with a host per class, its rules loaded;
+    returns the namespace (probes to the gateway itself end there)."""
     plan = next(g for g in policy.gateways if g.name == name)
     gw = topo.ns(f"g{i}")
     _forwarding(topo, gw)
@@ -406,6 +440,7 @@ def _gateway(topo: _Topology, core: str, i: int, policy: CompiledPolicy, name: s
         with open(target, "w", encoding="utf-8") as fh:
             fh.write(text)
         topo.exec(gw, "sh", "-c", load_command(text, target))
+    return gw
 
 
 def _probe(topo: _Topology, compiled: CompiledPolicy, probes: list[Probe],

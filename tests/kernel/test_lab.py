@@ -69,6 +69,14 @@ def test_lab_probes_match_the_policy(example: str, own_tags: list[str]) -> None:
     classes = len(compiled(example).classes)
     assert len(six) == classes * (classes - 1)  # every ordered pair of classes, none passed
     assert not any(p.observed for p in six)
+    # every class host probes its own Linux gateway's address: closed but for `gateway:` flows
+    to_box = [p for p in report.probes if p.dst.startswith("gateway:")]
+    assert to_box and not any(p.observed for p in to_box if not p.expected)
+    if example == "hospital.zw":
+        assert {(p.src, p.proto, p.port) for p in to_box if p.expected} == {
+            ("netops_ws", "tcp", 22), ("netops_ws", "tcp", 443), ("siem", "udp", 161)}
+        assert {(p.port, p.expected) for p in to_box if p.src == "guest_wifi"} == {
+            (22, False), (443, False)}
     assert not lab_namespaces(own_tags)
 
 
@@ -105,6 +113,24 @@ def test_lab_catches_a_widened_ruleset(monkeypatch: pytest.MonkeyPatch,
     report = run_lab(compiled("multi-gateway.zw"))
     wrong = report.failures
     assert wrong and all(p.observed and not p.expected for p in wrong)
+    assert not lab_namespaces(own_tags)
+
+
+def test_lab_catches_an_open_input_plane(monkeypatch: pytest.MonkeyPatch,
+                                        own_tags: list[str]) -> None:
+    """zw-self accepting instead of dropping opens the box: the gateway probes say so."""
+    require_root_tools("iptables-restore", "nft")
+    real = IptablesBackend.render
+
+    def open_box(self, model):  # type: ignore[no-untyped-def]
+        return {k: v.replace("-A zw-self -j DROP", "-A zw-self -j ACCEPT")
+                for k, v in real(self, model).items()}
+
+    monkeypatch.setattr(IptablesBackend, "render", open_box)
+    report = run_lab(compiled("multi-gateway.zw"))
+    wrong = report.failures
+    assert wrong and all(p.dst.startswith("gateway:") and p.observed and not p.expected
+                         for p in wrong)
     assert not lab_namespaces(own_tags)
 
 

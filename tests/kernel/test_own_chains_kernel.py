@@ -4,7 +4,8 @@ A fresh network namespace holds a box's own rules: an SSH allow-list in INPUT wi
 DROP, an unrelated user chain, a FORWARD rule of its own and a nat rule, in iptables and in
 ip6tables.  `examples/hospital.zw`'s Linux gateway is then loaded with the exact command of
 each file's `load with:` header line, twice: every rule of the box is still there, unchanged
-and in order, and each of zonewall's rules is there exactly once, FORWARD's jump included.
+and in order, and each of zonewall's rules is there exactly once, FORWARD's jump included, and
+INPUT's (IPv4 only).
 """
 
 from __future__ import annotations
@@ -77,7 +78,13 @@ def test_loading_twice_keeps_the_box_rules_and_adds_zonewall_once(
             assert "-A box-ssh -s " + admin + " -j ACCEPT" in after
             ours = zonewall_part(after)
             assert ours.count("-A FORWARD -j zw-forward") == 1
-            assert ours[0] == "-A FORWARD -j zw-forward"  # first in FORWARD
             forward = [ln for ln in after.splitlines() if ln.startswith("-A FORWARD ")]
-            assert forward[0] == "-A FORWARD -j zw-forward"
-            assert len(ours) == text.count("\n-A ") + 1  # each of zonewall's rules once
+            assert forward[0] == "-A FORWARD -j zw-forward"  # first in FORWARD
+            inputs = [ln for ln in after.splitlines() if ln.startswith("-A INPUT ")]
+            if family == "iptables":  # traffic to the box: zonewall's interfaces first
+                assert ours.count("-A INPUT -j zw-input") == 1
+                assert inputs[0] == "-A INPUT -j zw-input"
+            else:  # IPv6 INPUT is the box's alone (Neighbour Discovery)
+                assert not [ln for ln in inputs if "zw-" in ln]
+            jumps = 2 if family == "iptables" else 1
+            assert len(ours) == text.count("\n-A ") + jumps  # each of zonewall's rules once

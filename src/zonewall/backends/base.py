@@ -28,8 +28,18 @@ import jinja2
 from netaddr import IPNetwork, cidr_merge
 
 from zonewall.backends.text import comment_line, markdown_text
-from zonewall.diagnostics import Diagnostic
-from zonewall.ir import CompiledPolicy, Endpoint, Flow, GatewayPlan, ResolvedClass, ResolvedRule
+from zonewall.diagnostics import Diagnostic, Severity
+from zonewall.ir import (
+    CompiledPolicy,
+    Endpoint,
+    Flow,
+    GatewayFlow,
+    GatewayPlan,
+    ResolvedClass,
+    ResolvedRule,
+    Selector,
+    SelTerm,
+)
 from zonewall.packets import PORT_SPAN, PacketSet
 
 __all__ = [
@@ -37,7 +47,9 @@ __all__ = [
     "Feature",
     "GatewayView",
     "Permit",
+    "capability_errors",
     "gateway_view",
+    "self_endpoint",
     "make_env",
     "policy_lines",
     "short_name",
@@ -50,6 +62,7 @@ class Feature(enum.Enum):
     ICMP_TYPES = "icmp-types"
     ANY_PROTOCOL = "any-protocol"  # protocols other than tcp/udp/icmp
     LOGGING = "logging"
+    GATEWAY_PLANE = "gateway-plane"  # filters traffic to the gateway itself (`gateway:NAME`)
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +85,9 @@ class GatewayView:
     served_prefixes: tuple[IPNetwork, ...]  # merged
     class_by_endpoint: Mapping[int, ResolvedClass]
     endpoints: tuple[Endpoint, ...]
+    # Traffic to the gateway itself (`gateway:NAME`): per source endpoint (a class or an
+    # external atom, by id), what it may start to the box; `Permit.dst` is `self_endpoint`.
+    to_self: tuple[tuple[Endpoint, tuple[Permit, ...]], ...] = ()
 
     def local(self, ep: Endpoint) -> ResolvedClass | None:
         """The served class an endpoint is, when it is routed by this gateway."""
@@ -79,7 +95,8 @@ class GatewayView:
         return cls if cls is not None and cls.gateway == self.plan.name else None
 
 
-def slices(flow: Flow, rules: Mapping[int, ResolvedRule]) -> list[tuple[ResolvedRule, PacketSet]]:
+def slices(flow: Flow | GatewayFlow, rules: Mapping[int, ResolvedRule]
+           ) -> list[tuple[ResolvedRule, PacketSet]]:
     """Split a flow's packets among the allows that open them, first statement first."""
     if len(flow.rules) == 1:
         # Most flows: one allow opens all of it (a flow's packets lie within its openers').
@@ -115,6 +132,10 @@ def gateway_view(policy: CompiledPolicy, gateway: str) -> GatewayView:
             target = inbound.setdefault(flow.src, [])
         if target is not None:
             target.extend(Permit(src, dst, part, rule) for rule, part in slices(flow, rules))
+    me = self_endpoint(gateway)
+    to_self = tuple(
+        (eps[f.src], tuple(Permit(eps[f.src], me, part, rule) for rule, part in slices(f, rules)))
+        for f in policy.gateway_flows if f.gateway == gateway)
     id_of = {c.name: e for e, c in class_by_ep.items()}
     transit = [p for c in policy.classes if c.gateway != gateway for p in c.prefixes]
     return GatewayView(
@@ -126,7 +147,14 @@ def gateway_view(policy: CompiledPolicy, gateway: str) -> GatewayView:
         served_prefixes=tuple(cidr_merge([p for c in served for p in c.prefixes])),
         class_by_endpoint=class_by_ep,
         endpoints=eps,
+        to_self=to_self,
     )
+
+
+def self_endpoint(gateway: str) -> Endpoint:
+    """The gateway itself as the destination of its `to_self` permits (no address of its
+    own in the policy: they are the box's, whatever they are)."""
+    return Endpoint(-1, "gateway", f"gateway:{gateway}", ())
 
 
 def protocol_blocks(packets: PacketSet) -> list[tuple[int, list[tuple[int, int]]]]:
@@ -194,6 +222,36 @@ def make_env() -> jinja2.Environment:
     )
     env.filters.update(FILTERS)
     return env
+
+
+def capability_errors(backend: Backend, policy: CompiledPolicy, view: GatewayView
+                      ) -> list[Diagnostic]:
+    """What the policy needs of this gateway and its platform cannot express: the checks every
+    backend shares (traffic to the gateway itself), then the backend's own `check`."""
+    out: list[Diagnostic] = []
+    if Feature.GATEWAY_PLANE not in backend.supports:
+        out.extend(_gateway_plane_errors(backend.name, policy, view.plan.name))
+    out.extend(backend.check(policy, view))
+    return out
+
+
+def _gateway_plane_errors(platform: str, policy: CompiledPolicy, gateway: str
+                          ) -> list[Diagnostic]:
+    """Fail closed: a statement about traffic to this gateway itself (an allow, a deny or an
+    assertion whose destination names it) is an error where the platform cannot filter it."""
+    spans = [r.span for r in policy.rules if gateway in r.gateways]
+    spans += [a.span for a in policy.policy.assertions if _names_gateway(a.dst, gateway)]
+    message = (f"platform '{platform}' cannot yet filter traffic to the gateway itself: "
+               f"'{gateway}' would not enforce this statement on its own addresses")
+    return [Diagnostic(Severity.ERROR, "E401", message, span) for span in spans]
+
+
+def _names_gateway(sel: Selector, gateway: str) -> bool:
+    def hit(terms: tuple[SelTerm, ...]) -> bool:
+        return any(t.kind == "gateways" or (t.kind == "gateway" and t.value == gateway)
+                   for t in terms)
+
+    return hit(sel.include) and not hit(sel.exclude)
 
 
 class Backend(abc.ABC):

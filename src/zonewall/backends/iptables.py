@@ -60,7 +60,7 @@ from zonewall.backends.base import (
     short_name,
 )
 from zonewall.backends.text import comment_line, iptables_comment, log_prefix
-from zonewall.ir import CompiledPolicy, Endpoint
+from zonewall.ir import CompiledPolicy, Endpoint, ResolvedClass
 from zonewall.packets import ICMP, PROTO_NAMES, TCP, UDP, PacketSet, key
 
 __all__ = ["IptablesBackend", "IptChain", "IptModel", "IptRule"]
@@ -70,6 +70,9 @@ PREFIX = "zw-"  # every chain zonewall writes, and only those, starts with it
 ENTRY = "zw-forward"  # the chain FORWARD jumps to (in iptables and ip6tables)
 MAIN = "zw-main"  # decides every packet on zonewall's interfaces
 CLOSED = "zw-ipv6-closed"  # the IPv6 companion's log + drop
+INPUT_ENTRY = "zw-input"  # the chain INPUT jumps to (iptables only: IPv6 INPUT is untouched)
+SELF = "zw-self"  # decides every packet to the box entering on zonewall's interfaces
+DHCP_KEY = key(UDP, 67)  # a DHCP server's port
 COMMENT_MAX = 255
 MULTIPORT_UNITS = 15
 LOG_LIMIT = ("-m limit --limit 5/min --limit-burst 10",)
@@ -171,7 +174,7 @@ def _permit_matches(packets: PacketSet) -> tuple[bool, tuple[tuple[str, ...], ..
 class IptablesBackend(Backend):
     name = "iptables"
     supports = frozenset({Feature.STATEFUL, Feature.PORT_RANGES, Feature.ICMP_TYPES,
-                          Feature.ANY_PROTOCOL, Feature.LOGGING})
+                          Feature.ANY_PROTOCOL, Feature.LOGGING, Feature.GATEWAY_PLANE})
     suffix = ".rules"
     suffix6 = ".rules6"
 
@@ -192,6 +195,7 @@ class IptablesBackend(Backend):
             main.append(IptRule((f"-i {view.plan.uplink}",), "zw-uplink"))
             chains.extend(self._uplink(view, names))
         main.extend(_drop_tail(MAIN))
+        chains.extend(self._input(view, names))
         path = PurePosixPath(f"{view.plan.name}{self.suffix}")
         path6 = PurePosixPath(f"{view.plan.name}{self.suffix6}")
         closed = (IptRule(LOG_LIMIT, f'LOG --log-prefix "{CLOSED} "'), _DROP)
@@ -209,16 +213,23 @@ class IptablesBackend(Backend):
     def _header(self, policy: CompiledPolicy, view: GatewayView, path: PurePosixPath,
                 family: int) -> tuple[str, ...]:
         tool = "iptables" if family == 4 else "ip6tables"
+        # IPv4: FORWARD's and INPUT's jumps into zonewall; IPv6: FORWARD's only (INPUT is left
+        # alone so that Neighbour Discovery with the box keeps working)
+        jumps = [("FORWARD", ENTRY)] + ([("INPUT", INPUT_ENTRY)] if family == 4 else [])
+        jumped = " and ".join(f"{b}'s jump to {e}" for b, e in jumps)
         what = ("IPv4 filter table" if family == 4 else
                 "IPv6 filter table: closes IPv6 forwarding on zonewall's interfaces")
         if family == 4:
             scope = (f"scope: {ENTRY} decides every packet entering on a served class's "
                      "interface or the uplink, or leaving on a served class's interface, and "
                      "drops what the policy does not permit; other packets RETURN to the "
-                     "box's own FORWARD rules")
+                     f"box's own FORWARD rules. {INPUT_ENTRY} decides every packet to the box "
+                     "itself entering on those interfaces: it accepts only the policy's "
+                     "'gateway:' flows (manage the box through them or another interface); "
+                     "packets to it on other interfaces RETURN to the box's own INPUT rules")
             needs = (f"needs: net.ipv4.ip_forward=1; load {path.stem}{self.suffix6} too "
-                     "(IPv6 closed); INPUT, OUTPUT and FORWARD's policy are not touched (not "
-                     "described by the policy)")
+                     "(IPv6 closed); OUTPUT and the policies of FORWARD and INPUT are not "
+                     "touched")
         else:
             scope = (f"scope: {ENTRY} log-drops every forwarded IPv6 packet entering on a "
                      "served class's interface or the uplink, or leaving on a served class's "
@@ -230,13 +241,14 @@ class IptablesBackend(Backend):
             "zonewall's chains only)  -- DO NOT EDIT",
             *policy_lines(policy),
             f"gateway: {view.plan.name}  uplink: {comment_line(view.plan.uplink or '-', 64)}",
-            f"load with: {tool}-restore -w --noflush < {path} && {{ {tool} -w -C FORWARD -j "
-            f"{ENTRY} 2>/dev/null || {tool} -w -I FORWARD 1 -j {ENTRY}; }}",
-            f"(check first: {tool} -V, nf_tables or legacy; the second part adds FORWARD's jump "
-            f"to {ENTRY} once, a reload keeps it)",
+            f"load with: {tool}-restore -w --noflush < {path} && "
+            + " && ".join(f"{{ {tool} -w -C {builtin} -j {entry} 2>/dev/null || {tool} -w -I "
+                          f"{builtin} 1 -j {entry}; }}" for builtin, entry in jumps),
+            f"(check first: {tool} -V, nf_tables or legacy; the rest adds {jumped} once, a "
+            "reload keeps it)",
             scope,
-            f"proven assuming FORWARD's jump to {ENTRY} comes first: the rules after it are the "
-            "box's, and the proof holds whatever they do",
+            f"proven assuming {jumped} {'come' if len(jumps) > 1 else 'comes'} first: the "
+            "rules after it are the box's, and the proof holds whatever they do",
             f"chains named {PREFIX}* that this file does not declare are left from an earlier "
             "build and unreachable (see README to delete them)",
             needs,
@@ -313,6 +325,42 @@ class IptablesBackend(Backend):
         spoofed = IptChain("zw-spoofed", _drop_tail("zw-spoofed"))
         return [IptChain("zw-uplink", tuple(rules) + _drop_tail("zw-uplink")), spoofed, *chains]
 
+    def _input(self, view: GatewayView, names: _ChainNames) -> list[IptChain]:
+        """Traffic to the box itself: `zw-input` (INPUT's first rule jumps to it) sends what
+        enters on zonewall's interfaces to `zw-self`, which accepts replies and exactly the
+        policy's flows to this gateway (`gateway:NAME`), each from its source's interface
+        (the class's own, or the uplink for classes served elsewhere and externals), and
+        log-drops the rest.  Other interfaces (lo, a management port) fall off `zw-input`
+        and return to the box's own INPUT rules."""
+        entry = [IptRule((f"-i {name}",), SELF) for name in _ingress(view)]
+        rules = [
+            IptRule(("-m conntrack --ctstate ESTABLISHED,RELATED",), "ACCEPT"),
+            IptRule(("-m conntrack --ctstate INVALID",), "DROP"),
+        ]
+        for cls in _dhcp_clients(view):
+            for prefix in ("0.0.0.0/32", *map(str, cls.prefixes)):
+                rules.append(IptRule(
+                    (f"-i {cls.interface}", f"-s {prefix}", "-p udp", "-m udp --dport 67",
+                     "-m conntrack --ctstate NEW"), "ACCEPT",
+                    iptables_comment(f"DHCP from {cls.name} to a relay on the box: {cls.name} "
+                                     "may reach a DHCP server", COMMENT_MAX)))
+        chains: list[IptChain] = []
+        for src, permits in view.to_self:
+            local = view.local(src)
+            ingress = local.interface if local is not None else view.plan.uplink
+            if ingress is None:  # no uplink: nothing from beyond this gateway reaches it
+                continue
+            chain = names.chain("s", names.label(src))
+            for prefix in src.prefixes:
+                rules.append(IptRule((f"-i {ingress}", f"-s {prefix}"), chain,
+                                     iptables_comment(f"to the gateway itself from {src.name}",
+                                                      COMMENT_MAX)))
+            flow_rules, subchains = self._flow_rules(chain, list(permits), names)
+            chains.append(IptChain(chain, flow_rules))
+            chains.extend(subchains)
+        return [IptChain(INPUT_ENTRY, tuple(entry)),
+                IptChain(SELF, tuple(rules) + _drop_tail(SELF)), *chains]
+
     def render(self, model: IptModel) -> dict[PurePosixPath, str]:
         template = make_env().get_template("iptables/rules.j2")
         return {
@@ -339,10 +387,25 @@ def _scope(view: GatewayView, target: str) -> tuple[IptRule, ...]:
     leaving on a served class's interface, go to `target`; the rest falls off the end and
     returns to FORWARD (the box's own rules)."""
     served = sorted({cls.interface for cls in view.served})
-    ingress = served + ([view.plan.uplink] if view.plan.uplink not in (None, *served) else [])
-    rules = [IptRule((f"-i {name}",), target) for name in ingress]
+    rules = [IptRule((f"-i {name}",), target) for name in _ingress(view)]
     rules.extend(IptRule((f"-o {name}",), target) for name in served)
     return tuple(rules)
+
+
+def _dhcp_clients(view: GatewayView) -> list[ResolvedClass]:
+    """Served classes that may reach a DHCP server in some class (udp/67): their clients'
+    broadcasts (from 0.0.0.0, to 255.255.255.255) must reach a DHCP relay on the box, as
+    `ip helper-address` takes them in on IOS; the relayed exchange is the box's own (OUTPUT,
+    and its replies ESTABLISHED)."""
+    return [cls for cls, permits in view.outbound
+            if any(p.dst.kind == "class" and DHCP_KEY in p.packets for p in permits)]
+
+
+def _ingress(view: GatewayView) -> list[str]:
+    """The interfaces zonewall filters what enters on: served classes' and the uplink."""
+    served = sorted({cls.interface for cls in view.served})
+    uplink = view.plan.uplink
+    return served + ([uplink] if uplink is not None and uplink not in served else [])
 
 
 class _ChainNames:

@@ -8,9 +8,11 @@ definition, all in one transaction; other tables (other tools' rules) are not to
 Semantics: rules in a chain are first-match; `jump` evaluates the target chain and comes back
 when it falls off its end; a base chain's `policy` applies when no rule decides.  Every chain
 zonewall writes still ends with a rate-limited `log` and a `drop`, so nothing depends on that.
-Only the `forward` hook is defined: traffic to and from the gateway itself (input/output) is
-not described by the policy and stays as the host's other rules leave it.  The policy is IPv4,
-so IPv6 traffic never matches a dispatch rule and is dropped in forwarding (fail closed).
+The `forward` hook filters forwarding; the `input` hook (`zw_input`, policy accept) sends IPv4
+entering on zonewall's interfaces to `zw_self`, which permits exactly the policy's flows to the
+gateway itself (`gateway:NAME`); output, IPv6 input (Neighbour Discovery) and other interfaces
+stay as the host's other rules leave them.  The policy is IPv4, so IPv6 traffic never matches
+a forwarding dispatch rule and is dropped in forwarding (fail closed).
 
 The layout and the packets it permits are those of the iptables backend: `zw_forward` accepts
 established/related and drops invalid, then dispatches on ingress interface plus source set to
@@ -54,7 +56,7 @@ from zonewall.backends.base import (
 from zonewall.backends.text import comment_line, log_prefix, nft_comment
 from zonewall.diagnostics import Diagnostic, Severity
 from zonewall.ir import CompiledPolicy, Endpoint, ResolvedClass
-from zonewall.packets import ICMP, PROTO_NAMES, TCP, UDP, PacketSet
+from zonewall.packets import ICMP, PROTO_NAMES, TCP, UDP, PacketSet, key
 
 __all__ = ["NftChain", "NftL4", "NftModel", "NftRule", "NftSet", "NftablesBackend"]
 
@@ -66,6 +68,7 @@ ICMP_TYPE_MAX = 255
 NAME_RE = re.compile(r"z[a-z]_[a-z0-9_]+\Z")
 IFNAME_RE = re.compile(r"[A-Za-z0-9_.@:+-]{1,15}\Z")  # Linux IFNAMSIZ; nft: "max length 16"
 _PORT_FIELD = {TCP: "tcp dport", UDP: "udp dport", ICMP: "icmp type"}
+DHCP_KEY = key(UDP, 67)  # a DHCP server's port
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +102,7 @@ class NftRule:
     log_prefix: str | None = None  # a rate-limited `log` statement
     verdict: str | None = None  # "accept", "drop", "jump <chain>"; None only on log rules
     comment: str | None = None
+    nfproto: str | None = None  # "ipv4": the rule matches IPv4 only (rendered first)
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,7 +189,7 @@ def _l4_cached(packets: PacketSet) -> tuple[NftL4 | None, ...]:
 class NftablesBackend(Backend):
     name = "nftables"
     supports = frozenset({Feature.STATEFUL, Feature.PORT_RANGES, Feature.ICMP_TYPES,
-                          Feature.ANY_PROTOCOL, Feature.LOGGING})
+                          Feature.ANY_PROTOCOL, Feature.LOGGING, Feature.GATEWAY_PLANE})
     suffix = ".nft"
 
     def check(self, policy: CompiledPolicy, view: GatewayView) -> list[Diagnostic]:
@@ -200,7 +204,7 @@ class NftablesBackend(Backend):
                     Severity.ERROR, "E401", f"{self.name} cannot match interface '{ifname}' on "
                     f"gateway '{view.plan.name}': Linux names are at most 15 characters of "
                     "letters, digits and _.@:+-", view.plan.span))
-        for _, permits in view.outbound + view.inbound:
+        for _, permits in view.outbound + view.inbound + view.to_self:
             for p in permits:
                 for proto in unexpressible(p.packets):
                     out.append(Diagnostic(
@@ -229,6 +233,7 @@ class NftablesBackend(Backend):
             chains.extend(self._uplink(view, names, sets))
         forward.extend(drop_tail("zw_forward"))
         base = NftChain("zw_forward", tuple(forward), hook="forward", policy="drop")
+        chains.extend(self._input(view, names, sets))
         return NftModel(
             path=PurePosixPath(f"{view.plan.name}{self.suffix}"),
             header=self._header(policy, view),
@@ -236,6 +241,46 @@ class NftablesBackend(Backend):
             sets=sets.all(),
             chains=(base, *chains),
         )
+
+    def _input(self, view: GatewayView, names: _Names, sets: _Sets) -> list[NftChain]:
+        """Traffic to the box itself: the base chain `zw_input` (hook input, policy accept)
+        sends IPv4 entering on zonewall's interfaces to `zw_self`, which accepts replies and
+        exactly the policy's flows to this gateway (`gateway:NAME`), each from its source's
+        interface, plus DHCP broadcasts for a relay on the box (as the iptables backend), and
+        log-drops the rest.  IPv6 (Neighbour Discovery) and other interfaces are left to the
+        box's other rules."""
+        served = sorted({cls.interface for cls in view.served})
+        ingress = served + ([view.plan.uplink] if view.plan.uplink not in (None, *served)
+                            else [])
+        entry = [NftRule(nfproto="ipv4", iifname=name, verdict="jump zw_self")
+                 for name in ingress]
+        rules = [
+            NftRule(ct_state="established,related", verdict="accept"),
+            NftRule(ct_state="invalid", verdict="drop"),
+        ]
+        dhcp = NftL4("udp dport", ("67",))
+        for cls in [c for c, permits in view.outbound
+                    if any(p.dst.kind == "class" and DHCP_KEY in p.packets for p in permits)]:
+            comment = nft_comment(f"DHCP from {cls.name} to a relay on the box: {cls.name} "
+                                  "may reach a DHCP server", COMMENT_MAX)
+            zero = sets.named("zw_zero", [IPNetwork("0.0.0.0/32")], "DHCP clients' source")
+            for saddr in (zero, sets.of_class(cls)):
+                rules.append(NftRule(iifname=cls.interface, saddr=saddr, l4=dhcp,
+                                     ct_state="new", counter=True, verdict="accept",
+                                     comment=comment))
+        chains: list[NftChain] = []
+        for src, permits in view.to_self:
+            local = view.local(src)
+            iface = local.interface if local is not None else view.plan.uplink
+            if iface is None:  # no uplink: nothing from beyond this gateway reaches it
+                continue
+            chain = names.get("zs", src.name, ident=_ident(src))
+            rules.append(NftRule(iifname=iface, saddr=sets.of(src), verdict=f"jump {chain}",
+                                 comment=nft_comment(f"to the gateway itself from {src.name}",
+                                                     COMMENT_MAX)))
+            chains.append(NftChain(chain, self._flow_rules(chain, list(permits))))
+        return [NftChain("zw_input", tuple(entry), hook="input", policy="accept"),
+                NftChain("zw_self", (*rules, *drop_tail("zw_self"))), *chains]
 
     def _header(self, policy: CompiledPolicy, view: GatewayView) -> tuple[str, ...]:
         return (
@@ -245,8 +290,11 @@ class NftablesBackend(Backend):
             f"gateway: {view.plan.name}  uplink: {view.plan.uplink or '-'}",
             ("load with: nft -f FILE   (check first: nft -c -f FILE); a reload replaces only "
              f"table inet {TABLE}"),
-            ("needs: net.ipv4.ip_forward=1; only forwarding is filtered (input/output are not "
-             "described by the policy); IPv6 forwarding is dropped"),
+            ("needs: net.ipv4.ip_forward=1; IPv6 forwarding is dropped; zw_input (hook input) "
+             "filters IPv4 to the box itself entering on zonewall's interfaces: only the "
+             "policy's 'gateway:' flows pass (manage the box through them or another "
+             "interface); IPv6 input (Neighbour Discovery), other interfaces and output are "
+             "left to the box's other rules"),
         )
 
     def _dispatch(self, chain: str, src: tuple[str, object], permits: Iterable[Permit],

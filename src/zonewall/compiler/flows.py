@@ -10,6 +10,9 @@ order never matters.  The same pass finds, exactly and without pairwise comparis
   later of two mutually covering allows is the one reported);
 * allows with no effect: they cover only same-class or external-to-external pairs.
 
+A gateway itself (`gateway:NAME`) is one more endpoint, of kind "gateway", placed after the
+classes and externals; it is only ever a destination.
+
 Pairs whose allow lists are identical share one computation, which keeps broad selectors
 (``internal -> core_dns``) cheap.
 """
@@ -19,6 +22,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+from zonewall.compiler.resolve import GATEWAY_PREFIX
 from zonewall.ir import Endpoint, Flow, ResolvedRule
 from zonewall.packets import PacketSet
 
@@ -38,7 +42,10 @@ class FlowAnalysis:
 def _pairs(rule: ResolvedRule, members: dict[str, tuple[int, ...]],
            endpoints: Sequence[Endpoint]) -> list[Pair]:
     srcs = _endpoints_of(rule.src, members)
-    dsts = _endpoints_of(rule.dst, members)
+    dst = rule.dst
+    if rule.gateways:  # the gateways themselves are endpoints too (kind "gateway")
+        dst = dst + tuple(GATEWAY_PREFIX + g for g in rule.gateways)
+    dsts = _endpoints_of(dst, members)
     out: list[Pair] = []
     for s in srcs:
         s_ext = endpoints[s].kind == "external"

@@ -32,6 +32,7 @@ def endpoint_names(ep: Endpoint) -> tuple[str, ...]:
 
 def build_graph(classes: Sequence[ResolvedClass], externals: Sequence[ResolvedExternal],
                 endpoints: Sequence[Endpoint], flows: Iterable[Flow]) -> nx.DiGraph[str]:
+    """The graph; a gateway endpoint (``gateway:NAME``) is a node of kind "gateway"."""
     import networkx as nx
 
     graph: nx.DiGraph[str] = nx.DiGraph()
@@ -39,6 +40,9 @@ def build_graph(classes: Sequence[ResolvedClass], externals: Sequence[ResolvedEx
         graph.add_node(cls.name, kind="class", criticality=cls.criticality.label)
     for ext in sorted(externals, key=lambda e: e.name):
         graph.add_node(ext.name, kind="external")
+    for ep in endpoints:
+        if ep.kind == "gateway":
+            graph.add_node(ep.name, kind="gateway")
     names = [endpoint_names(ep) for ep in endpoints]
     edge_flows: dict[tuple[str, str], list[Flow]] = {}
     for flow in flows:

@@ -45,7 +45,8 @@ def _dead(analysis: FlowAnalysis, by_index: dict[int, ResolvedRule],
         rule = by_index[i]
         notes = tuple(
             ("removed by this deny", d.span) for d in denies
-            if set(d.src) & set(rule.src) and set(d.dst) & set(rule.dst)
+            if set(d.src) & set(rule.src)
+            and (set(d.dst) & set(rule.dst) or set(d.gateways) & set(rule.gateways))
             and d.packets & rule.packets
         )[:MAX_NOTES]
         sink.warning("W101", "allow is dead: denies remove every flow it permits", rule.span,

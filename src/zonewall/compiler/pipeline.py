@@ -20,7 +20,13 @@ from zonewall.compiler.flows import FlowAnalysis, compute_flows
 from zonewall.compiler.gateways import assign_gateways
 from zonewall.compiler.graph import build_graph
 from zonewall.compiler.lints import lint
-from zonewall.compiler.resolve import Names, resolve_names, resolve_selector, resolve_service_refs
+from zonewall.compiler.resolve import (
+    GATEWAY_PREFIX,
+    Names,
+    resolve_names,
+    resolve_selector,
+    resolve_service_refs,
+)
 from zonewall.compiler.special import warn_special_space
 from zonewall.compiler.verify import AssertionInput, Verifier
 from zonewall.diagnostics import Diagnostic, DiagnosticSink, sort_diagnostics
@@ -30,6 +36,8 @@ from zonewall.ir import (
     AssertStmt,
     CompiledPolicy,
     Endpoint,
+    Flow,
+    GatewayFlow,
     GatewayPlan,
     Policy,
     ResolvedClass,
@@ -40,6 +48,8 @@ from zonewall.ir import (
 from zonewall.packets import PacketSet
 
 __all__ = ["CompileResult", "compile_policy"]
+
+_GATEWAY_TERMS = ("gateway", "gateways")
 
 
 @dataclass
@@ -73,10 +83,16 @@ def compile_policy(policy: Policy) -> CompileResult:
     externals, endpoints = build_endpoints(classes, policy.externals, sink)
     if sink.has_errors:
         return CompileResult(None, sort_diagnostics(sink.items))
-    members = _members(endpoints)
-    analysis = compute_flows(resolved.rules, members, endpoints)
-    results = _verify(resolved, classes, externals, endpoints, members, analysis, sink)
+    # The gateways themselves are endpoints after the classes and externals: flows to them are
+    # computed and proven like any other, then kept apart (`gateway_flows`).
+    every = endpoints + tuple(
+        Endpoint(len(endpoints) + i, "gateway", GATEWAY_PREFIX + g.name, ())
+        for i, g in enumerate(resolved.gateways))
+    members = _members(every)
+    analysis = compute_flows(resolved.rules, members, every)
+    results = _verify(resolved, classes, externals, every, members, analysis, sink)
     lint(policy, resolved.names, resolved.rules, analysis, sink)
+    flows, gateway_flows = _split_flows(analysis, every, len(endpoints))
     compiled = CompiledPolicy(
         policy=policy,
         classes=classes,
@@ -84,9 +100,10 @@ def compile_policy(policy: Policy) -> CompileResult:
         services=tuple(resolved.names.services[n] for n in sorted(resolved.names.services)),
         rules=resolved.rules,
         endpoints=endpoints,
-        flows=tuple(analysis.flows[p] for p in sorted(analysis.flows)),
+        flows=flows,
         gateways=resolved.gateways,
         assertions=results,
+        gateway_flows=gateway_flows,
     )
     return CompileResult(compiled, sort_diagnostics(sink.items))
 
@@ -94,30 +111,56 @@ def compile_policy(policy: Policy) -> CompileResult:
 def _resolve(policy: Policy, sink: DiagnosticSink) -> _Resolved:
     names = resolve_names(policy, sink)
 
-    def sel(s: Selector, what: str = "selector") -> frozenset[str]:
-        return resolve_selector(s, names, sink, what)
+    def sel(s: Selector, what: str = "selector", gateways_ok: bool = False) -> frozenset[str]:
+        return resolve_selector(s, names, sink, what, gateways_ok)
 
     rules = []
     for index, stmt in enumerate(policy.rules):
         packets, plain, svc_names = resolve_service_refs(stmt.services, names, sink)
-        rules.append(ResolvedRule(index, stmt.action, tuple(sorted(sel(stmt.src))),
-                                  tuple(sorted(sel(stmt.dst))), svc_names, packets, plain,
-                                  stmt.why, stmt.log, stmt.span))
+        src = tuple(sorted(sel(stmt.src)))
+        dst, to_gateways = _split_gateways(stmt.dst, sel(stmt.dst, "selector", True))
+        rules.append(ResolvedRule(index, stmt.action, src, dst, svc_names, packets, plain,
+                                  stmt.why, stmt.log, stmt.span, to_gateways))
     assertions = [_assertion_input(a, names, sink, sel) for a in policy.assertions]
     alloc = allocate(policy, names.classes, sink)
     gateways, interfaces = assign_gateways(names, alloc, sink, sel)
     return _Resolved(names, tuple(rules), tuple(assertions), alloc, gateways, interfaces)
 
 
+def _split_gateways(sel: Selector, members: frozenset[str]
+                    ) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """A destination's classes and externals, and the gateways it names themselves."""
+    if not any(t.kind in _GATEWAY_TERMS for t in sel.include + sel.exclude):
+        return tuple(sorted(members)), ()
+    cut = len(GATEWAY_PREFIX)
+    return (tuple(sorted(m for m in members if not m.startswith(GATEWAY_PREFIX))),
+            tuple(sorted(m[cut:] for m in members if m.startswith(GATEWAY_PREFIX))))
+
+
+def _split_flows(analysis: FlowAnalysis, every: tuple[Endpoint, ...], first_gateway: int
+                 ) -> tuple[tuple[Flow, ...], tuple[GatewayFlow, ...]]:
+    """Flows between classes and externals, and flows to the gateways themselves."""
+    pairs = sorted(analysis.flows)
+    if not any(d >= first_gateway for _, d in pairs):
+        return tuple(analysis.flows[p] for p in pairs), ()
+    cut = len(GATEWAY_PREFIX)
+    flows = tuple(analysis.flows[p] for p in pairs if p[1] < first_gateway)
+    to_gateways = sorted((every[p[1]].name[cut:], p[0]) for p in pairs if p[1] >= first_gateway)
+    by_name = {e.name[cut:]: e.id for e in every[first_gateway:]}
+    return flows, tuple(
+        GatewayFlow(src, name, f.packets, f.plaintext, f.rules)
+        for name, src in to_gateways for f in (analysis.flows[src, by_name[name]],))
+
+
 def _assertion_input(a: AssertStmt, names: Names, sink: DiagnosticSink,
-                     sel: Callable[[Selector, str], frozenset[str]]) -> AssertionInput:
+                     sel: Callable[..., frozenset[str]]) -> AssertionInput:
     src = sel(a.src, "selector") if a.src is not None else None
     without = sel(a.without, "'without' selector") if a.without else frozenset()
     packets: PacketSet | None = None
     svc_names: tuple[str, ...] = ()
     if a.services is not None:
         packets, _, svc_names = resolve_service_refs(a.services, names, sink)
-    return AssertionInput(a, src, sel(a.dst, "selector"), without, packets, svc_names)
+    return AssertionInput(a, src, sel(a.dst, "selector", True), without, packets, svc_names)
 
 
 def _classes(policy: Policy, r: _Resolved) -> tuple[ResolvedClass, ...]:

@@ -28,7 +28,8 @@ from zonewall.ir import (
 )
 from zonewall.packets import PacketSet
 
-__all__ = ["Names", "resolve_names", "resolve_selector", "resolve_service_refs", "suggest"]
+__all__ = ["GATEWAY_PREFIX", "Names", "resolve_names", "resolve_selector",
+           "resolve_service_refs", "suggest"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,15 +187,25 @@ def resolve_service_refs(refs: tuple[ServiceRef | ServiceItem, ...] | None, name
             tuple(dict.fromkeys(r.text if isinstance(r, ServiceItem) else r.name for r in refs)))
 
 
+GATEWAY_PREFIX = "gateway:"  # member names of gateways themselves; ':' is in no name
+
+
 def resolve_selector(sel: Selector, names: Names, sink: DiagnosticSink,
-                     what: str = "selector") -> frozenset[str]:
-    """Members (class and external names) of a selector; empty selections are errors."""
+                     what: str = "selector", gateways_ok: bool = False) -> frozenset[str]:
+    """Members of a selector; empty selections are errors.
+
+    Members are class and external names, and ``gateway:NAME`` for a gateway itself
+    (`gateway:NAME` and `gateways` terms).  Those are valid only where `gateways_ok` (the
+    destination of a rule or an assertion); anywhere else they are error E219.
+    """
     if len(sel.include) == 1 and not sel.exclude:  # the common case: one known name
         term = sel.include[0]
         if term.kind == "name" and (term.value in names.classes
                                     or term.value in names.externals):
             return frozenset((term.value,))
     errors_before = len(sink.items)
+    if not gateways_ok:
+        _gateways_misplaced(sel, what, sink)
     include = _terms(sel.include, names, sink)
     exclude = _terms(sel.exclude, names, sink)
     members = include - exclude
@@ -211,6 +222,16 @@ def resolve_selector(sel: Selector, names: Names, sink: DiagnosticSink,
         else:
             sink.error("E211", f"{what} '{sel.text()}' selects nothing", sel.span)
     return frozenset(members)
+
+
+def _gateways_misplaced(sel: Selector, what: str, sink: DiagnosticSink) -> None:
+    where = "a source" if what == "selector" else f"the {what}"
+    for term in sel.include + sel.exclude:
+        if term.kind in ("gateway", "gateways"):
+            sink.error("E219", f"'{term.text()}' can only be a destination (after '->' in "
+                       "allow, deny or assert): traffic to a gateway itself is modelled, "
+                       f"traffic the gateway initiates is not (here it is in {where})",
+                       term.span)
 
 
 def _terms(terms: tuple[SelTerm, ...], names: Names, sink: DiagnosticSink) -> set[str]:
@@ -241,6 +262,13 @@ def _term(term: SelTerm, names: Names, sink: DiagnosticSink) -> set[str]:
     if term.kind == "criticality":
         level = Criticality[term.value.upper()]
         return {c.name for c in names.classes.values() if c.criticality is level}
+    if term.kind == "gateway":
+        if term.value in names.gateways:
+            return {GATEWAY_PREFIX + term.value}
+        _unknown(term.value, term.span, "gateway", names, names.gateways, sink)
+        return set()
+    if term.kind == "gateways":
+        return {GATEWAY_PREFIX + g for g in names.gateways}
     if term.kind == "internal":
         return set(names.classes)
     if term.kind == "external":

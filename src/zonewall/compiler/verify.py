@@ -1,11 +1,11 @@
 """Assertions, proven on the effective flows; a failure comes with a counterexample.
 
 One function per assertion kind.  ``unreachable`` is about paths in the flow graph (classes are
-the only intermediate hops; externals and the ``without`` members never are); the others are
-about direct flows between endpoints.  Every check is linear in the flows it looks at:
-``unreachable`` is one reverse breadth-first search that keeps, per node, its two nearest
-distinct targets (two, so that a source that is itself a target still learns its distance to
-some *other* target).
+the only intermediate hops; externals, gateways themselves and the ``without`` members never
+are); the others are about direct flows between endpoints, gateway endpoints included.  Every
+check is linear in the flows it looks at: ``unreachable`` is one reverse breadth-first search
+that keeps, per node, its two nearest distinct targets (two, so that a source that is itself a
+target still learns its distance to some *other* target).
 """
 
 from __future__ import annotations
@@ -125,7 +125,7 @@ class Verifier:
     def name_in(self, ep: int, names: frozenset[str] | None) -> str:
         """The member of `names` an endpoint stands for (the most specific external)."""
         e = self.endpoints[ep]
-        if e.kind == "class":
+        if e.kind != "external":  # a class, or a gateway itself (`gateway:NAME`)
             return e.name
         pool = [x for x in e.externals if names is None or x in names] or list(e.externals)
         return min(pool, key=lambda n: (self.ext_size.get(n, 0), n))

@@ -28,8 +28,8 @@ from zonewall.packets import ICMP, ICMP_TYPES, TCP, UDP, PacketSet
 
 MAX_NAME = 31
 # Words with a meaning of their own in selectors and services: never usable as names.
-RESERVED = frozenset({"any", "internal", "external", "tag", "criticality", "ip", "icmp", "tcp",
-                      "udp", "proto"})
+RESERVED = frozenset({"any", "internal", "external", "tag", "criticality", "gateway",
+                      "gateways", "ip", "icmp", "tcp", "udp", "proto"})
 _NAME_RE = re.compile(r"[a-z][a-z0-9_]*(-[a-z0-9_]+)*\Z")
 _PROTO_WORDS = {"ip": PacketSet.everything(), "icmp": PacketSet.protocol(ICMP),
                 "tcp": PacketSet.protocol(TCP), "udp": PacketSet.protocol(UDP)}

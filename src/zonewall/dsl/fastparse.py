@@ -69,7 +69,8 @@ _STATEMENTS = frozenset({"allow", "assert", "class", "deny", "external", "gatewa
 _CLASS_ATTRS = frozenset({"criticality", "description", "hosts", "subnet", "tags", "vlan"})
 _GW_ATTRS = frozenset({"interface", "object-groups", "platform", "serves", "stateless-replies",
                        "uplink"})
-_SEL_WORDS = frozenset({"any", "criticality", "external", "internal", "tag"})
+_SEL_WORDS = frozenset({"any", "criticality", "external", "gateway", "gateways", "internal",
+                        "tag"})
 
 # The keywords lark's lexer tries after each kind of token (where NAME is not acceptable).
 _K_TOP = _STATEMENTS
@@ -558,7 +559,7 @@ class _Parser:
             self._advance()
             return _mk_term("name", self.check.name(v, span), span)
         line, col = self.ln, self.c
-        if v == "tag" or v == "criticality":
+        if v == "tag" or v == "criticality" or v == "gateway":
             self._advance()
             self._expect("colon")
             if self.k != "word":
@@ -567,6 +568,9 @@ class _Parser:
             self._advance()
             if v == "tag":
                 return SelTerm("tag", self.check.name(value, span, "tag"), self._from(line, col))
+            if v == "gateway":
+                return SelTerm("gateway", self.check.name(value, span, "gateway name"),
+                               self._from(line, col))
             return SelTerm("criticality", self.check.level(value, span).label,
                            self._from(line, col))
         span = self._span()

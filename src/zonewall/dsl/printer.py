@@ -52,7 +52,7 @@ ALIGN_LIMIT = 60  # a line longer than this does not move an alignment column
 GAP = 2  # spaces before an aligned reason or trailing comment, at least
 
 _BLOCKS = frozenset({"header", "class_def", "external", "gateway"})
-_TIGHT_COLON = frozenset({"t_tag", "t_crit"})  # tag:T, criticality:L
+_TIGHT_COLON = frozenset({"t_tag", "t_crit", "t_gateway"})  # tag:T, criticality:L, gateway:G
 _PADDED_KINDS = frozenset({"service", "class_def", "external"})  # first cell padded in a run
 _COMMENT_RE = re.compile(r"#[^\n]*")
 

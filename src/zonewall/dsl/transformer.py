@@ -177,6 +177,16 @@ class PolicyTransformer(Transformer[Token, FileResult]):
                        meta_span(self.file, meta))
 
     @v_args(meta=True)
+    def t_gateway(self, meta: Meta, items: list[Token]) -> SelTerm:
+        return SelTerm("gateway", self.check.name(str(items[0]), self.span(items[0]),
+                                                  "gateway name"),
+                       meta_span(self.file, meta))
+
+    @v_args(meta=True)
+    def t_gateways(self, meta: Meta, items: list[Token]) -> SelTerm:
+        return SelTerm("gateways", "", meta_span(self.file, meta))
+
+    @v_args(meta=True)
     def t_any(self, meta: Meta, items: list[Token]) -> SelTerm:
         return SelTerm("any", "", meta_span(self.file, meta))
 

@@ -20,6 +20,8 @@ The JSON document (stable; new keys may be added, none removed or renamed)::
     flow: {"from", "from_kind", "to", "to_kind", "addresses": [cidr...] (empty: all of the
            external's addresses), "services": [name or range...], "packets": "tcp/443, ...",
            "opened_by": [{"file", "line"}...]}
+          kinds are "class" and "external"; "to_kind" "gateway" is traffic to a gateway
+          itself ("to": "gateway:NAME")
 """
 
 from __future__ import annotations

@@ -9,7 +9,8 @@ Where a flow is enforced follows the gateway model of the language spec (section
 filters on ingress, so a flow from a class is decided at the source class's gateway on that
 class's interface; between classes on two gateways the destination's gateway passes it on its
 uplink (already filtered) and filters the replies; a flow from an external is decided at the
-destination class's gateway on its uplink.
+destination class's gateway on its uplink.  A destination ``gateway:NAME`` (the gateway
+itself) is decided by that gateway, as traffic to its own addresses.
 """
 
 from __future__ import annotations
@@ -20,11 +21,19 @@ from dataclasses import dataclass
 
 from netaddr import AddrFormatError, IPAddress
 
-from zonewall.compiler.resolve import suggest
+from zonewall.compiler.resolve import GATEWAY_PREFIX, suggest
 from zonewall.compiler.special import blocks_containing
 from zonewall.diagnostics import DiagnosticError, Span
 from zonewall.dsl.parser import parse_text
-from zonewall.ir import CompiledPolicy, Criticality, Endpoint, ResolvedRule, ServiceItem
+from zonewall.ir import (
+    CompiledPolicy,
+    Criticality,
+    Endpoint,
+    Flow,
+    GatewayFlow,
+    ResolvedRule,
+    ServiceItem,
+)
 from zonewall.packets import PacketSet
 from zonewall.review.describe import service_names, statement_text
 
@@ -58,7 +67,7 @@ class Enforcement:
 @dataclass(frozen=True, slots=True)
 class Member:
     name: str
-    kind: str  # class | external
+    kind: str  # class | external | gateway (the gateway itself, `gateway:NAME`)
     addresses: tuple[str, ...]
     externals: tuple[str, ...]  # for an external atom: every external it belongs to
 
@@ -104,6 +113,9 @@ def explain(c: CompiledPolicy, sources: Mapping[str, str], src: str | None, dst:
     """
     packets = _question(c, service, port)
     notes: list[str] = []
+    if src is not None and (src == "gateways" or src.startswith(GATEWAY_PREFIX)):
+        raise ExplainError(f"'{src}' can only be a destination: traffic to a gateway itself is "
+                           "modelled, traffic the gateway initiates is not")
     srcs = _side(c, src, src_ip, notes)
     dsts = _side(c, dst, dst_ip, notes)
     ctx = _Context(c, sources)
@@ -167,6 +179,8 @@ def _side(c: CompiledPolicy, name: str | None, ip: str | None, notes: list[str]
     if ip is not None:
         return _by_address(c, ip, notes)
     assert name is not None
+    if name == "gateways" or name.startswith(GATEWAY_PREFIX):
+        return _gateway_side(c, name)
     classes = {e.name: e for e in c.endpoints if e.kind == "class"}
     atoms = [e for e in c.endpoints if e.kind == "external"]
     by_class = {k.name: k for k in c.classes}
@@ -197,10 +211,30 @@ def _side(c: CompiledPolicy, name: str | None, ip: str | None, notes: list[str]
     other = next((k for k, names in (("service", [s.name for s in c.services]),
                                      ("gateway", [g.name for g in c.gateways]))
                   if name in names), None)
+    if other == "gateway":
+        raise ExplainError(f"'{name}' is a gateway, not a class or external; for the gateway "
+                           f"itself, write '{GATEWAY_PREFIX}{name}'")
     if other is not None:
         raise ExplainError(f"'{name}' is a {other}, not a class or external")
     candidates = list(classes) + [e.name for e in c.externals]
     raise ExplainError(f"unknown class or external '{name}'{suggest(name, candidates)}")
+
+
+def gateway_endpoints(c: CompiledPolicy) -> dict[str, Endpoint]:
+    """The gateways themselves as endpoints after the policy's (`gateway:NAME`, no address)."""
+    first = len(c.endpoints)
+    return {g.name: Endpoint(first + i, "gateway", GATEWAY_PREFIX + g.name, ())
+            for i, g in enumerate(c.gateways)}
+
+
+def _gateway_side(c: CompiledPolicy, name: str) -> list[Endpoint]:
+    eps = gateway_endpoints(c)
+    if name == "gateways":
+        return [eps[g] for g in sorted(eps)]
+    gateway = name[len(GATEWAY_PREFIX):]
+    if gateway not in eps:
+        raise ExplainError(f"unknown gateway '{gateway}'{suggest(gateway, eps)}")
+    return [eps[gateway]]
 
 
 def _by_address(c: CompiledPolicy, ip: str, notes: list[str]) -> list[Endpoint]:
@@ -243,7 +277,10 @@ class _Context:
     def __init__(self, c: CompiledPolicy, sources: Mapping[str, str]) -> None:
         self.c = c
         self.sources = sources
-        self.flows = {(f.src, f.dst): f for f in c.flows}
+        self.flows: dict[tuple[int, int], Flow | GatewayFlow] = {
+            (f.src, f.dst): f for f in c.flows}
+        gateway_eps = gateway_endpoints(c)
+        self.flows.update(((f.src, gateway_eps[f.gateway].id), f) for f in c.gateway_flows)
         self.classes = {k.name: k for k in c.classes}
         self.plans = {g.name: g for g in c.gateways}
         members: dict[str, set[int]] = {}
@@ -252,7 +289,8 @@ class _Context:
                 members.setdefault(n, set()).add(ep.id)
         self.covers: dict[int, tuple[set[int], set[int]]] = {
             r.index: ({e for n in r.src for e in members.get(n, ())},
-                      {e for n in r.dst for e in members.get(n, ())}) for r in c.rules}
+                      {e for n in r.dst for e in members.get(n, ())}
+                      | {gateway_eps[g].id for g in r.gateways}) for r in c.rules}
 
     def _decider(self, r: ResolvedRule, packets: PacketSet) -> Decider:
         return Decider(r.action, r.span, statement_text(r.span, self.sources),
@@ -296,6 +334,11 @@ class _Context:
 
     def _gateways(self, s: Endpoint, d: Endpoint, permitted: bool) -> tuple[Enforcement, ...]:
         verb = "permits" if permitted else "drops"
+        if d.kind == "gateway":
+            plan = self.plans[d.name[len(GATEWAY_PREFIX):]]
+            return (Enforcement(plan.name, plan.platform,
+                                f"{verb} it as traffic to the gateway itself (its own "
+                                "addresses), on the interface it arrives on"),)
         out: list[Enforcement] = []
         if s.kind == "class":
             k = self.classes[s.name]

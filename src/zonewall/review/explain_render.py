@@ -11,7 +11,9 @@ The JSON document (stable; new keys may be added, none removed or renamed)::
                 "no_allow": bool, "enforced_by": [{"gateway", "platform", "where"}],
                 "note": str}]}
 
-    member: {"name", "kind": "class"|"external", "addresses": [cidr...], "externals": [...]}
+    member: {"name", "kind": "class"|"external"|"gateway", "addresses": [cidr...],
+             "externals": [...]}  (kind "gateway": `gateway:NAME`, the gateway itself, with no
+             addresses: they are the platform's)
     statement: {"action", "file", "line", "text", "services": [...]}
 """
 
@@ -29,7 +31,7 @@ WORDS = {"permitted": "permitted", "denied": "denied", "partial": "partially per
 
 
 def _member_text(m: Member, asked: str) -> str:
-    if m.kind == "class" or m.externals == (m.name,):
+    if m.kind != "external" or m.externals == (m.name,):
         return m.name
     others = [x for x in m.externals if x != m.name]
     addresses = ", ".join(m.addresses[:3]) + (", ..." if len(m.addresses) > 3 else "")

@@ -6,6 +6,8 @@ compared address by address: the pieces of external space that a class reaches (
 from) are cut by both versions' external atoms, so adding an external inside `internet`
 changes nothing unless a rule treats it differently.  Addresses that are a class in the other
 version are left to the class section of the diff (a subnet change), not reported twice.
+Flows to the gateways themselves (`gateway:NAME`) are compared per source class or external
+atom.
 """
 
 from __future__ import annotations
@@ -17,8 +19,9 @@ from dataclasses import dataclass
 from netaddr import IPAddress, iprange_to_cidrs
 
 from zonewall.compiler.expand import intervals_of, subtract
+from zonewall.compiler.resolve import GATEWAY_PREFIX
 from zonewall.diagnostics import Span
-from zonewall.ir import CompiledPolicy, Endpoint, Flow, ResolvedService
+from zonewall.ir import CompiledPolicy, Endpoint, Flow, GatewayFlow, ResolvedService
 from zonewall.packets import PacketSet
 from zonewall.review.describe import service_names
 
@@ -34,7 +37,7 @@ class FlowChange:
     src: str
     dst: str
     src_kind: str  # class | external
-    dst_kind: str
+    dst_kind: str  # class | external | gateway (`gateway:NAME`, the gateway itself)
     addresses: tuple[str, ...]  # the external side's CIDRs when only part of it changed
     packets: PacketSet
     services: tuple[str, ...]
@@ -71,7 +74,8 @@ def _atom_labels(c: CompiledPolicy) -> dict[int, str]:
     return {e.id: e.name if counts[e.name] == 1 else " & ".join(e.externals) for e in atoms}
 
 
-def _opened_by(flow: Flow | None, packets: PacketSet, c: CompiledPolicy) -> tuple[Span, ...]:
+def _opened_by(flow: Flow | GatewayFlow | None, packets: PacketSet, c: CompiledPolicy
+               ) -> tuple[Span, ...]:
     if flow is None:
         return ()
     rules = {r.index: r for r in c.rules}
@@ -114,8 +118,38 @@ def flow_changes(old: CompiledPolicy, new: CompiledPolicy
             lost.extend(_ext_change(cls, way, atom, old_labels[atom.id],
                                     subtract(ivs, new_space), new_atoms.get(atom.externals),
                                     packets, old.services, ()))
+    _gateway_changes(old, new, gained, lost)
     key = _change_key
     return sorted(gained, key=key), sorted(lost, key=key)
+
+
+def _gateway_index(c: CompiledPolicy) -> dict[tuple[str, str], tuple[str, GatewayFlow]]:
+    """Flows to the gateways themselves by (source, `gateway:NAME`): a class by name, an
+    external atom by its label (compared per atom, not address by address)."""
+    labels = _atom_labels(c)
+    out: dict[tuple[str, str], tuple[str, GatewayFlow]] = {}
+    for f in c.gateway_flows:
+        ep = c.endpoints[f.src]
+        src = ep.name if ep.kind == "class" else labels[ep.id]
+        out[(src, GATEWAY_PREFIX + f.gateway)] = (ep.kind, f)
+    return out
+
+
+def _gateway_changes(old: CompiledPolicy, new: CompiledPolicy, gained: list[FlowChange],
+                     lost: list[FlowChange]) -> None:
+    old_gw, new_gw = _gateway_index(old), _gateway_index(new)
+    for src, dst in sorted(old_gw.keys() | new_gw.keys()):
+        o, n = old_gw.get((src, dst)), new_gw.get((src, dst))
+        kind = n[0] if n else o[0] if o else "class"
+        o_p = o[1].packets if o else PacketSet()
+        n_p = n[1].packets if n else PacketSet()
+        if n_p - o_p:
+            opened = _opened_by(n[1] if n else None, n_p - o_p, new)
+            gained.append(FlowChange(src, dst, kind, "gateway", (), n_p - o_p,
+                                     service_names(n_p - o_p, new.services), opened))
+        if o_p - n_p:
+            lost.append(FlowChange(src, dst, kind, "gateway", (), o_p - n_p,
+                                   service_names(o_p - n_p, old.services), ()))
 
 
 def _change_key(f: FlowChange) -> tuple[str, str, tuple[str, ...], int]:

@@ -24,7 +24,9 @@ API::
   first, then the box's rules assumed to accept anything; see `iptables`).
   Empty list: the config permits exactly what the policy's enforcement model (language spec,
   section 4) says this gateway must permit; for cisco-ios also that every interface drops
-  IPv6 but neighbour discovery (`ios6`; such differences have the condition "IPv6...").
+  IPv6 but neighbour discovery (`ios6`; such differences have the condition "IPv6...");
+  for iptables and nftables also that traffic to the box itself (INPUT, nft input hooks)
+  is exactly the policy's `gateway:` flows (`selfplane`; `dst_owner` "gateway:NAME").
   Raises `ConfigParseError` (attributes `file`, `line`, `text`, `message`) on unmodelled
   input and `ValueError` on an unknown gateway or platform.
 * `Difference`: `gateway`, `platform`, `kind` ("permits-too-much" | "blocks-needed" |
@@ -51,8 +53,8 @@ API::
 Modules: `model` (expected behaviour from the IR), `replies` (the spec's reply definitions),
 `rules` (the shared rule model), `engine` (first-match evaluation over packet sets),
 `addresses` (address equivalence classes), `iptables`, `nftables` + `nft_rule`, `ios` +
-`ios6` (parsers), `ipv6` (the iptables IPv6 companion's closure), `compare` (`validate`,
-`summarize`).
+`ios6` (parsers), `ipv6` (the iptables IPv6 companion's closure), `selfplane` (traffic to
+the gateway itself), `compare` (`validate`, `summarize`).
 """
 
 from __future__ import annotations

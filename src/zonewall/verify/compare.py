@@ -56,6 +56,7 @@ from .model import GatewayModel
 from .nftables import parse_nftables, parse_nftables_ipv6
 from .replies import port_cuts, reply_flows, reply_keys
 from .rules import EMPTY, EVERYTHING, AddrMatch, RuleRef, Ruleset
+from .selfplane import self_plane
 
 __all__ = ["KINDS", "PARSERS", "Difference", "parse_config", "summarize", "validate"]
 
@@ -170,6 +171,9 @@ def validate(compiled: CompiledPolicy, gateway_name: str, config_text: str, plat
     file = filename or f"<{gateway_name}>"
     ruleset = parse_config(platform, config_text, file)
     diffs = _Validator(compiled, gateway_name, ruleset).run()
+    diffs += [Difference(gateway_name, platform, f.kind, f.ingress, f.src, f.src_owner, f.dst,
+                         f"gateway:{gateway_name}", f.packets, f.condition, f.rules, f.example)
+              for f in self_plane(compiled, gateway_name, ruleset)]
     if platform == "nftables":  # its inet table must drop IPv6 too
         model = GatewayModel(compiled, gateway_name)
         leaks = nft_ipv6_leaks(model, parse_nftables_ipv6(config_text, file))

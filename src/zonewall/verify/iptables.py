@@ -30,7 +30,9 @@ Two kinds of text, told apart by whether the filter table declares `:FORWARD POL
   declares named `zw-...`, the entry chain `zw-forward` among them.  FORWARD is then modelled as
   the load line leaves it: zonewall's jump `-A FORWARD -j zw-forward` first, then the box's own
   rules, assumed to accept anything (policy ACCEPT).  That is the worst case: a proof under it
-  holds whatever the box has after the jump.
+  holds whatever the box has after the jump.  INPUT (traffic to the box itself) is modelled
+  the same way with `-A INPUT -j zw-input` when the file declares `zw-input`; a file without
+  it leaves INPUT to the box, assumed to accept anything.
 """
 
 from __future__ import annotations
@@ -57,6 +59,7 @@ from .rules import (
 __all__ = ["ENTRY", "OWN_PREFIX", "parse_iptables", "split_words"]
 
 ENTRY = "zw-forward"  # zonewall's entry chain: FORWARD's first rule jumps to it
+INPUT_ENTRY = "zw-input"  # zonewall's chain for traffic to the box: INPUT's first rule
 OWN_PREFIX = "zw-"  # the names of zonewall's chains
 
 BUILTIN = {"filter": ("INPUT", "FORWARD", "OUTPUT")}
@@ -308,7 +311,16 @@ def _build(tables: dict[str, _Table], file: str, memoise: bool) -> Ruleset:
             "ACCEPT",
             RuleRef(file, None, f"FORWARD after the jump to {ENTRY}: the box's own rules, "
                                 "assumed to accept anything"))
-    return Ruleset("iptables", file, chains, default_entry=("FORWARD",))
+        # INPUT likewise: zonewall's jump first when the file has zonewall's input chain
+        jump = (Rule(RuleRef(file, None, f"INPUT's first rule (the load line's): -A INPUT -j "
+                                         f"{INPUT_ENTRY}"), "JUMP", INPUT_ENTRY),)
+        chains["INPUT"] = Chain(
+            "INPUT", jump if INPUT_ENTRY in chains else (), "ACCEPT",
+            RuleRef(file, None, "INPUT" + (f" after the jump to {INPUT_ENTRY}" if INPUT_ENTRY
+                                           in chains else " (not touched by this file)")
+                    + ": the box's own rules, assumed to accept anything"))
+    return Ruleset("iptables", file, chains, default_entry=("FORWARD",),
+                   input_entry=("INPUT",))
 
 
 def _check_own_objects(tables: dict[str, _Table], file: str) -> None:

@@ -77,6 +77,12 @@ class RuleParser:
         p = self.p
         if word == "meta":
             word = p.next("a meta key")
+            if word == "nfproto":  # IPv4 only: what an `ip ...` match implies in inet
+                self.once("meta nfproto")
+                if p.next("ipv4") != "ipv4":
+                    raise p.err("only 'meta nfproto ipv4' is modelled")
+                self.ipv4 = True
+                return
             if word not in ("iifname", "oifname", "iif", "oif", "l4proto"):
                 raise p.err(f"'meta {word}' is not modelled")
         if word in ("iifname", "oifname", "iif", "oif"):

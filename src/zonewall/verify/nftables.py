@@ -12,14 +12,15 @@ Modelled exactly (anything else is a `ConfigParseError` with file, line and text
   `elements = { ... }` (addresses, prefixes, `a-b` ranges; ports; protocols), `comment`.
 * base chains: `type filter hook forward|input|output priority P; policy accept|drop;`.  Every
   `forward` base chain of every table is traversed in priority order and all must accept;
-  input/output chains are not on the forwarding path and are not evaluated.
+  likewise every `input` chain for a packet to the box itself (`Ruleset.input_entry`);
+  output chains are not evaluated.
 * rule matches (each optionally `!=`): `iifname`/`oifname`/`iif`/`oif` (strings, `*` suffix
   wildcard, anonymous sets), `meta iifname|oifname|l4proto`, `ip saddr|daddr` (literal, set
   literal, `@set`), `ip protocol`, `tcp|udp dport|sport` (port, `lo-hi`, set, `@set`),
-  `icmp type` (number or name), `ct state`; statements `counter [packets N bytes M]`, `log
-  [prefix S] [level L]`, `limit rate N/unit [burst N packets]` (only in rules without a
-  verdict), `comment S`; verdicts `accept`, `drop`, `reject [with ...]` (a drop), `jump C`,
-  `goto C`, `return`, `continue`.
+  `icmp type` (number or name), `ct state`, `meta nfproto ipv4`; statements `counter
+  [packets N bytes M]`, `log [prefix S] [level L]`, `limit rate N/unit [burst N packets]`
+  (only in rules without a verdict), `comment S`; verdicts `accept`, `drop`, `reject [with
+  ...]` (a drop), `jump C`, `goto C`, `return`, `continue`.
 """
 
 from __future__ import annotations
@@ -428,7 +429,7 @@ class _Parser:
     # -- result ---------------------------------------------------------------------------------
     def ruleset(self) -> Ruleset:
         chains: dict[str, Chain] = {}
-        bases: list[tuple[int, int, str]] = []
+        bases: list[tuple[bool, int, int, str]] = []  # (input hook?, priority, order, name)
         for t_index, ((family, tname), table) in enumerate(self.tables.items()):
             for c_index, chain in enumerate(table.chains.values()):
                 qualified = f"{family} {tname} {chain.name}"
@@ -442,11 +443,13 @@ class _Parser:
                                                "jump to a base chain")
                 policy = chain.policy.upper() if chain.hook is not None else None
                 chains[qualified] = Chain(qualified, rules, policy, chain.policy_ref)
-                if chain.hook == "forward" and family in (
+                if chain.hook in ("forward", "input") and family in (
                         ("ip6", "inet") if self.ipv6 else ("ip", "inet")):
-                    bases.append((chain.priority, t_index * 10000 + c_index, qualified))
-        entry = tuple(name for _, _, name in sorted(bases))
-        return Ruleset("nftables", self.file, chains, default_entry=entry)
+                    bases.append((chain.hook != "forward", chain.priority,
+                                  t_index * 10000 + c_index, qualified))
+        entry = tuple(name for fwd, _, _, name in sorted(bases) if not fwd)
+        to_box = tuple(name for inp, _, _, name in sorted(bases) if inp)
+        return Ruleset("nftables", self.file, chains, default_entry=entry, input_entry=to_box)
 
 
 def _proto_number(word: str) -> int:

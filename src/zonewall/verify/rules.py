@@ -235,7 +235,8 @@ class Ruleset:
     """A parsed config: chains, plus which chains see a packet entering on an interface.
 
     `entry` maps an ingress interface to the chain names a forwarded packet traverses, in
-    order (all must accept); `default_entry` applies to every other interface.
+    order (all must accept); `default_entry` applies to every other interface.  A packet to
+    the box itself traverses `input_entry` instead.
     """
 
     platform: str
@@ -244,6 +245,9 @@ class Ruleset:
     default_entry: tuple[str, ...]
     entry: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     stateful: bool = True  # False: no connection tracking, replies are checked as packets
+    # The chains a packet to the box itself traverses (iptables INPUT, nft input hooks), in
+    # order; () when the parser does not model that plane (its check is then skipped).
+    input_entry: tuple[str, ...] = ()
 
     def entries(self, ingress: str) -> tuple[str, ...]:
         return self.entry.get(ingress, self.default_entry)

@@ -118,6 +118,17 @@ CORNERS = [
     "allow a -> b: tcp/1-2, icmp/echo-request, proto/47, icmp, ip \"why \\\"so\\\"\" log",
     "allow tag:x, criticality:high, any, internal, external except c -> d",
     "allow tag : x -> criticality :CRITICAL",
+    "allow a -> gateway:g, gateways : ssh \"management\"",
+    "allow a -> gateway : g",
+    "allow a -> gateway",
+    "allow a -> gateway:",
+    "allow gateway:g -> a",
+    "allow a -> gatewaysx, gateways except gateway:G",
+    "allow a -> gateway:g gateway g { serves a }",
+    "assert only a -> gateway:gateway",
+    "assert encrypted -> gateways",
+    "class gateway { hosts 1 } class gateways { hosts 1 }",
+    "gateway g { serves gateway:g }",
     "allow tcp/1 -> b",
     "allow any -> tcp",
     "assert encrypted -> a",
@@ -184,7 +195,7 @@ def test_lark_really_reads_glued_keywords() -> None:
 NAMES = st.sampled_from([
     "a", "b", "web", "db-1", "x_y", "c0", "gw", "s", "high", "log", "allow", "except", "tag",
     "any", "tcp", "icmp", "ip", "owner", "plaintext", "accepted", "Upper", "_u", "a-b-c",
-    "n" * 31, "m" * 32, "vlan", "without",
+    "n" * 31, "m" * 32, "vlan", "without", "gateway", "gateways",
 ])
 PORTS = st.sampled_from([
     "tcp/1-2", "tcp/443", "udp/53", "icmp/echo-request", "icmp/8", "proto/47", "tcp/99999",
@@ -220,11 +231,13 @@ def terms(draw: st.DrawFn) -> list[str]:
         if i:
             out.append(",")
         kind = draw(st.sampled_from(["name", "name", "tag", "crit", "any", "internal",
-                                     "external"]))
-        if kind == "name":  # 'tag' and 'criticality' alone are syntax errors in a selector
-            out.append(draw(NAMES.filter(lambda n: n not in ("tag", "criticality"))))
+                                     "external", "gw", "gateways"]))
+        if kind == "name":  # 'tag', 'criticality', 'gateway' alone: syntax errors in a selector
+            out.append(draw(NAMES.filter(lambda n: n not in ("tag", "criticality", "gateway"))))
         elif kind == "tag":
             out += ["tag", ":", draw(NAMES)]
+        elif kind == "gw":
+            out += ["gateway", ":", draw(NAMES)]
         elif kind == "crit":
             out += ["criticality", ":", draw(LEVELS)]
         else:

@@ -283,3 +283,16 @@ def test_stateless_replies_acknowledgement_change_is_shown_beside_the_gateway(
     d = compare(ack.report.compiled, reworded.report.compiled)  # type: ignore[arg-type]
     assert d.gateways[0].changed
     assert "cisco-ios stateless-replies accepted (reason changed)" in diff_text(d, ack, reworded)
+
+
+def test_flows_to_the_gateways_themselves_are_gained_and_lost() -> None:
+    old = "allow a -> gateway:gw : ssh\nallow internet -> gateway:gw : https\n"
+    new = "allow a -> gateways : https\nallow vendor -> gateway:gw : https\n"
+    d = diff(old, new)
+    assert lines(d.gained) == ["a -> gateway:gw : https"]
+    assert lines(d.lost) == ["a -> gateway:gw : ssh", "internet -> gateway:gw : https"]
+    assert {(f.src_kind, f.dst_kind) for f in d.gained + d.lost} == {
+        ("class", "gateway"), ("external", "gateway")}
+    assert [s.line for s in d.gained[0].rules] == [12]
+    assert diff(old, "allow internet -> gateway:gw : https\nallow a -> gateways : ssh\n"
+                ).semantic_change is False

@@ -160,3 +160,41 @@ def test_usage_errors_say_what_is_wrong(src: str | None, dst: str, kw: dict[str,
     with pytest.raises(ExplainError) as err:
         ask(src, dst, **kw)
     assert message in str(err.value)
+
+
+# -- traffic to the gateways themselves -------------------------------------------------------
+
+GW_POLICY = """
+allow a, internet -> gateway:gw : ssh, https  "management"
+deny  a -> gateways : https
+"""
+
+
+def test_a_gateway_destination_names_the_deciding_statements_and_the_gateway() -> None:
+    e = ask("a", "gateway:gw", GW_POLICY, service="ssh")
+    assert e.verdict == "permitted"
+    (p,) = e.pairs
+    assert (p.dst.name, p.dst.kind, p.dst.addresses) == ("gateway:gw", "gateway", ())
+    assert [d.span.line if d.span else 0 for d in p.allows] == [13]
+    assert [(g.gateway, g.where.split(" as ")[0]) for g in p.gateways] == [("gw", "permits it")]
+    https = ask("a", "gateways", GW_POLICY, service="https")
+    assert https.verdict == "denied"
+    assert [d.span.line if d.span else 0 for d in https.pairs[0].denies] == [14]
+
+
+def test_a_gateway_destination_from_an_external_and_by_default() -> None:
+    e = ask("vendor", "gateway:gw", GW_POLICY, service="https")
+    assert e.verdict == "permitted"
+    b = ask("b", "gateway:gw", GW_POLICY)
+    assert b.verdict == "denied" and b.pairs[0].allows == ()
+
+
+@pytest.mark.parametrize(("src", "dst", "message"), [
+    ("gateway:gw", "a", "'gateway:gw' can only be a destination"),
+    ("a", "gateway:gww", "unknown gateway 'gww'; did you mean 'gw'?"),
+    ("a", "gw", "'gw' is a gateway, not a class or external; for the gateway itself, "
+                "write 'gateway:gw'"),
+], ids=["source", "unknown", "bare-name"])
+def test_gateway_usage_errors(src: str, dst: str, message: str) -> None:
+    with pytest.raises(ExplainError, match="^" + message.replace("?", r"\?")):
+        ask(src, dst, GW_POLICY)

@@ -155,7 +155,7 @@ def test_widened_port_range_permits_the_added_ports() -> None:
 
 
 def test_prefix_widened_from_24_to_23() -> None:
-    old = "190 permit tcp 198.51.100.0 0.0.0.255 eq 443"
+    old = "200 permit tcp 198.51.100.0 0.0.0.255 eq 443"
     diffs = check(HOSPITAL, "dist_sw1", edit(sw_text(), old, old.replace("0.0.0.255",
                                                                           "0.0.1.255")))
     assert [(d.kind, d.ingress, d.condition) for d in diffs] == [

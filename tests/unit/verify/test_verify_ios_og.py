@@ -181,8 +181,11 @@ PLATFORM = re.compile(r"(?m)^(\s*)platform (iptables|nftables|cisco-ios)\b")
 
 
 def og_policy(tmp_path: Path, example: Path) -> str:
-    """The example with every gateway a cisco-ios switch with object groups."""
+    """The example with every gateway a cisco-ios switch with object groups, without its
+    statements about traffic to the gateways themselves (cisco-ios cannot filter that yet:
+    E401 at each of them)."""
     text = example.read_text(encoding="utf-8")
+    text = "".join(line for line in text.splitlines(keepends=True) if "gateway:" not in line)
     if "object-groups" not in text:
         text = PLATFORM.sub(r"\1platform cisco-ios\n\1object-groups", text)
     assert not re.search(r"(?m)^include ", text)  # would be relative to the example's folder

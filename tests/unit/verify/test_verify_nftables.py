@@ -192,7 +192,7 @@ def test_spoof_jump_dropped_or_turned_into_accept() -> None:
 
 
 def test_accept_all_early_in_the_base_chain() -> None:
-    old = "        ct state invalid drop\n"
+    old = "policy drop;\n        ct state established,related accept\n        ct state invalid drop\n"
     diffs = check(MULTI, "dc_fw", edit(dc_text(), old, old + "        accept\n"))
     assert diffs and {d.kind for d in diffs} == {"permits-too-much"}
     assert lines_of(diffs) == {"accept"}

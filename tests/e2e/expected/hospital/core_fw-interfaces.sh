@@ -1,6 +1,6 @@
 #!/bin/sh
 # zonewall 0.1.0  backend: linux interface config (iproute2)  -- DO NOT EDIT
-# policy: examples/hospital.zw  sha256: 4d517dd2283feac0f262f5b22cec58c446127d620d6d92b2287308463507e2a3
+# policy: examples/hospital.zw  sha256: d5b24c34a1570ba87bebd0fd8028c63bc6ef5bb376c933980570e81ffe9db4ad
 # gateway: core_fw (iptables)
 # run as root: sh core_fw-interfaces.sh, after loading core_fw.rules
 # (the ruleset names these interfaces and loads before they exist; forwarding goes on last)
@@ -35,6 +35,7 @@ zw_vlan() {
 zw_check eth1 eth1.10 10
 zw_check eth1 eth1.11 11
 zw_check eth1 eth1.12 12
+zw_check eth1 eth1.13 13
 zw_check eth1 eth1.100 100
 zw_check eth1 eth1.101 101
 zw_check eth1 eth1.102 102
@@ -65,6 +66,11 @@ ip link set dev eth1.11 up
 zw_vlan eth1 eth1.12 12
 ip address replace 10.40.0.33/28 dev eth1.12
 ip link set dev eth1.12 up
+
+# class netops_ws: Network operations workstations: the only place the gateways are managed from
+zw_vlan eth1 eth1.13 13
+ip address replace 10.40.3.1/28 dev eth1.13
+ip link set dev eth1.13 up
 
 # class biomed_ws: Biomedical engineering workstations
 zw_vlan eth1 eth1.100 100

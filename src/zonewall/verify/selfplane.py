@@ -1,0 +1,197 @@
+"""Traffic to the gateway itself: a config's input plane against the policy's gateway flows.
+
+The expectation comes from the IR alone (`CompiledPolicy.gateway_flows`, the flows the policy
+opens with `gateway:NAME`), written independently of the backends, with the same ingress model
+as forwarding (language spec, section 4):
+
+* entering on a served class's interface, a packet from that class may start exactly the
+  class's flow to this gateway; any other source there is spoofed (nothing);
+* entering on the uplink, a source in a class served by another gateway or in an external
+  atom may start exactly its flow to this gateway; a class served here is spoofed (nothing);
+  an address in no class and no external gets nothing;
+* DHCP: a served class that may reach a DHCP server in some class (udp/67) sends its
+  clients' broadcasts (from 0.0.0.0 or the class, to 255.255.255.255) to a relay on the box,
+  so udp/67 from those sources on its interface is expected too, as IOS takes them in for
+  `ip helper-address`.
+
+The config side is the parsed ruleset's `input_entry` chains (iptables INPUT, nft input
+hooks), evaluated with the same engine as forwarding.  NEW packets must be accepted exactly
+(from every source port: blocked keys are those some source port loses, too-much keys those
+some source port gains); ESTABLISHED packets of permitted flows must be accepted.  The box's
+own addresses are not in the policy, so the expectation holds toward every destination
+address: a config that tests destinations in its input chains is compared on every
+destination it tells apart.  A parser that leaves `input_entry` empty does not model the
+plane, and nothing is checked.
+"""
+
+from __future__ import annotations
+
+import bisect
+import dataclasses
+from dataclasses import dataclass
+
+from zonewall.ir import CompiledPolicy
+from zonewall.packets import PacketSet
+
+from .addresses import Group, address_groups
+from .engine import Cell, Ctx, Evaluator
+from .model import DHCP_SERVER_KEY, GatewayModel
+from .rules import EMPTY, EVERYTHING, RuleRef, Ruleset
+
+__all__ = ["SelfFinding", "self_plane"]
+
+DHCP = PacketSet(((DHCP_SERVER_KEY, DHCP_SERVER_KEY),))  # udp/67
+
+
+@dataclass(frozen=True, slots=True)
+class SelfFinding:
+    """One way the input plane departs from the policy, for one ingress and source group."""
+
+    kind: str  # permits-too-much | blocks-needed
+    ingress: str
+    src: str
+    src_owner: str
+    dst: str  # "any address of the box", or a destination group the config tells apart
+    packets: PacketSet
+    condition: str
+    rules: tuple[RuleRef, ...]
+    example: str
+
+
+def self_plane(compiled: CompiledPolicy, gateway: str, ruleset: Ruleset) -> list[SelfFinding]:
+    """Every difference between the ruleset's input plane and the policy's flows to the
+    gateway itself (empty when the parser does not model the plane)."""
+    if not ruleset.input_entry:
+        return []
+    model = GatewayModel(compiled, gateway)
+    ev = Evaluator(dataclasses.replace(ruleset, default_entry=ruleset.input_entry, entry={}))
+    groups = address_groups(model, ruleset.address_intervals())
+    expected = _expected(compiled, model)
+    reps = sorted((g.rep, g.id) for g in groups)
+    by_key: dict[int | str | None, list[int]] = {}
+    for g in groups:
+        by_key.setdefault(_key(g), []).append(g.id)
+    special = {g.id for g in groups if g.special}
+    wanted: dict[str, list[int | str | None]] = {}
+    for ingress, key in expected:
+        wanted.setdefault(ingress, []).append(key)
+    out: list[SelfFinding] = []
+    for ingress in model.interfaces:
+        notable = set(special)
+        for key in wanted.get(ingress, ()):
+            notable.update(by_key.get(key, ()))
+        for m in ev.source_tests(ingress):
+            for lo, hi in m.intervals if not m.negate else ((0, 1 << 32),):
+                start = bisect.bisect_left(reps, (lo, -1))
+                stop = bisect.bisect_right(reps, (hi, len(groups)))
+                notable.update(i for _, i in reps[start:stop])
+        # Every other source meets no source-testing rule and expects nothing: the first of
+        # them stands for all.  Sources alike for the config and the policy share one row.
+        rest = next((g for g in groups if g.id not in notable), None)
+        rows: dict[tuple[object, ...], list[SelfFinding]] = {}
+        for g in [groups[i] for i in sorted(notable)] + ([rest] if rest else []):
+            want = expected.get((ingress, _key(g)), EMPTY)
+            rkey = (ev.src_signature(ingress, g.rep), want)
+            if rkey not in rows:
+                rows[rkey] = _row(ev, groups, ingress, g, want, model.name)
+            alike = [x for x in groups if x.id not in notable] if g is rest else [g]
+            for each in alike if rows[rkey] else ():
+                out.extend(_as_source(f, each) for f in rows[rkey])
+    return out
+
+
+def _as_source(f: SelfFinding, g: Group) -> SelfFinding:
+    src = g.describe()
+    if src == f.src:
+        return f
+    owner = g.endpoint.name if g.endpoint is not None else "no class or external"
+    return dataclasses.replace(f, src=src, src_owner=owner,
+                               example=f.example.replace(f" from {f.src} ", f" from {src} "))
+
+
+def _key(g: Group) -> int | str | None:
+    """A source group's key in `_expected`: its endpoint id, "zero" for 0.0.0.0."""
+    if g.special == "zero":
+        return "zero"
+    return g.endpoint.id if g.endpoint is not None else None
+
+
+def _expected(compiled: CompiledPolicy, model: GatewayModel
+              ) -> dict[tuple[str, int | str | None], PacketSet]:
+    """(ingress, source key) -> what NEW packets to the box must be accepted.
+
+    Besides the gateway flows: the DHCP broadcasts of a served class that may reach a DHCP
+    server (udp/67, from 0.0.0.0 or the class, on its interface) go to a relay on the box,
+    as an IOS SVI's `ip helper-address` takes them in (`GatewayModel.dhcp_relay`)."""
+    served = {c.name: c for c in model.served}
+    out: dict[tuple[str, int | str | None], PacketSet] = {}
+    for f in compiled.gateway_flows:
+        if f.gateway != model.name:
+            continue
+        ep = compiled.endpoints[f.src]
+        cls = served.get(ep.name) if ep.kind == "class" else None
+        ingress = cls.interface if cls is not None else model.uplink
+        if ingress is not None:
+            out[(ingress, f.src)] = f.packets
+    for ingress in model.interfaces:
+        relay = model.dhcp_relay(ingress)
+        sources: list[int | str] = [*relay, "zero"] if relay else []
+        for who in sources:
+            out[(ingress, who)] = out.get((ingress, who), EMPTY) | DHCP
+    return out
+
+
+def _row(ev: Evaluator, groups: list[Group], ingress: str, g: Group, want: PacketSet,
+         gateway: str) -> list[SelfFinding]:
+    """The findings of one ingress and source, toward the destinations the config tells apart
+    (one representative when its input chains test no destination)."""
+    plain = next((d for d in groups if not d.special), groups[0])
+    first = _cell(ingress, g, plain)
+    dsts = [plain]
+    if ev.destination_tests(first):
+        dsts = list(groups)
+    out: list[SelfFinding] = []
+    done: set[tuple[object, ...]] = set()
+    for d in dsts:
+        cell = _cell(ingress, g, d)
+        sig = ev.dst_signature(cell) if len(dsts) > 1 else ()
+        if sig in done:
+            continue
+        done.add(sig)
+        where = "any address of the box" if len(dsts) == 1 else d.describe()
+        out.extend(_cell_findings(ev, cell, g, want, where, gateway))
+    return out
+
+
+def _cell(ingress: str, g: Group, d: Group) -> Cell:
+    return Cell(ingress, None, g.id, g.rep, d.id, d.rep)
+
+
+def _cell_findings(ev: Evaluator, cell: Cell, g: Group, want: PacketSet, where: str,
+                   gateway: str) -> list[SelfFinding]:
+    stateful = ev.ruleset.stateful
+    new_all, new_any = EVERYTHING, EMPTY
+    for lo in ev.sport_cuts(cell):
+        got = ev.accepted(cell, ("NEW" if stateful else None, lo, False))
+        new_all, new_any = new_all & got, new_any | got
+    out: list[SelfFinding] = []
+    owner = g.endpoint.name if g.endpoint is not None else "no class or external"
+    checks: list[tuple[str, PacketSet, Ctx, str]] = [
+        ("permits-too-much", new_any - want, ("NEW" if stateful else None, 0, False),
+         f"to the gateway '{gateway}' itself"),
+        ("blocks-needed", want - new_all, ("NEW" if stateful else None, 0, False),
+         f"to the gateway '{gateway}' itself"),
+    ]
+    if stateful and want:
+        est = ev.accepted(cell, ("ESTABLISHED", 0, False))
+        checks.append(("blocks-needed", want - est, ("ESTABLISHED", 0, False),
+                       f"to the gateway '{gateway}' itself, ESTABLISHED"))
+    for kind, packets, ctx, condition in checks:
+        if not packets:
+            continue
+        rules = tuple(p.ref for p in ev.explain(cell, ctx) if p.packets & packets)
+        example = (f"{packets.describe().split(', ')[0]} from {g.describe()} entering "
+                   f"{cell.iif} to {where}")
+        out.append(SelfFinding(kind, cell.iif, g.describe(), owner, where, packets,
+                               condition, rules, example))
+    return out

@@ -1,0 +1,181 @@
+"""Traffic to the gateway itself: the input plane (iptables INPUT -> zw-input, nft input hooks)
+proven against the policy's gateway flows, and wrong configs caught."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from verify_helpers import check, edit, lines_of, output, write_policy
+
+from zonewall.packets import TCP, UDP, PacketSet
+from zonewall.verify import Difference
+
+POLICY = """
+pool subnets 10.0.0.0/16
+pool vlans 100-199
+service ssh   = tcp/22
+service https = tcp/443
+service snmp  = udp/161
+service dhcp  = udp/67 plaintext
+class admin { subnet 10.0.0.0/28 }
+class guest { subnet 10.0.0.16/28 }
+class infra { subnet 10.0.0.32/28 }
+class siem  { subnet 10.0.1.0/28 }
+external internet { address 0.0.0.0/0 except 10.0.0.0/8 }
+external vendor   { address 203.0.113.0/24 }
+gateway fw { platform iptables  interface "eth1.{vlan}"  uplink "eth0"  serves admin, guest, infra }
+gateway nf { platform nftables  interface "eth2.{vlan}"  uplink "eth0"  serves siem }
+allow admin -> gateways : ssh, https      "management"
+allow siem -> gateway:fw : snmp           "monitoring"
+allow vendor -> gateway:fw : https        "vendor portal"
+allow guest -> infra : dhcp               "DHCP server"
+allow guest -> internet : https
+"""
+
+
+@pytest.fixture(scope="module")
+def policy(tmp_path_factory: pytest.TempPathFactory) -> str:
+    return write_policy(tmp_path_factory.mktemp("selfplane"), "selfplane", POLICY)
+
+
+def to_box(diffs: list[Difference]) -> list[Difference]:
+    return [d for d in diffs if d.dst_owner.startswith("gateway:")]
+
+
+def kinds(diffs: list[Difference]) -> set[tuple[str, str, str]]:
+    return {(d.kind, d.ingress, d.src_owner) for d in diffs}
+
+
+@pytest.mark.parametrize("gateway", ["fw", "nf"])
+def test_generated_input_planes_have_no_difference(policy: str, gateway: str) -> None:
+    assert check(policy, gateway) == []
+
+
+def test_iptables_input_plane_layout(policy: str) -> None:
+    text = output(policy, "fw").text
+    assert "-A zw-input -i eth0 -j zw-self" in text
+    assert ("-A zw-self -i eth1.100 -s 10.0.0.0/28 -m comment --comment \"to the gateway itself"
+            " from admin\" -j zw-s-admin") in text
+    # siem is served by nf: it reaches fw through the uplink
+    assert "-A zw-self -i eth0 -s 10.0.1.0/28" in text
+    assert "{ iptables -w -C INPUT -j zw-input 2>/dev/null || iptables -w -I INPUT 1 -j " \
+           "zw-input; }" in text
+    assert "INPUT" not in output(policy, "fw", "ipv6-companion").text.split("*filter")[1]
+
+
+def test_a_widened_input_rule_is_too_much(policy: str) -> None:
+    text = output(policy, "fw").text
+    old = "-A zw-self -m conntrack --ctstate INVALID -j DROP\n"
+    diffs = to_box(check(policy, "fw", edit(text, old, old + "-A zw-self -p tcp --dport 22 "
+                                            "-j ACCEPT\n")))
+    assert diffs and {d.kind for d in diffs} == {"permits-too-much"}
+    assert ("permits-too-much", "eth1.101", "guest") in kinds(diffs)
+    assert {d.packets for d in diffs} == {PacketSet.ports(TCP, 22, 22)}
+    assert lines_of(diffs) == {"-A zw-self -p tcp --dport 22 -j ACCEPT"}
+
+
+def test_a_missing_permit_blocks_management(policy: str) -> None:
+    text = output(policy, "fw").text
+    line = next(ln for ln in text.splitlines() if ln.startswith("-A zw-s-admin -p tcp"))
+    diffs = to_box(check(policy, "fw", edit(text, line + "\n", "")))
+    assert kinds(diffs) == {("blocks-needed", "eth1.100", "admin")}
+    assert diffs[0].packets == PacketSet.ports(TCP, 22, 22) | PacketSet.ports(TCP, 443, 443)
+
+
+def test_a_permit_on_the_wrong_interface_is_spoofable_and_blocks(policy: str) -> None:
+    text = output(policy, "fw").text
+    old = "-A zw-self -i eth1.100 -s 10.0.0.0/28"
+    diffs = to_box(check(policy, "fw", edit(text, old, "-A zw-self -i eth0 -s 10.0.0.0/28")))
+    assert ("permits-too-much", "eth0", "admin") in kinds(diffs)
+    assert ("blocks-needed", "eth1.100", "admin") in kinds(diffs)
+
+
+def test_replies_must_be_accepted(policy: str) -> None:
+    text = output(policy, "fw").text
+    diffs = to_box(check(policy, "fw", edit(
+        text, "-A zw-self -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT\n", "")))
+    assert diffs and all(d.kind == "blocks-needed" and "ESTABLISHED" in d.condition
+                         for d in diffs)
+
+
+def test_a_file_without_zw_input_leaves_the_box_open(policy: str) -> None:
+    text = output(policy, "fw").text
+    kept = "".join(ln + "\n" for ln in text.splitlines() if "zw-input" not in ln)
+    diffs = to_box(check(policy, "fw", kept))
+    assert ("permits-too-much", "eth1.101", "guest") in kinds(diffs)
+    assert any("INPUT (not touched by this file)" in r.text for d in diffs for r in d.rules)
+
+
+def test_iptables_save_input_as_written(policy: str) -> None:
+    # a device whose INPUT drops everything by policy: management and DHCP are blocked
+    text = output(policy, "fw").text
+    body = text[text.index("*filter\n") + len("*filter\n"):]
+    decls = "".join(ln + "\n" for ln in body.splitlines() if ln.startswith(":"))
+    rules = "".join(ln + "\n" for ln in body.splitlines() if ln.startswith("-A "))
+    saved = ("*filter\n:INPUT DROP [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n"
+             + decls + "-A FORWARD -j zw-forward\n" + rules + "COMMIT\n")
+    diffs = to_box(check(policy, "fw", saved))
+    assert ("blocks-needed", "eth1.100", "admin") in kinds(diffs)
+    assert ("blocks-needed", "eth1.101", "guest") in kinds(diffs)  # its DHCP broadcasts
+    assert all(d.kind == "blocks-needed" for d in diffs)
+    fixed = saved.replace("-A FORWARD -j zw-forward\n",
+                          "-A INPUT -j zw-input\n-A FORWARD -j zw-forward\n")
+    assert check(policy, "fw", fixed) == []
+
+
+def test_dhcp_broadcasts_reach_a_relay_only_for_classes_that_may_reach_a_server(
+        policy: str) -> None:
+    text = output(policy, "fw").text
+    assert "-A zw-self -i eth1.101 -s 0.0.0.0/32 -p udp -m udp --dport 67" in text
+    assert "-i eth1.100 -s 0.0.0.0/32" not in text  # admin may reach no DHCP server
+    line = next(ln for ln in text.splitlines()
+                if ln.startswith("-A zw-self -i eth1.101 -s 0.0.0.0/32"))
+    diffs = to_box(check(policy, "fw", edit(text, line + "\n", "")))
+    assert [(d.kind, d.ingress, d.src, d.packets) for d in diffs] == [
+        ("blocks-needed", "eth1.101", "0.0.0.0", PacketSet.ports(UDP, 67, 67))]
+
+
+def test_nft_input_plane_mutations(policy: str) -> None:
+    text = output(policy, "nf").text
+    assert 'meta nfproto ipv4 iifname "eth0" jump zw_self' in text
+    no_dispatch = edit(text, '        meta nfproto ipv4 iifname "eth0" jump zw_self\n', "")
+    diffs = to_box(check(policy, "nf", no_dispatch))
+    assert diffs and {(d.kind, d.ingress) for d in diffs} == {("permits-too-much", "eth0")}
+    widened = edit(text, "jump zs_admin comment", "accept comment")
+    diffs = to_box(check(policy, "nf", widened))
+    assert {(d.kind, d.ingress, d.src_owner) for d in diffs} == {
+        ("permits-too-much", "eth0", "admin")}
+
+
+def test_nft_only_ipv4_is_modelled_for_nfproto(policy: str) -> None:
+    from zonewall.verify import ConfigParseError
+
+    text = output(policy, "nf").text
+    with pytest.raises(ConfigParseError, match="only 'meta nfproto ipv4' is modelled"):
+        check(policy, "nf", text.replace("meta nfproto ipv4 iifname \"eth0\"",
+                                         "meta nfproto ipv6 iifname \"eth0\"", 1))
+
+
+def test_a_policy_with_no_gateway_flow_closes_the_box(tmp_path: Path) -> None:
+    text = POLICY.split("allow admin -> gateways")[0] + "allow guest -> internet : https\n"
+    path = write_policy(tmp_path, "closed", text)
+    rules = output(path, "fw").text
+    assert "-A zw-self -i" not in rules  # no permit to the box at all
+    assert check(path, "fw") == [] and check(path, "nf") == []
+
+
+def test_build_notes_a_box_nothing_may_reach(policy: str, tmp_path: Path) -> None:
+    from zonewall.build import closed_box_notes
+    from zonewall.report import run_check
+
+    reached = run_check(policy).compiled
+    assert reached is not None and closed_box_notes(reached) == []
+    text = POLICY.replace('allow siem -> gateway:fw : snmp           "monitoring"\n', "")
+    text = text.replace('allow admin -> gateways : ssh, https      "management"\n',
+                        'allow admin -> gateway:fw : ssh          "management"\n')
+    nf_closed = run_check(write_policy(tmp_path, "nf_closed", text)).compiled
+    assert nf_closed is not None
+    [note] = closed_box_notes(nf_closed)
+    assert note.startswith("gateway 'nf' (nftables): no allow reaches the box itself")
+    assert "`allow <class> -> gateway:nf : ssh`" in note
