@@ -24,7 +24,7 @@ from pathlib import Path, PurePosixPath
 from zonewall import __version__
 from zonewall.backends import get_backend
 from zonewall.backends.base import Feature, capability_errors, gateway_view
-from zonewall.backends.cisco_ios_names import suffix_of
+from zonewall.backends.cisco_ios_names import stated_suffix
 from zonewall.backends.linux_interfaces import interface_configs, interface_notes
 from zonewall.backends.vlan_plan import vlan_plan
 from zonewall.diagnostics import Diagnostic, Severity, Span, sort_diagnostics
@@ -80,7 +80,7 @@ def render_outputs(report: CheckReport) -> tuple[list[Output], list[Diagnostic]]
     switch_of = {f"{g.name}-switch.ios": g.name for g in compiled.gateways
                  if g.platform == "cisco-ios"}
     # the switch files bind the ACLs of each gateway's .ios file: names with its suffix
-    suffixes = {o.gateway: suffix_of(o.text) for o in outputs
+    suffixes = {o.gateway: stated_suffix(o.text) for o in outputs
                 if o.platform == "cisco-ios" and o.gateway is not None}
     for path, text in sorted(vlan_plan(compiled, suffixes).items()):
         gateway = switch_of.get(str(path))

@@ -90,6 +90,7 @@ from zonewall.backends.cisco_ios_names import (
     PLACEHOLDER,
     acl_name,
     content_digest,
+    digest_line,
     recipe,
     uplink_acl_name,
 )
@@ -210,8 +211,7 @@ class CiscoIosBackend(Backend):
             (f"zonewall {__version__}  backend: cisco-ios (IOS/IOS-XE named extended IPv4 ACLs, "
              "stateless)  -- DO NOT EDIT"),
             *policy_lines(policy, ios_text, sha256=False),
-            (f"content-sha256: {model.digest}  (every name zonewall writes here ends in "
-             f"-{model.suffix}, its first 8 digits)"),
+            digest_line(model.digest, model.suffix),
             ("content = this file without comments, remarks, descriptions and name suffixes: a "
              "new suffix means the switch runs something new"),
             f"recompute: {recipe(model.path.name)}",

@@ -25,7 +25,9 @@ __all__ = [
     "PLACEHOLDER",
     "acl_name",
     "content_digest",
+    "digest_line",
     "recipe",
+    "stated_suffix",
     "suffix_of",
     "uplink_acl_name",
     "with_suffix",
@@ -78,3 +80,21 @@ def recipe(file: str) -> str:
     """The shell one-liner that prints the content digest of `file` (GNU or BSD tools)."""
     return (f"LC_ALL=C grep -av -e '^!' -e '^ remark ' -e '^ description ' {file} "
             f"| LC_ALL=C sed -E 's/{_NAME_RE}/\\1\\2/g' | sha256sum")
+
+
+_STATED = re.compile(r"^! content-sha256: ([0-9a-f]{64})  ", re.MULTILINE)
+
+
+def digest_line(digest: str, suffix: str) -> str:
+    """The header line stating the content digest (without the `! `); `stated_suffix` reads it."""
+    return (f"content-sha256: {digest}  (every name zonewall writes here ends in -{suffix}, its "
+            "first 8 digits)")
+
+
+def stated_suffix(text: str) -> str:
+    """The suffix a rendered `.ios` file states in its header: what `suffix_of` computes, read
+    in one search instead of hashing the whole file again (build needs it for the switch
+    config).  The file was proven by translation validation and states its own digest."""
+    m = _STATED.search(text)
+    assert m is not None, "a zonewall .ios file states its content digest"
+    return m[1][:8].upper()

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from zonewall.backends.cisco_ios_names import stated_suffix, suffix_of
 from zonewall.build import build, render_outputs
 from zonewall.report import run_check
 
@@ -133,3 +134,12 @@ def test_every_header_names_each_policy_file_with_its_sha256(tmp_path: Path) -> 
     for name in ("med_sw.ios", "med_sw-switch.ios"):
         text = (tmp_path / name).read_text()
         assert f"! policy: {entry['path']}  (its sha256: manifest.json)\n" in text, name
+
+
+@pytest.mark.parametrize("example", [HOSPITAL, MULTI])
+def test_the_stated_suffix_is_the_computed_one(example: Path, tmp_path: Path) -> None:
+    """`build` reads each .ios file's suffix from its header (for the switch config): it must
+    be the file's content digest, recomputed here from the text."""
+    for name, text in ios_outputs(variant(tmp_path, example, "a")).items():
+        if not name.endswith("-switch.ios"):
+            assert stated_suffix(text) == suffix_of(text) == suffix(text), name
