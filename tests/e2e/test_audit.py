@@ -128,3 +128,30 @@ def test_input_without_zonewalls_jump_is_drift_to_the_gateway_itself(built: Path
     proc = audit("core_fw", bad)
     assert proc.returncode == 1
     assert "permits-too-much" in proc.stdout and "-A INPUT -p tcp --dport 22" in proc.stdout
+
+
+@pytest.mark.parametrize("loop", [
+    "-A zw-loop -j zw-loop\n",
+    "-A zw-loop -j zw-loop2\n-A zw-loop2 -p tcp -j zw-loop\n",
+], ids=["self", "two-chains"])
+def test_a_chain_loop_fails_closed_at_the_jump(built: Path, tmp_path: Path, loop: str) -> None:
+    """`-A x -j x` (or a longer cycle) is refused by the kernel, so such a text is not what a
+    device runs: a parse error at the jump that closes the loop, never a traceback."""
+    text = (built / "core_fw.rules").read_text()
+    decls = ":zw-loop - [0:0]\n" + (":zw-loop2 - [0:0]\n" if "loop2" in loop else "")
+    looped = tmp_path / "looped.rules"
+    looped.write_text(running(text).replace("COMMIT\n", decls + "-A zw-main -j zw-loop\n"
+                                            + loop + "COMMIT\n"))
+    proc = audit("core_fw", looped)
+    assert proc.returncode == 1, proc.stdout
+    assert "Traceback" not in proc.stderr and "chain loop zw-loop" in proc.stderr
+    assert "looped.rules:" in proc.stderr
+
+
+def test_an_nft_jump_into_its_own_chain_fails_closed() -> None:
+    from zonewall.verify import ConfigParseError, parse_config
+
+    text = ("table inet t {\n  chain fwd {\n    type filter hook forward priority 0; "
+            "policy drop;\n    jump x\n  }\n  chain x {\n    tcp dport 22 jump x\n  }\n}\n")
+    with pytest.raises(ConfigParseError, match="chain loop inet t x -> inet t x"):
+        parse_config("nftables", text, "t.nft")

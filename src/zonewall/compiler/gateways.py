@@ -28,7 +28,9 @@ PLATFORMS = {
 # test holds the two equal): their replies are wider than a stateful gateway's (W113).
 STATELESS = frozenset({"cisco-ios"})
 _PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
-_LINUX_IFNAME = re.compile(r"[A-Za-z0-9_.@:-]{1,15}\Z")  # no "+": a wildcard in iptables
+# What the kernel takes (no "/", ":" or space; ":" was an alias label, refused by `ip link`),
+# minus "+" (a wildcard in iptables and nft) and a leading "-" (iptables would read an option).
+_LINUX_IFNAME = re.compile(r"[A-Za-z0-9_.@][A-Za-z0-9_.@-]{0,14}\Z")
 _IOS_IFNAME = re.compile(r"[A-Za-z][A-Za-z0-9/.:-]*\Z")
 
 
@@ -168,7 +170,8 @@ def _check_ifname(ifname: str, linux: bool, gw: str, span: Span | None, sink: Di
             return False
         if not _LINUX_IFNAME.match(ifname) or ifname in (".", ".."):
             sink.error("E215", f"interface name '{ifname}'{whose} on gateway '{gw}' is not a "
-                       "valid Linux interface name", span)
+                       "valid Linux interface name (letters, digits, '_', '.', '@' and '-', not "
+                       "first; no ':' alias labels, no '+' wildcards)", span)
             return False
     elif not _IOS_IFNAME.match(ifname):
         sink.error("E215", f"interface name '{ifname}'{whose} on gateway '{gw}' is not a valid "

@@ -55,7 +55,7 @@ from .ipv6 import Leak, ipv6_leaks, nft_ipv6_leaks
 from .model import GatewayModel
 from .nftables import parse_nftables, parse_nftables_ipv6
 from .replies import port_cuts, reply_flows, reply_keys
-from .rules import EMPTY, EVERYTHING, AddrMatch, RuleRef, Ruleset
+from .rules import EMPTY, EVERYTHING, AddrMatch, RuleRef, Ruleset, check_chain_loops
 from .selfplane import self_plane
 
 __all__ = ["KINDS", "PARSERS", "Difference", "parse_config", "summarize", "validate"]
@@ -144,7 +144,9 @@ def parse_config(platform: str, text: str, filename: str) -> Ruleset:
     """Parse config text of `platform` (iptables, nftables, cisco-ios), failing closed."""
     if platform not in PARSERS:
         raise ValueError(f"no verifier for platform '{platform}' (have: {', '.join(PARSERS)})")
-    return PARSERS[platform](text, filename)
+    ruleset = PARSERS[platform](text, filename)
+    check_chain_loops(ruleset)
+    return ruleset
 
 
 def validate(compiled: CompiledPolicy, gateway_name: str, config_text: str, platform: str,

@@ -33,6 +33,7 @@ __all__ = [
     "Rule",
     "RuleRef",
     "Ruleset",
+    "check_chain_loops",
     "merge_intervals",
     "parse_prefix",
 ]
@@ -271,3 +272,33 @@ class Ruleset:
                     if hi < PORT_SPAN - 1:
                         cuts.add(hi + 1)
         return cuts
+
+
+def check_chain_loops(ruleset: Ruleset) -> None:
+    """Fail closed on a jump that loops (`-A x -j x`, nft `jump x` inside x, or a longer
+    cycle): the kernel refuses such a ruleset, so a text holding one is not what a device
+    runs.  Raises `ConfigParseError` at the jump that closes the cycle."""
+    done: set[str] = set()
+    for start in sorted(ruleset.chains):
+        if start in done:
+            continue
+        path: list[str] = [start]
+        todo: list[list[Rule]] = [[r for r in ruleset.chains[start].rules
+                                   if r.target is not None]]
+        while todo:
+            if not todo[-1]:
+                done.add(path.pop())
+                todo.pop()
+                continue
+            rule = todo[-1].pop()
+            target = rule.target
+            assert target is not None
+            if target in path:
+                cycle = " -> ".join((*path[path.index(target):], target))
+                raise ConfigParseError(rule.ref.file, rule.ref.line, rule.ref.text,
+                                       f"chain loop {cycle} (the kernel refuses a ruleset "
+                                       "whose jumps loop)")
+            if target in done or target not in ruleset.chains:
+                continue
+            path.append(target)
+            todo.append([r for r in ruleset.chains[target].rules if r.target is not None])
