@@ -79,8 +79,10 @@ def test_the_walker_sees_the_package() -> None:
     assert "zonewall.ir" in imports_of(PACKAGE / "compiler" / "pipeline.py")
 
 
-@pytest.mark.parametrize("path", files("ir.py") + files("packets.py"),
-                         ids=ids(files("ir.py") + files("packets.py")))
+GROUND = files("ir.py") + files("packets.py") + files("text.py")
+
+
+@pytest.mark.parametrize("path", GROUND, ids=ids(GROUND))
 def test_ir_imports_only_stdlib_netaddr_diagnostics_and_packets(path: Path) -> None:
     allowed = ("zonewall.diagnostics", "zonewall.packets") if path.name == "ir.py" else ()
     bad = sorted(n for n in imports_of(path)

@@ -1,6 +1,6 @@
 """Comments as the real tools read them back: iptables and nft, in a scratch namespace.
 
-Every text below goes through the backend's escaper (`backends/text.py`), is loaded with
+Every text below goes through the backend's escaper (`src/zonewall/text.py`), is loaded with
 `iptables-restore` / `nft -f`, and is read back with `iptables-save` / `nft list ruleset`.
 What comes back must be the text as written (or, past the byte limit, its visibly cut
 beginning, whole UTF-8 characters only), and the verifier's parsers must read the saved
@@ -17,7 +17,7 @@ from tests.kernel_util import netns, require_tool
 
 from zonewall.backends.iptables import COMMENT_MAX as IPT_MAX
 from zonewall.backends.nftables import COMMENT_MAX as NFT_MAX
-from zonewall.backends.text import iptables_comment, nft_comment
+from zonewall.text import iptables_comment, nft_comment
 from zonewall.build import build
 from zonewall.verify.iptables import parse_iptables, split_words
 from zonewall.verify.nftables import parse_nftables

@@ -27,7 +27,6 @@ from typing import Any, ClassVar
 import jinja2
 from netaddr import IPNetwork, cidr_merge
 
-from zonewall.backends.text import comment_line, markdown_text
 from zonewall.diagnostics import Diagnostic, Severity
 from zonewall.ir import (
     CompiledPolicy,
@@ -41,6 +40,7 @@ from zonewall.ir import (
     SelTerm,
 )
 from zonewall.packets import PORT_SPAN, PacketSet
+from zonewall.text import comment_line, markdown_text
 
 __all__ = [
     "Backend",
@@ -204,7 +204,7 @@ def policy_lines(policy: CompiledPolicy, clean: Callable[[str, int], str] = comm
                  for f in policy.policy.files)
 
 
-# Free text in templates goes through its format's function (see `backends/text.py`).
+# Free text in templates goes through its format's function (see `src/zonewall/text.py`).
 FILTERS: dict[str, Callable[..., Any]] = {"md": markdown_text}
 
 

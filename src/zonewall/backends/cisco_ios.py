@@ -102,10 +102,10 @@ from zonewall.backends.cisco_ios_specs import (
     reply_shapes,
     reply_specs,
 )
-from zonewall.backends.text import ios_text
 from zonewall.diagnostics import Diagnostic, DiagnosticError, Severity
 from zonewall.ir import CompiledPolicy, Endpoint, Flow, ResolvedClass, ResolvedRule
 from zonewall.packets import UDP, PacketSet
+from zonewall.text import ios_text
 
 __all__ = [
     "CiscoIosBackend",

@@ -57,9 +57,9 @@ from zonewall.backends.cisco_ios_names import (
     with_suffix,
 )
 from zonewall.backends.cisco_ios_specs import _Spec
-from zonewall.backends.text import ios_text
 from zonewall.ir import CompiledPolicy, ResolvedClass
 from zonewall.packets import PacketSet
+from zonewall.text import ios_text
 
 __all__ = ["OgLowering", "network_member", "service_member"]
 

@@ -9,7 +9,7 @@ declares and commits the table in one transaction, so zonewall's chains switch a
 the box's own chains (INPUT, OUTPUT, FORWARD's policy and its other rules, other user chains,
 other tables) are left as they are.  Limits honoured here: chain names <= 28 characters,
 `--log-prefix` <= 29 bytes, `--comment` <= 255 bytes (cut visibly, text otherwise as written:
-`backends/text.py`), multiport <= 15 ports (a range counts two), interface names <= 15
+`src/zonewall/text.py`), multiport <= 15 ports (a range counts two), interface names <= 15
 characters.
 
 Every chain zonewall writes is named `zw-...`.  The box reaches them through one rule,
@@ -59,9 +59,9 @@ from zonewall.backends.base import (
     rule_ref,
     short_name,
 )
-from zonewall.backends.text import comment_line, iptables_comment, log_prefix
 from zonewall.ir import CompiledPolicy, Endpoint, ResolvedClass
 from zonewall.packets import ICMP, PROTO_NAMES, TCP, UDP, PacketSet, key
+from zonewall.text import comment_line, iptables_comment, log_prefix
 
 __all__ = ["IptablesBackend", "IptChain", "IptModel", "IptRule"]
 

@@ -42,9 +42,9 @@ from netaddr import IPNetwork
 
 from zonewall import __version__
 from zonewall.backends.base import make_env, policy_lines
-from zonewall.backends.text import comment_line
 from zonewall.backends.vlan_plan import PlanRow, gateway_address, plan_rows
 from zonewall.ir import CompiledPolicy, GatewayPlan
+from zonewall.text import comment_line
 
 __all__ = ["LINUX_PLATFORMS", "LinuxIfConfig", "LinuxVlanIf", "interface_configs",
            "interface_model", "render_interface_config"]

@@ -53,10 +53,10 @@ from zonewall.backends.base import (
     protocol_blocks,
     rule_ref,
 )
-from zonewall.backends.text import comment_line, log_prefix, nft_comment
 from zonewall.diagnostics import Diagnostic, Severity
 from zonewall.ir import CompiledPolicy, Endpoint, ResolvedClass
 from zonewall.packets import ICMP, PROTO_NAMES, TCP, UDP, PacketSet, key
+from zonewall.text import comment_line, log_prefix, nft_comment
 
 __all__ = ["NftChain", "NftL4", "NftModel", "NftRule", "NftSet", "NftablesBackend"]
 

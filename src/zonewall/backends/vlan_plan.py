@@ -15,7 +15,7 @@ Conventions (also stated in every output that uses them):
 Descriptions are free text from the policy, carried as written: the YAML through the dumper
 (`yaml.safe_load` gives the same string back), the CSV through the csv module with cells
 that a spreadsheet would run as a formula prefixed with `'`, the Markdown escaped so it
-renders as written, the switch config in ASCII within IOS's limits (`backends/text.py`).
+renders as written, the switch config in ASCII within IOS's limits (`src/zonewall/text.py`).
 """
 
 from __future__ import annotations
@@ -34,9 +34,9 @@ from netaddr import IPAddress, IPNetwork
 from zonewall import __version__
 from zonewall.backends.base import make_env, policy_lines
 from zonewall.backends.cisco_ios_names import IPV6_ACL, acl_name
-from zonewall.backends.text import csv_cell, ios_text
 from zonewall.ir import CompiledPolicy, ResolvedClass
 from zonewall.packets import UDP, key
+from zonewall.text import csv_cell, ios_text
 
 __all__ = ["PlanRow", "SwitchModel", "SwitchSvi", "plan_rows", "switch_model", "vlan_plan"]
 

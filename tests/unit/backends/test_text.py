@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from zonewall.backends.text import (
+from zonewall.text import (
     comment_line,
     csv_cell,
     ios_text,
