@@ -252,6 +252,25 @@ def test_matrix_csv_one_row_per_conduit(capsys: pytest.CaptureFixture[str]) -> N
     assert {r["source"] for r in internet} == {"byod", "clinician_ws", "core_net", "guest_wifi"}
 
 
+def test_matrix_csv_never_starts_a_formula_nor_splits_a_row(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A `why` and an included file's name are free text: a CR must not split the row, and a
+    cell a spreadsheet would run as a formula starts with `'` (issue #12)."""
+    monkeypatch.chdir(tmp_path)
+    Path("=inc.zw").write_text('allow a -> b : https "ok\r@SUM(1)"\n', encoding="utf-8")
+    Path("p.zw").write_text(
+        'include "=inc.zw"\nservice https = tcp/443\n'
+        'class a { vlan 10 subnet 10.1.0.0/24 }\nclass b { vlan 20 subnet 10.1.1.0/24 }\n'
+        'gateway g { platform iptables serves a, b }\n', encoding="utf-8")
+    code, out, _ = run(capsys, "matrix", "p.zw", "--format", "csv")
+    rows = list(csv.DictReader(io.StringIO(out)))
+    assert code == 0 and len(out.splitlines()) == 2 and len(rows) == 1
+    assert rows[0]["why"] == "'=inc.zw:1: ok @SUM(1)"
+    for cell in rows[0].values():
+        assert not cell.lstrip(" ").startswith(("=", "+", "-", "@", "\t", "\r")), cell
+
+
 def test_matrix_markdown_and_html(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     code, out, _ = run(capsys, "matrix", "--format", "markdown", TRANSITIVE)
     assert code == 0

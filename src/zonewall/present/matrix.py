@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 from zonewall.present.conduits import Conduit, Conduits, Zone
 from zonewall.present.jinja import render_template
+from zonewall.text import csv_cell
 
 __all__ = ["MATRIX_FORMATS", "MatrixGrid", "grid", "render_matrix"]
 
@@ -105,12 +106,14 @@ def render_csv(c: Conduits) -> str:
     writer.writerow(CSV_HEADER)
     for conduit in c.conduits:
         s, d = zones[conduit.src], zones[conduit.dst]
-        writer.writerow((
+        # every cell through csv_cell: a `why` or an included file's name is free text (one
+        # line; never a spreadsheet formula, OWASP's rule, as in vlan-plan.csv)
+        writer.writerow(tuple(map(csv_cell, (
             s.key, s.kind, s.criticality or "", d.key, d.kind, d.criticality or "",
             conduit.label, conduit.packets.describe(), "yes" if conduit.plaintext else "no",
             "; ".join(f"{st.action} {st.where}" for st in conduit.statements),
             " | ".join(f"{st.where}: {st.why}" for st in conduit.statements if st.why),
-        ))
+        ))))
     return out.getvalue()
 
 
