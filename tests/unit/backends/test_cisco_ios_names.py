@@ -35,7 +35,7 @@ def ios_outputs(path: Path) -> dict[str, str]:
     return {str(o.path): o.text for o in outputs if str(o.path).endswith(".ios")}
 
 
-def variant(tmp_path: Path, source: Path, name: str, *edits: tuple[str, str]) -> Path:
+def variant(tmp_path: Path, source: Path, *edits: tuple[str, str]) -> Path:
     text = source.read_text(encoding="utf-8")
     for old, new in edits:
         assert text.count(old) == 1, old
@@ -58,9 +58,9 @@ def runs(text: str) -> list[str]:
 
 
 def test_comments_and_why_texts_change_no_name_and_no_entry(tmp_path: Path) -> None:
-    before = ios_outputs(variant(tmp_path, HOSPITAL, "a"))
+    before = ios_outputs(variant(tmp_path, HOSPITAL))
     after = ios_outputs(variant(
-        tmp_path, HOSPITAL, "b",
+        tmp_path, HOSPITAL,
         ("# hospital.zw: a realistic, lint-clean reference policy",
          "# hospital.zw: a realistic reference policy (comment edited)\n# and one more line,"),
         ('"drug library downloads, status and event logs"', '"drug library and logs"')))
@@ -74,17 +74,17 @@ def test_comments_and_why_texts_change_no_name_and_no_entry(tmp_path: Path) -> N
 
 def test_a_change_only_another_gateway_enforces_keeps_this_gateways_names(
         tmp_path: Path) -> None:
-    before = ios_outputs(variant(tmp_path, MULTI, "a"))
+    before = ios_outputs(variant(tmp_path, MULTI))
     # guest Wi-Fi (edge_fw) to the internet: nothing med_sw filters
-    after = ios_outputs(variant(tmp_path, MULTI, "b", (
+    after = ios_outputs(variant(tmp_path, MULTI, (
         'allow guest_wifi -> internet : https ', 'allow guest_wifi -> internet : https, ntp ')))
     for name in ("med_sw.ios", "med_sw-switch.ios"):
         assert runs(before[name]) == runs(after[name]), name
 
 
 def test_a_change_this_gateway_enforces_gives_new_names(tmp_path: Path) -> None:
-    before = ios_outputs(variant(tmp_path, MULTI, "a"))
-    after = ios_outputs(variant(tmp_path, MULTI, "b", (
+    before = ios_outputs(variant(tmp_path, MULTI))
+    after = ios_outputs(variant(tmp_path, MULTI, (
         "allow biomed_ws -> pump_server : https, rdp ", "allow biomed_ws -> pump_server : https ")))
     old, new = suffix(before["med_sw.ios"]), suffix(after["med_sw.ios"])
     assert old != new
@@ -140,6 +140,6 @@ def test_every_header_names_each_policy_file_with_its_sha256(tmp_path: Path) -> 
 def test_the_stated_suffix_is_the_computed_one(example: Path, tmp_path: Path) -> None:
     """`build` reads each .ios file's suffix from its header (for the switch config): it must
     be the file's content digest, recomputed here from the text."""
-    for name, text in ios_outputs(variant(tmp_path, example, "a")).items():
+    for name, text in ios_outputs(variant(tmp_path, example)).items():
         if not name.endswith("-switch.ios"):
             assert stated_suffix(text) == suffix_of(text) == suffix(text), name
