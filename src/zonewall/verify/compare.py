@@ -47,11 +47,12 @@ from zonewall.ir import CompiledPolicy
 from zonewall.packets import ICMP, PORT_SPAN, PROTO_NAMES, TCP, UDP, PacketSet, key
 
 from .addresses import Group, addr_text, address_groups
+from .differences import KINDS, Difference, summarize
 from .engine import Cell, Ctx, Evaluator
 from .ios import IosRuleset, parse_ios
 from .ios6 import V6Finding
 from .iptables import parse_iptables
-from .ipv6 import Leak, ipv6_leaks, nft_ipv6_leaks
+from .ipv6 import IPV6_COMPANION, ipv6_differences, nft_ipv6_differences
 from .model import GatewayModel
 from .nftables import parse_nftables, parse_nftables_ipv6
 from .replies import port_cuts, reply_flows, reply_keys
@@ -65,79 +66,12 @@ PARSERS: dict[str, Callable[[str, str], Ruleset]] = {
     "nftables": parse_nftables,
     "cisco-ios": parse_ios,
 }
-KINDS = ("permits-too-much", "blocks-needed", "reply-blocked")
-IPV6_COMPANION = "ip6tables"  # the IPv6 companion of an iptables gateway: forwards no IPv6
 VOID = PacketSet.ports(ICMP, 256, PORT_SPAN - 1)  # ICMP "types" above 255 are no packet
 DHCP = PacketSet.ports(UDP, 67, 67)
 DHCP_CLIENT_PORT = 68
 DHCP_CLIENT = PacketSet.ports(UDP, DHCP_CLIENT_PORT, DHCP_CLIENT_PORT)  # cuts source ports
 ICMP_TYPES_ALL = PacketSet.ports(ICMP, 0, 255)
 OTHER = "(other)"  # an interface the policy does not describe (no rule names it)
-
-
-@dataclass(frozen=True, slots=True)
-class Difference:
-    """One way a config departs from the model, for one ingress, source and destination.
-
-    `packets` are destination-side service keys (for `reply-blocked`: the keys of the flows
-    whose replies are blocked); `condition` narrows them ("" = for every source port, flag and
-    state checked).  `dst` is None when the difference holds for every destination.
-    """
-
-    gateway: str
-    platform: str
-    kind: str
-    ingress: str
-    src: str
-    src_owner: str
-    dst: str | None
-    dst_owner: str
-    packets: PacketSet
-    condition: str
-    rules: tuple[RuleRef, ...]
-    example: str
-    flows: str = ""
-    path: tuple[RuleRef, ...] = ()
-
-    def describe(self) -> str:
-        what = {"permits-too-much": "permits too much", "blocks-needed": "blocks needed",
-                "reply-blocked": "blocks replies"}[self.kind]
-        dst = "any destination" if self.dst is None else f"{self.dst} ({self.dst_owner})"
-        cond = f" [{self.condition}]" if self.condition else ""
-        flows = f" ({self.flows})" if self.flows else ""
-        rules = "; ".join(r.describe() for r in self.rules) or "no rule"
-        via = f" (reached through {'; '.join(r.describe() for r in self.path)})" \
-            if self.path else ""
-        return (f"{self.gateway}: {what}: entering {self.ingress} from {self.src} "
-                f"({self.src_owner}) to {dst}: {self.packets.describe()}{cond}{flows}; "
-                f"e.g. {self.example}; decided by {rules}{via}")
-
-
-def summarize(diffs: list[Difference], owners: int = 4) -> list[str]:
-    """One line per (kind, ingress, packets, condition, deciding rules), naming up to `owners`
-    source and destination owners: a readable digest of a long difference list."""
-    groups: dict[tuple[object, ...], tuple[list[str], list[str], Difference]] = {}
-    for d in diffs:
-        gkey = (d.gateway, KINDS.index(d.kind), d.ingress, d.packets.intervals, d.condition,
-                d.flows, d.rules)
-        srcs, dsts, _ = groups.setdefault(gkey, ([], [], d))
-        for names, name in ((srcs, d.src_owner), (dsts, d.dst_owner)):
-            if name not in names:
-                names.append(name)
-    lines = []
-    for srcs, dsts, d in groups.values():
-        cond = f" [{d.condition}]" if d.condition else ""
-        flows = f" ({d.flows})" if d.flows else ""
-        rules = "; ".join(r.describe() for r in d.rules) or "no rule"
-        lines.append(f"{d.gateway}: {d.kind}: entering {d.ingress}: {d.packets.describe()}"
-                     f"{cond}{flows} from {_some(srcs, owners)} to {_some(dsts, owners)}; "
-                     f"decided by {rules}")
-    return lines
-
-
-def _some(names: list[str], limit: int) -> str:
-    more = f" and {len(names) - limit} more" if len(names) > limit else ""
-    return ", ".join(names[:limit]) + more
 
 
 def parse_config(platform: str, text: str, filename: str) -> Ruleset:
@@ -168,8 +102,8 @@ def validate(compiled: CompiledPolicy, gateway_name: str, config_text: str, plat
         ValueError: unknown gateway or platform.
     """
     if platform == IPV6_COMPANION:
-        return _validate_ipv6(compiled, gateway_name, config_text,
-                              filename or f"<{gateway_name}>")
+        return ipv6_differences(compiled, gateway_name, config_text,
+                                filename or f"<{gateway_name}>")
     file = filename or f"<{gateway_name}>"
     ruleset = parse_config(platform, config_text, file)
     diffs = _Validator(compiled, gateway_name, ruleset).run()
@@ -177,28 +111,9 @@ def validate(compiled: CompiledPolicy, gateway_name: str, config_text: str, plat
                          f"gateway:{gateway_name}", f.packets, f.condition, f.rules, f.example)
               for f in self_plane(compiled, gateway_name, ruleset)]
     if platform == "nftables":  # its inet table must drop IPv6 too
-        model = GatewayModel(compiled, gateway_name)
-        leaks = nft_ipv6_leaks(model, parse_nftables_ipv6(config_text, file))
-        diffs.extend(_leak_differences(model, platform, leaks))
+        diffs += nft_ipv6_differences(compiled, gateway_name,
+                                      parse_nftables_ipv6(config_text, file))
     return diffs
-
-
-def _validate_ipv6(compiled: CompiledPolicy, gateway: str, text: str, file: str
-                   ) -> list[Difference]:
-    """The IPv6 companion (`ipv6` module): each leak as a permits-too-much difference."""
-    model = GatewayModel(compiled, gateway)
-    return _leak_differences(model, IPV6_COMPANION, ipv6_leaks(model, text, file))
-
-
-def _leak_differences(model: GatewayModel, platform: str, leaks: list[Leak]
-                      ) -> list[Difference]:
-    return [Difference(
-        gateway=model.name, platform=platform, kind="permits-too-much",
-        ingress=leak.ingress, src="any IPv6 address", src_owner="IPv6 (closed)",
-        dst=f"leaving on {leak.where}", dst_owner="IPv6 (closed)", packets=EVERYTHING,
-        condition="", rules=leak.rules,
-        example=f"an IPv6 packet entering {leak.ingress} and leaving on {leak.where}")
-        for leak in leaks]
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,12 +26,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from zonewall.ir import CompiledPolicy
+
+from .differences import Difference
 from .engine import Cell, Evaluator
 from .iptables import parse_iptables
 from .model import GatewayModel
 from .rules import EVERYTHING, Chain, ConfigParseError, NameMatch, Rule, RuleRef, Ruleset
 
-__all__ = ["Leak", "Names", "ipv6_leaks", "nft_ipv6_leaks"]
+__all__ = ["IPV6_COMPANION", "Leak", "Names", "ipv6_differences", "ipv6_leaks",
+           "nft_ipv6_differences", "nft_ipv6_leaks"]
+
+IPV6_COMPANION = "ip6tables"  # the IPv6 companion of an iptables gateway: forwards no IPv6
 STARTING_STATES = ("NEW", "INVALID", "UNTRACKED")
 
 OTHER = "(other)"  # an interface no rule names
@@ -231,3 +237,28 @@ def nft_ipv6_leaks(model: GatewayModel, ruleset: Ruleset) -> list[Leak]:
             egress_set = Names(frozenset(leaked))
             out.append(Leak(ingress, egress_set, egress_set.example(zonewall), tuple(refs)))
     return out
+
+
+def ipv6_differences(compiled: CompiledPolicy, gateway: str, text: str, file: str
+                     ) -> list[Difference]:
+    """The IPv6 companion file of an iptables gateway: each leak as a permits-too-much."""
+    model = GatewayModel(compiled, gateway)
+    return _leak_differences(model, IPV6_COMPANION, ipv6_leaks(model, text, file))
+
+
+def nft_ipv6_differences(compiled: CompiledPolicy, gateway: str, ruleset: Ruleset
+                         ) -> list[Difference]:
+    """The IPv6 half of an nft inet table (parsed by `parse_nftables_ipv6`): each leak."""
+    model = GatewayModel(compiled, gateway)
+    return _leak_differences(model, "nftables", nft_ipv6_leaks(model, ruleset))
+
+
+def _leak_differences(model: GatewayModel, platform: str, leaks: list[Leak]
+                      ) -> list[Difference]:
+    return [Difference(
+        gateway=model.name, platform=platform, kind="permits-too-much",
+        ingress=leak.ingress, src="any IPv6 address", src_owner="IPv6 (closed)",
+        dst=f"leaving on {leak.where}", dst_owner="IPv6 (closed)", packets=EVERYTHING,
+        condition="", rules=leak.rules,
+        example=f"an IPv6 packet entering {leak.ingress} and leaving on {leak.where}")
+        for leak in leaks]
