@@ -44,6 +44,10 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 TAGS = ["medical", "imaging", "lab", "clinical", "admin", "iot", "infra", "wireless"]
+# Private and special-purpose space is never "internet" (W114): the external excludes it, as
+# examples/hospital.zw does, and the Aerleon twin excludes the same ranges.
+SPECIAL = ("0.0.0.0/8", "10.0.0.0/8", "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16",
+           "172.16.0.0/12", "192.168.0.0/16", "198.18.0.0/15", "224.0.0.0/4", "240.0.0.0/4")
 EXTERNALS = {
     "internet": ("0.0.0.0/0",),
     "vendor_a": ("203.0.113.0/24",),
@@ -182,7 +186,8 @@ def zonewall_text(estate: Estate) -> str:
     for c in estate.classes:
         body = f"subnet {c.subnet}" if c.subnet else f"hosts {c.hosts}"
         out.append(f"class {c.name} {{ {body} tags {', '.join(c.tags)} }}")
-    out.extend(f"external {n} {{ address {', '.join(a)} }}" for n, a in EXTERNALS.items())
+    out.extend(f"external {n} {{ address {', '.join(a)}{_except(n)} }}"
+               for n, a in EXTERNALS.items())
     for r in estate.rules:
         svcs = f" : {', '.join(r.services)}" if r.services else ""
         out.append(f"{r.action} {', '.join(r.srcs)} -> {r.dst}{svcs}")
@@ -223,6 +228,10 @@ def class_prefixes(estate: Estate) -> dict[str, list[str]]:
     return {name: [str(p) for p in a.prefixes] for name, a in sorted(alloc.items())}
 
 
+def _except(external: str) -> str:
+    return f" except {', '.join(SPECIAL)}" if external == "internet" else ""
+
+
 def aerleon_documents(estate: Estate, prefixes: dict[str, list[str]]) -> dict[str, object]:
     """The Aerleon policy and definitions, as YAML documents keyed by relative path."""
     tags: dict[str, list[str]] = {}
@@ -233,7 +242,8 @@ def aerleon_documents(estate: Estate, prefixes: dict[str, list[str]]) -> dict[st
         name: {"values": [{"address": p} for p in prefixes[name]]} for name in sorted(prefixes)}
     networks.update({_tag_token(t): {"values": [{"name": n} for n in members]}
                      for t, members in sorted(tags.items())})
-    networks["INTERNAL"] = {"values": [{"name": n} for n in sorted(prefixes)]}
+    networks["INTERNAL"] = {"values": [{"name": n} for n in sorted(prefixes)]
+                            + [{"address": a} for a in SPECIAL]}
     networks.update({n.upper(): {"values": [{"address": a} for a in addrs]}
                      for n, addrs in EXTERNALS.items()})
     services = {s.name: [{"protocol": s.proto, "port": str(lo) if lo == hi else f"{lo}-{hi}"}
