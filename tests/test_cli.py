@@ -333,10 +333,10 @@ def test_acknowledged_w113_is_in_the_json_report() -> None:
 
 @pytest.mark.parametrize(
     "args",
-    [(), ("check",), ("frobnicate", "x.zw"), ("check", "--format", "xml", "x.zw"),
+    [("check",), ("frobnicate", "x.zw"), ("check", "--format", "xml", "x.zw"),
      ("check", "--no-such-flag", "examples/hospital.zw"),
      ("check", "examples/hospital.zw", "extra.zw")],
-    ids=["no-command", "no-file", "unknown-command", "bad-format", "unknown-flag",
+    ids=["no-file", "unknown-command", "bad-format", "unknown-flag",
          "two-files"],
 )
 def test_usage_errors_exit_2(args: tuple[str, ...]) -> None:

@@ -17,7 +17,7 @@ import hashlib
 import json
 import multiprocessing
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
@@ -36,6 +36,9 @@ from zonewall.verify import ConfigParseError, summarize, validate
 __all__ = ["BuildReport", "Output", "build"]
 
 MAX_NOTES = 10
+
+# Told (done, total, what) as gateways are proven: `build`'s progress line.
+Progress = Callable[[int, int, str], None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,7 +67,8 @@ class BuildReport:
         return self.check.diagnostics
 
 
-def render_outputs(report: CheckReport) -> tuple[list[Output], list[Diagnostic]]:
+def render_outputs(report: CheckReport, progress: Progress | None = None
+                   ) -> tuple[list[Output], list[Diagnostic]]:
     """Every output file of a checked policy, in memory, or the backend errors."""
     compiled = report.compiled
     assert compiled is not None
@@ -125,7 +129,8 @@ PARALLEL_MIN_KEYS = 2000
 _POLICY: CompiledPolicy | None = None
 
 
-def all_gateway_steps(compiled: CompiledPolicy) -> list[list[_Step]]:
+def all_gateway_steps(compiled: CompiledPolicy, progress: Progress | None = None
+                      ) -> list[list[_Step]]:
     """`gateway_steps` for every gateway, in order.
 
     Gateways are independent, so large policies build them in parallel, one forked worker
@@ -138,12 +143,22 @@ def all_gateway_steps(compiled: CompiledPolicy) -> list[list[_Step]]:
     size = sum(len(f.packets.intervals) for f in compiled.flows)
     if (workers < 2 or size < PARALLEL_MIN_KEYS
             or "fork" not in multiprocessing.get_all_start_methods()):
-        return [gateway_steps(compiled, plan) for plan in plans]
+        steps = []
+        for i, plan in enumerate(plans):
+            if progress is not None:
+                progress(i, len(plans), f"proving {plan.name}")
+            steps.append(gateway_steps(compiled, plan))
+        return steps
     global _POLICY
     _POLICY = compiled
     try:
         with multiprocessing.get_context("fork").Pool(workers) as pool:
-            return pool.map(_gateway_job, range(len(plans)), chunksize=1)
+            results = []
+            for i, result in enumerate(pool.imap(_gateway_job, range(len(plans)), chunksize=1)):
+                if progress is not None:
+                    progress(i + 1, len(plans), f"gateways proven ({plans[i].name})")
+                results.append(result)
+            return results
     finally:
         _POLICY = None
 
@@ -202,13 +217,16 @@ def closed_box_notes(policy: CompiledPolicy) -> list[str]:
 
 
 def build(path: str, outdir: str, warnings_as_errors: bool = False,
-          include_path: Sequence[str] = ()) -> BuildReport:
-    """Check and build; writes into `outdir` only when everything is clean."""
-    report = run_check(path, include_path=include_path)
+          include_path: Sequence[str] = (), read: Callable[[str], bytes] | None = None,
+          progress: Progress | None = None) -> BuildReport:
+    """Check and build; writes into `outdir` only when everything is clean.  `read` reads
+    the policy from elsewhere than the file system (see `run_check`); `progress` is told each
+    gateway as it is proven."""
+    report = run_check(path, read, include_path=include_path)
     result = BuildReport(report)
     if not report.ok(warnings_as_errors):
         return result
-    outputs, diags = render_outputs(report)
+    outputs, diags = render_outputs(report, progress)
     report.diagnostics = sort_diagnostics(report.diagnostics + diags)
     if not report.ok(warnings_as_errors):
         return result

@@ -12,11 +12,12 @@ import contextlib
 import gc
 import os
 import sys
+import time
 import traceback
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING
 
-from zonewall import __version__
+from zonewall.cli_args import Handler, build_parser
 from zonewall.ir import AssertionResult, CompiledPolicy
 from zonewall.report import (
     CheckReport,
@@ -35,123 +36,51 @@ __all__ = ["main"]
 EXIT_OK, EXIT_ERRORS, EXIT_USAGE, EXIT_BUG = 0, 1, 2, 70
 
 
-class _IntermixedParser(argparse.ArgumentParser):
-    """A subcommand whose optional positionals may follow options (`explain FILE --src-ip A
-    DST`): plain argparse binds them, empty, to the first run of positionals."""
-
-    _inner = False
-
-    def parse_known_args(self, args: Sequence[str] | None = None,  # type: ignore[override]
-                         namespace: argparse.Namespace | None = None,
-                         ) -> tuple[argparse.Namespace, list[str]]:
-        if self._inner:  # parse_known_intermixed_args calls back into parse_known_args
-            return super().parse_known_args(args, namespace)
-        self._inner = True
-        try:
-            return self.parse_known_intermixed_args(args, namespace)
-        finally:
-            self._inner = False
-
-
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="zonewall",
-        description="Network segmentation policy compiler: check a .zw policy and prove its "
-        "assertions.",
-    )
-    parser.add_argument("--version", action="version", version=f"zonewall {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    sub.required = True
-    check = sub.add_parser("check", help="parse, resolve and prove every assertion of a policy")
-    check.add_argument("file", metavar="FILE", help="the policy (.zw)")
-    check.add_argument("--format", choices=("text", "json", "sarif", "junit"), default="text",
-                       help="text for people (default), json for CI, sarif for code scanning, "
-                       "junit for CI test reports")
-    check.add_argument("--warnings-as-errors", action="store_true",
-                       help="exit 1 when there is any warning")
-    build = sub.add_parser("build", help="check, then write one config per gateway, the VLAN "
-                           "plan and manifest.json")
-    build.add_argument("file", metavar="FILE", help="the policy (.zw)")
-    build.add_argument("-o", "--output", metavar="DIR", required=True,
-                       help="output directory (created if missing)")
-    build.add_argument("--warnings-as-errors", action="store_true",
-                       help="write nothing and exit 1 when there is any warning")
-    audit = sub.add_parser("audit", help="compare a config taken from a device with the policy "
-                           "and report drift")
-    audit.add_argument("file", metavar="FILE", help="the policy (.zw)")
-    audit.add_argument("--gateway", required=True, metavar="NAME",
-                       help="the gateway the config belongs to")
-    audit.add_argument("--config", required=True, metavar="RUNNING",
-                       help="iptables-save output, an nft ruleset, or IOS show running-config")
-    audit.add_argument("--ipv6", action="store_true",
-                       help="RUNNING is ip6tables-save output of an iptables gateway (its IPv6 "
-                       "companion, which must forward no IPv6)")
-    lab = sub.add_parser("lab", help="load the built configs into network namespaces and probe "
-                         "every flow with real sockets (Linux, root)")
-    lab.add_argument("file", metavar="FILE", help="the policy (.zw)")
-    _present_parsers(sub)
-    diff = sub.add_parser("diff", help="the semantic change between two versions of a policy: "
-                          "flows gained and lost, assertions, classes, rule counts")
-    diff.add_argument("files", nargs="+", metavar="FILE",
-                      help="OLD NEW, or with --git REV the one FILE to compare")
-    diff.add_argument("--git", metavar="REV",
-                      help="compare FILE as of git revision REV (includes too) with the "
-                      "working tree")
-    diff.add_argument("--format", choices=("text", "json", "markdown"), default="text",
-                      help="text (default), json for CI, markdown for a pull-request comment")
-    diff.add_argument("--fail-on-gained", action="store_true",
-                      help="exit 1 when any flow is gained")
-    explain = sub.add_parser("explain", help="is a flow permitted, and which statements and "
-                             "gateways decide it")
-    explain.add_argument("file", metavar="FILE", help="the policy (.zw)")
-    explain.add_argument("ends", nargs="*", metavar="NAME",
-                         help="SRC and DST: class or external names, tag:T or criticality:L "
-                         "(leave out the side given by --src-ip or --dst-ip)")
-    what = explain.add_mutually_exclusive_group()
-    what.add_argument("--service", metavar="S", help="a service defined in the policy")
-    what.add_argument("--port", metavar="P", help="a packet set such as tcp/443, udp/53, "
-                      "tcp/8080-8090, icmp/echo-request")
-    explain.add_argument("--src-ip", metavar="A", help="a source address: explain for the class "
-                         "or external it belongs to")
-    explain.add_argument("--dst-ip", metavar="B", help="a destination address")
-    explain.add_argument("--format", choices=("text", "json"), default="text")
-    explain.__class__ = _IntermixedParser  # names may come after the options
-    fmt = sub.add_parser("fmt", help="rewrite policies in canonical layout, keeping comments")
-    fmt.add_argument("files", metavar="FILE", nargs="+",
-                     help="policy files to format (their includes are not followed)")
-    fmt.add_argument("--check", action="store_true",
-                     help="write nothing; exit 1 and name each file that is not formatted")
-    fmt.add_argument("--diff", action="store_true",
-                     help="write nothing; print a unified diff of what would change")
-    for name, command in sub.choices.items():
-        if name != "fmt":  # fmt never follows includes
-            command.add_argument("--include-path", action="append", default=[], metavar="DIR",
-                                 help="also allow includes from DIR (repeatable); by default "
-                                 "an include must stay inside the root policy's folder")
-    return parser
+    return build_parser(HANDLERS)
 
 
-def _present_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    matrix = sub.add_parser("matrix", help="the zone-by-zone table of permitted services, with "
-                            "each conduit's statements and why")
-    matrix.add_argument("file", metavar="FILE", help="the policy (.zw)")
-    matrix.add_argument("--format", choices=("text", "csv", "markdown", "html"), default="text")
-    matrix.add_argument("--width", type=int, default=120, metavar="N",
-                        help="text: print the grid only when it fits in N columns (default 120)")
-    matrix.add_argument("-o", "--output", metavar="OUT", help="write to OUT instead of stdout")
-    graph = sub.add_parser("graph", help="the flow graph as dot, mermaid, svg (needs Graphviz) "
-                           "or a self-contained html report")
-    graph.add_argument("file", metavar="FILE", help="the policy (.zw)")
-    graph.add_argument("--format", choices=("dot", "mermaid", "svg", "html"), default="dot")
-    graph.add_argument("-o", "--output", metavar="OUT", help="write to OUT instead of stdout")
-    graph.add_argument("--highlight", metavar="ASSERTION",
-                       help="draw this assertion's counterexample in red (its text or line)")
+STDIN = "-"
+STDIN_NAME = "<stdin>"
 
 
-def _checked(path: str, include_path: Sequence[str]) -> CompiledPolicy | None:
+def _check(args: argparse.Namespace) -> CheckReport:
+    """`run_check` of the command's policy: a file, or standard input for `-` (its includes
+    then resolve from, and must stay inside, the current folder)."""
+    path, read = _policy_source(args.file)
+    return run_check(path, read, include_path=args.include_path)
+
+
+def _policy_source(path: str) -> tuple[str, Callable[[str], bytes] | None]:
+    if path != STDIN:
+        return path, None
+    from zonewall.dsl.parser import MAX_FILE_BYTES, read_included
+
+    data = sys.stdin.buffer.read(MAX_FILE_BYTES + 1)
+
+    def read(name: str) -> bytes:
+        if name != STDIN_NAME:
+            return read_included(name)
+        if len(data) > MAX_FILE_BYTES:
+            raise OSError(f"standard input is larger than {MAX_FILE_BYTES // (1 << 20)} MiB")
+        return data
+    return STDIN_NAME, read
+
+
+def _diagnostics(report: CheckReport, args: argparse.Namespace) -> str:
+    """The diagnostics for stderr; with --quiet only those that fail the command."""
+    if not getattr(args, "quiet", False):
+        return render_diagnostics(report)
+    strict = getattr(args, "warnings_as_errors", False)
+    from zonewall.diagnostics import render_all
+
+    return render_all([d for d in report.diagnostics if d.is_error or strict], report.sources)
+
+
+def _checked(args: argparse.Namespace) -> CompiledPolicy | None:
     """Check a policy, print its diagnostics; the compiled policy only when it is clean."""
-    report = run_check(path, include_path=include_path)
-    sys.stderr.write(render_diagnostics(report))
+    report = _check(args)
+    sys.stderr.write(_diagnostics(report, args))
     if not report.ok() or report.compiled is None:
         sys.stdout.write(render_text_summary(report))
         return None
@@ -161,7 +90,7 @@ def _checked(path: str, include_path: Sequence[str]) -> CompiledPolicy | None:
 def cmd_audit(args: argparse.Namespace) -> int:
     from zonewall.verify import ConfigParseError, summarize, validate
 
-    compiled = _checked(args.file, args.include_path)
+    compiled = _checked(args)
     if compiled is None:
         return EXIT_ERRORS
     plans = {g.name: g for g in compiled.gateways}
@@ -222,7 +151,7 @@ def _audit_platform(args: argparse.Namespace, platform: str, text: str) -> str |
 def cmd_lab(args: argparse.Namespace) -> int:
     from zonewall.lab import LabError, render_lab, run_lab
 
-    compiled = _checked(args.file, args.include_path)
+    compiled = _checked(args)
     if compiled is None:
         return EXIT_ERRORS
     try:
@@ -237,14 +166,62 @@ def cmd_lab(args: argparse.Namespace) -> int:
 def cmd_build(args: argparse.Namespace) -> int:
     from zonewall.build import build
 
-    result = build(args.file, args.output, args.warnings_as_errors, args.include_path)
-    sys.stderr.write(render_diagnostics(result.check))
+    problem = _output_problem(args.output, args.file)
+    if problem:
+        sys.stderr.write(f"zonewall build: -o {args.output}: {problem}\n")
+        return EXIT_USAGE
+    path, read = _policy_source(args.file)
+    with _Progress("build", quiet=args.quiet) as progress:
+        result = build(path, args.output, args.warnings_as_errors, args.include_path, read,
+                       progress=progress.step)
+    sys.stderr.write(_diagnostics(result.check, args))
     if not result.written:
-        sys.stdout.write(render_text_summary(result.check))
+        sys.stdout.write(render_text_summary(result.check, args.quiet))
         sys.stdout.write(f"nothing written to {args.output}\n")
         return EXIT_ERRORS
-    sys.stdout.write(render_build_summary(result, args.output))
+    sys.stdout.write(render_build_summary(result, args.output, args.quiet))
     return EXIT_OK
+
+
+def _output_problem(output: str, policy: str) -> str:
+    """Why `-o OUTPUT` cannot be build's output folder ("" when it can be)."""
+    if os.path.isdir(output):
+        return ""
+    if os.path.lexists(output):
+        same = policy != STDIN and os.path.exists(policy) and os.path.samefile(output, policy)
+        what = "is the policy file itself" if same else "exists and is not a folder"
+        return f"{what}; -o takes the output folder (e.g. -o out/)"
+    if output.endswith(".zw"):
+        return "looks like a policy file; -o takes the output folder (e.g. -o out/)"
+    return ""
+
+
+class _Progress:
+    """One self-erasing status line on stderr for work that takes over a second: only on a
+    terminal, never with --quiet, so pipes and CI logs never see it."""
+
+    DELAY = 1.0
+
+    def __init__(self, command: str, quiet: bool = False) -> None:
+        self.command = command
+        self.live = not quiet and sys.stderr.isatty() and not os.environ.get("CI")
+        self.start = time.monotonic()
+        self.shown = False
+
+    def step(self, done: int, total: int, what: str) -> None:
+        if not self.live or time.monotonic() - self.start < self.DELAY:
+            return
+        sys.stderr.write(f"\r\033[Kzonewall {self.command}: {done}/{total} {what}")
+        sys.stderr.flush()
+        self.shown = True
+
+    def __enter__(self) -> _Progress:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.shown:
+            sys.stderr.write("\r\033[K")
+            sys.stderr.flush()
 
 
 def _emit(command: str, text: str, output: str | None) -> int:
@@ -267,7 +244,7 @@ def cmd_present(args: argparse.Namespace) -> int:
     from zonewall.present import graph_render as gr
     from zonewall.present.conduits import build_conduits
 
-    report = run_check(args.file, include_path=args.include_path)
+    report = _check(args)
     if report.compiled is None:
         sys.stderr.write(render_diagnostics(report))
         sys.stderr.write(f"zonewall {args.command}: nothing drawn: fix the errors above first\n")
@@ -349,13 +326,20 @@ def cmd_explain(args: argparse.Namespace) -> int:
     from zonewall.review.explain_render import explain_json, explain_text
 
     ends = list(args.ends)
+    for i, end in enumerate(ends):
+        if _looks_like_address(end):
+            side = "--src-ip" if i == 0 and args.src_ip is None else "--dst-ip"
+            sys.stderr.write(f"zonewall explain: '{end}' is an address, not a class or "
+                             f"external name: give it as {side} {end} (e.g. zonewall explain "
+                             f"FILE {side} {end} OTHER_NAME)\n")
+            return EXIT_USAGE
     if len(ends) != (args.src_ip is None) + (args.dst_ip is None):
         sys.stderr.write("zonewall explain: give SRC and DST (class or external names), "
                          "leaving out the side given by --src-ip or --dst-ip\n")
         return EXIT_USAGE
     src = ends.pop(0) if args.src_ip is None else None
     dst = ends.pop(0) if args.dst_ip is None else None
-    report = run_check(args.file, include_path=args.include_path)
+    report = _check(args)
     if report.compiled is None:
         sys.stderr.write(render_diagnostics(report))
         sys.stderr.write("zonewall explain: the policy has errors; nothing explained\n")
@@ -371,6 +355,16 @@ def cmd_explain(args: argparse.Namespace) -> int:
                          "'zonewall check' lists them\n")
     sys.stdout.write(explain_json(result) if args.format == "json" else explain_text(result))
     return EXIT_OK
+def _looks_like_address(text: str) -> bool:
+    import ipaddress
+
+    try:
+        ipaddress.ip_network(text, strict=False)
+    except ValueError:
+        return False
+    return True
+
+
 def cmd_fmt(args: argparse.Namespace) -> int:
     from zonewall.diagnostics import render_all
     from zonewall.fmt import format_file, unified_diff, write_atomic
@@ -402,7 +396,7 @@ def cmd_fmt(args: argparse.Namespace) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    report = run_check(args.file, include_path=args.include_path)
+    report = _check(args)
     ok = report.ok(args.warnings_as_errors)
     if args.format == "json":
         sys.stdout.write(to_json(report, args.warnings_as_errors))
@@ -415,8 +409,8 @@ def cmd_check(args: argparse.Namespace) -> int:
 
         sys.stdout.write(to_junit(report, args.warnings_as_errors))
     else:
-        sys.stderr.write(render_diagnostics(report))
-        sys.stdout.write(render_text_summary(report))
+        sys.stderr.write(_diagnostics(report, args))
+        sys.stdout.write(render_text_summary(report, args.quiet))
     return EXIT_OK if ok else EXIT_ERRORS
 
 
@@ -436,31 +430,47 @@ def _few_full_collections() -> Iterator[None]:
         gc.set_threshold(*before)
 
 
+def cmd_init(args: argparse.Namespace) -> int:
+    from zonewall.starter import write_starter
+
+    try:
+        path = write_starter(args.dir)
+    except FileExistsError:
+        sys.stderr.write(f"zonewall init: {os.path.join(args.dir, 'policy.zw')} exists already; "
+                         "nothing written (choose another DIR)\n")
+        return EXIT_ERRORS
+    except OSError as exc:
+        sys.stderr.write(f"zonewall init: cannot write into '{args.dir}': "
+                         f"{exc.strerror or exc}\n")
+        return EXIT_ERRORS
+    if not args.quiet:
+        sys.stdout.write(f"wrote {path}\nnext: zonewall check {path} && "
+                         f"zonewall build {path} -o {os.path.join(args.dir, 'out')}\n")
+    return EXIT_OK
+
+
+HANDLERS: dict[str, Handler] = {
+    "check": cmd_check, "build": cmd_build, "audit": cmd_audit, "lab": cmd_lab,
+    "matrix": cmd_present, "graph": cmd_present, "diff": cmd_diff, "explain": cmd_explain,
+    "fmt": cmd_fmt, "init": cmd_init,
+}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if not argv:  # bare `zonewall`: what it is and what to type next
+        sys.stdout.write(parser.format_help())
+        return EXIT_OK
+    args = parser.parse_args(argv)
     with _few_full_collections():
         return _run(args)
 
 
 def _run(args: argparse.Namespace) -> int:
     try:
-        if args.command == "check":
-            return cmd_check(args)
-        if args.command == "build":
-            return cmd_build(args)
-        if args.command == "lab":
-            return cmd_lab(args)
-        if args.command == "audit":
-            return cmd_audit(args)
-        if args.command in ("matrix", "graph"):
-            return cmd_present(args)
-        if args.command == "diff":
-            return cmd_diff(args)
-        if args.command == "explain":
-            return cmd_explain(args)
-        if args.command == "fmt":
-            return cmd_fmt(args)
-        return EXIT_USAGE  # pragma: no cover - argparse rejects unknown commands
+        func: Handler = args.func
+        return func(args)
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:

@@ -106,17 +106,20 @@ def acknowledged(report: CheckReport) -> list[Acknowledged]:
             for g in report.compiled.gateways if g.stateless_accepted is not None]
 
 
-def render_text_summary(report: CheckReport) -> str:
-    """The assertion list, acknowledged warnings and the one-line summary (stdout of `check`)."""
+def render_text_summary(report: CheckReport, quiet: bool = False) -> str:
+    """The assertion list, acknowledged warnings and the one-line summary (stdout of `check`);
+    `quiet` keeps only failing assertions and the summary."""
     lines: list[str] = []
     acks = acknowledged(report)
     if report.compiled is not None and (report.assertions or acks):
         width = max([len(a.status) for a in report.assertions]
                     + [len("accepted") for _ in acks[:1]])
         for a in report.assertions:
+            if quiet and a.status != "fail":
+                continue
             where = f"{a.span.file}:{a.span.line}" if a.span else ""
             lines.append(f"{a.status.upper():<{width}}  {a.text}  ({where})")
-        for k in acks:
+        for k in acks if not quiet else ():
             where = f"{k.span.file}:{k.span.line}" if k.span else ""
             lines.append(f"{'ACCEPTED':<{width}}  {k.text}  ({where})")
     counts = {s: sum(1 for a in report.assertions if a.status == s)
@@ -131,13 +134,14 @@ def render_text_summary(report: CheckReport) -> str:
     return "\n".join(lines) + "\n"
 
 
-def render_build_summary(result: Any, outdir: str) -> str:
-    """Per-gateway summary of a build (`result` is a `zonewall.build.BuildReport`)."""
+def render_build_summary(result: Any, outdir: str, quiet: bool = False) -> str:
+    """Per-gateway summary of a build (`result` is a `zonewall.build.BuildReport`); `quiet`
+    keeps only the last line."""
     report = result.check
     lines = [f"{report.path}: {len(report.assertions)} assertions hold or are accepted; "
              f"{report.warnings} warning(s)"]
     rows = []
-    for o in result.outputs:
+    for o in result.outputs if not quiet else ():
         unit = "ACEs" if o.platform == "cisco-ios" else "rules"
         count = "" if o.rules is None else f"{o.rules} {unit}"
         rows.append((o.gateway or "-", o.platform or "-", str(o.path), count))
@@ -147,6 +151,8 @@ def render_build_summary(result: Any, outdir: str) -> str:
         lines.append(("  " + "  ".join(cells)).rstrip())
     lines.append(f"wrote {len(result.outputs) + 2} files to {outdir} "
                  "(manifest.json and SHA256SUMS included)")
+    if quiet:
+        return lines[-1] + "\n"
     lines.extend(f"note: {n}" for n in result.notes)
     return "\n".join(lines) + "\n"
 

@@ -37,7 +37,7 @@ if TYPE_CHECKING:  # lark is imported only on the reference path (syntax errors,
     from lark import Lark, Token, Tree, UnexpectedInput
 
 __all__ = ["FAST_PATH_MISMATCHES", "ParseResult", "concrete_tree", "decode_source",
-           "lark_statements", "parse_file", "parse_statements", "parse_text"]
+           "lark_statements", "parse_file", "parse_statements", "parse_text", "read_included"]
 
 MAX_FILE_BYTES = 64 * 1024 * 1024
 # Includes nested deeper than this (a includes b includes c ...) are error E109.
@@ -186,7 +186,7 @@ def _read(path: str) -> bytes:
     return data
 
 
-def _read_included(path: str) -> bytes:
+def read_included(path: str) -> bytes:
     """An included file's bytes: a regular file, opened without blocking (a FIFO, device,
     directory or kernel pseudo-file is refused before anything is read from it)."""
     fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
@@ -322,7 +322,7 @@ class _Loader:
                  folders: Sequence[str] = ()) -> None:
         self.read = read
         # includes on disk are read without blocking, regular files only
-        self.read_included = _read_included if from_disk else read
+        self.read_included = read_included if from_disk else read
         self.folders = [os.path.realpath(f) for f in folders]
         self.shown = posixpath.relpath(folders[0]) if folders else "."
         self.sources: dict[str, str] = {}
