@@ -129,6 +129,10 @@ CODES: Mapping[str, str] = {
     "W111": "services match the same packets but disagree on 'plaintext'",
     "W113": "stateless gateway: replies are permitted more widely than on a stateful one",
     "W114": "external covers private or special address space that no class owns",
+    "W115": "the policy declares no class: nothing is enforced",
+    "W116": "the policy has no assertions: check proves nothing about it",
+    "W117": "a class subnet lies inside an external's addresses",
+    "W118": "a fixed class subnet lies outside every subnet pool",
 }
 
 

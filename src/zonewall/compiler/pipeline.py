@@ -27,6 +27,7 @@ from zonewall.compiler.resolve import (
     resolve_selector,
     resolve_service_refs,
 )
+from zonewall.compiler.review_lints import review_lints
 from zonewall.compiler.special import warn_special_space
 from zonewall.compiler.verify import AssertionInput, Verifier
 from zonewall.diagnostics import Diagnostic, DiagnosticSink, sort_diagnostics
@@ -80,6 +81,7 @@ def compile_policy(policy: Policy) -> CompileResult:
         return CompileResult(None, sort_diagnostics(sink.items))
     classes = _classes(policy, resolved)
     warn_special_space(policy, classes, sink)
+    review_lints(policy, classes, sink)
     externals, endpoints = build_endpoints(classes, policy.externals, sink)
     if sink.has_errors:
         return CompileResult(None, sort_diagnostics(sink.items))

@@ -187,7 +187,8 @@ def test_overlapping_subnets_are_e205_showing_both_places(
 
 def test_subnets_of_one_class_may_overlap_each_other(zw: Callable) -> None:
     out = zw("service s = tcp/1\nclass a { vlan 10 subnet 10.0.0.0/24, 10.0.0.0/25 }\n"
-             "class b { vlan 11 subnet 10.0.1.0/24 }\nallow a -> b : s\n")
+             "class b { vlan 11 subnet 10.0.1.0/24 }\nallow a -> b : s\n"
+             "assert denied b -> a\n")
     assert out.codes == []
     assert out.subnet("a") == ["10.0.0.0/24"]
 

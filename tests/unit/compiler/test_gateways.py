@@ -206,7 +206,7 @@ def test_check_warns_w113_once_per_cisco_gateway(zw: Callable) -> None:
 
 def test_an_acknowledged_w113_is_not_a_warning_and_keeps_its_reason(zw: Callable) -> None:
     out = zw(CLASSES + "gateway g2 { platform cisco-ios stateless-replies accepted \"reviewed\" "
-             "serves internal }\n", gateway=False)
+             "serves internal }\nassert denied b -> a\n", gateway=False)
     assert out.all("W113") == [] and not out.diagnostics
     (plan,) = out.compiled.gateways
     assert plan.stateless_accepted == "reviewed"

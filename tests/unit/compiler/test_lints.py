@@ -254,5 +254,36 @@ def test_aliases_that_agree_on_plaintext_are_fine(zw: Callable) -> None:
 
 def test_a_clean_policy_has_no_lints(zw: Callable) -> None:
     out = zw(BASE + "allow a -> b : https\nallow b -> crit, high : ssh\n"
-             "allow high -> a : hl7\n")
+             "allow high -> a : hl7\nassert denied crit -> a\n")
     assert out.diagnostics == []
+
+
+def test_no_assertions_is_w116_and_an_empty_policy_also_w115(zw: Callable) -> None:
+    out = zw(BASE + "allow a -> b : https\n")
+    assert out.only("W116").message.startswith("the policy has no assertions")
+    assert "W115" not in out.codes
+
+
+def test_a_class_inside_a_narrow_external_is_w117_unless_excepted(zw: Callable) -> None:
+    policy = BASE + "external partner { address 10.0.0.0/16%s }\nallow a -> partner : https\n" \
+        "assert denied b -> a\n"
+    out = zw(policy % "")
+    hits = out.all("W117")
+    assert {d.message.split("'")[1] for d in hits} >= {"a", "b", "crit"}
+    assert "write `except 10.0.0.0/24` in 'partner'" in hits[0].message
+    excepted = zw(policy % " except 10.0.0.0/22")
+    assert excepted.all("W117") == []
+
+
+def test_a_wide_external_leaves_classes_to_w114(zw: Callable) -> None:
+    out = zw(BASE + "external internet { address 0.0.0.0/0 }\nallow a -> internet : https\n"
+             "assert denied b -> a\n")
+    assert out.all("W117") == [] and out.all("W114")
+
+
+def test_a_fixed_subnet_outside_every_pool_is_w118(zw: Callable) -> None:
+    out = zw("pool subnets 10.0.0.0/23\n" + BASE + "allow a -> b : https\n"
+             "assert denied b -> a\n")
+    flagged = sorted(d.message.split("'")[1] for d in out.all("W118"))
+    assert flagged == ["crit", "high"]  # 10.0.0.0/24 and 10.0.1.0/24 are inside the pool
+    assert zw(BASE + "allow a -> b : https\nassert denied b -> a\n").all("W118") == []
