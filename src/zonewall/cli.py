@@ -14,7 +14,7 @@ import os
 import sys
 import traceback
 from collections.abc import Iterator, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TextIO
 
 from zonewall import __version__
 from zonewall.ir import AssertionResult, CompiledPolicy
@@ -26,6 +26,7 @@ from zonewall.report import (
     run_check,
     to_json,
 )
+from zonewall.text import terminal_text
 
 if TYPE_CHECKING:
     from zonewall.present.conduits import Conduits
@@ -51,6 +52,13 @@ class _IntermixedParser(argparse.ArgumentParser):
             return self.parse_known_intermixed_args(args, namespace)
         finally:
             self._inner = False
+
+
+def _tell(text: str, stream: TextIO | None = None) -> None:
+    """Write a message of the CLI's own (stderr unless told): file names, arguments, a
+    config's lines and exception texts in it are the user's, so each line is written with
+    its control characters escaped (`terminal_text`)."""
+    (stream or sys.stderr).write("\n".join(terminal_text(line) for line in text.split("\n")))
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -164,30 +172,30 @@ def cmd_audit(args: argparse.Namespace) -> int:
     plans = {g.name: g for g in compiled.gateways}
     if args.gateway not in plans:
         known = ", ".join(sorted(plans)) or "none"
-        sys.stderr.write(f"zonewall audit: no gateway '{args.gateway}' (gateways: {known})\n")
+        _tell(f"zonewall audit: no gateway '{args.gateway}' (gateways: {known})\n")
         return EXIT_USAGE
     plan = plans[args.gateway]
     try:
         with open(args.config, encoding="utf-8") as fh:
             text = fh.read()
     except (OSError, UnicodeDecodeError) as exc:
-        sys.stderr.write(f"zonewall audit: cannot read '{args.config}': {exc}\n")
+        _tell(f"zonewall audit: cannot read '{args.config}': {exc}\n")
         return EXIT_ERRORS
     try:
         diffs = validate(compiled, plan.name, text, plan.platform, filename=args.config)
     except ConfigParseError as exc:
-        sys.stderr.write(f"{args.config}:{exc.line}: error: {exc.message}\n  {exc.text}\n"
-                         "zonewall audit reads configs fail-closed: a construct it cannot "
-                         "model exactly is an error, never skipped\n")
+        _tell(f"{args.config}:{exc.line}: error: {exc.message}\n  {exc.text}\n"
+              "zonewall audit reads configs fail-closed: a construct it cannot "
+              "model exactly is an error, never skipped\n")
         return EXIT_ERRORS
     if not diffs:
-        sys.stdout.write(f"{args.config}: gateway '{plan.name}' ({plan.platform}) enforces "
-                         "exactly the policy: no drift\n")
+        _tell(f"{args.config}: gateway '{plan.name}' ({plan.platform}) enforces "
+              "exactly the policy: no drift\n", sys.stdout)
         return EXIT_OK
-    for line in summarize(diffs):
-        sys.stdout.write(line + "\n")
-    sys.stdout.write(f"{args.config}: drift on gateway '{plan.name}': {len(diffs)} "
-                     "difference(s) from the policy\n")
+    for line in summarize(diffs):  # they quote the config's rules and the policy's texts
+        _tell(line + "\n", sys.stdout)
+    _tell(f"{args.config}: drift on gateway '{plan.name}': {len(diffs)} "
+          "difference(s) from the policy\n", sys.stdout)
     return EXIT_ERRORS
 
 
@@ -200,7 +208,7 @@ def cmd_lab(args: argparse.Namespace) -> int:
     try:
         lab = run_lab(compiled)
     except LabError as exc:
-        sys.stderr.write(f"zonewall lab: {exc}\n")
+        _tell(f"zonewall lab: {exc}\n")
         return EXIT_USAGE
     sys.stdout.write(render_lab(lab))
     return EXIT_OK if not lab.failures else EXIT_ERRORS
@@ -213,7 +221,7 @@ def cmd_build(args: argparse.Namespace) -> int:
     sys.stderr.write(render_diagnostics(result.check))
     if not result.written:
         sys.stdout.write(render_text_summary(result.check))
-        sys.stdout.write(f"nothing written to {args.output}\n")
+        _tell(f"nothing written to {args.output}\n", sys.stdout)
         return EXIT_ERRORS
     sys.stdout.write(render_build_summary(result, args.output))
     return EXIT_OK
@@ -229,7 +237,7 @@ def _emit(command: str, text: str, output: str | None) -> int:
     try:
         write_atomic(output, text)
     except OSError as exc:
-        sys.stderr.write(f"zonewall {command}: cannot write '{output}': {exc.strerror or exc}\n")
+        _tell(f"zonewall {command}: cannot write '{output}': {exc.strerror or exc}\n")
         return EXIT_ERRORS
     return EXIT_OK
 
@@ -242,7 +250,7 @@ def cmd_present(args: argparse.Namespace) -> int:
     report = run_check(args.file, include_path=args.include_path)
     if report.compiled is None:
         sys.stderr.write(render_diagnostics(report))
-        sys.stderr.write(f"zonewall {args.command}: nothing drawn: fix the errors above first\n")
+        _tell(f"zonewall {args.command}: nothing drawn: fix the errors above first\n")
         return EXIT_ERRORS
     conduits = build_conduits(report.compiled)
     if args.command == "matrix":
@@ -255,15 +263,15 @@ def cmd_present(args: argparse.Namespace) -> int:
         try:
             highlight = gr.find_assertion(report.assertions, args.highlight, report.path)
         except gr.HighlightError as exc:
-            sys.stderr.write(f"zonewall graph: {exc}\n")
+            _tell(f"zonewall graph: {exc}\n")
             return EXIT_USAGE
         if highlight.status == "pass":
-            sys.stderr.write(f"zonewall graph: assertion '{highlight.text}' holds: no "
-                             "counterexample to highlight\n")
+            _tell(f"zonewall graph: assertion '{highlight.text}' holds: no "
+                  "counterexample to highlight\n")
     try:
         text = _render_graph(report, conduits, highlight, args.format)
     except gr.RenderError as exc:
-        sys.stderr.write(f"zonewall graph: {exc}\n")
+        _tell(f"zonewall graph: {exc}\n")
         return EXIT_ERRORS
     return _emit("graph", text, args.output)
 
@@ -287,23 +295,23 @@ def cmd_diff(args: argparse.Namespace) -> int:
     want = 1 if args.git is not None else 2
     if len(args.files) != want:
         form = "--git REV FILE" if args.git is not None else "OLD NEW"
-        sys.stderr.write(f"zonewall diff: expected {form}, got {len(args.files)} file(s)\n")
+        _tell(f"zonewall diff: expected {form}, got {len(args.files)} file(s)\n")
         return EXIT_USAGE
     try:
         old = load_side("old", args.files[0], args.git, args.include_path)
     except GitError as exc:
-        sys.stderr.write(f"zonewall diff: {exc}\n")
+        _tell(f"zonewall diff: {exc}\n")
         return EXIT_USAGE
     new = load_side("new", args.files[-1], include_path=args.include_path)
     broken = [side for side in (old, new) if side.report.compiled is None]
     for side in broken:
-        sys.stderr.write(f"{side.label} policy ({side.title}) has errors:\n")
+        _tell(f"{side.label} policy ({side.title}) has errors:\n")
         sys.stderr.write(render_diagnostics(side.report))
     if broken or old.report.compiled is None or new.report.compiled is None:
         if args.format == "json":
             sys.stdout.write(diff_json(None, old, new, ok=False))
         which = " and ".join(side.label for side in broken)
-        sys.stderr.write(f"zonewall diff: nothing compared: the {which} policy has errors\n")
+        _tell(f"zonewall diff: nothing compared: the {which} policy has errors\n")
         return EXIT_ERRORS
     result = compare(old.report.compiled, new.report.compiled)
     failing = bool(result.newly_failing) or (args.fail_on_gained and bool(result.gained))
@@ -336,11 +344,11 @@ def cmd_explain(args: argparse.Namespace) -> int:
         result = explain(report.compiled, report.sources, src, dst, args.service, args.port,
                          args.src_ip, args.dst_ip)
     except ExplainError as exc:
-        sys.stderr.write(f"zonewall explain: {exc}\n")
+        _tell(f"zonewall explain: {exc}\n")
         return EXIT_USAGE
     if report.errors:
-        sys.stderr.write(f"note: {args.file} has {report.errors} failing assertion(s); "
-                         "'zonewall check' lists them\n")
+        _tell(f"note: {args.file} has {report.errors} failing assertion(s); "
+              "'zonewall check' lists them\n")
     sys.stdout.write(explain_json(result) if args.format == "json" else explain_text(result))
     return EXIT_OK
 def cmd_fmt(args: argparse.Namespace) -> int:
@@ -359,17 +367,17 @@ def cmd_fmt(args: argparse.Namespace) -> int:
         if args.diff:
             sys.stdout.write(unified_diff(path, result.original, result.formatted))
         if args.check:
-            sys.stderr.write(f"would reformat {path}\n")
+            _tell(f"would reformat {path}\n")
             status = EXIT_ERRORS
         elif not args.diff:
             try:
                 write_atomic(path, result.formatted)
             except OSError as exc:
-                sys.stderr.write(f"zonewall fmt: cannot write '{path}': "
-                                 f"{exc.strerror or exc}\n")
+                _tell(f"zonewall fmt: cannot write '{path}': "
+                      f"{exc.strerror or exc}\n")
                 status = EXIT_ERRORS
                 continue
-            sys.stderr.write(f"reformatted {path}\n")
+            _tell(f"reformatted {path}\n")
     return status
 
 
@@ -440,6 +448,6 @@ def _run(args: argparse.Namespace) -> int:
     except Exception as exc:  # a bug in zonewall, never a problem in the policy
         if os.environ.get("ZONEWALL_DEBUG"):
             traceback.print_exc()
-        sys.stderr.write(f"zonewall: internal error (this is a bug, please report it): "
-                         f"{type(exc).__name__}: {exc}\n")
+        _tell(f"zonewall: internal error (this is a bug, please report it): "
+              f"{type(exc).__name__}: {exc}\n")
         return EXIT_BUG

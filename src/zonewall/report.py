@@ -22,6 +22,7 @@ from zonewall.diagnostics import (
 )
 from zonewall.dsl.parser import parse_file
 from zonewall.ir import AssertionResult, CompiledPolicy
+from zonewall.text import terminal_text
 
 __all__ = [
     "Acknowledged",
@@ -114,11 +115,11 @@ def render_text_summary(report: CheckReport) -> str:
         width = max([len(a.status) for a in report.assertions]
                     + [len("accepted") for _ in acks[:1]])
         for a in report.assertions:
-            where = f"{a.span.file}:{a.span.line}" if a.span else ""
-            lines.append(f"{a.status.upper():<{width}}  {a.text}  ({where})")
+            where = terminal_text(f"{a.span.file}:{a.span.line}") if a.span else ""
+            lines.append(f"{a.status.upper():<{width}}  {terminal_text(a.text)}  ({where})")
         for k in acks:
-            where = f"{k.span.file}:{k.span.line}" if k.span else ""
-            lines.append(f"{'ACCEPTED':<{width}}  {k.text}  ({where})")
+            where = terminal_text(f"{k.span.file}:{k.span.line}") if k.span else ""
+            lines.append(f"{'ACCEPTED':<{width}}  {terminal_text(k.text)}  ({where})")
     counts = {s: sum(1 for a in report.assertions if a.status == s)
               for s in ("pass", "fail", "accepted")}
     if report.compiled is None:
@@ -126,7 +127,7 @@ def render_text_summary(report: CheckReport) -> str:
     else:
         verdict = (f"{len(report.assertions)} assertions: {counts['pass']} hold, "
                    f"{counts['fail']} fail, {counts['accepted']} accepted")
-    lines.append(f"{report.path}: {verdict}; {report.errors} error(s), "
+    lines.append(f"{terminal_text(report.path)}: {verdict}; {report.errors} error(s), "
                  f"{report.warnings} warning(s)")
     return "\n".join(lines) + "\n"
 
@@ -134,20 +135,21 @@ def render_text_summary(report: CheckReport) -> str:
 def render_build_summary(result: Any, outdir: str) -> str:
     """Per-gateway summary of a build (`result` is a `zonewall.build.BuildReport`)."""
     report = result.check
-    lines = [f"{report.path}: {len(report.assertions)} assertions hold or are accepted; "
+    lines = [f"{terminal_text(report.path)}: {len(report.assertions)} assertions hold or are "
+             "accepted; "
              f"{report.warnings} warning(s)"]
     rows = []
     for o in result.outputs:
         unit = "ACEs" if o.platform == "cisco-ios" else "rules"
         count = "" if o.rules is None else f"{o.rules} {unit}"
-        rows.append((o.gateway or "-", o.platform or "-", str(o.path), count))
+        rows.append((o.gateway or "-", o.platform or "-", terminal_text(str(o.path)), count))
     widths = [max((len(r[i]) for r in rows), default=0) for i in range(4)]
     for row in rows:
         cells = (c.ljust(w) for c, w in zip(row, widths, strict=True))
         lines.append(("  " + "  ".join(cells)).rstrip())
-    lines.append(f"wrote {len(result.outputs) + 2} files to {outdir} "
+    lines.append(f"wrote {len(result.outputs) + 2} files to {terminal_text(outdir)} "
                  "(manifest.json and SHA256SUMS included)")
-    lines.extend(f"note: {n}" for n in result.notes)
+    lines.extend(f"note: {terminal_text(n)}" for n in result.notes)
     return "\n".join(lines) + "\n"
 
 
