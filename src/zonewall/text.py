@@ -27,7 +27,7 @@ hides one.  Then, per format:
   `_`.  `?` also becomes `_`: pasted into the IOS CLI (the deploy sequence in every `.ios`
   header), `?` asks for context help instead of being typed.
 * `markdown_text`: text inside a Markdown table cell or heading: `\\`, `|`, backticks,
-  `*`, `[`, `]`, `~`, `$`, `#` and `_` (but between two letters or digits) are backslash-escaped,
+  `*`, `[`, `]`, `~`, `$` and `_` (but between two letters or digits) are backslash-escaped,
   `&`, `<`, `>` written as entities, so the text renders as written and can neither add
   markup nor break the table.
 * `csv_cell`: the csv module quotes; a cell starting (after any spaces) with `=`, `+`, `-`,
@@ -186,7 +186,7 @@ def ios_text(text: str, limit: int) -> str:
 
 # `_` between two letters or digits cannot start or end emphasis (CommonMark flanking
 # rules), so `ct_mr` stays as it is.
-_MARKDOWN = re.compile(r"[\\`*\[\]~$|&<>#]|(?<![^\W_])_|_(?![^\W_])")
+_MARKDOWN = re.compile(r"[\\`*\[\]~$|&<>]|(?<![^\W_])_|_(?![^\W_])")
 _ENTITY = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
 
 

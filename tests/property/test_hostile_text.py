@@ -42,8 +42,13 @@ from zonewall.present.html_report import render_html_report
 from zonewall.present.junit import to_junit
 from zonewall.present.matrix import render_matrix
 from zonewall.present.sarif import to_sarif
-from zonewall.report import render_build_summary, render_diagnostics, render_text_summary, \
-    run_check, to_json
+from zonewall.report import (
+    render_build_summary,
+    render_diagnostics,
+    render_text_summary,
+    run_check,
+    to_json,
+)
 from zonewall.review.diff import compare, load_side
 from zonewall.review.diff_render import diff_json, diff_markdown, diff_text
 from zonewall.review.explain import explain
