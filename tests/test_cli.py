@@ -476,3 +476,56 @@ def test_unreadable_paths(kind: str, tmp_path: Path) -> None:
     assert proc.returncode == 1
     assert proc.stderr.startswith(f"{target}:1:1: error[E105]: cannot read policy file")
 
+
+
+# ---------------------------------------------------------------------------------------------
+# control characters never reach the terminal (issue 12, item 3)
+# ---------------------------------------------------------------------------------------------
+
+PWNED = "\x1b]0;pwned\x07\x1b[2J"  # retitles the terminal, then clears it
+
+
+def _terminal_policy(tmp_path: Path) -> Path:
+    (tmp_path / f"inc{PWNED}\u202e.zw").write_text(
+        f'allow guest -> srv : https "screen casting {PWNED}\u202e\r\b"\n', encoding="utf-8")
+    path = tmp_path / "p.zw"
+    path.write_text(
+        f'policy "T {PWNED}" {{ owner "o" }}\npool subnets 10.0.0.0/16\npool vlans 100-199\n'
+        f'service https = tcp/443\nclass guest {{ hosts 10 description "{PWNED}" }}\n'
+        f'class srv {{ hosts 10 }}\ninclude "inc{PWNED}\u202e.zw"\n'
+        "assert unreachable guest -> srv\n"
+        'gateway fw { platform iptables uplink "eth0" serves internal }\n', encoding="utf-8")
+    text = path.read_text(encoding="utf-8")
+    (tmp_path / "old.zw").write_text(text[:text.index("include")], encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize("args", [
+    ("check",), ("matrix",), ("explain", "{p}", "guest", "srv"), ("diff", "{old}", "{p}"),
+    ("graph", "--highlight", "no such assertion {pwned}"),
+], ids=["check", "matrix", "explain", "diff", "graph-usage-error"])
+def test_no_control_character_reaches_the_terminal(capsys: pytest.CaptureFixture[str],
+                                                   tmp_path: Path, args: tuple[str, ...]) -> None:
+    path = str(_terminal_policy(tmp_path))
+    argv = [a.format(p=path, pwned=PWNED, old=str(tmp_path / "old.zw")) for a in args]
+    if "{p}" not in args:
+        argv.append(path)
+    code, out, err = in_process(capsys, *argv)
+    assert code in (0, 1, 2), err
+    for text in (out, err):
+        assert not re.search("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]", text)
+    assert "\\x1b]0;pwned\\x07\\x1b[2J" in out + err  # shown, escaped, not hidden
+
+
+def test_sarif_message_carries_no_link_of_the_user(tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    Path("p.zw").write_text('include "[x](https:evil.example) #.zw"\n', encoding="utf-8")
+    from zonewall.present.sarif import to_sarif
+    from zonewall.report import run_check
+
+    log = json.loads(to_sarif(run_check("p.zw")))
+    (result,) = log["runs"][0]["results"]
+    assert result["ruleId"] == "E108"
+    assert "\\[x\\](https:evil.example)" in result["message"]["text"]
+    assert result["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] == "p.zw"

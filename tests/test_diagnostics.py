@@ -162,6 +162,24 @@ def test_render_diagnostic(diag: Diagnostic, expected: str) -> None:
     assert render_diagnostic(diag, {"f.zw": SOURCE}) == expected
 
 
+@pytest.mark.parametrize(("line", "target", "shown", "shown_target"), [
+    ('allow a -> b : https "\x1b]0;x\x07" zz', "zz",
+     'allow a -> b : https "\\x1b]0;x\\x07" zz', "zz"),
+    ('d "\u202e" "\r\x08" bad', "bad", 'd "\\u202e" "\\r\\x08" bad', "bad"),
+    ('x "\x1b\x1b" bad', '"\x1b\x1b"', 'x "\\x1b\\x1b" bad', '"\\x1b\\x1b"'),
+], ids=["esc-before", "bidi-and-cr", "escapes-inside-the-span"])
+def test_control_characters_are_escaped_and_the_caret_follows(
+        line: str, target: str, shown: str, shown_target: str) -> None:
+    col = line.index(target) + 1
+    diag = Diagnostic(Severity.ERROR, "E101", "unexpected \x1b[2J",
+                      Span("f\x1b.zw", 1, col, 1, col + len(target)), label="lab\x07el",
+                      notes=(("note \u202e", None),))
+    got = render_diagnostic(diag, {"f\x1b.zw": line}).split("\n")
+    caret = " " * shown.index(shown_target) + "^" * len(shown_target)
+    assert got == [f"f\\x1b.zw:1:{col}: error[E101]: unexpected \\x1b[2J", f"  1 | {shown}",
+                   f"    | {caret} lab\\x07el", "  note: note \\u202e"]
+
+
 def test_gutter_widens_with_the_line_number() -> None:
     source = "x\n" * 120 + "allow a -> b\n"
     text = render_diagnostic(Diagnostic(Severity.ERROR, "E201", "m", Span("f.zw", 121, 7, 121, 8)),

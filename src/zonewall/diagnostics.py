@@ -3,6 +3,9 @@
 Every stage (parser, resolver, verifier, backends) reports problems as `Diagnostic` values that
 point at a `Span` of the source.  `render_diagnostic` turns one into the text the CLI prints:
 ``file:line:col: error[CODE]: message``, the source line, a caret line under the span, and notes.
+The rendering is terminal text: control and format characters of the policy (in the source
+line, a quoted string, a file name) are shown escaped (`zonewall.text.terminal_text`), and the
+caret still lines up under the escaped source line.
 `DiagnosticError` is the single exception type that carries user errors across a boundary.
 """
 
@@ -11,6 +14,8 @@ from __future__ import annotations
 import enum
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+
+from zonewall.text import terminal_text
 
 __all__ = [
     "CODES",
@@ -137,12 +142,14 @@ CODES: Mapping[str, str] = {
 
 
 def _caret_line(span: Span, text: str) -> str:
-    """Carets under the span, on the span's first line (tabs kept so carets line up)."""
+    """Carets under the span, on the span's first line as `terminal_text` shows it (tabs kept
+    and every escaped character as wide as its escape, so carets line up)."""
     start = max(span.col - 1, 0)
     end = span.end_col - 1 if span.end_line == span.line else len(text)
     end = max(min(end, len(text)), start + 1)
-    pad = "".join("\t" if ch == "\t" else " " for ch in text[:start])
-    return pad + "^" * (end - start)
+    pad = "".join("\t" if ch == "\t" else " " * len(terminal_text(ch)) for ch in text[:start])
+    # past the end of the line (an unexpected end of input): one caret
+    return pad + "^" * (len(terminal_text(text[start:end])) or end - start)
 
 
 def source_lines(text: str) -> list[str]:
@@ -184,8 +191,8 @@ def _strip_comment(line: str) -> str:
 def render_diagnostic(d: Diagnostic, sources: Mapping[str, str],
                       _lines: dict[str, list[str]] | None = None) -> str:
     """Render one diagnostic as text, with the source line and a caret line where known."""
-    head = f"{d.severity.value}[{d.code}]: {d.message}"
-    lines = [f"{d.span.where()}: {head}" if d.span else head]
+    head = f"{d.severity.value}[{d.code}]: {terminal_text(d.message)}"
+    lines = [f"{terminal_text(d.span.where())}: {head}" if d.span else head]
     if d.span is not None and d.span.file in sources:
         cache = {} if _lines is None else _lines
         if d.span.file not in cache:
@@ -194,11 +201,14 @@ def render_diagnostic(d: Diagnostic, sources: Mapping[str, str],
         if 1 <= d.span.line <= len(src_lines):
             text = src_lines[d.span.line - 1]
             gutter = " " * len(str(d.span.line))
-            lines.append(f"  {d.span.line} | {text}")
+            lines.append(f"  {d.span.line} | {terminal_text(text)}")
             caret = _caret_line(d.span, text)
-            lines.append(f"  {gutter} | {caret}" + (f" {d.label}" if d.label else ""))
+            label = f" {terminal_text(d.label)}" if d.label else ""
+            lines.append(f"  {gutter} | {caret}{label}")
     for note, span in d.notes:
-        lines.append(f"  note: {span.where()}: {note}" if span else f"  note: {note}")
+        note = terminal_text(note)
+        lines.append(f"  note: {terminal_text(span.where())}: {note}" if span
+                     else f"  note: {note}")
     return "\n".join(lines)
 
 

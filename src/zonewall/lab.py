@@ -44,6 +44,7 @@ from zonewall.backends import get_backend
 from zonewall.backends.base import gateway_view
 from zonewall.ir import CompiledPolicy, Endpoint
 from zonewall.packets import ICMP, PORT_SPAN, TCP, UDP, PacketSet
+from zonewall.text import terminal_text
 
 __all__ = ["LabError", "LabReport", "Probe", "run_lab"]
 
@@ -516,4 +517,4 @@ def render_lab(report: LabReport) -> str:
                  f"({sum(p.expected for p in report.probes)} permitted, "
                  f"{sum(not p.expected for p in report.probes)} expected blocked, of which "
                  f"{len(six)} IPv6: {leaked} got through)")
-    return "\n".join(lines) + "\n"
+    return "".join(terminal_text(line) + "\n" for line in lines)  # notes quote the policy

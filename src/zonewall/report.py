@@ -22,6 +22,7 @@ from zonewall.diagnostics import (
 )
 from zonewall.dsl.parser import parse_file
 from zonewall.ir import AssertionResult, CompiledPolicy
+from zonewall.text import terminal_text
 
 __all__ = [
     "Acknowledged",
@@ -117,11 +118,11 @@ def render_text_summary(report: CheckReport, quiet: bool = False) -> str:
         for a in report.assertions:
             if quiet and a.status != "fail":
                 continue
-            where = f"{a.span.file}:{a.span.line}" if a.span else ""
-            lines.append(f"{a.status.upper():<{width}}  {a.text}  ({where})")
+            where = terminal_text(f"{a.span.file}:{a.span.line}") if a.span else ""
+            lines.append(f"{a.status.upper():<{width}}  {terminal_text(a.text)}  ({where})")
         for k in acks if not quiet else ():
-            where = f"{k.span.file}:{k.span.line}" if k.span else ""
-            lines.append(f"{'ACCEPTED':<{width}}  {k.text}  ({where})")
+            where = terminal_text(f"{k.span.file}:{k.span.line}") if k.span else ""
+            lines.append(f"{'ACCEPTED':<{width}}  {terminal_text(k.text)}  ({where})")
     counts = {s: sum(1 for a in report.assertions if a.status == s)
               for s in ("pass", "fail", "accepted")}
     if report.compiled is None:
@@ -129,7 +130,7 @@ def render_text_summary(report: CheckReport, quiet: bool = False) -> str:
     else:
         verdict = (f"{len(report.assertions)} assertions: {counts['pass']} hold, "
                    f"{counts['fail']} fail, {counts['accepted']} accepted")
-    lines.append(f"{report.path}: {verdict}; {report.errors} error(s), "
+    lines.append(f"{terminal_text(report.path)}: {verdict}; {report.errors} error(s), "
                  f"{report.warnings} warning(s)")
     return "\n".join(lines) + "\n"
 
@@ -138,22 +139,23 @@ def render_build_summary(result: Any, outdir: str, quiet: bool = False) -> str:
     """Per-gateway summary of a build (`result` is a `zonewall.build.BuildReport`); `quiet`
     keeps only the last line."""
     report = result.check
-    lines = [f"{report.path}: {len(report.assertions)} assertions hold or are accepted; "
+    lines = [f"{terminal_text(report.path)}: {len(report.assertions)} assertions hold or are "
+             "accepted; "
              f"{report.warnings} warning(s)"]
     rows = []
     for o in result.outputs if not quiet else ():
         unit = "ACEs" if o.platform == "cisco-ios" else "rules"
         count = "" if o.rules is None else f"{o.rules} {unit}"
-        rows.append((o.gateway or "-", o.platform or "-", str(o.path), count))
+        rows.append((o.gateway or "-", o.platform or "-", terminal_text(str(o.path)), count))
     widths = [max((len(r[i]) for r in rows), default=0) for i in range(4)]
     for row in rows:
         cells = (c.ljust(w) for c, w in zip(row, widths, strict=True))
         lines.append(("  " + "  ".join(cells)).rstrip())
-    lines.append(f"wrote {len(result.outputs) + 2} files to {outdir} "
+    lines.append(f"wrote {len(result.outputs) + 2} files to {terminal_text(outdir)} "
                  "(manifest.json and SHA256SUMS included)")
     if quiet:
         return lines[-1] + "\n"
-    lines.extend(f"note: {n}" for n in result.notes)
+    lines.extend(f"note: {terminal_text(n)}" for n in result.notes)
     return "\n".join(lines) + "\n"
 
 

@@ -33,6 +33,17 @@ hides one.  Then, per format:
 * `csv_cell`: the csv module quotes; a cell starting (after any spaces) with `=`, `+`, `-`,
   `@`, tab or CR gets a leading `'` so spreadsheets read it as text (the OWASP rule against
   formula injection).
+* `terminal_text`: text on a terminal (`check`, `explain`, `matrix`, `diff`, `audit`, `lab`).
+  Unlike the config formats it shows what it cannot print instead of blanking it: every
+  control character but tab (C0 with CR, LF, ESC, BEL, BS; DEL; C1), line and paragraph
+  separator, format character (the bidi controls, zero-width spaces, U+FEFF; but the zero-width
+  joiners that emoji and some scripts need), lone surrogate (from an undecodable file name)
+  and noncharacter is written as a Python-style escape, `\\x1b`, `\\r`, `\\u202e`, so an ESC
+  sequence can neither retitle nor clear the terminal and a reviewer sees that it is there.
+  A backslash stays itself, so the function is idempotent (rendered text can go through it
+  again) at the price of `\\x1b` written literally looking the same.
+* `xml_text`: the same visible escapes for XML, HTML and SVG text and attributes, keeping tab
+  and LF: what is left is always a character XML 1.0 can hold.
 
 YAML needs no function: `yaml.dump` quotes and escapes whatever the text holds, and
 `yaml.safe_load` gives the same string back.
@@ -58,6 +69,8 @@ __all__ = [
     "log_prefix",
     "markdown_text",
     "nft_comment",
+    "terminal_text",
+    "xml_text",
 ]
 
 CONTINUED = " ..."
@@ -198,3 +211,47 @@ def csv_cell(text: str) -> str:
     """
     text = _one_line(text, keep="\t")
     return "'" + text if text.lstrip(" ").startswith(_FORMULA_START) else text
+
+
+# Format characters that are part of ordinary text: the zero-width non-joiner and joiner
+# (Persian, Indic scripts, emoji sequences).
+_FORMAT_KEPT = frozenset("\u200c\u200d")
+_SHORT_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def _noncharacter(code: int) -> bool:
+    return 0xFDD0 <= code <= 0xFDEF or code & 0xFFFE == 0xFFFE
+
+
+@functools.lru_cache(maxsize=4096)
+def _visible_char(c: str) -> str:
+    """`c` itself, or its escape when a terminal or an XML parser must not get it raw."""
+    code = ord(c)
+    category = unicodedata.category(c)
+    hidden = (category in ("Cc", "Zl", "Zp", "Cs") or _noncharacter(code)
+              or (category == "Cf" and c not in _FORMAT_KEPT))
+    if not hidden:
+        return c
+    if c in _SHORT_ESCAPES:
+        return _SHORT_ESCAPES[c]
+    if code <= 0xFF:
+        return f"\\x{code:02x}"
+    return f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}"
+
+
+def _visible(text: str, keep: str) -> str:
+    if text.isprintable():  # most texts: no control, format or separator character at all
+        return text
+    return "".join(c if c in keep else _visible_char(c) for c in text)
+
+
+def terminal_text(text: str) -> str:
+    """Text for a terminal: control, format and separator characters as visible escapes
+    (`\\x1b`, `\\r`, `\\u202e`), tab kept; idempotent."""
+    return _visible(text, "\t")
+
+
+def xml_text(text: str) -> str:
+    """Text for XML, HTML or SVG (before markup escaping): as `terminal_text`, but LF kept
+    too.  Every character left is one XML 1.0 allows."""
+    return _visible(text, "\t\n")

@@ -16,23 +16,23 @@ of the testcases.  No timestamps or durations: the XML is byte-identical from ru
 
 from __future__ import annotations
 
-import re
 import xml.etree.ElementTree as ET
 
 from zonewall import __version__
 from zonewall.diagnostics import Diagnostic, render_all
 from zonewall.present.results import AssertionRow, assertion_rows, is_assertion_diagnostic
 from zonewall.report import CheckReport
+from zonewall.text import xml_text
 
 __all__ = ["VALIDITY_CASE", "to_junit"]
 
 VALIDITY_CASE = "policy is valid"
-# Characters XML 1.0 cannot hold, even escaped.
-_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
 
 def _clean(text: str) -> str:
-    return _NOT_XML.sub("\ufffd", text)
+    """User text as XML can hold it: control characters (most of which XML 1.0 cannot hold,
+    even escaped), bidi controls and noncharacters shown as escapes (`xml_text`)."""
+    return xml_text(text)
 
 
 def _case(suite: ET.Element, name: str, classname: str, file: str | None,

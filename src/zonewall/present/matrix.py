@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from zonewall.present.conduits import Conduit, Conduits, Zone
 from zonewall.present.jinja import render_template
-from zonewall.text import csv_cell
+from zonewall.text import csv_cell, terminal_text
 
 __all__ = ["MATRIX_FORMATS", "MatrixGrid", "grid", "render_matrix"]
 
@@ -92,7 +92,9 @@ def render_text(c: Conduits, width: int = 120, source: str = "") -> str:
         lines += _text_conduit(conduit, zones)
     if not c.conduits:
         lines.append("  (none: nothing is permitted)")
-    return "\n".join(lines) + "\n"
+    # the title, descriptions, `why` texts and file names are the user's: each line is shown
+    # with its control characters escaped (no legitimate line of the matrix has one)
+    return "".join(terminal_text(line) + "\n" for line in lines)
 
 
 CSV_HEADER = ("source", "source_kind", "source_criticality", "destination", "destination_kind",

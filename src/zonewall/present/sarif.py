@@ -43,6 +43,7 @@ from zonewall.present.results import (
     is_assertion_diagnostic,
 )
 from zonewall.report import CheckReport
+from zonewall.text import terminal_text
 
 __all__ = ["SARIF_SCHEMA", "to_sarif"]
 
@@ -129,8 +130,10 @@ class _Locator:
 
 
 def _escape(text: str) -> str:
-    """SARIF message text with embedded links: literal brackets and backslashes escaped."""
-    return re.sub(r"([\\\[\]])", r"\\\1", text)
+    """User text in a SARIF plain-text message: literal brackets and backslashes escaped, so
+    only zonewall's own `[text](id)` are embedded links (SARIF 3.11.6), and control and bidi
+    characters shown as escapes (`terminal_text`), as a code-scanning page shows text."""
+    return re.sub(r"([\\\[\]])", r"\\\1", terminal_text(text))
 
 
 def _fingerprint(*parts: str) -> str:
@@ -139,10 +142,10 @@ def _fingerprint(*parts: str) -> str:
 
 def _diagnostic_result(d: Diagnostic, loc: _Locator, root: Span) -> dict[str, Any]:
     span = d.span or root
-    message = d.message + (f" ({d.label})" if d.label else "")
-    related = [loc.location(s, note, i) for i, (note, s) in enumerate(
+    message = _escape(d.message + (f" ({d.label})" if d.label else ""))
+    related = [loc.location(s, _escape(note), i) for i, (note, s) in enumerate(
         [(n, s) for n, s in d.notes if s is not None], start=1)]
-    unplaced = [n for n, s in d.notes if s is None]
+    unplaced = [_escape(n) for n, s in d.notes if s is None]
     if unplaced:
         message += "; " + "; ".join(unplaced)
     result: dict[str, Any] = {
@@ -170,7 +173,7 @@ def _assertion_result(row: AssertionRow, loc: _Locator, root: Span) -> dict[str,
         if hop.span is None:
             text.append(f"{i}. {_escape(hop_text(hop))}")
             continue
-        related.append(loc.location(hop.span, f"hop {i}: {hop.src} -> {hop.dst}", i))
+        related.append(loc.location(hop.span, _escape(f"hop {i}: {hop.src} -> {hop.dst}"), i))
         services = ", ".join(hop.services) or "any service"
         text.append(f"{i}. {_escape(f'{hop.src} -> {hop.dst} on {services}')} "
                     f"([opened here]({i}))")
@@ -187,7 +190,7 @@ def _assertion_result(row: AssertionRow, loc: _Locator, root: Span) -> dict[str,
                        "status": row.status},
     }
     if hops:
-        steps = [{"location": loc.location(h.span, f"{h.src} -> {h.dst}")}
+        steps = [{"location": loc.location(h.span, _escape(f"{h.src} -> {h.dst}"))}
                  for h in hops if h.span is not None]
         result["codeFlows"] = [{"threadFlows": [{"locations": steps}]}]
     return result

@@ -31,6 +31,7 @@ from typing import Any
 
 from zonewall.report import diagnostic_json
 from zonewall.review.diff import FlowChange, PolicyDiff, Side
+from zonewall.text import markdown_text, terminal_text
 
 __all__ = ["DETAILS_OVER", "diff_json", "diff_markdown", "diff_text"]
 
@@ -153,7 +154,9 @@ def diff_text(d: PolicyDiff, old: Side, new: Side) -> str:
             platform, o, n, delta = _gateway_cells(g)
             lines.append(f"  {g.name} ({platform}): {o} -> {n}" + (f" ({delta})" if delta else ""))
     lines.append(_summary(d))
-    return "\n".join(lines) + "\n"
+    # file names, revisions and the statements' texts are the user's: each line is shown with
+    # its control characters escaped (no legitimate line of this report has one)
+    return "".join(terminal_text(line) + "\n" for line in lines)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -161,24 +164,30 @@ def diff_text(d: PolicyDiff, old: Side, new: Side) -> str:
 # ---------------------------------------------------------------------------------------------
 
 
-def _cell(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
-
-
 def _code(text: str) -> str:
-    return f"`{text}`" if "`" not in text else _cell(text)
+    """A code span when `text` is plain (names, packet sets), else escaped text: a backtick
+    would end the span, and a `|` or a control character would break the table even inside
+    one."""
+    if text and all(c.isalnum() or c in " _-.:/,<>*+()" for c in text):
+        return f"`{text}`"
+    return markdown_text(text)
 
 
 def _table(header: list[str], rows: list[list[str]], what: str) -> list[str]:
+    """A GFM table; `rows` are Markdown already (user text escaped where it entered)."""
     out = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    out.extend("| " + " | ".join(_cell(c) for c in row) + " |" for row in rows)
+    out.extend("| " + " | ".join(row) + " |" for row in rows)
     if len(rows) > DETAILS_OVER:
         return [f"<details><summary>{len(rows)} {what}</summary>", "", *out, "", "</details>"]
     return out
 
 
 def diff_markdown(d: PolicyDiff, old: Side, new: Side) -> str:
-    out = [f"### zonewall diff: `{old.title}` → `{new.title}`", ""]
+    """The diff as GitHub-flavoured Markdown; every piece of user text (file names, revisions,
+    statements) goes through `markdown_text`, so it renders as written and adds no markup,
+    link, HTML or table cell."""
+    md = markdown_text
+    out = [f"### zonewall diff: {_code(old.title)} → {_code(new.title)}", ""]
     if d.newly_failing:
         out.append(f"**{len(d.newly_failing)} assertion(s) newly fail.**")
         out.append("")
@@ -187,8 +196,9 @@ def diff_markdown(d: PolicyDiff, old: Side, new: Side) -> str:
         out += ["", "No semantic change: the same flows, assertion results, classes and "
                 "externals."]
     if d.assertions:
-        rows = [[_code(a.text), a.old or "absent",
-                 f"**{a.new}**" if a.newly_fails else (a.new or "absent"), _where(a.span)]
+        rows = [[_code(a.text), md(a.old or "absent"),
+                 f"**{md(a.new or 'absent')}**" if a.newly_fails else md(a.new or "absent"),
+                 md(_where(a.span))]
                 for a in d.assertions]
         out += ["", "#### Assertions", ""] + _table(["assertion", "old", "new", "where"], rows,
                                                     "assertions changed")
@@ -199,22 +209,23 @@ def diff_markdown(d: PolicyDiff, old: Side, new: Side) -> str:
         for f in flows:
             src = _endpoint(f.src, f.addresses if f.src_kind == "external" else ())
             dst = _endpoint(f.dst, f.addresses if f.dst_kind == "external" else ())
-            row = [src, dst, ", ".join(f.services)]
+            row = [md(src), md(dst), md(", ".join(f.services))]
             if title == "Flows gained":
-                row.append(", ".join(_where(s) for s in f.rules))
+                row.append(md(", ".join(_where(s) for s in f.rules)))
             rows.append(row)
         header = ["from", "to", "services"] + (["opened by"] if title == "Flows gained" else [])
         out += ["", f"#### {title} ({len(flows)})", ""] + _table(header, rows, title.lower())
     if d.classes or d.externals:
-        rows = [["class", c.name, c.kind, _class_line(c)[2:].split(": ", 1)[1]]
+        rows = [["class", md(c.name), c.kind, md(_class_line(c)[2:].split(": ", 1)[1])]
                 for c in d.classes]
-        rows += [["external", e.name, "added" if e.old is None else "removed" if e.new is None
-                  else "changed", _external_line(e)[2:].split(": ", 1)[1]] for e in d.externals]
+        rows += [["external", md(e.name), "added" if e.old is None else "removed"
+                  if e.new is None else "changed", md(_external_line(e)[2:].split(": ", 1)[1])]
+                 for e in d.externals]
         out += ["", "#### Classes and externals", ""] + _table(
             ["kind", "name", "change", "detail"], rows, "classes and externals changed")
     changed = [g for g in d.gateways if g.changed]
     if changed:
-        rows = [[g.name, *_gateway_cells(g)] for g in changed]
+        rows = [[md(cell) for cell in (g.name, *_gateway_cells(g))] for g in changed]
         out += ["", "#### Gateway rule counts", ""] + _table(
             ["gateway", "platform", "old", "new", "delta"], rows, "gateways")
     return "\n".join(out) + "\n"

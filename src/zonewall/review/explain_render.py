@@ -23,6 +23,7 @@ import json
 from typing import Any
 
 from zonewall.review.explain import Decider, Explanation, Member, PairVerdict
+from zonewall.text import terminal_text
 
 __all__ = ["explain_json", "explain_text"]
 
@@ -78,7 +79,9 @@ def explain_text(e: Explanation) -> str:
     lines.append(verdict)
     for p in e.pairs:
         lines += _pair_lines(p, e)
-    return "\n".join(lines) + "\n"
+    # statements are quoted as written (their `why` included) and files named: each line is
+    # shown with its control characters escaped (no legitimate line of this answer has one)
+    return "".join(terminal_text(line) + "\n" for line in lines)
 
 
 def _member_json(m: Member) -> dict[str, Any]:

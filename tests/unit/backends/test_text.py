@@ -12,6 +12,8 @@ from zonewall.text import (
     log_prefix,
     markdown_text,
     nft_comment,
+    terminal_text,
+    xml_text,
 )
 
 RICH = "nurses' desk caf\u00e9 \u00e0 # ; { } | $(x) `id` =cmd"
@@ -106,3 +108,26 @@ def test_csv_cell(text: str, want: str) -> None:
 def test_comment_line_and_log_prefix() -> None:
     assert comment_line("a\nb caf\u00e9", 200) == "a b caf\u00e9"
     assert log_prefix("zw-allow 12 caf\u00e9!", 28) == "zw-allow 12 caf__"
+
+
+@pytest.mark.parametrize(("text", "want"), [
+    (RICH, RICH),
+    ("\x1b]0;pwned\x07\x1b[2J", "\\x1b]0;pwned\\x07\\x1b[2J"),
+    ("a\tb\rc\nd\x08e\x00f\x7fg\x85h\x9bi", "a\tb\\rc\\nd\\x08e\\x00f\\x7fg\\x85h\\x9bi"),
+    ("abc \u202eevil\u202c \u2066x\u2069", "abc \\u202eevil\\u202c \\u2066x\\u2069"),
+    ("zero\u200bwidth\ufeff \u2028 \u2029", "zero\\u200bwidth\\ufeff \\u2028 \\u2029"),
+    ("\U0001f469\u200d\U0001f4bb \u00a0caf\u00e9", "\U0001f469\u200d\U0001f4bb \u00a0caf\u00e9"),
+    ("bad \udcff \ufffe \U000e0041", "bad \\udcff \\ufffe \\U000e0041"),
+    ("C:\\dir\\x1b", "C:\\dir\\x1b"),
+], ids=["rich", "osc", "c0-c1", "bidi", "invisible", "emoji-kept", "surrogate", "backslash-kept"])
+def test_terminal_text_shows_what_it_cannot_print(text: str, want: str) -> None:
+    assert terminal_text(text) == want
+    assert terminal_text(want) == want  # idempotent: rendered text can go through it again
+
+
+def test_xml_text_keeps_lf_and_leaves_only_xml_characters() -> None:
+    every = "".join(chr(c) for c in range(0x100)) + "\u202e\ufffe\uffff\U0010ffff"
+    got = xml_text(every)
+    assert "\n" in got and "\\r" in got and "\\x00" in got
+    assert not any(ord(c) < 0x20 and c not in "\t\n" for c in got)
+    assert not any(c in got for c in "\x7f\x85\u202e\ufffe\uffff\U0010ffff")
