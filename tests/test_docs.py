@@ -76,6 +76,42 @@ def test_every_code_entry_says_more_than_its_summary() -> None:
 
 
 # ---------------------------------------------------------------------------------------------
+# the reference names every subcommand, platform and ICMP type the code knows
+# ---------------------------------------------------------------------------------------------
+
+
+def _subcommands(capsys: pytest.CaptureFixture[str]) -> list[str]:
+    from zonewall.cli import main
+
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    listing = capsys.readouterr().out.split("positional arguments:", 1)[1]
+    listing = listing.split("options:", 1)[0]
+    return re.findall(r"^ {4}([a-z][a-z-]*)(?: |$)", listing, re.MULTILINE)
+
+
+def test_every_subcommand_is_in_the_reference(capsys: pytest.CaptureFixture[str]) -> None:
+    commands = _subcommands(capsys)
+    assert "check" in commands and "fmt" in commands
+    section = REFERENCE.read_text(encoding="utf-8").split("## 10. The command line", 1)[1]
+    section = section.split("\n## 11.", 1)[0]
+    missing = [c for c in commands if f"| `{c}` |" not in section or f"- **{c}**" not in section]
+    assert missing == [], ("docs/language.md, section 10: add a table row and a paragraph for "
+                           f"{missing}")
+
+
+def test_every_platform_and_icmp_type_is_in_the_reference() -> None:
+    from zonewall.compiler.gateways import PLATFORMS
+    from zonewall.packets import ICMP_TYPES
+
+    text = REFERENCE.read_text(encoding="utf-8")
+    missing = [f"platform {p}" for p in PLATFORMS if f"### 8." not in text
+               or f"`platform {p}`" not in text]
+    missing += [f"icmp/{t}" for t, n in ICMP_TYPES.items() if f"`{t}` ({n})" not in text]
+    assert missing == []
+
+
+# ---------------------------------------------------------------------------------------------
 # (b) snippets parse, and whole policies check as they say
 # ---------------------------------------------------------------------------------------------
 

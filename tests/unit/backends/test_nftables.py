@@ -488,7 +488,7 @@ def test_hostile_strings_add_no_rule_and_no_line() -> None:
 
 
 # ---------------------------------------------------------------------------------------------
-# semantics: a first-match evaluator over the model, against the spec and against iptables
+# semantics: a first-match evaluator over the model, against the language's model and against iptables
 # ---------------------------------------------------------------------------------------------
 
 # Keys that are packets: ICMP has types 0-255 only.
