@@ -112,6 +112,27 @@ def test_every_platform_and_icmp_type_is_in_the_reference() -> None:
     assert missing == []
 
 
+def _slug(heading: str) -> str:
+    """GitHub's anchor for a heading: lower case, punctuation dropped, spaces to '-'."""
+    return re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+
+
+_LINK = re.compile(r"\]\(([\w./-]*\.md)?#([^)\s]+)\)")
+
+
+def test_links_to_sections_resolve() -> None:
+    anchors = {doc: {_slug(h) for h in re.findall(r"^#{1,6} (.*)$",
+                                                   doc.read_text(encoding="utf-8"), re.M)}
+               for doc in DOCS}
+    broken = []
+    for doc in DOCS:
+        for target, anchor in _LINK.findall(doc.read_text(encoding="utf-8")):
+            where = (doc.parent / target).resolve() if target else doc
+            if anchor not in anchors.get(where, set()):
+                broken.append(f"{doc.name}: {target}#{anchor}")
+    assert broken == []
+
+
 # ---------------------------------------------------------------------------------------------
 # (b) snippets parse, and whole policies check as they say
 # ---------------------------------------------------------------------------------------------
