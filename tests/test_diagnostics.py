@@ -120,7 +120,7 @@ def test_every_code_summary_is_one_line() -> None:
 
 
 # ---------------------------------------------------------------------------------------------
-# render_diagnostic: the one text format (STYLE.md section 6)
+# render_diagnostic: the one text format (docs/language.md, section 11)
 # ---------------------------------------------------------------------------------------------
 
 SOURCE = "first line\n\tallow a ->\tb : https\nlast"

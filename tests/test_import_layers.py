@@ -1,4 +1,4 @@
-"""Import direction (STYLE.md section 1), checked by walking every import statement with `ast`.
+"""Import direction (the layers listed below), checked by walking every import with `ast`.
 
 * `ir` imports only the standard library, netaddr, `zonewall.diagnostics` and `zonewall.packets`;
 * `packets` imports only the standard library (it is part of the IR);

@@ -249,7 +249,7 @@ class PolicySpec:
         return tuple(e.name for e in self.externals)
 
     def members(self, sel: Sel) -> frozenset[str]:
-        """Members of a selector, straight from the language spec (section 3)."""
+        """Members of a selector, straight from the language (docs/language.md, section 4)."""
         return self.term_members(sel.include) - self.term_members(sel.exclude)
 
     def term_members(self, terms: Sequence[str]) -> frozenset[str]:

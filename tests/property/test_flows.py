@@ -1,6 +1,6 @@
 """Property tests: effective flows and assertions against an independent brute-force oracle.
 
-The oracle (`Oracle`) evaluates the language semantics (spec sections 3-5) directly on the
+The oracle (`Oracle`) evaluates the language semantics (docs/language.md, 4-9) directly on the
 structured `PolicySpec`, never through `zonewall.compiler`:
 
 * Address space is sampled at every boundary of every prefix the policy writes (first, last,
@@ -337,7 +337,7 @@ def written_services(services: tuple[str, ...] | None) -> tuple[str, ...]:
 
 def check_counterexample(oracle: Oracle, a: AssertSpec, got: AssertionResult) -> None:
     """A failing assertion's counterexample names real members and the allow that opens the
-    offending flow (spec section 5): a path for `unreachable`, one flow for the others."""
+    offending flow (docs/language.md, 9): a path for `unreachable`, one flow for the others."""
     spec = oracle.spec
     hops = got.counterexample
     assert hops, a.text()

@@ -3,7 +3,7 @@
 A backend turns one gateway of a `CompiledPolicy` into deployable text in three steps:
 `check()` (capabilities: anything the platform cannot express is an error at the policy span
 that needs it), `lower()` (every decision, into a frozen target model), `render()` (jinja2
-templates only).  All backends enforce the same model (language spec, section 4): a gateway
+templates only).  All backends enforce the same model (docs/language.md, section 8.1): a gateway
 filters on ingress, on each served class's interface (source must be in that class) and on its
 uplink (sources in externals may only start permitted flows toward served classes; sources in
 classes served elsewhere were filtered at their own gateway and pass; anything else is spoofed).

@@ -17,8 +17,8 @@ IPv6: the policy language describes IPv4 only, so every interface an ACL is boun
 otherwise also drop the implicit ND permits, and the SVI's IPv6 neighbours with them) and ends in
 `deny ipv6 any any log`.  No IPv6 is forwarded.
 
-ACLs are stateless.  The enforcement model (language spec, section 4) therefore needs explicit
-reply entries, with "reply" defined exactly as the spec defines it for stateless platforms: TCP
+ACLs are stateless.  The enforcement model (docs/language.md, section 8.1) therefore needs explicit
+reply entries, with "reply" defined exactly as the language does for stateless platforms: TCP
 with ACK or RST (`established`) from the answerer's service port, UDP from the service port,
 ICMP echo-reply for echo-request.  Flows whose replies have no such definition (other protocols,
 ICMP timestamp/information/address-mask requests) are error E402 where this gateway must carry

@@ -1,7 +1,7 @@
 """Cisco IOS object-group ACLs (OGACL): the lowering of a gateway that sets `object-groups`.
 
 `object-groups` is a zonewall extension of the language, valid on cisco-ios gateways only (a
-per-target capability: FORMATS.md section 3.3; Catalyst 4500 from IOS XE 3.7.1E, IOS 12.4(20)T
+per-target capability, docs/language.md section 8.4; Catalyst 4500 from IOS XE 3.7.1E, IOS 12.4(20)T
 era routers; check the target's release).  The ACLs keep their layout, binding and semantics
 (`cisco_ios` module docstring); what changes is how entries are written:
 

@@ -23,7 +23,7 @@ in classes served elsewhere pass (`zw_transit`), external sources dispatch to `z
 Address groups are named interval sets with `cidr_merge`d elements: `zc_<class>` per class,
 `zx_<atom>` per external atom, plus `zw_served` and `zw_transit`.
 
-Pitfalls honoured (docs FORMATS.md section 2.2): names are `[a-z0-9_]`, at most 64 bytes and
+Pitfalls honoured: names are `[a-z0-9_]`, at most 64 bytes and
 always carry a `z?_` prefix, so never an nft keyword such as `log` or `ip` (NFT-01); sets have
 `flags interval` and disjoint elements (NFT-02); addresses come only from the IR, never from
 free text that nft would resolve through DNS (NFT-03); comments are at most 128 bytes, as written

@@ -5,7 +5,7 @@ one atom of an external's address space), the allows that cover the pair and ope
 asked packets, and the denies that remove some of what those allows open.  The answer is
 cross-checked against the compiler's effective flows; a disagreement is a zonewall bug.
 
-Where a flow is enforced follows the gateway model of the language spec (section 4): a gateway
+Where a flow is enforced follows the gateway model (docs/language.md, section 8.1): a gateway
 filters on ingress, so a flow from a class is decided at the source class's gateway on that
 class's interface; between classes on two gateways the destination's gateway passes it on its
 uplink (already filtered) and filters the replies; a flow from an external is decided at the

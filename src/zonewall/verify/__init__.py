@@ -22,8 +22,8 @@ API::
   IPv6 on zonewall's interfaces).  iptables text is either a full ruleset (iptables-save,
   FORWARD as written) or zonewall's --noflush file (FORWARD modelled as zonewall's jump
   first, then the box's rules assumed to accept anything; see `iptables`).
-  Empty list: the config permits exactly what the policy's enforcement model (language spec,
-  section 4) says this gateway must permit; for cisco-ios also that every interface drops
+  Empty list: the config permits exactly what the policy's enforcement model (docs/language.md,
+  section 8.1) says this gateway must permit; for cisco-ios also that every interface drops
   IPv6 but neighbour discovery (`ios6`; such differences have the condition "IPv6...");
   for iptables and nftables also that traffic to the box itself (INPUT, nft input hooks)
   is exactly the policy's `gateway:` flows (`selfplane`; `dst_owner` "gateway:NAME").
@@ -44,13 +44,13 @@ API::
   name))`, then `ev.new_permitted(ingress, egress, src, dst) -> PacketSet` (keys whose NEW
   packets pass, from every source port) and `ev.reply_permitted(ingress, egress, src, dst,
   flows) -> PacketSet` (which of the flows `dst -> src` get all their replies back in:
-  conntrack on Linux, the spec's stateless reply definition on IOS).  Addresses are strings
+  conntrack on Linux, the language's stateless reply definition on IOS).  Addresses are strings
   or integers; `egress` matters only to iptables/nftables (`-o`, `oifname`).
 * Lower levels, for tools and tests: `GatewayModel` (the expectation), `parse_config` /
   `parse_iptables` / `parse_nftables` / `parse_ios` (text to `Ruleset`), `Evaluator`
   (`accepted(cell, ctx)` = service keys accepted, `explain`, `trace`), `address_groups`.
 
-Modules: `model` (expected behaviour from the IR), `replies` (the spec's reply definitions),
+Modules: `model` (expected behaviour from the IR), `replies` (the language's reply definitions),
 `rules` (the shared rule model), `engine` (first-match evaluation over packet sets),
 `addresses` (address equivalence classes), `iptables`, `nftables` + `nft_rule`, `ios` +
 `ios6` (parsers), `ipv6` (the iptables IPv6 companion's closure), `selfplane` (traffic to

@@ -15,7 +15,7 @@ expected reply names), the TCP ACK/RST flag (IOS `established`) and the conntrac
   (accepting more ESTABLISHED packets is harmless: they belong to admitted connections).
 * Stateless (cisco-ios): every packet shape is checked.  A packet from `s` to `d` entering on
   an interface is expected to pass when it starts or continues a flow `s -> d` (any source
-  port, any flags) or is a reply of a flow `d -> s` as the spec defines replies: TCP with
+  port, any flags) or is a reply of a flow `d -> s` as the language defines replies: TCP with
   ACK/RST from the service port, UDP from the service port, ICMP echo-reply for echo.
   255.255.255.255 is never forwarded, but an inbound ACL decides its local delivery: it is
   held to what the policy permits toward its endpoint, plus the DHCP client broadcasts (udp

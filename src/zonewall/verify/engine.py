@@ -393,7 +393,7 @@ class Evaluator:
         """Of `flows` (service keys of flows `dst -> src`), those whose every reply packet
         from `src` to `dst` entering on `ingress` is accepted: conntrack ESTABLISHED packets
         on a stateful ruleset; on a stateless one TCP with ACK/RST from the service port, UDP
-        from the service port, ICMP echo-reply for echo (language spec section 4)."""
+        from the service port, ICMP echo-reply for echo (docs/language.md, 6.3)."""
         cell = _address_cell(ingress, egress, src, dst)
         stateless = not self.ruleset.stateful
         state = None if stateless else "ESTABLISHED"

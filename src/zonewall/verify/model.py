@@ -1,6 +1,6 @@
 """The expected behaviour of one gateway, computed from the `CompiledPolicy` alone.
 
-This is the enforcement model of the language spec (section 4), written independently of the
+This is the enforcement model of the language (docs/language.md, 8.1), written independently of the
 backends: it reads only the IR (classes, endpoints, flows, gateway plans).
 
 * Routing: a destination in a class served by this gateway leaves on that class's interface;

@@ -1,4 +1,4 @@
-"""Replies, as the language spec defines them (section 4, "Direction").
+"""Replies, as the language defines them (docs/language.md, 6.3 "Direction and replies").
 
 `A -> B` lets A initiate; the replies of those connections are permitted too.  A stateful
 gateway (conntrack) recognises them exactly.  A stateless one (Cisco ACLs) can only admit a
@@ -18,7 +18,7 @@ __all__ = ["OTHERS", "TCP_BLOCK", "UDP_BLOCK", "port_cuts", "reply_flows", "repl
 TCP_BLOCK, UDP_BLOCK = PacketSet.protocol(TCP), PacketSet.protocol(UDP)
 ICMP_BLOCK = PacketSet.protocol(ICMP)
 OTHERS = PacketSet.everything() - TCP_BLOCK - UDP_BLOCK - ICMP_BLOCK
-STATELESS_ICMP = ((8, 0),)  # echo -> echo-reply: the only ICMP reply the spec defines
+STATELESS_ICMP = ((8, 0),)  # echo -> echo-reply: the only ICMP reply the language defines
 STATEFUL_ICMP = ((8, 0), (13, 14), (15, 16), (17, 18))  # the request/reply pairs conntrack knows
 
 

@@ -2,7 +2,7 @@
 
 The expectation comes from the IR alone (`CompiledPolicy.gateway_flows`, the flows the policy
 opens with `gateway:NAME`), written independently of the backends, with the same ingress model
-as forwarding (language spec, section 4):
+as forwarding (docs/language.md, section 8.1):
 
 * entering on a served class's interface, a packet from that class may start exactly the
   class's flow to this gateway; any other source there is spoofed (nothing);

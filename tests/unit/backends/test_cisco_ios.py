@@ -3,8 +3,8 @@
 The evaluator below parses the rendered ACL text with regular expressions (it never looks at
 the model) and decides packets as IOS does: first match, `established` = ACK or RST, wildcard
 masks, an implicit deny after the last entry, and an undefined or empty bound ACL permitting
-everything.  It is checked against an oracle of the language's enforcement model (spec section
-4, with the stateless definition of replies), computed from the compiled flows.
+everything.  It is checked against an oracle of the language's enforcement model (docs/language.md
+8.1, with the stateless definition of replies), computed from the compiled flows.
 """
 
 from __future__ import annotations

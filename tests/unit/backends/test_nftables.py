@@ -3,7 +3,7 @@
 * Unit tests assert on the lowered `NftModel` (names, sets, chain layout, flow rules).
 * Semantic tests walk the model with a first-match evaluator (`NftEval`) and compare, for
   sampled addresses and every packet key at once (as `PacketSet`s), what it accepts for NEW
-  connections with (a) the gateway model of the language spec computed straight from the
+  connections with (a) the gateway model of docs/language.md computed straight from the
   compiled flows and (b) the iptables backend's model walked by its own small evaluator.
 * Kernel tests (`-m kernel`) load every output into a fresh network namespace with `nft -c -f`
   and `nft -f`, twice, and compare what the kernel lists with the model.
@@ -488,7 +488,7 @@ def test_hostile_strings_add_no_rule_and_no_line() -> None:
 
 
 # ---------------------------------------------------------------------------------------------
-# semantics: a first-match evaluator over the model, against the spec and against iptables
+# semantics: a first-match evaluator over the model, against the language's model and against iptables
 # ---------------------------------------------------------------------------------------------
 
 # Keys that are packets: ICMP has types 0-255 only.
@@ -648,7 +648,7 @@ class IptEval:
 
 
 class SpecGateway:
-    """The enforcement model of the language spec (section 4) for one gateway, from flows."""
+    """The enforcement model of the language (docs/language.md, 8.1) for one gateway, from flows."""
 
     def __init__(self, cp: CompiledPolicy, gw: str) -> None:
         self.plan = next(g for g in cp.gateways if g.name == gw)

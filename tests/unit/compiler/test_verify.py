@@ -1,4 +1,4 @@
-"""Assertions: each kind passing and failing, with the counterexample the spec asks for."""
+"""Assertions: each kind passing and failing, with the counterexample docs/language.md, section 9 gives."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The expected behaviour of a gateway, from the IR alone (language spec section 4)."""
+"""The expected behaviour of a gateway, from the IR alone (docs/language.md, section 8.1)."""
 
 from __future__ import annotations
 
