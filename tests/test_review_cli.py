@@ -135,6 +135,11 @@ def test_diff_markdown_for_a_pull_request(capsys: pytest.CaptureFixture[str],
     assert re.search(r"^\*\*\d+ assertion\(s\) newly fail\.\*\*$", out, re.M)
     assert "#### Assertions\n\n| assertion | old | new | where |\n|---|---|---|---|\n" in out
     assert "| `unreachable guest_wifi -> tag:medical` | pass | **fail** |" in out
+    # like text and JSON, the markdown says why: the counterexample of each newly failing one
+    why = out[out.index("#### Why they fail\n\n"):].split("\n\n")[1].splitlines()
+    line = next(w for w in why if w.startswith("- `unreachable guest_wifi -> tag:medical`"))
+    assert ": counterexample: guest_wifi -&gt; " in line  # escaped as Markdown text
+    assert re.search(r"\[https\\\] \(\S+new\.zw:\d+\)$", line)  # each hop names its allow
     gained = re.search(r"<details><summary>(\d+) flows gained</summary>", out)
     assert gained and int(gained.group(1)) > 10  # long lists fold away
     assert "| guest_wifi | clinician_ws | https |" in out

@@ -202,6 +202,11 @@ def diff_markdown(d: PolicyDiff, old: Side, new: Side) -> str:
                 for a in d.assertions]
         out += ["", "#### Assertions", ""] + _table(["assertion", "old", "new", "where"], rows,
                                                     "assertions changed")
+        failing = [a for a in d.assertions if a.newly_fails and a.counterexample]
+        if failing:  # what a reviewer needs to see why: the path or flow that breaks it
+            out += ["", "#### Why they fail", ""]
+            out += [f"- {_code(a.text)} ({md(_where(a.span))}): {md(_hops(a.counterexample))}"
+                    for a in failing]
     for title, flows in (("Flows gained", d.gained), ("Flows lost", d.lost)):
         if not flows:
             continue
