@@ -234,8 +234,18 @@ def test_matrix_text_grid_when_it_fits_list_otherwise(capsys: pytest.CaptureFixt
     assert re.search(r"^guest_wifi +\. +https +- +\. +\. +https$", out, re.M)
     assert '32  allow https  "screen casting (a test rule left behind)"' in out
     code, out, _ = run(capsys, "matrix", "examples/hospital.zw")
-    assert code == 0 and "grid is wider than 120 columns" in out
-    assert "  infusion_pump -> pump_server: https\n      examples/hospital.zw:242" in out
+    # too wide in full: the compact grid (numbered columns, a code per distinct cell) fits
+    assert code == 0 and "the full grid is wider than 120 columns" in out
+    grid = out[:out.index("\ncolumns: ")].splitlines()
+    head = next(g for g in grid if g.lstrip().startswith("1 2 3"))
+    assert max(len(g) for g in grid) <= 120 and head.split()[-1] == str(len(grid) - 3)
+    row = next(g for g in grid if g.split()[1:2] == ["guest_wifi"])
+    legend = dict(item.split(" = ") for item in " ".join(
+        out[out.index("\ncells: ") + 8:].split("\n'.'")[0].split()).split("; "))
+    assert {legend[c] for c in row.split()[2:] if c not in ".-"} == {"dhcp", "https, http, dns"}
+    assert "  infusion_pump -> pump_server: https\n      examples/hospital.zw:" in out
+    code, out, _ = run(capsys, "matrix", "--width", "60", "examples/hospital.zw")
+    assert "grid is wider than 60 columns, even with numbered columns" in out
     code, out, _ = run(capsys, "matrix", "--width", "5000", "examples/hospital.zw")
     assert "source \\ destination  ad_dc" in out
 

@@ -63,6 +63,55 @@ def _text_grid(g: MatrixGrid, width: int) -> list[str] | None:
             for r in rows]
 
 
+def _compact_grid(g: MatrixGrid, width: int) -> list[str] | None:
+    """The grid with numbered columns and a short code per distinct cell (its services, in
+    a legend below), for when the full grid is too wide; None when even that does not fit in
+    ``width``."""
+    labels = sorted({cell for row in g.cells for cell in row if cell and cell != SAME_ZONE})
+    codes = {label: _letters(i) for i, label in enumerate(labels)}
+    head = ["", *(str(i + 1) for i in range(len(g.zones)))]
+    rows = [head]
+    for i, z in enumerate(g.zones):
+        cells = [SAME_ZONE if cell == SAME_ZONE else codes[cell] if cell else "."
+                 for cell in g.cells[i]]
+        rows.append([f"{i + 1} {z.key}", *cells])
+    widths = [max(len(r[col]) for r in rows) for col in range(len(head))]
+    if sum(widths) + (len(widths) - 1) > width:
+        return None
+    lines = [(" ".join(cell.rjust(w) if col else cell.ljust(w)
+                       for col, (cell, w) in enumerate(zip(r, widths, strict=True)))).rstrip()
+             for r in rows]
+    lines.append("")
+    lines += _wrapped("columns:", [f"{i + 1} {z.key}" for i, z in enumerate(g.zones)], ",", width)
+    lines += _wrapped("cells:", [f"{code} = {label}" for label, code in codes.items()], ";",
+                      width)
+    return lines
+
+
+def _wrapped(head: str, items: list[str], sep: str, width: int) -> list[str]:
+    """`head item, item, ...` in lines of at most `width` (an item is never split)."""
+    lines, line = [], head
+    for n, item in enumerate(items):
+        piece = item + (sep if n < len(items) - 1 else "")
+        if len(line) + 1 + len(piece) > width and line.strip():
+            lines.append(line)
+            line = "  " + piece
+        else:
+            line += " " + piece
+    lines.append(line)
+    return lines
+
+
+def _letters(i: int) -> str:
+    """0 -> A, 25 -> Z, 26 -> AA: a short code per cell."""
+    out = ""
+    i += 1
+    while i:
+        i, r = divmod(i - 1, 26)
+        out = chr(ord("A") + r) + out
+    return out
+
+
 def _text_conduit(c: Conduit, zones: dict[str, Zone]) -> list[str]:
     mark = "  [plaintext]" if c.plaintext else ""
     lines = [f"  {c.src} -> {c.dst}: {c.label}{mark}"]
@@ -78,11 +127,16 @@ def render_text(c: Conduits, width: int = 120, source: str = "") -> str:
     title = c.title or source or "policy"
     lines = [f"Permitted services, source (row) -> destination (column): {title}", ""]
     table = _text_grid(g, width)
-    if table is None:
-        lines += [f"(the {len(c.zones)} x {len(c.zones)} grid is wider than {width} columns: "
-                  "conduits are listed per pair; --format html or markdown shows the grid)", ""]
-    else:
+    compact = _compact_grid(g, width) if table is None else None
+    if table is not None:
         lines += table + ["", "'.' no flow, '-' same class (not routed)", ""]
+    elif compact is not None:
+        lines += compact + ["'.' no flow, '-' same class (not routed); the full grid is wider "
+                            f"than {width} columns", ""]
+    else:
+        lines += [f"(the {len(c.zones)} x {len(c.zones)} grid is wider than {width} columns, "
+                  "even with numbered columns: conduits are listed per pair; --format html or "
+                  "markdown shows the grid)", ""]
     lines.append(f"Conduits ({len(c.conduits)}), with the allow statements that open them:")
     current = None
     for conduit in c.conduits:
