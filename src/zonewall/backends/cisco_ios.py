@@ -220,16 +220,19 @@ class CiscoIosBackend(Backend):
             f"gateway: {view.plan.name}  uplink: {view.plan.uplink or '-'}",
             ("stateless: a reply is permitted as TCP with ACK or RST (established) from the "
              "service port, UDP from the service port, or ICMP echo-reply for echo-request"),
-            ("traffic to the switch itself is not described by the policy: its SVI address in a "
-             "class subnet is reached like that class; DHCP client broadcasts"),
-            ("(udp 68 -> 255.255.255.255:67) are permitted for ip helper-address; protect "
-             "management access to the switch with its own controls"),
+            ("traffic to the switch itself (its SVI addresses) takes exactly the policy's "
+             "gateway:" + view.plan.name + " flows, first in every ACL, then nothing else;"),
+            ("DHCP client broadcasts (udp 68 -> 255.255.255.255:67) are permitted for ip "
+             "helper-address; the uplink's own address is not in the policy"),
+            ("vty sessions (any interface, an out-of-band port too): line vty 0 15 takes only "
+             "the sources and transports the policy allows (ssh tcp/22, telnet tcp/23)"),
             "deploy make-before-break (merge into the running config; never configure replace):",
             "  1. paste the ip access-list blocks: new names, built beside the applied ACLs",
-            ("  2. paste the interface blocks: each ip access-group moves one interface to its "
-             "new ACL in one command"),
+            ("  2. paste the interface blocks and the line vty block: each ip access-group or "
+             "access-class moves to its new ACL in one command"),
             ("  3. remove the old ACLs by name: no ip access-list extended ZW-...-<old suffix>, "
-             f"no ipv6 access-list {IPV6_ACL}-<old suffix>"),
+             f"no ipv6 access-list {IPV6_ACL}-<old suffix>,"),
+            "     no ip access-list standard ZW-VTY-<old suffix>",
             ("IPv6: not described by the policy, so it is closed: every interface below binds "
              f"ipv6 traffic-filter {model.ipv6.name} in, which"),
             ("passes neighbour discovery with the switch (nd-ns, nd-na, router solicitation and "

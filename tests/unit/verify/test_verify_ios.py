@@ -106,13 +106,21 @@ def test_unmodelled_entry_fails_closed(line: str, message: str) -> None:
     ("interface Vlan10\n shutdown\n", "interface command is not modelled"),
     ("interface Vlan10\n ip nat inside\n", "interface command is not modelled"),
     ("access-list 101 permit ip any any\n", "command is not modelled"),
-    ("ip access-list standard S\n", "command is not modelled"),
+    ("ip access-list standard 10\n", "numbered ACLs are not modelled"),
+    ("ip access-list standard S\n permit object-group G\n", "object groups are not modelled"),
+    ("ip access-list standard S\n permit any eq 22\n", "'eq 22' is not modelled"),
+    ("line vty 0 15\n access-class S out\n", "only 'access-class NAME in'"),
+    ("line vty 0 15\n transport input rlogin\n", "transport 'rlogin' is not modelled"),
+    ("line vty 0 15\n autocommand x\n", "vty line command is not modelled"),
+    ("line con 0\n", "command is not modelled"),
+    ("interface Vlan10\n ip address dhcp\n", "expected 'ip address"),
     ("ip access-list extended 101\n", "numbered ACLs are not modelled"),
     ("hostname sw1\n", "command is not modelled"),
     (" permit ip any any\n", "outside an ACL, interface or vlan block"),
     ("vlan 10\n name X\n state suspend\n", "only 'name' is modelled"),
-], ids=["out", "shutdown", "nat", "numbered", "standard", "numbered-name", "hostname",
-        "orphan", "vlan-state"])
+], ids=["out", "shutdown", "nat", "numbered", "standard-numbered", "standard-group",
+        "standard-port", "vty-out", "vty-transport", "vty-command", "line-con",
+        "address-dhcp", "numbered-name", "hostname", "orphan", "vlan-state"])
 def test_unmodelled_command_fails_closed(text: str, message: str) -> None:
     with pytest.raises(ConfigParseError, match=message):
         parse_ios(text, "bad.ios")
