@@ -56,8 +56,8 @@ API::
 Modules: `model` (expected behaviour from the IR), `replies` (the spec's reply definitions),
 `rules` (the shared rule model), `engine` (first-match evaluation over packet sets),
 `addresses` (address equivalence classes), `iptables`, `nftables` + `nft_rule`, `ios` +
-`ios6` + `ios_vty` (parsers), `ipv6` (the iptables IPv6 companion's closure), `selfplane` (traffic to
-the gateway itself), `compare` (`validate`, `summarize`).
+`ios6` + `ios_vty` (parsers), `ipv6` (the iptables IPv6 companion's closure), `selfplane`
+(traffic to the gateway itself), `compare` (`validate`, `summarize`).
 """
 
 from __future__ import annotations

@@ -896,3 +896,54 @@ def test_cached_shapes_equal_the_specs(raw: list[tuple[int, int, int, int]]) -> 
     assert forward_shapes(packets.intervals) == (tuple(specs), tuple(bad))
     specs, reply_bad = reply_specs(packets)
     assert reply_shapes(packets.intervals) == (tuple(specs), tuple(reply_bad))
+
+
+# ---------------------------------------------------------------------------------------------
+# Traffic to the switch itself (issue #11): own-address entries first, vty lines
+# ---------------------------------------------------------------------------------------------
+
+PLANE = TWO_GATEWAYS.replace("gateway sw ", 'external noc { address 192.0.2.0/24 }\n'
+                             'gateway sw ') + """
+allow a -> gateway:sw : tcp/22, tcp/443 "management"
+allow noc -> gateways : tcp/22
+allow c -> gateway:sw : udp/161
+"""
+
+
+def test_own_address_entries_come_before_every_forwarding_entry() -> None:
+    model = lowered(compiled_of(PLANE))
+    a = [line for line in ace_lines(model, "ZW-A-IN") if "255.255.255.255" not in line]
+    own = ["10.1.0.1", "10.1.1.1"]  # (after the DHCP broadcasts, which are not to the switch)
+    assert a[:6] == [f"permit tcp 10.1.0.0 0.0.0.255 host {h} eq {p}" for p in (22, 443)
+                     for h in own] + [f"deny ip any host {h} log" for h in own]
+    b = ace_lines(model, "ZW-B-IN")  # b may reach nothing of the switch
+    assert b[:2] == [f"deny ip any host {h} log" for h in own]
+    up = ace_lines(model, "ZW-UPLINK-IN")
+    transit = up.index("permit ip 10.2.0.0 0.0.1.255 any")
+    for line in ("permit udp 10.2.0.0 0.0.0.255 host 10.1.0.1 eq 161",
+                 "permit tcp 192.0.2.0 0.0.0.255 host 10.1.1.1 eq 22",
+                 "deny ip any host 10.1.1.1 log"):
+        assert up.index(line) < transit
+
+
+def test_vty_takes_exactly_the_ssh_sources() -> None:
+    model = lowered(compiled_of(PLANE))
+    assert model.vty is not None and model.vty.transport == "ssh"
+    assert [(e.action, e.src, e.log) for e in model.vty.aces] == [
+        ("permit", "10.1.0.0 0.0.0.255", False), ("permit", "192.0.2.0 0.0.0.255", False),
+        ("deny", "any", True)]
+    assert model.vty.name.startswith("ZW-VTY-") and model.vty.name.endswith(model.suffix)
+
+
+def test_vty_closed_when_nothing_may_manage_the_switch() -> None:
+    model = lowered(compiled_of(TWO_GATEWAYS))
+    assert model.vty is not None and model.vty.transport == "none"
+    assert [(e.action, e.src) for e in model.vty.aces] == [("deny", "any")]
+    assert "transport input none" in rendered(compiled_of(TWO_GATEWAYS), "sw")
+
+
+def test_ssh_for_some_and_telnet_for_others_is_e401() -> None:
+    compiled = compiled_of(PLANE + "allow b -> gateway:sw : tcp/23\n")
+    errors = CiscoIosBackend().check(compiled, gateway_view(compiled, "sw"))
+    assert errors and {d.code for d in errors} == {"E401"}
+    assert all("telnet" in d.message for d in errors)

@@ -302,3 +302,58 @@ def test_new_and_reply_permitted_api() -> None:
     assert ev.reply_permitted("Vlan121", None, "10.40.26.1", "10.40.24.9", monitor) == monitor
     echo = PacketSet.ports(ICMP, 8, 8)
     assert ev.reply_permitted("Vlan110", None, "10.40.16.5", "10.40.0.70", echo) == echo
+
+
+# -- the switch itself: its SVI addresses and vty lines (issue #11) ------------------------------
+def test_extra_permit_to_an_svi_address_permits_too_much() -> None:
+    """Guest-side hand edit: ssh to the switch from a class the policy does not allow."""
+    m = re.search(r" \d+ deny ip any host 10.40.0.129 log\n", sw_text())  # the first ACL's
+    assert m is not None
+    text = sw_text().replace(m[0], " 5 permit tcp any host 10.40.16.1 eq 22\n" + m[0], 1)
+    diffs = check(HOSPITAL, "dist_sw1", text)
+    assert diffs and {(d.kind, d.dst_owner, d.packets) for d in diffs} == {
+        ("permits-too-much", "gateway:dist_sw1", PacketSet.ports(TCP, 22, 22))}
+    assert lines_of(diffs) == {"5 permit tcp any host 10.40.16.1 eq 22"}
+
+
+def test_missing_own_address_deny_lets_forwarding_entries_reach_the_switch() -> None:
+    text = re.sub(r" remark the switch's own addresses[^\n]*\n( \d+ deny ip any host [^\n]*\n)+",
+                  "", sw_text())
+    diffs = check(HOSPITAL, "dist_sw1", text)
+    mine = [d for d in diffs if d.dst_owner == "gateway:dist_sw1"]
+    assert mine and {d.kind for d in mine} == {"permits-too-much"}
+    assert "TenGigabitEthernet1/1/1" in {d.ingress for d in mine}  # transit passes everything
+
+
+def test_missing_vty_access_class_is_drift() -> None:
+    text = re.sub(r"line vty 0 15\n.*?!\n", "", sw_text(), flags=re.S)
+    diffs = check(HOSPITAL, "dist_sw1", text)
+    assert diffs and {(d.kind, d.ingress) for d in diffs} == {("permits-too-much", "line vty")}
+    assert any("guest_wifi" in d.src_owner for d in diffs)
+    assert {r.text for d in diffs for r in d.rules} == {
+        "a vty line without access-class: any source",
+        "a vty line without transport input: ssh and telnet"}
+
+
+def test_vty_lines_split_and_telnet_added_are_drift() -> None:
+    block = re.search(r"line vty 0 15\n.*?!\n", sw_text(), flags=re.S)
+    assert block is not None
+    split = block[0].replace("line vty 0 15", "line vty 0 4") + (
+        "line vty 5 15\n access-class ZW-VTY-X in\n transport input ssh telnet\n!\n")
+    diffs = check(HOSPITAL, "dist_sw1", sw_text().replace(block[0], split))
+    # lines 5-15 bind an undefined ACL (any source) and take telnet too
+    assert {d.ingress for d in diffs} == {"line vty"}
+    assert any(d.packets == PacketSet.ports(TCP, 23, 23) and "netops_ws" in d.src_owner
+               for d in diffs)
+    assert check(HOSPITAL, "dist_sw1", sw_text().replace(
+        block[0], block[0].replace("line vty 0 15", "line vty 0 4") +
+        block[0].replace("line vty 0 15", "line vty 5 15"))) == []
+
+
+def test_audited_svi_address_is_the_switchs_own() -> None:
+    """An `ip address` on a served SVI in an audited config is one of the switch's own
+    addresses: a forwarding entry admitting traffic to it is found."""
+    text = sw_text() + "interface Vlan110\n ip address 10.40.16.9 255.255.252.0 secondary\n!\n"
+    diffs = check(HOSPITAL, "dist_sw1", text)
+    assert diffs and all(d.dst == "10.40.16.9" and d.dst_owner == "gateway:dist_sw1"
+                         for d in diffs)
