@@ -67,7 +67,7 @@ def test_hospital_is_clean_and_every_assertion_passes() -> None:
         assert text == " ".join(source.removeprefix("assert ").split("#")[0].split())
         assert where.startswith("examples/hospital.zw:")
     assert proc.stdout.splitlines()[-1] == (
-        "examples/hospital.zw: 26 assertions: 26 hold, 0 fail, 0 accepted; 0 error(s), "
+        "examples/hospital.zw: 29 assertions: 29 hold, 0 fail, 0 accepted; 0 error(s), "
         "0 warning(s)")
 
 
@@ -180,7 +180,7 @@ def test_json_for_a_clean_policy() -> None:
     assert code == 0
     assert_report_shape(doc)
     assert doc["ok"] is True and doc["diagnostics"] == []
-    assert len(doc["assertions"]) == 26
+    assert len(doc["assertions"]) == 29
     assert doc["assertions"][0] == {
         "text": "unreachable guest_wifi -> tag:medical", "status": "pass",
         "file": "examples/hospital.zw", "line": 326, "counterexample": None}
