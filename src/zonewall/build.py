@@ -208,10 +208,11 @@ def closed_box_notes(policy: CompiledPolicy) -> list[str]:
     addresses are closed on every interface it serves, which locks out management done in-band.
     A note for the summary, not a warning: a box managed out of band is right to be closed."""
     reached = {f.gateway for f in policy.gateway_flows}
+    vty = {"cisco-ios": " and its vty lines take no session on any interface"}
     return [f"gateway '{plan.name}' ({plan.platform}): no allow reaches the box itself, so it "
-            "drops all traffic to its own addresses entering on the interfaces it serves; "
-            "manage it through another interface, or allow it, e.g. `allow <class> -> "
-            f"gateway:{plan.name} : ssh`"
+            "drops all traffic to its own addresses entering on the interfaces it serves"
+            f"{vty.get(plan.platform, '')}; manage it through another interface, or allow it, "
+            f"e.g. `allow <class> -> gateway:{plan.name} : ssh`"
             for plan in policy.gateways if plan.name not in reached
             and Feature.GATEWAY_PLANE in get_backend(plan.platform).supports]
 

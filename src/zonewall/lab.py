@@ -12,7 +12,7 @@ iptables files are loaded by the exact command of their `load with:` header line
 with --noflush, then FORWARD's jump), the IPv6 companion (`.rules6`) included.  Every class
 host also gets an IPv6 address (ULA `fd00:<vlan>::2/64`, the gateway `::1`), and IPv6 is
 probed between every pair of classes (TCP): the policy is IPv4, so no IPv6 probe may pass.
-Every class host also probes its own Linux gateway's address (traffic to the gateway itself):
+Every class host also probes its own gateway's address (traffic to the gateway itself):
 the policy's `gateway:` services must pass, ssh and https must not where it does not permit
 them (so guest Wi-Fi reaches no gateway address on any probed port).
 
@@ -238,17 +238,18 @@ MANAGEMENT = (("tcp", 22), ("tcp", 443))  # probed toward every Linux gateway wh
 
 
 def plan_gateway_probes(compiled: CompiledPolicy) -> list[Probe]:
-    """From every class host to its own Linux gateway's address on the class's interface (the
+    """From every class host to its own gateway's address on the class's interface (the
     subnet's first address): each permitted gateway service (first and last port, ICMP echo)
-    must pass, and ssh and https must fail where the policy does not permit them.  Gateways
-    stood in for (cisco-ios) are not probed: the stand-in's input plane is not the switch's."""
-    linux = {g.name for g in compiled.gateways if g.platform in LINUX}
+    must pass, and ssh and https must fail where the policy does not permit them.  A cisco-ios
+    gateway is stood in for by its iptables rendering, whose input plane takes exactly the
+    same gateway flows as the switch's ACLs and vty lines (both proven by `zonewall.verify`),
+    so its classes probe it too."""
     by_src = {(f.src, f.gateway): f.packets for f in compiled.gateway_flows}
     ids = {e.name: e.id for e in compiled.endpoints if e.kind == "class"}
     probes: list[Probe] = []
     for cls in sorted(compiled.classes, key=lambda c: c.name):
         home = _host_net(cls.prefixes)
-        if home is None or cls.gateway not in linux:
+        if home is None:
             continue
         allowed = by_src.get((ids[cls.name], cls.gateway), PacketSet())
         ends = (cls.name, f"gateway:{cls.gateway}")

@@ -69,14 +69,18 @@ def test_lab_probes_match_the_policy(example: str, own_tags: list[str]) -> None:
     classes = len(compiled(example).classes)
     assert len(six) == classes * (classes - 1)  # every ordered pair of classes, none passed
     assert not any(p.observed for p in six)
-    # every class host probes its own Linux gateway's address: closed but for `gateway:` flows
+    # every class host probes its own gateway's address (a cisco-ios one through its
+    # stand-in): closed but for `gateway:` flows
     to_box = [p for p in report.probes if p.dst.startswith("gateway:")]
     assert to_box and not any(p.observed for p in to_box if not p.expected)
+    assert {p.dst for p in to_box} == {f"gateway:{g.name}" for g in compiled(example).gateways}
     if example == "hospital.zw":
         assert {(p.src, p.proto, p.port) for p in to_box if p.expected} == {
             ("netops_ws", "tcp", 22), ("netops_ws", "tcp", 443), ("siem", "udp", 161)}
         assert {(p.port, p.expected) for p in to_box if p.src == "guest_wifi"} == {
             (22, False), (443, False)}
+        # no medical class may reach dist_sw1 itself (netops_ws manages it from core_fw's side)
+        assert not any(p.expected for p in to_box if p.dst == "gateway:dist_sw1")
     assert not lab_namespaces(own_tags)
 
 

@@ -41,7 +41,7 @@ and the tests prove it against the enforcement model packet by packet.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import PurePosixPath
 from typing import ClassVar, NamedTuple
 
@@ -94,6 +94,7 @@ from zonewall.backends.cisco_ios_names import (
     recipe,
     uplink_acl_name,
 )
+from zonewall.backends.cisco_ios_self import own_addresses, vty_model
 from zonewall.backends.cisco_ios_specs import (
     _Spec,
     forward_shapes,
@@ -161,7 +162,7 @@ class _Need(NamedTuple):
 class CiscoIosBackend(Backend):
     name = "cisco-ios"
     supports = frozenset({Feature.PORT_RANGES, Feature.ICMP_TYPES, Feature.ANY_PROTOCOL,
-                          Feature.LOGGING})
+                          Feature.LOGGING, Feature.GATEWAY_PLANE})
     suffix = ".ios"
     ace_budget: ClassVar[int] = 1000  # IOS-10: per ACL; TCAM and LOU limits are per platform
     _last: tuple[CompiledPolicy, GatewayView, int, _Lowering] | None = None
@@ -182,12 +183,13 @@ class CiscoIosBackend(Backend):
             acls=tuple(lowering.acls),
             ipv6=ipv6_acl(PLACEHOLDER),
             object_groups=lowering.object_groups(),
+            vty=lowering.vty,
         )
         digest = content_digest(self._text(draft))
         model = suffixed(draft, digest[:8].upper(), digest)
         header = self._header(policy, view, model) + lowering.header_notes(model.suffix)
         return IosModel(model.path, header, model.acls, model.ipv6, model.object_groups,
-                        model.suffix, model.digest)
+                        model.suffix, model.digest, model.vty)
 
     def _lowering(self, policy: CompiledPolicy, view: GatewayView) -> _Lowering:
         """The lowering of `view`, made once for `check` and `lower` in a row: the inputs are
@@ -218,16 +220,19 @@ class CiscoIosBackend(Backend):
             f"gateway: {view.plan.name}  uplink: {view.plan.uplink or '-'}",
             ("stateless: a reply is permitted as TCP with ACK or RST (established) from the "
              "service port, UDP from the service port, or ICMP echo-reply for echo-request"),
-            ("traffic to the switch itself is not described by the policy: its SVI address in a "
-             "class subnet is reached like that class; DHCP client broadcasts"),
-            ("(udp 68 -> 255.255.255.255:67) are permitted for ip helper-address; protect "
-             "management access to the switch with its own controls"),
+            ("traffic to the switch itself (its SVI addresses) takes exactly the policy's "
+             "gateway:" + view.plan.name + " flows, first in every ACL, then nothing else;"),
+            ("DHCP client broadcasts (udp 68 -> 255.255.255.255:67) are permitted for ip "
+             "helper-address; the uplink's own address is not in the policy"),
+            ("vty sessions (any interface, an out-of-band port too): line vty 0 15 takes only "
+             "the sources and transports the policy allows (ssh tcp/22, telnet tcp/23)"),
             "deploy make-before-break (merge into the running config; never configure replace):",
             "  1. paste the ip access-list blocks: new names, built beside the applied ACLs",
-            ("  2. paste the interface blocks: each ip access-group moves one interface to its "
-             "new ACL in one command"),
+            ("  2. paste the interface blocks and the line vty block: each ip access-group or "
+             "access-class moves to its new ACL in one command"),
             ("  3. remove the old ACLs by name: no ip access-list extended ZW-...-<old suffix>, "
-             f"no ipv6 access-list {IPV6_ACL}-<old suffix>"),
+             f"no ipv6 access-list {IPV6_ACL}-<old suffix>,"),
+            "     no ip access-list standard ZW-VTY-<old suffix>",
             ("IPv6: not described by the policy, so it is closed: every interface below binds "
              f"ipv6 traffic-filter {model.ipv6.name} in, which"),
             ("passes neighbour discovery with the switch (nd-ns, nd-na, router solicitation and "
@@ -244,7 +249,8 @@ class CiscoIosBackend(Backend):
         return {model.path: self._text(model)}
 
     def rule_count(self, model: IosModel) -> int:
-        return sum(len(acl.aces) for acl in model.acls)
+        vty = len(model.vty.aces) if model.vty is not None else 0
+        return sum(len(acl.aces) for acl in model.acls) + vty
 
 
 def gateway_suffix(policy: CompiledPolicy, gateway: str) -> str:
@@ -274,6 +280,9 @@ class _Lowering:
             dst = policy.endpoints[flow.dst]
             if dst.kind == "class":
                 self._flows_toward.setdefault(dst.name, []).append(flow)
+        self.own = own_addresses(view)
+        self.vty, vty_errors = vty_model(view, PLACEHOLDER)
+        self.errors.extend(vty_errors)
         self.acls = [self._class_acl(cls, permits) for cls, permits in view.outbound]
         if view.plan.uplink is not None:
             self.acls.append(self._uplink_acl(view.plan.uplink))
@@ -341,6 +350,7 @@ class _Lowering:
         needs = [_Need("init", p.rule, p.packets, cls, p.dst) for p in permits]
         needs += self._replies_toward(cls)
         blocks = self._dhcp_block(cls, needs)
+        blocks += self._self_blocks(self._to_self(cls), lambda p: self.ints(cls.prefixes))
         blocks += [self._permit(g, g.peers) for g in
                    self._groups([n for n in needs if n.peer.kind == "class"], False)]
         blocks += self._external(self._groups([n for n in needs if n.peer.kind != "class"],
@@ -352,6 +362,7 @@ class _Lowering:
         blocks = [
             self._block("spoofed: the source is a class served here", (_Spec("ip"),),
                         self.ints(view.served_prefixes), [ANY], "deny", log=True),
+            *self._self_blocks(self._to_self(None), lambda p: self.merged([p.src])),
             self._block("classes of other gateways: filtered at their own gateway, they pass",
                         (_Spec("ip"),), self.ints(view.transit), [ANY], "permit"),
         ]
@@ -375,6 +386,47 @@ class _Lowering:
                      for s in ((0, 32), *self.ints(cls.prefixes)))
         return [_Block(ios_text(f"{cls.name}: DHCP client broadcasts, relayed by ip "
                                 "helper-address", REMARK_MAX), aces)]
+
+    # -- traffic to the switch itself (`cisco_ios_self`) ---------------------------------------
+    def _to_self(self, cls: ResolvedClass | None) -> list[Permit]:
+        """The permits to this gateway whose packets enter on `cls`'s interface (None: on the
+        uplink: classes of other gateways and externals)."""
+        name = cls.name if cls is not None else None
+        out: list[Permit] = []
+        for src, permits in self.view.to_self:
+            local = self.view.local(src)
+            if (local.name if local is not None else None) == name:
+                out.extend(permits)
+        return out
+
+    def _self_blocks(self, permits: list[Permit],
+                     sources: Callable[[Permit], Sequence[Cidr]]) -> list[_Block]:
+        """The policy's flows to the switch's own addresses, then a deny of everything else
+        toward them: first in the ACL, so no forwarding entry admits traffic to the switch."""
+        own = self.own_texts()
+        if not own:
+            return []
+        blocks = []
+        for p in permits:
+            specs, bad = self.forward(p.packets)
+            if bad:
+                self._cannot_match_rule(p.rule, bad)
+            why = f": {p.rule.why}" if p.rule.why else ""
+            blocks.append(_Block(ios_text(f"{rule_ref(p.rule)} allow {p.src.name}->{p.dst.name}"
+                                          f"{why}", REMARK_MAX), (), _Product(
+                "permit", specs, self.source_texts(sources(p), p.src.name), own, False, False)))
+        blocks.append(_Block(ios_text(f"the switch's own addresses: nothing else reaches "
+                                      f"gateway:{self.view.plan.name}", REMARK_MAX), (),
+                             _Product("deny", (_Spec("ip"),), ("any",), own, False, True)))
+        return blocks
+
+    def own_texts(self) -> tuple[str, ...]:
+        """ACE destinations of the switch's own addresses (one per address)."""
+        return self._texts(self.own)
+
+    def source_texts(self, cidrs_: Sequence[Cidr], label: str) -> tuple[str, ...]:
+        """ACE sources of a flow to the switch (one per CIDR)."""
+        return self._texts(cidrs_)
 
     # -- groups: one remark block per (kind, statement, local class, packets) -----------------
     def _groups(self, needs: list[_Need], peer_speaks: bool) -> list[_Group]:
@@ -490,14 +542,17 @@ class _Lowering:
             "tcp/udp services or icmp/echo-request in the allow", need.rule.span))
 
     def _cannot_match(self, need: _Need, protos: Sequence[int]) -> None:
-        if ("E401", need.rule.index) in self._reported:
+        self._cannot_match_rule(need.rule, protos)
+
+    def _cannot_match_rule(self, rule: ResolvedRule, protos: Sequence[int]) -> None:
+        if ("E401", rule.index) in self._reported:
             return
-        self._reported.add(("E401", need.rule.index))
+        self._reported.add(("E401", rule.index))
         self.errors.append(Diagnostic(
             Severity.ERROR, "E401",
             f"gateway '{self.view.plan.name}' (cisco-ios) cannot match "
             + ", ".join(f"IP protocol {p}" for p in protos)
-            + " on its own; remove it from this allow", need.rule.span))
+            + " on its own; remove it from this allow", rule.span))
 
 
 class _Ace(NamedTuple):

@@ -13,8 +13,8 @@ from pathlib import PurePosixPath
 
 from zonewall.backends.cisco_ios_names import IPV6_ACL, PLACEHOLDER, with_suffix
 
-__all__ = ["IPV6_ND", "IosAce", "IosAcl", "IosBlock", "IosModel", "IosObjectGroup", "ipv6_acl",
-           "suffixed"]
+__all__ = ["IPV6_ND", "IosAce", "IosAcl", "IosBlock", "IosModel", "IosObjectGroup", "IosStdAce",
+           "IosVty", "ipv6_acl", "suffixed"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +60,28 @@ class IosObjectGroup:
 
 
 @dataclass(frozen=True, slots=True)
+class IosStdAce:
+    """`seq action src [log]`: an entry of a standard ACL (the vty access-class)."""
+
+    seq: int
+    action: str  # permit | deny
+    src: str  # any | host A | A WILDCARD
+    log: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class IosVty:
+    """`ip access-list standard NAME` (sources that may open a vty session, remark first)
+    and the `line vty 0 15` block binding it: `access-class NAME in`, `transport input`."""
+
+    name: str
+    remark: str
+    aces: tuple[IosStdAce, ...]
+    transport: str  # ssh | telnet | ssh telnet | none
+    lines: str = "0 15"
+
+
+@dataclass(frozen=True, slots=True)
 class IosModel:
     path: PurePosixPath
     header: tuple[str, ...]
@@ -68,6 +90,7 @@ class IosModel:
     object_groups: tuple[IosObjectGroup, ...] = ()  # defined before the ACLs using them
     suffix: str = PLACEHOLDER  # every name ends in it: the content digest's first 8 digits
     digest: str = ""  # the content digest (`cisco_ios_names.content_digest`)
+    vty: IosVty | None = None  # management lines: who may open ssh/telnet sessions
 
 
 # Neighbour discovery with the switch, which IPv6 needs on every link: an IPv6 ACL has implicit
@@ -102,5 +125,9 @@ def suffixed(model: IosModel, suffix: str, digest: str) -> IosModel:
 
     groups = tuple(IosObjectGroup(g.kind, with_suffix(g.name, suffix), g.description, g.members)
                    for g in model.object_groups)
+    vty = model.vty
+    if vty is not None:
+        vty = IosVty(with_suffix(vty.name, suffix), vty.remark, vty.aces, vty.transport,
+                     vty.lines)
     return IosModel(model.path, model.header, tuple(map(acl, model.acls)), acl(model.ipv6),
-                    groups, suffix, digest)
+                    groups, suffix, digest, vty)

@@ -30,6 +30,7 @@ __all__ = [
     "stated_suffix",
     "suffix_of",
     "uplink_acl_name",
+    "vty_acl_name",
     "with_suffix",
 ]
 
@@ -55,6 +56,11 @@ def uplink_acl_name(class_names: list[str], suffix: str) -> str:
     taken = {acl_name(c, suffix) for c in class_names}
     labels = ("UPLINK", *(f"UPLINK-{i}" for i in range(1, len(taken) + 2)))
     return next(n for n in (f"ZW-{x}-IN-{suffix}" for x in labels) if n not in taken)
+
+
+def vty_acl_name(suffix: str) -> str:
+    """The standard ACL bound as the vty lines' `access-class` (no class ACL ends in -VTY)."""
+    return f"ZW-VTY-{suffix}"
 
 
 def with_suffix(text: str, suffix: str) -> str:

@@ -168,6 +168,7 @@ class OgLowering(_Lowering):
         needs = [_Need("init", p.rule, p.packets, cls, p.dst) for p in permits]
         needs += self._replies_toward(cls)
         blocks = self._dhcp_block(cls, needs)
+        blocks += self._self_blocks(self._to_self(cls), lambda p: self.ints(cls.prefixes))
         blocks += self._og_blocks(needs, peer_speaks=False)
         return self._finish(acl_name(cls.name, PLACEHOLDER), cls.interface, blocks)
 
@@ -178,6 +179,7 @@ class OgLowering(_Lowering):
         blocks = [
             _Block("spoofed: the source is a class served here",
                    tuple(_Ace("deny", _Spec("ip"), s, "", "any", "", True) for s in spoofed)),
+            *self._self_blocks(self._to_self(None), lambda p: self.merged([p.src])),
             _Block("classes of other gateways: filtered at their own gateway, they pass",
                    tuple(_Ace("permit", _Spec("ip"), t, "", "any", "") for t in transit)),
         ]
@@ -188,6 +190,13 @@ class OgLowering(_Lowering):
         blocks += self._og_blocks(needs, peer_speaks=True)
         return self._finish(uplink_acl_name([c.name for c in view.served], PLACEHOLDER), uplink,
                             blocks)
+
+    def own_texts(self) -> tuple[str, ...]:
+        """The switch's own addresses as one network group (or inline when just one)."""
+        return tuple(self._og_net(self.own, f"gateway:{self.view.plan.name} own addresses"))
+
+    def source_texts(self, cidrs_: Sequence[Cidr], label: str) -> tuple[str, ...]:
+        return tuple(self._og_net(tuple(cidrs_), label))
 
     def _og_net(self, key: Key, label: str) -> list[str]:
         """The ACE address for a merged prefix list: none, inline (one CIDR), or a group."""

@@ -26,7 +26,10 @@ API::
   section 8.1) says this gateway must permit; for cisco-ios also that every interface drops
   IPv6 but neighbour discovery (`ios6`; such differences have the condition "IPv6...");
   for iptables and nftables also that traffic to the box itself (INPUT, nft input hooks)
-  is exactly the policy's `gateway:` flows (`selfplane`; `dst_owner` "gateway:NAME").
+  is exactly the policy's `gateway:` flows (`selfplane`; `dst_owner` "gateway:NAME"); for
+  cisco-ios that the ACLs take exactly those flows toward each SVI address (carved out of
+  the forwarding comparison) and that the vty lines take exactly the ssh/telnet sources
+  (`ios_vty`; ingress "line vty").
   Raises `ConfigParseError` (attributes `file`, `line`, `text`, `message`) on unmodelled
   input and `ValueError` on an unknown gateway or platform.
 * `Difference`: `gateway`, `platform`, `kind` ("permits-too-much" | "blocks-needed" |
@@ -53,8 +56,8 @@ API::
 Modules: `model` (expected behaviour from the IR), `replies` (the language's reply definitions),
 `rules` (the shared rule model), `engine` (first-match evaluation over packet sets),
 `addresses` (address equivalence classes), `iptables`, `nftables` + `nft_rule`, `ios` +
-`ios6` (parsers), `ipv6` (the iptables IPv6 companion's closure), `selfplane` (traffic to
-the gateway itself), `compare` (`validate`, `summarize`).
+`ios6` + `ios_vty` (parsers), `ipv6` (the iptables IPv6 companion's closure), `selfplane`
+(traffic to the gateway itself), `compare` (`validate`, `summarize`).
 """
 
 from __future__ import annotations

@@ -51,13 +51,14 @@ from .differences import KINDS, Difference, summarize
 from .engine import Cell, Ctx, Evaluator
 from .ios import IosRuleset, parse_ios
 from .ios6 import V6Finding
+from .ios_vty import vty_findings
 from .iptables import parse_iptables
 from .ipv6 import IPV6_COMPANION, ipv6_differences, nft_ipv6_differences
 from .model import GatewayModel
 from .nftables import parse_nftables, parse_nftables_ipv6
 from .replies import port_cuts, reply_flows, reply_keys
 from .rules import EMPTY, EVERYTHING, AddrMatch, RuleRef, Ruleset, check_chain_loops
-from .selfplane import self_plane
+from .selfplane import acl_self_plane, self_plane
 
 __all__ = ["KINDS", "PARSERS", "Difference", "parse_config", "summarize", "validate"]
 
@@ -106,10 +107,17 @@ def validate(compiled: CompiledPolicy, gateway_name: str, config_text: str, plat
                                 filename or f"<{gateway_name}>")
     file = filename or f"<{gateway_name}>"
     ruleset = parse_config(platform, config_text, file)
-    diffs = _Validator(compiled, gateway_name, ruleset).run()
+    if isinstance(ruleset, IosRuleset):
+        own = own_addresses(GatewayModel(compiled, gateway_name), ruleset)
+        diffs = _Validator(compiled, gateway_name, ruleset, own).run()
+        findings = acl_self_plane(compiled, gateway_name, ruleset, own)
+        diffs += vty_differences(compiled, gateway_name, ruleset)
+    else:
+        diffs = _Validator(compiled, gateway_name, ruleset).run()
+        findings = self_plane(compiled, gateway_name, ruleset)
     diffs += [Difference(gateway_name, platform, f.kind, f.ingress, f.src, f.src_owner, f.dst,
                          f"gateway:{gateway_name}", f.packets, f.condition, f.rules, f.example)
-              for f in self_plane(compiled, gateway_name, ruleset)]
+              for f in findings]
     if platform == "nftables":  # its inet table must drop IPv6 too
         diffs += nft_ipv6_differences(compiled, gateway_name,
                                       parse_nftables_ipv6(config_text, file))
@@ -141,13 +149,36 @@ _DstIndex = tuple[list[tuple[Group, str]], _ByRep, dict[int, list[int]], dict[st
 _Finding = tuple[tuple[Group, str], list["_Found"], bool, bool]
 
 
+def own_addresses(model: GatewayModel, ruleset: IosRuleset) -> tuple[int, ...]:
+    """A switch's own addresses: its SVI addresses by the VLAN plan's convention, and every
+    `ip address` the config gives a served class's interface."""
+    served = set(model.interfaces) - {model.uplink}
+    read = {a for iface, addrs in ruleset.addresses.items() if iface in served for a in addrs}
+    return tuple(sorted(set(model.svi_addresses()) | read))
+
+
+def vty_differences(compiled: CompiledPolicy, gateway: str, ruleset: IosRuleset
+                    ) -> list[Difference]:
+    """Who may open a vty session against the ssh/telnet flows to the gateway (`ios_vty`)."""
+    return [Difference(gateway, ruleset.platform, f.kind, "line vty", f.src, f.src_owner, None,
+                       f"gateway:{gateway}", f.packets,
+                       "vty session (management on any interface of the switch)", f.rules,
+                       f.example)
+            for f in vty_findings(compiled, gateway, dict(ruleset.chains), ruleset.vty)]
+
+
 class _Validator:
-    def __init__(self, compiled: CompiledPolicy, gateway: str, ruleset: Ruleset) -> None:
+    def __init__(self, compiled: CompiledPolicy, gateway: str, ruleset: Ruleset,
+                 own: tuple[int, ...] = ()) -> None:
         self.model = GatewayModel(compiled, gateway)
         self.ruleset = ruleset
         self.ev = Evaluator(ruleset)
         self.stateless = not ruleset.stateful
-        self.groups = address_groups(self.model, ruleset.address_intervals())
+        # The switch's own addresses (cisco-ios) are destinations of their own: traffic to
+        # them is the gateway plane (`selfplane`), carved out of the forwarding comparison.
+        self.own = frozenset(own)
+        self.groups = address_groups(self.model,
+                                     ruleset.address_intervals() | {(a, a) for a in own})
         self.diffs: list[Difference] = []
         self._ctx_cache: dict[tuple[tuple[int, ...], str | None], list[tuple[Ctx, int]]] = {}
         self._established_all: dict[tuple[str, int], bool] = {}
@@ -160,7 +191,8 @@ class _Validator:
 
     def run(self) -> list[Difference]:
         model = self.model
-        dsts = [(g, r) for g in self.groups if (r := model.route(g.endpoint)) is not None]
+        dsts = [(g, r) for g in self.groups if (r := model.route(g.endpoint)) is not None
+                and not (g.rep == g.rep_last and g.rep in self.own)]
         served = set(model.interfaces) - {model.uplink}
         toward_served = [d for d in dsts if d[1] in served]
         ingresses = [(i, dsts) for i in model.interfaces]

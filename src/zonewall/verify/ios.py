@@ -28,11 +28,14 @@ and the same commands as `show running-config` prints them.  Modelled exactly:
   bound interface's IPv6 rules.
 * `interface NAME` blocks: `ip access-group NAME in` is what filters.  The other lines
   recognised there cannot change what is permitted and are ignored: `description`,
-  `ip address A M [secondary]`, `ip helper-address A` (DHCP relay of broadcasts the ACL has
+  `ip helper-address A` (DHCP relay of broadcasts the ACL has
   already admitted), `no shutdown`.  `vlan N` blocks may hold `name X` only.  `!` lines, blank
   lines and `end` are ignored.
+* `ip access-list standard NAME` and `line vty N [M]` blocks (module `ios_vty`): who may
+  open a management session; `ip address A M [secondary]` in an interface block is read as
+  one of the switch's own addresses (traffic to them is compared as the gateway plane).
 
-Everything else (outbound ACLs, other object-group kinds, standard or numbered ACLs,
+Everything else (outbound ACLs, other object-group kinds, numbered ACLs,
 `shutdown`, any other command) is a `ConfigParseError`.  Semantics: an inbound ACL is first
 match with an implicit deny; an interface with no ACL bound, or bound to an ACL that is
 undefined or has no entries, permits everything, as on IOS.  ACLs are stateless: the
@@ -42,13 +45,15 @@ explicitly.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from zonewall.packets import ICMP, PORT_SPAN, TCP, UDP, PacketSet
 
 from .ios6 import Acl6, PortReader, V6Acls, V6Finding, V6Rule, acl6_line, v6_findings
+from .ios_vty import StdAcl, VtyConfig, VtyLine
 from .rules import (
     EVERYTHING,
     MAX_ADDR,
@@ -88,17 +93,21 @@ IOS_ICMP = {"echo-reply": 0, "unreachable": 3, "source-quench": 4, "redirect": 5
             "timestamp-request": 13, "timestamp-reply": 14, "information-request": 15,
             "information-reply": 16, "mask-request": 17, "mask-reply": 18, "traceroute": 30,
             "conversion-error": 31, "mobile-redirect": 32}
-IGNORED_INTERFACE = ("description", "ip address", "ip helper-address", "no shutdown")
+IGNORED_INTERFACE = ("description", "ip helper-address", "no shutdown")
 SEQ_MAX = 2147483647
 
 
 @dataclass(frozen=True, slots=True)
 class IosRuleset(Ruleset):
     """An IOS ruleset: the IPv4 chains, plus each interface's inbound IPv6 filter (rules in
-    order, implicit ones included); an interface not in `ipv6` passes all IPv6."""
+    order, implicit ones included); an interface not in `ipv6` passes all IPv6.  Also the
+    vty lines (who may open a session, `ios_vty`; standard ACLs are the chains "std NAME")
+    and each interface's `ip address` addresses (the switch's own)."""
 
     ipv6: dict[str, tuple[V6Rule, ...]] = field(default_factory=dict)
     ipv6_open: RuleRef | None = None  # the verdict of an interface with no IPv6 filter
+    vty: tuple[VtyLine, ...] = ()
+    addresses: dict[str, tuple[int, ...]] = field(default_factory=dict)
 
     def ipv6_findings(self, interfaces: Iterable[str]) -> list[V6Finding]:
         """Where IPv6 entering these interfaces is not closed but neighbour discovery."""
@@ -215,7 +224,9 @@ def parse_ios(text: str, file: str = "<ios>") -> IosRuleset:
     acls: dict[str, _Acl] = {}
     groups: dict[str, _Group] = {}
     bindings: dict[str, tuple[str, int, str]] = {}
+    addresses: dict[str, list[int]] = {}
     v6 = V6Acls()
+    vty = VtyConfig(file)
     block: tuple[str, object] | None = None
     for n, raw in enumerate(text.splitlines(), 1):
         line = raw.rstrip()
@@ -241,6 +252,12 @@ def parse_ios(text: str, file: str = "<ios>") -> IosRuleset:
                     raise fail("expected 'ipv6 access-list NAME'")
                 block = "acl6", v6.open(words[2], n)
                 continue
+            if words[:3] == ["ip", "access-list", "standard"]:
+                block = "std", vty.open_std(words, n, fail)
+                continue
+            if words[:2] == ["line", "vty"]:
+                block = "vty", vty.open_lines(words, fail)
+                continue
             block = _top_level(words, acls, groups, fail, n)
             continue
         if block is None:
@@ -256,15 +273,45 @@ def parse_ios(text: str, file: str = "<ios>") -> IosRuleset:
         elif kind == "acl6":
             assert isinstance(obj, Acl6)
             acl6_line(obj, words, RuleRef(file, n, raw), fail, _port_reader(fail, groups))
+        elif kind == "std":
+            assert isinstance(obj, StdAcl)
+            vty.std_line(obj, words, RuleRef(file, n, raw), fail, _std_address(fail, groups))
+        elif kind == "vty":
+            assert isinstance(obj, range)
+            vty.line_command(obj, words, stripped, RuleRef(file, n, raw), fail)
         elif kind == "interface":
             assert isinstance(obj, str)
             if words[:2] == ["ipv6", "traffic-filter"]:
                 v6.bind(obj, words, n, raw, fail)
+            elif words[:2] == ["ip", "address"]:
+                addresses.setdefault(obj, []).append(_interface_address(words, fail))
             else:
                 _interface_line(obj, words, stripped, bindings, fail, n, raw)
         elif words[0] != "name" or len(words) != 2:
             raise fail("only 'name' is modelled in a vlan block")
-    return _ruleset(acls, bindings, file, v6)
+    ruleset = _ruleset(acls, bindings, file, v6)
+    return dataclasses.replace(
+        ruleset, chains={**ruleset.chains, **vty.chains()}, vty=vty.result(),
+        addresses={i: tuple(a) for i, a in addresses.items()})
+
+
+def _std_address(fail: Fail, groups: dict[str, _Group]
+                 ) -> Callable[[list[str]], tuple[AddrMatch | None, list[str]]]:
+    """The source of a standard ACL entry (`any`, `host A`, `A WILDCARD`) and what follows."""
+    def read(words: list[str]) -> tuple[AddrMatch | None, list[str]]:
+        if words and words[0] == "object-group":
+            raise fail("object groups are not modelled in a standard ACL")
+        parser = _AceParser(words, None, fail, groups)
+        return parser.address(), words[parser.i:]
+    return read
+
+
+def _interface_address(words: list[str], fail: Fail) -> int:
+    """`ip address A M [secondary]`: the interface's own address A."""
+    addr = _ip(words[2]) if len(words) in (4, 5) else None
+    if addr is None or _ip(words[3]) is None or words[4:] not in ([], ["secondary"]):
+        raise fail("expected 'ip address A.B.C.D M.M.M.M [secondary]'")
+    return addr
 
 
 def _port_reader(fail: Fail, groups: dict[str, _Group]) -> PortReader:

@@ -11,6 +11,8 @@ backends: it reads only the IR (classes, endpoints, flows, gateway plans).
   served by another gateway passes (everything: it was filtered at its own gateway); a source
   in an external atom may start its flows toward classes served here only; any other source
   (in no class and no external) gets nothing.
+* The switch's own addresses (`svi_addresses`, cisco-ios): traffic to them is not forwarded,
+  so it is compared with the gateway flows (`selfplane`) instead of the flows above.
 * Replies (what stateless platforms must let back in): a packet entering on interface I from
   `s` to `d` may be a reply of a flow `d -> s` when I is the interface of `s`'s served class,
   or when I is the uplink, `s` is external and `d` is a class served here.
@@ -193,6 +195,13 @@ class GatewayModel:
         if ingress != self.uplink:
             return frozenset()
         return frozenset(e.id for e in self.endpoints if e.id not in self._served_eps)
+
+    def svi_addresses(self) -> tuple[int, ...]:
+        """The addresses a switch gateway holds in its served classes (its SVIs), by the VLAN
+        plan's convention: the first usable address of each subnet (the first address of a
+        /31 or /32).  Traffic to them is the gateway plane, not forwarding."""
+        return tuple(sorted({int(p.first) + (0 if p.prefixlen >= 31 else 1)
+                             for cls in self.served for p in cls.prefixes}))
 
     def dhcp_relay(self, ingress: str) -> frozenset[int]:
         """Endpoint ids whose clients' DHCP broadcasts an IOS SVI must take in on `ingress`:

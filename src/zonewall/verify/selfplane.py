@@ -38,7 +38,7 @@ from .engine import Cell, Ctx, Evaluator
 from .model import DHCP_SERVER_KEY, GatewayModel
 from .rules import EMPTY, EVERYTHING, RuleRef, Ruleset
 
-__all__ = ["SelfFinding", "self_plane"]
+__all__ = ["SelfFinding", "acl_self_plane", "self_plane"]
 
 DHCP = PacketSet(((DHCP_SERVER_KEY, DHCP_SERVER_KEY),))  # udp/67
 
@@ -66,7 +66,27 @@ def self_plane(compiled: CompiledPolicy, gateway: str, ruleset: Ruleset) -> list
     model = GatewayModel(compiled, gateway)
     ev = Evaluator(dataclasses.replace(ruleset, default_entry=ruleset.input_entry, entry={}))
     groups = address_groups(model, ruleset.address_intervals())
-    expected = _expected(compiled, model)
+    return _plane(model, ev, groups, _expected(compiled, model), None)
+
+
+def acl_self_plane(compiled: CompiledPolicy, gateway: str, ruleset: Ruleset,
+                   own: tuple[int, ...]) -> list[SelfFinding]:
+    """The same for a switch (cisco-ios), whose inbound ACLs also decide what reaches its own
+    addresses `own`: per ingress, source and own address, every packet shape (stateless:
+    every source port, with and without ACK) must be accepted exactly for the gateway flows.
+    DHCP broadcasts go to 255.255.255.255, not to an own address: the forwarding comparison
+    holds them."""
+    model = GatewayModel(compiled, gateway)
+    ev = Evaluator(ruleset)
+    groups = address_groups(model, ruleset.address_intervals() | {(a, a) for a in own})
+    mine = [g for g in groups if g.rep == g.rep_last and g.rep in set(own)]
+    return _plane(model, ev, groups, _expected(compiled, model, dhcp=False), mine)
+
+
+def _plane(model: GatewayModel, ev: Evaluator, groups: list[Group],
+           expected: dict[tuple[str, int | str | None], PacketSet],
+           own: list[Group] | None) -> list[SelfFinding]:
+    """The comparison of both: toward every address (`own` None) or those of `own`."""
     reps = sorted((g.rep, g.id) for g in groups)
     by_key: dict[int | str | None, list[int]] = {}
     for g in groups:
@@ -93,7 +113,7 @@ def self_plane(compiled: CompiledPolicy, gateway: str, ruleset: Ruleset) -> list
             want = expected.get((ingress, _key(g)), EMPTY)
             rkey = (ev.src_signature(ingress, g.rep), want)
             if rkey not in rows:
-                rows[rkey] = _row(ev, groups, ingress, g, want, model.name)
+                rows[rkey] = _row(ev, groups, ingress, g, want, model.name, own)
             alike = [x for x in groups if x.id not in notable] if g is rest else [g]
             for each in alike if rows[rkey] else ():
                 out.extend(_as_source(f, each) for f in rows[rkey])
@@ -116,7 +136,7 @@ def _key(g: Group) -> int | str | None:
     return g.endpoint.id if g.endpoint is not None else None
 
 
-def _expected(compiled: CompiledPolicy, model: GatewayModel
+def _expected(compiled: CompiledPolicy, model: GatewayModel, dhcp: bool = True
               ) -> dict[tuple[str, int | str | None], PacketSet]:
     """(ingress, source key) -> what NEW packets to the box must be accepted.
 
@@ -133,7 +153,7 @@ def _expected(compiled: CompiledPolicy, model: GatewayModel
         ingress = cls.interface if cls is not None else model.uplink
         if ingress is not None:
             out[(ingress, f.src)] = f.packets
-    for ingress in model.interfaces:
+    for ingress in model.interfaces if dhcp else ():
         relay = model.dhcp_relay(ingress)
         sources: list[int | str] = [*relay, "zero"] if relay else []
         for who in sources:
@@ -142,13 +162,18 @@ def _expected(compiled: CompiledPolicy, model: GatewayModel
 
 
 def _row(ev: Evaluator, groups: list[Group], ingress: str, g: Group, want: PacketSet,
-         gateway: str) -> list[SelfFinding]:
+         gateway: str, own: list[Group] | None) -> list[SelfFinding]:
     """The findings of one ingress and source, toward the destinations the config tells apart
-    (one representative when its input chains test no destination)."""
+    (one representative when its input chains test no destination), or toward each of
+    `own`."""
     plain = next((d for d in groups if not d.special), groups[0])
     first = _cell(ingress, g, plain)
     dsts = [plain]
-    if ev.destination_tests(first):
+    if own is not None:
+        dsts = own
+        if not own:
+            return []
+    elif ev.destination_tests(first):
         dsts = list(groups)
     out: list[SelfFinding] = []
     done: set[tuple[object, ...]] = set()
@@ -158,7 +183,7 @@ def _row(ev: Evaluator, groups: list[Group], ingress: str, g: Group, want: Packe
         if sig in done:
             continue
         done.add(sig)
-        where = "any address of the box" if len(dsts) == 1 else d.describe()
+        where = "any address of the box" if len(dsts) == 1 and own is None else d.describe()
         out.extend(_cell_findings(ev, cell, g, want, where, gateway))
     return out
 
@@ -170,17 +195,25 @@ def _cell(ingress: str, g: Group, d: Group) -> Cell:
 def _cell_findings(ev: Evaluator, cell: Cell, g: Group, want: PacketSet, where: str,
                    gateway: str) -> list[SelfFinding]:
     stateful = ev.ruleset.stateful
+    state = "NEW" if stateful else None
     new_all, new_any = EVERYTHING, EMPTY
+    # the first context each kind shows in: where its deciding rules are looked up
+    too_ctx: Ctx = (state, 0, False)
+    block_ctx: Ctx = (state, 0, False)
     for lo in ev.sport_cuts(cell):
-        got = ev.accepted(cell, ("NEW" if stateful else None, lo, False))
-        new_all, new_any = new_all & got, new_any | got
+        for ack in (False,) if stateful else (False, True):  # stateless: ACK tested too
+            ctx: Ctx = (state, lo, ack)
+            got = ev.accepted(cell, ctx)
+            if got - want and not new_any - want:
+                too_ctx = ctx
+            if want - got and not want - new_all:
+                block_ctx = ctx
+            new_all, new_any = new_all & got, new_any | got
     out: list[SelfFinding] = []
     owner = g.endpoint.name if g.endpoint is not None else "no class or external"
     checks: list[tuple[str, PacketSet, Ctx, str]] = [
-        ("permits-too-much", new_any - want, ("NEW" if stateful else None, 0, False),
-         f"to the gateway '{gateway}' itself"),
-        ("blocks-needed", want - new_all, ("NEW" if stateful else None, 0, False),
-         f"to the gateway '{gateway}' itself"),
+        ("permits-too-much", new_any - want, too_ctx, f"to the gateway '{gateway}' itself"),
+        ("blocks-needed", want - new_all, block_ctx, f"to the gateway '{gateway}' itself"),
     ]
     if stateful and want:
         est = ev.accepted(cell, ("ESTABLISHED", 0, False))
@@ -190,7 +223,8 @@ def _cell_findings(ev: Evaluator, cell: Cell, g: Group, want: PacketSet, where: 
         if not packets:
             continue
         rules = tuple(p.ref for p in ev.explain(cell, ctx) if p.packets & packets)
-        example = (f"{packets.describe().split(', ')[0]} from {g.describe()} entering "
+        shape = "" if stateful else f" (source port {ctx[1]}{', ACK' if ctx[2] else ''})"
+        example = (f"{packets.describe().split(', ')[0]} from {g.describe()}{shape} entering "
                    f"{cell.iif} to {where}")
         out.append(SelfFinding(kind, cell.iif, g.describe(), owner, where, packets,
                                condition, rules, example))

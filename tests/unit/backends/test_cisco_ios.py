@@ -36,6 +36,7 @@ from zonewall.backends.cisco_ios import (
     reply_specs,
     widen,
 )
+from zonewall.backends.cisco_ios_self import own_addresses
 from zonewall.compiler.pipeline import compile_policy
 from zonewall.diagnostics import DiagnosticError
 from zonewall.dsl.parser import parse_file, parse_text
@@ -255,8 +256,10 @@ def test_carve_outs_keep_external_entries_few() -> None:
     up = ace_lines(model, "ZW-UPLINK-IN")
     carve = up.index("deny tcp 203.0.113.0 0.0.0.255 eq 443 10.40.48.0 0.0.15.255 established")
     assert carve < up.index("permit tcp any eq 443 10.40.48.0 0.0.15.255 established")
-    # (internet excepts the ten private and special-purpose blocks: about one entry each)
-    assert max(len(a.aces) for a in model.acls) < 115
+    # (internet excepts the ten private and special-purpose blocks: about one entry each;
+    # the uplink also denies each of the switch's own addresses)
+    own = len(own_addresses(gateway_view(compiled, "core_fw")))
+    assert max(len(a.aces) for a in model.acls) < 115 + own
 
 
 def test_a_carve_out_never_shadows_a_reply() -> None:
@@ -295,7 +298,9 @@ def test_two_gateways_transit_and_replies_at_the_destination_only() -> None:
     compiled = compiled_of(TWO_GATEWAYS)
     model = lowered(compiled)
     up = ace_lines(model, "ZW-UPLINK-IN")
-    assert up[:3] == ["deny ip 10.1.0.0 0.0.0.255 any log", "deny ip 10.1.1.0 0.0.0.127 any log",
+    # spoofed sources, then nothing to the switch's own addresses, then transit passes
+    assert up[:5] == ["deny ip 10.1.0.0 0.0.0.255 any log", "deny ip 10.1.1.0 0.0.0.127 any log",
+                      "deny ip any host 10.1.0.1 log", "deny ip any host 10.1.1.1 log",
                       "permit ip 10.2.0.0 0.0.1.255 any"]
     a = ace_lines(model, "ZW-A-IN")
     # a -> c (every protocol) is answered by the stateful Linux gateway: no E402 here
@@ -384,7 +389,12 @@ LINE_RES = [re.compile(p) for p in (
     r"^ipv6 access-list [A-Z][A-Z0-9_-]{0,63}$",
     r"^ sequence [1-9][0-9]* (permit icmp any any "
     r"(nd-ns|nd-na|router-solicitation|router-advertisement)|deny ipv6 any any log)$",
-    r"^ ipv6 traffic-filter [A-Z][A-Z0-9_-]{0,63} in$")]
+    r"^ ipv6 traffic-filter [A-Z][A-Z0-9_-]{0,63} in$",
+    # the vty lines: their standard ACL, then `line vty 0 15` binding it
+    r"^ip access-list standard ZW-VTY-[0-9A-F]{8}$",
+    rf"^ [1-9][0-9]* (permit {ADDR}|deny any log)$", r"^line vty 0 15$",
+    r"^ access-class ZW-VTY-[0-9A-F]{8} in$",
+    r"^ transport input (ssh|telnet|ssh telnet|none)$")]
 
 
 ANY = (0, 0xFFFFFFFF)
@@ -581,6 +591,10 @@ class Oracle:
         self.starts = [s for s, _, _ in spans]
         self.spans = spans
         self.class_ep = {ep.name: ep.id for ep in compiled.endpoints if ep.kind == "class"}
+        # the switch's own addresses (its SVIs) take exactly the policy's gateway flows
+        self.own = {p.first + (0 if p.prefixlen >= 31 else 1) for c in self.view.served
+                    for p in c.prefixes}
+        self.to_self = {f.src: f.packets for f in compiled.gateway_flows if f.gateway == gateway}
         self.dhcp = {c for c in self.served if any(
             key(UDP, 67) in pk for (s, d), pk in self.flows.items()
             if s == self.class_ep[c] and compiled.endpoints[d].kind == "class")}
@@ -605,6 +619,8 @@ class Oracle:
 
     def permits(self, iface: str, p: Packet) -> bool:
         src, dst = self.endpoint(p.src), self.endpoint(p.dst)
+        if p.dst in self.own:
+            return self.reaches_switch(iface, src, p)
         if iface == self.view.plan.uplink:
             if src is None:
                 return False
@@ -624,6 +640,18 @@ class Oracle:
         return self.starts_flow(src, dst, p) or self.replies(src, dst, p)
 
 
+    def reaches_switch(self, iface: str, src: int | None, p: Packet) -> bool:
+        """A packet to the switch's own address: its source's flow to the gateway, entering
+        on the source's own interface (classes of other gateways and externals: the uplink)."""
+        if src is None:
+            return False
+        ep = self.compiled.endpoints[src]
+        served = self.served.get(ep.name) if ep.kind == "class" else None
+        home = served.interface if served is not None else self.view.plan.uplink
+        k = key(p.proto, p.dport if p.proto in (TCP, UDP, ICMP) else 0)
+        return iface == home and k in self.to_self.get(src, PacketSet())
+
+
 def interfaces(compiled: CompiledPolicy, gateway: str) -> list[str]:
     view = gateway_view(compiled, gateway)
     out = [c.interface for c in view.served]
@@ -634,7 +662,7 @@ def sample_addresses(compiled: CompiledPolicy, rng: random.Random) -> list[int]:
     out = {0, 0xFFFFFFFF, int(IPAddress("10.255.255.254"))}
     for ep in compiled.endpoints:
         for p in ep.prefixes[:12]:
-            out.update((p.first, p.last, rng.randint(p.first, p.last)))
+            out.update((p.first, p.first + 1, p.last, rng.randint(p.first, p.last)))
             if p.first > 0:
                 out.add(p.first - 1)
             if p.last < 0xFFFFFFFF:
@@ -868,3 +896,54 @@ def test_cached_shapes_equal_the_specs(raw: list[tuple[int, int, int, int]]) -> 
     assert forward_shapes(packets.intervals) == (tuple(specs), tuple(bad))
     specs, reply_bad = reply_specs(packets)
     assert reply_shapes(packets.intervals) == (tuple(specs), tuple(reply_bad))
+
+
+# ---------------------------------------------------------------------------------------------
+# Traffic to the switch itself (issue #11): own-address entries first, vty lines
+# ---------------------------------------------------------------------------------------------
+
+PLANE = TWO_GATEWAYS.replace("gateway sw ", 'external noc { address 192.0.2.0/24 }\n'
+                             'gateway sw ') + """
+allow a -> gateway:sw : tcp/22, tcp/443 "management"
+allow noc -> gateways : tcp/22
+allow c -> gateway:sw : udp/161
+"""
+
+
+def test_own_address_entries_come_before_every_forwarding_entry() -> None:
+    model = lowered(compiled_of(PLANE))
+    a = [line for line in ace_lines(model, "ZW-A-IN") if "255.255.255.255" not in line]
+    own = ["10.1.0.1", "10.1.1.1"]  # (after the DHCP broadcasts, which are not to the switch)
+    assert a[:6] == [f"permit tcp 10.1.0.0 0.0.0.255 host {h} eq {p}" for p in (22, 443)
+                     for h in own] + [f"deny ip any host {h} log" for h in own]
+    b = ace_lines(model, "ZW-B-IN")  # b may reach nothing of the switch
+    assert b[:2] == [f"deny ip any host {h} log" for h in own]
+    up = ace_lines(model, "ZW-UPLINK-IN")
+    transit = up.index("permit ip 10.2.0.0 0.0.1.255 any")
+    for line in ("permit udp 10.2.0.0 0.0.0.255 host 10.1.0.1 eq 161",
+                 "permit tcp 192.0.2.0 0.0.0.255 host 10.1.1.1 eq 22",
+                 "deny ip any host 10.1.1.1 log"):
+        assert up.index(line) < transit
+
+
+def test_vty_takes_exactly_the_ssh_sources() -> None:
+    model = lowered(compiled_of(PLANE))
+    assert model.vty is not None and model.vty.transport == "ssh"
+    assert [(e.action, e.src, e.log) for e in model.vty.aces] == [
+        ("permit", "10.1.0.0 0.0.0.255", False), ("permit", "192.0.2.0 0.0.0.255", False),
+        ("deny", "any", True)]
+    assert model.vty.name.startswith("ZW-VTY-") and model.vty.name.endswith(model.suffix)
+
+
+def test_vty_closed_when_nothing_may_manage_the_switch() -> None:
+    model = lowered(compiled_of(TWO_GATEWAYS))
+    assert model.vty is not None and model.vty.transport == "none"
+    assert [(e.action, e.src) for e in model.vty.aces] == [("deny", "any")]
+    assert "transport input none" in rendered(compiled_of(TWO_GATEWAYS), "sw")
+
+
+def test_ssh_for_some_and_telnet_for_others_is_e401() -> None:
+    compiled = compiled_of(PLANE + "allow b -> gateway:sw : tcp/23\n")
+    errors = CiscoIosBackend().check(compiled, gateway_view(compiled, "sw"))
+    assert errors and {d.code for d in errors} == {"E401"}
+    assert all("telnet" in d.message for d in errors)

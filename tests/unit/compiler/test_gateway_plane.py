@@ -222,15 +222,21 @@ GW_STATEMENTS = ("allow admin -> gateway:fw : ssh", "deny guest -> gateways",
 
 
 @pytest.mark.parametrize(("platform", "enforced"), [
-    ("iptables", True), ("nftables", True), ("cisco-ios", False)])
+    ("iptables", True), ("nftables", True), ("cisco-ios", True), ("no-plane", False)])
 def test_a_platform_without_the_gateway_plane_fails_closed_at_each_statement(
         zw: Zw, platform: str, enforced: bool) -> None:
     from zonewall.backends import get_backend
     from zonewall.backends.base import Feature, capability_errors, gateway_view
+    from zonewall.backends.cisco_ios import CiscoIosBackend
 
-    out = zw(policy(*GW_STATEMENTS).replace("platform iptables", f"platform {platform}"),
+    class NoPlane(CiscoIosBackend):  # a platform that cannot filter traffic to itself
+        name = "no-plane"
+        supports = CiscoIosBackend.supports - {Feature.GATEWAY_PLANE}
+
+    real = "cisco-ios" if platform == "no-plane" else platform
+    out = zw(policy(*GW_STATEMENTS).replace("platform iptables", f"platform {real}"),
              gateway=False)
-    backend = get_backend(platform)
+    backend = NoPlane() if platform == "no-plane" else get_backend(platform)
     assert (Feature.GATEWAY_PLANE in backend.supports) is enforced
     errors = capability_errors(backend, out.compiled, gateway_view(out.compiled, "fw"))
     gw_errors = [d for d in errors if "traffic to the gateway itself" in d.message]

@@ -10,7 +10,15 @@ from netaddr import IPAddress
 from verify_helpers import ROOT, built, check, edit, lines_of, output, write_policy
 
 from zonewall.packets import ICMP, TCP, UDP, PacketSet
-from zonewall.verify import Cell, ConfigParseError, Evaluator, Ruleset, parse_ios, validate
+from zonewall.verify import (
+    Cell,
+    ConfigParseError,
+    Difference,
+    Evaluator,
+    Ruleset,
+    parse_ios,
+    validate,
+)
 
 HOSPITAL = ROOT / "examples" / "hospital.zw"
 EVERYTHING = PacketSet.everything()
@@ -106,13 +114,21 @@ def test_unmodelled_entry_fails_closed(line: str, message: str) -> None:
     ("interface Vlan10\n shutdown\n", "interface command is not modelled"),
     ("interface Vlan10\n ip nat inside\n", "interface command is not modelled"),
     ("access-list 101 permit ip any any\n", "command is not modelled"),
-    ("ip access-list standard S\n", "command is not modelled"),
+    ("ip access-list standard 10\n", "numbered ACLs are not modelled"),
+    ("ip access-list standard S\n permit object-group G\n", "object groups are not modelled"),
+    ("ip access-list standard S\n permit any eq 22\n", "'eq 22' is not modelled"),
+    ("line vty 0 15\n access-class S out\n", "only 'access-class NAME in'"),
+    ("line vty 0 15\n transport input rlogin\n", "transport 'rlogin' is not modelled"),
+    ("line vty 0 15\n autocommand x\n", "vty line command is not modelled"),
+    ("line con 0\n", "command is not modelled"),
+    ("interface Vlan10\n ip address dhcp\n", "expected 'ip address"),
     ("ip access-list extended 101\n", "numbered ACLs are not modelled"),
     ("hostname sw1\n", "command is not modelled"),
     (" permit ip any any\n", "outside an ACL, interface or vlan block"),
     ("vlan 10\n name X\n state suspend\n", "only 'name' is modelled"),
-], ids=["out", "shutdown", "nat", "numbered", "standard", "numbered-name", "hostname",
-        "orphan", "vlan-state"])
+], ids=["out", "shutdown", "nat", "numbered", "standard-numbered", "standard-group",
+        "standard-port", "vty-out", "vty-transport", "vty-command", "line-con",
+        "address-dhcp", "numbered-name", "hostname", "orphan", "vlan-state"])
 def test_unmodelled_command_fails_closed(text: str, message: str) -> None:
     with pytest.raises(ConfigParseError, match=message):
         parse_ios(text, "bad.ios")
@@ -123,9 +139,23 @@ def sw_text() -> str:
     return output(HOSPITAL, "dist_sw1").text
 
 
+def from_hosts(diffs: list[Difference]) -> list[Difference]:
+    """The differences whose source is not one of the switch's own (SVI) addresses: those
+    addresses are groups of their own (traffic to them is the gateway plane), so a finding
+    about their class as a source is also reported once for them."""
+    return [d for d in diffs if not re.fullmatch(r"10\.\d+\.\d+\.(1|129|193|33|113)|10\.9\.\d\.1",
+                                                 d.src)]
+
+
+def ace(text: str, body: str) -> str:
+    """The one entry line (sequence number and newline included) whose entry is `body`."""
+    (line,) = re.findall(rf"^ \d+ {re.escape(body)}\n", text, re.MULTILINE)
+    return str(line)
+
+
 def test_missing_established_line_blocks_the_replies_of_those_flows() -> None:
-    line = " 90 permit tcp 10.40.16.0 0.0.3.255 eq 443 10.40.40.0 0.0.0.15 established\n"
-    diffs = check(HOSPITAL, "dist_sw1", edit(sw_text(), line, ""))
+    line = ace(sw_text(), "permit tcp 10.40.16.0 0.0.3.255 eq 443 10.40.40.0 0.0.0.15 established")
+    diffs = from_hosts(check(HOSPITAL, "dist_sw1", edit(sw_text(), line, "")))
     assert len(diffs) == 1
     (d,) = diffs
     assert d.kind == "reply-blocked"
@@ -134,13 +164,13 @@ def test_missing_established_line_blocks_the_replies_of_those_flows() -> None:
         "class pump_server")
     assert d.packets == PacketSet.ports(TCP, 443, 443)
     assert d.flows == "replies to pump_server -> infusion_pump"
-    assert [r.text.strip() for r in d.rules] == ["110 deny ip any any log"]
+    assert [r.text.strip().split(" ", 1)[1] for r in d.rules] == ["deny ip any any log"]
     assert d.example.endswith("ACK")
 
 
 def test_missing_udp_return_line_blocks_the_replies_of_those_flows() -> None:
-    line = " 60 permit udp 10.40.26.0 0.0.0.15 eq 24105 10.40.24.0 0.0.1.255\n"
-    diffs = check(HOSPITAL, "dist_sw1", edit(sw_text(), line, ""))
+    line = ace(sw_text(), "permit udp 10.40.26.0 0.0.0.15 eq 24105 10.40.24.0 0.0.1.255")
+    diffs = from_hosts(check(HOSPITAL, "dist_sw1", edit(sw_text(), line, "")))
     assert [(d.kind, d.ingress, d.packets, d.flows) for d in diffs] == [
         ("reply-blocked", "Vlan121", PacketSet.ports(UDP, 24105, 24105),
          "replies to patient_monitor -> central_station")]
@@ -148,14 +178,17 @@ def test_missing_udp_return_line_blocks_the_replies_of_those_flows() -> None:
 
 def test_widened_port_range_permits_the_added_ports() -> None:
     diffs = check(HOSPITAL, "dist_sw1", edit(sw_text(), "range 5100 5109", "range 5100 5119"))
-    assert [(d.kind, d.ingress, d.packets) for d in diffs] == [
-        ("permits-too-much", "Vlan108", PacketSet.ports(TCP, 5110, 5119))]
-    assert lines_of(diffs) == {"10 permit tcp 10.40.0.128 0.0.0.63 10.40.2.80 0.0.0.15 "
-                               "range 5100 5119"}
+    # (the switch's own address in the class is a source group of its own: reported too)
+    assert {(d.kind, d.ingress, d.packets) for d in diffs} == {
+        ("permits-too-much", "Vlan108", PacketSet.ports(TCP, 5110, 5119))}
+    assert lines_of(diffs) == {ace(sw_text(), "permit tcp 10.40.0.128 0.0.0.63 10.40.2.80 "
+                                              "0.0.0.15 range 5100 5109").strip().replace(
+        "5109", "5119")}
 
 
 def test_prefix_widened_from_24_to_23() -> None:
-    old = "200 permit tcp 198.51.100.0 0.0.0.255 eq 443"
+    old = ace(sw_text(), "permit tcp 198.51.100.0 0.0.0.255 eq 443 10.40.2.0 0.0.0.31 "
+                         "established").rstrip("\n")
     diffs = check(HOSPITAL, "dist_sw1", edit(sw_text(), old, old.replace("0.0.0.255",
                                                                           "0.0.1.255")))
     assert [(d.kind, d.ingress, d.condition) for d in diffs] == [
@@ -170,17 +203,18 @@ def test_prefix_widened_from_24_to_23() -> None:
 def test_missing_dhcp_broadcast_line(line: str, src: str) -> None:
     text = sw_text().replace(line, "", 1)  # the first: infusion_pump's ACL
     diffs = check(HOSPITAL, "dist_sw1", text)
-    assert [(d.kind, d.ingress, d.dst, d.packets) for d in diffs] == [
-        ("blocks-needed", "Vlan110", "255.255.255.255", PacketSet.ports(UDP, 67, 67))]
+    assert {(d.kind, d.ingress, d.dst, d.packets) for d in diffs} == {
+        ("blocks-needed", "Vlan110", "255.255.255.255", PacketSet.ports(UDP, 67, 67))}
     assert diffs[0].src.startswith(src)
     assert diffs[0].condition == "limited broadcast: local delivery, DHCP relay; source port 68"
 
 
 def test_early_permit_by_sequence_number() -> None:
     """`5 permit ip any any` written last still runs first."""
-    text = edit(sw_text(), " 100 deny ip any any log\n!\nip access-list extended ZW-CT_MR",
-                " 100 deny ip any any log\n 5 permit ip any any\n!\n"
-                "ip access-list extended ZW-CT_MR")
+    last = re.search(r" \d+ deny ip any any log\n!\nip access-list extended ZW-CT_MR",
+                     sw_text())
+    assert last is not None
+    text = edit(sw_text(), last[0], last[0].replace(" log\n!", " log\n 5 permit ip any any\n!"))
     diffs = check(HOSPITAL, "dist_sw1", text)
     assert diffs and {d.ingress for d in diffs} == {"Vlan121"}
     assert lines_of([d for d in diffs if d.kind == "permits-too-much"]) == {
@@ -217,8 +251,8 @@ def test_spoof_deny_guards_a_widened_entry(tmp_path: object) -> None:
     assert " permit tcp any 10.9.1.0 0.0.0.255 eq 443" in text
     assert validate(compiled, "sw", text, "cisco-ios") == []
     spoof = next(line for line in text.splitlines() if "deny ip 10.9.1.0 0.0.0.255 any" in line)
-    diffs = validate(compiled, "sw", edit(text, spoof + "\n", ""), "cisco-ios",
-                     filename="sw.ios")
+    diffs = from_hosts(validate(compiled, "sw", edit(text, spoof + "\n", ""), "cisco-ios",
+                                filename="sw.ios"))
     assert [(d.kind, d.ingress, d.packets) for d in diffs] == [
         ("permits-too-much", "Gi0/1", PacketSet.ports(TCP, 443, 443))]
     assert diffs[0].src_owner == "class web (served here)"
@@ -240,10 +274,13 @@ def test_source_port_entry_toward_one_destination_is_seen_from_a_spoofed_source(
         """.replace("        ", ""))
     compiled, _ = built(path)
     text = output(path, "sw").text
-    first = next(line for line in text.splitlines() if line.startswith(" 10 permit tcp"))
+    first = next(line for line in text.splitlines() if " permit tcp 10.9" in line)
     added = " 5 permit tcp any eq 443 10.9.3.0 0.0.0.255 established"
     diffs = validate(compiled, "sw", edit(text, first, added + "\n" + first), "cisco-ios")
-    spoofed = [d for d in diffs if d.src_owner == "no class or external"]
+    # (it comes before the switch's own-address entries: it also reaches the SVI 10.9.3.1)
+    assert any(d.dst == "10.9.3.1" and d.dst_owner == "gateway:sw" for d in diffs)
+    spoofed = [d for d in diffs if d.src_owner == "no class or external"
+               and d.dst_owner != "gateway:sw"]
     assert spoofed and all(d.condition == "source port 443; TCP with ACK or RST"
                            and d.packets == PacketSet.protocol(TCP) and d.dst is not None
                            and "class db" in d.dst_owner for d in spoofed)
@@ -258,10 +295,65 @@ def test_new_and_reply_permitted_api() -> None:
     assert ev.reply_permitted("Vlan110", None, "10.40.16.5", "10.40.40.3", https) == https
     assert not ev.reply_permitted("Vlan110", None, "10.40.16.5", "10.40.40.3",
                                   PacketSet.ports(TCP, 22, 22))
-    line = " 90 permit tcp 10.40.16.0 0.0.3.255 eq 443 10.40.40.0 0.0.0.15 established\n"
+    line = ace(sw_text(), "permit tcp 10.40.16.0 0.0.3.255 eq 443 10.40.40.0 0.0.0.15 established")
     broken = Evaluator(parse_ios(edit(sw_text(), line, ""), "dist_sw1.ios"))
     assert not broken.reply_permitted("Vlan110", None, "10.40.16.5", "10.40.40.3", https)
     monitor = PacketSet.ports(UDP, 24105, 24105)
     assert ev.reply_permitted("Vlan121", None, "10.40.26.1", "10.40.24.9", monitor) == monitor
     echo = PacketSet.ports(ICMP, 8, 8)
     assert ev.reply_permitted("Vlan110", None, "10.40.16.5", "10.40.0.70", echo) == echo
+
+
+# -- the switch itself: its SVI addresses and vty lines (issue #11) ------------------------------
+def test_extra_permit_to_an_svi_address_permits_too_much() -> None:
+    """Guest-side hand edit: ssh to the switch from a class the policy does not allow."""
+    m = re.search(r" \d+ deny ip any host 10.40.0.129 log\n", sw_text())  # the first ACL's
+    assert m is not None
+    text = sw_text().replace(m[0], " 5 permit tcp any host 10.40.16.1 eq 22\n" + m[0], 1)
+    diffs = check(HOSPITAL, "dist_sw1", text)
+    assert diffs and {(d.kind, d.dst_owner, d.packets) for d in diffs} == {
+        ("permits-too-much", "gateway:dist_sw1", PacketSet.ports(TCP, 22, 22))}
+    assert lines_of(diffs) == {"5 permit tcp any host 10.40.16.1 eq 22"}
+
+
+def test_missing_own_address_deny_lets_forwarding_entries_reach_the_switch() -> None:
+    text = re.sub(r" remark the switch's own addresses[^\n]*\n( \d+ deny ip any host [^\n]*\n)+",
+                  "", sw_text())
+    diffs = check(HOSPITAL, "dist_sw1", text)
+    mine = [d for d in diffs if d.dst_owner == "gateway:dist_sw1"]
+    assert mine and {d.kind for d in mine} == {"permits-too-much"}
+    assert "TenGigabitEthernet1/1/1" in {d.ingress for d in mine}  # transit passes everything
+
+
+def test_missing_vty_access_class_is_drift() -> None:
+    text = re.sub(r"line vty 0 15\n.*?!\n", "", sw_text(), flags=re.S)
+    diffs = check(HOSPITAL, "dist_sw1", text)
+    assert diffs and {(d.kind, d.ingress) for d in diffs} == {("permits-too-much", "line vty")}
+    assert any("guest_wifi" in d.src_owner for d in diffs)
+    assert {r.text for d in diffs for r in d.rules} == {
+        "a vty line without access-class: any source",
+        "a vty line without transport input: ssh and telnet"}
+
+
+def test_vty_lines_split_and_telnet_added_are_drift() -> None:
+    block = re.search(r"line vty 0 15\n.*?!\n", sw_text(), flags=re.S)
+    assert block is not None
+    split = block[0].replace("line vty 0 15", "line vty 0 4") + (
+        "line vty 5 15\n access-class ZW-VTY-X in\n transport input ssh telnet\n!\n")
+    diffs = check(HOSPITAL, "dist_sw1", sw_text().replace(block[0], split))
+    # lines 5-15 bind an undefined ACL (any source) and take telnet too
+    assert {d.ingress for d in diffs} == {"line vty"}
+    assert any(d.packets == PacketSet.ports(TCP, 23, 23) and "netops_ws" in d.src_owner
+               for d in diffs)
+    assert check(HOSPITAL, "dist_sw1", sw_text().replace(
+        block[0], block[0].replace("line vty 0 15", "line vty 0 4") +
+        block[0].replace("line vty 0 15", "line vty 5 15"))) == []
+
+
+def test_audited_svi_address_is_the_switchs_own() -> None:
+    """An `ip address` on a served SVI in an audited config is one of the switch's own
+    addresses: a forwarding entry admitting traffic to it is found."""
+    text = sw_text() + "interface Vlan110\n ip address 10.40.16.9 255.255.252.0 secondary\n!\n"
+    diffs = check(HOSPITAL, "dist_sw1", text)
+    assert diffs and all(d.dst == "10.40.16.9" and d.dst_owner == "gateway:dist_sw1"
+                         for d in diffs)
