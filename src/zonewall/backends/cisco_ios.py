@@ -305,7 +305,7 @@ class _Lowering:
         hit = self._peers.get(key)
         if hit is None:
             hit = self._peers[key] = merge(
-                c for i in key for c in self.ints(self.policy.endpoints[i].prefixes))
+                c for i in key for c in self.ints(self.view.endpoints[i].prefixes))
         return hit
 
     @staticmethod
@@ -335,6 +335,9 @@ class _Lowering:
                 parts = self._slices[key] = slices(flow, self._rules)
             src = eps[flow.src]
             out.extend(_Need("reply", rule, part, cls, src) for rule, part in parts)
+        # DHCP relayed to `cls` by another gateway: the server answers the relay's source
+        out.extend(_Need("reply", p.rule, p.packets, cls, p.src)
+                   for p in self.view.relayed if p.dst.name == cls.name)
         return out
 
     def _class_acl(self, cls: ResolvedClass, permits: Iterable[Permit]) -> IosAcl:
