@@ -169,7 +169,7 @@ def uplink_source(ep: Endpoint) -> str:
 
 def relay_endpoint(gateway: str, source: IPNetwork, eid: int) -> Endpoint:
     """The source of DHCP relayed by `gateway` (its `dhcp-relay ... from` address)."""
-    return Endpoint(eid, "relay", f"{gateway}.dhcp-relay", (source,))
+    return Endpoint(eid, "relay", f"{gateway}.relay", (source,))
 
 
 def _relayed(policy: CompiledPolicy, served_ids: set[int], first_id: int

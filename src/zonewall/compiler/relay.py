@@ -169,7 +169,8 @@ def _helper(ctx: _Context, plan: GatewayPlan, item: RelayHelper,
                            f"{suggest(item.name, ctx.names.classes)}", item.span)
             return None
         if kind != "class":
-            ctx.sink.error("E203", f"'{item.name}' is a {kind}; a DHCP relay sends to a class "
+            article = "an" if kind[0] in "aeiou" else "a"
+            ctx.sink.error("E203", f"'{item.name}' is {article} {kind}; a DHCP relay sends to a class "
                            "(its DHCP server) or to an address in a class", item.span)
             return None
         eid = ctx.class_ep[item.name]
