@@ -1,6 +1,6 @@
 #!/bin/sh
 # zonewall 0.1.0  backend: linux interface config (iproute2)  -- DO NOT EDIT
-# policy: examples/hospital.zw  sha256: d5b24c34a1570ba87bebd0fd8028c63bc6ef5bb376c933980570e81ffe9db4ad
+# policy: examples/hospital.zw  sha256: 7d2fbd6c0e56b413de94672a707e6821d51bd3275c069329a588a9d7ddca662d
 # gateway: core_fw (iptables)
 # run as root: sh core_fw-interfaces.sh, after loading core_fw.rules
 # (the ruleset names these interfaces and loads before they exist; forwarding goes on last)
