@@ -178,7 +178,7 @@ def _relayed(policy: CompiledPolicy, served_ids: set[int], first_id: int
     relay's source to the server's class, named after the `dhcp-relay` statement."""
     flows = [f for f in policy.relay_flows if f.dst in served_ids]
     by_gateway: dict[str, Endpoint] = {}
-    permits = []
+    permits: list[Permit] = []
     for f in flows:
         ep = by_gateway.get(f.gateway)
         if ep is None:

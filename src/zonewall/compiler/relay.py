@@ -170,8 +170,8 @@ def _helper(ctx: _Context, plan: GatewayPlan, item: RelayHelper,
             return None
         if kind != "class":
             article = "an" if kind[0] in "aeiou" else "a"
-            ctx.sink.error("E203", f"'{item.name}' is {article} {kind}; a DHCP relay sends to a class "
-                           "(its DHCP server) or to an address in a class", item.span)
+            ctx.sink.error("E203", f"'{item.name}' is {article} {kind}; a DHCP relay sends to a "
+                           "class (its DHCP server) or to an address in a class", item.span)
             return None
         eid = ctx.class_ep[item.name]
         address = str(dhcp_server_address(ctx.classes[item.name].prefixes[0]))
