@@ -119,11 +119,6 @@ def _undeclared(ctx: _Context, plan: GatewayPlan, servers: dict[int, list[str]])
 def _declared(ctx: _Context, plan: GatewayPlan, decl: DhcpRelayDef,
               servers: dict[int, list[str]]) -> DhcpRelay | None:
     ok = _source_ok(ctx, plan, decl)
-    if not servers:
-        ctx.sink.error("E221", f"gateway '{plan.name}' declares a DHCP relay, but no class it "
-                       "serves may reach a DHCP server (udp/67) in a class; allow one (allow "
-                       "CLIENTS -> SERVER : udp/67) or remove 'dhcp-relay'", decl.span)
-        return None
     helpers: list[tuple[str, int]] = []
     if not decl.helpers:  # the servers the policy lets the classes reach, by class name
         for eid in sorted(servers, key=lambda e: ctx.endpoints[e].name):

@@ -38,6 +38,8 @@ DHCP = PacketSet.ports(UDP, 67, 67)
 
 def policy(tmp_path: Path, platform: str) -> str:
     stateless = 'stateless-replies accepted "test"' if platform == "cisco-ios" else ""
+    if platform == "cisco-ios-og":
+        platform, stateless = "cisco-ios", 'stateless-replies accepted "test"\n  object-groups'
     if platform == "cisco-ios":
         source = POLICY.replace('interface "eth1.{{vlan}}"', "")
     else:
@@ -46,7 +48,7 @@ def policy(tmp_path: Path, platform: str) -> str:
                                                           stateless=stateless))
 
 
-@pytest.mark.parametrize("platform", ["iptables", "nftables", "cisco-ios"])
+@pytest.mark.parametrize("platform", ["iptables", "nftables", "cisco-ios", "cisco-ios-og"])
 def test_the_relayed_exchange_is_proven(tmp_path: Path, platform: str) -> None:
     path = policy(tmp_path, platform)
     assert check(path, "fw") == []
