@@ -119,7 +119,7 @@ def test_diff_json_shape_is_stable(capsys: pytest.CaptureFixture[str], tmp_path:
                                 "counterexample"]
     assert failing[0]["counterexample"][0]["from"] == "guest_wifi"
     assert [list(g) for g in doc["gateways"]] == [
-        ["name", "platform", "object_groups", "stateless_accepted", "rules"]] * 2
+        ["name", "platform", "object_groups", "stateless_accepted", "dhcp_relay", "rules"]] * 2
     again = run(capsys, "diff", "--format", "json", str(HOSPITAL), new)[1]
     assert again == out  # deterministic
 

@@ -106,6 +106,9 @@ CODES: Mapping[str, str] = {
     "E217": "no VLAN pool can give the class a VLAN",
     "E218": "a gateway attribute is not valid for the gateway's platform",
     "E219": "a gateway itself (`gateway:NAME`, `gateways`) used where only a destination may be",
+    "E220": "a DHCP relay's source address is inside a class or an external",
+    "E221": "a DHCP relay's helper is not a DHCP server in a class that a served class may reach",
+    "E222": "DHCP relayed across another gateway without a `dhcp-relay` declaration",
     # E3xx: assertions
     "E301": "assertion 'unreachable' fails",
     "E302": "assertion 'denied' fails",

@@ -30,6 +30,8 @@ __all__ = [
     "ClassDef",
     "CompiledPolicy",
     "Criticality",
+    "DhcpRelay",
+    "DhcpRelayDef",
     "Endpoint",
     "ExternalDef",
     "Flow",
@@ -39,6 +41,8 @@ __all__ = [
     "Hop",
     "Policy",
     "PolicyHeader",
+    "RelayFlow",
+    "RelayHelper",
     "ResolvedClass",
     "ResolvedExternal",
     "ResolvedRule",
@@ -188,6 +192,28 @@ class RuleStmt:
 
 
 @dataclass(frozen=True, slots=True)
+class RelayHelper:
+    """One item after `to` in `dhcp-relay`: a class (the DHCP server's address in it is
+    derived, as without a declaration) or an address written out (`address`)."""
+
+    name: str | None = None
+    address: IPNetwork | None = None
+    span: Span | None = _span()
+
+
+@dataclass(frozen=True, slots=True)
+class DhcpRelayDef:
+    """`dhcp-relay [to HELPER, ...] from ADDRESS` in a gateway (a zonewall extension): where
+    the gateway relays its classes' DHCP (no helpers: the servers derived from the policy) and
+    the relay's own source address, the one the server answers."""
+
+    helpers: tuple[RelayHelper, ...]
+    source: IPNetwork
+    span: Span | None = _span()
+    source_span: Span | None = _span()
+
+
+@dataclass(frozen=True, slots=True)
 class GatewayDef:
     name: str
     platform: str | None = None
@@ -201,6 +227,7 @@ class GatewayDef:
     object_groups: bool = False  # `object-groups`: IOS object-group ACLs (zonewall extension)
     # `stateless-replies accepted "reason"`: W113 acknowledged, with its reason (an extension)
     stateless_accepted: str | None = None
+    dhcp_relay: DhcpRelayDef | None = None  # `dhcp-relay ...` (zonewall extension)
 
     def attr_span(self, attr: str) -> Span | None:
         return next((s for a, s in self.attr_spans if a == attr), self.span)
@@ -345,6 +372,30 @@ class GatewayFlow:
 
 
 @dataclass(frozen=True, slots=True)
+class DhcpRelay:
+    """A gateway's declared DHCP relay, resolved: its source address (in no class and no
+    external) and its helpers, each a DHCP server address with the endpoint (a class) it is
+    in, in the order written."""
+
+    source: IPNetwork
+    helpers: tuple[tuple[str, int], ...]
+    span: Span | None = _span()
+
+
+@dataclass(frozen=True, slots=True)
+class RelayFlow:
+    """DHCP relayed by `gateway` from its `source` address to a server in endpoint `dst`, a
+    class served by another gateway: that gateway, on the path, permits it (the server's
+    answer, from udp/67 back to the relay, is its reply)."""
+
+    gateway: str
+    source: IPNetwork
+    dst: int
+    packets: PacketSet
+    span: Span | None = _span()
+
+
+@dataclass(frozen=True, slots=True)
 class GatewayPlan:
     name: str
     platform: str
@@ -353,6 +404,7 @@ class GatewayPlan:
     span: Span | None = _span()
     object_groups: bool = False  # cisco-ios: IOS object-group ACLs (zonewall extension)
     stateless_accepted: str | None = None  # a stateless platform: W113 acknowledged, why
+    relay: DhcpRelay | None = None  # `dhcp-relay` declared in the gateway
 
 
 @dataclass(frozen=True, slots=True)
@@ -390,3 +442,5 @@ class CompiledPolicy:
     # Traffic to the gateways themselves, sorted by (gateway, src); empty unless the policy
     # allows some with `gateway:NAME`.
     gateway_flows: tuple[GatewayFlow, ...] = ()
+    # DHCP relayed across another gateway (`dhcp-relay`), sorted by (gateway, dst)
+    relay_flows: tuple[RelayFlow, ...] = ()

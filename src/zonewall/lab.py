@@ -14,7 +14,9 @@ host also gets an IPv6 address (ULA `fd00:<vlan>::2/64`, the gateway `::1`), and
 probed between every pair of classes (TCP): the policy is IPv4, so no IPv6 probe may pass.
 Every class host also probes its own gateway's address (traffic to the gateway itself):
 the policy's `gateway:` services must pass, ssh and https must not where it does not permit
-them (so guest Wi-Fi reaches no gateway address on any probed port).
+them (so guest Wi-Fi reaches no gateway address on any probed port).  A gateway that declares
+`dhcp-relay` probes from its relay source to each server class behind another gateway: udp/67
+must pass there and back (the relayed DHCP), udp/68 must not.
 
 Gateways on platforms the lab cannot run (cisco-ios) are stood in for by the iptables
 rendering of the same gateway, so the topology still behaves like the policy; their own output
@@ -263,6 +265,21 @@ def plan_gateway_probes(compiled: CompiledPolicy) -> list[Probe]:
     return list(dict.fromkeys(probes))
 
 
+def plan_relay_probes(compiled: CompiledPolicy, address: dict[int, str]) -> list[Probe]:
+    """DHCP relayed across another gateway (`dhcp-relay`): from the relaying gateway's
+    declared source address to the server class's host, udp/67 must pass (and its answer come
+    back), a port next to it must not."""
+    probes: list[Probe] = []
+    for f in compiled.relay_flows:
+        if f.dst not in address:
+            continue
+        ends = (f"gateway:{f.gateway}", compiled.endpoints[f.dst].name)
+        addrs = (str(f.source.ip), address[f.dst])
+        probes.append(Probe(*ends, "udp", 67, *addrs, expected=True))
+        probes.append(Probe(*ends, "udp", 68, *addrs, expected=False))
+    return probes
+
+
 def ipv6_address(vlan: int, host: int) -> str:
     """A lab address in the class's ULA /64: `fd00:<vlan>::<host>` (vlan digits as hex)."""
     return f"fd00:{vlan}::{host}"
@@ -369,6 +386,7 @@ def run_lab(compiled: CompiledPolicy) -> LabReport:
     probes, address, notes = plan_probes(compiled)
     probes += plan_ipv6_probes(compiled, probes)
     probes += plan_gateway_probes(compiled)
+    probes += plan_relay_probes(compiled, address)
     report = LabReport(notes=notes)
     with _topology() as topo, tempfile.TemporaryDirectory(prefix="zwlab") as files:
         core = topo.ns("core")
@@ -384,8 +402,22 @@ def run_lab(compiled: CompiledPolicy) -> LabReport:
         for ep in compiled.endpoints:
             if ep.kind == "external" and ep.id in address:
                 topo.exec(core, "ip", "addr", "add", f"{address[ep.id]}/32", "dev", "lo")
+        _relay_sources(topo, core, compiled, host_ns)
         report.probes = _probe(topo, compiled, probes, host_ns, core)
     return report
+
+
+def _relay_sources(topo: _Topology, core: str, compiled: CompiledPolicy,
+                   host_ns: dict[str, str]) -> None:
+    """Each declared relay source on its gateway (as the switch's uplink address), routed
+    from the core, so that relay probes leave the gateway from it."""
+    index = {g.name: i for i, g in enumerate(compiled.gateways)}
+    for plan in compiled.gateways:
+        if plan.relay is None:
+            continue
+        source = f"{plan.relay.source.ip}/32"
+        topo.exec(host_ns[f"gateway:{plan.name}"], "ip", "addr", "add", source, "dev", "lo")
+        topo.exec(core, "ip", "route", "add", source, "via", f"169.254.{index[plan.name]}.2")
 
 
 def _forwarding(topo: _Topology, ns: str) -> None:

@@ -81,6 +81,11 @@ def test_lab_probes_match_the_policy(example: str, own_tags: list[str]) -> None:
             (22, False), (443, False)}
         # no medical class may reach dist_sw1 itself (netops_ws manages it from core_fw's side)
         assert not any(p.expected for p in to_box if p.dst == "gateway:dist_sw1")
+        # dist_sw1's relayed DHCP crosses core_fw to core_net (dhcp-relay): udp/67 only
+        assert {(p.src, p.src_addr, p.dst, p.port, p.expected) for p in report.probes
+                if p.src == "gateway:dist_sw1"} == {
+            ("gateway:dist_sw1", "10.43.255.2", "core_net", 67, True),
+            ("gateway:dist_sw1", "10.43.255.2", "core_net", 68, False)}
     assert not lab_namespaces(own_tags)
 
 
@@ -117,6 +122,24 @@ def test_lab_catches_a_widened_ruleset(monkeypatch: pytest.MonkeyPatch,
     report = run_lab(compiled("multi-gateway.zw"))
     wrong = report.failures
     assert wrong and all(p.observed and not p.expected for p in wrong)
+    assert not lab_namespaces(own_tags)
+
+
+def test_lab_catches_a_relay_permit_left_out(monkeypatch: pytest.MonkeyPatch,
+                                            own_tags: list[str]) -> None:
+    """Without core_fw's permit for dist_sw1's relay source, relayed DHCP is dropped."""
+    require_root_tools("iptables-restore", "nft")
+    real = IptablesBackend.render
+
+    def no_relay(self, model):  # type: ignore[no-untyped-def]
+        return {k: "\n".join(line for line in v.split("\n")
+                             if not line.startswith("-A zw-uplink -s 10.43.255.2/32"))
+                for k, v in real(self, model).items()}
+
+    monkeypatch.setattr(IptablesBackend, "render", no_relay)
+    report = run_lab(compiled("hospital.zw"))
+    assert [(p.src, p.dst, p.port) for p in report.failures] == [
+        ("gateway:dist_sw1", "core_net", 67)]
     assert not lab_namespaces(own_tags)
 
 

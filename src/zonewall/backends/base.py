@@ -49,6 +49,8 @@ __all__ = [
     "Permit",
     "capability_errors",
     "gateway_view",
+    "relay_endpoint",
+    "uplink_source",
     "self_endpoint",
     "make_env",
     "policy_lines",
@@ -88,6 +90,10 @@ class GatewayView:
     # Traffic to the gateway itself (`gateway:NAME`): per source endpoint (a class or an
     # external atom, by id), what it may start to the box; `Permit.dst` is `self_endpoint`.
     to_self: tuple[tuple[Endpoint, tuple[Permit, ...]], ...] = ()
+    # DHCP relayed by other gateways to classes served here (`dhcp-relay`): each relay's
+    # source is an endpoint of kind "relay" (`relay_endpoint`), after the policy's endpoints in
+    # `endpoints`, and its permits are also in `inbound` (they enter on the uplink).
+    relayed: tuple[Permit, ...] = ()
 
     def local(self, ep: Endpoint) -> ResolvedClass | None:
         """The served class an endpoint is, when it is routed by this gateway."""
@@ -138,17 +144,52 @@ def gateway_view(policy: CompiledPolicy, gateway: str) -> GatewayView:
         for f in policy.gateway_flows if f.gateway == gateway)
     id_of = {c.name: e for e, c in class_by_ep.items()}
     transit = [p for c in policy.classes if c.gateway != gateway for p in c.prefixes]
+    relay_eps, relayed = _relayed(policy, served_ids, len(eps))
     return GatewayView(
         plan=plan,
         served=served,
         outbound=tuple((c, tuple(outbound[id_of[c.name]])) for c in served),
-        inbound=tuple((eps[e], tuple(inbound[e])) for e in sorted(inbound)),
+        inbound=tuple((eps[e], tuple(inbound[e])) for e in sorted(inbound)) + tuple(
+            (ep, tuple(p for p in relayed if p.src is ep)) for ep in relay_eps),
         transit=tuple(cidr_merge(transit)),
         served_prefixes=tuple(cidr_merge([p for c in served for p in c.prefixes])),
         class_by_endpoint=class_by_ep,
-        endpoints=eps,
+        endpoints=eps + relay_eps,
         to_self=to_self,
+        relayed=relayed,
     )
+
+
+def uplink_source(ep: Endpoint) -> str:
+    """What a source entering on the uplink is, for comments: an external atom or a relay."""
+    if ep.kind == "relay":
+        return f"the DHCP relay of gateway {ep.name.split('.')[0]}"
+    return f"external {ep.name}"
+
+
+def relay_endpoint(gateway: str, source: IPNetwork, eid: int) -> Endpoint:
+    """The source of DHCP relayed by `gateway` (its `dhcp-relay ... from` address)."""
+    return Endpoint(eid, "relay", f"{gateway}.relay", (source,))
+
+
+def _relayed(policy: CompiledPolicy, served_ids: set[int], first_id: int
+             ) -> tuple[tuple[Endpoint, ...], tuple[Permit, ...]]:
+    """The relays whose DHCP reaches a class served here, and their permits: udp/67 from the
+    relay's source to the server's class, named after the `dhcp-relay` statement."""
+    flows = [f for f in policy.relay_flows if f.dst in served_ids]
+    by_gateway: dict[str, Endpoint] = {}
+    permits: list[Permit] = []
+    for f in flows:
+        ep = by_gateway.get(f.gateway)
+        if ep is None:
+            ep = by_gateway[f.gateway] = relay_endpoint(f.gateway, f.source,
+                                                        first_id + len(by_gateway))
+        rule = ResolvedRule(-1 - len(permits), "allow", (ep.name,),
+                            (policy.endpoints[f.dst].name,), ("udp/67",), f.packets,
+                            PacketSet(), f"DHCP relayed by {f.gateway} from {f.source.ip}",
+                            False, f.span)
+        permits.append(Permit(ep, policy.endpoints[f.dst], f.packets, rule))
+    return tuple(by_gateway.values()), tuple(permits)
 
 
 def self_endpoint(gateway: str) -> Endpoint:

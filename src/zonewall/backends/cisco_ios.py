@@ -314,7 +314,7 @@ class _Lowering:
         hit = self._peers.get(key)
         if hit is None:
             hit = self._peers[key] = merge(
-                c for i in key for c in self.ints(self.policy.endpoints[i].prefixes))
+                c for i in key for c in self.ints(self.view.endpoints[i].prefixes))
         return hit
 
     @staticmethod
@@ -344,6 +344,9 @@ class _Lowering:
                 parts = self._slices[key] = slices(flow, self._rules)
             src = eps[flow.src]
             out.extend(_Need("reply", rule, part, cls, src) for rule, part in parts)
+        # DHCP relayed to `cls` by another gateway: the server answers the relay's source
+        out.extend(_Need("reply", p.rule, p.packets, cls, p.src)
+                   for p in self.view.relayed if p.dst.name == cls.name)
         return out
 
     def _class_acl(self, cls: ResolvedClass, permits: Iterable[Permit]) -> IosAcl:
@@ -353,7 +356,8 @@ class _Lowering:
         blocks += self._self_blocks(self._to_self(cls), lambda p: self.ints(cls.prefixes))
         blocks += [self._permit(g, g.peers) for g in
                    self._groups([n for n in needs if n.peer.kind == "class"], False)]
-        blocks += self._external(self._groups([n for n in needs if n.peer.kind != "class"],
+        blocks += self._relayed([n for n in needs if n.peer.kind == "relay"], False)
+        blocks += self._external(self._groups([n for n in needs if n.peer.kind == "external"],
                                               False), (), self.ints(cls.prefixes))
         return self._finish(acl_name(cls.name, PLACEHOLDER), cls.interface, blocks)
 
@@ -370,10 +374,18 @@ class _Lowering:
                  for _, permits in view.inbound for p in permits]
         needs += [_Need("reply", p.rule, p.packets, cls, p.dst)
                   for cls, permits in view.outbound for p in permits if p.dst.kind != "class"]
+        blocks += self._relayed([n for n in needs if n.peer.kind == "relay"], True)
         # every class address is decided by the two blocks above
-        blocks += self._external(self._groups(needs, True), self.classes, None)
+        blocks += self._external(self._groups([n for n in needs if n.peer.kind != "relay"],
+                                              True), self.classes, None)
         return self._finish(uplink_acl_name([c.name for c in view.served], PLACEHOLDER), uplink,
                             blocks)
+
+    def _relayed(self, needs: list[_Need], peer_speaks: bool) -> list[_Block]:
+        """DHCP relayed by another gateway (`dhcp-relay`): exact entries for the relay's one
+        address, ahead of the external section, so that section's shared denies and `any`
+        entries may cover that address too (first match: the relay is decided here)."""
+        return [self._permit(g, g.peers) for g in self._groups(needs, peer_speaks)]
 
     def _dhcp_block(self, cls: ResolvedClass, needs: list[_Need]) -> list[_Block]:
         """DHCP client broadcasts reach `ip helper-address` only through the inbound ACL."""

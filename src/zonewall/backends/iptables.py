@@ -58,6 +58,7 @@ from zonewall.backends.base import (
     protocol_blocks,
     rule_ref,
     short_name,
+    uplink_source,
 )
 from zonewall.ir import CompiledPolicy, Endpoint, ResolvedClass
 from zonewall.packets import ICMP, PROTO_NAMES, TCP, UDP, PacketSet, key
@@ -320,7 +321,7 @@ class IptablesBackend(Backend):
             chain = names.chain("i", names.label(atom))
             for prefix in atom.prefixes:
                 rules.append(IptRule((f"-s {prefix}",), chain,
-                                     iptables_comment(f"from external {atom.name}", COMMENT_MAX)))
+                                     iptables_comment(f"from {uplink_source(atom)}", COMMENT_MAX)))
             chains.extend(self._dispatch(chain, names.label(atom), permits, view, names))
         spoofed = IptChain("zw-spoofed", _drop_tail("zw-spoofed"))
         return [IptChain("zw-uplink", tuple(rules) + _drop_tail("zw-uplink")), spoofed, *chains]
@@ -415,7 +416,7 @@ class _ChainNames:
         self.used: dict[str, tuple[str, ...]] = {}
 
     def label(self, ep: Endpoint) -> str:
-        return ep.name if ep.kind == "class" else "+".join(ep.externals)
+        return "+".join(ep.externals) if ep.kind == "external" else ep.name
 
     def chain(self, *parts: str) -> str:
         """`zw-<kind>-<names>`: the kind (one letter) keeps it apart from the fixed names."""

@@ -52,6 +52,7 @@ from zonewall.backends.base import (
     policy_lines,
     protocol_blocks,
     rule_ref,
+    uplink_source,
 )
 from zonewall.diagnostics import Diagnostic, Severity
 from zonewall.ir import CompiledPolicy, Endpoint, ResolvedClass
@@ -347,7 +348,7 @@ class NftablesBackend(Backend):
         for atom, permits in view.inbound:
             chain = names.get("zi", atom.name, ident=_ident(atom))
             rules.append(NftRule(saddr=sets.of(atom), verdict=f"jump {chain}",
-                                 comment=nft_comment(f"from external {atom.name}", COMMENT_MAX)))
+                                 comment=nft_comment(f"from {uplink_source(atom)}", COMMENT_MAX)))
             chains.extend(self._dispatch(chain, (atom.name, _ident(atom)), permits, view, names,
                                          sets))
         uplink = NftChain("zw_uplink", (*rules, *drop_tail("zw_uplink")))
@@ -374,6 +375,8 @@ _NOT_NAME = re.compile(r"[^a-z0-9_]")
 def _ident(ep: Endpoint) -> object:
     """What makes an endpoint unique: a class's name, an external atom's set of externals
     (its `name`, the most specific external holding it, can be shared by two atoms)."""
+    if ep.kind == "relay":  # never equal to a class's name or an atom's externals
+        return ("relay", ep.name)
     return ep.externals if ep.kind == "external" else ep.name
 
 
@@ -422,7 +425,8 @@ class _Sets:
         known = self.by_key.get(("atom", ep.id))
         if known is not None:
             return known.name
-        what = "external addresses of " + ", ".join(ep.externals)
+        what = ("external addresses of " + ", ".join(ep.externals) if ep.kind == "external"
+                else uplink_source(ep))
         return self._add(("atom", ep.id), self.names.get("zx", ep.name, ident=_ident(ep)),
                          ep.prefixes, what)
 

@@ -11,6 +11,8 @@ Conventions (also stated in every output that uses them):
 - `ip helper-address` (the `dhcp_relay` column) is set on a class that the policy lets reach a
   class on udp/67, and points at that class's DHCP server, assumed to be the first address after
   the gateway in its first subnet (`net[2]`; the last address of a /31, the address of a /32).
+  A gateway that declares `dhcp-relay to ...` relays each class to the helpers it names that
+  the class may reach instead (an address written there is used as written).
 
 Descriptions are free text from the policy, carried as written: the YAML through the dumper
 (`yaml.safe_load` gives the same string back), the CSV through the csv module with cells
@@ -34,7 +36,7 @@ from netaddr import IPAddress, IPNetwork
 from zonewall import __version__
 from zonewall.backends.base import make_env, policy_lines
 from zonewall.backends.cisco_ios_names import IPV6_ACL, acl_name
-from zonewall.ir import CompiledPolicy, ResolvedClass
+from zonewall.ir import CompiledPolicy, DhcpRelay, ResolvedClass
 from zonewall.packets import UDP, key
 from zonewall.text import csv_cell, ios_text
 
@@ -131,6 +133,7 @@ def plan_rows(policy: CompiledPolicy) -> tuple[PlanRow, ...]:
     servers = _dhcp_servers(policy)
     server_names = {s.name for v in servers.values() for s in v}
     platform = {g.name: g.platform for g in policy.gateways}
+    relays = {g.name: g.relay for g in policy.gateways if g.relay is not None}
     rows = []
     for c in sorted(policy.classes, key=lambda c: (c.vlan, c.name)):
         first = c.prefixes[0]
@@ -142,8 +145,7 @@ def plan_rows(policy: CompiledPolicy) -> tuple[PlanRow, ...]:
             gateway_ip=str(gateway_address(first)),
             netmask=str(first.netmask),
             dhcp_range=dhcp_range(first, c.name in server_names),
-            dhcp_relay=tuple(str(server_address(s.prefixes[0]))
-                             for s in servers.get(c.name, [])),
+            dhcp_relay=_helpers(policy, servers.get(c.name, []), relays.get(c.gateway)),
             criticality=c.criticality.label,
             tags=tuple(c.tags),
             served_by=c.gateway,
@@ -154,6 +156,17 @@ def plan_rows(policy: CompiledPolicy) -> tuple[PlanRow, ...]:
             allocated_vlan=c.allocated_vlan,
         ))
     return tuple(rows)
+
+
+def _helpers(policy: CompiledPolicy, servers: list[ResolvedClass], relay: DhcpRelay | None
+             ) -> tuple[str, ...]:
+    """A class's helper addresses: its gateway's declared helpers in the classes it may reach
+    on udp/67, in the order written; without a declaration, each such class's server address."""
+    if relay is None:
+        return tuple(str(server_address(s.prefixes[0])) for s in servers)
+    reached = {s.name for s in servers}
+    return tuple(address for address, eid in relay.helpers
+                 if policy.endpoints[eid].name in reached)
 
 
 def _yaml(rows: tuple[PlanRow, ...]) -> str:
@@ -194,7 +207,8 @@ def _conventions() -> tuple[str, ...]:
         ("dhcp range: 10th usable address (2nd in subnets under 20 usable) to the last usable; "
          "static for /31, /32 and classes that host a DHCP server"),
         ("dhcp relay (ip helper-address): the DHCP server class's first address after its "
-         "gateway; replace it if your servers sit elsewhere"),
+         "gateway, or the helpers the gateway's dhcp-relay names; replace it if your servers "
+         "sit elsewhere"),
     )
 
 
@@ -220,6 +234,7 @@ def switch_model(policy: CompiledPolicy, gateway: str, suffix: str) -> SwitchMod
         (f"push {gateway}.ios first: it defines the ACLs bound below (an ip access-group "
          "naming an undefined ACL permits everything)"),
         *_conventions(),
+        *_relay_note(policy, gateway),
     )
     return SwitchModel(
         path=PurePosixPath(f"{gateway}-switch.ios"),
@@ -227,6 +242,20 @@ def switch_model(policy: CompiledPolicy, gateway: str, suffix: str) -> SwitchMod
         vlans=tuple((c.vlan, vlan_name(c)) for c in classes),
         svis=tuple(svis),
     )
+
+
+def _relay_note(policy: CompiledPolicy, gateway: str) -> tuple[str, ...]:
+    """The declared relay's source, which the gateways on the path are built to expect."""
+    relay = next((g.relay for g in policy.gateways if g.name == gateway), None)
+    if relay is None:
+        return ()
+    gateway_of = {c.name: c.gateway for c in policy.classes}
+    path = sorted({gateway_of[policy.endpoints[f.dst].name] for f in policy.relay_flows
+                   if f.gateway == gateway})
+    where = (f"; {', '.join(path)} permit{'s' if len(path) == 1 else ''} udp/67 from it to the "
+             "servers' classes, and the answers back to it" if path else "")
+    return (f"dhcp-relay: relayed DHCP leaves this switch from {relay.source.ip} (its address "
+            f"toward the servers, as dhcp-relay declares){where}",)
 
 
 def vlan_plan(policy: CompiledPolicy,

@@ -20,6 +20,7 @@ from zonewall.compiler.flows import FlowAnalysis, compute_flows
 from zonewall.compiler.gateways import assign_gateways
 from zonewall.compiler.graph import build_graph
 from zonewall.compiler.lints import lint
+from zonewall.compiler.relay import resolve_relays
 from zonewall.compiler.resolve import (
     GATEWAY_PREFIX,
     Names,
@@ -94,6 +95,8 @@ def compile_policy(policy: Policy) -> CompileResult:
     analysis = compute_flows(resolved.rules, members, every)
     results = _verify(resolved, classes, externals, every, members, analysis, sink)
     lint(policy, resolved.names, resolved.rules, analysis, sink)
+    plans, relay_flows = resolve_relays(resolved.names, classes, endpoints, analysis.flows,
+                                        resolved.gateways, sink)
     flows, gateway_flows = _split_flows(analysis, every, len(endpoints))
     compiled = CompiledPolicy(
         policy=policy,
@@ -103,9 +106,10 @@ def compile_policy(policy: Policy) -> CompileResult:
         rules=resolved.rules,
         endpoints=endpoints,
         flows=flows,
-        gateways=resolved.gateways,
+        gateways=plans,
         assertions=results,
         gateway_flows=gateway_flows,
+        relay_flows=relay_flows,
     )
     return CompileResult(compiled, sort_diagnostics(sink.items))
 

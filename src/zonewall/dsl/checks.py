@@ -19,8 +19,10 @@ from zonewall.diagnostics import DiagnosticSink, Span, source_lines, span_text
 from zonewall.ir import (
     ClassDef,
     Criticality,
+    DhcpRelayDef,
     GatewayDef,
     PolicyHeader,
+    RelayHelper,
     ServiceItem,
     ServiceRef,
 )
@@ -203,6 +205,24 @@ class TokenChecks:
             self.sink.error("E106", f"VLAN range {lo}-{hi} is empty (start above end)", span)
         return lo, hi, span
 
+    def relay_helper(self, value: str, span: Span, is_address: bool) -> RelayHelper:
+        """A `dhcp-relay ... to` item: a class name, or one address."""
+        if not is_address:
+            return RelayHelper(self.name(value, span), None, span)
+        return RelayHelper(None, self.one_address(value, span, "a DHCP server"), span)
+
+    def one_address(self, text: str, span: Span, what: str) -> IPNetwork:
+        net, _ = self.cidr(text, span)
+        if net.prefixlen != 32:
+            self.sink.error("E106", f"'{text}' is a prefix; {what} is one address (write it "
+                            "without a prefix length)", span)
+        return net
+
+    def dhcp_relay(self, helpers: list[RelayHelper], source: str, source_span: Span,
+                   span: Span) -> DhcpRelayDef:
+        net = self.one_address(source, source_span, "the relay's source")
+        return DhcpRelayDef(tuple(helpers), net, span, source_span)
+
     # -- statement assembly (after the statement's parts are checked, as lark's bottom-up
     #    transformer orders it) -------------------------------------------------------------
     def header(self, title: str, title_span: Span, owners: list[tuple[str, Span]],
@@ -252,7 +272,8 @@ class TokenChecks:
         return GatewayDef(name, attrs.get("platform"), attrs.get("serves"),
                           attrs.get("interface"), attrs.get("uplink"), span, tuple(spans),
                           object_groups="object-groups" in attrs,
-                          stateless_accepted=attrs.get("stateless-replies"))
+                          stateless_accepted=attrs.get("stateless-replies"),
+                          dhcp_relay=attrs.get("dhcp-relay"))
 
     def lines(self) -> list[str]:
         if self._lines is None:

@@ -67,8 +67,8 @@ _TOKEN = re.compile(r"""
 _STATEMENTS = frozenset({"allow", "assert", "class", "deny", "external", "gateway", "include",
                          "policy", "pool", "service"})
 _CLASS_ATTRS = frozenset({"criticality", "description", "hosts", "subnet", "tags", "vlan"})
-_GW_ATTRS = frozenset({"interface", "object-groups", "platform", "serves", "stateless-replies",
-                       "uplink"})
+_GW_ATTRS = frozenset({"dhcp-relay", "interface", "object-groups", "platform", "serves",
+                       "stateless-replies", "uplink"})
 _SEL_WORDS = frozenset({"any", "criticality", "external", "gateway", "gateways", "internal",
                         "tag"})
 
@@ -85,6 +85,8 @@ _K_AFTER_USE = _STATEMENTS | {"accepted", "log"}
 _K_AFTER_WHY = _STATEMENTS | {"log"}
 _K_GW = _GW_ATTRS
 _K_ACCEPTED = frozenset({"accepted"})
+_K_RELAY = frozenset({"from", "to"})  # after `dhcp-relay`
+_K_FROM = frozenset({"from"})  # after a relay helper
 _K_KINDS = frozenset(k.value for k in AssertKind)
 
 _LONGEST_FIRST: dict[frozenset[str], tuple[str, ...]] = {}
@@ -607,6 +609,8 @@ class _Parser:
                 after = _K_AFTER_TERM
             elif attr == "object-groups":
                 value = True
+            elif attr == "dhcp-relay":
+                value = self._dhcp_relay(aline, acol)
             elif attr == "stateless-replies":  # `accepted "reason"`, as after an assertion
                 if self._keyword(_K_ACCEPTED) is None:
                     self._fail()
@@ -626,6 +630,30 @@ class _Parser:
                 after = _K_GW
         self._expect("rbrace")
         return self.check.gateway(name, name_span, attrs, self._from(line, col)), _K_TOP
+
+    def _dhcp_relay(self, line: int, col: int) -> Any:
+        """`dhcp-relay [to HELPER, ...] from ADDRESS`, after the keyword."""
+        helpers = []
+        word = self._keyword(_K_RELAY)
+        if word == "to":
+            self._advance()
+            while True:
+                if self.k not in ("word", "cidr"):
+                    self._fail()
+                helpers.append(self.check.relay_helper(self.v, self._span(), self.k == "cidr"))
+                self._advance()
+                if self.k != "comma":
+                    break
+                self._advance()
+            word = self._keyword(_K_FROM)
+        if word != "from":
+            self._fail()
+        self._advance()
+        if self.k != "cidr":
+            self._fail()
+        source, source_span = self.v, self._span()
+        self._advance()
+        return self.check.dhcp_relay(helpers, source, source_span, self._from(line, col))
 
     def _st_assert(self) -> tuple[Any, frozenset[str]]:
         line, col = self.ln, self.c

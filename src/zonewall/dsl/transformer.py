@@ -31,6 +31,7 @@ from zonewall.ir import (
     ExternalDef,
     GatewayDef,
     PolicyHeader,
+    RelayHelper,
     RuleStmt,
     Selector,
     SelTerm,
@@ -246,6 +247,17 @@ class PolicyTransformer(Transformer[Token, FileResult]):
     @v_args(meta=True)
     def stateless_replies(self, meta: Meta, items: list[Any]) -> tuple[str, Any, Span]:
         return "stateless-replies", items[0][1], meta_span(self.file, meta)
+
+    def relay_helper(self, items: list[Token]) -> RelayHelper:
+        tok = items[0]
+        return self.check.relay_helper(str(tok), self.span(tok), tok.type == "CIDR")
+
+    @v_args(meta=True)
+    def dhcp_relay(self, meta: Meta, items: list[Any]) -> tuple[str, Any, Span]:
+        *helpers, source = items
+        span = meta_span(self.file, meta)
+        return ("dhcp-relay",
+                self.check.dhcp_relay(helpers, str(source), self.span(source), span), span)
 
     @v_args(meta=True)
     def gateway(self, meta: Meta, items: list[Any]) -> GatewayDef:

@@ -112,6 +112,8 @@ class GatewayChange:
     new_object_groups: bool = False
     old_stateless_accepted: str | None = None  # `stateless-replies accepted "reason"` (W113)
     new_stateless_accepted: str | None = None
+    old_relay: str | None = None  # `dhcp-relay`, resolved: "to HELPERS from SOURCE"
+    new_relay: str | None = None
 
     @property
     def delta(self) -> int | None:
@@ -122,9 +124,9 @@ class GatewayChange:
     @property
     def changed(self) -> bool:
         return ((self.old_platform, self.old_rules, self.old_object_groups,
-                 self.old_stateless_accepted)
+                 self.old_stateless_accepted, self.old_relay)
                 != (self.new_platform, self.new_rules, self.new_object_groups,
-                    self.new_stateless_accepted))
+                    self.new_stateless_accepted, self.new_relay))
 
 
 @dataclass(frozen=True, slots=True)
@@ -274,10 +276,18 @@ def _gateway_changes(old: CompiledPolicy, new: CompiledPolicy, count: bool
     og_new = {g.name for g in new.gateways if g.object_groups}
     ack_old = {g.name: g.stateless_accepted for g in old.gateways}
     ack_new = {g.name: g.stateless_accepted for g in new.gateways}
+    relay_old, relay_new = _relays(old), _relays(new)
     return tuple(GatewayChange(name, o[name][0] if name in o else None,
                                n[name][0] if name in n else None,
                                o[name][1] if name in o else None,
                                n[name][1] if name in n else None,
                                name in og_old, name in og_new,
-                               ack_old.get(name), ack_new.get(name))
+                               ack_old.get(name), ack_new.get(name),
+                               relay_old.get(name), relay_new.get(name))
                  for name in sorted(o.keys() | n.keys()))
+
+
+def _relays(c: CompiledPolicy) -> dict[str, str]:
+    """Each declared DHCP relay as "to HELPERS from SOURCE" (helpers resolved to addresses)."""
+    return {g.name: f"to {', '.join(a for a, _ in g.relay.helpers)} from {g.relay.source.ip}"
+            for g in c.gateways if g.relay is not None}

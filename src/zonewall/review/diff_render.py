@@ -15,6 +15,7 @@ The JSON document (stable; new keys may be added, none removed or renamed)::
      "externals": [{"name", "change", "old", "new"}] | null,
      "gateways": [{"name", "platform": {"old","new"}, "object_groups": {"old","new"},
                    "stateless_accepted": {"old","new"} (the reason, or null),
+                   "dhcp_relay": {"old","new"} ("to HELPERS from SOURCE", or null),
                    "rules": {"old","new","delta"}}] | null}
 
     flow: {"from", "from_kind", "to", "to_kind", "addresses": [cidr...] (empty: all of the
@@ -80,14 +81,15 @@ def _gateway_cells(g: Any) -> tuple[str, str, str, str]:
             return "-"
         return "n/a" if n is None else str(n)
 
-    def label(platform: str | None, og: bool, ack: str | None) -> str | None:
+    def label(platform: str | None, og: bool, ack: str | None, relay: str | None) -> str | None:
         if platform is None:
             return None
         return " ".join([platform] + ["object-groups"] * og
-                        + ["stateless-replies accepted"] * (ack is not None))
+                        + ["stateless-replies accepted"] * (ack is not None)
+                        + [f"dhcp-relay {relay}"] * (relay is not None))
 
-    old = label(g.old_platform, g.old_object_groups, g.old_stateless_accepted)
-    new = label(g.new_platform, g.new_object_groups, g.new_stateless_accepted)
+    old = label(g.old_platform, g.old_object_groups, g.old_stateless_accepted, g.old_relay)
+    new = label(g.new_platform, g.new_object_groups, g.new_stateless_accepted, g.new_relay)
     platform = new or old or "-"
     if old and new and old != new:
         platform = f"{old} -> {new}"
@@ -290,6 +292,7 @@ def diff_json(d: PolicyDiff | None, old: Side, new: Side, ok: bool) -> str:
                                               "new": g.new_object_groups},
                             "stateless_accepted": {"old": g.old_stateless_accepted,
                                                    "new": g.new_stateless_accepted},
+                            "dhcp_relay": {"old": g.old_relay, "new": g.new_relay},
                             "rules": {"old": g.old_rules, "new": g.new_rules, "delta": g.delta}}
                            for g in d.gateways]
     return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"

@@ -23,13 +23,14 @@ API::
   FORWARD as written) or zonewall's --noflush file (FORWARD modelled as zonewall's jump
   first, then the box's rules assumed to accept anything; see `iptables`).
   Empty list: the config permits exactly what the policy's enforcement model (docs/language.md,
-  section 8.1) says this gateway must permit; for cisco-ios also that every interface drops
-  IPv6 but neighbour discovery (`ios6`; such differences have the condition "IPv6...");
-  for iptables and nftables also that traffic to the box itself (INPUT, nft input hooks)
-  is exactly the policy's `gateway:` flows (`selfplane`; `dst_owner` "gateway:NAME"); for
-  cisco-ios that the ACLs take exactly those flows toward each SVI address (carved out of
-  the forwarding comparison) and that the vty lines take exactly the ssh/telnet sources
-  (`ios_vty`; ingress "line vty").
+  section 8.1) says this gateway must permit (DHCP relayed by another gateway to a class
+  served here included: udp/67 from the relay's declared source, `model`); for cisco-ios
+  also that every interface drops IPv6 but neighbour discovery (`ios6`; such differences
+  have the condition "IPv6..."); for iptables and nftables also that traffic to the box
+  itself (INPUT, nft input hooks) is exactly the policy's `gateway:` flows (`selfplane`;
+  `dst_owner` "gateway:NAME"); for cisco-ios that the ACLs take exactly those flows toward
+  each SVI address (carved out of the forwarding comparison) and that the vty lines take
+  exactly the ssh/telnet sources (`ios_vty`; ingress "line vty").
   Raises `ConfigParseError` (attributes `file`, `line`, `text`, `message`) on unmodelled
   input and `ValueError` on an unknown gateway or platform.
 * `Difference`: `gateway`, `platform`, `kind` ("permits-too-much" | "blocks-needed" |

@@ -16,6 +16,10 @@ backends: it reads only the IR (classes, endpoints, flows, gateway plans).
 * Replies (what stateless platforms must let back in): a packet entering on interface I from
   `s` to `d` may be a reply of a flow `d -> s` when I is the interface of `s`'s served class,
   or when I is the uplink, `s` is external and `d` is a class served here.
+* DHCP relayed by another gateway (`CompiledPolicy.relay_flows`) to a class served here: the
+  relay's source address is an endpoint of its own (kind "relay", after the policy's), which
+  on the uplink may start exactly its relayed flows (udp/67 to the server's class), like an
+  external; the server's answers are their replies.
 
 Addresses are plain integers (IPv4).  Endpoint lookups go through sorted disjoint intervals.
 """
@@ -57,13 +61,14 @@ class GatewayModel:
         self.classes: dict[str, ResolvedClass] = {c.name: c for c in compiled.classes}
         self.served: tuple[ResolvedClass, ...] = tuple(
             self.classes[name] for name in self.plan.classes)
-        self.endpoints: tuple[Endpoint, ...] = compiled.endpoints
-        self._by_id = {e.id: e for e in compiled.endpoints}
         self._flows = {(f.src, f.dst): f.packets for f in compiled.flows}
+        relays = self._relays(compiled)
+        self.endpoints: tuple[Endpoint, ...] = compiled.endpoints + relays
+        self._by_id = {e.id: e for e in self.endpoints}
         peers: dict[int, set[int]] = {}
-        for f in compiled.flows:
-            peers.setdefault(f.src, set()).add(f.dst)
-            peers.setdefault(f.dst, set()).add(f.src)
+        for s, d in self._flows:
+            peers.setdefault(s, set()).add(d)
+            peers.setdefault(d, set()).add(s)
         self._peers = {eid: frozenset(ids) for eid, ids in peers.items()}
         self._served_eps: dict[int, ResolvedClass] = {}
         self._class_eps: dict[int, ResolvedClass] = {}
@@ -78,9 +83,24 @@ class GatewayModel:
             self._iface_eps[cls.interface] = self._iface_eps.get(cls.interface,
                                                                  frozenset()) | {eid}
         spans = sorted((int(p.first), int(p.last), e.id)
-                       for e in compiled.endpoints for p in e.prefixes)
+                       for e in self.endpoints for p in e.prefixes)
         self._starts = [lo for lo, _, _ in spans]
         self._spans = spans
+
+    def _relays(self, compiled: CompiledPolicy) -> tuple[Endpoint, ...]:
+        """The sources of DHCP relayed to classes served here, one endpoint per relaying
+        gateway, with their flows added to `_flows`."""
+        here = {c.name for c in compiled.classes if c.gateway == self.plan.name}
+        out: dict[str, Endpoint] = {}
+        for f in compiled.relay_flows:
+            if compiled.endpoints[f.dst].name not in here:
+                continue
+            ep = out.get(f.gateway)
+            if ep is None:
+                ep = out[f.gateway] = Endpoint(len(compiled.endpoints) + len(out), "relay",
+                                               f.gateway, (f.source,))
+            self._flows[ep.id, f.dst] = self._flows.get((ep.id, f.dst), EMPTY) | f.packets
+        return tuple(out.values())
 
     # -- structure ---------------------------------------------------------------------------
     @property
@@ -117,6 +137,8 @@ class GatewayModel:
     def label(self, ep: Endpoint | None) -> str:
         if ep is None:
             return "no class or external"
+        if ep.kind == "relay":
+            return f"the DHCP relay of gateway {ep.name}"
         if ep.kind == "class":
             cls = self._class_eps[ep.id]
             where = "here" if cls.gateway == self.plan.name else f"by {cls.gateway}"
@@ -139,7 +161,7 @@ class GatewayModel:
             return EMPTY
         if src.kind == "class":
             return EVERYTHING  # transit: filtered at its own gateway
-        return self.flow(src, dst) if self.is_served(dst) else EMPTY
+        return self.flow(src, dst) if self.is_served(dst) else EMPTY  # an external, a relay
 
     def reply_flows(self, ingress: str, src: Endpoint | None,
                     dst: Endpoint | None) -> PacketSet:

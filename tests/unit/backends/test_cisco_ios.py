@@ -85,7 +85,8 @@ allow a -> b : dns, ping
 allow d -> b : app
 allow b -> internet : https
 allow internet -> a : https "published service"
-gateway sw { platform cisco-ios interface "Vlan{vlan}" uplink "Port-channel1" serves a, b }
+gateway sw { platform cisco-ios interface "Vlan{vlan}" uplink "Port-channel1" serves a, b
+             dhcp-relay from 192.168.0.1 }  # a may reach c on every port, udp/67 included
 gateway fw { platform iptables uplink "eth0" serves c, d }
 """
 

@@ -42,7 +42,8 @@ pool subnets 10.30.0.0/16
 allow pump, ws -> core : dhcp
 allow pump -> server : https
 allow ws -> server : https
-gateway sw { platform cisco-ios uplink "Gi1/0/48" serves pump, server }
+gateway sw { platform cisco-ios uplink "Gi1/0/48" serves pump, server
+             dhcp-relay from 10.30.255.2 }
 gateway fw { platform iptables uplink "eth0" serves core, ws }
 """
 

@@ -1,6 +1,6 @@
 #!/bin/sh
 # zonewall 0.1.0  backend: linux interface config (iproute2)  -- DO NOT EDIT
-# policy: examples/hospital.zw  sha256: a6814315ac8428c8c82e862876ae3f76a7d218fd939df41de941faba6d6d1b65
+# policy: examples/hospital.zw  sha256: 6275c3ea2a01c03eff2a2e90a7397aad0b6997cde04aa486ca6217cec8b1095f
 # gateway: core_fw (iptables)
 # run as root: sh core_fw-interfaces.sh, after loading core_fw.rules
 # (the ruleset names these interfaces and loads before they exist; forwarding goes on last)
