@@ -183,7 +183,7 @@ def test_json_for_a_clean_policy() -> None:
     assert len(doc["assertions"]) == 29
     assert doc["assertions"][0] == {
         "text": "unreachable guest_wifi -> tag:medical", "status": "pass",
-        "file": "examples/hospital.zw", "line": 330, "counterexample": None}
+        "file": "examples/hospital.zw", "line": 331, "counterexample": None}
 
 
 def test_json_unreachable_counterexample_is_the_path() -> None:

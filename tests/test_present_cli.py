@@ -319,7 +319,7 @@ def test_graph_html_is_one_offline_file_with_graph_and_matrix(
     assert_offline(page)
     assert "<svg" in page and '<table class="matrix">' in page
     assert page.count('<g class="node class') == 26
-    assert page.count('<g class="node external') == 4
+    assert page.count('<g class="node external') == 5  # oob_mgmt is the fifth
     assert "29 assertions: 29 hold" in page and "drug library downloads" in page
     assert [p.name for p in tmp_path.iterdir()] == ["report.html"]  # nothing else written
 

@@ -109,6 +109,7 @@ CODES: Mapping[str, str] = {
     "E220": "a DHCP relay's source address is inside a class or an external",
     "E221": "a DHCP relay's helper is not a DHCP server in a class that a served class may reach",
     "E222": "DHCP relayed across another gateway without a `dhcp-relay` declaration",
+    "E223": "traffic to a gateway itself from a class that another gateway serves",
     # E3xx: assertions
     "E301": "assertion 'unreachable' fails",
     "E302": "assertion 'denied' fails",

@@ -12,11 +12,11 @@ iptables files are loaded by the exact command of their `load with:` header line
 with --noflush, then FORWARD's jump), the IPv6 companion (`.rules6`) included.  Every class
 host also gets an IPv6 address (ULA `fd00:<vlan>::2/64`, the gateway `::1`), and IPv6 is
 probed between every pair of classes (TCP): the policy is IPv4, so no IPv6 probe may pass.
-Every class host also probes its own gateway's address (traffic to the gateway itself):
-the policy's `gateway:` services must pass, ssh and https must not where it does not permit
-them (so guest Wi-Fi reaches no gateway address on any probed port).  A gateway that declares
-`dhcp-relay` probes from its relay source to each server class behind another gateway: udp/67
-must pass there and back (the relayed DHCP), udp/68 must not.
+Every class host and every external also probes each gateway's address (traffic to the
+gateway itself): the policy's `gateway:` services must pass, ssh and https must not where it
+does not permit them (so guest Wi-Fi reaches no gateway address on any probed port).  A
+gateway that declares `dhcp-relay` probes from its relay source to each server class behind
+another gateway: udp/67 must pass there and back (the relayed DHCP), udp/68 must not.
 
 Gateways on platforms the lab cannot run (cisco-ios) are stood in for by the iptables
 rendering of the same gateway, so the topology still behaves like the policy; their own output
@@ -239,30 +239,57 @@ def plan_probes(compiled: CompiledPolicy) -> tuple[list[Probe], dict[int, str], 
 MANAGEMENT = (("tcp", 22), ("tcp", 443))  # probed toward every Linux gateway when not permitted
 
 
-def plan_gateway_probes(compiled: CompiledPolicy) -> list[Probe]:
-    """From every class host to its own gateway's address on the class's interface (the
-    subnet's first address): each permitted gateway service (first and last port, ICMP echo)
-    must pass, and ssh and https must fail where the policy does not permit them.  A cisco-ios
-    gateway is stood in for by its iptables rendering, whose input plane takes exactly the
-    same gateway flows as the switch's ACLs and vty lines (both proven by `zonewall.verify`),
-    so its classes probe it too."""
+def plan_gateway_probes(compiled: CompiledPolicy, address: dict[int, str] | None = None
+                        ) -> list[Probe]:
+    """Traffic to the gateways themselves.  From every class host to its own gateway's address
+    on the class's interface (the subnet's first address): each permitted gateway service
+    (first and last port, ICMP echo) must pass, and ssh and https must fail where the policy
+    does not permit them.  From every class host to every *other* gateway's address, and from
+    every external's lab address (`address`, as `plan_probes` gives it) to every gateway: the
+    same, so guest Wi-Fi is shown to reach no gateway address on any probed port, and an
+    out-of-band network its management service.  A cisco-ios gateway is stood in for by its
+    iptables rendering, whose input plane takes exactly the same gateway flows as the
+    switch's ACLs and vty lines (both proven by `zonewall.verify`), so it is probed too."""
     by_src = {(f.src, f.gateway): f.packets for f in compiled.gateway_flows}
     ids = {e.name: e.id for e in compiled.endpoints if e.kind == "class"}
+    target = _gateway_addresses(compiled)
     probes: list[Probe] = []
-    for cls in sorted(compiled.classes, key=lambda c: c.name):
-        home = _host_net(cls.prefixes)
-        if home is None:
-            continue
-        allowed = by_src.get((ids[cls.name], cls.gateway), PacketSet())
-        ends = (cls.name, f"gateway:{cls.gateway}")
-        addrs = (str(IPAddress(home.first + 2)), str(IPAddress(home.first + 1)))
+
+    def probe(src: str, src_id: int, src_addr: str, gateway: str, dst_addr: str) -> None:
+        allowed = by_src.get((src_id, gateway), PacketSet())
+        ends, addrs = (src, f"gateway:{gateway}"), (src_addr, dst_addr)
         for proto, port in _representatives(allowed):
             probes.append(Probe(*ends, proto, port, *addrs, expected=True))
         for proto, port in MANAGEMENT:
             number = TCP if proto == "tcp" else UDP
             if number * PORT_SPAN + port not in allowed:
                 probes.append(Probe(*ends, proto, port, *addrs, expected=False))
+
+    for cls in sorted(compiled.classes, key=lambda c: c.name):
+        home = _host_net(cls.prefixes)
+        if home is None:
+            continue
+        host = str(IPAddress(home.first + 2))
+        probe(cls.name, ids[cls.name], host, cls.gateway, str(IPAddress(home.first + 1)))
+        for gateway, addr in sorted(target.items()):
+            if gateway != cls.gateway:
+                probe(cls.name, ids[cls.name], host, gateway, addr)
+    for ep in compiled.endpoints:
+        if ep.kind == "external" and address is not None and ep.id in address:
+            for gateway, addr in sorted(target.items()):
+                probe(ep.name, ep.id, address[ep.id], gateway, addr)
     return list(dict.fromkeys(probes))
+
+
+def _gateway_addresses(compiled: CompiledPolicy) -> dict[str, str]:
+    """One address of each gateway that a lab host can aim at: its address on the first of
+    its classes (by name) that has a lab host."""
+    out: dict[str, str] = {}
+    for cls in sorted(compiled.classes, key=lambda c: c.name):
+        home = _host_net(cls.prefixes)
+        if home is not None and cls.gateway not in out:
+            out[cls.gateway] = str(IPAddress(home.first + 1))
+    return out
 
 
 def plan_relay_probes(compiled: CompiledPolicy, address: dict[int, str]) -> list[Probe]:
@@ -385,7 +412,7 @@ def run_lab(compiled: CompiledPolicy) -> LabReport:
     _check_environment()
     probes, address, notes = plan_probes(compiled)
     probes += plan_ipv6_probes(compiled, probes)
-    probes += plan_gateway_probes(compiled)
+    probes += plan_gateway_probes(compiled, address)
     probes += plan_relay_probes(compiled, address)
     report = LabReport(notes=notes)
     with _topology() as topo, tempfile.TemporaryDirectory(prefix="zwlab") as files:

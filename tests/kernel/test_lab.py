@@ -75,12 +75,17 @@ def test_lab_probes_match_the_policy(example: str, own_tags: list[str]) -> None:
     assert to_box and not any(p.observed for p in to_box if not p.expected)
     assert {p.dst for p in to_box} == {f"gateway:{g.name}" for g in compiled(example).gateways}
     if example == "hospital.zw":
-        assert {(p.src, p.proto, p.port) for p in to_box if p.expected} == {
-            ("netops_ws", "tcp", 22), ("netops_ws", "tcp", 443), ("siem", "udp", 161)}
-        assert {(p.port, p.expected) for p in to_box if p.src == "guest_wifi"} == {
-            (22, False), (443, False)}
-        # no medical class may reach dist_sw1 itself (netops_ws manages it from core_fw's side)
-        assert not any(p.expected for p in to_box if p.dst == "gateway:dist_sw1")
+        assert {(p.src, p.dst, p.proto, p.port) for p in to_box if p.expected} == {
+            ("netops_ws", "gateway:core_fw", "tcp", 22),
+            ("netops_ws", "gateway:core_fw", "tcp", 443),
+            ("siem", "gateway:core_fw", "udp", 161),
+            ("oob_mgmt", "gateway:dist_sw1", "tcp", 22)}  # over the out-of-band network
+        # guest Wi-Fi probes every gateway's address, its own and the others: nothing passes
+        assert {(p.dst, p.port, p.expected) for p in to_box if p.src == "guest_wifi"} == {
+            (f"gateway:{g}", port, False) for g in ("core_fw", "dist_sw1") for port in (22, 443)}
+        # every class and every external probes every gateway
+        sources = {p.src for p in to_box if p.dst == "gateway:dist_sw1"}
+        assert {"guest_wifi", "netops_ws", "infusion_pump", "internet", "oob_mgmt"} <= sources
         # dist_sw1's relayed DHCP crosses core_fw to core_net (dhcp-relay): udp/67 only
         assert {(p.src, p.src_addr, p.dst, p.port, p.expected) for p in report.probes
                 if p.src == "gateway:dist_sw1"} == {

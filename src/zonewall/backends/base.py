@@ -272,7 +272,33 @@ def capability_errors(backend: Backend, policy: CompiledPolicy, view: GatewayVie
     out: list[Diagnostic] = []
     if Feature.GATEWAY_PLANE not in backend.supports:
         out.extend(_gateway_plane_errors(backend.name, policy, view.plan.name))
+    out.extend(_transit_gateway_errors(policy, view.plan.name))
     out.extend(backend.check(policy, view))
+    return out
+
+
+def _transit_gateway_errors(policy: CompiledPolicy, gateway: str) -> list[Diagnostic]:
+    """E223: traffic from a class this gateway serves to *another* gateway itself.  It would
+    cross this gateway first, which forwards flows between classes and externals only, never
+    to another gateway's own addresses: the allow could not be honoured, so fail closed."""
+    served = {c.name for c in policy.classes if c.gateway == gateway}
+    names = {e.id: e.name for e in policy.endpoints}
+    out: list[Diagnostic] = []
+    seen: set[tuple[int, str]] = set()
+    for f in policy.gateway_flows:
+        src = names.get(f.src)
+        if src not in served or f.gateway == gateway:
+            continue
+        for index in f.rules:
+            if (index, src) not in seen:
+                seen.add((index, src))
+                out.append(Diagnostic(
+                    Severity.ERROR, "E223", f"class '{src}' is served by gateway '{gateway}', "
+                    f"which does not forward traffic to gateway '{f.gateway}' itself (only flows "
+                    "between classes and externals cross a gateway): this allow could not be "
+                    f"honoured; manage '{f.gateway}' from a class it serves, or from an external "
+                    "that reaches its uplink (an out-of-band management network)",
+                    policy.rules[index].span))
     return out
 
 

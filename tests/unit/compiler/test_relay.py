@@ -65,7 +65,7 @@ def test_a_relay_to_its_own_class_needs_no_flow(zw: Zw) -> None:
 
 def test_an_undeclared_relay_across_a_gateway_is_an_error(zw: Zw) -> None:
     out = zw(policy(""), gateway=False)
-    assert out.codes == ["E222"]
+    assert [c for c in out.codes if c != "W116"] == ["E222"]
     assert "'backup'" in out.only("E222").message and "1 more" in out.only("E222").message
 
 
@@ -78,7 +78,7 @@ def test_an_undeclared_relay_across_a_gateway_is_an_error(zw: Zw) -> None:
 ], ids=["source-in-class", "not-reached", "no-class", "unknown", "service"])
 def test_bad_declarations(zw: Zw, relay: str, code: str) -> None:
     out = zw(policy(relay), gateway=False)
-    assert out.codes == [code], out.rendered
+    assert [c for c in out.codes if c != "W116"] == [code], out.rendered  # W116: no assertions
 
 
 def test_the_server_address_rule_is_the_vlan_plans() -> None:

@@ -1,6 +1,6 @@
 #!/bin/sh
 # zonewall 0.1.0  backend: linux interface config (iproute2)  -- DO NOT EDIT
-# policy: examples/hospital.zw  sha256: 6275c3ea2a01c03eff2a2e90a7397aad0b6997cde04aa486ca6217cec8b1095f
+# policy: examples/hospital.zw  sha256: d3d6c63398bb8fe074159c2452527e515962824343cfb23040b319713ab25ca2
 # gateway: core_fw (iptables)
 # run as root: sh core_fw-interfaces.sh, after loading core_fw.rules
 # (the ruleset names these interfaces and loads before they exist; forwarding goes on last)
