@@ -163,7 +163,8 @@ def cmd_lab(args: argparse.Namespace) -> int:
     if compiled is None:
         return EXIT_ERRORS
     try:
-        lab = run_lab(compiled)
+        with _Progress("lab", quiet=args.quiet) as progress:
+            lab = run_lab(compiled, progress.step)
     except LabError as exc:
         _tell(f"zonewall lab: {exc}\n")
         return EXIT_USAGE

@@ -35,7 +35,7 @@ import subprocess
 import sys
 import tempfile
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -407,8 +407,10 @@ def _stand_in(compiled: CompiledPolicy, name: str) -> tuple[CompiledPolicy, str]
     return dataclasses.replace(compiled, gateways=gateways, classes=classes), "iptables"
 
 
-def run_lab(compiled: CompiledPolicy) -> LabReport:
-    """Build the topology, probe, tear it down; raises LabError when it cannot run."""
+def run_lab(compiled: CompiledPolicy,
+            progress: Callable[[int, int, str], None] | None = None) -> LabReport:
+    """Build the topology, probe, tear it down; raises LabError when it cannot run.
+    `progress` is told (done, total, what) as gateways are set up and probe batches end."""
     _check_environment()
     probes, address, notes = plan_probes(compiled)
     probes += plan_ipv6_probes(compiled, probes)
@@ -420,6 +422,8 @@ def run_lab(compiled: CompiledPolicy) -> LabReport:
         _forwarding(topo, core)
         host_ns: dict[str, str] = {}
         for i, plan in enumerate(compiled.gateways):
+            if progress is not None:
+                progress(i, len(compiled.gateways), f"setting up gateway {plan.name}")
             policy, platform = _stand_in(compiled, plan.name)
             if platform != plan.platform:
                 report.notes.append(f"gateway '{plan.name}' ({plan.platform}) is stood in for by "
@@ -430,7 +434,7 @@ def run_lab(compiled: CompiledPolicy) -> LabReport:
             if ep.kind == "external" and ep.id in address:
                 topo.exec(core, "ip", "addr", "add", f"{address[ep.id]}/32", "dev", "lo")
         _relay_sources(topo, core, compiled, host_ns)
-        report.probes = _probe(topo, compiled, probes, host_ns, core)
+        report.probes = _probe(topo, compiled, probes, host_ns, core, progress)
     return report
 
 
@@ -505,7 +509,8 @@ def _gateway(topo: _Topology, core: str, i: int, policy: CompiledPolicy, name: s
 
 
 def _probe(topo: _Topology, compiled: CompiledPolicy, probes: list[Probe],
-           host_ns: dict[str, str], core: str) -> list[Probe]:
+           host_ns: dict[str, str], core: str,
+           progress: Callable[[int, int, str], None] | None = None) -> list[Probe]:
     def ns_of(name: str) -> str:
         return host_ns.get(name, core)
 
@@ -537,6 +542,8 @@ def _probe(topo: _Topology, compiled: CompiledPolicy, probes: list[Probe],
     with ThreadPoolExecutor(8) as pool:
         for ns, results in pool.map(run_agent, sorted(by_src)):
             observed.update(zip(by_src[ns], results, strict=True))
+            if progress is not None:
+                progress(len(observed), len(probes), "probes sent")
     return [dataclasses.replace(p, observed=observed[i]) for i, p in enumerate(probes)]
 
 
