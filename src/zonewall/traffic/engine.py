@@ -41,15 +41,17 @@ MOSTLY_BAD = 0.5  # a file with more bad records than this share of its records 
 # record (src, dst as integers, proto as a number, dport, packets, bytes, first/last seen as
 # epoch seconds), `nodes` is the table `zonewall replay POLICY --nodes` prints.
 AGGREGATE_SQL = """\
-SELECT coalesce(s.node, 'unknown:' || (f.src >> 8)) AS src_node,
-       coalesce(d.node, 'unknown:' || (f.dst >> 8)) AS dst_node,
+SELECT coalesce(s.node, 'unknown:' || ((f.src >> 24) & 255) || '.' || ((f.src >> 16) & 255)
+                || '.' || ((f.src >> 8) & 255) || '.0/24') AS src_node,
+       coalesce(d.node, 'unknown:' || ((f.dst >> 24) & 255) || '.' || ((f.dst >> 16) & 255)
+                || '.' || ((f.dst >> 8) & 255) || '.0/24') AS dst_node,
        f.proto, f.dport,
        sum(f.packets) AS packets, sum(f.bytes) AS bytes, count(*) AS flows,
        min(f.first_seen) AS first_seen, max(f.last_seen) AS last_seen
 FROM flows f
 LEFT JOIN nodes s ON f.src BETWEEN s.lo AND s.hi
 LEFT JOIN nodes d ON f.dst BETWEEN d.lo AND d.hi
-GROUP BY ALL
+GROUP BY 1, 2, 3, 4
 """
 
 _OCTET = r"(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
