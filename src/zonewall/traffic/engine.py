@@ -238,11 +238,11 @@ def _classified_sql(f: FlowFile) -> str:
                 "LEFT JOIN node_names d ON d.name = r.dst_node_t")
         src = "coalesce(s.node, -1 - (zw_ip4(split_part(r.src_node_t, '/', 1)[9:]) >> 8))"
         dst = "coalesce(d.node, -1 - (zw_ip4(split_part(r.dst_node_t, '/', 1)[9:]) >> 8))"
-        bad_node = ("CASE WHEN reason IS NULL AND ({src}) IS NULL THEN 'node ' "
+        bad_node = (f"CASE WHEN reason IS NULL AND ({src}) IS NULL THEN 'node ' "
                     "|| zw_quote(r.src_node_t) || ' is not a class or external of the policy' "
-                    "WHEN reason IS NULL AND ({dst}) IS NULL THEN 'node ' "
+                    f"WHEN reason IS NULL AND ({dst}) IS NULL THEN 'node ' "
                     "|| zw_quote(r.dst_node_t) || ' is not a class or external of the policy' "
-                    "ELSE reason END").format(src=src, dst=dst)
+                    "ELSE reason END")
     else:
         join = ("LEFT JOIN nodes s ON r.src BETWEEN s.lo AND s.hi "
                 "LEFT JOIN nodes d ON r.dst BETWEEN d.lo AND d.hi")

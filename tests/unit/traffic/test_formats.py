@@ -1,3 +1,4 @@
+# ruff: noqa: E501
 """Every flow format, read through the engine: the record shapes are the ones the tools print
 (Zeek's conn.log header, nfdump's CSV header and Summary block, pmacct's CSV header, kernel
 LOG lines, IOS ACL log messages), and bad records are counted and shown with file:line."""
