@@ -7,6 +7,8 @@
 * `backends` never import `dsl`;
 * `present` (reports and pictures) reads the compiled IR and the check report only: it never
   imports `dsl`, `compiler`, `backends`, `verify`, `build`, `lab` or `cli`.
+* `traffic` (replay) sits beside `review`: it may use `review`, never `cli`; nothing below
+  it and not `review` imports it.
 * `review` (diff, explain) sits above the pipeline: it may use `dsl`, `compiler`, `backends` and
   `report`, never `cli`; nothing below it (`dsl`, `compiler`, `backends`, `verify`, `ir`,
   `report`, `build`) imports it.
@@ -93,14 +95,16 @@ def test_ir_imports_only_stdlib_netaddr_diagnostics_and_packets(path: Path) -> N
 
 RULES = [
     ("present", ("zonewall.dsl", "zonewall.compiler", "zonewall.backends", "zonewall.verify",
-                 "zonewall.build", "zonewall.lab", "zonewall.cli", "zonewall.review")),
-    ("dsl", ("zonewall.compiler", "zonewall.backends", "zonewall.review")),
-    ("compiler", ("zonewall.dsl", "zonewall.backends", "zonewall.review")),
-    ("backends", ("zonewall.dsl", "zonewall.review")),
-    ("verify", ("zonewall.review",)),
-    ("report.py", ("zonewall.review",)),
-    ("build.py", ("zonewall.review",)),
-    ("review", ("zonewall.cli",)),
+                 "zonewall.build", "zonewall.lab", "zonewall.cli", "zonewall.review",
+                 "zonewall.traffic")),
+    ("dsl", ("zonewall.compiler", "zonewall.backends", "zonewall.review", "zonewall.traffic")),
+    ("compiler", ("zonewall.dsl", "zonewall.backends", "zonewall.review", "zonewall.traffic")),
+    ("backends", ("zonewall.dsl", "zonewall.review", "zonewall.traffic")),
+    ("verify", ("zonewall.review", "zonewall.traffic")),
+    ("report.py", ("zonewall.review", "zonewall.traffic")),
+    ("build.py", ("zonewall.review", "zonewall.traffic")),
+    ("review", ("zonewall.cli", "zonewall.traffic")),
+    ("traffic", ("zonewall.cli",)),
 ]
 CASES = [(path, forbidden) for sub, forbidden in RULES for path in files(sub)]
 

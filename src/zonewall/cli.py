@@ -458,10 +458,42 @@ def cmd_init(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_replay(args: argparse.Namespace) -> int:
+    from zonewall.traffic.formats import FlowInputError
+
+    if not args.flows and not args.nodes:
+        _tell("zonewall replay: give the flow files to replay (zonewall replay POLICY "
+              "FLOWS...), or --nodes\n")
+        return EXIT_USAGE
+    report = _check(args)
+    if report.compiled is None:
+        sys.stderr.write(render_diagnostics(report))
+        _tell("zonewall replay: the policy has errors; nothing replayed\n")
+        return EXIT_ERRORS
+    from zonewall.traffic.engine import NodeTable, aggregate
+
+    nodes = NodeTable(report.compiled)
+    if args.nodes:
+        sys.stdout.write(nodes.csv())
+        return EXIT_OK
+    try:
+        observed = aggregate(report.compiled, args.flows, nodes)
+    except FlowInputError as exc:
+        _tell(f"zonewall replay: {exc}\n")
+        return EXIT_ERRORS
+    from zonewall.traffic.render import failing, replay_json, replay_markdown, replay_text
+    from zonewall.traffic.replay import judge
+
+    result = judge(report.compiled, report.sources, observed, nodes)
+    render = {"json": replay_json, "markdown": replay_markdown, "text": replay_text}
+    sys.stdout.write(render[args.format](result, args.file, args.fail_on))
+    return EXIT_ERRORS if failing(result, args.fail_on) else EXIT_OK
+
+
 HANDLERS: dict[str, Handler] = {
     "check": cmd_check, "build": cmd_build, "audit": cmd_audit, "lab": cmd_lab,
     "matrix": cmd_present, "graph": cmd_present, "diff": cmd_diff, "explain": cmd_explain,
-    "fmt": cmd_fmt, "init": cmd_init,
+    "fmt": cmd_fmt, "init": cmd_init, "replay": cmd_replay,
 }
 
 

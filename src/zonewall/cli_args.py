@@ -30,6 +30,9 @@ EXIT_CODES = {
     "fmt": "0 formatted (or nothing to do), 1 a file has syntax errors (or, with --check, is "
            "not formatted), 2 usage",
     "init": "0 written, 1 the starter policy exists already or cannot be written, 2 usage",
+    "replay": "0 nothing to fail on, 1 observed traffic the policy would block (or, with "
+              "--fail-on violations, traffic an assertion forbids), a flow file that cannot be "
+              "read, or a policy with errors; 2 usage",
 }
 
 EXAMPLES = {
@@ -44,6 +47,7 @@ EXAMPLES = {
     "explain": "zonewall explain policy.zw guest_wifi --dst-ip 10.40.1.5 --service https",
     "fmt": "zonewall fmt --check policies/*.zw",
     "init": "zonewall init site/ && zonewall build site/policy.zw -o site/out",
+    "replay": "zonewall replay policy.zw conn.log flows.csv --format markdown",
 }
 
 POLICY_HELP = "the policy (.zw); - reads it from standard input (includes then resolve " \
@@ -168,6 +172,22 @@ def build_parser(handlers: dict[str, Handler]) -> argparse.ArgumentParser:
                "and builds clean")
     init.add_argument("dir", nargs="?", default=".", metavar="DIR",
                       help="where to write policy.zw (created if missing; default: here)")
+
+    replay = add("replay", "judge observed traffic (flow logs) by the policy: what it would "
+                 "block, allows never used, assertions already violated, unknown addresses")
+    _policy(replay)
+    replay.add_argument("flows", nargs="*", metavar="FLOWS",
+                        help="flow files: CSV, nfdump/pmacct CSV, Zeek conn.log (TSV or JSON), "
+                        "kernel LOG or IOS ACL log lines, the aggregated table; .gz too")
+    replay.add_argument("--format", choices=("text", "json", "markdown"), default="text",
+                        help="text (default), json for tools, markdown for a change ticket")
+    replay.add_argument("--fail-on", choices=("blocked", "violations", "none"),
+                        default="blocked",
+                        help="exit 1 when observed traffic would be blocked (default), when "
+                        "it violates an assertion, or never")
+    replay.add_argument("--nodes", action="store_true",
+                        help="print the policy's address-to-node table (CSV lo,hi,node) for "
+                        "computing the aggregated table elsewhere, and exit")
 
     for name, command in sub.choices.items():
         command.add_argument("-q", "--quiet", action="store_true",

@@ -16,7 +16,7 @@ itself) is decided by that gateway, as traffic to its own addresses.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from netaddr import AddrFormatError, IPAddress
@@ -37,7 +37,8 @@ from zonewall.ir import (
 from zonewall.packets import PacketSet
 from zonewall.review.describe import service_names, statement_text
 
-__all__ = ["Decider", "Enforcement", "ExplainError", "Explanation", "PairVerdict", "explain"]
+__all__ = ["Decider", "Enforcement", "ExplainError", "Explanation", "PairVerdict", "explain",
+           "pair_judge"]
 
 VERDICTS = ("permitted", "denied", "partial", "not-filtered")
 _PORT_SPEC = re.compile(r"[a-z][a-z0-9/-]*\Z")
@@ -123,6 +124,14 @@ def explain(c: CompiledPolicy, sources: Mapping[str, str], src: str | None, dst:
     return Explanation(src if src is not None else str(src_ip),
                        dst if dst is not None else str(dst_ip), service, port, packets,
                        tuple(notes), _overall(pairs), pairs)
+
+
+def pair_judge(c: CompiledPolicy, sources: Mapping[str, str]
+               ) -> Callable[[Endpoint, Endpoint, PacketSet | None], PairVerdict]:
+    """How one member pair is decided for a packet set, as `explain` answers it: the allows
+    that open part of it, the denies that remove part of what they open, the denies that
+    cover it where no allow opens it.  Build it once and ask many pairs (`zonewall replay`)."""
+    return _Context(c, sources).pair
 
 
 def _overall(pairs: tuple[PairVerdict, ...]) -> str:
