@@ -7,7 +7,8 @@ constant moved by one, `and` / `or` swapped, a `not` dropped, `True` / `False` s
 plain statement (a call, an assignment to an attribute or item, an augmented assignment)
 replaced by `pass`.  Each mutant is written into a private copy of `src/` and the module's
 tests run against it (`PYTHONPATH` puts the copy first); a failing run kills the mutant.
-Docstrings, `__all__`, annotations and lines marked `# pragma: no mutate` are not mutated.
+Docstrings, `__all__`, decorators, annotations and lines marked `# pragma: no mutate` are
+not mutated.
 
 Usage (from the repository root, in the project's venv)::
 
@@ -25,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import ast
-import copy
 import os
 import random
 import shutil
@@ -76,7 +76,7 @@ class Mutant:
 
 
 def _skipped_nodes(tree: ast.Module) -> set[int]:
-    """Nodes never mutated: docstrings, `__all__`, annotations."""
+    """Nodes never mutated: docstrings, `__all__`, decorators, annotations."""
     out: set[int] = set()
     for node in ast.walk(tree):
         body = getattr(node, "body", None)
@@ -87,6 +87,8 @@ def _skipped_nodes(tree: ast.Module) -> set[int]:
         if isinstance(node, ast.Assign) and any(
                 isinstance(t, ast.Name) and t.id == "__all__" for t in node.targets):
             out.update(id(n) for n in ast.walk(node))
+        for deco in getattr(node, "decorator_list", ()):  # dataclass(frozen=True, ...)
+            out.update(id(n) for n in ast.walk(deco))
         for ann in (getattr(node, "annotation", None), getattr(node, "returns", None)):
             if isinstance(ann, ast.AST):
                 out.update(id(n) for n in ast.walk(ann))
@@ -139,7 +141,8 @@ class _Apply(ast.NodeTransformer):
 
     def visit(self, node: ast.AST) -> ast.AST:
         if node is not self.target:
-            return super().visit(node)
+            visited: ast.AST = super().visit(node)
+            return visited
         v = self.variant
         if isinstance(node, ast.Compare):
             node.ops[v] = _FLIP[type(node.ops[v])]()
@@ -151,7 +154,7 @@ class _Apply(ast.NodeTransformer):
             return node.operand
         elif isinstance(node, ast.Constant) and type(node.value) is bool:
             node.value = not node.value
-        elif isinstance(node, ast.Constant):
+        elif isinstance(node, ast.Constant) and type(node.value) is int:
             node.value = node.value + (1 if v == 0 else -1)
         else:
             return ast.copy_location(ast.Pass(), node)
@@ -163,7 +166,7 @@ def mutated_source(m: Mutant) -> str:
     tree = ast.parse(source)
     node, variant, what = _sites(tree, source.splitlines())[m.index]
     assert what == m.what
-    return ast.unparse(ast.fix_missing_locations(_Apply(node, variant).visit(copy.copy(tree))))
+    return ast.unparse(ast.fix_missing_locations(_Apply(node, variant).visit(tree)))
 
 
 def run_one(m: Mutant, workdir: Path) -> bool:
