@@ -50,7 +50,6 @@ TARGETS: dict[str, tuple[str, ...]] = {
     "src/zonewall/packets.py": ("tests/property/test_packets.py",
                                 "tests/unit/verify/test_verify_names.py", *FLOW_TESTS,
                                 "tests/unit/verify"),
-    "src/zonewall/intervals.py": ("tests/property", "tests/unit/verify"),
     "src/zonewall/compiler/flows.py": FLOW_TESTS,
     "src/zonewall/compiler/verify.py": ("tests/unit/compiler/test_verify.py", *FLOW_TESTS),
     **{f"src/zonewall/verify/{p.name}": VERIFY_TESTS
