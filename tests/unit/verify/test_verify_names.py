@@ -21,6 +21,7 @@ import pytest
 from tests.kernel_util import require_tool, unavailable
 from zonewall.packets import ICMP_TYPES, PROTO_NAMES
 from zonewall.verify.ios import IOS_ICMP, IOS_PROTOCOLS
+from zonewall.verify.ios6 import ICMP6_TYPES
 from zonewall.verify.names import IANA_PROTOCOLS, IPTABLES_ICMP, NFT_ICMP, PROTOCOL_LABELS
 
 
@@ -153,3 +154,22 @@ def test_each_ios_icmp_keyword_is_its_type(keyword: str) -> None:
     assert keyword in IOS_TO_NFT, f"pin IOS ICMP type '{keyword}' in IOS_TO_NFT"
     same = IOS_TO_NFT[keyword]
     assert IOS_ICMP[keyword] == (NFT_ICMP[same] if isinstance(same, str) else same)
+
+
+# Cisco IOS ICMPv6 keywords (IPv6 ACLs, `ios6`) and the same type's name in nft.
+IOS6_TO_NFT = {
+    "unreachable": "destination-unreachable", "packet-too-big": "packet-too-big",
+    "time-exceeded": "time-exceeded", "parameter-problem": "parameter-problem",
+    "echo-request": "echo-request", "echo-reply": "echo-reply",
+    "mld-query": "mld-listener-query", "mld-report": "mld-listener-report",
+    "mld-reduction": "mld-listener-reduction", "router-solicitation": "nd-router-solicit",
+    "router-advertisement": "nd-router-advert", "nd-ns": "nd-neighbor-solicit",
+    "nd-na": "nd-neighbor-advert", "redirect": "nd-redirect",
+}
+
+
+def test_each_ios_icmpv6_keyword_is_the_type_nft_names() -> None:
+    symbols = _nft_symbols("icmpv6", "type")
+    assert set(ICMP6_TYPES) == set(IOS6_TO_NFT)
+    assert {k: ICMP6_TYPES[k] for k in IOS6_TO_NFT} == {k: symbols[n]
+                                                          for k, n in IOS6_TO_NFT.items()}
