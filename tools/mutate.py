@@ -17,7 +17,7 @@ Usage (from the repository root, in the project's venv)::
     python tools/mutate.py --sample 150 --seed 1  # a reproducible random sample
     python tools/mutate.py --list src/zonewall/packets.py
 
-Mutants listed in `tools/equivalent-mutants.txt` (`path:line: description`, each with its
+Mutants listed in `tools/equivalent-mutants.txt` (`path:line:column: description`, each with its
 reason on the line after) change no behaviour; they are counted apart and left out of the
 score.  The exit status is 1 when a non-equivalent mutant survives.  No network is used.
 """
@@ -68,10 +68,11 @@ class Mutant:
     path: str  # relative to the repository root
     index: int  # the site's position in the module's walk order
     line: int
+    col: int
     what: str
 
     def key(self) -> str:
-        return f"{self.path}:{self.line}: {self.what}"
+        return f"{self.path}:{self.line}:{self.col}: {self.what}"
 
 
 def _skipped_nodes(tree: ast.Module) -> set[int]:
@@ -130,7 +131,7 @@ def _sites(tree: ast.Module, lines: list[str]) -> list[tuple[ast.AST, int, str]]
 def mutants(path: str) -> list[Mutant]:
     source = (ROOT / path).read_text(encoding="utf-8")
     tree = ast.parse(source)
-    return [Mutant(path, i, getattr(n, "lineno", 0), what)
+    return [Mutant(path, i, getattr(n, "lineno", 0), getattr(n, "col_offset", 0) + 1, what)
             for i, (n, _, what) in enumerate(_sites(tree, source.splitlines()))]
 
 
@@ -187,7 +188,7 @@ def run_one(m: Mutant, workdir: Path) -> bool:
 
 
 def equivalent_keys() -> dict[str, str]:
-    """Accepted equivalent mutants: `path:line: description`, then its reason."""
+    """Accepted equivalent mutants: `path:line:column: description`, then its reason."""
     if not EQUIVALENT.exists():
         return {}
     lines = [ln for ln in EQUIVALENT.read_text(encoding="utf-8").splitlines()

@@ -84,3 +84,38 @@ def test_nft_table_left_open_is_a_parse_error_at_its_last_line() -> None:
     with pytest.raises(ConfigParseError) as err:
         parse_nftables("table ip t {\n", "t.nft")
     assert err.value.line == 1
+
+
+def test_ios_protocol_numbers_start_at_1() -> None:
+    from zonewall.verify import parse_ios
+    text = ("ip access-list extended T\n 10 permit 1 any any\n 20 permit 255 any any\n"
+            "interface Vlan10\n ip access-group T in\n")
+    ev = Evaluator(parse_ios(text, "t.ios"))
+    got = ev.accepted(Cell("Vlan10", None, 1, 1, 2, 2), (None, 1024, False))
+    assert got == PacketSet.protocol(1) | PacketSet.protocol(255)
+
+
+@pytest.mark.parametrize("rule", ["-A zw-forward -s 2001:db8::/32 -j ACCEPT\n",
+                                  "-A zw-forward -p tcp -j ACCEPT\n",
+                                  "-A zw-forward ! -i eth1.100 -j ACCEPT\n"],
+                         ids=["address", "protocol", "negated-interface"])
+def test_ip6tables_companion_beyond_interfaces_fails_closed(rule: str) -> None:
+    compiled, _ = built(str(DBA))
+    text = output(DBA, "fw", "ipv6-companion").text
+    changed = edit(text, "-A zw-forward -i eth1.100 -j zw-ipv6-closed\n",
+                   rule + "-A zw-forward -i eth1.100 -j zw-ipv6-closed\n")
+    with pytest.raises(ConfigParseError):
+        validate(compiled, "fw", changed, "ip6tables", filename="fw.rules6")
+
+
+@pytest.mark.parametrize(("request_type", "reply_type"), [(8, 0), (13, 14), (15, 16), (17, 18)])
+def test_conntrack_icmp_replies_are_the_pairs_conntrack_knows(request_type: int,
+                                                             reply_type: int) -> None:
+    text = ipt("-A FORWARD -p icmp -m icmp --icmp-type "
+               f"{reply_type} -m conntrack --ctstate ESTABLISHED -j ACCEPT\n")
+    ev = Evaluator(parse_iptables(text, "t.rules"))
+    flows = PacketSet.ports(1, request_type, request_type)
+    assert ev.reply_permitted("eth1", "eth2", "10.0.1.1", "10.0.0.1", flows) == flows
+    for other in {8, 13, 15, 17} - {request_type}:  # their replies are other types
+        flows = PacketSet.ports(1, other, other)
+        assert not ev.reply_permitted("eth1", "eth2", "10.0.1.1", "10.0.0.1", flows)
