@@ -119,3 +119,23 @@ def test_conntrack_icmp_replies_are_the_pairs_conntrack_knows(request_type: int,
     for other in {8, 13, 15, 17} - {request_type}:  # their replies are other types
         flows = PacketSet.ports(1, other, other)
         assert not ev.reply_permitted("eth1", "eth2", "10.0.1.1", "10.0.0.1", flows)
+
+
+@pytest.mark.parametrize("rule", ["-A FORWARD -j ACCEPT -j DROP\n", "-A FORWARD ! -j ACCEPT\n"],
+                         ids=["two-targets", "negated-target"])
+def test_iptables_rule_with_a_second_or_negated_target_fails_closed(rule: str) -> None:
+    with pytest.raises(ConfigParseError, match="a second or negated target"):
+        parse_iptables(ipt(rule), "t.rules")
+
+
+@pytest.mark.parametrize(("seq", "ok"), [(0, False), (1, True), (2147483647, True),
+                                         (2147483648, False)])
+def test_ios_ipv6_sequence_numbers_run_from_1_to_2147483647(seq: int, ok: bool) -> None:
+    from zonewall.verify import parse_ios
+    acl = (f"ipv6 access-list V6\n sequence {seq} deny ipv6 any any\n"
+           "interface Vlan10\n ipv6 traffic-filter V6 in\n")
+    if ok:
+        parse_ios(acl, "t.ios")
+    else:
+        with pytest.raises(ConfigParseError):
+            parse_ios(acl, "t.ios")
