@@ -134,3 +134,48 @@ def test_the_walker_resolves_relative_and_nested_imports() -> None:
     assert sorted(n for n in found if any(within(n, f) for f in forbidden)) == [
         "zonewall.backends.base", "zonewall.dsl", "zonewall.dsl.parser",
         "zonewall.dsl.transformer"]
+
+
+# The front end's name tables: what `icmp/NAME` in a policy and a protocol's printed name
+# mean.  The verifier reads names in configs with its own tables (`verify/names.py`, pinned
+# against iptables, nft and the protocol database), so one wrong number cannot sit on both
+# sides of the proof.  The interval arithmetic (`PacketSet`, `key`, the protocol numbers)
+# stays shared.
+FRONT_END_NAME_TABLES = frozenset({"ICMP_TYPES", "PROTO_NAMES", "_ICMP_NAMES"})
+
+
+def names_taken_from_packets(source: str, module: str) -> set[str]:
+    """Names `source` imports from `zonewall.packets`, or reads as attributes of it."""
+    package = module.rpartition(".")[0]
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.ImportFrom):
+            base = package.split(".")[: len(package.split(".")) - (node.level - 1)]
+            prefix = (".".join(base + ([node.module] if node.module else [])) if node.level
+                      else node.module or "")
+            if prefix == "zonewall.packets":
+                found.update(alias.name for alias in node.names)
+            elif prefix == "zonewall":
+                found.update(f"packets.{a.name}" for a in node.names if a.name == "packets")
+        elif isinstance(node, ast.Attribute) and node.attr in FRONT_END_NAME_TABLES:
+            found.add(node.attr)
+    return found
+
+
+VERIFY = files("verify")
+
+
+@pytest.mark.parametrize("path", VERIFY, ids=ids(VERIFY))
+def test_the_verifier_reads_names_with_its_own_tables(path: Path) -> None:
+    taken = names_taken_from_packets(path.read_text(encoding="utf-8"), module_name(path))
+    bad = sorted(taken & FRONT_END_NAME_TABLES | {n for n in taken if n.startswith("packets")})
+    assert bad == [], f"{path.relative_to(SRC)} uses the front end's {', '.join(bad)}"
+
+
+def test_the_name_table_check_sees_every_spelling() -> None:
+    source = ("from zonewall.packets import ICMP, ICMP_TYPES\n"
+              "from ..packets import PROTO_NAMES\nfrom zonewall import packets\n"
+              "import zonewall.packets as p\nx = p._ICMP_NAMES\n")
+    taken = names_taken_from_packets(source, "zonewall.verify.fake")
+    assert taken & FRONT_END_NAME_TABLES == FRONT_END_NAME_TABLES
+    assert "packets.packets" in taken and "ICMP" in taken

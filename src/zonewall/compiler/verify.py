@@ -122,12 +122,17 @@ class Verifier:
     def eps(self, names: Iterable[str]) -> set[int]:
         return {e for n in names for e in self.members[n]}
 
-    def name_in(self, ep: int, names: frozenset[str] | None) -> str:
-        """The member of `names` an endpoint stands for (the most specific external)."""
+    def name_in(self, ep: int, names: frozenset[str] | None,
+                opened: tuple[str, ...] = ()) -> str:
+        """The member of `names` (None: any) an endpoint stands for: the most specific
+        external among those the opening rule names (`opened`), else among all of them.  An
+        address of 'vendor' inside 'internet', let in by `allow internet -> x`, is reported as
+        'internet': the external the allow names, not a narrower one it never mentions."""
         e = self.endpoints[ep]
         if e.kind != "external":  # a class, or a gateway itself (`gateway:NAME`)
             return e.name
         pool = [x for x in e.externals if names is None or x in names] or list(e.externals)
+        pool = [x for x in pool if x in opened] or pool
         return min(pool, key=lambda n: (self.ext_size.get(n, 0), n))
 
     def opener(self, flow: Flow, packets: PacketSet, plaintext: bool = False) -> ResolvedRule:
@@ -143,8 +148,8 @@ class Verifier:
     def flow_failure(self, a: AssertionInput, flow: Flow, offending: PacketSet, verb: str,
                      plaintext: bool = False) -> _Failure:
         rule = self.opener(flow, offending, plaintext)
-        src = self.name_in(flow.src, a.src)
-        dst = self.name_in(flow.dst, a.dst)
+        src = self.name_in(flow.src, a.src, rule.src)
+        dst = self.name_in(flow.dst, a.dst, rule.dst)
         return _Failure(
             f"'{src}' may initiate {offending.describe()} to '{dst}'{verb}",
             (self.hop(src, dst, rule),), rule.span, f"{rule.action} opens it here")

@@ -55,7 +55,8 @@ API::
   (`accepted(cell, ctx)` = service keys accepted, `explain`, `trace`), `address_groups`.
 
 Modules: `model` (expected behaviour from the IR), `replies` (the language's reply definitions),
-`rules` (the shared rule model), `engine` (first-match evaluation over packet sets),
+`rules` (the shared rule model), `names` (the protocol and ICMP-type names configs use, the
+verifier's own tables), `engine` (first-match evaluation over packet sets),
 `addresses` (address equivalence classes), `iptables`, `nftables` + `nft_rule`, `ios` +
 `ios6` + `ios_vty` (parsers), `ipv6` (the iptables IPv6 companion's closure), `selfplane`
 (traffic to the gateway itself), `compare` (`validate`, `summarize`).

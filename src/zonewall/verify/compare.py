@@ -44,7 +44,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 from zonewall.ir import CompiledPolicy
-from zonewall.packets import ICMP, PORT_SPAN, PROTO_NAMES, TCP, UDP, PacketSet, key
+from zonewall.packets import ICMP, PORT_SPAN, TCP, UDP, PacketSet, key
 
 from .addresses import Group, addr_text, address_groups
 from .differences import KINDS, Difference, summarize
@@ -55,6 +55,7 @@ from .ios_vty import vty_findings
 from .iptables import parse_iptables
 from .ipv6 import IPV6_COMPANION, ipv6_differences, nft_ipv6_differences
 from .model import GatewayModel
+from .names import PROTOCOL_LABELS
 from .nftables import parse_nftables, parse_nftables_ipv6
 from .replies import port_cuts, reply_flows, reply_keys
 from .rules import EMPTY, EVERYTHING, AddrMatch, RuleRef, Ruleset, check_chain_loops
@@ -590,7 +591,7 @@ def _merge(ivs: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
 
 def _example(cell: Cell, ctx: Ctx, k: int, stateless: bool) -> str:
     proto, port = divmod(k, PORT_SPAN)
-    name = PROTO_NAMES.get(proto, f"proto {proto}")
+    name = PROTOCOL_LABELS.get(proto, f"proto {proto}")
     src, dst = addr_text(cell.src), addr_text(cell.dst)
     if proto in (TCP, UDP):
         text = f"{name} {src}:{ctx[1]} -> {dst}:{port}"

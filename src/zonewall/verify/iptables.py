@@ -40,11 +40,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from functools import partial
 
-from zonewall.packets import ICMP, ICMP_TYPES, PORT_SPAN, TCP, UDP, PacketSet
+from zonewall.packets import ICMP, PORT_SPAN, TCP, UDP, PacketSet
 
+from .names import IANA_PROTOCOLS, IPTABLES_ICMP
 from .rules import (
     EVERYTHING,
-    IANA_PROTOCOLS,
     AddrMatch,
     Chain,
     ConfigParseError,
@@ -564,8 +564,8 @@ class _RuleParser:
             return None
         if value.isdigit() and int(value) <= 255:
             return int(value)
-        if value in ICMP_TYPES:
-            return ICMP_TYPES[value]
+        if value in IPTABLES_ICMP:
+            return IPTABLES_ICMP[value]
         raise self.fail(f"ICMP type '{value}' is not modelled (codes are not)")
 
     def rule(self) -> Rule:

@@ -28,11 +28,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from zonewall.packets import ICMP_TYPES, PORT_SPAN, PacketSet
+from zonewall.packets import PORT_SPAN, PacketSet
 
+from .names import IANA_PROTOCOLS, NFT_ICMP
 from .nft_rule import RuleParser
 from .rules import (
-    IANA_PROTOCOLS,
     Chain,
     ConfigParseError,
     Rule,
@@ -49,7 +49,6 @@ _TOKEN = re.compile(r'"[^"\n]*"|!=|[{};,=]|@[A-Za-z0-9_.\-]+|[^\s{};,="@#]+|#[^\
 # The tokens or the blanks between them: where these matches cover a whole line, they are the
 # tokens `_TOKEN` finds in it, in one call; other lines are read token by token.
 _TOKEN_OR_BLANK = re.compile(_TOKEN.pattern + r"|[^\S\n]+")
-NFT_ICMP = {**ICMP_TYPES, "info-request": 15, "info-reply": 16}
 PRIORITIES = {"raw": -300, "mangle": -150, "dstnat": -100, "filter": 0, "security": 50,
               "srcnat": 100}
 

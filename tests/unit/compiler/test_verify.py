@@ -323,6 +323,33 @@ def test_encrypted(zw: Callable) -> None:
     ]
 
 
+@pytest.mark.parametrize(("assertion", "allows", "named"), [
+    ("encrypted -> pump", ("allow internet -> pump : hl7", "allow vendor -> pump : https"),
+     "internet"),
+    ("encrypted -> pump", ("allow vendor -> pump : hl7", "allow internet -> pump : https"),
+     "vendor"),
+    ("encrypted -> pump", ("allow internet -> pump : hl7",), "internet"),
+    ("encrypted internet -> pump", ("allow vendor -> pump : hl7",), "internet"),
+    ("encrypted vendor -> pump", ("allow internet -> pump : hl7",), "vendor"),
+], ids=["any-source-names-the-opening-external", "any-source-narrow-opener",
+        "any-source-one-allow", "asserted-wide-source", "asserted-narrow-source"])
+def test_encrypted_from_an_external_names_the_external_that_opens_it(
+        zw: Callable, assertion: str, allows: tuple[str, ...], named: str) -> None:
+    # vendor lies inside internet: its addresses are both.  With any source, the
+    # counterexample names the external the opening allow names; with a listed source, the
+    # listed one.  Moved to 1.0.0.0/24, vendor's addresses come first in address order.
+    low = policy(*allows, f"assert {assertion}").replace(
+        "external internet { address 0.0.0.0/0 }",
+        "external internet { address 0.0.0.0/0 except 0.0.0.0/8 }").replace(
+        "203.0.113.0/24", "1.0.0.0/24")
+    out = zw(low)
+    result = out.assertion(assertion)
+    assert result.status == "fail"
+    assert hops(result) == [(named, "pump", ("hl7",), L)]
+    assert out.only("E306").message == (
+        f"assertion '{assertion}' fails: '{named}' may initiate tcp/2575 to 'pump' unencrypted")
+
+
 def test_encrypted_uses_the_plaintext_flag_of_the_opening_allow(zw: Callable) -> None:
     # same packets under two names: the allow that names the plaintext one makes it plaintext
     out = zw(policy("service mllp_tls = tcp/2575", "allow engine -> ws : mllp_tls",
