@@ -343,7 +343,7 @@ def test_vty_lines_split_and_telnet_added_are_drift() -> None:
     diffs = check(HOSPITAL, "dist_sw1", sw_text().replace(block[0], split))
     # lines 5-15 bind an undefined ACL (any source) and take telnet too
     assert {d.ingress for d in diffs} == {"line vty"}
-    assert any(d.packets == PacketSet.ports(TCP, 23, 23) and "netops_ws" in d.src_owner
+    assert any(d.packets == PacketSet.ports(TCP, 23, 23) and "oob_mgmt" in d.src_owner
                for d in diffs)
     assert check(HOSPITAL, "dist_sw1", sw_text().replace(
         block[0], block[0].replace("line vty 0 15", "line vty 0 4") +

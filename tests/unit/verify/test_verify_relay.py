@@ -102,7 +102,8 @@ def test_the_servers_answer_is_required_on_a_stateless_gateway(tmp_path: Path) -
     line = next(x for x in text.splitlines()
                 if "permit udp 10.40.0.16 0.0.0.15 eq 67 host 10.41.255.2" in x)
     diffs = check(path, "fw", edit(text, line + "\n", ""))
-    assert [d.kind for d in diffs] == ["reply-blocked"], [d.describe() for d in diffs]
+    # the SVI address cuts the server class into source groups: one finding per group
+    assert {d.kind for d in diffs} == {"reply-blocked"}, [d.describe() for d in diffs]
 
 
 def test_without_the_relay_the_server_gateway_permits_nothing_from_its_source(

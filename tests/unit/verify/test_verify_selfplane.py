@@ -24,10 +24,12 @@ class infra { subnet 10.0.0.32/28 }
 class siem  { subnet 10.0.1.0/28 }
 external internet { address 0.0.0.0/0 except 10.0.0.0/8 }
 external vendor   { address 203.0.113.0/24 }
+external mgmt     { address 10.9.0.0/24 }
 gateway fw { platform iptables  interface "eth1.{vlan}"  uplink "eth0"  serves admin, guest, infra }
 gateway nf { platform nftables  interface "eth2.{vlan}"  uplink "eth0"  serves siem }
-allow admin -> gateways : ssh, https      "management"
-allow siem -> gateway:fw : snmp           "monitoring"
+allow admin -> gateway:fw : ssh, https   "management"
+allow mgmt -> gateways : ssh, https       "out-of-band management"
+allow siem -> gateway:nf : snmp           "monitoring"
 allow vendor -> gateway:fw : https        "vendor portal"
 allow guest -> infra : dhcp               "DHCP server"
 allow guest -> internet : https
@@ -57,8 +59,8 @@ def test_iptables_input_plane_layout(policy: str) -> None:
     assert "-A zw-input -i eth0 -j zw-self" in text
     assert ("-A zw-self -i eth1.100 -s 10.0.0.0/28 -m comment --comment \"to the gateway itself"
             " from admin\" -j zw-s-admin") in text
-    # siem is served by nf: it reaches fw through the uplink
-    assert "-A zw-self -i eth0 -s 10.0.1.0/28" in text
+    # mgmt is an external: it reaches fw through the uplink
+    assert "-A zw-self -i eth0 -s 10.9.0.0/24" in text
     assert "{ iptables -w -C INPUT -j zw-input 2>/dev/null || iptables -w -I INPUT 1 -j " \
            "zw-input; }" in text
     assert "INPUT" not in output(policy, "fw", "ipv6-companion").text.split("*filter")[1]
@@ -142,10 +144,10 @@ def test_nft_input_plane_mutations(policy: str) -> None:
     no_dispatch = edit(text, '        meta nfproto ipv4 iifname "eth0" jump zw_self\n', "")
     diffs = to_box(check(policy, "nf", no_dispatch))
     assert diffs and {(d.kind, d.ingress) for d in diffs} == {("permits-too-much", "eth0")}
-    widened = edit(text, "jump zs_admin comment", "accept comment")
+    widened = edit(text, "jump zs_mgmt comment", "accept comment")
     diffs = to_box(check(policy, "nf", widened))
     assert {(d.kind, d.ingress, d.src_owner) for d in diffs} == {
-        ("permits-too-much", "eth0", "admin")}
+        ("permits-too-much", "eth0", "mgmt")}
 
 
 def test_nft_only_ipv4_is_modelled_for_nfproto(policy: str) -> None:
@@ -158,7 +160,7 @@ def test_nft_only_ipv4_is_modelled_for_nfproto(policy: str) -> None:
 
 
 def test_a_policy_with_no_gateway_flow_closes_the_box(tmp_path: Path) -> None:
-    text = POLICY.split("allow admin -> gateways")[0] + "allow guest -> internet : https\n"
+    text = POLICY.split("allow admin -> gateway:fw")[0] + "allow guest -> internet : https\n"
     path = write_policy(tmp_path, "closed", text)
     rules = output(path, "fw").text
     assert "-A zw-self -i" not in rules  # no permit to the box at all
@@ -171,9 +173,9 @@ def test_build_notes_a_box_nothing_may_reach(policy: str, tmp_path: Path) -> Non
 
     reached = run_check(policy).compiled
     assert reached is not None and closed_box_notes(reached) == []
-    text = POLICY.replace('allow siem -> gateway:fw : snmp           "monitoring"\n', "")
-    text = text.replace('allow admin -> gateways : ssh, https      "management"\n',
-                        'allow admin -> gateway:fw : ssh          "management"\n')
+    text = POLICY.replace('allow siem -> gateway:nf : snmp           "monitoring"\n', "")
+    text = text.replace('allow mgmt -> gateways : ssh, https       "out-of-band management"\n',
+                        'allow mgmt -> gateway:fw : ssh           "out-of-band management"\n')
     nf_closed = run_check(write_policy(tmp_path, "nf_closed", text)).compiled
     assert nf_closed is not None
     [note] = closed_box_notes(nf_closed)
