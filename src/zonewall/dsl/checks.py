@@ -30,9 +30,15 @@ MAX_NAME = 31
 # Words with a meaning of their own in selectors and services: never usable as names.
 RESERVED = frozenset({"any", "internal", "external", "tag", "criticality", "gateway",
                       "gateways", "ip", "icmp", "tcp", "udp", "proto"})
-_NAME_RE = re.compile(r"[a-z][a-z0-9_]*(-[a-z0-9_]+)*\Z")
+# Possessive (`*+`): a repeated group otherwise keeps a backtracking record per `-part`.
+_NAME_RE = re.compile(r"[a-z][a-z0-9_]*(?:-[a-z0-9_]+)*+\Z")
 _PROTO_WORDS = {"ip": PacketSet.everything(), "icmp": PacketSet.protocol(ICMP),
                 "tcp": PacketSet.protocol(TCP), "udp": PacketSet.protocol(UDP)}
+
+
+def _shown(name: str) -> str:
+    """A name as a message quotes it: a very long one is cut (the caret shows where it is)."""
+    return name if len(name) <= 2 * MAX_NAME else name[: 2 * MAX_NAME] + "..."
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,15 +84,15 @@ class TokenChecks:
         if not _NAME_RE.match(value):
             self.sink.error(
                 "E104",
-                f"invalid {what} '{value}': names are lowercase letters, digits, '_' and '-', "
-                "start with a letter and do not end with '-'",
+                f"invalid {what} '{_shown(value)}': names are lowercase letters, digits, '_' "
+                "and '-', start with a letter and do not end with '-'",
                 span,
             )
         elif len(value) > MAX_NAME:
             self.sink.error(
                 "E104",
-                f"{what} '{value}' is {len(value)} characters long; the limit is {MAX_NAME} "
-                "(names become chain, ACL and VLAN names)",
+                f"{what} '{_shown(value)}' is {len(value)} characters long; the limit is "
+                f"{MAX_NAME} (names become chain, ACL and VLAN names)",
                 span,
             )
         else:

@@ -43,16 +43,19 @@ __all__ = ["FastSyntaxError", "parse_fast"]
 
 # Whitespace and comments (lark's WS and COMMENT, ignored everywhere), then one token.  The
 # order of the alternatives is lark's: priority-2 terminals (PORTSPEC, CIDR) before INT and
-# NAME, "->" before "-".  The comment group is atomic so that a bad character after a long run
-# of comments fails at once.
+# NAME, "->" before "-".  Every repetition of a group is possessive (`*+`): the regular
+# expression engine otherwise keeps a backtracking record per repetition (about 260 bytes), so
+# a 10 MB string literal, name or run of comment lines cost gigabytes; possessive repeats keep
+# none, and a bad character after a long run of comments fails at once.  Nothing follows these
+# groups in the pattern, so the match is the same as the greedy one.
 _TOKEN = re.compile(r"""
-    [ \t\f\r\n]*(?>(?:\#[^\n]*[ \t\f\r\n]*)*)
+    [ \t\f\r\n]*+(?:\#[^\n]*+[ \t\f\r\n]*+)*+
     (?:
-      (?P<port>(?:tcp|udp|icmp|proto)/[A-Za-z0-9]+(?:-[A-Za-z0-9]+)*)
+      (?P<port>(?:tcp|udp|icmp|proto)/[A-Za-z0-9]+(?:-[A-Za-z0-9]+)*+)
     | (?P<cidr>[0-9]+\.[0-9]+\.[0-9]+\.[0-9]+(?:/[0-9]+)?)
     | (?P<int>[0-9]+)
-    | (?P<word>[A-Za-z_][A-Za-z0-9_]*(?:-[A-Za-z0-9_]+)*)
-    | (?P<string>"(?:[^"\\\n]|\\.)*")
+    | (?P<word>[A-Za-z_][A-Za-z0-9_]*(?:-[A-Za-z0-9_]+)*+)
+    | (?P<string>"(?:[^"\\\n]|\\.)*+")
     | (?P<arrow>->)
     | (?P<lbrace>\{)
     | (?P<rbrace>\})
@@ -94,7 +97,7 @@ _LONGEST_FIRST: dict[frozenset[str], tuple[str, ...]] = {}
 # (atomic groups: the longest word, as the lexer takes it; a service not followed by "/", where
 # the lexer reads a PORTSPEC).  Anything else (comments, line breaks, selector keywords) takes
 # the general path, from where this match ends.
-_WORD = r"(?>[A-Za-z_][A-Za-z0-9_]*(?:-[A-Za-z0-9_]+)*)"
+_WORD = r"(?>[A-Za-z_][A-Za-z0-9_]*(?:-[A-Za-z0-9_]+)*+)"
 _SIMPLE_RULE = re.compile(rf"[ \t]*({_WORD})[ \t]*->[ \t]*({_WORD})[ \t]*:"
                           rf"[ \t]*({_WORD}(?!/)(?:[ \t]*,[ \t]*{_WORD}(?!/))*)")
 _WORD_RE = re.compile(_WORD)
