@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 __all__ = [
     "CODES",
@@ -132,6 +132,14 @@ CODES: Mapping[str, str] = {
 }
 
 
+# A source line longer than this is shown cut around the caret: CONTEXT characters before the
+# span and after it, and at most 2 * CONTEXT characters of the span itself, each cut marked
+# with "...".  Without it every diagnostic on a 20 KB line reprinted the 20 KB.
+CONTEXT = 100
+_LONG_LINE = 3 * CONTEXT
+_CUT = "..."
+
+
 def _caret_line(span: Span, text: str) -> str:
     """Carets under the span, on the span's first line (tabs kept so carets line up)."""
     start = max(span.col - 1, 0)
@@ -139,6 +147,23 @@ def _caret_line(span: Span, text: str) -> str:
     end = max(min(end, len(text)), start + 1)
     pad = "".join("\t" if ch == "\t" else " " for ch in text[:start])
     return pad + "^" * (end - start)
+
+
+def _shown_line(span: Span, text: str) -> tuple[str, str]:
+    """The source line as shown and its caret line; a long line is cut around the span."""
+    if len(text) <= _LONG_LINE:
+        return text, _caret_line(span, text)
+    start = min(max(span.col - 1, 0), len(text))
+    real_end = span.end_col - 1 if span.end_line == span.line else len(text)
+    real_end = min(max(real_end, start + 1), len(text))
+    end = min(real_end, start + 2 * CONTEXT)  # a long span shows its first 2 * CONTEXT
+    lo = max(start - CONTEXT, 0)
+    hi = end if end < real_end else min(end + CONTEXT, len(text))
+    head = _CUT if lo > 0 else ""
+    tail = _CUT if hi < len(text) else ""
+    window = text[lo:hi]
+    local = Span(span.file, 1, start - lo + 1 + len(head), 1, end - lo + 1 + len(head))
+    return head + window + tail, _caret_line(local, head + window)
 
 
 def source_lines(text: str) -> list[str]:
@@ -188,10 +213,9 @@ def render_diagnostic(d: Diagnostic, sources: Mapping[str, str],
             cache[d.span.file] = source_lines(sources[d.span.file])
         src_lines = cache[d.span.file]
         if 1 <= d.span.line <= len(src_lines):
-            text = src_lines[d.span.line - 1]
+            text, caret = _shown_line(d.span, src_lines[d.span.line - 1])
             gutter = " " * len(str(d.span.line))
             lines.append(f"  {d.span.line} | {text}")
-            caret = _caret_line(d.span, text)
             lines.append(f"  {gutter} | {caret}" + (f" {d.label}" if d.label else ""))
     for note, span in d.notes:
         lines.append(f"  note: {span.where()}: {note}" if span else f"  note: {note}")
@@ -214,20 +238,58 @@ def sort_diagnostics(diags: Iterable[Diagnostic]) -> list[Diagnostic]:
     return sorted(diags, key=key)
 
 
+# Diagnostics of one code on one source line after the first PER_LINE are counted, not kept:
+# the last one kept says "and N more ... on this line".  10,000 bad escapes in one string were
+# 10,000 diagnostics that each reprinted the line.
+PER_LINE = 3
+
+
+class _LineCount:
+    """How many diagnostics of one code one line has had, and the last one kept."""
+
+    __slots__ = ("count", "index", "last")
+
+    def __init__(self, last: Diagnostic) -> None:
+        self.count = 0
+        self.index = 0
+        self.last = last
+
+
 @dataclass
 class DiagnosticSink:
-    """The one mutable object of the pipeline: where passes report problems."""
+    """The one mutable object of the pipeline: where passes report problems.
+
+    At most `PER_LINE` diagnostics of one code on one line are kept (see `add`).
+    """
 
     items: list[Diagnostic] = field(default_factory=list)
+    reported: int = 0  # every diagnostic reported, kept or only counted
+    _lines: dict[tuple[str, int, str], _LineCount] = field(default_factory=dict, repr=False)
 
     def error(self, code: str, message: str, span: Span | None = None, **kw: object) -> None:
-        self.items.append(Diagnostic(Severity.ERROR, code, message, span, **kw))  # type: ignore[arg-type]
+        self.add(Diagnostic(Severity.ERROR, code, message, span, **kw))  # type: ignore[arg-type]
 
     def warning(self, code: str, message: str, span: Span | None = None, **kw: object) -> None:
-        self.items.append(Diagnostic(Severity.WARNING, code, message, span, **kw))  # type: ignore[arg-type]
+        self.add(Diagnostic(Severity.WARNING, code, message, span, **kw))  # type: ignore[arg-type]
 
     def add(self, d: Diagnostic) -> None:
-        self.items.append(d)
+        """Keep `d`, unless `PER_LINE` of its code on its line are kept already: then the
+        last of those gets (or updates) a note "and N more <severity>[<code>] on this line"."""
+        self.reported += 1
+        if d.span is None:
+            self.items.append(d)
+            return
+        key = (d.span.file, d.span.line, d.code)
+        seen = self._lines.get(key)
+        if seen is None:
+            seen = self._lines[key] = _LineCount(d)
+        seen.count += 1
+        if seen.count <= PER_LINE:
+            seen.index, seen.last = len(self.items), d
+            self.items.append(d)
+            return
+        more = f"and {seen.count - PER_LINE} more {d.severity.value}[{d.code}] on this line"
+        self.items[seen.index] = replace(seen.last, notes=(*seen.last.notes, (more, None)))
 
     @property
     def has_errors(self) -> bool:

@@ -32,6 +32,7 @@ RESERVED = frozenset({"any", "internal", "external", "tag", "criticality", "gate
                       "gateways", "ip", "icmp", "tcp", "udp", "proto"})
 # Possessive (`*+`): a repeated group otherwise keeps a backtracking record per `-part`.
 _NAME_RE = re.compile(r"[a-z][a-z0-9_]*(?:-[a-z0-9_]+)*+\Z")
+_ESCAPE = re.compile(r"\\(.)", re.DOTALL)
 _PROTO_WORDS = {"ip": PacketSet.everything(), "icmp": PacketSet.protocol(ICMP),
                 "tcp": PacketSet.protocol(TCP), "udp": PacketSet.protocol(UDP)}
 
@@ -107,24 +108,18 @@ class TokenChecks:
         return value
 
     def string(self, value: str, span: Span) -> str:
+        """A string token's text without its quotes and escapes; an unknown escape is E106 at
+        the escape itself (a string is on one line)."""
         raw = value[1:-1]
         if "\\" not in raw:
             return raw
-        out: list[str] = []
-        i = 0
-        while i < len(raw):
-            ch = raw[i]
-            if ch == "\\":
-                nxt = raw[i + 1]
-                if nxt not in '"\\':
-                    self.sink.error("E106", f"unknown escape '\\{nxt}' in string: only \\\" and "
-                                    "\\\\ are allowed", span)
-                out.append(nxt)
-                i += 2
-                continue
-            out.append(ch)
-            i += 1
-        return "".join(out)
+        for m in _ESCAPE.finditer(raw):
+            if m[1] not in '"\\':
+                col = span.col + 1 + m.start()
+                self.sink.error("E106", f"unknown escape '\\{m[1]}' in string: only \\\" and "
+                                "\\\\ are allowed", Span(span.file, span.line, col, span.line,
+                                                            col + 2))
+        return _ESCAPE.sub(r"\1", raw)
 
     def integer(self, value: str, span: Span, lo: int, hi: int, what: str) -> int:
         if len(value) > 10 or not (lo <= int(value) <= hi):

@@ -1,0 +1,177 @@
+"""Resource bombs: small or odd inputs that once took gigabytes or never finished (issue #12 item 5).
+
+    python benchmarks/bombs.py                      # every case, full size
+    python benchmarks/bombs.py --cases title,tags   # some of them
+    python benchmarks/bombs.py --smoke              # every case, tiny (what the test suite runs)
+    python benchmarks/bombs.py --write DIR          # only write the policies into DIR
+
+Each case writes one policy and runs one zonewall command on it in a fresh process
+(`python -m zonewall ...`), and records the exit status, wall time, peak RSS (from `wait4`,
+interpreter start-up included), the size of stderr and the first line of stderr.  Results go
+to a Markdown table on stdout.  A case fails (exit 1 of this script) when the command raised a
+traceback, exited other than as the case expects, or went over the 1 GiB RSS budget that
+`check` must keep for any policy up to the 64 MiB file cap.
+
+Cases (sizes for the full run; `--smoke` divides them):
+
+* `title-60mb`: a policy title of 60 MB (under the 64 MiB file cap).
+* `description-10mb-escapes`: a class description of 10 MB, half of it `\\\\` escapes.
+* `bad-escapes-one-line`: 10,000 unknown escapes (`\\q`) on one 20 KB line: stderr stays
+  small (diagnostics of one kind per line are capped, long lines are cut around the caret).
+* `long-name-60mb`: a 60 MB class name (`a-a-a-...`).
+* `comments-60mb`: 30 million comment lines.
+* `tags-4000x20`: 4,000 classes in 20 tags, 20 rules `allow tag:tI -> tag:tJ` (800,000 class
+  pairs), one iptables gateway: `build`.
+* `allows-1m`: 1,000,000 one-line allows over 1,000 classes: `check` refuses it early (E109,
+  the statement limit).
+* `allows-limit`: just under the statement limit: `check`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+SRC = HERE.parent / "src"
+GIB = 1 << 30
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    write: Callable[[Path, int], None]  # (path, scale divisor)
+    command: str  # check | build
+    exits: tuple[int, ...]  # acceptable exit statuses
+    note: str
+
+
+def _lines(path: Path, parts: Iterator[str]) -> None:
+    with open(path, "w", encoding="utf-8") as fh:
+        for part in parts:
+            fh.write(part)
+
+
+def _classes(n: int, tags: int = 0) -> Iterator[str]:
+    yield "pool subnets 10.0.0.0/8\npool vlans 2-4094\nservice https = tcp/443\n"
+    for i in range(n):
+        tag = f" tags t{i % tags}" if tags else ""
+        yield f"class c{i} {{ hosts 4{tag} }}\n"
+    yield ('gateway fw { platform iptables interface "eth1.{vlan}" uplink "eth0" '
+           "serves internal }\n")
+
+
+def title(path: Path, div: int) -> None:
+    _lines(path, iter([f'policy "{"t" * (60_000_000 // div)}" {{ owner "o" }}\n']))
+
+
+def escapes(path: Path, div: int) -> None:
+    text = "\\\\x" * (10_000_000 // 3 // div)
+    _lines(path, iter(['class a { hosts 4 description "', text, '" }\n']))
+
+
+def bad_escapes(path: Path, div: int) -> None:
+    text = "\\q" * (10_000 // div)
+    _lines(path, iter([f'class a {{ hosts 4 description "{text}" }}\n']))
+
+
+def long_name(path: Path, div: int) -> None:
+    _lines(path, iter(["class ", "a-" * (30_000_000 // div), "a { hosts 4 }\n"]))
+
+
+def comments(path: Path, div: int) -> None:
+    _lines(path, iter(["#\n" * (30_000_000 // div), "class a { hosts 4 }\n"]))
+
+
+def tags(path: Path, div: int) -> None:
+    n = 4000 // div
+    rules = (f"allow tag:t{i} -> tag:t{(i + 1) % 20} : https\n" for i in range(20))
+    _lines(path, iter([*_classes(n, 20), *rules]))
+
+
+def allows(count: int) -> Callable[[Path, int], None]:
+    def write(path: Path, div: int) -> None:
+        n = count // div
+        rules = (f"allow c{i % 1000} -> c{(i * 7 + 1) % 1000} : https\n" for i in range(n))
+        _lines(path, iter([*_classes(1000 if div == 1 else 50), *rules]))
+    return write
+
+
+def _limit() -> int:
+    sys.path.insert(0, str(SRC))
+    from zonewall.dsl.parser import MAX_STATEMENTS
+    return MAX_STATEMENTS
+
+
+CASES = [
+    Case("title-60mb", title, "check", (0,), "60 MB string literal"),
+    Case("description-10mb-escapes", escapes, "check", (0,), "10 MB string, 1/3 escapes"),
+    Case("bad-escapes-one-line", bad_escapes, "check", (1,), "10,000 E106 on one line"),
+    Case("long-name-60mb", long_name, "check", (1,), "60 MB name (E104)"),
+    Case("comments-60mb", comments, "check", (0,), "30 M comment lines"),
+    Case("tags-4000x20", tags, "build", (0,), "800,000 class pairs, iptables"),
+    Case("allows-1m", allows(1_000_000), "check", (1,), "over the statement limit"),
+    Case("allows-limit", allows(_limit() - 1100), "check", (0,), "at the statement limit"),
+]
+
+
+def run(case: Case, folder: Path, div: int) -> dict[str, object]:
+    policy = folder / f"{case.name}.zw"
+    case.write(policy, div)
+    argv = [sys.executable, "-m", "zonewall", case.command, str(policy)]
+    if case.command == "build":
+        argv += ["-o", str(folder / f"{case.name}.out")]
+    env = dict(os.environ, PYTHONPATH=str(SRC))
+    start = time.perf_counter()
+    with open(folder / "stderr", "wb") as err:
+        proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=err, env=env)
+        _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - start
+    code = os.waitstatus_to_exitcode(status)
+    stderr = (folder / "stderr").read_bytes()
+    first = stderr.split(b"\n", 1)[0].decode("utf-8", "replace")
+    rss = usage.ru_maxrss * 1024
+    ok = code in case.exits and b"Traceback" not in stderr and rss < GIB
+    return {"case": case.name, "note": case.note, "bytes": policy.stat().st_size,
+            "command": case.command, "exit": code, "wall": wall, "rss": rss,
+            "stderr": len(stderr), "first": first[:100], "ok": ok}
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--cases", default="", help="comma-separated case names (default: all)")
+    ap.add_argument("--smoke", action="store_true", help="tiny sizes (seconds in all)")
+    ap.add_argument("--write", metavar="DIR", help="only write the policies into DIR")
+    args = ap.parse_args()
+    chosen = [c for c in CASES if not args.cases or c.name in args.cases.split(",")]
+    div = 1000 if args.smoke else 1
+    if args.write:
+        for case in chosen:
+            case.write(Path(args.write) / f"{case.name}.zw", div)
+        return 0
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    print("| case | input | command | exit | wall | peak RSS | stderr | first line of stderr |")
+    print("|---|---|---|---|---|---|---|---|")
+    failed = 0
+    with tempfile.TemporaryDirectory(prefix="zw-bombs-") as tmp:
+        for case in chosen:
+            r = run(case, Path(tmp), div)
+            failed += not r["ok"]
+            print(f"| {r['case']}{'' if r['ok'] else ' **FAILED**'} | {r['note']}, "
+                  f"{int(r['bytes']) / 1e6:.1f} MB | {r['command']} | {r['exit']} | "  # type: ignore[call-overload]
+                  f"{r['wall']:.1f} s | {int(r['rss']) >> 20} MiB | "  # type: ignore[call-overload]
+                  f"{int(r['stderr']):,} B | `{r['first']}` |", flush=True)  # type: ignore[call-overload]
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
