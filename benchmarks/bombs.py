@@ -1,4 +1,4 @@
-"""Resource bombs: small or odd inputs that once took gigabytes or never finished (issue #12 item 5).
+"""Resource bombs: small or odd inputs that took gigabytes or never finished (issue #12 item 5).
 
     python benchmarks/bombs.py                      # every case, full size
     python benchmarks/bombs.py --cases title,tags   # some of them
@@ -149,7 +149,8 @@ def run(case: Case, folder: Path, smoke: bool) -> dict[str, object]:
     rss = usage.ru_maxrss * 1024
     exits = case.smoke_exits if smoke else case.exits
     ok = code in exits and b"Traceback" not in stderr and rss < GIB
-    return {"case": case.name, "note": f"{case.smoke if smoke else case.size:,} {case.note}", "bytes": policy.stat().st_size,
+    size = case.smoke if smoke else case.size
+    return {"case": case.name, "note": f"{size:,} {case.note}", "bytes": policy.stat().st_size,
             "command": case.command, "exit": code, "wall": wall, "rss": rss,
             "stderr": len(stderr), "first": first[:100], "ok": ok}
 

@@ -186,13 +186,13 @@ def test_rendering_many_diagnostics_splits_each_source_once(
     import zonewall.diagnostics as diagnostics_module
 
     calls: list[int] = []
-    real = diagnostics_module.source_lines
 
-    def counting(text: str) -> list[str]:
-        calls.append(1)
-        return real(text)
+    class Counting(diagnostics_module.SourceLines):
+        def __init__(self, text: str) -> None:
+            calls.append(1)
+            super().__init__(text)
 
-    monkeypatch.setattr(diagnostics_module, "source_lines", counting)
+    monkeypatch.setattr(diagnostics_module, "SourceLines", Counting)
     source = "".join(f"# line {i}\n" for i in range(5_000))
     diags = [Diagnostic(Severity.WARNING, "W105", "m", Span("big.zw", 1 + i * 9, 1, 1 + i * 9, 5))
              for i in range(500)]

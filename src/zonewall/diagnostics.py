@@ -9,8 +9,11 @@ point at a `Span` of the source.  `render_diagnostic` turns one into the text th
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable, Mapping
+import re
+from array import array
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from typing import overload
 
 __all__ = [
     "CODES",
@@ -166,15 +169,52 @@ def _shown_line(span: Span, text: str) -> tuple[str, str]:
     return head + window + tail, _caret_line(local, head + window)
 
 
+class SourceLines(Sequence[str]):
+    """The lines of a source text as the parser counts them: split at "\n" only (a "\r"
+    before it is dropped).
+
+    Only the offsets of line starts are kept (4 bytes a line), and a line's text is cut out
+    when asked for: a list of 30 million short lines (a policy of comment lines, under the
+    64 MiB cap) took gigabytes.
+    """
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self._starts = array("I", [0])
+        self._starts.extend(m.end() for m in _NEWLINE.finditer(text))
+
+    def __len__(self) -> int:
+        return len(self._starts)
+
+    @overload
+    def __getitem__(self, index: int) -> str: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[str]: ...
+
+    def __getitem__(self, index: int | slice) -> str | list[str]:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        start = self._starts[index]
+        n = index % len(self) + 1
+        end = self._starts[n] - 1 if n < len(self) else len(self.text)
+        line = self.text[start:end]
+        return line[:-1] if line.endswith("\r") else line
+
+
+_NEWLINE = re.compile("\n")
+
+
 def source_lines(text: str) -> list[str]:
-    """Lines as the parser counts them: split at "\n" only (a "\r" before it is dropped)."""
+    """Lines as the parser counts them: split at "\n" only (a "\r" before it is dropped).
+    `SourceLines` is the same sequence without a string per line."""
     return [line[:-1] if line.endswith("\r") else line for line in text.split("\n")]
 
 
-def span_text(lines: list[str], span: Span) -> str:
+def span_text(lines: Sequence[str], span: Span) -> str:
     """The text a span covers in `lines` (from `source_lines`), comments dropped and
     whitespace collapsed to single spaces: a statement as written, on one line."""
-    picked = lines[span.line - 1: span.end_line]
+    picked = list(lines[span.line - 1: span.end_line])
     if not picked:
         return ""
     if len(picked) == 1:
@@ -203,14 +243,14 @@ def _strip_comment(line: str) -> str:
 
 
 def render_diagnostic(d: Diagnostic, sources: Mapping[str, str],
-                      _lines: dict[str, list[str]] | None = None) -> str:
+                      _lines: dict[str, SourceLines] | None = None) -> str:
     """Render one diagnostic as text, with the source line and a caret line where known."""
     head = f"{d.severity.value}[{d.code}]: {d.message}"
     lines = [f"{d.span.where()}: {head}" if d.span else head]
     if d.span is not None and d.span.file in sources:
         cache = {} if _lines is None else _lines
         if d.span.file not in cache:
-            cache[d.span.file] = source_lines(sources[d.span.file])
+            cache[d.span.file] = SourceLines(sources[d.span.file])
         src_lines = cache[d.span.file]
         if 1 <= d.span.line <= len(src_lines):
             text, caret = _shown_line(d.span, src_lines[d.span.line - 1])
@@ -223,7 +263,7 @@ def render_diagnostic(d: Diagnostic, sources: Mapping[str, str],
 
 
 def render_all(diags: Iterable[Diagnostic], sources: Mapping[str, str]) -> str:
-    cache: dict[str, list[str]] = {}
+    cache: dict[str, SourceLines] = {}
     return "".join(render_diagnostic(d, sources, cache) + "\n" for d in diags)
 
 

@@ -15,7 +15,7 @@ from typing import Any
 
 from netaddr import AddrFormatError, IPNetwork
 
-from zonewall.diagnostics import DiagnosticSink, Span, source_lines, span_text
+from zonewall.diagnostics import DiagnosticSink, SourceLines, Span, span_text
 from zonewall.ir import (
     ClassDef,
     Criticality,
@@ -76,7 +76,7 @@ class TokenChecks:
         self.file = file
         self.text = text
         self.sink = sink
-        self._lines: list[str] | None = None
+        self._lines: SourceLines | None = None
         self._good_names: set[str] = set()  # names already found valid (no diagnostic)
 
     def name(self, value: str, span: Span, what: str = "name") -> str:
@@ -255,9 +255,9 @@ class TokenChecks:
                           object_groups="object-groups" in attrs,
                           stateless_accepted=attrs.get("stateless-replies"))
 
-    def lines(self) -> list[str]:
+    def lines(self) -> SourceLines:
         if self._lines is None:
-            self._lines = source_lines(self.text)
+            self._lines = SourceLines(self.text)
         return self._lines
 
     def source_text(self, span: Span) -> str:
