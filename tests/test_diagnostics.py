@@ -32,10 +32,6 @@ CASES = sorted(p.stem for p in CASES_DIR.glob("*.zw"))
 # Codes that no policy can trigger today, each with the reason.  The meta-test fails if a case
 # for one of them appears, so that this list never hides a code that is in fact covered.
 UNTRIGGERABLE = {
-    # RecursionError while parsing/transforming cannot happen (the grammar has no recursive
-    # rule), files over 64 MiB are E105; only includes nested more than 64 files deep give
-    # E109, too many files for a case here: tests/unit/dsl/test_include_safety.py builds one.
-    "E109": "only an include chain more than 64 files deep (built by test_include_safety.py)",
     # Translation validation: only a bug in a backend triggers these; they are proven by
     # tests/e2e/test_translation_validation.py, which breaks a backend on purpose.
     "E404": "a backend bug: a rendered config that does not enforce the policy",

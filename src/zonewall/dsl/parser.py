@@ -411,7 +411,8 @@ class _Loader:
         if len(stack) >= MAX_INCLUDE_DEPTH:
             raise DiagnosticError([Diagnostic(
                 Severity.ERROR, "E109", f"includes are nested more than {MAX_INCLUDE_DEPTH} "
-                "files deep", inc.span)])
+                "files deep; include this file from one higher up the chain (a file included "
+                "twice is read once)", inc.span)])
         display = posixpath.normpath(posixpath.join(posixpath.dirname(including), inc.path))
         real = os.path.realpath(display)
         self._confine(inc, real)
