@@ -36,8 +36,9 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from itertools import chain
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -57,10 +58,18 @@ class Case:
     note: str
 
 
-def _lines(path: Path, parts: Iterator[str]) -> None:
+def _lines(path: Path, parts: Iterable[str]) -> None:
     with open(path, "w", encoding="utf-8") as fh:
         for part in parts:
             fh.write(part)
+
+
+def _repeat(text: str, count: int) -> Iterator[str]:
+    """`text * count` in pieces of about 1 MB: this process stays small, so the peak RSS a
+    child reports is the child's own (a forked child starts with its parent's resident set)."""
+    per = max(1, (1 << 20) // len(text))
+    for start in range(0, count, per):
+        yield text * min(per, count - start)
 
 
 def _classes(n: int, tags: int = 0) -> Iterator[str]:
@@ -79,12 +88,12 @@ _REST = ('pool subnets 10.0.0.0/8\npool vlans 2-4094\n'
 
 
 def title(path: Path, n: int) -> None:
-    _lines(path, iter(['policy "', "t" * n, '" { owner "o" }\n', _CLASS, _REST]))
+    _lines(path, chain(['policy "'], _repeat("t", n), ['" { owner "o" }\n', _CLASS, _REST]))
 
 
 def escapes(path: Path, n: int) -> None:
-    _lines(path, iter(['class a { hosts 4 description "', "\\\\x" * (n // 3), '" }\n',
-                       _REST]))
+    _lines(path, chain(['class a { hosts 4 description "'], _repeat("\\\\x", n // 3),
+                       ['" }\n', _REST]))
 
 
 def bad_escapes(path: Path, n: int) -> None:
@@ -92,21 +101,21 @@ def bad_escapes(path: Path, n: int) -> None:
 
 
 def long_name(path: Path, n: int) -> None:
-    _lines(path, iter(["class ", "a-" * (n // 2), "a { hosts 4 }\n", _REST]))
+    _lines(path, chain(["class "], _repeat("a-", n // 2), ["a { hosts 4 }\n", _REST]))
 
 
 def comments(path: Path, n: int) -> None:
-    _lines(path, iter(["#\n" * (n // 2), _CLASS, _REST]))
+    _lines(path, chain(_repeat("#\n", n // 2), [_CLASS, _REST]))
 
 
 def tags(path: Path, n: int) -> None:
     rules = (f"allow tag:t{i} -> tag:t{(i + 1) % 20} : https\n" for i in range(20))
-    _lines(path, iter([*_classes(n, 20), *rules]))
+    _lines(path, chain(_classes(n, 20), rules))
 
 
 def allows(path: Path, n: int) -> None:
     rules = (f"allow c{i % 1000} -> c{(i * 7 + 1) % 1000} : https\n" for i in range(n))
-    _lines(path, iter([*_classes(1000), *rules]))
+    _lines(path, chain(_classes(1000), rules))
 
 
 def _limit() -> int:
