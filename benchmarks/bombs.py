@@ -1,7 +1,7 @@
 """Resource bombs: small or odd inputs that took gigabytes or never finished (issue #12 item 5).
 
     python benchmarks/bombs.py                      # every case, full size
-    python benchmarks/bombs.py --cases title,tags   # some of them
+    python benchmarks/bombs.py --cases title-60mb,tags-4000x20   # some of them
     python benchmarks/bombs.py --smoke              # every case, tiny (what the test suite runs)
     python benchmarks/bombs.py --write DIR          # only write the policies into DIR
 
@@ -12,19 +12,21 @@ to a Markdown table on stdout.  A case fails (exit 1 of this script) when the co
 traceback, exited other than as the case expects, or went over the 1 GiB RSS budget that
 `check` must keep for any policy up to the 64 MiB file cap.
 
-Cases (sizes for the full run; `--smoke` divides them):
+Cases (full sizes; `--smoke` runs each tiny, where the limits are not reached):
 
 * `title-60mb`: a policy title of 60 MB (under the 64 MiB file cap).
-* `description-10mb-escapes`: a class description of 10 MB, half of it `\\\\` escapes.
+* `description-10mb-escapes`: a class description of 10 MB, a third of it `\\\\` escapes.
 * `bad-escapes-one-line`: 10,000 unknown escapes (`\\q`) on one 20 KB line: stderr stays
-  small (diagnostics of one kind per line are capped, long lines are cut around the caret).
-* `long-name-60mb`: a 60 MB class name (`a-a-a-...`).
+  small (3 diagnostics of one code per line, long lines cut around the caret).
+* `long-name-60mb`: a 60 MB class name (`a-a-a-...`): E104.
 * `comments-60mb`: 30 million comment lines.
-* `tags-4000x20`: 4,000 classes in 20 tags, 20 rules `allow tag:tI -> tag:tJ` (800,000 class
-  pairs), one iptables gateway: `build`.
-* `allows-1m`: 1,000,000 one-line allows over 1,000 classes: `check` refuses it early (E109,
-  the statement limit).
-* `allows-limit`: just under the statement limit: `check`.
+* `tags-1000x20`: 1,000 classes in 20 tags, 20 rules `allow tag:tI -> tag:tJ`, one iptables
+  gateway: `build` writes and proves 206,000 rules.
+* `tags-4000x20`: the same with 4,000 classes (3.2 million rules): `build` refuses (E401, the
+  rule budget of one gateway).
+* `allows-1m`: 1,000,000 one-line allows over 1,000 classes: `check` refuses (E109, the
+  statement limit).
+* `allows-at-limit`: just under the statement limit: `check`.
 """
 
 from __future__ import annotations
