@@ -159,3 +159,15 @@ def test_source_lines_without_a_string_per_line_are_the_same(text: str) -> None:
     assert list(lines) == source_lines(text)
     assert lines[1:3] == source_lines(text)[1:3]
     assert lines[-1] == source_lines(text)[-1]
+
+
+def test_fmt_meets_the_limits_before_lark_reads_the_text(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from zonewall.diagnostics import DiagnosticError
+    from zonewall.dsl import printer
+
+    monkeypatch.setattr(parser, "MAX_STATEMENTS", 6)
+    monkeypatch.setattr(printer, "concrete_tree", None)  # lark is never asked
+    with pytest.raises(DiagnosticError) as info:
+        printer.format_policy(BODY + "allow a -> b\n", "p.zw")
+    assert info.value.diagnostics[0].code == "E109"
