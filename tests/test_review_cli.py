@@ -253,6 +253,24 @@ def test_git_file_missing_at_the_revision_is_an_old_side_error(
     assert "old policy" in err and "not in revision 'HEAD'" in err
 
 
+@pytest.mark.parametrize("linked", ["root", "include"])
+def test_git_symlink_blob_is_refused_not_parsed(capsys: pytest.CaptureFixture[str], repo: Path,
+                                                linked: str) -> None:
+    # git stores a symbolic link as a blob holding the target's path: never a policy text
+    (repo / "common" / "real.zw").write_text("service https = tcp/443\n")
+    (repo / "common" / "services.zw").unlink()
+    (repo / "common" / "services.zw").symlink_to("real.zw")
+    (repo / "link.zw").symlink_to("main.zw")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "links")
+    path = repo / ("link.zw" if linked == "root" else "main.zw")
+    code, _, err = run(capsys, "diff", "--git", "HEAD", str(path))
+    assert code == 1
+    old = err.split("new policy")[0]
+    assert "error[E105]" in old and "a symbolic link in revision 'HEAD'" in old
+    assert "E101" not in err and "E102" not in err
+
+
 # ---------------------------------------------------------------------------------------------
 # explain
 # ---------------------------------------------------------------------------------------------

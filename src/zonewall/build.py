@@ -36,6 +36,14 @@ from zonewall.verify import ConfigParseError, summarize, validate
 __all__ = ["BuildReport", "Output", "build"]
 
 MAX_NOTES = 10
+# The most rules one gateway's config may have (E401 above it).  Rendering, and above all
+# proving, a config costs time and memory per rule (about 2.5 KB each when the rules are class
+# pairs), and allows between large tags on iptables/nftables expand to rules per class pair:
+# 4,000 classes in 20 tags with 20 tag-to-tag allows are 3.2 million rules, which exhausted
+# 4 GB.  1,000 such classes (206,000 rules) build in 500 MB; the largest benchmarked estate
+# (1,000 classes, 20,000 allows) needs about 60,000 per gateway.  Cisco ACLs have their own,
+# smaller budget per ACL.
+MAX_CONFIG_RULES = 400_000
 
 # Told (done, total, what) as gateways are proven: `build`'s progress line.
 Progress = Callable[[int, int, str], None]
@@ -115,6 +123,9 @@ def gateway_steps(compiled: CompiledPolicy, plan: GatewayPlan) -> list[_Step]:
         return steps
     # W113 (stateless replies) comes from `check` (compiler/gateways.py), not from here
     model = backend.lower(compiled, view)
+    rules = backend.rule_count(model)
+    if rules > MAX_CONFIG_RULES:
+        return [*steps, _too_many_rules(plan, rules)]
     for path, text in sorted(backend.render(model).items()):
         kind = backend.output_kind(path)
         problem = translation_problem(compiled, plan, path, text,
@@ -122,6 +133,16 @@ def gateway_steps(compiled: CompiledPolicy, plan: GatewayPlan) -> list[_Step]:
         count = backend.output_rule_count(model, path)
         steps.append((path, text, count, kind) if problem is None else problem)
     return steps
+
+
+def _too_many_rules(plan: GatewayPlan, rules: int) -> Diagnostic:
+    return Diagnostic(
+        Severity.ERROR, "E401", f"gateway '{plan.name}' ({plan.platform}) would need "
+        f"{rules:,} rules, more than the {MAX_CONFIG_RULES:,} zonewall writes and proves for "
+        "one gateway; on this platform an allow between groups of classes (tags) takes one "
+        "rule per pair of their subnets: serve the classes from more gateways, give classes "
+        "that are reached together one covering subnet, or use platform cisco-ios with "
+        "object-groups", plan.span)
 
 
 # Below this many flow key ranges, starting worker processes costs more than it saves.

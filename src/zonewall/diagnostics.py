@@ -12,8 +12,11 @@ caret still lines up under the escaped source line.
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+import re
+from array import array
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import overload
 
 from zonewall.text import terminal_text
 
@@ -145,6 +148,14 @@ CODES: Mapping[str, str] = {
 }
 
 
+# A source line longer than this is shown cut around the caret: CONTEXT characters before the
+# span and after it, and at most 2 * CONTEXT characters of the span itself, each cut marked
+# with "...".  Without it every diagnostic on a 20 KB line reprinted the 20 KB.
+CONTEXT = 100
+_LONG_LINE = 3 * CONTEXT
+_CUT = "..."
+
+
 def _caret_line(span: Span, text: str) -> str:
     """Carets under the span, on the span's first line as `terminal_text` shows it (tabs kept
     and every escaped character as wide as its escape, so carets line up)."""
@@ -156,15 +167,69 @@ def _caret_line(span: Span, text: str) -> str:
     return pad + "^" * (len(terminal_text(text[start:end])) or end - start)
 
 
+def _shown_line(span: Span, text: str) -> tuple[str, str]:
+    """The source line as shown and its caret line; a long line is cut around the span."""
+    if len(text) <= _LONG_LINE:
+        return text, _caret_line(span, text)
+    start = min(max(span.col - 1, 0), len(text))
+    real_end = span.end_col - 1 if span.end_line == span.line else len(text)
+    real_end = min(max(real_end, start + 1), len(text))
+    end = min(real_end, start + 2 * CONTEXT)  # a long span shows its first 2 * CONTEXT
+    lo = max(start - CONTEXT, 0)
+    hi = end if end < real_end else min(end + CONTEXT, len(text))
+    head = _CUT if lo > 0 else ""
+    tail = _CUT if hi < len(text) else ""
+    window = text[lo:hi]
+    local = Span(span.file, 1, start - lo + 1 + len(head), 1, end - lo + 1 + len(head))
+    return head + window + tail, _caret_line(local, head + window)
+
+
+class SourceLines(Sequence[str]):
+    """The lines of a source text as the parser counts them: split at "\n" only (a "\r"
+    before it is dropped).
+
+    Only the offsets of line starts are kept (4 bytes a line), and a line's text is cut out
+    when asked for: a list of 30 million short lines (a policy of comment lines, under the
+    64 MiB cap) took gigabytes.
+    """
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self._starts = array("I", [0])
+        self._starts.extend(m.end() for m in _NEWLINE.finditer(text))
+
+    def __len__(self) -> int:
+        return len(self._starts)
+
+    @overload
+    def __getitem__(self, index: int) -> str: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[str]: ...
+
+    def __getitem__(self, index: int | slice) -> str | list[str]:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        start = self._starts[index]
+        n = index % len(self) + 1
+        end = self._starts[n] - 1 if n < len(self) else len(self.text)
+        line = self.text[start:end]
+        return line[:-1] if line.endswith("\r") else line
+
+
+_NEWLINE = re.compile("\n")
+
+
 def source_lines(text: str) -> list[str]:
-    """Lines as the parser counts them: split at "\n" only (a "\r" before it is dropped)."""
+    """Lines as the parser counts them: split at "\n" only (a "\r" before it is dropped).
+    `SourceLines` is the same sequence without a string per line."""
     return [line[:-1] if line.endswith("\r") else line for line in text.split("\n")]
 
 
-def span_text(lines: list[str], span: Span) -> str:
+def span_text(lines: Sequence[str], span: Span) -> str:
     """The text a span covers in `lines` (from `source_lines`), comments dropped and
     whitespace collapsed to single spaces: a statement as written, on one line."""
-    picked = lines[span.line - 1: span.end_line]
+    picked = list(lines[span.line - 1: span.end_line])
     if not picked:
         return ""
     if len(picked) == 1:
@@ -193,20 +258,19 @@ def _strip_comment(line: str) -> str:
 
 
 def render_diagnostic(d: Diagnostic, sources: Mapping[str, str],
-                      _lines: dict[str, list[str]] | None = None) -> str:
+                      _lines: dict[str, SourceLines] | None = None) -> str:
     """Render one diagnostic as text, with the source line and a caret line where known."""
     head = f"{d.severity.value}[{d.code}]: {terminal_text(d.message)}"
     lines = [f"{terminal_text(d.span.where())}: {head}" if d.span else head]
     if d.span is not None and d.span.file in sources:
         cache = {} if _lines is None else _lines
         if d.span.file not in cache:
-            cache[d.span.file] = source_lines(sources[d.span.file])
+            cache[d.span.file] = SourceLines(sources[d.span.file])
         src_lines = cache[d.span.file]
         if 1 <= d.span.line <= len(src_lines):
-            text = src_lines[d.span.line - 1]
+            text, caret = _shown_line(d.span, src_lines[d.span.line - 1])
             gutter = " " * len(str(d.span.line))
             lines.append(f"  {d.span.line} | {terminal_text(text)}")
-            caret = _caret_line(d.span, text)
             label = f" {terminal_text(d.label)}" if d.label else ""
             lines.append(f"  {gutter} | {caret}{label}")
     for note, span in d.notes:
@@ -217,7 +281,7 @@ def render_diagnostic(d: Diagnostic, sources: Mapping[str, str],
 
 
 def render_all(diags: Iterable[Diagnostic], sources: Mapping[str, str]) -> str:
-    cache: dict[str, list[str]] = {}
+    cache: dict[str, SourceLines] = {}
     return "".join(render_diagnostic(d, sources, cache) + "\n" for d in diags)
 
 
@@ -232,20 +296,58 @@ def sort_diagnostics(diags: Iterable[Diagnostic]) -> list[Diagnostic]:
     return sorted(diags, key=key)
 
 
+# Diagnostics of one code on one source line after the first PER_LINE are counted, not kept:
+# the last one kept says "and N more ... on this line".  10,000 bad escapes in one string were
+# 10,000 diagnostics that each reprinted the line.
+PER_LINE = 3
+
+
+class _LineCount:
+    """How many diagnostics of one code one line has had, and the last one kept."""
+
+    __slots__ = ("count", "index", "last")
+
+    def __init__(self, last: Diagnostic) -> None:
+        self.count = 0
+        self.index = 0
+        self.last = last
+
+
 @dataclass
 class DiagnosticSink:
-    """The one mutable object of the pipeline: where passes report problems."""
+    """The one mutable object of the pipeline: where passes report problems.
+
+    At most `PER_LINE` diagnostics of one code on one line are kept (see `add`).
+    """
 
     items: list[Diagnostic] = field(default_factory=list)
+    reported: int = 0  # every diagnostic reported, kept or only counted
+    _lines: dict[tuple[str, int, str], _LineCount] = field(default_factory=dict, repr=False)
 
     def error(self, code: str, message: str, span: Span | None = None, **kw: object) -> None:
-        self.items.append(Diagnostic(Severity.ERROR, code, message, span, **kw))  # type: ignore[arg-type]
+        self.add(Diagnostic(Severity.ERROR, code, message, span, **kw))  # type: ignore[arg-type]
 
     def warning(self, code: str, message: str, span: Span | None = None, **kw: object) -> None:
-        self.items.append(Diagnostic(Severity.WARNING, code, message, span, **kw))  # type: ignore[arg-type]
+        self.add(Diagnostic(Severity.WARNING, code, message, span, **kw))  # type: ignore[arg-type]
 
     def add(self, d: Diagnostic) -> None:
-        self.items.append(d)
+        """Keep `d`, unless `PER_LINE` of its code on its line are kept already: then the
+        last of those gets (or updates) a note "and N more <severity>[<code>] on this line"."""
+        self.reported += 1
+        if d.span is None:
+            self.items.append(d)
+            return
+        key = (d.span.file, d.span.line, d.code)
+        seen = self._lines.get(key)
+        if seen is None:
+            seen = self._lines[key] = _LineCount(d)
+        seen.count += 1
+        if seen.count <= PER_LINE:
+            seen.index, seen.last = len(self.items), d
+            self.items.append(d)
+            return
+        more = f"and {seen.count - PER_LINE} more {d.severity.value}[{d.code}] on this line"
+        self.items[seen.index] = replace(seen.last, notes=(*seen.last.notes, (more, None)))
 
     @property
     def has_errors(self) -> bool:

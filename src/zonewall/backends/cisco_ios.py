@@ -108,6 +108,9 @@ from zonewall.ir import CompiledPolicy, Endpoint, Flow, ResolvedClass, ResolvedR
 from zonewall.packets import UDP, PacketSet
 from zonewall.text import ios_text
 
+# The IOS keyword of the reply to each ICMP request type that has one besides echo.
+_ICMP_REPLY_NAMES = {13: "timestamp-reply", 15: "information-reply", 17: "mask-reply"}
+
 __all__ = [
     "CiscoIosBackend",
     "IosAce",
@@ -546,12 +549,24 @@ class _Lowering:
         if ("E402", need.rule.index) in self._reported:
             return
         self._reported.add(("E402", need.rule.index))
-        self.errors.append(Diagnostic(
-            Severity.ERROR, "E402",
-            f"gateway '{self.view.plan.name}' (cisco-ios, stateless) cannot permit the replies "
-            f"of {', '.join(bad)} for this allow (e.g. between '{need.peer.name}' and "
-            f"'{need.local.name}'): only TCP, UDP and ICMP echo have a stateless reply; name "
-            "tcp/udp services or icmp/echo-request in the allow", need.rule.span))
+        head = (f"gateway '{self.view.plan.name}' (cisco-ios, stateless) cannot permit the "
+                f"replies of {', '.join(bad)} for this allow (e.g. between '{need.peer.name}' "
+                f"and '{need.local.name}'): ")
+        icmp = [_ICMP_REPLY_NAMES[int(b[5:])] for b in bad if b.startswith("icmp/")]
+        if icmp:
+            # IOS names these replies, but an ACL cannot tie one to a request: permitting
+            # them would widen the policy beyond the replies the language defines (and W113
+            # acknowledges), so the request cannot be honoured here (fail closed).
+            why = (f"IOS can match {' and '.join(repr(n) for n in icmp)}, but an ACL cannot "
+                   "tie a reply to a request, and a stateless gateway permits only the replies "
+                   "the language defines (TCP established, UDP from the service port, ICMP "
+                   "echo-reply); remove the ICMP type from the allow (ping is "
+                   "icmp/echo-request) or serve these classes from a stateful gateway "
+                   "(platform iptables or nftables)")
+        else:
+            why = ("only TCP, UDP and ICMP echo have a stateless reply; name tcp/udp services "
+                   "or icmp/echo-request in the allow")
+        self.errors.append(Diagnostic(Severity.ERROR, "E402", head + why, need.rule.span))
 
     def _cannot_match(self, need: _Need, protos: Sequence[int]) -> None:
         self._cannot_match_rule(need.rule, protos)

@@ -203,13 +203,13 @@ def resolve_selector(sel: Selector, names: Names, sink: DiagnosticSink,
         if term.kind == "name" and (term.value in names.classes
                                     or term.value in names.externals):
             return frozenset((term.value,))
-    errors_before = len(sink.items)
+    errors_before = sink.reported
     if not gateways_ok:
         _gateways_misplaced(sel, what, sink)
     include = _terms(sel.include, names, sink)
     exclude = _terms(sel.exclude, names, sink)
     members = include - exclude
-    if not members and len(sink.items) == errors_before:
+    if not members and sink.reported == errors_before:
         if include:
             sink.error("E211", f"{what} '{sel.text()}' selects nothing (everything it "
                        "includes is excepted)", sel.span)

@@ -15,7 +15,7 @@ from typing import Any
 
 from netaddr import AddrFormatError, IPNetwork
 
-from zonewall.diagnostics import DiagnosticSink, Span, source_lines, span_text
+from zonewall.diagnostics import DiagnosticSink, SourceLines, Span, span_text
 from zonewall.ir import (
     ClassDef,
     Criticality,
@@ -32,9 +32,16 @@ MAX_NAME = 31
 # Words with a meaning of their own in selectors and services: never usable as names.
 RESERVED = frozenset({"any", "internal", "external", "tag", "criticality", "gateway",
                       "gateways", "ip", "icmp", "tcp", "udp", "proto"})
-_NAME_RE = re.compile(r"[a-z][a-z0-9_]*(-[a-z0-9_]+)*\Z")
+# Possessive (`*+`): a repeated group otherwise keeps a backtracking record per `-part`.
+_NAME_RE = re.compile(r"[a-z][a-z0-9_]*(?:-[a-z0-9_]+)*+\Z")
+_ESCAPE = re.compile(r"\\(.)", re.DOTALL)
 _PROTO_WORDS = {"ip": PacketSet.everything(), "icmp": PacketSet.protocol(ICMP),
                 "tcp": PacketSet.protocol(TCP), "udp": PacketSet.protocol(UDP)}
+
+
+def _shown(name: str) -> str:
+    """A name as a message quotes it: a very long one is cut (the caret shows where it is)."""
+    return name if len(name) <= 2 * MAX_NAME else name[: 2 * MAX_NAME] + "..."
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,7 +78,7 @@ class TokenChecks:
         self.file = file
         self.text = text
         self.sink = sink
-        self._lines: list[str] | None = None
+        self._lines: SourceLines | None = None
         self._good_names: set[str] = set()  # names already found valid (no diagnostic)
 
     def name(self, value: str, span: Span, what: str = "name") -> str:
@@ -80,15 +87,15 @@ class TokenChecks:
         if not _NAME_RE.match(value):
             self.sink.error(
                 "E104",
-                f"invalid {what} '{value}': names are lowercase letters, digits, '_' and '-', "
-                "start with a letter and do not end with '-'",
+                f"invalid {what} '{_shown(value)}': names are lowercase letters, digits, '_' "
+                "and '-', start with a letter and do not end with '-'",
                 span,
             )
         elif len(value) > MAX_NAME:
             self.sink.error(
                 "E104",
-                f"{what} '{value}' is {len(value)} characters long; the limit is {MAX_NAME} "
-                "(names become chain, ACL and VLAN names)",
+                f"{what} '{_shown(value)}' is {len(value)} characters long; the limit is "
+                f"{MAX_NAME} (names become chain, ACL and VLAN names)",
                 span,
             )
         else:
@@ -103,24 +110,18 @@ class TokenChecks:
         return value
 
     def string(self, value: str, span: Span) -> str:
+        """A string token's text without its quotes and escapes; an unknown escape is E106 at
+        the escape itself (a string is on one line)."""
         raw = value[1:-1]
         if "\\" not in raw:
             return raw
-        out: list[str] = []
-        i = 0
-        while i < len(raw):
-            ch = raw[i]
-            if ch == "\\":
-                nxt = raw[i + 1]
-                if nxt not in '"\\':
-                    self.sink.error("E106", f"unknown escape '\\{nxt}' in string: only \\\" and "
-                                    "\\\\ are allowed", span)
-                out.append(nxt)
-                i += 2
-                continue
-            out.append(ch)
-            i += 1
-        return "".join(out)
+        for m in _ESCAPE.finditer(raw):
+            if m[1] not in '"\\':
+                col = span.col + 1 + m.start()
+                self.sink.error("E106", f"unknown escape '\\{m[1]}' in string: only \\\" and "
+                                "\\\\ are allowed", Span(span.file, span.line, col, span.line,
+                                                            col + 2))
+        return _ESCAPE.sub(r"\1", raw)
 
     def integer(self, value: str, span: Span, lo: int, hi: int, what: str) -> int:
         if len(value) > 10 or not (lo <= int(value) <= hi):
@@ -275,9 +276,9 @@ class TokenChecks:
                           stateless_accepted=attrs.get("stateless-replies"),
                           dhcp_relay=attrs.get("dhcp-relay"))
 
-    def lines(self) -> list[str]:
+    def lines(self) -> SourceLines:
         if self._lines is None:
-            self._lines = source_lines(self.text)
+            self._lines = SourceLines(self.text)
         return self._lines
 
     def source_text(self, span: Span) -> str:

@@ -39,20 +39,23 @@ from zonewall.ir import (
     ServiceRef,
 )
 
-__all__ = ["FastSyntaxError", "parse_fast"]
+__all__ = ["Budget", "FastSyntaxError", "TooLarge", "parse_fast"]
 
 # Whitespace and comments (lark's WS and COMMENT, ignored everywhere), then one token.  The
 # order of the alternatives is lark's: priority-2 terminals (PORTSPEC, CIDR) before INT and
-# NAME, "->" before "-".  The comment group is atomic so that a bad character after a long run
-# of comments fails at once.
+# NAME, "->" before "-".  Every repetition of a group is possessive (`*+`): the regular
+# expression engine otherwise keeps a backtracking record per repetition (about 260 bytes), so
+# a 10 MB string literal, name or run of comment lines cost gigabytes; possessive repeats keep
+# none, and a bad character after a long run of comments fails at once.  Nothing follows these
+# groups in the pattern, so the match is the same as the greedy one.
 _TOKEN = re.compile(r"""
-    [ \t\f\r\n]*(?>(?:\#[^\n]*[ \t\f\r\n]*)*)
+    [ \t\f\r\n]*+(?:\#[^\n]*+[ \t\f\r\n]*+)*+
     (?:
-      (?P<port>(?:tcp|udp|icmp|proto)/[A-Za-z0-9]+(?:-[A-Za-z0-9]+)*)
+      (?P<port>(?:tcp|udp|icmp|proto)/[A-Za-z0-9]+(?:-[A-Za-z0-9]+)*+)
     | (?P<cidr>[0-9]+\.[0-9]+\.[0-9]+\.[0-9]+(?:/[0-9]+)?)
     | (?P<int>[0-9]+)
-    | (?P<word>[A-Za-z_][A-Za-z0-9_]*(?:-[A-Za-z0-9_]+)*)
-    | (?P<string>"(?:[^"\\\n]|\\.)*")
+    | (?P<word>[A-Za-z_][A-Za-z0-9_]*(?:-[A-Za-z0-9_]+)*+)
+    | (?P<string>"(?:[^"\\\n]|\\.)*+")
     | (?P<arrow>->)
     | (?P<lbrace>\{)
     | (?P<rbrace>\})
@@ -96,7 +99,7 @@ _LONGEST_FIRST: dict[frozenset[str], tuple[str, ...]] = {}
 # (atomic groups: the longest word, as the lexer takes it; a service not followed by "/", where
 # the lexer reads a PORTSPEC).  Anything else (comments, line breaks, selector keywords) takes
 # the general path, from where this match ends.
-_WORD = r"(?>[A-Za-z_][A-Za-z0-9_]*(?:-[A-Za-z0-9_]+)*)"
+_WORD = r"(?>[A-Za-z_][A-Za-z0-9_]*(?:-[A-Za-z0-9_]+)*+)"
 _SIMPLE_RULE = re.compile(rf"[ \t]*({_WORD})[ \t]*->[ \t]*({_WORD})[ \t]*:"
                           rf"[ \t]*({_WORD}(?!/)(?:[ \t]*,[ \t]*{_WORD}(?!/))*)")
 _WORD_RE = re.compile(_WORD)
@@ -168,17 +171,51 @@ class FastSyntaxError(Exception):
     """The fast parser cannot read the text; lark's parser gives the diagnostic."""
 
 
-def parse_fast(text: str, file: str, sink: DiagnosticSink) -> list[Any]:
+class Budget:
+    """How many more tokens and statements a policy may have (all its files together).
+
+    The parser spends it as it reads; memory and time of every later stage grow with these
+    counts, so a limit here bounds them all (issue #12: a policy must never exhaust memory).
+    """
+
+    __slots__ = ("statements", "tokens")
+
+    def __init__(self, tokens: int, statements: int) -> None:
+        self.tokens = tokens
+        self.statements = statements
+
+
+class TooLarge(Exception):
+    """The text goes over its `Budget`: `what` ("tokens" or "statements") at `span`."""
+
+    def __init__(self, what: str, span: Span) -> None:
+        super().__init__(what)
+        self.what = what
+        self.span = span
+
+
+def parse_fast(text: str, file: str, sink: DiagnosticSink,
+               budget: Budget | None = None) -> list[Any]:
     """One file's statements in source order, local problems to `sink`.
 
     Raises:
         FastSyntaxError: the text has a syntax error (`sink` may then hold partial results).
+        TooLarge: the text has more tokens or statements than `budget` has left; the budget
+            is spent by what was read.
     """
-    return _Parser(text, file, sink).statements()
+    parser = _Parser(text, file, sink, budget or Budget(1 << 62, 1 << 62))
+    try:
+        return parser.statements()
+    finally:
+        if budget is not None:
+            budget.tokens = max(parser.tokens, 0)
+            budget.statements = max(parser.left, 0)
 
 
 class _Parser:
-    def __init__(self, text: str, file: str, sink: DiagnosticSink) -> None:
+    def __init__(self, text: str, file: str, sink: DiagnosticSink, budget: Budget) -> None:
+        self.tokens = budget.tokens  # tokens left to read
+        self.left = budget.statements  # statements left to read
         self.text = text
         self.file = file
         self.check = TokenChecks(file, text, sink)
@@ -217,6 +254,9 @@ class _Parser:
         self.v = text[s:e]
         self.ln = self.line
         self.c = s - self.line_start + 1
+        self.tokens -= 1
+        if self.tokens < 0:
+            raise TooLarge("tokens", self._span())
 
     def _span(self) -> Span:
         """The current token's span."""
@@ -262,6 +302,9 @@ class _Parser:
         out: list[Any] = []
         after = _K_TOP
         while self.k != "eof":
+            self.left -= 1
+            if self.left < 0:
+                raise TooLarge("statements", self._span())
             word = self._keyword(after)
             if word is None or word not in _STATEMENTS:
                 self._fail()
@@ -514,6 +557,7 @@ class _Parser:
             uses.append(check.service_use(
                 word[0], _mk_span(file, ln, start - base, ln, end - base), False))
         self.k, self.v, self.s, self.e, self.c = "word", word[0], start, end, start - base
+        self.tokens -= 2 * len(uses) + 2  # the names, "->", ":" and the commas
         self._advance()
         if self.k == "comma":
             self._advance()

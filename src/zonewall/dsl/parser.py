@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from zonewall.diagnostics import Diagnostic, DiagnosticError, DiagnosticSink, Severity, Span
 from zonewall.dsl.checks import FileResult, Include, PoolSubnets, PoolVlans
-from zonewall.dsl.fastparse import FastSyntaxError, parse_fast
+from zonewall.dsl.fastparse import Budget, FastSyntaxError, TooLarge, parse_fast
 from zonewall.ir import (
     AssertStmt,
     ClassDef,
@@ -36,10 +36,18 @@ from zonewall.ir import (
 if TYPE_CHECKING:  # lark is imported only on the reference path (syntax errors, fmt)
     from lark import Lark, Token, Tree, UnexpectedInput
 
-__all__ = ["FAST_PATH_MISMATCHES", "ParseResult", "concrete_tree", "decode_source",
-           "lark_statements", "parse_file", "parse_statements", "parse_text", "read_included"]
+__all__ = ["FAST_PATH_MISMATCHES", "MAX_FILE_BYTES", "MAX_STATEMENTS", "MAX_TOKENS",
+           "ParseResult", "concrete_tree", "decode_source", "lark_statements", "parse_file",
+           "parse_statements", "parse_text", "read_included"]
 
+# The size limits of one policy, its includes together (E105 for bytes, E109 for the counts).
+# Every later stage's time and memory grow with the number of statements and tokens, so these
+# bound them: `check` of any policy within them stays under 1 GiB (benchmarks/bombs.py and
+# BENCHMARKS.md, "Resource bombs").  The largest estate benchmarked, 1,000 classes and 20,000
+# allows, has 21,000 statements and 160,000 tokens.
 MAX_FILE_BYTES = 64 * 1024 * 1024
+MAX_STATEMENTS = 250_000
+MAX_TOKENS = 2_000_000
 # Includes nested deeper than this (a includes b includes c ...) are error E109.
 MAX_INCLUDE_DEPTH = 64
 
@@ -229,7 +237,8 @@ def decode_source(display: str, data: bytes) -> str:
     return text[1:] if text.startswith("\ufeff") else text
 
 
-def parse_statements(text: str, display: str, sink: DiagnosticSink) -> list[Any]:
+def parse_statements(text: str, display: str, sink: DiagnosticSink,
+                     budget: Budget | None = None) -> list[Any]:
     """One file's statements in source order (includes not followed), local problems to `sink`.
 
     The hand-written fast parser reads the text; only when it cannot (a syntax error) is the
@@ -237,12 +246,19 @@ def parse_statements(text: str, display: str, sink: DiagnosticSink) -> list[Any]
     grammar.  Lark accepting what the fast parser rejected is a fast-parser bug: the user gets
     lark's (correct) result, and `FAST_PATH_MISMATCHES` records it for the test suite.
 
+    `budget` is what the policy has left of `MAX_TOKENS` and `MAX_STATEMENTS` (those limits
+    when not given); reading the text spends it.
+
     Raises:
-        DiagnosticError: the text has a syntax error.
+        DiagnosticError: the text has a syntax error, or goes over the budget (E109, before
+            lark would read it).
     """
     local = DiagnosticSink()
     try:
-        statements = parse_fast(text, display, local)
+        statements = parse_fast(text, display, local,
+                                Budget(MAX_TOKENS, MAX_STATEMENTS) if budget is None else budget)
+    except TooLarge as exc:
+        raise _too_large(exc) from None
     except FastSyntaxError:
         reason = "rejected"
     except Exception as exc:  # noqa: BLE001 - a fast-parser bug must never reach the user
@@ -303,6 +319,16 @@ def concrete_tree(text: str, display: str) -> Tree[Token]:
         raise _too_deep(display) from None
 
 
+def _too_large(exc: TooLarge) -> DiagnosticError:
+    limit = MAX_TOKENS if exc.what == "tokens" else MAX_STATEMENTS
+    return DiagnosticError([Diagnostic(
+        Severity.ERROR, "E109",
+        f"the policy is too large: more than {limit:,} {exc.what} (its included files "
+        f"counted too; zonewall reads at most {MAX_STATEMENTS:,} statements and "
+        f"{MAX_TOKENS:,} tokens); split the estate into several policies",
+        exc.span, label=f"{exc.what[:-1]} {limit + 1:,} of the policy")])
+
+
 def _too_deep(display: str) -> DiagnosticError:
     return DiagnosticError([Diagnostic(
         Severity.ERROR, "E109", f"'{display}' is nested too deeply to read",
@@ -330,6 +356,8 @@ class _Loader:
         self.seen: set[str] = set()
         self.sink = DiagnosticSink()
         self.statements: list[Any] = []
+        self.budget = Budget(MAX_TOKENS, MAX_STATEMENTS)
+        self.bytes_left = MAX_FILE_BYTES
 
     def load_root(self, path: str) -> ParseResult:
         try:
@@ -358,12 +386,19 @@ class _Loader:
                 Severity.ERROR, code, f"cannot read {where} '{path}': {reason}", span,
             )]) from None
 
-    def _load(self, display: str, data: bytes, stack: list[str]) -> None:
+    def _load(self, display: str, data: bytes, stack: list[str],
+              span: Span | None = None) -> None:
+        self.bytes_left -= len(data)
+        if self.bytes_left < 0:
+            raise DiagnosticError([Diagnostic(
+                Severity.ERROR, "E105", f"cannot read included file '{display}': the policy "
+                f"and its includes are larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB "
+                "together", span)])
         digest = hashlib.sha256(data).hexdigest()
         text = decode_source(display, data)
         self.sources[display] = text
         self.files.append(SourceFile(display, digest))
-        for stmt in parse_statements(text, display, self.sink):
+        for stmt in parse_statements(text, display, self.sink, self.budget):
             if isinstance(stmt, Include):
                 self._include(display, stmt, stack)
             else:
@@ -376,7 +411,8 @@ class _Loader:
         if len(stack) >= MAX_INCLUDE_DEPTH:
             raise DiagnosticError([Diagnostic(
                 Severity.ERROR, "E109", f"includes are nested more than {MAX_INCLUDE_DEPTH} "
-                "files deep", inc.span)])
+                "files deep; include this file from one higher up the chain (a file included "
+                "twice is read once)", inc.span)])
         display = posixpath.normpath(posixpath.join(posixpath.dirname(including), inc.path))
         real = os.path.realpath(display)
         self._confine(inc, real)
@@ -392,7 +428,7 @@ class _Loader:
             return  # each file is read once, however many files include it
         self.seen.add(real)
         data = self._read_or_fail(display, inc.span)
-        self._load(display, data, stack + [real])
+        self._load(display, data, stack + [real], inc.span)
 
     def _confine(self, inc: Include, real: str) -> None:
         """E111 unless `real` is inside an allowed folder; says nothing about the target."""

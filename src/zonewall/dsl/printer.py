@@ -115,6 +115,9 @@ def format_policy(text: str, file: str = "<policy>") -> str:
         DiagnosticError: the text has a syntax error.
         PrinterBug: the output would not mean the same policy (a bug in zonewall).
     """
+    # The fast parser first: it applies the size limits (E109) before lark builds a concrete
+    # tree of every token, which for a policy over them took minutes and gigabytes.
+    _statements(text, file)
     out = _format(text, file)
     _check(text, out, file)
     return out

@@ -17,6 +17,7 @@ from collections.abc import Callable
 __all__ = ["GitError", "git_reader"]
 
 GIT_TIMEOUT = 60
+SYMLINK_MODE = "120000"  # a tree entry's mode for a symbolic link
 
 
 class GitError(Exception):
@@ -69,7 +70,23 @@ def git_reader(rev: str, root_file: str) -> Callable[[str], bytes]:
         rel = os.path.relpath(real, top)
         if rel == os.pardir or rel.startswith(os.pardir + os.sep):
             raise OSError(errno.ENOENT, f"outside the git repository at '{top}'")
-        proc = _git(["cat-file", "blob", f"{commit}:{rel.replace(os.sep, '/')}"], top)
+        git_path = rel.replace(os.sep, "/")
+        entry = _git(["--literal-pathspecs", "ls-tree", "-z", "--full-tree", commit, "--",
+                      git_path], top)
+        # "<mode> <type> <object>\t<path>", or nothing when the revision has no such path
+        mode, kind, oid = (entry.stdout.partition(b"\t")[0].decode("ascii", "replace").split(" ")
+                           + ["", "", ""])[:3]
+        if entry.returncode != 0 or not oid:
+            reason = f" ({_first_line(entry.stderr)})" if entry.returncode != 0 else ""
+            raise FileNotFoundError(errno.ENOENT, f"not in revision '{rev}'{reason}")
+        if mode == SYMLINK_MODE:
+            # git stores a link as a blob holding the target's path, which is no policy text
+            raise OSError(errno.EINVAL, f"a symbolic link in revision '{rev}' (git keeps "
+                          "only the path it points to, not a policy); name the file it "
+                          "points to instead")
+        if kind != "blob":
+            raise OSError(errno.EINVAL, f"not a file in revision '{rev}' (a {kind})")
+        proc = _git(["cat-file", "blob", oid], top)
         if proc.returncode != 0:
             raise FileNotFoundError(errno.ENOENT, f"not in revision '{rev}' "
                                     f"({_first_line(proc.stderr)})")

@@ -163,7 +163,13 @@ def test_many_duplicate_allows_keep_exactly_one() -> None:
     policy = parse_text("service s = tcp/1\nclass a { vlan 10 subnet 10.0.0.0/24 }\n"
                         "class b { vlan 11 subnet 10.0.1.0/24 }\nallow a -> b : s\n"
                         "gateway g { platform iptables serves internal }\n").policy
-    policy = dataclasses.replace(policy, rules=policy.rules * n)
+    # each copy on a line of its own: diagnostics of one code on one line are capped
+    (rule,) = policy.rules
+    assert rule.span is not None
+    rules = tuple(dataclasses.replace(rule, span=dataclasses.replace(rule.span, line=i,
+                                                                    end_line=i))
+                  for i in range(1, n + 1))
+    policy = dataclasses.replace(policy, rules=rules)
     result = compile_policy(policy)
     redundant = [d for d in result.diagnostics if d.code == "W102"]
     assert len(redundant) == n - 1

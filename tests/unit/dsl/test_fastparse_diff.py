@@ -478,7 +478,7 @@ def test_local_diagnostics_of_a_text_with_a_syntax_error_are_not_kept() -> None:
 
 def test_a_text_only_lark_reads_is_read_by_lark_and_recorded(
         monkeypatch: pytest.MonkeyPatch) -> None:
-    def broken(text: str, file: str, sink: DiagnosticSink) -> list[Any]:
+    def broken(text: str, file: str, sink: DiagnosticSink, budget: object) -> list[Any]:
         raise FastSyntaxError
 
     monkeypatch.setattr(parser, "parse_fast", broken)
@@ -493,7 +493,7 @@ def test_a_text_only_lark_reads_is_read_by_lark_and_recorded(
 
 
 def test_a_crash_of_the_fast_parser_falls_back_too(monkeypatch: pytest.MonkeyPatch) -> None:
-    def crashing(text: str, file: str, sink: DiagnosticSink) -> list[Any]:
+    def crashing(text: str, file: str, sink: DiagnosticSink, budget: object) -> list[Any]:
         raise IndexError("bug")
 
     monkeypatch.setattr(parser, "parse_fast", crashing)

@@ -415,7 +415,7 @@ def test_why_strings_and_escapes(literal: str, value: str) -> None:
 def test_unknown_escape_is_e106() -> None:
     (diag,) = local_errors(r'allow a -> b "tab\there"')
     assert diag.code == "E106"
-    assert diag.span == Span(FILE, 1, 14, 1, 25)
+    assert diag.span == Span(FILE, 1, 18, 1, 20)  # the escape itself
 
 
 def test_unterminated_string_is_e102() -> None:
