@@ -54,6 +54,7 @@ EXTERNALS = {
     "vendor_b": ("198.51.100.0/24",),
 }
 SUBNET_POOL = "10.64.0.0/10"
+FIXED_POOL = "10.0.0.0/14"  # where the fixed /24s are (a pool too, so they are not W118)
 PLATFORMS = ("iptables", "cisco-ios", "nftables")
 UPLINKS = {"iptables": "eth0", "nftables": "eth0", "cisco-ios": "TenGigabitEthernet1/1/1"}
 
@@ -181,7 +182,8 @@ def _assertion(rnd: random.Random, i: int, names: list[str], tags: list[str]) ->
 def zonewall_text(estate: Estate) -> str:
     """The estate as a zonewall policy."""
     out = ['policy "synthetic estate" { owner "bench@example.org" }',
-           f"pool subnets {SUBNET_POOL}", "pool vlans 2-1001, 1006-4094"]
+           f"pool subnets {SUBNET_POOL}", f"pool subnets {FIXED_POOL}",
+           "pool vlans 2-1001, 1006-4094"]
     out.extend(f"service {s.name} = {s.zonewall()}" for s in estate.services)
     for c in estate.classes:
         body = f"subnet {c.subnet}" if c.subnet else f"hosts {c.hosts}"
@@ -193,7 +195,8 @@ def zonewall_text(estate: Estate) -> str:
         out.append(f"{r.action} {', '.join(r.srcs)} -> {r.dst}{svcs}")
     out.extend(estate.assertions)
     for g in estate.gateways:
-        og = " object-groups" if g.platform == "cisco-ios" else ""
+        og = (' object-groups stateless-replies accepted "bench"' if g.platform == "cisco-ios"
+              else "")
         out.append(f'gateway {g.name} {{ platform {g.platform}{og} '
                    f'uplink "{UPLINKS[g.platform]}" serves {", ".join(g.serves)} }}')
     return "\n".join(out) + "\n"
