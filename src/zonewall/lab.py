@@ -43,7 +43,7 @@ from dataclasses import dataclass, field
 from netaddr import IPAddress, IPNetwork
 
 from zonewall.backends import get_backend
-from zonewall.backends.base import gateway_view
+from zonewall.backends.base import gateway_view, lower_gateway
 from zonewall.ir import CompiledPolicy, Endpoint
 from zonewall.packets import ICMP, PORT_SPAN, TCP, UDP, PacketSet
 from zonewall.text import terminal_text
@@ -496,7 +496,7 @@ def _gateway(topo: _Topology, core: str, i: int, policy: CompiledPolicy, name: s
             topo.exec(core, "ip", "-6", "route", "add", f"{ipv6_address(cls.vlan, 0)}/64",
                       "via", f"fd01:{i}::2")
     backend = get_backend(platform)
-    model = backend.lower(policy, gateway_view(policy, plan.name))
+    model = lower_gateway(backend, policy, gateway_view(policy, plan.name)).unwrap()
     for path, text in sorted(backend.render(model).items()):
         if platform == "nftables":
             topo.exec(gw, "nft", "-f", "-", input=text)

@@ -52,6 +52,7 @@ from zonewall.backends.base import (
     Backend,
     Feature,
     GatewayView,
+    Lowered,
     Permit,
     make_env,
     policy_lines,
@@ -179,7 +180,7 @@ class IptablesBackend(Backend):
     suffix = ".rules"
     suffix6 = ".rules6"
 
-    def lower(self, policy: CompiledPolicy, view: GatewayView) -> IptModel:
+    def lower(self, policy: CompiledPolicy, view: GatewayView) -> Lowered[IptModel]:
         names = _ChainNames(view)
         main = [
             IptRule(("-m conntrack --ctstate ESTABLISHED,RELATED",), "ACCEPT"),
@@ -200,7 +201,7 @@ class IptablesBackend(Backend):
         path = PurePosixPath(f"{view.plan.name}{self.suffix}")
         path6 = PurePosixPath(f"{view.plan.name}{self.suffix6}")
         closed = (IptRule(LOG_LIMIT, f'LOG --log-prefix "{CLOSED} "'), _DROP)
-        return IptModel(
+        return Lowered(IptModel(
             path=path,
             header=self._header(policy, view, path, 4),
             forward=_scope(view, MAIN),
@@ -209,7 +210,7 @@ class IptablesBackend(Backend):
             header6=self._header(policy, view, path6, 6),
             forward6=_scope(view, CLOSED),
             chains6=(IptChain(CLOSED, closed),),
-        )
+        ))
 
     def _header(self, policy: CompiledPolicy, view: GatewayView, path: PurePosixPath,
                 family: int) -> tuple[str, ...]:

@@ -47,6 +47,7 @@ from zonewall.backends.base import (
     Backend,
     Feature,
     GatewayView,
+    Lowered,
     Permit,
     make_env,
     policy_lines,
@@ -214,7 +215,7 @@ class NftablesBackend(Backend):
                         f"protocol (proto/{proto}) instead", p.rule.span))
         return out
 
-    def lower(self, policy: CompiledPolicy, view: GatewayView) -> NftModel:
+    def lower(self, policy: CompiledPolicy, view: GatewayView) -> Lowered[NftModel]:
         names = _Names()
         sets = _Sets(view, names)
         forward = [
@@ -235,13 +236,13 @@ class NftablesBackend(Backend):
         forward.extend(drop_tail("zw_forward"))
         base = NftChain("zw_forward", tuple(forward), hook="forward", policy="drop")
         chains.extend(self._input(view, names, sets))
-        return NftModel(
+        return Lowered(NftModel(
             path=PurePosixPath(f"{view.plan.name}{self.suffix}"),
             header=self._header(policy, view),
             table=TABLE,
             sets=sets.all(),
             chains=(base, *chains),
-        )
+        ))
 
     def _input(self, view: GatewayView, names: _Names, sets: _Sets) -> list[NftChain]:
         """Traffic to the box itself: the base chain `zw_input` (hook input, policy accept)

@@ -30,8 +30,8 @@ from collections.abc import Iterable
 
 from zonewall.backends.base import GatewayView, Permit
 from zonewall.backends.cidrs import Cidr, cidr_of, merge, wildcard
-from zonewall.backends.cisco_ios_model import IosStdAce, IosVty
-from zonewall.backends.cisco_ios_names import vty_acl_name
+from zonewall.backends.cisco_ios.model import IosStdAce, IosVty
+from zonewall.backends.cisco_ios.names import vty_acl_name
 from zonewall.backends.vlan_plan import gateway_address
 from zonewall.diagnostics import Diagnostic, Severity
 from zonewall.packets import TCP, PacketSet
