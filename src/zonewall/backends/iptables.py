@@ -61,6 +61,7 @@ from zonewall.backends.base import (
     short_name,
     uplink_source,
 )
+from zonewall.backends.chains import destinations
 from zonewall.ir import CompiledPolicy, Endpoint, ResolvedClass
 from zonewall.packets import ICMP, PROTO_NAMES, TCP, UDP, PacketSet, key
 from zonewall.text import comment_line, iptables_comment, log_prefix
@@ -258,21 +259,15 @@ class IptablesBackend(Backend):
 
     def _dispatch(self, chain: str, src_label: str, permits: Iterable[Permit],
                   view: GatewayView, names: _ChainNames) -> list[IptChain]:
-        """One chain dispatching by egress and destination to pair chains, plus those."""
-        by_dst: dict[int, list[Permit]] = {}
-        for p in permits:
-            by_dst.setdefault(p.dst.id, []).append(p)
+        """One chain dispatching by egress and destination to pair chains, plus those (the
+        layout is `chains.destinations`)."""
         dispatch: list[IptRule] = []
         pairs: list[IptChain] = []
-        for dst_id in sorted(by_dst):
-            dst = view.endpoints[dst_id]
-            local = view.local(dst)
-            egress = local.interface if local is not None else view.plan.uplink
-            assert egress is not None, "a destination beyond the uplink needs an uplink"
-            pair = names.chain("p", src_label, names.label(dst))
-            for prefix in dst.prefixes:
-                dispatch.append(IptRule((f"-o {egress}", f"-d {prefix}"), pair))
-            rules, subchains = self._flow_rules(pair, by_dst[dst_id], names)
+        for dst in destinations(permits, view):
+            pair = names.chain("p", src_label, names.label(dst.endpoint))
+            for prefix in dst.endpoint.prefixes:
+                dispatch.append(IptRule((f"-o {dst.egress}", f"-d {prefix}"), pair))
+            rules, subchains = self._flow_rules(pair, list(dst.permits), names)
             pairs.append(IptChain(pair, rules))
             pairs.extend(subchains)
         return [IptChain(chain, tuple(dispatch) + _drop_tail(chain)), *pairs]
