@@ -184,7 +184,10 @@ def zonewall_worker(estate: Path, outdir: Path, trace: bool) -> dict[str, Any]:
         from zonewall import build as zbuild
         from zonewall.backends import get_backend
         from zonewall.backends.base import Feature, gateway_view
-        from zonewall.backends.cisco_ios import CiscoIosBackend
+        try:
+            from zonewall.backends.cisco_ios.backend import CiscoIosBackend
+        except ImportError:  # a tree from before the cisco_ios package (issue 17)
+            from zonewall.backends.cisco_ios import CiscoIosBackend  # type: ignore[no-redef]
         from zonewall.backends.vlan_plan import vlan_plan
         from zonewall.compiler import flows as zflows
         from zonewall.compiler import pipeline
@@ -249,7 +252,10 @@ def zonewall_worker(estate: Path, outdir: Path, trace: bool) -> dict[str, Any]:
                 raise SystemExit(f"{p} cannot express the estate: {problems[:3]}")
             extra.extend(problems)
             with m.phase(f"{p}-lower"):
-                model = backend.lower(variants[p], pview)
+                # `lower` returns the model with its diagnostics (`Lowered`) since issue 17;
+                # before, cisco-ios lowered in `check` and `lower` raised on an error
+                lowered = backend.lower(variants[p], pview)
+                model = lowered.unwrap() if hasattr(lowered, "unwrap") else lowered
             with m.phase(f"{p}-render"):
                 files = backend.render(model)
             if validate is not None:

@@ -23,8 +23,8 @@ from pathlib import Path, PurePosixPath
 
 from zonewall import __version__
 from zonewall.backends import get_backend
-from zonewall.backends.base import Feature, capability_errors, gateway_view
-from zonewall.backends.cisco_ios_names import stated_suffix
+from zonewall.backends.base import Feature, gateway_view, lower_gateway
+from zonewall.backends.cisco_ios.names import stated_suffix
 from zonewall.backends.linux_interfaces import interface_configs, interface_notes
 from zonewall.backends.vlan_plan import vlan_plan
 from zonewall.diagnostics import Diagnostic, Severity, Span, sort_diagnostics
@@ -113,16 +113,16 @@ COMPANION_VERIFIER = {"ipv6-companion": "ip6tables"}
 
 
 def gateway_steps(compiled: CompiledPolicy, plan: GatewayPlan) -> list[_Step]:
-    """One gateway: the backend's check, then each rendered config, or, when translation
-    validation finds it does not enforce exactly the policy, the error in its place."""
+    """One gateway: the backend's check and lowering, then each rendered config, or, when
+    translation validation finds it does not enforce exactly the policy, the error in its
+    place."""
     backend = get_backend(plan.platform)
-    view = gateway_view(compiled, plan.name)
-    problems = capability_errors(backend, compiled, view)
-    steps: list[_Step] = list(problems)
-    if any(d.is_error for d in problems):
+    lowered = lower_gateway(backend, compiled, gateway_view(compiled, plan.name))
+    steps: list[_Step] = list(lowered.diagnostics)
+    model = lowered.model
+    if model is None:  # an error: fail closed, nothing is rendered for this gateway
         return steps
     # W113 (stateless replies) comes from `check` (compiler/gateways.py), not from here
-    model = backend.lower(compiled, view)
     rules = backend.rule_count(model)
     if rules > MAX_CONFIG_RULES:
         return [*steps, _too_many_rules(plan, rules)]

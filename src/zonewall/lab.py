@@ -43,7 +43,7 @@ from dataclasses import dataclass, field
 from netaddr import IPAddress, IPNetwork
 
 from zonewall.backends import get_backend
-from zonewall.backends.base import gateway_view
+from zonewall.backends.base import gateway_view, lower_gateway
 from zonewall.ir import CompiledPolicy, Endpoint
 from zonewall.packets import ICMP, PORT_SPAN, TCP, UDP, PacketSet
 from zonewall.text import terminal_text
@@ -336,63 +336,8 @@ def load_command(text: str, path: str) -> str:
     return command.replace(f" < {name} ", f" < {shlex.quote(path)} ", 1)
 
 
-_SERVER = r"""
-import json, socket, sys, threading
-specs = json.loads(sys.argv[1])
-def family(addr):
-    return socket.AF_INET6 if ":" in addr else socket.AF_INET
-def tcp(addr, port):
-    s = socket.socket(family(addr)); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    s.bind((addr, port)); s.listen(64)
-    while True:
-        c, _ = s.accept(); c.sendall(b"ok"); c.close()
-def udp(addr, port):
-    s = socket.socket(family(addr), socket.SOCK_DGRAM); s.bind((addr, port))
-    while True:
-        data, peer = s.recvfrom(64); s.sendto(b"ok", peer)
-for proto, addr, port in specs:
-    threading.Thread(target=tcp if proto == "tcp" else udp, args=(addr, port), daemon=True).start()
-print("ready", flush=True)
-threading.Event().wait()
-"""
-
-_AGENT = r"""
-import json, os, socket, struct, sys, time
-from concurrent.futures import ThreadPoolExecutor
-TIMEOUT = float(sys.argv[1])
-def checksum(b):
-    s = sum(struct.unpack("!%dH" % (len(b) // 2), b))
-    s = (s >> 16) + (s & 0xffff); s += s >> 16
-    return ~s & 0xffff
-def probe(p):
-    proto, src, dst, port = p
-    try:
-        if proto == "icmp":
-            s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
-            s.bind((src, 0)); s.settimeout(TIMEOUT)
-            ident = os.getpid() & 0xffff ^ port ^ hash(dst) & 0xffff
-            hdr = struct.pack("!BBHHH", 8, 0, 0, ident, 1)
-            pkt = struct.pack("!BBHHH", 8, 0, checksum(hdr + b"zw"), ident, 1) + b"zw"
-            s.sendto(pkt, (dst, 0))
-            end = time.time() + TIMEOUT
-            while time.time() < end:
-                data, peer = s.recvfrom(256)
-                got = struct.unpack("!H", data[24:26])[0]
-                if peer[0] == dst and data[20] == 0 and got == ident:
-                    return True
-            return False
-        kind = socket.SOCK_STREAM if proto == "tcp" else socket.SOCK_DGRAM
-        fam = socket.AF_INET6 if ":" in dst else socket.AF_INET
-        s = socket.socket(fam, kind); s.settimeout(TIMEOUT); s.bind((src, 0))
-        if kind == socket.SOCK_STREAM:
-            s.connect((dst, port)); return s.recv(2) == b"ok"
-        s.sendto(b"hi", (dst, port)); return s.recvfrom(8)[0] == b"ok"
-    except OSError:
-        return False
-probes = json.loads(sys.stdin.read())
-with ThreadPoolExecutor(64) as pool:
-    print(json.dumps(list(pool.map(probe, probes))))
-"""
+# The probe programs (`zonewall.lab_probe`), run inside a namespace by this interpreter.
+PROBE = (sys.executable, "-m", "zonewall.lab_probe")
 
 
 def _stand_in(compiled: CompiledPolicy, name: str) -> tuple[CompiledPolicy, str]:
@@ -496,7 +441,7 @@ def _gateway(topo: _Topology, core: str, i: int, policy: CompiledPolicy, name: s
             topo.exec(core, "ip", "-6", "route", "add", f"{ipv6_address(cls.vlan, 0)}/64",
                       "via", f"fd01:{i}::2")
     backend = get_backend(platform)
-    model = backend.lower(policy, gateway_view(policy, plan.name))
+    model = lower_gateway(backend, policy, gateway_view(policy, plan.name)).unwrap()
     for path, text in sorted(backend.render(model).items()):
         if platform == "nftables":
             topo.exec(gw, "nft", "-f", "-", input=text)
@@ -518,12 +463,14 @@ def _probe(topo: _Topology, compiled: CompiledPolicy, probes: list[Probe],
     for p in probes:
         if p.proto != "icmp":
             listeners.setdefault(ns_of(p.dst), set()).add((p.proto, p.dst_addr, p.port))
-    for ns, specs in sorted(listeners.items()):
+    started = []
+    for ns, specs in sorted(listeners.items()):  # all start at once, then each says ready
         proc = subprocess.Popen(
-            ["ip", "netns", "exec", ns, sys.executable, "-c", _SERVER,
-             json.dumps(sorted(specs))], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-            text=True)
+            ["ip", "netns", "exec", ns, *PROBE, "server", json.dumps(sorted(specs))],
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
         topo.processes.append(proc)
+        started.append((ns, proc))
+    for ns, proc in started:
         assert proc.stdout is not None
         if proc.stdout.readline().strip() != "ready":
             raise LabError(f"probe servers did not start in {ns}")
@@ -534,8 +481,7 @@ def _probe(topo: _Topology, compiled: CompiledPolicy, probes: list[Probe],
     def run_agent(ns: str) -> tuple[str, list[bool]]:
         batch = [[probes[i].proto, probes[i].src_addr, probes[i].dst_addr, probes[i].port]
                  for i in by_src[ns]]
-        out = topo.exec(ns, sys.executable, "-c", _AGENT, str(TIMEOUT),
-                        input=json.dumps(batch))
+        out = topo.exec(ns, *PROBE, "agent", str(TIMEOUT), input=json.dumps(batch))
         return ns, json.loads(out)
 
     observed: dict[int, bool] = {}

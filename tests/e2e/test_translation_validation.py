@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from zonewall.backends.cisco_ios import CiscoIosBackend
+from zonewall.backends.cisco_ios.backend import CiscoIosBackend
 from zonewall.backends.iptables import IptablesBackend
 from zonewall.backends.nftables import NftablesBackend
 from zonewall.build import build

@@ -34,7 +34,8 @@ def platform_outputs(path: Path, platform: str) -> dict[str, str]:
     backend = get_backend(platform)
     for plan in report.compiled.gateways:
         if plan.platform == platform:
-            model = backend.lower(report.compiled, gateway_view(report.compiled, plan.name))
+            model = backend.lower(report.compiled,
+                                  gateway_view(report.compiled, plan.name)).unwrap()
             out.update({str(k): v for k, v in backend.render(model).items()})
     return out
 

@@ -17,7 +17,7 @@ __all__ = ["BACKENDS", "get_backend"]
 BACKENDS: dict[str, str] = {
     "iptables":  "zonewall.backends.iptables:IptablesBackend",
     "nftables":  "zonewall.backends.nftables:NftablesBackend",
-    "cisco-ios": "zonewall.backends.cisco_ios:CiscoIosBackend",
+    "cisco-ios": "zonewall.backends.cisco_ios.backend:CiscoIosBackend",
 }
 
 

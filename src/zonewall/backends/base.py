@@ -2,9 +2,13 @@
 
 A backend turns one gateway of a `CompiledPolicy` into deployable text in three steps:
 `check()` (capabilities: anything the platform cannot express is an error at the policy span
-that needs it), `lower()` (every decision, into a frozen target model), `render()` (jinja2
-templates only).  All backends enforce the same model (docs/language.md, section 8.1): a gateway
-filters on ingress, on each served class's interface (source must be in that class) and on its
+that needs it), `lower()` (every decision, into a frozen target model, returned with what the
+decisions found the platform cannot express, as `Lowered`), `render()` (jinja2 templates only).
+`lower_gateway()` runs the first two in order, as build does; nothing passes between the steps
+but their return values.
+
+All backends enforce the same model (docs/language.md, section 8.1): a gateway filters on
+ingress, on each served class's interface (source must be in that class) and on its
 uplink (sources in externals may only start permitted flows toward served classes; sources in
 classes served elsewhere were filtered at their own gateway and pass; anything else is spoofed).
 
@@ -22,12 +26,12 @@ import hashlib
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import PurePosixPath
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Generic, TypeVar
 
 import jinja2
-from netaddr import IPNetwork, cidr_merge
+from netaddr import IPAddress, IPNetwork, cidr_merge
 
-from zonewall.diagnostics import Diagnostic, Severity
+from zonewall.diagnostics import Diagnostic, DiagnosticError, Severity
 from zonewall.ir import (
     CompiledPolicy,
     Endpoint,
@@ -46,9 +50,12 @@ __all__ = [
     "Backend",
     "Feature",
     "GatewayView",
+    "Lowered",
     "Permit",
     "capability_errors",
+    "gateway_address",
     "gateway_view",
+    "lower_gateway",
     "relay_endpoint",
     "uplink_source",
     "self_endpoint",
@@ -99,6 +106,41 @@ class GatewayView:
         """The served class an endpoint is, when it is routed by this gateway."""
         cls = self.class_by_endpoint.get(ep.id)
         return cls if cls is not None and cls.gateway == self.plan.name else None
+
+
+M = TypeVar("M")
+
+
+@dataclass(frozen=True, slots=True)
+class Lowered(Generic[M]):
+    """What `Backend.lower` returns: the target model and the diagnostics of its decisions.
+
+    Fail closed: when a diagnostic is an error, the gateway cannot be configured as the policy
+    says, so there is no model (`model` is None) and nothing to render.
+    """
+
+    model: M | None
+    diagnostics: tuple[Diagnostic, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.model is not None and any(d.is_error for d in self.diagnostics):
+            raise ValueError("a lowering with errors has no model")
+
+    def unwrap(self) -> M:
+        """The model.
+
+        Raises:
+            DiagnosticError: with the errors, when there is no model.
+        """
+        if self.model is None:
+            raise DiagnosticError(tuple(d for d in self.diagnostics if d.is_error))
+        return self.model
+
+
+def gateway_address(net: IPNetwork) -> IPAddress:
+    """A gateway's own address in a class subnet: the first usable one (the VLAN plan's SVI
+    and interface addresses, and the address a switch filters traffic to itself on)."""
+    return net[0] if net.prefixlen >= 31 else net[1]
 
 
 def slices(flow: Flow | GatewayFlow, rules: Mapping[int, ResolvedRule]
@@ -269,11 +311,33 @@ def capability_errors(backend: Backend, policy: CompiledPolicy, view: GatewayVie
                       ) -> list[Diagnostic]:
     """What the policy needs of this gateway and its platform cannot express: the checks every
     backend shares (traffic to the gateway itself), then the backend's own `check`."""
+    return [*_shared_errors(backend, policy, view), *backend.check(policy, view)]
+
+
+def lower_gateway(backend: Backend, policy: CompiledPolicy, view: GatewayView
+                  ) -> Lowered[Any]:
+    """Capability checks, then the lowering: every diagnostic of one gateway, in that order,
+    and its model when none is an error.  The shared checks concern the policy and leave the
+    lowering sound, so it runs after them too (all of a gateway's errors are reported at
+    once); the backend's own `check` guards what its `lower` can take, so it runs only when
+    that found nothing."""
+    shared = _shared_errors(backend, policy, view)
+    own = backend.check(policy, view)
+    if any(d.is_error for d in own):
+        return Lowered(None, (*shared, *own))
+    lowered = backend.lower(policy, view)
+    diagnostics = (*shared, *own, *lowered.diagnostics)
+    if any(d.is_error for d in diagnostics):
+        return Lowered(None, diagnostics)
+    return Lowered(lowered.model, diagnostics)
+
+
+def _shared_errors(backend: Backend, policy: CompiledPolicy, view: GatewayView
+                   ) -> list[Diagnostic]:
     out: list[Diagnostic] = []
     if Feature.GATEWAY_PLANE not in backend.supports:
         out.extend(_gateway_plane_errors(backend.name, policy, view.plan.name))
     out.extend(_transit_gateway_errors(policy, view.plan.name))
-    out.extend(backend.check(policy, view))
     return out
 
 
@@ -322,18 +386,24 @@ def _names_gateway(sel: Selector, gateway: str) -> bool:
 
 
 class Backend(abc.ABC):
-    """One target platform.  Subclasses set `name` and `supports` and implement `lower`."""
+    """One target platform.  Subclasses set `name` and `supports` and implement `lower`.
+
+    A backend keeps no state between its steps: each takes the policy (or the model) and
+    returns its result, so one backend object may lower any number of gateways in any order.
+    """
 
     name: ClassVar[str]
     supports: ClassVar[frozenset[Feature]]
 
     def check(self, policy: CompiledPolicy, view: GatewayView) -> list[Diagnostic]:
-        """Errors for what the policy needs and this platform cannot express."""
+        """Errors for what the policy needs and this platform cannot express, found before
+        any decision is made (`lower` may assume there are none)."""
         return []
 
     @abc.abstractmethod
-    def lower(self, policy: CompiledPolicy, view: GatewayView) -> Any:
-        """All decisions, as a frozen target model."""
+    def lower(self, policy: CompiledPolicy, view: GatewayView) -> Lowered[Any]:
+        """All decisions, as a frozen target model, with what they found the platform cannot
+        express (no model when that is an error)."""
 
     @abc.abstractmethod
     def render(self, model: Any) -> dict[PurePosixPath, str]:

@@ -52,6 +52,7 @@ from zonewall.backends.base import (
     Backend,
     Feature,
     GatewayView,
+    Lowered,
     Permit,
     make_env,
     policy_lines,
@@ -60,6 +61,7 @@ from zonewall.backends.base import (
     short_name,
     uplink_source,
 )
+from zonewall.backends.chains import destinations
 from zonewall.ir import CompiledPolicy, Endpoint, ResolvedClass
 from zonewall.packets import ICMP, PROTO_NAMES, TCP, UDP, PacketSet, key
 from zonewall.text import comment_line, iptables_comment, log_prefix
@@ -179,7 +181,7 @@ class IptablesBackend(Backend):
     suffix = ".rules"
     suffix6 = ".rules6"
 
-    def lower(self, policy: CompiledPolicy, view: GatewayView) -> IptModel:
+    def lower(self, policy: CompiledPolicy, view: GatewayView) -> Lowered[IptModel]:
         names = _ChainNames(view)
         main = [
             IptRule(("-m conntrack --ctstate ESTABLISHED,RELATED",), "ACCEPT"),
@@ -200,7 +202,7 @@ class IptablesBackend(Backend):
         path = PurePosixPath(f"{view.plan.name}{self.suffix}")
         path6 = PurePosixPath(f"{view.plan.name}{self.suffix6}")
         closed = (IptRule(LOG_LIMIT, f'LOG --log-prefix "{CLOSED} "'), _DROP)
-        return IptModel(
+        return Lowered(IptModel(
             path=path,
             header=self._header(policy, view, path, 4),
             forward=_scope(view, MAIN),
@@ -209,7 +211,7 @@ class IptablesBackend(Backend):
             header6=self._header(policy, view, path6, 6),
             forward6=_scope(view, CLOSED),
             chains6=(IptChain(CLOSED, closed),),
-        )
+        ))
 
     def _header(self, policy: CompiledPolicy, view: GatewayView, path: PurePosixPath,
                 family: int) -> tuple[str, ...]:
@@ -257,21 +259,15 @@ class IptablesBackend(Backend):
 
     def _dispatch(self, chain: str, src_label: str, permits: Iterable[Permit],
                   view: GatewayView, names: _ChainNames) -> list[IptChain]:
-        """One chain dispatching by egress and destination to pair chains, plus those."""
-        by_dst: dict[int, list[Permit]] = {}
-        for p in permits:
-            by_dst.setdefault(p.dst.id, []).append(p)
+        """One chain dispatching by egress and destination to pair chains, plus those (the
+        layout is `chains.destinations`)."""
         dispatch: list[IptRule] = []
         pairs: list[IptChain] = []
-        for dst_id in sorted(by_dst):
-            dst = view.endpoints[dst_id]
-            local = view.local(dst)
-            egress = local.interface if local is not None else view.plan.uplink
-            assert egress is not None, "a destination beyond the uplink needs an uplink"
-            pair = names.chain("p", src_label, names.label(dst))
-            for prefix in dst.prefixes:
-                dispatch.append(IptRule((f"-o {egress}", f"-d {prefix}"), pair))
-            rules, subchains = self._flow_rules(pair, by_dst[dst_id], names)
+        for dst in destinations(permits, view):
+            pair = names.chain("p", src_label, names.label(dst.endpoint))
+            for prefix in dst.endpoint.prefixes:
+                dispatch.append(IptRule((f"-o {dst.egress}", f"-d {prefix}"), pair))
+            rules, subchains = self._flow_rules(pair, list(dst.permits), names)
             pairs.append(IptChain(pair, rules))
             pairs.extend(subchains)
         return [IptChain(chain, tuple(dispatch) + _drop_tail(chain)), *pairs]

@@ -47,6 +47,7 @@ from zonewall.backends.base import (
     Backend,
     Feature,
     GatewayView,
+    Lowered,
     Permit,
     make_env,
     policy_lines,
@@ -54,6 +55,7 @@ from zonewall.backends.base import (
     rule_ref,
     uplink_source,
 )
+from zonewall.backends.chains import destinations
 from zonewall.diagnostics import Diagnostic, Severity
 from zonewall.ir import CompiledPolicy, Endpoint, ResolvedClass
 from zonewall.packets import ICMP, PROTO_NAMES, TCP, UDP, PacketSet, key
@@ -214,7 +216,7 @@ class NftablesBackend(Backend):
                         f"protocol (proto/{proto}) instead", p.rule.span))
         return out
 
-    def lower(self, policy: CompiledPolicy, view: GatewayView) -> NftModel:
+    def lower(self, policy: CompiledPolicy, view: GatewayView) -> Lowered[NftModel]:
         names = _Names()
         sets = _Sets(view, names)
         forward = [
@@ -235,13 +237,13 @@ class NftablesBackend(Backend):
         forward.extend(drop_tail("zw_forward"))
         base = NftChain("zw_forward", tuple(forward), hook="forward", policy="drop")
         chains.extend(self._input(view, names, sets))
-        return NftModel(
+        return Lowered(NftModel(
             path=PurePosixPath(f"{view.plan.name}{self.suffix}"),
             header=self._header(policy, view),
             table=TABLE,
             sets=sets.all(),
             chains=(base, *chains),
-        )
+        ))
 
     def _input(self, view: GatewayView, names: _Names, sets: _Sets) -> list[NftChain]:
         """Traffic to the box itself: the base chain `zw_input` (hook input, policy accept)
@@ -302,21 +304,17 @@ class NftablesBackend(Backend):
                   view: GatewayView, names: _Names, sets: _Sets) -> list[NftChain]:
         """One chain dispatching by egress and destination to pair chains, plus those.
 
-        `src` is the source's (label, identity): labels of external atoms can repeat.
+        `src` is the source's (label, identity): labels of external atoms can repeat.  The
+        layout is `chains.destinations`.
         """
-        by_dst: dict[int, list[Permit]] = {}
-        for p in permits:
-            by_dst.setdefault(p.dst.id, []).append(p)
         dispatch: list[NftRule] = []
         pairs: list[NftChain] = []
-        for dst_id in sorted(by_dst):
-            dst = view.endpoints[dst_id]
-            local = view.local(dst)
-            egress = local.interface if local is not None else view.plan.uplink
-            assert egress is not None, "a destination beyond the uplink needs an uplink"
-            pair = names.get("zp", src[0], dst.name, ident=(src[1], _ident(dst)))
-            dispatch.append(NftRule(oifname=egress, daddr=sets.of(dst), verdict=f"jump {pair}"))
-            pairs.append(NftChain(pair, self._flow_rules(pair, by_dst[dst_id])))
+        for dst in destinations(permits, view):
+            ep = dst.endpoint
+            pair = names.get("zp", src[0], ep.name, ident=(src[1], _ident(ep)))
+            dispatch.append(NftRule(oifname=dst.egress, daddr=sets.of(ep),
+                                    verdict=f"jump {pair}"))
+            pairs.append(NftChain(pair, self._flow_rules(pair, list(dst.permits))))
         return [NftChain(chain, (*dispatch, *drop_tail(chain))), *pairs]
 
     def _flow_rules(self, chain: str, permits: list[Permit]) -> tuple[NftRule, ...]:

@@ -34,13 +34,14 @@ import yaml
 from netaddr import IPAddress, IPNetwork
 
 from zonewall import __version__
-from zonewall.backends.base import make_env, policy_lines
-from zonewall.backends.cisco_ios_names import IPV6_ACL, acl_name
+from zonewall.backends.base import gateway_address, make_env, policy_lines
+from zonewall.backends.cisco_ios.names import IPV6_ACL, acl_name
 from zonewall.ir import CompiledPolicy, DhcpRelay, ResolvedClass
 from zonewall.packets import UDP, key
 from zonewall.text import csv_cell, ios_text
 
-__all__ = ["PlanRow", "SwitchModel", "SwitchSvi", "plan_rows", "switch_model", "vlan_plan"]
+__all__ = ["PlanRow", "SwitchModel", "SwitchSvi", "gateway_address", "plan_rows", "switch_model",
+           "vlan_plan"]
 
 DHCP_SERVER_PORT = 67
 VLAN_NAME_MAX = 32
@@ -98,10 +99,6 @@ class SwitchModel:
 
 def vlan_name(cls: ResolvedClass) -> str:
     return re.sub(r"[^A-Z0-9_-]", "_", cls.name.upper())[:VLAN_NAME_MAX]
-
-
-def gateway_address(net: IPNetwork) -> IPAddress:
-    return net[0] if net.prefixlen >= 31 else net[1]
 
 
 def server_address(net: IPNetwork) -> IPAddress:
@@ -214,7 +211,7 @@ def _conventions() -> tuple[str, ...]:
 
 def switch_model(policy: CompiledPolicy, gateway: str, suffix: str) -> SwitchModel:
     """The VLANs and SVIs of one cisco-ios gateway, binding the ACLs of `<gateway>.ios`, whose
-    names end in `suffix` (that file's, `cisco_ios_names.suffix_of`)."""
+    names end in `suffix` (that file's, `cisco_ios.names.suffix_of`)."""
     rows = {r.cls: r for r in plan_rows(policy)}
     classes = sorted((c for c in policy.classes if c.gateway == gateway),
                      key=lambda c: (c.vlan, c.name))
@@ -276,7 +273,7 @@ def vlan_plan(policy: CompiledPolicy,
             conventions=_conventions()),
     }
     if suffixes is None:
-        from zonewall.backends.cisco_ios import gateway_suffix  # the backend, only when asked
+        from zonewall.backends.cisco_ios.backend import gateway_suffix  # only when asked
 
         suffixes = {g.name: gateway_suffix(policy, g.name) for g in policy.gateways
                     if g.platform == "cisco-ios"}

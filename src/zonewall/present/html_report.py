@@ -9,33 +9,19 @@ template engine.
 
 from __future__ import annotations
 
-from typing import Any
-
 from markupsafe import Markup
 
-from zonewall import __version__
 from zonewall.diagnostics import render_all
 from zonewall.ir import AssertionResult
-from zonewall.present.conduits import Conduit, Conduits
-from zonewall.present.graph_render import (
-    CRITICALITY_COLOURS,
-    EXTERNAL_COLOUR,
-    flow_graph,
-)
+from zonewall.present.conduits import Conduits
+from zonewall.present.graph_render import flow_graph
 from zonewall.present.jinja import render_template
 from zonewall.present.layout import render_inline_svg
-from zonewall.present.matrix import grid
+from zonewall.present.matrix import matrix_context
 from zonewall.present.results import assertion_rows
 from zonewall.report import CheckReport
 
-__all__ = ["matrix_context", "render_html_report"]
-
-
-def matrix_context(c: Conduits, source: str) -> dict[str, Any]:
-    lookup: dict[tuple[str, str], Conduit] = {(x.src, x.dst): x for x in c.conduits}
-    return {"c": c, "grid": grid(c), "lookup": lookup, "source": source,
-            "version": __version__, "colours": CRITICALITY_COLOURS,
-            "external_colour": EXTERNAL_COLOUR}
+__all__ = ["render_html_report"]
 
 
 def render_html_report(report: CheckReport, c: Conduits,

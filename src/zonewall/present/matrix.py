@@ -16,12 +16,15 @@ from __future__ import annotations
 import csv
 import io
 from dataclasses import dataclass
+from typing import Any
 
+from zonewall import __version__
 from zonewall.present.conduits import Conduit, Conduits, Zone
+from zonewall.present.graph_render import CRITICALITY_COLOURS, EXTERNAL_COLOUR
 from zonewall.present.jinja import render_template
 from zonewall.text import csv_cell, terminal_text
 
-__all__ = ["MATRIX_FORMATS", "MatrixGrid", "grid", "render_matrix"]
+__all__ = ["MATRIX_FORMATS", "MatrixGrid", "grid", "matrix_context", "render_matrix"]
 
 MATRIX_FORMATS = ("text", "csv", "markdown", "html")
 SAME_ZONE = "-"  # a class to itself: intra-class traffic is not routed, never a flow
@@ -173,6 +176,15 @@ def render_csv(c: Conduits) -> str:
     return out.getvalue()
 
 
+def matrix_context(c: Conduits, source: str) -> dict[str, Any]:
+    """What the HTML templates of the matrix need: its own page (`matrix --format html`) and
+    the matrix section of the HTML report (`html_report`)."""
+    lookup: dict[tuple[str, str], Conduit] = {(x.src, x.dst): x for x in c.conduits}
+    return {"c": c, "grid": grid(c), "lookup": lookup, "source": source,
+            "version": __version__, "colours": CRITICALITY_COLOURS,
+            "external_colour": EXTERNAL_COLOUR}
+
+
 def render_matrix(c: Conduits, fmt: str, width: int = 120, source: str = "") -> str:
     """The matrix in one of `MATRIX_FORMATS`.
 
@@ -192,7 +204,5 @@ def render_matrix(c: Conduits, fmt: str, width: int = 120, source: str = "") -> 
     if fmt == "markdown":
         return render_template("matrix.md.j2", {"c": c, "grid": grid(c), "source": source})
     if fmt == "html":
-        from zonewall.present.html_report import matrix_context
-
         return render_template("matrix-page.html.j2", matrix_context(c, source))
     raise ValueError(f"unknown matrix format {fmt!r}")

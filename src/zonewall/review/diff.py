@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from zonewall.backends import get_backend
-from zonewall.backends.base import capability_errors, gateway_view
+from zonewall.backends.base import gateway_view, lower_gateway
 from zonewall.diagnostics import Span
 from zonewall.ir import AssertionResult, CompiledPolicy, ExternalDef, Hop
 from zonewall.report import CheckReport, run_check
@@ -257,11 +257,8 @@ def rule_counts(c: CompiledPolicy) -> dict[str, tuple[str, int | None]]:
     out: dict[str, tuple[str, int | None]] = {}
     for plan in c.gateways:
         backend = get_backend(plan.platform)
-        view = gateway_view(c, plan.name)
-        if any(d.is_error for d in capability_errors(backend, c, view)):
-            out[plan.name] = (plan.platform, None)
-            continue
-        out[plan.name] = (plan.platform, backend.rule_count(backend.lower(c, view)))
+        model = lower_gateway(backend, c, gateway_view(c, plan.name)).model
+        out[plan.name] = (plan.platform, None if model is None else backend.rule_count(model))
     return out
 
 

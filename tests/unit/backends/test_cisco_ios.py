@@ -24,19 +24,18 @@ from hypothesis import strategies as st
 from netaddr import IPAddress, IPNetwork
 
 from zonewall.backends.base import gateway_view
-from zonewall.backends.cisco_ios import (
-    CiscoIosBackend,
-    IosModel,
-    acl_name,
-    address,
+from zonewall.backends.cisco_ios.backend import CiscoIosBackend
+from zonewall.backends.cisco_ios.lowering import address, widen
+from zonewall.backends.cisco_ios.model import IosModel
+from zonewall.backends.cisco_ios.names import acl_name
+from zonewall.backends.cisco_ios.selfplane import own_addresses
+from zonewall.backends.cisco_ios.specs import (
     forward_shapes,
     forward_specs,
     port_op,
     reply_shapes,
     reply_specs,
-    widen,
 )
-from zonewall.backends.cisco_ios_self import own_addresses
 from zonewall.compiler.pipeline import compile_policy
 from zonewall.diagnostics import DiagnosticError
 from zonewall.dsl.parser import parse_file, parse_text
@@ -102,7 +101,9 @@ def lowered(compiled: CompiledPolicy, gateway: str = "sw") -> IosModel:
     backend = CiscoIosBackend()
     view = gateway_view(compiled, gateway)
     assert backend.check(compiled, view) == []
-    return backend.lower(compiled, view)
+    result = backend.lower(compiled, view)
+    assert result.diagnostics == ()
+    return result.unwrap()
 
 
 def rendered(compiled: CompiledPolicy, gateway: str = "sw") -> str:
@@ -113,7 +114,7 @@ def rendered(compiled: CompiledPolicy, gateway: str = "sw") -> str:
 
 def errors(text: str, gateway: str = "sw") -> list[tuple[str, int | None]]:
     compiled = compiled_of(text)
-    diags = CiscoIosBackend().check(compiled, gateway_view(compiled, gateway))
+    diags = CiscoIosBackend().lower(compiled, gateway_view(compiled, gateway)).diagnostics
     return [(d.code, d.span.line if d.span else None) for d in diags]
 
 
@@ -337,10 +338,13 @@ def test_replies_without_a_stateless_definition_are_not_needed() -> None:
     assert "permit icmp 10.1.0.0 0.0.0.255 10.1.1.0 0.0.0.127 3" in ace_lines(model, "ZW-A-IN")
 
 
-def test_lower_fails_closed_when_check_was_skipped() -> None:
+def test_lower_fails_closed_with_no_model() -> None:
     compiled = compiled_of(TWO_GATEWAYS.replace("allow a -> b : dns, ping", "allow a -> b"))
+    result = CiscoIosBackend().lower(compiled, gateway_view(compiled, "sw"))
+    assert result.model is None
+    assert [d.code for d in result.diagnostics] == ["E402"]
     with pytest.raises(DiagnosticError) as err:
-        CiscoIosBackend().lower(compiled, gateway_view(compiled, "sw"))
+        result.unwrap()
     assert [d.code for d in err.value.diagnostics] == ["E402"]
 
 
@@ -349,7 +353,7 @@ def test_ace_budget_is_an_error_at_the_gateway() -> None:
         ace_budget = 5
 
     compiled = compiled_of(SMALL)
-    diags = Tiny().check(compiled, gateway_view(compiled, "sw"))
+    diags = Tiny().lower(compiled, gateway_view(compiled, "sw")).diagnostics
     assert {d.code for d in diags} == {"E401"}
     assert all(d.span is not None and d.span.line == SMALL.splitlines().index(
         next(s for s in SMALL.splitlines() if s.startswith("gateway sw"))) + 1 for d in diags)
@@ -945,6 +949,6 @@ def test_vty_closed_when_nothing_may_manage_the_switch() -> None:
 
 def test_ssh_for_some_and_telnet_for_others_is_e401() -> None:
     compiled = compiled_of(PLANE + "allow b -> gateway:sw : tcp/23\n")
-    errors = CiscoIosBackend().check(compiled, gateway_view(compiled, "sw"))
+    errors = CiscoIosBackend().lower(compiled, gateway_view(compiled, "sw")).diagnostics
     assert errors and {d.code for d in errors} == {"E401"}
     assert all("telnet" in d.message for d in errors)

@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 
 from zonewall.backends.base import gateway_view
-from zonewall.backends.cisco_ios import CiscoIosBackend
+from zonewall.backends.cisco_ios.backend import CiscoIosBackend
 from zonewall.compiler.pipeline import compile_policy
 from zonewall.dsl.parser import parse_text
 
@@ -46,5 +46,5 @@ def test_generated_estate_renders_as_before(object_groups: bool, gateway: str) -
     assert compiled is not None
     backend, view = CiscoIosBackend(), gateway_view(compiled, gateway)
     assert backend.check(compiled, view) == []
-    (out,) = backend.render(backend.lower(compiled, view)).values()
+    (out,) = backend.render(backend.lower(compiled, view).unwrap()).values()
     assert hashlib.sha256(out.encode()).hexdigest() == DIGESTS[(object_groups, gateway)]

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from zonewall.backends.cisco_ios_names import stated_suffix, suffix_of
+from zonewall.backends.cisco_ios.names import stated_suffix, suffix_of
 from zonewall.build import build, render_outputs
 from zonewall.report import run_check
 

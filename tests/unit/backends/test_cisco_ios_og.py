@@ -18,8 +18,9 @@ import pytest
 from netaddr import IPNetwork
 
 from zonewall.backends.base import gateway_view
-from zonewall.backends.cisco_ios import CiscoIosBackend, IosModel
-from zonewall.backends.cisco_ios_og import network_member
+from zonewall.backends.cisco_ios.backend import CiscoIosBackend
+from zonewall.backends.cisco_ios.model import IosModel
+from zonewall.backends.cisco_ios.object_groups import network_member
 from zonewall.compiler.pipeline import compile_policy
 from zonewall.diagnostics import DiagnosticError
 from zonewall.dsl.parser import parse_text
@@ -56,7 +57,7 @@ def lower(text: str, budget: int | None = None) -> IosModel:
     if budget is not None:
         backend.ace_budget = budget
     c = compiled(text)
-    return backend.lower(c, gateway_view(c, "sw"))
+    return backend.lower(c, gateway_view(c, "sw")).unwrap()
 
 
 def og_model(budget: int | None = None) -> IosModel:
@@ -117,10 +118,10 @@ def test_group_names_are_valid_unique_and_carry_the_content_suffix() -> None:
     # edited); a comment does not
     same = compiled(POLICY.replace("OG", "object-groups") + "# v2\n")
     view = gateway_view(same, same.gateways[0].name)
-    assert CiscoIosBackend().lower(same, view).suffix == suffix
+    assert CiscoIosBackend().lower(same, view).unwrap().suffix == suffix
     other = compiled(POLICY.replace("OG", "object-groups").replace("https, dns", "https"))
     view = gateway_view(other, other.gateways[0].name)
-    assert CiscoIosBackend().lower(other, view).suffix != suffix
+    assert CiscoIosBackend().lower(other, view).unwrap().suffix != suffix
 
 
 @pytest.mark.parametrize(
@@ -163,7 +164,7 @@ def test_unexpressible_replies_are_still_errors() -> None:
     text = POLICY.replace("OG", "object-groups") + "allow a -> c : proto/47\n"
     backend = CiscoIosBackend()
     c = compiled(text)
-    assert {d.code for d in backend.check(c, gateway_view(c, "sw"))} == {"E402"}
+    assert {d.code for d in backend.lower(c, gateway_view(c, "sw")).diagnostics} == {"E402"}
 
 
 def test_output_is_identical_across_hash_seeds(tmp_path: Path) -> None:

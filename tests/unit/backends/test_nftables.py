@@ -163,7 +163,7 @@ def compiled_case(case: str) -> CompiledPolicy:
 
 
 def lowered(cp: CompiledPolicy, gw: str) -> NftModel:
-    return NftablesBackend().lower(cp, gateway_view(cp, gw))
+    return NftablesBackend().lower(cp, gateway_view(cp, gw)).unwrap()
 
 
 def nft_gateways(cp: CompiledPolicy) -> list[str]:
@@ -386,7 +386,7 @@ def test_check_accepts_ip_protocol_zero() -> None:
     cp = compiled_case("two_gw")
     view = gateway_view(cp, "fw2")
     assert NftablesBackend().check(cp, view) == []
-    rules = chain(NftablesBackend().lower(cp, view), "zp_mon__med").rules
+    rules = chain(NftablesBackend().lower(cp, view).unwrap(), "zp_mon__med").rules
     assert NftL4("meta l4proto", ("0",)) in [r.l4 for r in rules]
 
 
@@ -463,7 +463,7 @@ def _injection_output(hostile: bool) -> tuple[str, NftModel]:
     file = 'ev"il\n-A FORWARD -j ACCEPT\n} #;.zw' if hostile else "clean.zw"
     cp = compile_text(text, file)
     backend = NftablesBackend()
-    model = backend.lower(cp, gateway_view(cp, "fw"))
+    model = backend.lower(cp, gateway_view(cp, "fw")).unwrap()
     assert backend.check(cp, gateway_view(cp, "fw")) == []
     return backend.render(model)[model.path], model
 
@@ -753,7 +753,7 @@ def test_model_permits_exactly_what_the_iptables_model_permits(case: str) -> Non
     ipt = IptablesBackend()
     for gw in nft_gateways(cp):
         view = gateway_view(cp, gw)
-        _compare(cp, gw, NftEval(lowered(cp, gw)), IptEval(ipt.lower(cp, view)))
+        _compare(cp, gw, NftEval(lowered(cp, gw)), IptEval(ipt.lower(cp, view).unwrap()))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -767,7 +767,7 @@ def _outputs(cp: CompiledPolicy) -> list[tuple[Path, str, NftModel]]:
     for gw in nft_gateways(cp):
         view = gateway_view(cp, gw)
         assert backend.check(cp, view) == []
-        model = backend.lower(cp, view)
+        model = backend.lower(cp, view).unwrap()
         for path, text in backend.render(model).items():
             out.append((Path(str(path)), text, model))
     return out

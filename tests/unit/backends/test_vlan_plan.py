@@ -12,8 +12,8 @@ import yaml
 from netaddr import IPNetwork
 
 from zonewall.backends.base import gateway_view
-from zonewall.backends.cisco_ios import CiscoIosBackend
-from zonewall.backends.cisco_ios_names import suffix_of
+from zonewall.backends.cisco_ios.backend import CiscoIosBackend
+from zonewall.backends.cisco_ios.names import suffix_of
 from zonewall.backends.vlan_plan import (
     CSV_COLUMNS,
     YAML_WIDTH,
@@ -156,7 +156,7 @@ def test_switch_config_binds_the_acls_the_backend_defines() -> None:
     assert result.compiled is not None
     compiled = result.compiled
     backend = CiscoIosBackend()
-    model = backend.lower(compiled, gateway_view(compiled, "dist_sw1"))
+    model = backend.lower(compiled, gateway_view(compiled, "dist_sw1")).unwrap()
     (acl_text,) = backend.render(model).values()
     defined = set(re.findall(r"^ip access-list extended (\S+)$", acl_text, re.MULTILINE))
     switch = vlan_plan(compiled)[PurePosixPath("dist_sw1-switch.ios")]

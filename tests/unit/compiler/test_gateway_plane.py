@@ -227,7 +227,7 @@ def test_a_platform_without_the_gateway_plane_fails_closed_at_each_statement(
         zw: Zw, platform: str, enforced: bool) -> None:
     from zonewall.backends import get_backend
     from zonewall.backends.base import Feature, capability_errors, gateway_view
-    from zonewall.backends.cisco_ios import CiscoIosBackend
+    from zonewall.backends.cisco_ios.backend import CiscoIosBackend
 
     class NoPlane(CiscoIosBackend):  # a platform that cannot filter traffic to itself
         name = "no-plane"

@@ -13,7 +13,7 @@ each ACL, before any forwarding entry:
   through a zonewall ACL, whatever later entry would permit toward that subnet.
 
 The switch's own addresses are its SVI addresses as the switch config writes them
-(`vlan_plan.gateway_address`: the first usable address of each subnet of each served class).
+(`base.gateway_address`: the first usable address of each subnet of each served class).
 The uplink's address is not in the policy, so no entry names it (see the README).
 
 Management sessions (ssh, telnet) land on the vty lines whichever interface they enter,
@@ -28,11 +28,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from zonewall.backends.base import GatewayView, Permit
+from zonewall.backends.base import GatewayView, Permit, gateway_address
 from zonewall.backends.cidrs import Cidr, cidr_of, merge, wildcard
-from zonewall.backends.cisco_ios_model import IosStdAce, IosVty
-from zonewall.backends.cisco_ios_names import vty_acl_name
-from zonewall.backends.vlan_plan import gateway_address
+from zonewall.backends.cisco_ios.model import IosStdAce, IosVty
+from zonewall.backends.cisco_ios.names import vty_acl_name
 from zonewall.diagnostics import Diagnostic, Severity
 from zonewall.packets import TCP, PacketSet
 from zonewall.text import ios_text

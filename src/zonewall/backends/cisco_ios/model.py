@@ -1,9 +1,8 @@
 """The Cisco IOS target model: entries, ACLs, object groups, and one gateway's file.
 
-Frozen values that `cisco_ios` lowering fills in and the `cisco_ios/acl.ios.j2` template
-prints; also the one IPv6 ACL every cisco-ios gateway binds (IPv6 closed, see the `cisco_ios`
-docstring) and the renaming of a drafted model once its name suffix is known
-(`cisco_ios_names`).
+Frozen values that the `lowering` fills in and the `cisco_ios/acl.ios.j2` template prints;
+also the one IPv6 ACL every cisco-ios gateway binds (IPv6 closed, see the package docstring)
+and the renaming of a drafted model once its name suffix is known (`names`).
 """
 
 from __future__ import annotations
@@ -11,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
-from zonewall.backends.cisco_ios_names import IPV6_ACL, PLACEHOLDER, with_suffix
+from zonewall.backends.cisco_ios.names import IPV6_ACL, PLACEHOLDER, with_suffix
 
 __all__ = ["IPV6_ND", "IosAce", "IosAcl", "IosBlock", "IosModel", "IosObjectGroup", "IosStdAce",
            "IosVty", "ipv6_acl", "suffixed"]
@@ -89,7 +88,7 @@ class IosModel:
     ipv6: IosAcl  # `ipv6 access-list`, bound `ipv6 traffic-filter NAME in` with every ACL
     object_groups: tuple[IosObjectGroup, ...] = ()  # defined before the ACLs using them
     suffix: str = PLACEHOLDER  # every name ends in it: the content digest's first 8 digits
-    digest: str = ""  # the content digest (`cisco_ios_names.content_digest`)
+    digest: str = ""  # the content digest (`names.content_digest`)
     vty: IosVty | None = None  # management lines: who may open ssh/telnet sessions
 
 

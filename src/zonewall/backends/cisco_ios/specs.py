@@ -1,9 +1,9 @@
 """Cisco IOS service matching: the protocol, port and option words of ACL entries.
 
-One `_Spec` is one ACE shape on the service side: `tcp ... eq 443`, `udp ... range 1 2`,
+One `Spec` is one ACE shape on the service side: `tcp ... eq 443`, `udp ... range 1 2`,
 `icmp ... echo`, `47`.  `forward_specs` gives the shapes matching exactly the initiating packets
 of a flow (and the IP protocols no ACE can match alone), `reply_specs` the shapes of its
-stateless replies (and what has no stateless reply), as the `cisco_ios` module docstring
+stateless replies (and what has no stateless reply), as the `cisco_ios` package docstring
 defines them.  A gateway asks for the same few packet sets thousands of times, so
 `forward_shapes` and `reply_shapes` give the same answers as tuples, cached per packet set,
 reading the common case (TCP and UDP port intervals) off the intervals directly.
@@ -18,6 +18,7 @@ from zonewall.backends.base import protocol_blocks
 from zonewall.packets import ICMP, PORT_SPAN, TCP, UDP, PacketSet
 
 __all__ = [
+    "Spec",
     "ICMP_ECHO",
     "ICMP_ECHO_REPLY",
     "ICMP_NAMES",
@@ -39,7 +40,7 @@ def port_op(lo: int, hi: int) -> str:
     return f"eq {lo}" if lo == hi else f"range {lo} {hi}"
 
 
-class _Spec(NamedTuple):
+class Spec(NamedTuple):
     """One ACE shape: protocol, port operator (on the service side) and trailing option."""
 
     protocol: str
@@ -47,43 +48,43 @@ class _Spec(NamedTuple):
     option: str = ""
 
 
-def forward_specs(packets: PacketSet) -> tuple[list[_Spec], list[int]]:
+def forward_specs(packets: PacketSet) -> tuple[list[Spec], list[int]]:
     """ACE shapes matching exactly the initiating packets; protocols IOS cannot match alone."""
     blocks = protocol_blocks(packets)
     if len(blocks) == 256 and all(not ivs for _, ivs in blocks):
-        return [_Spec("ip")], []
-    specs: list[_Spec] = []
+        return [Spec("ip")], []
+    specs: list[Spec] = []
     bad: list[int] = []
     for proto, ivs in blocks:
         if proto in (TCP, UDP):
             name = "tcp" if proto == TCP else "udp"
-            specs.extend([_Spec(name, port_op(lo, hi)) for lo, hi in ivs] or [_Spec(name)])
+            specs.extend([Spec(name, port_op(lo, hi)) for lo, hi in ivs] or [Spec(name)])
         elif proto == ICMP:
             if not ivs:
-                specs.append(_Spec("icmp"))
+                specs.append(Spec("icmp"))
             types = [t for lo, hi in ivs for t in range(lo, min(hi, 255) + 1)]
-            specs.extend(_Spec("icmp", "", ICMP_NAMES.get(t, str(t))) for t in types)
+            specs.extend(Spec("icmp", "", ICMP_NAMES.get(t, str(t))) for t in types)
         elif proto == 0 or ivs:
             bad.append(proto)  # "0" does not mean every protocol everywhere; partial: no syntax
         else:
-            specs.append(_Spec(str(proto)))
+            specs.append(Spec(str(proto)))
     return specs, bad
 
 
-def reply_specs(packets: PacketSet) -> tuple[list[_Spec], list[str]]:
+def reply_specs(packets: PacketSet) -> tuple[list[Spec], list[str]]:
     """ACE shapes for the stateless replies of a flow; what has no defined stateless reply."""
-    specs: list[_Spec] = []
+    specs: list[Spec] = []
     bad: list[str] = []
     for proto, ivs in protocol_blocks(packets):
         if proto == TCP:
-            specs.extend([_Spec("tcp", port_op(lo, hi), "established") for lo, hi in ivs]
-                         or [_Spec("tcp", "", "established")])
+            specs.extend([Spec("tcp", port_op(lo, hi), "established") for lo, hi in ivs]
+                         or [Spec("tcp", "", "established")])
         elif proto == UDP:
-            specs.extend([_Spec("udp", port_op(lo, hi)) for lo, hi in ivs] or [_Spec("udp")])
+            specs.extend([Spec("udp", port_op(lo, hi)) for lo, hi in ivs] or [Spec("udp")])
         elif proto == ICMP:
             types = {t for lo, hi in (ivs or [(0, 255)]) for t in range(lo, min(hi, 255) + 1)}
             if ICMP_ECHO in types:
-                specs.append(_Spec("icmp", "", ICMP_NAMES[ICMP_ECHO_REPLY]))
+                specs.append(Spec("icmp", "", ICMP_NAMES[ICMP_ECHO_REPLY]))
             bad.extend(f"icmp/{t}" for t in sorted(types & ICMP_REQUESTS_WITH_REPLY))
         else:
             bad.append(f"proto/{proto}")
@@ -94,7 +95,7 @@ Intervals = tuple[tuple[int, int], ...]  # a PacketSet's value, hashed and compa
 _PORTED = {TCP: ("tcp", "established"), UDP: ("udp", "")}
 
 
-def _ported(intervals: Intervals, reply: bool) -> tuple[_Spec, ...] | None:
+def _ported(intervals: Intervals, reply: bool) -> tuple[Spec, ...] | None:
     """The specs of TCP and UDP port intervals short of a whole protocol (what nearly every
     allow names), read off the intervals in key order, which is protocol order as
     `protocol_blocks` gives it; None for anything else."""
@@ -106,12 +107,12 @@ def _ported(intervals: Intervals, reply: bool) -> tuple[_Spec, ...] | None:
                 or (lo_port == 0 and hi_port == PORT_SPAN - 1)):
             return None
         name, established = _PORTED[proto]
-        out.append(_Spec(name, port_op(lo_port, hi_port), established if reply else ""))
+        out.append(Spec(name, port_op(lo_port, hi_port), established if reply else ""))
     return tuple(out) if out else None
 
 
 @functools.lru_cache(maxsize=1 << 16)
-def forward_shapes(intervals: Intervals) -> tuple[tuple[_Spec, ...], tuple[int, ...]]:
+def forward_shapes(intervals: Intervals) -> tuple[tuple[Spec, ...], tuple[int, ...]]:
     """`forward_specs` of a packet set's intervals, as tuples, once per packet set."""
     fast = _ported(intervals, False)
     if fast is not None:
@@ -121,7 +122,7 @@ def forward_shapes(intervals: Intervals) -> tuple[tuple[_Spec, ...], tuple[int, 
 
 
 @functools.lru_cache(maxsize=1 << 16)
-def reply_shapes(intervals: Intervals) -> tuple[tuple[_Spec, ...], tuple[str, ...]]:
+def reply_shapes(intervals: Intervals) -> tuple[tuple[Spec, ...], tuple[str, ...]]:
     """`reply_specs` of a packet set's intervals, as tuples, once per packet set."""
     fast = _ported(intervals, True)
     if fast is not None:

@@ -3,14 +3,14 @@
 `object-groups` is a zonewall extension of the language, valid on cisco-ios gateways only (a
 per-target capability, docs/language.md section 8.4; Catalyst 4500 from IOS XE 3.7.1E, IOS 12.4(20)T
 era routers; check the target's release).  The ACLs keep their layout, binding and semantics
-(`cisco_ios` module docstring); what changes is how entries are written:
+(`cisco_ios` package docstring); what changes is how entries are written:
 
 * `object-group network NAME` holds an address set, members `host A` or `A.B.C.D M.M.M.M`
   (a subnet mask, not the ACE's wildcard: "10.10.0.0 255.255.252.0").  A set that is exactly
   one class is named after it (`ZWN-<CLASS>-<suffix>`); any other set is numbered in order of
   first use (`ZWN-<n>-<suffix>`).  `object-group service ZWS-<n>-<suffix>` holds a service set,
   members `tcp eq 104`, `udp range 1 2`, `icmp echo`, `47`.  Every name ends in the ACL suffix
-  (the gateway's content digest, `cisco_ios_names`), so a version with new entries builds its
+  (the gateway's content digest, `names`), so a version with new entries builds its
   groups beside the applied ones, as its ACLs (make-before-break), and no group in use is
   ever edited.
 * Flows: one entry per (source set, destination set, service set) block whose every source
@@ -40,23 +40,15 @@ from netaddr import IPNetwork
 
 from zonewall.backends.base import GatewayView, Permit
 from zonewall.backends.cidrs import Cidr, cidr_of, merge, netmask, wildcard
-from zonewall.backends.cisco_ios import (
-    REMARK_MAX,
-    CiscoIosBackend,
-    IosAcl,
-    IosObjectGroup,
-    _Ace,
-    _Block,
-    _Lowering,
-    _Need,
-)
-from zonewall.backends.cisco_ios_names import (
+from zonewall.backends.cisco_ios.lowering import REMARK_MAX, Ace, Block, Lowering, Need
+from zonewall.backends.cisco_ios.model import IosAcl, IosObjectGroup
+from zonewall.backends.cisco_ios.names import (
     PLACEHOLDER,
     acl_name,
     uplink_acl_name,
     with_suffix,
 )
-from zonewall.backends.cisco_ios_specs import _Spec
+from zonewall.backends.cisco_ios.specs import Spec
 from zonewall.ir import CompiledPolicy, ResolvedClass
 from zonewall.packets import PacketSet
 from zonewall.text import ios_text
@@ -71,7 +63,7 @@ def network_member(net: IPNetwork) -> str:
     return netmask(cidr_of(net))
 
 
-def service_member(spec: _Spec) -> str:
+def service_member(spec: Spec) -> str:
     """An `object-group service` member: "tcp eq 443", "icmp echo", "47"."""
     return " ".join(w for w in (spec.protocol, spec.port, spec.option) if w)
 
@@ -81,7 +73,7 @@ class _Entry(NamedTuple):
 
     srcs: tuple[Key, ...]
     dsts: tuple[Key, ...]
-    specs: tuple[_Spec, ...]
+    specs: tuple[Spec, ...]
     reply: bool
 
 
@@ -92,7 +84,7 @@ class _Registry:
         self.suffix = suffix
         self.networks: dict[Key, IosObjectGroup] = {}
         self.numbered = 0
-        self.services: dict[tuple[_Spec, ...], IosObjectGroup] = {}
+        self.services: dict[tuple[Spec, ...], IosObjectGroup] = {}
         self._addresses: dict[tuple[Key, ...], tuple[str, int]] = {}
 
     def network(self, keys: Sequence[Key], labels: dict[Key, str],
@@ -122,7 +114,7 @@ class _Registry:
             self.networks[nets] = group
         return f"object-group {group.name}", len(group.members)
 
-    def service(self, specs: tuple[_Spec, ...]) -> str:
+    def service(self, specs: tuple[Spec, ...]) -> str:
         group = self.services.get(specs)
         if group is None:
             name = f"ZWS-{len(self.services) + 1}-{self.suffix}"
@@ -134,16 +126,15 @@ class _Registry:
         return (*self.networks.values(), *self.services.values())
 
 
-class OgLowering(_Lowering):
-    """`_Lowering` with flow and reply entries written over object groups."""
+class OgLowering(Lowering):
+    """`Lowering` with flow and reply entries written over object groups."""
 
-    def __init__(self, backend: CiscoIosBackend, policy: CompiledPolicy,
-                 view: GatewayView) -> None:
+    def __init__(self, policy: CompiledPolicy, view: GatewayView, ace_budget: int) -> None:
         self.registry = _Registry(PLACEHOLDER)
         self._labels: dict[Key, str] = {}
         self._classes: dict[Key, str] = {}
         self._sizes: dict[str, int] = {}  # ACE address or service text -> expanded members
-        super().__init__(backend, policy, view)
+        super().__init__(policy, view, ace_budget)
         self.groups = self.registry.groups()
         self.expanded = {acl.name: self._expanded(acl) for acl in self.acls}
 
@@ -153,7 +144,7 @@ class OgLowering(_Lowering):
              "support; paste the object-group blocks first"),
             ("  and remove the old groups after the old ACLs: no object-group network|service "
              "ZW...-<old suffix>"),
-            (f"ACE budget ({self.backend.ace_budget} per ACL) counts configured entries; object "
+            (f"ACE budget ({self.ace_budget} per ACL) counts configured entries; object "
              "groups do not reduce TCAM usage: the switch"),
             "expands each entry into sources x destinations x services. Entries per ACL:",
             *(f"  {with_suffix(acl.name, suffix)}: {len(acl.aces)} configured, "
@@ -164,31 +155,31 @@ class OgLowering(_Lowering):
         return self.groups
 
     # -- the two ACL kinds ------------------------------------------------------------------------
-    def _class_acl(self, cls: ResolvedClass, permits: Iterable[Permit]) -> IosAcl:
-        needs = [_Need("init", p.rule, p.packets, cls, p.dst) for p in permits]
-        needs += self._replies_toward(cls)
-        blocks = self._dhcp_block(cls, needs)
-        blocks += self._self_blocks(self._to_self(cls), lambda p: self.ints(cls.prefixes))
+    def class_acl(self, cls: ResolvedClass, permits: Iterable[Permit]) -> IosAcl:
+        needs = [Need("init", p.rule, p.packets, cls, p.dst) for p in permits]
+        needs += self.replies_toward(cls)
+        blocks = self.dhcp_block(cls, needs)
+        blocks += self.self_blocks(self.to_self(cls), lambda p: self.ints(cls.prefixes))
         blocks += self._og_blocks(needs, peer_speaks=False)
-        return self._finish(acl_name(cls.name, PLACEHOLDER), cls.interface, blocks)
+        return self.finish(acl_name(cls.name, PLACEHOLDER), cls.interface, blocks)
 
-    def _uplink_acl(self, uplink: str) -> IosAcl:
+    def uplink_acl(self, uplink: str) -> IosAcl:
         view = self.view
         spoofed = self._og_net(self.ints(view.served_prefixes), "classes served here")
         transit = self._og_net(self.ints(view.transit), "classes of other gateways")
         blocks = [
-            _Block("spoofed: the source is a class served here",
-                   tuple(_Ace("deny", _Spec("ip"), s, "", "any", "", True) for s in spoofed)),
-            *self._self_blocks(self._to_self(None), lambda p: self.merged([p.src])),
-            _Block("classes of other gateways: filtered at their own gateway, they pass",
-                   tuple(_Ace("permit", _Spec("ip"), t, "", "any", "") for t in transit)),
+            Block("spoofed: the source is a class served here",
+                   tuple(Ace("deny", Spec("ip"), s, "", "any", "", True) for s in spoofed)),
+            *self.self_blocks(self.to_self(None), lambda p: self.merged([p.src])),
+            Block("classes of other gateways: filtered at their own gateway, they pass",
+                   tuple(Ace("permit", Spec("ip"), t, "", "any", "") for t in transit)),
         ]
-        needs = [_Need("init", p.rule, p.packets, view.class_by_endpoint[p.dst.id], p.src)
+        needs = [Need("init", p.rule, p.packets, view.class_by_endpoint[p.dst.id], p.src)
                  for _, permits in view.inbound for p in permits]
-        needs += [_Need("reply", p.rule, p.packets, cls, p.dst)
+        needs += [Need("reply", p.rule, p.packets, cls, p.dst)
                   for cls, permits in view.outbound for p in permits if p.dst.kind != "class"]
         blocks += self._og_blocks(needs, peer_speaks=True)
-        return self._finish(uplink_acl_name([c.name for c in view.served], PLACEHOLDER), uplink,
+        return self.finish(uplink_acl_name([c.name for c in view.served], PLACEHOLDER), uplink,
                             blocks)
 
     def own_texts(self) -> tuple[str, ...]:
@@ -208,7 +199,7 @@ class OgLowering(_Lowering):
         return [text]
 
     # -- flows and replies over groups ----------------------------------------------------------
-    def _og_blocks(self, needs: list[_Need], peer_speaks: bool) -> list[_Block]:
+    def _og_blocks(self, needs: list[Need], peer_speaks: bool) -> list[Block]:
         """Entries for `needs`: flows first, then replies, each as few as stays exact."""
         pairs: dict[tuple[bool, Key, Key], PacketSet] = {}
         for n in needs:
@@ -226,22 +217,22 @@ class OgLowering(_Lowering):
         flows = self._forward_entries({(s, d): p for (r, s, d), p in pairs.items() if not r})
         replies = self._reply_entries({(s, d): p for (r, s, d), p in pairs.items() if r})
         return [
-            _Block("flows, grouped: each entry's groups are described above",
+            Block("flows, grouped: each entry's groups are described above",
                    tuple(self._entry_ace(e) for e in flows)),
-            _Block("replies (stateless), grouped by service port",
+            Block("replies (stateless), grouped by service port",
                    tuple(self._entry_ace(e) for e in replies)),
         ]
 
-    def _check_specs(self, n: _Need) -> None:
+    def _check_specs(self, n: Need) -> None:
         """What IOS cannot express, reported at the allow as without groups (E401, E402)."""
         if n.kind == "reply":
             bad = self.reply(n.packets)[1]
             if bad:
-                self._cannot_reply(n, bad)
+                self.cannot_reply(n, bad)
         else:
             protos = self.forward(n.packets)[1]
             if protos:
-                self._cannot_match(n, protos)
+                self.cannot_match(n, protos)
 
     def _forward_entries(self, pairs: dict[tuple[Key, Key], PacketSet]) -> list[_Entry]:
         """Blocks by service set (peers sharing one set) or by service (services sharing one
@@ -252,24 +243,24 @@ class OgLowering(_Lowering):
         return [_Entry(s, d, specs, False) for s, d, specs in best]
 
     def _reply_entries(self, pairs: dict[tuple[Key, Key], PacketSet]) -> list[_Entry]:
-        by_spec: dict[tuple[_Spec, ...], dict[tuple[Key, Key], tuple[_Spec, ...]]] = {}
+        by_spec: dict[tuple[Spec, ...], dict[tuple[Key, Key], tuple[Spec, ...]]] = {}
         for pair, packets in pairs.items():
             for spec in self.reply(packets)[0]:
                 by_spec.setdefault((spec,), {})[pair] = (spec,)
         return [_Entry(s, d, specs, True) for one in sorted(by_spec, key=_spec_key)
                 for s, d, specs in _bicliques(by_spec[one])]
 
-    def _entry_ace(self, e: _Entry) -> _Ace:
+    def _entry_ace(self, e: _Entry) -> Ace:
         src, src_n = self.registry.network(e.srcs, self._labels, self._classes)
         dst, dst_n = self.registry.network(e.dsts, self._labels, self._classes)
         self._sizes[src], self._sizes[dst] = src_n, dst_n
         if len(e.specs) == 1:
             spec = e.specs[0]
         else:
-            spec = _Spec(f"object-group {self.registry.service(e.specs)}")
+            spec = Spec(f"object-group {self.registry.service(e.specs)}")
             self._sizes[spec.protocol] = len(e.specs)
         port_src, port_dst = (spec.port, "") if e.reply else ("", spec.port)
-        return _Ace("permit", spec, src, port_src, dst, port_dst)
+        return Ace("permit", spec, src, port_src, dst, port_dst)
 
     def _expanded(self, acl: IosAcl) -> int:
         """TCAM entries the switch makes of `acl`: the product of each entry's members."""
@@ -278,49 +269,49 @@ class OgLowering(_Lowering):
 
 
 @functools.lru_cache(maxsize=1 << 16)
-def _spec_key(specs: tuple[_Spec, ...]) -> tuple[tuple[str, tuple[int, ...], str], ...]:
+def _spec_key(specs: tuple[Spec, ...]) -> tuple[tuple[str, tuple[int, ...], str], ...]:
     """Protocol, then ports as numbers ("eq 53" before "eq 443"), then the option."""
     return tuple((s.protocol, tuple(int(w) for w in s.port.split()[1:]), s.option)
                  for s in specs)
 
 
-Block = tuple[tuple[Key, ...], tuple[Key, ...], tuple[_Spec, ...]]
+Biclique = tuple[tuple[Key, ...], tuple[Key, ...], tuple[Spec, ...]]
 
 
-def _by_service(by_pair: dict[tuple[Key, Key], tuple[_Spec, ...]]) -> list[Block]:
+def _by_service(by_pair: dict[tuple[Key, Key], tuple[Spec, ...]]) -> list[Biclique]:
     """Blocks of services used by exactly the same pairs (a service group), each pair set cut
     into source x destination blocks.  Exact: a pair gets a service only from a block whose
     pair set holds it, i.e. only services of its own."""
-    pairs_of: dict[_Spec, set[tuple[Key, Key]]] = {}
+    pairs_of: dict[Spec, set[tuple[Key, Key]]] = {}
     for pair, specs in by_pair.items():
         for spec in specs:
             pairs_of.setdefault(spec, set()).add(pair)
-    services: dict[frozenset[tuple[Key, Key]], list[_Spec]] = {}
+    services: dict[frozenset[tuple[Key, Key]], list[Spec]] = {}
     for spec, spec_pairs in pairs_of.items():
         services.setdefault(frozenset(spec_pairs), []).append(spec)
-    out: list[Block] = []
+    out: list[Biclique] = []
     for pair_set, members in services.items():
         group = tuple(sorted(members, key=lambda s: _spec_key((s,))))
         out += [(s, d, group) for s, d, _ in _bicliques(dict.fromkeys(pair_set, ()))]
     return sorted(out, key=lambda t: (t[0], t[1], _spec_key(t[2])))
 
 
-def _bicliques(by_pair: dict[tuple[Key, Key], tuple[_Spec, ...]]) -> list[Block]:
+def _bicliques(by_pair: dict[tuple[Key, Key], tuple[Spec, ...]]) -> list[Biclique]:
     """Blocks (sources, destinations, services) covering exactly the pairs, each pair once.
 
     Rows by source: sources whose destinations with one service set are the same set share a
     block; the same by destination; the orientation with fewer blocks wins (sources first on
     a tie), so the result depends only on the pairs.
     """
-    def blocks(flip: bool) -> list[Block]:
-        rows: dict[tuple[Key, tuple[_Spec, ...]], list[Key]] = {}
+    def blocks(flip: bool) -> list[Biclique]:
+        rows: dict[tuple[Key, tuple[Spec, ...]], list[Key]] = {}
         for (s, d), specs in by_pair.items():
             a, b = (d, s) if flip else (s, d)
             rows.setdefault((a, specs), []).append(b)
-        cols: dict[tuple[tuple[Key, ...], tuple[_Spec, ...]], list[Key]] = {}
+        cols: dict[tuple[tuple[Key, ...], tuple[Spec, ...]], list[Key]] = {}
         for (a, specs), bs in rows.items():
             cols.setdefault((tuple(sorted(bs)), specs), []).append(a)
-        out: list[Block] = []
+        out: list[Biclique] = []
         for (b_keys, specs), as_ in cols.items():
             a_keys = tuple(sorted(as_))
             out.append((b_keys, a_keys, specs) if flip else (a_keys, b_keys, specs))

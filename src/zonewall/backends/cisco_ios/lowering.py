@@ -1,64 +1,25 @@
-"""Cisco IOS / IOS-XE backend: named extended IPv4 ACLs bound inbound, one file per gateway.
+"""Every decision of the Cisco IOS backend for one gateway: its ACLs, entry by entry.
 
-Target syntax: IOS 12.4+ / IOS-XE named extended ACLs (`ip access-list extended NAME`, explicit
-sequence numbers 10, 20, ..., `remark` lines of at most 100 characters), numeric ports, one port
-per `eq`, `range lo hi` for port ranges, wildcard (inverse) masks with `host A` for a /32 and
-`any` for a /0.  Semantics: first match; an implicit `deny ip any any` ends every ACL, but an
-applied ACL that is empty or undefined permits everything, so every ACL written here ends with
-an explicit `deny ip any any log` and is defined in the same file before it is bound.  Names
-match `^[A-Z][A-Z0-9_-]{0,63}$` and end in the first 8 hex digits of the gateway's content digest
-(`cisco_ios_names`: what the switch runs, comments and remarks left out), so a policy change that
-changes this gateway's entries gives new names, built beside the applied ones and swapped
-(make-before-break), and any other change keeps them.
-
-IPv6: the policy language describes IPv4 only, so every interface an ACL is bound on also gets
-`ipv6 traffic-filter ZW6-ND-ONLY-IN-<suffix> in`: an IPv6 ACL that permits neighbour discovery
-(`nd-ns`, `nd-na`, `router-solicitation`, `router-advertisement`: an explicit final deny would
-otherwise also drop the implicit ND permits, and the SVI's IPv6 neighbours with them) and ends in
-`deny ipv6 any any log`.  No IPv6 is forwarded.
-
-ACLs are stateless.  The enforcement model (docs/language.md, section 8.1) therefore needs explicit
-reply entries, with "reply" defined exactly as the language does for stateless platforms: TCP
-with ACK or RST (`established`) from the answerer's service port, UDP from the service port,
-ICMP echo-reply for echo-request.  Flows whose replies have no such definition (other protocols,
-ICMP timestamp/information/address-mask requests) are error E402 where this gateway must carry
-their replies (ICMP types that have no reply at all, such as destination-unreachable, need
-none); a protocol the ACE syntax cannot match alone (IP protocol 0) is E401, and so is an ACL
-above the ACE budget.  The one entry not derived from a flow: a class that may reach a DHCP
-server (udp/67) also gets its clients' broadcasts (`udp 0.0.0.0:68 -> 255.255.255.255:67`)
-permitted, for the SVI's `ip helper-address` relay (IOS-08).
-
-Layout: one ACL per served class, bound `in` on the class's interface (traffic whose source is
-the class: flows it starts, replies to flows toward it), and one on the uplink (spoofed sources
-of served classes denied, classes of other gateways passed, external sources only starting or
-answering permitted flows).  Inside a class ACL, entries toward classes come first, then those
-toward external atoms.  An external atom such as `0.0.0.0/0 minus every class` takes many CIDRs,
-so external entries may be written wider (`any`) behind denies of the added space; this stays
-exact because first match decides the added addresses before the wide entry (see `_external`),
-and the tests prove it against the enforcement model packet by packet.
+`Lowering` reads one gateway's `GatewayView` and writes the ACLs in order (the layout and the
+reply rules are the package docstring's), with names still carrying the `PLACEHOLDER` suffix,
+and collects what IOS cannot express (E401, E402) in `errors`; the backend turns that into
+`Lowered`.  A variant lowering (`object_groups.OgLowering`) subclasses it and overrides the
+public hooks: `class_acl` and `uplink_acl` (the two ACL kinds), `own_texts` and
+`source_texts` (how addresses of the self-plane entries are written), `object_groups` and
+`header_notes`; it builds on the public helpers (`replies_toward`, `dhcp_block`,
+`self_blocks`, `finish`, `cannot_reply`, `cannot_match`, ...) and the `Need`, `Ace` and
+`Block` values below.
 """
 
 from __future__ import annotations
 
 import itertools
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from pathlib import PurePosixPath
-from typing import ClassVar, NamedTuple
+from typing import NamedTuple
 
 from netaddr import IPNetwork
 
-from zonewall import __version__
-from zonewall.backends.base import (
-    Backend,
-    Feature,
-    GatewayView,
-    Permit,
-    gateway_view,
-    make_env,
-    policy_lines,
-    rule_ref,
-    slices,
-)
+from zonewall.backends.base import GatewayView, Permit, rule_ref, slices
 from zonewall.backends.cidrs import (
     ALL,
     Cidr,
@@ -76,60 +37,19 @@ from zonewall.backends.cidrs import (
     union,
     wildcard,
 )
-from zonewall.backends.cisco_ios_model import (
-    IosAce,
-    IosAcl,
-    IosBlock,
-    IosModel,
-    IosObjectGroup,
-    ipv6_acl,
-    suffixed,
-)
-from zonewall.backends.cisco_ios_names import (
-    IPV6_ACL,
-    PLACEHOLDER,
-    acl_name,
-    content_digest,
-    digest_line,
-    recipe,
-    uplink_acl_name,
-)
-from zonewall.backends.cisco_ios_self import own_addresses, vty_model
-from zonewall.backends.cisco_ios_specs import (
-    _Spec,
-    forward_shapes,
-    forward_specs,
-    port_op,
-    reply_shapes,
-    reply_specs,
-)
-from zonewall.diagnostics import Diagnostic, DiagnosticError, Severity
+from zonewall.backends.cisco_ios.model import IosAce, IosAcl, IosBlock, IosObjectGroup
+from zonewall.backends.cisco_ios.names import PLACEHOLDER, acl_name, uplink_acl_name
+from zonewall.backends.cisco_ios.selfplane import own_addresses, vty_model
+from zonewall.backends.cisco_ios.specs import Spec, forward_shapes, reply_shapes
+from zonewall.diagnostics import Diagnostic, Severity
 from zonewall.ir import CompiledPolicy, Endpoint, Flow, ResolvedClass, ResolvedRule
 from zonewall.packets import UDP, PacketSet
 from zonewall.text import ios_text
 
+__all__ = ["REMARK_MAX", "Ace", "Block", "Lowering", "Need", "address", "widen"]
+
 # The IOS keyword of the reply to each ICMP request type that has one besides echo.
 _ICMP_REPLY_NAMES = {13: "timestamp-reply", 15: "information-reply", 17: "mask-reply"}
-
-__all__ = [
-    "CiscoIosBackend",
-    "IosAce",
-    "IosAcl",
-    "IosBlock",
-    "IosModel",
-    "IosObjectGroup",
-    "acl_name",
-    "address",
-    "gateway_suffix",
-    "forward_shapes",
-    "forward_specs",
-    "port_op",
-    "reply_shapes",
-    "reply_specs",
-    "uplink_acl_name",
-    "widen",
-]
-
 REMARK_MAX = 100
 DHCP_SERVER_PORT, DHCP_CLIENT_PORT = 67, 68
 ANY: Cidr = (0, 0)
@@ -138,7 +58,6 @@ ANY: Cidr = (0, 0)
 def address(net: IPNetwork) -> str:
     """IOS wants a wildcard mask: "permit ip 10.0.0.0 0.0.0.255 any"."""
     return wildcard(cidr_of(net))
-
 
 
 def widen(prefixes: Sequence[IPNetwork], spare: Sequence[IPNetwork]) -> list[IPNetwork]:
@@ -152,7 +71,7 @@ def _widen(prefixes: Sequence[Cidr], spare: Spans) -> list[Cidr]:
     return touching(union(spans(prefixes), spare), sorted(f for f, _ in prefixes))
 
 
-class _Need(NamedTuple):
+class Need(NamedTuple):
     """A flow part this ACL must permit: started by `local` ('init') or answered ('reply')."""
 
     kind: str
@@ -162,113 +81,12 @@ class _Need(NamedTuple):
     peer: Endpoint
 
 
-class CiscoIosBackend(Backend):
-    name = "cisco-ios"
-    supports = frozenset({Feature.PORT_RANGES, Feature.ICMP_TYPES, Feature.ANY_PROTOCOL,
-                          Feature.LOGGING, Feature.GATEWAY_PLANE})
-    suffix = ".ios"
-    ace_budget: ClassVar[int] = 1000  # IOS-10: per ACL; TCAM and LOU limits are per platform
-    _last: tuple[CompiledPolicy, GatewayView, int, _Lowering] | None = None
+class Lowering:
+    """Every decision for one gateway: the ACLs in order (`acls`, `vty`), and what cannot be
+    expressed (`errors`).  Made once per gateway and read, never reused for another."""
 
-    def check(self, policy: CompiledPolicy, view: GatewayView) -> list[Diagnostic]:
-        return list(self._lowering(policy, view).errors)  # a copy: callers may add to it
-
-    def lower(self, policy: CompiledPolicy, view: GatewayView) -> IosModel:
-        lowering = self._lowering(policy, view)
-        if lowering.errors:  # fail closed even when a caller skipped check()
-            raise DiagnosticError(lowering.errors)
-        # Names carry a placeholder suffix until the draft's content digest is known: the
-        # digest leaves out comments (the header) and every name's suffix, so the draft's is
-        # the final file's.
-        draft = IosModel(
-            path=PurePosixPath(f"{view.plan.name}{self.suffix}"),
-            header=(),
-            acls=tuple(lowering.acls),
-            ipv6=ipv6_acl(PLACEHOLDER),
-            object_groups=lowering.object_groups(),
-            vty=lowering.vty,
-        )
-        digest = content_digest(self._text(draft))
-        model = suffixed(draft, digest[:8].upper(), digest)
-        header = self._header(policy, view, model) + lowering.header_notes(model.suffix)
-        return IosModel(model.path, header, model.acls, model.ipv6, model.object_groups,
-                        model.suffix, model.digest, model.vty)
-
-    def _lowering(self, policy: CompiledPolicy, view: GatewayView) -> _Lowering:
-        """The lowering of `view`, made once for `check` and `lower` in a row: the inputs are
-        frozen, so the same objects always lower alike (the budget is read per lowering)."""
-        last = self._last
-        if (last is not None and last[0] is policy and last[1] is view
-                and last[2] == self.ace_budget):
-            return last[3]
-        if view.plan.object_groups:
-            from zonewall.backends.cisco_ios_og import OgLowering  # imports this module
-
-            lowering: _Lowering = OgLowering(self, policy, view)
-        else:
-            lowering = _Lowering(self, policy, view)
-        self._last = (policy, view, self.ace_budget, lowering)
-        return lowering
-
-    def _header(self, policy: CompiledPolicy, view: GatewayView,
-                model: IosModel) -> tuple[str, ...]:
-        return (
-            (f"zonewall {__version__}  backend: cisco-ios (IOS/IOS-XE named extended IPv4 ACLs, "
-             "stateless)  -- DO NOT EDIT"),
-            *policy_lines(policy, ios_text, sha256=False),
-            digest_line(model.digest, model.suffix),
-            ("content = this file without comments, remarks, descriptions and name suffixes: a "
-             "new suffix means the switch runs something new"),
-            f"recompute: {recipe(model.path.name)}",
-            f"gateway: {view.plan.name}  uplink: {view.plan.uplink or '-'}",
-            ("stateless: a reply is permitted as TCP with ACK or RST (established) from the "
-             "service port, UDP from the service port, or ICMP echo-reply for echo-request"),
-            ("traffic to the switch itself (its SVI addresses) takes exactly the policy's "
-             "gateway:" + view.plan.name + " flows, first in every ACL, then nothing else;"),
-            ("DHCP client broadcasts (udp 68 -> 255.255.255.255:67) are permitted for ip "
-             "helper-address; the uplink's own address is not in the policy"),
-            ("vty sessions (any interface, an out-of-band port too): line vty 0 15 takes only "
-             "the sources and transports the policy allows (ssh tcp/22, telnet tcp/23)"),
-            "deploy make-before-break (merge into the running config; never configure replace):",
-            "  1. paste the ip access-list blocks: new names, built beside the applied ACLs",
-            ("  2. paste the interface blocks and the line vty block: each ip access-group or "
-             "access-class moves to its new ACL in one command"),
-            ("  3. remove the old ACLs by name: no ip access-list extended ZW-...-<old suffix>, "
-             f"no ipv6 access-list {IPV6_ACL}-<old suffix>,"),
-            "     no ip access-list standard ZW-VTY-<old suffix>",
-            ("IPv6: not described by the policy, so it is closed: every interface below binds "
-             f"ipv6 traffic-filter {model.ipv6.name} in, which"),
-            ("passes neighbour discovery with the switch (nd-ns, nd-na, router solicitation and "
-             "advertisement) and drops all other IPv6"),
-            ("(the switch must support IPv6 ACLs; some Catalysts need an SDM template with IPv6 "
-             "first)"),
-        )
-
-    @staticmethod
-    def _text(model: IosModel) -> str:
-        return make_env().get_template("cisco_ios/acl.ios.j2").render(model=model)
-
-    def render(self, model: IosModel) -> dict[PurePosixPath, str]:
-        return {model.path: self._text(model)}
-
-    def rule_count(self, model: IosModel) -> int:
-        vty = len(model.vty.aces) if model.vty is not None else 0
-        return sum(len(acl.aces) for acl in model.acls) + vty
-
-
-def gateway_suffix(policy: CompiledPolicy, gateway: str) -> str:
-    """The name suffix of a cisco-ios gateway's `.ios` file (lowering it: build, which has the
-    rendered file, reads it from the text instead, `cisco_ios_names.suffix_of`)."""
-    model: IosModel = CiscoIosBackend().lower(policy, gateway_view(policy, gateway))
-    return model.suffix
-
-
-class _Lowering:
-    """Every decision for one gateway: the ACLs in order, and what cannot be expressed."""
-
-    def __init__(self, backend: CiscoIosBackend, policy: CompiledPolicy,
-                 view: GatewayView) -> None:
-        self.backend, self.policy, self.view = backend, policy, view
+    def __init__(self, policy: CompiledPolicy, view: GatewayView, ace_budget: int) -> None:
+        self.policy, self.view, self.ace_budget = policy, view, ace_budget
         self._ints: dict[int, tuple[tuple[IPNetwork, ...], tuple[Cidr, ...]]] = {}
         self._peers: dict[tuple[int, ...], tuple[Cidr, ...]] = {}  # endpoint ids -> merged
         self._text: dict[int, tuple[Sequence[Cidr], tuple[str, ...]]] = {}
@@ -286,15 +104,15 @@ class _Lowering:
         self.own = own_addresses(view)
         self.vty, vty_errors = vty_model(view, PLACEHOLDER)
         self.errors.extend(vty_errors)
-        self.acls = [self._class_acl(cls, permits) for cls, permits in view.outbound]
+        self.acls = [self.class_acl(cls, permits) for cls, permits in view.outbound]
         if view.plan.uplink is not None:
-            self.acls.append(self._uplink_acl(view.plan.uplink))
+            self.acls.append(self.uplink_acl(view.plan.uplink))
         for acl in self.acls:
-            if len(acl.aces) > backend.ace_budget:
+            if len(acl.aces) > ace_budget:
                 self.errors.append(Diagnostic(
                     Severity.ERROR, "E401", f"ACL '{acl.name}' on gateway '{view.plan.name}' "
                     f"needs {len(acl.aces)} entries, more than the budget of "
-                    f"{backend.ace_budget}; merge subnets or narrow the services", view.plan.span))
+                    f"{ace_budget}; merge subnets or narrow the services", view.plan.span))
 
     def ints(self, prefixes: tuple[IPNetwork, ...]) -> tuple[Cidr, ...]:
         """An IR prefix tuple as integers, converted once per gateway (the IR tuples are
@@ -321,11 +139,11 @@ class _Lowering:
         return hit
 
     @staticmethod
-    def forward(packets: PacketSet) -> tuple[tuple[_Spec, ...], tuple[int, ...]]:
+    def forward(packets: PacketSet) -> tuple[tuple[Spec, ...], tuple[int, ...]]:
         return forward_shapes(packets.intervals)
 
     @staticmethod
-    def reply(packets: PacketSet) -> tuple[tuple[_Spec, ...], tuple[str, ...]]:
+    def reply(packets: PacketSet) -> tuple[tuple[Spec, ...], tuple[str, ...]]:
         return reply_shapes(packets.intervals)
 
     def header_notes(self, suffix: str) -> tuple[str, ...]:
@@ -336,74 +154,74 @@ class _Lowering:
         return ()
 
     # -- what each ACL must permit ------------------------------------------------------------
-    def _replies_toward(self, cls: ResolvedClass) -> list[_Need]:
+    def replies_toward(self, cls: ResolvedClass) -> list[Need]:
         """Flows from any source toward `cls`: `cls` answers them through its own ACL."""
         eps = self.policy.endpoints
-        out: list[_Need] = []
+        out: list[Need] = []
         for flow in self._flows_toward.get(cls.name, ()):
             key = (flow.rules, flow.packets.intervals)  # flows with equal allows split alike
             parts = self._slices.get(key)
             if parts is None:
                 parts = self._slices[key] = slices(flow, self._rules)
             src = eps[flow.src]
-            out.extend(_Need("reply", rule, part, cls, src) for rule, part in parts)
+            out.extend(Need("reply", rule, part, cls, src) for rule, part in parts)
         # DHCP relayed to `cls` by another gateway: the server answers the relay's source
-        out.extend(_Need("reply", p.rule, p.packets, cls, p.src)
+        out.extend(Need("reply", p.rule, p.packets, cls, p.src)
                    for p in self.view.relayed if p.dst.name == cls.name)
         return out
 
-    def _class_acl(self, cls: ResolvedClass, permits: Iterable[Permit]) -> IosAcl:
-        needs = [_Need("init", p.rule, p.packets, cls, p.dst) for p in permits]
-        needs += self._replies_toward(cls)
-        blocks = self._dhcp_block(cls, needs)
-        blocks += self._self_blocks(self._to_self(cls), lambda p: self.ints(cls.prefixes))
+    def class_acl(self, cls: ResolvedClass, permits: Iterable[Permit]) -> IosAcl:
+        needs = [Need("init", p.rule, p.packets, cls, p.dst) for p in permits]
+        needs += self.replies_toward(cls)
+        blocks = self.dhcp_block(cls, needs)
+        blocks += self.self_blocks(self.to_self(cls), lambda p: self.ints(cls.prefixes))
         blocks += [self._permit(g, g.peers) for g in
                    self._groups([n for n in needs if n.peer.kind == "class"], False)]
         blocks += self._relayed([n for n in needs if n.peer.kind == "relay"], False)
         blocks += self._external(self._groups([n for n in needs if n.peer.kind == "external"],
                                               False), (), self.ints(cls.prefixes))
-        return self._finish(acl_name(cls.name, PLACEHOLDER), cls.interface, blocks)
+        return self.finish(acl_name(cls.name, PLACEHOLDER), cls.interface, blocks)
 
-    def _uplink_acl(self, uplink: str) -> IosAcl:
+    def uplink_acl(self, uplink: str) -> IosAcl:
         view = self.view
         blocks = [
-            self._block("spoofed: the source is a class served here", (_Spec("ip"),),
+            self._block("spoofed: the source is a class served here", (Spec("ip"),),
                         self.ints(view.served_prefixes), [ANY], "deny", log=True),
-            *self._self_blocks(self._to_self(None), lambda p: self.merged([p.src])),
+            *self.self_blocks(self.to_self(None), lambda p: self.merged([p.src])),
             self._block("classes of other gateways: filtered at their own gateway, they pass",
-                        (_Spec("ip"),), self.ints(view.transit), [ANY], "permit"),
+                        (Spec("ip"),), self.ints(view.transit), [ANY], "permit"),
         ]
-        needs = [_Need("init", p.rule, p.packets, view.class_by_endpoint[p.dst.id], p.src)
+        needs = [Need("init", p.rule, p.packets, view.class_by_endpoint[p.dst.id], p.src)
                  for _, permits in view.inbound for p in permits]
-        needs += [_Need("reply", p.rule, p.packets, cls, p.dst)
+        needs += [Need("reply", p.rule, p.packets, cls, p.dst)
                   for cls, permits in view.outbound for p in permits if p.dst.kind != "class"]
         blocks += self._relayed([n for n in needs if n.peer.kind == "relay"], True)
         # every class address is decided by the two blocks above
         blocks += self._external(self._groups([n for n in needs if n.peer.kind != "relay"],
                                               True), self.classes, None)
-        return self._finish(uplink_acl_name([c.name for c in view.served], PLACEHOLDER), uplink,
+        return self.finish(uplink_acl_name([c.name for c in view.served], PLACEHOLDER), uplink,
                             blocks)
 
-    def _relayed(self, needs: list[_Need], peer_speaks: bool) -> list[_Block]:
+    def _relayed(self, needs: list[Need], peer_speaks: bool) -> list[Block]:
         """DHCP relayed by another gateway (`dhcp-relay`): exact entries for the relay's one
         address, ahead of the external section, so that section's shared denies and `any`
         entries may cover that address too (first match: the relay is decided here)."""
         return [self._permit(g, g.peers) for g in self._groups(needs, peer_speaks)]
 
-    def _dhcp_block(self, cls: ResolvedClass, needs: list[_Need]) -> list[_Block]:
+    def dhcp_block(self, cls: ResolvedClass, needs: list[Need]) -> list[Block]:
         """DHCP client broadcasts reach `ip helper-address` only through the inbound ACL."""
         if not any(n.kind == "init" and n.peer.kind == "class"
                    and UDP * 65536 + DHCP_SERVER_PORT in n.packets for n in needs):
             return []
-        spec = _Spec("udp", f"eq {DHCP_SERVER_PORT}")
-        aces = tuple(_Ace("permit", spec, wildcard(s), f"eq {DHCP_CLIENT_PORT}",
+        spec = Spec("udp", f"eq {DHCP_SERVER_PORT}")
+        aces = tuple(Ace("permit", spec, wildcard(s), f"eq {DHCP_CLIENT_PORT}",
                           "host 255.255.255.255", spec.port)
                      for s in ((0, 32), *self.ints(cls.prefixes)))
-        return [_Block(ios_text(f"{cls.name}: DHCP client broadcasts, relayed by ip "
+        return [Block(ios_text(f"{cls.name}: DHCP client broadcasts, relayed by ip "
                                 "helper-address", REMARK_MAX), aces)]
 
-    # -- traffic to the switch itself (`cisco_ios_self`) ---------------------------------------
-    def _to_self(self, cls: ResolvedClass | None) -> list[Permit]:
+    # -- traffic to the switch itself (`selfplane`) ----------------------------------------------
+    def to_self(self, cls: ResolvedClass | None) -> list[Permit]:
         """The permits to this gateway whose packets enter on `cls`'s interface (None: on the
         uplink: classes of other gateways and externals)."""
         name = cls.name if cls is not None else None
@@ -414,8 +232,8 @@ class _Lowering:
                 out.extend(permits)
         return out
 
-    def _self_blocks(self, permits: list[Permit],
-                     sources: Callable[[Permit], Sequence[Cidr]]) -> list[_Block]:
+    def self_blocks(self, permits: list[Permit],
+                     sources: Callable[[Permit], Sequence[Cidr]]) -> list[Block]:
         """The policy's flows to the switch's own addresses, then a deny of everything else
         toward them: first in the ACL, so no forwarding entry admits traffic to the switch."""
         own = self.own_texts()
@@ -427,12 +245,12 @@ class _Lowering:
             if bad:
                 self._cannot_match_rule(p.rule, bad)
             why = f": {p.rule.why}" if p.rule.why else ""
-            blocks.append(_Block(ios_text(f"{rule_ref(p.rule)} allow {p.src.name}->{p.dst.name}"
+            blocks.append(Block(ios_text(f"{rule_ref(p.rule)} allow {p.src.name}->{p.dst.name}"
                                           f"{why}", REMARK_MAX), (), _Product(
                 "permit", specs, self.source_texts(sources(p), p.src.name), own, False, False)))
-        blocks.append(_Block(ios_text(f"the switch's own addresses: nothing else reaches "
+        blocks.append(Block(ios_text(f"the switch's own addresses: nothing else reaches "
                                       f"gateway:{self.view.plan.name}", REMARK_MAX), (),
-                             _Product("deny", (_Spec("ip"),), ("any",), own, False, True)))
+                             _Product("deny", (Spec("ip"),), ("any",), own, False, True)))
         return blocks
 
     def own_texts(self) -> tuple[str, ...]:
@@ -444,24 +262,24 @@ class _Lowering:
         return self._texts(cidrs_)
 
     # -- groups: one remark block per (kind, statement, local class, packets) -----------------
-    def _groups(self, needs: list[_Need], peer_speaks: bool) -> list[_Group]:
-        by_key: dict[tuple[bool, int, str, tuple[tuple[int, int], ...]], list[_Need]] = {}
+    def _groups(self, needs: list[Need], peer_speaks: bool) -> list[_Group]:
+        by_key: dict[tuple[bool, int, str, tuple[tuple[int, int], ...]], list[Need]] = {}
         for n in needs:
             by_key.setdefault((n.kind != "init", n.rule.index, n.local.name,
                                n.packets.intervals), []).append(n)
         return [self._group(by_key[k], peer_speaks) for k in sorted(by_key)]
 
-    def _group(self, needs: list[_Need], peer_speaks: bool) -> _Group:
+    def _group(self, needs: list[Need], peer_speaks: bool) -> _Group:
         need = needs[0]
         reply = need.kind == "reply"
         if reply:
             specs, bad = self.reply(need.packets)
             if bad:
-                self._cannot_reply(need, bad)
+                self.cannot_reply(need, bad)
         else:
             specs, bad_protos = self.forward(need.packets)
             if bad_protos:
-                self._cannot_match(need, bad_protos)
+                self.cannot_match(need, bad_protos)
         names = (need.peer.name if len(needs) == 1
                  else ", ".join(sorted({n.peer.name for n in needs})))
         # class ACL: the class starts (init) or answers (reply); uplink: the peer does
@@ -474,13 +292,13 @@ class _Lowering:
                       peer_speaks, self.ints(need.local.prefixes), peers)
 
     def _permit(self, g: _Group, peers: Sequence[Cidr], action: str = "permit",
-                remark: str | None = None) -> _Block:
+                remark: str | None = None) -> Block:
         speaker, listener = (peers, g.local) if g.peer_speaks else (g.local, peers)
         return self._block(remark or g.remark, g.specs, speaker, listener, action,
                            port_on_src=g.reply)
 
     def _external(self, groups: list[_Group], decided: Spans,
-                  local: tuple[Cidr, ...] | None) -> list[_Block]:
+                  local: tuple[Cidr, ...] | None) -> list[Block]:
         """Entries toward (or from) external atoms, written with the fewest entries.
 
         An atom such as `0.0.0.0/0 minus every class` takes many CIDRs.  Space no group of
@@ -515,37 +333,37 @@ class _Lowering:
             for pl in plans)
         if wide_size >= sum(len(g.specs) * len(g.local) * len(g.peers) for g in groups):
             return [self._permit(g, g.peers) for g in groups]
-        shared: list[_Block] = []
+        shared: list[Block] = []
         if absorbed:
             shared.append(self._block("nothing else toward the widened external entries below",
-                                      (_Spec("ip"),), srcs, dsts, "deny"))
+                                      (Spec("ip"),), srcs, dsts, "deny"))
         ordered = sorted(plans, key=lambda pl: pl.level == 2)
         return shared + [b for pl in ordered for b in self._plan_blocks(pl)]
 
-    def _plan_blocks(self, pl: _Plan) -> list[_Block]:
+    def _plan_blocks(self, pl: _Plan) -> list[Block]:
         out = []
         if pl.carve:
             out.append(self._permit(pl.group, pl.carve, "deny", pl.group.carve_remark))
         out.append(self._permit(pl.group, pl.peers))
         return out
 
-    def _block(self, remark: str, specs: Sequence[_Spec], srcs: Sequence[Cidr],
+    def _block(self, remark: str, specs: Sequence[Spec], srcs: Sequence[Cidr],
                dsts: Sequence[Cidr], action: str, port_on_src: bool = False,
-               log: bool = False) -> _Block:
+               log: bool = False) -> Block:
         product = _Product(action, specs if isinstance(specs, tuple) else tuple(specs),
                            self._texts(srcs), self._texts(dsts), port_on_src, log)
-        return _Block(ios_text(remark, REMARK_MAX), (), product)
+        return Block(ios_text(remark, REMARK_MAX), (), product)
 
-    def _finish(self, name: str, interface: str, blocks: list[_Block]) -> IosAcl:
+    def finish(self, name: str, interface: str, blocks: list[Block]) -> IosAcl:
         blocks = [b for b in blocks if b.size]
-        blocks.append(_Block("default deny", (_Ace("deny", _Spec("ip"), "any", "", "any", "",
+        blocks.append(Block("default deny", (Ace("deny", Spec("ip"), "any", "", "any", "",
                                                     True),)))
         seqs = itertools.count(10, 10)
         return IosAcl(name, interface,
                       tuple(IosBlock(b.remark, tuple(_numbered(b, seqs))) for b in blocks))
 
     # -- what cannot be expressed ---------------------------------------------------------------
-    def _cannot_reply(self, need: _Need, bad: Sequence[str]) -> None:
+    def cannot_reply(self, need: Need, bad: Sequence[str]) -> None:
         if ("E402", need.rule.index) in self._reported:
             return
         self._reported.add(("E402", need.rule.index))
@@ -568,7 +386,7 @@ class _Lowering:
                    "or icmp/echo-request in the allow")
         self.errors.append(Diagnostic(Severity.ERROR, "E402", head + why, need.rule.span))
 
-    def _cannot_match(self, need: _Need, protos: Sequence[int]) -> None:
+    def cannot_match(self, need: Need, protos: Sequence[int]) -> None:
         self._cannot_match_rule(need.rule, protos)
 
     def _cannot_match_rule(self, rule: ResolvedRule, protos: Sequence[int]) -> None:
@@ -582,11 +400,11 @@ class _Lowering:
             + " on its own; remove it from this allow", rule.span))
 
 
-class _Ace(NamedTuple):
+class Ace(NamedTuple):
     """An entry before its sequence number (a tuple: lowering makes tens of thousands)."""
 
     action: str
-    spec: _Spec
+    spec: Spec
     src: str
     src_port: str
     dst: str
@@ -595,11 +413,11 @@ class _Ace(NamedTuple):
 
 
 class _Product(NamedTuple):
-    """Entries for every service x source x destination, made only as `_finish` numbers them
+    """Entries for every service x source x destination, made only as `finish` numbers them
     (a lowering writes tens of thousands: none is kept twice)."""
 
     action: str
-    specs: tuple[_Spec, ...]
+    specs: tuple[Spec, ...]
     srcs: tuple[str, ...]
     dsts: tuple[str, ...]
     port_on_src: bool
@@ -620,18 +438,18 @@ class _Product(NamedTuple):
                                  option, log)
 
 
-def _numbered(block: _Block, seqs: Iterator[int]) -> Iterator[IosAce]:
+def _numbered(block: Block, seqs: Iterator[int]) -> Iterator[IosAce]:
     if block.product is not None:
         return block.product.numbered(seqs)
     return (IosAce(next(seqs), a.action, a.spec.protocol, a.src, a.src_port, a.dst,
                    a.dst_port, a.spec.option, a.log) for a in block.aces)
 
 
-class _Block(NamedTuple):
+class Block(NamedTuple):
     """A remark and its entries: listed, or every combination of a product."""
 
     remark: str
-    aces: tuple[_Ace, ...]
+    aces: tuple[Ace, ...]
     product: _Product | None = None
 
     @property
@@ -644,7 +462,7 @@ class _Group(NamedTuple):
 
     remark: str
     carve_remark: str
-    specs: tuple[_Spec, ...]
+    specs: tuple[Spec, ...]
     reply: bool  # ports on the source side
     peer_speaks: bool  # peers are the sources (uplink) or the destinations (class ACL)
     local: tuple[Cidr, ...]
