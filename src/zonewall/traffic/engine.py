@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from zonewall.ir import CompiledPolicy, Endpoint
 from zonewall.traffic.formats import FlowFile, FlowInputError, detect, records_sql, sql_string
+from zonewall.traffic.ports import EPHEMERAL_FROM, server_ports
 
 if TYPE_CHECKING:
     import duckdb
@@ -113,16 +114,22 @@ _REASON = """CASE
     THEN 'time ' || zw_quote(last_t) || ' is neither epoch seconds nor an ISO 8601 time'
 END"""
 
-_TYPED = """SELECT *, CASE WHEN proto IN (6, 17) THEN CASE WHEN dport_n <= 65535 THEN dport_n END
+# A record is a reply, turned around (source and destination swapped, the source port its
+# port), when `{reply}` holds: see `ports` (a destination port that is ephemeral, a source
+# port that is a server's).
+_TYPED = """SELECT * REPLACE (CASE WHEN rev THEN dst ELSE src END AS src,
+    CASE WHEN rev THEN src ELSE dst END AS dst, CASE WHEN rev THEN sport_n ELSE port END AS port)
+  FROM (SELECT *, coalesce(proto IN (6, 17) AND port >= {ephemeral} AND ({reply}), false) AS rev
+  FROM (SELECT *, CASE WHEN proto IN (6, 17) THEN CASE WHEN dport_n <= 65535 THEN dport_n END
       WHEN proto = 1 THEN CASE WHEN dport_n <= 255 THEN dport_n END
       WHEN proto IS NOT NULL THEN 0 END AS port
-  FROM (SELECT *, zw_ip4(src_t) AS src, zw_ip4(dst_t) AS dst, zw_proto(proto_t) AS proto,
+  FROM (SELECT *, try_cast(sport_t AS USMALLINT)::INTEGER AS sport_n, zw_ip4(src_t) AS src, zw_ip4(dst_t) AS dst, zw_proto(proto_t) AS proto,
       zw_port(dport_t) AS dport_n, zw_count(coalesce(packets_t, '0')) AS packets,
       zw_count(coalesce(bytes_t, '0')) AS bytes, zw_count(coalesce(flows_t, '1')) AS flows,
       zw_time(first_t) AS first_seen,
       coalesce(zw_time(last_t), zw_time(first_t) + coalesce(try_cast(dur_t AS DOUBLE), 0))
         AS last_seen
-    FROM ({records}))"""
+    FROM ({records}))))"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -229,9 +236,18 @@ def _connect(nodes: NodeTable) -> duckdb.DuckDBPyConnection:
     return con
 
 
-def _classified_sql(f: FlowFile) -> str:
+def _reply_sql(server_ports: Sequence[int]) -> str:
+    low = [p for p in server_ports if p < 1024]
+    if low != list(range(1024)):
+        raise ValueError("server ports include every port below 1024")
+    extra = [p for p in server_ports if p >= 1024]
+    return "sport_n < 1024" + (f" OR sport_n IN ({', '.join(map(str, extra))})" if extra else "")
+
+
+def _classified_sql(f: FlowFile, server_ports: Sequence[int]) -> str:
     """Every line of a file with its status (ok, bad, ipv6, skip), why, and node keys."""
-    typed = _TYPED.format(records=records_sql(f))
+    typed = _TYPED.format(records=records_sql(f), ephemeral=EPHEMERAL_FROM,
+                          reply=_reply_sql(server_ports))
     if f.format == "aggregate":
         # node names from the table itself; an unknown /24 may be given as "unknown:A.B.C.0/24"
         join = ("LEFT JOIN node_names s ON s.name = r.src_node_t "
@@ -257,19 +273,30 @@ def _classified_sql(f: FlowFile) -> str:
             FROM (SELECT *, {_REASON} AS reason FROM ({typed})) r {join})"""
 
 
-def _mapped_sql(index: int, f: FlowFile) -> str:
+def _mapped_sql(index: int, f: FlowFile, server_ports: Sequence[int]) -> str:
     return (f"SELECT {index} AS file, status, src_key, dst_key, proto, port, flows, packets, "
-            f"bytes, first_seen, last_seen FROM ({_classified_sql(f)})")
+            f"bytes, first_seen, last_seen FROM ({_classified_sql(f, server_ports)})")
 
 
-def _bad_sql(f: FlowFile) -> str:
-    return (f"SELECT line, why, text FROM ({_classified_sql(f)}) WHERE status = 'bad' "
-            f"ORDER BY line LIMIT {BAD_SHOWN}")
+def _bad_sql(f: FlowFile, server_ports: Sequence[int]) -> str:
+    return (f"SELECT line, why, text FROM ({_classified_sql(f, server_ports)}) "
+            f"WHERE status = 'bad' ORDER BY line LIMIT {BAD_SHOWN}")
 
 
-def aggregate(c: CompiledPolicy, paths: Sequence[str], nodes: NodeTable | None = None
-              ) -> Observed:
-    """Read, map and aggregate the flow files.
+def policy_server_ports(c: CompiledPolicy) -> tuple[int, ...]:
+    """`ports.server_ports` with the ports of the policy's own TCP and UDP services."""
+    extra: set[int] = set()
+    for svc in c.services:
+        for lo, hi in svc.packets.intervals:
+            if hi - lo < 64 and lo >> 16 in (6, 17):
+                extra.update(k & 0xFFFF for k in range(lo, hi + 1))
+    return server_ports(extra)
+
+
+def aggregate(c: CompiledPolicy, paths: Sequence[str], nodes: NodeTable | None = None,
+              server: Sequence[int] | None = None) -> Observed:
+    """Read, map and aggregate the flow files; `server` are the ports that mark a record's
+    source as a server's (`policy_server_ports` by default).
 
     Raises:
         FlowInputError: a file cannot be read, lacks a column, or is mostly bad records.
@@ -279,7 +306,8 @@ def aggregate(c: CompiledPolicy, paths: Sequence[str], nodes: NodeTable | None =
     nodes = nodes or NodeTable(c)
     files = [detect(p) for p in paths]
     con = _connect(nodes)
-    union = "\nUNION ALL\n".join(_mapped_sql(i, f) for i, f in enumerate(files))
+    server = policy_server_ports(c) if server is None else server
+    union = "\nUNION ALL\n".join(_mapped_sql(i, f, server) for i, f in enumerate(files))
     query = f"""SELECT grouping(file) AS by_flow, file, status, src_key, dst_key, proto, port,
         count(*) AS n, sum(flows) AS flows, sum(packets) AS packets, sum(bytes) AS bytes,
         min(first_seen) AS first_seen, max(last_seen) AS last_seen
@@ -297,19 +325,20 @@ def aggregate(c: CompiledPolicy, paths: Sequence[str], nodes: NodeTable | None =
         elif s is not None and d is not None:
             flows.append(ObservedFlow(s, d, proto * 65536 + port, int(fl), int(pk), int(by),
                                       first, last))
-    stats = tuple(_stats(con, i, f, counts) for i, f in enumerate(files))
+    stats = tuple(_stats(con, i, f, counts, server) for i, f in enumerate(files))
     con.close()
     flows.sort(key=lambda o: (o.src, o.dst, o.key))
     return Observed(tuple(flows), stats)
 
 
-def _stats(con: Any, i: int, f: FlowFile, counts: dict[tuple[int, str], int]) -> FileStats:
+def _stats(con: Any, i: int, f: FlowFile, counts: dict[tuple[int, str], int],
+           server: Sequence[int]) -> FileStats:
     ok, bad, ipv6, skipped = (counts.get((i, s), 0) for s in ("ok", "bad", "ipv6", "skip"))
     records = ok + bad + ipv6
     first_bad: tuple[tuple[int, str, str], ...] = ()
     if bad:
         first_bad = tuple((int(line), str(why), str(text))
-                          for line, why, text in con.execute(_bad_sql(f)).fetchall())
+                          for line, why, text in con.execute(_bad_sql(f, server)).fetchall())
     if records == 0:
         raise FlowInputError(f"{f.path}: no flow records found (read as {f.format}; "
                              f"{skipped} line(s) that are not flow records)")

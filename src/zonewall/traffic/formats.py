@@ -39,7 +39,8 @@ __all__ = ["AGGREGATE_COLUMNS", "ALIASES", "FIELDS", "FlowFile", "FlowInputError
 # The text fields every format yields, in this order.  `kind` is 'rec' for a flow record and
 # 'skip' for a line that is not one (a header, a comment, a blank line, another log message).
 FIELDS = ("line", "kind", "text", "src_t", "dst_t", "proto_t", "dport_t", "packets_t",
-          "bytes_t", "flows_t", "first_t", "last_t", "dur_t", "src_node_t", "dst_node_t")
+          "bytes_t", "flows_t", "first_t", "last_t", "dur_t", "src_node_t", "dst_node_t",
+          "sport_t")
 
 # canonical field -> accepted column names (lower case)
 ALIASES: dict[str, tuple[str, ...]] = {
@@ -162,9 +163,15 @@ def _csv(path: str, lines: list[str]) -> FlowFile:
     lower = [n.lower() for n in names]
     if "src_node" in lower and "dst_node" in lower:
         missing = [c for c in AGGREGATE_COLUMNS if c not in lower]
-        if missing:
-            raise FlowInputError(f"{path}:1: an aggregated flow table needs the columns "
-                                 f"{', '.join(AGGREGATE_COLUMNS)}; missing: {', '.join(missing)}")
+        extra = [n for n, low in zip(names, lower, strict=True) if low not in AGGREGATE_COLUMNS]
+        doubled = sorted({low for low in lower if lower.count(low) > 1})
+        if missing or extra or doubled:
+            what = "; ".join(part for part in (
+                f"missing: {', '.join(missing)}" if missing else "",
+                f"not part of it: {', '.join(extra)}" if extra else "",
+                f"given twice: {', '.join(doubled)}" if doubled else "") if part)
+            raise FlowInputError(f"{path}:1: an aggregated flow table has exactly the columns "
+                                 f"{', '.join(AGGREGATE_COLUMNS)}; {what}")
         return FlowFile(path, "aggregate", delimiter,
                         tuple((c, c) for c in AGGREGATE_COLUMNS), tuple(names))
     kind = ("nfdump" if {"sa", "da"} <= set(lower) or {"srcaddr", "dstaddr"} <= set(lower)
@@ -282,6 +289,8 @@ def _canonical(get: Callable[[str], str | None], fmt: str) -> dict[str, str | No
         # Zeek: for ICMP the originator "port" is the ICMP type (the responder's is the code)
         fields["dport_t"] = (f"CASE WHEN lower({fields['proto_t']}) = 'icmp' THEN {sport} "
                              f"ELSE {fields['dport_t']} END")
+    elif fmt != "aggregate":  # Zeek's originator is the client: never turned around
+        fields["sport_t"] = sport
     return fields
 
 
@@ -314,13 +323,14 @@ _ISO_TIME = r"^(\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:?\d\d)?
 # PROTO=TCP SPT=%u DPT=%u ...", "PROTO=ICMP TYPE=%u CODE=%u ...", "PROTO=%u" for others;
 # IPv6: "SRC=%pI6 DST=%pI6 LEN=%zu TC=%u HOPLIMIT=%u FLOWLBL=%u PROTO=..."
 _KERNEL_RE = (r" SRC=(\S+) DST=(\S+) LEN=(\d+)\b.*? PROTO=(\S+)"
-              r"(?: SPT=\d+ DPT=(\d+)| TYPE=(\d+))?")
+              r"(?: SPT=(\d+) DPT=(\d+)| TYPE=(\d+))?")
 
 
 def _kernel_sql(f: FlowFile) -> str:
-    groups = "['src', 'dst', 'len', 'proto', 'dport', 'itype']"
+    groups = "['src', 'dst', 'len', 'proto', 'sport', 'dport', 'itype']"
     fields = {
         "src_t": "m.src", "dst_t": "m.dst", "proto_t": "m.proto",
+        "sport_t": "nullif(m.sport, '')",
         "dport_t": "coalesce(nullif(m.dport, ''), nullif(m.itype, ''))",
         "packets_t": "'1'", "bytes_t": "nullif(m.len, '')",
         "first_t": f"nullif(regexp_extract(t, {sql_string(_ISO_TIME)}, 1), '')",
@@ -334,14 +344,15 @@ def _kernel_sql(f: FlowFile) -> str:
 # "...LOGDP: list 151 denied icmp A -> B (3/4), 1 packet"; "...LOGNP: list 171 denied 0 A ->
 # B, 1 packet"; "...LOGSP: list X denied igmp A -> B (20), 1 packet".
 _IOS_RE = (r"%(?:SEC-6-IPACCESSLOG[A-Z]*|IPV6-6-ACCESSLOG[A-Z]*): list \S+ (?:permitted|denied)"
-           r" (\S+) ([0-9A-Fa-f.:]+)(?:\(\d+\))?(?: \([^)]*\))? -> ([0-9A-Fa-f.:]+)"
+           r" (\S+) ([0-9A-Fa-f.:]+)(?:\((\d+)\))?(?: \([^)]*\))? -> ([0-9A-Fa-f.:]+)"
            r"(?:\((\d+)\))?(?: \((\d+)(?:/\d+)?\))?, (\d+) packets?")
 
 
 def _ios_sql(f: FlowFile) -> str:
-    groups = "['proto', 'src', 'dst', 'dport', 'itype', 'packets']"
+    groups = "['proto', 'src', 'sport', 'dst', 'dport', 'itype', 'packets']"
     fields = {
         "src_t": "m.src", "dst_t": "m.dst", "proto_t": "m.proto",
+        "sport_t": "nullif(m.sport, '')",
         "dport_t": "coalesce(nullif(m.dport, ''), nullif(m.itype, ''))",
         "packets_t": "m.packets",
         "first_t": f"nullif(regexp_extract(t, {sql_string(_ISO_TIME)}, 1), '')",
