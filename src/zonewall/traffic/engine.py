@@ -123,7 +123,8 @@ _TYPED = """SELECT * REPLACE (CASE WHEN rev THEN dst ELSE src END AS src,
   FROM (SELECT *, CASE WHEN proto IN (6, 17) THEN CASE WHEN dport_n <= 65535 THEN dport_n END
       WHEN proto = 1 THEN CASE WHEN dport_n <= 255 THEN dport_n END
       WHEN proto IS NOT NULL THEN 0 END AS port
-  FROM (SELECT *, try_cast(sport_t AS USMALLINT)::INTEGER AS sport_n, zw_ip4(src_t) AS src, zw_ip4(dst_t) AS dst, zw_proto(proto_t) AS proto,
+  FROM (SELECT *, try_cast(sport_t AS USMALLINT)::INTEGER AS sport_n,
+      zw_ip4(src_t) AS src, zw_ip4(dst_t) AS dst, zw_proto(proto_t) AS proto,
       zw_port(dport_t) AS dport_n, zw_count(coalesce(packets_t, '0')) AS packets,
       zw_count(coalesce(bytes_t, '0')) AS bytes, zw_count(coalesce(flows_t, '1')) AS flows,
       zw_time(first_t) AS first_seen,
