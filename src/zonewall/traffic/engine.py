@@ -21,7 +21,7 @@ replay POLICY --nodes` prints, and hand zonewall the result as CSV.
 from __future__ import annotations
 
 import bisect
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -209,10 +209,43 @@ class NodeTable:
     def label(self, key: int) -> str:
         return self.labels[key] if key >= 0 else unknown_net(key)
 
+    def levels(self) -> tuple[list[tuple[int, int]], ...]:
+        """The intervals as three lookup tables for equality joins: (/16 prefix, node), then
+        (/24, node) inside the /16s that are split between nodes (or nodes and unknown
+        space), then (address, node) inside the split /24s.  `MIXED` marks a split prefix;
+        an absent prefix is unknown space.  Hash joins on these are several times faster
+        than a range join on the intervals."""
+        tables: list[list[tuple[int, int]]] = []
+        scope: list[int] | None = None  # the split prefixes of the level above (None: all)
+        for shift, up in ((16, 0), (8, 16), (0, 8)):
+            found: dict[int, int] = {}
+            for lo, hi, node in self.intervals:
+                for p in _prefixes(lo, hi, shift, up, scope):
+                    whole = lo <= p << shift and ((p + 1) << shift) - 1 <= hi
+                    found[p] = node if whole else MIXED
+            tables.append(sorted(found.items()))
+            scope = sorted(p for p, node in found.items() if node == MIXED)
+        return tuple(tables)
+
     def csv(self) -> str:
         """The node table for `AGGREGATE_SQL` elsewhere: lo,hi as integers, node label."""
         rows = ["lo,hi,node"] + [f"{lo},{hi},{self.labels[n]}" for lo, hi, n in self.intervals]
         return "\n".join(rows) + "\n"
+
+
+MIXED = -2  # in `NodeTable.levels`: a prefix split between nodes, or a node and unknown space
+
+
+def _prefixes(lo: int, hi: int, shift: int, up: int, scope: list[int] | None) -> Iterator[int]:
+    """The prefixes (address >> shift) that [lo, hi] touches, inside the split prefixes of the
+    level above (address >> up) when `scope` is given."""
+    first, last = lo >> shift, hi >> shift
+    if scope is None:
+        yield from range(first, last + 1)
+        return
+    for q in scope[bisect.bisect_left(scope, lo >> up):bisect.bisect_right(scope, hi >> up)]:
+        yield from range(max(first, q << (up - shift)),
+                         min(last, ((q + 1) << (up - shift)) - 1) + 1)
 
 
 def _connect(nodes: NodeTable) -> duckdb.DuckDBPyConnection:
@@ -231,6 +264,10 @@ def _connect(nodes: NodeTable) -> duckdb.DuckDBPyConnection:
         con.execute(macro)
     rows = ",".join(f"({lo},{hi},{n})" for lo, hi, n in nodes.intervals) or "(1,0,-1)"
     con.execute(f"CREATE TEMP TABLE nodes AS SELECT * FROM (VALUES {rows}) t(lo, hi, node)")
+    for name, table in zip(("t16", "t24", "t32"), nodes.levels(), strict=True):
+        con.execute(f"CREATE TEMP TABLE {name} AS SELECT unnest(?::BIGINT[]) AS p, "
+                    "unnest(?::INTEGER[]) AS node",
+                    [[p for p, _ in table] or [-1], [n for _, n in table] or [MIXED]])
     names = ",".join(f"({sql_string(label)},{n})" for n, label in nodes.labels.items())
     con.execute(f"CREATE TEMP TABLE node_names AS SELECT * FROM (VALUES {names or '(NULL,-1)'})"
                 " t(name, node)")
@@ -261,10 +298,14 @@ def _classified_sql(f: FlowFile, server_ports: Sequence[int]) -> str:
                     "|| zw_quote(r.dst_node_t) || ' is not a class or external of the policy' "
                     "ELSE reason END")
     else:
-        join = ("LEFT JOIN nodes s ON r.src BETWEEN s.lo AND s.hi "
-                "LEFT JOIN nodes d ON r.dst BETWEEN d.lo AND d.hi")
-        src = "coalesce(s.node, -1 - (r.src >> 8))"
-        dst = "coalesce(d.node, -1 - (r.dst >> 8))"
+        # `NodeTable.levels`: /16, then /24, then address, all equality (hash) joins; the
+        # documented AGGREGATE_SQL's range join gives the same nodes
+        join = " ".join(f"LEFT JOIN {t} {a}{side} ON {a}{side}.p = r.{side} >> {shift}"
+                        for side in ("src", "dst")
+                        for t, a, shift in (("t16", "a", 16), ("t24", "b", 8), ("t32", "c", 0)))
+        src, dst = (f"coalesce(CASE WHEN a{x}.node >= 0 THEN a{x}.node WHEN b{x}.node >= 0 THEN "
+                    f"b{x}.node WHEN c{x}.node >= 0 THEN c{x}.node END, -1 - (r.{x} >> 8))"
+                    for x in ("src", "dst"))
         bad_node = "reason"
     return f"""SELECT *, CASE WHEN kind = 'skip' THEN 'skip' WHEN why IS NULL THEN 'ok'
           WHEN why = 'ipv6' THEN 'ipv6' ELSE 'bad' END AS status,
