@@ -189,10 +189,10 @@ def _csv(path: str, text: str, subnets: bool) -> Iterator[Device]:
                 return 0, ""
             return cells[index] if index < len(cells) else (end + 1, "")
 
-        yield _device(path, text, number, cell, subnets)
+        yield _device(path, text, number, cell, subnets, len(line))
 
 
-def _device(path: str, text: str, line: int, cell: Any, subnets: bool) -> Device:
+def _device(path: str, text: str, line: int, cell: Any, subnets: bool, width: int) -> Device:
     col, ip = cell("ip")
     scol, subnet = cell("subnet")
     if not ip and not (subnets and subnet):
@@ -214,7 +214,7 @@ def _device(path: str, text: str, line: int, cell: Any, subnets: bool) -> Device
     if crit and crit.lower() not in CRITICALITIES:
         raise _error(path, line, kcol, len(crit), f"criticality '{crit}' is not one of "
                      f"{', '.join(CRITICALITIES)}", text)
-    span = Span(path, line, 1, line, 2)
+    span = Span(path, line, 1, line, max(width, 1) + 1)
     return Device(span, address, cell("name")[1], cell("type")[1], mac.lower(), cls,
                   Span(path, line, ccol, line, ccol + len(cls)) if cls else None, crit.lower())
 
@@ -226,7 +226,8 @@ def _address(path: str, text: str, line: int, col: int, value: str) -> IPNetwork
     try:
         return IPNetwork(f"{IPAddress(value.split('/')[0], 4)}/32")
     except (AddrFormatError, ValueError):
-        raise _error(path, line, col, len(value), f"'{value}' is not an IPv4 address",
+        raise _error(path, line, col, len(value), f"'{value}' is not an IPv4 address (four numbers "
+                     "0-255: 10.40.16.21)",
                      text) from None
 
 

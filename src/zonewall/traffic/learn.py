@@ -139,8 +139,8 @@ def classes_text(devices: Sequence[Device]) -> str:
     out = ["pool vlans 100-3999", ""]
     for name in sorted(nets):
         subnets = ", ".join(str(n) for n in cidr_merge(nets[name]))
-        level = f"  criticality {crit[name].label}" if name in crit else ""
-        out.append(f"class {name} {{ subnet {subnets}{level} }}")
+        attr = f"  criticality {crit[name].label}" if name in crit else ""
+        out.append(f"class {name} {{ subnet {subnets}{attr} }}")
     special = ", ".join(prefix for prefix, _ in SPECIAL_RANGES)
     out += ["", f"external internet {{ address 0.0.0.0/0 except {special} }}", "",
             "# a placeholder: name your gateway, its platform and interfaces",
@@ -277,7 +277,8 @@ def learn(base: Base, observed: Observed, files: Sequence[str], min_flows: int =
                               == "external"):
             continue
         groups.setdefault((o.src, o.dst, namer.name(o.key)), _Seen()).add(o)
-    allows, review = [], []
+    allows: list[_Allow] = []
+    review: list[_Allow] = []
     for (s, d, svc), seen in sorted(groups.items(), key=lambda kv: (
             c.endpoints[kv[0][0]].name, c.endpoints[kv[0][1]].name, kv[0][2])):
         entry = _Allow(c.endpoints[s].name, c.endpoints[d].name, svc, seen)
