@@ -286,9 +286,10 @@ def _reply_sql(server_ports: Sequence[int]) -> str:
     return "sport_n < 1024" + (f" OR sport_n IN ({', '.join(map(str, extra))})" if extra else "")
 
 
-def _classified_sql(f: FlowFile, server_ports: Sequence[int]) -> str:
-    """Every line of a file with its status (ok, bad, ipv6, skip), why, and node keys."""
-    typed = _TYPED.format(records=records_sql(f), ephemeral=EPHEMERAL_FROM,
+def _classified_sql(f: FlowFile, server_ports: Sequence[int], numbered: bool = False) -> str:
+    """Every line of a file with its status (ok, bad, ipv6, skip), why, and node keys; the
+    line numbers only when `numbered` (for the bad records shown)."""
+    typed = _TYPED.format(records=records_sql(f, numbered), ephemeral=EPHEMERAL_FROM,
                           reply=_reply_sql(server_ports))
     if f.format == "aggregate":
         # node names from the table itself; an unknown /24 may be given as "unknown:A.B.C.0/24"
@@ -325,7 +326,7 @@ def _mapped_sql(index: int, f: FlowFile, server_ports: Sequence[int]) -> str:
 
 
 def _bad_sql(f: FlowFile, server_ports: Sequence[int]) -> str:
-    return (f"SELECT line, why, text FROM ({_classified_sql(f, server_ports)}) "
+    return (f"SELECT line, why, text FROM ({_classified_sql(f, server_ports, True)}) "
             f"WHERE status = 'bad' ORDER BY line LIMIT {BAD_SHOWN}")
 
 
