@@ -278,8 +278,9 @@ def _split_sql(f: FlowFile, numbered: bool) -> str:
     # A header that is not on line 1 (blank lines first) is found by its text
     header_line = f.header_line or f.delimiter.join(f.header)
     kind = kind.replace("line = 1", f"(line = 1 OR t = {sql_string(header_line)})")
+    lines = _lines_sql(f.path, extra, numbered)
     return (f"SELECT {_select(kind, fields)} FROM (SELECT *, "
-            f"string_split(t, {sql_string(f.delimiter)}) AS p FROM ({_lines_sql(f.path, extra, numbered)}))")
+            f"string_split(t, {sql_string(f.delimiter)}) AS p FROM ({lines}))")
 
 
 def _canonical(get: Callable[[str], str | None], fmt: str) -> dict[str, str | None]:
