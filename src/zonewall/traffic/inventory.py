@@ -31,6 +31,7 @@ from netaddr import AddrFormatError, IPAddress, IPNetwork
 
 from zonewall.compiler.resolve import suggest
 from zonewall.diagnostics import Diagnostic, Severity, Span, sort_diagnostics
+from zonewall.dsl.checks import RESERVED
 from zonewall.ir import CompiledPolicy
 from zonewall.report import CheckReport
 
@@ -203,9 +204,10 @@ def _device(path: str, text: str, line: int, cell: Any, subnets: bool, width: in
     else:
         address = _subnet(path, text, line, scol, subnet)
     ccol, cls = cell("class")
-    if cls and not NAME.match(cls):
+    if cls and (not NAME.match(cls) or cls in RESERVED):
         raise _error(path, line, ccol, len(cls), f"class '{cls}' is not a zonewall name "
-                     "(lower-case letters, digits and '_', starting with a letter)", text)
+                     "(lower-case letters, digits and '_', starting with a letter; not a "
+                     "reserved word such as 'any')", text)
     mcol, mac = cell("mac")
     if mac and not MAC.match(mac):
         raise _error(path, line, mcol, len(mac), f"'{mac}' is not a MAC address "
@@ -312,9 +314,10 @@ def _netbox_device(path: str, text: str, line: int, col: int, obj: Any) -> Devic
                          ("custom_fields.criticality", crit), ("device_type.model", kind)):
         if not isinstance(value, str):
             raise _error(path, line, col, 1, f"device '{name}': {label} is not a string", text)
-    if cls and not NAME.match(cls):
+    if cls and (not NAME.match(cls) or cls in RESERVED):
         raise _error(path, line, col, 1, f"device '{name}': class '{cls}' is not a zonewall "
-                     "name (lower-case letters, digits and '_', starting with a letter)", text)
+                     "name (lower-case letters, digits and '_', starting with a letter; not a "
+                     "reserved word such as 'any')", text)
     if mac and not MAC.match(mac):
         raise _error(path, line, col, 1, f"device '{name}': '{mac}' is not a MAC address",
                      text)

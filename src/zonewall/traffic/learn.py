@@ -136,17 +136,27 @@ def classes_text(devices: Sequence[Device]) -> str:
         if d.criticality:
             level = Criticality[d.criticality.upper()]
             crit[d.cls] = max(crit.get(d.cls, level), level)
+    internet, gateway = (_free(base, nets) for base in ("internet", "fw"))
     out = ["pool vlans 100-3999", ""]
     for name in sorted(nets):
         subnets = ", ".join(str(n) for n in cidr_merge(nets[name]))
         attr = f"  criticality {crit[name].label}" if name in crit else ""
         out.append(f"class {name} {{ subnet {subnets}{attr} }}")
     special = ", ".join(prefix for prefix, _ in SPECIAL_RANGES)
-    out += ["", f"external internet {{ address 0.0.0.0/0 except {special} }}", "",
+    out += ["", f"external {internet} {{ address 0.0.0.0/0 except {special} }}", "",
             "# a placeholder: name your gateway, its platform and interfaces",
-            'gateway fw { platform iptables  serves internal  interface "eth1.{vlan}"  '
-            'uplink "eth0" }']
+            f'gateway {gateway} {{ platform iptables  serves internal  interface "eth1.{{vlan}}"'
+            '  uplink "eth0" }']
     return "\n".join(out) + "\n"
+
+
+def _free(name: str, taken: Mapping[str, object]) -> str:
+    """`name`, or `name_2`, `name_3`, ... when a class of the list has it."""
+    n, found = 1, name
+    while found in taken:
+        n += 1
+        found = f"{name}_{n}"
+    return found
 
 
 def base_from_classes(devices: Sequence[Device], text: str) -> Base:

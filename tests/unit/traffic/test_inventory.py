@@ -75,3 +75,14 @@ def test_check_inventory_on_the_command_line(tmp_path: Path,
     assert "error[E112]: cannot read inventory" in capsys.readouterr().err
     assert main(["check", policy, "--inventory", inv, "--format", "json"]) == 0
     assert json.loads(capsys.readouterr().out)["diagnostics"][0]["code"] == "W119"
+
+
+def test_the_example_hospital_inventory(capsys: pytest.CaptureFixture[str]) -> None:
+    from zonewall.cli import main
+
+    root = Path(__file__).resolve().parents[3]
+    assert main(["check", str(root / "examples" / "hospital.zw"), "--inventory",
+                 str(root / "examples" / "flows" / "hospital-inventory.csv")]) == 0
+    err = capsys.readouterr().err
+    codes = [line.split("[")[1][:4] for line in err.splitlines() if "warning[" in line]
+    assert codes == ["W121", "W119", "W121", "W120"]

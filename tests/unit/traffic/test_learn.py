@@ -135,7 +135,9 @@ def test_learn_from_a_class_list(tmp_path: Path, capsys: pytest.CaptureFixture[s
     ("ip,class\n10.1.1.1,pumps\n10.1.1.1,servers\n", "classes.csv:3:10", "overlaps"),
     ("ip,class\n10.1.1.1,\n", "classes.csv:2:1", "names no class"),
     ("subnet,class\n10.1.1.5/24,pumps\n", "classes.csv:2:1", "host bits set"),
-], ids=["no-class-column", "bad-ip", "bad-name", "overlap", "no-class", "host-bits"])
+    ("subnet,class\n10.1.1.0/24,any\n", "classes.csv:2:13", "reserved word"),
+], ids=["no-class-column", "bad-ip", "bad-name", "overlap", "no-class", "host-bits",
+        "reserved"])
 def test_a_bad_class_list_is_an_error_and_writes_nothing(
         tmp_path: Path, capsys: pytest.CaptureFixture[str], text: str, where: str,
         message: str) -> None:
@@ -170,3 +172,14 @@ def test_learn_never_writes_through_a_symlink(tmp_path: Path,
                        str(ROOT / "examples" / "hospital.zw"), "-o", str(link))
     assert code == 1 and "nothing written" in err
     assert target.read_text(encoding="utf-8") == "keep\n"
+
+
+def test_class_names_never_collide_with_the_draft_s_own(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    classes = write(tmp_path, "classes.csv", "subnet,class\n10.40.16.0/22,internet\n"
+                    "10.40.40.0/28,fw\n10.40.2.0/24,https\n")
+    flows = write(tmp_path, "flows.csv", CLASS_FLOWS)
+    code, out, err = run(capsys, "learn", flows, "--classes", classes)
+    assert code == 0, err
+    assert "external internet_2 {" in out and "gateway fw_2 {" in out
+    assert "service https" not in out and "tcp/443" in out  # 'https' names a class here
