@@ -9,7 +9,9 @@ of external address space (the addresses shared by exactly one set of externals,
 in `internet` and `pump_vendor` belongs to the atom of both, named `pump_vendor`).  Externals
 are compiled minus every class subnet, so the endpoints are disjoint and a class always wins
 over an external around it.  They are written as a table of address intervals `(lo, hi,
-node)` and an address is mapped with a range join (`ip BETWEEN lo AND hi`).  An address in no
+node)`; the documented SQL maps an address with a range join (`ip BETWEEN lo AND hi`), and
+zonewall's own query with three hash joins against lookup tables of the same intervals
+(`NodeTable.levels`: /16, /24, address), which is several times faster.  An address in no
 node is *unknown*; its key is its /24 (`-1 - (ip >> 8)`), so unknown space is aggregated per
 /24 without a second pass.
 
