@@ -2,8 +2,9 @@
 
 Each aggregated flow (`engine.ObservedFlow`: source node, destination node, one packet key)
 is looked up in `CompiledPolicy.flows`.  What the policy would not permit is **blocked**: it
-is grouped per class pair and service, and the statements that decide it come from
-`review.explain` (a deny at `file:line`, or no allow at all: default deny).  Allows that no
+is grouped per class pair and service, and the statements that decide it are found through
+an index of the rules by endpoint, as `review.explain` finds them (a deny at `file:line`, or
+no allow at all: default deny).  Allows that no
 permitted observed flow used are **never used**.  Observed flows that an assertion forbids
 (`unreachable` and `denied` between the pair, `only` from an unlisted source, `limited`
 outside its services) are **violations**: the network does today what the policy says must
