@@ -194,6 +194,15 @@ class _Seen:
     last: float | None = None
     keys: set[int] = field(default_factory=set)
 
+    def merge(self, other: _Seen) -> None:
+        self.flows += other.flows
+        self.packets += other.packets
+        for t in (other.first, other.last):
+            if t is not None:
+                self.first = t if self.first is None else min(self.first, t)
+                self.last = t if self.last is None else max(self.last, t)
+        self.keys |= other.keys
+
     def add(self, o: ObservedFlow) -> None:
         self.flows += o.flows
         self.packets += o.packets
@@ -287,20 +296,39 @@ def learn(base: Base, observed: Observed, files: Sequence[str], min_flows: int =
                               == "external"):
             continue
         groups.setdefault((o.src, o.dst, namer.name(o.key)), _Seen()).add(o)
+    # one allow per (source name, destination name, service): two atoms of external space
+    # may carry the same name (`cloud` inside and outside `vendor`)
+    merged: dict[tuple[str, str, str], _Seen] = {}
+    for (s, d, svc), seen in groups.items():
+        into = merged.setdefault((c.endpoints[s].name, c.endpoints[d].name, svc), _Seen())
+        into.merge(seen)
     allows: list[_Allow] = []
     review: list[_Allow] = []
-    for (s, d, svc), seen in sorted(groups.items(), key=lambda kv: (
-            c.endpoints[kv[0][0]].name, c.endpoints[kv[0][1]].name, kv[0][2])):
-        entry = _Allow(c.endpoints[s].name, c.endpoints[d].name, svc, seen)
-        (allows if seen.flows >= min_flows else review).append(entry)
+    for (src, dst, svc), seen in sorted(merged.items()):
+        (allows if seen.flows >= min_flows else review).append(_Allow(src, dst, svc, seen))
     relay = True
     try:
-        allows = _drop_redundant(base, namer, allows, out_name, relay)
+        pruned = _drop_redundant(base, namer, allows, out_name, relay)
     except LearnBug as bug:
         if not bug.codes & RELAY_CODES:
             raise
         relay = False
-        allows = _drop_redundant(base, namer, allows, out_name, relay)
+        pruned = _drop_redundant(base, namer, allows, out_name, relay)
+    try:
+        return _finish(base, namer, pruned, review, unknown, observed, files, min_flows,
+                       relay, out_name, nodes, groups)
+    except LearnBug:
+        if pruned == allows:
+            raise
+        # allows that cover each other were all dropped: keep them all (check warns W102)
+        return _finish(base, namer, allows, review, unknown, observed, files, min_flows,
+                       relay, out_name, nodes, groups)
+
+
+def _finish(base: Base, namer: _Namer, allows: list[_Allow], review: list[_Allow],
+            unknown: Mapping[str, int], observed: Observed, files: Sequence[str],
+            min_flows: int, relay: bool, out_name: str, nodes: NodeTable,
+            groups: Mapping[tuple[int, int, str], _Seen]) -> Draft:
     text = _assemble(base, namer, allows, review, unknown, observed, files, min_flows, relay)
     formatted = format_policy(text, out_name)
     report = _compile(formatted, out_name)

@@ -183,3 +183,26 @@ def test_class_names_never_collide_with_the_draft_s_own(
     assert code == 0, err
     assert "external internet_2 {" in out and "gateway fw_2 {" in out
     assert "service https" not in out and "tcp/443" in out  # 'https' names a class here
+
+
+def test_atoms_of_one_name_make_one_allow(tmp_path: Path,
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+    from traffic_helpers import compiled
+
+    compiled(tmp_path)  # policy.zw: 'cloud' is two atoms (inside and outside 'vendor')
+    flows = write(tmp_path, "f.csv", "src,dst,proto,dport\n10.10.2.9,203.0.113.200,tcp,443\n"
+                  "10.10.2.9,198.51.100.5,tcp,443\n10.10.2.9,203.0.113.5,tcp,443\n")
+    code, out, err = run(capsys, "learn", flows, "--policy", str(tmp_path / "policy.zw"))
+    assert code == 0, err
+    allows = [line.split('"')[0].split() for line in out.splitlines()
+              if line.startswith("allow")]
+    assert allows == [["allow", "servers", "->", "cloud", ":", "https"],
+                      ["allow", "servers", "->", "vendor", ":", "https"]]
+    draft = write(tmp_path, "draft.zw", out)
+    assert _replay(draft, [flows])[0] == 0
+    # with the internet seen too, its allow covers the others, which are left out (W102)
+    more = write(tmp_path, "g.csv", "src,dst,proto,dport\n10.10.2.9,8.8.8.8,tcp,443\n")
+    code, out, err = run(capsys, "learn", flows, more, "--policy",
+                         str(tmp_path / "policy.zw"))
+    assert [line.split('"')[0].split()[3] for line in out.splitlines()
+            if line.startswith("allow")] == ["internet"]
