@@ -7,7 +7,9 @@ Files under `tests/diagnostics/includes/` are included by cases and are not case
 
 A case whose first line is `# golden: build` is run through `zonewall build` instead (into a
 temporary directory, or into `-o DIR` given on that line, relative to the repository root), for
-the codes only a build can give (backend capability errors, unwritable output).
+the codes only a build can give (backend capability errors, unwritable output).  A case whose
+first line is `# golden: check --inventory FILE` is checked with that device inventory (FILE
+relative to the repository root, kept under `tests/diagnostics/inventory/`).
 
 `pytest --update-golden` rewrites the `.err` files from the current output; review the diff.
 """
@@ -24,6 +26,7 @@ import pytest
 from zonewall.build import build
 from zonewall.diagnostics import CODES, Diagnostic, Severity, Span, render_diagnostic
 from zonewall.report import CheckReport, render_diagnostics, run_check
+from zonewall.traffic.inventory import with_inventory
 
 ROOT = Path(__file__).resolve().parent.parent
 CASES_DIR = ROOT / "tests" / "diagnostics"
@@ -46,6 +49,8 @@ def render_case(case: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> s
     first = (CASES_DIR / f"{case}.zw").read_bytes().split(b"\n", 1)[0].decode("utf-8", "replace")
     if first.startswith("# golden:"):
         words = shlex.split(first.removeprefix("# golden:"))
+        if words[:2] == ["check", "--inventory"]:
+            return render_diagnostics(with_inventory(run_check(path), words[2]))
         assert words[:1] == ["build"], f"unknown golden mode in {path}: {first!r}"
         outdir = words[2] if words[1:2] == ["-o"] else str(tmp_path / "out")
         return render_diagnostics(build(path, outdir).check)

@@ -406,6 +406,10 @@ def cmd_fmt(args: argparse.Namespace) -> int:
 
 def cmd_check(args: argparse.Namespace) -> int:
     report = _check(args)
+    if args.inventory:
+        from zonewall.traffic.inventory import with_inventory
+
+        report = with_inventory(report, args.inventory)
     ok = report.ok(args.warnings_as_errors)
     if args.format == "json":
         sys.stdout.write(to_json(report, args.warnings_as_errors))
@@ -490,10 +494,63 @@ def cmd_replay(args: argparse.Namespace) -> int:
     return EXIT_ERRORS if failing(result, args.fail_on) else EXIT_OK
 
 
+def cmd_learn(args: argparse.Namespace) -> int:
+    from zonewall.diagnostics import render_all
+    from zonewall.traffic.engine import aggregate
+    from zonewall.traffic.formats import FlowInputError
+    from zonewall.traffic.inventory import InventoryError, read_inventory
+    from zonewall.traffic.learn import base_from_classes, base_from_policy, learn
+
+    if (args.policy is None) == (args.classes is None) or args.min_flows < 1:
+        _tell("zonewall learn: give the classes with --policy POLICY or --classes CSV (one of "
+              "them), and --min-flows of 1 or more\n")
+        return EXIT_USAGE
+    if args.policy is not None:
+        path, read = _policy_source(args.policy)
+        report = run_check(path, read, include_path=args.include_path)
+        if report.compiled is None or report.errors:
+            sys.stderr.write(render_diagnostics(report))
+            _tell("zonewall learn: the policy has errors; nothing learned\n")
+            return EXIT_ERRORS
+        base = base_from_policy(report)
+    else:
+        try:
+            base = base_from_classes(*read_inventory(args.classes, subnets=True))
+        except InventoryError as exc:
+            sources = {args.classes: exc.source} if exc.source else {}
+            sys.stderr.write(render_all([exc.diagnostic], sources))
+            return EXIT_ERRORS
+    try:
+        observed = aggregate(base.compiled, args.flows)
+    except FlowInputError as exc:
+        _tell(f"zonewall learn: {exc}\n")
+        return EXIT_ERRORS
+    out_name = args.output or "learned.zw"
+    draft = learn(base, observed, args.flows, args.min_flows, out_name)
+    if args.output:
+        from zonewall.atomic import write_atomic
+
+        try:
+            write_atomic(args.output, draft.text)
+        except OSError as exc:
+            _tell(f"zonewall learn: cannot write '{args.output}': {exc.strerror or exc}; "
+                  "nothing written\n")
+            return EXIT_ERRORS
+    else:
+        sys.stdout.write(draft.text)
+    if not args.quiet:
+        codes = sorted({d.code for d in draft.report.diagnostics})
+        _tell(f"zonewall learn: {draft.allows} allow(s), {draft.review} for review"
+              + (f" -> {args.output}" if args.output else "")
+              + f"; the draft checks with no error, {draft.report.warnings} warning(s)"
+              + (f" ({', '.join(codes)}: run zonewall check on it)" if codes else "") + "\n")
+    return EXIT_OK
+
+
 HANDLERS: dict[str, Handler] = {
     "check": cmd_check, "build": cmd_build, "audit": cmd_audit, "lab": cmd_lab,
     "matrix": cmd_present, "graph": cmd_present, "diff": cmd_diff, "explain": cmd_explain,
-    "fmt": cmd_fmt, "init": cmd_init, "replay": cmd_replay,
+    "fmt": cmd_fmt, "init": cmd_init, "replay": cmd_replay, "learn": cmd_learn,
 }
 
 

@@ -33,6 +33,8 @@ EXIT_CODES = {
     "replay": "0 nothing to fail on, 1 observed traffic the policy would block (or, with "
               "--fail-on violations, traffic an assertion forbids), a flow file that cannot be "
               "read, or a policy with errors; 2 usage",
+    "learn": "0 the draft was written, 1 a flow file, class list or the policy cannot be read "
+             "(nothing is written), 2 usage",
 }
 
 EXAMPLES = {
@@ -48,6 +50,7 @@ EXAMPLES = {
     "fmt": "zonewall fmt --check policies/*.zw",
     "init": "zonewall init site/ && zonewall build site/policy.zw -o site/out",
     "replay": "zonewall replay policy.zw conn.log flows.csv --format markdown",
+    "learn": "zonewall learn conn.log flows.csv --policy policy.zw -o draft.zw",
 }
 
 POLICY_HELP = "the policy (.zw); - reads it from standard input (includes then resolve " \
@@ -93,6 +96,9 @@ def build_parser(handlers: dict[str, Handler]) -> argparse.ArgumentParser:
                        "junit for CI test reports")
     check.add_argument("--warnings-as-errors", action="store_true",
                        help="exit 1 when there is any warning")
+    check.add_argument("--inventory", metavar="FILE",
+                       help="a device inventory (CSV: ip, mac, name, type, class; or a NetBox "
+                       "device export, JSON) to compare with the classes (W119-W123)")
 
     build = add("build", "check, then write one proven config per gateway, the VLAN plan and "
                 "manifest.json")
@@ -188,6 +194,22 @@ def build_parser(handlers: dict[str, Handler]) -> argparse.ArgumentParser:
     replay.add_argument("--nodes", action="store_true",
                         help="print the policy's address-to-node table (CSV lo,hi,node) for "
                         "computing the aggregated table elsewhere, and exit")
+
+    learn = add("learn", "write a draft policy from observed traffic: one allow per class "
+                "pair and service seen, with what was seen as its why")
+    learn.add_argument("flows", nargs="+", metavar="FLOWS",
+                       help="flow files, as replay reads them")
+    learn.add_argument("--policy", metavar="POLICY",
+                       help="take classes, externals, services and gateways from this policy")
+    learn.add_argument("--classes", metavar="CSV",
+                       help="or take the classes from this list (ip or subnet, class, "
+                       "optional criticality; a NetBox export too)")
+    learn.add_argument("-o", "--output", metavar="OUT",
+                       help="write the draft here (atomically; never through a symlink); "
+                       "default: standard output")
+    learn.add_argument("--min-flows", type=int, default=1, metavar="N",
+                       help="a service seen in fewer flows between a pair is a comment for "
+                       "review, not an allow (default 1: every flow seen is allowed)")
 
     for name, command in sub.choices.items():
         command.add_argument("-q", "--quiet", action="store_true",

@@ -89,6 +89,7 @@ CODES: Mapping[str, str] = {
     "E109": "policy nested too deeply or too large to read",
     "E110": "statement or attribute given twice where only one is allowed",
     "E111": "include path outside the allowed folders, absolute, or with a NUL character",
+    "E112": "device inventory or class list cannot be read",
     # E2xx: names, types and resources
     "E201": "unknown name",
     "E202": "duplicate definition",
@@ -145,6 +146,11 @@ CODES: Mapping[str, str] = {
     "W116": "the policy has no assertions: check proves nothing about it",
     "W117": "a class subnet lies inside an external's addresses",
     "W118": "a fixed class subnet lies outside every subnet pool",
+    "W119": "inventory device outside its class's subnets",
+    "W120": "inventory device in no class",
+    "W121": "class with inventory devices of mixed types",
+    "W122": "class with more inventory devices than its 'hosts'",
+    "W123": "inventory device names a class the policy does not have",
 }
 
 

@@ -9,7 +9,9 @@ of external address space (the addresses shared by exactly one set of externals,
 in `internet` and `pump_vendor` belongs to the atom of both, named `pump_vendor`).  Externals
 are compiled minus every class subnet, so the endpoints are disjoint and a class always wins
 over an external around it.  They are written as a table of address intervals `(lo, hi,
-node)` and an address is mapped with a range join (`ip BETWEEN lo AND hi`).  An address in no
+node)`; the documented SQL maps an address with a range join (`ip BETWEEN lo AND hi`), and
+zonewall's own query with three hash joins against lookup tables of the same intervals
+(`NodeTable.levels`: /16, /24, address), which is several times faster.  An address in no
 node is *unknown*; its key is its /24 (`-1 - (ip >> 8)`), so unknown space is aggregated per
 /24 without a second pass.
 
@@ -21,12 +23,13 @@ replay POLICY --nodes` prints, and hand zonewall the result as CSV.
 from __future__ import annotations
 
 import bisect
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from zonewall.ir import CompiledPolicy, Endpoint
 from zonewall.traffic.formats import FlowFile, FlowInputError, detect, records_sql, sql_string
+from zonewall.traffic.ports import EPHEMERAL_FROM, server_ports
 
 if TYPE_CHECKING:
     import duckdb
@@ -113,16 +116,23 @@ _REASON = """CASE
     THEN 'time ' || zw_quote(last_t) || ' is neither epoch seconds nor an ISO 8601 time'
 END"""
 
-_TYPED = """SELECT *, CASE WHEN proto IN (6, 17) THEN CASE WHEN dport_n <= 65535 THEN dport_n END
+# A record is a reply, turned around (source and destination swapped, the source port its
+# port), when `{reply}` holds: see `ports` (a destination port that is ephemeral, a source
+# port that is a server's).
+_TYPED = """SELECT * REPLACE (CASE WHEN rev THEN dst ELSE src END AS src,
+    CASE WHEN rev THEN src ELSE dst END AS dst, CASE WHEN rev THEN sport_n ELSE port END AS port)
+  FROM (SELECT *, coalesce(proto IN (6, 17) AND port >= {ephemeral} AND ({reply}), false) AS rev
+  FROM (SELECT *, CASE WHEN proto IN (6, 17) THEN CASE WHEN dport_n <= 65535 THEN dport_n END
       WHEN proto = 1 THEN CASE WHEN dport_n <= 255 THEN dport_n END
       WHEN proto IS NOT NULL THEN 0 END AS port
-  FROM (SELECT *, zw_ip4(src_t) AS src, zw_ip4(dst_t) AS dst, zw_proto(proto_t) AS proto,
+  FROM (SELECT *, try_cast(sport_t AS USMALLINT)::INTEGER AS sport_n,
+      zw_ip4(src_t) AS src, zw_ip4(dst_t) AS dst, zw_proto(proto_t) AS proto,
       zw_port(dport_t) AS dport_n, zw_count(coalesce(packets_t, '0')) AS packets,
       zw_count(coalesce(bytes_t, '0')) AS bytes, zw_count(coalesce(flows_t, '1')) AS flows,
       zw_time(first_t) AS first_seen,
       coalesce(zw_time(last_t), zw_time(first_t) + coalesce(try_cast(dur_t AS DOUBLE), 0))
         AS last_seen
-    FROM ({records}))"""
+    FROM ({records}))))"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,10 +211,43 @@ class NodeTable:
     def label(self, key: int) -> str:
         return self.labels[key] if key >= 0 else unknown_net(key)
 
+    def levels(self) -> tuple[list[tuple[int, int]], ...]:
+        """The intervals as three lookup tables for equality joins: (/16 prefix, node), then
+        (/24, node) inside the /16s that are split between nodes (or nodes and unknown
+        space), then (address, node) inside the split /24s.  `MIXED` marks a split prefix;
+        an absent prefix is unknown space.  Hash joins on these are several times faster
+        than a range join on the intervals."""
+        tables: list[list[tuple[int, int]]] = []
+        scope: list[int] | None = None  # the split prefixes of the level above (None: all)
+        for shift, up in ((16, 0), (8, 16), (0, 8)):
+            found: dict[int, int] = {}
+            for lo, hi, node in self.intervals:
+                for p in _prefixes(lo, hi, shift, up, scope):
+                    whole = lo <= p << shift and ((p + 1) << shift) - 1 <= hi
+                    found[p] = node if whole else MIXED
+            tables.append(sorted(found.items()))
+            scope = sorted(p for p, node in found.items() if node == MIXED)
+        return tuple(tables)
+
     def csv(self) -> str:
         """The node table for `AGGREGATE_SQL` elsewhere: lo,hi as integers, node label."""
         rows = ["lo,hi,node"] + [f"{lo},{hi},{self.labels[n]}" for lo, hi, n in self.intervals]
         return "\n".join(rows) + "\n"
+
+
+MIXED = -2  # in `NodeTable.levels`: a prefix split between nodes, or a node and unknown space
+
+
+def _prefixes(lo: int, hi: int, shift: int, up: int, scope: list[int] | None) -> Iterator[int]:
+    """The prefixes (address >> shift) that [lo, hi] touches, inside the split prefixes of the
+    level above (address >> up) when `scope` is given."""
+    first, last = lo >> shift, hi >> shift
+    if scope is None:
+        yield from range(first, last + 1)
+        return
+    for q in scope[bisect.bisect_left(scope, lo >> up):bisect.bisect_right(scope, hi >> up)]:
+        yield from range(max(first, q << (up - shift)),
+                         min(last, ((q + 1) << (up - shift)) - 1) + 1)
 
 
 def _connect(nodes: NodeTable) -> duckdb.DuckDBPyConnection:
@@ -215,6 +258,10 @@ def _connect(nodes: NodeTable) -> duckdb.DuckDBPyConnection:
     # insertion order must be kept: a record's line number is its row number
     con = duckdb.connect(config={"preserve_insertion_order": True, "memory_limit": "1GB"})
     con.execute("SET enable_progress_bar = false")
+    # The flow records are the probe side of every join and the small node tables the build
+    # side, as written: DuckDB cannot estimate a flow file's size, and when its optimizer
+    # swaps the sides it hashes ten million records (a 1M-record replay took 1 GB, not 250 MB).
+    con.execute("SET disabled_optimizers = 'join_order,build_side_probe_side'")
     try:  # times without a zone are UTC (without the ICU extension DuckDB assumes UTC anyway)
         con.execute("SET TimeZone = 'UTC'")
     except duckdb.Error:
@@ -223,15 +270,29 @@ def _connect(nodes: NodeTable) -> duckdb.DuckDBPyConnection:
         con.execute(macro)
     rows = ",".join(f"({lo},{hi},{n})" for lo, hi, n in nodes.intervals) or "(1,0,-1)"
     con.execute(f"CREATE TEMP TABLE nodes AS SELECT * FROM (VALUES {rows}) t(lo, hi, node)")
+    for name, table in zip(("t16", "t24", "t32"), nodes.levels(), strict=True):
+        con.execute(f"CREATE TEMP TABLE {name} AS SELECT unnest(?::BIGINT[]) AS p, "
+                    "unnest(?::INTEGER[]) AS node",
+                    [[p for p, _ in table] or [-1], [n for _, n in table] or [MIXED]])
     names = ",".join(f"({sql_string(label)},{n})" for n, label in nodes.labels.items())
     con.execute(f"CREATE TEMP TABLE node_names AS SELECT * FROM (VALUES {names or '(NULL,-1)'})"
                 " t(name, node)")
     return con
 
 
-def _classified_sql(f: FlowFile) -> str:
-    """Every line of a file with its status (ok, bad, ipv6, skip), why, and node keys."""
-    typed = _TYPED.format(records=records_sql(f))
+def _reply_sql(server_ports: Sequence[int]) -> str:
+    low = [p for p in server_ports if p < 1024]
+    if low != list(range(1024)):
+        raise ValueError("server ports include every port below 1024")
+    extra = [p for p in server_ports if p >= 1024]
+    return "sport_n < 1024" + (f" OR sport_n IN ({', '.join(map(str, extra))})" if extra else "")
+
+
+def _classified_sql(f: FlowFile, server_ports: Sequence[int], numbered: bool = False) -> str:
+    """Every line of a file with its status (ok, bad, ipv6, skip), why, and node keys; the
+    line numbers only when `numbered` (for the bad records shown)."""
+    typed = _TYPED.format(records=records_sql(f, numbered), ephemeral=EPHEMERAL_FROM,
+                          reply=_reply_sql(server_ports))
     if f.format == "aggregate":
         # node names from the table itself; an unknown /24 may be given as "unknown:A.B.C.0/24"
         join = ("LEFT JOIN node_names s ON s.name = r.src_node_t "
@@ -244,10 +305,14 @@ def _classified_sql(f: FlowFile) -> str:
                     "|| zw_quote(r.dst_node_t) || ' is not a class or external of the policy' "
                     "ELSE reason END")
     else:
-        join = ("LEFT JOIN nodes s ON r.src BETWEEN s.lo AND s.hi "
-                "LEFT JOIN nodes d ON r.dst BETWEEN d.lo AND d.hi")
-        src = "coalesce(s.node, -1 - (r.src >> 8))"
-        dst = "coalesce(d.node, -1 - (r.dst >> 8))"
+        # `NodeTable.levels`: /16, then /24, then address, all equality (hash) joins; the
+        # documented AGGREGATE_SQL's range join gives the same nodes
+        join = " ".join(f"LEFT JOIN {t} {a}{side} ON {a}{side}.p = r.{side} >> {shift}"
+                        for side in ("src", "dst")
+                        for t, a, shift in (("t16", "a", 16), ("t24", "b", 8), ("t32", "c", 0)))
+        src, dst = (f"coalesce(CASE WHEN a{x}.node >= 0 THEN a{x}.node WHEN b{x}.node >= 0 THEN "
+                    f"b{x}.node WHEN c{x}.node >= 0 THEN c{x}.node END, -1 - (r.{x} >> 8))"
+                    for x in ("src", "dst"))
         bad_node = "reason"
     return f"""SELECT *, CASE WHEN kind = 'skip' THEN 'skip' WHEN why IS NULL THEN 'ok'
           WHEN why = 'ipv6' THEN 'ipv6' ELSE 'bad' END AS status,
@@ -257,19 +322,30 @@ def _classified_sql(f: FlowFile) -> str:
             FROM (SELECT *, {_REASON} AS reason FROM ({typed})) r {join})"""
 
 
-def _mapped_sql(index: int, f: FlowFile) -> str:
+def _mapped_sql(index: int, f: FlowFile, server_ports: Sequence[int]) -> str:
     return (f"SELECT {index} AS file, status, src_key, dst_key, proto, port, flows, packets, "
-            f"bytes, first_seen, last_seen FROM ({_classified_sql(f)})")
+            f"bytes, first_seen, last_seen FROM ({_classified_sql(f, server_ports)})")
 
 
-def _bad_sql(f: FlowFile) -> str:
-    return (f"SELECT line, why, text FROM ({_classified_sql(f)}) WHERE status = 'bad' "
-            f"ORDER BY line LIMIT {BAD_SHOWN}")
+def _bad_sql(f: FlowFile, server_ports: Sequence[int]) -> str:
+    return (f"SELECT line, why, text FROM ({_classified_sql(f, server_ports, True)}) "
+            f"WHERE status = 'bad' ORDER BY line LIMIT {BAD_SHOWN}")
 
 
-def aggregate(c: CompiledPolicy, paths: Sequence[str], nodes: NodeTable | None = None
-              ) -> Observed:
-    """Read, map and aggregate the flow files.
+def policy_server_ports(c: CompiledPolicy) -> tuple[int, ...]:
+    """`ports.server_ports` with the ports of the policy's own TCP and UDP services."""
+    extra: set[int] = set()
+    for svc in c.services:
+        for lo, hi in svc.packets.intervals:
+            if hi - lo < 64 and lo >> 16 in (6, 17):
+                extra.update(k & 0xFFFF for k in range(lo, hi + 1))
+    return server_ports(extra)
+
+
+def aggregate(c: CompiledPolicy, paths: Sequence[str], nodes: NodeTable | None = None,
+              server: Sequence[int] | None = None) -> Observed:
+    """Read, map and aggregate the flow files; `server` are the ports that mark a record's
+    source as a server's (`policy_server_ports` by default).
 
     Raises:
         FlowInputError: a file cannot be read, lacks a column, or is mostly bad records.
@@ -279,7 +355,8 @@ def aggregate(c: CompiledPolicy, paths: Sequence[str], nodes: NodeTable | None =
     nodes = nodes or NodeTable(c)
     files = [detect(p) for p in paths]
     con = _connect(nodes)
-    union = "\nUNION ALL\n".join(_mapped_sql(i, f) for i, f in enumerate(files))
+    server = policy_server_ports(c) if server is None else server
+    union = "\nUNION ALL\n".join(_mapped_sql(i, f, server) for i, f in enumerate(files))
     query = f"""SELECT grouping(file) AS by_flow, file, status, src_key, dst_key, proto, port,
         count(*) AS n, sum(flows) AS flows, sum(packets) AS packets, sum(bytes) AS bytes,
         min(first_seen) AS first_seen, max(last_seen) AS last_seen
@@ -297,19 +374,20 @@ def aggregate(c: CompiledPolicy, paths: Sequence[str], nodes: NodeTable | None =
         elif s is not None and d is not None:
             flows.append(ObservedFlow(s, d, proto * 65536 + port, int(fl), int(pk), int(by),
                                       first, last))
-    stats = tuple(_stats(con, i, f, counts) for i, f in enumerate(files))
+    stats = tuple(_stats(con, i, f, counts, server) for i, f in enumerate(files))
     con.close()
     flows.sort(key=lambda o: (o.src, o.dst, o.key))
     return Observed(tuple(flows), stats)
 
 
-def _stats(con: Any, i: int, f: FlowFile, counts: dict[tuple[int, str], int]) -> FileStats:
+def _stats(con: Any, i: int, f: FlowFile, counts: dict[tuple[int, str], int],
+           server: Sequence[int]) -> FileStats:
     ok, bad, ipv6, skipped = (counts.get((i, s), 0) for s in ("ok", "bad", "ipv6", "skip"))
     records = ok + bad + ipv6
     first_bad: tuple[tuple[int, str, str], ...] = ()
     if bad:
         first_bad = tuple((int(line), str(why), str(text))
-                          for line, why, text in con.execute(_bad_sql(f)).fetchall())
+                          for line, why, text in con.execute(_bad_sql(f, server)).fetchall())
     if records == 0:
         raise FlowInputError(f"{f.path}: no flow records found (read as {f.format}; "
                              f"{skipped} line(s) that are not flow records)")

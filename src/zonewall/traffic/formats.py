@@ -31,7 +31,7 @@ import gzip
 import json
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 __all__ = ["AGGREGATE_COLUMNS", "ALIASES", "FIELDS", "FlowFile", "FlowInputError",
            "detect", "records_sql"]
@@ -39,7 +39,8 @@ __all__ = ["AGGREGATE_COLUMNS", "ALIASES", "FIELDS", "FlowFile", "FlowInputError
 # The text fields every format yields, in this order.  `kind` is 'rec' for a flow record and
 # 'skip' for a line that is not one (a header, a comment, a blank line, another log message).
 FIELDS = ("line", "kind", "text", "src_t", "dst_t", "proto_t", "dport_t", "packets_t",
-          "bytes_t", "flows_t", "first_t", "last_t", "dur_t", "src_node_t", "dst_node_t")
+          "bytes_t", "flows_t", "first_t", "last_t", "dur_t", "src_node_t", "dst_node_t",
+          "sport_t")
 
 # canonical field -> accepted column names (lower case)
 ALIASES: dict[str, tuple[str, ...]] = {
@@ -81,6 +82,7 @@ class FlowFile:
     delimiter: str = ","
     columns: tuple[tuple[str, str], ...] = ()  # canonical field -> column name or JSON key
     header: tuple[str, ...] = ()  # the column names as written (CSV, Zeek #fields)
+    header_line: str = ""  # the header line itself (CSV): found by its text, not its number
 
 
 def _peek(path: str) -> str:
@@ -162,14 +164,20 @@ def _csv(path: str, lines: list[str]) -> FlowFile:
     lower = [n.lower() for n in names]
     if "src_node" in lower and "dst_node" in lower:
         missing = [c for c in AGGREGATE_COLUMNS if c not in lower]
-        if missing:
-            raise FlowInputError(f"{path}:1: an aggregated flow table needs the columns "
-                                 f"{', '.join(AGGREGATE_COLUMNS)}; missing: {', '.join(missing)}")
+        extra = [n for n, low in zip(names, lower, strict=True) if low not in AGGREGATE_COLUMNS]
+        doubled = sorted({low for low in lower if lower.count(low) > 1})
+        if missing or extra or doubled:
+            what = "; ".join(part for part in (
+                f"missing: {', '.join(missing)}" if missing else "",
+                f"not part of it: {', '.join(extra)}" if extra else "",
+                f"given twice: {', '.join(doubled)}" if doubled else "") if part)
+            raise FlowInputError(f"{path}:1: an aggregated flow table has exactly the columns "
+                                 f"{', '.join(AGGREGATE_COLUMNS)}; {what}")
         return FlowFile(path, "aggregate", delimiter,
-                        tuple((c, c) for c in AGGREGATE_COLUMNS), tuple(names))
+                        tuple((c, c) for c in AGGREGATE_COLUMNS), tuple(names), header)
     kind = ("nfdump" if {"sa", "da"} <= set(lower) or {"srcaddr", "dstaddr"} <= set(lower)
             else "pmacct" if "SRC_IP" in names else "csv")
-    return _mapped(path, kind, delimiter, names)
+    return replace(_mapped(path, kind, delimiter, names), header_line=header)
 
 
 def _mapped(path: str, kind: str, delimiter: str, names: list[str], zeek: bool = False
@@ -203,9 +211,12 @@ def sql_string(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def _lines_sql(path: str, extra: str = "") -> str:
-    """Every line of the file as (line, t): one VARCHAR column, no quoting, Latin-1."""
-    return (f"SELECT row_number() OVER () AS line, coalesce(t, '') AS t{extra} "
+def _lines_sql(path: str, extra: str = "", numbered: bool = True) -> str:
+    """Every line of the file as (line, t): one VARCHAR column, no quoting, Latin-1.  Without
+    `numbered` the line is NULL: numbering is a window over the whole file, which DuckDB runs
+    on one thread, and only bad records need their line (`engine` asks for those apart)."""
+    line = "row_number() OVER ()" if numbered else "NULL::BIGINT"
+    return (f"SELECT {line} AS line, coalesce(t, '') AS t{extra} "
             f"FROM read_csv({sql_string(path)}, columns={{'t': 'VARCHAR'}}, delim=E'\\x01', "
             "quote='', escape='', header=false, auto_detect=false, encoding='latin-1', "
             "strict_mode=false, max_line_size=1048576, compression='auto')")
@@ -218,15 +229,16 @@ def _select(kind: str, fields: dict[str, str]) -> str:
     return "line, " + ", ".join(cols)
 
 
-def records_sql(f: FlowFile) -> str:
-    """A SELECT with the columns `FIELDS` (all text but `line`) for one flow file."""
+def records_sql(f: FlowFile, numbered: bool = True) -> str:
+    """A SELECT with the columns `FIELDS` (all text but `line`) for one flow file; `line` is
+    NULL unless `numbered` (nfdump's Summary block needs the order: always numbered)."""
     if f.format == "kernel-log":
-        return _kernel_sql(f)
+        return _kernel_sql(f, numbered)
     if f.format == "ios-log":
-        return _ios_sql(f)
+        return _ios_sql(f, numbered)
     if f.format == "zeek-json":
-        return _json_sql(f)
-    return _split_sql(f)
+        return _json_sql(f, numbered)
+    return _split_sql(f, numbered or f.format == "nfdump")
 
 
 def _cell(expr: str) -> str:
@@ -234,7 +246,7 @@ def _cell(expr: str) -> str:
     return f"nullif(nullif(nullif(trim({expr}, ' \"'), ''), '-'), '(empty)')"
 
 
-def _split_sql(f: FlowFile) -> str:
+def _split_sql(f: FlowFile, numbered: bool) -> str:
     index = {name: i + 1 for i, name in enumerate(f.header)}
     columns = dict(f.columns)
 
@@ -264,10 +276,11 @@ def _split_sql(f: FlowFile) -> str:
         fields.pop("src_t", None)
         fields.pop("dst_t", None)
     # A header that is not on line 1 (blank lines first) is found by its text
-    header_line = f.delimiter.join(f.header)
+    header_line = f.header_line or f.delimiter.join(f.header)
     kind = kind.replace("line = 1", f"(line = 1 OR t = {sql_string(header_line)})")
+    lines = _lines_sql(f.path, extra, numbered)
     return (f"SELECT {_select(kind, fields)} FROM (SELECT *, "
-            f"string_split(t, {sql_string(f.delimiter)}) AS p FROM ({_lines_sql(f.path, extra)}))")
+            f"string_split(t, {sql_string(f.delimiter)}) AS p FROM ({lines}))")
 
 
 def _canonical(get: Callable[[str], str | None], fmt: str) -> dict[str, str | None]:
@@ -282,10 +295,12 @@ def _canonical(get: Callable[[str], str | None], fmt: str) -> dict[str, str | No
         # Zeek: for ICMP the originator "port" is the ICMP type (the responder's is the code)
         fields["dport_t"] = (f"CASE WHEN lower({fields['proto_t']}) = 'icmp' THEN {sport} "
                              f"ELSE {fields['dport_t']} END")
+    elif fmt != "aggregate":  # Zeek's originator is the client: never turned around
+        fields["sport_t"] = sport
     return fields
 
 
-def _json_sql(f: FlowFile) -> str:
+def _json_sql(f: FlowFile, numbered: bool) -> str:
     columns = dict(f.columns)
 
     def key(name: str) -> str:
@@ -305,7 +320,7 @@ def _json_sql(f: FlowFile) -> str:
     fields = {k: v for k, v in _canonical(col, f.format).items() if v is not None}
     fields = {k: f"CASE WHEN json_valid(t) THEN {v} END" for k, v in fields.items()}
     kind = "CASE WHEN trim(t) = '' THEN 'skip' ELSE 'rec' END"
-    return f"SELECT {_select(kind, fields)} FROM ({_lines_sql(f.path)})"
+    return f"SELECT {_select(kind, fields)} FROM ({_lines_sql(f.path, '', numbered)})"
 
 
 _ISO_TIME = r"^(\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:?\d\d)?)"
@@ -314,34 +329,36 @@ _ISO_TIME = r"^(\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:?\d\d)?
 # PROTO=TCP SPT=%u DPT=%u ...", "PROTO=ICMP TYPE=%u CODE=%u ...", "PROTO=%u" for others;
 # IPv6: "SRC=%pI6 DST=%pI6 LEN=%zu TC=%u HOPLIMIT=%u FLOWLBL=%u PROTO=..."
 _KERNEL_RE = (r" SRC=(\S+) DST=(\S+) LEN=(\d+)\b.*? PROTO=(\S+)"
-              r"(?: SPT=\d+ DPT=(\d+)| TYPE=(\d+))?")
+              r"(?: SPT=(\d+) DPT=(\d+)| TYPE=(\d+))?")
 
 
-def _kernel_sql(f: FlowFile) -> str:
-    groups = "['src', 'dst', 'len', 'proto', 'dport', 'itype']"
+def _kernel_sql(f: FlowFile, numbered: bool) -> str:
+    groups = "['src', 'dst', 'len', 'proto', 'sport', 'dport', 'itype']"
     fields = {
         "src_t": "m.src", "dst_t": "m.dst", "proto_t": "m.proto",
+        "sport_t": "nullif(m.sport, '')",
         "dport_t": "coalesce(nullif(m.dport, ''), nullif(m.itype, ''))",
         "packets_t": "'1'", "bytes_t": "nullif(m.len, '')",
         "first_t": f"nullif(regexp_extract(t, {sql_string(_ISO_TIME)}, 1), '')",
     }
     kind = "CASE WHEN m.src = '' THEN 'skip' ELSE 'rec' END"
     return (f"SELECT {_select(kind, fields)} FROM (SELECT *, regexp_extract(t, "
-            f"{sql_string(_KERNEL_RE)}, {groups}) AS m FROM ({_lines_sql(f.path)}))")
+            f"{sql_string(_KERNEL_RE)}, {groups}) AS m FROM ({_lines_sql(f.path, '', numbered)}))")
 
 
 # IOS: "list 101 denied tcp 150.1.13.4(16795) (Serial1/0.123) -> 13.13.12.2(23), 1 packet";
 # "...LOGDP: list 151 denied icmp A -> B (3/4), 1 packet"; "...LOGNP: list 171 denied 0 A ->
 # B, 1 packet"; "...LOGSP: list X denied igmp A -> B (20), 1 packet".
 _IOS_RE = (r"%(?:SEC-6-IPACCESSLOG[A-Z]*|IPV6-6-ACCESSLOG[A-Z]*): list \S+ (?:permitted|denied)"
-           r" (\S+) ([0-9A-Fa-f.:]+)(?:\(\d+\))?(?: \([^)]*\))? -> ([0-9A-Fa-f.:]+)"
+           r" (\S+) ([0-9A-Fa-f.:]+)(?:\((\d+)\))?(?: \([^)]*\))? -> ([0-9A-Fa-f.:]+)"
            r"(?:\((\d+)\))?(?: \((\d+)(?:/\d+)?\))?, (\d+) packets?")
 
 
-def _ios_sql(f: FlowFile) -> str:
-    groups = "['proto', 'src', 'dst', 'dport', 'itype', 'packets']"
+def _ios_sql(f: FlowFile, numbered: bool) -> str:
+    groups = "['proto', 'src', 'sport', 'dst', 'dport', 'itype', 'packets']"
     fields = {
         "src_t": "m.src", "dst_t": "m.dst", "proto_t": "m.proto",
+        "sport_t": "nullif(m.sport, '')",
         "dport_t": "coalesce(nullif(m.dport, ''), nullif(m.itype, ''))",
         "packets_t": "m.packets",
         "first_t": f"nullif(regexp_extract(t, {sql_string(_ISO_TIME)}, 1), '')",
@@ -351,4 +368,4 @@ def _ios_sql(f: FlowFile) -> str:
             "'%(SEC-6-IPACCESSLOG|IPV6-6-ACCESSLOG)') AND NOT regexp_matches(t, "
             "'%SEC-6-IPACCESSLOGS:') THEN 'rec' ELSE 'skip' END")
     return (f"SELECT {_select(kind, fields)} FROM (SELECT *, regexp_extract(t, "
-            f"{sql_string(_IOS_RE)}, {groups}) AS m FROM ({_lines_sql(f.path)}))")
+            f"{sql_string(_IOS_RE)}, {groups}) AS m FROM ({_lines_sql(f.path, '', numbered)}))")

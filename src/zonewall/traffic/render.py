@@ -12,7 +12,10 @@ The JSON document (stable; new keys may be added, none removed or renamed)::
                   "denies": [statement], "opened_by": [statement]}],
      "unused_allows": [{"file", "line", "text", "services"}], "allows_judged": int,
      "violations": [{"assertion", "kind", "file", "line", "from", "to", "service", "counts",
-                     "permitted_by_policy": bool}],
+                     "permitted_by_policy": bool,
+                     "path": [{"from", "to", "service", "counts"}]}],  (path: [] unless an
+                     `unreachable` is broken through several observed hops; "service" and
+                     "counts" are then the first hop's)
      "unknown": [{"net", "as_source": counts, "as_destination": counts}]}
 
     counts: {"flows", "packets", "bytes", "first_seen", "last_seen"}  (times ISO 8601 UTC or
@@ -99,6 +102,12 @@ def replay_text(r: Replay, policy: str, fail_on: str) -> str:
     for v in r.violations:
         note = "permitted by the policy" if v.permitted else "the policy blocks it"
         out.append(f"  {t(_where(v.span))}: assert {t(v.assertion)}")
+        if v.path:
+            out.append(f"      path {t(' -> '.join([v.src] + [h.dst for h in v.path]))} "
+                       f"({note}):")
+            out.extend(f"        {t(h.src)} -> {t(h.dst)} : {t(h.service)}  "
+                       f"{_counts_text(h.counts)}" for h in v.path)
+            continue
         out.append(f"      {t(v.src)} -> {t(v.dst)} : {t(v.service)}  {_counts_text(v.counts)}"
                    f" ({note})")
     out.append(f"unknown addresses ({len(r.unknown)} /24):" if r.unknown
@@ -144,7 +153,10 @@ def replay_json(r: Replay, policy: str, fail_on: str) -> str:
                         "file": v.span.file if v.span else None,
                         "line": v.span.line if v.span else None, "from": v.src, "to": v.dst,
                         "service": v.service, "counts": _counts_json(v.counts),
-                        "permitted_by_policy": v.permitted} for v in r.violations],
+                        "permitted_by_policy": v.permitted,
+                        "path": [{"from": h.src, "to": h.dst, "service": h.service,
+                                  "counts": _counts_json(h.counts)} for h in v.path]}
+                       for v in r.violations],
         "unknown": [{"net": u.net, "as_source": _counts_json(u.as_src),
                      "as_destination": _counts_json(u.as_dst)} for u in r.unknown],
     }
@@ -183,7 +195,8 @@ def replay_markdown(r: Replay, policy: str, fail_on: str) -> str:
     out += ["", f"### Assertions the observed traffic violates ({len(r.violations)})", ""]
     if r.violations:
         out += _table(("assertion", "from", "to", "service", "flows", "policy"),
-                      ((m(f"{_where(v.span)}: {v.assertion}"), m(v.src), m(v.dst),
+                      ((m(f"{_where(v.span)}: {v.assertion}"), m(v.src),
+                        m(" -> ".join(h.dst for h in v.path) if v.path else v.dst),
                         m(v.service), f"{v.counts.flows:,}",
                         "permits it" if v.permitted else "blocks it") for v in r.violations))
     else:
