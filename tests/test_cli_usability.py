@@ -128,7 +128,8 @@ def test_build_output_that_is_a_file_is_a_usage_error(tmp_path: Path) -> None:
     policy.write_text(STARTER)
     proc = zonewall("build", str(policy), "-o", str(policy))
     assert proc.returncode == EXIT_USAGE
-    assert "is the policy file itself" in proc.stderr and "-o takes the output folder" in proc.stderr
+    assert "is the policy file itself" in proc.stderr
+    assert "-o takes the output folder" in proc.stderr
     assert policy.read_text() == STARTER
     assert ":1:1" not in proc.stderr
     other = tmp_path / "notes.txt"
@@ -179,3 +180,31 @@ def test_progress_on_a_terminal_erases_itself(monkeypatch: pytest.MonkeyPatch) -
         progress.start -= 10
         progress.step(1, 2, "proving fw")
     assert err.getvalue() == ""
+
+
+def test_colour_only_on_a_terminal_and_never_with_no_color(monkeypatch: pytest.MonkeyPatch
+                                                           ) -> None:
+    from zonewall.cli import _colour_wanted, paint
+    from zonewall.report import render_diagnostics, run_check
+
+    class Tty(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    monkeypatch.setenv("TERM", "xterm")
+    assert _colour_wanted(Tty()) and not _colour_wanted(io.StringIO())
+    monkeypatch.setenv("NO_COLOR", "")
+    assert not _colour_wanted(Tty())  # set at all, whatever its value
+    monkeypatch.delenv("NO_COLOR")
+    monkeypatch.setenv("TERM", "dumb")
+    assert not _colour_wanted(Tty())
+    plain = render_diagnostics(run_check(str(ROOT / "examples/failures/transitive-path.zw")))
+    painted = paint(plain)
+    assert "\033[1;31merror[E301]\033[0m: assertion" in painted
+    assert "| \033[1;31m^^^" in painted
+    # painting adds escape sequences and nothing else
+    assert painted.replace("\033[1;31m", "").replace("\033[0m", "") == plain
+    assert "\033" not in zonewall("check", "examples/failures/transitive-path.zw").stderr
+    warned = paint(plain.replace("error[E301]", "warning[W101]"))
+    assert "\033[1;33mwarning[W101]\033[0m" in warned and "\033[1;33m^^^" in warned

@@ -11,6 +11,7 @@ import argparse
 import contextlib
 import gc
 import os
+import re
 import sys
 import time
 import traceback
@@ -85,10 +86,50 @@ def _diagnostics(report: CheckReport, args: argparse.Namespace) -> str:
     return render_all([d for d in report.diagnostics if d.is_error or strict], report.sources)
 
 
+_SEVERITY = re.compile(r"^(.*?: )?(error|warning)(\[[EW]\d{3}\])", re.M)
+_CARETS = re.compile(r"^(  \s*\| [\t ]*)(\^+)", re.M)
+_COLOUR = {"error": "\033[1;31m", "warning": "\033[1;33m"}
+_RESET = "\033[0m"
+
+
+def _colour_wanted(stream: TextIO) -> bool:
+    """Colour on a terminal only: never with NO_COLOR set (https://no-color.org), TERM=dumb,
+    in a pipe, a file or a CI log."""
+    return (stream.isatty() and "NO_COLOR" not in os.environ
+            and os.environ.get("TERM") != "dumb")
+
+
+def paint(text: str) -> str:
+    """Rendered diagnostics with their severities and carets coloured.  The text has every
+    control character of the user's escaped already (`terminal_text`), so the only escape
+    sequences in the result are these."""
+    def severity(m: re.Match[str]) -> str:
+        return f"{m.group(1) or ''}{_COLOUR[m.group(2)]}{m.group(2)}{m.group(3)}{_RESET}"
+
+    painted: list[str] = []
+    colour = _COLOUR["error"]
+    for line in text.split("\n"):
+        hit = _SEVERITY.match(line)
+        if hit:
+            colour = _COLOUR[hit.group(2)]
+            line = _SEVERITY.sub(severity, line, count=1)
+        else:
+            carets = _CARETS.match(line)
+            if carets:
+                line = (f"{carets.group(1)}{colour}{carets.group(2)}{_RESET}"
+                        + line[carets.end():])
+        painted.append(line)
+    return "\n".join(painted)
+
+
+def _write_diagnostics(text: str) -> None:
+    sys.stderr.write(paint(text) if text and _colour_wanted(sys.stderr) else text)
+
+
 def _checked(args: argparse.Namespace) -> CompiledPolicy | None:
     """Check a policy, print its diagnostics; the compiled policy only when it is clean."""
     report = _check(args)
-    sys.stderr.write(_diagnostics(report, args))
+    _write_diagnostics(_diagnostics(report, args))
     if not report.ok() or report.compiled is None:
         sys.stdout.write(render_text_summary(report))
         return None
@@ -183,7 +224,7 @@ def cmd_build(args: argparse.Namespace) -> int:
     with _Progress("build", quiet=args.quiet) as progress:
         result = build(path, args.output, args.warnings_as_errors, args.include_path, read,
                        progress=progress.step)
-    sys.stderr.write(_diagnostics(result.check, args))
+    _write_diagnostics(_diagnostics(result.check, args))
     if not result.written:
         sys.stdout.write(render_text_summary(result.check, args.quiet))
         _tell(f"nothing written to {args.output}\n", sys.stdout)
@@ -255,7 +296,7 @@ def cmd_present(args: argparse.Namespace) -> int:
 
     report = _check(args)
     if report.compiled is None:
-        sys.stderr.write(render_diagnostics(report))
+        _write_diagnostics(render_diagnostics(report))
         _tell(f"zonewall {args.command}: nothing drawn: fix the errors above first\n")
         return EXIT_ERRORS
     conduits = build_conduits(report.compiled)
@@ -312,7 +353,7 @@ def cmd_diff(args: argparse.Namespace) -> int:
     broken = [side for side in (old, new) if side.report.compiled is None]
     for side in broken:
         _tell(f"{side.label} policy ({side.title}) has errors:\n")
-        sys.stderr.write(render_diagnostics(side.report))
+        _write_diagnostics(render_diagnostics(side.report))
     if broken or old.report.compiled is None or new.report.compiled is None:
         if args.format == "json":
             sys.stdout.write(diff_json(None, old, new, ok=False))
@@ -350,7 +391,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
     dst = ends.pop(0) if args.dst_ip is None else None
     report = _check(args)
     if report.compiled is None:
-        sys.stderr.write(render_diagnostics(report))
+        _write_diagnostics(render_diagnostics(report))
         sys.stderr.write("zonewall explain: the policy has errors; nothing explained\n")
         return EXIT_ERRORS
     try:
@@ -382,7 +423,7 @@ def cmd_fmt(args: argparse.Namespace) -> int:
     for path in args.files:
         result = format_file(path)
         if result.formatted is None:
-            sys.stderr.write(render_all(result.diagnostics, result.sources))
+            _write_diagnostics(render_all(result.diagnostics, result.sources))
             status = EXIT_ERRORS
             continue
         if not result.changed:
@@ -422,7 +463,7 @@ def cmd_check(args: argparse.Namespace) -> int:
 
         sys.stdout.write(to_junit(report, args.warnings_as_errors))
     else:
-        sys.stderr.write(_diagnostics(report, args))
+        _write_diagnostics(_diagnostics(report, args))
         sys.stdout.write(render_text_summary(report, args.quiet))
     return EXIT_OK if ok else EXIT_ERRORS
 
@@ -471,7 +512,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     report = _check(args)
     if report.compiled is None:
-        sys.stderr.write(render_diagnostics(report))
+        _write_diagnostics(render_diagnostics(report))
         _tell("zonewall replay: the policy has errors; nothing replayed\n")
         return EXIT_ERRORS
     from zonewall.traffic.engine import NodeTable, aggregate
@@ -509,7 +550,7 @@ def cmd_learn(args: argparse.Namespace) -> int:
         path, read = _policy_source(args.policy)
         report = run_check(path, read, include_path=args.include_path)
         if report.compiled is None or report.errors:
-            sys.stderr.write(render_diagnostics(report))
+            _write_diagnostics(render_diagnostics(report))
             _tell("zonewall learn: the policy has errors; nothing learned\n")
             return EXIT_ERRORS
         base = base_from_policy(report)
@@ -518,7 +559,7 @@ def cmd_learn(args: argparse.Namespace) -> int:
             base = base_from_classes(*read_inventory(args.classes, subnets=True))
         except InventoryError as exc:
             sources = {args.classes: exc.source} if exc.source else {}
-            sys.stderr.write(render_all([exc.diagnostic], sources))
+            _write_diagnostics(render_all([exc.diagnostic], sources))
             return EXIT_ERRORS
     try:
         observed = aggregate(base.compiled, args.flows)
