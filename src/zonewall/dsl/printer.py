@@ -34,6 +34,7 @@ policy.
 from __future__ import annotations
 
 import bisect
+import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields, is_dataclass
 from typing import Any
@@ -107,20 +108,33 @@ def format_policy(text: str, file: str = "<policy>") -> str:
         DiagnosticError: the text has a syntax error, or is over the size limits (E109).
         PrinterBug: the output would not mean the same policy (a bug in zonewall).
     """
+    # One policy's statements are held at a time: each side is compared by a digest.
     before = record_statements(text, file)
+    meaning, before.parsed = _digest(before.parsed), []
     out = _format(before)
     try:
         after = record_statements(out, file)
     except DiagnosticError as err:
         raise PrinterBug(f"formatting '{file}' gives text that does not parse: "
                          f"{err.diagnostics[0].message}") from None
-    if _shape(after.parsed) != _shape(before.parsed):
+    if _digest(after.parsed) != meaning:
         raise PrinterBug(f"formatting '{file}' would change the policy it describes")
+    after.parsed = []
     if [c[0] for c in after.comments()] != [c[0] for c in before.comments()]:
         raise PrinterBug(f"formatting '{file}' would lose or reorder comments")
     if _format(after) != out:
         raise PrinterBug(f"formatting '{file}' twice gives a different layout")
     return out
+
+
+def _digest(statements: list[Any]) -> bytes:
+    """A digest of what the statements mean (`_shape`: no spans, assertion texts without
+    whitespace)."""
+    h = hashlib.sha256()
+    for stmt in statements:
+        h.update(repr(_shape(stmt)).encode("utf-8", "surrogatepass"))
+        h.update(b"\0")
+    return h.digest()
 
 
 def _format(cst: Concrete) -> str:
@@ -314,4 +328,6 @@ def _shape(obj: Any) -> Any:
         return (type(obj).__name__, *values)
     if isinstance(obj, (list, tuple)):
         return tuple(_shape(x) for x in obj)
+    if isinstance(obj, frozenset):
+        return tuple(sorted(repr(_shape(x)) for x in obj))
     return obj
