@@ -70,7 +70,7 @@ IPT_RULE = re.compile(r"^-A ", re.MULTILINE)
 # computation is where dead allows are found; lints turns findings into warnings).
 ZW_PHASES = [
     ("import", "import zonewall"),
-    ("parse", "parse (fast parser; lark only for syntax errors)"),
+    ("parse", "parse"),
     ("resolve", "resolve (names, services, selectors, gateways)"),
     ("allocate", "allocate (subnets, VLANs)"),
     ("endpoints", "endpoints (external atoms, members)"),
@@ -719,7 +719,7 @@ def environment() -> dict[str, Any]:
                 break
     return {"python": platform.python_version(), "platform": platform.platform(),
             "cpus": os.cpu_count(), "cpu": cpu, "aerleon": version("aerleon"),
-            "lark": version("lark"), "netaddr": version("netaddr"),
+            "netaddr": version("netaddr"),
             "networkx": version("networkx"), "zonewall_commit": commit,
             "zonewall_src_modified": dirty}
 

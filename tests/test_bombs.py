@@ -73,11 +73,10 @@ def test_too_many_tokens_is_e109(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     assert "error[E109]: the policy is too large: more than 40 tokens" in text
 
 
-def test_the_limit_is_met_before_lark_reads_the_text(
+def test_the_limit_is_met_before_a_later_syntax_error(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    # A syntax error after the limit: lark (which builds a tree of every token) never runs.
+    # A syntax error after the limit: the parser stops at the limit, never reaching it.
     monkeypatch.setattr(parser, "MAX_STATEMENTS", 6)
-    monkeypatch.setattr(parser, "lark_statements", None)
     path = write(tmp_path, "p.zw", BODY + "allow a -> b\n}\n")
     assert "error[E109]" in render_diagnostics(run_check(path))
 
@@ -161,13 +160,12 @@ def test_source_lines_without_a_string_per_line_are_the_same(text: str) -> None:
     assert lines[-1] == source_lines(text)[-1]
 
 
-def test_fmt_meets_the_limits_before_lark_reads_the_text(
-        monkeypatch: pytest.MonkeyPatch) -> None:
+def test_fmt_meets_the_limits(monkeypatch: pytest.MonkeyPatch) -> None:
     from zonewall.diagnostics import DiagnosticError
     from zonewall.dsl import printer
 
     monkeypatch.setattr(parser, "MAX_STATEMENTS", 6)
-    monkeypatch.setattr(printer, "concrete_tree", None)  # lark is never asked
+    monkeypatch.setattr(printer, "_format", None)  # nothing is printed
     with pytest.raises(DiagnosticError) as info:
         printer.format_policy(BODY + "allow a -> b\n", "p.zw")
     assert info.value.diagnostics[0].code == "E109"

@@ -175,7 +175,7 @@ def test_a_printer_bug_writes_nothing_and_exits_70(
         tmp_path: Path, capsys: pytest.CaptureFixture[str],
         monkeypatch: pytest.MonkeyPatch) -> None:
     path = policy(tmp_path, MESSY)
-    monkeypatch.setattr(printer, "_format", lambda text, file: "allow b -> a\n")
+    monkeypatch.setattr(printer, "_format", lambda cst: "allow b -> a\n")
     code, _, err = run(capsys, "fmt", str(path))
     assert code == 70 and "internal error (this is a bug" in err and "PrinterBug" in err
     assert path.read_text(encoding="utf-8") == MESSY

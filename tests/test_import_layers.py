@@ -125,15 +125,15 @@ def test_the_walker_resolves_relative_and_nested_imports() -> None:
     source = ("from ..dsl import parser\nimport zonewall.backends.base as b\n"
               "from . import graph\n"
               "def f():\n    from zonewall.ir import Policy\n"
-              "    importlib.import_module('zonewall.dsl.transformer')\n")
+              "    importlib.import_module('zonewall.dsl.syntax')\n")
     found = imports_in(source, "zonewall.compiler.fake")
     assert {"zonewall.dsl", "zonewall.dsl.parser", "zonewall.backends.base",
             "zonewall.compiler", "zonewall.compiler.graph", "zonewall.ir",
-            "zonewall.dsl.transformer"} <= found
+            "zonewall.dsl.syntax"} <= found
     forbidden = ("zonewall.dsl", "zonewall.backends")
     assert sorted(n for n in found if any(within(n, f) for f in forbidden)) == [
         "zonewall.backends.base", "zonewall.dsl", "zonewall.dsl.parser",
-        "zonewall.dsl.transformer"]
+        "zonewall.dsl.syntax"]
 
 
 # The front end's name tables: what `icmp/NAME` in a policy and a protocol's printed name

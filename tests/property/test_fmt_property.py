@@ -7,10 +7,7 @@ every comment in order and parses to the same policy (assertion texts included).
 
 from __future__ import annotations
 
-import functools
-
 from hypothesis import HealthCheck, given, settings
-from lark import Lark, Token
 from strategies import PolicySpec, policies
 
 from zonewall.dsl.parser import parse_text
@@ -21,20 +18,26 @@ SLOW_OK = settings(suppress_health_check=[HealthCheck.too_slow, HealthCheck.data
                    max_examples=40)
 
 
-_FOUND: list[Token] = []
-
-
-@functools.cache
-def _comment_lexer() -> Lark:
-    return Lark.open_from_package("zonewall.dsl", "grammar.lark", parser="lalr",
-                                  lexer_callbacks={"COMMENT": _FOUND.append})
-
-
 def comments(text: str) -> list[str]:
-    """Comments as lark's own lexer sees them (reasons may contain '#')."""
-    _FOUND.clear()
-    _comment_lexer().parse(text)
-    return [str(c).rstrip() for c in _FOUND]
+    """Comments as a plain scan sees them, independently of the parser: outside a string, `#`
+    runs to the end of the line; a string runs from `"` to the next unescaped `"`."""
+    found: list[str] = []
+    i, n = 0, len(text)
+    while i < n:
+        ch = text[i]
+        if ch == "#":
+            end = text.find("\n", i)
+            end = n if end < 0 else end
+            found.append(text[i:end].rstrip())
+            i = end
+        elif ch == '"':
+            i += 1
+            while i < n and text[i] not in '"\n':
+                i += 2 if text[i] == "\\" else 1
+            i += 1
+        else:
+            i += 1
+    return found
 
 
 @SLOW_OK

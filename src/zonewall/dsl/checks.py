@@ -1,16 +1,15 @@
-"""Token-level checks and statement assembly shared by both front ends, without lark.
+"""Token-level checks and statement assembly for the parser (`dsl/syntax.py`).
 
 `TokenChecks` validates what a statement's tokens say (name charset and length, port ranges,
 CIDR syntax, VLAN numbers, string escapes), reporting diagnostics with the token's span, and
-assembles the IR nodes.  The hand-written fast parser (`fastparse`) and the lark reference path
-(`transformer.PolicyTransformer`) both call it, so every local diagnostic comes from the same
-code; living apart from the transformer, it lets the fast path run without importing lark.
+assembles the IR nodes.  Syntax (which token may come where) is the parser's; meaning that
+needs the whole policy (unknown names, overlaps, allocation) is the compiler's.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from netaddr import AddrFormatError, IPNetwork
@@ -60,19 +59,9 @@ class PoolVlans:
     ranges: tuple[tuple[int, int, Span], ...]
 
 
-@dataclass
-class FileResult:
-    """What one file contributes, in source order."""
-
-    statements: list[Any] = field(default_factory=list)
-
-
 class TokenChecks:
-    """Token-level validation and statement assembly shared by both front ends.
-
-    The lark `PolicyTransformer` and the hand-written fast parser (`fastparse`) both call these,
-    with a token's text and its span, so every local diagnostic is produced by the same code.
-    """
+    """Token-level validation and statement assembly: the parser calls these with a token's
+    text and its span."""
 
     def __init__(self, file: str, text: str, sink: DiagnosticSink) -> None:
         self.file = file
@@ -224,8 +213,7 @@ class TokenChecks:
         net = self.one_address(source, source_span, "the relay's source")
         return DhcpRelayDef(tuple(helpers), net, span, source_span)
 
-    # -- statement assembly (after the statement's parts are checked, as lark's bottom-up
-    #    transformer orders it) -------------------------------------------------------------
+    # -- statement assembly (after the statement's parts are checked) ----------------------
     def header(self, title: str, title_span: Span, owners: list[tuple[str, Span]],
                span: Span) -> PolicyHeader:
         for extra in owners[1:]:

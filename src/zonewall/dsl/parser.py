@@ -1,26 +1,25 @@
 """The front end's boundary: `.zw` files in, one `Policy` out, or `DiagnosticError`.
 
 Reads the root file and every file it includes (paths relative to the including file, each file
-at most once, cycles reported), parses each (with the hand-written `fastparse`, and with the LALR
-grammar when that finds a syntax error), converts lark's exceptions to diagnostics with
-`file:line:col`, and merges the statements in textual order.
+at most once, cycles reported), parses each with the language's one parser (`dsl/syntax.py`,
+which reports syntax errors with `file:line:col` itself), and merges the statements in textual
+order.
 """
 
 from __future__ import annotations
 
 import errno
-import functools
 import hashlib
 import os
 import posixpath
 import stat
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from zonewall.diagnostics import Diagnostic, DiagnosticError, DiagnosticSink, Severity, Span
-from zonewall.dsl.checks import FileResult, Include, PoolSubnets, PoolVlans
-from zonewall.dsl.fastparse import Budget, FastSyntaxError, TooLarge, parse_fast
+from zonewall.dsl.checks import Include, PoolSubnets, PoolVlans
+from zonewall.dsl.syntax import Budget, Concrete, ParseError, TooLarge, parse, record
 from zonewall.ir import (
     AssertStmt,
     ClassDef,
@@ -33,12 +32,8 @@ from zonewall.ir import (
     SourceFile,
 )
 
-if TYPE_CHECKING:  # lark is imported only on the reference path (syntax errors, fmt)
-    from lark import Lark, Token, Tree, UnexpectedInput
-
-__all__ = ["FAST_PATH_MISMATCHES", "MAX_FILE_BYTES", "MAX_STATEMENTS", "MAX_TOKENS",
-           "ParseResult", "concrete_tree", "decode_source", "lark_statements", "parse_file",
-           "parse_statements", "parse_text", "read_included"]
+__all__ = ["MAX_FILE_BYTES", "MAX_STATEMENTS", "MAX_TOKENS", "ParseResult", "decode_source",
+           "parse_file", "parse_statements", "parse_text", "read_included", "record_statements"]
 
 # The size limits of one policy, its includes together (E105 for bytes, E109 for the counts).
 # Every later stage's time and memory grow with the number of statements and tokens, so these
@@ -51,112 +46,12 @@ MAX_TOKENS = 2_000_000
 # Includes nested deeper than this (a includes b includes c ...) are error E109.
 MAX_INCLUDE_DEPTH = 64
 
-# Terminal names as a user would say them.
-_TOKEN_WORDS = {
-    "$END": "end of input",
-    "NAME": "a name",
-    "STRING": 'a "string"',
-    "INT": "a number",
-    "CIDR": "an address such as 10.0.0.0/24",
-    "PORTSPEC": "a port such as tcp/443",
-    "LBRACE": "'{'",
-    "RBRACE": "'}'",
-    "COMMA": "','",
-    "COLON": "':'",
-    "EQUAL": "'='",
-    "MINUS": "'-'",
-    "_SEMI": "';'",
-    "SEMICOLON": "';'",
-    "__ANON_0": "'->'",
-}
-
-
-@functools.cache
-def _lark(keep_all_tokens: bool = False) -> Lark:
-    """The reference LALR parser; `keep_all_tokens` keeps keywords and `;` (for `fmt`)."""
-    from lark import Lark
-
-    return Lark.open_from_package(
-        "zonewall.dsl",
-        "grammar.lark",
-        parser="lalr",
-        propagate_positions=True,
-        strict=True,
-        maybe_placeholders=False,
-        keep_all_tokens=keep_all_tokens,
-    )
-
-
-def _word(name: str) -> str:
-    if name in _TOKEN_WORDS:
-        return _TOKEN_WORDS[name]
-    if name.isupper() or name.startswith("_"):
-        return f"'{name.strip('_').lower()}'"
-    return name
-
 
 @dataclass
 class ParseResult:
     policy: Policy
     sources: dict[str, str] = field(default_factory=dict)
     diagnostics: list[Diagnostic] = field(default_factory=list)
-
-
-def _syntax_error(err: UnexpectedInput, file: str, text: str) -> Diagnostic:
-    from lark import UnexpectedCharacters, UnexpectedToken
-    from lark.exceptions import UnexpectedEOF
-
-    line = getattr(err, "line", 1) or 1
-    col = getattr(err, "column", 1) or 1
-    if isinstance(err, UnexpectedCharacters):
-        pos = err.pos_in_stream or 0
-        ch = text[pos] if pos < len(text) else ""
-        shown = repr(ch) if ch.isprintable() and ch not in "'\"" else f"U+{ord(ch):04X}" if ch \
-            else "end of input"
-        if ch == '"':
-            msg = "unterminated string: strings are \"...\" on one line"
-        else:
-            msg = f"unexpected character {shown}"
-        return Diagnostic(Severity.ERROR, "E102", msg, Span(file, line, col, line, col + 1),
-                          label=_hint_for_char(ch))
-    accepted: set[str] = set(getattr(err, "expected", set()) or set())
-    interactive = getattr(err, "interactive_parser", None)
-    if interactive is not None:
-        accepted = set(interactive.accepts()) or accepted
-    expected = sorted({_word(t) for t in accepted
-                       if not t.startswith("__ANON") or t == "__ANON_0"})
-    exp = ""
-    if expected:
-        exp = "; expected " + (", ".join(expected[:-1]) + " or " + expected[-1]
-                               if len(expected) > 1 else expected[0])
-    if isinstance(err, UnexpectedEOF) or (
-        isinstance(err, UnexpectedToken) and err.token.type == "$END"
-    ):
-        lines = text.splitlines() or [""]
-        last = len(lines)
-        end_col = len(lines[-1]) + 1
-        return Diagnostic(Severity.ERROR, "E103", "unexpected end of input" + exp,
-                          Span(file, last, end_col, last, end_col + 1))
-    assert isinstance(err, UnexpectedToken)
-    tok: Token = err.token
-    span = Span(file, line, col, tok.end_line or line,
-                tok.end_column or col + max(len(str(tok)), 1))
-    return Diagnostic(Severity.ERROR, "E101", f"unexpected {_describe(tok)}{exp}", span)
-
-
-def _describe(tok: Token) -> str:
-    kinds = {"NAME": "name", "INT": "number", "CIDR": "address", "PORTSPEC": "port"}
-    if tok.type in kinds:
-        return f"{kinds[tok.type]} '{tok}'"
-    if tok.type == "STRING":
-        return f"string {tok}"
-    return f"'{tok}'"
-
-
-def _hint_for_char(ch: str) -> str:
-    if ch.isupper():
-        return "names and keywords are lowercase"
-    return ""
 
 
 def parse_text(text: str, file: str = "<policy>") -> ParseResult:
@@ -241,82 +136,39 @@ def parse_statements(text: str, display: str, sink: DiagnosticSink,
                      budget: Budget | None = None) -> list[Any]:
     """One file's statements in source order (includes not followed), local problems to `sink`.
 
-    The hand-written fast parser reads the text; only when it cannot (a syntax error) is the
-    lark parser built and asked, so that every syntax-error diagnostic comes from the reference
-    grammar.  Lark accepting what the fast parser rejected is a fast-parser bug: the user gets
-    lark's (correct) result, and `FAST_PATH_MISMATCHES` records it for the test suite.
-
     `budget` is what the policy has left of `MAX_TOKENS` and `MAX_STATEMENTS` (those limits
-    when not given); reading the text spends it.
+    when not given); reading the text spends it.  On a syntax error, the local problems found
+    before it are dropped: the syntax error is the one diagnostic.
 
     Raises:
-        DiagnosticError: the text has a syntax error, or goes over the budget (E109, before
-            lark would read it).
+        DiagnosticError: the text has a syntax error (E101-E103), or goes over the budget
+            (E109).
     """
     local = DiagnosticSink()
     try:
-        statements = parse_fast(text, display, local,
-                                Budget(MAX_TOKENS, MAX_STATEMENTS) if budget is None else budget)
+        statements = parse(text, display, local,
+                           Budget(MAX_TOKENS, MAX_STATEMENTS) if budget is None else budget)
     except TooLarge as exc:
         raise _too_large(exc) from None
-    except FastSyntaxError:
-        reason = "rejected"
-    except Exception as exc:  # noqa: BLE001 - a fast-parser bug must never reach the user
-        reason = f"crashed ({type(exc).__name__}: {exc})"
-    else:
-        sink.items.extend(local.items)
-        return statements
-    statements = lark_statements(text, display, sink)
-    FAST_PATH_MISMATCHES.append((display, f"fast parser {reason} a text lark accepts"))
+    except ParseError as err:
+        raise DiagnosticError([err.diagnostic]) from None
+    sink.items.extend(local.items)
     return statements
 
 
-# Texts the fast parser rejected (or crashed on) although lark reads them: fast-parser bugs.
-# The user gets lark's result; the test suite fails when this list is not empty.
-FAST_PATH_MISMATCHES: list[tuple[str, str]] = []
-
-
-def lark_statements(text: str, display: str, sink: DiagnosticSink) -> list[Any]:
-    """`parse_statements` by the reference path: lark's LALR parser and `PolicyTransformer`.
+def record_statements(text: str, display: str) -> Concrete:
+    """One file's concrete token stream and comments, for `zonewall fmt` (its statements too,
+    local problems dropped), within `MAX_TOKENS` and `MAX_STATEMENTS`.
 
     Raises:
-        DiagnosticError: the text has a syntax error.
+        DiagnosticError: the text has a syntax error (E101-E103), or is too large (E109).
     """
-    from lark import UnexpectedInput
-    from lark.exceptions import VisitError
-
-    from zonewall.dsl.transformer import PolicyTransformer
-
     try:
-        tree = _lark().parse(text)
-        result: FileResult = PolicyTransformer(display, text, sink).transform(tree)
-    except UnexpectedInput as err:
-        raise DiagnosticError([_syntax_error(err, display, text)]) from None
-    except VisitError as err:
-        raise err.orig_exc from None
-    except RecursionError:
-        raise _too_deep(display) from None
-    return result.statements
-
-
-def concrete_tree(text: str, display: str) -> Tree[Token]:
-    """The concrete syntax tree of one file: every token kept, `;` and keywords included.
-
-    Comments are not in the tree (the grammar ignores them); they are exactly the `#...` runs
-    in the gaps between its tokens.  The grammar is the same as `parse_statements` uses, so a
-    text has a concrete tree if and only if it has no syntax error.
-
-    Raises:
-        DiagnosticError: the text has a syntax error.
-    """
-    from lark import UnexpectedInput
-
-    try:
-        return _lark(keep_all_tokens=True).parse(text)
-    except UnexpectedInput as err:
-        raise DiagnosticError([_syntax_error(err, display, text)]) from None
-    except RecursionError:
-        raise _too_deep(display) from None
+        return record(text, display, DiagnosticSink(), Budget(MAX_TOKENS, MAX_STATEMENTS))
+    except TooLarge as exc:
+        raise _too_large(exc) from None
+    except ParseError as err:
+        raise DiagnosticError([err.diagnostic]) from None
 
 
 def _too_large(exc: TooLarge) -> DiagnosticError:
@@ -327,12 +179,6 @@ def _too_large(exc: TooLarge) -> DiagnosticError:
         f"counted too; zonewall reads at most {MAX_STATEMENTS:,} statements and "
         f"{MAX_TOKENS:,} tokens); split the estate into several policies",
         exc.span, label=f"{exc.what[:-1]} {limit + 1:,} of the policy")])
-
-
-def _too_deep(display: str) -> DiagnosticError:
-    return DiagnosticError([Diagnostic(
-        Severity.ERROR, "E109", f"'{display}' is nested too deeply to read",
-        Span(display, 1, 1, 1, 2))])
 
 
 class _LoadError(DiagnosticError):

@@ -1,9 +1,9 @@
 """Policy text -> the same policy in canonical layout, every comment kept (`zonewall fmt`).
 
-The printer works on the concrete syntax tree (`parser.concrete_tree`: every token kept, `;`
-and keywords included).  Comments are not tokens of the grammar; they are exactly the `#...`
-runs in the gaps between tokens, so they are found by scanning those gaps and attached to the
-output line of the token before them (a trailing comment) or after them (a comment line).
+The printer works on the concrete token stream the parser records (`syntax.record`: every
+token kept, `;` and keywords included, each statement's tokens and its attributes marked, and
+every comment with its place).  A comment is attached to the output line of the token before it
+(a trailing comment) or after it (a comment line).
 
 The canonical layout (also in README.md, "zonewall fmt"):
 
@@ -26,22 +26,22 @@ The canonical layout (also in README.md, "zonewall fmt"):
 
 `format_policy` checks its own output before returning it: the result must parse to the same
 statements (modulo spans and whitespace in assertion texts), carry the same comments in the same
-order, and be a fixed point of the printer.  A failure of that check is a bug in zonewall,
-raised as `PrinterBug`, never a silently changed policy.
+order, and be a fixed point of the printer (the input and the output are each read once).  A
+failure of that check is a bug in zonewall, raised as `PrinterBug`, never a silently changed
+policy.
 """
 
 from __future__ import annotations
 
 import bisect
-import re
+import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields, is_dataclass
 from typing import Any
 
-from lark import Token, Tree
-
-from zonewall.diagnostics import DiagnosticError, DiagnosticSink, Span
-from zonewall.dsl.parser import concrete_tree, parse_statements
+from zonewall.diagnostics import DiagnosticError, Span
+from zonewall.dsl.parser import record_statements
+from zonewall.dsl.syntax import COMMA, LBRACE, MINUS, RBRACE, SEMI, TIGHT, WHY, Concrete
 from zonewall.ir import AssertStmt
 
 __all__ = ["PrinterBug", "format_policy"]
@@ -51,10 +51,8 @@ LINE_LIMIT = 100  # a one-line block longer than this is printed one attribute p
 ALIGN_LIMIT = 60  # a line longer than this does not move an alignment column
 GAP = 2  # spaces before an aligned reason or trailing comment, at least
 
-_BLOCKS = frozenset({"header", "class_def", "external", "gateway"})
-_TIGHT_COLON = frozenset({"t_tag", "t_crit", "t_gateway"})  # tag:T, criticality:L, gateway:G
-_PADDED_KINDS = frozenset({"service", "class_def", "external"})  # first cell padded in a run
-_COMMENT_RE = re.compile(r"#[^\n]*")
+_BLOCKS = frozenset({"policy", "class", "external", "gateway"})
+_PADDED_KINDS = frozenset({"service", "class", "external"})  # first cell padded in a run
 
 
 class PrinterBug(Exception):
@@ -70,23 +68,18 @@ class _Comment:
 
 @dataclass
 class _Line:
-    """One output line of code, with the source tokens it was printed from."""
+    """One output line of code, printed from the source tokens `lo` up to `hi`."""
 
     cells: list[str]
     indent: int
-    kind: str  # service | rule | class_def | external | code | open | close
-    tokens: list[Token]
+    kind: str  # service | rule | class | external | code | open | close
+    lo: int
+    hi: int
+    src_first: int
+    src_last: int
     leading: list[_Comment] = field(default_factory=list)
     trailing: str | None = None
     text: str = ""  # the cells joined and aligned, without indent
-
-    @property
-    def src_first(self) -> int:
-        return min(t.line or 1 for t in self.tokens)
-
-    @property
-    def src_last(self) -> int:
-        return max(t.end_line or t.line or 1 for t in self.tokens)
 
 
 @dataclass
@@ -112,161 +105,134 @@ def format_policy(text: str, file: str = "<policy>") -> str:
         The formatted text: empty for a file with nothing in it, else ending in one newline.
 
     Raises:
-        DiagnosticError: the text has a syntax error.
+        DiagnosticError: the text has a syntax error, or is over the size limits (E109).
         PrinterBug: the output would not mean the same policy (a bug in zonewall).
     """
-    # The fast parser first: it applies the size limits (E109) before lark builds a concrete
-    # tree of every token, which for a policy over them took minutes and gigabytes.
-    _statements(text, file)
-    out = _format(text, file)
-    _check(text, out, file)
+    # One policy's statements are held at a time: each side is compared by a digest.
+    before = record_statements(text, file)
+    meaning, before.parsed = _digest(before.parsed), []
+    out = _format(before)
+    try:
+        after = record_statements(out, file)
+    except DiagnosticError as err:
+        raise PrinterBug(f"formatting '{file}' gives text that does not parse: "
+                         f"{err.diagnostics[0].message}") from None
+    if _digest(after.parsed) != meaning:
+        raise PrinterBug(f"formatting '{file}' would change the policy it describes")
+    after.parsed = []
+    if [c[0] for c in after.comments()] != [c[0] for c in before.comments()]:
+        raise PrinterBug(f"formatting '{file}' would lose or reorder comments")
+    if _format(after) != out:
+        raise PrinterBug(f"formatting '{file}' twice gives a different layout")
     return out
 
 
-def _format(text: str, file: str) -> str:
-    tree = concrete_tree(text, file)
-    tokens = sorted(tree.scan_values(lambda v: isinstance(v, Token)), key=_pos)
-    lines = _lines(tree)
-    leftover = _attach(_comments(text, tokens), lines, tokens)
-    rows = _rows(lines, leftover, _blank_source_lines(text))
+def _digest(statements: list[Any]) -> bytes:
+    """A digest of what the statements mean (`_shape`: no spans, assertion texts without
+    whitespace)."""
+    h = hashlib.sha256()
+    for stmt in statements:
+        h.update(repr(_shape(stmt)).encode("utf-8", "surrogatepass"))
+        h.update(b"\0")
+    return h.digest()
+
+
+def _format(cst: Concrete) -> str:
+    lines = _lines(cst)
+    leftover = _attach([_Comment(*c) for c in cst.comments()], lines, cst)
+    rows = _rows(lines, leftover, _blank_source_lines(cst.text))
     _align_kinds(rows)
     _align_comments(rows)
     return "".join(INDENT * r.indent + r.text + "\n" if r.text else "\n" for r in rows)
 
 
-# -- lines from the concrete syntax tree ----------------------------------------------------
-def _lines(tree: Tree[Token]) -> list[_Line]:
+# -- lines from the token stream ------------------------------------------------------------
+def _lines(cst: Concrete) -> list[_Line]:
     lines: list[_Line] = []
-    for child in tree.children:
-        if isinstance(child, Token):  # a top-level ";" after a statement
-            lines[-1].tokens.append(child)
-        elif child.data in _BLOCKS:
-            lines.extend(_block(child))
+    for kind, lo, hi, attrs in cst.statements:
+        if kind in _BLOCKS:
+            lines.extend(_block(cst, kind, lo, hi, attrs))
         else:
-            lines.append(_flat(child))
+            lines.append(_flat(cst, kind, lo, hi))
     return lines
 
 
-def _flat(node: Tree[Token]) -> _Line:
-    items = _walk(node)
-    tokens = [t for t, _ in items]
-    if node.data == "service":
-        return _Line([_join(items[:2]), _join(items[2:])], 0, "service", tokens)
-    if node.data == "rule":
-        why = next((i for i, (t, p) in enumerate(items) if t.type == "STRING" and p == "rule"),
-                   len(items))
-        cells = [_join(items[:1]), _join(items[1:why])] + ([_join(items[why:])]
-                                                            if why < len(items) else [])
-        return _Line(cells, 0, "rule", tokens)
-    return _Line([_join(items)], 0, "code", tokens)
+def _line(cst: Concrete, cells: list[str], indent: int, kind: str, lo: int, hi: int) -> _Line:
+    return _Line(cells, indent, kind, lo, hi, cst.lines[lo], cst.lines[hi - 1])
 
 
-def _block(node: Tree[Token]) -> list[_Line]:
+def _flat(cst: Concrete, kind: str, lo: int, hi: int) -> _Line:
+    if kind == "service":
+        return _line(cst, [_join(cst, lo, lo + 2), _join(cst, lo + 2, hi)], 0, "service", lo, hi)
+    if kind in ("allow", "deny"):
+        why = next((i for i in range(lo, hi) if cst.kinds[i] == WHY), hi)
+        cells = [_join(cst, lo, lo + 1), _join(cst, lo + 1, why)] + (
+            [_join(cst, why, hi)] if why < hi else [])
+        return _line(cst, cells, 0, "rule", lo, hi)
+    return _line(cst, [_join(cst, lo, hi)], 0, "code", lo, hi)
+
+
+def _block(cst: Concrete, kind: str, lo: int, hi: int, attrs: tuple[int, ...]) -> list[_Line]:
     """`KEYWORD ... {` attributes `}`: one line if written on one line and short enough."""
-    children = node.children
-    lbrace = next(i for i, c in enumerate(children) if isinstance(c, Token) and c.type == "LBRACE")
-    rbrace = children[-1]
-    assert isinstance(rbrace, Token) and rbrace.type == "RBRACE"
-    head = _walk_children(node.data, children[:lbrace])
-    brace_open = children[lbrace]
-    assert isinstance(brace_open, Token)
-    groups = _attribute_groups(node.data, children[lbrace + 1:-1])
-    attrs = [_join(g) for g in groups]
-    tokens = [t for t, _ in _walk(node)]
-    if brace_open.line == rbrace.line:
-        body = "{ " + "  ".join(attrs) + " }" if attrs else "{}"
-        one = _join(head) + " " + body
-        if len(one) <= LINE_LIMIT:
-            kind = node.data if node.data in _PADDED_KINDS else "code"
-            return [_Line([_join(head), body], 0, kind, tokens)]
-    lines = [_Line([_join(head) + " {"], 0, "open", [t for t, _ in head] + [brace_open])]
-    lines += [_Line([text], 1, "code", [t for t, _ in g]) for text, g in zip(attrs, groups,
-                                                                            strict=True)]
-    lines.append(_Line(["}"], 0, "close", [rbrace]))
+    rbrace = hi - 1
+    while cst.kinds[rbrace] != RBRACE:
+        rbrace -= 1
+    lbrace = attrs[0] - 1 if attrs else rbrace - 1
+    assert cst.kinds[lbrace] == LBRACE
+    bounds = list(attrs) + [rbrace]
+    groups = list(zip(bounds, bounds[1:], strict=False))
+    texts = [_join(cst, a, b) for a, b in groups]
+    head = _join(cst, lo, lbrace)
+    if cst.lines[lbrace] == cst.lines[rbrace]:
+        body = "{ " + "  ".join(texts) + " }" if texts else "{}"
+        if len(head) + 1 + len(body) <= LINE_LIMIT:
+            return [_line(cst, [head, body], 0, kind if kind in _PADDED_KINDS else "code",
+                          lo, hi)]
+    lines = [_line(cst, [head + " {"], 0, "open", lo, lbrace + 1)]
+    lines += [_line(cst, [t], 1, "code", a, b) for t, (a, b) in zip(texts, groups, strict=True)]
+    lines.append(_line(cst, ["}"], 0, "close", rbrace, hi))
     return lines
 
 
-def _attribute_groups(data: str, body: list[Tree[Token] | Token]) -> list[list[tuple[Token, str]]]:
-    """The block's attributes, each with the `;` after it (kept for placing comments)."""
-    groups: list[list[tuple[Token, str]]] = []
-    for child in body:
-        if isinstance(child, Token) and child.type == "_SEMI":
-            groups[-1].append((child, data))
-        elif isinstance(child, Tree) and data != "external":
-            groups.append(_walk(child))
-        else:  # external's "address CIDR... [except CIDR...]" is one attribute
-            if not groups:
-                groups.append([])
-            groups[-1].extend(_walk_children(data, [child]))
-    return groups
-
-
-def _walk(node: Tree[Token]) -> list[tuple[Token, str]]:
-    return _walk_children(node.data, node.children)
-
-
-def _walk_children(data: str, children: list[Tree[Token] | Token]) -> list[tuple[Token, str]]:
-    """Tokens in source order, each with the name of the rule it belongs to."""
-    out: list[tuple[Token, str]] = []
-    for child in children:
-        if isinstance(child, Tree):
-            out.extend(_walk(child))
-        else:
-            out.append((child, data))
-    return out
-
-
-def _join(items: list[tuple[Token, str]]) -> str:
+def _join(cst: Concrete, lo: int, hi: int) -> str:
     out: list[str] = []
     tight = True  # no space before the first token
-    for tok, parent in items:
-        if tok.type == "_SEMI":
+    kinds = cst.kinds
+    for i in range(lo, hi):
+        kind = kinds[i]
+        if kind == SEMI:
             continue
-        glue = tok.type in ("COMMA", "MINUS") or (tok.type == "COLON" and parent in _TIGHT_COLON)
-        if out and not tight and not glue:
+        if out and not tight and kind != COMMA and kind != MINUS and kind != TIGHT:
             out.append(" ")
-        out.append(str(tok))
-        tight = tok.type == "MINUS" or (tok.type == "COLON" and parent in _TIGHT_COLON)
+        out.append(cst.token(i))
+        tight = kind == MINUS or kind == TIGHT
     return "".join(out)
 
 
 # -- comments -------------------------------------------------------------------------------
-def _pos(tok: Token) -> int:
-    return tok.start_pos or 0
-
-
-def _comments(text: str, tokens: list[Token]) -> list[_Comment]:
-    """Every comment: the `#...` runs in the gaps between tokens (the rest is whitespace)."""
-    newlines = [i for i, ch in enumerate(text) if ch == "\n"]
-    bounds = [0] + [b for t in tokens for b in (_pos(t), t.end_pos or 0)] + [len(text)]
-    found: list[_Comment] = []
-    for start, end in zip(bounds[::2], bounds[1::2], strict=True):
-        for m in _COMMENT_RE.finditer(text, start, end):
-            line = bisect.bisect_left(newlines, m.start()) + 1
-            found.append(_Comment(m.group().rstrip(), line, m.start()))
-    return found
-
-
-def _attach(comments: list[_Comment], lines: list[_Line], tokens: list[Token]) -> list[_Comment]:
+def _attach(comments: list[_Comment], lines: list[_Line], cst: Concrete) -> list[_Comment]:
     """Give each comment to a line, as its trailing comment or a comment line above it.
 
     Returns the comments after the last token (printed at the end of the file).
     """
-    owner = {_pos(t): line for line in lines for t in line.tokens}
-    last = {id(line): max(_pos(t) for t in line.tokens) for line in lines}
-    starts = [_pos(t) for t in tokens]
+    firsts = [line.lo for line in lines]  # lines cover the tokens in order, without gaps
+
+    def owner(tok: int) -> _Line:
+        return lines[bisect.bisect_right(firsts, tok) - 1]
+
+    starts = cst.starts
+    count = len(starts)
     leftover: list[_Comment] = []
     for c in comments:
         i = bisect.bisect_left(starts, c.pos)
-        prev = tokens[i - 1] if i > 0 else None
-        if prev is not None and (prev.end_line or prev.line) == c.line:
-            line = owner[_pos(prev)]
-            if last[id(line)] == _pos(prev) and line.trailing is None:
+        if i > 0 and cst.lines[i - 1] == c.line:
+            line = owner(i - 1)
+            if line.hi == i and line.trailing is None:
                 line.trailing = c.text
             else:  # inside a statement printed on one line: move it above
                 line.leading.append(c)
-        elif i < len(tokens):
-            owner[_pos(tokens[i])].leading.append(c)
+        elif i < count:
+            owner(i).leading.append(c)
         else:
             leftover.append(c)
     return leftover
@@ -347,30 +313,7 @@ def _align_tails(lines: list[_Line], tails: list[str | None],
             line.text += " " * (column - w if w <= ALIGN_LIMIT else GAP) + tail
 
 
-# -- the printer checks itself --------------------------------------------------------------
-def _check(before: str, after: str, file: str) -> None:
-    want = _shape(_statements(before, file))
-    comments = [c.text for c in _comments(before, _tokens(before, file))]
-    try:
-        if _shape(_statements(after, file)) != want:
-            raise PrinterBug(f"formatting '{file}' would change the policy it describes")
-        if [c.text for c in _comments(after, _tokens(after, file))] != comments:
-            raise PrinterBug(f"formatting '{file}' would lose or reorder comments")
-        if _format(after, file) != after:
-            raise PrinterBug(f"formatting '{file}' twice gives a different layout")
-    except DiagnosticError as err:
-        raise PrinterBug(f"formatting '{file}' gives text that does not parse: "
-                         f"{err.diagnostics[0].message}") from None
-
-
-def _tokens(text: str, file: str) -> list[Token]:
-    return sorted(concrete_tree(text, file).scan_values(lambda v: isinstance(v, Token)), key=_pos)
-
-
-def _statements(text: str, file: str) -> list[Any]:
-    return parse_statements(text, file, DiagnosticSink())
-
-
+# -- the printer checks itself ----------------------------------------------
 def _shape(obj: Any) -> Any:
     """A comparable value without spans, assertion texts compared without whitespace."""
     if isinstance(obj, Span):
@@ -385,4 +328,6 @@ def _shape(obj: Any) -> Any:
         return (type(obj).__name__, *values)
     if isinstance(obj, (list, tuple)):
         return tuple(_shape(x) for x in obj)
+    if isinstance(obj, frozenset):
+        return tuple(sorted(repr(_shape(x)) for x in obj))
     return obj

@@ -4,7 +4,7 @@ The lexers' regular expressions once repeated a group per character of a string 
 per `-part` of a name, per comment line), and the regular expression engine keeps a
 backtracking record for every repetition of a group: about 260 bytes per byte of a string, so
 a 10 MB description took 2.6 GB.  These tests hold the peak Python heap of parsing a 1 MB token
-(through the fast parser, and through lark, which reads a text with a syntax error) to a small
+(a clean text, and one with a syntax error after it; and `fmt`'s token record of it) to a small
 multiple of the input.  `benchmarks/bombs.py` measures the same cases at full size.
 """
 
@@ -16,8 +16,8 @@ from collections.abc import Callable
 import pytest
 
 from zonewall.diagnostics import DiagnosticError, DiagnosticSink
-from zonewall.dsl.fastparse import parse_fast
-from zonewall.dsl.parser import lark_statements, parse_text
+from zonewall.dsl.parser import parse_text
+from zonewall.dsl.syntax import parse, record
 
 MB = 1_000_000
 CASES = {
@@ -42,10 +42,10 @@ def peak(fn: Callable[[], object]) -> int:
 
 
 @pytest.mark.parametrize("text", CASES.values(), ids=CASES.keys())
-def test_the_fast_parser_takes_memory_in_proportion(text: str) -> None:
+def test_the_parser_takes_memory_in_proportion(text: str) -> None:
     def run() -> None:
         try:
-            parse_fast(text, "t.zw", DiagnosticSink())
+            parse(text, "t.zw", DiagnosticSink())
         except Exception:  # noqa: BLE001 - only memory is measured here
             pass
 
@@ -53,13 +53,24 @@ def test_the_fast_parser_takes_memory_in_proportion(text: str) -> None:
 
 
 @pytest.mark.parametrize("text", CASES.values(), ids=CASES.keys())
-def test_lark_takes_memory_in_proportion(text: str) -> None:
-    # A stray '}' at the end: the text has a syntax error, which is when lark reads it.
+def test_a_syntax_error_after_it_takes_memory_in_proportion(text: str) -> None:
+    # A stray '}' at the end: the text has a syntax error, found after the long token.
     def run() -> None:
         with pytest.raises(DiagnosticError):
-            lark_statements(text + "}\n", "t.zw", DiagnosticSink())
+            parse_text(text + "}\n", "t.zw")
 
-    assert peak(run) < 40 * MB
+    assert peak(run) < 20 * MB
+
+
+@pytest.mark.parametrize("text", CASES.values(), ids=CASES.keys())
+def test_the_token_record_takes_memory_in_proportion(text: str) -> None:
+    def run() -> None:
+        try:
+            record(text, "t.zw", DiagnosticSink())
+        except Exception:  # noqa: BLE001 - only memory is measured here
+            pass
+
+    assert peak(run) < 20 * MB
 
 
 def test_a_long_description_is_read_whole() -> None:
