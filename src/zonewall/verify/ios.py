@@ -334,14 +334,21 @@ def _top_level(words: list[str], acls: dict[str, _Acl], groups: dict[str, _Group
         return "group", group
     if words[:3] == ["ip", "access-list", "extended"] and len(words) == 4:
         name = words[3]
-        if not name[0].isalpha():
-            raise fail("numbered ACLs are not modelled")
+        if not name[0].isalpha() and not _numbered_extended(name):
+            raise fail("numbered ACLs are not modelled (but for extended ones, 100-199 and "
+                        "2000-2699)")
         return "acl", acls.setdefault(name, _Acl(name, n))
     if words[0] == "interface" and len(words) == 2:
         return "interface", words[1]
     if words[0] == "vlan" and len(words) == 2 and words[1].isdigit():
         return "vlan", words[1]
     raise fail("command is not modelled")
+
+
+def _numbered_extended(name: str) -> bool:
+    """IOS-XE prints an extended ACL numbered 100-199 or 2000-2699 as `ip access-list
+    extended 101`, with the entries of a named one."""
+    return name.isdigit() and (100 <= int(name) <= 199 or 2000 <= int(name) <= 2699)
 
 
 def _interface_line(iface: str, words: list[str], stripped: str,

@@ -7,7 +7,7 @@ protocols a line takes).  Parsed fail-closed, as the rest of `ios`:
 
 * `ip access-list standard NAME`, entries `[SEQ] permit|deny any|host A|A WILDCARD [log]`
   and `remark`; numbered standard ACLs are not modelled.
-* `line vty N [M]` blocks: `access-class NAME in`, `transport input ssh|telnet|all|none`
+* `line vty N [M]` blocks: `access-class NAME in [vrf-also]`, `transport input ssh|telnet|all|none`
   (several words allowed), and lines that cannot change who connects (`exec-timeout`,
   `login ...`, `logging synchronous`, `session-timeout`, `transport output ...`,
   `privilege level N`, `length N`).  Anything else is a `ConfigParseError`.
@@ -124,8 +124,9 @@ class VtyConfig:
     def line_command(self, lines: range, words: list[str], stripped: str, ref: RuleRef,
                      fail: Fail) -> None:
         if words[0] == "access-class":
-            if len(words) != 3 or words[2] != "in":
-                raise fail("only 'access-class NAME in' is modelled")
+            # `vrf-also` widens the class to sessions from VRF interfaces: the same filter
+            if words[2:] not in (["in"], ["in", "vrf-also"]):
+                raise fail("only 'access-class NAME in [vrf-also]' is modelled")
             for n in lines:
                 self._at(n).acl = (words[1], ref)
         elif words[:2] == ["transport", "input"] and len(words) > 2:

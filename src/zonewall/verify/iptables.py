@@ -56,7 +56,8 @@ from .rules import (
     parse_prefix,
 )
 
-__all__ = ["ENTRY", "OWN_PREFIX", "parse_iptables", "split_words"]
+__all__ = ["ENTRY", "OWN_PREFIX", "RuleParser", "Table", "filter_chains", "parse_iptables",
+           "read_tables", "split_words"]
 
 ENTRY = "zw-forward"  # zonewall's entry chain: FORWARD's first rule jumps to it
 INPUT_ENTRY = "zw-input"  # zonewall's chain for traffic to the box: INPUT's first rule
@@ -178,6 +179,8 @@ def _split_escaped(text: str) -> list[str]:
 
 @dataclass
 class _Table:
+    """One `*table` block: chain policies and rules (words after the chain name), by chain."""
+
     name: str
     line: int
     policies: dict[str, tuple[str | None, int, str]] = field(default_factory=dict)
@@ -191,6 +194,12 @@ def parse_iptables(text: str, file: str = "<iptables>", *, memoise: bool = True)
 
     `memoise=False` parses every rule on its own (slower, same result: the tests compare).
     """
+    return _build(read_tables(text, file), file, memoise)
+
+
+def read_tables(text: str, file: str) -> dict[str, Table]:
+    """The tables of iptables-save/-restore text: chain declarations and rules as words,
+    checked for structure (tables committed, rules in declared chains) but not parsed."""
     tables: dict[str, _Table] = {}
     cur: _Table | None = None
     for n, raw in enumerate(text.splitlines(), 1):
@@ -203,7 +212,7 @@ def parse_iptables(text: str, file: str = "<iptables>", *, memoise: bool = True)
             _rule_line(cur, line, file, n, raw)
     if cur is not None:
         raise ConfigParseError(file, cur.line, f"*{cur.name}", "table is never committed")
-    return _build(tables, file, memoise)
+    return tables
 
 
 def _control_line(tables: dict[str, _Table], cur: _Table | None, line: str, fail: Fail, n: int,
@@ -294,15 +303,7 @@ def _build(tables: dict[str, _Table], file: str, memoise: bool) -> Ruleset:
     own = not raw.lstrip().startswith(":FORWARD")
     if own:
         _check_own_objects(tables, file)
-    chains: dict[str, Chain] = {}
-    memo = _RuleMemo(filt, file)
-    for name, rules in filt.rules.items():
-        if memoise:
-            parsed = memo.parse(rules)
-        else:
-            parsed = tuple(_RuleParser(w, file, n, raw, filt).parse() for w, n, raw in rules)
-        policy, pn, praw = filt.policies[name]
-        chains[name] = Chain(name, parsed, policy, RuleRef(file, pn, praw))
+    chains = filter_chains(filt, file, memoise)
     if own:
         chains["FORWARD"] = Chain(
             "FORWARD",
@@ -321,6 +322,20 @@ def _build(tables: dict[str, _Table], file: str, memoise: bool) -> Ruleset:
                     + ": the box's own rules, assumed to accept anything"))
     return Ruleset("iptables", file, chains, default_entry=("FORWARD",),
                    input_entry=("INPUT",))
+
+
+def filter_chains(filt: Table, file: str, memoise: bool = True) -> dict[str, Chain]:
+    """The filter table's chains, every rule parsed (fail closed)."""
+    chains: dict[str, Chain] = {}
+    memo = _RuleMemo(filt, file)
+    for name, rules in filt.rules.items():
+        if memoise:
+            parsed = memo.parse(rules)
+        else:
+            parsed = tuple(_RuleParser(w, file, n, raw, filt).parse() for w, n, raw in rules)
+        policy, pn, praw = filt.policies[name]
+        chains[name] = Chain(name, parsed, policy, RuleRef(file, pn, praw))
+    return chains
 
 
 def _check_own_objects(tables: dict[str, _Table], file: str) -> None:
@@ -633,3 +648,7 @@ def _complement(ivs: tuple[tuple[int, int], ...]) -> tuple[tuple[int, int], ...]
     if nxt < PORT_SPAN:
         out.append((nxt, PORT_SPAN - 1))
     return tuple(out)
+
+
+Table = _Table  # for `iptables_tables`, which reads the other tables of a device's output
+RuleParser = _RuleParser
