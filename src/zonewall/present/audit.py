@@ -95,9 +95,11 @@ def _skipped_text(skipped: list[Mapping[str, Any]]) -> list[str]:
     if not skipped:
         return []
     total = sum(s["lines"] for s in skipped)
-    parts = ", ".join(f"{s['lines']} {_t(s['construct'])}" for s in skipped)
+    top = sorted(skipped, key=lambda s: (-s["lines"], s["construct"]))
+    parts = ", ".join(f"{s['lines']} {_t(s['construct'])}" for s in top[:6])
+    more = f" and {len(top) - 6} more kinds (--format json lists them)" if len(top) > 6 else ""
     return [f"skipped {total} line(s) that cannot change forwarding on the audited "
-            f"interfaces: {parts}"]
+            f"interfaces: {parts}{more}"]
 
 
 def audit_sarif(report: Mapping[str, Any], limit: int) -> str:

@@ -133,8 +133,9 @@ def validate(compiled: CompiledPolicy, gateway_name: str, config_text: str, plat
                          f"gateway:{gateway_name}", f.packets, f.condition, f.rules, f.example)
               for f in findings]
     if platform == "nftables":  # its inet table must drop IPv6 too
+        again = None if device is None else Device(device.audited, device.served)  # counted
         diffs += nft_ipv6_differences(compiled, gateway_name,
-                                      parse_nftables_ipv6(config_text, file, device=device))
+                                      parse_nftables_ipv6(config_text, file, device=again))
     return diffs
 
 

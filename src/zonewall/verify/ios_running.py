@@ -338,9 +338,12 @@ def _vlan_list(text: str) -> set[int]:
 
 
 def _construct(words: list[str]) -> str:
-    """A short name for a skipped global command: its first word or two."""
+    """A short name for a skipped global command: its first word, or two for the families
+    IOS groups under one (`ip route`, `snmp-server community`)."""
     head = words[0]
-    if head in ("ip", "ipv6", "no", "line", "router", "crypto", "snmp-server", "vlan",
-                "spanning-tree", "logging", "aaa") and len(words) > 1:
+    if head in ("Building", "Current"):
+        return "show running-config header"
+    if head in ("ip", "ipv6", "no", "line", "router", "crypto", "snmp-server", "aaa") \
+            and len(words) > 1:
         return f"{head} {words[1]}"
     return head

@@ -139,9 +139,25 @@ def _cannot_matter(words: list[str], chain: _NftChain, device: Device) -> bool:
         chain.hook not in (None, "forward") or (oif is not None and not oif & device.served))
 
 
-def device_rule(p: _Parser, device: Device, table: _NftTable, chain: _NftChain
-                ) -> Rule | None:
-    """One rule of a device's ruleset (module docstring): the rule, or None when skipped."""
+def device_rule(p: _Parser, device: Device, table: _NftTable, chain: _NftChain) -> None:
+    """One rule of a device's ruleset (module docstring), appended to the chain's rules (and
+    its copy for packets to the box) unless skipped."""
+    rule = _device_rule(p, device, table, chain)
+    if rule is None:
+        return
+    local = p.last_local
+    if local is not None and chain.hook != "prerouting":
+        raise ConfigParseError(rule.ref.file, rule.ref.line, rule.ref.text, "'fib daddr type "
+                               "local' is modelled only in prerouting base chains: restrict "
+                               "the rule with iifname to an interface that is not audited")
+    if local is not True:  # a forwarded packet is never to a local address
+        chain.rules.append(rule)
+    if local is not False:
+        chain.box_rules.append(rule)
+
+
+def _device_rule(p: _Parser, device: Device, table: _NftTable, chain: _NftChain
+                 ) -> Rule | None:
     start = p.i
     if chain.hook in ("output", "ingress") or chain.kind == "route" or (
             chain.kind == "nat" and chain.hook in ("postrouting", "input", "output")):

@@ -45,6 +45,7 @@ class RuleParser:
         self.target_at: int | None = None  # the token the target came from
         self.verdict_seen = False
         self.ipv4 = False  # an `ip ...` or `icmp type` match: never matches an IPv6 packet
+        self.local: bool | None = None  # `fib daddr type [!=] local` (device output only)
 
     def parse(self) -> Rule:
         p = self.p
@@ -82,6 +83,15 @@ class RuleParser:
             p.i += 3  # `meta mark set 0x1`, `ct mark set meta mark`: marks only (device)
             if p.words[p.i - 1] in ("meta", "ct"):
                 p.next("a key")
+            return
+        if word == "fib" and p.device is not None:
+            if p.next("daddr") != "daddr" or p.next("type") != "type":
+                raise p.err("only 'fib daddr type local' is modelled")
+            neg = self.negated()
+            if p.next("local") != "local":
+                raise p.err("only 'fib daddr type local' is modelled")
+            self.once("fib daddr type")
+            self.local = not neg
             return
         if word == "meta":
             word = p.next("a meta key")

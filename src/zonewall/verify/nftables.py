@@ -82,6 +82,8 @@ class _NftChain:
     policy: str = "accept"
     policy_ref: RuleRef | None = None
     rules: list[Rule] = field(default_factory=list)
+    # device output: the rules as a packet to the box meets them (`fib daddr type local`)
+    box_rules: list[Rule] = field(default_factory=list)
 
 
 @dataclass
@@ -308,9 +310,7 @@ class _Parser:
                     raise self.err(f"policy '{chain.policy}' is not modelled")
                 chain.policy_ref = RuleRef(self.file, line, self.lines[line - 1])
             elif self.device is not None:
-                rule = device_rule(self, self.device, table, chain)
-                if rule is not None:
-                    chain.rules.append(rule)
+                device_rule(self, self.device, table, chain)
             else:
                 chain.rules.append(self.rule(table))
             self.end_statement()
@@ -321,9 +321,13 @@ class _Parser:
         start = self.i
         key, targets = self.rule_key(start)
         seen = table.memo.get(key) if self.memoise else None
+        self.last_local: bool | None = None
         if seen is None:
             parser = RuleParser(self, table)
             rule = parser.parse()
+            self.last_local = parser.local
+            if parser.local is not None:
+                return rule  # not memoised: the memo does not keep `local`
             if self.ipv6 and parser.ipv4:
                 return Rule(rule.ref, "CONTINUE", keys=PacketSet())  # never matches IPv6
             read_at = () if parser.target_at is None else (parser.target_at - start,)
@@ -465,7 +469,8 @@ class _Parser:
     # -- result ---------------------------------------------------------------------------------
     def ruleset(self) -> Ruleset:
         chains: dict[str, Chain] = {}
-        bases: list[tuple[int, bool, int, int, str]] = []  # (stage, input?, prio, order, name)
+        # (stage, input hook?, priority, order, name, name of the copy for the box)
+        bases: list[tuple[int, bool, int, int, str, str]] = []
         for t_index, ((family, tname), table) in enumerate(self.tables.items()):
             for c_index, chain in enumerate(table.chains.values()):
                 qualified = f"{family} {tname} {chain.name}"
@@ -479,13 +484,19 @@ class _Parser:
                                                "jump to a base chain")
                 policy = chain.policy.upper() if chain.hook is not None else None
                 chains[qualified] = Chain(qualified, rules, policy, chain.policy_ref)
+                to_box_name = qualified
+                if chain.hook == "prerouting":  # device output: its rules as the box sees them
+                    to_box_name = qualified + " (to the box)"
+                    chains[to_box_name] = Chain(to_box_name, tuple(
+                        _qualify(r, f"{family} {tname} ") for r in chain.box_rules), policy,
+                        chain.policy_ref)
                 if chain.hook in STAGES and family in (
                         ("ip6", "inet") if self.ipv6 else ("ip", "inet")):
                     bases.append((STAGES[chain.hook], chain.hook == "input", chain.priority,
-                                  t_index * 10000 + c_index, qualified))
+                                  t_index * 10000 + c_index, qualified, to_box_name))
         # prerouting, then forward (and postrouting), or input: every chain must accept
         entry = tuple(b[4] for b in sorted(bases) if b[0] != 1 or not b[1])
-        to_box = tuple(b[4] for b in sorted(bases) if b[0] == 0 or b[1])
+        to_box = tuple(b[5] for b in sorted(bases) if b[0] == 0 or b[1])
         return Ruleset("nftables", self.file, chains, default_entry=entry, input_entry=to_box)
 
 
