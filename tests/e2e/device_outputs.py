@@ -120,7 +120,7 @@ crypto pki certificate chain TP-self-signed-3521866754
   3082032E 30820216 A0030201 02020101 300D0609 2A864886 F70D0101 05050030
   30312E30 2C060355 04031325 494F532D 53656C66 2D536967 6E65642D 43657274
   69666963 6174652D 33353231 38363637 3534301E 170D3234 30313135 31303030
-  	quit
+  \tquit
 !
 license boot level network-advantage addon dna-advantage
 memory free low-watermark processor 134344
@@ -239,7 +239,7 @@ line vty 0 4
 {vty}!
 call-home
  ! If contact email address in call-home is configured as sch-smart-licensing@cisco.com
- ! the email address configured in Cisco Smart License Portal will be used as contact email address to send SCH notifications.
+ ! the email address configured in Cisco Smart License Portal will be used as contact
  contact-email-addr sch-smart-licensing@cisco.com
  profile "CiscoTAC-1"
   active

@@ -12,7 +12,6 @@ import re
 from pathlib import Path
 
 import pytest
-
 from device_outputs import ios_running, iptables_save, nft_ruleset
 from test_audit import zonewall
 
