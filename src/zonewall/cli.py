@@ -122,7 +122,11 @@ def cmd_audit(args: argparse.Namespace) -> int:
         platform = _audit_platform(args, plan.platform, text)
         if platform is None:
             return EXIT_USAGE
-        report = run_audit(compiled, args.file, plan.name, platform, args.config, text)
+        counters = _read_counters(args)
+        if isinstance(counters, int):
+            return counters
+        report = run_audit(compiled, args.file, plan.name, platform, args.config, text,
+                           counters)
     if args.format == "json":
         sys.stdout.write(audit_json(report))
     elif args.format == "sarif":
@@ -132,6 +136,18 @@ def cmd_audit(args: argparse.Namespace) -> int:
         stream = sys.stderr if report["result"] == "cannot-audit" else sys.stdout
         stream.write(out)  # audit_text escapes the user's and the device's text
     return int(report["exit_code"])
+
+
+def _read_counters(args: argparse.Namespace) -> str | None | int:
+    """The `--counters` file's text (None without it), or the exit code when unreadable."""
+    if args.counters is None:
+        return None
+    try:
+        with open(args.counters, encoding="utf-8") as fh:
+            return fh.read()
+    except (OSError, UnicodeDecodeError) as exc:
+        _tell(f"zonewall audit: cannot read the counters '{args.counters}': {exc}\n")
+        return EXIT_USAGE
 
 
 def _audit_platform(args: argparse.Namespace, platform: str, text: str) -> str | None:

@@ -116,6 +116,10 @@ def build_parser(handlers: dict[str, Handler]) -> argparse.ArgumentParser:
                        "companion, which must forward no IPv6)")
     audit.add_argument("--format", choices=("text", "json", "sarif"), default="text",
                        help="text (default), json (docs/language.md, section 12) or sarif")
+    audit.add_argument("--counters", metavar="FILE",
+                       help="the device's hit counters (iptables-save -c, iptables -L -v -x -n, "
+                       "nft list ruleset, IOS show access-lists): report the policy statements "
+                       "whose rules matched nothing")
     audit.add_argument("--limit", type=_positive, default=20, metavar="N",
                        help="drift items shown in text and sarif (default 20; json has all)")
 

@@ -231,3 +231,71 @@ def test_an_unreadable_config_is_exit_2(tmp_path: Path) -> None:
     proc = zonewall("audit", "examples/hospital.zw", "--gateway", "core_fw", "--config",
                     str(tmp_path / "missing.rules"))
     assert proc.returncode == 2 and "cannot read the config" in proc.stderr
+
+
+def _counters_audit(built: Path, tmp_path: Path, gateway: str, config: str,
+                    counters: str) -> dict:
+    (tmp_path / "counters.txt").write_text(counters)
+    policy = "examples/multi-gateway.zw" if gateway == "dc_fw" else "examples/hospital.zw"
+    code, report = audit(policy, gateway, config, tmp_path, "--counters",
+                         str(tmp_path / "counters.txt"))
+    assert code == 0, report
+    return report["counters"]
+
+
+def test_iptables_counters_name_the_unused_statements(built: Path, tmp_path: Path) -> None:
+    saved = iptables_save((built / "core_fw.rules").read_text())
+    zeroed = re.sub(r"(?m)^\[\d+:\d+\]", "[0:0]", saved)
+    counted = "\n".join(ln.replace("[0:0]", "[5:300]", 1) if "hospital.zw:293 " in ln else ln
+                        for ln in zeroed.splitlines())
+    usage = _counters_audit(built, tmp_path, "core_fw", saved, counted)
+    unused = [u["statement"] for u in usage["unused"]]
+    assert "examples/hospital.zw:293" not in unused
+    assert "examples/hospital.zw:268" in unused and len(unused) == usage["statements"] - 1
+
+
+def test_iptables_list_counters_are_read_too(built: Path, tmp_path: Path) -> None:
+    listing = ("Chain zw-p-ad_dc-core_net (1 references)\n"
+               "    pkts      bytes target     prot opt in     out     source               "
+               "destination\n"
+               "      12      720 ACCEPT     6    --  *      *       0.0.0.0/0            "
+               "0.0.0.0/0            tcp dpt:53 ctstate NEW /* examples/hospital.zw:293 allow "
+               "ad_dc->core_net internal resolvers and time */\n"
+               "       0        0 ACCEPT     6    --  *      *       0.0.0.0/0            "
+               "0.0.0.0/0            tcp dpt:6514 ctstate NEW /* examples/hospital.zw:297 allow "
+               "ad_dc->siem audit logs (HIPAA 164.312(b)) */\n")
+    usage = _counters_audit(built, tmp_path, "core_fw",
+                            iptables_save((built / "core_fw.rules").read_text()), listing)
+    assert usage["statements"] == 2
+    assert [u["statement"] for u in usage["unused"]] == ["examples/hospital.zw:297"]
+
+
+def test_ios_show_access_lists_hit_counts(built: Path, tmp_path: Path) -> None:
+    # `show access-lists` prints no remarks: the config's remarks map entries to statements
+    out, acl, quiet = [], None, False
+    for line in (built / "dist_sw1.ios").read_text().splitlines():
+        m = re.match(r"ip access-list extended (\S+)", line)
+        if m:
+            acl = m.group(1)
+            out.append(f"Extended IP access list {acl}")
+        elif acl and line.startswith(" remark "):
+            quiet = "hospital.zw:262 " in line
+        elif acl and re.match(r" \d+ (permit|deny)", line):
+            out.append(f"    {line.strip()}" + ("" if quiet else " (44 matches)"))
+        elif not line.startswith(" "):
+            acl = None
+    usage = _counters_audit(built, tmp_path, "dist_sw1", running_config(built),
+                            "\n".join(out) + "\n")
+    assert [u["statement"] for u in usage["unused"]] == ["examples/hospital.zw:262"]
+    assert usage["statements"] > 10
+
+
+def test_nft_counters(built: Path, tmp_path: Path) -> None:
+    ruleset = nft_ruleset((built / "mg" / "dc_fw.nft").read_text())
+    counted = ruleset.replace("counter accept", "counter packets 0 bytes 0 accept")
+    counted = re.sub(r'counter packets 0 bytes 0 (accept comment "examples/multi-gateway.zw:100 )',
+                     r"counter packets 9 bytes 900 \1", counted)
+    usage = _counters_audit(built, tmp_path, "dc_fw", ruleset, counted)
+    unused = [u["statement"] for u in usage["unused"]]
+    assert usage["statements"] > 1 and "examples/multi-gateway.zw:100" not in unused
+    assert len(unused) == usage["statements"] - 1

@@ -57,6 +57,7 @@ def audit_text(report: Mapping[str, Any], limit: int) -> str:
     for item in items[:limit]:
         out.extend(_item_text(item))
     out.extend(_skipped_text(report["skipped"]))
+    out.extend(_counters_text(report.get("counters")))
     if not items:
         out.append(f"{head} enforces exactly the policy: no drift")
         return "\n".join(out) + "\n"
@@ -100,6 +101,17 @@ def _skipped_text(skipped: list[Mapping[str, Any]]) -> list[str]:
     more = f" and {len(top) - 6} more kinds (--format json lists them)" if len(top) > 6 else ""
     return [f"skipped {total} line(s) that cannot change forwarding on the audited "
             f"interfaces: {parts}{more}"]
+
+
+def _counters_text(usage: Mapping[str, Any] | None) -> list[str]:
+    if usage is None:
+        return []
+    unused = usage["unused"]
+    out = [f"counters: {len(unused)} of {usage['statements']} policy statement(s) with rules "
+           "here matched no packet since the counters were last cleared (candidates for "
+           "removal)" + (":" if unused else "")]
+    out += [f"  {_t(u['statement'])}: {_t(u['text'])}" for u in unused]
+    return out
 
 
 def audit_sarif(report: Mapping[str, Any], limit: int) -> str:

@@ -21,6 +21,7 @@ from typing import Any
 
 from zonewall.ir import CompiledPolicy
 from zonewall.packets import PacketSet
+from zonewall.review.counters import statement_hits
 from zonewall.review.describe import service_names
 from zonewall.verify import ConfigParseError, Difference, RuleRef
 from zonewall.verify.audit import audit_config
@@ -43,25 +44,34 @@ def audit_error_report(policy: str, gateway: str, platform: str, config: str,
             "platform": platform, "config": config, "result": "cannot-audit",
             "exit_code": EXIT_CANNOT,
             "error": {"file": config, "line": line, "text": text.strip(), "message": message},
-            "skipped": [], "differences": 0, "pairs": 0, "items": []}
+            "skipped": [], "differences": 0, "pairs": 0, "items": [], "counters": None}
 
 
 def run_audit(compiled: CompiledPolicy, policy: str, gateway: str, platform: str,
-              config: str, text: str) -> dict[str, Any]:
-    """Audit `text` (the device output read from `config`) and build the report."""
+              config: str, text: str, counters: str | None = None) -> dict[str, Any]:
+    """Audit `text` (the device output read from `config`) and build the report; with
+    `counters` (the device's hit counters, `review.counters`), the statements whose rules
+    matched nothing."""
     try:
         result = audit_config(compiled, gateway, text, platform, filename=config)
     except ConfigParseError as exc:
         return audit_error_report(policy, gateway, platform, config, exc.message, exc.line,
                                   exc.text)
     items = _items(compiled, platform, text, result.differences)
+    usage = None
+    if counters is not None:
+        hits = statement_hits(platform, text, counters)
+        usage = {"statements": len(hits), "unused": [
+            {"statement": key, "text": desc} for key, (n, desc) in sorted(
+                hits.items(), key=lambda kv: _file_line(kv[0])) if n == 0]}
     return {"version": AUDIT_VERSION, "policy": policy, "gateway": gateway,
             "platform": platform, "config": config,
             "result": "drift" if items else "clean",
             "exit_code": EXIT_DRIFT if items else EXIT_CLEAN, "error": None,
             "skipped": [{"construct": c, "lines": n} for c, n in result.skipped],
             "differences": len(result.differences),
-            "pairs": sum(len(i["pairs"]) for i in items), "items": items}
+            "pairs": sum(len(i["pairs"]) for i in items), "items": items,
+            "counters": usage}
 
 
 def _items(compiled: CompiledPolicy, platform: str, text: str,
@@ -101,6 +111,11 @@ def _pairs(compiled: CompiledPolicy, members: list[Difference]) -> list[dict[str
                     "services": list(service_names(packets, compiled.services)),
                     "ingress": sorted({d.ingress for d in ds}), "example": ds[0].example})
     return out
+
+
+def _file_line(key: str) -> tuple[str, int]:
+    file, _, line = key.rpartition(":")
+    return file, int(line)
 
 
 def _ref(r: RuleRef) -> dict[str, Any]:
