@@ -326,10 +326,10 @@ class _Parser:
             parser = RuleParser(self, table)
             rule = parser.parse()
             self.last_local = parser.local
-            if parser.local is not None:
-                return rule  # not memoised: the memo does not keep `local`
             if self.ipv6 and parser.ipv4:
                 return Rule(rule.ref, "CONTINUE", keys=PacketSet())  # never matches IPv6
+            if parser.local is not None:
+                return rule  # not memoised: the memo does not keep `local`
             read_at = () if parser.target_at is None else (parser.target_at - start,)
             if self.memoise and key and self.i == start + len(key) and targets == read_at:
                 table.memo[key] = (rule, targets[0] if targets else None)
@@ -475,7 +475,7 @@ class _Parser:
             for c_index, chain in enumerate(table.chains.values()):
                 qualified = f"{family} {tname} {chain.name}"
                 rules = tuple(_qualify(r, f"{family} {tname} ") for r in chain.rules)
-                for rule in chain.rules:
+                for rule in (*chain.rules, *chain.box_rules):
                     if rule.target is not None and rule.target not in table.chains:
                         raise ConfigParseError(self.file, rule.ref.line, rule.ref.text,
                                                f"jump to undefined chain '{rule.target}'")
