@@ -1,10 +1,10 @@
 """Property test: `zonewall audit` on mutated device output never raises (no traceback).
 
-Whole device outputs (`tests/e2e/device_outputs.py`: an IOS-XE running config, an
+Whole device outputs (`tests/e2e/device_outputs.py`: IOS-XE and IOS running configs, an
 iptables-save with docker, fail2ban and nat, an nft ruleset with other tables and families)
-around the multi-gateway example's build are mutated line by line: lines deleted, doubled,
-swapped, cut short, words replaced by arbitrary text, and lines from a corpus of constructs
-the audit refuses or skips inserted anywhere.  Every result must be a report (clean, drift or
+around the multi-gateway and hospital examples' builds are mutated line by line: lines
+deleted, doubled, swapped, cut short, words replaced by arbitrary text, and lines from a
+corpus of constructs the audit refuses or skips inserted anywhere.  Every result must be a report (clean, drift or
 cannot-audit with a message and, when it names one, a line of the text), rendered as text,
 JSON and SARIF without an exception.
 """
@@ -31,7 +31,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tests" / "e2e"))
 from device_outputs import ios_running, iptables_save, nft_ruleset  # noqa: E402
 
-POLICY = "examples/multi-gateway.zw"
+POLICIES = ("examples/multi-gateway.zw", "examples/hospital.zw")
 CORPUS = [
     "interface Vlan300", " ip nat inside", " ip access-group X out", " shutdown", "!", "end",
     "banner motd ^C", "^C", "access-list 101 permit ip any any", "vlan filter V vlan-list 1-4094",
@@ -47,26 +47,35 @@ CORPUS = [
 
 
 @cache
-def setup() -> tuple[CompiledPolicy, dict[str, tuple[str, str]]]:
-    out = Path(tempfile.mkdtemp(prefix="zonewall-audit-"))
-    if not (out / "dc_fw.nft").exists():
-        subprocess.run([sys.executable, "-m", "zonewall", "build", POLICY, "-o", str(out)],
+def setup() -> dict[str, tuple[CompiledPolicy, str, str]]:
+    """Each gateway's compiled policy, platform and device output."""
+    base = Path(tempfile.mkdtemp(prefix="zonewall-audit-"))
+    compiled = {}
+    for policy in POLICIES:
+        out = base / Path(policy).stem
+        subprocess.run([sys.executable, "-m", "zonewall", "build", policy, "-o", str(out)],
                        check=True, capture_output=True, cwd=ROOT)
-    report = run_check(str(ROOT / POLICY), None)
-    assert report.compiled is not None
-    texts = {
-        "edge_fw": ("iptables", iptables_save((out / "edge_fw.rules").read_text())),
-        "dc_fw": ("nftables", nft_ruleset((out / "dc_fw.nft").read_text())),
-        "med_sw": ("cisco-ios", ios_running((out / "med_sw.ios").read_text(),
-                                           (out / "med_sw-switch.ios").read_text())),
+        report = run_check(str(ROOT / policy), None)
+        assert report.compiled is not None
+        compiled[policy] = report.compiled
+    mg, hospital = (compiled[p] for p in POLICIES)
+    out, built = base / "multi-gateway", base / "hospital"
+    return {
+        "edge_fw": (mg, "iptables", iptables_save((out / "edge_fw.rules").read_text())),
+        "dc_fw": (mg, "nftables", nft_ruleset((out / "dc_fw.nft").read_text())),
+        "med_sw": (mg, "cisco-ios", ios_running((out / "med_sw.ios").read_text(),
+                                               (out / "med_sw-switch.ios").read_text())),
+        "core_fw": (hospital, "iptables", iptables_save((built / "core_fw.rules").read_text())),
+        "dist_sw1": (hospital, "cisco-ios", ios_running(
+            (built / "dist_sw1.ios").read_text(), (built / "dist_sw1-switch.ios").read_text(),
+            "15.2")),
     }
-    return report.compiled, texts
 
 
 @st.composite
 def mutated(draw: st.DrawFn) -> tuple[str, str]:
-    gateway = draw(st.sampled_from(["edge_fw", "dc_fw", "med_sw"]))
-    lines = setup()[1][gateway][1].splitlines()
+    gateway = draw(st.sampled_from(sorted(setup())))
+    lines = setup()[gateway][2].splitlines()
     for _ in range(draw(st.integers(1, 4))):
         i = draw(st.integers(0, len(lines) - 1))
         op = draw(st.sampled_from(["delete", "double", "swap", "cut", "word", "insert"]))
@@ -95,10 +104,9 @@ def mutated(draw: st.DrawFn) -> tuple[str, str]:
           max_examples=int(os.environ.get("AUDIT_MUTATIONS", "120")))
 @given(mutated())
 def test_audit_of_mutated_device_output_never_raises(case: tuple[str, str]) -> None:
-    compiled, texts = setup()
     gateway, text = case
-    platform = texts[gateway][0]
-    report = run_audit(compiled, POLICY, gateway, platform, "running.txt", text, text)
+    compiled, platform, _ = setup()[gateway]
+    report = run_audit(compiled, "policy.zw", gateway, platform, "running.txt", text, text)
     assert report["result"] in ("clean", "drift", "cannot-audit")
     if report["result"] == "cannot-audit":
         err = report["error"]
