@@ -4,9 +4,9 @@ Whole device outputs (`tests/e2e/device_outputs.py`: IOS-XE and IOS running conf
 iptables-save with docker, fail2ban and nat, an nft ruleset with other tables and families)
 around the multi-gateway and hospital examples' builds are mutated line by line: lines
 deleted, doubled, swapped, cut short, words replaced by arbitrary text, and lines from a
-corpus of constructs the audit refuses or skips inserted anywhere.  Every result must be a report (clean, drift or
-cannot-audit with a message and, when it names one, a line of the text), rendered as text,
-JSON and SARIF without an exception.
+corpus of constructs the audit refuses or skips inserted anywhere.  Every result must be a
+report (clean, drift or cannot-audit with a message and, when it names one, a line of the
+text), rendered as text, JSON and SARIF without an exception.
 """
 
 from __future__ import annotations
