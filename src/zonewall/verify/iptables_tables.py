@@ -136,7 +136,13 @@ class _Reader:
         kept = dataclasses.replace(filt, rules={
             chain: [r for r in rules if self.keep_filter(filt, chain, reach, r)]
             for chain, rules in filt.rules.items()})
-        return filter_chains(kept, self.file)
+        try:
+            return filter_chains(kept, self.file)
+        except ConfigParseError as exc:
+            raise ConfigParseError(exc.file, exc.line, exc.text, f"{exc.message}: this rule "
+                                   "can match packets on the audited interfaces; restrict it "
+                                   "with -i/-o to interfaces that are not audited, or audit "
+                                   "by hand") from None
 
     def keep_filter(self, filt: Table, chain: str, reach: dict[str, set[str]],
                     rule: tuple[tuple[str, ...], int, str]) -> bool:
