@@ -299,3 +299,14 @@ def test_nft_counters(built: Path, tmp_path: Path) -> None:
     unused = [u["statement"] for u in usage["unused"]]
     assert usage["statements"] > 1 and "examples/multi-gateway.zw:100" not in unused
     assert len(unused) == usage["statements"] - 1
+
+
+def test_a_missing_jump_suggests_the_load_lines_insert(built: Path, tmp_path: Path) -> None:
+    saved = iptables_save((built / "core_fw.rules").read_text())
+    saved = re.sub(r"(?m)^\[\d+:\d+\] -A FORWARD -j zw-forward\n", "", saved)
+    code, report = audit("examples/hospital.zw", "core_fw", saved, tmp_path)
+    assert code == 1
+    blocked = [i for i in report["items"] if i["kind"] == "blocks-needed"]
+    assert blocked and all(i["decided_by"][0]["text"] == ":FORWARD DROP [0:0]"
+                           and i["remediation"][0] == "iptables -I FORWARD 1 -j zw-forward"
+                           for i in blocked)

@@ -140,8 +140,18 @@ def _none(lines: list[str], n: int, opens: bool) -> list[str]:
     return []
 
 
+# a built-in chain's policy decided: zonewall's jump is missing (its load line adds it first)
+_JUMPS = {"FORWARD": "zw-forward", "INPUT": "zw-input"}
+
+
 def _iptables_fix(lines: list[str], n: int, opens: bool) -> list[str]:
     text = lines[n - 1].strip()
+    chain = text[1:].split(" ", 1)[0] if text.startswith(":") else ""
+    if chain in _JUMPS:
+        jump = _JUMPS[chain]
+        declared = any(ln.startswith(f":{jump} ") for ln in lines)
+        jumped = any(ln.split("] ", 1)[-1].startswith(f"-A {chain} -j {jump}") for ln in lines)
+        return [f"iptables -I {chain} 1 -j {jump}"] if declared and not jumped else []
     if text.startswith("["):
         text = text.split("]", 1)[1].strip()
     if not text.startswith("-A "):
