@@ -369,6 +369,8 @@ def nft_ruleset(nft: str, forward_extra: str = "") -> str:
         "table ip nat {\n"
         "\tchain DOCKER {\n"
         "\t\tiifname \"docker0\" counter packets 0 bytes 0 return\n"
+        "\t\tiifname != \"docker0\" tcp dport 8080 counter packets 0 bytes 0 dnat to "
+        "172.17.0.2:80\n"
         "\t}\n\n"
         "\tchain PREROUTING {\n"
         "\t\ttype nat hook prerouting priority dstnat; policy accept;\n"

@@ -142,7 +142,7 @@ class _Preparer:
     def __init__(self, lines: list[str], file: str, audited: frozenset[str],
                  blocks: list[_Block], banners: list[int]) -> None:
         self.lines, self.file, self.audited = lines, file, audited
-        self.blocks, self.banners = blocks, banners
+        self.blocks, self.banners = blocks, frozenset(banners)
         self.keep: set[int] = set()
         self.skipped: Counter[str] = Counter()
         self.audited_vlans = {int(i[4:]) for i in audited

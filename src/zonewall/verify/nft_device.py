@@ -36,8 +36,8 @@ if TYPE_CHECKING:
     from .nftables import _NftChain, _NftTable, _Parser
 
 __all__ = ["DEVICE_HOOKS", "OTHER_FAMILIES", "STAGES", "TABLE_OBJECTS", "Device",
-           "device_line", "device_rule", "skip_braced", "skip_object", "skip_other_family",
-           "skip_set"]
+           "device_line", "device_rule", "nat_user_chains", "new_only", "skip_braced",
+           "skip_object", "skip_other_family", "skip_set"]
 
 OTHER_FAMILIES = ("bridge", "arp", "netdev")
 DEVICE_HOOKS = ("prerouting", "forward", "input", "output", "postrouting", "ingress")
@@ -177,7 +177,25 @@ def _device_rule(p: _Parser, device: Device, table: _NftTable, chain: _NftChain
                                "match packets on the audited interfaces; restrict it with "
                                "iifname/oifname to interfaces that are not audited, or audit "
                                "by hand") from None
-    if chain.kind == "nat":  # only a connection's first packet meets a nat chain
-        states = frozenset({"NEW"}) if rule.states is None else rule.states & {"NEW"}
-        rule = dataclasses.replace(rule, states=states)
-    return rule
+    return new_only(rule) if chain.kind == "nat" else rule
+
+
+def new_only(rule: Rule) -> Rule:
+    """A rule of a nat chain: only a connection's first packet meets it."""
+    states = frozenset({"NEW"}) if rule.states is None else rule.states & {"NEW"}
+    return dataclasses.replace(rule, states=states)
+
+
+def nat_user_chains(table: _NftTable) -> set[str]:
+    """The regular chains a nat base chain of the table jumps to (directly or not): they
+    see only a connection's first packet too."""
+    todo = [c for c in table.chains.values() if c.kind == "nat" and c.hook is not None]
+    out: set[str] = set()
+    while todo:
+        chain = todo.pop()
+        for rule in (*chain.rules, *chain.box_rules):
+            target = table.chains.get(rule.target or "")
+            if target is not None and target.hook is None and target.name not in out:
+                out.add(target.name)
+                todo.append(target)
+    return out

@@ -39,6 +39,8 @@ from .nft_device import (
     Device,
     device_line,
     device_rule,
+    nat_user_chains,
+    new_only,
     skip_object,
     skip_other_family,
     skip_set,
@@ -472,8 +474,11 @@ class _Parser:
         # (stage, input hook?, priority, order, name, name of the copy for the box)
         bases: list[tuple[int, bool, int, int, str, str]] = []
         for t_index, ((family, tname), table) in enumerate(self.tables.items()):
+            under_nat = nat_user_chains(table)  # device output: their rules see NEW only
             for c_index, chain in enumerate(table.chains.values()):
                 qualified = f"{family} {tname} {chain.name}"
+                if chain.name in under_nat:
+                    chain.rules = [new_only(r) for r in chain.rules]
                 rules = tuple(_qualify(r, f"{family} {tname} ") for r in chain.rules)
                 for rule in (*chain.rules, *chain.box_rules):
                     if rule.target is not None and rule.target not in table.chains:
@@ -490,7 +495,8 @@ class _Parser:
                     chains[to_box_name] = Chain(to_box_name, tuple(
                         _qualify(r, f"{family} {tname} ") for r in chain.box_rules), policy,
                         chain.policy_ref)
-                if chain.hook in STAGES and family in (
+                after = chain.kind == "nat" and chain.hook == "postrouting"  # rules skipped
+                if chain.hook in STAGES and not after and family in (
                         ("ip6", "inet") if self.ipv6 else ("ip", "inet")):
                     bases.append((STAGES[chain.hook], chain.hook == "input", chain.priority,
                                   t_index * 10000 + c_index, qualified, to_box_name))
