@@ -57,7 +57,8 @@ API::
 Modules: `model` (expected behaviour from the IR), `replies` (the language's reply definitions),
 `rules` (the shared rule model), `names` (the protocol and ICMP-type names configs use, the
 verifier's own tables), `engine` (first-match evaluation over packet sets),
-`addresses` (address equivalence classes), `iptables`, `nftables` + `nft_rule`, `ios` +
+`addresses` (address equivalence classes), `iptables` + `iptables_words`, `nftables` +
+`nft_rule`, `ios` +
 `ios_ace` + `ios6` + `ios_vty` (parsers), `ipv6` (the iptables IPv6 companion's closure),
 `selfplane` (traffic to the gateway itself), `compare` (`validate`, `summarize`).
 
