@@ -139,8 +139,10 @@ class _Reader:
         try:
             return filter_chains(kept, self.file)
         except ConfigParseError as exc:
-            raise ConfigParseError(exc.file, exc.line, exc.text, f"{exc.message}: this rule "
-                                   "can match packets on the audited interfaces; restrict it "
+            marks = " (marks set in the mangle table are not modelled)" if "mark'" in \
+                exc.message else ""
+            raise ConfigParseError(exc.file, exc.line, exc.text, f"{exc.message}{marks}: this "
+                                   "rule can match packets on the audited interfaces; restrict it "
                                    "with -i/-o to interfaces that are not audited, or audit "
                                    "by hand") from None
 
