@@ -35,12 +35,13 @@ and the same commands as `show running-config` prints them.  Modelled exactly:
   open a management session; `ip address A M [secondary]` in an interface block is read as
   one of the switch's own addresses (traffic to them is compared as the gateway plane).
 
-Extended ACLs numbered 100-199 and 2000-2699 read as named ones (`ip access-list extended
-101`, as IOS-XE prints them).  Everything else (outbound ACLs, other object-group kinds,
-numbered standard ACLs, the one-line `access-list N` form, `shutdown`, any other command) is
-a `ConfigParseError`.  A whole `show running-config` goes through `ios_running` first (for
-`zonewall audit`), which keeps what this parser models and matters.  The entry grammar and
-object groups are parsed in `ios_ace`.  Semantics: an inbound ACL is first
+Extended ACLs numbered 100-199 and 2000-2699 (standard: 1-99, 1300-1999) read as named
+ones (`ip access-list extended 101`, as IOS-XE prints them).  Everything else (outbound
+ACLs, other object-group kinds, other numbers, the one-line `access-list N` form,
+`shutdown`, any other command) is a `ConfigParseError`.  A whole `show running-config` goes
+through `ios_running` first (for `zonewall audit`), which keeps what this parser models and
+matters.  The entry grammar and object groups are parsed in `ios_ace`.  Semantics: an
+inbound ACL is first
 match with an implicit deny; an interface with no ACL bound, or bound to an ACL that is
 undefined or has no entries, permits everything, as on IOS.  ACLs are stateless: the
 comparison checks the reply packets (`established`, UDP from the service port, echo-reply)

@@ -6,7 +6,8 @@ ACL: first match on the source address, implicit deny) and `transport input` (wh
 protocols a line takes).  Parsed fail-closed, as the rest of `ios`:
 
 * `ip access-list standard NAME`, entries `[SEQ] permit|deny any|host A|A WILDCARD [log]`
-  and `remark`; numbered standard ACLs are not modelled.
+  and `remark`; a numbered one (1-99, 1300-1999) reads the same, the one-line `access-list N`
+  form is not modelled.
 * `line vty N [M]` blocks: `access-class NAME in [vrf-also]`, `transport input ssh|telnet|all|none`
   (several words allowed), and lines that cannot change who connects (`exec-timeout`,
   `login ...`, `logging synchronous`, `session-timeout`, `transport output ...`,
@@ -87,9 +88,12 @@ class VtyConfig:
         self.lines: dict[int, _Settings] = {n: _Settings() for n in VTY_LINES}
 
     def open_std(self, words: list[str], n: int, fail: Fail) -> StdAcl:
-        if len(words) != 4 or not words[3][0].isalpha():
+        # IOS-XE prints a numbered standard ACL (1-99, 1300-1999) in this form too
+        numbered = len(words) == 4 and words[3].isdigit() and (
+            1 <= int(words[3]) <= 99 or 1300 <= int(words[3]) <= 1999)
+        if len(words) != 4 or not (words[3][0].isalpha() or numbered):
             raise fail("expected 'ip access-list standard NAME' (numbered ACLs are not "
-                       "modelled)")
+                       "modelled but for 1-99 and 1300-1999)")
         return self.std.setdefault(words[3], StdAcl(words[3], n))
 
     def std_line(self, acl: StdAcl, words: list[str], ref: RuleRef, fail: Fail,

@@ -114,7 +114,7 @@ def test_unmodelled_entry_fails_closed(line: str, message: str) -> None:
     ("interface Vlan10\n shutdown\n", "interface command is not modelled"),
     ("interface Vlan10\n ip nat inside\n", "interface command is not modelled"),
     ("access-list 101 permit ip any any\n", "command is not modelled"),
-    ("ip access-list standard 10\n", "numbered ACLs are not modelled"),
+    ("ip access-list standard 100\n", "numbered ACLs are not modelled"),
     ("ip access-list standard S\n permit object-group G\n", "object groups are not modelled"),
     ("ip access-list standard S\n permit any eq 22\n", "'eq 22' is not modelled"),
     ("line vty 0 15\n access-class S out\n", "only 'access-class NAME in"),
