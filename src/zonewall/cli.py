@@ -112,10 +112,12 @@ def cmd_audit(args: argparse.Namespace) -> int:
         _tell(f"zonewall audit: no gateway '{args.gateway}' (gateways: {known})\n")
         return EXIT_USAGE
     plan = plans[args.gateway]
+    if args.config == STDIN and args.file == STDIN:
+        _tell("zonewall audit: the policy and the config cannot both be standard input\n")
+        return EXIT_USAGE
     try:
-        with open(args.config, encoding="utf-8") as fh:
-            text = fh.read()
-    except (OSError, UnicodeDecodeError) as exc:
+        text = _read_config(args.config)
+    except OSError as exc:
         report = audit_error_report(args.file, plan.name, plan.platform, args.config,
                                     f"cannot read the config: {exc}")
     else:
@@ -125,7 +127,8 @@ def cmd_audit(args: argparse.Namespace) -> int:
         counters = _read_counters(args)
         if isinstance(counters, int):
             return counters
-        report = run_audit(compiled, args.file, plan.name, platform, args.config, text,
+        name = STDIN_NAME if args.config == STDIN else args.config
+        report = run_audit(compiled, args.file, plan.name, platform, name, text,
                            counters)
     if args.format == "json":
         sys.stdout.write(audit_json(report))
@@ -136,6 +139,17 @@ def cmd_audit(args: argparse.Namespace) -> int:
         stream = sys.stderr if report["result"] == "cannot-audit" else sys.stdout
         stream.write(out)  # audit_text escapes the user's and the device's text
     return int(report["exit_code"])
+
+
+def _read_config(path: str) -> str:
+    """The device output: a file, or standard input for `-` (`ssh fw iptables-save |
+    zonewall audit ... --config -`).  A banner or description in another encoding must not
+    stop the audit: such bytes become U+FFFD, and a line the audit reads with one in it fails
+    as unmodelled."""
+    if path == STDIN:
+        return sys.stdin.buffer.read().decode("utf-8", errors="replace")
+    with open(path, encoding="utf-8", errors="replace") as fh:
+        return fh.read()
 
 
 def _read_counters(args: argparse.Namespace) -> str | None | int:

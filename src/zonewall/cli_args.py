@@ -110,7 +110,8 @@ def build_parser(handlers: dict[str, Handler]) -> argparse.ArgumentParser:
     audit.add_argument("--gateway", required=True, metavar="NAME",
                        help="the gateway the config belongs to")
     audit.add_argument("--config", required=True, metavar="RUNNING",
-                       help="iptables-save output, an nft ruleset, or IOS show running-config")
+                       help="what the device prints: iptables-save, nft list ruleset, or IOS "
+                       "show running-config ('-': standard input)")
     audit.add_argument("--ipv6", action="store_true",
                        help="RUNNING is ip6tables-save output of an iptables gateway (its IPv6 "
                        "companion, which must forward no IPv6)")

@@ -8,12 +8,15 @@ not modelled is exit 2 naming the line."""
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 from device_outputs import ios_running, iptables_save, nft_ruleset
-from test_audit import zonewall
+from test_audit import ROOT, zonewall
 
 STYLES = ("17.9", "16.12", "15.2")
 
@@ -310,3 +313,13 @@ def test_a_missing_jump_suggests_the_load_lines_insert(built: Path, tmp_path: Pa
     assert blocked and all(i["decided_by"][0]["text"] == ":FORWARD DROP [0:0]"
                            and i["remediation"][0] == "iptables -I FORWARD 1 -j zw-forward"
                            for i in blocked)
+
+
+def test_config_from_standard_input_and_a_banner_in_latin_1(built: Path) -> None:
+    text = running_config(built).replace("Authorised access only.", "Zugriff f\xfcr Befugte.")
+    proc = subprocess.run(
+        [sys.executable, "-m", "zonewall", "audit", "examples/hospital.zw", "--gateway",
+         "dist_sw1", "--config", "-"], input=text.encode("latin-1"), capture_output=True,
+        cwd=ROOT, env=dict(os.environ, PYTHONPATH=str(ROOT / "src")), timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert b"<stdin>: gateway 'dist_sw1' (cisco-ios) enforces exactly the policy" in proc.stdout
