@@ -135,7 +135,7 @@ def cmd_audit(args: argparse.Namespace) -> int:
     elif args.format == "sarif":
         sys.stdout.write(audit_sarif(report, args.limit))
     else:
-        out = audit_text(report, args.limit)
+        out = audit_text(report, args.limit, getattr(args, "quiet", False))
         stream = sys.stderr if report["result"] == "cannot-audit" else sys.stdout
         stream.write(out)  # audit_text escapes the user's and the device's text
     return int(report["exit_code"])

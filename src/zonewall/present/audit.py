@@ -37,9 +37,9 @@ def _where(ref: Mapping[str, Any]) -> str:
     return f"{_t(ref['file'])}{line}: {_t(ref['text'])}"
 
 
-def audit_text(report: Mapping[str, Any], limit: int) -> str:
-    """The report for a terminal: a headline, then each item (up to `limit`), then what was
-    skipped."""
+def audit_text(report: Mapping[str, Any], limit: int, quiet: bool = False) -> str:
+    """The report for a terminal: each item (up to `limit`), what was skipped (not with
+    `quiet`), the unused statements, then the result line."""
     head = f"{_t(report['config'])}: gateway '{_t(report['gateway'])}' ({report['platform']})"
     out: list[str] = []
     if report["result"] == "cannot-audit":
@@ -56,7 +56,7 @@ def audit_text(report: Mapping[str, Any], limit: int) -> str:
     items = report["items"]
     for item in items[:limit]:
         out.extend(_item_text(item))
-    out.extend(_skipped_text(report["skipped"]))
+    out.extend(() if quiet else _skipped_text(report["skipped"]))
     out.extend(_counters_text(report.get("counters")))
     if not items:
         out.append(f"{head} enforces exactly the policy: no drift")
