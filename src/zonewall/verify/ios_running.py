@@ -37,6 +37,9 @@ from .rules import ConfigParseError
 __all__ = ["PreparedIos", "prepare_ios"]
 
 # Lines of an audited interface block that cannot change what it forwards or takes in.
+# `ip verify unicast` (uRPF) drops only sources not routed back through the interface: on a
+# served class's SVI sources outside the class, on the uplink sources in classes served here,
+# which the policy's model already expects dropped (spoofed), so it removes nothing needed.
 INERT_INTERFACE = (
     "no ip redirects", "no ip unreachables", "no ip proxy-arp", "ip proxy-arp", "ip mtu",
     "mtu", "load-interval", "ip pim", "ip igmp", "ip ospf", "ipv6 address", "ipv6 enable",
