@@ -137,42 +137,72 @@ def _checked(args: argparse.Namespace) -> CompiledPolicy | None:
 
 
 def cmd_audit(args: argparse.Namespace) -> int:
-    from zonewall.verify import ConfigParseError, summarize, validate
+    """Exit 0 no drift, 1 drift, 2 cannot audit (policy errors, unreadable or unmodelled
+    config, usage)."""
+    from zonewall.present.audit import audit_json, audit_sarif, audit_text
+    from zonewall.review.audit import audit_error_report, run_audit
 
     compiled = _checked(args)
     if compiled is None:
-        return EXIT_ERRORS
+        _tell("zonewall audit: the policy must check clean before a config can be audited "
+              "against it\n")
+        return EXIT_USAGE
     plans = {g.name: g for g in compiled.gateways}
     if args.gateway not in plans:
         known = ", ".join(sorted(plans)) or "none"
         _tell(f"zonewall audit: no gateway '{args.gateway}' (gateways: {known})\n")
         return EXIT_USAGE
     plan = plans[args.gateway]
-    try:
-        with open(args.config, encoding="utf-8") as fh:
-            text = fh.read()
-    except (OSError, UnicodeDecodeError) as exc:
-        _tell(f"zonewall audit: cannot read '{args.config}': {exc}\n")
-        return EXIT_ERRORS
-    platform = _audit_platform(args, plan.platform, text)
-    if platform is None:
+    if args.config == STDIN and args.file == STDIN:
+        _tell("zonewall audit: the policy and the config cannot both be standard input\n")
         return EXIT_USAGE
     try:
-        diffs = validate(compiled, plan.name, text, platform, filename=args.config)
-    except ConfigParseError as exc:
-        _tell(f"{args.config}:{exc.line}: error: {exc.message}\n  {exc.text}\n"
-              "zonewall audit reads configs fail-closed: a construct it cannot "
-              "model exactly is an error, never skipped\n")
-        return EXIT_ERRORS
-    if not diffs:
-        _tell(f"{args.config}: gateway '{plan.name}' ({platform}) enforces "
-              "exactly the policy: no drift\n", sys.stdout)
-        return EXIT_OK
-    for line in summarize(diffs):  # they quote the config's rules and the policy's texts
-        _tell(line + "\n", sys.stdout)
-    _tell(f"{args.config}: drift on gateway '{plan.name}': {len(diffs)} "
-          "difference(s) from the policy\n", sys.stdout)
-    return EXIT_ERRORS
+        text = _read_config(args.config)
+    except OSError as exc:
+        report = audit_error_report(args.file, plan.name, plan.platform, args.config,
+                                    f"cannot read the config: {exc}")
+    else:
+        platform = _audit_platform(args, plan.platform, text)
+        if platform is None:
+            return EXIT_USAGE
+        counters = _read_counters(args)
+        if isinstance(counters, int):
+            return counters
+        name = STDIN_NAME if args.config == STDIN else args.config
+        report = run_audit(compiled, args.file, plan.name, platform, name, text,
+                           counters)
+    if args.format == "json":
+        sys.stdout.write(audit_json(report))
+    elif args.format == "sarif":
+        sys.stdout.write(audit_sarif(report, args.limit))
+    else:
+        out = audit_text(report, args.limit, getattr(args, "quiet", False))
+        stream = sys.stderr if report["result"] == "cannot-audit" else sys.stdout
+        stream.write(out)  # audit_text escapes the user's and the device's text
+    return int(report["exit_code"])
+
+
+def _read_config(path: str) -> str:
+    """The device output: a file, or standard input for `-` (`ssh fw iptables-save |
+    zonewall audit ... --config -`).  A banner or description in another encoding must not
+    stop the audit: such bytes become U+FFFD, and a line the audit reads with one in it fails
+    as unmodelled."""
+    if path == STDIN:
+        return sys.stdin.buffer.read().decode("utf-8", errors="replace")
+    with open(path, encoding="utf-8", errors="replace") as fh:
+        return fh.read()
+
+
+def _read_counters(args: argparse.Namespace) -> str | None | int:
+    """The `--counters` file's text (None without it), or the exit code when unreadable."""
+    if args.counters is None:
+        return None
+    try:
+        with open(args.counters, encoding="utf-8") as fh:
+            return fh.read()
+    except (OSError, UnicodeDecodeError) as exc:
+        _tell(f"zonewall audit: cannot read the counters '{args.counters}': {exc}\n")
+        return EXIT_USAGE
 
 
 def _audit_platform(args: argparse.Namespace, platform: str, text: str) -> str | None:

@@ -18,7 +18,8 @@ EXIT_CODES = {
              "(or warnings with --warnings-as-errors), 2 usage",
     "build": "0 written, 1 nothing written (errors, failed assertions, a config that does not "
              "prove equal to the policy, an unusable output folder), 2 usage",
-    "audit": "0 no drift, 1 drift (or the policy or config cannot be read), 2 usage",
+    "audit": "0 no drift, 1 drift, 2 cannot audit (the policy has errors, the config cannot "
+             "be read or holds a construct that matters and is not modelled) or usage",
     "lab": "0 every probe as the policy says, 1 a probe disagrees or the policy has errors, "
            "2 not runnable here (needs root, Linux network namespaces, iptables/nft)",
     "matrix": "0 drawn, 1 the policy does not compile or OUT cannot be written, 2 usage",
@@ -115,10 +116,19 @@ def build_parser(handlers: dict[str, Handler]) -> argparse.ArgumentParser:
     audit.add_argument("--gateway", required=True, metavar="NAME",
                        help="the gateway the config belongs to")
     audit.add_argument("--config", required=True, metavar="RUNNING",
-                       help="iptables-save output, an nft ruleset, or IOS show running-config")
+                       help="what the device prints: iptables-save, nft list ruleset, or IOS "
+                       "show running-config ('-': standard input)")
     audit.add_argument("--ipv6", action="store_true",
                        help="RUNNING is ip6tables-save output of an iptables gateway (its IPv6 "
                        "companion, which must forward no IPv6)")
+    audit.add_argument("--format", choices=("text", "json", "sarif"), default="text",
+                       help="text (default), json (docs/language.md, section 12) or sarif")
+    audit.add_argument("--counters", metavar="FILE",
+                       help="the device's hit counters (iptables-save -c, iptables -L -v -x -n, "
+                       "nft list ruleset, IOS show access-lists): report the policy statements "
+                       "whose rules matched nothing")
+    audit.add_argument("--limit", type=_positive, default=20, metavar="N",
+                       help="drift items shown in text and sarif (default 20; json has all)")
 
     lab = add("lab", "load the built configs into network namespaces and probe every flow "
               "with real sockets (needs root on Linux)")
@@ -235,3 +245,10 @@ def _adder(sub: argparse._SubParsersAction[_Parser],
 
 def _policy(command: argparse.ArgumentParser) -> None:
     command.add_argument("file", metavar="FILE", help=POLICY_HELP)
+
+
+def _positive(text: str) -> int:
+    """An argparse type: a whole number of at least 1."""
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, not '{text}'")
+    return int(text)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -26,9 +27,9 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
-def audit(gateway: str, config: Path) -> subprocess.CompletedProcess[str]:
+def audit(gateway: str, config: Path, *more: str) -> subprocess.CompletedProcess[str]:
     return zonewall("audit", "examples/hospital.zw", "--gateway", gateway, "--config",
-                    str(config))
+                    str(config), *more)
 
 
 def test_generated_configs_show_no_drift(built: Path) -> None:
@@ -59,7 +60,10 @@ def test_an_inserted_accept_all_is_drift_naming_the_line(built: Path, tmp_path: 
     proc = audit("core_fw", bad)
     assert proc.returncode == 1
     assert "permits-too-much" in proc.stdout and "-A FORWARD -j ACCEPT" in proc.stdout
-    assert "guest_wifi" in proc.stdout  # names the flows it opens
+    report = json.loads(audit("core_fw", bad, "--format", "json").stdout)
+    assert any(p["src"].startswith("class guest_wifi") for i in report["items"]
+               for p in i["pairs"])  # names the flows it opens
+    assert report["items"][0]["remediation"][0] == "iptables -D FORWARD -j ACCEPT"
 
 
 def test_a_missing_jump_is_drift(built: Path, tmp_path: Path) -> None:
@@ -109,7 +113,7 @@ def test_an_unknown_construct_fails_closed(built: Path, tmp_path: Path) -> None:
     odd = tmp_path / "odd.rules"
     odd.write_text(text.replace("COMMIT", "-A zw-main -m time --timestart 08:00 -j ACCEPT\nCOMMIT"))
     proc = audit("core_fw", odd)
-    assert proc.returncode == 1
+    assert proc.returncode == 2  # cannot audit
     assert "Traceback" not in proc.stderr and "odd.rules:" in proc.stderr
 
 
@@ -143,7 +147,7 @@ def test_a_chain_loop_fails_closed_at_the_jump(built: Path, tmp_path: Path, loop
     looped.write_text(running(text).replace("COMMIT\n", decls + "-A zw-main -j zw-loop\n"
                                             + loop + "COMMIT\n"))
     proc = audit("core_fw", looped)
-    assert proc.returncode == 1, proc.stdout
+    assert proc.returncode == 2, proc.stdout
     assert "Traceback" not in proc.stderr and "chain loop zw-loop" in proc.stderr
     assert "looped.rules:" in proc.stderr
 

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from zonewall.verify.iptables import _split_escaped, _split_unescaped, split_words
+from zonewall.verify.iptables_words import _split_escaped, _split_unescaped, split_words
 
 LINES = st.text(alphabet='ab "\t\u00a0-', max_size=30)
 

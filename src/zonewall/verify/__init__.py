@@ -57,14 +57,23 @@ API::
 Modules: `model` (expected behaviour from the IR), `replies` (the language's reply definitions),
 `rules` (the shared rule model), `names` (the protocol and ICMP-type names configs use, the
 verifier's own tables), `engine` (first-match evaluation over packet sets),
-`addresses` (address equivalence classes), `iptables`, `nftables` + `nft_rule`, `ios` +
-`ios6` + `ios_vty` (parsers), `ipv6` (the iptables IPv6 companion's closure), `selfplane`
-(traffic to the gateway itself), `compare` (`validate`, `summarize`).
+`addresses` (address equivalence classes), `iptables` + `iptables_words`, `nftables` +
+`nft_rule`, `ios` +
+`ios_ace` + `ios6` + `ios_vty` (parsers), `ipv6` (the iptables IPv6 companion's closure),
+`selfplane` (traffic to the gateway itself), `compare` (`validate`, `summarize`).
+
+Device output (`zonewall audit`): `audit` (`audit_config` -> `AuditResult`: the differences
+and what was skipped) reads a device's whole output through `ios_running` (a full `show
+running-config`), `iptables_tables` (every table of `iptables-save`) and `nft_device` (`nft
+list ruleset` with other tables, families and hooks): what cannot change forwarding on the
+gateway's audited interfaces is skipped and counted, what can is modelled or refused with
+the line, the construct and what to do.
 """
 
 from __future__ import annotations
 
 from .addresses import Group, address_groups
+from .audit import AuditResult, audit_config
 from .compare import KINDS, Difference, parse_config, summarize, validate
 from .engine import Cell, Evaluator
 from .ios import parse_ios
@@ -75,6 +84,7 @@ from .rules import ConfigParseError, RuleRef, Ruleset
 
 __all__ = [
     "KINDS",
+    "AuditResult",
     "Cell",
     "ConfigParseError",
     "Difference",
@@ -84,6 +94,7 @@ __all__ = [
     "RuleRef",
     "Ruleset",
     "address_groups",
+    "audit_config",
     "parse_config",
     "parse_ios",
     "parse_iptables",

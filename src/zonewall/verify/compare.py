@@ -29,7 +29,8 @@ On stateful platforms (iptables, nftables) packets entering on an interface the 
 describe are checked too: none may start anything toward a served class (leaving on its
 interface).  Where else they go is not the policy's business (the box's own rules decide), so
 those cells are not compared.  Such interfaces are stood for by one name no rule tests,
-`(other)`, plus, for every wildcard the rules test (`eth+`), a name it matches.
+`(other)`, plus, for every wildcard the rules test (`eth+`), a name it matches, and every
+other name a rule tests as ingress (`docker0`).
 
 When the model and the config both treat every destination alike for a source (spoofed or
 transit sources), one comparison covers the whole row and is reported with destination None.
@@ -53,6 +54,7 @@ from .ios import IosRuleset, parse_ios
 from .ios6 import V6Finding
 from .ios_vty import vty_findings
 from .iptables import parse_iptables
+from .iptables_tables import Device, parse_iptables_device
 from .ipv6 import IPV6_COMPANION, ipv6_differences, nft_ipv6_differences
 from .model import GatewayModel
 from .names import PROTOCOL_LABELS
@@ -86,7 +88,8 @@ def parse_config(platform: str, text: str, filename: str) -> Ruleset:
 
 
 def validate(compiled: CompiledPolicy, gateway_name: str, config_text: str, platform: str,
-             *, filename: str | None = None) -> list[Difference]:
+             *, filename: str | None = None, device: Device | None = None
+             ) -> list[Difference]:
     """Every difference between a gateway's config and the policy's enforcement model.
 
     Args:
@@ -95,6 +98,9 @@ def validate(compiled: CompiledPolicy, gateway_name: str, config_text: str, plat
         config_text: the config as text (generated, or read back from a device).
         platform: "iptables", "nftables", "cisco-ios" or "ip6tables" (the IPv6 companion).
         filename: the name used in rule references (default `<gateway>`).
+        device: the text is a device's whole output (`audit`): iptables and nftables read
+            every table, skipping (and counting in `device.skipped`) what cannot change
+            forwarding on `device.audited` (`iptables_tables`, `nftables`).
 
     Returns:
         The differences, sorted; empty when the config enforces exactly the policy.
@@ -107,7 +113,14 @@ def validate(compiled: CompiledPolicy, gateway_name: str, config_text: str, plat
         return ipv6_differences(compiled, gateway_name, config_text,
                                 filename or f"<{gateway_name}>")
     file = filename or f"<{gateway_name}>"
-    ruleset = parse_config(platform, config_text, file)
+    if device is not None and platform == "iptables":
+        ruleset = parse_iptables_device(config_text, file, device)
+        check_chain_loops(ruleset)
+    elif device is not None and platform == "nftables":
+        ruleset = parse_nftables(config_text, file, device=device)
+        check_chain_loops(ruleset)
+    else:
+        ruleset = parse_config(platform, config_text, file)
     if isinstance(ruleset, IosRuleset):
         own = own_addresses(GatewayModel(compiled, gateway_name), ruleset)
         diffs = _Validator(compiled, gateway_name, ruleset, own).run()
@@ -120,8 +133,9 @@ def validate(compiled: CompiledPolicy, gateway_name: str, config_text: str, plat
                          f"gateway:{gateway_name}", f.packets, f.condition, f.rules, f.example)
               for f in findings]
     if platform == "nftables":  # its inet table must drop IPv6 too
+        again = None if device is None else Device(device.audited, device.served)  # counted
         diffs += nft_ipv6_differences(compiled, gateway_name,
-                                      parse_nftables_ipv6(config_text, file))
+                                      parse_nftables_ipv6(config_text, file, device=again))
     return diffs
 
 
@@ -237,12 +251,15 @@ class _Validator:
         """Names standing for every interface the policy does not describe (see the module
         docstring): one that no rule tests, and one matching each wildcard rules test."""
         prefixes: set[str] = set()
+        exact: set[str] = set()
         for chain in self.ruleset.chains.values():
             for rule in chain.rules:
                 if rule.iif is not None:
                     prefixes.update(rule.iif.prefixes)
+                    exact.update(rule.iif.names)
         known = set(self.model.interfaces)
-        names = [f"{p}{OTHER}" for p in sorted(prefixes)]
+        # an interface a rule names (docker0) is one of them too: its rules may accept
+        names = [f"{p}{OTHER}" for p in sorted(prefixes)] + sorted(exact - known)
         return [n for n in dict.fromkeys([OTHER, *names]) if n not in known]
 
     def _notable_sources(self, ingress: str) -> set[int]:

@@ -6,8 +6,9 @@ ACL: first match on the source address, implicit deny) and `transport input` (wh
 protocols a line takes).  Parsed fail-closed, as the rest of `ios`:
 
 * `ip access-list standard NAME`, entries `[SEQ] permit|deny any|host A|A WILDCARD [log]`
-  and `remark`; numbered standard ACLs are not modelled.
-* `line vty N [M]` blocks: `access-class NAME in`, `transport input ssh|telnet|all|none`
+  and `remark`; a numbered one (1-99, 1300-1999) reads the same, the one-line `access-list N`
+  form is not modelled.
+* `line vty N [M]` blocks: `access-class NAME in [vrf-also]`, `transport input ssh|telnet|all|none`
   (several words allowed), and lines that cannot change who connects (`exec-timeout`,
   `login ...`, `logging synchronous`, `session-timeout`, `transport output ...`,
   `privilege level N`, `length N`).  Anything else is a `ConfigParseError`.
@@ -87,9 +88,12 @@ class VtyConfig:
         self.lines: dict[int, _Settings] = {n: _Settings() for n in VTY_LINES}
 
     def open_std(self, words: list[str], n: int, fail: Fail) -> StdAcl:
-        if len(words) != 4 or not words[3][0].isalpha():
+        # IOS-XE prints a numbered standard ACL (1-99, 1300-1999) in this form too
+        numbered = len(words) == 4 and words[3].isdigit() and (
+            1 <= int(words[3]) <= 99 or 1300 <= int(words[3]) <= 1999)
+        if len(words) != 4 or not (words[3][0].isalpha() or numbered):
             raise fail("expected 'ip access-list standard NAME' (numbered ACLs are not "
-                       "modelled)")
+                       "modelled but for 1-99 and 1300-1999)")
         return self.std.setdefault(words[3], StdAcl(words[3], n))
 
     def std_line(self, acl: StdAcl, words: list[str], ref: RuleRef, fail: Fail,
@@ -124,8 +128,9 @@ class VtyConfig:
     def line_command(self, lines: range, words: list[str], stripped: str, ref: RuleRef,
                      fail: Fail) -> None:
         if words[0] == "access-class":
-            if len(words) != 3 or words[2] != "in":
-                raise fail("only 'access-class NAME in' is modelled")
+            # `vrf-also` widens the class to sessions from VRF interfaces: the same filter
+            if words[2:] not in (["in"], ["in", "vrf-also"]):
+                raise fail("only 'access-class NAME in [vrf-also]' is modelled")
             for n in lines:
                 self._at(n).acl = (words[1], ref)
         elif words[:2] == ["transport", "input"] and len(words) > 2:

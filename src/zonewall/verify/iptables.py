@@ -42,6 +42,7 @@ from functools import partial
 
 from zonewall.packets import ICMP, PORT_SPAN, TCP, UDP, PacketSet
 
+from .iptables_words import split_words
 from .names import IANA_PROTOCOLS, IPTABLES_ICMP
 from .rules import (
     EVERYTHING,
@@ -56,7 +57,8 @@ from .rules import (
     parse_prefix,
 )
 
-__all__ = ["ENTRY", "OWN_PREFIX", "parse_iptables", "split_words"]
+__all__ = ["ENTRY", "OWN_PREFIX", "RuleParser", "Table", "filter_chains", "parse_iptables",
+           "read_tables", "split_words"]
 
 ENTRY = "zw-forward"  # zonewall's entry chain: FORWARD's first rule jumps to it
 INPUT_ENTRY = "zw-input"  # zonewall's chain for traffic to the box: INPUT's first rule
@@ -83,101 +85,10 @@ MODULE_OPTIONS = {
 TARGET_OPTIONS = {"LOG": {"--log-prefix", "--log-level"}, "REJECT": {"--reject-with"}}
 
 
-def split_words(text: str) -> list[str]:
-    """Split like iptables-restore: whitespace separates, double quotes group, and inside
-    them a backslash escapes the next character (`\\"`, `\\\\`, and `\\'` as iptables-save
-    writes it); outside quotes a backslash is an ordinary character.  Raises ValueError on an
-    unterminated quote."""
-    if "\\" not in text:
-        return _split_unescaped(text)
-    return _split_escaped(text)
-
-
-def _split_unescaped(text: str) -> list[str]:
-    """`split_words` for text without a backslash: the pieces between quotes alternate
-    outside / inside, so whole pieces are split (or kept) at once."""
-    parts = text.split('"')
-    if len(parts) % 2 == 0:
-        raise ValueError("unterminated double quote")
-    if _quotes_stand_alone(parts):  # as generated: '-m comment --comment "a b" -j ACCEPT'
-        words = parts[0].split()
-        for n in range(1, len(parts), 2):
-            words.append(parts[n])
-            words.extend(parts[n + 1].split())
-        return words
-    words = []
-    cur: str | None = None  # the word being built (None: none started)
-    for n, part in enumerate(parts):
-        if n % 2:  # inside quotes: literal, and it starts a word even when empty
-            cur = part if cur is None else cur + part
-            continue
-        if not part:
-            continue
-        pieces = part.split()
-        if part[0].isspace() and cur is not None:
-            words.append(cur)
-            cur = None
-        if not pieces:
-            continue
-        cur = pieces[0] if cur is None else cur + pieces[0]
-        for piece in pieces[1:]:
-            words.append(cur)
-            cur = piece
-        if part[-1].isspace():
-            words.append(cur)
-            cur = None
-    if cur is not None:
-        words.append(cur)
-    return words
-
-
-def _quotes_stand_alone(parts: list[str]) -> bool:
-    """Whether every quoted piece has whitespace or the end of the text on both sides, so each
-    is one word and the text between them splits on whitespace alone."""
-    last = len(parts) - 1
-    for n in range(0, last + 1, 2):
-        part = parts[n]
-        if not part:
-            if 0 < n < last:
-                return False
-            continue
-        if (n > 0 and not part[0].isspace()) or (n < last and not part[-1].isspace()):
-            return False
-    return True
-
-
-def _split_escaped(text: str) -> list[str]:
-    words: list[str] = []
-    cur: list[str] = []
-    quoted = started = False
-    i = 0
-    while i < len(text):
-        c = text[i]
-        if c == "\\" and quoted and i + 1 < len(text):
-            cur.append(text[i + 1])
-            started = True
-            i += 2
-            continue
-        if c == '"':
-            quoted = not quoted
-            started = True
-        elif c.isspace() and not quoted:
-            if started:
-                words.append("".join(cur))
-            cur, started = [], False
-        else:
-            cur.append(c)
-            started = True
-        i += 1
-    if quoted:
-        raise ValueError("unterminated double quote")
-    if started:
-        words.append("".join(cur))
-    return words
-
-
 @dataclass
 class _Table:
+    """One `*table` block: chain policies and rules (words after the chain name), by chain."""
+
     name: str
     line: int
     policies: dict[str, tuple[str | None, int, str]] = field(default_factory=dict)
@@ -191,6 +102,12 @@ def parse_iptables(text: str, file: str = "<iptables>", *, memoise: bool = True)
 
     `memoise=False` parses every rule on its own (slower, same result: the tests compare).
     """
+    return _build(read_tables(text, file), file, memoise)
+
+
+def read_tables(text: str, file: str) -> dict[str, Table]:
+    """The tables of iptables-save/-restore text: chain declarations and rules as words,
+    checked for structure (tables committed, rules in declared chains) but not parsed."""
     tables: dict[str, _Table] = {}
     cur: _Table | None = None
     for n, raw in enumerate(text.splitlines(), 1):
@@ -203,7 +120,7 @@ def parse_iptables(text: str, file: str = "<iptables>", *, memoise: bool = True)
             _rule_line(cur, line, file, n, raw)
     if cur is not None:
         raise ConfigParseError(file, cur.line, f"*{cur.name}", "table is never committed")
-    return _build(tables, file, memoise)
+    return tables
 
 
 def _control_line(tables: dict[str, _Table], cur: _Table | None, line: str, fail: Fail, n: int,
@@ -294,15 +211,7 @@ def _build(tables: dict[str, _Table], file: str, memoise: bool) -> Ruleset:
     own = not raw.lstrip().startswith(":FORWARD")
     if own:
         _check_own_objects(tables, file)
-    chains: dict[str, Chain] = {}
-    memo = _RuleMemo(filt, file)
-    for name, rules in filt.rules.items():
-        if memoise:
-            parsed = memo.parse(rules)
-        else:
-            parsed = tuple(_RuleParser(w, file, n, raw, filt).parse() for w, n, raw in rules)
-        policy, pn, praw = filt.policies[name]
-        chains[name] = Chain(name, parsed, policy, RuleRef(file, pn, praw))
+    chains = filter_chains(filt, file, memoise)
     if own:
         chains["FORWARD"] = Chain(
             "FORWARD",
@@ -321,6 +230,20 @@ def _build(tables: dict[str, _Table], file: str, memoise: bool) -> Ruleset:
                     + ": the box's own rules, assumed to accept anything"))
     return Ruleset("iptables", file, chains, default_entry=("FORWARD",),
                    input_entry=("INPUT",))
+
+
+def filter_chains(filt: Table, file: str, memoise: bool = True) -> dict[str, Chain]:
+    """The filter table's chains, every rule parsed (fail closed)."""
+    chains: dict[str, Chain] = {}
+    memo = _RuleMemo(filt, file)
+    for name, rules in filt.rules.items():
+        if memoise:
+            parsed = memo.parse(rules)
+        else:
+            parsed = tuple(_RuleParser(w, file, n, raw, filt).parse() for w, n, raw in rules)
+        policy, pn, praw = filt.policies[name]
+        chains[name] = Chain(name, parsed, policy, RuleRef(file, pn, praw))
+    return chains
 
 
 def _check_own_objects(tables: dict[str, _Table], file: str) -> None:
@@ -633,3 +556,7 @@ def _complement(ivs: tuple[tuple[int, int], ...]) -> tuple[tuple[int, int], ...]
     if nxt < PORT_SPAN:
         out.append((nxt, PORT_SPAN - 1))
     return tuple(out)
+
+
+Table = _Table  # for `iptables_tables`, which reads the other tables of a device's output
+RuleParser = _RuleParser

@@ -21,6 +21,8 @@ if TYPE_CHECKING:
 __all__ = ["NFT_STATES", "RuleParser"]
 
 NFT_STATES = frozenset({"new", "established", "related", "invalid", "untracked"})
+NAT_STATEMENTS = frozenset({"dnat", "redirect", "snat", "masquerade"})
+MARKS = frozenset({"mark", "priority"})
 
 
 class RuleParser:
@@ -43,6 +45,7 @@ class RuleParser:
         self.target_at: int | None = None  # the token the target came from
         self.verdict_seen = False
         self.ipv4 = False  # an `ip ...` or `icmp type` match: never matches an IPv6 packet
+        self.local: bool | None = None  # `fib daddr type [!=] local` (device output only)
 
     def parse(self) -> Rule:
         p = self.p
@@ -75,6 +78,21 @@ class RuleParser:
         # One branch per keyword of the grammar, in the order the docstring lists them:
         # long, but a flat dispatch is easier to check against the syntax than a table.
         p = self.p
+        if p.device is not None and word in ("meta", "ct") and p.peek() in MARKS \
+                and p.i + 1 < len(p.words) and p.words[p.i + 1] == "set":
+            p.i += 3  # `meta mark set 0x1`, `ct mark set meta mark`: marks only (device)
+            if p.words[p.i - 1] in ("meta", "ct"):
+                p.next("a key")
+            return
+        if word == "fib" and p.device is not None:
+            if p.next("daddr") != "daddr" or p.next("type") != "type":
+                raise p.err("only 'fib daddr type local' is modelled")
+            neg = self.negated()
+            if p.next("local") != "local":
+                raise p.err("only 'fib daddr type local' is modelled")
+            self.once("fib daddr type")
+            self.local = not neg
+            return
         if word == "meta":
             word = p.next("a meta key")
             if word == "nfproto":  # IPv4 only: what an `ip ...` match implies in inet
@@ -253,6 +271,12 @@ class RuleParser:
             self.action = word.upper()
             self.target_at = p.i
             self.target = p.next("a chain name")
+        elif p.device is not None and word in NAT_STATEMENTS:
+            # device output (`nft_device`): dnat/redirect divert the packet from the address
+            # it was sent to (a drop, for the audit); snat/masquerade act after the filter
+            self.action = "DROP" if word in ("dnat", "redirect") else "CONTINUE"
+            while p.peek() not in ("\n", ";", "}", "comment", None):
+                p.i += 1
         else:
             raise p.err(f"'{word}' is not modelled")
         self.verdict_seen = True

@@ -31,6 +31,20 @@ from dataclasses import dataclass, field
 from zonewall.packets import PORT_SPAN, PacketSet
 
 from .names import IANA_PROTOCOLS, NFT_ICMP
+from .nft_device import (
+    DEVICE_HOOKS,
+    OTHER_FAMILIES,
+    STAGES,
+    TABLE_OBJECTS,
+    Device,
+    device_line,
+    device_rule,
+    nat_user_chains,
+    new_only,
+    skip_object,
+    skip_other_family,
+    skip_set,
+)
 from .nft_rule import RuleParser
 from .rules import (
     Chain,
@@ -65,10 +79,13 @@ class _NftChain:
     name: str
     line: int
     hook: str | None = None
+    kind: str = "filter"  # the base chain's type: filter, nat (device output only)
     priority: int = 0
     policy: str = "accept"
     policy_ref: RuleRef | None = None
     rules: list[Rule] = field(default_factory=list)
+    # device output: the rules as a packet to the box meets them (`fib daddr type local`)
+    box_rules: list[Rule] = field(default_factory=list)
 
 
 @dataclass
@@ -81,25 +98,32 @@ class _NftTable:
     memo: dict[tuple[str | None, ...], tuple[Rule, int | None]] = field(default_factory=dict)
 
 
-def parse_nftables(text: str, file: str = "<nftables>", *, memoise: bool = True) -> Ruleset:
+def parse_nftables(text: str, file: str = "<nftables>", *, memoise: bool = True,
+                   device: Device | None = None) -> Ruleset:
     """Parse an nft ruleset into a `Ruleset` whose entry is every forward base chain.
 
     `memoise=False` parses every rule on its own (slower, same result: the tests compare).
+    `device`: the text is a device's whole `nft list ruleset` (`zonewall audit`; see
+    `nft_device`): other families, hooks and chain types are read, and what cannot change
+    forwarding on `device.audited` is skipped and counted in `device.skipped`.
     """
-    return _Parser(text, file, memoise).parse()
+    return _Parser(text, file, memoise, device=device).parse()
 
 
-def parse_nftables_ipv6(text: str, file: str = "<nftables>") -> Ruleset:
+def parse_nftables_ipv6(text: str, file: str = "<nftables>", *,
+                        device: Device | None = None) -> Ruleset:
     """The same ruleset as IPv6 packets see it: the forward base chains of `ip6` and `inet`
     tables, where a rule with an `ip saddr|daddr|protocol` or `icmp type` match never
     matches (it is kept, with no keys, so line numbers stay).  Addresses and protocols of
     IPv6 itself (`ip6 saddr`, `icmpv6`) are not modelled and fail closed as always."""
-    return _Parser(text, file, memoise=False, ipv6=True).parse()
+    return _Parser(text, file, memoise=False, ipv6=True, device=device).parse()
 
 
 class _Parser:
-    def __init__(self, text: str, file: str, memoise: bool = True, ipv6: bool = False) -> None:
+    def __init__(self, text: str, file: str, memoise: bool = True, ipv6: bool = False,
+                 device: Device | None = None) -> None:
         self.file = file
+        self.device = device
         self.memoise = memoise and not ipv6
         self.ipv6 = ipv6
         self.lines = text.splitlines()
@@ -184,6 +208,10 @@ class _Parser:
             elif word in ("table", "add") and (word == "table" or self.peek() == "table"):
                 if word == "add":
                     self.i += 1
+                if self.device is not None and self.peek() in OTHER_FAMILIES:
+                    skip_other_family(self, self.device, line)
+                    self.end_statement()
+                    continue
                 ident = self.table_ident()
                 table = self.tables.setdefault(ident, _NftTable(*ident))
                 if self.peek() == "{":
@@ -218,6 +246,8 @@ class _Parser:
                 chain = table.chains.setdefault(name, _NftChain(name, line))
                 self.expect("{")
                 self.chain_body(table, chain)
+            elif self.device is not None and word in TABLE_OBJECTS and self.peek() != "{":
+                skip_object(self, self.device, word)  # `map NAME { ... }`, `flowtable ...`
             else:
                 raise self._err(line, f"'{word}' is not modelled in a table")
             self.end_statement()
@@ -233,7 +263,10 @@ class _Parser:
             if word == "type":
                 kind = self.next("a set type")
                 if kind not in ("ipv4_addr", "inet_service", "inet_proto"):
-                    raise self.err(f"set type '{kind}' is not modelled")
+                    if self.device is None:
+                        raise self.err(f"set type '{kind}' is not modelled")
+                    skip_set(self, self.device, kind)  # a rule using it is refused
+                    return
             elif word == "flags":
                 flags = [self.next("a flag")]
                 while self.peek() == ",":
@@ -269,6 +302,8 @@ class _Parser:
                 raise self.err("expected '}'")
             if self.peek() == "type":
                 self.base_chain(chain)
+            elif self.device is not None and self.peek() in ("devices", "device"):
+                device_line(self, self.device, chain)
             elif self.peek() == "policy":
                 line = self.line()
                 self.i += 1
@@ -276,6 +311,8 @@ class _Parser:
                 if chain.policy not in ("accept", "drop"):
                     raise self.err(f"policy '{chain.policy}' is not modelled")
                 chain.policy_ref = RuleRef(self.file, line, self.lines[line - 1])
+            elif self.device is not None:
+                device_rule(self, self.device, table, chain)
             else:
                 chain.rules.append(self.rule(table))
             self.end_statement()
@@ -286,11 +323,15 @@ class _Parser:
         start = self.i
         key, targets = self.rule_key(start)
         seen = table.memo.get(key) if self.memoise else None
+        self.last_local: bool | None = None
         if seen is None:
             parser = RuleParser(self, table)
             rule = parser.parse()
+            self.last_local = parser.local
             if self.ipv6 and parser.ipv4:
                 return Rule(rule.ref, "CONTINUE", keys=PacketSet())  # never matches IPv6
+            if parser.local is not None:
+                return rule  # not memoised: the memo does not keep `local`
             read_at = () if parser.target_at is None else (parser.target_at - start,)
             if self.memoise and key and self.i == start + len(key) and targets == read_at:
                 table.memo[key] = (rule, targets[0] if targets else None)
@@ -334,11 +375,13 @@ class _Parser:
     def base_chain(self, chain: _NftChain) -> None:
         line = self.line()
         self.i += 1
-        if self.next("a chain type") != "filter" or self.next("'hook'") != "hook":
+        chain.kind = self.next("a chain type")
+        if (chain.kind != "filter" and self.device is None) or self.next("'hook'") != "hook":
             raise self.err("only 'type filter hook ...' base chains are modelled")
         chain.hook = self.next("a hook")
-        if chain.hook not in ("forward", "input", "output"):
-            raise self.err(f"hook '{chain.hook}' is not modelled")
+        hooks = DEVICE_HOOKS if self.device is not None else ("forward", "input", "output")
+        if chain.hook not in hooks or chain.kind not in ("filter", "nat", "route"):
+            raise self.err(f"{chain.kind} hook '{chain.hook}' is not modelled")
         if self.next("'priority'") != "priority":
             raise self.err("expected 'priority'")
         chain.priority = self.priority()
@@ -428,12 +471,16 @@ class _Parser:
     # -- result ---------------------------------------------------------------------------------
     def ruleset(self) -> Ruleset:
         chains: dict[str, Chain] = {}
-        bases: list[tuple[bool, int, int, str]] = []  # (input hook?, priority, order, name)
+        # (stage, input hook?, priority, order, name, name of the copy for the box)
+        bases: list[tuple[int, bool, int, int, str, str]] = []
         for t_index, ((family, tname), table) in enumerate(self.tables.items()):
+            under_nat = nat_user_chains(table)  # device output: their rules see NEW only
             for c_index, chain in enumerate(table.chains.values()):
                 qualified = f"{family} {tname} {chain.name}"
+                if chain.name in under_nat:
+                    chain.rules = [new_only(r) for r in chain.rules]
                 rules = tuple(_qualify(r, f"{family} {tname} ") for r in chain.rules)
-                for rule in chain.rules:
+                for rule in (*chain.rules, *chain.box_rules):
                     if rule.target is not None and rule.target not in table.chains:
                         raise ConfigParseError(self.file, rule.ref.line, rule.ref.text,
                                                f"jump to undefined chain '{rule.target}'")
@@ -442,12 +489,20 @@ class _Parser:
                                                "jump to a base chain")
                 policy = chain.policy.upper() if chain.hook is not None else None
                 chains[qualified] = Chain(qualified, rules, policy, chain.policy_ref)
-                if chain.hook in ("forward", "input") and family in (
+                to_box_name = qualified
+                if chain.hook == "prerouting":  # device output: its rules as the box sees them
+                    to_box_name = qualified + " (to the box)"
+                    chains[to_box_name] = Chain(to_box_name, tuple(
+                        _qualify(r, f"{family} {tname} ") for r in chain.box_rules), policy,
+                        chain.policy_ref)
+                after = chain.kind == "nat" and chain.hook == "postrouting"  # rules skipped
+                if chain.hook in STAGES and not after and family in (
                         ("ip6", "inet") if self.ipv6 else ("ip", "inet")):
-                    bases.append((chain.hook != "forward", chain.priority,
-                                  t_index * 10000 + c_index, qualified))
-        entry = tuple(name for fwd, _, _, name in sorted(bases) if not fwd)
-        to_box = tuple(name for inp, _, _, name in sorted(bases) if inp)
+                    bases.append((STAGES[chain.hook], chain.hook == "input", chain.priority,
+                                  t_index * 10000 + c_index, qualified, to_box_name))
+        # prerouting, then forward (and postrouting), or input: every chain must accept
+        entry = tuple(b[4] for b in sorted(bases) if b[0] != 1 or not b[1])
+        to_box = tuple(b[5] for b in sorted(bases) if b[0] == 0 or b[1])
         return Ruleset("nftables", self.file, chains, default_entry=entry, input_entry=to_box)
 
 

@@ -20,7 +20,7 @@ import pytest
 
 from tests.kernel_util import require_tool, unavailable
 from zonewall.packets import ICMP_TYPES, PROTO_NAMES
-from zonewall.verify.ios import IOS_ICMP, IOS_PROTOCOLS
+from zonewall.verify.ios_ace import IOS_ICMP, IOS_PROTOCOLS
 from zonewall.verify.ios6 import ICMP6_TYPES
 from zonewall.verify.names import IANA_PROTOCOLS, IPTABLES_ICMP, NFT_ICMP, PROTOCOL_LABELS
 
