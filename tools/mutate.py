@@ -54,7 +54,7 @@ TARGETS: dict[str, tuple[str, ...]] = {
                                 "tests/unit/verify/test_verify_names.py", *FLOW_TESTS,
                                 "tests/unit/verify"),
     "src/zonewall/compiler/flows.py": FLOW_TESTS,
-    "src/zonewall/compiler/verify.py": ("tests/unit/compiler/test_verify.py", *FLOW_TESTS),
+    "src/zonewall/compiler/assertions.py": ("tests/unit/compiler/test_assertions.py", *FLOW_TESTS),
     **{f"src/zonewall/verify/{p.name}": VERIFY_TESTS
        for p in sorted((ROOT / "src" / "zonewall" / "verify").glob("*.py"))},
 }

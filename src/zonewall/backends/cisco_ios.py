@@ -47,7 +47,7 @@ from typing import ClassVar, NamedTuple
 
 from netaddr import IPNetwork
 
-from zonewall import __version__
+from zonewall._version import __version__
 from zonewall.backends.base import (
     Backend,
     Feature,

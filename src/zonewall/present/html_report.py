@@ -13,7 +13,7 @@ from typing import Any
 
 from markupsafe import Markup
 
-from zonewall import __version__
+from zonewall._version import __version__
 from zonewall.diagnostics import render_all
 from zonewall.ir import AssertionResult
 from zonewall.present.conduits import Conduit, Conduits
