@@ -270,6 +270,16 @@ def test_the_facade_imports_only_the_ground_floor_at_run_time() -> None:
     assert exports["__version__"] == "zonewall._version"
 
 
+def test_every_public_name_loads() -> None:
+    import zonewall
+
+    assert {n: getattr(zonewall, n).__name__ for n in ("parse", "compile_policy", "Span")} == {
+        "parse": "parse_file", "compile_policy": "compile_policy", "Span": "Span"}
+    assert all(getattr(zonewall, n) is not None for n in zonewall.__all__)
+    with pytest.raises(AttributeError):
+        _ = zonewall.no_such_name
+
+
 def test_importing_the_ground_floor_loads_no_pipeline() -> None:
     probe = ("import sys, zonewall.packets, zonewall.intervals, zonewall.ir; "
              "print(' '.join(sorted(m for m in sys.modules if m.startswith('zonewall'))))")
