@@ -209,7 +209,7 @@ def zonewall_worker(estate: Path, outdir: Path, trace: bool) -> dict[str, Any]:
     for attr, name in (("_resolve", "resolve"), ("allocate", "allocate"),
                        ("_classes", "endpoints"), ("build_endpoints", "endpoints"),
                        ("_members", "endpoints"), ("compute_flows", "flows"),
-                       ("_verify", "assertions"), ("build_graph", "graph"), ("lint", "lints")):
+                       ("_prove", "assertions"), ("build_graph", "graph"), ("lint", "lints")):
         setattr(pipeline, attr, m.wrap(name, getattr(pipeline, attr)))
     zflows._redundant = m.wrap("redundant", zflows._redundant)  # type: ignore[attr-defined]
 

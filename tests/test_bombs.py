@@ -27,7 +27,8 @@ from zonewall.diagnostics import (
     source_lines,
 )
 from zonewall.dsl import parser
-from zonewall.report import render_diagnostics, run_check
+from zonewall.present.check import render_diagnostics
+from zonewall.report import run_check
 
 ROOT = Path(__file__).resolve().parent.parent
 BODY = """\

@@ -185,7 +185,8 @@ def test_progress_on_a_terminal_erases_itself(monkeypatch: pytest.MonkeyPatch) -
 def test_colour_only_on_a_terminal_and_never_with_no_color(monkeypatch: pytest.MonkeyPatch
                                                            ) -> None:
     from zonewall.cli import _colour_wanted, paint
-    from zonewall.report import render_diagnostics, run_check
+    from zonewall.present.check import render_diagnostics
+    from zonewall.report import run_check
 
     class Tty(io.StringIO):
         def isatty(self) -> bool:

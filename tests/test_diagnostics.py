@@ -25,7 +25,8 @@ import pytest
 
 from zonewall.build import build
 from zonewall.diagnostics import CODES, Diagnostic, Severity, Span, render_diagnostic
-from zonewall.report import CheckReport, render_diagnostics, run_check
+from zonewall.present.check import render_diagnostics
+from zonewall.report import CheckReport, run_check
 from zonewall.traffic.inventory import with_inventory
 
 ROOT = Path(__file__).resolve().parent.parent

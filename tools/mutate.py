@@ -47,11 +47,14 @@ VERIFY_TESTS = ("tests/unit/verify/test_verify_names.py", "tests/unit/verify",
 FLOW_TESTS = ("tests/unit/compiler/test_effective_flows.py", "tests/unit/compiler",
               "tests/property/test_flows.py", "tests/property/test_packets.py")
 TARGETS: dict[str, tuple[str, ...]] = {
+    "src/zonewall/intervals.py": ("tests/property/test_intervals.py",
+                                  "tests/property/test_packets.py", *FLOW_TESTS,
+                                  "tests/unit/verify"),
     "src/zonewall/packets.py": ("tests/property/test_packets.py",
                                 "tests/unit/verify/test_verify_names.py", *FLOW_TESTS,
                                 "tests/unit/verify"),
     "src/zonewall/compiler/flows.py": FLOW_TESTS,
-    "src/zonewall/compiler/verify.py": ("tests/unit/compiler/test_verify.py", *FLOW_TESTS),
+    "src/zonewall/compiler/assertions.py": ("tests/unit/compiler/test_assertions.py", *FLOW_TESTS),
     **{f"src/zonewall/verify/{p.name}": VERIFY_TESTS
        for p in sorted((ROOT / "src" / "zonewall" / "verify").glob("*.py"))},
 }

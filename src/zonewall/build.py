@@ -21,7 +21,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-from zonewall import __version__
+from zonewall._version import __version__
 from zonewall.backends import get_backend
 from zonewall.backends.base import Feature, gateway_view, lower_gateway
 from zonewall.backends.cisco_ios.names import stated_suffix

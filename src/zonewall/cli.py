@@ -16,22 +16,18 @@ import sys
 import time
 import traceback
 from collections.abc import Callable, Iterator, Sequence
-from typing import TYPE_CHECKING, TextIO
+from typing import TextIO
 
 from zonewall.cli_args import Handler, build_parser
-from zonewall.ir import AssertionResult, CompiledPolicy
-from zonewall.report import (
-    CheckReport,
+from zonewall.ir import CompiledPolicy
+from zonewall.present.check import (
     render_build_summary,
     render_diagnostics,
     render_text_summary,
-    run_check,
     to_json,
 )
+from zonewall.report import CheckReport, run_check
 from zonewall.text import terminal_text
-
-if TYPE_CHECKING:
-    from zonewall.present.conduits import Conduits
 
 __all__ = ["main"]
 
@@ -78,12 +74,8 @@ def _policy_source(path: str) -> tuple[str, Callable[[str], bytes] | None]:
 
 def _diagnostics(report: CheckReport, args: argparse.Namespace) -> str:
     """The diagnostics for stderr; with --quiet only those that fail the command."""
-    if not getattr(args, "quiet", False):
-        return render_diagnostics(report)
-    strict = getattr(args, "warnings_as_errors", False)
-    from zonewall.diagnostics import render_all
-
-    return render_all([d for d in report.diagnostics if d.is_error or strict], report.sources)
+    return render_diagnostics(report, getattr(args, "quiet", False),
+                              getattr(args, "warnings_as_errors", False))
 
 
 _SEVERITY = re.compile(r"^(.*?: )?(error|warning)(\[[EW]\d{3}\])", re.M)
@@ -228,7 +220,8 @@ def _audit_platform(args: argparse.Namespace, platform: str, text: str) -> str |
 
 
 def cmd_lab(args: argparse.Namespace) -> int:
-    from zonewall.lab import LabError, render_lab, run_lab
+    from zonewall.lab import LabError, run_lab
+    from zonewall.present.lab import render_lab
 
     compiled = _checked(args)
     if compiled is None:
@@ -323,6 +316,7 @@ def cmd_present(args: argparse.Namespace) -> int:
     """`matrix` and `graph`: draw a policy that compiles (failing assertions included)."""
     from zonewall.present import graph_render as gr
     from zonewall.present.conduits import build_conduits
+    from zonewall.present.graph import render_graph
 
     report = _check(args)
     if report.compiled is None:
@@ -346,27 +340,16 @@ def cmd_present(args: argparse.Namespace) -> int:
             _tell(f"zonewall graph: assertion '{highlight.text}' holds: no "
                   "counterexample to highlight\n")
     try:
-        text = _render_graph(report, conduits, highlight, args.format)
+        text = render_graph(report, conduits, highlight, args.format)
     except gr.RenderError as exc:
         _tell(f"zonewall graph: {exc}\n")
         return EXIT_ERRORS
     return _emit("graph", text, args.output)
 
 
-def _render_graph(report: CheckReport, conduits: Conduits, highlight: AssertionResult | None,
-                  fmt: str) -> str:
-    from zonewall.present import graph_render as gr
-
-    if fmt == "html":
-        from zonewall.present.html_report import render_html_report
-
-        return render_html_report(report, conduits, highlight)
-    graph = gr.flow_graph(conduits, highlight, report.path)
-    render = {"dot": gr.render_dot, "mermaid": gr.render_mermaid, "svg": gr.render_svg}[fmt]
-    return render(graph, report.path)
 def cmd_diff(args: argparse.Namespace) -> int:
+    from zonewall.present.diff import diff_json, diff_markdown, diff_text
     from zonewall.review.diff import compare, load_side
-    from zonewall.review.diff_render import diff_json, diff_markdown, diff_text
     from zonewall.review.sources import GitError
 
     want = 1 if args.git is not None else 2
@@ -402,8 +385,8 @@ def cmd_diff(args: argparse.Namespace) -> int:
 
 
 def cmd_explain(args: argparse.Namespace) -> int:
+    from zonewall.present.explain import explain_json, explain_text
     from zonewall.review.explain import ExplainError, explain
-    from zonewall.review.explain_render import explain_json, explain_text
 
     ends = list(args.ends)
     for i, end in enumerate(ends):

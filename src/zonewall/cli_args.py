@@ -7,7 +7,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable, Sequence
 
-from zonewall import __version__
+from zonewall._version import __version__
 
 __all__ = ["Handler", "build_parser"]
 

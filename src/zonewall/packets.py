@@ -5,14 +5,16 @@ other protocols use the whole block of their number).  ``ip`` is every key.  Bec
 are compared by the packets they match, two services with the same ports are the same set, and
 union, difference and inclusion are exact and linear in the number of intervals.
 
-This module is part of the IR: it imports only the standard library.
+This module is part of the IR: it imports only the standard library and the interval
+arithmetic (`intervals`), which it wraps.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from itertools import chain
+
+from zonewall import intervals as iv
 
 __all__ = [
     "ICMP",
@@ -92,18 +94,7 @@ class PacketSet:
             return _EMPTY
         if len(sets) == 1:
             return sets[0]
-        merged: list[tuple[int, int]] = []
-        last_lo, last_hi = -2, -2
-        for lo, hi in sorted(chain.from_iterable(s.intervals for s in sets)):
-            if lo <= last_hi + 1:
-                if hi > last_hi:
-                    last_hi = hi
-            else:
-                if last_hi >= 0:
-                    merged.append((last_lo, last_hi))
-                last_lo, last_hi = lo, hi
-        merged.append((last_lo, last_hi))
-        return _trusted(tuple(merged))
+        return _trusted(iv.union_all(s.intervals for s in sets))
 
     # -- algebra --------------------------------------------------------------------------
     def __bool__(self) -> bool:
@@ -115,25 +106,7 @@ class PacketSet:
     def __sub__(self, other: PacketSet) -> PacketSet:
         if not other.intervals or not self.intervals:
             return self
-        out: list[tuple[int, int]] = []
-        theirs = other.intervals
-        j = 0
-        for lo, hi in self.intervals:
-            while j < len(theirs) and theirs[j][1] < lo:
-                j += 1
-            k = j
-            cur = lo
-            while k < len(theirs) and theirs[k][0] <= hi:
-                tlo, thi = theirs[k]
-                if tlo > cur:
-                    out.append((cur, tlo - 1))
-                cur = max(cur, thi + 1)
-                if thi >= hi:
-                    break
-                k += 1
-            if cur <= hi:
-                out.append((cur, hi))
-        return _trusted(tuple(out))
+        return _trusted(iv.subtract(self.intervals, other.intervals))
 
     def __and__(self, other: PacketSet) -> PacketSet:
         a, b = self.intervals, other.intervals
@@ -141,18 +114,7 @@ class PacketSet:
             return self
         if not b or a == _ALL:
             return other
-        out: list[tuple[int, int]] = []
-        i = j = 0
-        while i < len(a) and j < len(b):
-            lo = max(a[i][0], b[j][0])
-            hi = min(a[i][1], b[j][1])
-            if lo <= hi:
-                out.append((lo, hi))
-            if a[i][1] < b[j][1]:
-                i += 1
-            else:
-                j += 1
-        return _trusted(tuple(out))
+        return _trusted(iv.intersect(a, b))
 
     def issubset(self, other: PacketSet) -> bool:
         return not (self - other)

@@ -1,15 +1,12 @@
-"""`check` as a library call, and its two renderings: text for people, JSON for CI.
-
-`run_check(path)` parses, compiles and proves a policy and never raises for anything wrong with
-the policy: every problem is a diagnostic in the returned `CheckReport`.
+"""`check` as a library call: `run_check(path)` parses, compiles and proves a policy and never
+raises for anything wrong with the policy: every problem is a diagnostic in the returned
+`CheckReport`.  Its renderings (text for people, JSON for CI, SARIF, JUnit) are in `present/`.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 from zonewall.compiler.pipeline import compile_policy
 from zonewall.diagnostics import (
@@ -17,23 +14,16 @@ from zonewall.diagnostics import (
     DiagnosticError,
     Severity,
     Span,
-    render_all,
     sort_diagnostics,
 )
 from zonewall.dsl.parser import parse_file
 from zonewall.ir import AssertionResult, CompiledPolicy
-from zonewall.text import terminal_text
 
 __all__ = [
     "Acknowledged",
     "CheckReport",
     "acknowledged",
-    "diagnostic_json",
-    "render_build_summary",
-    "render_diagnostics",
-    "render_text_summary",
     "run_check",
-    "to_json",
 ]
 
 
@@ -79,10 +69,6 @@ def run_check(path: str, read: Callable[[str], bytes] | None = None,
                        compiled)
 
 
-def render_diagnostics(report: CheckReport) -> str:
-    return render_all(report.diagnostics, report.sources)
-
-
 @dataclass(frozen=True, slots=True)
 class Acknowledged:
     """A warning the policy acknowledges with a reason (today: W113 per gateway)."""
@@ -105,102 +91,3 @@ def acknowledged(report: CheckReport) -> list[Acknowledged]:
     return [Acknowledged("W113", g.name, g.stateless_accepted,
                          defs[g.name].attr_span("stateless-replies") if g.name in defs else None)
             for g in report.compiled.gateways if g.stateless_accepted is not None]
-
-
-def render_text_summary(report: CheckReport, quiet: bool = False) -> str:
-    """The assertion list, acknowledged warnings and the one-line summary (stdout of `check`);
-    `quiet` keeps only failing assertions and the summary."""
-    lines: list[str] = []
-    acks = acknowledged(report)
-    if report.compiled is not None and (report.assertions or acks):
-        width = max([len(a.status) for a in report.assertions]
-                    + [len("accepted") for _ in acks[:1]])
-        for a in report.assertions:
-            if quiet and a.status != "fail":
-                continue
-            where = terminal_text(f"{a.span.file}:{a.span.line}") if a.span else ""
-            lines.append(f"{a.status.upper():<{width}}  {terminal_text(a.text)}  ({where})")
-        for k in acks if not quiet else ():
-            where = terminal_text(f"{k.span.file}:{k.span.line}") if k.span else ""
-            lines.append(f"{'ACCEPTED':<{width}}  {terminal_text(k.text)}  ({where})")
-    counts = {s: sum(1 for a in report.assertions if a.status == s)
-              for s in ("pass", "fail", "accepted")}
-    if report.compiled is None:
-        verdict = "not checked: fix the errors above first"
-    else:
-        verdict = (f"{len(report.assertions)} assertions: {counts['pass']} hold, "
-                   f"{counts['fail']} fail, {counts['accepted']} accepted")
-    lines.append(f"{terminal_text(report.path)}: {verdict}; {report.errors} error(s), "
-                 f"{report.warnings} warning(s)")
-    return "\n".join(lines) + "\n"
-
-
-def render_build_summary(result: Any, outdir: str, quiet: bool = False) -> str:
-    """Per-gateway summary of a build (`result` is a `zonewall.build.BuildReport`); `quiet`
-    keeps only the last line."""
-    report = result.check
-    lines = [f"{terminal_text(report.path)}: {len(report.assertions)} assertions hold or are "
-             "accepted; "
-             f"{report.warnings} warning(s)"]
-    rows = []
-    for o in result.outputs if not quiet else ():
-        unit = "ACEs" if o.platform == "cisco-ios" else "rules"
-        count = "" if o.rules is None else f"{o.rules} {unit}"
-        rows.append((o.gateway or "-", o.platform or "-", terminal_text(str(o.path)), count))
-    widths = [max((len(r[i]) for r in rows), default=0) for i in range(4)]
-    for row in rows:
-        cells = (c.ljust(w) for c, w in zip(row, widths, strict=True))
-        lines.append(("  " + "  ".join(cells)).rstrip())
-    lines.append(f"wrote {len(result.outputs) + 2} files to {terminal_text(outdir)} "
-                 "(manifest.json and SHA256SUMS included)")
-    if quiet:
-        return lines[-1] + "\n"
-    lines.extend(f"note: {terminal_text(n)}" for n in result.notes)
-    return "\n".join(lines) + "\n"
-
-
-def _diag_json(d: Diagnostic) -> dict[str, Any]:
-    s = d.span
-    return {
-        "severity": d.severity.value,
-        "code": d.code,
-        "message": d.message,
-        "file": s.file if s else None,
-        "line": s.line if s else None,
-        "column": s.col if s else None,
-        "end_line": s.end_line if s else None,
-        "end_column": s.end_col if s else None,
-    }
-
-
-def diagnostic_json(d: Diagnostic) -> dict[str, Any]:
-    """One diagnostic as the JSON report gives it (for other JSON outputs)."""
-    return _diag_json(d)
-
-
-def _assertion_json(a: AssertionResult) -> dict[str, Any]:
-    hops = None
-    if a.counterexample is not None:
-        hops = [{"from": h.src, "to": h.dst, "services": list(h.services),
-                 "file": h.span.file if h.span else None,
-                 "line": h.span.line if h.span else None} for h in a.counterexample]
-    return {
-        "text": a.text,
-        "status": a.status,
-        "file": a.span.file if a.span else None,
-        "line": a.span.line if a.span else None,
-        "counterexample": hops,
-    }
-
-
-def to_json(report: CheckReport, warnings_as_errors: bool = False) -> str:
-    doc = {
-        "ok": report.ok(warnings_as_errors),
-        "diagnostics": [_diag_json(d) for d in report.diagnostics],
-        "assertions": [_assertion_json(a) for a in report.assertions],
-        "acknowledged": [{"code": k.code, "gateway": k.gateway, "reason": k.reason,
-                          "file": k.span.file if k.span else None,
-                          "line": k.span.line if k.span else None}
-                         for k in acknowledged(report)],
-    }
-    return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"

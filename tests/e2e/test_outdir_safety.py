@@ -21,7 +21,7 @@ import pytest
 from zonewall import atomic
 from zonewall.build import build
 from zonewall.cli import main
-from zonewall.report import render_diagnostics
+from zonewall.present.check import render_diagnostics
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -22,7 +22,8 @@ from tests.kernel.netlab import require_root_tools
 
 import zonewall.lab as lab_module
 from zonewall.backends.iptables import IptablesBackend
-from zonewall.lab import LabError, render_lab, run_lab
+from zonewall.lab import LabError, run_lab
+from zonewall.present.lab import render_lab
 from zonewall.report import run_check
 
 pytestmark = pytest.mark.kernel

@@ -23,7 +23,8 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from zonewall.build import render_outputs
-from zonewall.report import CheckReport, render_diagnostics, run_check, to_json
+from zonewall.present.check import render_diagnostics, to_json
+from zonewall.report import CheckReport, run_check
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = sorted(p.relative_to(ROOT).as_posix() for p in (ROOT / "examples").rglob("*.zw"))

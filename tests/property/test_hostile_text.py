@@ -36,23 +36,23 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 from zonewall.build import build
+from zonewall.present.check import (
+    render_build_summary,
+    render_diagnostics,
+    render_text_summary,
+    to_json,
+)
 from zonewall.present.conduits import build_conduits
+from zonewall.present.diff import diff_json, diff_markdown, diff_text
+from zonewall.present.explain import explain_json, explain_text
 from zonewall.present.graph_render import flow_graph, render_dot, render_mermaid, render_svg
 from zonewall.present.html_report import render_html_report
 from zonewall.present.junit import to_junit
 from zonewall.present.matrix import render_matrix
 from zonewall.present.sarif import to_sarif
-from zonewall.report import (
-    render_build_summary,
-    render_diagnostics,
-    render_text_summary,
-    run_check,
-    to_json,
-)
+from zonewall.report import run_check
 from zonewall.review.diff import compare, load_side
-from zonewall.review.diff_render import diff_json, diff_markdown, diff_text
 from zonewall.review.explain import explain
-from zonewall.review.explain_render import explain_json, explain_text
 
 POLICY = """\
 policy "{t}" {{ owner "{t}" }}

@@ -10,8 +10,9 @@ its netaddr counterpart exactly (tests/property/test_cidrs.py proves it on rando
 * a `Span` set is a sorted tuple of disjoint, non-adjacent inclusive intervals `(lo, hi)`;
   `cidrs()` cuts it into the maximal aligned blocks, in address order, which is what
   `cidr_merge` returns and what `IPSet.iter_cidrs()` yields (both keep sets compacted);
-* `merge(cidrs) == cidr_merge(nets)`; `union`, `intersect` and `subtract` are `IPSet`'s
-  `|`, `&` and `-`; `wildcard` is IOS's `A W` address text, `netmask` its group-member text.
+* `merge(cidrs) == cidr_merge(nets)`; `union`, `intersect` and `subtract` (the shared interval
+  arithmetic, `zonewall.intervals`) are `IPSet`'s `|`, `&` and `-`; `wildcard` is IOS's `A W`
+  address text, `netmask` its group-member text.
 """
 
 from __future__ import annotations
@@ -21,6 +22,16 @@ import functools
 from collections.abc import Iterable, Sequence
 
 from netaddr import IPNetwork
+
+from zonewall.intervals import (
+    cidr_blocks,
+    cidr_cover,
+    intersect,
+    normalise,
+    overlaps,
+    subtract,
+    union,
+)
 
 __all__ = [
     "ALL",
@@ -68,26 +79,12 @@ def last(c: Cidr) -> int:
 
 def spans(cs: Iterable[Cidr]) -> Spans:
     """The address set covered by `cs` (any order, overlaps and duplicates allowed)."""
-    return _normal(sorted((f, f | (TOP >> p)) for f, p in cs))
-
-
-def _blocks(lo: int, hi: int) -> list[Cidr]:
-    """The maximal aligned blocks of `lo..hi`, lowest first (netaddr's iprange_to_cidrs)."""
-    out = []
-    while lo <= hi:
-        size = (lo & -lo) if lo else 1 << BITS  # the largest block aligned at `lo`
-        while size > hi - lo + 1:
-            size >>= 1
-        out.append((lo, BITS + 1 - size.bit_length()))
-        lo += size
-    return out
+    return normalise((f, f | (TOP >> p)) for f, p in cs)
 
 
 def cidrs(s: Spans) -> tuple[Cidr, ...]:
     """The CIDRs of a set, as `IPSet.iter_cidrs()` lists them."""
-    if len(s) == 1:
-        return tuple(_blocks(*s[0]))
-    return tuple(c for lo, hi in s for c in _blocks(lo, hi))
+    return tuple(cidr_cover(s))
 
 
 def touching(s: Spans, points: Sequence[int]) -> list[Cidr]:
@@ -98,7 +95,7 @@ def touching(s: Spans, points: Sequence[int]) -> list[Cidr]:
         i = bisect.bisect_left(points, lo)
         if i == len(points) or points[i] > hi:
             continue
-        for c in _blocks(lo, hi):
+        for c in cidr_blocks(lo, hi):
             j = bisect.bisect_left(points, c[0], i)
             if j < len(points) and points[j] <= c[0] | (TOP >> c[1]):
                 out.append(c)
@@ -108,68 +105,6 @@ def touching(s: Spans, points: Sequence[int]) -> list[Cidr]:
 def merge(cs: Iterable[Cidr]) -> tuple[Cidr, ...]:
     """`cidr_merge`: the fewest CIDRs covering exactly `cs`, in address order."""
     return cidrs(spans(cs))
-
-
-def union(a: Spans, b: Spans) -> Spans:
-    if not a:
-        return b
-    if not b:
-        return a
-    return _normal(sorted(a + b))
-
-
-def _normal(ivs: Sequence[tuple[int, int]]) -> Spans:
-    out: list[tuple[int, int]] = []
-    for lo, hi in ivs:
-        if out and lo <= out[-1][1] + 1:
-            if hi > out[-1][1]:
-                out[-1] = (out[-1][0], hi)
-        else:
-            out.append((lo, hi))
-    return tuple(out)
-
-
-def intersect(a: Spans, b: Spans) -> Spans:
-    out = []
-    i = j = 0
-    while i < len(a) and j < len(b):
-        lo, hi = max(a[i][0], b[j][0]), min(a[i][1], b[j][1])
-        if lo <= hi:
-            out.append((lo, hi))
-        if a[i][1] < b[j][1]:
-            i += 1
-        else:
-            j += 1
-    return tuple(out)
-
-
-def overlaps(a: Spans, b: Spans) -> bool:
-    i = j = 0
-    while i < len(a) and j < len(b):
-        if max(a[i][0], b[j][0]) <= min(a[i][1], b[j][1]):
-            return True
-        if a[i][1] < b[j][1]:
-            i += 1
-        else:
-            j += 1
-    return False
-
-
-def subtract(a: Spans, b: Spans) -> Spans:
-    out = []
-    j = 0
-    for lo, hi in a:
-        while j < len(b) and b[j][1] < lo:
-            j += 1
-        k = j
-        while k < len(b) and b[k][0] <= hi:
-            if b[k][0] > lo:
-                out.append((lo, b[k][0] - 1))
-            lo = max(lo, b[k][1] + 1)
-            k += 1
-        if lo <= hi:
-            out.append((lo, hi))
-    return tuple(out)
 
 
 @functools.lru_cache(maxsize=1 << 16)

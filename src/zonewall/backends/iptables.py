@@ -47,7 +47,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
-from zonewall import __version__
+from zonewall._version import __version__
 from zonewall.backends.base import (
     Backend,
     Feature,

@@ -40,7 +40,7 @@ from pathlib import PurePosixPath
 
 from netaddr import IPNetwork
 
-from zonewall import __version__
+from zonewall._version import __version__
 from zonewall.backends.base import make_env, policy_lines
 from zonewall.backends.vlan_plan import PlanRow, gateway_address, plan_rows
 from zonewall.ir import CompiledPolicy, GatewayPlan

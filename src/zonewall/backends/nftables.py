@@ -42,7 +42,7 @@ from pathlib import PurePosixPath
 
 from netaddr import IPNetwork, cidr_merge
 
-from zonewall import __version__
+from zonewall._version import __version__
 from zonewall.backends.base import (
     Backend,
     Feature,

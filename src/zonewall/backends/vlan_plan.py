@@ -33,7 +33,7 @@ from typing import Any
 import yaml
 from netaddr import IPAddress, IPNetwork
 
-from zonewall import __version__
+from zonewall._version import __version__
 from zonewall.backends.base import gateway_address, make_env, policy_lines
 from zonewall.backends.cisco_ios.names import IPV6_ACL, acl_name
 from zonewall.ir import CompiledPolicy, DhcpRelay, ResolvedClass

@@ -9,12 +9,12 @@ policy, same plan.
 
 from __future__ import annotations
 
-import bisect
 from dataclasses import dataclass
 
 from netaddr import IPNetwork
 
 from zonewall.diagnostics import DiagnosticSink, Span
+from zonewall.intervals import normalise, subtract
 from zonewall.ir import ClassDef, Policy, normalise_prefixes
 
 __all__ = ["Allocation", "allocate", "prefix_for_hosts"]
@@ -128,29 +128,7 @@ class _FreeList:
     """Free address intervals of one pool, for first-fit aligned allocation."""
 
     def __init__(self, pool: list[tuple[int, int]], taken: list[tuple[int, int]]) -> None:
-        merged: list[tuple[int, int]] = []
-        for lo, hi in sorted(taken):
-            if merged and lo <= merged[-1][1] + 1:
-                merged[-1] = (merged[-1][0], max(merged[-1][1], hi))
-            else:
-                merged.append((lo, hi))
-        taken = merged
-        free: list[tuple[int, int]] = []
-        for lo, hi in pool:
-            cur = lo
-            i = bisect.bisect_left(taken, (lo, -1))
-            i = max(i - 1, 0)
-            for tlo, thi in taken[i:]:
-                if tlo > hi:
-                    break
-                if thi < cur:
-                    continue
-                if tlo > cur:
-                    free.append((cur, tlo - 1))
-                cur = max(cur, thi + 1)
-            if cur <= hi:
-                free.append((cur, hi))
-        self.free = free
+        self.free = list(subtract(normalise(pool), normalise(taken)))
 
     def take(self, size: int) -> int | None:
         for i, (lo, hi) in enumerate(self.free):

@@ -9,57 +9,24 @@ exactly one set of externals.  A rule toward ``internet`` then reaches the atom 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from netaddr import IPNetwork
 
 from zonewall.diagnostics import DiagnosticSink
+from zonewall.intervals import Interval, Intervals, cidr_cover, normalise, subtract
 from zonewall.ir import Endpoint, ExternalDef, ResolvedClass, ResolvedExternal
 
-__all__ = ["build_endpoints", "intervals_of", "subtract"]
+__all__ = ["build_endpoints", "intervals_of", "to_prefixes"]
 
-Interval = tuple[int, int]
-
-
-def intervals_of(prefixes: Iterable[IPNetwork]) -> list[Interval]:
+def intervals_of(prefixes: Iterable[IPNetwork]) -> Intervals:
     """Sorted, merged inclusive integer intervals covering the prefixes."""
-    out: list[Interval] = []
-    for lo, hi in sorted((p.first, p.last) for p in prefixes):
-        if out and lo <= out[-1][1] + 1:
-            out[-1] = (out[-1][0], max(out[-1][1], hi))
-        else:
-            out.append((lo, hi))
-    return out
+    return normalise((p.first, p.last) for p in prefixes)
 
 
-def subtract(a: list[Interval], b: list[Interval]) -> list[Interval]:
-    out: list[Interval] = []
-    j = 0
-    for lo, hi in a:
-        while j < len(b) and b[j][1] < lo:
-            j += 1
-        k, cur = j, lo
-        while k < len(b) and b[k][0] <= hi:
-            if b[k][0] > cur:
-                out.append((cur, b[k][0] - 1))
-            cur = max(cur, b[k][1] + 1)
-            k += 1
-        if cur <= hi:
-            out.append((cur, hi))
-    return out
-
-
-def to_prefixes(intervals: Iterable[Interval]) -> tuple[IPNetwork, ...]:
+def to_prefixes(ivs: Sequence[Interval]) -> tuple[IPNetwork, ...]:
     """Exact CIDR cover of merged integer intervals, in address order."""
-    nets: list[IPNetwork] = []
-    for lo, hi in intervals:
-        while lo <= hi:
-            size = lo & -lo if lo else 1 << 32
-            while size > hi - lo + 1:
-                size >>= 1
-            nets.append(IPNetwork((lo, 32 - (size.bit_length() - 1))))
-            lo += size
-    return tuple(nets)
+    return tuple(IPNetwork((first, plen)) for first, plen in cidr_cover(ivs))
 
 
 def build_endpoints(
@@ -69,7 +36,7 @@ def build_endpoints(
     """Resolved externals and all endpoints: classes by name, then external atoms by address."""
     class_space = intervals_of(p for c in classes for p in c.prefixes)
     resolved: list[ResolvedExternal] = []
-    spaces: dict[str, list[Interval]] = {}
+    spaces: dict[str, Intervals] = {}
     for ext in sorted(externals, key=lambda e: e.name):
         space = subtract(subtract(intervals_of(ext.addresses), intervals_of(ext.excepts)),
                          class_space)
@@ -88,7 +55,7 @@ def build_endpoints(
     return tuple(resolved), tuple(endpoints)
 
 
-def _atoms(spaces: dict[str, list[Interval]]) -> list[tuple[frozenset[str], list[Interval]]]:
+def _atoms(spaces: dict[str, Intervals]) -> list[tuple[frozenset[str], list[Interval]]]:
     """Group the address space by the exact set of externals covering it."""
     events: list[tuple[int, int, str]] = []
     for name, intervals in spaces.items():

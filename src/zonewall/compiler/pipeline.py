@@ -6,7 +6,7 @@ that reported one.
 1. resolve   names, services, selectors, subnets/VLANs (allocation), gateways
 2. expand    externals as address sets minus classes (and the private space they cover by
              accident), endpoint atoms, effective flows
-3. verify    the flow graph, every assertion, lint warnings
+3. prove     the flow graph, every assertion, lint warnings
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from zonewall.compiler.allocate import Allocation, allocate
+from zonewall.compiler.assertions import AssertionInput, Prover
 from zonewall.compiler.expand import build_endpoints
 from zonewall.compiler.flows import FlowAnalysis, compute_flows
 from zonewall.compiler.gateways import assign_gateways
@@ -30,7 +31,6 @@ from zonewall.compiler.resolve import (
 )
 from zonewall.compiler.review_lints import review_lints
 from zonewall.compiler.special import warn_special_space
-from zonewall.compiler.verify import AssertionInput, Verifier
 from zonewall.diagnostics import Diagnostic, DiagnosticSink, sort_diagnostics
 from zonewall.ir import (
     AssertionResult,
@@ -93,7 +93,7 @@ def compile_policy(policy: Policy) -> CompileResult:
         for i, g in enumerate(resolved.gateways))
     members = _members(every)
     analysis = compute_flows(resolved.rules, members, every)
-    results = _verify(resolved, classes, externals, every, members, analysis, sink)
+    results = _prove(resolved, classes, externals, every, members, analysis, sink)
     lint(policy, resolved.names, resolved.rules, analysis, sink)
     plans, relay_flows = resolve_relays(resolved.names, classes, endpoints, analysis.flows,
                                         resolved.gateways, sink)
@@ -189,7 +189,7 @@ def _members(endpoints: tuple[Endpoint, ...]) -> dict[str, tuple[int, ...]]:
     return {k: tuple(v) for k, v in members.items()}
 
 
-def _verify(r: _Resolved, classes: tuple[ResolvedClass, ...],
+def _prove(r: _Resolved, classes: tuple[ResolvedClass, ...],
             externals: tuple[ResolvedExternal, ...], endpoints: tuple[Endpoint, ...],
             members: dict[str, tuple[int, ...]], analysis: FlowAnalysis,
             sink: DiagnosticSink) -> tuple[AssertionResult, ...]:
@@ -197,11 +197,11 @@ def _verify(r: _Resolved, classes: tuple[ResolvedClass, ...],
     if any(a.stmt.kind is AssertKind.UNREACHABLE for a in r.assertions):
         graph = build_graph(classes, externals, endpoints, analysis.flows.values())
     ext_size = {e.name: sum(p.size for p in e.prefixes) for e in externals}
-    verifier = Verifier(endpoints, analysis.flows, {x.index: x for x in r.rules}, members,
+    prover = Prover(endpoints, analysis.flows, {x.index: x for x in r.rules}, members,
                         graph, ext_size)
     results = []
     for a in r.assertions:
-        result, diag = verifier.check(a)
+        result, diag = prover.check(a)
         results.append(result)
         if diag is not None:
             sink.add(diag)

@@ -23,8 +23,9 @@ from dataclasses import dataclass
 
 from netaddr import IPAddress, IPNetwork
 
-from zonewall.compiler.expand import Interval, intervals_of, subtract
+from zonewall.compiler.expand import intervals_of
 from zonewall.diagnostics import DiagnosticSink, Span
+from zonewall.intervals import Intervals, subtract, union_all
 from zonewall.ir import ExternalDef, Policy, ResolvedClass
 
 __all__ = ["SPECIAL_RANGES", "SpecialBlock", "blocks_containing", "special_blocks",
@@ -82,17 +83,17 @@ def warn_special_space(policy: Policy, classes: Iterable[ResolvedClass],
     # none themselves (nearly all): recomputing it for each external was quadratic, and 5,000
     # externals took minutes.
     deliberate = {e.name: _deliberate(e, blocks) for e in policy.externals}
-    union_all: list[Interval] | None = None
+    everyone: Intervals | None = None
     for ext in sorted(policy.externals, key=lambda e: e.name):
         if not any(_swallows(ext, b) for b in blocks):
             continue
         if deliberate[ext.name]:
-            named = _sorted_union(d for n, d in deliberate.items() if n != ext.name)
+            named = union_all(d for n, d in deliberate.items() if n != ext.name)
         else:
-            if union_all is None:
-                union_all = _sorted_union(deliberate.values())
-            named = union_all
-        taken = _sorted_union([class_space, intervals_of(ext.excepts), named])
+            if everyone is None:
+                everyone = union_all(deliberate.values())
+            named = everyone
+        taken = union_all([class_space, intervals_of(ext.excepts), named])
         found = [(b, left) for b in blocks if _swallows(ext, b)
                  for left in [subtract(intervals_of([b.prefix]), taken)] if left]
         if found:
@@ -108,23 +109,13 @@ def _swallows(ext: ExternalDef, block: SpecialBlock) -> bool:
     return any(_inside(block.prefix, p) and p != block.prefix for p in ext.addresses)
 
 
-def _deliberate(ext: ExternalDef, blocks: tuple[SpecialBlock, ...]) -> list[Interval]:
+def _deliberate(ext: ExternalDef, blocks: tuple[SpecialBlock, ...]) -> Intervals:
     """The addresses an external names on purpose inside special space."""
     chosen = [p for p in ext.addresses if any(_inside(p, b.prefix) for b in blocks)]
     return subtract(intervals_of(chosen), intervals_of(ext.excepts))
 
 
-def _sorted_union(parts: Iterable[list[Interval]]) -> list[Interval]:
-    out: list[Interval] = []
-    for lo, hi in sorted(i for part in parts for i in part):
-        if out and lo <= out[-1][1] + 1:
-            out[-1] = (out[-1][0], max(out[-1][1], hi))
-        else:
-            out.append((lo, hi))
-    return out
-
-
-def _report(ext: ExternalDef, found: list[tuple[SpecialBlock, list[Interval]]],
+def _report(ext: ExternalDef, found: list[tuple[SpecialBlock, Intervals]],
             sink: DiagnosticSink) -> None:
     top = [b for b, _ in found
            if not any(o is not b and _inside(b.prefix, o.prefix) for o, _ in found)]
@@ -141,7 +132,7 @@ def _report(ext: ExternalDef, found: list[tuple[SpecialBlock, list[Interval]]],
         "own", ext.span, notes=notes)
 
 
-def _note(block: SpecialBlock, left: list[Interval], ext: str) -> str:
+def _note(block: SpecialBlock, left: Intervals, ext: str) -> str:
     size = sum(hi - lo + 1 for lo, hi in left)
     if size == block.prefix.size:
         return f"{block.prefix} is {block.what}"

@@ -1,8 +1,14 @@
-"""Presentation: the compiled policy and the `check` report shown to people and to other tools.
+"""Presentation, the top floor but for the CLI: every rendering of what the commands return.
 
-Everything here reads the compiled layer of the IR (`CompiledPolicy`, `AssertionResult`) and
-the diagnostics of a `check`, and never changes what the compiler decided:
+Everything here reads the compiled layer of the IR (`CompiledPolicy`, `AssertionResult`), the
+diagnostics of a `check` and the data the application modules return, and never changes what
+the compiler decided:
 
+* `check`: the `check` report as text (diagnostics, the assertion list, the build summary) and
+  as the JSON document;
+* `diff` and `explain`: `zonewall diff` and `zonewall explain` output (text, Markdown, JSON);
+* `lab`: the `zonewall lab` probe matrix;
+* `graph`: `zonewall graph` in the format asked for;
 * `conduits`: the zones (classes and external address atoms) and the conduits between them,
   with each conduit's services named by the policy's own service names where they fit exactly;
 * `matrix`: the class-by-class table of permitted services (text, CSV, Markdown);
@@ -11,7 +17,8 @@ the diagnostics of a `check`, and never changes what the compiler decided:
 * `html_report`: one self-contained HTML file (graph, matrix, assertions, warnings);
 * `sarif` and `junit`: `check --format sarif|junit` for code scanning and CI test reports.
 
-Layering: `present` imports the IR, `diagnostics`, `packets` and `report` (for `CheckReport`),
-never `dsl`, `compiler`, `backends` or `verify`.  Output is byte-deterministic: every
-collection is walked in a sorted or source order, never in hash order.
+Layering: `present` may import every floor below it (the ground floor, the pipeline, the
+application modules such as `report`, `review` and `lab`), never `cli`
+(tests/test_import_layers.py).  Output is byte-deterministic: every collection is walked in a
+sorted or source order, never in hash order.
 """

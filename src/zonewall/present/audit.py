@@ -14,7 +14,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from zonewall import __version__
+from zonewall._version import __version__
 from zonewall.text import terminal_text
 
 __all__ = ["audit_json", "audit_sarif", "audit_text"]

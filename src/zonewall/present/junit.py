@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 
-from zonewall import __version__
+from zonewall._version import __version__
 from zonewall.diagnostics import Diagnostic, render_all
 from zonewall.present.results import AssertionRow, assertion_rows, is_assertion_diagnostic
 from zonewall.report import CheckReport

@@ -18,7 +18,7 @@ import io
 from dataclasses import dataclass
 from typing import Any
 
-from zonewall import __version__
+from zonewall._version import __version__
 from zonewall.present.conduits import Conduit, Conduits, Zone
 from zonewall.present.graph_render import CRITICALITY_COLOURS, EXTERNAL_COLOUR
 from zonewall.present.jinja import render_template

@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from zonewall import __version__
+from zonewall._version import __version__
 from zonewall.diagnostics import CODES, Diagnostic, Severity, Span, source_lines
 from zonewall.ir import AssertKind
 from zonewall.present.results import (

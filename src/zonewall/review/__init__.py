@@ -3,5 +3,6 @@ flow is permitted or denied).
 
 This package sits above the pipeline, beside `report` and `build`: it reads policies through
 `zonewall.dsl`, compiles them with `zonewall.compiler`, counts rules with `zonewall.backends`,
-and returns plain data that `zonewall.cli` prints.  Nothing below it imports it.
+and returns plain data that `zonewall.present` (`diff.py`, `explain.py`) renders and
+`zonewall.cli` prints.  Nothing below it imports it.
 """

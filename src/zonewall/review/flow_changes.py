@@ -18,16 +18,16 @@ from dataclasses import dataclass
 
 from netaddr import IPAddress, iprange_to_cidrs
 
-from zonewall.compiler.expand import intervals_of, subtract
+from zonewall.compiler.expand import intervals_of
 from zonewall.compiler.resolve import GATEWAY_PREFIX
 from zonewall.diagnostics import Span
+from zonewall.intervals import Interval, Intervals, merge_sorted, subtract
 from zonewall.ir import CompiledPolicy, Endpoint, Flow, GatewayFlow, ResolvedService
 from zonewall.packets import PacketSet
 from zonewall.review.describe import service_names
 
 __all__ = ["FlowChange", "flow_changes"]
 
-Interval = tuple[int, int]
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,7 +156,7 @@ def _change_key(f: FlowChange) -> tuple[str, str, tuple[str, ...], int]:
     return (f.src, f.dst, f.addresses, f.packets.first_key())
 
 
-Groups = dict[tuple[int, PacketSet], list[Interval]]
+Groups = dict[tuple[int, PacketSet], Intervals]
 
 
 def _external_pieces(old: Sequence[tuple[Endpoint, Flow]], new: Sequence[tuple[Endpoint, Flow]]
@@ -171,8 +171,8 @@ def _external_pieces(old: Sequence[tuple[Endpoint, Flow]], new: Sequence[tuple[E
                 events.append((hi + 1, -1, side, j))
     events.sort()
     active: tuple[set[int], set[int]] = (set(), set())
-    gained: Groups = {}
-    lost: Groups = {}
+    gained: dict[tuple[int, PacketSet], list[Interval]] = {}
+    lost: dict[tuple[int, PacketSet], list[Interval]] = {}
     for point, group in itertools.groupby(events, key=lambda e: e[0]):
         for _, delta, side, j in group:
             (active[side].add if delta > 0 else active[side].discard)(j)
@@ -192,27 +192,18 @@ def _external_pieces(old: Sequence[tuple[Endpoint, Flow]], new: Sequence[tuple[E
     return _close(gained, nxt), _close(lost, nxt)
 
 
-def _close(groups: Groups, nxt: dict[int, int]) -> Groups:
+def _close(groups: dict[tuple[int, PacketSet], list[Interval]], nxt: dict[int, int]
+           ) -> Groups:
     """Give each piece its end (the address before the next event) and merge neighbours."""
-    out: Groups = {}
-    for k, pieces in groups.items():
-        merged: list[Interval] = []
-        for lo, _ in pieces:
-            hi = nxt[lo]
-            if merged and merged[-1][1] + 1 == lo:
-                merged[-1] = (merged[-1][0], hi)
-            else:
-                merged.append((lo, hi))
-        out[k] = merged
-    return out
+    return {k: merge_sorted((lo, nxt[lo]) for lo, _ in pieces) for k, pieces in groups.items()}
 
 
-def _atom_spaces(c: CompiledPolicy) -> dict[tuple[str, ...], list[Interval]]:
+def _atom_spaces(c: CompiledPolicy) -> dict[tuple[str, ...], Intervals]:
     return {e.externals: intervals_of(e.prefixes) for e in c.endpoints if e.kind == "external"}
 
 
-def _ext_change(cls: str, way: str, atom: Endpoint, label: str, ivs: list[Interval],
-                other: list[Interval] | None, packets: PacketSet,
+def _ext_change(cls: str, way: str, atom: Endpoint, label: str, ivs: Intervals,
+                other: Intervals | None, packets: PacketSet,
                 services: Iterable[ResolvedService], rules: tuple[Span, ...]
                 ) -> list[FlowChange]:
     """One change toward (or from) an external atom.  Its addresses are listed unless the

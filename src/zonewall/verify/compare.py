@@ -44,6 +44,7 @@ import bisect
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
+from zonewall.intervals import normalise
 from zonewall.ir import CompiledPolicy
 from zonewall.packets import ICMP, PORT_SPAN, TCP, UDP, PacketSet, key
 
@@ -580,13 +581,13 @@ def _owner_name(g: Group) -> str:
 def _condition(members: list[_Found], stateless: bool, kind: str) -> str:
     if kind == "reply-blocked":
         return ""
-    sports = _merge((f.ctx[1], f.sport_hi) for f in members)
+    sports = normalise((f.ctx[1], f.sport_hi) for f in members)
     acks = {f.ctx[2] for f in members}
     states = {f.ctx[0] for f in members}
     parts = []
     if "ESTABLISHED" in states:
         parts.append("ct state established" if states == {"ESTABLISHED"} else "any ct state")
-    if sports != [(0, PORT_SPAN - 1)]:
+    if sports != ((0, PORT_SPAN - 1),):
         parts.append("source port " + ", ".join(str(a) if a == b else f"{a}-{b}"
                                                 for a, b in sports))
     if stateless and acks == {True}:
@@ -594,16 +595,6 @@ def _condition(members: list[_Found], stateless: bool, kind: str) -> str:
     elif stateless and acks == {False}:
         parts.append("TCP without ACK or RST")
     return "; ".join(parts)
-
-
-def _merge(ivs: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
-    out: list[tuple[int, int]] = []
-    for lo, hi in sorted(set(ivs)):
-        if out and lo <= out[-1][1] + 1:
-            out[-1] = (out[-1][0], max(hi, out[-1][1]))
-        else:
-            out.append((lo, hi))
-    return out
 
 
 def _example(cell: Cell, ctx: Ctx, k: int, stateless: bool) -> str:

@@ -40,6 +40,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from functools import partial
 
+from zonewall.intervals import complement, normalise
 from zonewall.packets import ICMP, PORT_SPAN, TCP, UDP, PacketSet
 
 from .iptables_words import split_words
@@ -511,7 +512,7 @@ class _RuleParser:
         sports = None
         if self.sports is not None:
             ivs, neg = self.sports
-            sports = _complement(ivs) if neg else ivs
+            sports = complement(normalise(ivs), 0, PORT_SPAN - 1) if neg else ivs
         return Rule(ref, action, target, self.iif, self.oif, self.src, self.dst, keys, sports,
                     states)
 
@@ -545,17 +546,6 @@ class _RuleParser:
         if t not in self.table.rules or t in BUILTIN["filter"]:
             raise self.fail(f"target '{t}' is not a user chain of this table or not modelled")
         return ("GOTO" if self.goto else "JUMP"), t
-
-
-def _complement(ivs: tuple[tuple[int, int], ...]) -> tuple[tuple[int, int], ...]:
-    out, nxt = [], 0
-    for lo, hi in sorted(ivs):
-        if lo > nxt:
-            out.append((nxt, lo - 1))
-        nxt = max(nxt, hi + 1)
-    if nxt < PORT_SPAN:
-        out.append((nxt, PORT_SPAN - 1))
-    return tuple(out)
 
 
 Table = _Table  # for `iptables_tables`, which reads the other tables of a device's output

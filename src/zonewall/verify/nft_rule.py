@@ -11,9 +11,10 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
+from zonewall.intervals import complement, normalise
 from zonewall.packets import ICMP, PORT_SPAN, TCP, UDP, PacketSet
 
-from .rules import EVERYTHING, AddrMatch, NameMatch, Rule, RuleRef, merge_intervals
+from .rules import EVERYTHING, AddrMatch, NameMatch, Rule, RuleRef
 
 if TYPE_CHECKING:
     from .nftables import _NftTable, _Parser
@@ -138,13 +139,13 @@ class RuleParser:
             if field_ not in ("dport", "sport"):
                 raise p.err(f"'{word} {field_}' is not modelled")
             neg = self.negated()
-            ivs = merge_intervals(p.values("inet_service", self.table))
+            ivs = normalise(p.values("inet_service", self.table))
             block = PacketSet.protocol(proto)
             if field_ == "dport":
                 ports = PacketSet.union_all(PacketSet.ports(proto, lo, hi) for lo, hi in ivs)
                 self.keys = self.keys & (block - ports if neg else ports)
             else:
-                sports = _complement(ivs) if neg else ivs
+                sports = complement(ivs, 0, PORT_SPAN - 1) if neg else ivs
                 if self.sports is not None:
                     raise p.err("two source-port matches in one rule")
                 self.sports = sports
@@ -280,14 +281,3 @@ class RuleParser:
         else:
             raise p.err(f"'{word}' is not modelled")
         self.verdict_seen = True
-
-
-def _complement(ivs: tuple[tuple[int, int], ...]) -> tuple[tuple[int, int], ...]:
-    out, nxt = [], 0
-    for lo, hi in ivs:
-        if lo > nxt:
-            out.append((nxt, lo - 1))
-        nxt = max(nxt, hi + 1)
-    if nxt < PORT_SPAN:
-        out.append((nxt, PORT_SPAN - 1))
-    return tuple(out)

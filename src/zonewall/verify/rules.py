@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 from netaddr import IPNetwork
 
+from zonewall.intervals import normalise
 from zonewall.packets import PORT_SPAN, TCP, UDP, PacketSet
 
 __all__ = [
@@ -33,7 +34,6 @@ __all__ = [
     "RuleRef",
     "Ruleset",
     "check_chain_loops",
-    "merge_intervals",
     "parse_prefix",
 ]
 
@@ -73,17 +73,6 @@ class RuleRef:
     def describe(self) -> str:
         where = f"{self.file}:{self.line}" if self.line is not None else self.file
         return f"{where}: {self.text.strip()}"
-
-
-def merge_intervals(intervals: Iterable[tuple[int, int]]) -> tuple[tuple[int, int], ...]:
-    out: list[tuple[int, int]] = []
-    for lo, hi in sorted(intervals):
-        if out and lo <= out[-1][1] + 1:
-            if hi > out[-1][1]:
-                out[-1] = (out[-1][0], hi)
-        else:
-            out.append((lo, hi))
-    return tuple(out)
 
 
 # The forms generated configs use: `A.B.C.D` or `A.B.C.D/N`, ASCII digits, N in 0-32 written
@@ -139,7 +128,7 @@ class AddrMatch:
 
     @staticmethod
     def of(intervals: Iterable[tuple[int, int]], negate: bool = False) -> AddrMatch:
-        merged = merge_intervals(intervals)
+        merged = normalise(intervals)
         return AddrMatch(merged, negate, tuple(lo for lo, _ in merged))
 
     def matches(self, addr: int) -> bool:

@@ -30,7 +30,7 @@ from netaddr import IPAddress, IPNetwork, IPSet, cidr_merge
 
 from kernel_util import Netns, netns, require_tool, unavailable
 from kernel_util import run as kernel_run
-from zonewall import __version__
+from zonewall._version import __version__
 from zonewall.backends import get_backend
 from zonewall.backends.base import gateway_view
 from zonewall.backends.iptables import IptablesBackend, IptModel, IptRule

@@ -1,4 +1,4 @@
-"""Lint warnings W101-W108 and W111 (W109/W110 belong to assertions: see test_verify.py)."""
+"""Lint warnings W101-W108 and W111 (W109/W110 belong to assertions: see test_assertions.py)."""
 
 from __future__ import annotations
 

@@ -17,7 +17,8 @@ import pytest
 
 from zonewall.cli import _parser
 from zonewall.dsl.parser import MAX_INCLUDE_DEPTH
-from zonewall.report import render_diagnostics, run_check
+from zonewall.present.check import render_diagnostics
+from zonewall.report import run_check
 
 ROOT = Path(__file__).resolve().parents[3]
 SECRET = "zw-secret-4f1c9a"

@@ -10,10 +10,10 @@ from review_helpers import BASE, compiled
 from zonewall.build import render_outputs
 from zonewall.ir import ResolvedService
 from zonewall.packets import TCP, UDP, PacketSet
+from zonewall.present.diff import diff_text
 from zonewall.report import run_check
 from zonewall.review.describe import service_names
 from zonewall.review.diff import PolicyDiff, compare, load_side, rule_counts
-from zonewall.review.diff_render import diff_text
 
 
 def diff(old: str, new: str, count_rules: bool = False) -> PolicyDiff:

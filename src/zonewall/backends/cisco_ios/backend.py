@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import PurePosixPath
 from typing import ClassVar
 
-from zonewall import __version__
+from zonewall._version import __version__
 from zonewall.backends.base import (
     Backend,
     Feature,

@@ -30,7 +30,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from zonewall.report import diagnostic_json
+from zonewall.present.check import diagnostic_json
 from zonewall.review.diff import FlowChange, PolicyDiff, Side
 from zonewall.text import markdown_text, terminal_text
 

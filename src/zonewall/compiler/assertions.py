@@ -31,7 +31,7 @@ from zonewall.packets import PacketSet
 if TYPE_CHECKING:
     import networkx as nx
 
-__all__ = ["AssertionInput", "Verifier"]
+__all__ = ["AssertionInput", "Prover"]
 
 _CODES = {
     AssertKind.UNREACHABLE: "E301",
@@ -64,7 +64,7 @@ class _Failure:
     notes: tuple[tuple[str, Span | None], ...] = ()
 
 
-class Verifier:
+class Prover:
     def __init__(self, endpoints: Sequence[Endpoint], flows: dict[tuple[int, int], Flow],
                  rules: dict[int, ResolvedRule], members: dict[str, tuple[int, ...]],
                  graph: nx.DiGraph[str] | None, ext_size: dict[str, int]) -> None:
