@@ -49,8 +49,11 @@ class Result:
 
 def bindable(acl_text: str) -> str:
     """aclgen's Cisco output as the IOS verifier reads it, bound inbound to one interface."""
-    kept = [line for line in acl_text.splitlines()
-            if line.strip() and not line.startswith(("!", "no ip access-list", "exit"))]
+    kept = [
+        line
+        for line in acl_text.splitlines()
+        if line.strip() and not line.startswith(("!", "no ip access-list", "exit"))
+    ]
     names = [line.split()[-1] for line in kept if line.startswith("ip access-list extended ")]
     if len(names) != 1:
         raise ValueError(f"expected one extended ACL in aclgen's output, found {len(names)}")
@@ -64,8 +67,14 @@ def check(estate: Path, acl_text: str, limit: int = 10) -> Result:
         raise ValueError(f"{estate} does not compile")
     ev = Evaluator(parse_config("cisco-ios", bindable(acl_text), "aerleon.acl"))
     flows = {(f.src, f.dst): f.packets for f in compiled.flows}
-    probes = sorted({(e.id, e.name, a) for e in compiled.endpoints for p in e.prefixes
-                     for a in (int(p.first), int(p.last))})
+    probes = sorted(
+        {
+            (e.id, e.name, a)
+            for e in compiled.endpoints
+            for p in e.prefixes
+            for a in (int(p.first), int(p.last))
+        }
+    )
     empty = PacketSet()
     pairs = 0
     mismatches: list[str] = []
@@ -83,7 +92,8 @@ def check(estate: Path, acl_text: str, limit: int = 10) -> Result:
                 mismatches.append(
                     f"{sname} -> {dname} ({_addr(cell.src)} -> {_addr(cell.dst)}): Aerleon "
                     f"permits {(keys - VOID).describe() or 'nothing'}, the policy "
-                    f"{(want - VOID).describe() or 'nothing'}")
+                    f"{(want - VOID).describe() or 'nothing'}"
+                )
     return Result(pairs, mismatches)
 
 
@@ -92,15 +102,17 @@ def _addr(a: int) -> str:
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("estate", type=Path, help="the zonewall policy generate.py wrote")
     ap.add_argument("acl", type=Path, help="aclgen's Cisco output for the same estate")
     args = ap.parse_args()
     result = check(args.estate, args.acl.read_text(encoding="utf-8"))
-    print(f"{result.pairs} address pairs compared: "
-          + ("Aerleon's ACL permits exactly the policy's flows" if result.identical
-             else "DIFFERENT"))
+    print(
+        f"{result.pairs} address pairs compared: "
+        + ("Aerleon's ACL permits exactly the policy's flows" if result.identical else "DIFFERENT")
+    )
     for line in result.mismatches:
         print("  " + line)
     return 0 if result.identical else 1

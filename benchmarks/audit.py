@@ -36,8 +36,11 @@ def pad_iptables(text: str, size: int) -> str:
     while len(text) + sum(map(len, extra)) < size:
         net = f"br-{n:012x}"
         extra.append(f":DOCKER-NET-{n} - [0:0]\n")
-        extra += [f"[{k}:{k * 60}] -A DOCKER-NET-{n} -i {net} -o {net} -p tcp -m tcp "
-                  f"--dport {8000 + k} -j ACCEPT\n" for k in range(20)]
+        extra += [
+            f"[{k}:{k * 60}] -A DOCKER-NET-{n} -i {net} -o {net} -p tcp -m tcp "
+            f"--dport {8000 + k} -j ACCEPT\n"
+            for k in range(20)
+        ]
         extra.append(f"[0:0] -A FORWARD -i {net} -o {net} -j DOCKER-NET-{n}\n")
         n += 1
     decls = "".join(x for x in extra if x.startswith(":"))
@@ -53,14 +56,17 @@ def pad_ios(text: str, size: int) -> str:
     n = 0
     while len(text) + sum(map(len, ports)) < size:
         sw, port = n // 48 + 2, n % 48 + 1
-        ports.append(f"interface GigabitEthernet{sw}/0/{port}\n description clinical bay "
-                     f"{n} wall jack\n switchport access vlan 999\n switchport mode access\n"
-                     " switchport voice vlan 998\n authentication port-control auto\n"
-                     " mab\n dot1x pae authenticator\n spanning-tree portfast\n"
-                     " spanning-tree bpduguard enable\n ip dhcp snooping limit rate 15\n!\n")
+        ports.append(
+            f"interface GigabitEthernet{sw}/0/{port}\n description clinical bay "
+            f"{n} wall jack\n switchport access vlan 999\n switchport mode access\n"
+            " switchport voice vlan 998\n authentication port-control auto\n"
+            " mab\n dot1x pae authenticator\n spanning-tree portfast\n"
+            " spanning-tree bpduguard enable\n ip dhcp snooping limit rate 15\n!\n"
+        )
         n += 1
-    return text.replace("interface GigabitEthernet1/0/48\n", "".join(ports)
-                        + "interface GigabitEthernet1/0/48\n", 1)
+    return text.replace(
+        "interface GigabitEthernet1/0/48\n", "".join(ports) + "interface GigabitEthernet1/0/48\n", 1
+    )
 
 
 def best(times: int, run: object) -> float:
@@ -81,20 +87,37 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=3)
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="zonewall-audit-bench-"))
-    subprocess.run([sys.executable, str(ROOT / "benchmarks" / "generate.py"), "--classes",
-                    str(args.classes), "--allows", str(args.allows), "--platforms",
-                    "iptables,cisco-ios", "--out", str(work)], check=True)
+    subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "benchmarks" / "generate.py"),
+            "--classes",
+            str(args.classes),
+            "--allows",
+            str(args.allows),
+            "--platforms",
+            "iptables,cisco-ios",
+            "--out",
+            str(work),
+        ],
+        check=True,
+    )
     policy = work / "estate.zw"
-    subprocess.run([sys.executable, "-m", "zonewall", "build", str(policy), "-o",
-                    str(work / "out")], check=True, capture_output=True)
+    subprocess.run(
+        [sys.executable, "-m", "zonewall", "build", str(policy), "-o", str(work / "out")],
+        check=True,
+        capture_output=True,
+    )
     out = work / "out"
     rules = sorted(out.glob("*.rules"))[0]
     acl = sorted(p for p in out.glob("*.ios") if not p.name.endswith("-switch.ios"))[0]
     switch = acl.with_name(acl.stem + "-switch.ios")
     saved = pad_iptables(iptables_save(rules.read_text()), args.iptables_kb * 1000)
     running = pad_ios(ios_running(acl.read_text(), switch.read_text()), args.ios_kb * 1000)
-    cases = [(rules.stem, "iptables", saved, work / "saved.rules"),
-             (acl.stem, "cisco-ios", running, work / "running.txt")]
+    cases = [
+        (rules.stem, "iptables", saved, work / "saved.rules"),
+        (acl.stem, "cisco-ios", running, work / "running.txt"),
+    ]
     from zonewall.report import run_check
     from zonewall.verify import audit_config
 
@@ -103,15 +126,26 @@ def main() -> None:
     print(f"estate: {args.classes} classes, {args.allows} allows; {sys.version.split()[0]}")
     for gateway, platform, text, path in cases:
         path.write_text(text)
-        cmd = [sys.executable, "-m", "zonewall", "audit", str(policy), "--gateway", gateway,
-               "--config", str(path)]
+        cmd = [
+            sys.executable,
+            "-m",
+            "zonewall",
+            "audit",
+            str(policy),
+            "--gateway",
+            gateway,
+            "--config",
+            str(path),
+        ]
         proc = subprocess.run(cmd, capture_output=True, text=True)
         assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
         cli = best(args.repeat, lambda: subprocess.run(cmd, capture_output=True))
         inproc = best(args.repeat, lambda: audit_config(compiled, gateway, text, platform))
         lines = text.count("\n")
-        print(f"{platform:9} {gateway:12} {len(text) / 1000:7.0f} KB {lines:7} lines  "
-              f"audit alone {inproc:6.2f} s   zonewall audit (CLI) {cli:6.2f} s")
+        print(
+            f"{platform:9} {gateway:12} {len(text) / 1000:7.0f} KB {lines:7} lines  "
+            f"audit alone {inproc:6.2f} s   zonewall audit (CLI) {cli:6.2f} s"
+        )
 
 
 if __name__ == "__main__":

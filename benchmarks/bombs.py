@@ -79,14 +79,17 @@ def _classes(n: int, tags: int = 0) -> Iterator[str]:
     for i in range(n):
         tag = f" tags t{i % tags}" if tags else ""
         yield f"class c{i} {{ hosts 4{tag} }}\n"
-    yield ('gateway fw { platform iptables interface "eth1.{vlan}" uplink "eth0" '
-           "serves internal }\n")
+    yield (
+        'gateway fw { platform iptables interface "eth1.{vlan}" uplink "eth0" serves internal }\n'
+    )
 
 
 # One class and the gateway serving it: a policy that checks clean but for what a case adds.
 _CLASS = "class a { hosts 4 }\n"
-_REST = ('pool subnets 10.0.0.0/8\npool vlans 2-4094\n'
-         'gateway fw { platform iptables interface "eth1.{vlan}" uplink "eth0" serves a }\n')
+_REST = (
+    "pool subnets 10.0.0.0/8\npool vlans 2-4094\n"
+    'gateway fw { platform iptables interface "eth1.{vlan}" uplink "eth0" serves a }\n'
+)
 
 
 def title(path: Path, n: int) -> None:
@@ -94,8 +97,9 @@ def title(path: Path, n: int) -> None:
 
 
 def escapes(path: Path, n: int) -> None:
-    _lines(path, chain(['class a { hosts 4 description "'], _repeat("\\\\x", n // 3),
-                       ['" }\n', _REST]))
+    _lines(
+        path, chain(['class a { hosts 4 description "'], _repeat("\\\\x", n // 3), ['" }\n', _REST])
+    )
 
 
 def bad_escapes(path: Path, n: int) -> None:
@@ -123,16 +127,24 @@ def allows(path: Path, n: int) -> None:
 def _limit() -> int:
     sys.path.insert(0, str(SRC))
     from zonewall.dsl.parser import MAX_STATEMENTS
+
     return MAX_STATEMENTS
 
 
 MB = 1_000_000
 CASES = [
     Case("title-60mb", title, 60 * MB, 1000, "check", (0,), (0,), "string literal"),
-    Case("description-10mb-escapes", escapes, 10 * MB, 1000, "check", (0,), (0,),
-         "string, 1/3 escapes"),
-    Case("bad-escapes-one-line", bad_escapes, 10_000, 100, "check", (1,), (1,),
-         "E106 on one line"),
+    Case(
+        "description-10mb-escapes",
+        escapes,
+        10 * MB,
+        1000,
+        "check",
+        (0,),
+        (0,),
+        "string, 1/3 escapes",
+    ),
+    Case("bad-escapes-one-line", bad_escapes, 10_000, 100, "check", (1,), (1,), "E106 on one line"),
     Case("long-name-60mb", long_name, 60 * MB, 1000, "check", (1,), (1,), "name (E104)"),
     Case("comments-60mb", comments, 60 * MB, 1000, "check", (0,), (0,), "comment lines"),
     Case("tags-1000x20", tags, 1000, 40, "build", (0,), (0,), "classes, tag pairs, iptables"),
@@ -161,14 +173,24 @@ def run(case: Case, folder: Path, smoke: bool) -> dict[str, object]:
     exits = case.smoke_exits if smoke else case.exits
     ok = code in exits and b"Traceback" not in stderr and rss < GIB
     size = case.smoke if smoke else case.size
-    return {"case": case.name, "note": f"{size:,} {case.note}", "bytes": policy.stat().st_size,
-            "command": case.command, "exit": code, "wall": wall, "rss": rss,
-            "stderr": len(stderr), "first": first[:100], "ok": ok}
+    return {
+        "case": case.name,
+        "note": f"{size:,} {case.note}",
+        "bytes": policy.stat().st_size,
+        "command": case.command,
+        "exit": code,
+        "wall": wall,
+        "rss": rss,
+        "stderr": len(stderr),
+        "first": first[:100],
+        "ok": ok,
+    }
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--cases", default="", help="comma-separated case names (default: all)")
     ap.add_argument("--smoke", action="store_true", help="tiny sizes (seconds in all)")
     ap.add_argument("--write", metavar="DIR", help="only write the policies into DIR")
@@ -176,8 +198,9 @@ def main() -> int:
     chosen = [c for c in CASES if not args.cases or c.name in args.cases.split(",")]
     if args.write:
         for case in chosen:
-            case.write(Path(args.write) / f"{case.name}.zw",
-                       case.smoke if args.smoke else case.size)
+            case.write(
+                Path(args.write) / f"{case.name}.zw", case.smoke if args.smoke else case.size
+            )
         return 0
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     print("| case | input | command | exit | wall | peak RSS | stderr | first line of stderr |")
@@ -187,10 +210,13 @@ def main() -> int:
         for case in chosen:
             r = run(case, Path(tmp), args.smoke)
             failed += not r["ok"]
-            print(f"| {r['case']}{'' if r['ok'] else ' **FAILED**'} | {r['note']}, "
-                  f"{int(r['bytes']) / 1e6:.1f} MB | {r['command']} | {r['exit']} | "  # type: ignore[call-overload]
-                  f"{r['wall']:.1f} s | {int(r['rss']) >> 20} MiB | "  # type: ignore[call-overload]
-                  f"{int(r['stderr']):,} B | `{r['first']}` |", flush=True)  # type: ignore[call-overload]
+            print(
+                f"| {r['case']}{'' if r['ok'] else ' **FAILED**'} | {r['note']}, "
+                f"{int(r['bytes']) / 1e6:.1f} MB | {r['command']} | {r['exit']} | "  # type: ignore[call-overload]
+                f"{r['wall']:.1f} s | {int(r['rss']) >> 20} MiB | "  # type: ignore[call-overload]
+                f"{int(r['stderr']):,} B | `{r['first']}` |",
+                flush=True,
+            )  # type: ignore[call-overload]
     return 1 if failed else 0
 
 

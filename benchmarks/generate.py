@@ -46,8 +46,18 @@ ROOT = Path(__file__).resolve().parents[1]
 TAGS = ["medical", "imaging", "lab", "clinical", "admin", "iot", "infra", "wireless"]
 # Private and special-purpose space is never "internet" (W114): the external excludes it, as
 # examples/hospital.zw does, and the Aerleon twin excludes the same ranges.
-SPECIAL = ("0.0.0.0/8", "10.0.0.0/8", "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16",
-           "172.16.0.0/12", "192.168.0.0/16", "198.18.0.0/15", "224.0.0.0/4", "240.0.0.0/4")
+SPECIAL = (
+    "0.0.0.0/8",
+    "10.0.0.0/8",
+    "100.64.0.0/10",
+    "127.0.0.0/8",
+    "169.254.0.0/16",
+    "172.16.0.0/12",
+    "192.168.0.0/16",
+    "198.18.0.0/15",
+    "224.0.0.0/4",
+    "240.0.0.0/4",
+)
 EXTERNALS = {
     "internet": ("0.0.0.0/0",),
     "vendor_a": ("203.0.113.0/24",),
@@ -66,8 +76,10 @@ class Service:
     ranges: tuple[tuple[int, int], ...]
 
     def zonewall(self) -> str:
-        return ", ".join(f"{self.proto}/{lo}" if lo == hi else f"{self.proto}/{lo}-{hi}"
-                         for lo, hi in self.ranges)
+        return ", ".join(
+            f"{self.proto}/{lo}" if lo == hi else f"{self.proto}/{lo}-{hi}"
+            for lo, hi in self.ranges
+        )
 
 
 @dataclass(frozen=True)
@@ -106,8 +118,15 @@ class Estate:
         return sum(1 for r in self.rules if r.action == action)
 
 
-def build_estate(classes: int, allows: int, denies: int, asserts: int, gateways: int,
-                 seed: int, platforms: tuple[str, ...] = ("iptables", "cisco-ios")) -> Estate:
+def build_estate(
+    classes: int,
+    allows: int,
+    denies: int,
+    asserts: int,
+    gateways: int,
+    seed: int,
+    platforms: tuple[str, ...] = ("iptables", "cisco-ios"),
+) -> Estate:
     """The estate as data; every random choice comes from one `random.Random(seed)`."""
     if classes < 2 or gateways < 1 or not platforms:
         # class 0 is quarantined: the allows need at least one other class
@@ -122,12 +141,12 @@ def build_estate(classes: int, allows: int, denies: int, asserts: int, gateways:
             tags = ("quarantine",)
         if i % 3 == 0:
             # fixed subnets are contiguous /24s, as a real addressing plan would be
-            specs.append(ClassSpec(f"c{i:04d}", f"10.{fixed // 256}.{fixed % 256}.0/24", None,
-                                   tags))
+            specs.append(
+                ClassSpec(f"c{i:04d}", f"10.{fixed // 256}.{fixed % 256}.0/24", None, tags)
+            )
             fixed += 1
         else:
-            specs.append(ClassSpec(f"c{i:04d}", None,
-                                   rnd.choice([10, 30, 60, 100, 250]), tags))
+            specs.append(ClassSpec(f"c{i:04d}", None, rnd.choice([10, 30, 60, 100, 250]), tags))
     names = [c.name for c in specs]
     quarantined = [c.name for c in specs if c.tags == ("quarantine",)]
     normal = [n for n in names if n not in set(quarantined)]
@@ -142,20 +161,29 @@ def build_estate(classes: int, allows: int, denies: int, asserts: int, gateways:
         rules.append(Rule("allow", (src,), dst, tuple(rnd.sample(svc_names, rnd.randrange(1, 4)))))
     rules.extend(Rule("allow", (q,), "vendor_b", ("s0",)) for q in quarantined)
     for _ in range(denies):
-        rules.append(Rule("deny", (f"tag:{rnd.choice(used_tags)}",), "vendor_a",
-                          (rnd.choice(svc_names),)))
+        rules.append(
+            Rule("deny", (f"tag:{rnd.choice(used_tags)}",), "vendor_a", (rnd.choice(svc_names),))
+        )
     if "iot" in used_tags:
         rules.append(Rule("deny", ("tag:iot",), "internet", ()))
     assertions = tuple(_assertion(rnd, i, names, used_tags) for i in range(asserts))
     per = (classes + gateways - 1) // gateways
-    gws = tuple(Gateway(f"gw{g}", platforms[g % len(platforms)],
-                        tuple(names[g * per:(g + 1) * per])) for g in range(gateways))
+    gws = tuple(
+        Gateway(f"gw{g}", platforms[g % len(platforms)], tuple(names[g * per : (g + 1) * per]))
+        for g in range(gateways)
+    )
     params: dict[str, object] = {
-        "classes": classes, "allows": allows, "denies": denies, "asserts": asserts,
-        "gateways": gateways, "seed": seed, "platforms": list(platforms),
+        "classes": classes,
+        "allows": allows,
+        "denies": denies,
+        "asserts": asserts,
+        "gateways": gateways,
+        "seed": seed,
+        "platforms": list(platforms),
     }
-    return Estate(params, services, tuple(specs), tuple(rules), assertions,
-                  tuple(g for g in gws if g.serves))
+    return Estate(
+        params, services, tuple(specs), tuple(rules), assertions, tuple(g for g in gws if g.serves)
+    )
 
 
 def _service(rnd: random.Random, i: int) -> Service:
@@ -181,32 +209,45 @@ def _assertion(rnd: random.Random, i: int, names: list[str], tags: list[str]) ->
 
 def zonewall_text(estate: Estate) -> str:
     """The estate as a zonewall policy."""
-    out = ['policy "synthetic estate" { owner "bench@example.org" }',
-           f"pool subnets {SUBNET_POOL}", f"pool subnets {FIXED_POOL}",
-           "pool vlans 2-1001, 1006-4094"]
+    out = [
+        'policy "synthetic estate" { owner "bench@example.org" }',
+        f"pool subnets {SUBNET_POOL}",
+        f"pool subnets {FIXED_POOL}",
+        "pool vlans 2-1001, 1006-4094",
+    ]
     out.extend(f"service {s.name} = {s.zonewall()}" for s in estate.services)
     for c in estate.classes:
         body = f"subnet {c.subnet}" if c.subnet else f"hosts {c.hosts}"
         out.append(f"class {c.name} {{ {body} tags {', '.join(c.tags)} }}")
-    out.extend(f"external {n} {{ address {', '.join(a)}{_except(n)} }}"
-               for n, a in EXTERNALS.items())
+    out.extend(
+        f"external {n} {{ address {', '.join(a)}{_except(n)} }}" for n, a in EXTERNALS.items()
+    )
     for r in estate.rules:
         svcs = f" : {', '.join(r.services)}" if r.services else ""
         out.append(f"{r.action} {', '.join(r.srcs)} -> {r.dst}{svcs}")
     out.extend(estate.assertions)
     for g in estate.gateways:
-        og = (' object-groups stateless-replies accepted "bench"' if g.platform == "cisco-ios"
-              else "")
-        out.append(f'gateway {g.name} {{ platform {g.platform}{og} '
-                   f'uplink "{UPLINKS[g.platform]}" serves {", ".join(g.serves)} }}')
+        og = (
+            ' object-groups stateless-replies accepted "bench"' if g.platform == "cisco-ios" else ""
+        )
+        out.append(
+            f"gateway {g.name} {{ platform {g.platform}{og} "
+            f'uplink "{UPLINKS[g.platform]}" serves {", ".join(g.serves)} }}'
+        )
     return "\n".join(out) + "\n"
 
 
-def generate(classes: int, allows: int, denies: int, asserts: int, gateways: int,
-             seed: int, platforms: tuple[str, ...] = ("iptables", "cisco-ios")) -> str:
+def generate(
+    classes: int,
+    allows: int,
+    denies: int,
+    asserts: int,
+    gateways: int,
+    seed: int,
+    platforms: tuple[str, ...] = ("iptables", "cisco-ios"),
+) -> str:
     """The zonewall policy text (the original entry point of this script)."""
-    return zonewall_text(build_estate(classes, allows, denies, asserts, gateways, seed,
-                                      platforms))
+    return zonewall_text(build_estate(classes, allows, denies, asserts, gateways, seed, platforms))
 
 
 def class_prefixes(estate: Estate) -> dict[str, list[str]]:
@@ -221,8 +262,9 @@ def class_prefixes(estate: Estate) -> dict[str, list[str]]:
     from zonewall.dsl.parser import parse_text
 
     # Only the pools and classes: allocation depends on nothing else, and this stays cheap.
-    text = "\n".join(line for line in zonewall_text(estate).splitlines()
-                     if line.startswith(("pool ", "class ")))
+    text = "\n".join(
+        line for line in zonewall_text(estate).splitlines() if line.startswith(("pool ", "class "))
+    )
     policy = parse_text(text + "\n", "classes.zw").policy
     sink = DiagnosticSink()
     alloc = allocate(policy, resolve_names(policy, sink).classes, sink)
@@ -242,28 +284,44 @@ def aerleon_documents(estate: Estate, prefixes: dict[str, list[str]]) -> dict[st
         for t in c.tags:
             tags.setdefault(t, []).append(c.name)
     networks: dict[str, object] = {
-        name: {"values": [{"address": p} for p in prefixes[name]]} for name in sorted(prefixes)}
-    networks.update({_tag_token(t): {"values": [{"name": n} for n in members]}
-                     for t, members in sorted(tags.items())})
-    networks["INTERNAL"] = {"values": [{"name": n} for n in sorted(prefixes)]
-                            + [{"address": a} for a in SPECIAL]}
-    networks.update({n.upper(): {"values": [{"address": a} for a in addrs]}
-                     for n, addrs in EXTERNALS.items()})
-    services = {s.name: [{"protocol": s.proto, "port": str(lo) if lo == hi else f"{lo}-{hi}"}
-                         for lo, hi in s.ranges] for s in estate.services}
+        name: {"values": [{"address": p} for p in prefixes[name]]} for name in sorted(prefixes)
+    }
+    networks.update(
+        {
+            _tag_token(t): {"values": [{"name": n} for n in members]}
+            for t, members in sorted(tags.items())
+        }
+    )
+    networks["INTERNAL"] = {
+        "values": [{"name": n} for n in sorted(prefixes)] + [{"address": a} for a in SPECIAL]
+    }
+    networks.update(
+        {n.upper(): {"values": [{"address": a} for a in addrs]} for n, addrs in EXTERNALS.items()}
+    )
+    services = {
+        s.name: [
+            {"protocol": s.proto, "port": str(lo) if lo == hi else f"{lo}-{hi}"}
+            for lo, hi in s.ranges
+        ]
+        for s in estate.services
+    }
     by_name = {s.name: s for s in estate.services}
     deny_terms: list[dict[str, object]] = []
     accept_terms: list[dict[str, object]] = []
     for index, rule in enumerate(estate.rules):
         target = accept_terms if rule.action == "allow" else deny_terms
         target.extend(_terms(index, rule, by_name))
-    policy = {"filters": [{
-        "header": {
-            "comment": f"synthetic estate {json.dumps(estate.params, sort_keys=True)}",
-            "targets": {"iptables": "FORWARD DROP", "cisco": "estate extended"},
-        },
-        "terms": deny_terms + accept_terms,
-    }]}
+    policy = {
+        "filters": [
+            {
+                "header": {
+                    "comment": f"synthetic estate {json.dumps(estate.params, sort_keys=True)}",
+                    "targets": {"iptables": "FORWARD DROP", "cisco": "estate extended"},
+                },
+                "terms": deny_terms + accept_terms,
+            }
+        ]
+    }
     return {
         "aerleon/policies/pol/estate.yaml": policy,
         "aerleon/def/networks.yaml": {"networks": networks},
@@ -296,9 +354,16 @@ def _terms(index: int, rule: Rule, services: dict[str, Service]) -> list[dict[st
     by_proto: dict[str, list[str]] = {}
     for name in rule.services:
         by_proto.setdefault(services[name].proto, []).append(name)
-    return [{"name": f"{prefix}-{proto}", **base, "protocol": proto,
-             "destination-port": " ".join(names), "action": action}
-            for proto, names in sorted(by_proto.items())]
+    return [
+        {
+            "name": f"{prefix}-{proto}",
+            **base,
+            "protocol": proto,
+            "destination-port": " ".join(names),
+            "action": action,
+        }
+        for proto, names in sorted(by_proto.items())
+    ]
 
 
 def write_estate(estate: Estate, outdir: Path) -> dict[str, Path]:
@@ -311,41 +376,58 @@ def write_estate(estate: Estate, outdir: Path) -> dict[str, Path]:
     for rel, doc in docs.items():
         path = outdir / rel
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(yaml.dump(doc, Dumper=dumper, sort_keys=False,
-                                  default_flow_style=False, width=1_000_000), encoding="utf-8")
+        path.write_text(
+            yaml.dump(
+                doc, Dumper=dumper, sort_keys=False, default_flow_style=False, width=1_000_000
+            ),
+            encoding="utf-8",
+        )
     terms = docs["aerleon/policies/pol/estate.yaml"]["filters"][0]["terms"]  # type: ignore[index]
-    meta = dict(estate.params, allow_statements=estate.count("allow"),
-                deny_statements=estate.count("deny"), assertions=len(estate.assertions),
-                aerleon_terms=len(terms))
+    meta = dict(
+        estate.params,
+        allow_statements=estate.count("allow"),
+        deny_statements=estate.count("deny"),
+        assertions=len(estate.assertions),
+        aerleon_terms=len(terms),
+    )
     (outdir / "estate.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
-    written.update(aerleon_policies=outdir / "aerleon" / "policies",
-                   aerleon_defs=outdir / "aerleon" / "def")
+    written.update(
+        aerleon_policies=outdir / "aerleon" / "policies", aerleon_defs=outdir / "aerleon" / "def"
+    )
     return written
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--classes", type=int, default=300)
     ap.add_argument("--allows", type=int, default=10000)
     ap.add_argument("--denies", type=int, default=50)
     ap.add_argument("--asserts", type=int, default=100)
     ap.add_argument("--gateways", type=int, default=4)
     ap.add_argument("--seed", type=int, default=1)
-    ap.add_argument("--platforms", default="iptables,cisco-ios",
-                    help="comma-separated platforms, cycled over the gateways "
-                         "(default: iptables,cisco-ios)")
-    ap.add_argument("--out", type=Path, default=None,
-                    help="write estate.zw, the Aerleon policy and definitions into this directory "
-                         "instead of the zonewall policy to stdout")
+    ap.add_argument(
+        "--platforms",
+        default="iptables,cisco-ios",
+        help="comma-separated platforms, cycled over the gateways (default: iptables,cisco-ios)",
+    )
+    ap.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="write estate.zw, the Aerleon policy and definitions into this directory "
+        "instead of the zonewall policy to stdout",
+    )
     a = ap.parse_args()
     platforms = tuple(p.strip() for p in a.platforms.split(",") if p.strip())
     bad = [p for p in platforms if p not in PLATFORMS]
     if bad:
         ap.error(f"unknown platform {bad[0]!r} (choose from {', '.join(PLATFORMS)})")
     try:
-        estate = build_estate(a.classes, a.allows, a.denies, a.asserts, a.gateways, a.seed,
-                              platforms)
+        estate = build_estate(
+            a.classes, a.allows, a.denies, a.asserts, a.gateways, a.seed, platforms
+        )
     except ValueError as exc:
         ap.error(str(exc))
     if a.out is None:

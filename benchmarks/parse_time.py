@@ -18,19 +18,22 @@ import sys
 import time
 from pathlib import Path
 
-PROBE = ("import sys, time\n"
-         "t0 = time.perf_counter()\n"
-         "from zonewall.dsl.parser import parse_file\n"
-         "t1 = time.perf_counter()\n"
-         "result = parse_file(sys.argv[1])\n"
-         "t2 = time.perf_counter()\n"
-         "print(f'import {t1 - t0:.3f}s  parse_file {t2 - t1:.3f}s  '\n"
-         "      f'rules {len(result.policy.rules)}  diagnostics {len(result.diagnostics)}')\n")
+PROBE = (
+    "import sys, time\n"
+    "t0 = time.perf_counter()\n"
+    "from zonewall.dsl.parser import parse_file\n"
+    "t1 = time.perf_counter()\n"
+    "result = parse_file(sys.argv[1])\n"
+    "t2 = time.perf_counter()\n"
+    "print(f'import {t1 - t0:.3f}s  parse_file {t2 - t1:.3f}s  '\n"
+    "      f'rules {len(result.policy.rules)}  diagnostics {len(result.diagnostics)}')\n"
+)
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("policy")
     ap.add_argument("--src", default=str(Path(__file__).resolve().parent.parent / "src"))
     ap.add_argument("--repeat", type=int, default=3)
@@ -40,8 +43,9 @@ def main() -> int:
         subprocess.run([sys.executable, "-c", PROBE, args.policy], env=env, check=True)
     for _ in range(args.repeat):
         start = time.perf_counter()
-        proc = subprocess.run([sys.executable, "-m", "zonewall", "check", args.policy],
-                              env=env, capture_output=True)
+        proc = subprocess.run(
+            [sys.executable, "-m", "zonewall", "check", args.policy], env=env, capture_output=True
+        )
         print(f"check {time.perf_counter() - start:.3f}s (exit {proc.returncode})")
     return 0
 

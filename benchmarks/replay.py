@@ -35,21 +35,34 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from generate import build_estate, class_prefixes, zonewall_text  # noqa: E402
 
-PORTS = [("tcp", 443), ("tcp", 2575), ("tcp", 104), ("udp", 53), ("tcp", 22), ("tcp", 8080),
-         ("udp", 123), ("tcp", 3389), ("tcp", 5100)]
+PORTS = [
+    ("tcp", 443),
+    ("tcp", 2575),
+    ("tcp", 104),
+    ("udp", 53),
+    ("tcp", 22),
+    ("tcp", 8080),
+    ("udp", 123),
+    ("tcp", 3389),
+    ("tcp", 5100),
+]
 PROTO = {6: "tcp", 17: "udp", 1: "icmp"}
 T0 = 1740985200
 Record = tuple[str, str, str, int]  # src, dst, proto, port
 
 
 def _pool(rnd: random.Random, nets: list[ipaddress.IPv4Network]) -> Callable[[], str]:
-    pools = [(int(n.network_address) + (1 if n.prefixlen < 31 else 0),
-              int(n.broadcast_address) - (1 if n.prefixlen < 31 else 0)) for n in nets]
+    pools = [
+        (
+            int(n.network_address) + (1 if n.prefixlen < 31 else 0),
+            int(n.broadcast_address) - (1 if n.prefixlen < 31 else 0),
+        )
+        for n in nets
+    ]
     return lambda: str(ipaddress.ip_address(rnd.randint(*rnd.choice(pools))))
 
 
-def uniform_source(prefixes: dict[str, list[str]], rnd: random.Random
-                   ) -> Callable[[], Record]:
+def uniform_source(prefixes: dict[str, list[str]], rnd: random.Random) -> Callable[[], Record]:
     in_class = _pool(rnd, [ipaddress.ip_network(p) for ps in prefixes.values() for p in ps])
 
     def address() -> str:
@@ -63,6 +76,7 @@ def uniform_source(prefixes: dict[str, list[str]], rnd: random.Random
     def record() -> Record:
         proto, port = PORTS[rnd.randrange(len(PORTS))]
         return address(), address(), proto, port
+
     return record
 
 
@@ -71,16 +85,17 @@ def realistic_source(policy: Path, rnd: random.Random) -> Callable[[], Record]:
 
     c = run_check(str(policy)).compiled
     assert c is not None, "the estate does not compile"
-    addr = {ep.id: _pool(rnd, [ipaddress.ip_network(str(p)) for p in ep.prefixes[:8]])
-            for ep in c.endpoints}
+    addr = {
+        ep.id: _pool(rnd, [ipaddress.ip_network(str(p)) for p in ep.prefixes[:8]])
+        for ep in c.endpoints
+    }
     flows = []
     for f in c.flows:
         keys = [lo for lo, hi in f.packets.intervals if lo >> 16 in PROTO][:6]
         if keys and not (c.endpoints[f.src].kind == c.endpoints[f.dst].kind == "external"):
             flows.append((f.src, f.dst, keys))
     eps = [ep.id for ep in c.endpoints if ep.kind == "class"]
-    odd = [(rnd.choice(eps), rnd.choice(eps), PORTS[rnd.randrange(len(PORTS))])
-           for _ in range(500)]
+    odd = [(rnd.choice(eps), rnd.choice(eps), PORTS[rnd.randrange(len(PORTS))]) for _ in range(500)]
     unknown = _pool(rnd, [ipaddress.ip_network("172.31.0.0/22")])
 
     def record() -> Record:
@@ -94,6 +109,7 @@ def realistic_source(policy: Path, rnd: random.Random) -> Callable[[], Record]:
             return addr[s](), addr[d](), proto, port
         s, _, (proto, port) = odd[rnd.randrange(len(odd))]
         return addr[s](), unknown(), proto, port
+
     return record
 
 
@@ -106,8 +122,10 @@ def write_flows(path: Path, record: Callable[[], Record], records: int, seed: in
             src, dst, proto, port = record()
             t = T0 + rnd.randrange(86400)
             pk = rnd.randrange(1, 500)
-            batch.append(f"{t},{t + rnd.randrange(600)},{src},{rnd.randrange(32768, 61000)},"
-                         f"{dst},{port},{proto},{pk},{pk * 400}\n")
+            batch.append(
+                f"{t},{t + rnd.randrange(600)},{src},{rnd.randrange(32768, 61000)},"
+                f"{dst},{port},{proto},{pk},{pk * 400}\n"
+            )
             if len(batch) == 10000:
                 fh.write("".join(batch))
                 batch.clear()
@@ -115,14 +133,16 @@ def write_flows(path: Path, record: Callable[[], Record], records: int, seed: in
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--records", type=int, default=1_000_000)
     ap.add_argument("--classes", type=int, default=300)
     ap.add_argument("--allows", type=int, default=10000)
     ap.add_argument("--seed", type=int, default=16)
-    ap.add_argument("--uniform", action="store_true",
-                    help="uniformly random traffic (a stress test; see above)")
+    ap.add_argument(
+        "--uniform", action="store_true", help="uniformly random traffic (a stress test; see above)"
+    )
     ap.add_argument("--format", choices=("json", "text"), default="json")
     ap.add_argument("--keep", type=Path, help="write the estate and flows here and keep them")
     args = ap.parse_args()
@@ -134,23 +154,43 @@ def main() -> int:
     flows = work / "flows.csv"
     start = time.perf_counter()
     rnd = random.Random(args.seed)
-    source = (uniform_source(class_prefixes(estate), rnd) if args.uniform
-              else realistic_source(policy, rnd))
+    source = (
+        uniform_source(class_prefixes(estate), rnd)
+        if args.uniform
+        else realistic_source(policy, rnd)
+    )
     write_flows(flows, source, args.records, args.seed)
-    print(f"wrote {args.records:,} records ({flows.stat().st_size / 2**20:.0f} MiB) in "
-          f"{time.perf_counter() - start:.1f} s")
+    print(
+        f"wrote {args.records:,} records ({flows.stat().st_size / 2**20:.0f} MiB) in "
+        f"{time.perf_counter() - start:.1f} s"
+    )
     start = time.perf_counter()
-    done = subprocess.run([sys.executable, "-m", "zonewall", "replay", str(policy), str(flows),
-                           "--format", args.format, "--fail-on", "none"], capture_output=True)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "zonewall",
+            "replay",
+            str(policy),
+            str(flows),
+            "--format",
+            args.format,
+            "--fail-on",
+            "none",
+        ],
+        capture_output=True,
+    )
     wall = time.perf_counter() - start
     rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     if done.returncode != 0:
         sys.stderr.write(done.stderr.decode(errors="replace"))
         return 1
     mix = "uniform" if args.uniform else "realistic"
-    print(f"replay ({mix} traffic, --format {args.format}): {args.records:,} records, "
-          f"{args.classes} classes, {args.allows:,} allows: {wall:.1f} s wall, peak RSS "
-          f"{rss:.0f} MiB, report {len(done.stdout) / 2**20:.1f} MiB")
+    print(
+        f"replay ({mix} traffic, --format {args.format}): {args.records:,} records, "
+        f"{args.classes} classes, {args.allows:,} allows: {wall:.1f} s wall, peak RSS "
+        f"{rss:.0f} MiB, report {len(done.stdout) / 2**20:.1f} MiB"
+    )
     return 0
 
 

@@ -157,12 +157,18 @@ class Meter:
         def timed(*args: Any, **kwargs: Any) -> Any:
             with self.phase(name):
                 return fn(*args, **kwargs)
+
         return timed
 
     def result(self) -> dict[str, Any]:
-        return {"wall": self.wall, "cpu": self.cpu, "rss_after_mib": self.rss_after,
-                "heap_peak_mib": self.heap_peak, "calls": self.calls,
-                "peak_rss_mib": _maxrss_mib(resource.getrusage(resource.RUSAGE_SELF))}
+        return {
+            "wall": self.wall,
+            "cpu": self.cpu,
+            "rss_after_mib": self.rss_after,
+            "heap_peak_mib": self.heap_peak,
+            "calls": self.calls,
+            "peak_rss_mib": _maxrss_mib(resource.getrusage(resource.RUSAGE_SELF)),
+        }
 
 
 def _maxrss_mib(usage: Any) -> float:
@@ -184,6 +190,7 @@ def zonewall_worker(estate: Path, outdir: Path, trace: bool) -> dict[str, Any]:
         from zonewall import build as zbuild
         from zonewall.backends import get_backend
         from zonewall.backends.base import Feature, gateway_view
+
         try:
             from zonewall.backends.cisco_ios.backend import CiscoIosBackend
         except ImportError:  # a tree from before the cisco_ios package (issue 17)
@@ -206,10 +213,17 @@ def zonewall_worker(estate: Path, outdir: Path, trace: bool) -> dict[str, Any]:
         budget = CiscoIosBackend.ace_budget
     # The phases compile_policy runs, wrapped where it looks them up (module globals), so the
     # real pipeline runs unchanged and a renamed phase fails loudly here.
-    for attr, name in (("_resolve", "resolve"), ("allocate", "allocate"),
-                       ("_classes", "endpoints"), ("build_endpoints", "endpoints"),
-                       ("_members", "endpoints"), ("compute_flows", "flows"),
-                       ("_prove", "assertions"), ("build_graph", "graph"), ("lint", "lints")):
+    for attr, name in (
+        ("_resolve", "resolve"),
+        ("allocate", "allocate"),
+        ("_classes", "endpoints"),
+        ("build_endpoints", "endpoints"),
+        ("_members", "endpoints"),
+        ("compute_flows", "flows"),
+        ("_prove", "assertions"),
+        ("build_graph", "graph"),
+        ("lint", "lints"),
+    ):
         setattr(pipeline, attr, m.wrap(name, getattr(pipeline, attr)))
     zflows._redundant = m.wrap("redundant", zflows._redundant)  # type: ignore[attr-defined]
 
@@ -226,10 +240,18 @@ def zonewall_worker(estate: Path, outdir: Path, trace: bool) -> dict[str, Any]:
     report = CheckReport(path, diags, compiled.assertions, parsed.sources, compiled)
 
     outputs: list[Any] = []
-    variants = {p: dataclasses.replace(compiled, gateways=tuple(
-        dataclasses.replace(g, platform=p, uplink=_uplink(p), object_groups=p == "cisco-ios")
-        for g in compiled.gateways))
-        for p in TARGET_PLATFORMS}
+    variants = {
+        p: dataclasses.replace(
+            compiled,
+            gateways=tuple(
+                dataclasses.replace(
+                    g, platform=p, uplink=_uplink(p), object_groups=p == "cisco-ios"
+                )
+                for g in compiled.gateways
+            ),
+        )
+        for p in TARGET_PLATFORMS
+    }
     extra: list[Diagnostic] = []
     over_budget = 0
     invalid: list[str] = []
@@ -246,8 +268,7 @@ def zonewall_worker(estate: Path, outdir: Path, trace: bool) -> dict[str, Any]:
             with m.phase(f"{p}-check"):
                 problems = backend.check(variants[p], pview)
                 if Feature.STATEFUL not in backend.supports:
-                    problems.append(Diagnostic(Severity.WARNING, "W113", "stateless",
-                                               plan.span))
+                    problems.append(Diagnostic(Severity.WARNING, "W113", "stateless", plan.span))
             if any(d.is_error for d in problems):
                 raise SystemExit(f"{p} cannot express the estate: {problems[:3]}")
             extra.extend(problems)
@@ -262,7 +283,8 @@ def zonewall_worker(estate: Path, outdir: Path, trace: bool) -> dict[str, Any]:
                 with m.phase(f"{p}-validate"):
                     for fpath, text in sorted(files.items()):
                         verifier = getattr(zbuild, "COMPANION_VERIFIER", {}).get(
-                            backend.output_kind(fpath), p)
+                            backend.output_kind(fpath), p
+                        )
                         problem = validate(variants[p], vplan, fpath, text, verifier)
                         if problem is not None:
                             invalid.append(f"{problem.code} {problem.message}")
@@ -272,21 +294,24 @@ def zonewall_worker(estate: Path, outdir: Path, trace: bool) -> dict[str, Any]:
             for fpath, text in sorted(files.items()):
                 outputs.append(zbuild.Output(fpath, text, plan.name, p, "config", count))
     with m.phase("vlan-plan"):
-        switch_of = {f"{g.name}-switch.ios": g.name for g in compiled.gateways
-                     if g.platform == "cisco-ios"}
+        switch_of = {
+            f"{g.name}-switch.ios": g.name for g in compiled.gateways if g.platform == "cisco-ios"
+        }
         for fpath, text in sorted(vlan_plan(compiled).items()):
             gw = switch_of.get(str(fpath))
             kind = "vlan-plan" if gw is None else "switch-config"
-            outputs.append(zbuild.Output(fpath, text, gw, "cisco-ios" if gw else None, kind,
-                                         None))
+            outputs.append(zbuild.Output(fpath, text, gw, "cisco-ios" if gw else None, kind, None))
     with m.phase("write"):
         zbuild._write(outdir, outputs, zbuild.manifest(report, outputs))  # noqa: SLF001
 
     out = m.result()
     out["outputs"] = _zonewall_sizes(outputs)
     out["outputs"]["cisco_acls_over_budget"] = over_budget
-    out["validation"] = {"present": validate is not None, "problems": invalid[:20],
-                         "problem_count": len(invalid)}
+    out["validation"] = {
+        "present": validate is not None,
+        "problems": invalid[:20],
+        "problem_count": len(invalid),
+    }
     out["diagnostics"] = _diag_counts(diags)
     return out
 
@@ -298,10 +323,10 @@ def _uplink(platform_name: str) -> str:
 def _zonewall_sizes(outputs: list[Any]) -> dict[str, int]:
     configs = [o for o in outputs if o.kind == "config"]
     return {
-        "iptables_rules": sum(len(IPT_RULE.findall(o.text)) for o in configs
-                              if o.platform == "iptables"),
-        "cisco_aces": sum(len(ACE.findall(o.text)) for o in configs
-                          if o.platform == "cisco-ios"),
+        "iptables_rules": sum(
+            len(IPT_RULE.findall(o.text)) for o in configs if o.platform == "iptables"
+        ),
+        "cisco_aces": sum(len(ACE.findall(o.text)) for o in configs if o.platform == "cisco-ios"),
         "iptables_rule_count": sum(o.rules for o in configs if o.platform == "iptables"),
         "cisco_rule_count": sum(o.rules for o in configs if o.platform == "cisco-ios"),
         "bytes": sum(len(o.text.encode()) for o in outputs),
@@ -333,9 +358,14 @@ def aerleon_worker(estate: Path, outdir: Path, trace: bool) -> dict[str, Any]:
     with m.phase("definitions"):
         defs = naming.Naming(str(estate / "aerleon" / "def"))
     with m.phase("parse"):
-        pol = ayaml.ParsePolicy(policy_file.read_text(encoding="utf-8"), filename=policy_file,
-                                base_dir=str(base), definitions=defs, optimize=False,
-                                shade_check=False)
+        pol = ayaml.ParsePolicy(
+            policy_file.read_text(encoding="utf-8"),
+            filename=policy_file,
+            base_dir=str(base),
+            definitions=defs,
+            optimize=False,
+            shade_check=False,
+        )
     with m.phase("plugins"):
         supervisor = plugin_supervisor.PluginSupervisor
         supervisor.Start()
@@ -352,9 +382,11 @@ def aerleon_worker(estate: Path, outdir: Path, trace: bool) -> dict[str, Any]:
         for target in ("iptables", "cisco"):
             (outdir / texts[target + ":name"]).write_text(texts[target])
     out = m.result()
-    out["outputs"] = {"iptables_rules": len(IPT_RULE.findall(texts["iptables"])),
-                      "cisco_aces": len(ACE.findall(texts["cisco"])),
-                      "bytes": len(texts["iptables"].encode()) + len(texts["cisco"].encode())}
+    out["outputs"] = {
+        "iptables_rules": len(IPT_RULE.findall(texts["iptables"])),
+        "cisco_aces": len(ACE.findall(texts["cisco"])),
+        "bytes": len(texts["iptables"].encode()) + len(texts["cisco"].encode()),
+    }
     return out
 
 
@@ -390,8 +422,18 @@ def run_measured(cmd: list[str], timeout: float = 3600) -> tuple[float, float, i
 def run_worker(tool: str, estate: Path, outdir: Path, trace: bool) -> dict[str, Any]:
     result_file = outdir.parent / f".{tool}-result.json"
     shutil.rmtree(outdir, ignore_errors=True)  # every run builds into an empty directory
-    cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", tool, "--estate",
-           str(estate), "--outdir", str(outdir), "--result", str(result_file)]
+    cmd = [
+        sys.executable,
+        str(Path(__file__).resolve()),
+        "--worker",
+        tool,
+        "--estate",
+        str(estate),
+        "--outdir",
+        str(outdir),
+        "--result",
+        str(result_file),
+    ]
     if trace:
         cmd.append("--trace")
     wall, rss, code, tail = run_measured(cmd)
@@ -409,17 +451,25 @@ def summarise(runs: list[dict[str, Any]], traced: dict[str, Any] | None) -> dict
     phases = {}
     for n in names:
         walls = [r["wall"].get(n, 0.0) for r in runs]
-        phases[n] = {"median_s": statistics.median(walls), "runs_s": walls,
-                     "median_cpu_s": statistics.median(r["cpu"].get(n, 0.0) for r in runs),
-                     "rss_after_mib": max(r["rss_after_mib"].get(n, 0.0) for r in runs),
-                     "heap_peak_mib": (traced or {}).get("heap_peak_mib", {}).get(n)}
+        phases[n] = {
+            "median_s": statistics.median(walls),
+            "runs_s": walls,
+            "median_cpu_s": statistics.median(r["cpu"].get(n, 0.0) for r in runs),
+            "rss_after_mib": max(r["rss_after_mib"].get(n, 0.0) for r in runs),
+            "heap_peak_mib": (traced or {}).get("heap_peak_mib", {}).get(n),
+        }
     totals = [sum(r["wall"].values()) for r in runs]
     cpu = [sum(r["cpu"].values()) for r in runs]
-    return {"phases": phases, "total_s": statistics.median(totals), "totals_s": totals,
-            "total_cpu_s": statistics.median(cpu),
-            "peak_rss_mib": max(r["peak_rss_mib"] for r in runs),
-            "outputs": runs[-1]["outputs"], "diagnostics": runs[-1].get("diagnostics"),
-            "validation": runs[-1].get("validation")}
+    return {
+        "phases": phases,
+        "total_s": statistics.median(totals),
+        "totals_s": totals,
+        "total_cpu_s": statistics.median(cpu),
+        "peak_rss_mib": max(r["peak_rss_mib"] for r in runs),
+        "outputs": runs[-1]["outputs"],
+        "diagnostics": runs[-1].get("diagnostics"),
+        "validation": runs[-1].get("validation"),
+    }
 
 
 def parse_size(text: str, asserts: int, repeat: int) -> tuple[int, int, int, int]:
@@ -435,32 +485,50 @@ def parse_size(text: str, asserts: int, repeat: int) -> tuple[int, int, int, int
     return parts[0], parts[1], parts[2] if len(parts) == 3 else asserts, count
 
 
-def measure_size(size: tuple[int, int, int, int], args: argparse.Namespace,
-                 workdir: Path) -> dict[str, Any]:
+def measure_size(
+    size: tuple[int, int, int, int], args: argparse.Namespace, workdir: Path
+) -> dict[str, Any]:
     sys.path.insert(0, str(HERE))
     import generate
 
     classes, allows, asserts, repeat = size
     label = f"{classes}x{allows}x{asserts}"
     where = workdir / label
-    estate = generate.build_estate(classes, allows, args.denies, asserts, args.gateways,
-                                   args.seed, tuple(args.platforms.split(",")))
+    estate = generate.build_estate(
+        classes,
+        allows,
+        args.denies,
+        asserts,
+        args.gateways,
+        args.seed,
+        tuple(args.platforms.split(",")),
+    )
     t0 = time.perf_counter()
     generate.write_estate(estate, where)
     meta = json.loads((where / "estate.json").read_text())
-    entry: dict[str, Any] = {"size": label, "classes": classes, "allows": allows,
-                             "asserts": asserts, "estate": meta,
-                             "generate_s": time.perf_counter() - t0, "repeat": repeat,
-                             "loadavg_before": os.getloadavg()}
-    _say(f"[{label}] estate written in {entry['generate_s']:.1f}s: "
-         f"{meta['allow_statements']} allows, {meta['deny_statements']} denies, "
-         f"{meta['aerleon_terms']} Aerleon terms")
+    entry: dict[str, Any] = {
+        "size": label,
+        "classes": classes,
+        "allows": allows,
+        "asserts": asserts,
+        "estate": meta,
+        "generate_s": time.perf_counter() - t0,
+        "repeat": repeat,
+        "loadavg_before": os.getloadavg(),
+    }
+    _say(
+        f"[{label}] estate written in {entry['generate_s']:.1f}s: "
+        f"{meta['allow_statements']} allows, {meta['deny_statements']} denies, "
+        f"{meta['aerleon_terms']} Aerleon terms"
+    )
 
     runs = []
     for i in range(repeat):
         runs.append(run_worker("zonewall", where, where / "zw-out", False))
-        _say(f"[{label}] zonewall run {i + 1}/{repeat}: "
-             f"{sum(runs[-1]['wall'].values()):.2f}s, {runs[-1]['peak_rss_mib']:.0f} MiB")
+        _say(
+            f"[{label}] zonewall run {i + 1}/{repeat}: "
+            f"{sum(runs[-1]['wall'].values()):.2f}s, {runs[-1]['peak_rss_mib']:.0f} MiB"
+        )
     traced = None
     if args.heap:
         traced = run_worker("zonewall", where, where / "zw-out", True)
@@ -468,14 +536,26 @@ def measure_size(size: tuple[int, int, int, int], args: argparse.Namespace,
     entry["zonewall"] = summarise(runs, traced)
     if args.cli:
         wall, rss, code, tail = run_measured(
-            [sys.executable, "-m", "zonewall", "build", str(where / "estate.zw"), "-o",
-             str(where / "zw-cli-out")])
+            [
+                sys.executable,
+                "-m",
+                "zonewall",
+                "build",
+                str(where / "estate.zw"),
+                "-o",
+                str(where / "zw-cli-out"),
+            ]
+        )
         errors = sorted(set(re.findall(r"error\[(E\d+)\]", tail)))
         if code not in (0, 1) or (code == 1 and not errors):
             raise RuntimeError(f"zonewall build failed ({code}):\n{tail[-3000:]}")
         entry["zonewall_cli"] = {
-            "wall_s": wall, "peak_rss_mib": rss, "exit": code, "errors": errors,
-            "outputs": _manifest_sizes(where / "zw-cli-out") if code == 0 else None}
+            "wall_s": wall,
+            "peak_rss_mib": rss,
+            "exit": code,
+            "errors": errors,
+            "outputs": _manifest_sizes(where / "zw-cli-out") if code == 0 else None,
+        }
         verdict = "built" if code == 0 else f"refused ({', '.join(errors)})"
         _say(f"[{label}] zonewall build (CLI): {verdict}, {wall:.2f}s, {rss:.0f} MiB")
 
@@ -483,16 +563,28 @@ def measure_size(size: tuple[int, int, int, int], args: argparse.Namespace,
         aruns = []
         for i in range(repeat):
             aruns.append(run_worker("aerleon", where, where / "aer-out", False))
-            _say(f"[{label}] aerleon run {i + 1}/{repeat}: "
-                 f"{sum(aruns[-1]['wall'].values()):.2f}s, {aruns[-1]['peak_rss_mib']:.0f} MiB")
+            _say(
+                f"[{label}] aerleon run {i + 1}/{repeat}: "
+                f"{sum(aruns[-1]['wall'].values()):.2f}s, {aruns[-1]['peak_rss_mib']:.0f} MiB"
+            )
         entry["aerleon"] = summarise(aruns, None)
         if args.cli:
             base = where / "aerleon" / "policies"
             wall, rss, code, tail = run_measured(
-                [sys.executable, "-m", "aerleon", "--base_directory", str(base),
-                 "--definitions_directory", str(where / "aerleon" / "def"),
-                 "--policy_file", str(base / "pol" / "estate.yaml"),
-                 "--output_directory", str(where / "aer-cli-out")])
+                [
+                    sys.executable,
+                    "-m",
+                    "aerleon",
+                    "--base_directory",
+                    str(base),
+                    "--definitions_directory",
+                    str(where / "aerleon" / "def"),
+                    "--policy_file",
+                    str(base / "pol" / "estate.yaml"),
+                    "--output_directory",
+                    str(where / "aer-cli-out"),
+                ]
+            )
             if code != 0:
                 raise RuntimeError(f"aclgen failed ({code}):\n{tail[-3000:]}")
             entry["aerleon_cli"] = {"wall_s": wall, "peak_rss_mib": rss}
@@ -500,19 +592,30 @@ def measure_size(size: tuple[int, int, int, int], args: argparse.Namespace,
         acl = where / "aer-out" / "estate.acl"
         sys.path.insert(0, str(SRC))
         import aerleon_check
+
         same = aerleon_check.check(where / "estate.zw", acl.read_text(encoding="utf-8"))
-        entry["aerleon_flows"] = {"pairs": same.pairs, "identical": same.identical,
-                                  "mismatches": same.mismatches}
-        _say(f"[{label}] Aerleon's Cisco ACL against the policy ({same.pairs} address pairs, "
-             f"zonewall's IOS evaluator): {'same flows' if same.identical else 'DIFFERENT'}")
+        entry["aerleon_flows"] = {
+            "pairs": same.pairs,
+            "identical": same.identical,
+            "mismatches": same.mismatches,
+        }
+        _say(
+            f"[{label}] Aerleon's Cisco ACL against the policy ({same.pairs} address pairs, "
+            f"zonewall's IOS evaluator): {'same flows' if same.identical else 'DIFFERENT'}"
+        )
         zw, ae = entry["zonewall"], entry["aerleon"]
         entry["ratio"] = ae["total_s"] / zw["total_s"]
         entry["ratio_cpu"] = ae["total_cpu_s"] / zw["total_cpu_s"]
-        entry["ace_ratio"] = (zw["outputs"]["cisco_aces"] / ae["outputs"]["cisco_aces"]
-                              if ae["outputs"]["cisco_aces"] else None)
-        entry["iptables_ratio"] = (zw["outputs"]["iptables_rules"]
-                                   / ae["outputs"]["iptables_rules"]
-                                   if ae["outputs"]["iptables_rules"] else None)
+        entry["ace_ratio"] = (
+            zw["outputs"]["cisco_aces"] / ae["outputs"]["cisco_aces"]
+            if ae["outputs"]["cisco_aces"]
+            else None
+        )
+        entry["iptables_ratio"] = (
+            zw["outputs"]["iptables_rules"] / ae["outputs"]["iptables_rules"]
+            if ae["outputs"]["iptables_rules"]
+            else None
+        )
     entry["loadavg_after"] = os.getloadavg()
     if not args.keep:
         shutil.rmtree(where, ignore_errors=True)
@@ -546,11 +649,23 @@ def derived(entry: dict[str, Any]) -> dict[str, float]:
         return sum(ph.get(n, {}).get("median_s", 0.0) for n in names)
 
     return {
-        "check_s": s("import", "parse", "resolve", "allocate", "endpoints", "flows",
-                     "redundant", "graph", "assertions", "lints", "compile-other"),
+        "check_s": s(
+            "import",
+            "parse",
+            "resolve",
+            "allocate",
+            "endpoints",
+            "flows",
+            "redundant",
+            "graph",
+            "assertions",
+            "lints",
+            "compile-other",
+        ),
         "dead_redundant_s": s("flows", "redundant", "lints"),
-        "backends_s": s("views", *(f"{p}-{k}" for p in TARGET_PLATFORMS
-                                   for k in ("check", "lower", "render"))),
+        "backends_s": s(
+            "views", *(f"{p}-{k}" for p in TARGET_PLATFORMS for k in ("check", "lower", "render"))
+        ),
         "validation_s": s(*(f"{p}-validate" for p in TARGET_PLATFORMS)),
     }
 
@@ -560,31 +675,51 @@ def _fmt_ratio(x: float | None, digits: int = 2) -> str:
 
 
 def summary_table(entries: list[dict[str, Any]]) -> str:
-    head = ["size (classes x allows x asserts)", "zw full build (CPU)", "zw peak RSS",
-            "zw check", "zw dead/redundant", "zw validation", "Aerleon (CPU)", "Aerleon peak RSS",
-            "speed-up (CPU)",
-            "ipt rules zw / aer", "Cisco ACEs zw / aer", "ACE ratio", "zw build CLI",
-            "aclgen CLI"]
+    head = [
+        "size (classes x allows x asserts)",
+        "zw full build (CPU)",
+        "zw peak RSS",
+        "zw check",
+        "zw dead/redundant",
+        "zw validation",
+        "Aerleon (CPU)",
+        "Aerleon peak RSS",
+        "speed-up (CPU)",
+        "ipt rules zw / aer",
+        "Cisco ACEs zw / aer",
+        "ACE ratio",
+        "zw build CLI",
+        "aclgen CLI",
+    ]
     rows = []
     for e in entries:
         zw, ae, d = e["zonewall"], e.get("aerleon"), derived(e)
         zo = zw["outputs"]
-        rows.append([
-            e["size"], f"{zw['total_s']:.2f} s ({zw['total_cpu_s']:.2f} s)",
-            f"{zw['peak_rss_mib']:.0f} MiB",
-            f"{d['check_s']:.2f} s", f"{d['dead_redundant_s']:.2f} s",
-            f"{d['validation_s']:.2f} s" if "iptables-validate" in zw["phases"] else "-",
-            f"{ae['total_s']:.2f} s ({ae['total_cpu_s']:.2f} s)" if ae else "-",
-            f"{ae['peak_rss_mib']:.0f} MiB" if ae else "-",
-            f"{_fmt_ratio(e.get('ratio'))} ({_fmt_ratio(e.get('ratio_cpu'))})",
-            f"{zo['iptables_rules']} / {ae['outputs']['iptables_rules']}" if ae
-            else str(zo["iptables_rules"]),
-            (f"{zo['cisco_aces']} / {ae['outputs']['cisco_aces']}" if ae
-             else str(zo["cisco_aces"])) + _over_budget(zo),
-            _fmt_ratio(e.get("ace_ratio")),
-            _cli_cell(e.get("zonewall_cli")),
-            f"{e['aerleon_cli']['wall_s']:.2f} s" if "aerleon_cli" in e else "-",
-        ])
+        rows.append(
+            [
+                e["size"],
+                f"{zw['total_s']:.2f} s ({zw['total_cpu_s']:.2f} s)",
+                f"{zw['peak_rss_mib']:.0f} MiB",
+                f"{d['check_s']:.2f} s",
+                f"{d['dead_redundant_s']:.2f} s",
+                f"{d['validation_s']:.2f} s" if "iptables-validate" in zw["phases"] else "-",
+                f"{ae['total_s']:.2f} s ({ae['total_cpu_s']:.2f} s)" if ae else "-",
+                f"{ae['peak_rss_mib']:.0f} MiB" if ae else "-",
+                f"{_fmt_ratio(e.get('ratio'))} ({_fmt_ratio(e.get('ratio_cpu'))})",
+                f"{zo['iptables_rules']} / {ae['outputs']['iptables_rules']}"
+                if ae
+                else str(zo["iptables_rules"]),
+                (
+                    f"{zo['cisco_aces']} / {ae['outputs']['cisco_aces']}"
+                    if ae
+                    else str(zo["cisco_aces"])
+                )
+                + _over_budget(zo),
+                _fmt_ratio(e.get("ace_ratio")),
+                _cli_cell(e.get("zonewall_cli")),
+                f"{e['aerleon_cli']['wall_s']:.2f} s" if "aerleon_cli" in e else "-",
+            ]
+        )
     return markdown_table(head, rows)
 
 
@@ -601,8 +736,7 @@ def _cli_cell(cli: dict[str, Any] | None) -> str:
     return f"{cli['wall_s']:.2f} s"
 
 
-def phase_table(entries: list[dict[str, Any]], tool: str,
-                phases: list[tuple[str, str]]) -> str:
+def phase_table(entries: list[dict[str, Any]], tool: str, phases: list[tuple[str, str]]) -> str:
     present = [e for e in entries if tool in e]
     if not present:
         return ""
@@ -619,8 +753,15 @@ def phase_table(entries: list[dict[str, Any]], tool: str,
             extra = f", heap {mem:.0f} MiB" if mem is not None else ""
             cells.append(f"{p['median_s']:.3f} s (RSS {p['rss_after_mib']:.0f} MiB{extra})")
         rows.append(cells)
-    rows.append(["**total**", *(f"**{e[tool]['total_s']:.2f} s** (peak RSS "
-                                f"{e[tool]['peak_rss_mib']:.0f} MiB)" for e in present)])
+    rows.append(
+        [
+            "**total**",
+            *(
+                f"**{e[tool]['total_s']:.2f} s** (peak RSS {e[tool]['peak_rss_mib']:.0f} MiB)"
+                for e in present
+            ),
+        ]
+    )
     return markdown_table(head, rows)
 
 
@@ -629,8 +770,10 @@ def ranked_phases(entry: dict[str, Any]) -> str:
     total = entry["zonewall"]["total_s"]
     labels = dict(ZW_PHASES)
     order = sorted(ph.items(), key=lambda kv: -kv[1]["median_s"])
-    rows = [[labels.get(k, k), f"{v['median_s']:.3f} s", f"{100 * v['median_s'] / total:.1f}%"]
-            for k, v in order]
+    rows = [
+        [labels.get(k, k), f"{v['median_s']:.3f} s", f"{100 * v['median_s'] / total:.1f}%"]
+        for k, v in order
+    ]
     return markdown_table(["phase", "median", "share"], rows)
 
 
@@ -645,10 +788,11 @@ def growth_table(entries: list[dict[str, Any]]) -> str:
         for a, b in zip(group, group[1:], strict=False):
             if a["allows"] == b["allows"]:
                 continue
-            cells = [f"{classes} classes: {a['allows']} -> {b['allows']} allows",
-                     _exponent(a, b, "zonewall")]
-            cells.append(_exponent(a, b, "aerleon") if "aerleon" in a and "aerleon" in b
-                         else "-")
+            cells = [
+                f"{classes} classes: {a['allows']} -> {b['allows']} allows",
+                _exponent(a, b, "zonewall"),
+            ]
+            cells.append(_exponent(a, b, "aerleon") if "aerleon" in a and "aerleon" in b else "-")
             rows.append(cells)
     if not rows:
         return ""
@@ -671,25 +815,37 @@ def targets(entries: list[dict[str, Any]]) -> list[str]:
         zw = e["zonewall"]
         if e["classes"] == 300 and e["allows"] == 10000 and "ratio" in e:
             ok = e["ratio"] >= 20
-            out.append(f"{'MET' if ok else 'NOT MET'}: 300x10000 full build >= 20x faster than "
-                       f"Aerleon (measured {e['ratio']:.2f}x wall, {e['ratio_cpu']:.2f}x CPU)")
+            out.append(
+                f"{'MET' if ok else 'NOT MET'}: 300x10000 full build >= 20x faster than "
+                f"Aerleon (measured {e['ratio']:.2f}x wall, {e['ratio_cpu']:.2f}x CPU)"
+            )
         if e["allows"] == 10000:
             ok = d["dead_redundant_s"] < 2
-            out.append(f"{'MET' if ok else 'NOT MET'}: dead/redundant detection at 10,000 "
-                       f"allows < 2 s (measured {d['dead_redundant_s']:.2f} s at {e['size']})")
+            out.append(
+                f"{'MET' if ok else 'NOT MET'}: dead/redundant detection at 10,000 "
+                f"allows < 2 s (measured {d['dead_redundant_s']:.2f} s at {e['size']})"
+            )
         if e["classes"] == 1000 and e["allows"] == 20000 and e["asserts"] >= 100:
             ok = zw["total_s"] < 5 and zw["peak_rss_mib"] < 1024
-            out.append(f"{'MET' if ok else 'NOT MET'}: 1000x20000x100 full build < 5 s and "
-                       f"< 1 GiB (measured {zw['total_s']:.2f} s, "
-                       f"{zw['peak_rss_mib']:.0f} MiB)")
+            out.append(
+                f"{'MET' if ok else 'NOT MET'}: 1000x20000x100 full build < 5 s and "
+                f"< 1 GiB (measured {zw['total_s']:.2f} s, "
+                f"{zw['peak_rss_mib']:.0f} MiB)"
+            )
         if e.get("ace_ratio") is not None and e["allows"] == 10000:
             flows = e.get("aerleon_flows") or {}
             ok = e["ace_ratio"] <= 0.5 and bool(flows.get("identical"))
-            same = (f"identical permitted flows over {flows['pairs']} address pairs"
-                    if flows.get("identical") else "permitted flows NOT identical"
-                    if flows else "permitted flows not compared")
-            out.append(f"{'MET' if ok else 'NOT MET'}: Cisco ACEs <= 0.5x Aerleon's at "
-                       f"{e['size']} (measured {e['ace_ratio']:.2f}x; {same})")
+            same = (
+                f"identical permitted flows over {flows['pairs']} address pairs"
+                if flows.get("identical")
+                else "permitted flows NOT identical"
+                if flows
+                else "permitted flows not compared"
+            )
+            out.append(
+                f"{'MET' if ok else 'NOT MET'}: Cisco ACEs <= 0.5x Aerleon's at "
+                f"{e['size']} (measured {e['ace_ratio']:.2f}x; {same})"
+            )
     return out
 
 
@@ -703,25 +859,36 @@ def environment() -> dict[str, Any]:
     def version(dist: str) -> str | None:
         try:
             from importlib.metadata import version as v
+
             return v(dist)
         except Exception:  # noqa: BLE001 - not installed
             return None
 
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT,
-                            capture_output=True, text=True).stdout.strip()
-    dirty = bool(subprocess.run(["git", "status", "--porcelain", "--", "src"], cwd=ROOT,
-                                capture_output=True, text=True).stdout.strip())
+    commit = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
+    ).stdout.strip()
+    dirty = bool(
+        subprocess.run(
+            ["git", "status", "--porcelain", "--", "src"], cwd=ROOT, capture_output=True, text=True
+        ).stdout.strip()
+    )
     cpu = ""
     with contextlib.suppress(OSError):
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("model name"):
                 cpu = line.split(":", 1)[1].strip()
                 break
-    return {"python": platform.python_version(), "platform": platform.platform(),
-            "cpus": os.cpu_count(), "cpu": cpu, "aerleon": version("aerleon"),
-            "netaddr": version("netaddr"),
-            "networkx": version("networkx"), "zonewall_commit": commit,
-            "zonewall_src_modified": dirty}
+    return {
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "cpus": os.cpu_count(),
+        "cpu": cpu,
+        "aerleon": version("aerleon"),
+        "netaddr": version("netaddr"),
+        "networkx": version("networkx"),
+        "zonewall_commit": commit,
+        "zonewall_src_modified": dirty,
+    }
 
 
 def report(entries: list[dict[str, Any]]) -> str:
@@ -729,53 +896,89 @@ def report(entries: list[dict[str, Any]]) -> str:
     growth = growth_table(entries)
     if growth:
         parts += ["## Growth", "", growth, ""]
-    parts += ["## zonewall phases (median, exclusive; RSS high-water after the phase; "
-              "peak Python heap under tracemalloc)", "", phase_table(entries, "zonewall",
-                                                                       ZW_PHASES), ""]
+    parts += [
+        "## zonewall phases (median, exclusive; RSS high-water after the phase; "
+        "peak Python heap under tracemalloc)",
+        "",
+        phase_table(entries, "zonewall", ZW_PHASES),
+        "",
+    ]
     aer = phase_table(entries, "aerleon", AER_PHASES)
     if aer:
         parts += ["## Aerleon phases", "", aer, ""]
     largest = max(entries, key=lambda e: (e["allows"], e["classes"]))
-    parts += [f"## Where zonewall spends its time at {largest['size']}", "",
-              ranked_phases(largest), ""]
+    parts += [
+        f"## Where zonewall spends its time at {largest['size']}",
+        "",
+        ranked_phases(largest),
+        "",
+    ]
     checks = targets(entries)
     for e in entries:
         v = e["zonewall"].get("validation") or {}
         if v.get("problem_count"):
-            checks.append(f"translation validation found {v['problem_count']} problems at "
-                          f"{e['size']} (a zonewall bug): {v['problems'][:3]}")
+            checks.append(
+                f"translation validation found {v['problem_count']} problems at "
+                f"{e['size']} (a zonewall bug): {v['problems'][:3]}"
+            )
     if checks:
         parts += ["## Targets", "", *(f"- {c}" for c in checks), ""]
     return "\n".join(parts)
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--sizes", default=DEFAULT_SIZES,
-                    help=f"comma-separated CLASSESxALLOWS[xASSERTIONS] (default {DEFAULT_SIZES})")
-    ap.add_argument("--repeat", type=int, default=1,
-                    help="fresh processes per tool and size, unless a size says @N (default 1)")
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    ap.add_argument(
+        "--sizes",
+        default=DEFAULT_SIZES,
+        help=f"comma-separated CLASSESxALLOWS[xASSERTIONS] (default {DEFAULT_SIZES})",
+    )
+    ap.add_argument(
+        "--repeat",
+        type=int,
+        default=1,
+        help="fresh processes per tool and size, unless a size says @N (default 1)",
+    )
     ap.add_argument("--denies", type=int, default=50)
-    ap.add_argument("--asserts", type=int, default=100,
-                    help="assertions when a size does not give them")
+    ap.add_argument(
+        "--asserts", type=int, default=100, help="assertions when a size does not give them"
+    )
     ap.add_argument("--gateways", type=int, default=4)
-    ap.add_argument("--platforms", default="iptables,cisco-ios",
-                    help="platforms cycled over the estate's gateways (the CLI build uses them)")
+    ap.add_argument(
+        "--platforms",
+        default="iptables,cisco-ios",
+        help="platforms cycled over the estate's gateways (the CLI build uses them)",
+    )
     ap.add_argument("--seed", type=int, default=1)
-    ap.add_argument("--no-aerleon", dest="aerleon", action="store_false",
-                    help="measure zonewall only")
-    ap.add_argument("--compare-aerleon", action="store_true",
-                    help="require Aerleon (the default compares when it is installed; with "
-                    "this flag a missing Aerleon is an error, not a zonewall-only run)")
-    ap.add_argument("--cli", action="store_true",
-                    help="also time `python -m zonewall build` and aclgen as commands, once")
-    ap.add_argument("--heap", action="store_true",
-                    help="one more zonewall run under tracemalloc: each phase's peak heap")
+    ap.add_argument(
+        "--no-aerleon", dest="aerleon", action="store_false", help="measure zonewall only"
+    )
+    ap.add_argument(
+        "--compare-aerleon",
+        action="store_true",
+        help="require Aerleon (the default compares when it is installed; with "
+        "this flag a missing Aerleon is an error, not a zonewall-only run)",
+    )
+    ap.add_argument(
+        "--cli",
+        action="store_true",
+        help="also time `python -m zonewall build` and aclgen as commands, once",
+    )
+    ap.add_argument(
+        "--heap",
+        action="store_true",
+        help="one more zonewall run under tracemalloc: each phase's peak heap",
+    )
     ap.add_argument("--json", type=Path, default=HERE / "results.json")
     ap.add_argument("--markdown", type=Path, default=None, help="also write the report here")
-    ap.add_argument("--workdir", type=Path, default=None,
-                    help="where estates and outputs go (default: a temporary directory)")
+    ap.add_argument(
+        "--workdir",
+        type=Path,
+        default=None,
+        help="where estates and outputs go (default: a temporary directory)",
+    )
     ap.add_argument("--keep", action="store_true", help="keep estates and outputs")
     ap.add_argument("--worker", choices=["zonewall", "aerleon"], help=argparse.SUPPRESS)
     ap.add_argument("--estate", type=Path, help=argparse.SUPPRESS)
@@ -789,8 +992,7 @@ def main() -> int:
         args.result.write_text(json.dumps(fn(args.estate, args.outdir, args.trace)))
         return 0
 
-    sizes = [parse_size(s, args.asserts, args.repeat) for s in args.sizes.split(",")
-             if s.strip()]
+    sizes = [parse_size(s, args.asserts, args.repeat) for s in args.sizes.split(",") if s.strip()]
     if args.compare_aerleon and not args.aerleon:
         ap.error("--compare-aerleon and --no-aerleon contradict each other")
     if args.compare_aerleon and importlib.util.find_spec("aerleon") is None:
@@ -806,8 +1008,11 @@ def main() -> int:
     finally:
         if args.workdir is None and not args.keep:
             shutil.rmtree(workdir, ignore_errors=True)
-    doc = {"command": " ".join(["python", "benchmarks/run.py", *sys.argv[1:]]),
-           "environment": environment(), "sizes": entries}
+    doc = {
+        "command": " ".join(["python", "benchmarks/run.py", *sys.argv[1:]]),
+        "environment": environment(),
+        "sizes": entries,
+    }
     args.json.write_text(json.dumps(doc, indent=2) + "\n")
     text = report(entries)
     print(text)

@@ -30,5 +30,9 @@ with warnings.catch_warnings():
 
 
 def pytest_addoption(parser):  # type: ignore[no-untyped-def]
-    parser.addoption("--update-golden", action="store_true", default=False,
-                     help="rewrite golden/expected files from the current output")
+    parser.addoption(
+        "--update-golden",
+        action="store_true",
+        default=False,
+        help="rewrite golden/expected files from the current output",
+    )

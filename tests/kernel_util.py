@@ -35,8 +35,7 @@ from typing import NoReturn
 
 import pytest
 
-__all__ = ["REQUIRE_ENV", "Netns", "load_command", "netns", "require_tool", "run",
-           "unavailable"]
+__all__ = ["REQUIRE_ENV", "Netns", "load_command", "netns", "require_tool", "run", "unavailable"]
 
 REQUIRE_ENV = "ZONEWALL_REQUIRE_KERNEL"
 TIMEOUT = 60
@@ -52,21 +51,24 @@ def unavailable(reason: str) -> NoReturn:
 def require_tool(name: str) -> str:
     """The path of an executable, or skip/fail when it is not installed."""
     path = shutil.which(name) or next(
-        (p for d in ("/usr/sbin", "/sbin") if os.access(p := os.path.join(d, name), os.X_OK)),
-        None)
+        (p for d in ("/usr/sbin", "/sbin") if os.access(p := os.path.join(d, name), os.X_OK)), None
+    )
     if path is None:
         unavailable(f"'{name}' is not installed")
     return path
 
 
-def run(args: Sequence[str], *, check: bool = True,
-        input: str | None = None) -> subprocess.CompletedProcess[str]:
+def run(
+    args: Sequence[str], *, check: bool = True, input: str | None = None
+) -> subprocess.CompletedProcess[str]:
     """Run a command, capture its output; with `check`, a non-zero exit is an AssertionError."""
-    proc = subprocess.run(list(args), capture_output=True, text=True, input=input,
-                          timeout=TIMEOUT, check=False)
+    proc = subprocess.run(
+        list(args), capture_output=True, text=True, input=input, timeout=TIMEOUT, check=False
+    )
     if check and proc.returncode != 0:
-        raise AssertionError(f"{' '.join(args)} exited {proc.returncode}:\n{proc.stderr}"
-                             f"{proc.stdout}")
+        raise AssertionError(
+            f"{' '.join(args)} exited {proc.returncode}:\n{proc.stderr}{proc.stdout}"
+        )
     return proc
 
 
@@ -86,8 +88,9 @@ class Netns:
     name: str
     prefix: tuple[str, ...]  # the command that enters the namespace
 
-    def run(self, *args: str, check: bool = True,
-            input: str | None = None) -> subprocess.CompletedProcess[str]:
+    def run(
+        self, *args: str, check: bool = True, input: str | None = None
+    ) -> subprocess.CompletedProcess[str]:
         return run((*self.prefix, *args), check=check, input=input)
 
 
@@ -121,12 +124,15 @@ def _user_netns() -> Iterator[Netns]:
     probe = run((unshare, "-rn", "true"), check=False)
     if probe.returncode != 0:
         unavailable(f"unprivileged namespaces are not available: {probe.stderr.strip()}")
-    holder = subprocess.Popen([unshare, "-rn", "sleep", "3600"],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    holder = subprocess.Popen(
+        [unshare, "-rn", "sleep", "3600"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     try:
         _wait_for_own_netns(holder)
-        yield Netns(f"pid{holder.pid}", (nsenter, "--preserve-credentials", "-U", "-n",
-                                         "-t", str(holder.pid)))
+        yield Netns(
+            f"pid{holder.pid}",
+            (nsenter, "--preserve-credentials", "-U", "-n", "-t", str(holder.pid)),
+        )
     finally:
         holder.kill()
         holder.wait()

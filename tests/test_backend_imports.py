@@ -74,7 +74,7 @@ def find_cycle(graph: Mapping[str, set[str]]) -> list[str] | None:
         path.append(node)
         for nxt in sorted(graph.get(node, ())):
             if state.get(nxt) == 1:
-                return path[path.index(nxt):] + [nxt]
+                return path[path.index(nxt) :] + [nxt]
             if nxt not in state:
                 found = visit(nxt)
                 if found:
@@ -93,7 +93,8 @@ def find_cycle(graph: Mapping[str, set[str]]) -> list[str] | None:
 
 def test_the_walker_sees_the_backends() -> None:
     assert {f"{PACKAGE}.base", f"{PACKAGE}.cisco_ios.backend", f"{PACKAGE}.iptables"} <= set(
-        MODULES)
+        MODULES
+    )
     assert f"{PACKAGE}.cisco_ios.lowering" in edges(MODULES[f"{PACKAGE}.cisco_ios.backend"])
 
 
@@ -112,11 +113,13 @@ def test_no_import_cycle_in_backends() -> None:
 def test_no_private_name_is_imported(module: str) -> None:
     """`from zonewall.x import _name` reaches into another module (dunders such as
     `__version__` are public)."""
-    borrowed = [f"{target}.{alias.name} (line {node.lineno})"
-                for target, node in import_froms(MODULES[module])
-                if isinstance(node, ast.ImportFrom) and target.startswith("zonewall")
-                for alias in node.names
-                if alias.name.startswith("_") and not alias.name.startswith("__")]
+    borrowed = [
+        f"{target}.{alias.name} (line {node.lineno})"
+        for target, node in import_froms(MODULES[module])
+        if isinstance(node, ast.ImportFrom) and target.startswith("zonewall")
+        for alias in node.names
+        if alias.name.startswith("_") and not alias.name.startswith("__")
+    ]
     assert not borrowed, borrowed
 
 

@@ -55,7 +55,7 @@ def zonewall_commands(script: str) -> list[list[str]]:
         for part in re.split(r"\||&&|\|\||;|>|\{|\}", line.split(" #")[0]):
             words = shlex.split(part)
             if "zonewall" in words:
-                out.append(words[words.index("zonewall") + 1:])
+                out.append(words[words.index("zonewall") + 1 :])
     return out
 
 
@@ -78,8 +78,11 @@ def test_workflow_runs_on_pull_requests_with_the_permissions_it_needs() -> None:
     triggers = doc.get("on", doc.get(True))  # YAML 1.1 reads a bare `on` as true
     assert "pull_request" in triggers
     assert doc["permissions"] == {"contents": "read"}  # least privilege outside the job
-    assert job()["permissions"] == {"contents": "read", "security-events": "write",
-                                    "pull-requests": "write"}
+    assert job()["permissions"] == {
+        "contents": "read",
+        "security-events": "write",
+        "pull-requests": "write",
+    }
     assert step(uses="actions/checkout@")["with"]["fetch-depth"] == 0
     assert job()["env"]["BASE_REF"] == "${{ github.base_ref }}"
 
@@ -123,26 +126,40 @@ def test_workflow_check_and_diff_commands_are_accepted_by_zonewall(sid: str) -> 
 
 
 @pytest.mark.skipif(shutil.which("bash") is None, reason="needs bash")
-@pytest.mark.parametrize(("sid", "output", "code", "made"), [
-    ("check", "{}", 0, ["zonewall.sarif"]),
-    ("check", "{}", 1, ["zonewall.sarif"]),
-    ("check", "", 70, []),
-    ("diff", "| flow |", 0, ["diff.md", "zonewall-diff.md"]),
-    ("diff", "| flow |", 1, ["diff.md", "zonewall-diff.md"]),
-    ("diff", "", 2, ["diff.md"]),
-])
-def test_workflow_steps_propagate_exit_codes(sid: str, output: str, code: int, made: list[str],
-                                             tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("sid", "output", "code", "made"),
+    [
+        ("check", "{}", 0, ["zonewall.sarif"]),
+        ("check", "{}", 1, ["zonewall.sarif"]),
+        ("check", "", 70, []),
+        ("diff", "| flow |", 0, ["diff.md", "zonewall-diff.md"]),
+        ("diff", "| flow |", 1, ["diff.md", "zonewall-diff.md"]),
+        ("diff", "", 2, ["diff.md"]),
+    ],
+)
+def test_workflow_steps_propagate_exit_codes(
+    sid: str, output: str, code: int, made: list[str], tmp_path: Path
+) -> None:
     shim = tmp_path / "bin" / "zonewall"
     shim.parent.mkdir()
     shim.write_text(f"#!/bin/sh\nprintf '%s' '{output}'\nexit {code}\n", encoding="utf-8")
     shim.chmod(0o755)
     work = tmp_path / "work"
     work.mkdir()
-    env = dict(os.environ, PATH=f"{shim.parent}{os.pathsep}{os.environ['PATH']}",
-               POLICY="policy.zw", BASE_REF="main")
-    proc = subprocess.run(["bash", "-e", "-c", step(id=sid)["run"]], cwd=work, env=env,
-                          capture_output=True, text=True, check=False)
+    env = dict(
+        os.environ,
+        PATH=f"{shim.parent}{os.pathsep}{os.environ['PATH']}",
+        POLICY="policy.zw",
+        BASE_REF="main",
+    )
+    proc = subprocess.run(
+        ["bash", "-e", "-c", step(id=sid)["run"]],
+        cwd=work,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert proc.returncode == code, proc.stderr
     assert sorted(p.name for p in work.iterdir()) == made
     if "zonewall-diff.md" in made:

@@ -19,11 +19,20 @@ EXAMPLES = ROOT / "examples"
 def zonewall(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "src"), env.get("PYTHONPATH", "")]).rstrip(
-        os.pathsep)
+        os.pathsep
+    )
     env.pop("ZONEWALL_DEBUG", None)
     return subprocess.run(
-        [sys.executable, "-m", "zonewall", *args], cwd=ROOT, env=env, capture_output=True,
-        text=True, encoding="utf-8", errors="replace", timeout=timeout, check=False)
+        [sys.executable, "-m", "zonewall", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        errors="replace",
+        timeout=timeout,
+        check=False,
+    )
 
 
 def in_process(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
@@ -54,10 +63,16 @@ def test_hospital_is_clean_and_every_assertion_passes() -> None:
     proc = zonewall("check", "examples/hospital.zw")
     assert proc.returncode == 0, proc.stderr
     assert proc.stderr == ""  # examples compile with no warnings
-    asserts = [line.strip() for line in (EXAMPLES / "hospital.zw").read_text().splitlines()
-               if line.startswith("assert ")]
-    listed = [line for line in proc.stdout.splitlines()
-              if re.match(r"^[A-Z]+ ", line) and "W113" not in line]
+    asserts = [
+        line.strip()
+        for line in (EXAMPLES / "hospital.zw").read_text().splitlines()
+        if line.startswith("assert ")
+    ]
+    listed = [
+        line
+        for line in proc.stdout.splitlines()
+        if re.match(r"^[A-Z]+ ", line) and "W113" not in line
+    ]
     assert len(asserts) == len(listed) == 29
     for source, line in zip(asserts, listed, strict=True):
         match = re.fullmatch(r"(\w+)\s+(.*?)\s+\((.*)\)", line)
@@ -67,8 +82,8 @@ def test_hospital_is_clean_and_every_assertion_passes() -> None:
         assert text == " ".join(source.removeprefix("assert ").split("#")[0].split())
         assert where.startswith("examples/hospital.zw:")
     assert proc.stdout.splitlines()[-1] == (
-        "examples/hospital.zw: 29 assertions: 29 hold, 0 fail, 0 accepted; 0 error(s), "
-        "0 warning(s)")
+        "examples/hospital.zw: 29 assertions: 29 hold, 0 fail, 0 accepted; 0 error(s), 0 warning(s)"
+    )
 
 
 def test_deny_beats_allow_example_is_clean() -> None:
@@ -81,10 +96,13 @@ def test_misspelled_class_points_at_the_name_with_a_suggestion() -> None:
     proc = zonewall("check", "examples/failures/misspelled-class.zw")
     assert proc.returncode == 1
     lines = proc.stderr.splitlines()
-    assert lines[0] == ("examples/failures/misspelled-class.zw:13:7: error[E201]: unknown class "
-                        "or external 'infusion_pmp'; did you mean 'infusion_pump'?")
-    assert lines[1] == ('  13 | allow infusion_pmp -> pump_server : https   '
-                        '"drug library and event logs"')
+    assert lines[0] == (
+        "examples/failures/misspelled-class.zw:13:7: error[E201]: unknown class "
+        "or external 'infusion_pmp'; did you mean 'infusion_pump'?"
+    )
+    assert lines[1] == (
+        '  13 | allow infusion_pmp -> pump_server : https   "drug library and event logs"'
+    )
     assert lines[2] == "     |       ^^^^^^^^^^^^"
     assert "not checked: fix the errors above first; 1 error(s), 0 warning(s)" in proc.stdout
 
@@ -94,10 +112,14 @@ def test_failing_unreachable_prints_the_path_and_each_hops_allow() -> None:
     assert proc.returncode == 1
     f = "examples/failures/transitive-path.zw"
     assert proc.stderr.splitlines() == [
-        (f"{f}:32:1: error[E301]: assertion 'unreachable guest_wifi -> infusion_pump' fails: "
-        "path guest_wifi -> byod -> biomed_ws -> pump_server -> infusion_pump"),
-        ('  32 | allow guest_wifi -> byod : https            "screen casting (a test rule '
-        'left behind)"'),
+        (
+            f"{f}:32:1: error[E301]: assertion 'unreachable guest_wifi -> infusion_pump' fails: "
+            "path guest_wifi -> byod -> biomed_ws -> pump_server -> infusion_pump"
+        ),
+        (
+            '  32 | allow guest_wifi -> byod : https            "screen casting (a test rule '
+            'left behind)"'
+        ),
         "     | " + "^" * 86 + " first hop: 'guest_wifi' -> 'byod' (tcp/443)",
         f"  note: {f}:33:1: then 'byod' -> 'biomed_ws' (tcp/443)",
         f"  note: {f}:34:1: then 'biomed_ws' -> 'pump_server' (tcp/443)",
@@ -125,9 +147,13 @@ def test_failing_unreachable_prints_the_path_and_each_hops_allow() -> None:
     ],
     ids=lambda v: str(v),
 )
-def test_failure_examples(example: str, code: str, exit_code: int,
-                          capsys: pytest.CaptureFixture[str],
-                          monkeypatch: pytest.MonkeyPatch) -> None:
+def test_failure_examples(
+    example: str,
+    code: str,
+    exit_code: int,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     monkeypatch.chdir(ROOT)
     rc, _, err = in_process(capsys, "check", f"examples/failures/{example}.zw")
     assert rc == exit_code
@@ -135,10 +161,19 @@ def test_failure_examples(example: str, code: str, exit_code: int,
 
 
 def test_failure_examples_are_all_listed() -> None:
-    listed = {"accepted-risk", "dead-and-redundant", "internet-overlaps-vendor",
-              "misspelled-class", "overlapping-subnets", "plaintext-into-critical",
-              "reserved-vlan", "service-alias", "syntax-error", "transitive-path",
-              "unserved-class"}
+    listed = {
+        "accepted-risk",
+        "dead-and-redundant",
+        "internet-overlaps-vendor",
+        "misspelled-class",
+        "overlapping-subnets",
+        "plaintext-into-critical",
+        "reserved-vlan",
+        "service-alias",
+        "syntax-error",
+        "transitive-path",
+        "unserved-class",
+    }
     assert {p.stem for p in (EXAMPLES / "failures").glob("*.zw")} <= listed
 
 
@@ -182,8 +217,12 @@ def test_json_for_a_clean_policy() -> None:
     assert doc["ok"] is True and doc["diagnostics"] == []
     assert len(doc["assertions"]) == 29
     assert doc["assertions"][0] == {
-        "text": "unreachable guest_wifi -> tag:medical", "status": "pass",
-        "file": "examples/hospital.zw", "line": 331, "counterexample": None}
+        "text": "unreachable guest_wifi -> tag:medical",
+        "status": "pass",
+        "file": "examples/hospital.zw",
+        "line": 331,
+        "counterexample": None,
+    }
 
 
 def test_json_unreachable_counterexample_is_the_path() -> None:
@@ -192,36 +231,68 @@ def test_json_unreachable_counterexample_is_the_path() -> None:
     assert_report_shape(doc)
     assert doc["ok"] is False
     f = "examples/failures/transitive-path.zw"
-    assert doc["diagnostics"] == [{
-        "severity": "error", "code": "E301",
-        "message": "assertion 'unreachable guest_wifi -> infusion_pump' fails: path guest_wifi "
-                   "-> byod -> biomed_ws -> pump_server -> infusion_pump",
-        "file": f, "line": 32, "column": 1, "end_line": 32, "end_column": 87}]
+    assert doc["diagnostics"] == [
+        {
+            "severity": "error",
+            "code": "E301",
+            "message": "assertion 'unreachable guest_wifi -> infusion_pump' fails: path guest_wifi "
+            "-> byod -> biomed_ws -> pump_server -> infusion_pump",
+            "file": f,
+            "line": 32,
+            "column": 1,
+            "end_line": 32,
+            "end_column": 87,
+        }
+    ]
     assert doc["assertions"][1] == {
-        "text": "unreachable guest_wifi -> infusion_pump", "status": "fail", "file": f,
-        "line": 45, "counterexample": [
+        "text": "unreachable guest_wifi -> infusion_pump",
+        "status": "fail",
+        "file": f,
+        "line": 45,
+        "counterexample": [
             {"from": "guest_wifi", "to": "byod", "services": ["https"], "file": f, "line": 32},
             {"from": "byod", "to": "biomed_ws", "services": ["https"], "file": f, "line": 33},
-            {"from": "biomed_ws", "to": "pump_server", "services": ["https"], "file": f,
-             "line": 34},
-            {"from": "pump_server", "to": "infusion_pump", "services": ["https"], "file": f,
-             "line": 35},
-        ]}
+            {
+                "from": "biomed_ws",
+                "to": "pump_server",
+                "services": ["https"],
+                "file": f,
+                "line": 34,
+            },
+            {
+                "from": "pump_server",
+                "to": "infusion_pump",
+                "services": ["https"],
+                "file": f,
+                "line": 35,
+            },
+        ],
+    }
 
 
 def test_json_allowed_counterexample_has_no_file(tmp_path: Path) -> None:
     policy = tmp_path / "p.zw"
-    policy.write_text("service https = tcp/443\nclass a { vlan 10 subnet 10.0.0.0/24 }\n"
-                      "class b { vlan 11 subnet 10.0.1.0/24 }\nallow b -> a : https\n"
-                      "gateway g { platform iptables serves internal }\n"
-                      "assert allowed a -> b : https\n", encoding="utf-8")
+    policy.write_text(
+        "service https = tcp/443\nclass a { vlan 10 subnet 10.0.0.0/24 }\n"
+        "class b { vlan 11 subnet 10.0.1.0/24 }\nallow b -> a : https\n"
+        "gateway g { platform iptables serves internal }\n"
+        "assert allowed a -> b : https\n",
+        encoding="utf-8",
+    )
     code, doc = check_json(str(policy))
     assert code == 1
     assert_report_shape(doc)
-    assert doc["assertions"] == [{
-        "text": "allowed a -> b : https", "status": "fail", "file": str(policy), "line": 6,
-        "counterexample": [{"from": "a", "to": "b", "services": ["https"], "file": None,
-                            "line": None}]}]
+    assert doc["assertions"] == [
+        {
+            "text": "allowed a -> b : https",
+            "status": "fail",
+            "file": str(policy),
+            "line": 6,
+            "counterexample": [
+                {"from": "a", "to": "b", "services": ["https"], "file": None, "line": None}
+            ],
+        }
+    ]
 
 
 def test_json_accepted_risk() -> None:
@@ -231,8 +302,15 @@ def test_json_accepted_risk() -> None:
     assert doc["ok"] is True
     (a,) = doc["assertions"]
     assert a["status"] == "accepted"
-    assert a["counterexample"] == [{"from": "lab_analyzer", "to": "lis", "services": ["astm"],
-                                    "file": "examples/failures/accepted-risk.zw", "line": 19}]
+    assert a["counterexample"] == [
+        {
+            "from": "lab_analyzer",
+            "to": "lis",
+            "services": ["astm"],
+            "file": "examples/failures/accepted-risk.zw",
+            "line": 19,
+        }
+    ]
     assert [d["code"] for d in doc["diagnostics"]] == ["W109"]
 
 
@@ -240,11 +318,23 @@ def test_json_for_a_policy_that_does_not_parse() -> None:
     code, doc = check_json("examples/failures/syntax-error.zw")
     assert code == 1
     assert_report_shape(doc)
-    assert doc == {"ok": False, "assertions": [], "acknowledged": [], "diagnostics": [{
-        "severity": "error", "code": "E101",
-        "message": "unexpected name 'ehr_app'; expected ',', '->' or 'except'",
-        "file": "examples/failures/syntax-error.zw", "line": 18, "column": 20, "end_line": 18,
-        "end_column": 27}]}
+    assert doc == {
+        "ok": False,
+        "assertions": [],
+        "acknowledged": [],
+        "diagnostics": [
+            {
+                "severity": "error",
+                "code": "E101",
+                "message": "unexpected name 'ehr_app'; expected ',', '->' or 'except'",
+                "file": "examples/failures/syntax-error.zw",
+                "line": 18,
+                "column": 20,
+                "end_line": 18,
+                "end_column": 27,
+            }
+        ],
+    }
 
 
 def test_json_prints_nothing_on_stderr() -> None:
@@ -306,8 +396,9 @@ def test_linux_gateway_without_parent_names_gets_a_note_not_a_warning(tmp_path: 
     text = (EXAMPLES / "multi-gateway.zw").read_text(encoding="utf-8")
     assert text.count('interface "eth1.{vlan}"') == 2
     policy = tmp_path / "p.zw"
-    policy.write_text(text.replace('interface "eth1.{vlan}"', 'interface "vl{vlan}"', 1),
-                      encoding="utf-8")
+    policy.write_text(
+        text.replace('interface "eth1.{vlan}"', 'interface "vl{vlan}"', 1), encoding="utf-8"
+    )
     proc = zonewall("build", "--warnings-as-errors", str(policy), "-o", str(tmp_path / "o"))
     assert proc.returncode == 0, proc.stderr
     every = [x for x in proc.stdout.splitlines() if x.startswith("note: ")]
@@ -327,18 +418,24 @@ def test_acknowledged_w113_is_in_the_json_report() -> None:
     assert (code, doc["ok"]) == (0, True)
     (ack,) = doc["acknowledged"]
     assert {k: ack[k] for k in ("code", "gateway", "file")} == {
-        "code": "W113", "gateway": "dist_sw1", "file": "examples/hospital.zw"}
+        "code": "W113",
+        "gateway": "dist_sw1",
+        "file": "examples/hospital.zw",
+    }
     assert ack["reason"].startswith("medical VLANs stay on")
     assert not any(d["code"] == "W113" for d in doc["diagnostics"])
 
 
 @pytest.mark.parametrize(
     "args",
-    [("check",), ("frobnicate", "x.zw"), ("check", "--format", "xml", "x.zw"),
-     ("check", "--no-such-flag", "examples/hospital.zw"),
-     ("check", "examples/hospital.zw", "extra.zw")],
-    ids=["no-file", "unknown-command", "bad-format", "unknown-flag",
-         "two-files"],
+    [
+        ("check",),
+        ("frobnicate", "x.zw"),
+        ("check", "--format", "xml", "x.zw"),
+        ("check", "--no-such-flag", "examples/hospital.zw"),
+        ("check", "examples/hospital.zw", "extra.zw"),
+    ],
+    ids=["no-file", "unknown-command", "bad-format", "unknown-flag", "two-files"],
 )
 def test_usage_errors_exit_2(args: tuple[str, ...]) -> None:
     proc = zonewall(*args)
@@ -356,9 +453,11 @@ def test_version() -> None:
 # robustness: whatever the input, exit 0 or 1 and never a traceback
 # ---------------------------------------------------------------------------------------------
 
-SMALL_POLICY = ("service https = tcp/443\nclass a { vlan 10 subnet 10.0.0.0/24 }\n"
-                "class b { vlan 11 subnet 10.0.1.0/24 }\nallow a -> b : https\n"
-                "gateway g { platform iptables serves internal }\n")
+SMALL_POLICY = (
+    "service https = tcp/443\nclass a { vlan 10 subnet 10.0.0.0/24 }\n"
+    "class b { vlan 11 subnet 10.0.1.0/24 }\nallow a -> b : https\n"
+    "gateway g { platform iptables serves internal }\n"
+)
 
 
 def _junk(size: int, seed: int = 0) -> bytes:
@@ -367,7 +466,7 @@ def _junk(size: int, seed: int = 0) -> bytes:
 
 def _printable(size: int, seed: int = 1) -> bytes:
     rng = random.Random(seed)
-    alphabet = b"abcxyz019 \n\t{}[]();:,.-/>#\"\\=*@"
+    alphabet = b'abcxyz019 \n\t{}[]();:,.-/>#"\\=*@'
     return bytes(rng.choice(alphabet) for _ in range(size))
 
 
@@ -382,15 +481,19 @@ HOSTILE: dict[str, bytes] = {
     "2mb-one-line-of-tokens": b"allow " * (TWO_MB // 6),
     "2mb-of-printable-noise": _printable(TWO_MB),
     "2mb-string": b'class a { description "' + b"d" * TWO_MB + b'" vlan 10 subnet 10.0.0.0/24 }\n',
-    "huge-numbers": (b"pool vlans 1-99999999999999999999\n"
-                     b"service s = tcp/999999, udp/1-99999999999999999999, proto/99999999999,"
-                     b" icmp/99999999999\n"
-                     b"class a { vlan 99999999999999999999 hosts 99999999999999999999999 }\n"
-                     b"class b { vlan 4294967296 subnet 10.0.0.0/99999999999999999999 }\n"
-                     b"class c { vlan 10 subnet 999999999999.1.1.1/8 }\n"),
-    "max-hosts": (b"pool subnets 0.0.0.0/0\npool vlans 2-4094\nclass a { hosts 2147483648 }\n"
-                  b"class b { hosts 1 }\nallow a -> b\n"
-                  b"gateway g { platform iptables serves internal }\n"),
+    "huge-numbers": (
+        b"pool vlans 1-99999999999999999999\n"
+        b"service s = tcp/999999, udp/1-99999999999999999999, proto/99999999999,"
+        b" icmp/99999999999\n"
+        b"class a { vlan 99999999999999999999 hosts 99999999999999999999999 }\n"
+        b"class b { vlan 4294967296 subnet 10.0.0.0/99999999999999999999 }\n"
+        b"class c { vlan 10 subnet 999999999999.1.1.1/8 }\n"
+    ),
+    "max-hosts": (
+        b"pool subnets 0.0.0.0/0\npool vlans 2-4094\nclass a { hosts 2147483648 }\n"
+        b"class b { hosts 1 }\nallow a -> b\n"
+        b"gateway g { platform iptables serves internal }\n"
+    ),
     "nested-braces": b"{" * 100_000 + b"}" * 100_000,
     "nested-in-class": b"class a " + b"{" * 100_000,
     "nested-parens": b"allow " + b"(" * 100_000 + b"a" + b")" * 100_000 + b" -> b",
@@ -401,8 +504,9 @@ HOSTILE: dict[str, bytes] = {
     "utf8-bom": b"\xef\xbb\xbf" + SMALL_POLICY.encode(),
     "crlf": SMALL_POLICY.replace("\n", "\r\n").encode(),
     "lone-cr": SMALL_POLICY.replace("\n", "\r").encode() + b"allow x -> a\r",
-    "unicode-line-separators": ("# a\u2028b\u2029c\x85d\x0ce\x1cf\n" + SMALL_POLICY
-                                + "allow x -> a\n").encode(),
+    "unicode-line-separators": (
+        "# a\u2028b\u2029c\x85d\x0ce\x1cf\n" + SMALL_POLICY + "allow x -> a\n"
+    ).encode(),
     "long-name": b"class " + b"a" * 1_000_000 + b" { vlan 10 }\n",
     "many-errors": b"".join(b"allow x%d -> y%d\n" % (i, i) for i in range(2000)),
     "include-itself": b'include "include-itself.zw"\n',
@@ -410,9 +514,11 @@ HOSTILE: dict[str, bytes] = {
     "include-binary": b'include "binary-junk.zw"\n',
     "include-missing": b'include "no/such/file.zw"\n',
     "unicode-names": "class café { vlan 10 }\nallow ☃ -> café\n".encode(),
-    "every-statement-broken": (b'policy { }\npool subnets\npool vlans -\nservice = tcp/1\n'
-                               b'class { }\nexternal e { }\nallow -> \ndeny\ngateway { }\n'
-                               b'assert\ninclude\n'),
+    "every-statement-broken": (
+        b"policy { }\npool subnets\npool vlans -\nservice = tcp/1\n"
+        b"class { }\nexternal e { }\nallow -> \ndeny\ngateway { }\n"
+        b"assert\ninclude\n"
+    ),
 }
 
 
@@ -424,8 +530,9 @@ def _hostile_file(tmp_path: Path, name: str) -> Path:
 
 
 @pytest.mark.parametrize("name", sorted(HOSTILE))
-def test_hostile_input_in_process(name: str, tmp_path: Path,
-                                  capsys: pytest.CaptureFixture[str]) -> None:
+def test_hostile_input_in_process(
+    name: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     path = _hostile_file(tmp_path, name)
     for fmt in ("text", "json"):
         code, out, err = in_process(capsys, "check", "--format", fmt, str(path))
@@ -440,8 +547,16 @@ def test_hostile_input_in_process(name: str, tmp_path: Path,
 
 
 # The inputs the command line must survive as a separate process (no traceback on stderr).
-SUBPROCESS_CASES = ["binary-junk", "empty", "2mb-of-comments", "2mb-of-binary", "huge-numbers",
-                    "nested-braces", "nul-bytes", "invalid-utf8"]
+SUBPROCESS_CASES = [
+    "binary-junk",
+    "empty",
+    "2mb-of-comments",
+    "2mb-of-binary",
+    "huge-numbers",
+    "nested-braces",
+    "nul-bytes",
+    "invalid-utf8",
+]
 
 
 @pytest.mark.parametrize("name", SUBPROCESS_CASES)
@@ -478,7 +593,6 @@ def test_unreadable_paths(kind: str, tmp_path: Path) -> None:
     assert proc.stderr.startswith(f"{target}:1:1: error[E105]: cannot read policy file")
 
 
-
 # ---------------------------------------------------------------------------------------------
 # control characters never reach the terminal (issue 12, item 3)
 # ---------------------------------------------------------------------------------------------
@@ -488,25 +602,36 @@ PWNED = "\x1b]0;pwned\x07\x1b[2J"  # retitles the terminal, then clears it
 
 def _terminal_policy(tmp_path: Path) -> Path:
     (tmp_path / f"inc{PWNED}\u202e.zw").write_text(
-        f'allow guest -> srv : https "screen casting {PWNED}\u202e\r\b"\n', encoding="utf-8")
+        f'allow guest -> srv : https "screen casting {PWNED}\u202e\r\b"\n', encoding="utf-8"
+    )
     path = tmp_path / "p.zw"
     path.write_text(
         f'policy "T {PWNED}" {{ owner "o" }}\npool subnets 10.0.0.0/16\npool vlans 100-199\n'
         f'service https = tcp/443\nclass guest {{ hosts 10 description "{PWNED}" }}\n'
         f'class srv {{ hosts 10 }}\ninclude "inc{PWNED}\u202e.zw"\n'
         "assert unreachable guest -> srv\n"
-        'gateway fw { platform iptables uplink "eth0" serves internal }\n', encoding="utf-8")
+        'gateway fw { platform iptables uplink "eth0" serves internal }\n',
+        encoding="utf-8",
+    )
     text = path.read_text(encoding="utf-8")
-    (tmp_path / "old.zw").write_text(text[:text.index("include")], encoding="utf-8")
+    (tmp_path / "old.zw").write_text(text[: text.index("include")], encoding="utf-8")
     return path
 
 
-@pytest.mark.parametrize("args", [
-    ("check",), ("matrix",), ("explain", "{p}", "guest", "srv"), ("diff", "{old}", "{p}"),
-    ("graph", "--highlight", "no such assertion {pwned}"),
-], ids=["check", "matrix", "explain", "diff", "graph-usage-error"])
-def test_no_control_character_reaches_the_terminal(capsys: pytest.CaptureFixture[str],
-                                                   tmp_path: Path, args: tuple[str, ...]) -> None:
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("check",),
+        ("matrix",),
+        ("explain", "{p}", "guest", "srv"),
+        ("diff", "{old}", "{p}"),
+        ("graph", "--highlight", "no such assertion {pwned}"),
+    ],
+    ids=["check", "matrix", "explain", "diff", "graph-usage-error"],
+)
+def test_no_control_character_reaches_the_terminal(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, args: tuple[str, ...]
+) -> None:
     path = str(_terminal_policy(tmp_path))
     argv = [a.format(p=path, pwned=PWNED, old=str(tmp_path / "old.zw")) for a in args]
     if "{p}" not in args:
@@ -518,8 +643,9 @@ def test_no_control_character_reaches_the_terminal(capsys: pytest.CaptureFixture
     assert "\\x1b]0;pwned\\x07\\x1b[2J" in out + err  # shown, escaped, not hidden
 
 
-def test_sarif_message_carries_no_link_of_the_user(tmp_path: Path,
-                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+def test_sarif_message_carries_no_link_of_the_user(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.chdir(tmp_path)
     Path("p.zw").write_text('include "[x](https:evil.example) #.zw"\n', encoding="utf-8")
     from zonewall.present.sarif import to_sarif

@@ -20,12 +20,21 @@ ROOT = Path(__file__).resolve().parents[1]
 HOSPITAL = ROOT / "examples" / "hospital.zw"
 
 
-def zonewall(*args: str, stdin: str | None = None, cwd: Path = ROOT
-             ) -> subprocess.CompletedProcess[str]:
+def zonewall(
+    *args: str, stdin: str | None = None, cwd: Path = ROOT
+) -> subprocess.CompletedProcess[str]:
     env = dict(os.environ, PYTHONPATH=str(ROOT / "src"))
     env.pop("ZONEWALL_DEBUG", None)
-    return subprocess.run([sys.executable, "-m", "zonewall", *args], cwd=cwd, env=env,
-                          input=stdin, capture_output=True, text=True, timeout=300, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "zonewall", *args],
+        cwd=cwd,
+        env=env,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
 
 
 def test_version_short_and_long() -> None:
@@ -70,8 +79,9 @@ def test_the_policy_can_come_from_standard_input(tmp_path: Path) -> None:
     broken = zonewall("check", "-", stdin="class x { vlan }\n")
     assert broken.returncode == 1 and "<stdin>:1:" in broken.stderr
     out = tmp_path / "out"
-    built = zonewall("build", "-", "-o", str(out), stdin=(ROOT / "examples" /
-                                                         "deny-beats-allow.zw").read_text())
+    built = zonewall(
+        "build", "-", "-o", str(out), stdin=(ROOT / "examples" / "deny-beats-allow.zw").read_text()
+    )
     assert built.returncode == 0, built.stderr
     assert (out / "manifest.json").is_file()
 
@@ -140,11 +150,14 @@ def test_build_output_that_is_a_file_is_a_usage_error(tmp_path: Path) -> None:
     assert proc.returncode == EXIT_USAGE and not (tmp_path / "new.zw").exists()
 
 
-@pytest.mark.parametrize(("ends", "flag"), [
-    (("10.40.0.130", "ehr_app"), "--src-ip 10.40.0.130"),
-    (("guest_wifi", "10.43.200.1"), "--dst-ip 10.43.200.1"),
-    (("10.40.0.0/24", "ehr_app"), "--src-ip 10.40.0.0/24"),
-])
+@pytest.mark.parametrize(
+    ("ends", "flag"),
+    [
+        (("10.40.0.130", "ehr_app"), "--src-ip 10.40.0.130"),
+        (("guest_wifi", "10.43.200.1"), "--dst-ip 10.43.200.1"),
+        (("10.40.0.0/24", "ehr_app"), "--src-ip 10.40.0.0/24"),
+    ],
+)
 def test_explain_points_an_address_to_its_option(ends: tuple[str, str], flag: str) -> None:
     proc = zonewall("explain", str(HOSPITAL), *ends)
     assert proc.returncode == EXIT_USAGE
@@ -182,8 +195,7 @@ def test_progress_on_a_terminal_erases_itself(monkeypatch: pytest.MonkeyPatch) -
     assert err.getvalue() == ""
 
 
-def test_colour_only_on_a_terminal_and_never_with_no_color(monkeypatch: pytest.MonkeyPatch
-                                                           ) -> None:
+def test_colour_only_on_a_terminal_and_never_with_no_color(monkeypatch: pytest.MonkeyPatch) -> None:
     from zonewall.cli import _colour_wanted, paint
     from zonewall.present.check import render_diagnostics
     from zonewall.report import run_check

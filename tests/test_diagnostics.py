@@ -63,8 +63,9 @@ def test_cases_are_discovered() -> None:
 
 
 @pytest.mark.parametrize("case", CASES)
-def test_diagnostics_golden(case: str, request: pytest.FixtureRequest,
-                            monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_diagnostics_golden(
+    case: str, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     actual = render_case(case, monkeypatch, tmp_path).encode("utf-8")
     golden = CASES_DIR / f"{case}.err"
     if request.config.getoption("--update-golden"):
@@ -75,12 +76,14 @@ def test_diagnostics_golden(case: str, request: pytest.FixtureRequest,
         pytest.fail(f"{golden.relative_to(ROOT)} is missing; run pytest --update-golden")
     expected = golden.read_bytes()
     if actual != expected:
-        diff = "".join(difflib.unified_diff(
-            expected.decode("utf-8", "replace").splitlines(keepends=True),
-            actual.decode("utf-8", "replace").splitlines(keepends=True),
-            fromfile=f"tests/diagnostics/{case}.err (expected)",
-            tofile=f"tests/diagnostics/{case}.err (actual)",
-        ))
+        diff = "".join(
+            difflib.unified_diff(
+                expected.decode("utf-8", "replace").splitlines(keepends=True),
+                actual.decode("utf-8", "replace").splitlines(keepends=True),
+                fromfile=f"tests/diagnostics/{case}.err (expected)",
+                tofile=f"tests/diagnostics/{case}.err (actual)",
+            )
+        )
         pytest.fail(f"diagnostics differ from the golden file:\n{diff}", pytrace=False)
 
 
@@ -131,77 +134,126 @@ SOURCE = "first line\n\tallow a ->\tb : https\nlast"
 @pytest.mark.parametrize(
     ("diag", "expected"),
     [
-        (Diagnostic(Severity.ERROR, "E201", "unknown 'b'", Span("f.zw", 2, 13, 2, 14)),
-         ("f.zw:2:13: error[E201]: unknown 'b'\n"
-         "  2 | \tallow a ->\tb : https\n"
-         "    | \t          \t^")),
-        (Diagnostic(Severity.WARNING, "W101", "dead", Span("f.zw", 2, 2, 2, 22), label="here"),
-         ("f.zw:2:2: warning[W101]: dead\n"
-         "  2 | \tallow a ->\tb : https\n"
-         "    | \t^^^^^^^^^^^^^^^^^^^^ here")),
-        (Diagnostic(Severity.ERROR, "E209", "multi", Span("f.zw", 1, 7, 3, 2)),
-         ("f.zw:1:7: error[E209]: multi\n"
-         "  1 | first line\n"
-         "    |       ^^^^")),
-        (Diagnostic(Severity.ERROR, "E103", "eof", Span("f.zw", 3, 5, 3, 6)),
-         ("f.zw:3:5: error[E103]: eof\n"
-         "  3 | last\n"
-         "    |     ^")),
-        (Diagnostic(Severity.ERROR, "E105", "no source", Span("other.zw", 1, 1, 1, 2)),
-         "other.zw:1:1: error[E105]: no source"),
-        (Diagnostic(Severity.ERROR, "E105", "past the end", Span("f.zw", 9, 1, 9, 2)),
-         "f.zw:9:1: error[E105]: past the end"),
-        (Diagnostic(Severity.WARNING, "W113", "no span",
-                    notes=(("with span", Span("f.zw", 1, 1, 1, 2)), ("without", None))),
-         ("warning[W113]: no span\n"
-         "  note: f.zw:1:1: with span\n"
-         "  note: without")),
+        (
+            Diagnostic(Severity.ERROR, "E201", "unknown 'b'", Span("f.zw", 2, 13, 2, 14)),
+            (
+                "f.zw:2:13: error[E201]: unknown 'b'\n"
+                "  2 | \tallow a ->\tb : https\n"
+                "    | \t          \t^"
+            ),
+        ),
+        (
+            Diagnostic(Severity.WARNING, "W101", "dead", Span("f.zw", 2, 2, 2, 22), label="here"),
+            (
+                "f.zw:2:2: warning[W101]: dead\n"
+                "  2 | \tallow a ->\tb : https\n"
+                "    | \t^^^^^^^^^^^^^^^^^^^^ here"
+            ),
+        ),
+        (
+            Diagnostic(Severity.ERROR, "E209", "multi", Span("f.zw", 1, 7, 3, 2)),
+            ("f.zw:1:7: error[E209]: multi\n  1 | first line\n    |       ^^^^"),
+        ),
+        (
+            Diagnostic(Severity.ERROR, "E103", "eof", Span("f.zw", 3, 5, 3, 6)),
+            ("f.zw:3:5: error[E103]: eof\n  3 | last\n    |     ^"),
+        ),
+        (
+            Diagnostic(Severity.ERROR, "E105", "no source", Span("other.zw", 1, 1, 1, 2)),
+            "other.zw:1:1: error[E105]: no source",
+        ),
+        (
+            Diagnostic(Severity.ERROR, "E105", "past the end", Span("f.zw", 9, 1, 9, 2)),
+            "f.zw:9:1: error[E105]: past the end",
+        ),
+        (
+            Diagnostic(
+                Severity.WARNING,
+                "W113",
+                "no span",
+                notes=(("with span", Span("f.zw", 1, 1, 1, 2)), ("without", None)),
+            ),
+            ("warning[W113]: no span\n  note: f.zw:1:1: with span\n  note: without"),
+        ),
     ],
-    ids=["tabs-kept-in-caret", "label", "multi-line-span", "end-of-input", "file-not-in-sources",
-         "line-past-the-end", "notes"],
+    ids=[
+        "tabs-kept-in-caret",
+        "label",
+        "multi-line-span",
+        "end-of-input",
+        "file-not-in-sources",
+        "line-past-the-end",
+        "notes",
+    ],
 )
 def test_render_diagnostic(diag: Diagnostic, expected: str) -> None:
     assert render_diagnostic(diag, {"f.zw": SOURCE}) == expected
 
 
-@pytest.mark.parametrize(("line", "target", "shown", "shown_target"), [
-    ('allow a -> b : https "\x1b]0;x\x07" zz', "zz",
-     'allow a -> b : https "\\x1b]0;x\\x07" zz', "zz"),
-    ('d "\u202e" "\r\x08" bad', "bad", 'd "\\u202e" "\\r\\x08" bad', "bad"),
-    ('x "\x1b\x1b" bad', '"\x1b\x1b"', 'x "\\x1b\\x1b" bad', '"\\x1b\\x1b"'),
-], ids=["esc-before", "bidi-and-cr", "escapes-inside-the-span"])
+@pytest.mark.parametrize(
+    ("line", "target", "shown", "shown_target"),
+    [
+        (
+            'allow a -> b : https "\x1b]0;x\x07" zz',
+            "zz",
+            'allow a -> b : https "\\x1b]0;x\\x07" zz',
+            "zz",
+        ),
+        ('d "\u202e" "\r\x08" bad', "bad", 'd "\\u202e" "\\r\\x08" bad', "bad"),
+        ('x "\x1b\x1b" bad', '"\x1b\x1b"', 'x "\\x1b\\x1b" bad', '"\\x1b\\x1b"'),
+    ],
+    ids=["esc-before", "bidi-and-cr", "escapes-inside-the-span"],
+)
 def test_control_characters_are_escaped_and_the_caret_follows(
-        line: str, target: str, shown: str, shown_target: str) -> None:
+    line: str, target: str, shown: str, shown_target: str
+) -> None:
     col = line.index(target) + 1
-    diag = Diagnostic(Severity.ERROR, "E101", "unexpected \x1b[2J",
-                      Span("f\x1b.zw", 1, col, 1, col + len(target)), label="lab\x07el",
-                      notes=(("note \u202e", None),))
+    diag = Diagnostic(
+        Severity.ERROR,
+        "E101",
+        "unexpected \x1b[2J",
+        Span("f\x1b.zw", 1, col, 1, col + len(target)),
+        label="lab\x07el",
+        notes=(("note \u202e", None),),
+    )
     got = render_diagnostic(diag, {"f\x1b.zw": line}).split("\n")
     caret = " " * shown.index(shown_target) + "^" * len(shown_target)
-    assert got == [f"f\\x1b.zw:1:{col}: error[E101]: unexpected \\x1b[2J", f"  1 | {shown}",
-                   f"    | {caret} lab\\x07el", "  note: note \\u202e"]
+    assert got == [
+        f"f\\x1b.zw:1:{col}: error[E101]: unexpected \\x1b[2J",
+        f"  1 | {shown}",
+        f"    | {caret} lab\\x07el",
+        "  note: note \\u202e",
+    ]
 
 
 def test_gutter_widens_with_the_line_number() -> None:
     source = "x\n" * 120 + "allow a -> b\n"
-    text = render_diagnostic(Diagnostic(Severity.ERROR, "E201", "m", Span("f.zw", 121, 7, 121, 8)),
-                             {"f.zw": source})
+    text = render_diagnostic(
+        Diagnostic(Severity.ERROR, "E201", "m", Span("f.zw", 121, 7, 121, 8)), {"f.zw": source}
+    )
     assert text.splitlines()[1:] == ["  121 | allow a -> b", "      |       ^"]
 
 
-@pytest.mark.parametrize("separator", ["\u2028", "\x85", "\x0c", "\x1c"],
-                         ids=["U+2028", "NEL", "form-feed", "file-separator"])
+@pytest.mark.parametrize(
+    "separator",
+    ["\u2028", "\x85", "\x0c", "\x1c"],
+    ids=["U+2028", "NEL", "form-feed", "file-separator"],
+)
 def test_rendered_source_line_after_a_unicode_line_separator(
-        separator: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    separator: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.chdir(tmp_path)
-    Path("p.zw").write_text(f"# note{separator}more\nclass a {{ vlan 10 subnet 10.0.0.0/24 }}\n"
-                            "allow x -> a\n", encoding="utf-8")
+    Path("p.zw").write_text(
+        f"# note{separator}more\nclass a {{ vlan 10 subnet 10.0.0.0/24 }}\nallow x -> a\n",
+        encoding="utf-8",
+    )
     text = render_diagnostics(run_check("p.zw"))
     assert "p.zw:3:7: error[E201]: unknown class or external 'x'\n  3 | allow x -> a\n" in text
 
 
 def test_rendering_many_diagnostics_splits_each_source_once(
-        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     # Re-splitting a large source for every diagnostic made printing quadratic.
     import zonewall.diagnostics as diagnostics_module
 
@@ -214,8 +266,10 @@ def test_rendering_many_diagnostics_splits_each_source_once(
 
     monkeypatch.setattr(diagnostics_module, "SourceLines", Counting)
     source = "".join(f"# line {i}\n" for i in range(5_000))
-    diags = [Diagnostic(Severity.WARNING, "W105", "m", Span("big.zw", 1 + i * 9, 1, 1 + i * 9, 5))
-             for i in range(500)]
+    diags = [
+        Diagnostic(Severity.WARNING, "W105", "m", Span("big.zw", 1 + i * 9, 1, 1 + i * 9, 5))
+        for i in range(500)
+    ]
     report = CheckReport("big.zw", diags, (), {"big.zw": source})
     text = render_diagnostics(report)
     assert len(calls) == 1

@@ -47,8 +47,10 @@ def _documented_codes() -> dict[str, str]:
 
 def test_every_code_is_documented() -> None:
     missing = sorted(set(CODES) - set(_documented_codes()))
-    assert missing == [], (f"document {', '.join(missing)} in docs/language.md, section 11 "
-                           "('### CODE: summary', then its meaning and fix)")
+    assert missing == [], (
+        f"document {', '.join(missing)} in docs/language.md, section 11 "
+        "('### CODE: summary', then its meaning and fix)"
+    )
 
 
 def test_no_documented_code_is_unknown() -> None:
@@ -58,8 +60,9 @@ def test_no_documented_code_is_unknown() -> None:
 
 def test_documented_summaries_are_the_table_s() -> None:
     documented = _documented_codes()
-    wrong = {c: (documented[c], CODES[c]) for c in documented
-             if c in CODES and documented[c] != CODES[c]}
+    wrong = {
+        c: (documented[c], CODES[c]) for c in documented if c in CODES and documented[c] != CODES[c]
+    }
     assert wrong == {}, "headings must repeat the summary in zonewall.diagnostics.CODES"
 
 
@@ -71,7 +74,7 @@ def test_codes_are_documented_in_order() -> None:
 def test_every_code_entry_says_more_than_its_summary() -> None:
     text = REFERENCE.read_text(encoding="utf-8")
     for match in _CODE_HEADING.finditer(text):
-        body = text[match.end():].split("\n### ", 1)[0].split("\n## ", 1)[0].strip()
+        body = text[match.end() :].split("\n### ", 1)[0].split("\n## ", 1)[0].strip()
         assert len(body) >= 20, f"{match.group(1)}: say what it means and how to fix it"
 
 
@@ -96,8 +99,9 @@ def test_every_subcommand_is_in_the_reference(capsys: pytest.CaptureFixture[str]
     section = REFERENCE.read_text(encoding="utf-8").split("## 10. The command line", 1)[1]
     section = section.split("\n## 11.", 1)[0]
     missing = [c for c in commands if f"| `{c}` |" not in section or f"- **{c}**" not in section]
-    assert missing == [], ("docs/language.md, section 10: add a table row and a paragraph for "
-                           f"{missing}")
+    assert missing == [], (
+        f"docs/language.md, section 10: add a table row and a paragraph for {missing}"
+    )
 
 
 def test_every_platform_and_icmp_type_is_in_the_reference() -> None:
@@ -106,8 +110,9 @@ def test_every_platform_and_icmp_type_is_in_the_reference() -> None:
 
     text = REFERENCE.read_text(encoding="utf-8")
     headings = re.findall(r"^### 8\.\d+ (.*)$", text, re.MULTILINE)
-    missing = [f"platform {p}" for p in PLATFORMS
-               if not any(f"`platform {p}`" in h for h in headings)]
+    missing = [
+        f"platform {p}" for p in PLATFORMS if not any(f"`platform {p}`" in h for h in headings)
+    ]
     missing += [f"icmp/{t}" for t, n in ICMP_TYPES.items() if f"`{t}` ({n})" not in text]
     assert missing == []
 
@@ -121,9 +126,10 @@ _LINK = re.compile(r"\]\(([\w./-]*\.md)?#([^)\s]+)\)")
 
 
 def test_links_to_sections_resolve() -> None:
-    anchors = {doc: {_slug(h) for h in re.findall(r"^#{1,6} (.*)$",
-                                                   doc.read_text(encoding="utf-8"), re.M)}
-               for doc in DOCS}
+    anchors = {
+        doc: {_slug(h) for h in re.findall(r"^#{1,6} (.*)$", doc.read_text(encoding="utf-8"), re.M)}
+        for doc in DOCS
+    }
     broken = []
     for doc in DOCS:
         for target, anchor in _LINK.findall(doc.read_text(encoding="utf-8")):
@@ -187,8 +193,10 @@ def test_snippets_are_found() -> None:
 
 @pytest.mark.parametrize("block", ALL_BLOCKS, ids=[b.id for b in ALL_BLOCKS])
 def test_every_fence_names_its_language(block: Snippet) -> None:
-    assert block.info, (f"{block.id}: name the block's language (```zw for a policy, ```sh, "
-                        "```text, ...) so that policy snippets are tested")
+    assert block.info, (
+        f"{block.id}: name the block's language (```zw for a policy, ```sh, "
+        "```text, ...) so that policy snippets are tested"
+    )
 
 
 def _codes(block: Snippet, tmp_path: Path) -> tuple[list[str], list[str]]:
@@ -212,8 +220,9 @@ def test_zw_snippet(block: Snippet, tmp_path: Path) -> None:
         assert codes == [], f"{block.id}: a whole policy must check clean, got {codes}"
         assert statuses and set(statuses) == {"pass"}, f"{block.id}: {statuses}"
     else:
-        assert len(words) == 2 and words[1].startswith("expect="), \
+        assert len(words) == 2 and words[1].startswith("expect="), (
             f"{block.id}: unknown info string {block.info!r}"
+        )
         expected = set(words[1].removeprefix("expect=").split(","))
         assert expected <= set(CODES), f"{block.id}: unknown code in {sorted(expected)}"
         assert set(codes) == expected, f"{block.id}: expected {sorted(expected)}, got {codes}"
@@ -227,25 +236,35 @@ def test_zw_snippet(block: Snippet, tmp_path: Path) -> None:
 # working notes it was built from, and any path of the machine it was developed on.
 _OUTSIDE = re.compile(
     r"shared/(?:spec|reference|STYLE)|LANGUAGE\.md|\b(?:STYLE|FORMATS|DOMAIN|VERIFY)\.md"
-    r"|\bspec(?:ification)? sections?\b|\blanguage spec\b|(?<![\w.])/work/")
+    r"|\bspec(?:ification)? sections?\b|\blanguage spec\b|(?<![\w.])/work/"
+)
 # A relative path that climbs: resolved from the file's folder, it must stay in the repository.
 _CLIMB = re.compile(r"(?<![\w.])((?:\.\./)+[\w.-][\w./-]*)")
 # Files that hold a hostile path on purpose (include and output-folder safety tests).
-_CLIMB_ALLOWED = frozenset({
-    "tests/unit/dsl/test_include_safety.py",
-    "tests/e2e/test_outdir_safety.py",
-})
+_CLIMB_ALLOWED = frozenset(
+    {
+        "tests/unit/dsl/test_include_safety.py",
+        "tests/e2e/test_outdir_safety.py",
+    }
+)
 
 
 def _tracked_text_files() -> list[Path]:
     try:
-        out = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True,
-                             check=True).stdout
+        out = subprocess.run(
+            ["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, check=True
+        ).stdout
         names = [n for n in out.decode("utf-8", "replace").split("\0") if n]
     except (OSError, subprocess.CalledProcessError):  # not a git checkout: walk the folder
-        names = [str(p.relative_to(ROOT)) for p in ROOT.rglob("*") if p.is_file()
-                 and not any(part.startswith(".") and part not in (".ci", ".github")
-                             for part in p.relative_to(ROOT).parts)]
+        names = [
+            str(p.relative_to(ROOT))
+            for p in ROOT.rglob("*")
+            if p.is_file()
+            and not any(
+                part.startswith(".") and part not in (".ci", ".github")
+                for part in p.relative_to(ROOT).parts
+            )
+        ]
     files = []
     for name in names:
         path = ROOT / name
@@ -274,14 +293,17 @@ def test_nothing_refers_to_a_path_outside_the_repository() -> None:
     assert problems == [], "references to paths outside the repository:\n" + "\n".join(problems)
 
 
-@pytest.mark.parametrize("line, bad", [
-    ("zonewall implements `shared/spec/LANGUAGE.md`.", True),
-    ("How gateways enforce the policy (spec section 4):", True),
-    ("the report of the language spec (section 7)", True),
-    ("see /work/main/README.md", True),
-    ("checked as STYLE.md section 6 asks", True),
-    ("see docs/language.md, section 8", False),
-    ("the spec's stateless reply", False),
-])
+@pytest.mark.parametrize(
+    "line, bad",
+    [
+        ("zonewall implements `shared/spec/LANGUAGE.md`.", True),
+        ("How gateways enforce the policy (spec section 4):", True),
+        ("the report of the language spec (section 7)", True),
+        ("see /work/main/README.md", True),
+        ("checked as STYLE.md section 6 asks", True),
+        ("see docs/language.md, section 8", False),
+        ("the spec's stateless reply", False),
+    ],
+)
 def test_the_outside_pattern(line: str, bad: bool) -> None:
     assert bool(_OUTSIDE.search(line)) is bad

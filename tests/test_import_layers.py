@@ -40,11 +40,13 @@ STDLIB = set(sys.stdlib_module_names) | {"__future__"}
 # The one ordered list: (layer, its units, whether its units are independent of each other).
 # A unit is a module or a package directly under `zonewall`.
 LAYERS: tuple[tuple[str, tuple[str, ...], bool], ...] = (
-    ("ground", ("_version", "intervals", "text", "packets", "diagnostics", "ir", "atomic"),
-     False),
+    ("ground", ("_version", "intervals", "text", "packets", "diagnostics", "ir", "atomic"), False),
     ("pipeline", ("dsl", "compiler", "backends", "verify"), True),
-    ("application", ("report", "outdir", "starter", "build", "fmt", "lab", "lab_probe",
-                     "review", "traffic"), False),
+    (
+        "application",
+        ("report", "outdir", "starter", "build", "fmt", "lab", "lab_probe", "review", "traffic"),
+        False,
+    ),
     ("presentation", ("present",), False),
     ("cli", ("cli", "cli_args", "__main__"), False),
 )
@@ -63,7 +65,8 @@ def module_name(path: Path) -> str:
 def _type_checking(node: ast.AST) -> bool:
     return isinstance(node, ast.If) and (
         (isinstance(node.test, ast.Name) and node.test.id == "TYPE_CHECKING")
-        or (isinstance(node.test, ast.Attribute) and node.test.attr == "TYPE_CHECKING"))
+        or (isinstance(node.test, ast.Attribute) and node.test.attr == "TYPE_CHECKING")
+    )
 
 
 def _nodes(tree: ast.AST, runtime_only: bool) -> Iterator[ast.AST]:
@@ -80,8 +83,9 @@ def _nodes(tree: ast.AST, runtime_only: bool) -> Iterator[ast.AST]:
             todo.append(child)
 
 
-def imports_in(source: str, module: str, is_package: bool = False,
-               runtime_only: bool = False) -> set[str]:
+def imports_in(
+    source: str, module: str, is_package: bool = False, runtime_only: bool = False
+) -> set[str]:
     """Absolute names of every module imported anywhere in `source` (functions included);
     `from M import N` gives both `M` and `M.N` (N may be a submodule)."""
     package = module if is_package else module.rpartition(".")[0]
@@ -98,8 +102,12 @@ def imports_in(source: str, module: str, is_package: bool = False,
                 prefix = node.module or ""
             found.add(prefix)
             found.update(f"{prefix}.{alias.name}" for alias in node.names)
-        elif (isinstance(node, ast.Call) and getattr(node.func, "attr", "") == "import_module"
-              and node.args and isinstance(node.args[0], ast.Constant)):
+        elif (
+            isinstance(node, ast.Call)
+            and getattr(node.func, "attr", "") == "import_module"
+            and node.args
+            and isinstance(node.args[0], ast.Constant)
+        ):
             found.add(str(node.args[0].value))
     return found
 
@@ -112,8 +120,11 @@ def root_exports(source: str) -> dict[str, str]:
     for node in tree.body:
         if isinstance(node, ast.ImportFrom) and node.module and not node.level:
             out.update({a.asname or a.name: node.module for a in node.names})
-        target = node.target if isinstance(node, ast.AnnAssign) else (
-            node.targets[0] if isinstance(node, ast.Assign) else None)
+        target = (
+            node.target
+            if isinstance(node, ast.AnnAssign)
+            else (node.targets[0] if isinstance(node, ast.Assign) else None)
+        )
         if isinstance(target, ast.Name) and target.id == "PUBLIC" and node.value is not None:
             table = ast.literal_eval(node.value)
             out.update({name: where for name, (where, _) in table.items()})
@@ -132,7 +143,8 @@ class Graph:
         for name, (text, is_package) in sources.items():
             self.edges[name] = self._resolve(imports_in(text, name, is_package), name, exports)
             self.runtime[name] = self._resolve(
-                imports_in(text, name, is_package, runtime_only=True), name, exports)
+                imports_in(text, name, is_package, runtime_only=True), name, exports
+            )
 
     def _resolve(self, names: set[str], me: str, exports: dict[str, str]) -> set[str]:
         out: set[str] = set()
@@ -246,8 +258,10 @@ def layer_violations(graph: Graph) -> list[str]:
 
 
 def sources_of(package: Path) -> dict[str, tuple[str, bool]]:
-    return {module_name(p): (p.read_text(encoding="utf-8"), p.name == "__init__.py")
-            for p in sorted(package.rglob("*.py"))}
+    return {
+        module_name(p): (p.read_text(encoding="utf-8"), p.name == "__init__.py")
+        for p in sorted(package.rglob("*.py"))
+    }
 
 
 GRAPH = Graph(sources_of(PACKAGE))
@@ -274,17 +288,27 @@ def test_every_public_name_loads() -> None:
     import zonewall
 
     assert {n: getattr(zonewall, n).__name__ for n in ("parse", "compile_policy", "Span")} == {
-        "parse": "parse_file", "compile_policy": "compile_policy", "Span": "Span"}
+        "parse": "parse_file",
+        "compile_policy": "compile_policy",
+        "Span": "Span",
+    }
     assert all(getattr(zonewall, n) is not None for n in zonewall.__all__)
     with pytest.raises(AttributeError):
         _ = zonewall.no_such_name
 
 
 def test_importing_the_ground_floor_loads_no_pipeline() -> None:
-    probe = ("import sys, zonewall.packets, zonewall.intervals, zonewall.ir; "
-             "print(' '.join(sorted(m for m in sys.modules if m.startswith('zonewall'))))")
-    proc = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
-                          check=True, env={"PYTHONPATH": str(SRC)})
+    probe = (
+        "import sys, zonewall.packets, zonewall.intervals, zonewall.ir; "
+        "print(' '.join(sorted(m for m in sys.modules if m.startswith('zonewall'))))"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", probe],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={"PYTHONPATH": str(SRC)},
+    )
     loaded = proc.stdout.split()
     assert "zonewall.packets" in loaded
     above = [m for m in loaded if m != ROOT and (place(m) or (1,))[0] > 0]
@@ -294,17 +318,23 @@ def test_importing_the_ground_floor_loads_no_pipeline() -> None:
 @pytest.mark.parametrize("unit", STDLIB_ONLY)
 def test_the_arithmetic_imports_only_the_standard_library(unit: str) -> None:
     text, is_package = sources_of(PACKAGE)[f"{ROOT}.{unit}"]
-    outside = sorted(n for n in imports_in(text, f"{ROOT}.{unit}", is_package)
-                     if n.split(".")[0] not in STDLIB | {ROOT})
+    outside = sorted(
+        n
+        for n in imports_in(text, f"{ROOT}.{unit}", is_package)
+        if n.split(".")[0] not in STDLIB | {ROOT}
+    )
     assert outside == []
 
 
 def test_the_ground_floor_imports_only_the_standard_library_and_netaddr() -> None:
     ground = [m for m in GRAPH.modules if (place(m) or (1,))[0] == 0]
     sources = sources_of(PACKAGE)
-    outside = sorted(f"{m}: {n}" for m in ground
-                     for n in imports_in(sources[m][0], m, sources[m][1])
-                     if n.split(".")[0] not in STDLIB | {ROOT, "netaddr"})
+    outside = sorted(
+        f"{m}: {n}"
+        for m in ground
+        for n in imports_in(sources[m][0], m, sources[m][1])
+        if n.split(".")[0] not in STDLIB | {ROOT, "netaddr"}
+    )
     assert outside == []
 
 
@@ -314,70 +344,94 @@ def test_no_import_cycles() -> None:
 
 # -- the checker checks: small made-up packages --------------------------------------------
 
+
 def test_the_walker_resolves_relative_nested_and_dynamic_imports() -> None:
-    source = ("from ..dsl import parser\nimport zonewall.backends.base as b\n"
-              "from . import graph\n"
-              "def f():\n    from zonewall.ir import Policy\n"
-              "    importlib.import_module('zonewall.dsl.syntax')\n")
+    source = (
+        "from ..dsl import parser\nimport zonewall.backends.base as b\n"
+        "from . import graph\n"
+        "def f():\n    from zonewall.ir import Policy\n"
+        "    importlib.import_module('zonewall.dsl.syntax')\n"
+    )
     found = imports_in(source, "zonewall.compiler.fake")
-    assert {"zonewall.dsl", "zonewall.dsl.parser", "zonewall.backends.base",
-            "zonewall.compiler", "zonewall.compiler.graph", "zonewall.ir",
-            "zonewall.dsl.syntax"} <= found
+    assert {
+        "zonewall.dsl",
+        "zonewall.dsl.parser",
+        "zonewall.backends.base",
+        "zonewall.compiler",
+        "zonewall.compiler.graph",
+        "zonewall.ir",
+        "zonewall.dsl.syntax",
+    } <= found
 
 
 def test_an_upward_import_through_a_chain_is_caught() -> None:
-    graph = Graph({
-        "zonewall": ("", True),
-        "zonewall.ir": ("", False),
-        "zonewall.verify": ("", True),
-        "zonewall.verify.engine": ("from zonewall.verify import helper\n", False),
-        "zonewall.verify.helper": ("def f():\n    from .. import ir, build\n", False),
-        "zonewall.build": ("", False),
-    })
+    graph = Graph(
+        {
+            "zonewall": ("", True),
+            "zonewall.ir": ("", False),
+            "zonewall.verify": ("", True),
+            "zonewall.verify.engine": ("from zonewall.verify import helper\n", False),
+            "zonewall.verify.helper": ("def f():\n    from .. import ir, build\n", False),
+            "zonewall.build": ("", False),
+        }
+    )
     assert layer_violations(graph) == [
         "zonewall.verify.engine -> zonewall.verify.helper -> zonewall.build",
-        "zonewall.verify.helper -> zonewall.build"]
+        "zonewall.verify.helper -> zonewall.build",
+    ]
 
 
 def test_from_zonewall_import_a_public_name_is_the_module_behind_it() -> None:
-    facade = ('from zonewall._version import __version__\n'
-              'PUBLIC: dict = {"parse": ("zonewall.dsl.parser", "parse_file")}\n')
-    graph = Graph({
-        "zonewall": (facade, True),
-        "zonewall._version": ("", False),
-        "zonewall.dsl": ("", True),
-        "zonewall.dsl.parser": ("", False),
-        "zonewall.backends": ("", True),
-        "zonewall.backends.cisco": ("from zonewall import parse, __version__\n", False),
-    })
+    facade = (
+        "from zonewall._version import __version__\n"
+        'PUBLIC: dict = {"parse": ("zonewall.dsl.parser", "parse_file")}\n'
+    )
+    graph = Graph(
+        {
+            "zonewall": (facade, True),
+            "zonewall._version": ("", False),
+            "zonewall.dsl": ("", True),
+            "zonewall.dsl.parser": ("", False),
+            "zonewall.backends": ("", True),
+            "zonewall.backends.cisco": ("from zonewall import parse, __version__\n", False),
+        }
+    )
     assert graph.edges["zonewall.backends.cisco"] == {"zonewall.dsl.parser", "zonewall._version"}
     assert layer_violations(graph) == ["zonewall.backends.cisco -> zonewall.dsl.parser"]
 
 
 def test_a_package_init_is_followed_and_pipeline_packages_stay_apart() -> None:
-    graph = Graph({
-        "zonewall": ("", True),
-        "zonewall.compiler": ("from zonewall.backends import x\n", True),
-        "zonewall.compiler.flows": ("", False),
-        "zonewall.backends": ("", True),
-        "zonewall.backends.x": ("", False),
-        "zonewall.review": ("from zonewall.compiler.flows import f\n", False),
-    })
+    graph = Graph(
+        {
+            "zonewall": ("", True),
+            "zonewall.compiler": ("from zonewall.backends import x\n", True),
+            "zonewall.compiler.flows": ("", False),
+            "zonewall.backends": ("", True),
+            "zonewall.backends.x": ("", False),
+            "zonewall.review": ("from zonewall.compiler.flows import f\n", False),
+        }
+    )
     assert layer_violations(graph) == [
         "zonewall.compiler -> zonewall.backends",
-        "zonewall.compiler.flows -> zonewall.compiler -> zonewall.backends"]
+        "zonewall.compiler.flows -> zonewall.compiler -> zonewall.backends",
+    ]
 
 
 def test_cycles_are_found_through_functions_but_not_type_checking() -> None:
-    graph = Graph({
-        "zonewall": ("", True),
-        "zonewall.present": ("", True),
-        "zonewall.present.a": ("def f():\n    from zonewall.present import b\n", False),
-        "zonewall.present.b": ("from zonewall.present.a import f\n", False),
-        "zonewall.present.c": ("from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n"
-                               "    from zonewall.present.d import D\n", False),
-        "zonewall.present.d": ("from zonewall.present.c import C\n", False),
-    })
+    graph = Graph(
+        {
+            "zonewall": ("", True),
+            "zonewall.present": ("", True),
+            "zonewall.present.a": ("def f():\n    from zonewall.present import b\n", False),
+            "zonewall.present.b": ("from zonewall.present.a import f\n", False),
+            "zonewall.present.c": (
+                "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n"
+                "    from zonewall.present.d import D\n",
+                False,
+            ),
+            "zonewall.present.d": ("from zonewall.present.c import C\n", False),
+        }
+    )
     assert graph.cycles() == [["zonewall.present.a", "zonewall.present.b"]]
 
 
@@ -396,8 +450,11 @@ def names_taken_from_packets(source: str, module: str) -> set[str]:
     for node in ast.walk(ast.parse(source)):
         if isinstance(node, ast.ImportFrom):
             base = package.split(".")[: len(package.split(".")) - (node.level - 1)]
-            prefix = (".".join(base + ([node.module] if node.module else [])) if node.level
-                      else node.module or "")
+            prefix = (
+                ".".join(base + ([node.module] if node.module else []))
+                if node.level
+                else node.module or ""
+            )
             if prefix == "zonewall.packets":
                 found.update(alias.name for alias in node.names)
             elif prefix == "zonewall":
@@ -418,9 +475,11 @@ def test_the_verifier_reads_names_with_its_own_tables(path: Path) -> None:
 
 
 def test_the_name_table_check_sees_every_spelling() -> None:
-    source = ("from zonewall.packets import ICMP, ICMP_TYPES\n"
-              "from ..packets import PROTO_NAMES\nfrom zonewall import packets\n"
-              "import zonewall.packets as p\nx = p._ICMP_NAMES\n")
+    source = (
+        "from zonewall.packets import ICMP, ICMP_TYPES\n"
+        "from ..packets import PROTO_NAMES\nfrom zonewall import packets\n"
+        "import zonewall.packets as p\nx = p._ICMP_NAMES\n"
+    )
     taken = names_taken_from_packets(source, "zonewall.verify.fake")
     assert taken & FRONT_END_NAME_TABLES == FRONT_END_NAME_TABLES
     assert "packets.packets" in taken and "ICMP" in taken

@@ -21,15 +21,25 @@ def free_port(kind: socket.SocketKind) -> int:
 def test_an_agent_sees_what_a_server_answers() -> None:
     tcp, udp = free_port(socket.SOCK_STREAM), free_port(socket.SOCK_DGRAM)
     specs = [["tcp", "127.0.0.1", tcp], ["udp", "127.0.0.1", udp]]
-    server = subprocess.Popen([*PROBE, "server", json.dumps(specs)], stdout=subprocess.PIPE,
-                              text=True)
+    server = subprocess.Popen(
+        [*PROBE, "server", json.dumps(specs)], stdout=subprocess.PIPE, text=True
+    )
     try:
         assert server.stdout is not None and server.stdout.readline().strip() == "ready"
         closed = free_port(socket.SOCK_STREAM)
-        probes = [["tcp", "127.0.0.1", "127.0.0.1", tcp], ["udp", "127.0.0.1", "127.0.0.1", udp],
-                  ["tcp", "127.0.0.1", "127.0.0.1", closed]]
-        out = subprocess.run([*PROBE, "agent", "2"], input=json.dumps(probes), text=True,
-                             capture_output=True, timeout=60, check=True).stdout
+        probes = [
+            ["tcp", "127.0.0.1", "127.0.0.1", tcp],
+            ["udp", "127.0.0.1", "127.0.0.1", udp],
+            ["tcp", "127.0.0.1", "127.0.0.1", closed],
+        ]
+        out = subprocess.run(
+            [*PROBE, "agent", "2"],
+            input=json.dumps(probes),
+            text=True,
+            capture_output=True,
+            timeout=60,
+            check=True,
+        ).stdout
         assert json.loads(out) == [True, True, False]
     finally:
         server.kill()

@@ -56,8 +56,9 @@ def sarif(capsys: pytest.CaptureFixture[str], path: str, *flags: str) -> tuple[i
 
 
 @pytest.mark.parametrize("path", ALL_EXAMPLES, ids=ALL_EXAMPLES)
-def test_sarif_is_valid_and_exits_as_text_does(capsys: pytest.CaptureFixture[str],
-                                               path: str) -> None:
+def test_sarif_is_valid_and_exits_as_text_does(
+    capsys: pytest.CaptureFixture[str], path: str
+) -> None:
     code, log = sarif(capsys, path)
     jsonschema.Draft4Validator(SCHEMA).validate(log)
     assert code == text_exit(capsys, path)
@@ -76,40 +77,58 @@ def test_sarif_is_valid_and_exits_as_text_does(capsys: pytest.CaptureFixture[str
         for loc in result["locations"] + result.get("relatedLocations", []):
             art = loc["physicalLocation"]["artifactLocation"]
             assert art == {"uri": path, "uriBaseId": "%SRCROOT%"} or art["uri"].startswith(
-                "examples/")
+                "examples/"
+            )
             region = loc["physicalLocation"]["region"]
             assert region["startLine"] >= 1 and region["startColumn"] >= 1
-            assert (region["endLine"], region["endColumn"]) > (region["startLine"],
-                                                               region["startColumn"])
+            assert (region["endLine"], region["endColumn"]) > (
+                region["startLine"],
+                region["startColumn"],
+            )
         assert len(result["partialFingerprints"]["zonewall/v1"]) == 32
 
 
 def test_sarif_failing_assertion_carries_its_counterexample(
-        capsys: pytest.CaptureFixture[str]) -> None:
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     code, log = sarif(capsys, TRANSITIVE)
     assert code == 1
     results = log["runs"][0]["results"]
     assert [r["ruleId"] for r in results] == ["E301"]  # one result, not diagnostic + assertion
     r = results[0]
     assert r["level"] == "error"
-    assert r["properties"] == {"assertion": "unreachable guest_wifi -> infusion_pump",
-                               "kind": "unreachable", "status": "fail"}
+    assert r["properties"] == {
+        "assertion": "unreachable guest_wifi -> infusion_pump",
+        "kind": "unreachable",
+        "status": "fail",
+    }
     assert r["locations"][0]["physicalLocation"]["region"]["startLine"] == 32
-    related = [(x["id"], x["physicalLocation"]["region"]["startLine"], x["message"]["text"])
-               for x in r["relatedLocations"]]
-    assert related == [(1, 32, "hop 1: guest_wifi -> byod"), (2, 33, "hop 2: byod -> biomed_ws"),
-                       (3, 34, "hop 3: biomed_ws -> pump_server"),
-                       (4, 35, "hop 4: pump_server -> infusion_pump"), (5, 45, "asserted here")]
+    related = [
+        (x["id"], x["physicalLocation"]["region"]["startLine"], x["message"]["text"])
+        for x in r["relatedLocations"]
+    ]
+    assert related == [
+        (1, 32, "hop 1: guest_wifi -> byod"),
+        (2, 33, "hop 2: byod -> biomed_ws"),
+        (3, 34, "hop 3: biomed_ws -> pump_server"),
+        (4, 35, "hop 4: pump_server -> infusion_pump"),
+        (5, 45, "asserted here"),
+    ]
     text = r["message"]["text"]
     assert "2. byod -> biomed_ws on https ([opened here](2))" in text
     assert "[Asserted here](5)" in text
     steps = r["codeFlows"][0]["threadFlows"][0]["locations"]
     assert [s["location"]["physicalLocation"]["region"]["startLine"] for s in steps] == [
-        32, 33, 34, 35]
+        32,
+        33,
+        34,
+        35,
+    ]
 
 
 def test_sarif_accepted_risk_is_a_warning_with_its_reason(
-        capsys: pytest.CaptureFixture[str]) -> None:
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     code, log = sarif(capsys, "examples/failures/accepted-risk.zw")
     assert code == 0
     (r,) = log["runs"][0]["results"]
@@ -126,8 +145,9 @@ def test_sarif_diagnostics_without_assertions(capsys: pytest.CaptureFixture[str]
     assert r["locations"][0]["physicalLocation"]["region"]["startLine"] == 12
 
 
-def test_sarif_fingerprints_survive_lines_added_above(tmp_path: Path,
-                                                      capsys: pytest.CaptureFixture[str]) -> None:
+def test_sarif_fingerprints_survive_lines_added_above(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     source = (ROOT / TRANSITIVE).read_text(encoding="utf-8")
     first, second = tmp_path / "a", tmp_path / "b"
     first.mkdir()
@@ -138,15 +158,17 @@ def test_sarif_fingerprints_survive_lines_added_above(tmp_path: Path,
     for folder in (first, second):
         os.chdir(folder)
         logs.append(sarif(capsys, "p.zw")[1]["runs"][0]["results"])
-    assert [r["partialFingerprints"] for r in logs[0]] == [r["partialFingerprints"]
-                                                          for r in logs[1]]
+    assert [r["partialFingerprints"] for r in logs[0]] == [
+        r["partialFingerprints"] for r in logs[1]
+    ]
     lines = [r["locations"][0]["physicalLocation"]["region"]["startLine"] for r in logs[1]]
     assert lines == [34]
     assert logs[0][0]["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] == "p.zw"
 
 
 def test_sarif_file_outside_the_directory_gets_an_absolute_uri(
-        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     inner = tmp_path / "cwd"
     inner.mkdir()
     shutil.copy(ROOT / TRANSITIVE, tmp_path / "p.zw")
@@ -170,13 +192,17 @@ def junit(capsys: pytest.CaptureFixture[str], path: str, *flags: str) -> tuple[i
 
 def asserts_in(path: str) -> list[str]:
     text = (ROOT / path).read_text(encoding="utf-8")
-    return [" ".join(line.split("#")[0].split()[1:]) for line in text.splitlines()
-            if line.startswith("assert ")]
+    return [
+        " ".join(line.split("#")[0].split()[1:])
+        for line in text.splitlines()
+        if line.startswith("assert ")
+    ]
 
 
 @pytest.mark.parametrize("path", ALL_EXAMPLES, ids=ALL_EXAMPLES)
-def test_junit_one_case_per_assertion_and_true_counts(capsys: pytest.CaptureFixture[str],
-                                                      path: str) -> None:
+def test_junit_one_case_per_assertion_and_true_counts(
+    capsys: pytest.CaptureFixture[str], path: str
+) -> None:
     code, top = junit(capsys, path)
     assert code == text_exit(capsys, path)
     assert top.tag == "testsuites"
@@ -200,8 +226,10 @@ def test_junit_failure_and_skip_bodies(capsys: pytest.CaptureFixture[str]) -> No
     assert cases["denied guest_wifi -> infusion_pump"].find("failure") is None
     failure = cases["unreachable guest_wifi -> infusion_pump"].find("failure")
     assert failure is not None and failure.get("type") == "E301"
-    assert "3. biomed_ws -> pump_server on https (statement at " \
-           "examples/failures/transitive-path.zw:34)" in (failure.text or "")
+    assert (
+        "3. biomed_ws -> pump_server on https (statement at "
+        "examples/failures/transitive-path.zw:34)" in (failure.text or "")
+    )
     _, top = junit(capsys, "examples/failures/accepted-risk.zw")
     (case,) = top.iter("testcase")
     skipped = case.find("skipped")
@@ -236,12 +264,16 @@ def test_matrix_text_grid_when_it_fits_list_otherwise(capsys: pytest.CaptureFixt
     code, out, _ = run(capsys, "matrix", "examples/hospital.zw")
     # too wide in full: the compact grid (numbered columns, a code per distinct cell) fits
     assert code == 0 and "the full grid is wider than 120 columns" in out
-    grid = out[:out.index("\ncolumns: ")].splitlines()
+    grid = out[: out.index("\ncolumns: ")].splitlines()
     head = next(g for g in grid if g.lstrip().startswith("1 2 3"))
     assert max(len(g) for g in grid) <= 120 and head.split()[-1] == str(len(grid) - 3)
     row = next(g for g in grid if g.split()[1:2] == ["guest_wifi"])
-    legend = dict(item.split(" = ") for item in " ".join(
-        out[out.index("\ncells: ") + 8:].split("\n'.'")[0].split()).split("; "))
+    legend = dict(
+        item.split(" = ")
+        for item in " ".join(out[out.index("\ncells: ") + 8 :].split("\n'.'")[0].split()).split(
+            "; "
+        )
+    )
     assert {legend[c] for c in row.split()[2:] if c not in ".-"} == {"dhcp", "https, http, dns"}
     assert "  infusion_pump -> pump_server: https\n      examples/hospital.zw:" in out
     code, out, _ = run(capsys, "matrix", "--width", "60", "examples/hospital.zw")
@@ -254,8 +286,9 @@ def test_matrix_csv_one_row_per_conduit(capsys: pytest.CaptureFixture[str]) -> N
     code, out, _ = run(capsys, "matrix", "--format", "csv", "examples/hospital.zw")
     rows = list(csv.DictReader(io.StringIO(out)))
     assert code == 0 and len(rows) == 110
-    pump = next(r for r in rows if (r["source"], r["destination"]) == ("pump_server",
-                                                                       "pump_vendor"))
+    pump = next(
+        r for r in rows if (r["source"], r["destination"]) == ("pump_server", "pump_vendor")
+    )
     assert pump["services"] == "https" and pump["destination_kind"] == "external"
     assert "vendor drug-library and firmware service" in pump["why"]
     internet = [r for r in rows if r["destination"] == "internet"]
@@ -263,16 +296,18 @@ def test_matrix_csv_one_row_per_conduit(capsys: pytest.CaptureFixture[str]) -> N
 
 
 def test_matrix_csv_never_starts_a_formula_nor_splits_a_row(
-        capsys: pytest.CaptureFixture[str], tmp_path: Path,
-        monkeypatch: pytest.MonkeyPatch) -> None:
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A `why` and an included file's name are free text: a CR must not split the row, and a
     cell a spreadsheet would run as a formula starts with `'` (issue #12)."""
     monkeypatch.chdir(tmp_path)
     Path("=inc.zw").write_text('allow a -> b : https "ok\r@SUM(1)"\n', encoding="utf-8")
     Path("p.zw").write_text(
         'include "=inc.zw"\nservice https = tcp/443\n'
-        'class a { vlan 10 subnet 10.1.0.0/24 }\nclass b { vlan 20 subnet 10.1.1.0/24 }\n'
-        'gateway g { platform iptables serves a, b }\n', encoding="utf-8")
+        "class a { vlan 10 subnet 10.1.0.0/24 }\nclass b { vlan 20 subnet 10.1.1.0/24 }\n"
+        "gateway g { platform iptables serves a, b }\n",
+        encoding="utf-8",
+    )
     code, out, _ = run(capsys, "matrix", "p.zw", "--format", "csv")
     rows = list(csv.DictReader(io.StringIO(out)))
     assert code == 0 and len(out.splitlines()) == 2 and len(rows) == 1
@@ -285,10 +320,14 @@ def test_matrix_markdown_and_html(capsys: pytest.CaptureFixture[str], tmp_path: 
     code, out, _ = run(capsys, "matrix", "--format", "markdown", TRANSITIVE)
     assert code == 0
     assert "| `guest_wifi` |  | https | - |  |  | https |" in out
-    assert "| `guest_wifi` | `byod` | https | no | allow examples/failures/transitive\\-path.zw:32"\
-        not in out  # '-' is not escaped in Markdown
-    assert "| `guest_wifi` | `byod` | https | no | allow examples/failures/transitive-path.zw:32 " \
-           "| screen casting (a test rule left behind) |" in out
+    assert (
+        "| `guest_wifi` | `byod` | https | no | allow examples/failures/transitive\\-path.zw:32"
+        not in out
+    )  # '-' is not escaped in Markdown
+    assert (
+        "| `guest_wifi` | `byod` | https | no | allow examples/failures/transitive-path.zw:32 "
+        "| screen casting (a test rule left behind) |" in out
+    )
     target = tmp_path / "m.html"
     assert run(capsys, "matrix", "--format", "html", "-o", str(target), TRANSITIVE)[0] == 0
     page = target.read_text(encoding="utf-8")
@@ -310,10 +349,12 @@ def assert_offline(page: str) -> None:
 
 
 def test_graph_html_is_one_offline_file_with_graph_and_matrix(
-        capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
     target = tmp_path / "report.html"
-    code, out, err = run(capsys, "graph", "examples/hospital.zw", "--format", "html",
-                         "-o", str(target))
+    code, out, err = run(
+        capsys, "graph", "examples/hospital.zw", "--format", "html", "-o", str(target)
+    )
     assert (code, out, err) == (0, "", "")
     page = target.read_text(encoding="utf-8")
     assert_offline(page)
@@ -325,8 +366,9 @@ def test_graph_html_is_one_offline_file_with_graph_and_matrix(
 
 
 def test_graph_dot_nodes_edges_and_highlight(capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _ = run(capsys, "graph", TRANSITIVE, "--highlight",
-                       "unreachable guest_wifi -> infusion_pump")
+    code, out, _ = run(
+        capsys, "graph", TRANSITIVE, "--highlight", "unreachable guest_wifi -> infusion_pump"
+    )
     assert code == 0 and out.startswith("digraph zonewall {")
     assert out.count("shape=box") == 5 and out.count("shape=ellipse") == 1
     assert "subgraph cluster_externals" in out
@@ -338,14 +380,17 @@ def test_graph_dot_nodes_edges_and_highlight(capsys: pytest.CaptureFixture[str])
 
 
 def test_graph_highlight_of_a_missing_flow_is_a_dashed_edge(
-        capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
     policy = tmp_path / "p.zw"
     policy.write_text(
         "pool subnets 10.0.0.0/16\npool vlans 100-199\nservice https = tcp/443\n"
         "class a { hosts 10 }\nclass b { hosts 10 }\n"
         "allow a -> b : https\n"
         "gateway fw { platform iptables\n serves internal }\n"
-        "assert allowed b -> a : https\n", encoding="utf-8")
+        "assert allowed b -> a : https\n",
+        encoding="utf-8",
+    )
     code, out, _ = run(capsys, "graph", str(policy), "--highlight", "9", "--format", "mermaid")
     assert code == 0
     assert '-.->|"missing: https"|' in out
@@ -369,8 +414,9 @@ def test_graph_and_matrix_refuse_a_broken_policy(capsys: pytest.CaptureFixture[s
     assert code == 1 and "E105" in err and "Traceback" not in err
 
 
-def test_graph_svg_without_graphviz_is_one_clear_line(capsys: pytest.CaptureFixture[str],
-                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+def test_graph_svg_without_graphviz_is_one_clear_line(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(shutil, "which", lambda name: None)
     code, out, err = run(capsys, "graph", TRANSITIVE, "--format", "svg")
     assert (code, out) == (1, "")
@@ -382,12 +428,13 @@ def test_graph_svg_through_graphviz(capsys: pytest.CaptureFixture[str]) -> None:
         if os.environ.get(REQUIRE_ENV) == "1":
             pytest.fail(f"Graphviz 'dot' is not installed, but {REQUIRE_ENV}=1")
         pytest.skip("Graphviz 'dot' is not installed")
-    code, out, err = run(capsys, "graph", "examples/hospital.zw", "--format", "svg",
-                         "--highlight", "1")
+    code, out, err = run(
+        capsys, "graph", "examples/hospital.zw", "--format", "svg", "--highlight", "1"
+    )
     assert code == 2  # line 1 holds no assertion
     code, out, err = run(capsys, "graph", TRANSITIVE, "--format", "svg", "--highlight", "45")
     assert (code, err) == (0, "")
-    svg = ET.fromstring(out[out.index("<svg"):])
+    svg = ET.fromstring(out[out.index("<svg") :])
     assert svg.tag.endswith("svg")
     titles = [t.text for t in svg.iter("{http://www.w3.org/2000/svg}title")]
     assert "n2&#45;&gt;n1" in titles or "n2->n1" in titles
@@ -395,7 +442,7 @@ def test_graph_svg_through_graphviz(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def hostile_policy(tmp_path: Path) -> Path:
-    policy = tmp_path / "we<ird> & \"dir\"" / "p.zw"
+    policy = tmp_path / 'we<ird> & "dir"' / "p.zw"
     policy.parent.mkdir()
     policy.write_text(
         'policy "Title <b>bold</b> & \\"quoted\\" | pipe # hash" { owner "x" }\n'
@@ -404,12 +451,15 @@ def hostile_policy(tmp_path: Path) -> Path:
         "class b { hosts 10 }\n"
         'allow a -> b : https "why with \\"quotes\\", <tags>, a \\\\ backslash, | pipe, '
         '# hash, *stars* and [link](x)"\n'
-        "gateway fw { platform iptables\n serves internal }\n", encoding="utf-8")
+        "gateway fw { platform iptables\n serves internal }\n",
+        encoding="utf-8",
+    )
     return policy
 
 
-def test_user_text_is_escaped_everywhere(capsys: pytest.CaptureFixture[str],
-                                         tmp_path: Path) -> None:
+def test_user_text_is_escaped_everywhere(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
     path = str(hostile_policy(tmp_path))
     code, page, _ = run(capsys, "graph", path, "--format", "html")
     assert code == 0
@@ -430,30 +480,47 @@ def test_user_text_is_escaped_everywhere(capsys: pytest.CaptureFixture[str],
     assert "\\|" in row and "&lt;tags&gt;" in row and "\\*stars\\*" in row
 
 
-def test_svg_through_graphviz_accepts_hostile_text(capsys: pytest.CaptureFixture[str],
-                                                   tmp_path: Path) -> None:
+def test_svg_through_graphviz_accepts_hostile_text(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
     if shutil.which("dot") is None:
         if os.environ.get(REQUIRE_ENV) == "1":
             pytest.fail(f"Graphviz 'dot' is not installed, but {REQUIRE_ENV}=1")
         pytest.skip("Graphviz 'dot' is not installed")
     code, out, err = run(capsys, "graph", str(hostile_policy(tmp_path)), "--format", "svg")
     assert (code, err) == (0, "")
-    ET.fromstring(out[out.index("<svg"):])
+    ET.fromstring(out[out.index("<svg") :])
 
 
-@pytest.mark.parametrize("args", [
-    ("graph", "--format", "html"), ("graph", "--format", "dot"), ("graph", "--format", "mermaid"),
-    ("matrix", "--format", "text"), ("matrix", "--format", "csv"),
-    ("check", "--format", "sarif"), ("check", "--format", "junit")], ids=" ".join)
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("graph", "--format", "html"),
+        ("graph", "--format", "dot"),
+        ("graph", "--format", "mermaid"),
+        ("matrix", "--format", "text"),
+        ("matrix", "--format", "csv"),
+        ("check", "--format", "sarif"),
+        ("check", "--format", "junit"),
+    ],
+    ids=" ".join,
+)
 def test_output_is_the_same_whatever_the_hash_seed(args: tuple[str, ...]) -> None:
     outputs = set()
     for seed in ("0", "4242"):
-        env = dict(os.environ, PYTHONHASHSEED=seed,
-                   PYTHONPATH=os.pathsep.join([str(ROOT / "src"), os.environ.get("PYTHONPATH",
-                                                                                 "")]))
-        proc = subprocess.run([sys.executable, "-m", "zonewall", args[0], *args[1:],
-                               "examples/hospital.zw"], cwd=ROOT, env=env, capture_output=True,
-                              timeout=300, check=False)
+        env = dict(
+            os.environ,
+            PYTHONHASHSEED=seed,
+            PYTHONPATH=os.pathsep.join([str(ROOT / "src"), os.environ.get("PYTHONPATH", "")]),
+        )
+        proc = subprocess.run(
+            [sys.executable, "-m", "zonewall", args[0], *args[1:], "examples/hospital.zw"],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            timeout=300,
+            check=False,
+        )
         assert proc.returncode == 0, proc.stderr
         outputs.add(proc.stdout)
     assert len(outputs) == 1
@@ -475,13 +542,21 @@ assert unreachable guest -> gateway:fw
 
 @pytest.mark.parametrize("fmt", ["dot", "mermaid", "html"])
 def test_a_counterexample_ending_at_a_gateway_is_drawn_up_to_its_last_class(
-        capsys: pytest.CaptureFixture[str], tmp_path: Path, fmt: str) -> None:
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, fmt: str
+) -> None:
     # graph and matrix show classes and externals only: the last hop (admin -> gateway:fw)
     # has no node to end at, the rest of the path is highlighted
     policy = tmp_path / "p.zw"
     policy.write_text(GATEWAY_PATH, encoding="utf-8")
-    code, out, err = run(capsys, "graph", str(policy), "--format", fmt, "--highlight",
-                         "unreachable guest -> gateway:fw")
+    code, out, err = run(
+        capsys,
+        "graph",
+        str(policy),
+        "--format",
+        fmt,
+        "--highlight",
+        "unreachable guest -> gateway:fw",
+    )
     assert (code, err) == (0, "")
     assert "(fail)" in out or "fail" in out
     if fmt == "dot":

@@ -42,26 +42,49 @@ TIMEOUT = 600
 
 # The modules where a silent bug would widen a firewall, and the tests that hold each, fastest
 # first (the run stops at the first failure).
-VERIFY_TESTS = ("tests/unit/verify/test_verify_names.py", "tests/unit/verify",
-                "tests/property/test_foreign_configs.py", "tests/kernel/test_names_kernel.py")
-FLOW_TESTS = ("tests/unit/compiler/test_effective_flows.py", "tests/unit/compiler",
-              "tests/property/test_flows.py", "tests/property/test_packets.py")
+VERIFY_TESTS = (
+    "tests/unit/verify/test_verify_names.py",
+    "tests/unit/verify",
+    "tests/property/test_foreign_configs.py",
+    "tests/kernel/test_names_kernel.py",
+)
+FLOW_TESTS = (
+    "tests/unit/compiler/test_effective_flows.py",
+    "tests/unit/compiler",
+    "tests/property/test_flows.py",
+    "tests/property/test_packets.py",
+)
 TARGETS: dict[str, tuple[str, ...]] = {
-    "src/zonewall/intervals.py": ("tests/property/test_intervals.py",
-                                  "tests/property/test_packets.py", *FLOW_TESTS,
-                                  "tests/unit/verify"),
-    "src/zonewall/packets.py": ("tests/property/test_packets.py",
-                                "tests/unit/verify/test_verify_names.py", *FLOW_TESTS,
-                                "tests/unit/verify"),
+    "src/zonewall/intervals.py": (
+        "tests/property/test_intervals.py",
+        "tests/property/test_packets.py",
+        *FLOW_TESTS,
+        "tests/unit/verify",
+    ),
+    "src/zonewall/packets.py": (
+        "tests/property/test_packets.py",
+        "tests/unit/verify/test_verify_names.py",
+        *FLOW_TESTS,
+        "tests/unit/verify",
+    ),
     "src/zonewall/compiler/flows.py": FLOW_TESTS,
     "src/zonewall/compiler/assertions.py": ("tests/unit/compiler/test_assertions.py", *FLOW_TESTS),
-    **{f"src/zonewall/verify/{p.name}": VERIFY_TESTS
-       for p in sorted((ROOT / "src" / "zonewall" / "verify").glob("*.py"))},
+    **{
+        f"src/zonewall/verify/{p.name}": VERIFY_TESTS
+        for p in sorted((ROOT / "src" / "zonewall" / "verify").glob("*.py"))
+    },
 }
 
 _FLIP: dict[type[ast.cmpop], type[ast.cmpop]] = {
-    ast.Lt: ast.LtE, ast.LtE: ast.Lt, ast.Gt: ast.GtE, ast.GtE: ast.Gt, ast.Eq: ast.NotEq,
-    ast.NotEq: ast.Eq, ast.In: ast.NotIn, ast.NotIn: ast.In, ast.Is: ast.IsNot,
+    ast.Lt: ast.LtE,
+    ast.LtE: ast.Lt,
+    ast.Gt: ast.GtE,
+    ast.GtE: ast.Gt,
+    ast.Eq: ast.NotEq,
+    ast.NotEq: ast.Eq,
+    ast.In: ast.NotIn,
+    ast.NotIn: ast.In,
+    ast.Is: ast.IsNot,
     ast.IsNot: ast.Is,
 }
 
@@ -83,12 +106,17 @@ def _skipped_nodes(tree: ast.Module) -> set[int]:
     out: set[int] = set()
     for node in ast.walk(tree):
         body = getattr(node, "body", None)
-        if isinstance(body, list) and body and isinstance(body[0], ast.Expr) \
-                and isinstance(body[0].value, ast.Constant) \
-                and isinstance(body[0].value.value, str):
+        if (
+            isinstance(body, list)
+            and body
+            and isinstance(body[0], ast.Expr)
+            and isinstance(body[0].value, ast.Constant)
+            and isinstance(body[0].value.value, str)
+        ):
             out.update(id(n) for n in ast.walk(body[0]))
         if isinstance(node, ast.Assign) and any(
-                isinstance(t, ast.Name) and t.id == "__all__" for t in node.targets):
+            isinstance(t, ast.Name) and t.id == "__all__" for t in node.targets
+        ):
             out.update(id(n) for n in ast.walk(node))
         for deco in getattr(node, "decorator_list", ()):  # dataclass(frozen=True, ...)
             out.update(id(n) for n in ast.walk(deco))
@@ -109,8 +137,7 @@ def _sites(tree: ast.Module, lines: list[str]) -> list[tuple[ast.AST, int, str]]
         if isinstance(node, ast.Compare):
             for i, op in enumerate(node.ops):
                 if type(op) in _FLIP:
-                    out.append((node, i, f"{type(op).__name__} -> "
-                                         f"{_FLIP[type(op)].__name__}"))
+                    out.append((node, i, f"{type(op).__name__} -> {_FLIP[type(op)].__name__}"))
         elif isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add | ast.Sub):
             out.append((node, 0, "+ -> -" if isinstance(node.op, ast.Add) else "- -> +"))
         elif isinstance(node, ast.BoolOp):
@@ -123,10 +150,13 @@ def _sites(tree: ast.Module, lines: list[str]) -> list[tuple[ast.AST, int, str]]
             out.append((node, 0, f"{node.value} -> {node.value + 1}"))
             if node.value > 0:
                 out.append((node, 1, f"{node.value} -> {node.value - 1}"))
-        elif isinstance(node, ast.Expr) and isinstance(node.value, ast.Call) \
-                or isinstance(node, ast.AugAssign) \
-                or isinstance(node, ast.Assign) and all(
-                    isinstance(t, ast.Attribute | ast.Subscript) for t in node.targets):
+        elif (
+            isinstance(node, ast.Expr)
+            and isinstance(node.value, ast.Call)
+            or isinstance(node, ast.AugAssign)
+            or isinstance(node, ast.Assign)
+            and all(isinstance(t, ast.Attribute | ast.Subscript) for t in node.targets)
+        ):
             out.append((node, 0, f"delete statement '{ast.unparse(node)[:50]}'"))
     return out
 
@@ -134,8 +164,10 @@ def _sites(tree: ast.Module, lines: list[str]) -> list[tuple[ast.AST, int, str]]
 def mutants(path: str) -> list[Mutant]:
     source = (ROOT / path).read_text(encoding="utf-8")
     tree = ast.parse(source)
-    return [Mutant(path, i, getattr(n, "lineno", 0), getattr(n, "col_offset", 0) + 1, what)
-            for i, (n, _, what) in enumerate(_sites(tree, source.splitlines()))]
+    return [
+        Mutant(path, i, getattr(n, "lineno", 0), getattr(n, "col_offset", 0) + 1, what)
+        for i, (n, _, what) in enumerate(_sites(tree, source.splitlines()))
+    ]
 
 
 class _Apply(ast.NodeTransformer):
@@ -176,13 +208,27 @@ def run_one(m: Mutant, workdir: Path) -> bool:
     """True when the tests kill the mutant."""
     shutil.copytree(ROOT / "src", workdir / "src", dirs_exist_ok=True)
     (workdir / m.path).write_text(mutated_source(m), encoding="utf-8")
-    env = dict(os.environ, PYTHONPATH=str(workdir / "src"), PYTHONDONTWRITEBYTECODE="1",
-               HYPOTHESIS_PROFILE=os.environ.get("HYPOTHESIS_PROFILE", "ci"))
-    args = [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider",
-            "--no-header", *TARGETS[m.path]]
+    env = dict(
+        os.environ,
+        PYTHONPATH=str(workdir / "src"),
+        PYTHONDONTWRITEBYTECODE="1",
+        HYPOTHESIS_PROFILE=os.environ.get("HYPOTHESIS_PROFILE", "ci"),
+    )
+    args = [
+        sys.executable,
+        "-m",
+        "pytest",
+        "-x",
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        "--no-header",
+        *TARGETS[m.path],
+    ]
     try:
-        proc = subprocess.run(args, cwd=ROOT, env=env, capture_output=True, timeout=TIMEOUT,
-                              check=False)
+        proc = subprocess.run(
+            args, cwd=ROOT, env=env, capture_output=True, timeout=TIMEOUT, check=False
+        )
     except subprocess.TimeoutExpired:
         return True  # a mutant that hangs the tests is caught
     finally:
@@ -194,8 +240,11 @@ def equivalent_keys() -> dict[str, str]:
     """Accepted equivalent mutants: `path:line:column: description`, then its reason."""
     if not EQUIVALENT.exists():
         return {}
-    lines = [ln for ln in EQUIVALENT.read_text(encoding="utf-8").splitlines()
-             if ln.strip() and not ln.startswith("#")]
+    lines = [
+        ln
+        for ln in EQUIVALENT.read_text(encoding="utf-8").splitlines()
+        if ln.strip() and not ln.startswith("#")
+    ]
     return {lines[i]: lines[i + 1].strip() for i in range(0, len(lines) - 1, 2)}
 
 
@@ -213,8 +262,9 @@ def main(argv: list[str] | None = None) -> int:
         ap.error(f"not a target module: {', '.join(unknown)} (see TARGETS)")
     todo = [m for p in paths for m in mutants(p)]
     if args.sample is not None and args.sample < len(todo):
-        todo = sorted(random.Random(args.seed).sample(todo, args.sample),
-                      key=lambda m: (m.path, m.index))
+        todo = sorted(
+            random.Random(args.seed).sample(todo, args.sample), key=lambda m: (m.path, m.index)
+        )
     if args.list:
         print("\n".join(m.key() for m in todo))
         return 0
@@ -245,8 +295,10 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"{'killed  ' if dead else 'SURVIVED'} {m.key()}", flush=True)
     counted = killed + len(survivors)
     score = 100.0 * killed / counted if counted else 100.0
-    print(f"\n{len(todo)} mutants: {killed} killed, {len(survivors)} survived, "
-          f"{accepted} equivalent (listed); score {score:.1f}% of non-equivalent mutants")
+    print(
+        f"\n{len(todo)} mutants: {killed} killed, {len(survivors)} survived, "
+        f"{accepted} equivalent (listed); score {score:.1f}% of non-equivalent mutants"
+    )
     for m in survivors:
         print(f"  survivor: {m.key()}")
     return 1 if survivors else 0

@@ -27,14 +27,29 @@ import re
 import secrets
 import stat
 
-__all__ = ["TEMP_PATTERN", "UnsafePathError", "check_replaceable", "kind_of", "open_folder",
-           "remove_temp", "rename_in", "temp_name", "write_atomic", "write_temp"]
+__all__ = [
+    "TEMP_PATTERN",
+    "UnsafePathError",
+    "check_replaceable",
+    "kind_of",
+    "open_folder",
+    "remove_temp",
+    "rename_in",
+    "temp_name",
+    "write_atomic",
+    "write_temp",
+]
 
 # `.NAME.zw-<16 hex digits>.tmp`: zonewall's temporary files, which a later build removes.
 TEMP_PATTERN = re.compile(r"\.(?P<name>[^/]+)\.zw-[0-9a-f]{16}\.tmp")
-_KIND = {stat.S_IFLNK: "a symbolic link", stat.S_IFIFO: "a FIFO", stat.S_IFDIR: "a directory",
-         stat.S_IFCHR: "a character device", stat.S_IFBLK: "a block device",
-         stat.S_IFSOCK: "a socket"}
+_KIND = {
+    stat.S_IFLNK: "a symbolic link",
+    stat.S_IFIFO: "a FIFO",
+    stat.S_IFDIR: "a directory",
+    stat.S_IFCHR: "a character device",
+    stat.S_IFBLK: "a block device",
+    stat.S_IFSOCK: "a socket",
+}
 
 
 class UnsafePathError(OSError):
@@ -61,8 +76,11 @@ def _check_ancestors(path: str) -> None:
         except (FileNotFoundError, NotADirectoryError):
             return  # made below by us, or an error that makedirs and lstat report
         if stat.S_ISLNK(st.st_mode) and st.st_uid not in (0, os.geteuid()):
-            raise UnsafePathError(path, f"'{current}' is a symbolic link owned by another user "
-                                  f"(uid {st.st_uid}); zonewall does not follow it")
+            raise UnsafePathError(
+                path,
+                f"'{current}' is a symbolic link owned by another user "
+                f"(uid {st.st_uid}); zonewall does not follow it",
+            )
 
 
 def open_folder(path: str, create: bool = False) -> int:
@@ -79,8 +97,11 @@ def open_folder(path: str, create: bool = False) -> int:
     st = os.lstat(path)
     if not stat.S_ISDIR(st.st_mode):
         target = f" (to '{os.readlink(path)}')" if stat.S_ISLNK(st.st_mode) else ""
-        raise UnsafePathError(path, f"'{path}' is {kind_of(st.st_mode)}{target}, not a folder; "
-                              "zonewall writes only into a real folder")
+        raise UnsafePathError(
+            path,
+            f"'{path}' is {kind_of(st.st_mode)}{target}, not a folder; "
+            "zonewall writes only into a real folder",
+        )
     return os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
 
 
@@ -95,8 +116,11 @@ def check_replaceable(dir_fd: int, name: str, shown: str) -> bool:
     except FileNotFoundError:
         return False
     if not stat.S_ISREG(st.st_mode):
-        raise UnsafePathError(shown, f"'{shown}' is {kind_of(st.st_mode)}, not a regular file; "
-                              "zonewall replaces only regular files: remove it first")
+        raise UnsafePathError(
+            shown,
+            f"'{shown}' is {kind_of(st.st_mode)}, not a regular file; "
+            "zonewall replaces only regular files: remove it first",
+        )
     return True
 
 

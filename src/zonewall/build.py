@@ -75,8 +75,9 @@ class BuildReport:
         return self.check.diagnostics
 
 
-def render_outputs(report: CheckReport, progress: Progress | None = None
-                   ) -> tuple[list[Output], list[Diagnostic]]:
+def render_outputs(
+    report: CheckReport, progress: Progress | None = None
+) -> tuple[list[Output], list[Diagnostic]]:
     """Every output file of a checked policy, in memory, or the backend errors."""
     compiled = report.compiled
     assert compiled is not None
@@ -89,11 +90,15 @@ def render_outputs(report: CheckReport, progress: Progress | None = None
             else:
                 path, text, count, kind = step
                 outputs.append(Output(path, text, plan.name, plan.platform, kind, count))
-    switch_of = {f"{g.name}-switch.ios": g.name for g in compiled.gateways
-                 if g.platform == "cisco-ios"}
+    switch_of = {
+        f"{g.name}-switch.ios": g.name for g in compiled.gateways if g.platform == "cisco-ios"
+    }
     # the switch files bind the ACLs of each gateway's .ios file: names with its suffix
-    suffixes = {o.gateway: stated_suffix(o.text) for o in outputs
-                if o.platform == "cisco-ios" and o.gateway is not None}
+    suffixes = {
+        o.gateway: stated_suffix(o.text)
+        for o in outputs
+        if o.platform == "cisco-ios" and o.gateway is not None
+    }
     for path, text in sorted(vlan_plan(compiled, suffixes).items()):
         gateway = switch_of.get(str(path))
         if gateway is None:
@@ -101,8 +106,9 @@ def render_outputs(report: CheckReport, progress: Progress | None = None
         else:
             outputs.append(Output(path, text, gateway, "cisco-ios", "switch-config", None))
     for model, text in interface_configs(compiled):
-        outputs.append(Output(model.path, text, model.gateway, model.platform,
-                              "interface-config", None))
+        outputs.append(
+            Output(model.path, text, model.gateway, model.platform, "interface-config", None)
+        )
     return outputs, diags
 
 
@@ -128,8 +134,9 @@ def gateway_steps(compiled: CompiledPolicy, plan: GatewayPlan) -> list[_Step]:
         return [*steps, _too_many_rules(plan, rules)]
     for path, text in sorted(backend.render(model).items()):
         kind = backend.output_kind(path)
-        problem = translation_problem(compiled, plan, path, text,
-                                      COMPANION_VERIFIER.get(kind, plan.platform))
+        problem = translation_problem(
+            compiled, plan, path, text, COMPANION_VERIFIER.get(kind, plan.platform)
+        )
         count = backend.output_rule_count(model, path)
         steps.append((path, text, count, kind) if problem is None else problem)
     return steps
@@ -137,12 +144,16 @@ def gateway_steps(compiled: CompiledPolicy, plan: GatewayPlan) -> list[_Step]:
 
 def _too_many_rules(plan: GatewayPlan, rules: int) -> Diagnostic:
     return Diagnostic(
-        Severity.ERROR, "E401", f"gateway '{plan.name}' ({plan.platform}) would need "
+        Severity.ERROR,
+        "E401",
+        f"gateway '{plan.name}' ({plan.platform}) would need "
         f"{rules:,} rules, more than the {MAX_CONFIG_RULES:,} zonewall writes and proves for "
         "one gateway; on this platform an allow between groups of classes (tags) takes one "
         "rule per pair of their subnets: serve the classes from more gateways, give classes "
         "that are reached together one covering subnet, or use platform cisco-ios with "
-        "object-groups", plan.span)
+        "object-groups",
+        plan.span,
+    )
 
 
 # Below this many flow key ranges, starting worker processes costs more than it saves.
@@ -150,8 +161,9 @@ PARALLEL_MIN_KEYS = 2000
 _POLICY: CompiledPolicy | None = None
 
 
-def all_gateway_steps(compiled: CompiledPolicy, progress: Progress | None = None
-                      ) -> list[list[_Step]]:
+def all_gateway_steps(
+    compiled: CompiledPolicy, progress: Progress | None = None
+) -> list[list[_Step]]:
     """`gateway_steps` for every gateway, in order.
 
     Gateways are independent, so large policies build them in parallel, one forked worker
@@ -162,8 +174,11 @@ def all_gateway_steps(compiled: CompiledPolicy, progress: Progress | None = None
     plans = compiled.gateways
     workers = min(len(plans), os.cpu_count() or 1)
     size = sum(len(f.packets.intervals) for f in compiled.flows)
-    if (workers < 2 or size < PARALLEL_MIN_KEYS
-            or "fork" not in multiprocessing.get_all_start_methods()):
+    if (
+        workers < 2
+        or size < PARALLEL_MIN_KEYS
+        or "fork" not in multiprocessing.get_all_start_methods()
+    ):
         steps = []
         for i, plan in enumerate(plans):
             if progress is not None:
@@ -189,37 +204,58 @@ def _gateway_job(i: int) -> list[_Step]:
     return gateway_steps(_POLICY, _POLICY.gateways[i])
 
 
-def translation_problem(compiled: CompiledPolicy, plan: GatewayPlan, path: PurePosixPath,
-                        text: str, platform: str | None = None) -> Diagnostic | None:
+def translation_problem(
+    compiled: CompiledPolicy,
+    plan: GatewayPlan,
+    path: PurePosixPath,
+    text: str,
+    platform: str | None = None,
+) -> Diagnostic | None:
     """Translation validation: the rendered text, read back by `zonewall.verify` (which shares
     no code with the backends), must permit exactly what the policy says this gateway must
     (`platform` "ip6tables" for the IPv6 companion: it must forward no IPv6 at all)."""
     try:
-        diffs = validate(compiled, plan.name, text, platform or plan.platform,
-                         filename=str(path))
+        diffs = validate(compiled, plan.name, text, platform or plan.platform, filename=str(path))
     except ConfigParseError as exc:
         return Diagnostic(
-            Severity.ERROR, "E405", f"generated {path} cannot be read back for verification "
+            Severity.ERROR,
+            "E405",
+            f"generated {path} cannot be read back for verification "
             f"(this is a zonewall bug, nothing was written): line {exc.line}: {exc.message}",
-            plan.span)
+            plan.span,
+        )
     if not diffs:
         return None
     notes = tuple((line, None) for line in summarize(diffs)[:MAX_NOTES])
     return Diagnostic(
-        Severity.ERROR, "E404", f"generated {path} for gateway '{plan.name}' does not enforce "
+        Severity.ERROR,
+        "E404",
+        f"generated {path} for gateway '{plan.name}' does not enforce "
         f"exactly the policy ({len(diffs)} differences; this is a zonewall bug, nothing was "
-        "written)", plan.span, notes)
+        "written)",
+        plan.span,
+        notes,
+    )
 
 
 def manifest(report: CheckReport, outputs: list[Output]) -> str:
     assert report.compiled is not None
     doc = {
         "zonewall_version": __version__,
-        "policy": {"files": [{"path": f.path, "sha256": f.sha256}
-                             for f in report.compiled.policy.files]},
-        "outputs": [{"path": str(o.path), "gateway": o.gateway, "platform": o.platform,
-                     "kind": o.kind, "sha256": o.sha256, "rules": o.rules}
-                    for o in sorted(outputs, key=lambda o: str(o.path))],
+        "policy": {
+            "files": [{"path": f.path, "sha256": f.sha256} for f in report.compiled.policy.files]
+        },
+        "outputs": [
+            {
+                "path": str(o.path),
+                "gateway": o.gateway,
+                "platform": o.platform,
+                "kind": o.kind,
+                "sha256": o.sha256,
+                "rules": o.rules,
+            }
+            for o in sorted(outputs, key=lambda o: str(o.path))
+        ],
     }
     return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
 
@@ -230,17 +266,24 @@ def closed_box_notes(policy: CompiledPolicy) -> list[str]:
     A note for the summary, not a warning: a box managed out of band is right to be closed."""
     reached = {f.gateway for f in policy.gateway_flows}
     vty = {"cisco-ios": " and its vty lines take no session on any interface"}
-    return [f"gateway '{plan.name}' ({plan.platform}): no allow reaches the box itself, so it "
-            "drops all traffic to its own addresses entering on the interfaces it serves"
-            f"{vty.get(plan.platform, '')}; manage it through another interface, or allow it, "
-            f"e.g. `allow <class> -> gateway:{plan.name} : ssh`"
-            for plan in policy.gateways if plan.name not in reached
-            and Feature.GATEWAY_PLANE in get_backend(plan.platform).supports]
+    return [
+        f"gateway '{plan.name}' ({plan.platform}): no allow reaches the box itself, so it "
+        "drops all traffic to its own addresses entering on the interfaces it serves"
+        f"{vty.get(plan.platform, '')}; manage it through another interface, or allow it, "
+        f"e.g. `allow <class> -> gateway:{plan.name} : ssh`"
+        for plan in policy.gateways
+        if plan.name not in reached and Feature.GATEWAY_PLANE in get_backend(plan.platform).supports
+    ]
 
 
-def build(path: str, outdir: str, warnings_as_errors: bool = False,
-          include_path: Sequence[str] = (), read: Callable[[str], bytes] | None = None,
-          progress: Progress | None = None) -> BuildReport:
+def build(
+    path: str,
+    outdir: str,
+    warnings_as_errors: bool = False,
+    include_path: Sequence[str] = (),
+    read: Callable[[str], bytes] | None = None,
+    progress: Progress | None = None,
+) -> BuildReport:
     """Check and build; writes into `outdir` only when everything is clean.  `read` reads
     the policy from elsewhere than the file system (see `run_check`); `progress` is told each
     gateway as it is proven."""
@@ -258,13 +301,15 @@ def build(path: str, outdir: str, warnings_as_errors: bool = False,
     try:
         _write(Path(outdir), outputs, manifest(report, outputs))
     except OSError as exc:
-        report.diagnostics.append(Diagnostic(
-            Severity.ERROR, "E403", describe(exc, outdir), Span(path, 1, 1, 1, 2)))
+        report.diagnostics.append(
+            Diagnostic(Severity.ERROR, "E403", describe(exc, outdir), Span(path, 1, 1, 1, 2))
+        )
         return result
     result.written = True
     return result
 
 
 def _write(outdir: Path, outputs: list[Output], manifest_text: str) -> None:
-    write_outputs(str(outdir), [(str(o.path), o.text.encode("utf-8")) for o in outputs],
-                  manifest_text)
+    write_outputs(
+        str(outdir), [(str(o.path), o.text.encode("utf-8")) for o in outputs], manifest_text
+    )

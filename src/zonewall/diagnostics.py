@@ -123,7 +123,7 @@ CODES: Mapping[str, str] = {
     "E306": "assertion 'encrypted' fails",
     # E4xx: backends
     "E401": "the gateway's platform cannot express what the policy needs (traffic to the "
-            "gateway itself included)",
+    "gateway itself included)",
     "E402": "a stateless platform cannot express the return traffic of a flow",
     "E403": "output directory cannot be written",
     "E404": "a generated config does not enforce exactly the policy (translation validation)",
@@ -235,13 +235,13 @@ def source_lines(text: str) -> list[str]:
 def span_text(lines: Sequence[str], span: Span) -> str:
     """The text a span covers in `lines` (from `source_lines`), comments dropped and
     whitespace collapsed to single spaces: a statement as written, on one line."""
-    picked = list(lines[span.line - 1: span.end_line])
+    picked = list(lines[span.line - 1 : span.end_line])
     if not picked:
         return ""
     if len(picked) == 1:
-        picked[0] = picked[0][span.col - 1: span.end_col - 1]
+        picked[0] = picked[0][span.col - 1 : span.end_col - 1]
     else:
-        picked[0] = picked[0][span.col - 1:]
+        picked[0] = picked[0][span.col - 1 :]
         picked[-1] = picked[-1][: span.end_col - 1]
     return " ".join(" ".join(_strip_comment(line) for line in picked).split())
 
@@ -263,8 +263,9 @@ def _strip_comment(line: str) -> str:
     return line
 
 
-def render_diagnostic(d: Diagnostic, sources: Mapping[str, str],
-                      _lines: dict[str, SourceLines] | None = None) -> str:
+def render_diagnostic(
+    d: Diagnostic, sources: Mapping[str, str], _lines: dict[str, SourceLines] | None = None
+) -> str:
     """Render one diagnostic as text, with the source line and a caret line where known."""
     head = f"{d.severity.value}[{d.code}]: {terminal_text(d.message)}"
     lines = [f"{terminal_text(d.span.where())}: {head}" if d.span else head]
@@ -281,8 +282,9 @@ def render_diagnostic(d: Diagnostic, sources: Mapping[str, str],
             lines.append(f"  {gutter} | {caret}{label}")
     for note, span in d.notes:
         note = terminal_text(note)
-        lines.append(f"  note: {terminal_text(span.where())}: {note}" if span
-                     else f"  note: {note}")
+        lines.append(
+            f"  note: {terminal_text(span.where())}: {note}" if span else f"  note: {note}"
+        )
     return "\n".join(lines)
 
 

@@ -44,9 +44,17 @@ def format_file(path: str) -> FmtResult:
         data = _read(path)
     except OSError as exc:
         reason = exc.strerror or str(exc)
-        return FmtResult(path, diagnostics=(Diagnostic(
-            Severity.ERROR, "E105", f"cannot read policy file '{path}': {reason}",
-            Span(path, 1, 1, 1, 2)),))
+        return FmtResult(
+            path,
+            diagnostics=(
+                Diagnostic(
+                    Severity.ERROR,
+                    "E105",
+                    f"cannot read policy file '{path}': {reason}",
+                    Span(path, 1, 1, 1, 2),
+                ),
+            ),
+        )
     try:
         text = decode_source(path, data)
     except DiagnosticError as err:
@@ -69,8 +77,9 @@ def _read(path: str) -> bytes:
 def unified_diff(path: str, before: str, after: str) -> str:
     """A unified diff from `before` to `after`, both named `path` (for `patch -p0`)."""
     out: list[str] = []
-    for line in difflib.unified_diff(before.splitlines(keepends=True),
-                                     after.splitlines(keepends=True), path, path):
+    for line in difflib.unified_diff(
+        before.splitlines(keepends=True), after.splitlines(keepends=True), path, path
+    ):
         out.append(line if line.endswith("\n") else line + "\n\\ No newline at end of file\n")
     return "".join(out)
 
@@ -86,8 +95,9 @@ def write_atomic(path: str, text: str) -> None:
     """
     target = os.path.realpath(path)
     mode = stat.S_IMODE(os.stat(target).st_mode)
-    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(target),
-                               prefix=f".{os.path.basename(target)}.", suffix=".tmp")
+    fd, tmp = tempfile.mkstemp(
+        dir=os.path.dirname(target), prefix=f".{os.path.basename(target)}.", suffix=".tmp"
+    )
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(text.encode("utf-8"))

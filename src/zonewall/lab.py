@@ -112,8 +112,9 @@ class _Topology:
         _run("ip", "-n", name, "link", "set", "lo", "up")
         return name
 
-    def link(self, a: str, if_a: str, addr_a: str | None, b: str, if_b: str,
-             addr_b: str | None) -> None:
+    def link(
+        self, a: str, if_a: str, addr_a: str | None, b: str, if_b: str, addr_b: str | None
+    ) -> None:
         self.count += 1
         tmp_a, tmp_b = f"zwa{self.tag}{self.count}", f"zwb{self.tag}{self.count}"
         _run("ip", "link", "add", tmp_a[:15], "type", "veth", "peer", "name", tmp_b[:15])
@@ -151,11 +152,19 @@ def _check_environment() -> None:
         raise LabError("the lab needs Linux network namespaces")
     if os.geteuid() != 0:
         raise LabError("the lab needs root (it creates network namespaces)")
-    for tool in ("ip", "iptables-restore", "ip6tables-restore", "iptables", "ip6tables", "nft",
-                 "sh"):
+    for tool in (
+        "ip",
+        "iptables-restore",
+        "ip6tables-restore",
+        "iptables",
+        "ip6tables",
+        "nft",
+        "sh",
+    ):
         if shutil.which(tool) is None:
-            raise LabError(f"'{tool}' is not installed (apt-get install iproute2 iptables "
-                           "nftables)")
+            raise LabError(
+                f"'{tool}' is not installed (apt-get install iproute2 iptables nftables)"
+            )
 
 
 def _host_net(prefixes: tuple[IPNetwork, ...]) -> IPNetwork | None:
@@ -230,16 +239,18 @@ def plan_probes(compiled: CompiledPolicy) -> tuple[list[Probe], dict[int, str], 
                 if neg is not None:
                     probes.append(Probe(*ends, proto, neg, *addrs, expected=False))
             if not reps:
-                probes.append(Probe(*ends, "tcp", 443, *addrs,
-                                    expected=TCP * PORT_SPAN + 443 in allowed))
+                probes.append(
+                    Probe(*ends, "tcp", 443, *addrs, expected=TCP * PORT_SPAN + 443 in allowed)
+                )
     return list(dict.fromkeys(probes)), address, notes
 
 
 MANAGEMENT = (("tcp", 22), ("tcp", 443))  # probed toward every Linux gateway when not permitted
 
 
-def plan_gateway_probes(compiled: CompiledPolicy, address: dict[int, str] | None = None
-                        ) -> list[Probe]:
+def plan_gateway_probes(
+    compiled: CompiledPolicy, address: dict[int, str] | None = None
+) -> list[Probe]:
     """Traffic to the gateways themselves.  From every class host to its own gateway's address
     on the class's interface (the subnet's first address): each permitted gateway service
     (first and last port, ICMP echo) must pass, and ssh and https must fail where the policy
@@ -319,11 +330,23 @@ def plan_ipv6_probes(compiled: CompiledPolicy, probes: list[Probe]) -> list[Prob
     for p in probes:
         if p.expected and p.proto == "tcp":
             port.setdefault((p.src, p.dst), p.port)
-    classes = sorted((c for c in compiled.classes if _host_net(c.prefixes) is not None),
-                     key=lambda c: c.name)
-    return [Probe(s.name, d.name, "tcp", port.get((s.name, d.name), 443),
-                  ipv6_address(s.vlan, 2), ipv6_address(d.vlan, 2), expected=False)
-            for s in classes for d in classes if s.name != d.name]
+    classes = sorted(
+        (c for c in compiled.classes if _host_net(c.prefixes) is not None), key=lambda c: c.name
+    )
+    return [
+        Probe(
+            s.name,
+            d.name,
+            "tcp",
+            port.get((s.name, d.name), 443),
+            ipv6_address(s.vlan, 2),
+            ipv6_address(d.vlan, 2),
+            expected=False,
+        )
+        for s in classes
+        for d in classes
+        if s.name != d.name
+    ]
 
 
 def load_command(text: str, path: str) -> str:
@@ -344,15 +367,20 @@ def _stand_in(compiled: CompiledPolicy, name: str) -> tuple[CompiledPolicy, str]
     plan = next(g for g in compiled.gateways if g.name == name)
     if plan.platform in LINUX:
         return compiled, plan.platform
-    gateways = tuple(dataclasses.replace(g, platform="iptables", uplink="up0")
-                     if g.name == name else g for g in compiled.gateways)
-    classes = tuple(dataclasses.replace(c, interface=f"c{c.vlan}") if c.gateway == name else c
-                    for c in compiled.classes)
+    gateways = tuple(
+        dataclasses.replace(g, platform="iptables", uplink="up0") if g.name == name else g
+        for g in compiled.gateways
+    )
+    classes = tuple(
+        dataclasses.replace(c, interface=f"c{c.vlan}") if c.gateway == name else c
+        for c in compiled.classes
+    )
     return dataclasses.replace(compiled, gateways=gateways, classes=classes), "iptables"
 
 
-def run_lab(compiled: CompiledPolicy,
-            progress: Callable[[int, int, str], None] | None = None) -> LabReport:
+def run_lab(
+    compiled: CompiledPolicy, progress: Callable[[int, int, str], None] | None = None
+) -> LabReport:
     """Build the topology, probe, tear it down; raises LabError when it cannot run.
     `progress` is told (done, total, what) as gateways are set up and probe batches end."""
     _check_environment()
@@ -370,10 +398,13 @@ def run_lab(compiled: CompiledPolicy,
                 progress(i, len(compiled.gateways), f"setting up gateway {plan.name}")
             policy, platform = _stand_in(compiled, plan.name)
             if platform != plan.platform:
-                report.notes.append(f"gateway '{plan.name}' ({plan.platform}) is stood in for by "
-                                    "its iptables rendering")
-            host_ns[f"gateway:{plan.name}"] = _gateway(topo, core, i, policy, plan.name,
-                                                       platform, host_ns, files)
+                report.notes.append(
+                    f"gateway '{plan.name}' ({plan.platform}) is stood in for by "
+                    "its iptables rendering"
+                )
+            host_ns[f"gateway:{plan.name}"] = _gateway(
+                topo, core, i, policy, plan.name, platform, host_ns, files
+            )
         for ep in compiled.endpoints:
             if ep.kind == "external" and ep.id in address:
                 topo.exec(core, "ip", "addr", "add", f"{address[ep.id]}/32", "dev", "lo")
@@ -382,8 +413,9 @@ def run_lab(compiled: CompiledPolicy,
     return report
 
 
-def _relay_sources(topo: _Topology, core: str, compiled: CompiledPolicy,
-                   host_ns: dict[str, str]) -> None:
+def _relay_sources(
+    topo: _Topology, core: str, compiled: CompiledPolicy, host_ns: dict[str, str]
+) -> None:
     """Each declared relay source on its gateway (as the switch's uplink address), routed
     from the core, so that relay probes leave the gateway from it."""
     index = {g.name: i for i, g in enumerate(compiled.gateways)}
@@ -400,8 +432,16 @@ def _forwarding(topo: _Topology, ns: str) -> None:
     topo.exec(ns, "sysctl", "-qw", "net.ipv6.conf.all.forwarding=1")
 
 
-def _gateway(topo: _Topology, core: str, i: int, policy: CompiledPolicy, name: str,
-             platform: str, host_ns: dict[str, str], files: str) -> str:
+def _gateway(
+    topo: _Topology,
+    core: str,
+    i: int,
+    policy: CompiledPolicy,
+    name: str,
+    platform: str,
+    host_ns: dict[str, str],
+    files: str,
+) -> str:
     """One gateway namespace, linked to the core, with a host per class, its rules loaded;
     returns the namespace (probes to the gateway itself end there)."""
     plan = next(g for g in policy.gateways if g.name == name)
@@ -427,18 +467,40 @@ def _gateway(topo: _Topology, core: str, i: int, policy: CompiledPolicy, name: s
             topo.exec(core, "ip", "route", "add", str(net), "via", f"169.254.{i}.2")
         home = _host_net(cls.prefixes)
         if home is not None:
-            topo.exec(host, "ip", "addr", "add",
-                      f"{IPAddress(home.first + 2)}/{home.prefixlen}", "dev", "eth0")
-            topo.exec(host, "ip", "route", "add", "default", "via",
-                      str(IPAddress(home.first + 1)))
-            topo.exec(gw, "ip", "addr", "add", f"{ipv6_address(cls.vlan, 1)}/64", "dev",
-                      cls.interface, "nodad")
-            topo.exec(host, "ip", "addr", "add", f"{ipv6_address(cls.vlan, 2)}/64", "dev",
-                      "eth0", "nodad")
-            topo.exec(host, "ip", "-6", "route", "add", "default", "via",
-                      ipv6_address(cls.vlan, 1))
-            topo.exec(core, "ip", "-6", "route", "add", f"{ipv6_address(cls.vlan, 0)}/64",
-                      "via", f"fd01:{i}::2")
+            topo.exec(
+                host,
+                "ip",
+                "addr",
+                "add",
+                f"{IPAddress(home.first + 2)}/{home.prefixlen}",
+                "dev",
+                "eth0",
+            )
+            topo.exec(host, "ip", "route", "add", "default", "via", str(IPAddress(home.first + 1)))
+            topo.exec(
+                gw,
+                "ip",
+                "addr",
+                "add",
+                f"{ipv6_address(cls.vlan, 1)}/64",
+                "dev",
+                cls.interface,
+                "nodad",
+            )
+            topo.exec(
+                host, "ip", "addr", "add", f"{ipv6_address(cls.vlan, 2)}/64", "dev", "eth0", "nodad"
+            )
+            topo.exec(host, "ip", "-6", "route", "add", "default", "via", ipv6_address(cls.vlan, 1))
+            topo.exec(
+                core,
+                "ip",
+                "-6",
+                "route",
+                "add",
+                f"{ipv6_address(cls.vlan, 0)}/64",
+                "via",
+                f"fd01:{i}::2",
+            )
     backend = get_backend(platform)
     model = lower_gateway(backend, policy, gateway_view(policy, plan.name)).unwrap()
     for path, text in sorted(backend.render(model).items()):
@@ -452,9 +514,14 @@ def _gateway(topo: _Topology, core: str, i: int, policy: CompiledPolicy, name: s
     return gw
 
 
-def _probe(topo: _Topology, compiled: CompiledPolicy, probes: list[Probe],
-           host_ns: dict[str, str], core: str,
-           progress: Callable[[int, int, str], None] | None = None) -> list[Probe]:
+def _probe(
+    topo: _Topology,
+    compiled: CompiledPolicy,
+    probes: list[Probe],
+    host_ns: dict[str, str],
+    core: str,
+    progress: Callable[[int, int, str], None] | None = None,
+) -> list[Probe]:
     def ns_of(name: str) -> str:
         return host_ns.get(name, core)
 
@@ -466,7 +533,10 @@ def _probe(topo: _Topology, compiled: CompiledPolicy, probes: list[Probe],
     for ns, specs in sorted(listeners.items()):  # all start at once, then each says ready
         proc = subprocess.Popen(
             ["ip", "netns", "exec", ns, *PROBE, "server", json.dumps(sorted(specs))],
-            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
         topo.processes.append(proc)
         started.append((ns, proc))
     for ns, proc in started:
@@ -478,8 +548,10 @@ def _probe(topo: _Topology, compiled: CompiledPolicy, probes: list[Probe],
         by_src.setdefault(ns_of(p.src), []).append(i)
 
     def run_agent(ns: str) -> tuple[str, list[bool]]:
-        batch = [[probes[i].proto, probes[i].src_addr, probes[i].dst_addr, probes[i].port]
-                 for i in by_src[ns]]
+        batch = [
+            [probes[i].proto, probes[i].src_addr, probes[i].dst_addr, probes[i].port]
+            for i in by_src[ns]
+        ]
         out = topo.exec(ns, *PROBE, "agent", str(TIMEOUT), input=json.dumps(batch))
         return ns, json.loads(out)
 

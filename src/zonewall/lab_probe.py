@@ -57,8 +57,9 @@ def _udp(addr: str, port: int) -> None:
 def serve(specs: list[Spec]) -> None:
     """Listen on every spec (one daemon thread each), say `ready`, and serve forever."""
     for proto, addr, port in specs:
-        threading.Thread(target=_tcp if proto == "tcp" else _udp, args=(addr, port),
-                         daemon=True).start()
+        threading.Thread(
+            target=_tcp if proto == "tcp" else _udp, args=(addr, port), daemon=True
+        ).start()
     print("ready", flush=True)
     threading.Event().wait()
 

@@ -80,8 +80,9 @@ def write_outputs(outdir: str, files: list[tuple[str, bytes]], manifest_text: st
             check_replaceable(dir_fd, name, os.path.join(outdir, name))
         previous = previous_outputs(dir_fd, MANIFEST) | previous_outputs(dir_fd, PREVIOUS)
         _remove_leftovers(dir_fd, set(names) | previous | {SUMS, MANIFEST})
-        sums = "".join(f"{hashlib.sha256(data).hexdigest()}  {name}\n"
-                       for name, data in sorted(files))
+        sums = "".join(
+            f"{hashlib.sha256(data).hexdigest()}  {name}\n" for name, data in sorted(files)
+        )
         staged: dict[str, str] = {}
         try:
             for name, data in [*files, (SUMS, sums.encode()), (MANIFEST, manifest_text.encode())]:
@@ -128,7 +129,8 @@ def _switch(dir_fd: int, outdir: str, staged: dict[str, str], stale: list[str]) 
             exc.errno or errno.EIO,
             f"{exc.strerror or exc} while replacing the files; '{outdir}' now holds no "
             "manifest.json, so it is not a complete build: fix the cause and build again",
-            outdir) from None
+            outdir,
+        ) from None
 
 
 def previous_outputs(dir_fd: int, record: str = MANIFEST) -> set[str]:
@@ -139,8 +141,9 @@ def previous_outputs(dir_fd: int, record: str = MANIFEST) -> set[str]:
     anything but a plain file name is ignored, so a forged manifest cannot point outside.
     """
     try:
-        fd = os.open(record, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC,
-                     dir_fd=dir_fd)
+        fd = os.open(
+            record, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, dir_fd=dir_fd
+        )
     except OSError:
         return set()
     try:
@@ -166,8 +169,9 @@ def _remove_leftovers(dir_fd: int, ours: set[str]) -> None:
     for entry in sorted(os.listdir(dir_fd)):
         new = TEMP_PATTERN.fullmatch(entry)
         old = _OLD_TEMP.fullmatch(entry)
-        if (new is not None or (old is not None and old["name"] in ours)) \
-                and _is_regular(dir_fd, entry):
+        if (new is not None or (old is not None and old["name"] in ours)) and _is_regular(
+            dir_fd, entry
+        ):
             os.unlink(entry, dir_fd=dir_fd)
 
 
@@ -184,5 +188,8 @@ def describe(exc: OSError, outdir: str) -> str:
         return f"cannot write to '{outdir}': {exc.strerror}"
     where = exc.filename if isinstance(exc.filename, str) and exc.filename != outdir else None
     reason = exc.strerror or str(exc)
-    return f"cannot write to '{outdir}': {where}: {reason}" if where else \
-        f"cannot write to '{outdir}': {reason}"
+    return (
+        f"cannot write to '{outdir}': {where}: {reason}"
+        if where
+        else f"cannot write to '{outdir}': {reason}"
+    )

@@ -180,8 +180,9 @@ def _describe_protocols(first: int, last: int) -> list[str]:
     for proto in range(first, last + 2):
         named = proto in PROTO_NAMES or proto > last
         if named and run_start is not None:
-            out.append(f"proto/{run_start}" if run_start == proto - 1
-                       else f"proto/{run_start}-{proto - 1}")
+            out.append(
+                f"proto/{run_start}" if run_start == proto - 1 else f"proto/{run_start}-{proto - 1}"
+            )
             run_start = None
         if proto > last:
             break

@@ -49,24 +49,29 @@ class CheckReport:
         return not (warnings_as_errors and self.warnings)
 
 
-def run_check(path: str, read: Callable[[str], bytes] | None = None,
-              include_path: Sequence[str] = ()) -> CheckReport:
+def run_check(
+    path: str, read: Callable[[str], bytes] | None = None, include_path: Sequence[str] = ()
+) -> CheckReport:
     """Check a policy; `read` reads files from elsewhere than the file system, `include_path`
     allows includes from more folders (see `parse_file`)."""
     try:
         parsed = parse_file(path, read, include_path)
     except DiagnosticError as err:
-        diags = [d if d.span is not None else Diagnostic(
-            d.severity, d.code, d.message, Span(path, 1, 1, 1, 2), d.notes, d.label)
-            for d in err.diagnostics]
+        diags = [
+            d
+            if d.span is not None
+            else Diagnostic(d.severity, d.code, d.message, Span(path, 1, 1, 1, 2), d.notes, d.label)
+            for d in err.diagnostics
+        ]
         return CheckReport(path, diags, (), dict(getattr(err, "sources", {})))
     if any(d.is_error for d in parsed.diagnostics):
         return CheckReport(path, sort_diagnostics(parsed.diagnostics), (), parsed.sources)
     result = compile_policy(parsed.policy)
     diags = sort_diagnostics(parsed.diagnostics + result.diagnostics)
     compiled = result.compiled
-    return CheckReport(path, diags, compiled.assertions if compiled else (), parsed.sources,
-                       compiled)
+    return CheckReport(
+        path, diags, compiled.assertions if compiled else (), parsed.sources, compiled
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +93,13 @@ def acknowledged(report: CheckReport) -> list[Acknowledged]:
     if report.compiled is None:
         return []
     defs = {g.name: g for g in report.compiled.policy.gateways}
-    return [Acknowledged("W113", g.name, g.stateless_accepted,
-                         defs[g.name].attr_span("stateless-replies") if g.name in defs else None)
-            for g in report.compiled.gateways if g.stateless_accepted is not None]
+    return [
+        Acknowledged(
+            "W113",
+            g.name,
+            g.stateless_accepted,
+            defs[g.name].attr_span("stateless-replies") if g.name in defs else None,
+        )
+        for g in report.compiled.gateways
+        if g.stateless_accepted is not None
+    ]

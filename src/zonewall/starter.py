@@ -14,9 +14,11 @@ __all__ = ["STARTER", "STARTER_NAME", "write_starter"]
 STARTER_NAME = "policy.zw"
 
 # the internet external is one line in canonical layout: longer than this file may be
-_INTERNET = ("0.0.0.0/0 except 0.0.0.0/8, 10.0.0.0/8, 100.64.0.0/10, 127.0.0.0/8, "
-             "169.254.0.0/16, 172.16.0.0/12, 192.168.0.0/16, 198.18.0.0/15, 224.0.0.0/4, "
-             "240.0.0.0/4")
+_INTERNET = (
+    "0.0.0.0/0 except 0.0.0.0/8, 10.0.0.0/8, 100.64.0.0/10, 127.0.0.0/8, "
+    "169.254.0.0/16, 172.16.0.0/12, 192.168.0.0/16, 198.18.0.0/15, 224.0.0.0/4, "
+    "240.0.0.0/4"
+)
 
 STARTER = """# policy.zw: a starter segmentation policy written by `zonewall init`.
 #

@@ -107,8 +107,12 @@ def _char_prefix(text: str, size: int) -> str:
     return text[:size]
 
 
-def cut(text: str, limit: int, size: Callable[[str], int] = len,
-        prefix: Callable[[str, int], str] = _char_prefix) -> str:
+def cut(
+    text: str,
+    limit: int,
+    size: Callable[[str], int] = len,
+    prefix: Callable[[str, int], str] = _char_prefix,
+) -> str:
     """`text` if it fits in `limit` (measured by `size`), else its beginning plus ` ...`.
 
     The cut falls on the last space before the limit when that space is within a few
@@ -153,13 +157,44 @@ def log_prefix(text: str, limit: int) -> str:
 
 # Typographic characters whose compatibility decomposition is not ASCII.
 _ASCII_LOOKALIKE = {
-    "\u2018": "'", "\u2019": "'", "\u201a": "'", "\u201b": "'", "\u2032": "'",
-    "\u201c": '"', "\u201d": '"', "\u201e": '"', "\u2033": '"', "\u00ab": '"', "\u00bb": '"',
-    "\u2010": "-", "\u2011": "-", "\u2012": "-", "\u2013": "-", "\u2014": "-", "\u2212": "-",
-    "\u2022": "*", "\u00b7": ".", "\u00d7": "x", "\u2192": "->", "\u2190": "<-",
-    "\u00df": "ss", "\u00e6": "ae", "\u00c6": "AE", "\u0153": "oe", "\u0152": "OE",
-    "\u00f8": "o", "\u00d8": "O", "\u0111": "d", "\u0110": "D", "\u0142": "l", "\u0141": "L",
-    "\u00f0": "d", "\u00d0": "D", "\u00fe": "th", "\u00de": "Th", "\u0131": "i",
+    "\u2018": "'",
+    "\u2019": "'",
+    "\u201a": "'",
+    "\u201b": "'",
+    "\u2032": "'",
+    "\u201c": '"',
+    "\u201d": '"',
+    "\u201e": '"',
+    "\u2033": '"',
+    "\u00ab": '"',
+    "\u00bb": '"',
+    "\u2010": "-",
+    "\u2011": "-",
+    "\u2012": "-",
+    "\u2013": "-",
+    "\u2014": "-",
+    "\u2212": "-",
+    "\u2022": "*",
+    "\u00b7": ".",
+    "\u00d7": "x",
+    "\u2192": "->",
+    "\u2190": "<-",
+    "\u00df": "ss",
+    "\u00e6": "ae",
+    "\u00c6": "AE",
+    "\u0153": "oe",
+    "\u0152": "OE",
+    "\u00f8": "o",
+    "\u00d8": "O",
+    "\u0111": "d",
+    "\u0110": "D",
+    "\u0142": "l",
+    "\u0141": "L",
+    "\u00f0": "d",
+    "\u00d0": "D",
+    "\u00fe": "th",
+    "\u00de": "Th",
+    "\u0131": "i",
 }
 
 
@@ -228,8 +263,11 @@ def _visible_char(c: str) -> str:
     """`c` itself, or its escape when a terminal or an XML parser must not get it raw."""
     code = ord(c)
     category = unicodedata.category(c)
-    hidden = (category in ("Cc", "Zl", "Zp", "Cs") or _noncharacter(code)
-              or (category == "Cf" and c not in _FORMAT_KEPT))
+    hidden = (
+        category in ("Cc", "Zl", "Zp", "Cs")
+        or _noncharacter(code)
+        or (category == "Cf" and c not in _FORMAT_KEPT)
+    )
     if not hidden:
         return c
     if c in _SHORT_ESCAPES:

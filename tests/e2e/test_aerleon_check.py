@@ -64,8 +64,9 @@ def test_an_acl_permitting_exactly_the_flows_is_identical(estate: Path) -> None:
 
 
 def test_a_missing_permit_is_named(estate: Path) -> None:
-    result = load().check(estate, ACL.replace(" permit udp 10.2.0.0 0.0.0.127 host "
-                                              "192.0.2.53 eq 53\n", ""))
+    result = load().check(
+        estate, ACL.replace(" permit udp 10.2.0.0 0.0.0.127 host 192.0.2.53 eq 53\n", "")
+    )
     assert not result.identical
     assert result.mismatches[0].startswith("srv -> resolver")
     assert "the policy udp/53" in result.mismatches[0]

@@ -25,18 +25,26 @@ EXAMPLES = sorted((ROOT / "examples").glob("*.zw"))
 
 def zonewall(*args: str, seed: str = "0", cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
     env = dict(os.environ, PYTHONHASHSEED=seed, PYTHONPATH=str(ROOT / "src"))
-    return subprocess.run([sys.executable, "-m", "zonewall", *args], capture_output=True,
-                          text=True, cwd=cwd, env=env, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "zonewall", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env=env,
+        timeout=300,
+    )
 
 
 def tree(path: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(path)): p.read_bytes() for p in sorted(path.rglob("*"))
-            if p.is_file()}
+    return {
+        str(p.relative_to(path)): p.read_bytes() for p in sorted(path.rglob("*")) if p.is_file()
+    }
 
 
 @pytest.mark.parametrize("example", EXAMPLES, ids=lambda p: p.stem)
-def test_build_matches_expected(example: Path, tmp_path: Path,
-                                request: pytest.FixtureRequest) -> None:
+def test_build_matches_expected(
+    example: Path, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
     out = tmp_path / "out"
     proc = zonewall("build", str(example.relative_to(ROOT)), "-o", str(out))
     assert proc.returncode == 0, proc.stderr
@@ -51,9 +59,14 @@ def test_build_matches_expected(example: Path, tmp_path: Path,
     assert sorted(got) == sorted(want), "the set of output files changed"
     for name in sorted(want):
         if got[name] != want[name]:
-            diff = "".join(difflib.unified_diff(
-                want[name].decode().splitlines(True), got[name].decode().splitlines(True),
-                f"expected/{name}", f"built/{name}"))
+            diff = "".join(
+                difflib.unified_diff(
+                    want[name].decode().splitlines(True),
+                    got[name].decode().splitlines(True),
+                    f"expected/{name}",
+                    f"built/{name}",
+                )
+            )
             pytest.fail(f"{name} differs from the expected output:\n{diff[:6000]}")
 
 
@@ -79,18 +92,30 @@ def test_manifest_lists_every_file_with_its_hash(tmp_path: Path) -> None:
     assert sums == [f"{listed[name]['sha256']}  {name}" for name in sorted(listed)]
     for name, entry in listed.items():
         assert entry["sha256"] == hashlib.sha256((out / name).read_bytes()).hexdigest()
-        assert entry["kind"] in ("config", "ipv6-companion", "switch-config",
-                                 "interface-config", "vlan-plan")
+        assert entry["kind"] in (
+            "config",
+            "ipv6-companion",
+            "switch-config",
+            "interface-config",
+            "vlan-plan",
+        )
     kinds = {o["kind"] for o in manifest["outputs"]}
-    assert kinds == {"config", "ipv6-companion", "switch-config", "interface-config",
-                     "vlan-plan"}
+    assert kinds == {"config", "ipv6-companion", "switch-config", "interface-config", "vlan-plan"}
     assert listed["core_fw-interfaces.sh"] | {"sha256": ""} == {
-        "path": "core_fw-interfaces.sh", "gateway": "core_fw", "platform": "iptables",
-        "kind": "interface-config", "sha256": "", "rules": None}
+        "path": "core_fw-interfaces.sh",
+        "gateway": "core_fw",
+        "platform": "iptables",
+        "kind": "interface-config",
+        "sha256": "",
+        "rules": None,
+    }
     # the iptables gateway's IPv6 companion: its own hash and rule count
     (six,) = [o for o in manifest["outputs"] if o["kind"] == "ipv6-companion"]
-    assert (six["path"], six["gateway"], six["platform"]) == ("core_fw.rules6", "core_fw",
-                                                               "iptables")
+    assert (six["path"], six["gateway"], six["platform"]) == (
+        "core_fw.rules6",
+        "core_fw",
+        "iptables",
+    )
     text = (out / "core_fw.rules6").read_text()
     assert six["rules"] == text.count("\n-A ") > 0
     platforms = {o["platform"] for o in manifest["outputs"] if o["kind"] == "config"}
@@ -118,9 +143,16 @@ def test_rebuild_removes_outputs_the_policy_no_longer_produces(tmp_path: Path) -
     stale = out / "old_gw.rules"
     stale.write_text("old")
     manifest = json.loads((out / "manifest.json").read_text())
-    manifest["outputs"].append({"path": "old_gw.rules", "gateway": "old_gw",
-                                "platform": "iptables", "kind": "config", "sha256": "",
-                                "rules": 1})
+    manifest["outputs"].append(
+        {
+            "path": "old_gw.rules",
+            "gateway": "old_gw",
+            "platform": "iptables",
+            "kind": "config",
+            "sha256": "",
+            "rules": 1,
+        }
+    )
     (out / "manifest.json").write_text(json.dumps(manifest))
     assert zonewall("build", "examples/hospital.zw", "-o", str(out)).returncode == 0
     assert not stale.exists()

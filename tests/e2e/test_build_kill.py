@@ -55,9 +55,13 @@ sys.exit(code)
 
 def run_killed(limit: int, policy: Path, out: Path) -> subprocess.CompletedProcess[str]:
     env = dict(os.environ, PYTHONPATH=str(ROOT / "src"))
-    return subprocess.run([sys.executable, "-c", KILLER, str(limit), "build", str(policy),
-                           "-o", str(out)], capture_output=True, text=True, env=env,
-                          timeout=120)
+    return subprocess.run(
+        [sys.executable, "-c", KILLER, str(limit), "build", str(policy), "-o", str(out)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
 
 
 def files(folder: Path) -> dict[str, bytes]:

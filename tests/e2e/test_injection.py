@@ -46,8 +46,11 @@ def built(tmp_path: Path, why: str, desc: str, name: str) -> dict[str, str]:
     out = tmp_path / f"out-{name}"
     result = build(str(src), str(out))
     assert result.written, [d.message for d in result.diagnostics]
-    return {p.name: p.read_text(encoding="utf-8") for p in sorted(out.iterdir())
-            if p.name != "manifest.json"}
+    return {
+        p.name: p.read_text(encoding="utf-8")
+        for p in sorted(out.iterdir())
+        if p.name != "manifest.json"
+    }
 
 
 @pytest.mark.parametrize("text", HOSTILE, ids=range(len(HOSTILE)))
@@ -61,12 +64,19 @@ def test_hostile_strings_add_no_line_and_no_rule(tmp_path: Path, text: str) -> N
             assert "\r" not in line and "\u2028" not in line and "\x85" not in line, name
     assert "fw-interfaces.sh" in clean  # descriptions reach its comments
     for name in (n for n in clean if n.endswith("-interfaces.sh")):
+
         def code(text: str) -> list[str]:
             return [line for line in text.split("\n") if not line.lstrip().startswith("#")]
+
         assert code(hostile[name]) == code(clean[name])
     for name in (n for n in clean if n.endswith(".rules")):
+
         def rules(text: str) -> list[str]:
             # a comment is a quoted string in which \" and \\ are escapes (iptables-restore)
-            return [re.sub(r'--comment "(?:[^"\\]|\\.)*"', "", line) for line in text.split("\n")
-                    if line.startswith("-A ")]
+            return [
+                re.sub(r'--comment "(?:[^"\\]|\\.)*"', "", line)
+                for line in text.split("\n")
+                if line.startswith("-A ")
+            ]
+
         assert rules(hostile[name]) == rules(clean[name])

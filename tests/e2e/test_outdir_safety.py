@@ -32,8 +32,15 @@ class b { vlan 11  subnet 10.0.1.0/24 }
 allow a -> b : https  "web"
 gateway fw { platform iptables  interface "eth1.{vlan}"  serves internal }
 """
-NAMES = ["SHA256SUMS", "fw-interfaces.sh", "fw.rules", "manifest.json", "vlan-plan.csv",
-         "vlan-plan.md", "vlan-plan.yaml"]
+NAMES = [
+    "SHA256SUMS",
+    "fw-interfaces.sh",
+    "fw.rules",
+    "manifest.json",
+    "vlan-plan.csv",
+    "vlan-plan.md",
+    "vlan-plan.yaml",
+]
 VICTIM_TEXT = "outside the output folder: must never change\n"
 
 
@@ -90,7 +97,8 @@ def consistent(folder: Path) -> bool:
 
 @pytest.mark.parametrize("taken", [60, 200], ids=["some-names", "every-name"])
 def test_links_at_every_temporary_name_are_never_followed(
-        policy: str, victim: Path, tmp_path: Path, fixed_tokens: list[str], taken: int) -> None:
+    policy: str, victim: Path, tmp_path: Path, fixed_tokens: list[str], taken: int
+) -> None:
     """Links at the first names (the build takes the next free ones) or at every name the
     build could draw (it gives up after 100 tries per file, E403, and changes nothing)."""
     out = tmp_path / "out"
@@ -121,8 +129,9 @@ def test_links_at_every_temporary_name_are_never_followed(
 
 
 @pytest.mark.parametrize("name", NAMES)
-def test_a_link_at_an_output_name_is_refused(policy: str, victim: Path, tmp_path: Path,
-                                             name: str) -> None:
+def test_a_link_at_an_output_name_is_refused(
+    policy: str, victim: Path, tmp_path: Path, name: str
+) -> None:
     out = tmp_path / "out"
     assert build(policy, str(out)).written
     (out / name).unlink()
@@ -137,7 +146,8 @@ def test_a_link_at_an_output_name_is_refused(policy: str, victim: Path, tmp_path
 
 @pytest.mark.parametrize("kind", ["fifo", "dev-zero", "directory"])
 def test_special_files_at_output_names_refused_without_blocking(
-        policy: str, tmp_path: Path, kind: str) -> None:
+    policy: str, tmp_path: Path, kind: str
+) -> None:
     out = tmp_path / "out"
     out.mkdir()
     target = out / ("manifest.json" if kind != "directory" else "vlan-plan.yaml")
@@ -148,16 +158,22 @@ def test_special_files_at_output_names_refused_without_blocking(
     else:
         target.mkdir()
     env = dict(os.environ, PYTHONPATH=str(ROOT / "src"))
-    proc = subprocess.run([sys.executable, "-m", "zonewall", "build", policy, "-o", str(out)],
-                          capture_output=True, text=True, timeout=60, env=env)
+    proc = subprocess.run(
+        [sys.executable, "-m", "zonewall", "build", policy, "-o", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+    )
     assert proc.returncode == 1, proc.stderr
     assert f"error[E403]: cannot write to '{out}': '{target}' is" in proc.stderr
     assert "Traceback" not in proc.stderr
     assert os.listdir(out) == [target.name]
 
 
-def test_a_directory_in_the_way_leaves_the_old_build_consistent(policy: str,
-                                                                 tmp_path: Path) -> None:
+def test_a_directory_in_the_way_leaves_the_old_build_consistent(
+    policy: str, tmp_path: Path
+) -> None:
     out = tmp_path / "out"
     assert build(policy, str(out)).written
     old = snapshot(out)
@@ -189,19 +205,29 @@ def test_another_users_link_above_the_folder_is_not_followed(policy: str, tmp_pa
     os.lchown(tmp_path / "planted", 4242, 4242)
     result = build(policy, str(tmp_path / "planted" / "out"))
     assert not result.written and os.listdir(real) == []
-    assert "is a symbolic link owned by another user (uid 4242)" in render_diagnostics(
-        result.check)
+    assert "is a symbolic link owned by another user (uid 4242)" in render_diagnostics(result.check)
 
 
-def test_forged_manifest_cannot_remove_anything_outside(policy: str, victim: Path,
-                                                         tmp_path: Path) -> None:
+def test_forged_manifest_cannot_remove_anything_outside(
+    policy: str, victim: Path, tmp_path: Path
+) -> None:
     out = tmp_path / "out"
     assert build(policy, str(out)).written
     inside = tmp_path / "inside-victim.txt"
     inside.write_text(VICTIM_TEXT)
     os.symlink(inside, out / "link.rules")
-    forged = [{"path": p} for p in ("../victim.txt", str(victim), "link.rules", ".", "..",
-                                    ".hidden", "a/../../victim.txt")]
+    forged = [
+        {"path": p}
+        for p in (
+            "../victim.txt",
+            str(victim),
+            "link.rules",
+            ".",
+            "..",
+            ".hidden",
+            "a/../../victim.txt",
+        )
+    ]
     doc = json.loads((out / "manifest.json").read_text())
     doc["outputs"] += forged
     (out / "manifest.json").write_text(json.dumps(doc))
@@ -211,8 +237,9 @@ def test_forged_manifest_cannot_remove_anything_outside(policy: str, victim: Pat
     assert consistent(out)
 
 
-def test_leftovers_are_removed_but_never_through_a_link(policy: str, victim: Path,
-                                                        tmp_path: Path) -> None:
+def test_leftovers_are_removed_but_never_through_a_link(
+    policy: str, victim: Path, tmp_path: Path
+) -> None:
     out = tmp_path / "out"
     out.mkdir()
     (out / ".fw.rules.zw-00000000deadbeef.tmp").write_text("half a file")
@@ -225,8 +252,9 @@ def test_leftovers_are_removed_but_never_through_a_link(policy: str, victim: Pat
     assert victim.read_text() == VICTIM_TEXT
 
 
-def test_a_huge_manifest_is_not_read(policy: str, tmp_path: Path,
-                                     monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_huge_manifest_is_not_read(
+    policy: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from zonewall import outdir
 
     out = tmp_path / "out"
@@ -242,8 +270,13 @@ def test_a_huge_manifest_is_not_read(policy: str, tmp_path: Path,
 
 @pytest.mark.parametrize("command", [["matrix", "--format", "csv"], ["graph"]])
 def test_matrix_and_graph_output_never_follow_links(
-        policy: str, victim: Path, tmp_path: Path, fixed_tokens: list[str],
-        command: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    policy: str,
+    victim: Path,
+    tmp_path: Path,
+    fixed_tokens: list[str],
+    command: list[str],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     doc = tmp_path / "doc.txt"
     for token in fixed_tokens[:60]:
         os.symlink(victim, tmp_path / f".doc.txt.zw-{token}.tmp")
@@ -259,8 +292,9 @@ def test_matrix_and_graph_output_never_follow_links(
     assert victim.read_text() == VICTIM_TEXT and doc.is_symlink()
 
 
-def test_fmt_temporary_file_is_exclusive(tmp_path: Path, victim: Path,
-                                         monkeypatch: pytest.MonkeyPatch) -> None:
+def test_fmt_temporary_file_is_exclusive(
+    tmp_path: Path, victim: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """fmt writes through a link the user named, but never through a planted temporary name."""
     import tempfile
 

@@ -35,8 +35,15 @@ def load_generator() -> ModuleType:
 
 def test_300_class_estate_builds_end_to_end(tmp_path: Path) -> None:
     gen = load_generator()
-    estate = gen.build_estate(classes=300, allows=10000, denies=50, asserts=100, gateways=4,
-                              seed=1, platforms=("iptables", "cisco-ios"))
+    estate = gen.build_estate(
+        classes=300,
+        allows=10000,
+        denies=50,
+        asserts=100,
+        gateways=4,
+        seed=1,
+        platforms=("iptables", "cisco-ios"),
+    )
     paths = gen.write_estate(estate, tmp_path / "estate")
     out = tmp_path / "out"
 
@@ -61,9 +68,11 @@ def test_300_class_estate_builds_end_to_end(tmp_path: Path) -> None:
     networks = yaml.safe_load((paths["aerleon_defs"] / "networks.yaml").read_text())["networks"]
     for cls in compiled.classes:
         assert [v["address"] for v in networks[cls.name]["values"]] == [
-            str(p) for p in cls.prefixes]
-    policy = yaml.safe_load(
-        (paths["aerleon_policies"] / "pol" / "estate.yaml").read_text())["filters"][0]
+            str(p) for p in cls.prefixes
+        ]
+    policy = yaml.safe_load((paths["aerleon_policies"] / "pol" / "estate.yaml").read_text())[
+        "filters"
+    ][0]
     assert set(policy["header"]["targets"]) == {"iptables", "cisco"}
     actions = [t["action"] for t in policy["terms"]]
     assert actions == sorted(actions, key=lambda a: a != "deny")  # denies first: first match

@@ -36,8 +36,10 @@ def kernel_lacks(feature: str, stderr: str) -> None:
     "Unknown device type" answer counts; any other failure is a test failure."""
     if "Unknown device type" not in stderr:
         raise AssertionError(f"probing {feature} failed: {stderr.strip()}")
-    pytest.skip(f"this kernel has no {feature} (it answered: {stderr.strip()}); "
-                "the unit tests run the script against a stand-in 'ip'")
+    pytest.skip(
+        f"this kernel has no {feature} (it answered: {stderr.strip()}); "
+        "the unit tests run the script against a stand-in 'ip'"
+    )
 
 
 def require_root_tools(*tools: str) -> None:
@@ -45,11 +47,14 @@ def require_root_tools(*tools: str) -> None:
         kernel_unavailable("needs root for network namespaces")
     for tool in ("ip", *tools):
         if shutil.which(tool) is None:
-            kernel_unavailable(f"'{tool}' is not installed (apt-get install iptables nftables "
-                               "iproute2)")
+            kernel_unavailable(
+                f"'{tool}' is not installed (apt-get install iptables nftables iproute2)"
+            )
 
 
-def run(*args: str, check: bool = True, input: str | None = None) -> subprocess.CompletedProcess[str]:
+def run(
+    *args: str, check: bool = True, input: str | None = None
+) -> subprocess.CompletedProcess[str]:
     proc = subprocess.run(list(args), capture_output=True, text=True, input=input, timeout=60)
     if check and proc.returncode != 0:
         raise AssertionError(f"{' '.join(args)} failed ({proc.returncode}): {proc.stderr}")
@@ -79,8 +84,9 @@ class Lab:
             run("ip", "-n", ns, "addr", "add", addr, "dev", name)
             run("ip", "-n", ns, "link", "set", name, "up")
 
-    def exec(self, ns: str, *args: str, check: bool = True,
-             input: str | None = None) -> subprocess.CompletedProcess[str]:
+    def exec(
+        self, ns: str, *args: str, check: bool = True, input: str | None = None
+    ) -> subprocess.CompletedProcess[str]:
         return run("ip", "netns", "exec", ns, *args, check=check, input=input)
 
     def serve(self, ns: str, proto: str, addr: str, ports: list[int]) -> None:
@@ -104,8 +110,11 @@ class Lab:
                     else:
                         data, peer = s.recvfrom(64); s.sendto(b"ok", peer)
         """)
-        proc = subprocess.Popen(["ip", "netns", "exec", ns, sys.executable, "-c", code],
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        proc = subprocess.Popen(
+            ["ip", "netns", "exec", ns, sys.executable, "-c", code],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         self.servers.append(proc)
 
     def probe(self, ns: str, proto: str, dst: str, port: int, src: str | None = None) -> bool:

@@ -40,8 +40,10 @@ LONG = "\u00e9" * 200  # 400 bytes of two-byte characters: cut at a character bo
 
 def _ipt_file(comments: list[str]) -> str:
     lines = ["*filter", ":FORWARD DROP [0:0]"]
-    lines += [f'-A FORWARD -s 10.0.0.{n}/32 -m comment --comment "{c}" -j ACCEPT'
-              for n, c in enumerate(comments, 1)]
+    lines += [
+        f'-A FORWARD -s 10.0.0.{n}/32 -m comment --comment "{c}" -j ACCEPT'
+        for n, c in enumerate(comments, 1)
+    ]
     return "\n".join([*lines, "COMMIT", ""])
 
 
@@ -65,7 +67,7 @@ def test_iptables_gives_comments_back_as_written(tmp_path: Path) -> None:
         ns.run("iptables-restore", str(path))
         saved = ns.run("iptables-save", "-t", "filter").stdout  # strict UTF-8: no cut character
     back = _saved_comments(saved)
-    assert back[:len(EXACT) + 1] == [*EXACT, QUOTES]
+    assert back[: len(EXACT) + 1] == [*EXACT, QUOTES]
     assert back[-1] == "\u00e9" * 125 + " ..." and len(back[-1].encode()) <= IPT_MAX
     parse_iptables(saved, "saved")  # the verifier reads iptables-save's escapes (\')
 
@@ -74,17 +76,20 @@ def test_nft_gives_comments_back_as_written(tmp_path: Path) -> None:
     require_tool("nft")
     texts = [*EXACT, QUOTES, LONG]
     written = [nft_comment(t, NFT_MAX) for t in texts]
-    rules = "\n".join(f'        ip saddr 10.0.0.{n} counter accept comment "{c}"'
-                      for n, c in enumerate(written, 1))
+    rules = "\n".join(
+        f'        ip saddr 10.0.0.{n} counter accept comment "{c}"'
+        for n, c in enumerate(written, 1)
+    )
     path = tmp_path / "comments.nft"
-    path.write_text("table inet zwcomments {\n    chain c {\n" + rules + "\n    }\n}\n",
-                    encoding="utf-8")
+    path.write_text(
+        "table inet zwcomments {\n    chain c {\n" + rules + "\n    }\n}\n", encoding="utf-8"
+    )
     with netns() as ns:
         ns.run("nft", "-c", "-f", str(path))
         ns.run("nft", "-f", str(path))
         listed = ns.run("nft", "list", "table", "inet", "zwcomments").stdout
     back = re.findall(r'comment "([^"\n]*)"', listed)
-    assert back[:len(EXACT)] == EXACT
+    assert back[: len(EXACT)] == EXACT
     assert back[len(EXACT)] == QUOTES.replace('"', "'")
     assert back[-1] == "\u00e9" * 62 + " ..." and len(back[-1].encode()) <= NFT_MAX
 
@@ -98,11 +103,12 @@ allow srv -> ws : https "WHY"
 gateway fw { platform iptables uplink "eth0" serves ws }
 gateway nf { platform nftables uplink "eth0" serves srv }
 """
-WHY = "nurses' desk \\\"Station 3\\\" caf\u00e9 # ; { } \\\\ =cmd"  # as the DSL spells it
+WHY = 'nurses\' desk \\"Station 3\\" caf\u00e9 # ; { } \\\\ =cmd'  # as the DSL spells it
 
 
-def test_built_files_load_and_keep_the_text(tmp_path: Path,
-                                            monkeypatch: pytest.MonkeyPatch) -> None:
+def test_built_files_load_and_keep_the_text(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     require_tool("iptables-restore")
     require_tool("nft")
     # a short relative path: comments start with `file:line`, and nft cuts at 128 bytes
@@ -110,14 +116,13 @@ def test_built_files_load_and_keep_the_text(tmp_path: Path,
     Path("p.zw").write_text(POLICY.replace("WHY", WHY), encoding="utf-8")
     result = build("p.zw", str(tmp_path / "out"))
     assert result.written, [d.message for d in result.diagnostics]
-    as_written = "nurses' desk \"Station 3\" caf\u00e9 # ; { } \\ =cmd"
+    as_written = 'nurses\' desk "Station 3" caf\u00e9 # ; { } \\ =cmd'
     with netns() as ns:
         ns.run("iptables-restore", str(tmp_path / "out" / "fw.rules"))
         saved = ns.run("iptables-save", "-t", "filter").stdout
         ns.run("nft", "-f", str(tmp_path / "out" / "nf.nft"))
         listed = ns.run("nft", "list", "table", "inet", "zonewall").stdout
     assert any(c.endswith(f"allow ws->srv {as_written}") for c in _saved_comments(saved))
-    assert f"allow srv->ws {as_written.replace(chr(34), chr(39))}\"" in listed
+    assert f'allow srv->ws {as_written.replace(chr(34), chr(39))}"' in listed
     parse_iptables(saved, "saved")
     parse_nftables(listed, "listed")
-

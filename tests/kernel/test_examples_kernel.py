@@ -34,8 +34,9 @@ def platform_outputs(path: Path, platform: str) -> dict[str, str]:
     backend = get_backend(platform)
     for plan in report.compiled.gateways:
         if plan.platform == platform:
-            model = backend.lower(report.compiled,
-                                  gateway_view(report.compiled, plan.name)).unwrap()
+            model = backend.lower(
+                report.compiled, gateway_view(report.compiled, plan.name)
+            ).unwrap()
             out.update({str(k): v for k, v in backend.render(model).items()})
     return out
 
@@ -44,8 +45,9 @@ def cases(platform: str) -> list[tuple[Path, str]]:
     return [(p, name) for p in EXAMPLES for name in platform_outputs(p, platform)]
 
 
-@pytest.mark.parametrize(("example", "name"), cases("iptables"),
-                         ids=lambda v: v.name if isinstance(v, Path) else v)
+@pytest.mark.parametrize(
+    ("example", "name"), cases("iptables"), ids=lambda v: v.name if isinstance(v, Path) else v
+)
 def test_iptables_file_commits_in_kernel(example: Path, name: str, tmp_path: Path) -> None:
     family = "ip6tables" if name.endswith(".rules6") else "iptables"
     require_root_tools(f"{family}-restore", f"{family}-save", family, "sh")
@@ -62,8 +64,9 @@ def test_iptables_file_commits_in_kernel(example: Path, name: str, tmp_path: Pat
             assert len(re.findall(r"^-A ", saved, re.M)) == expected, name
 
 
-@pytest.mark.parametrize(("example", "name"), cases("nftables"),
-                         ids=lambda v: v.name if isinstance(v, Path) else v)
+@pytest.mark.parametrize(
+    ("example", "name"), cases("nftables"), ids=lambda v: v.name if isinstance(v, Path) else v
+)
 def test_nftables_file_loads_in_kernel(example: Path, name: str, tmp_path: Path) -> None:
     require_root_tools("nft")
     text = platform_outputs(example, "nftables")[name]

@@ -55,8 +55,9 @@ def test_the_examples_have_linux_interface_scripts() -> None:
 
 
 @pytest.mark.parametrize(("example", "gateway"), CASES, ids=[f"{e}-{g}" for e, g in CASES])
-def test_script_applied_twice_gives_exactly_the_plan(example: str, gateway: str,
-                                                     tmp_path: Path) -> None:
+def test_script_applied_twice_gives_exactly_the_plan(
+    example: str, gateway: str, tmp_path: Path
+) -> None:
     require_root_tools("sh", "sysctl")
     script = tmp_path / f"{gateway}-interfaces.sh"
     script.write_text(scripts(example)[gateway])
@@ -64,16 +65,30 @@ def test_script_applied_twice_gives_exactly_the_plan(example: str, gateway: str,
     with lab() as the_lab:
         ns = the_lab.ns("i")
         the_lab.exec(ns, "ip", "link", "add", "eth1", "type", "veth", "peer", "name", "trunkpeer")
-        probe = the_lab.exec(ns, "ip", "link", "add", "link", "eth1", "name", "zwprobe",
-                             "type", "vlan", "id", "4000", check=False)
+        probe = the_lab.exec(
+            ns,
+            "ip",
+            "link",
+            "add",
+            "link",
+            "eth1",
+            "name",
+            "zwprobe",
+            "type",
+            "vlan",
+            "id",
+            "4000",
+            check=False,
+        )
         if probe.returncode != 0:
             kernel_lacks("802.1Q VLAN support (CONFIG_VLAN_8021Q)", probe.stderr)
         the_lab.exec(ns, "ip", "link", "delete", "zwprobe")
         for _ in range(2):
             the_lab.exec(ns, "sh", str(script))
             links = json.loads(the_lab.exec(ns, "ip", "-j", "-d", "link", "show").stdout)
-            vlans = {x["ifname"]: x for x in links
-                     if x.get("linkinfo", {}).get("info_kind") == "vlan"}
+            vlans = {
+                x["ifname"]: x for x in links if x.get("linkinfo", {}).get("info_kind") == "vlan"
+            }
             assert set(vlans) == set(want)
             for name, (vid, _) in want.items():
                 assert vlans[name]["link"] == "eth1"
@@ -81,9 +96,14 @@ def test_script_applied_twice_gives_exactly_the_plan(example: str, gateway: str,
                 assert vlans[name]["linkinfo"]["info_data"]["protocol"] == "802.1Q"
                 assert "UP" in vlans[name]["flags"]
             addrs = json.loads(the_lab.exec(ns, "ip", "-j", "addr", "show").stdout)
-            got = {x["ifname"]: {f"{a['local']}/{a['prefixlen']}" for a in x["addr_info"]
-                                 if a["family"] == "inet" and a.get("scope") == "global"}
-                   for x in addrs}
+            got = {
+                x["ifname"]: {
+                    f"{a['local']}/{a['prefixlen']}"
+                    for a in x["addr_info"]
+                    if a["family"] == "inet" and a.get("scope") == "global"
+                }
+                for x in addrs
+            }
             assert {n: a for n, a in got.items() if a} == {n: a for n, (_, a) in want.items()}
             forwarding = the_lab.exec(ns, "sysctl", "-n", "net.ipv4.ip_forward").stdout
             assert forwarding.strip() == "1"
@@ -97,8 +117,21 @@ def test_script_refuses_a_subinterface_that_is_another_vlan(tmp_path: Path) -> N
     with lab() as the_lab:
         ns = the_lab.ns("j")
         the_lab.exec(ns, "ip", "link", "add", "eth1", "type", "veth", "peer", "name", "trunkpeer")
-        made = the_lab.exec(ns, "ip", "link", "add", "link", "eth1", "name", name, "type", "vlan",
-                            "id", str(vid + 1000), check=False)
+        made = the_lab.exec(
+            ns,
+            "ip",
+            "link",
+            "add",
+            "link",
+            "eth1",
+            "name",
+            name,
+            "type",
+            "vlan",
+            "id",
+            str(vid + 1000),
+            check=False,
+        )
         if made.returncode != 0:
             kernel_lacks("802.1Q VLAN support (CONFIG_VLAN_8021Q)", made.stderr)
         # a new namespace may inherit the host's setting: start from off

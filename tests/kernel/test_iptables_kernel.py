@@ -16,6 +16,7 @@ from tests.kernel_util import load_command
 
 pytestmark = pytest.mark.kernel
 
+
 def iptables_outputs(path: Path) -> dict[str, str]:
     return platform_outputs(path, "iptables")
 
@@ -73,8 +74,12 @@ def test_lab_probes_match_policy(tmp_path: Path) -> None:
     text = iptables_outputs(policy)["fw.rules"]
     rules = tmp_path / "fw.rules"
     rules.write_text(text, encoding="utf-8")
-    hosts = {"a": ("vlan10", "10.1.1"), "b": ("vlan20", "10.1.2"), "c": ("vlan30", "10.1.3"),
-             "x": ("eth0", "198.51.100")}
+    hosts = {
+        "a": ("vlan10", "10.1.1"),
+        "b": ("vlan20", "10.1.2"),
+        "c": ("vlan30", "10.1.3"),
+        "x": ("eth0", "198.51.100"),
+    }
     with lab() as the_lab:
         router = the_lab.ns("r")
         ns = {}
@@ -91,8 +96,9 @@ def test_lab_probes_match_policy(tmp_path: Path) -> None:
         the_lab.serve(ns["x"], "udp", "198.51.100.10", [53, 54])
         the_lab.serve(ns["x"], "tcp", "198.51.100.10", [80, 443])
         wait_for_servers()
-        got = {probe: the_lab.probe(ns[probe[0]], probe[1], probe[2], probe[3])
-               for probe in EXPECTED}
+        got = {
+            probe: the_lab.probe(ns[probe[0]], probe[1], probe[2], probe[3]) for probe in EXPECTED
+        }
     wrong = {p: v for p, v in got.items() if v != EXPECTED[p]}
     assert not wrong, f"probes that disagree with the policy (probe: got): {wrong}"
 

@@ -23,8 +23,7 @@ def _loaded_icmp_types(names: list[str]) -> list[int]:
     require_tool("iptables")
     with netns() as ns:
         for name in names:
-            ns.run("iptables", "-A", "FORWARD", "-p", "icmp", "--icmp-type", name,
-                   "-j", "ACCEPT")
+            ns.run("iptables", "-A", "FORWARD", "-p", "icmp", "--icmp-type", name, "-j", "ACCEPT")
         listing = ns.run("iptables", "-S", "FORWARD").stdout
     return [int(n) for n in re.findall(r"--icmp-type (\d+) ", listing)]
 
@@ -45,8 +44,9 @@ def test_iptables_reads_each_protocol_name_as_its_number() -> None:
     with netns() as ns:
         for name, number in sorted(IANA_PROTOCOLS.items()):
             ns.run("iptables", "-A", "FORWARD", "-p", name, "-j", "ACCEPT")
-            same = ns.run("iptables", "-C", "FORWARD", "-p", str(number), "-j", "ACCEPT",
-                          check=False)
+            same = ns.run(
+                "iptables", "-C", "FORWARD", "-p", str(number), "-j", "ACCEPT", check=False
+            )
             if same.returncode != 0:
                 wrong.append(name)
             ns.run("iptables", "-F", "FORWARD")

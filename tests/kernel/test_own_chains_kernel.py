@@ -55,11 +55,14 @@ def zonewall_part(saved: str) -> list[str]:
     return [line for line in saved.splitlines() if "zw-" in line and line.startswith("-A ")]
 
 
-@pytest.mark.parametrize(("family", "suffix", "admin"), [
-    ("iptables", ".rules", "192.0.2.10/32"), ("ip6tables", ".rules6", "2001:db8::10/128")],
-    ids=["ipv4", "ipv6"])
+@pytest.mark.parametrize(
+    ("family", "suffix", "admin"),
+    [("iptables", ".rules", "192.0.2.10/32"), ("ip6tables", ".rules6", "2001:db8::10/128")],
+    ids=["ipv4", "ipv6"],
+)
 def test_loading_twice_keeps_the_box_rules_and_adds_zonewall_once(
-        family: str, suffix: str, admin: str, tmp_path: Path) -> None:
+    family: str, suffix: str, admin: str, tmp_path: Path
+) -> None:
     require_root_tools(f"{family}-restore", f"{family}-save", family, "sh")
     outputs = platform_outputs(ROOT / "examples" / "hospital.zw", "iptables")
     text = outputs[f"core_fw{suffix}"]

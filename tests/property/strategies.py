@@ -90,7 +90,9 @@ OTHER_ICMP = 3  # stands for every ICMP type no generated service names
 SAMPLE_PACKETS: tuple[tuple[int, int], ...] = (
     *((TCP, p) for p in (*PORTS, OTHER_PORT)),
     *((UDP, p) for p in (*PORTS, OTHER_PORT)),
-    (ICMP, 8), (ICMP, 0), (ICMP, OTHER_ICMP),
+    (ICMP, 8),
+    (ICMP, 0),
+    (ICMP, OTHER_ICMP),
     (GRE, 0),
 )
 
@@ -144,8 +146,11 @@ class ServiceSpec:
     plaintext: bool = False
 
     def text(self) -> str:
-        return f"service {self.name} = " + ", ".join(self.items) + (
-            " plaintext" if self.plaintext else "")
+        return (
+            f"service {self.name} = "
+            + ", ".join(self.items)
+            + (" plaintext" if self.plaintext else "")
+        )
 
 
 @dataclass(frozen=True)
@@ -230,8 +235,10 @@ class PolicySpec:
     def text(self) -> str:
         stmts = self.statements()
         if self.layout is not None:
-            stmts = [_lay_out(stmt, end, spread) for stmt, (end, spread)
-                     in zip(stmts, self.layout, strict=True)]
+            stmts = [
+                _lay_out(stmt, end, spread)
+                for stmt, (end, spread) in zip(stmts, self.layout, strict=True)
+            ]
         order = self.order if self.order is not None else range(len(stmts))
         return "".join(stmts[i] + "\n" for i in order)
 
@@ -280,7 +287,7 @@ class PolicySpec:
 
 
 # What may end a statement: nothing, the optional `;`, a comment, blank lines.
-STATEMENT_ENDS = ("", ";", " ;", "  # a comment -> with: \"quotes\"", "\n\n# a comment line\n")
+STATEMENT_ENDS = ("", ";", " ;", '  # a comment -> with: "quotes"', "\n\n# a comment line\n")
 
 
 def _lay_out(stmt: str, end: str, spread: bool) -> str:
@@ -345,8 +352,9 @@ def _classes(draw: st.DrawFn) -> tuple[ClassSpec, ...]:
             (f"10.0.{slot}.5/32", f"10.0.{slot}.64/27"),  # a single host and a block
         )
         level = _pick(draw, (None, *LEVELS))
-        out.append(ClassSpec(name, _pick(draw, shapes), 100 + slot, _picks(draw, TAGS, 0, 2),
-                             level))
+        out.append(
+            ClassSpec(name, _pick(draw, shapes), 100 + slot, _picks(draw, TAGS, 0, 2), level)
+        )
     return tuple(out)
 
 
@@ -384,12 +392,14 @@ def _rule(draw: st.DrawFn, spec: PolicySpec, terms: Sequence[str], action: str) 
     services = None if _chance(draw, 3) else _service_list(draw, spec)
     why = "why: #not a comment" if _chance(draw, 2) else None
     log = action == "allow" and _chance(draw, 5)
-    return RuleSpec(action, _selector(draw, spec, terms), _selector(draw, spec, terms), services,
-                    why, log)
+    return RuleSpec(
+        action, _selector(draw, spec, terms), _selector(draw, spec, terms), services, why, log
+    )
 
 
-def _assertion(draw: st.DrawFn, spec: PolicySpec, terms: Sequence[str],
-               kinds: Sequence[str]) -> AssertSpec:
+def _assertion(
+    draw: st.DrawFn, spec: PolicySpec, terms: Sequence[str], kinds: Sequence[str]
+) -> AssertSpec:
     kind = _pick(draw, kinds)
     src: Sel | None = _selector(draw, spec, terms)
     dst = _selector(draw, spec, terms)
@@ -399,8 +409,11 @@ def _assertion(draw: st.DrawFn, spec: PolicySpec, terms: Sequence[str],
         services = _service_list(draw, spec)
     if kind == "unreachable" and _chance(draw, 2):
         # Often one class: a hub whose removal may cut exactly the path that matters.
-        without = (Sel((_pick(draw, spec.class_names),)) if _chance(draw, 2)
-                   else _selector(draw, spec, terms))
+        without = (
+            Sel((_pick(draw, spec.class_names),))
+            if _chance(draw, 2)
+            else _selector(draw, spec, terms)
+        )
     if kind == "encrypted" and _chance(draw, 2):
         src = None
     if kind == "only" and _chance(draw, 2):
@@ -425,15 +438,21 @@ def rules_for(draw: st.DrawFn, spec: PolicySpec, action: str) -> RuleSpec:
 
 
 @st.composite
-def assertions_for(draw: st.DrawFn, spec: PolicySpec,
-                   kinds: Sequence[str] = ASSERT_KINDS) -> AssertSpec:
+def assertions_for(
+    draw: st.DrawFn, spec: PolicySpec, kinds: Sequence[str] = ASSERT_KINDS
+) -> AssertSpec:
     """An assertion of one of `kinds` over the names and services of `spec`."""
     return _assertion(draw, spec, spec.selector_terms(), tuple(kinds))
 
 
 @st.composite
-def policies(draw: st.DrawFn, kinds: Sequence[str] = ASSERT_KINDS, min_assertions: int = 0,
-             max_assertions: int = 4, shuffled: bool = False) -> PolicySpec:
+def policies(
+    draw: st.DrawFn,
+    kinds: Sequence[str] = ASSERT_KINDS,
+    min_assertions: int = 0,
+    max_assertions: int = 4,
+    shuffled: bool = False,
+) -> PolicySpec:
     """A small valid policy; `kinds` are the assertion kinds to draw from; `shuffled` also
     draws a statement order and a layout."""
     spec = PolicySpec(_classes(draw), _externals(draw), _services(draw), ())

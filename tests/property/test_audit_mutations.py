@@ -33,16 +33,44 @@ from device_outputs import ios_running, iptables_save, nft_ruleset  # noqa: E402
 
 POLICIES = ("examples/multi-gateway.zw", "examples/hospital.zw")
 CORPUS = [
-    "interface Vlan300", " ip nat inside", " ip access-group X out", " shutdown", "!", "end",
-    "banner motd ^C", "^C", "access-list 101 permit ip any any", "vlan filter V vlan-list 1-4094",
-    " ip access-group ZW-X in", "object-group network G", " group-object G", "line vty 0 4",
-    " access-class 5 in", "ip access-list extended 150", " 10 permit ip any any (5 matches)",
-    "*nat", "*raw", "*filter", "COMMIT", ":FORWARD DROP [0:0]", "-A FORWARD -j ACCEPT",
-    "-A PREROUTING -j DNAT --to-destination 10.0.0.1", "-A PREROUTING -j NOTRACK",
-    "-A INPUT -m set --match-set x src -j DROP", "[1:2] -A FORWARD -j zw-forward",
-    "table inet x {", "}", "{", "chain c {", "type nat hook prerouting priority dstnat;",
-    "fib daddr type local jump c", "dnat to 1.2.3.4", "table netdev n { }",
-    "iifname \"eth0\" drop", "set s { type ifname; elements = { \"a\" } }", "\x1b[31m\x00",
+    "interface Vlan300",
+    " ip nat inside",
+    " ip access-group X out",
+    " shutdown",
+    "!",
+    "end",
+    "banner motd ^C",
+    "^C",
+    "access-list 101 permit ip any any",
+    "vlan filter V vlan-list 1-4094",
+    " ip access-group ZW-X in",
+    "object-group network G",
+    " group-object G",
+    "line vty 0 4",
+    " access-class 5 in",
+    "ip access-list extended 150",
+    " 10 permit ip any any (5 matches)",
+    "*nat",
+    "*raw",
+    "*filter",
+    "COMMIT",
+    ":FORWARD DROP [0:0]",
+    "-A FORWARD -j ACCEPT",
+    "-A PREROUTING -j DNAT --to-destination 10.0.0.1",
+    "-A PREROUTING -j NOTRACK",
+    "-A INPUT -m set --match-set x src -j DROP",
+    "[1:2] -A FORWARD -j zw-forward",
+    "table inet x {",
+    "}",
+    "{",
+    "chain c {",
+    "type nat hook prerouting priority dstnat;",
+    "fib daddr type local jump c",
+    "dnat to 1.2.3.4",
+    "table netdev n { }",
+    'iifname "eth0" drop',
+    'set s { type ifname; elements = { "a" } }',
+    "\x1b[31m\x00",
 ]
 
 
@@ -53,8 +81,12 @@ def setup() -> dict[str, tuple[CompiledPolicy, str, str]]:
     compiled = {}
     for policy in POLICIES:
         out = base / Path(policy).stem
-        subprocess.run([sys.executable, "-m", "zonewall", "build", policy, "-o", str(out)],
-                       check=True, capture_output=True, cwd=ROOT)
+        subprocess.run(
+            [sys.executable, "-m", "zonewall", "build", policy, "-o", str(out)],
+            check=True,
+            capture_output=True,
+            cwd=ROOT,
+        )
         report = run_check(str(ROOT / policy), None)
         assert report.compiled is not None
         compiled[policy] = report.compiled
@@ -63,12 +95,21 @@ def setup() -> dict[str, tuple[CompiledPolicy, str, str]]:
     return {
         "edge_fw": (mg, "iptables", iptables_save((out / "edge_fw.rules").read_text())),
         "dc_fw": (mg, "nftables", nft_ruleset((out / "dc_fw.nft").read_text())),
-        "med_sw": (mg, "cisco-ios", ios_running((out / "med_sw.ios").read_text(),
-                                               (out / "med_sw-switch.ios").read_text())),
+        "med_sw": (
+            mg,
+            "cisco-ios",
+            ios_running((out / "med_sw.ios").read_text(), (out / "med_sw-switch.ios").read_text()),
+        ),
         "core_fw": (hospital, "iptables", iptables_save((built / "core_fw.rules").read_text())),
-        "dist_sw1": (hospital, "cisco-ios", ios_running(
-            (built / "dist_sw1.ios").read_text(), (built / "dist_sw1-switch.ios").read_text(),
-            "15.2")),
+        "dist_sw1": (
+            hospital,
+            "cisco-ios",
+            ios_running(
+                (built / "dist_sw1.ios").read_text(),
+                (built / "dist_sw1-switch.ios").read_text(),
+                "15.2",
+            ),
+        ),
     }
 
 
@@ -87,7 +128,7 @@ def mutated(draw: st.DrawFn) -> tuple[str, str]:
             j = draw(st.integers(0, len(lines) - 1))
             lines[i], lines[j] = lines[j], lines[i]
         elif op == "cut":
-            lines[i] = lines[i][:draw(st.integers(0, len(lines[i])))]
+            lines[i] = lines[i][: draw(st.integers(0, len(lines[i])))]
         elif op == "word":
             words = lines[i].split(" ")
             k = draw(st.integers(0, len(words) - 1))
@@ -100,8 +141,10 @@ def mutated(draw: st.DrawFn) -> tuple[str, str]:
     return gateway, "\n".join(lines) + "\n"
 
 
-@settings(suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-          max_examples=int(os.environ.get("AUDIT_MUTATIONS", "120")))
+@settings(
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    max_examples=int(os.environ.get("AUDIT_MUTATIONS", "120")),
+)
 @given(mutated())
 def test_audit_of_mutated_device_output_never_raises(case: tuple[str, str]) -> None:
     gateway, text = case

@@ -47,8 +47,12 @@ def test_merge_is_cidr_merge(ns: list[IPNetwork]) -> None:
 def test_set_operations_are_ipset_operations(a: list[IPNetwork], b: list[IPNetwork]) -> None:
     sa, sb = cidrs.spans(ints(a)), cidrs.spans(ints(b))
     ia, ib = IPSet(a), IPSet(b)
-    for got, want in ((cidrs.union(sa, sb), ia | ib), (cidrs.intersect(sa, sb), ia & ib),
-                      (cidrs.subtract(sa, sb), ia - ib), (cidrs.subtract(sb, sa), ib - ia)):
+    for got, want in (
+        (cidrs.union(sa, sb), ia | ib),
+        (cidrs.intersect(sa, sb), ia & ib),
+        (cidrs.subtract(sa, sb), ia - ib),
+        (cidrs.subtract(sb, sa), ib - ia),
+    ):
         assert as_nets(cidrs.cidrs(got)) == list(want.iter_cidrs())
     assert cidrs.overlaps(sa, sb) == bool(ia & ib)
 
@@ -67,8 +71,13 @@ def test_masks_are_netaddr_masks(net: IPNetwork) -> None:
     c = cidrs.cidr_of(net)
     assert cidrs.last(c) == net.last
     assert cidrs.dotted(c[0]) == str(net.ip)
-    want = ("any" if net.prefixlen == 0 else f"host {net.ip}" if net.prefixlen == 32
-            else f"{net.ip} {net.hostmask}")
+    want = (
+        "any"
+        if net.prefixlen == 0
+        else f"host {net.ip}"
+        if net.prefixlen == 32
+        else f"{net.ip} {net.hostmask}"
+    )
     assert cidrs.wildcard(c) == want
     member = f"host {net.ip}" if net.prefixlen == 32 else f"{net.ip} {net.netmask}"
     assert cidrs.netmask(c) == member
@@ -85,7 +94,6 @@ def test_key_order_is_ipnetwork_order(keys: list[list[IPNetwork]]) -> None:
 @given(nets, nets)
 def test_touching_is_the_widen_filter(a: list[IPNetwork], b: list[IPNetwork]) -> None:
     """The merged CIDRs of a + b that contain some network of a (the backend's `widen`)."""
-    want = [c for c in cidr_merge(a + b) if any(c.first <= p.first and p.last <= c.last
-                                                for p in a)]
+    want = [c for c in cidr_merge(a + b) if any(c.first <= p.first and p.last <= c.last for p in a)]
     got = cidrs.touching(cidrs.spans(ints(a + b)), sorted(p.first for p in a))
     assert as_nets(tuple(got)) == want

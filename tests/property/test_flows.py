@@ -85,11 +85,14 @@ def endpoint_key(ep: Endpoint) -> tuple[str, str, tuple[str, ...], tuple[str, ..
     return ep.kind, ep.name, tuple(str(p) for p in ep.prefixes), ep.externals
 
 
-def flow_table(compiled: CompiledPolicy) -> dict[tuple[object, object], tuple[PacketSet,
-                                                                               PacketSet]]:
+def flow_table(
+    compiled: CompiledPolicy,
+) -> dict[tuple[object, object], tuple[PacketSet, PacketSet]]:
     eps = compiled.endpoints
-    return {(endpoint_key(eps[f.src]), endpoint_key(eps[f.dst])): (f.packets, f.plaintext)
-            for f in compiled.flows}
+    return {
+        (endpoint_key(eps[f.src]), endpoint_key(eps[f.dst])): (f.packets, f.plaintext)
+        for f in compiled.flows
+    }
 
 
 def statuses(compiled: CompiledPolicy) -> list[str]:
@@ -125,8 +128,9 @@ def _item_packets(item: str) -> frozenset[int] | None:
         return frozenset({key(1, icmp_type if icmp_type is not None else int(arg))})
     lo, _, hi = arg.partition("-")
     first, last = int(lo), int(hi or lo)
-    return frozenset(key(p, port) for p, port in SAMPLE_PACKETS
-                     if p == proto and first <= port <= last)
+    return frozenset(
+        key(p, port) for p, port in SAMPLE_PACKETS if p == proto and first <= port <= last
+    )
 
 
 class Oracle:
@@ -134,17 +138,21 @@ class Oracle:
         self.spec = spec
         self.classes = {c.name: _intervals(c.subnets) for c in spec.classes}
         self.class_space = [iv for ivs in self.classes.values() for iv in ivs]
-        self.externals = {e.name: (_intervals(e.addresses), _intervals(e.excepts))
-                          for e in spec.externals}
+        self.externals = {
+            e.name: (_intervals(e.addresses), _intervals(e.excepts)) for e in spec.externals
+        }
         self.services: dict[str, tuple[frozenset[int], frozenset[int]]] = {}
         for svc in spec.services:
             self._service(svc.name)
         # Sample addresses and their signatures.
         self.samples: dict[int, Sig | None] = {a: self.signature(a) for a in self._addresses()}
-        self.sigs: list[Sig] = sorted({s for s in self.samples.values() if s is not None},
-                                      key=lambda s: (s[0], sorted(s[1])))
-        self.rules = [(r.action, spec.members(r.src), spec.members(r.dst),
-                       *self.rule_packets(r)) for r in spec.rules]
+        self.sigs: list[Sig] = sorted(
+            {s for s in self.samples.values() if s is not None}, key=lambda s: (s[0], sorted(s[1]))
+        )
+        self.rules = [
+            (r.action, spec.members(r.src), spec.members(r.dst), *self.rule_packets(r))
+            for r in spec.rules
+        ]
         self.flows: dict[tuple[Sig, Sig], tuple[frozenset[int], frozenset[int]]] = {}
         for a in self.sigs:
             for b in self.sigs:
@@ -169,8 +177,10 @@ class Oracle:
                     plain |= sub_plain
                 else:
                     packets |= lit
-            self.services[name] = (frozenset(packets),
-                                   frozenset(packets) if svc.plaintext else frozenset(plain))
+            self.services[name] = (
+                frozenset(packets),
+                frozenset(packets) if svc.plaintext else frozenset(plain),
+            )
         return self.services[name]
 
     def rule_packets(self, rule: RuleSpec | AssertSpec) -> tuple[frozenset[int], frozenset[int]]:
@@ -183,8 +193,13 @@ class Oracle:
     def _addresses(self) -> set[int]:
         cidrs = [c for cls in self.spec.classes for c in cls.subnets]
         cidrs += [c for e in self.spec.externals for c in (*e.addresses, *e.excepts)]
-        out = {0, ADDRESS_MAX, int(IPNetwork("8.8.8.8").first),
-               int(IPNetwork("10.0.0.1").first), int(IPNetwork("203.0.113.200").first)}
+        out = {
+            0,
+            ADDRESS_MAX,
+            int(IPNetwork("8.8.8.8").first),
+            int(IPNetwork("10.0.0.1").first),
+            int(IPNetwork("203.0.113.200").first),
+        }
         for lo, hi in _intervals(cidrs):
             out |= {lo, hi, lo - 1, hi + 1, (lo + hi) // 2}
         return {a for a in out if 0 <= a <= ADDRESS_MAX}
@@ -193,13 +208,19 @@ class Oracle:
         for name, ivs in self.classes.items():
             if _inside(addr, ivs):
                 return "class", frozenset({name})
-        exts = frozenset(name for name, (addrs, excepts) in self.externals.items()
-                         if _inside(addr, addrs) and not _inside(addr, excepts))
+        exts = frozenset(
+            name
+            for name, (addrs, excepts) in self.externals.items()
+            if _inside(addr, addrs) and not _inside(addr, excepts)
+        )
         return ("external", exts) if exts else None
 
-    def _flow(self, a: Sig, b: Sig, rules: list[tuple[str, frozenset[str], frozenset[str],
-                                                        frozenset[int], frozenset[int]]]
-              ) -> tuple[frozenset[int], frozenset[int]]:
+    def _flow(
+        self,
+        a: Sig,
+        b: Sig,
+        rules: list[tuple[str, frozenset[str], frozenset[str], frozenset[int], frozenset[int]]],
+    ) -> tuple[frozenset[int], frozenset[int]]:
         if a == b or (a[0] == b[0] == "external"):
             return frozenset(), frozenset()
         allowed: set[int] = set()
@@ -222,8 +243,9 @@ class Oracle:
     def is_class(self, name: str) -> bool:
         return name in self.classes
 
-    def pairs(self, src: frozenset[str] | None, dst: frozenset[str]
-              ) -> Iterator[tuple[Sig, Sig, frozenset[int], frozenset[int]]]:
+    def pairs(
+        self, src: frozenset[str] | None, dst: frozenset[str]
+    ) -> Iterator[tuple[Sig, Sig, frozenset[int], frozenset[int]]]:
         """Signature pairs from `src` (None: anything) to `dst`, with their flow."""
         for a in self.sigs:
             if src is not None and not a[1] & src:
@@ -246,8 +268,9 @@ class Oracle:
                     queue.append(u)
         return dist
 
-    def shortest_paths(self, src: frozenset[str], dst: frozenset[str],
-                       without: frozenset[str]) -> list[list[str]]:
+    def shortest_paths(
+        self, src: frozenset[str], dst: frozenset[str], without: frozenset[str]
+    ) -> list[list[str]]:
         """Every shortest path from a member of src to a different member of dst."""
         best: int | None = None
         for s in src:
@@ -290,8 +313,9 @@ class Oracle:
             return not any(packets - scope for _, _, packets, _ in self.pairs(src, dst))
         if a.kind == "only":
             assert src is not None
-            return not any(packets and not sa[1] & src
-                           for sa, _, packets, _ in self.pairs(None, dst))
+            return not any(
+                packets and not sa[1] & src for sa, _, packets, _ in self.pairs(None, dst)
+            )
         if a.kind == "encrypted":
             return not any(plain for _, _, _, plain in self.pairs(src, dst))
         assert a.kind == "allowed" and src is not None
@@ -315,20 +339,31 @@ class Oracle:
         effective = self.flows[a, b][0]
         return tuple(i for i in range(len(self.rules)) if self.opens(i, a, b, effective))
 
-    def witnesses(self, src: str, dst: str
-                  ) -> Iterator[tuple[Sig, Sig, frozenset[int], frozenset[int]]]:
+    def witnesses(
+        self, src: str, dst: str
+    ) -> Iterator[tuple[Sig, Sig, frozenset[int], frozenset[int]]]:
         """Signature pairs standing for the member pair src -> dst, with their flow."""
-        return ((a, b, *self.flows[a, b]) for a in self.sigs if src in a[1]
-                for b in self.sigs if dst in b[1])
+        return (
+            (a, b, *self.flows[a, b])
+            for a in self.sigs
+            if src in a[1]
+            for b in self.sigs
+            if dst in b[1]
+        )
 
-    def opens(self, rule: int | None, a: Sig, b: Sig, packets: frozenset[int],
-              plaintext: bool = False) -> bool:
+    def opens(
+        self, rule: int | None, a: Sig, b: Sig, packets: frozenset[int], plaintext: bool = False
+    ) -> bool:
         """Whether allow number `rule` covers a -> b and opens some of `packets`."""
         if rule is None:
             return False
         action, src, dst, rule_packets, rule_plain = self.rules[rule]
-        return (action == "allow" and bool(a[1] & src) and bool(b[1] & dst)
-                and bool((rule_plain if plaintext else rule_packets) & packets))
+        return (
+            action == "allow"
+            and bool(a[1] & src)
+            and bool(b[1] & dst)
+            and bool((rule_plain if plaintext else rule_packets) & packets)
+        )
 
 
 def written_services(services: tuple[str, ...] | None) -> tuple[str, ...]:
@@ -346,8 +381,10 @@ def check_counterexample(oracle: Oracle, a: AssertSpec, got: AssertionResult) ->
     scope = oracle.rule_packets(a)[0]
     if a.kind == "unreachable":
         for h in hops:
-            assert any(oracle.opens(h.rule, sa, sb, packets)
-                       for sa, sb, packets, _ in oracle.witnesses(h.src, h.dst)), (a.text(), h)
+            assert any(
+                oracle.opens(h.rule, sa, sb, packets)
+                for sa, sb, packets, _ in oracle.witnesses(h.src, h.dst)
+            ), (a.text(), h)
             assert h.rule is not None
             assert h.services == written_services(spec.rules[h.rule].services), (a.text(), h)
         return
@@ -361,8 +398,10 @@ def check_counterexample(oracle: Oracle, a: AssertSpec, got: AssertionResult) ->
         return
     if a.kind == "only":
         assert src is not None and h.src not in src, (a.text(), h)
-        found = any(not sa[1] & src and oracle.opens(h.rule, sa, sb, packets)
-                    for sa, sb, packets, _ in oracle.witnesses(h.src, h.dst))
+        found = any(
+            not sa[1] & src and oracle.opens(h.rule, sa, sb, packets)
+            for sa, sb, packets, _ in oracle.witnesses(h.src, h.dst)
+        )
     else:
         assert src is None or h.src in src, (a.text(), h)
 
@@ -371,17 +410,17 @@ def check_counterexample(oracle: Oracle, a: AssertSpec, got: AssertionResult) ->
                 return packets & scope
             return packets - scope if a.kind == "limited" else plain
 
-        found = any(oracle.opens(h.rule, sa, sb, offending(packets, plain),
-                                 plaintext=a.kind == "encrypted")
-                    for sa, sb, packets, plain in oracle.witnesses(h.src, h.dst))
+        found = any(
+            oracle.opens(h.rule, sa, sb, offending(packets, plain), plaintext=a.kind == "encrypted")
+            for sa, sb, packets, plain in oracle.witnesses(h.src, h.dst)
+        )
     assert found, (a.text(), h)
     assert h.rule is not None
     assert h.services == written_services(spec.rules[h.rule].services), (a.text(), h)
 
 
 def endpoint_of(compiled: CompiledPolicy, addr: int) -> Endpoint | None:
-    found = [ep for ep in compiled.endpoints
-             if any(p.first <= addr <= p.last for p in ep.prefixes)]
+    found = [ep for ep in compiled.endpoints if any(p.first <= addr <= p.last for p in ep.prefixes)]
     assert len(found) <= 1, f"address {addr} is in several endpoints: {found}"
     return found[0] if found else None
 
@@ -406,20 +445,26 @@ _DNS = ServiceSpec("dns", ("udp/53", "https"), plaintext=True)
 # internet overlaps vendor; a rule toward internet reaches vendor's addresses too.
 EX_OVERLAP = PolicySpec(
     (_WEB, _DB),
-    (ExternalSpec("internet", ("0.0.0.0/0",), ("203.0.113.128/25",)),
-     ExternalSpec("vendor", ("203.0.113.0/24",))),
+    (
+        ExternalSpec("internet", ("0.0.0.0/0",), ("203.0.113.128/25",)),
+        ExternalSpec("vendor", ("203.0.113.0/24",)),
+    ),
     (_HTTPS, _DNS),
-    (RuleSpec("allow", Sel(("web",)), Sel(("internet",)), ("https",)),
-     RuleSpec("deny", Sel(("internal",)), Sel(("vendor",)), ("dns",)),
-     RuleSpec("allow", Sel(("any",)), Sel(("tag:medical",)), ("dns",)),
-     RuleSpec("allow", Sel(("vendor",)), Sel(("web",)), ("https",))),
-    (AssertSpec("denied", Sel(("web",)), Sel(("vendor",))),
-     AssertSpec("unreachable", Sel(("vendor",)), Sel(("web",))),
-     AssertSpec("allowed", Sel(("web",)), Sel(("internet",)), ("https",)),
-     AssertSpec("only", Sel(("external", "web")), Sel(("db",))),
-     AssertSpec("only", Sel(("internal", "internet")), Sel(("web",))),
-     AssertSpec("only", Sel(("internal",)), Sel(("web",))),
-     AssertSpec("encrypted", None, Sel(("db",)))),
+    (
+        RuleSpec("allow", Sel(("web",)), Sel(("internet",)), ("https",)),
+        RuleSpec("deny", Sel(("internal",)), Sel(("vendor",)), ("dns",)),
+        RuleSpec("allow", Sel(("any",)), Sel(("tag:medical",)), ("dns",)),
+        RuleSpec("allow", Sel(("vendor",)), Sel(("web",)), ("https",)),
+    ),
+    (
+        AssertSpec("denied", Sel(("web",)), Sel(("vendor",))),
+        AssertSpec("unreachable", Sel(("vendor",)), Sel(("web",))),
+        AssertSpec("allowed", Sel(("web",)), Sel(("internet",)), ("https",)),
+        AssertSpec("only", Sel(("external", "web")), Sel(("db",))),
+        AssertSpec("only", Sel(("internal", "internet")), Sel(("web",))),
+        AssertSpec("only", Sel(("internal",)), Sel(("web",))),
+        AssertSpec("encrypted", None, Sel(("db",))),
+    ),
 )
 
 
@@ -430,19 +475,23 @@ EX_CHAIN = PolicySpec(
     (_WEB, _DB, _PACS),
     (ExternalSpec("internet", ("0.0.0.0/0",)),),
     (_HTTPS, _DNS),
-    (RuleSpec("allow", Sel(("web",)), Sel(("pacs",)), ("https",)),
-     RuleSpec("allow", Sel(("pacs",)), Sel(("db",)), ("dns",)),
-     RuleSpec("allow", Sel(("internet",)), Sel(("web",)), ("https",)),
-     RuleSpec("allow", Sel(("pacs",)), Sel(("internet",))),
-     RuleSpec("deny", Sel(("pacs",)), Sel(("internet",)), ("https",))),
-    (AssertSpec("unreachable", Sel(("web",)), Sel(("db",)), without=Sel(("pacs",))),
-     AssertSpec("unreachable", Sel(("web",)), Sel(("db",))),
-     AssertSpec("unreachable", Sel(("web", "db")), Sel(("db", "web"))),
-     AssertSpec("unreachable", Sel(("internet",)), Sel(("db",)), without=Sel(("web",))),
-     AssertSpec("unreachable", Sel(("internet",)), Sel(("db",)), accepted="known risk"),
-     AssertSpec("unreachable", Sel(("pacs",)), Sel(("web",))),
-     AssertSpec("limited", Sel(("pacs",)), Sel(("external",)), ("dns",)),
-     AssertSpec("encrypted", Sel(("pacs",)), Sel(("internal",)))),
+    (
+        RuleSpec("allow", Sel(("web",)), Sel(("pacs",)), ("https",)),
+        RuleSpec("allow", Sel(("pacs",)), Sel(("db",)), ("dns",)),
+        RuleSpec("allow", Sel(("internet",)), Sel(("web",)), ("https",)),
+        RuleSpec("allow", Sel(("pacs",)), Sel(("internet",))),
+        RuleSpec("deny", Sel(("pacs",)), Sel(("internet",)), ("https",)),
+    ),
+    (
+        AssertSpec("unreachable", Sel(("web",)), Sel(("db",)), without=Sel(("pacs",))),
+        AssertSpec("unreachable", Sel(("web",)), Sel(("db",))),
+        AssertSpec("unreachable", Sel(("web", "db")), Sel(("db", "web"))),
+        AssertSpec("unreachable", Sel(("internet",)), Sel(("db",)), without=Sel(("web",))),
+        AssertSpec("unreachable", Sel(("internet",)), Sel(("db",)), accepted="known risk"),
+        AssertSpec("unreachable", Sel(("pacs",)), Sel(("web",))),
+        AssertSpec("limited", Sel(("pacs",)), Sel(("external",)), ("dns",)),
+        AssertSpec("encrypted", Sel(("pacs",)), Sel(("internal",))),
+    ),
 )
 
 
@@ -529,7 +578,7 @@ def test_fewer_permissions_never_enlarge_flows(spec: PolicySpec, data: st.DataOb
         rules = spec.rules[:where] + (deny,) + spec.rules[where:]
     else:
         drop = data.draw(st.sampled_from(allows), label="removed allow")
-        rules = spec.rules[:drop] + spec.rules[drop + 1:]
+        rules = spec.rules[:drop] + spec.rules[drop + 1 :]
     smaller = spec.with_(rules=rules)
     before, after = compile_spec(spec), compile_spec(smaller)
     assert after.endpoints == before.endpoints
@@ -552,9 +601,16 @@ def test_fewer_permissions_never_enlarge_flows(spec: PolicySpec, data: st.DataOb
 
 
 def _hop_path(compiled: CompiledPolicy) -> list[tuple[str, str, list[tuple[str, str]]]]:
-    return sorted((a.text, a.status, [(h.src, h.dst) for h in a.counterexample or ()]
-                   if a.kind.value == "unreachable" else [])
-                  for a in compiled.assertions)
+    return sorted(
+        (
+            a.text,
+            a.status,
+            [(h.src, h.dst) for h in a.counterexample or ()]
+            if a.kind.value == "unreachable"
+            else [],
+        )
+        for a in compiled.assertions
+    )
 
 
 @SLOW_OK
@@ -599,17 +655,24 @@ def _rename(refs: tuple[str, ...] | None, old: str, new: str) -> tuple[str, ...]
 @given(policies(), st.data())
 def test_service_aliases_are_interchangeable(spec: PolicySpec, data: st.DataObject) -> None:
     target = data.draw(st.sampled_from(spec.services), label="aliased service")
-    alias = ServiceSpec(f"alias-{target.name}", _equivalent_items(target.items, data),
-                        target.plaintext)
+    alias = ServiceSpec(
+        f"alias-{target.name}", _equivalent_items(target.items, data), target.plaintext
+    )
     in_services = data.draw(st.booleans(), label="also inside other services")
     services = tuple(
         dataclasses.replace(s, items=_rename(s.items, target.name, alias.name) or ())
-        if in_services else s for s in spec.services) + (alias,)
-    rules = tuple(dataclasses.replace(r, services=_rename(r.services, target.name, alias.name))
-                  for r in spec.rules)
+        if in_services
+        else s
+        for s in spec.services
+    ) + (alias,)
+    rules = tuple(
+        dataclasses.replace(r, services=_rename(r.services, target.name, alias.name))
+        for r in spec.rules
+    )
     assertions = tuple(
         dataclasses.replace(a, services=_rename(a.services, target.name, alias.name))
-        for a in spec.assertions)
+        for a in spec.assertions
+    )
     aliased = spec.with_(services=services, rules=rules, assertions=assertions)
     before, after = compile_spec(spec), compile_spec(aliased)
     assert after.endpoints == before.endpoints
@@ -623,8 +686,13 @@ def test_service_aliases_are_interchangeable(spec: PolicySpec, data: st.DataObje
 
 
 @SLOW_OK
-@given(policies(kinds=("denied", "allowed", "only", "limited", "encrypted"),
-                min_assertions=1, max_assertions=6))
+@given(
+    policies(
+        kinds=("denied", "allowed", "only", "limited", "encrypted"),
+        min_assertions=1,
+        max_assertions=6,
+    )
+)
 @example(EX_OVERLAP)
 @example(EX_CHAIN)
 def test_direct_assertions_match_oracle(spec: PolicySpec) -> None:
@@ -656,9 +724,14 @@ def expected_lints(oracle: Oracle) -> dict[str, set[int]]:
     """
     rules = oracle.rules
     covered: dict[int, list[tuple[Sig, Sig]]] = {
-        i: [(a, b) for a in oracle.sigs for b in oracle.sigs
-            if a != b and not a[0] == b[0] == "external" and a[1] & src and b[1] & dst]
-        for i, (_, src, dst, _, _) in enumerate(rules)}
+        i: [
+            (a, b)
+            for a in oracle.sigs
+            for b in oracle.sigs
+            if a != b and not a[0] == b[0] == "external" and a[1] & src and b[1] & dst
+        ]
+        for i, (_, src, dst, _, _) in enumerate(rules)
+    }
     allows = [i for i, r in enumerate(rules) if r[0] == "allow" and covered[i]]
 
     def opened(i: int, a: Sig, b: Sig) -> bool:
@@ -666,18 +739,22 @@ def expected_lints(oracle: Oracle) -> dict[str, set[int]]:
         return bool(a[1] & src and b[1] & dst)
 
     def denied(a: Sig, b: Sig) -> frozenset[int]:
-        return frozenset().union(*(r[3] for i, r in enumerate(rules)
-                                   if r[0] == "deny" and opened(i, a, b)))
+        return frozenset().union(
+            *(r[3] for i, r in enumerate(rules) if r[0] == "deny" and opened(i, a, b))
+        )
 
     dead = {i for i in allows if all(rules[i][3] <= denied(a, b) for a, b in covered[i])}
     removed: set[int] = set()
     for i in sorted(set(allows) - dead, reverse=True):
-        if all(rules[i][3] <= frozenset().union(*(
-                rules[j][3] for j in allows if j != i and j not in removed and opened(j, a, b)))
-               for a, b in covered[i]):
+        if all(
+            rules[i][3]
+            <= frozenset().union(
+                *(rules[j][3] for j in allows if j != i and j not in removed and opened(j, a, b))
+            )
+            for a, b in covered[i]
+        ):
             removed.add(i)
-    return {"W101": dead, "W102": removed,
-            "W108": {i for i in range(len(rules)) if not covered[i]}}
+    return {"W101": dead, "W102": removed, "W108": {i for i in range(len(rules)) if not covered[i]}}
 
 
 @SLOW_OK

@@ -14,8 +14,9 @@ from zonewall.dsl.parser import parse_text
 from zonewall.dsl.printer import format_policy
 
 # Generating a policy draws a few hundred choices and each example parses it six times.
-SLOW_OK = settings(suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-                   max_examples=40)
+SLOW_OK = settings(
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large], max_examples=40
+)
 
 
 def comments(text: str) -> list[str]:

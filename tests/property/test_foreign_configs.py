@@ -35,19 +35,45 @@ BASE = (10 << 24) | (40 << 16)  # 10.40.0.0/24: the address space of the generat
 PORTS = 65536
 # Protocol names and numbers (IANA "Assigned Internet Protocol Numbers"), as each platform
 # spells them: iptables and nft read netbase names, IOS has its own keywords.
-NETBASE = {"tcp": 6, "udp": 17, "icmp": 1, "gre": 47, "ddp": 37, "idrp": 45, "encap": 98,
-           "esp": 50, "ipencap": 4, "sctp": 132}
-IOS_NAMES = {"tcp": 6, "udp": 17, "icmp": 1, "gre": 47, "esp": 50, "ahp": 51, "ipinip": 4,
-             "nos": 94, "pcp": 108, "pim": 103, "eigrp": 88}
+NETBASE = {
+    "tcp": 6,
+    "udp": 17,
+    "icmp": 1,
+    "gre": 47,
+    "ddp": 37,
+    "idrp": 45,
+    "encap": 98,
+    "esp": 50,
+    "ipencap": 4,
+    "sctp": 132,
+}
+IOS_NAMES = {
+    "tcp": 6,
+    "udp": 17,
+    "icmp": 1,
+    "gre": 47,
+    "esp": 50,
+    "ahp": 51,
+    "ipinip": 4,
+    "nos": 94,
+    "pcp": 108,
+    "pim": 103,
+    "eigrp": 88,
+}
 # ICMP type names (IANA "ICMP Type Numbers"): the iptables/nft spelling, the IOS spelling.
-ICMP_NAMES = {0: ("echo-reply", "echo-reply"), 3: ("destination-unreachable", "unreachable"),
-              4: ("source-quench", "source-quench"), 5: ("redirect", "redirect"),
-              8: ("echo-request", "echo"), 11: ("time-exceeded", "time-exceeded"),
-              12: ("parameter-problem", "parameter-problem"),
-              13: ("timestamp-request", "timestamp-request"),
-              14: ("timestamp-reply", "timestamp-reply"),
-              17: ("address-mask-request", "mask-request"),
-              18: ("address-mask-reply", "mask-reply")}
+ICMP_NAMES = {
+    0: ("echo-reply", "echo-reply"),
+    3: ("destination-unreachable", "unreachable"),
+    4: ("source-quench", "source-quench"),
+    5: ("redirect", "redirect"),
+    8: ("echo-request", "echo"),
+    11: ("time-exceeded", "time-exceeded"),
+    12: ("parameter-problem", "parameter-problem"),
+    13: ("timestamp-request", "timestamp-request"),
+    14: ("timestamp-reply", "timestamp-reply"),
+    17: ("address-mask-request", "mask-request"),
+    18: ("address-mask-reply", "mask-reply"),
+}
 
 
 @dataclass(frozen=True)
@@ -80,8 +106,9 @@ def in_ranges(value: int, ranges: tuple[tuple[int, int], ...] | None) -> bool:
     return ranges is None or any(lo <= value <= hi for lo, hi in ranges)
 
 
-def oracle_accepts(specs: list[Spec], src: int, dst: int, proto: int, port: int,
-                   sport: int) -> bool:
+def oracle_accepts(
+    specs: list[Spec], src: int, dst: int, proto: int, port: int, sport: int
+) -> bool:
     """First match over the rules, packet by packet; the list ends in an implicit drop."""
     for spec in specs:
         number = proto_number(spec)
@@ -89,8 +116,9 @@ def oracle_accepts(specs: list[Spec], src: int, dst: int, proto: int, port: int,
             continue
         if number is not None and number != proto:
             continue
-        if proto in (6, 17) and not (in_ranges(port, spec.dports)
-                                     and in_ranges(sport, spec.sports)):
+        if proto in (6, 17) and not (
+            in_ranges(port, spec.dports) and in_ranges(sport, spec.sports)
+        ):
             continue
         if spec.icmp is not None and spec.icmp != port:
             continue
@@ -99,6 +127,7 @@ def oracle_accepts(specs: list[Spec], src: int, dst: int, proto: int, port: int,
 
 
 # -- generation -------------------------------------------------------------------------------
+
 
 def prefixes() -> st.SearchStrategy[tuple[tuple[int, int], ...]]:
     def member(plen: int, offset: int) -> tuple[int, int]:
@@ -128,8 +157,9 @@ def specs(draw: st.DrawFn, names: dict[str, int]) -> Spec:
         by_number=draw(st.booleans()),
         dports=draw(st.one_of(st.none(), port_ranges(3))) if ported else None,
         sports=draw(st.one_of(st.none(), port_ranges(3))) if ported else None,
-        icmp=draw(st.one_of(st.none(), st.sampled_from(sorted(ICMP_NAMES)),
-                            st.integers(0, 255))) if proto == "icmp" else None,
+        icmp=draw(st.one_of(st.none(), st.sampled_from(sorted(ICMP_NAMES)), st.integers(0, 255)))
+        if proto == "icmp"
+        else None,
     )
 
 
@@ -138,6 +168,7 @@ def rule_lists(names: dict[str, int]) -> st.SearchStrategy[list[Spec]]:
 
 
 # -- writing ----------------------------------------------------------------------------------
+
 
 def dotted(addr: int) -> str:
     return ".".join(str(addr >> s & 255) for s in (24, 16, 8, 0))
@@ -190,8 +221,10 @@ def nft_text(rules: list[Spec]) -> str:
             items = [cidr(m) for m in members]
             if n % 2:  # every other rule: a named set, overlapping members merged by nft
                 name = f"s{n}{field[0]}"
-                sets.append(f"\tset {name} {{\n\t\ttype ipv4_addr\n\t\tflags interval\n"
-                            f"\t\tauto-merge\n\t\telements = {{ {', '.join(items)} }}\n\t}}")
+                sets.append(
+                    f"\tset {name} {{\n\t\ttype ipv4_addr\n\t\tflags interval\n"
+                    f"\t\tauto-merge\n\t\telements = {{ {', '.join(items)} }}\n\t}}"
+                )
                 words.append(f"ip {field} @{name}")
             else:
                 words.append(f"ip {field} {nft_set(items)}")
@@ -207,22 +240,28 @@ def nft_text(rules: list[Spec]) -> str:
             words.append(f"icmp type {spec.icmp if spec.by_number else name}")
         words.append("accept" if spec.accept else "drop")
         body.append("\t\t" + " ".join(words))
-    chain = ("\tchain fwd {\n\t\ttype filter hook forward priority filter; policy drop;\n"
-             + "\n".join(body) + "\n\t}")
+    chain = (
+        "\tchain fwd {\n\t\ttype filter hook forward priority filter; policy drop;\n"
+        + "\n".join(body)
+        + "\n\t}"
+    )
     return "table ip t {\n" + "\n".join([*sets, chain]) + "\n}\n"
 
 
-def ios_address(members: tuple[tuple[int, int], ...] | None, name: str,
-                groups: list[str]) -> str:
+def ios_address(members: tuple[tuple[int, int], ...] | None, name: str, groups: list[str]) -> str:
     if members is None:
         return "any"
     if len(members) == 1:
         net, plen = members[0]
-        return f"host {dotted(net)}" if plen == 32 else \
-            f"{dotted(net)} {dotted((1 << (32 - plen)) - 1)}"
+        return (
+            f"host {dotted(net)}"
+            if plen == 32
+            else f"{dotted(net)} {dotted((1 << (32 - plen)) - 1)}"
+        )
     lines = [f"object-group network {name}"]
-    lines += [f" host {dotted(net)}" if plen == 32 else f" {dotted(net)} /{plen}"
-              for net, plen in members]
+    lines += [
+        f" host {dotted(net)}" if plen == 32 else f" {dotted(net)} /{plen}" for net, plen in members
+    ]
     groups.append("\n".join(lines))
     return f"object-group {name}"
 
@@ -241,10 +280,11 @@ def ios_text(rules: list[Spec]) -> str:
         number = proto_number(spec)
         if spec.proto in ("tcp", "udp") and (spec.sports or spec.dports):
             # Several ranges: a service group, one member per source x destination range.
-            members = [f" {spec.proto}"
-                       + (f" source {s}" if s else "") + (f" {d}" if d else "")
-                       for s in (ios_ports(spec.sports) if spec.sports else [""])
-                       for d in (ios_ports(spec.dports) if spec.dports else [""])]
+            members = [
+                f" {spec.proto}" + (f" source {s}" if s else "") + (f" {d}" if d else "")
+                for s in (ios_ports(spec.sports) if spec.sports else [""])
+                for d in (ios_ports(spec.dports) if spec.dports else [""])
+            ]
             groups.append("\n".join([f"object-group service P{n}", *members]))
             entries.append(f" {action} object-group P{n} {src} {dst}")
             continue
@@ -259,6 +299,7 @@ def ios_text(rules: list[Spec]) -> str:
 
 
 # -- sampling and comparing -------------------------------------------------------------------
+
 
 def address_samples(rules: list[Spec]) -> list[int]:
     out = {BASE - 1, BASE, BASE + 255, BASE + 256}
@@ -311,23 +352,36 @@ def check(rules: list[Spec], platform: str) -> None:
                 want = [oracle_accepts(rules, s, d, proto, port, sp) for sp in sports]
                 where = f"{dotted(s)} -> {dotted(d)} proto {proto} port {port}"
                 assert (k in every) == all(want), f"from every source port: {where}"
-                assert any(k in got for got in some) == any(want), \
-                    f"from some source port: {where}"
+                assert any(k in got for got in some) == any(want), f"from some source port: {where}"
                 for sp, wanted in zip(sports, want, strict=True):
                     if sp in (0, 1023, 1024, PORTS - 1):
                         got = k in ev.accepted(cell, (state, sp, False))
                         assert got == wanted, f"{where} source port {sp}"
 
 
-SETTINGS = settings(max_examples=40, deadline=None,
-                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+SETTINGS = settings(
+    max_examples=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 
-NESTED = [Spec(True, None, ((BASE + 33, 32), (BASE + 64, 27), (BASE + 72, 29)), "tcp", False,
-               None, None, None)]
-LOW_SPORTS = [Spec(False, None, None, "tcp", False, None, ((0, 1023),), None),
-              Spec(True, None, None, "tcp", False, None, None, None)]
-NAMED = [Spec(True, None, None, name, False, None, None, None)
-         for name in ("ddp", "idrp", "encap")]
+NESTED = [
+    Spec(
+        True,
+        None,
+        ((BASE + 33, 32), (BASE + 64, 27), (BASE + 72, 29)),
+        "tcp",
+        False,
+        None,
+        None,
+        None,
+    )
+]
+LOW_SPORTS = [
+    Spec(False, None, None, "tcp", False, None, ((0, 1023),), None),
+    Spec(True, None, None, "tcp", False, None, None, None),
+]
+NAMED = [Spec(True, None, None, name, False, None, None, None) for name in ("ddp", "idrp", "encap")]
 
 
 @SETTINGS

@@ -30,22 +30,98 @@ ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = sorted(p.relative_to(ROOT).as_posix() for p in (ROOT / "examples").rglob("*.zw"))
 TOKEN = re.compile(r'"(?:[^"\\\n]|\\.)*+"|#[^\n]*|[A-Za-z0-9_./-]+|->|\s+|.', re.DOTALL)
 VOCABULARY = [
-    "allow", "deny", "class", "external", "service", "gateway", "include", "policy", "pool",
-    "assert", "unreachable", "only", "limited", "encrypted", "denied", "allowed", "except",
-    "without", "accepted", "log", "tags", "tag:x", "gateway:fw", "gateways", "any", "internal",
-    "serves", "platform", "cisco-ios", "nftables", "iptables", "object-groups", "subnet", "hosts",
-    "vlan", "0", "4095", "99999999999", "10.0.0.0/8", "0.0.0.0/0", "10.0.0.1/24", "999.1.1.1",
-    "tcp/0-65535", "udp/70000", "icmp/255", "icmp/13", "proto/0", "tcp", "ip", "{", "}", ",",
-    ":", ";", "->", "=", "-", '""', '"\\q"', '"\\u202e\\x1b[2J"', '"x', "#", "\n", "\t",
-    "Upper", "a" * 40,
+    "allow",
+    "deny",
+    "class",
+    "external",
+    "service",
+    "gateway",
+    "include",
+    "policy",
+    "pool",
+    "assert",
+    "unreachable",
+    "only",
+    "limited",
+    "encrypted",
+    "denied",
+    "allowed",
+    "except",
+    "without",
+    "accepted",
+    "log",
+    "tags",
+    "tag:x",
+    "gateway:fw",
+    "gateways",
+    "any",
+    "internal",
+    "serves",
+    "platform",
+    "cisco-ios",
+    "nftables",
+    "iptables",
+    "object-groups",
+    "subnet",
+    "hosts",
+    "vlan",
+    "0",
+    "4095",
+    "99999999999",
+    "10.0.0.0/8",
+    "0.0.0.0/0",
+    "10.0.0.1/24",
+    "999.1.1.1",
+    "tcp/0-65535",
+    "udp/70000",
+    "icmp/255",
+    "icmp/13",
+    "proto/0",
+    "tcp",
+    "ip",
+    "{",
+    "}",
+    ",",
+    ":",
+    ";",
+    "->",
+    "=",
+    "-",
+    '""',
+    '"\\q"',
+    '"\\u202e\\x1b[2J"',
+    '"x',
+    "#",
+    "\n",
+    "\t",
+    "Upper",
+    "a" * 40,
 ]
-ODD_BYTES = [b"\x00", b"\xff", b"\xc3", b"\r", b"\x1b", b"\xe2\x80\xae", b"\xef\xbb\xbf",
-             b"\n", b"\"", b"{", b"}", b"\\", b"#", b"-", b"/", b":", b","]
+ODD_BYTES = [
+    b"\x00",
+    b"\xff",
+    b"\xc3",
+    b"\r",
+    b"\x1b",
+    b"\xe2\x80\xae",
+    b"\xef\xbb\xbf",
+    b"\n",
+    b'"',
+    b"{",
+    b"}",
+    b"\\",
+    b"#",
+    b"-",
+    b"/",
+    b":",
+    b",",
+]
 SETTINGS = settings(suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
 
 def _through_everything(root: str, data: bytes) -> None:
     """`check` and, for a valid policy, `build`'s rendering and proofs, all in process."""
+
     def read(path: str) -> bytes:
         if path == root:
             return data
@@ -68,11 +144,11 @@ def byte_mutations(draw: st.DrawFn) -> tuple[str, bytes]:
         op = draw(st.sampled_from(["delete", "insert", "replace", "cut"]))
         odd = draw(st.sampled_from(ODD_BYTES) | st.binary(min_size=1, max_size=3))
         if op == "delete":
-            data = data[:i] + data[i + draw(st.integers(1, 8)):]
+            data = data[:i] + data[i + draw(st.integers(1, 8)) :]
         elif op == "insert":
             data = data[:i] + odd + data[i:]
         elif op == "replace":
-            data = data[:i] + odd + data[i + len(odd):]
+            data = data[:i] + odd + data[i + len(odd) :]
         else:
             data = data[:i]
     return path, data
@@ -94,7 +170,7 @@ def token_mutations(draw: st.DrawFn) -> tuple[str, bytes]:
             tokens[i], tokens[j] = tokens[j], tokens[i]
         else:
             word = draw(st.sampled_from(VOCABULARY) | st.sampled_from(tokens))
-            tokens[i: i + (op == "replace")] = [word, " "]
+            tokens[i : i + (op == "replace")] = [word, " "]
     return path, "".join(tokens).encode("utf-8")
 
 

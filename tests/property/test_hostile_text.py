@@ -70,18 +70,40 @@ gateway sw {{ platform cisco-ios uplink "Te1/1/1" stateless-replies accepted "{t
 INCLUDED = 'allow a -> b : https "{t}"\n'
 
 # Characters that have broken a terminal, a table, a document or a spreadsheet somewhere.
-NASTY = ("\x00\x01\x07\x08\t\x0b\x0c\r\x1b\x7f\x85\x9b\u061c\u200b\u200e\u200f\u2028\u2029"
-         "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\ufeff\ufffe\uffff\U000e0041"
-         "\"\\'`<>&;|*_~$#[](){}!=+-@%: /.")
-PIECES = ("<img src=x onerror=alert(1)>", "[x](https://evil.example)", "](", "&#0;", "&lt;",
-          "=cmd|' /C calc'!A0", "\x1b]0;pwned\x07\x1b[2J", "</script>", "<!--", "]]>", "\\n",
-          "-->", "{vlan}", "a\r", "| --- |", "\u202egnp.exe")
-hostile_text = st.lists(st.sampled_from(NASTY) | st.sampled_from(PIECES)
-                        | st.characters(exclude_categories=("Cs",), exclude_characters="\n"),
-                        min_size=1, max_size=12).map("".join)
+NASTY = (
+    "\x00\x01\x07\x08\t\x0b\x0c\r\x1b\x7f\x85\x9b\u061c\u200b\u200e\u200f\u2028\u2029"
+    "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\ufeff\ufffe\uffff\U000e0041"
+    "\"\\'`<>&;|*_~$#[](){}!=+-@%: /."
+)
+PIECES = (
+    "<img src=x onerror=alert(1)>",
+    "[x](https://evil.example)",
+    "](",
+    "&#0;",
+    "&lt;",
+    "=cmd|' /C calc'!A0",
+    "\x1b]0;pwned\x07\x1b[2J",
+    "</script>",
+    "<!--",
+    "]]>",
+    "\\n",
+    "-->",
+    "{vlan}",
+    "a\r",
+    "| --- |",
+    "\u202egnp.exe",
+)
+hostile_text = st.lists(
+    st.sampled_from(NASTY)
+    | st.sampled_from(PIECES)
+    | st.characters(exclude_categories=("Cs",), exclude_characters="\n"),
+    min_size=1,
+    max_size=12,
+).map("".join)
 # a file name: no "/" or NUL, not "." or "..", at most 255 bytes with ".zw"
 file_stem = hostile_text.map(lambda s: s.replace("/", "_").replace("\x00", "_")[:40]).filter(
-    lambda s: s not in ("", ".", "..") and len(s.encode()) < 200)
+    lambda s: s not in ("", ".", "..") and len(s.encode()) < 200
+)
 
 TERMINAL_OK = frozenset("\n\t\u200c\u200d")
 
@@ -92,14 +114,15 @@ def literal(text: str) -> str:
 
 def terminal_clean(text: str) -> bool:
     """No character a terminal would act on or hide: controls, format, separators."""
-    return not any(c not in TERMINAL_OK and unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp")
-                   for c in text)
+    return not any(
+        c not in TERMINAL_OK and unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp") for c in text
+    )
 
 
 @dataclass
 class Rendered:
     texts: dict[str, str]  # terminal text outputs
-    docs: dict[str, str]   # every other output
+    docs: dict[str, str]  # every other output
 
 
 def render_all_formats(tmp: Path, text: str, stem: str) -> Rendered:
@@ -128,14 +151,18 @@ def render_all_formats(tmp: Path, text: str, stem: str) -> Rendered:
         "build": render_build_summary(result, str(tmp / "out")),
     }
     docs = {
-        "json": to_json(report), "sarif": to_sarif(report, base=str(tmp)),
-        "junit": to_junit(report), "csv": render_matrix(conduits, "csv"),
+        "json": to_json(report),
+        "sarif": to_sarif(report, base=str(tmp)),
+        "junit": to_junit(report),
+        "csv": render_matrix(conduits, "csv"),
         "markdown": render_matrix(conduits, "markdown", source=path),
-        "diff-markdown": diff_markdown(d, old, new), "diff-json": diff_json(d, old, new, True),
-        "explain-json": explain_json(why), "matrix-html": render_matrix(conduits, "html",
-                                                                        source=path),
+        "diff-markdown": diff_markdown(d, old, new),
+        "diff-json": diff_json(d, old, new, True),
+        "explain-json": explain_json(why),
+        "matrix-html": render_matrix(conduits, "html", source=path),
         "html": render_html_report(report, conduits, report.assertions[0]),
-        "dot": render_dot(graph, path), "mermaid": render_mermaid(graph, path),
+        "dot": render_dot(graph, path),
+        "mermaid": render_mermaid(graph, path),
     }
     if shutil.which("dot"):
         docs["svg"] = render_svg(graph, path)
@@ -173,7 +200,7 @@ def html_tags(doc: str) -> Counter[str]:
 
 
 def xml_shape(doc: str) -> list[str]:
-    root = ET.fromstring(doc[doc.index("<svg"):] if "<svg" in doc[:400] else doc.encode())
+    root = ET.fromstring(doc[doc.index("<svg") :] if "<svg" in doc[:400] else doc.encode())
     return [el.tag for el in root.iter()]
 
 
@@ -198,14 +225,19 @@ def sarif_messages(log: dict) -> list[str]:  # type: ignore[type-arg]
         elif isinstance(node, list):
             for v in node:
                 walk(v)
+
     walk(log)
     return found
 
 
 def sarif_uris(log: dict) -> list[str]:  # type: ignore[type-arg]
-    return sorted({loc["physicalLocation"]["artifactLocation"]["uri"]
-                   for r in log["runs"][0]["results"]
-                   for loc in r["locations"] + r.get("relatedLocations", [])})
+    return sorted(
+        {
+            loc["physicalLocation"]["artifactLocation"]["uri"]
+            for r in log["runs"][0]["results"]
+            for loc in r["locations"] + r.get("relatedLocations", [])
+        }
+    )
 
 
 def check_document(name: str, doc: str, ref: str, text: str, stem: str) -> None:
@@ -223,8 +255,7 @@ def check_document(name: str, doc: str, ref: str, text: str, stem: str) -> None:
     if fmt == "sarif":
         log, ref_log = json.loads(doc), json.loads(ref)
         links = [re.findall(r"(?<!\\)\]\(([^)]*)\)", m) for m in sarif_messages(log)]
-        assert links == [re.findall(r"(?<!\\)\]\(([^)]*)\)", m)
-                         for m in sarif_messages(ref_log)]
+        assert links == [re.findall(r"(?<!\\)\]\(([^)]*)\)", m) for m in sarif_messages(ref_log)]
         assert all(t.isdigit() for ts in links for t in ts)  # only zonewall's own links
         uris = sarif_uris(log)
         assert all(re.fullmatch(r"[A-Za-z0-9._~!$&'()*+,;=:@/%-]+", u) for u in uris), uris
@@ -237,8 +268,11 @@ def check_document(name: str, doc: str, ref: str, text: str, stem: str) -> None:
     if fmt in ("csv", "file.csv"):
         rows, ref_rows = list(csv.reader(io.StringIO(doc))), list(csv.reader(io.StringIO(ref)))
         assert [len(r) for r in rows] == [len(r) for r in ref_rows], name
-        assert not any(cell.lstrip(" ").startswith(("=", "+", "-", "@", "\t", "\r"))
-                       for r in rows for cell in r), name
+        assert not any(
+            cell.lstrip(" ").startswith(("=", "+", "-", "@", "\t", "\r"))
+            for r in rows
+            for cell in r
+        ), name
     if fmt in ("markdown", "diff-markdown", "file.md"):
         assert [md_cells(x) for x in doc.split("\n")] == [md_cells(x) for x in ref.split("\n")]
         assert md_links(doc) == md_links(ref), name
@@ -250,11 +284,14 @@ def check_document(name: str, doc: str, ref: str, text: str, stem: str) -> None:
 
 
 @given(text=hostile_text, stem=file_stem)
-@example(text="\x1b]0;pwned\x07\x1b[2J \u202e [x](https://evil.example) <img src=x>",
-         stem="<img src=x onerror=alert(1)> [x](https:evil.example) |\r\x1b[2J")
+@example(
+    text="\x1b]0;pwned\x07\x1b[2J \u202e [x](https://evil.example) <img src=x>",
+    stem="<img src=x onerror=alert(1)> [x](https:evil.example) |\r\x1b[2J",
+)
 @example(text="=cmd|' /C calc'!A0\r+1", stem="=1+1")
-def test_hostile_text_in_every_slot_of_every_output(tmp_path_factory: object, text: str,
-                                                     stem: str) -> None:
+def test_hostile_text_in_every_slot_of_every_output(
+    tmp_path_factory: object, text: str, stem: str
+) -> None:
     root = tmp_path_factory.mktemp("hostile")  # type: ignore[attr-defined]
     # durability is not what this test is about: fsync is most of a build's time here
     with mock.patch("os.fsync"):

@@ -19,8 +19,12 @@ from zonewall import intervals as iv
 
 UNIVERSE = 64  # members 0..63: small enough to enumerate, large enough to overlap rarely
 
-raw = st.lists(st.tuples(st.integers(0, UNIVERSE - 1), st.integers(0, 12))
-               .map(lambda t: (t[0], min(t[0] + t[1], UNIVERSE - 1))), max_size=8)
+raw = st.lists(
+    st.tuples(st.integers(0, UNIVERSE - 1), st.integers(0, 12)).map(
+        lambda t: (t[0], min(t[0] + t[1], UNIVERSE - 1))
+    ),
+    max_size=8,
+)
 normal = raw.map(iv.normalise)
 
 
@@ -29,8 +33,11 @@ def members(ivs: tuple[tuple[int, int], ...] | list[tuple[int, int]]) -> set[int
 
 
 def is_normal(ivs: tuple[tuple[int, int], ...]) -> bool:
-    return (isinstance(ivs, tuple) and all(lo <= hi for lo, hi in ivs)
-            and all(a[1] + 1 < b[0] for a, b in itertools.pairwise(ivs)))
+    return (
+        isinstance(ivs, tuple)
+        and all(lo <= hi for lo, hi in ivs)
+        and all(a[1] + 1 < b[0] for a, b in itertools.pairwise(ivs))
+    )
 
 
 def from_members(ms: set[int]) -> tuple[tuple[int, int], ...]:
@@ -47,8 +54,7 @@ def from_members(ms: set[int]) -> tuple[tuple[int, int], ...]:
 @given(raw)
 @example([(5, 9), (0, 4)])  # adjacent, out of order: one interval
 @example([(3, 3), (3, 3)])
-def test_normalise_keeps_the_members_and_is_the_one_normal_form(ivs: list[tuple[int, int]]
-                                                               ) -> None:
+def test_normalise_keeps_the_members_and_is_the_one_normal_form(ivs: list[tuple[int, int]]) -> None:
     got = iv.normalise(ivs)
     assert is_normal(got)
     assert got == from_members(members(ivs))
@@ -57,20 +63,26 @@ def test_normalise_keeps_the_members_and_is_the_one_normal_form(ivs: list[tuple[
 
 @given(normal, normal)
 @example(((0, 3),), ((4, 7),))  # touching sets: the union is one interval
-def test_set_algebra_is_python_set_algebra(a: tuple[tuple[int, int], ...],
-                                          b: tuple[tuple[int, int], ...]) -> None:
+def test_set_algebra_is_python_set_algebra(
+    a: tuple[tuple[int, int], ...], b: tuple[tuple[int, int], ...]
+) -> None:
     sa, sb = members(a), members(b)
-    for got, want in ((iv.union(a, b), sa | sb), (iv.intersect(a, b), sa & sb),
-                      (iv.subtract(a, b), sa - sb), (iv.subtract(b, a), sb - sa),
-                      (iv.union_all([a, b, a]), sa | sb)):
+    for got, want in (
+        (iv.union(a, b), sa | sb),
+        (iv.intersect(a, b), sa & sb),
+        (iv.subtract(a, b), sa - sb),
+        (iv.subtract(b, a), sb - sa),
+        (iv.union_all([a, b, a]), sa | sb),
+    ):
         assert is_normal(got)
         assert got == from_members(want)
     assert iv.overlaps(a, b) == bool(sa & sb)
 
 
 @given(normal, st.integers(0, 8), st.integers(UNIVERSE - 8, UNIVERSE + 8))
-def test_complement_is_the_rest_of_the_bounds(a: tuple[tuple[int, int], ...], first: int,
-                                              last: int) -> None:
+def test_complement_is_the_rest_of_the_bounds(
+    a: tuple[tuple[int, int], ...], first: int, last: int
+) -> None:
     inside = iv.intersect(a, ((first, last),))
     got = iv.complement(inside, first, last)
     assert is_normal(got)
@@ -107,7 +119,10 @@ def test_cidr_cover_of_set_algebra_is_ipset(a: list[IPNetwork], b: list[IPNetwor
     sa, sb = _spans(a), _spans(b)
     ia, ib = IPSet(a), IPSet(b)
     assert [_net(f, p) for f, p in iv.cidr_cover(sa)] == cidr_merge(a)
-    for got, want in ((iv.union(sa, sb), ia | ib), (iv.intersect(sa, sb), ia & ib),
-                      (iv.subtract(sa, sb), ia - ib)):
+    for got, want in (
+        (iv.union(sa, sb), ia | ib),
+        (iv.intersect(sa, sb), ia & ib),
+        (iv.subtract(sa, sb), ia - ib),
+    ):
         assert [_net(f, p) for f, p in iv.cidr_cover(got)] == list(want.iter_cidrs())
     assert iv.overlaps(sa, sb) == bool(ia & ib)

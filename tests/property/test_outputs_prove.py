@@ -28,21 +28,29 @@ def checked(spec: PolicySpec, platform: str, second: str | None = None) -> Check
     names = sorted(spec.class_names)
     if second is not None and len(names) > 1:
         half = names[: len(names) // 2]
-        rest = names[len(names) // 2:]
-        gateways = (f'gateway gw {{ platform {platform} uplink "eth0" serves {", ".join(half)} }}\n'
-                    f'gateway gw2 {{ platform {second} uplink "eth1" interface "x{{vlan}}" '
-                    f'serves {", ".join(rest)} }}')
+        rest = names[len(names) // 2 :]
+        gateways = (
+            f'gateway gw {{ platform {platform} uplink "eth0" serves {", ".join(half)} }}\n'
+            f'gateway gw2 {{ platform {second} uplink "eth1" interface "x{{vlan}}" '
+            f"serves {', '.join(rest)} }}"
+        )
         text = spec.text().replace(GATEWAY, gateways)
     parsed = parse_text(text, "p.zw")
     result = compile_policy(parsed.policy)
     assume(result.compiled is not None and not any(d.is_error for d in result.diagnostics))
-    return CheckReport("p.zw", list(result.diagnostics), result.compiled.assertions,
-                       parsed.sources, result.compiled)
+    return CheckReport(
+        "p.zw",
+        list(result.diagnostics),
+        result.compiled.assertions,
+        parsed.sources,
+        result.compiled,
+    )
 
 
 @pytest.mark.parametrize("platform", PLATFORMS)
-@settings(suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
-          max_examples=40)
+@settings(
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much], max_examples=40
+)
 @given(spec=policies(max_assertions=0))
 def test_every_backend_output_validates(platform: str, spec: PolicySpec) -> None:
     report = checked(spec, platform)
@@ -56,24 +64,29 @@ def test_every_backend_output_validates(platform: str, spec: PolicySpec) -> None
         assert any(o.kind == "config" for o in outputs)
 
 
-@pytest.mark.parametrize(("first", "second"), [("iptables", "cisco-ios"),
-                                               ("nftables", "iptables"),
-                                               ("cisco-ios", "nftables")])
-@settings(suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
-          max_examples=25)
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [("iptables", "cisco-ios"), ("nftables", "iptables"), ("cisco-ios", "nftables")],
+)
+@settings(
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much], max_examples=25
+)
 @given(spec=policies(max_assertions=0))
-def test_two_gateways_of_different_platforms_validate(first: str, second: str,
-                                                      spec: PolicySpec) -> None:
+def test_two_gateways_of_different_platforms_validate(
+    first: str, second: str, spec: PolicySpec
+) -> None:
     report = checked(spec, first, second)
     outputs, diags = render_outputs(report)
     codes = {d.code for d in diags if d.is_error}
-    assert codes <= {"E401", "E402"}, [(d.code, d.message, d.notes) for d in diags
-                                       if d.is_error]
+    assert codes <= {"E401", "E402"}, [(d.code, d.message, d.notes) for d in diags if d.is_error]
 
 
 @pytest.mark.kernel
-@settings(suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
-          max_examples=3, deadline=None)
+@settings(
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+    max_examples=3,
+    deadline=None,
+)
 @given(spec=policies(max_assertions=0))
 def test_a_sample_runs_through_the_lab(spec: PolicySpec) -> None:
     if os.geteuid() != 0:
@@ -85,5 +98,6 @@ def test_a_sample_runs_through_the_lab(spec: PolicySpec) -> None:
     report = checked(spec, "iptables")
     assert report.compiled is not None
     lab = run_lab(report.compiled)
-    assert not lab.failures, [(p.src, p.dst, p.service(), p.expected, p.observed)
-                              for p in lab.failures]
+    assert not lab.failures, [
+        (p.src, p.dst, p.service(), p.expected, p.observed) for p in lab.failures
+    ]

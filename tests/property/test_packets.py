@@ -77,9 +77,14 @@ def test_construction_is_canonical(t: tuple[int, list[tuple[PacketSet, set[int]]
 @given(triples())
 def test_algebra_matches_python_sets(t: tuple[int, list[tuple[PacketSet, set[int]]]]) -> None:
     base, [(a, sa), (b, sb), (c, sc)] = t
-    for got, want in ((a | b, sa | sb), (a - b, sa - sb), (a & b, sa & sb),
-                      (PacketSet.union_all([a, b, c]), sa | sb | sc),
-                      ((a | b) - c, (sa | sb) - sc), (a & (b | c), sa & (sb | sc))):
+    for got, want in (
+        (a | b, sa | sb),
+        (a - b, sa - sb),
+        (a & b, sa & sb),
+        (PacketSet.union_all([a, b, c]), sa | sb | sc),
+        ((a | b) - c, (sa | sb) - sc),
+        (a & (b | c), sa & (sb | sc)),
+    ):
         assert is_normalised(got)
         assert got == from_set(want)
     assert a.issubset(b) == (sa <= sb)
@@ -110,10 +115,18 @@ def test_split_by_protocol_preserves_keys(ps: tuple[PacketSet, set[int]]) -> Non
         assert PacketSet.union_all(PacketSet.of(lo, hi) for lo, hi in pieces) == packets
 
 
-@pytest.mark.parametrize("intervals", [((0, 1), (2, 3)), ((0, 5), (3, 9)), ((4, 5), (0, 1)),
-                                       ((3, 2),), ((0, MAX_KEY + 1),), ((-1, 0),)],
-                         ids=["adjacent", "overlapping", "unsorted", "reversed", "too-big",
-                              "negative"])
+@pytest.mark.parametrize(
+    "intervals",
+    [
+        ((0, 1), (2, 3)),
+        ((0, 5), (3, 9)),
+        ((4, 5), (0, 1)),
+        ((3, 2),),
+        ((0, MAX_KEY + 1),),
+        ((-1, 0),),
+    ],
+    ids=["adjacent", "overlapping", "unsorted", "reversed", "too-big", "negative"],
+)
 def test_unnormalised_intervals_are_rejected(intervals: tuple[tuple[int, int], ...]) -> None:
     with pytest.raises(ValueError, match="not normalised"):
         PacketSet(intervals)
@@ -123,11 +136,21 @@ def test_unnormalised_intervals_are_rejected(intervals: tuple[tuple[int, int], .
 
 # The ICMP type names describe() may print (RFC 792 and the IANA registry), and the protocol
 # names, written here independently of zonewall.packets.
-ICMP_BY_NAME = {"echo-reply": 0, "destination-unreachable": 3, "source-quench": 4,
-                "redirect": 5, "echo-request": 8, "router-advertisement": 9,
-                "router-solicitation": 10, "time-exceeded": 11, "parameter-problem": 12,
-                "timestamp-request": 13, "timestamp-reply": 14, "address-mask-request": 17,
-                "address-mask-reply": 18}
+ICMP_BY_NAME = {
+    "echo-reply": 0,
+    "destination-unreachable": 3,
+    "source-quench": 4,
+    "redirect": 5,
+    "echo-request": 8,
+    "router-advertisement": 9,
+    "router-solicitation": 10,
+    "time-exceeded": 11,
+    "parameter-problem": 12,
+    "timestamp-request": 13,
+    "timestamp-reply": 14,
+    "address-mask-request": 17,
+    "address-mask-reply": 18,
+}
 PROTO_BY_NAME = {"icmp": 1, "tcp": 6, "udp": 17}
 
 
@@ -161,8 +184,9 @@ def read_description(text: str) -> PacketSet:
 def _points() -> st.SearchStrategy[int]:
     proto = st.sampled_from((0, 1, 2, 5, 6, 7, 16, 17, 18, 100, 254, 255))
     port = st.sampled_from((0, 1, 3, 4, 5, 8, 18, 19, 255, 256, 443, PORT_SPAN - 1))
-    return st.one_of(st.builds(lambda p, q: p * PORT_SPAN + q, proto, port),
-                     st.integers(0, MAX_KEY))
+    return st.one_of(
+        st.builds(lambda p, q: p * PORT_SPAN + q, proto, port), st.integers(0, MAX_KEY)
+    )
 
 
 @given(st.lists(st.tuples(_points(), _points()), max_size=6))
@@ -171,24 +195,45 @@ def test_describe_reads_back_as_exactly_the_set(pairs: list[tuple[int, int]]) ->
     assert read_description(packets.describe()) == packets
 
 
-@pytest.mark.parametrize(("packets", "text"), [
-    (PacketSet.of(2 * PORT_SPAN, 6 * PORT_SPAN - 1), "proto/2-5"),
-    (PacketSet.of(7 * PORT_SPAN, 17 * PORT_SPAN - 1), "proto/7-16"),
-    (PacketSet.of(18 * PORT_SPAN, MAX_KEY), "proto/18-255"),
-    (PacketSet.of(6 * PORT_SPAN, 9 * PORT_SPAN - 1), "tcp, proto/7-8"),
-    (PacketSet.of(PORT_SPAN + 4, PORT_SPAN + 4), "icmp/source-quench"),
-    (PacketSet.of(PORT_SPAN + 3, PORT_SPAN + 5), "icmp/3-5"),
-    (PacketSet.of(PORT_SPAN + 8, PORT_SPAN + 8) | PacketSet.of(PORT_SPAN, PORT_SPAN),
-     "icmp/echo-reply, icmp/echo-request"),
-    (PacketSet.of(PORT_SPAN + 19, PORT_SPAN + 19), "icmp/19"),
-    (PacketSet.of(2 * PORT_SPAN, 5 * PORT_SPAN + 100), "proto/2-4, proto/5:0-100"),
-    (PacketSet.of(PORT_SPAN + 8, 3 * PORT_SPAN - 1), "icmp/8-65535, proto/2"),
-    (PacketSet.of(6 * PORT_SPAN + 22, 6 * PORT_SPAN + 22) | PacketSet.of(
-        17 * PORT_SPAN + 53, 17 * PORT_SPAN + 54), "tcp/22, udp/53-54"),
-    (PacketSet.everything(), "ip"),
-    (PacketSet(), ""),
-], ids=["run", "run-between-names", "run-to-the-top", "name-then-run", "icmp-name",
-        "icmp-range", "icmp-two", "icmp-unnamed", "partial-tail", "partial-head", "ports",
-        "ip", "nothing"])
+@pytest.mark.parametrize(
+    ("packets", "text"),
+    [
+        (PacketSet.of(2 * PORT_SPAN, 6 * PORT_SPAN - 1), "proto/2-5"),
+        (PacketSet.of(7 * PORT_SPAN, 17 * PORT_SPAN - 1), "proto/7-16"),
+        (PacketSet.of(18 * PORT_SPAN, MAX_KEY), "proto/18-255"),
+        (PacketSet.of(6 * PORT_SPAN, 9 * PORT_SPAN - 1), "tcp, proto/7-8"),
+        (PacketSet.of(PORT_SPAN + 4, PORT_SPAN + 4), "icmp/source-quench"),
+        (PacketSet.of(PORT_SPAN + 3, PORT_SPAN + 5), "icmp/3-5"),
+        (
+            PacketSet.of(PORT_SPAN + 8, PORT_SPAN + 8) | PacketSet.of(PORT_SPAN, PORT_SPAN),
+            "icmp/echo-reply, icmp/echo-request",
+        ),
+        (PacketSet.of(PORT_SPAN + 19, PORT_SPAN + 19), "icmp/19"),
+        (PacketSet.of(2 * PORT_SPAN, 5 * PORT_SPAN + 100), "proto/2-4, proto/5:0-100"),
+        (PacketSet.of(PORT_SPAN + 8, 3 * PORT_SPAN - 1), "icmp/8-65535, proto/2"),
+        (
+            PacketSet.of(6 * PORT_SPAN + 22, 6 * PORT_SPAN + 22)
+            | PacketSet.of(17 * PORT_SPAN + 53, 17 * PORT_SPAN + 54),
+            "tcp/22, udp/53-54",
+        ),
+        (PacketSet.everything(), "ip"),
+        (PacketSet(), ""),
+    ],
+    ids=[
+        "run",
+        "run-between-names",
+        "run-to-the-top",
+        "name-then-run",
+        "icmp-name",
+        "icmp-range",
+        "icmp-two",
+        "icmp-unnamed",
+        "partial-tail",
+        "partial-head",
+        "ports",
+        "ip",
+        "nothing",
+    ],
+)
 def test_describe_texts(packets: PacketSet, text: str) -> None:
     assert packets.describe() == text

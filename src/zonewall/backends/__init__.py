@@ -15,8 +15,8 @@ __all__ = ["BACKENDS", "get_backend"]
 
 # platform name (as written after `platform` in a gateway) -> "module:class"
 BACKENDS: dict[str, str] = {
-    "iptables":  "zonewall.backends.iptables:IptablesBackend",
-    "nftables":  "zonewall.backends.nftables:NftablesBackend",
+    "iptables": "zonewall.backends.iptables:IptablesBackend",
+    "nftables": "zonewall.backends.nftables:NftablesBackend",
     "cisco-ios": "zonewall.backends.cisco_ios.backend:CiscoIosBackend",
 }
 

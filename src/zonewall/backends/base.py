@@ -143,8 +143,9 @@ def gateway_address(net: IPNetwork) -> IPAddress:
     return net[0] if net.prefixlen >= 31 else net[1]
 
 
-def slices(flow: Flow | GatewayFlow, rules: Mapping[int, ResolvedRule]
-           ) -> list[tuple[ResolvedRule, PacketSet]]:
+def slices(
+    flow: Flow | GatewayFlow, rules: Mapping[int, ResolvedRule]
+) -> list[tuple[ResolvedRule, PacketSet]]:
     """Split a flow's packets among the allows that open them, first statement first."""
     if len(flow.rules) == 1:
         # Most flows: one allow opens all of it (a flow's packets lie within its openers').
@@ -183,7 +184,9 @@ def gateway_view(policy: CompiledPolicy, gateway: str) -> GatewayView:
     me = self_endpoint(gateway)
     to_self = tuple(
         (eps[f.src], tuple(Permit(eps[f.src], me, part, rule) for rule, part in slices(f, rules)))
-        for f in policy.gateway_flows if f.gateway == gateway)
+        for f in policy.gateway_flows
+        if f.gateway == gateway
+    )
     id_of = {c.name: e for e, c in class_by_ep.items()}
     transit = [p for c in policy.classes if c.gateway != gateway for p in c.prefixes]
     relay_eps, relayed = _relayed(policy, served_ids, len(eps))
@@ -191,8 +194,8 @@ def gateway_view(policy: CompiledPolicy, gateway: str) -> GatewayView:
         plan=plan,
         served=served,
         outbound=tuple((c, tuple(outbound[id_of[c.name]])) for c in served),
-        inbound=tuple((eps[e], tuple(inbound[e])) for e in sorted(inbound)) + tuple(
-            (ep, tuple(p for p in relayed if p.src is ep)) for ep in relay_eps),
+        inbound=tuple((eps[e], tuple(inbound[e])) for e in sorted(inbound))
+        + tuple((ep, tuple(p for p in relayed if p.src is ep)) for ep in relay_eps),
         transit=tuple(cidr_merge(transit)),
         served_prefixes=tuple(cidr_merge([p for c in served for p in c.prefixes])),
         class_by_endpoint=class_by_ep,
@@ -214,8 +217,9 @@ def relay_endpoint(gateway: str, source: IPNetwork, eid: int) -> Endpoint:
     return Endpoint(eid, "relay", f"{gateway}.relay", (source,))
 
 
-def _relayed(policy: CompiledPolicy, served_ids: set[int], first_id: int
-             ) -> tuple[tuple[Endpoint, ...], tuple[Permit, ...]]:
+def _relayed(
+    policy: CompiledPolicy, served_ids: set[int], first_id: int
+) -> tuple[tuple[Endpoint, ...], tuple[Permit, ...]]:
     """The relays whose DHCP reaches a class served here, and their permits: udp/67 from the
     relay's source to the server's class, named after the `dhcp-relay` statement."""
     flows = [f for f in policy.relay_flows if f.dst in served_ids]
@@ -224,12 +228,21 @@ def _relayed(policy: CompiledPolicy, served_ids: set[int], first_id: int
     for f in flows:
         ep = by_gateway.get(f.gateway)
         if ep is None:
-            ep = by_gateway[f.gateway] = relay_endpoint(f.gateway, f.source,
-                                                        first_id + len(by_gateway))
-        rule = ResolvedRule(-1 - len(permits), "allow", (ep.name,),
-                            (policy.endpoints[f.dst].name,), ("udp/67",), f.packets,
-                            PacketSet(), f"DHCP relayed by {f.gateway} from {f.source.ip}",
-                            False, f.span)
+            ep = by_gateway[f.gateway] = relay_endpoint(
+                f.gateway, f.source, first_id + len(by_gateway)
+            )
+        rule = ResolvedRule(
+            -1 - len(permits),
+            "allow",
+            (ep.name,),
+            (policy.endpoints[f.dst].name,),
+            ("udp/67",),
+            f.packets,
+            PacketSet(),
+            f"DHCP relayed by {f.gateway} from {f.source.ip}",
+            False,
+            f.span,
+        )
         permits.append(Permit(ep, policy.endpoints[f.dst], f.packets, rule))
     return tuple(by_gateway.values()), tuple(permits)
 
@@ -273,18 +286,20 @@ def rule_ref(rule: ResolvedRule) -> str:
     return f"{rule.span.file}:{rule.span.line}"
 
 
-def policy_lines(policy: CompiledPolicy, clean: Callable[[str, int], str] = comment_line,
-                 sha256: bool = True) -> tuple[str, ...]:
+def policy_lines(
+    policy: CompiledPolicy, clean: Callable[[str, int], str] = comment_line, sha256: bool = True
+) -> tuple[str, ...]:
     """Header lines naming each policy file with its sha256, as `manifest.json` lists them and
     as `sha256sum FILE` prints them, so an auditor can check a config against its sources.
     `clean` makes a path safe for the output's comment lines (IOS: `ios_text`).  Without
     `sha256` (Cisco files, whose every byte but remarks must stay when only a comment of the
     policy changes) the line names the file and points at `manifest.json` for its hash."""
     if not sha256:
-        return tuple(f"policy: {clean(f.path, 200)}  (its sha256: manifest.json)"
-                     for f in policy.policy.files)
-    return tuple(f"policy: {clean(f.path, 200)}  sha256: {f.sha256}"
-                 for f in policy.policy.files)
+        return tuple(
+            f"policy: {clean(f.path, 200)}  (its sha256: manifest.json)"
+            for f in policy.policy.files
+        )
+    return tuple(f"policy: {clean(f.path, 200)}  sha256: {f.sha256}" for f in policy.policy.files)
 
 
 # Free text in templates goes through its format's function (see `src/zonewall/text.py`).
@@ -307,15 +322,15 @@ def make_env() -> jinja2.Environment:
     return env
 
 
-def capability_errors(backend: Backend, policy: CompiledPolicy, view: GatewayView
-                      ) -> list[Diagnostic]:
+def capability_errors(
+    backend: Backend, policy: CompiledPolicy, view: GatewayView
+) -> list[Diagnostic]:
     """What the policy needs of this gateway and its platform cannot express: the checks every
     backend shares (traffic to the gateway itself), then the backend's own `check`."""
     return [*_shared_errors(backend, policy, view), *backend.check(policy, view)]
 
 
-def lower_gateway(backend: Backend, policy: CompiledPolicy, view: GatewayView
-                  ) -> Lowered[Any]:
+def lower_gateway(backend: Backend, policy: CompiledPolicy, view: GatewayView) -> Lowered[Any]:
     """Capability checks, then the lowering: every diagnostic of one gateway, in that order,
     and its model when none is an error.  The shared checks concern the policy and leave the
     lowering sound, so it runs after them too (all of a gateway's errors are reported at
@@ -332,8 +347,7 @@ def lower_gateway(backend: Backend, policy: CompiledPolicy, view: GatewayView
     return Lowered(lowered.model, diagnostics)
 
 
-def _shared_errors(backend: Backend, policy: CompiledPolicy, view: GatewayView
-                   ) -> list[Diagnostic]:
+def _shared_errors(backend: Backend, policy: CompiledPolicy, view: GatewayView) -> list[Diagnostic]:
     out: list[Diagnostic] = []
     if Feature.GATEWAY_PLANE not in backend.supports:
         out.extend(_gateway_plane_errors(backend.name, policy, view.plan.name))
@@ -356,31 +370,39 @@ def _transit_gateway_errors(policy: CompiledPolicy, gateway: str) -> list[Diagno
         for index in f.rules:
             if (index, src) not in seen:
                 seen.add((index, src))
-                out.append(Diagnostic(
-                    Severity.ERROR, "E223", f"class '{src}' is served by gateway '{gateway}', "
-                    f"which does not forward traffic to gateway '{f.gateway}' itself (only flows "
-                    "between classes and externals cross a gateway): this allow could not be "
-                    f"honoured; manage '{f.gateway}' from a class it serves, or from an external "
-                    "that reaches its uplink (an out-of-band management network)",
-                    policy.rules[index].span))
+                out.append(
+                    Diagnostic(
+                        Severity.ERROR,
+                        "E223",
+                        f"class '{src}' is served by gateway '{gateway}', "
+                        f"which does not forward traffic to gateway '{f.gateway}' itself "
+                        "(only flows between classes and externals cross a gateway): this "
+                        f"allow could not be honoured; manage '{f.gateway}' from a class it "
+                        "serves, or from an external that reaches its uplink (an out-of-band "
+                        "management network)",
+                        policy.rules[index].span,
+                    )
+                )
     return out
 
 
-def _gateway_plane_errors(platform: str, policy: CompiledPolicy, gateway: str
-                          ) -> list[Diagnostic]:
+def _gateway_plane_errors(platform: str, policy: CompiledPolicy, gateway: str) -> list[Diagnostic]:
     """Fail closed: a statement about traffic to this gateway itself (an allow, a deny or an
     assertion whose destination names it) is an error where the platform cannot filter it."""
     spans = [r.span for r in policy.rules if gateway in r.gateways]
     spans += [a.span for a in policy.policy.assertions if _names_gateway(a.dst, gateway)]
-    message = (f"platform '{platform}' cannot yet filter traffic to the gateway itself: "
-               f"'{gateway}' would not enforce this statement on its own addresses")
+    message = (
+        f"platform '{platform}' cannot yet filter traffic to the gateway itself: "
+        f"'{gateway}' would not enforce this statement on its own addresses"
+    )
     return [Diagnostic(Severity.ERROR, "E401", message, span) for span in spans]
 
 
 def _names_gateway(sel: Selector, gateway: str) -> bool:
     def hit(terms: tuple[SelTerm, ...]) -> bool:
-        return any(t.kind == "gateways" or (t.kind == "gateway" and t.value == gateway)
-                   for t in terms)
+        return any(
+            t.kind == "gateways" or (t.kind == "gateway" and t.value == gateway) for t in terms
+        )
 
     return hit(sel.include) and not hit(sel.exclude)
 

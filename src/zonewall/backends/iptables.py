@@ -176,8 +176,16 @@ def _permit_matches(packets: PacketSet) -> tuple[bool, tuple[tuple[str, ...], ..
 
 class IptablesBackend(Backend):
     name = "iptables"
-    supports = frozenset({Feature.STATEFUL, Feature.PORT_RANGES, Feature.ICMP_TYPES,
-                          Feature.ANY_PROTOCOL, Feature.LOGGING, Feature.GATEWAY_PLANE})
+    supports = frozenset(
+        {
+            Feature.STATEFUL,
+            Feature.PORT_RANGES,
+            Feature.ICMP_TYPES,
+            Feature.ANY_PROTOCOL,
+            Feature.LOGGING,
+            Feature.GATEWAY_PLANE,
+        }
+    )
     suffix = ".rules"
     suffix6 = ".rules6"
 
@@ -191,8 +199,13 @@ class IptablesBackend(Backend):
         for cls, permits in view.outbound:
             out_chain = names.chain("o", cls.name)
             for prefix in cls.prefixes:
-                main.append(IptRule((f"-i {cls.interface}", f"-s {prefix}"), out_chain,
-                                    iptables_comment(f"from class {cls.name}", COMMENT_MAX)))
+                main.append(
+                    IptRule(
+                        (f"-i {cls.interface}", f"-s {prefix}"),
+                        out_chain,
+                        iptables_comment(f"from class {cls.name}", COMMENT_MAX),
+                    )
+                )
             chains.extend(self._dispatch(out_chain, cls.name, permits, view, names))
         if view.plan.uplink is not None:
             main.append(IptRule((f"-i {view.plan.uplink}",), "zw-uplink"))
@@ -202,51 +215,68 @@ class IptablesBackend(Backend):
         path = PurePosixPath(f"{view.plan.name}{self.suffix}")
         path6 = PurePosixPath(f"{view.plan.name}{self.suffix6}")
         closed = (IptRule(LOG_LIMIT, f'LOG --log-prefix "{CLOSED} "'), _DROP)
-        return Lowered(IptModel(
-            path=path,
-            header=self._header(policy, view, path, 4),
-            forward=_scope(view, MAIN),
-            chains=(IptChain(MAIN, tuple(main)), *chains),
-            path6=path6,
-            header6=self._header(policy, view, path6, 6),
-            forward6=_scope(view, CLOSED),
-            chains6=(IptChain(CLOSED, closed),),
-        ))
+        return Lowered(
+            IptModel(
+                path=path,
+                header=self._header(policy, view, path, 4),
+                forward=_scope(view, MAIN),
+                chains=(IptChain(MAIN, tuple(main)), *chains),
+                path6=path6,
+                header6=self._header(policy, view, path6, 6),
+                forward6=_scope(view, CLOSED),
+                chains6=(IptChain(CLOSED, closed),),
+            )
+        )
 
-    def _header(self, policy: CompiledPolicy, view: GatewayView, path: PurePosixPath,
-                family: int) -> tuple[str, ...]:
+    def _header(
+        self, policy: CompiledPolicy, view: GatewayView, path: PurePosixPath, family: int
+    ) -> tuple[str, ...]:
         tool = "iptables" if family == 4 else "ip6tables"
         # IPv4: FORWARD's and INPUT's jumps into zonewall; IPv6: FORWARD's only (INPUT is left
         # alone so that Neighbour Discovery with the box keeps working)
         jumps = [("FORWARD", ENTRY)] + ([("INPUT", INPUT_ENTRY)] if family == 4 else [])
         jumped = " and ".join(f"{b}'s jump to {e}" for b, e in jumps)
-        what = ("IPv4 filter table" if family == 4 else
-                "IPv6 filter table: closes IPv6 forwarding on zonewall's interfaces")
+        what = (
+            "IPv4 filter table"
+            if family == 4
+            else "IPv6 filter table: closes IPv6 forwarding on zonewall's interfaces"
+        )
         if family == 4:
-            scope = (f"scope: {ENTRY} decides every packet entering on a served class's "
-                     "interface or the uplink, or leaving on a served class's interface, and "
-                     "drops what the policy does not permit; other packets RETURN to the "
-                     f"box's own FORWARD rules. {INPUT_ENTRY} decides every packet to the box "
-                     "itself entering on those interfaces: it accepts only the policy's "
-                     "'gateway:' flows (manage the box through them or another interface); "
-                     "packets to it on other interfaces RETURN to the box's own INPUT rules")
-            needs = (f"needs: net.ipv4.ip_forward=1; load {path.stem}{self.suffix6} too "
-                     "(IPv6 closed); OUTPUT and the policies of FORWARD and INPUT are not "
-                     "touched")
+            scope = (
+                f"scope: {ENTRY} decides every packet entering on a served class's "
+                "interface or the uplink, or leaving on a served class's interface, and "
+                "drops what the policy does not permit; other packets RETURN to the "
+                f"box's own FORWARD rules. {INPUT_ENTRY} decides every packet to the box "
+                "itself entering on those interfaces: it accepts only the policy's "
+                "'gateway:' flows (manage the box through them or another interface); "
+                "packets to it on other interfaces RETURN to the box's own INPUT rules"
+            )
+            needs = (
+                f"needs: net.ipv4.ip_forward=1; load {path.stem}{self.suffix6} too "
+                "(IPv6 closed); OUTPUT and the policies of FORWARD and INPUT are not "
+                "touched"
+            )
         else:
-            scope = (f"scope: {ENTRY} log-drops every forwarded IPv6 packet entering on a "
-                     "served class's interface or the uplink, or leaving on a served class's "
-                     "interface; other packets RETURN to the box's own FORWARD rules")
-            needs = ("needs: nothing; INPUT and OUTPUT are not touched, so Neighbour "
-                     "Discovery with the box keeps working")
+            scope = (
+                f"scope: {ENTRY} log-drops every forwarded IPv6 packet entering on a "
+                "served class's interface or the uplink, or leaving on a served class's "
+                "interface; other packets RETURN to the box's own FORWARD rules"
+            )
+            needs = (
+                "needs: nothing; INPUT and OUTPUT are not touched, so Neighbour "
+                "Discovery with the box keeps working"
+            )
         return (
             f"zonewall {__version__}  backend: iptables ({tool}-restore --noflush, {what}, "
             "zonewall's chains only)  -- DO NOT EDIT",
             *policy_lines(policy),
             f"gateway: {view.plan.name}  uplink: {comment_line(view.plan.uplink or '-', 64)}",
             f"load with: {tool}-restore -w --noflush < {path} && "
-            + " && ".join(f"{{ {tool} -w -C {builtin} -j {entry} 2>/dev/null || {tool} -w -I "
-                          f"{builtin} 1 -j {entry}; }}" for builtin, entry in jumps),
+            + " && ".join(
+                f"{{ {tool} -w -C {builtin} -j {entry} 2>/dev/null || {tool} -w -I "
+                f"{builtin} 1 -j {entry}; }}"
+                for builtin, entry in jumps
+            ),
             f"(check first: {tool} -V, nf_tables or legacy; the rest adds {jumped} once, a "
             "reload keeps it)",
             scope,
@@ -257,8 +287,14 @@ class IptablesBackend(Backend):
             needs,
         )
 
-    def _dispatch(self, chain: str, src_label: str, permits: Iterable[Permit],
-                  view: GatewayView, names: _ChainNames) -> list[IptChain]:
+    def _dispatch(
+        self,
+        chain: str,
+        src_label: str,
+        permits: Iterable[Permit],
+        view: GatewayView,
+        names: _ChainNames,
+    ) -> list[IptChain]:
         """One chain dispatching by egress and destination to pair chains, plus those (the
         layout is `chains.destinations`)."""
         dispatch: list[IptRule] = []
@@ -272,15 +308,17 @@ class IptablesBackend(Backend):
             pairs.extend(subchains)
         return [IptChain(chain, tuple(dispatch) + _drop_tail(chain)), *pairs]
 
-    def _flow_rules(self, chain: str, permits: list[Permit],
-                    names: _ChainNames) -> tuple[tuple[IptRule, ...], list[IptChain]]:
+    def _flow_rules(
+        self, chain: str, permits: list[Permit], names: _ChainNames
+    ) -> tuple[tuple[IptRule, ...], list[IptChain]]:
         """The pair chain's rules, plus sub-chains for permits matched by negation."""
         rules: list[IptRule] = []
         subchains: list[IptChain] = []
         for n, p in enumerate(permits):
             why = f" {p.rule.why}" if p.rule.why else ""
             comment = iptables_comment(
-                f"{rule_ref(p.rule)} allow {p.src.name}->{p.dst.name}{why}", COMMENT_MAX)
+                f"{rule_ref(p.rule)} allow {p.src.name}->{p.dst.name}{why}", COMMENT_MAX
+            )
             negated, match_list = _permit_matches(p.packets)
             if negated:
                 # "-p 0" means every protocol, so a set holding protocol 0 is matched as
@@ -307,17 +345,26 @@ class IptablesBackend(Backend):
     def _uplink(self, view: GatewayView, names: _ChainNames) -> list[IptChain]:
         rules: list[IptRule] = []
         for prefix in view.served_prefixes:
-            rules.append(IptRule((f"-s {prefix}",), "zw-spoofed",
-                                 "source is a class served here: spoofed"))
+            rules.append(
+                IptRule((f"-s {prefix}",), "zw-spoofed", "source is a class served here: spoofed")
+            )
         for prefix in view.transit:
-            rules.append(IptRule((f"-s {prefix}",), "ACCEPT",
-                                 "class served by another gateway: filtered there"))
+            rules.append(
+                IptRule(
+                    (f"-s {prefix}",), "ACCEPT", "class served by another gateway: filtered there"
+                )
+            )
         chains: list[IptChain] = []
         for atom, permits in view.inbound:
             chain = names.chain("i", names.label(atom))
             for prefix in atom.prefixes:
-                rules.append(IptRule((f"-s {prefix}",), chain,
-                                     iptables_comment(f"from {uplink_source(atom)}", COMMENT_MAX)))
+                rules.append(
+                    IptRule(
+                        (f"-s {prefix}",),
+                        chain,
+                        iptables_comment(f"from {uplink_source(atom)}", COMMENT_MAX),
+                    )
+                )
             chains.extend(self._dispatch(chain, names.label(atom), permits, view, names))
         spoofed = IptChain("zw-spoofed", _drop_tail("zw-spoofed"))
         return [IptChain("zw-uplink", tuple(rules) + _drop_tail("zw-uplink")), spoofed, *chains]
@@ -336,11 +383,23 @@ class IptablesBackend(Backend):
         ]
         for cls in _dhcp_clients(view):
             for prefix in ("0.0.0.0/32", *map(str, cls.prefixes)):
-                rules.append(IptRule(
-                    (f"-i {cls.interface}", f"-s {prefix}", "-p udp", "-m udp --dport 67",
-                     "-m conntrack --ctstate NEW"), "ACCEPT",
-                    iptables_comment(f"DHCP from {cls.name} to a relay on the box: {cls.name} "
-                                     "may reach a DHCP server", COMMENT_MAX)))
+                rules.append(
+                    IptRule(
+                        (
+                            f"-i {cls.interface}",
+                            f"-s {prefix}",
+                            "-p udp",
+                            "-m udp --dport 67",
+                            "-m conntrack --ctstate NEW",
+                        ),
+                        "ACCEPT",
+                        iptables_comment(
+                            f"DHCP from {cls.name} to a relay on the box: {cls.name} "
+                            "may reach a DHCP server",
+                            COMMENT_MAX,
+                        ),
+                    )
+                )
         chains: list[IptChain] = []
         for src, permits in view.to_self:
             local = view.local(src)
@@ -349,22 +408,31 @@ class IptablesBackend(Backend):
                 continue
             chain = names.chain("s", names.label(src))
             for prefix in src.prefixes:
-                rules.append(IptRule((f"-i {ingress}", f"-s {prefix}"), chain,
-                                     iptables_comment(f"to the gateway itself from {src.name}",
-                                                      COMMENT_MAX)))
+                rules.append(
+                    IptRule(
+                        (f"-i {ingress}", f"-s {prefix}"),
+                        chain,
+                        iptables_comment(f"to the gateway itself from {src.name}", COMMENT_MAX),
+                    )
+                )
             flow_rules, subchains = self._flow_rules(chain, list(permits), names)
             chains.append(IptChain(chain, flow_rules))
             chains.extend(subchains)
-        return [IptChain(INPUT_ENTRY, tuple(entry)),
-                IptChain(SELF, tuple(rules) + _drop_tail(SELF)), *chains]
+        return [
+            IptChain(INPUT_ENTRY, tuple(entry)),
+            IptChain(SELF, tuple(rules) + _drop_tail(SELF)),
+            *chains,
+        ]
 
     def render(self, model: IptModel) -> dict[PurePosixPath, str]:
         template = make_env().get_template("iptables/rules.j2")
         return {
-            model.path: template.render(header=model.header, entry=ENTRY,
-                                        forward=model.forward, chains=model.chains),
-            model.path6: template.render(header=model.header6, entry=ENTRY,
-                                         forward=model.forward6, chains=model.chains6),
+            model.path: template.render(
+                header=model.header, entry=ENTRY, forward=model.forward, chains=model.chains
+            ),
+            model.path6: template.render(
+                header=model.header6, entry=ENTRY, forward=model.forward6, chains=model.chains6
+            ),
         }
 
     def rule_count(self, model: IptModel) -> int:
@@ -394,8 +462,11 @@ def _dhcp_clients(view: GatewayView) -> list[ResolvedClass]:
     broadcasts (from 0.0.0.0, to 255.255.255.255) must reach a DHCP relay on the box, as
     `ip helper-address` takes them in on IOS; the relayed exchange is the box's own (OUTPUT,
     and its replies ESTABLISHED)."""
-    return [cls for cls, permits in view.outbound
-            if any(p.dst.kind == "class" and DHCP_KEY in p.packets for p in permits)]
+    return [
+        cls
+        for cls, permits in view.outbound
+        if any(p.dst.kind == "class" and DHCP_KEY in p.packets for p in permits)
+    ]
 
 
 def _ingress(view: GatewayView) -> list[str]:

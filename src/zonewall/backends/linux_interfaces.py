@@ -46,8 +46,14 @@ from zonewall.backends.vlan_plan import PlanRow, gateway_address, plan_rows
 from zonewall.ir import CompiledPolicy, GatewayPlan
 from zonewall.text import comment_line
 
-__all__ = ["LINUX_PLATFORMS", "LinuxIfConfig", "LinuxVlanIf", "interface_configs",
-           "interface_model", "render_interface_config"]
+__all__ = [
+    "LINUX_PLATFORMS",
+    "LinuxIfConfig",
+    "LinuxVlanIf",
+    "interface_configs",
+    "interface_model",
+    "render_interface_config",
+]
 
 LINUX_PLATFORMS = ("iptables", "nftables")
 COMMENT_MAX = 200
@@ -98,8 +104,9 @@ def vlan_parent(ifname: str, vlan: int) -> str | None:
     return parent if _PLAIN_IFNAME.match(parent) else None
 
 
-def interface_model(policy: CompiledPolicy, plan: GatewayPlan,
-                    rows: tuple[PlanRow, ...]) -> LinuxIfConfig:
+def interface_model(
+    policy: CompiledPolicy, plan: GatewayPlan, rows: tuple[PlanRow, ...]
+) -> LinuxIfConfig:
     """The subinterfaces of one Linux gateway whose interface names give their parent
     (`missing_parent` is None).
 
@@ -119,10 +126,10 @@ def interface_model(policy: CompiledPolicy, plan: GatewayPlan,
         parent = vlan_parent(row.interface, row.vlan)
         if parent is None:
             raise AssertionError(f"{row.interface}: no parent (see missing_parent)")
-        what = f"class {row.cls}" + (f": {descriptions[row.cls]}"
-                                     if descriptions[row.cls] else "")
-        interfaces.append(LinuxVlanIf(row.cls, row.interface, parent, row.vlan,
-                                      _addresses(row), _comment(what)))
+        what = f"class {row.cls}" + (f": {descriptions[row.cls]}" if descriptions[row.cls] else "")
+        interfaces.append(
+            LinuxVlanIf(row.cls, row.interface, parent, row.vlan, _addresses(row), _comment(what))
+        )
     header = (
         f"zonewall {__version__}  backend: linux interface config (iproute2)  -- DO NOT EDIT",
         *policy_lines(policy),
@@ -167,13 +174,16 @@ def interface_configs(policy: CompiledPolicy) -> list[tuple[LinuxIfConfig, str]]
 def missing_parent(policy: CompiledPolicy, plan: GatewayPlan) -> str | None:
     """Why a Linux gateway gets no script (a class whose interface name does not give the
     parent its VLAN rides on; nothing is guessed), or None when it gets one."""
-    for c in sorted((c for c in policy.classes if c.gateway == plan.name),
-                    key=lambda c: (c.vlan, c.name)):
+    for c in sorted(
+        (c for c in policy.classes if c.gateway == plan.name), key=lambda c: (c.vlan, c.name)
+    ):
         if vlan_parent(c.interface, c.vlan) is None:
-            return (f"no {plan.name}-interfaces.sh: interface '{c.interface}' of class "
-                    f"'{c.name}' does not name the parent interface its VLAN {c.vlan} rides "
-                    "on; name interfaces \"PARENT.{vlan}\" in the gateway (e.g. interface "
-                    "\"eth1.{vlan}\") to get the script, or create the interfaces yourself")
+            return (
+                f"no {plan.name}-interfaces.sh: interface '{c.interface}' of class "
+                f"'{c.name}' does not name the parent interface its VLAN {c.vlan} rides "
+                'on; name interfaces "PARENT.{vlan}" in the gateway (e.g. interface '
+                '"eth1.{vlan}") to get the script, or create the interfaces yourself'
+            )
     return None
 
 
@@ -181,6 +191,7 @@ def interface_notes(policy: CompiledPolicy) -> list[str]:
     """One line per Linux gateway left without a script.  A note, not a warning: the script
     is a convenience (the ruleset is complete without it), and a warning would fail every
     `--warnings-as-errors` pipeline whose interfaces are named some other way."""
-    notes = (missing_parent(policy, plan) for plan in policy.gateways
-             if plan.platform in LINUX_PLATFORMS)
+    notes = (
+        missing_parent(policy, plan) for plan in policy.gateways if plan.platform in LINUX_PLATFORMS
+    )
     return [n for n in notes if n is not None]

@@ -191,8 +191,16 @@ def _l4_cached(packets: PacketSet) -> tuple[NftL4 | None, ...]:
 
 class NftablesBackend(Backend):
     name = "nftables"
-    supports = frozenset({Feature.STATEFUL, Feature.PORT_RANGES, Feature.ICMP_TYPES,
-                          Feature.ANY_PROTOCOL, Feature.LOGGING, Feature.GATEWAY_PLANE})
+    supports = frozenset(
+        {
+            Feature.STATEFUL,
+            Feature.PORT_RANGES,
+            Feature.ICMP_TYPES,
+            Feature.ANY_PROTOCOL,
+            Feature.LOGGING,
+            Feature.GATEWAY_PLANE,
+        }
+    )
     suffix = ".nft"
 
     def check(self, policy: CompiledPolicy, view: GatewayView) -> list[Diagnostic]:
@@ -203,17 +211,29 @@ class NftablesBackend(Backend):
         uplink = [view.plan.uplink] if view.plan.uplink is not None else []
         for ifname in [c.interface for c in view.served] + uplink:
             if not IFNAME_RE.match(ifname):
-                out.append(Diagnostic(
-                    Severity.ERROR, "E401", f"{self.name} cannot match interface '{ifname}' on "
-                    f"gateway '{view.plan.name}': Linux names are at most 15 characters of "
-                    "letters, digits and _.@:+-", view.plan.span))
+                out.append(
+                    Diagnostic(
+                        Severity.ERROR,
+                        "E401",
+                        f"{self.name} cannot match interface '{ifname}' on "
+                        f"gateway '{view.plan.name}': Linux names are at most 15 characters of "
+                        "letters, digits and _.@:+-",
+                        view.plan.span,
+                    )
+                )
         for _, permits in view.outbound + view.inbound + view.to_self:
             for p in permits:
                 for proto in unexpressible(p.packets):
-                    out.append(Diagnostic(
-                        Severity.ERROR, "E401", f"{self.name} cannot match ports of IP protocol "
-                        f"{proto} for rule '{p.src.name} -> {p.dst.name}'; allow the whole "
-                        f"protocol (proto/{proto}) instead", p.rule.span))
+                    out.append(
+                        Diagnostic(
+                            Severity.ERROR,
+                            "E401",
+                            f"{self.name} cannot match ports of IP protocol "
+                            f"{proto} for rule '{p.src.name} -> {p.dst.name}'; allow the whole "
+                            f"protocol (proto/{proto}) instead",
+                            p.rule.span,
+                        )
+                    )
         return out
 
     def lower(self, policy: CompiledPolicy, view: GatewayView) -> Lowered[NftModel]:
@@ -226,24 +246,32 @@ class NftablesBackend(Backend):
         chains: list[NftChain] = []
         for cls, permits in view.outbound:
             out_chain = names.get("zo", cls.name)
-            forward.append(NftRule(iifname=cls.interface, saddr=sets.of_class(cls),
-                                   verdict=f"jump {out_chain}",
-                                   comment=nft_comment(f"from class {cls.name}", COMMENT_MAX)))
-            chains.extend(self._dispatch(out_chain, (cls.name, cls.name), permits, view, names,
-                                         sets))
+            forward.append(
+                NftRule(
+                    iifname=cls.interface,
+                    saddr=sets.of_class(cls),
+                    verdict=f"jump {out_chain}",
+                    comment=nft_comment(f"from class {cls.name}", COMMENT_MAX),
+                )
+            )
+            chains.extend(
+                self._dispatch(out_chain, (cls.name, cls.name), permits, view, names, sets)
+            )
         if view.plan.uplink is not None:
             forward.append(NftRule(iifname=view.plan.uplink, verdict="jump zw_uplink"))
             chains.extend(self._uplink(view, names, sets))
         forward.extend(drop_tail("zw_forward"))
         base = NftChain("zw_forward", tuple(forward), hook="forward", policy="drop")
         chains.extend(self._input(view, names, sets))
-        return Lowered(NftModel(
-            path=PurePosixPath(f"{view.plan.name}{self.suffix}"),
-            header=self._header(policy, view),
-            table=TABLE,
-            sets=sets.all(),
-            chains=(base, *chains),
-        ))
+        return Lowered(
+            NftModel(
+                path=PurePosixPath(f"{view.plan.name}{self.suffix}"),
+                header=self._header(policy, view),
+                table=TABLE,
+                sets=sets.all(),
+                chains=(base, *chains),
+            )
+        )
 
     def _input(self, view: GatewayView, names: _Names, sets: _Sets) -> list[NftChain]:
         """Traffic to the box itself: the base chain `zw_input` (hook input, policy accept)
@@ -253,24 +281,35 @@ class NftablesBackend(Backend):
         log-drops the rest.  IPv6 (Neighbour Discovery) and other interfaces are left to the
         box's other rules."""
         served = sorted({cls.interface for cls in view.served})
-        ingress = served + ([view.plan.uplink] if view.plan.uplink not in (None, *served)
-                            else [])
-        entry = [NftRule(nfproto="ipv4", iifname=name, verdict="jump zw_self")
-                 for name in ingress]
+        ingress = served + ([view.plan.uplink] if view.plan.uplink not in (None, *served) else [])
+        entry = [NftRule(nfproto="ipv4", iifname=name, verdict="jump zw_self") for name in ingress]
         rules = [
             NftRule(ct_state="established,related", verdict="accept"),
             NftRule(ct_state="invalid", verdict="drop"),
         ]
         dhcp = NftL4("udp dport", ("67",))
-        for cls in [c for c, permits in view.outbound
-                    if any(p.dst.kind == "class" and DHCP_KEY in p.packets for p in permits)]:
-            comment = nft_comment(f"DHCP from {cls.name} to a relay on the box: {cls.name} "
-                                  "may reach a DHCP server", COMMENT_MAX)
+        for cls in [
+            c
+            for c, permits in view.outbound
+            if any(p.dst.kind == "class" and DHCP_KEY in p.packets for p in permits)
+        ]:
+            comment = nft_comment(
+                f"DHCP from {cls.name} to a relay on the box: {cls.name} may reach a DHCP server",
+                COMMENT_MAX,
+            )
             zero = sets.named("zw_zero", [IPNetwork("0.0.0.0/32")], "DHCP clients' source")
             for saddr in (zero, sets.of_class(cls)):
-                rules.append(NftRule(iifname=cls.interface, saddr=saddr, l4=dhcp,
-                                     ct_state="new", counter=True, verdict="accept",
-                                     comment=comment))
+                rules.append(
+                    NftRule(
+                        iifname=cls.interface,
+                        saddr=saddr,
+                        l4=dhcp,
+                        ct_state="new",
+                        counter=True,
+                        verdict="accept",
+                        comment=comment,
+                    )
+                )
         chains: list[NftChain] = []
         for src, permits in view.to_self:
             local = view.local(src)
@@ -278,30 +317,51 @@ class NftablesBackend(Backend):
             if iface is None:  # no uplink: nothing from beyond this gateway reaches it
                 continue
             chain = names.get("zs", src.name, ident=_ident(src))
-            rules.append(NftRule(iifname=iface, saddr=sets.of(src), verdict=f"jump {chain}",
-                                 comment=nft_comment(f"to the gateway itself from {src.name}",
-                                                     COMMENT_MAX)))
+            rules.append(
+                NftRule(
+                    iifname=iface,
+                    saddr=sets.of(src),
+                    verdict=f"jump {chain}",
+                    comment=nft_comment(f"to the gateway itself from {src.name}", COMMENT_MAX),
+                )
+            )
             chains.append(NftChain(chain, self._flow_rules(chain, list(permits))))
-        return [NftChain("zw_input", tuple(entry), hook="input", policy="accept"),
-                NftChain("zw_self", (*rules, *drop_tail("zw_self"))), *chains]
+        return [
+            NftChain("zw_input", tuple(entry), hook="input", policy="accept"),
+            NftChain("zw_self", (*rules, *drop_tail("zw_self"))),
+            *chains,
+        ]
 
     def _header(self, policy: CompiledPolicy, view: GatewayView) -> tuple[str, ...]:
         return (
-            (f"zonewall {__version__}  backend: nftables (nft -f, table inet {TABLE}, IPv4)"
-             "  -- DO NOT EDIT"),
+            (
+                f"zonewall {__version__}  backend: nftables (nft -f, table inet {TABLE}, IPv4)"
+                "  -- DO NOT EDIT"
+            ),
             *policy_lines(policy),
             f"gateway: {view.plan.name}  uplink: {view.plan.uplink or '-'}",
-            ("load with: nft -f FILE   (check first: nft -c -f FILE); a reload replaces only "
-             f"table inet {TABLE}"),
-            ("needs: net.ipv4.ip_forward=1; IPv6 forwarding is dropped; zw_input (hook input) "
-             "filters IPv4 to the box itself entering on zonewall's interfaces: only the "
-             "policy's 'gateway:' flows pass (manage the box through them or another "
-             "interface); IPv6 input (Neighbour Discovery), other interfaces and output are "
-             "left to the box's other rules"),
+            (
+                "load with: nft -f FILE   (check first: nft -c -f FILE); a reload replaces only "
+                f"table inet {TABLE}"
+            ),
+            (
+                "needs: net.ipv4.ip_forward=1; IPv6 forwarding is dropped; zw_input (hook input) "
+                "filters IPv4 to the box itself entering on zonewall's interfaces: only the "
+                "policy's 'gateway:' flows pass (manage the box through them or another "
+                "interface); IPv6 input (Neighbour Discovery), other interfaces and output are "
+                "left to the box's other rules"
+            ),
         )
 
-    def _dispatch(self, chain: str, src: tuple[str, object], permits: Iterable[Permit],
-                  view: GatewayView, names: _Names, sets: _Sets) -> list[NftChain]:
+    def _dispatch(
+        self,
+        chain: str,
+        src: tuple[str, object],
+        permits: Iterable[Permit],
+        view: GatewayView,
+        names: _Names,
+        sets: _Sets,
+    ) -> list[NftChain]:
         """One chain dispatching by egress and destination to pair chains, plus those.
 
         `src` is the source's (label, identity): labels of external atoms can repeat.  The
@@ -312,8 +372,7 @@ class NftablesBackend(Backend):
         for dst in destinations(permits, view):
             ep = dst.endpoint
             pair = names.get("zp", src[0], ep.name, ident=(src[1], _ident(ep)))
-            dispatch.append(NftRule(oifname=dst.egress, daddr=sets.of(ep),
-                                    verdict=f"jump {pair}"))
+            dispatch.append(NftRule(oifname=dst.egress, daddr=sets.of(ep), verdict=f"jump {pair}"))
             pairs.append(NftChain(pair, self._flow_rules(pair, list(dst.permits))))
         return [NftChain(chain, (*dispatch, *drop_tail(chain))), *pairs]
 
@@ -321,34 +380,52 @@ class NftablesBackend(Backend):
         rules: list[NftRule] = []
         for p in permits:
             why = f" {p.rule.why}" if p.rule.why else ""
-            comment = nft_comment(f"{rule_ref(p.rule)} allow {p.src.name}->{p.dst.name}{why}",
-                                  COMMENT_MAX)
+            comment = nft_comment(
+                f"{rule_ref(p.rule)} allow {p.src.name}->{p.dst.name}{why}", COMMENT_MAX
+            )
             for l4 in _l4_cached(p.packets):
                 if p.rule.log:
                     prefix = log_prefix(f"zw_allow {p.rule.index}", LOG_PREFIX_MAX - 1) + " "
-                    rules.append(NftRule(l4=l4, ct_state="new", log_prefix=prefix,
-                                         comment=comment))
-                rules.append(NftRule(l4=l4, ct_state="new", counter=True, verdict="accept",
-                                     comment=comment))
+                    rules.append(NftRule(l4=l4, ct_state="new", log_prefix=prefix, comment=comment))
+                rules.append(
+                    NftRule(l4=l4, ct_state="new", counter=True, verdict="accept", comment=comment)
+                )
         return (*rules, *drop_tail(chain))
 
     def _uplink(self, view: GatewayView, names: _Names, sets: _Sets) -> list[NftChain]:
-        rules = [NftRule(saddr=sets.named("zw_served", view.served_prefixes,
-                                          "every class served by this gateway"),
-                         verdict="jump zw_spoofed",
-                         comment="source is a class served here: spoofed")]
+        rules = [
+            NftRule(
+                saddr=sets.named(
+                    "zw_served", view.served_prefixes, "every class served by this gateway"
+                ),
+                verdict="jump zw_spoofed",
+                comment="source is a class served here: spoofed",
+            )
+        ]
         if view.transit:
-            rules.append(NftRule(saddr=sets.named("zw_transit", view.transit,
-                                                  "classes served by other gateways"),
-                                 counter=True, verdict="accept",
-                                 comment="class served by another gateway: filtered there"))
+            rules.append(
+                NftRule(
+                    saddr=sets.named(
+                        "zw_transit", view.transit, "classes served by other gateways"
+                    ),
+                    counter=True,
+                    verdict="accept",
+                    comment="class served by another gateway: filtered there",
+                )
+            )
         chains: list[NftChain] = []
         for atom, permits in view.inbound:
             chain = names.get("zi", atom.name, ident=_ident(atom))
-            rules.append(NftRule(saddr=sets.of(atom), verdict=f"jump {chain}",
-                                 comment=nft_comment(f"from {uplink_source(atom)}", COMMENT_MAX)))
-            chains.extend(self._dispatch(chain, (atom.name, _ident(atom)), permits, view, names,
-                                         sets))
+            rules.append(
+                NftRule(
+                    saddr=sets.of(atom),
+                    verdict=f"jump {chain}",
+                    comment=nft_comment(f"from {uplink_source(atom)}", COMMENT_MAX),
+                )
+            )
+            chains.extend(
+                self._dispatch(chain, (atom.name, _ident(atom)), permits, view, names, sets)
+            )
         uplink = NftChain("zw_uplink", (*rules, *drop_tail("zw_uplink")))
         spoofed = NftChain("zw_spoofed", drop_tail("zw_spoofed"))
         return [uplink, spoofed, *chains]
@@ -414,8 +491,7 @@ class _Sets:
         if known is not None:  # named and registered the first time
             return known.name
         what = f"class {cls.name}" + (f": {cls.description}" if cls.description else "")
-        return self._add(("class", cls.name), self.names.get("zc", cls.name), cls.prefixes,
-                         what)
+        return self._add(("class", cls.name), self.names.get("zc", cls.name), cls.prefixes, what)
 
     def of(self, ep: Endpoint) -> str:
         if ep.kind == "class":
@@ -423,10 +499,14 @@ class _Sets:
         known = self.by_key.get(("atom", ep.id))
         if known is not None:
             return known.name
-        what = ("external addresses of " + ", ".join(ep.externals) if ep.kind == "external"
-                else uplink_source(ep))
-        return self._add(("atom", ep.id), self.names.get("zx", ep.name, ident=_ident(ep)),
-                         ep.prefixes, what)
+        what = (
+            "external addresses of " + ", ".join(ep.externals)
+            if ep.kind == "external"
+            else uplink_source(ep)
+        )
+        return self._add(
+            ("atom", ep.id), self.names.get("zx", ep.name, ident=_ident(ep)), ep.prefixes, what
+        )
 
     def named(self, name: str, prefixes: Iterable[IPNetwork], what: str) -> str:
         return self._add(name, name, prefixes, what)

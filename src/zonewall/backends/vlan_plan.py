@@ -40,16 +40,36 @@ from zonewall.ir import CompiledPolicy, DhcpRelay, ResolvedClass
 from zonewall.packets import UDP, key
 from zonewall.text import csv_cell, ios_text
 
-__all__ = ["PlanRow", "SwitchModel", "SwitchSvi", "gateway_address", "plan_rows", "switch_model",
-           "vlan_plan"]
+__all__ = [
+    "PlanRow",
+    "SwitchModel",
+    "SwitchSvi",
+    "gateway_address",
+    "plan_rows",
+    "switch_model",
+    "vlan_plan",
+]
 
 DHCP_SERVER_PORT = 67
 VLAN_NAME_MAX = 32
 DESCRIPTION_MAX = 200
 YAML_WIDTH = 2**30
-CSV_COLUMNS = ("vlan_id", "vlan_name", "class", "subnets", "gateway_ip", "netmask",
-               "dhcp_range", "dhcp_relay", "criticality", "tags", "served_by", "platform",
-               "interface", "description")
+CSV_COLUMNS = (
+    "vlan_id",
+    "vlan_name",
+    "class",
+    "subnets",
+    "gateway_ip",
+    "netmask",
+    "dhcp_range",
+    "dhcp_relay",
+    "criticality",
+    "tags",
+    "served_by",
+    "platform",
+    "interface",
+    "description",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,50 +154,71 @@ def plan_rows(policy: CompiledPolicy) -> tuple[PlanRow, ...]:
     rows = []
     for c in sorted(policy.classes, key=lambda c: (c.vlan, c.name)):
         first = c.prefixes[0]
-        rows.append(PlanRow(
-            cls=c.name,
-            vlan=c.vlan,
-            vlan_name=vlan_name(c),
-            subnets=tuple(str(p) for p in c.prefixes),
-            gateway_ip=str(gateway_address(first)),
-            netmask=str(first.netmask),
-            dhcp_range=dhcp_range(first, c.name in server_names),
-            dhcp_relay=_helpers(policy, servers.get(c.name, []), relays.get(c.gateway)),
-            criticality=c.criticality.label,
-            tags=tuple(c.tags),
-            served_by=c.gateway,
-            platform=platform.get(c.gateway, ""),
-            interface=c.interface,
-            description=c.description or "",
-            allocated_subnet=c.allocated_subnet,
-            allocated_vlan=c.allocated_vlan,
-        ))
+        rows.append(
+            PlanRow(
+                cls=c.name,
+                vlan=c.vlan,
+                vlan_name=vlan_name(c),
+                subnets=tuple(str(p) for p in c.prefixes),
+                gateway_ip=str(gateway_address(first)),
+                netmask=str(first.netmask),
+                dhcp_range=dhcp_range(first, c.name in server_names),
+                dhcp_relay=_helpers(policy, servers.get(c.name, []), relays.get(c.gateway)),
+                criticality=c.criticality.label,
+                tags=tuple(c.tags),
+                served_by=c.gateway,
+                platform=platform.get(c.gateway, ""),
+                interface=c.interface,
+                description=c.description or "",
+                allocated_subnet=c.allocated_subnet,
+                allocated_vlan=c.allocated_vlan,
+            )
+        )
     return tuple(rows)
 
 
-def _helpers(policy: CompiledPolicy, servers: list[ResolvedClass], relay: DhcpRelay | None
-             ) -> tuple[str, ...]:
+def _helpers(
+    policy: CompiledPolicy, servers: list[ResolvedClass], relay: DhcpRelay | None
+) -> tuple[str, ...]:
     """A class's helper addresses: its gateway's declared helpers in the classes it may reach
     on udp/67, in the order written; without a declaration, each such class's server address."""
     if relay is None:
         return tuple(str(server_address(s.prefixes[0])) for s in servers)
     reached = {s.name for s in servers}
-    return tuple(address for address, eid in relay.helpers
-                 if policy.endpoints[eid].name in reached)
+    return tuple(address for address, eid in relay.helpers if policy.endpoints[eid].name in reached)
 
 
 def _yaml(rows: tuple[PlanRow, ...]) -> str:
-    data = [{
-        "class": r.cls, "vlan_id": r.vlan, "vlan_name": r.vlan_name, "subnets": list(r.subnets),
-        "gateway_ip": r.gateway_ip, "netmask": r.netmask, "dhcp_range": r.dhcp_range,
-        "dhcp_relay": list(r.dhcp_relay), "criticality": r.criticality, "tags": list(r.tags),
-        "served_by": r.served_by, "platform": r.platform, "interface": r.interface,
-        "description": r.description, "allocated_subnet": r.allocated_subnet,
-        "allocated_vlan": r.allocated_vlan,
-    } for r in rows]
+    data = [
+        {
+            "class": r.cls,
+            "vlan_id": r.vlan,
+            "vlan_name": r.vlan_name,
+            "subnets": list(r.subnets),
+            "gateway_ip": r.gateway_ip,
+            "netmask": r.netmask,
+            "dhcp_range": r.dhcp_range,
+            "dhcp_relay": list(r.dhcp_relay),
+            "criticality": r.criticality,
+            "tags": list(r.tags),
+            "served_by": r.served_by,
+            "platform": r.platform,
+            "interface": r.interface,
+            "description": r.description,
+            "allocated_subnet": r.allocated_subnet,
+            "allocated_vlan": r.allocated_vlan,
+        }
+        for r in rows
+    ]
     # width: never fold a long description onto a second line (one key, one line)
-    return yaml.dump(data, Dumper=_DUMPER, sort_keys=True, default_flow_style=False,
-                     allow_unicode=True, width=YAML_WIDTH)
+    return yaml.dump(
+        data,
+        Dumper=_DUMPER,
+        sort_keys=True,
+        default_flow_style=False,
+        allow_unicode=True,
+        width=YAML_WIDTH,
+    )
 
 
 # libyaml's emitter where PyYAML has it (5x faster on a 1,000-class plan): the same safe
@@ -191,21 +232,42 @@ def _csv(rows: tuple[PlanRow, ...]) -> str:
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)
     for r in rows:
-        writer.writerow([r.vlan] + [csv_cell(t) for t in (
-            r.vlan_name, r.cls, " ".join(r.subnets), r.gateway_ip, r.netmask, r.dhcp_range,
-            " ".join(r.dhcp_relay), r.criticality, " ".join(r.tags), r.served_by, r.platform,
-            r.interface, r.description)])
+        writer.writerow(
+            [r.vlan]
+            + [
+                csv_cell(t)
+                for t in (
+                    r.vlan_name,
+                    r.cls,
+                    " ".join(r.subnets),
+                    r.gateway_ip,
+                    r.netmask,
+                    r.dhcp_range,
+                    " ".join(r.dhcp_relay),
+                    r.criticality,
+                    " ".join(r.tags),
+                    r.served_by,
+                    r.platform,
+                    r.interface,
+                    r.description,
+                )
+            ]
+        )
     return buf.getvalue()
 
 
 def _conventions() -> tuple[str, ...]:
     return (
         "gateway: first usable address of the first subnet (further subnets: secondary)",
-        ("dhcp range: 10th usable address (2nd in subnets under 20 usable) to the last usable; "
-         "static for /31, /32 and classes that host a DHCP server"),
-        ("dhcp relay (ip helper-address): the DHCP server class's first address after its "
-         "gateway, or the helpers the gateway's dhcp-relay names; replace it if your servers "
-         "sit elsewhere"),
+        (
+            "dhcp range: 10th usable address (2nd in subnets under 20 usable) to the last usable; "
+            "static for /31, /32 and classes that host a DHCP server"
+        ),
+        (
+            "dhcp relay (ip helper-address): the DHCP server class's first address after its "
+            "gateway, or the helpers the gateway's dhcp-relay names; replace it if your servers "
+            "sit elsewhere"
+        ),
     )
 
 
@@ -213,23 +275,37 @@ def switch_model(policy: CompiledPolicy, gateway: str, suffix: str) -> SwitchMod
     """The VLANs and SVIs of one cisco-ios gateway, binding the ACLs of `<gateway>.ios`, whose
     names end in `suffix` (that file's, `cisco_ios.names.suffix_of`)."""
     rows = {r.cls: r for r in plan_rows(policy)}
-    classes = sorted((c for c in policy.classes if c.gateway == gateway),
-                     key=lambda c: (c.vlan, c.name))
+    classes = sorted(
+        (c for c in policy.classes if c.gateway == gateway), key=lambda c: (c.vlan, c.name)
+    )
     svis = []
     for c in classes:
-        addresses = tuple(SwitchAddress(str(gateway_address(p)), str(p.netmask), i > 0)
-                          for i, p in enumerate(c.prefixes))
+        addresses = tuple(
+            SwitchAddress(str(gateway_address(p)), str(p.netmask), i > 0)
+            for i, p in enumerate(c.prefixes)
+        )
         what = f"zonewall class {c.name}" + (f": {c.description}" if c.description else "")
-        svis.append(SwitchSvi(c.interface, ios_text(what, DESCRIPTION_MAX), addresses,
-                              rows[c.name].dhcp_relay, acl_name(c.name, suffix),
-                              f"{IPV6_ACL}-{suffix}"))
+        svis.append(
+            SwitchSvi(
+                c.interface,
+                ios_text(what, DESCRIPTION_MAX),
+                addresses,
+                rows[c.name].dhcp_relay,
+                acl_name(c.name, suffix),
+                f"{IPV6_ACL}-{suffix}",
+            )
+        )
     header = (
         f"zonewall {__version__}  backend: cisco-ios switch VLAN/SVI config  -- DO NOT EDIT",
         *policy_lines(policy, ios_text, sha256=False),
-        (f"gateway: {gateway}  ACL names end in -{suffix}, the suffix of {gateway}.ios (see "
-         "its header)"),
-        (f"push {gateway}.ios first: it defines the ACLs bound below (an ip access-group "
-         "naming an undefined ACL permits everything)"),
+        (
+            f"gateway: {gateway}  ACL names end in -{suffix}, the suffix of {gateway}.ios (see "
+            "its header)"
+        ),
+        (
+            f"push {gateway}.ios first: it defines the ACLs bound below (an ip access-group "
+            "naming an undefined ACL permits everything)"
+        ),
         *_conventions(),
         *_relay_note(policy, gateway),
     )
@@ -247,16 +323,28 @@ def _relay_note(policy: CompiledPolicy, gateway: str) -> tuple[str, ...]:
     if relay is None:
         return ()
     gateway_of = {c.name: c.gateway for c in policy.classes}
-    path = sorted({gateway_of[policy.endpoints[f.dst].name] for f in policy.relay_flows
-                   if f.gateway == gateway})
-    where = (f"; {', '.join(path)} permit{'s' if len(path) == 1 else ''} udp/67 from it to the "
-             "servers' classes, and the answers back to it" if path else "")
-    return (f"dhcp-relay: relayed DHCP leaves this switch from {relay.source.ip} (its address "
-            f"toward the servers, as dhcp-relay declares){where}",)
+    path = sorted(
+        {
+            gateway_of[policy.endpoints[f.dst].name]
+            for f in policy.relay_flows
+            if f.gateway == gateway
+        }
+    )
+    where = (
+        f"; {', '.join(path)} permit{'s' if len(path) == 1 else ''} udp/67 from it to the "
+        "servers' classes, and the answers back to it"
+        if path
+        else ""
+    )
+    return (
+        f"dhcp-relay: relayed DHCP leaves this switch from {relay.source.ip} (its address "
+        f"toward the servers, as dhcp-relay declares){where}",
+    )
 
 
-def vlan_plan(policy: CompiledPolicy,
-              suffixes: Mapping[str, str] | None = None) -> dict[PurePosixPath, str]:
+def vlan_plan(
+    policy: CompiledPolicy, suffixes: Mapping[str, str] | None = None
+) -> dict[PurePosixPath, str]:
     """`vlan-plan.yaml`, `.csv`, `.md`, and `<gateway>-switch.ios` per cisco-ios gateway.
 
     `suffixes`: the ACL name suffix of each cisco-ios gateway's `.ios` file, by gateway (a
@@ -269,14 +357,17 @@ def vlan_plan(policy: CompiledPolicy,
         PurePosixPath("vlan-plan.yaml"): _yaml(rows),
         PurePosixPath("vlan-plan.csv"): _csv(rows),
         PurePosixPath("vlan-plan.md"): env.get_template("vlan_plan/plan.md.j2").render(
-            rows=rows, title=title, version=__version__,
-            conventions=_conventions()),
+            rows=rows, title=title, version=__version__, conventions=_conventions()
+        ),
     }
     if suffixes is None:
         from zonewall.backends.cisco_ios.backend import gateway_suffix  # only when asked
 
-        suffixes = {g.name: gateway_suffix(policy, g.name) for g in policy.gateways
-                    if g.platform == "cisco-ios"}
+        suffixes = {
+            g.name: gateway_suffix(policy, g.name)
+            for g in policy.gateways
+            if g.platform == "cisco-ios"
+        }
     for g in policy.gateways:
         if g.platform == "cisco-ios" and g.name in suffixes:
             model = switch_model(policy, g.name, suffixes[g.name])

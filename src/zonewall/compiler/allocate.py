@@ -38,14 +38,19 @@ def prefix_for_hosts(hosts: int) -> int | None:
     return 32 - bits if bits <= 32 else None
 
 
-def allocate(policy: Policy, classes: dict[str, ClassDef],
-             sink: DiagnosticSink) -> dict[str, Allocation]:
+def allocate(
+    policy: Policy, classes: dict[str, ClassDef], sink: DiagnosticSink
+) -> dict[str, Allocation]:
     """Validate fixed subnets/VLANs and allocate the rest; report problems to `sink`."""
     fixed: dict[str, tuple[IPNetwork, ...]] = {}
     for cls in classes.values():
         if bool(cls.subnets) == (cls.hosts is not None):
-            sink.error("E212", f"class '{cls.name}' needs exactly one of 'subnet' or 'hosts'"
-                       + (" (it has both)" if cls.subnets else ""), cls.span)
+            sink.error(
+                "E212",
+                f"class '{cls.name}' needs exactly one of 'subnet' or 'hosts'"
+                + (" (it has both)" if cls.subnets else ""),
+                cls.span,
+            )
         elif cls.subnets:
             fixed[cls.name] = normalise_prefixes(cls.subnets)
     _check_overlaps(fixed, classes, sink)
@@ -55,13 +60,13 @@ def allocate(policy: Policy, classes: dict[str, ClassDef],
     out: dict[str, Allocation] = {}
     for name in sorted(classes):
         if name in subnets and name in vlans:
-            out[name] = Allocation(subnets[name], vlans[name][0], name not in fixed,
-                                   vlans[name][1])
+            out[name] = Allocation(subnets[name], vlans[name][0], name not in fixed, vlans[name][1])
     return out
 
 
-def _check_overlaps(fixed: dict[str, tuple[IPNetwork, ...]], classes: dict[str, ClassDef],
-                    sink: DiagnosticSink) -> None:
+def _check_overlaps(
+    fixed: dict[str, tuple[IPNetwork, ...]], classes: dict[str, ClassDef], sink: DiagnosticSink
+) -> None:
     """One sweep over all fixed prefixes sorted by first address."""
     entries = sorted((p.first, p.last, name, p) for name, ps in fixed.items() for p in ps)
     widest: tuple[int, str, IPNetwork] | None = None  # (last, class, prefix) reaching furthest
@@ -83,9 +88,12 @@ def _check_overlaps(fixed: dict[str, tuple[IPNetwork, ...]], classes: dict[str, 
             widest = (last, name, prefix)
 
 
-def _allocate_subnets(policy: Policy, classes: dict[str, ClassDef],
-                      fixed: dict[str, tuple[IPNetwork, ...]],
-                      sink: DiagnosticSink) -> dict[str, tuple[IPNetwork, ...]]:
+def _allocate_subnets(
+    policy: Policy,
+    classes: dict[str, ClassDef],
+    fixed: dict[str, tuple[IPNetwork, ...]],
+    sink: DiagnosticSink,
+) -> dict[str, tuple[IPNetwork, ...]]:
     requests = []
     for cls in classes.values():
         if cls.hosts is not None and not cls.subnets:
@@ -106,15 +114,26 @@ def _allocate_subnets(policy: Policy, classes: dict[str, ClassDef],
         cls = classes[name]
         span = cls.attr_span("hosts")
         if not pools:
-            sink.error("E208", f"class '{name}' gives 'hosts' but the policy has no "
-                       "'pool subnets' to allocate from; add one or give 'subnet'", span)
+            sink.error(
+                "E208",
+                f"class '{name}' gives 'hosts' but the policy has no "
+                "'pool subnets' to allocate from; add one or give 'subnet'",
+                span,
+            )
             continue
-        block = None if plen < 0 else next(
-            (b for pool in pools if (b := pool.take(1 << (32 - plen))) is not None), None)
+        block = (
+            None
+            if plen < 0
+            else next((b for pool in pools if (b := pool.take(1 << (32 - plen))) is not None), None)
+        )
         if block is None:
             size = "more than IPv4 holds" if plen < 0 else f"a /{plen}"
-            sink.error("E208", f"class '{name}' needs {size} for {cls.hosts} hosts and no "
-                       "pool has a free block that large; enlarge 'pool subnets'", span)
+            sink.error(
+                "E208",
+                f"class '{name}' needs {size} for {cls.hosts} hosts and no "
+                "pool has a free block that large; enlarge 'pool subnets'",
+                span,
+            )
             continue
         out[name] = (IPNetwork(f"{_ip(block)}/{plen}"),)
     return out
@@ -137,13 +156,14 @@ class _FreeList:
                 pieces = [(lo, start - 1)] if start > lo else []
                 if start + size <= hi:
                     pieces.append((start + size, hi))
-                self.free[i: i + 1] = pieces
+                self.free[i : i + 1] = pieces
                 return start
         return None
 
 
-def _vlans(policy: Policy, classes: dict[str, ClassDef],
-           sink: DiagnosticSink) -> dict[str, tuple[int, bool]]:
+def _vlans(
+    policy: Policy, classes: dict[str, ClassDef], sink: DiagnosticSink
+) -> dict[str, tuple[int, bool]]:
     out: dict[str, tuple[int, bool]] = {}
     owner: dict[int, ClassDef] = {}
     for cls in sorted(classes.values(), key=lambda c: c.span.sort_key() if c.span else ("",)):
@@ -151,13 +171,17 @@ def _vlans(policy: Policy, classes: dict[str, ClassDef],
             continue
         span = cls.attr_span("vlan")
         if _vlan_problem(cls.vlan):
-            sink.error("E207", f"VLAN {cls.vlan} of class '{cls.name}' {_vlan_problem(cls.vlan)}",
-                       span)
+            sink.error(
+                "E207", f"VLAN {cls.vlan} of class '{cls.name}' {_vlan_problem(cls.vlan)}", span
+            )
         elif cls.vlan in owner:
             first = owner[cls.vlan]
-            sink.error("E206", f"VLAN {cls.vlan} of class '{cls.name}' is already used by "
-                       f"class '{first.name}'", span,
-                       notes=(("first used here", first.attr_span("vlan")),))
+            sink.error(
+                "E206",
+                f"VLAN {cls.vlan} of class '{cls.name}' is already used by class '{first.name}'",
+                span,
+                notes=(("first used here", first.attr_span("vlan")),),
+            )
         else:
             owner[cls.vlan] = cls
         out[cls.name] = (cls.vlan, False)
@@ -167,8 +191,12 @@ def _vlans(policy: Policy, classes: dict[str, ClassDef],
             out[name] = (free.pop(0), True)
         else:
             what = "are exhausted" if policy.vlan_pools else "are not defined"
-            sink.error("E217", f"class '{name}' has no 'vlan' and the VLAN pools {what}; "
-                       "add 'pool vlans N-M' or give 'vlan N'", classes[name].span)
+            sink.error(
+                "E217",
+                f"class '{name}' has no 'vlan' and the VLAN pools {what}; "
+                "add 'pool vlans N-M' or give 'vlan N'",
+                classes[name].span,
+            )
     return out
 
 
@@ -182,8 +210,9 @@ def _vlan_problem(vlan: int) -> str:
     return ""
 
 
-def _vlan_pool(pools: tuple[tuple[int, int, Span | None], ...], taken: set[int],
-               sink: DiagnosticSink) -> list[int]:
+def _vlan_pool(
+    pools: tuple[tuple[int, int, Span | None], ...], taken: set[int], sink: DiagnosticSink
+) -> list[int]:
     free: list[int] = []
     seen = set(taken)
     for lo, hi, span in pools:

@@ -65,9 +65,15 @@ class _Failure:
 
 
 class Prover:
-    def __init__(self, endpoints: Sequence[Endpoint], flows: dict[tuple[int, int], Flow],
-                 rules: dict[int, ResolvedRule], members: dict[str, tuple[int, ...]],
-                 graph: nx.DiGraph[str] | None, ext_size: dict[str, int]) -> None:
+    def __init__(
+        self,
+        endpoints: Sequence[Endpoint],
+        flows: dict[tuple[int, int], Flow],
+        rules: dict[int, ResolvedRule],
+        members: dict[str, tuple[int, ...]],
+        graph: nx.DiGraph[str] | None,
+        ext_size: dict[str, int],
+    ) -> None:
         self.endpoints = endpoints
         self.flows = flows
         self.rules = rules
@@ -98,32 +104,43 @@ class Prover:
             if stmt.accepted is None:
                 return result, None
             return result, Diagnostic(
-                Severity.WARNING, "W110",
+                Severity.WARNING,
+                "W110",
                 f"assertion '{stmt.text}' holds, so its risk acceptance is stale; remove "
-                "'accepted'", stmt.span)
+                "'accepted'",
+                stmt.span,
+            )
         status = "accepted" if stmt.accepted is not None else "fail"
-        result = AssertionResult(stmt.text, stmt.kind, status, failure.hops,
-                                 failure.message, stmt.span)
+        result = AssertionResult(
+            stmt.text, stmt.kind, status, failure.hops, failure.message, stmt.span
+        )
         notes = failure.notes
         if failure.span != stmt.span:
             notes += (("asserted here", stmt.span),)
         if stmt.accepted is not None:
             notes += ((f"accepted as a documented risk: {stmt.accepted}", None),)
             return result, Diagnostic(
-                Severity.WARNING, "W109",
+                Severity.WARNING,
+                "W109",
                 f"assertion '{stmt.text}' fails (accepted risk): {failure.message}",
-                failure.span, notes, failure.label)
+                failure.span,
+                notes,
+                failure.label,
+            )
         return result, Diagnostic(
-            Severity.ERROR, _CODES[stmt.kind],
-            f"assertion '{stmt.text}' fails: {failure.message}", failure.span, notes,
-            failure.label)
+            Severity.ERROR,
+            _CODES[stmt.kind],
+            f"assertion '{stmt.text}' fails: {failure.message}",
+            failure.span,
+            notes,
+            failure.label,
+        )
 
     # -- helpers ---------------------------------------------------------------------------
     def eps(self, names: Iterable[str]) -> set[int]:
         return {e for n in names for e in self.members[n]}
 
-    def name_in(self, ep: int, names: frozenset[str] | None,
-                opened: tuple[str, ...] = ()) -> str:
+    def name_in(self, ep: int, names: frozenset[str] | None, opened: tuple[str, ...] = ()) -> str:
         """The member of `names` (None: any) an endpoint stands for: the most specific
         external among those the opening rule names (`opened`), else among all of them.  An
         address of 'vendor' inside 'internet', let in by `allow internet -> x`, is reported as
@@ -145,14 +162,23 @@ class Prover:
     def hop(self, src: str, dst: str, rule: ResolvedRule) -> Hop:
         return Hop(src, dst, rule.services, rule.index, rule.span)
 
-    def flow_failure(self, a: AssertionInput, flow: Flow, offending: PacketSet, verb: str,
-                     plaintext: bool = False) -> _Failure:
+    def flow_failure(
+        self,
+        a: AssertionInput,
+        flow: Flow,
+        offending: PacketSet,
+        verb: str,
+        plaintext: bool = False,
+    ) -> _Failure:
         rule = self.opener(flow, offending, plaintext)
         src = self.name_in(flow.src, a.src, rule.src)
         dst = self.name_in(flow.dst, a.dst, rule.dst)
         return _Failure(
             f"'{src}' may initiate {offending.describe()} to '{dst}'{verb}",
-            (self.hop(src, dst, rule),), rule.span, f"{rule.action} opens it here")
+            (self.hop(src, dst, rule),),
+            rule.span,
+            f"{rule.action} opens it here",
+        )
 
     # -- the assertion kinds ---------------------------------------------------------------
     def denied(self, a: AssertionInput) -> _Failure | None:
@@ -205,16 +231,21 @@ class Prover:
                             return self.missing_failure(a, src, dst, s, d, missing)
         return None
 
-    def missing_failure(self, a: AssertionInput, src: str, dst: str, s: int, d: int,
-                        missing: PacketSet) -> _Failure:
+    def missing_failure(
+        self, a: AssertionInput, src: str, dst: str, s: int, d: int, missing: PacketSet
+    ) -> _Failure:
         names = tuple(n for n in a.service_names if n)
         where = ""
         if self.endpoints[d].kind == "external" and len(self.members[dst]) > 1:
             where = f" (addresses {', '.join(str(p) for p in self.endpoints[d].prefixes[:3])})"
         if self.endpoints[s].kind == "external" and self.endpoints[d].kind == "external":
             where += "; traffic between two externals never crosses a gateway"
-        return _Failure(f"'{src}' may not initiate {missing.describe()} to '{dst}'{where}",
-                        (Hop(src, dst, names, None, None),), a.stmt.span, "")
+        return _Failure(
+            f"'{src}' may not initiate {missing.describe()} to '{dst}'{where}",
+            (Hop(src, dst, names, None, None),),
+            a.stmt.span,
+            "",
+        )
 
     def unreachable(self, a: AssertionInput) -> _Failure | None:
         assert a.src is not None
@@ -252,22 +283,30 @@ class Prover:
         path = [start]
         for remaining in range(length, 0, -1):
             v = path[-1]
-            path.append(min(
-                u for u in g.succ[v]
-                if (remaining == 1 and u in a.dst and u != start)
-                or (remaining > 1 and pivot(u) and dist(u, start) == remaining - 1)
-            ))
+            path.append(
+                min(
+                    u
+                    for u in g.succ[v]
+                    if (remaining == 1 and u in a.dst and u != start)
+                    or (remaining > 1 and pivot(u) and dist(u, start) == remaining - 1)
+                )
+            )
         hops = []
         for v, u in zip(path, path[1:], strict=False):
             rule = self.rules[edge_rules(g, v, u)[0]]
             hops.append(self.hop(v, u, rule))
         notes = tuple(
             (f"then '{h.src}' -> '{h.dst}' ({self.hop_packets(h).describe()})", h.span)
-            for h in hops[1:])
+            for h in hops[1:]
+        )
         first = hops[0]
-        return _Failure(f"path {' -> '.join(path)}", tuple(hops), first.span,
-                        f"first hop: '{first.src}' -> '{first.dst}' "
-                        f"({self.hop_packets(first).describe()})", notes)
+        return _Failure(
+            f"path {' -> '.join(path)}",
+            tuple(hops),
+            first.span,
+            f"first hop: '{first.src}' -> '{first.dst}' ({self.hop_packets(first).describe()})",
+            notes,
+        )
 
     def hop_packets(self, hop: Hop) -> PacketSet:
         assert self.graph is not None and hop.rule is not None

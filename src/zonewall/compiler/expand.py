@@ -19,6 +19,7 @@ from zonewall.ir import Endpoint, ExternalDef, ResolvedClass, ResolvedExternal
 
 __all__ = ["build_endpoints", "intervals_of", "to_prefixes"]
 
+
 def intervals_of(prefixes: Iterable[IPNetwork]) -> Intervals:
     """Sorted, merged inclusive integer intervals covering the prefixes."""
     return normalise((p.first, p.last) for p in prefixes)
@@ -30,7 +31,8 @@ def to_prefixes(ivs: Sequence[Interval]) -> tuple[IPNetwork, ...]:
 
 
 def build_endpoints(
-    classes: tuple[ResolvedClass, ...], externals: tuple[ExternalDef, ...],
+    classes: tuple[ResolvedClass, ...],
+    externals: tuple[ExternalDef, ...],
     sink: DiagnosticSink,
 ) -> tuple[tuple[ResolvedExternal, ...], tuple[Endpoint, ...]]:
     """Resolved externals and all endpoints: classes by name, then external atoms by address."""
@@ -38,20 +40,30 @@ def build_endpoints(
     resolved: list[ResolvedExternal] = []
     spaces: dict[str, Intervals] = {}
     for ext in sorted(externals, key=lambda e: e.name):
-        space = subtract(subtract(intervals_of(ext.addresses), intervals_of(ext.excepts)),
-                         class_space)
+        space = subtract(
+            subtract(intervals_of(ext.addresses), intervals_of(ext.excepts)), class_space
+        )
         if not space:
-            sink.error("E213", f"external '{ext.name}' has no addresses left once its excepts "
-                       "and every class subnet are taken out", ext.span)
+            sink.error(
+                "E213",
+                f"external '{ext.name}' has no addresses left once its excepts "
+                "and every class subnet are taken out",
+                ext.span,
+            )
         spaces[ext.name] = space
         resolved.append(ResolvedExternal(ext.name, to_prefixes(space), ext.span))
-    endpoints = [Endpoint(i, "class", c.name, c.prefixes)
-                 for i, c in enumerate(sorted(classes, key=lambda c: c.name))]
+    endpoints = [
+        Endpoint(i, "class", c.name, c.prefixes)
+        for i, c in enumerate(sorted(classes, key=lambda c: c.name))
+    ]
     sizes = {name: sum(hi - lo + 1 for lo, hi in sp) for name, sp in spaces.items()}
     for members, intervals in _atoms(spaces):
         label = min(members, key=lambda n: (sizes[n], n))  # the most specific external
-        endpoints.append(Endpoint(len(endpoints), "external", label, to_prefixes(intervals),
-                                  tuple(sorted(members))))
+        endpoints.append(
+            Endpoint(
+                len(endpoints), "external", label, to_prefixes(intervals), tuple(sorted(members))
+            )
+        )
     return tuple(resolved), tuple(endpoints)
 
 

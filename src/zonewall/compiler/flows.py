@@ -39,8 +39,9 @@ class FlowAnalysis:
     no_effect: list[int] = field(default_factory=list)  # rule indices (allow or deny)
 
 
-def _pairs(rule: ResolvedRule, members: dict[str, tuple[int, ...]],
-           endpoints: Sequence[Endpoint]) -> list[Pair]:
+def _pairs(
+    rule: ResolvedRule, members: dict[str, tuple[int, ...]], endpoints: Sequence[Endpoint]
+) -> list[Pair]:
     srcs = _endpoints_of(rule.src, members)
     dst = rule.dst
     if rule.gateways:  # the gateways themselves are endpoints too (kind "gateway")
@@ -55,16 +56,18 @@ def _pairs(rule: ResolvedRule, members: dict[str, tuple[int, ...]],
     return out
 
 
-def _endpoints_of(names: tuple[str, ...], members: dict[str, tuple[int, ...]]
-                  ) -> Sequence[int]:
+def _endpoints_of(names: tuple[str, ...], members: dict[str, tuple[int, ...]]) -> Sequence[int]:
     """The endpoints of some member names, sorted, each once."""
     if len(names) == 1:
         return members[names[0]]  # ascending and distinct, as compute_flows requires
     return sorted({e for m in names for e in members[m]})
 
 
-def compute_flows(rules: Sequence[ResolvedRule], members: dict[str, tuple[int, ...]],
-                  endpoints: Sequence[Endpoint]) -> FlowAnalysis:
+def compute_flows(
+    rules: Sequence[ResolvedRule],
+    members: dict[str, tuple[int, ...]],
+    endpoints: Sequence[Endpoint],
+) -> FlowAnalysis:
     """Effective flows and the dead / redundant / no-effect findings.
 
     `members` maps each class and external name to its endpoint ids in ascending order.
@@ -88,14 +91,16 @@ def compute_flows(rules: Sequence[ResolvedRule], members: dict[str, tuple[int, .
         got = union_cache.get(key)
         if got is None:
             got = PacketSet.union_all(
-                by_index[i].plaintext if plaintext else by_index[i].packets for i in ids)
+                by_index[i].plaintext if plaintext else by_index[i].packets for i in ids
+            )
             union_cache[key] = got
         return got
 
     # Pairs with the same allows and denies share one computation: (effective, plaintext,
     # opened), or None when nothing is left.
-    shared: dict[tuple[tuple[int, ...], tuple[int, ...]],
-                 tuple[PacketSet, PacketSet, tuple[int, ...]] | None] = {}
+    shared: dict[
+        tuple[tuple[int, ...], tuple[int, ...]], tuple[PacketSet, PacketSet, tuple[int, ...]] | None
+    ] = {}
     flows: dict[Pair, Flow] = {}
     alive: set[int] = set()
     for pair in sorted(pair_allows):
@@ -113,10 +118,13 @@ def compute_flows(rules: Sequence[ResolvedRule], members: dict[str, tuple[int, .
     return analysis
 
 
-def _effective(allow_ids: tuple[int, ...], deny_ids: tuple[int, ...],
-               by_index: dict[int, ResolvedRule],
-               union: Callable[[tuple[int, ...], bool], PacketSet],
-               alive: set[int]) -> tuple[PacketSet, PacketSet, tuple[int, ...]] | None:
+def _effective(
+    allow_ids: tuple[int, ...],
+    deny_ids: tuple[int, ...],
+    by_index: dict[int, ResolvedRule],
+    union: Callable[[tuple[int, ...], bool], PacketSet],
+    alive: set[int],
+) -> tuple[PacketSet, PacketSet, tuple[int, ...]] | None:
     """One pair's effective packets, plaintext part and opening allows; marks live allows."""
     if len(allow_ids) == 1 and not deny_ids:  # most pairs: what the one allow opens
         rule = by_index[allow_ids[0]]
@@ -136,8 +144,9 @@ def _effective(allow_ids: tuple[int, ...], deny_ids: tuple[int, ...],
     return effective, plain, opened
 
 
-def _redundant(pair_allows: dict[Pair, list[int]], by_index: dict[int, ResolvedRule],
-               dead: set[int]) -> dict[int, tuple[int, ...]]:
+def _redundant(
+    pair_allows: dict[Pair, list[int]], by_index: dict[int, ResolvedRule], dead: set[int]
+) -> dict[int, tuple[int, ...]]:
     """Allows whose every packet, on every pair, is opened by another kept allow."""
     needed: set[int] = set()
     kept: list[int] = []  # per elementary segment: how many of its coverers are kept
@@ -172,8 +181,9 @@ def _redundant(pair_allows: dict[Pair, list[int]], by_index: dict[int, ResolvedR
     return out
 
 
-def _kept_coverers(segments: list[int], coverers: list[tuple[int, ...]], removed: set[int],
-                   limit: int = 5) -> tuple[int, ...]:
+def _kept_coverers(
+    segments: list[int], coverers: list[tuple[int, ...]], removed: set[int], limit: int = 5
+) -> tuple[int, ...]:
     """Up to `limit` kept allows covering the segments (enough to name in a warning)."""
     found: set[int] = set()
     for s in segments:

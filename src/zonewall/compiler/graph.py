@@ -30,8 +30,12 @@ def endpoint_names(ep: Endpoint) -> tuple[str, ...]:
     return ep.externals if ep.kind == "external" else (ep.name,)
 
 
-def build_graph(classes: Sequence[ResolvedClass], externals: Sequence[ResolvedExternal],
-                endpoints: Sequence[Endpoint], flows: Iterable[Flow]) -> nx.DiGraph[str]:
+def build_graph(
+    classes: Sequence[ResolvedClass],
+    externals: Sequence[ResolvedExternal],
+    endpoints: Sequence[Endpoint],
+    flows: Iterable[Flow],
+) -> nx.DiGraph[str]:
     """The graph; a gateway endpoint (``gateway:NAME``) is a node of kind "gateway"."""
     import networkx as nx
 

@@ -90,13 +90,15 @@ def compile_policy(policy: Policy) -> CompileResult:
     # computed and proven like any other, then kept apart (`gateway_flows`).
     every = endpoints + tuple(
         Endpoint(len(endpoints) + i, "gateway", GATEWAY_PREFIX + g.name, ())
-        for i, g in enumerate(resolved.gateways))
+        for i, g in enumerate(resolved.gateways)
+    )
     members = _members(every)
     analysis = compute_flows(resolved.rules, members, every)
     results = _prove(resolved, classes, externals, every, members, analysis, sink)
     lint(policy, resolved.names, resolved.rules, analysis, sink)
-    plans, relay_flows = resolve_relays(resolved.names, classes, endpoints, analysis.flows,
-                                        resolved.gateways, sink)
+    plans, relay_flows = resolve_relays(
+        resolved.names, classes, endpoints, analysis.flows, resolved.gateways, sink
+    )
     flows, gateway_flows = _split_flows(analysis, every, len(endpoints))
     compiled = CompiledPolicy(
         policy=policy,
@@ -125,26 +127,43 @@ def _resolve(policy: Policy, sink: DiagnosticSink) -> _Resolved:
         packets, plain, svc_names = resolve_service_refs(stmt.services, names, sink)
         src = tuple(sorted(sel(stmt.src)))
         dst, to_gateways = _split_gateways(stmt.dst, sel(stmt.dst, "selector", True))
-        rules.append(ResolvedRule(index, stmt.action, src, dst, svc_names, packets, plain,
-                                  stmt.why, stmt.log, stmt.span, to_gateways))
+        rules.append(
+            ResolvedRule(
+                index,
+                stmt.action,
+                src,
+                dst,
+                svc_names,
+                packets,
+                plain,
+                stmt.why,
+                stmt.log,
+                stmt.span,
+                to_gateways,
+            )
+        )
     assertions = [_assertion_input(a, names, sink, sel) for a in policy.assertions]
     alloc = allocate(policy, names.classes, sink)
     gateways, interfaces = assign_gateways(names, alloc, sink, sel)
     return _Resolved(names, tuple(rules), tuple(assertions), alloc, gateways, interfaces)
 
 
-def _split_gateways(sel: Selector, members: frozenset[str]
-                    ) -> tuple[tuple[str, ...], tuple[str, ...]]:
+def _split_gateways(
+    sel: Selector, members: frozenset[str]
+) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """A destination's classes and externals, and the gateways it names themselves."""
     if not any(t.kind in _GATEWAY_TERMS for t in sel.include + sel.exclude):
         return tuple(sorted(members)), ()
     cut = len(GATEWAY_PREFIX)
-    return (tuple(sorted(m for m in members if not m.startswith(GATEWAY_PREFIX))),
-            tuple(sorted(m[cut:] for m in members if m.startswith(GATEWAY_PREFIX))))
+    return (
+        tuple(sorted(m for m in members if not m.startswith(GATEWAY_PREFIX))),
+        tuple(sorted(m[cut:] for m in members if m.startswith(GATEWAY_PREFIX))),
+    )
 
 
-def _split_flows(analysis: FlowAnalysis, every: tuple[Endpoint, ...], first_gateway: int
-                 ) -> tuple[tuple[Flow, ...], tuple[GatewayFlow, ...]]:
+def _split_flows(
+    analysis: FlowAnalysis, every: tuple[Endpoint, ...], first_gateway: int
+) -> tuple[tuple[Flow, ...], tuple[GatewayFlow, ...]]:
     """Flows between classes and externals, and flows to the gateways themselves."""
     pairs = sorted(analysis.flows)
     if not any(d >= first_gateway for _, d in pairs):
@@ -155,11 +174,14 @@ def _split_flows(analysis: FlowAnalysis, every: tuple[Endpoint, ...], first_gate
     by_name = {e.name[cut:]: e.id for e in every[first_gateway:]}
     return flows, tuple(
         GatewayFlow(src, name, f.packets, f.plaintext, f.rules)
-        for name, src in to_gateways for f in (analysis.flows[src, by_name[name]],))
+        for name, src in to_gateways
+        for f in (analysis.flows[src, by_name[name]],)
+    )
 
 
-def _assertion_input(a: AssertStmt, names: Names, sink: DiagnosticSink,
-                     sel: Callable[..., frozenset[str]]) -> AssertionInput:
+def _assertion_input(
+    a: AssertStmt, names: Names, sink: DiagnosticSink, sel: Callable[..., frozenset[str]]
+) -> AssertionInput:
     src = sel(a.src, "selector") if a.src is not None else None
     without = sel(a.without, "'without' selector") if a.without else frozenset()
     packets: PacketSet | None = None
@@ -175,9 +197,21 @@ def _classes(policy: Policy, r: _Resolved) -> tuple[ResolvedClass, ...]:
         c = r.names.classes[name]
         a = r.alloc[name]
         gateway, interface = r.interfaces[name]
-        out.append(ResolvedClass(name, a.prefixes, a.vlan, c.criticality, c.tags, c.description,
-                                 gateway, interface, a.allocated_subnet, a.allocated_vlan,
-                                 c.span))
+        out.append(
+            ResolvedClass(
+                name,
+                a.prefixes,
+                a.vlan,
+                c.criticality,
+                c.tags,
+                c.description,
+                gateway,
+                interface,
+                a.allocated_subnet,
+                a.allocated_vlan,
+                c.span,
+            )
+        )
     return tuple(out)
 
 
@@ -189,16 +223,22 @@ def _members(endpoints: tuple[Endpoint, ...]) -> dict[str, tuple[int, ...]]:
     return {k: tuple(v) for k, v in members.items()}
 
 
-def _prove(r: _Resolved, classes: tuple[ResolvedClass, ...],
-            externals: tuple[ResolvedExternal, ...], endpoints: tuple[Endpoint, ...],
-            members: dict[str, tuple[int, ...]], analysis: FlowAnalysis,
-            sink: DiagnosticSink) -> tuple[AssertionResult, ...]:
+def _prove(
+    r: _Resolved,
+    classes: tuple[ResolvedClass, ...],
+    externals: tuple[ResolvedExternal, ...],
+    endpoints: tuple[Endpoint, ...],
+    members: dict[str, tuple[int, ...]],
+    analysis: FlowAnalysis,
+    sink: DiagnosticSink,
+) -> tuple[AssertionResult, ...]:
     graph = None  # only `unreachable` is about paths
     if any(a.stmt.kind is AssertKind.UNREACHABLE for a in r.assertions):
         graph = build_graph(classes, externals, endpoints, analysis.flows.values())
     ext_size = {e.name: sum(p.size for p in e.prefixes) for e in externals}
-    prover = Prover(endpoints, analysis.flows, {x.index: x for x in r.rules}, members,
-                        graph, ext_size)
+    prover = Prover(
+        endpoints, analysis.flows, {x.index: x for x in r.rules}, members, graph, ext_size
+    )
     results = []
     for a in r.assertions:
         result, diag = prover.check(a)

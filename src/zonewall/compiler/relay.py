@@ -57,13 +57,23 @@ class _Context:
     sink: DiagnosticSink
 
 
-def resolve_relays(names: Names, classes: tuple[ResolvedClass, ...],
-                   endpoints: tuple[Endpoint, ...], flows: Mapping[tuple[int, int], Flow],
-                   plans: tuple[GatewayPlan, ...], sink: DiagnosticSink
-                   ) -> tuple[tuple[GatewayPlan, ...], tuple[RelayFlow, ...]]:
+def resolve_relays(
+    names: Names,
+    classes: tuple[ResolvedClass, ...],
+    endpoints: tuple[Endpoint, ...],
+    flows: Mapping[tuple[int, int], Flow],
+    plans: tuple[GatewayPlan, ...],
+    sink: DiagnosticSink,
+) -> tuple[tuple[GatewayPlan, ...], tuple[RelayFlow, ...]]:
     """The plans with their declared relays resolved, and the relayed flows, sorted."""
-    ctx = _Context(names, {c.name: c for c in classes}, endpoints,
-                   {e.name: e.id for e in endpoints if e.kind == "class"}, flows, sink)
+    ctx = _Context(
+        names,
+        {c.name: c for c in classes},
+        endpoints,
+        {e.name: e.id for e in endpoints if e.kind == "class"},
+        flows,
+        sink,
+    )
     out_plans: list[GatewayPlan] = []
     relay_flows: list[RelayFlow] = []
     for plan in plans:
@@ -98,26 +108,33 @@ def _servers_reached(ctx: _Context, plan: GatewayPlan) -> dict[int, list[str]]:
 
 def _undeclared(ctx: _Context, plan: GatewayPlan, servers: dict[int, list[str]]) -> None:
     """E222 where the relay's packets cross another gateway that cannot know their source."""
-    across = [(ctx.classes[ctx.endpoints[eid].name], clients)
-              for eid, clients in servers.items()
-              if ctx.classes[ctx.endpoints[eid].name].gateway != plan.name]
+    across = [
+        (ctx.classes[ctx.endpoints[eid].name], clients)
+        for eid, clients in servers.items()
+        if ctx.classes[ctx.endpoints[eid].name].gateway != plan.name
+    ]
     across.sort(key=lambda pair: pair[0].name)
     if not across:
         return
     server, clients = across[0]
     more = f" (and {len(across) - 1} more server classes)" if len(across) > 1 else ""
     notes: tuple[tuple[str, Span | None], ...] = tuple(
-        (f"'{s.name}' is served by '{s.gateway}' here", s.span) for s, _ in across)
+        (f"'{s.name}' is served by '{s.gateway}' here", s.span) for s, _ in across
+    )
     ctx.sink.error(
-        "E222", f"gateway '{plan.name}' relays the DHCP of '{clients[0]}' to a server in "
+        "E222",
+        f"gateway '{plan.name}' relays the DHCP of '{clients[0]}' to a server in "
         f"'{server.name}'{more}, across gateway '{server.gateway}', which drops the relayed "
         "packets unless the policy says where they come from; declare the relay in "
         f"'{plan.name}': 'dhcp-relay from ADDRESS', its own address toward '{server.gateway}'",
-        plan.span, notes=notes)
+        plan.span,
+        notes=notes,
+    )
 
 
-def _declared(ctx: _Context, plan: GatewayPlan, decl: DhcpRelayDef,
-              servers: dict[int, list[str]]) -> DhcpRelay | None:
+def _declared(
+    ctx: _Context, plan: GatewayPlan, decl: DhcpRelayDef, servers: dict[int, list[str]]
+) -> DhcpRelay | None:
     ok = _source_ok(ctx, plan, decl)
     helpers: list[tuple[str, int]] = []
     if not decl.helpers:  # the servers the policy lets the classes reach, by class name
@@ -147,26 +164,39 @@ def _source_ok(ctx: _Context, plan: GatewayPlan, decl: DhcpRelayDef) -> bool:
         fix = "use the gateway's address on its uplink side, outside every class"
     else:
         where = "external " + ", ".join(f"'{x}'" for x in ep.externals or (ep.name,))
-        fix = (f"use the gateway's address on its uplink side, or exclude {decl.source.ip} "
-               "from the external with 'except'")
-    ctx.sink.error("E220", f"the DHCP relay source {decl.source.ip} of gateway '{plan.name}' is "
-                   f"in {where}; {fix}", decl.source_span)
+        fix = (
+            f"use the gateway's address on its uplink side, or exclude {decl.source.ip} "
+            "from the external with 'except'"
+        )
+    ctx.sink.error(
+        "E220",
+        f"the DHCP relay source {decl.source.ip} of gateway '{plan.name}' is in {where}; {fix}",
+        decl.source_span,
+    )
     return False
 
 
-def _helper(ctx: _Context, plan: GatewayPlan, item: RelayHelper,
-            servers: dict[int, list[str]]) -> tuple[str, int] | None:
+def _helper(
+    ctx: _Context, plan: GatewayPlan, item: RelayHelper, servers: dict[int, list[str]]
+) -> tuple[str, int] | None:
     """(helper address, server class endpoint) of one `to` item, or None after an error."""
     if item.name is not None:
         kind = ctx.names.kind_of(item.name)
         if kind is None:
-            ctx.sink.error("E201", f"unknown class '{item.name}'"
-                           f"{suggest(item.name, ctx.names.classes)}", item.span)
+            ctx.sink.error(
+                "E201",
+                f"unknown class '{item.name}'{suggest(item.name, ctx.names.classes)}",
+                item.span,
+            )
             return None
         if kind != "class":
             article = "an" if kind[0] in "aeiou" else "a"
-            ctx.sink.error("E203", f"'{item.name}' is {article} {kind}; a DHCP relay sends to a "
-                           "class (its DHCP server) or to an address in a class", item.span)
+            ctx.sink.error(
+                "E203",
+                f"'{item.name}' is {article} {kind}; a DHCP relay sends to a "
+                "class (its DHCP server) or to an address in a class",
+                item.span,
+            )
             return None
         eid = ctx.class_ep[item.name]
         address = str(dhcp_server_address(ctx.classes[item.name].prefixes[0]))
@@ -175,18 +205,28 @@ def _helper(ctx: _Context, plan: GatewayPlan, item: RelayHelper,
         assert item.address is not None
         ep = _endpoint_at(ctx, item.address.ip)
         if ep is None or ep.kind != "class":
-            where = "no class" if ep is None else "external " + ", ".join(
-                f"'{x}'" for x in ep.externals or (ep.name,))
-            ctx.sink.error("E221", f"DHCP server {item.address.ip} is in {where}; zonewall "
-                           "relays only to DHCP servers in classes (the flows it proves are "
-                           "between classes and externals)", item.span)
+            where = (
+                "no class"
+                if ep is None
+                else "external " + ", ".join(f"'{x}'" for x in ep.externals or (ep.name,))
+            )
+            ctx.sink.error(
+                "E221",
+                f"DHCP server {item.address.ip} is in {where}; zonewall "
+                "relays only to DHCP servers in classes (the flows it proves are "
+                "between classes and externals)",
+                item.span,
+            )
             return None
         eid, address, what = ep.id, str(item.address.ip), f"{item.address.ip} (in '{ep.name}')"
     if eid not in servers:
-        ctx.sink.error("E221", f"no class served by '{plan.name}' may reach {what} on udp/67, "
-                       "so nothing would be relayed to it; allow the clients first (allow "
-                       f"CLIENTS -> {ctx.endpoints[eid].name} : udp/67) or remove it",
-                       item.span)
+        ctx.sink.error(
+            "E221",
+            f"no class served by '{plan.name}' may reach {what} on udp/67, "
+            "so nothing would be relayed to it; allow the clients first (allow "
+            f"CLIENTS -> {ctx.endpoints[eid].name} : udp/67) or remove it",
+            item.span,
+        )
         return None
     return address, eid
 

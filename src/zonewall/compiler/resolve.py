@@ -28,8 +28,14 @@ from zonewall.ir import (
 )
 from zonewall.packets import PacketSet
 
-__all__ = ["GATEWAY_PREFIX", "Names", "resolve_names", "resolve_selector",
-           "resolve_service_refs", "suggest"]
+__all__ = [
+    "GATEWAY_PREFIX",
+    "Names",
+    "resolve_names",
+    "resolve_selector",
+    "resolve_service_refs",
+    "suggest",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,8 +51,12 @@ class Names:
     used_tags: set[str]
 
     def kind_of(self, name: str) -> str | None:
-        for kind, table in (("class", self.classes), ("external", self.externals),
-                            ("service", self.services), ("gateway", self.gateways)):
+        for kind, table in (
+            ("class", self.classes),
+            ("external", self.externals),
+            ("service", self.services),
+            ("gateway", self.gateways),
+        ):
             if name in table:
                 return kind
         return None
@@ -72,8 +82,10 @@ def resolve_names(policy: Policy, sink: DiagnosticSink) -> Names:
         if name in seen:
             first_kind, first_span = seen[name]
             if first_kind != kind:
-                message = (f"'{name}' is defined twice (as {_a(first_kind)} and as {_a(kind)}); "
-                           "rename one of them")
+                message = (
+                    f"'{name}' is defined twice (as {_a(first_kind)} and as {_a(kind)}); "
+                    "rename one of them"
+                )
             else:
                 message = f"{kind} '{name}' is defined twice; remove or rename one"
             sink.error("E202", message, span, notes=(("first defined here", first_span),))
@@ -130,9 +142,8 @@ def _resolve_services(defs: tuple[ServiceDef, ...], names: Names, sink: Diagnost
             if target is None:
                 _unknown(item.name, item.span, "service", names, by_name, sink)
             elif state.get(item.name) == "busy":
-                cycle = " -> ".join(chain[chain.index(item.name):] + (item.name,))
-                sink.error("E204", f"services refer to each other in a cycle: {cycle}",
-                           item.span)
+                cycle = " -> ".join(chain[chain.index(item.name) :] + (item.name,))
+                sink.error("E204", f"services refer to each other in a cycle: {cycle}", item.span)
             else:
                 sub = visit(target, chain + (item.name,))
                 packets.append(sub.packets)
@@ -149,8 +160,14 @@ def _resolve_services(defs: tuple[ServiceDef, ...], names: Names, sink: Diagnost
             visit(d, (d.name,))
 
 
-def _unknown(name: str, span: Span | None, expected: str, names: Names,
-             candidates: Iterable[str], sink: DiagnosticSink) -> None:
+def _unknown(
+    name: str,
+    span: Span | None,
+    expected: str,
+    names: Names,
+    candidates: Iterable[str],
+    sink: DiagnosticSink,
+) -> None:
     kind = names.kind_of(name)
     if kind is not None:
         sink.error("E203", f"'{name}' is a {kind}, not a {expected}", span)
@@ -158,8 +175,9 @@ def _unknown(name: str, span: Span | None, expected: str, names: Names,
     sink.error("E201", f"unknown {expected} '{name}'{suggest(name, candidates)}", span)
 
 
-def resolve_service_refs(refs: tuple[ServiceRef | ServiceItem, ...] | None, names: Names,
-                         sink: DiagnosticSink) -> tuple[PacketSet, PacketSet, tuple[str, ...]]:
+def resolve_service_refs(
+    refs: tuple[ServiceRef | ServiceItem, ...] | None, names: Names, sink: DiagnosticSink
+) -> tuple[PacketSet, PacketSet, tuple[str, ...]]:
     """Packets, plaintext packets and names of a `: SERVICES` list (None means all traffic).
 
     A literal item (`tcp/81`) written in place of a name is never plaintext.
@@ -183,15 +201,23 @@ def resolve_service_refs(refs: tuple[ServiceRef | ServiceItem, ...] | None, name
             continue
         packets.append(svc.packets)
         plain.append(svc.plaintext)
-    return (PacketSet.union_all(packets), PacketSet.union_all(plain),
-            tuple(dict.fromkeys(r.text if isinstance(r, ServiceItem) else r.name for r in refs)))
+    return (
+        PacketSet.union_all(packets),
+        PacketSet.union_all(plain),
+        tuple(dict.fromkeys(r.text if isinstance(r, ServiceItem) else r.name for r in refs)),
+    )
 
 
 GATEWAY_PREFIX = "gateway:"  # member names of gateways themselves; ':' is in no name
 
 
-def resolve_selector(sel: Selector, names: Names, sink: DiagnosticSink,
-                     what: str = "selector", gateways_ok: bool = False) -> frozenset[str]:
+def resolve_selector(
+    sel: Selector,
+    names: Names,
+    sink: DiagnosticSink,
+    what: str = "selector",
+    gateways_ok: bool = False,
+) -> frozenset[str]:
     """Members of a selector; empty selections are errors.
 
     Members are class and external names, and ``gateway:NAME`` for a gateway itself
@@ -200,8 +226,7 @@ def resolve_selector(sel: Selector, names: Names, sink: DiagnosticSink,
     """
     if len(sel.include) == 1 and not sel.exclude:  # the common case: one known name
         term = sel.include[0]
-        if term.kind == "name" and (term.value in names.classes
-                                    or term.value in names.externals):
+        if term.kind == "name" and (term.value in names.classes or term.value in names.externals):
             return frozenset((term.value,))
     errors_before = sink.reported
     if not gateways_ok:
@@ -211,14 +236,21 @@ def resolve_selector(sel: Selector, names: Names, sink: DiagnosticSink,
     members = include - exclude
     if not members and sink.reported == errors_before:
         if include:
-            sink.error("E211", f"{what} '{sel.text()}' selects nothing (everything it "
-                       "includes is excepted)", sel.span)
+            sink.error(
+                "E211",
+                f"{what} '{sel.text()}' selects nothing (everything it includes is excepted)",
+                sel.span,
+            )
         elif len(sel.include) == 1 and sel.include[0].kind == "criticality":
-            sink.error("E211", f"no class has criticality '{sel.include[0].value}'",
-                       sel.include[0].span)
+            sink.error(
+                "E211", f"no class has criticality '{sel.include[0].value}'", sel.include[0].span
+            )
         elif len(sel.include) == 1 and sel.include[0].kind == "external":
-            sink.error("E211", "'external' selects nothing: the policy defines no external",
-                       sel.include[0].span)
+            sink.error(
+                "E211",
+                "'external' selects nothing: the policy defines no external",
+                sel.include[0].span,
+            )
         else:
             sink.error("E211", f"{what} '{sel.text()}' selects nothing", sel.span)
     return frozenset(members)
@@ -228,10 +260,13 @@ def _gateways_misplaced(sel: Selector, what: str, sink: DiagnosticSink) -> None:
     where = "a source" if what == "selector" else f"the {what}"
     for term in sel.include + sel.exclude:
         if term.kind in ("gateway", "gateways"):
-            sink.error("E219", f"'{term.text()}' can only be a destination (after '->' in "
-                       "allow, deny or assert): traffic to a gateway itself is modelled, "
-                       f"traffic the gateway initiates is not (here it is in {where})",
-                       term.span)
+            sink.error(
+                "E219",
+                f"'{term.text()}' can only be a destination (after '->' in "
+                "allow, deny or assert): traffic to a gateway itself is modelled, "
+                f"traffic the gateway initiates is not (here it is in {where})",
+                term.span,
+            )
 
 
 def _terms(terms: tuple[SelTerm, ...], names: Names, sink: DiagnosticSink) -> set[str]:
@@ -246,8 +281,11 @@ def _term(term: SelTerm, names: Names, sink: DiagnosticSink) -> set[str]:
         if term.value in names.classes or term.value in names.externals:
             return {term.value}
         if term.value in names.tags:
-            sink.error("E203", f"'{term.value}' is a tag, not a class or external; write "
-                       f"'tag:{term.value}'", term.span)
+            sink.error(
+                "E203",
+                f"'{term.value}' is a tag, not a class or external; write 'tag:{term.value}'",
+                term.span,
+            )
             return set()
         candidates = list(names.classes) + list(names.externals)
         _unknown(term.value, term.span, "class or external", names, candidates, sink)
@@ -255,8 +293,11 @@ def _term(term: SelTerm, names: Names, sink: DiagnosticSink) -> set[str]:
     if term.kind == "tag":
         names.used_tags.add(term.value)
         if term.value not in names.tags:
-            sink.error("E201", f"no class has tag '{term.value}'"
-                       f"{suggest(term.value, names.tags)}", term.span)
+            sink.error(
+                "E201",
+                f"no class has tag '{term.value}'{suggest(term.value, names.tags)}",
+                term.span,
+            )
             return set()
         return set(names.tags[term.value])
     if term.kind == "criticality":

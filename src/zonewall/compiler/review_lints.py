@@ -27,13 +27,21 @@ __all__ = ["review_lints"]
 def review_lints(policy: Policy, classes: Sequence[ResolvedClass], sink: DiagnosticSink) -> None:
     top = _file_start(policy)
     if not policy.classes:
-        sink.warning("W115", "the policy declares no class, so no gateway enforces anything and "
-                     "`build` writes no config; add classes, services, allows and a gateway "
-                     "(`zonewall init` writes a starter policy)", top)
+        sink.warning(
+            "W115",
+            "the policy declares no class, so no gateway enforces anything and "
+            "`build` writes no config; add classes, services, allows and a gateway "
+            "(`zonewall init` writes a starter policy)",
+            top,
+        )
     if not policy.assertions:
-        sink.warning("W116", "the policy has no assertions, so `check` proves only that it is "
-                     "consistent; state what must always hold, e.g. `assert denied guest_wifi "
-                     "-> tag:medical`", top)
+        sink.warning(
+            "W116",
+            "the policy has no assertions, so `check` proves only that it is "
+            "consistent; state what must always hold, e.g. `assert denied guest_wifi "
+            "-> tag:medical`",
+            top,
+        )
     defs = {c.name: c for c in policy.classes}
     for cls in classes:
         definition = defs.get(cls.name)
@@ -50,8 +58,9 @@ def _inside(net: IPNetwork, outer: IPNetwork) -> bool:
     return bool(outer.first <= net.first and net.last <= outer.last)
 
 
-def _inside_external(policy: Policy, cls: ResolvedClass, definition: ClassDef,
-                     sink: DiagnosticSink) -> None:
+def _inside_external(
+    policy: Policy, cls: ResolvedClass, definition: ClassDef, sink: DiagnosticSink
+) -> None:
     blocks = [b.prefix for b in special_blocks(policy)]
     for prefix in cls.prefixes:
         for ext in policy.externals:
@@ -60,10 +69,13 @@ def _inside_external(policy: Policy, cls: ResolvedClass, definition: ClassDef,
                 continue
             span = definition.attr_span("subnet") if definition.subnets else definition.span
             sink.warning(
-                "W117", f"class '{cls.name}' ({prefix}) lies inside external '{ext.name}' "
+                "W117",
+                f"class '{cls.name}' ({prefix}) lies inside external '{ext.name}' "
                 f"({outer}): the class owns those addresses, so rules toward '{ext.name}' no "
                 f"longer reach them; check the subnet, or write `except {prefix}` in "
-                f"'{ext.name}' to say so", span)
+                f"'{ext.name}' to say so",
+                span,
+            )
             break
 
 
@@ -74,7 +86,8 @@ def _holder(ext: ExternalDef, prefix: IPNetwork, blocks: list[IPNetwork]) -> IPN
         return None
     for address in ext.addresses:
         if _inside(prefix, address) and not any(
-                _inside(b, address) and b != address for b in blocks):
+            _inside(b, address) and b != address for b in blocks
+        ):
             return address
     return None
 
@@ -88,6 +101,9 @@ def _outside_pools(policy: Policy, sink: DiagnosticSink) -> None:
         for prefix in definition.subnets:
             if not any(_inside(prefix, p) for p in pools):
                 sink.warning(
-                    "W118", f"class '{definition.name}' subnet {prefix} is outside every "
+                    "W118",
+                    f"class '{definition.name}' subnet {prefix} is outside every "
                     f"subnet pool ({shown}); check the subnet, or add a `pool subnets` that "
-                    "holds it", definition.attr_span("subnet"))
+                    "holds it",
+                    definition.attr_span("subnet"),
+                )

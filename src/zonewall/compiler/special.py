@@ -28,8 +28,13 @@ from zonewall.diagnostics import DiagnosticSink, Span
 from zonewall.intervals import Intervals, subtract, union_all
 from zonewall.ir import ExternalDef, Policy, ResolvedClass
 
-__all__ = ["SPECIAL_RANGES", "SpecialBlock", "blocks_containing", "special_blocks",
-           "warn_special_space"]
+__all__ = [
+    "SPECIAL_RANGES",
+    "SpecialBlock",
+    "blocks_containing",
+    "special_blocks",
+    "warn_special_space",
+]
 
 # Never globally reachable (IANA IPv4 special-purpose registry, plus multicast and class E).
 SPECIAL_RANGES: tuple[tuple[str, str], ...] = (
@@ -74,8 +79,9 @@ def blocks_containing(policy: Policy, address: IPAddress) -> tuple[SpecialBlock,
     return tuple(b for b in special_blocks(policy) if address in b.prefix)
 
 
-def warn_special_space(policy: Policy, classes: Iterable[ResolvedClass],
-                       sink: DiagnosticSink) -> None:
+def warn_special_space(
+    policy: Policy, classes: Iterable[ResolvedClass], sink: DiagnosticSink
+) -> None:
     """W114 at each external that covers special space nothing in the policy names."""
     blocks = special_blocks(policy)
     class_space = intervals_of(p for c in classes for p in c.prefixes)
@@ -94,8 +100,13 @@ def warn_special_space(policy: Policy, classes: Iterable[ResolvedClass],
                 everyone = union_all(deliberate.values())
             named = everyone
         taken = union_all([class_space, intervals_of(ext.excepts), named])
-        found = [(b, left) for b in blocks if _swallows(ext, b)
-                 for left in [subtract(intervals_of([b.prefix]), taken)] if left]
+        found = [
+            (b, left)
+            for b in blocks
+            if _swallows(ext, b)
+            for left in [subtract(intervals_of([b.prefix]), taken)]
+            if left
+        ]
         if found:
             _report(ext, found, sink)
 
@@ -115,21 +126,32 @@ def _deliberate(ext: ExternalDef, blocks: tuple[SpecialBlock, ...]) -> Intervals
     return subtract(intervals_of(chosen), intervals_of(ext.excepts))
 
 
-def _report(ext: ExternalDef, found: list[tuple[SpecialBlock, Intervals]],
-            sink: DiagnosticSink) -> None:
-    top = [b for b, _ in found
-           if not any(o is not b and _inside(b.prefix, o.prefix) for o, _ in found)]
-    excepts = list(ext.excepts) + [b.prefix for b in top
-                                   if not any(_inside(b.prefix, e) for e in ext.excepts)]
+def _report(
+    ext: ExternalDef, found: list[tuple[SpecialBlock, Intervals]], sink: DiagnosticSink
+) -> None:
+    top = [
+        b for b, _ in found if not any(o is not b and _inside(b.prefix, o.prefix) for o, _ in found)
+    ]
+    excepts = list(ext.excepts) + [
+        b.prefix for b in top if not any(_inside(b.prefix, e) for e in ext.excepts)
+    ]
     excepts.sort(key=lambda p: (p.first, p.prefixlen))
-    fix = ("address " + ", ".join(str(p) for p in ext.addresses) + " except "
-           + ", ".join(str(p) for p in excepts))
+    fix = (
+        "address "
+        + ", ".join(str(p) for p in ext.addresses)
+        + " except "
+        + ", ".join(str(p) for p in excepts)
+    )
     notes = tuple((_note(b, left, ext.name), b.span) for b, left in found)
     sink.warning(
-        "W114", f"external '{ext.name}' also covers private or special address space that no "
+        "W114",
+        f"external '{ext.name}' also covers private or special address space that no "
         f"class owns (listed below), so rules toward '{ext.name}' reach it too; exclude it "
         f"with `{fix}`, or name each range '{ext.name}' really reaches in an external of its "
-        "own", ext.span, notes=notes)
+        "own",
+        ext.span,
+        notes=notes,
+    )
 
 
 def _note(block: SpecialBlock, left: Intervals, ext: str) -> str:

@@ -29,13 +29,31 @@ from zonewall.packets import ICMP, ICMP_TYPES, TCP, UDP, PacketSet
 
 MAX_NAME = 31
 # Words with a meaning of their own in selectors and services: never usable as names.
-RESERVED = frozenset({"any", "internal", "external", "tag", "criticality", "gateway",
-                      "gateways", "ip", "icmp", "tcp", "udp", "proto"})
+RESERVED = frozenset(
+    {
+        "any",
+        "internal",
+        "external",
+        "tag",
+        "criticality",
+        "gateway",
+        "gateways",
+        "ip",
+        "icmp",
+        "tcp",
+        "udp",
+        "proto",
+    }
+)
 # Possessive (`*+`): a repeated group otherwise keeps a backtracking record per `-part`.
 _NAME_RE = re.compile(r"[a-z][a-z0-9_]*(?:-[a-z0-9_]+)*+\Z")
 _ESCAPE = re.compile(r"\\(.)", re.DOTALL)
-_PROTO_WORDS = {"ip": PacketSet.everything(), "icmp": PacketSet.protocol(ICMP),
-                "tcp": PacketSet.protocol(TCP), "udp": PacketSet.protocol(UDP)}
+_PROTO_WORDS = {
+    "ip": PacketSet.everything(),
+    "icmp": PacketSet.protocol(ICMP),
+    "tcp": PacketSet.protocol(TCP),
+    "udp": PacketSet.protocol(UDP),
+}
 
 
 def _shown(name: str) -> str:
@@ -94,8 +112,7 @@ class TokenChecks:
     def defined_name(self, value: str, span: Span, what: str) -> str:
         value = self.name(value, span, what)
         if value in RESERVED:
-            self.sink.error("E104", f"'{value}' is a reserved word and cannot name a {what}",
-                            span)
+            self.sink.error("E104", f"'{value}' is a reserved word and cannot name a {what}", span)
         return value
 
     def string(self, value: str, span: Span) -> str:
@@ -107,9 +124,11 @@ class TokenChecks:
         for m in _ESCAPE.finditer(raw):
             if m[1] not in '"\\':
                 col = span.col + 1 + m.start()
-                self.sink.error("E106", f"unknown escape '\\{m[1]}' in string: only \\\" and "
-                                "\\\\ are allowed", Span(span.file, span.line, col, span.line,
-                                                            col + 2))
+                self.sink.error(
+                    "E106",
+                    f"unknown escape '\\{m[1]}' in string: only \\\" and \\\\ are allowed",
+                    Span(span.file, span.line, col, span.line, col + 2),
+                )
         return _ESCAPE.sub(r"\1", raw)
 
     def integer(self, value: str, span: Span, lo: int, hi: int, what: str) -> int:
@@ -145,8 +164,9 @@ class TokenChecks:
             if arg.isdigit() and len(arg) <= 3 and int(arg) <= 255:
                 return PacketSet.ports(ICMP, int(arg), int(arg))
             names = ", ".join(sorted(ICMP_TYPES))
-            self.sink.error("E106", f"unknown ICMP type '{arg}': use a number 0-255 or one of "
-                            f"{names}", span)
+            self.sink.error(
+                "E106", f"unknown ICMP type '{arg}': use a number 0-255 or one of {names}", span
+            )
             return PacketSet.protocol(ICMP)
         if proto_word == "proto":
             if arg.isdigit() and len(arg) <= 3 and int(arg) <= 255:
@@ -157,8 +177,12 @@ class TokenChecks:
         lo_s, _, hi_s = arg.partition("-")
         hi_s = hi_s or lo_s
         if not (lo_s.isdigit() and hi_s.isdigit()) or "-" in hi_s:
-            self.sink.error("E106", f"'{value}' is not a port or port range such as "
-                            f"{proto_word}/443 or {proto_word}/1000-2000", span)
+            self.sink.error(
+                "E106",
+                f"'{value}' is not a port or port range such as "
+                f"{proto_word}/443 or {proto_word}/1000-2000",
+                span,
+            )
             return PacketSet.protocol(proto)
         if len(lo_s) > 5 or len(hi_s) > 5 or int(lo_s) > 65535 or int(hi_s) > 65535:
             self.sink.error("E106", f"port in '{value}' is out of range (0-65535)", span)
@@ -183,12 +207,14 @@ class TokenChecks:
                 raise KeyError(word)
             return Criticality[word.upper()]
         except KeyError:
-            self.sink.error("E106", f"unknown criticality '{word}': use low, medium, high or "
-                            "critical", span)
+            self.sink.error(
+                "E106", f"unknown criticality '{word}': use low, medium, high or critical", span
+            )
             return Criticality.MEDIUM
 
-    def vlan_range(self, lo_value: str, lo_span: Span, hi_value: str, hi_span: Span,
-                   span: Span) -> tuple[int, int, Span]:
+    def vlan_range(
+        self, lo_value: str, lo_span: Span, hi_value: str, hi_span: Span, span: Span
+    ) -> tuple[int, int, Span]:
         lo = self.integer(lo_value, lo_span, 0, 1 << 32, "VLAN")
         hi = self.integer(hi_value, hi_span, 0, 1 << 32, "VLAN")
         if lo > hi:
@@ -204,25 +230,30 @@ class TokenChecks:
     def one_address(self, text: str, span: Span, what: str) -> IPNetwork:
         net, _ = self.cidr(text, span)
         if net.prefixlen != 32:
-            self.sink.error("E106", f"'{text}' is a prefix; {what} is one address (write it "
-                            "without a prefix length)", span)
+            self.sink.error(
+                "E106",
+                f"'{text}' is a prefix; {what} is one address (write it without a prefix length)",
+                span,
+            )
         return net
 
-    def dhcp_relay(self, helpers: list[RelayHelper], source: str, source_span: Span,
-                   span: Span) -> DhcpRelayDef:
+    def dhcp_relay(
+        self, helpers: list[RelayHelper], source: str, source_span: Span, span: Span
+    ) -> DhcpRelayDef:
         net = self.one_address(source, source_span, "the relay's source")
         return DhcpRelayDef(tuple(helpers), net, span, source_span)
 
     # -- statement assembly (after the statement's parts are checked) ----------------------
-    def header(self, title: str, title_span: Span, owners: list[tuple[str, Span]],
-               span: Span) -> PolicyHeader:
+    def header(
+        self, title: str, title_span: Span, owners: list[tuple[str, Span]], span: Span
+    ) -> PolicyHeader:
         for extra in owners[1:]:
             self.sink.error("E110", "'owner' is given twice in the policy header", extra[1])
-        return PolicyHeader(self.string(title, title_span), owners[0][0] if owners else None,
-                            span)
+        return PolicyHeader(self.string(title, title_span), owners[0][0] if owners else None, span)
 
-    def class_def(self, name_value: str, name_span: Span,
-                  items: list[tuple[str, Any, Span]], span: Span) -> ClassDef:
+    def class_def(
+        self, name_value: str, name_span: Span, items: list[tuple[str, Any, Span]], span: Span
+    ) -> ClassDef:
         name = self.defined_name(name_value, name_span, "class")
         attrs: dict[str, Any] = {}
         spans: list[tuple[str, Span]] = []
@@ -246,23 +277,30 @@ class TokenChecks:
             attr_spans=tuple(spans),
         )
 
-    def gateway(self, name_value: str, name_span: Span, items: list[tuple[str, Any, Span]],
-                span: Span) -> GatewayDef:
+    def gateway(
+        self, name_value: str, name_span: Span, items: list[tuple[str, Any, Span]], span: Span
+    ) -> GatewayDef:
         name = self.defined_name(name_value, name_span, "gateway")
         attrs: dict[str, Any] = {}
         spans: list[tuple[str, Span]] = []
         for attr, value, attr_span in items:
             if attr in attrs:
-                self.sink.error("E110", f"'{attr}' is given twice in gateway '{name}'",
-                                attr_span)
+                self.sink.error("E110", f"'{attr}' is given twice in gateway '{name}'", attr_span)
                 continue
             attrs[attr] = value
             spans.append((attr, attr_span))
-        return GatewayDef(name, attrs.get("platform"), attrs.get("serves"),
-                          attrs.get("interface"), attrs.get("uplink"), span, tuple(spans),
-                          object_groups="object-groups" in attrs,
-                          stateless_accepted=attrs.get("stateless-replies"),
-                          dhcp_relay=attrs.get("dhcp-relay"))
+        return GatewayDef(
+            name,
+            attrs.get("platform"),
+            attrs.get("serves"),
+            attrs.get("interface"),
+            attrs.get("uplink"),
+            span,
+            tuple(spans),
+            object_groups="object-groups" in attrs,
+            stateless_accepted=attrs.get("stateless-replies"),
+            dhcp_relay=attrs.get("dhcp-relay"),
+        )
 
     def lines(self) -> SourceLines:
         if self._lines is None:

@@ -32,8 +32,18 @@ from zonewall.ir import (
     SourceFile,
 )
 
-__all__ = ["MAX_FILE_BYTES", "MAX_STATEMENTS", "MAX_TOKENS", "ParseResult", "decode_source",
-           "parse_file", "parse_statements", "parse_text", "read_included", "record_statements"]
+__all__ = [
+    "MAX_FILE_BYTES",
+    "MAX_STATEMENTS",
+    "MAX_TOKENS",
+    "ParseResult",
+    "decode_source",
+    "parse_file",
+    "parse_statements",
+    "parse_text",
+    "read_included",
+    "record_statements",
+]
 
 # The size limits of one policy, its includes together (E105 for bytes, E109 for the counts).
 # Every later stage's time and memory grow with the number of statements and tokens, so these
@@ -57,11 +67,13 @@ class ParseResult:
 def parse_text(text: str, file: str = "<policy>") -> ParseResult:
     """Parse policy text that has no includes (an include is an error)."""
     return _Loader(lambda path: (_ for _ in ()).throw(FileNotFoundError(path))).load_text(
-        text, file)
+        text, file
+    )
 
 
-def parse_file(path: str, read: Callable[[str], bytes] | None = None,
-               include_path: Sequence[str] = ()) -> ParseResult:
+def parse_file(
+    path: str, read: Callable[[str], bytes] | None = None, include_path: Sequence[str] = ()
+) -> ParseResult:
     """Parse a policy file and everything it includes.
 
     An include must resolve (symlinks resolved) inside the root file's folder or one of the
@@ -107,8 +119,13 @@ def read_included(path: str) -> bytes:
 
 
 def _kind(mode: int) -> str:
-    kinds = {stat.S_IFIFO: "a FIFO", stat.S_IFDIR: "a directory", stat.S_IFCHR: "a device",
-             stat.S_IFBLK: "a device", stat.S_IFSOCK: "a socket"}
+    kinds = {
+        stat.S_IFIFO: "a FIFO",
+        stat.S_IFDIR: "a directory",
+        stat.S_IFCHR: "a device",
+        stat.S_IFBLK: "a device",
+        stat.S_IFSOCK: "a socket",
+    }
     return kinds.get(stat.S_IFMT(mode), "a special file")
 
 
@@ -123,17 +140,23 @@ def decode_source(display: str, data: bytes) -> str:
     except UnicodeDecodeError as exc:
         line = data[: exc.start].count(b"\n") + 1
         col = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
-        raise DiagnosticError([Diagnostic(
-            Severity.ERROR, "E105",
-            f"'{display}' is not UTF-8 text (invalid byte at offset {exc.start}); "
-            "save the policy as UTF-8",
-            Span(display, line, col, line, col + 1),
-        )]) from None
+        raise DiagnosticError(
+            [
+                Diagnostic(
+                    Severity.ERROR,
+                    "E105",
+                    f"'{display}' is not UTF-8 text (invalid byte at offset {exc.start}); "
+                    "save the policy as UTF-8",
+                    Span(display, line, col, line, col + 1),
+                )
+            ]
+        ) from None
     return text[1:] if text.startswith("\ufeff") else text
 
 
-def parse_statements(text: str, display: str, sink: DiagnosticSink,
-                     budget: Budget | None = None) -> list[Any]:
+def parse_statements(
+    text: str, display: str, sink: DiagnosticSink, budget: Budget | None = None
+) -> list[Any]:
     """One file's statements in source order (includes not followed), local problems to `sink`.
 
     `budget` is what the policy has left of `MAX_TOKENS` and `MAX_STATEMENTS` (those limits
@@ -146,8 +169,9 @@ def parse_statements(text: str, display: str, sink: DiagnosticSink,
     """
     local = DiagnosticSink()
     try:
-        statements = parse(text, display, local,
-                           Budget(MAX_TOKENS, MAX_STATEMENTS) if budget is None else budget)
+        statements = parse(
+            text, display, local, Budget(MAX_TOKENS, MAX_STATEMENTS) if budget is None else budget
+        )
     except TooLarge as exc:
         raise _too_large(exc) from None
     except ParseError as err:
@@ -173,12 +197,19 @@ def record_statements(text: str, display: str) -> Concrete:
 
 def _too_large(exc: TooLarge) -> DiagnosticError:
     limit = MAX_TOKENS if exc.what == "tokens" else MAX_STATEMENTS
-    return DiagnosticError([Diagnostic(
-        Severity.ERROR, "E109",
-        f"the policy is too large: more than {limit:,} {exc.what} (its included files "
-        f"counted too; zonewall reads at most {MAX_STATEMENTS:,} statements and "
-        f"{MAX_TOKENS:,} tokens); split the estate into several policies",
-        exc.span, label=f"{exc.what[:-1]} {limit + 1:,} of the policy")])
+    return DiagnosticError(
+        [
+            Diagnostic(
+                Severity.ERROR,
+                "E109",
+                f"the policy is too large: more than {limit:,} {exc.what} (its included files "
+                f"counted too; zonewall reads at most {MAX_STATEMENTS:,} statements and "
+                f"{MAX_TOKENS:,} tokens); split the estate into several policies",
+                exc.span,
+                label=f"{exc.what[:-1]} {limit + 1:,} of the policy",
+            )
+        ]
+    )
 
 
 class _LoadError(DiagnosticError):
@@ -190,8 +221,9 @@ class _LoadError(DiagnosticError):
 
 
 class _Loader:
-    def __init__(self, read: Callable[[str], bytes], from_disk: bool = False,
-                 folders: Sequence[str] = ()) -> None:
+    def __init__(
+        self, read: Callable[[str], bytes], from_disk: bool = False, folders: Sequence[str] = ()
+    ) -> None:
         self.read = read
         # includes on disk are read without blocking, regular files only
         self.read_included = read_included if from_disk else read
@@ -228,18 +260,32 @@ class _Loader:
             reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
             code = "E108" if span is not None and isinstance(exc, FileNotFoundError) else "E105"
             where = "included file" if span is not None else "policy file"
-            raise DiagnosticError([Diagnostic(
-                Severity.ERROR, code, f"cannot read {where} '{path}': {reason}", span,
-            )]) from None
+            raise DiagnosticError(
+                [
+                    Diagnostic(
+                        Severity.ERROR,
+                        code,
+                        f"cannot read {where} '{path}': {reason}",
+                        span,
+                    )
+                ]
+            ) from None
 
-    def _load(self, display: str, data: bytes, stack: list[str],
-              span: Span | None = None) -> None:
+    def _load(self, display: str, data: bytes, stack: list[str], span: Span | None = None) -> None:
         self.bytes_left -= len(data)
         if self.bytes_left < 0:
-            raise DiagnosticError([Diagnostic(
-                Severity.ERROR, "E105", f"cannot read included file '{display}': the policy "
-                f"and its includes are larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB "
-                "together", span)])
+            raise DiagnosticError(
+                [
+                    Diagnostic(
+                        Severity.ERROR,
+                        "E105",
+                        f"cannot read included file '{display}': the policy "
+                        f"and its includes are larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB "
+                        "together",
+                        span,
+                    )
+                ]
+            )
         digest = hashlib.sha256(data).hexdigest()
         text = decode_source(display, data)
         self.sources[display] = text
@@ -252,24 +298,45 @@ class _Loader:
 
     def _include(self, including: str, inc: Include, stack: list[str]) -> None:
         if "\0" in inc.path:
-            raise DiagnosticError([Diagnostic(
-                Severity.ERROR, "E111", "include path contains a NUL character", inc.span)])
+            raise DiagnosticError(
+                [
+                    Diagnostic(
+                        Severity.ERROR, "E111", "include path contains a NUL character", inc.span
+                    )
+                ]
+            )
         if len(stack) >= MAX_INCLUDE_DEPTH:
-            raise DiagnosticError([Diagnostic(
-                Severity.ERROR, "E109", f"includes are nested more than {MAX_INCLUDE_DEPTH} "
-                "files deep; include this file from one higher up the chain (a file included "
-                "twice is read once)", inc.span)])
+            raise DiagnosticError(
+                [
+                    Diagnostic(
+                        Severity.ERROR,
+                        "E109",
+                        f"includes are nested more than {MAX_INCLUDE_DEPTH} "
+                        "files deep; include this file from one higher up the chain (a file "
+                        "included twice is read once)",
+                        inc.span,
+                    )
+                ]
+            )
         display = posixpath.normpath(posixpath.join(posixpath.dirname(including), inc.path))
         real = os.path.realpath(display)
         self._confine(inc, real)
         if real in stack:
             chain = " -> ".join(
-                [posixpath.basename(p) for p in stack[stack.index(real):]]
-                + [posixpath.basename(real)])
-            raise DiagnosticError([Diagnostic(
-                Severity.ERROR, "E107", f"include cycle: {chain}", inc.span,
-                label="remove one of these includes",
-            )])
+                [posixpath.basename(p) for p in stack[stack.index(real) :]]
+                + [posixpath.basename(real)]
+            )
+            raise DiagnosticError(
+                [
+                    Diagnostic(
+                        Severity.ERROR,
+                        "E107",
+                        f"include cycle: {chain}",
+                        inc.span,
+                        label="remove one of these includes",
+                    )
+                ]
+            )
         if real in self.seen:
             return  # each file is read once, however many files include it
         self.seen.add(real)
@@ -281,8 +348,9 @@ class _Loader:
         if not self.folders:
             return  # text without a file (`parse_text`): no include can be read at all
         inside = [f for f in self.folders if os.path.commonpath([real, f]) == f]
-        if inside and (not posixpath.isabs(inc.path) or len(inside) > 1
-                       or inside[0] != self.folders[0]):
+        if inside and (
+            not posixpath.isabs(inc.path) or len(inside) > 1 or inside[0] != self.folders[0]
+        ):
             return
         if inside:
             why = "an absolute include path"
@@ -290,15 +358,24 @@ class _Loader:
             why = "an absolute include path outside the allowed folders"
         else:
             why = "the include leads outside the allowed folders ('..' or a symlink)"
-        raise DiagnosticError([Diagnostic(
-            Severity.ERROR, "E111", f"{why}: includes are relative to the including file and "
-            f"stay inside '{self.shown}' (the root policy's folder) unless another "
-            "folder is allowed with --include-path", inc.span)])
+        raise DiagnosticError(
+            [
+                Diagnostic(
+                    Severity.ERROR,
+                    "E111",
+                    f"{why}: includes are relative to the including file and "
+                    f"stay inside '{self.shown}' (the root policy's folder) unless another "
+                    "folder is allowed with --include-path",
+                    inc.span,
+                )
+            ]
+        )
 
     def _result(self) -> ParseResult:
         headers: list[PolicyHeader] = []
-        kinds: dict[type, list[Any]] = {k: [] for k in (ServiceDef, ClassDef, ExternalDef,
-                                                        RuleStmt, GatewayDef, AssertStmt)}
+        kinds: dict[type, list[Any]] = {
+            k: [] for k in (ServiceDef, ClassDef, ExternalDef, RuleStmt, GatewayDef, AssertStmt)
+        }
         subnet_pools: list[Any] = []
         vlan_pools: list[Any] = []
         for stmt in self.statements:
@@ -311,8 +388,12 @@ class _Loader:
             else:
                 kinds[type(stmt)].append(stmt)
         for extra in headers[1:]:
-            self.sink.error("E110", "the policy header is given more than once", extra.span,
-                            notes=(("first header here", headers[0].span),))
+            self.sink.error(
+                "E110",
+                "the policy header is given more than once",
+                extra.span,
+                notes=(("first header here", headers[0].span),),
+            )
         policy = Policy(
             header=headers[0] if headers else None,
             subnet_pools=tuple(subnet_pools),

@@ -115,8 +115,9 @@ def format_policy(text: str, file: str = "<policy>") -> str:
     try:
         after = record_statements(out, file)
     except DiagnosticError as err:
-        raise PrinterBug(f"formatting '{file}' gives text that does not parse: "
-                         f"{err.diagnostics[0].message}") from None
+        raise PrinterBug(
+            f"formatting '{file}' gives text that does not parse: {err.diagnostics[0].message}"
+        ) from None
     if _digest(after.parsed) != meaning:
         raise PrinterBug(f"formatting '{file}' would change the policy it describes")
     after.parsed = []
@@ -167,7 +168,8 @@ def _flat(cst: Concrete, kind: str, lo: int, hi: int) -> _Line:
     if kind in ("allow", "deny"):
         why = next((i for i in range(lo, hi) if cst.kinds[i] == WHY), hi)
         cells = [_join(cst, lo, lo + 1), _join(cst, lo + 1, why)] + (
-            [_join(cst, why, hi)] if why < hi else [])
+            [_join(cst, why, hi)] if why < hi else []
+        )
         return _line(cst, cells, 0, "rule", lo, hi)
     return _line(cst, [_join(cst, lo, hi)], 0, "code", lo, hi)
 
@@ -186,8 +188,7 @@ def _block(cst: Concrete, kind: str, lo: int, hi: int, attrs: tuple[int, ...]) -
     if cst.lines[lbrace] == cst.lines[rbrace]:
         body = "{ " + "  ".join(texts) + " }" if texts else "{}"
         if len(head) + 1 + len(body) <= LINE_LIMIT:
-            return [_line(cst, [head, body], 0, kind if kind in _PADDED_KINDS else "code",
-                          lo, hi)]
+            return [_line(cst, [head, body], 0, kind if kind in _PADDED_KINDS else "code", lo, hi)]
     lines = [_line(cst, [head + " {"], 0, "open", lo, lbrace + 1)]
     lines += [_line(cst, [t], 1, "code", a, b) for t, (a, b) in zip(texts, groups, strict=True)]
     lines.append(_line(cst, ["}"], 0, "close", rbrace, hi))
@@ -247,8 +248,12 @@ def _rows(lines: list[_Line], leftover: list[_Comment], blanks: set[int]) -> lis
     rows: list[_Row] = []
 
     def add(row: _Row) -> None:
-        if rows and rows[-1].kind != "open" and row.kind != "close" and any(
-                n in blanks for n in range(rows[-1].src_last + 1, row.src_first)):
+        if (
+            rows
+            and rows[-1].kind != "open"
+            and row.kind != "close"
+            and any(n in blanks for n in range(rows[-1].src_last + 1, row.src_first))
+        ):
             rows.append(_Row(0, "", 0, 0, "blank"))
         rows.append(row)
 
@@ -287,8 +292,11 @@ def _align_kinds(rows: list[_Row]) -> None:
             else:
                 line.text = " ".join(line.cells)
         if lines[0].kind == "rule":
-            _align_tails(lines, [line.cells[2] if len(line.cells) > 2 else None
-                                 for line in lines], lambda line: line.text)
+            _align_tails(
+                lines,
+                [line.cells[2] if len(line.cells) > 2 else None for line in lines],
+                lambda line: line.text,
+            )
         for row, line in zip(run, lines, strict=True):
             row.text = line.text
 
@@ -296,14 +304,16 @@ def _align_kinds(rows: list[_Row]) -> None:
 def _align_comments(rows: list[_Row]) -> None:
     for run in _runs(rows, same_kind=False):
         lines = [r.line for r in run if r.line is not None]
-        _align_tails(lines, [line.trailing for line in lines],
-                     lambda line: INDENT * line.indent + line.text)
+        _align_tails(
+            lines, [line.trailing for line in lines], lambda line: INDENT * line.indent + line.text
+        )
         for row, line in zip(run, lines, strict=True):
             row.text = line.text
 
 
-def _align_tails(lines: list[_Line], tails: list[str | None],
-                 width_of: Callable[[_Line], str]) -> None:
+def _align_tails(
+    lines: list[_Line], tails: list[str | None], width_of: Callable[[_Line], str]
+) -> None:
     """Append each tail in one column: GAP after the widest line of at most ALIGN_LIMIT."""
     widths = [len(width_of(line)) for line in lines]
     fitting = [w for w, t in zip(widths, tails, strict=True) if t is not None and w <= ALIGN_LIMIT]

@@ -53,7 +53,8 @@ __all__ = ["KEYWORDS", "Budget", "Concrete", "ParseError", "TooLarge", "parse", 
 # of comments fails at once.  Nothing follows these groups in the pattern, so the match is the
 # same as the greedy one.
 _SKIP = r"[ \t\f\r\n]*+(?:\#[^\n]*+[ \t\f\r\n]*+)*+"
-_TOKEN = re.compile(rf"""
+_TOKEN = re.compile(
+    rf"""
     {_SKIP}
     (?:
       (?P<port>(?:tcp|udp|icmp|proto)/[A-Za-z0-9]+(?:-[A-Za-z0-9]+)*+)
@@ -70,22 +71,61 @@ _TOKEN = re.compile(rf"""
     | (?P<equal>=)
     | (?P<minus>-)
     | (?P<eof>\Z)
-    )""", re.VERBOSE)
+    )""",
+    re.VERBOSE,
+)
 _SKIP_RE = re.compile(_SKIP)
 _COMMENT_RE = re.compile(r"#[^\n]*+")
 
-_STATEMENTS = frozenset({"allow", "assert", "class", "deny", "external", "gateway", "include",
-                         "policy", "pool", "service"})
+_STATEMENTS = frozenset(
+    {
+        "allow",
+        "assert",
+        "class",
+        "deny",
+        "external",
+        "gateway",
+        "include",
+        "policy",
+        "pool",
+        "service",
+    }
+)
 _CLASS_ATTRS = frozenset({"criticality", "description", "hosts", "subnet", "tags", "vlan"})
-_GW_ATTRS = frozenset({"dhcp-relay", "interface", "object-groups", "platform", "serves",
-                       "stateless-replies", "uplink"})
-_SEL_WORDS = frozenset({"any", "criticality", "external", "gateway", "gateways", "internal",
-                        "tag"})
+_GW_ATTRS = frozenset(
+    {
+        "dhcp-relay",
+        "interface",
+        "object-groups",
+        "platform",
+        "serves",
+        "stateless-replies",
+        "uplink",
+    }
+)
+_SEL_WORDS = frozenset({"any", "criticality", "external", "gateway", "gateways", "internal", "tag"})
 _KINDS = frozenset(k.value for k in AssertKind)
 # Every word that is a keyword somewhere (for messages and "did you mean").
-KEYWORDS = (_STATEMENTS | _CLASS_ATTRS | _GW_ATTRS | _SEL_WORDS | _KINDS
-            | {"owner", "subnets", "vlans", "plaintext", "address", "except", "log", "to", "from",
-               "without", "accepted"})
+KEYWORDS = (
+    _STATEMENTS
+    | _CLASS_ATTRS
+    | _GW_ATTRS
+    | _SEL_WORDS
+    | _KINDS
+    | {
+        "owner",
+        "subnets",
+        "vlans",
+        "plaintext",
+        "address",
+        "except",
+        "log",
+        "to",
+        "from",
+        "without",
+        "accepted",
+    }
+)
 
 
 def _quoted(words: frozenset[str] | set[str]) -> str:
@@ -98,8 +138,10 @@ _A_STATEMENT = f"a statement ({_quoted(_STATEMENTS)})"
 _NEW_STATEMENT = "a new statement"
 _CLASS_ATTR = f"a class attribute ({_quoted(_CLASS_ATTRS)})"
 _GW_ATTR = f"a gateway attribute ({_quoted(_GW_ATTRS)})"
-_SELECTOR = ("a selector (a class or external name, tag:T, criticality:L, any, internal, "
-             "external, gateway:NAME or gateways)")
+_SELECTOR = (
+    "a selector (a class or external name, tag:T, criticality:L, any, internal, "
+    "external, gateway:NAME or gateways)"
+)
 _SERVICE = "a service (a service name, or a form such as tcp/443, udp/53 or icmp)"
 _CIDR = "an address such as 10.0.0.0/24"
 _KIND = f"an assertion kind ({_quoted(_KINDS)})"
@@ -110,8 +152,10 @@ _KIND = f"an assertion kind ({_quoted(_KINDS)})"
 # the lexer reads a port form).  Anything else (comments, line breaks, selector keywords) takes
 # the general path, from where this match ends.
 _WORD = r"(?>[A-Za-z_][A-Za-z0-9_]*+(?:-[A-Za-z0-9_]+)*+)"
-_SIMPLE_RULE = re.compile(rf"[ \t]*({_WORD})[ \t]*->[ \t]*({_WORD})[ \t]*:"
-                          rf"[ \t]*({_WORD}(?!/)(?:[ \t]*,[ \t]*{_WORD}(?!/))*+)")
+_SIMPLE_RULE = re.compile(
+    rf"[ \t]*({_WORD})[ \t]*->[ \t]*({_WORD})[ \t]*:"
+    rf"[ \t]*({_WORD}(?!/)(?:[ \t]*,[ \t]*{_WORD}(?!/))*+)"
+)
 _WORD_RE = re.compile(_WORD)
 
 
@@ -121,19 +165,24 @@ _WORD_RE = re.compile(_WORD)
 # result is the same object (tests/unit/dsl/test_parser.py compares every field).  Should one
 # of these classes change, importing this module fails instead of building it wrongly.
 def _slot_setters(cls: type, names: tuple[str, ...]) -> tuple[Callable[[Any, Any], None], ...]:
-    if tuple(f.name for f in fields(cls)) != names or hasattr(cls, "__post_init__") \
-            or not hasattr(cls, "__slots__"):
+    if (
+        tuple(f.name for f in fields(cls)) != names
+        or hasattr(cls, "__post_init__")
+        or not hasattr(cls, "__slots__")
+    ):
         raise TypeError(f"{cls.__name__} changed: update its constructor in dsl/syntax.py")
     return tuple(cls.__dict__[name].__set__ for name in names)
 
 
 _new = object.__new__
 _SPAN_FILE, _SPAN_LINE, _SPAN_COL, _SPAN_END_LINE, _SPAN_END_COL = _slot_setters(
-    Span, ("file", "line", "col", "end_line", "end_col"))
+    Span, ("file", "line", "col", "end_line", "end_col")
+)
 _TERM_KIND, _TERM_VALUE, _TERM_SPAN = _slot_setters(SelTerm, ("kind", "value", "span"))
 _SEL_INCLUDE, _SEL_EXCLUDE, _SEL_SPAN = _slot_setters(Selector, ("include", "exclude", "span"))
-(_RULE_ACTION, _RULE_SRC, _RULE_DST, _RULE_SERVICES, _RULE_WHY, _RULE_LOG,
- _RULE_SPAN) = _slot_setters(RuleStmt, ("action", "src", "dst", "services", "why", "log", "span"))
+(_RULE_ACTION, _RULE_SRC, _RULE_DST, _RULE_SERVICES, _RULE_WHY, _RULE_LOG, _RULE_SPAN) = (
+    _slot_setters(RuleStmt, ("action", "src", "dst", "services", "why", "log", "span"))
+)
 
 
 def _mk_span(file: str, line: int, col: int, end_line: int, end_col: int) -> Span:
@@ -154,8 +203,9 @@ def _mk_term(kind: str, value: str, span: Span) -> SelTerm:
     return term
 
 
-def _mk_selector(include: tuple[SelTerm, ...], exclude: tuple[SelTerm, ...],
-                 span: Span) -> Selector:
+def _mk_selector(
+    include: tuple[SelTerm, ...], exclude: tuple[SelTerm, ...], span: Span
+) -> Selector:
     sel: Selector = _new(Selector)
     _SEL_INCLUDE(sel, include)
     _SEL_EXCLUDE(sel, exclude)
@@ -163,9 +213,15 @@ def _mk_selector(include: tuple[SelTerm, ...], exclude: tuple[SelTerm, ...],
     return sel
 
 
-def _mk_rule(action: str, src: Selector, dst: Selector,
-             services: tuple[ServiceRef | ServiceItem, ...] | None, why: str | None, log: bool,
-             span: Span) -> RuleStmt:
+def _mk_rule(
+    action: str,
+    src: Selector,
+    dst: Selector,
+    services: tuple[ServiceRef | ServiceItem, ...] | None,
+    why: str | None,
+    log: bool,
+    span: Span,
+) -> RuleStmt:
     rule: RuleStmt = _new(RuleStmt)
     _RULE_ACTION(rule, action)
     _RULE_SRC(rule, src)
@@ -209,11 +265,38 @@ class TooLarge(Exception):
 
 
 # Token kinds in a `Concrete` record (one byte each).
-WORD, PORT, CIDR, INT, STRING, WHY, ARROW, LBRACE, RBRACE, COMMA, COLON, TIGHT, SEMI, EQUAL, \
-    MINUS = range(15)
-_KIND_CODE = {"word": WORD, "port": PORT, "cidr": CIDR, "int": INT, "string": STRING,
-              "arrow": ARROW, "lbrace": LBRACE, "rbrace": RBRACE, "comma": COMMA,
-              "colon": COLON, "semi": SEMI, "equal": EQUAL, "minus": MINUS}
+(
+    WORD,
+    PORT,
+    CIDR,
+    INT,
+    STRING,
+    WHY,
+    ARROW,
+    LBRACE,
+    RBRACE,
+    COMMA,
+    COLON,
+    TIGHT,
+    SEMI,
+    EQUAL,
+    MINUS,
+) = range(15)
+_KIND_CODE = {
+    "word": WORD,
+    "port": PORT,
+    "cidr": CIDR,
+    "int": INT,
+    "string": STRING,
+    "arrow": ARROW,
+    "lbrace": LBRACE,
+    "rbrace": RBRACE,
+    "comma": COMMA,
+    "colon": COLON,
+    "semi": SEMI,
+    "equal": EQUAL,
+    "minus": MINUS,
+}
 
 
 @dataclass
@@ -243,13 +326,17 @@ class Concrete:
     parsed: list[Any]
 
     def token(self, i: int) -> str:
-        return self.text[self.starts[i]:self.ends[i]]
+        return self.text[self.starts[i] : self.ends[i]]
 
     def comments(self) -> list[tuple[str, int, int]]:
         """Every comment: its text (trailing whitespace dropped), line and offset."""
         text = self.text
-        return [(text[s:e].rstrip(), line, s) for s, e, line in
-                zip(self.comment_starts, self.comment_ends, self.comment_lines, strict=True)]
+        return [
+            (text[s:e].rstrip(), line, s)
+            for s, e, line in zip(
+                self.comment_starts, self.comment_ends, self.comment_lines, strict=True
+            )
+        ]
 
 
 def parse(text: str, file: str, sink: DiagnosticSink, budget: Budget | None = None) -> list[Any]:
@@ -263,8 +350,7 @@ def parse(text: str, file: str, sink: DiagnosticSink, budget: Budget | None = No
     return _run(_Parser(text, file, sink, budget or Budget(1 << 62, 1 << 62)), budget)
 
 
-def record(text: str, file: str, sink: DiagnosticSink,
-           budget: Budget | None = None) -> Concrete:
+def record(text: str, file: str, sink: DiagnosticSink, budget: Budget | None = None) -> Concrete:
     """`parse`, keeping the concrete token stream and the comments (for `zonewall fmt`).
 
     Raises:
@@ -272,9 +358,18 @@ def record(text: str, file: str, sink: DiagnosticSink,
     """
     parser = _Recorder(text, file, sink, budget or Budget(1 << 62, 1 << 62))
     parsed = _run(parser, budget)
-    return Concrete(text, parser.r_starts, parser.r_ends, parser.r_lines, parser.r_kinds,
-                    parser.r_statements, parser.r_comment_starts, parser.r_comment_ends,
-                    parser.r_comment_lines, parsed)
+    return Concrete(
+        text,
+        parser.r_starts,
+        parser.r_ends,
+        parser.r_lines,
+        parser.r_kinds,
+        parser.r_statements,
+        parser.r_comment_starts,
+        parser.r_comment_ends,
+        parser.r_comment_lines,
+        parsed,
+    )
 
 
 def _run(parser: _Parser, budget: Budget | None) -> list[Any]:
@@ -308,7 +403,7 @@ def _suggest(word: str, keywords: frozenset[str] | set[str]) -> str:
         return word.lower()
     for kw in sorted(keywords, key=lambda w: (-len(w), w)):
         if word.startswith(kw):
-            rest = word[len(kw):].lstrip("_-")
+            rest = word[len(kw) :].lstrip("_-")
             return f"{kw} {rest}" if rest and (rest.isdigit() or rest in KEYWORDS) else kw
     close = difflib.get_close_matches(word, sorted(keywords), n=1, cutoff=0.75)
     return close[0] if close else ""
@@ -381,13 +476,19 @@ class _Parser:
         col = pos - (text.rfind("\n", 0, pos) + 1) + 1
         ch = text[pos]
         if ch == '"':
-            msg = "unterminated string: strings are \"...\" on one line"
+            msg = 'unterminated string: strings are "..." on one line'
         else:
             shown = repr(ch) if ch.isprintable() and ch not in "'\"" else f"U+{ord(ch):04X}"
             msg = f"unexpected character {shown}"
-        raise ParseError(Diagnostic(Severity.ERROR, "E102", msg,
-                                    Span(self.file, line, col, line, col + 1),
-                                    label=_hint_for_char(ch)))
+        raise ParseError(
+            Diagnostic(
+                Severity.ERROR,
+                "E102",
+                msg,
+                Span(self.file, line, col, line, col + 1),
+                label=_hint_for_char(ch),
+            )
+        )
 
     def _span(self) -> Span:
         """The current token's span."""
@@ -397,8 +498,9 @@ class _Parser:
         """From a token's start to the end of the last consumed token."""
         return _mk_span(self.file, line, col, self.pl, self.pc)
 
-    def _fail(self, *expected: str, keywords: frozenset[str] | set[str] = frozenset(),
-              hint: str = "") -> NoReturn:
+    def _fail(
+        self, *expected: str, keywords: frozenset[str] | set[str] = frozenset(), hint: str = ""
+    ) -> NoReturn:
         """E101 (E103 at the end of the text): the current token, and what could have come.
 
         `expected` are phrases ("a class name", "'->'"), after those in `self.cont`;
@@ -416,9 +518,15 @@ class _Parser:
             body = self.text.removesuffix("\n").removesuffix("\r")
             line = body.count("\n") + 1
             col = len(body) - body.rfind("\n")
-            raise ParseError(Diagnostic(
-                Severity.ERROR, "E103", f"unexpected end of input; expected {exp}",
-                Span(self.file, line, col, line, col + 1), notes))
+            raise ParseError(
+                Diagnostic(
+                    Severity.ERROR,
+                    "E103",
+                    f"unexpected end of input; expected {exp}",
+                    Span(self.file, line, col, line, col + 1),
+                    notes,
+                )
+            )
         msg = f"unexpected {_describe(self.k, self.v)}; expected {exp}"
         label = ""
         if self.k == "word":
@@ -429,8 +537,7 @@ class _Parser:
                 msg += f"; did you mean '{hint}'?"
             elif self.v != self.v.lower():
                 label = "names and keywords are lowercase"
-        raise ParseError(Diagnostic(Severity.ERROR, "E101", msg, self._span(), notes,
-                                    label=label))
+        raise ParseError(Diagnostic(Severity.ERROR, "E101", msg, self._span(), notes, label=label))
 
     def _keyword(self, keywords: frozenset[str]) -> str | None:
         """The current word if it is one of `keywords` (a whole word), else None."""
@@ -601,8 +708,9 @@ class _Parser:
             if k != "word" and k != "port":
                 self._fail(_SERVICE)
             line, col = self.ln, self.c
-            out.append(use(self.v, _mk_span(file, line, col, line, col + self.e - self.s),
-                           k == "port"))
+            out.append(
+                use(self.v, _mk_span(file, line, col, line, col + self.e - self.s), k == "port")
+            )
             self._advance()
             if self.k != "comma":
                 self.cont = ("','",)
@@ -686,8 +794,12 @@ class _Parser:
             self.cont = ()
         self._close("';'" if self.cont else "'}'", frozenset({"except"}))
         defined = self.check.defined_name(name, name_span, "external")
-        return ExternalDef(defined, tuple(n for n, _ in addresses), tuple(n for n, _ in excepts),
-                           self._from(line, col))
+        return ExternalDef(
+            defined,
+            tuple(n for n, _ in addresses),
+            tuple(n for n, _ in excepts),
+            self._from(line, col),
+        )
 
     def _st_allow(self) -> RuleStmt:
         return self._rule("allow")
@@ -733,8 +845,9 @@ class _Parser:
         text = self.check.string(*why) if why is not None else None
         return _mk_rule(action, src, dst, services, text, log, self._from(line, col))
 
-    def _simple_rule(self, m: re.Match[str]
-                     ) -> tuple[Selector, Selector, tuple[ServiceRef | ServiceItem, ...]]:
+    def _simple_rule(
+        self, m: re.Match[str]
+    ) -> tuple[Selector, Selector, tuple[ServiceRef | ServiceItem, ...]]:
         """`NAME -> NAME : NAME, ...` matched by `_SIMPLE_RULE`: the same nodes, spans and
         checks, in the same order, as `_selector`, `_selector` and `_uses` would make token by
         token; leaves the lexer on the token after the last service, as `_uses` does."""
@@ -749,8 +862,9 @@ class _Parser:
         uses: list[ServiceItem | ServiceRef] = []
         for word in _WORD_RE.finditer(self.text, *m.span(3)):
             start, end = word.span()
-            uses.append(check.service_use(
-                word[0], _mk_span(file, ln, start - base, ln, end - base), False))
+            uses.append(
+                check.service_use(word[0], _mk_span(file, ln, start - base, ln, end - base), False)
+            )
         self.k, self.v, self.s, self.e, self.c = "word", word[0], start, end, start - base
         self.tokens -= 2 * len(uses) + 2  # the names, "->", ":" and the commas
         self._advance()
@@ -813,16 +927,21 @@ class _Parser:
                 self._fail(f"':' (written tight: {v}:NAME)")
             self._advance()
             self._mark(TIGHT)
-            what = {"tag": "a tag name", "gateway": "a gateway name",
-                    "criticality": "a criticality (low, medium, high or critical)"}[v]
+            what = {
+                "tag": "a tag name",
+                "gateway": "a gateway name",
+                "criticality": "a criticality (low, medium, high or critical)",
+            }[v]
             value, span = self._name(what)
             if v == "tag":
                 return SelTerm("tag", self.check.name(value, span, "tag"), self._from(line, col))
             if v == "gateway":
-                return SelTerm("gateway", self.check.name(value, span, "gateway name"),
-                               self._from(line, col))
-            return SelTerm("criticality", self.check.level(value, span).label,
-                           self._from(line, col))
+                return SelTerm(
+                    "gateway", self.check.name(value, span, "gateway name"), self._from(line, col)
+                )
+            return SelTerm(
+                "criticality", self.check.level(value, span).label, self._from(line, col)
+            )
         span = self._span()
         self._advance()
         return SelTerm(v, "", span)
@@ -856,8 +975,11 @@ class _Parser:
                 self._advance()
                 value = self.check.string(*self._string('a reason "string"'))
             else:  # interface, uplink
-                what = 'an interface name "string"' if attr == "uplink" else \
-                    'an interface name template "string" such as "eth1.{vlan}"'
+                what = (
+                    'an interface name "string"'
+                    if attr == "uplink"
+                    else 'an interface name template "string" such as "eth1.{vlan}"'
+                )
                 value = self.check.string(*self._string(what))
             attrs.append((attr, value, self._from(aline, acol)))
             if self.k == "semi":
@@ -884,9 +1006,12 @@ class _Parser:
             self.cont = ("','",)
             word = self._keyword(frozenset({"from"}))
         if word != "from":
-            self._fail("'from' and the relay's source address" if helpers else
-                       "'to' and DHCP servers, or 'from' and the relay's source address",
-                       keywords={"from"} if helpers else {"to", "from"})
+            self._fail(
+                "'from' and the relay's source address"
+                if helpers
+                else "'to' and DHCP servers, or 'from' and the relay's source address",
+                keywords={"from"} if helpers else {"to", "from"},
+            )
         self._advance()
         self.cont = ()
         if self.k != "cidr":
@@ -937,8 +1062,16 @@ class _Parser:
             accepted = self.check.string(*self._string('a reason "string"'))
         else:
             self.cont += ("'accepted'",)
-        return AssertStmt(kind, src, dst, services, without, accepted,
-                          self.check.source_text(body), self._from(line, col))
+        return AssertStmt(
+            kind,
+            src,
+            dst,
+            services,
+            without,
+            accepted,
+            self.check.source_text(body),
+            self._from(line, col),
+        )
 
 
 def after_kw(after: tuple[str, ...]) -> list[str]:

@@ -19,8 +19,11 @@ from zonewall.text import terminal_text
 
 __all__ = ["audit_json", "audit_sarif", "audit_text"]
 
-KIND_TEXT = {"permits-too-much": "permits too much", "blocks-needed": "blocks needed",
-             "reply-blocked": "blocks replies"}
+KIND_TEXT = {
+    "permits-too-much": "permits too much",
+    "blocks-needed": "blocks needed",
+    "reply-blocked": "blocks replies",
+}
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 
 
@@ -44,14 +47,15 @@ def audit_text(report: Mapping[str, Any], limit: int, quiet: bool = False) -> st
     out: list[str] = []
     if report["result"] == "cannot-audit":
         err = report["error"]
-        where = f"{_t(err['file'])}:{err['line']}" if err["line"] is not None else _t(
-            err["file"])
+        where = f"{_t(err['file'])}:{err['line']}" if err["line"] is not None else _t(err["file"])
         out.append(f"{where}: error: {_t(err['message'])}")
         if err["text"]:
             out.append(f"  {_t(err['text'])}")
-        out.append(f"{head}: cannot audit (exit 2): the config holds what the audit cannot "
-                   "read or model, and it is never skipped when it can change forwarding on "
-                   "the audited interfaces")
+        out.append(
+            f"{head}: cannot audit (exit 2): the config holds what the audit cannot "
+            "read or model, and it is never skipped when it can change forwarding on "
+            "the audited interfaces"
+        )
         return "\n".join(out) + "\n"
     items = report["items"]
     for item in items[:limit]:
@@ -63,8 +67,10 @@ def audit_text(report: Mapping[str, Any], limit: int, quiet: bool = False) -> st
         return "\n".join(out) + "\n"
     shown = min(limit, len(items))
     more = f"; showing {shown} (--limit {len(items)} shows all)" if shown < len(items) else ""
-    out.append(f"{head}: drift: {len(items)} item(s), {report['pairs']} class pair(s), "
-               f"{report['differences']} difference(s){more}")
+    out.append(
+        f"{head}: drift: {len(items)} item(s), {report['pairs']} class pair(s), "
+        f"{report['differences']} difference(s){more}"
+    )
     return "\n".join(out) + "\n"
 
 
@@ -72,8 +78,10 @@ def _item_text(item: Mapping[str, Any], pairs: int = 6) -> list[str]:
     cond = f" [{_t(item['condition'])}]" if item["condition"] else ""
     decided = item["decided_by"] or [{"file": "", "line": None, "text": "no rule"}]
     n = len(item["pairs"])
-    lines = [f"{item['kind']}: the device {KIND_TEXT[item['kind']]}{cond}: {n} class "
-             f"pair(s), decided by {_where(decided[0])}"]
+    lines = [
+        f"{item['kind']}: the device {KIND_TEXT[item['kind']]}{cond}: {n} class "
+        f"pair(s), decided by {_where(decided[0])}"
+    ]
     lines += [f"  and by {_where(r)}" for r in decided[1:]]
     lines += [f"  reached through {_where(r)}" for r in item["path"]]
     for pair in item["pairs"][:pairs]:
@@ -81,9 +89,12 @@ def _item_text(item: Mapping[str, Any], pairs: int = 6) -> list[str]:
         flows = f" ({_t(pair['flows'])})" if pair["flows"] else ""
         ingress = pair["ingress"]
         where = ", ".join(_t(i) for i in ingress[:3]) + (
-            f" and {len(ingress) - 3} more" if len(ingress) > 3 else "")
-        lines.append(f"  {_t(pair['src'])} -> {_t(pair['dst'])}: {services}{flows} "
-                     f"(entering {where}; e.g. {_t(pair['example'])})")
+            f" and {len(ingress) - 3} more" if len(ingress) > 3 else ""
+        )
+        lines.append(
+            f"  {_t(pair['src'])} -> {_t(pair['dst'])}: {services}{flows} "
+            f"(entering {where}; e.g. {_t(pair['example'])})"
+        )
     if n > pairs:
         lines.append(f"  ... and {n - pairs} more class pair(s) (--format json lists all)")
     fixes = item["remediation"]
@@ -99,17 +110,21 @@ def _skipped_text(skipped: list[Mapping[str, Any]]) -> list[str]:
     top = sorted(skipped, key=lambda s: (-s["lines"], s["construct"]))
     parts = ", ".join(f"{s['lines']} {_t(s['construct'])}" for s in top[:6])
     more = f" and {len(top) - 6} more kinds (--format json lists them)" if len(top) > 6 else ""
-    return [f"skipped {total} line(s) that cannot change forwarding on the audited "
-            f"interfaces: {parts}{more}"]
+    return [
+        f"skipped {total} line(s) that cannot change forwarding on the audited "
+        f"interfaces: {parts}{more}"
+    ]
 
 
 def _counters_text(usage: Mapping[str, Any] | None) -> list[str]:
     if usage is None:
         return []
     unused = usage["unused"]
-    out = [f"counters: {len(unused)} of {usage['statements']} policy statement(s) with rules "
-           "here matched no packet since the counters were last cleared (candidates for "
-           "removal)" + (":" if unused else "")]
+    out = [
+        f"counters: {len(unused)} of {usage['statements']} policy statement(s) with rules "
+        "here matched no packet since the counters were last cleared (candidates for "
+        "removal)" + (":" if unused else "")
+    ]
     out += [f"  {_t(u['statement'])}: {_t(u['text'])}" for u in unused]
     return out
 
@@ -117,37 +132,59 @@ def _counters_text(usage: Mapping[str, Any] | None) -> list[str]:
 def audit_sarif(report: Mapping[str, Any], limit: int) -> str:
     """One SARIF result per item (up to `limit`), at its first deciding line in the config;
     a report that could not audit is one error result."""
-    rules = [{"id": kind, "shortDescription": {"text": f"the device {text}"}}
-             for kind, text in KIND_TEXT.items()]
-    rules.append({"id": "cannot-audit", "shortDescription": {
-        "text": "the config holds a construct the audit cannot model"}})
+    rules = [
+        {"id": kind, "shortDescription": {"text": f"the device {text}"}}
+        for kind, text in KIND_TEXT.items()
+    ]
+    rules.append(
+        {
+            "id": "cannot-audit",
+            "shortDescription": {"text": "the config holds a construct the audit cannot model"},
+        }
+    )
     results = []
     if report["result"] == "cannot-audit":
         err = report["error"]
-        results.append(_result("cannot-audit", "error", err["message"], err["file"],
-                               err["line"], err["text"]))
+        results.append(
+            _result("cannot-audit", "error", err["message"], err["file"], err["line"], err["text"])
+        )
     for item in report["items"][:limit]:
         ref = (item["decided_by"] or [{"file": report["config"], "line": None, "text": ""}])[0]
-        pairs = "; ".join(f"{p['src']} -> {p['dst']}: {', '.join(p['services'])}"
-                          for p in item["pairs"][:10])
+        pairs = "; ".join(
+            f"{p['src']} -> {p['dst']}: {', '.join(p['services'])}" for p in item["pairs"][:10]
+        )
         more = f" and {len(item['pairs']) - 10} more" if len(item["pairs"]) > 10 else ""
-        message = (f"the device {KIND_TEXT[item['kind']]}: {pairs}{more}; fix: "
-                   f"{item['remediation'][0]}")
-        results.append(_result(item["kind"], "error", message, ref["file"], ref["line"],
-                               ref["text"]))
-    doc = {"$schema": SARIF_SCHEMA, "version": "2.1.0", "runs": [{
-        "tool": {"driver": {"name": "zonewall", "version": __version__, "rules": rules}},
-        "results": results}]}
+        message = (
+            f"the device {KIND_TEXT[item['kind']]}: {pairs}{more}; fix: {item['remediation'][0]}"
+        )
+        results.append(
+            _result(item["kind"], "error", message, ref["file"], ref["line"], ref["text"])
+        )
+    doc = {
+        "$schema": SARIF_SCHEMA,
+        "version": "2.1.0",
+        "runs": [
+            {
+                "tool": {"driver": {"name": "zonewall", "version": __version__, "rules": rules}},
+                "results": results,
+            }
+        ],
+    }
     return json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
 
-def _result(rule: str, level: str, message: str, file: str, line: int | None,
-            text: str) -> dict[str, Any]:
+def _result(
+    rule: str, level: str, message: str, file: str, line: int | None, text: str
+) -> dict[str, Any]:
     region = {"startLine": line} if line is not None else {}
     location: dict[str, Any] = {"artifactLocation": {"uri": file}}
     if region:
         location["region"] = region
     digest = hashlib.sha256(f"{rule}\0{file}\0{message}\0{text}".encode()).hexdigest()[:32]
-    return {"ruleId": rule, "level": level, "message": {"text": message},
-            "locations": [{"physicalLocation": location}],
-            "partialFingerprints": {"zonewall/v1": digest}}
+    return {
+        "ruleId": rule,
+        "level": level,
+        "message": {"text": message},
+        "locations": [{"physicalLocation": location}],
+        "partialFingerprints": {"zonewall/v1": digest},
+    }

@@ -26,14 +26,16 @@ __all__ = [
 ]
 
 
-def render_diagnostics(report: CheckReport, quiet: bool = False,
-                       warnings_as_errors: bool = False) -> str:
+def render_diagnostics(
+    report: CheckReport, quiet: bool = False, warnings_as_errors: bool = False
+) -> str:
     """The diagnostics for stderr; `quiet` keeps only those that fail the command (errors, and
     warnings too when they count as errors)."""
     if not quiet:
         return render_all(report.diagnostics, report.sources)
-    return render_all([d for d in report.diagnostics if d.is_error or warnings_as_errors],
-                      report.sources)
+    return render_all(
+        [d for d in report.diagnostics if d.is_error or warnings_as_errors], report.sources
+    )
 
 
 def render_text_summary(report: CheckReport, quiet: bool = False) -> str:
@@ -42,8 +44,9 @@ def render_text_summary(report: CheckReport, quiet: bool = False) -> str:
     lines: list[str] = []
     acks = acknowledged(report)
     if report.compiled is not None and (report.assertions or acks):
-        width = max([len(a.status) for a in report.assertions]
-                    + [len("accepted") for _ in acks[:1]])
+        width = max(
+            [len(a.status) for a in report.assertions] + [len("accepted") for _ in acks[:1]]
+        )
         for a in report.assertions:
             if quiet and a.status != "fail":
                 continue
@@ -52,24 +55,31 @@ def render_text_summary(report: CheckReport, quiet: bool = False) -> str:
         for k in acks if not quiet else ():
             where = terminal_text(f"{k.span.file}:{k.span.line}") if k.span else ""
             lines.append(f"{'ACCEPTED':<{width}}  {terminal_text(k.text)}  ({where})")
-    counts = {s: sum(1 for a in report.assertions if a.status == s)
-              for s in ("pass", "fail", "accepted")}
+    counts = {
+        s: sum(1 for a in report.assertions if a.status == s) for s in ("pass", "fail", "accepted")
+    }
     if report.compiled is None:
         verdict = "not checked: fix the errors above first"
     else:
-        verdict = (f"{len(report.assertions)} assertions: {counts['pass']} hold, "
-                   f"{counts['fail']} fail, {counts['accepted']} accepted")
-    lines.append(f"{terminal_text(report.path)}: {verdict}; {report.errors} error(s), "
-                 f"{report.warnings} warning(s)")
+        verdict = (
+            f"{len(report.assertions)} assertions: {counts['pass']} hold, "
+            f"{counts['fail']} fail, {counts['accepted']} accepted"
+        )
+    lines.append(
+        f"{terminal_text(report.path)}: {verdict}; {report.errors} error(s), "
+        f"{report.warnings} warning(s)"
+    )
     return "\n".join(lines) + "\n"
 
 
 def render_build_summary(result: BuildReport, outdir: str, quiet: bool = False) -> str:
     """Per-gateway summary of a build; `quiet` keeps only the last line."""
     report = result.check
-    lines = [f"{terminal_text(report.path)}: {len(report.assertions)} assertions hold or are "
-             "accepted; "
-             f"{report.warnings} warning(s)"]
+    lines = [
+        f"{terminal_text(report.path)}: {len(report.assertions)} assertions hold or are "
+        "accepted; "
+        f"{report.warnings} warning(s)"
+    ]
     rows = []
     for o in result.outputs if not quiet else ():
         unit = "ACEs" if o.platform == "cisco-ios" else "rules"
@@ -79,8 +89,10 @@ def render_build_summary(result: BuildReport, outdir: str, quiet: bool = False) 
     for row in rows:
         cells = (c.ljust(w) for c, w in zip(row, widths, strict=True))
         lines.append(("  " + "  ".join(cells)).rstrip())
-    lines.append(f"wrote {len(result.outputs) + 2} files to {terminal_text(outdir)} "
-                 "(manifest.json and SHA256SUMS included)")
+    lines.append(
+        f"wrote {len(result.outputs) + 2} files to {terminal_text(outdir)} "
+        "(manifest.json and SHA256SUMS included)"
+    )
     if quiet:
         return lines[-1] + "\n"
     lines.extend(f"note: {terminal_text(n)}" for n in result.notes)
@@ -109,9 +121,16 @@ def diagnostic_json(d: Diagnostic) -> dict[str, Any]:
 def _assertion_json(a: AssertionResult) -> dict[str, Any]:
     hops = None
     if a.counterexample is not None:
-        hops = [{"from": h.src, "to": h.dst, "services": list(h.services),
-                 "file": h.span.file if h.span else None,
-                 "line": h.span.line if h.span else None} for h in a.counterexample]
+        hops = [
+            {
+                "from": h.src,
+                "to": h.dst,
+                "services": list(h.services),
+                "file": h.span.file if h.span else None,
+                "line": h.span.line if h.span else None,
+            }
+            for h in a.counterexample
+        ]
     return {
         "text": a.text,
         "status": a.status,
@@ -126,9 +145,15 @@ def to_json(report: CheckReport, warnings_as_errors: bool = False) -> str:
         "ok": report.ok(warnings_as_errors),
         "diagnostics": [_diag_json(d) for d in report.diagnostics],
         "assertions": [_assertion_json(a) for a in report.assertions],
-        "acknowledged": [{"code": k.code, "gateway": k.gateway, "reason": k.reason,
-                          "file": k.span.file if k.span else None,
-                          "line": k.span.line if k.span else None}
-                         for k in acknowledged(report)],
+        "acknowledged": [
+            {
+                "code": k.code,
+                "gateway": k.gateway,
+                "reason": k.reason,
+                "file": k.span.file if k.span else None,
+                "line": k.span.line if k.span else None,
+            }
+            for k in acknowledged(report)
+        ],
     }
     return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"

@@ -94,16 +94,20 @@ class Conduits:
 
     def zones_of(self, name: str) -> tuple[str, ...]:
         """The zones a class or external name stands for (an external: each atom it contains)."""
-        return tuple(z.key for z in self.zones
-                     if z.key == name or (z.kind == "external" and name in z.externals))
+        return tuple(
+            z.key
+            for z in self.zones
+            if z.key == name or (z.kind == "external" and name in z.externals)
+        )
 
 
 def packet_count(packets: PacketSet) -> int:
     return sum(hi - lo + 1 for lo, hi in packets.intervals)
 
 
-def name_services(packets: PacketSet, services: Sequence[ResolvedService],
-                  preferred: Iterable[str] = ()) -> tuple[str, ...]:
+def name_services(
+    packets: PacketSet, services: Sequence[ResolvedService], preferred: Iterable[str] = ()
+) -> tuple[str, ...]:
     """Labels for a packet set: named services that fit inside it, then ranges for the rest.
 
     Args:
@@ -121,8 +125,9 @@ def name_services(packets: PacketSet, services: Sequence[ResolvedService],
         svc = by_name.get(name)
         if svc is not None and svc not in order:
             order.append(svc)
-    order += sorted((s for s in services if s not in order),
-                    key=lambda s: (-packet_count(s.packets), s.name))
+    order += sorted(
+        (s for s in services if s not in order), key=lambda s: (-packet_count(s.packets), s.name)
+    )
     chosen: list[ResolvedService] = []
     covered = PacketSet()
     for svc in order:
@@ -158,8 +163,13 @@ def _zone_labels(endpoints: Sequence[Endpoint]) -> dict[int, str]:
 
 def _statement(rule: ResolvedRule) -> Statement:
     span = rule.span
-    return Statement(rule.action, span.file if span else None, span.line if span else None,
-                     rule.why, rule.services)
+    return Statement(
+        rule.action,
+        span.file if span else None,
+        span.line if span else None,
+        rule.why,
+        rule.services,
+    )
 
 
 def _external_zone(compiled: CompiledPolicy, ep: Endpoint, label: str) -> Zone:
@@ -168,8 +178,11 @@ def _external_zone(compiled: CompiledPolicy, ep: Endpoint, label: str) -> Zone:
     prefixes = tuple(str(p) for p in written.addresses)
     prefixes += tuple(f"except {p}" for p in written.excepts)
     resolved = {e.name: IPSet(e.prefixes) for e in compiled.externals}
-    carved = sorted(name for name, addrs in resolved.items()
-                    if name not in ep.externals and addrs & resolved[ep.name])
+    carved = sorted(
+        name
+        for name, addrs in resolved.items()
+        if name not in ep.externals and addrs & resolved[ep.name]
+    )
     note = "minus every class's subnets"
     if carved:
         note += ", minus the addresses of " + ", ".join(carved)
@@ -185,8 +198,18 @@ def build_conduits(compiled: CompiledPolicy) -> Conduits:
         prefixes = tuple(str(p) for p in ep.prefixes)
         cls = classes.get(ep.name) if ep.kind == "class" else None
         if cls is not None:
-            zones.append(Zone(labels[ep.id], "class", cls.criticality.label, (), prefixes,
-                              cls.vlan, cls.gateway, cls.description))
+            zones.append(
+                Zone(
+                    labels[ep.id],
+                    "class",
+                    cls.criticality.label,
+                    (),
+                    prefixes,
+                    cls.vlan,
+                    cls.gateway,
+                    cls.description,
+                )
+            )
         else:
             zones.append(_external_zone(compiled, ep, labels[ep.id]))
     zones.sort(key=lambda z: (z.kind != "class", z.key))
@@ -196,10 +219,16 @@ def build_conduits(compiled: CompiledPolicy) -> Conduits:
     for flow in compiled.flows:
         opening = [rules[i] for i in sorted(flow.rules)]
         preferred = [name for r in opening for name in r.services]
-        conduits.append(Conduit(
-            labels[flow.src], labels[flow.dst], flow.packets,
-            name_services(flow.packets, compiled.services, preferred),
-            bool(flow.plaintext), tuple(_statement(r) for r in opening)))
+        conduits.append(
+            Conduit(
+                labels[flow.src],
+                labels[flow.dst],
+                flow.packets,
+                name_services(flow.packets, compiled.services, preferred),
+                bool(flow.plaintext),
+                tuple(_statement(r) for r in opening),
+            )
+        )
     conduits.sort(key=lambda c: (order[c.src], order[c.dst]))
     title = compiled.policy.header.title if compiled.policy.header else None
     return Conduits(title, tuple(zones), tuple(conduits))

@@ -46,8 +46,9 @@ def _where(span: Any) -> str:
 def _endpoint(name: str, addresses: tuple[str, ...]) -> str:
     if not addresses:
         return name
-    shown = ", ".join(addresses[:4]) + (f", +{len(addresses) - 4} more" if len(addresses) > 4
-                                        else "")
+    shown = ", ".join(addresses[:4]) + (
+        f", +{len(addresses) - 4} more" if len(addresses) > 4 else ""
+    )
     return f"{name} ({shown})"
 
 
@@ -68,10 +69,13 @@ def _hops(hops: Any) -> str:
 
 def _summary(d: PolicyDiff) -> str:
     gw = [g for g in d.gateways if g.changed]
-    parts = [f"{len(d.gained)} flow(s) gained", f"{len(d.lost)} lost",
-             f"{len(d.assertions)} assertion(s) changed, {len(d.newly_failing)} newly failing",
-             f"{len(d.classes)} class(es) and {len(d.externals)} external(s) changed",
-             f"{len(gw)} gateway(s) with a different rule count"]
+    parts = [
+        f"{len(d.gained)} flow(s) gained",
+        f"{len(d.lost)} lost",
+        f"{len(d.assertions)} assertion(s) changed, {len(d.newly_failing)} newly failing",
+        f"{len(d.classes)} class(es) and {len(d.externals)} external(s) changed",
+        f"{len(gw)} gateway(s) with a different rule count",
+    ]
     return "; ".join(parts)
 
 
@@ -84,9 +88,12 @@ def _gateway_cells(g: Any) -> tuple[str, str, str, str]:
     def label(platform: str | None, og: bool, ack: str | None, relay: str | None) -> str | None:
         if platform is None:
             return None
-        return " ".join([platform] + ["object-groups"] * og
-                        + ["stateless-replies accepted"] * (ack is not None)
-                        + [f"dhcp-relay {relay}"] * (relay is not None))
+        return " ".join(
+            [platform]
+            + ["object-groups"] * og
+            + ["stateless-replies accepted"] * (ack is not None)
+            + [f"dhcp-relay {relay}"] * (relay is not None)
+        )
 
     old = label(g.old_platform, g.old_object_groups, g.old_stateless_accepted, g.old_relay)
     new = label(g.new_platform, g.new_object_groups, g.new_stateless_accepted, g.new_relay)
@@ -125,8 +132,7 @@ def _external_line(e: Any) -> str:
 def diff_text(d: PolicyDiff, old: Side, new: Side) -> str:
     lines = [f"zonewall diff: {old.title} -> {new.title}"]
     if not d.semantic_change:
-        lines.append("no semantic change: the same flows, assertion results, classes and "
-                     "externals")
+        lines.append("no semantic change: the same flows, assertion results, classes and externals")
     if d.gained:
         lines.append(f"flows gained ({len(d.gained)}):")
         for f in d.gained:
@@ -195,20 +201,27 @@ def diff_markdown(d: PolicyDiff, old: Side, new: Side) -> str:
         out.append("")
     out.append(_summary(d) + ".")
     if not d.semantic_change:
-        out += ["", "No semantic change: the same flows, assertion results, classes and "
-                "externals."]
+        out += ["", "No semantic change: the same flows, assertion results, classes and externals."]
     if d.assertions:
-        rows = [[_code(a.text), md(a.old or "absent"),
-                 f"**{md(a.new or 'absent')}**" if a.newly_fails else md(a.new or "absent"),
-                 md(_where(a.span))]
-                for a in d.assertions]
-        out += ["", "#### Assertions", ""] + _table(["assertion", "old", "new", "where"], rows,
-                                                    "assertions changed")
+        rows = [
+            [
+                _code(a.text),
+                md(a.old or "absent"),
+                f"**{md(a.new or 'absent')}**" if a.newly_fails else md(a.new or "absent"),
+                md(_where(a.span)),
+            ]
+            for a in d.assertions
+        ]
+        out += ["", "#### Assertions", ""] + _table(
+            ["assertion", "old", "new", "where"], rows, "assertions changed"
+        )
         failing = [a for a in d.assertions if a.newly_fails and a.counterexample]
         if failing:  # what a reviewer needs to see why: the path or flow that breaks it
             out += ["", "#### Why they fail", ""]
-            out += [f"- {_code(a.text)} ({md(_where(a.span))}): {md(_hops(a.counterexample))}"
-                    for a in failing]
+            out += [
+                f"- {_code(a.text)} ({md(_where(a.span))}): {md(_hops(a.counterexample))}"
+                for a in failing
+            ]
     for title, flows in (("Flows gained", d.gained), ("Flows lost", d.lost)):
         if not flows:
             continue
@@ -223,18 +236,28 @@ def diff_markdown(d: PolicyDiff, old: Side, new: Side) -> str:
         header = ["from", "to", "services"] + (["opened by"] if title == "Flows gained" else [])
         out += ["", f"#### {title} ({len(flows)})", ""] + _table(header, rows, title.lower())
     if d.classes or d.externals:
-        rows = [["class", md(c.name), c.kind, md(_class_line(c)[2:].split(": ", 1)[1])]
-                for c in d.classes]
-        rows += [["external", md(e.name), "added" if e.old is None else "removed"
-                  if e.new is None else "changed", md(_external_line(e)[2:].split(": ", 1)[1])]
-                 for e in d.externals]
+        rows = [
+            ["class", md(c.name), c.kind, md(_class_line(c)[2:].split(": ", 1)[1])]
+            for c in d.classes
+        ]
+        rows += [
+            [
+                "external",
+                md(e.name),
+                "added" if e.old is None else "removed" if e.new is None else "changed",
+                md(_external_line(e)[2:].split(": ", 1)[1]),
+            ]
+            for e in d.externals
+        ]
         out += ["", "#### Classes and externals", ""] + _table(
-            ["kind", "name", "change", "detail"], rows, "classes and externals changed")
+            ["kind", "name", "change", "detail"], rows, "classes and externals changed"
+        )
     changed = [g for g in d.gateways if g.changed]
     if changed:
         rows = [[md(cell) for cell in (g.name, *_gateway_cells(g))] for g in changed]
         out += ["", "#### Gateway rule counts", ""] + _table(
-            ["gateway", "platform", "old", "new", "delta"], rows, "gateways")
+            ["gateway", "platform", "old", "new", "delta"], rows, "gateways"
+        )
     return "\n".join(out) + "\n"
 
 
@@ -244,55 +267,103 @@ def diff_markdown(d: PolicyDiff, old: Side, new: Side) -> str:
 
 
 def _side_json(side: Side) -> dict[str, Any]:
-    errors = [diagnostic_json(x) for x in side.report.diagnostics
-              if x.is_error and side.report.compiled is None]
+    errors = [
+        diagnostic_json(x)
+        for x in side.report.diagnostics
+        if x.is_error and side.report.compiled is None
+    ]
     return {"path": side.path, "revision": side.revision, "errors": errors}
 
 
 def _flow_json(f: FlowChange) -> dict[str, Any]:
-    return {"from": f.src, "from_kind": f.src_kind, "to": f.dst, "to_kind": f.dst_kind,
-            "addresses": list(f.addresses), "services": list(f.services),
-            "packets": f.packets.describe(),
-            "opened_by": [{"file": s.file, "line": s.line} for s in f.rules]}
+    return {
+        "from": f.src,
+        "from_kind": f.src_kind,
+        "to": f.dst,
+        "to_kind": f.dst_kind,
+        "addresses": list(f.addresses),
+        "services": list(f.services),
+        "packets": f.packets.describe(),
+        "opened_by": [{"file": s.file, "line": s.line} for s in f.rules],
+    }
 
 
 def _hops_json(hops: Any) -> list[dict[str, Any]] | None:
     if hops is None:
         return None
-    return [{"from": h.src, "to": h.dst, "services": list(h.services),
-             "file": h.span.file if h.span else None, "line": h.span.line if h.span else None}
-            for h in hops]
+    return [
+        {
+            "from": h.src,
+            "to": h.dst,
+            "services": list(h.services),
+            "file": h.span.file if h.span else None,
+            "line": h.span.line if h.span else None,
+        }
+        for h in hops
+    ]
 
 
 def diff_json(d: PolicyDiff | None, old: Side, new: Side, ok: bool) -> str:
-    doc: dict[str, Any] = {"ok": ok, "old": _side_json(old), "new": _side_json(new),
-                           "semantic_change": None, "flows": None, "assertions": None,
-                           "classes": None, "externals": None, "gateways": None}
+    doc: dict[str, Any] = {
+        "ok": ok,
+        "old": _side_json(old),
+        "new": _side_json(new),
+        "semantic_change": None,
+        "flows": None,
+        "assertions": None,
+        "classes": None,
+        "externals": None,
+        "gateways": None,
+    }
     if d is not None:
         doc["semantic_change"] = d.semantic_change
-        doc["flows"] = {"gained": [_flow_json(f) for f in d.gained],
-                        "lost": [_flow_json(f) for f in d.lost]}
-        doc["assertions"] = [{"text": a.text, "old": a.old, "new": a.new,
-                              "newly_fails": a.newly_fails,
-                              "file": a.span.file if a.span else None,
-                              "line": a.span.line if a.span else None,
-                              "counterexample": _hops_json(a.counterexample)}
-                             for a in d.assertions]
-        doc["classes"] = [{"name": c.name, "change": c.kind,
-                           "vlan": {"old": c.old_vlan, "new": c.new_vlan},
-                           "subnets": {"old": list(c.old_subnets), "new": list(c.new_subnets)},
-                           "gateway": {"old": c.old_gateway, "new": c.new_gateway}}
-                          for c in d.classes]
-        doc["externals"] = [{"name": e.name, "change": "added" if e.old is None else
-                             "removed" if e.new is None else "changed",
-                             "old": e.old, "new": e.new} for e in d.externals]
-        doc["gateways"] = [{"name": g.name,
-                            "platform": {"old": g.old_platform, "new": g.new_platform},
-                            "object_groups": {"old": g.old_object_groups,
-                                              "new": g.new_object_groups},
-                            "stateless_accepted": {"old": g.old_stateless_accepted,
-                                                   "new": g.new_stateless_accepted},
-                            "dhcp_relay": {"old": g.old_relay, "new": g.new_relay},
-                            "rules": {"old": g.old_rules, "new": g.new_rules, "delta": g.delta}}
-                           for g in d.gateways]
+        doc["flows"] = {
+            "gained": [_flow_json(f) for f in d.gained],
+            "lost": [_flow_json(f) for f in d.lost],
+        }
+        doc["assertions"] = [
+            {
+                "text": a.text,
+                "old": a.old,
+                "new": a.new,
+                "newly_fails": a.newly_fails,
+                "file": a.span.file if a.span else None,
+                "line": a.span.line if a.span else None,
+                "counterexample": _hops_json(a.counterexample),
+            }
+            for a in d.assertions
+        ]
+        doc["classes"] = [
+            {
+                "name": c.name,
+                "change": c.kind,
+                "vlan": {"old": c.old_vlan, "new": c.new_vlan},
+                "subnets": {"old": list(c.old_subnets), "new": list(c.new_subnets)},
+                "gateway": {"old": c.old_gateway, "new": c.new_gateway},
+            }
+            for c in d.classes
+        ]
+        doc["externals"] = [
+            {
+                "name": e.name,
+                "change": "added" if e.old is None else "removed" if e.new is None else "changed",
+                "old": e.old,
+                "new": e.new,
+            }
+            for e in d.externals
+        ]
+        doc["gateways"] = [
+            {
+                "name": g.name,
+                "platform": {"old": g.old_platform, "new": g.new_platform},
+                "object_groups": {"old": g.old_object_groups, "new": g.new_object_groups},
+                "stateless_accepted": {
+                    "old": g.old_stateless_accepted,
+                    "new": g.new_stateless_accepted,
+                },
+                "dhcp_relay": {"old": g.old_relay, "new": g.new_relay},
+                "rules": {"old": g.old_rules, "new": g.new_rules, "delta": g.delta},
+            }
+            for g in d.gateways
+        ]
     return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"

@@ -27,8 +27,12 @@ from zonewall.text import terminal_text
 
 __all__ = ["explain_json", "explain_text"]
 
-WORDS = {"permitted": "permitted", "denied": "denied", "partial": "partially permitted",
-         "not-filtered": "not filtered (between externals)"}
+WORDS = {
+    "permitted": "permitted",
+    "denied": "denied",
+    "partial": "partially permitted",
+    "not-filtered": "not filtered (between externals)",
+}
 
 
 def _member_text(m: Member, asked: str) -> str:
@@ -85,31 +89,53 @@ def explain_text(e: Explanation) -> str:
 
 
 def _member_json(m: Member) -> dict[str, Any]:
-    return {"name": m.name, "kind": m.kind, "addresses": list(m.addresses),
-            "externals": list(m.externals)}
+    return {
+        "name": m.name,
+        "kind": m.kind,
+        "addresses": list(m.addresses),
+        "externals": list(m.externals),
+    }
 
 
 def _decider_json(d: Decider) -> dict[str, Any]:
-    return {"action": d.action, "file": d.span.file if d.span else None,
-            "line": d.span.line if d.span else None, "text": d.text,
-            "services": list(d.services)}
+    return {
+        "action": d.action,
+        "file": d.span.file if d.span else None,
+        "line": d.span.line if d.span else None,
+        "text": d.text,
+        "services": list(d.services),
+    }
 
 
 def explain_json(e: Explanation) -> str:
     doc = {
-        "question": {"from": e.src, "to": e.dst, "service": e.service, "port": e.port,
-                     "packets": e.packets.describe() if e.packets is not None else None},
+        "question": {
+            "from": e.src,
+            "to": e.dst,
+            "service": e.service,
+            "port": e.port,
+            "packets": e.packets.describe() if e.packets is not None else None,
+        },
         "resolved": list(e.resolved),
         "verdict": e.verdict,
-        "pairs": [{"from": _member_json(p.src), "to": _member_json(p.dst),
-                   "verdict": p.verdict, "permitted": list(p.permitted),
-                   "not_permitted": list(p.not_permitted),
-                   "allowed_by": [_decider_json(d) for d in p.allows],
-                   "removed_by": [_decider_json(d) for d in p.denies],
-                   "also_denied_by": [_decider_json(d) for d in p.also_denied],
-                   "no_allow": not p.allows and not p.note,
-                   "enforced_by": [{"gateway": g.gateway, "platform": g.platform,
-                                    "where": g.where} for g in p.gateways],
-                   "note": p.note} for p in e.pairs],
+        "pairs": [
+            {
+                "from": _member_json(p.src),
+                "to": _member_json(p.dst),
+                "verdict": p.verdict,
+                "permitted": list(p.permitted),
+                "not_permitted": list(p.not_permitted),
+                "allowed_by": [_decider_json(d) for d in p.allows],
+                "removed_by": [_decider_json(d) for d in p.denies],
+                "also_denied_by": [_decider_json(d) for d in p.also_denied],
+                "no_allow": not p.allows and not p.note,
+                "enforced_by": [
+                    {"gateway": g.gateway, "platform": g.platform, "where": g.where}
+                    for g in p.gateways
+                ],
+                "note": p.note,
+            }
+            for p in e.pairs
+        ],
     }
     return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"

@@ -12,8 +12,9 @@ from zonewall.report import CheckReport
 __all__ = ["render_graph"]
 
 
-def render_graph(report: CheckReport, conduits: Conduits, highlight: AssertionResult | None,
-                 fmt: str) -> str:
+def render_graph(
+    report: CheckReport, conduits: Conduits, highlight: AssertionResult | None, fmt: str
+) -> str:
     """The graph of a checked policy as `fmt` (`html`, `dot`, `mermaid` or `svg`).
 
     Raises:

@@ -38,8 +38,12 @@ __all__ = [
 ]
 
 GRAPH_FORMATS = ("dot", "mermaid", "svg", "html")
-CRITICALITY_COLOURS = {"low": "#d9f0d3", "medium": "#fff2b3", "high": "#fdc086",
-                       "critical": "#f4a6a6"}
+CRITICALITY_COLOURS = {
+    "low": "#d9f0d3",
+    "medium": "#fff2b3",
+    "high": "#fdc086",
+    "critical": "#f4a6a6",
+}
 EXTERNAL_COLOUR = "#e8e8e8"
 HIGHLIGHT_COLOUR = "#d7191c"
 DOT_TIMEOUT = 120
@@ -97,8 +101,9 @@ def _normalise(text: str) -> str:
     return " ".join(words)
 
 
-def find_assertion(assertions: Sequence[AssertionResult], spec: str,
-                   root: str = "") -> AssertionResult:
+def find_assertion(
+    assertions: Sequence[AssertionResult], spec: str, root: str = ""
+) -> AssertionResult:
     """The assertion ``spec`` names: its text (``assert`` optional) or its line number.
 
     A line number is looked up in the root policy file first, then in included files.
@@ -120,15 +125,19 @@ def find_assertion(assertions: Sequence[AssertionResult], spec: str,
     if not found:
         raise HighlightError(_no_match(spec, listing))
     where = ", ".join(f"{a.span.file}:{a.span.line}" for a in found if a.span)
-    raise HighlightError(f"--highlight '{spec}' matches more than one assertion ({where}); "
-                         "give the assertion's text instead")
+    raise HighlightError(
+        f"--highlight '{spec}' matches more than one assertion ({where}); "
+        "give the assertion's text instead"
+    )
 
 
 def _no_match(spec: str, listing: str) -> str:
     if not listing:
         return f"--highlight '{spec}': the policy has no assertions"
-    return (f"--highlight '{spec}' names no assertion; give an assertion's text or line "
-            f"number ({listing})")
+    return (
+        f"--highlight '{spec}' names no assertion; give an assertion's text or line "
+        f"number ({listing})"
+    )
 
 
 def _node(i: int, key: str, c: Conduits, marked: set[str]) -> GraphNode:
@@ -144,17 +153,21 @@ def _node(i: int, key: str, c: Conduits, marked: set[str]) -> GraphNode:
     return GraphNode(f"n{i}", key, z.kind, z.criticality, fill, tip, key in marked)
 
 
-def _path_pairs(c: Conduits, result: AssertionResult | None) -> tuple[set[tuple[str, str]],
-                                                                       list[tuple[str, str,
-                                                                                  str]]]:
+def _path_pairs(
+    c: Conduits, result: AssertionResult | None
+) -> tuple[set[tuple[str, str]], list[tuple[str, str, str]]]:
     """The conduits a counterexample uses, and the flows it needs that do not exist."""
     used: set[tuple[str, str]] = set()
     missing: list[tuple[str, str, str]] = []
     if result is None or not result.counterexample:
         return used, missing
     for hop in result.counterexample:
-        pairs = [(s, d) for s in c.zones_of(hop.src) for d in c.zones_of(hop.dst)
-                 if c.between(s, d) is not None]
+        pairs = [
+            (s, d)
+            for s in c.zones_of(hop.src)
+            for d in c.zones_of(hop.dst)
+            if c.between(s, d) is not None
+        ]
         if pairs:
             used.update(pairs)
         else:
@@ -164,8 +177,9 @@ def _path_pairs(c: Conduits, result: AssertionResult | None) -> tuple[set[tuple[
     return used, missing
 
 
-def flow_graph(c: Conduits, highlight: AssertionResult | None = None,
-               source: str = "") -> FlowGraph:
+def flow_graph(
+    c: Conduits, highlight: AssertionResult | None = None, source: str = ""
+) -> FlowGraph:
     """The flow graph of the conduits; ``highlight`` marks an assertion's counterexample."""
     used, missing = _path_pairs(c, highlight)
     marked = {k for pair in used for k in pair} | {k for s, d, _ in missing for k in (s, d)}
@@ -173,10 +187,18 @@ def flow_graph(c: Conduits, highlight: AssertionResult | None = None,
     edges = []
     for conduit in c.conduits:
         tip_lines = [f"{conduit.src} -> {conduit.dst}: {conduit.label}"]
-        tip_lines += [f"{s.where} {s.action}" + (f": {s.why}" if s.why else "")
-                      for s in conduit.statements]
-        edges.append(GraphEdge(nodes[conduit.src], nodes[conduit.dst], conduit.label,
-                               "\n".join(tip_lines), (conduit.src, conduit.dst) in used))
+        tip_lines += [
+            f"{s.where} {s.action}" + (f": {s.why}" if s.why else "") for s in conduit.statements
+        ]
+        edges.append(
+            GraphEdge(
+                nodes[conduit.src],
+                nodes[conduit.dst],
+                conduit.label,
+                "\n".join(tip_lines),
+                (conduit.src, conduit.dst) in used,
+            )
+        )
     for s, d, label in missing:
         edges.append(GraphEdge(nodes[s], nodes[d], label, f"{s} -> {d}: {label}", True, True))
     title = c.title or source or "zonewall policy"
@@ -184,8 +206,13 @@ def flow_graph(c: Conduits, highlight: AssertionResult | None = None,
 
 
 def _context(g: FlowGraph, source: str) -> dict[str, object]:
-    return {"g": g, "source": source, "red": HIGHLIGHT_COLOUR,
-            "colours": CRITICALITY_COLOURS, "external_colour": EXTERNAL_COLOUR}
+    return {
+        "g": g,
+        "source": source,
+        "red": HIGHLIGHT_COLOUR,
+        "colours": CRITICALITY_COLOURS,
+        "external_colour": EXTERNAL_COLOUR,
+    }
 
 
 def render_dot(g: FlowGraph, source: str = "") -> str:
@@ -205,12 +232,21 @@ def render_svg(g: FlowGraph, source: str = "") -> str:
     """
     dot = shutil.which("dot")
     if dot is None:
-        raise RenderError("Graphviz is not installed ('dot' not found): install it with "
-                          "'apt-get install graphviz', or use --format html, which needs no "
-                          "Graphviz")
+        raise RenderError(
+            "Graphviz is not installed ('dot' not found): install it with "
+            "'apt-get install graphviz', or use --format html, which needs no "
+            "Graphviz"
+        )
     try:
-        proc = subprocess.run([dot, "-Tsvg"], input=render_dot(g, source), capture_output=True,
-                              text=True, encoding="utf-8", timeout=DOT_TIMEOUT, check=False)
+        proc = subprocess.run(
+            [dot, "-Tsvg"],
+            input=render_dot(g, source),
+            capture_output=True,
+            text=True,
+            encoding="utf-8",
+            timeout=DOT_TIMEOUT,
+            check=False,
+        )
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise RenderError(f"Graphviz 'dot' could not run: {exc}") from None
     if proc.returncode != 0:

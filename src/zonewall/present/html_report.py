@@ -24,9 +24,12 @@ from zonewall.report import CheckReport
 __all__ = ["render_html_report"]
 
 
-def render_html_report(report: CheckReport, c: Conduits,
-                       highlight: AssertionResult | None = None,
-                       warnings_as_errors: bool = False) -> str:
+def render_html_report(
+    report: CheckReport,
+    c: Conduits,
+    highlight: AssertionResult | None = None,
+    warnings_as_errors: bool = False,
+) -> str:
     """The whole report as one HTML document."""
     rows = assertion_rows(report.compiled)
     counts = {s: sum(1 for r in rows if r.status == s) for s in ("pass", "fail", "accepted")}

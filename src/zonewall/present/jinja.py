@@ -40,8 +40,10 @@ def dot_escape(text: object) -> str:
     the SVG ill-formed), so `&` is written `&amp;`, which Graphviz shows as `&`; control
     characters are shown escaped, and a newline is DOT's `\\n`.
     """
-    return "\\n".join(line.replace("\\", "\\\\").replace('"', '\\"').replace("&", "&amp;")
-                      for line in _lines(text))
+    return "\\n".join(
+        line.replace("\\", "\\\\").replace('"', '\\"').replace("&", "&amp;")
+        for line in _lines(text)
+    )
 
 
 def mermaid_escape(text: object) -> str:

@@ -35,8 +35,9 @@ def _clean(text: str) -> str:
     return xml_text(text)
 
 
-def _case(suite: ET.Element, name: str, classname: str, file: str | None,
-          line: int | None) -> ET.Element:
+def _case(
+    suite: ET.Element, name: str, classname: str, file: str | None, line: int | None
+) -> ET.Element:
     case = ET.SubElement(suite, "testcase", {"name": _clean(name), "classname": _clean(classname)})
     if file is not None:
         case.set("file", _clean(file))
@@ -47,21 +48,35 @@ def _case(suite: ET.Element, name: str, classname: str, file: str | None,
 
 def _assertion_case(suite: ET.Element, row: AssertionRow, root: str) -> None:
     span = row.span
-    case = _case(suite, row.text, span.file if span else root, span.file if span else None,
-                 span.line if span else None)
+    case = _case(
+        suite,
+        row.text,
+        span.file if span else root,
+        span.file if span else None,
+        span.line if span else None,
+    )
     if row.status == "fail":
-        failure = ET.SubElement(case, "failure", {
-            "message": _clean(f"assertion '{row.text}' fails: {row.result.message}"),
-            "type": row.code})
+        failure = ET.SubElement(
+            case,
+            "failure",
+            {
+                "message": _clean(f"assertion '{row.text}' fails: {row.result.message}"),
+                "type": row.code,
+            },
+        )
         failure.text = _clean(row.failure_text())
     elif row.status == "accepted":
-        ET.SubElement(case, "skipped", {
-            "message": _clean(f"accepted risk: {row.reason}")}).text = _clean(row.failure_text())
+        ET.SubElement(
+            case, "skipped", {"message": _clean(f"accepted risk: {row.reason}")}
+        ).text = _clean(row.failure_text())
 
 
 def _blocking(report: CheckReport, warnings_as_errors: bool) -> list[Diagnostic]:
-    return [d for d in report.diagnostics
-            if (d.is_error or warnings_as_errors) and not is_assertion_diagnostic(d)]
+    return [
+        d
+        for d in report.diagnostics
+        if (d.is_error or warnings_as_errors) and not is_assertion_diagnostic(d)
+    ]
 
 
 def to_junit(report: CheckReport, warnings_as_errors: bool = False) -> str:
@@ -73,8 +88,12 @@ def to_junit(report: CheckReport, warnings_as_errors: bool = False) -> str:
     failures = sum(1 for r in rows if r.status == "fail")
     skipped = sum(1 for r in rows if r.status == "accepted")
     tests = len(rows) + (1 if blocking else 0)
-    counts = {"tests": str(tests), "failures": str(failures),
-              "errors": str(1 if blocking else 0), "skipped": str(skipped)}
+    counts = {
+        "tests": str(tests),
+        "failures": str(failures),
+        "errors": str(1 if blocking else 0),
+        "skipped": str(skipped),
+    }
     top = ET.Element("testsuites", {"name": "zonewall check", **counts})
     suite = ET.SubElement(top, "testsuite", {"name": _clean(report.path), **counts})
     props = ET.SubElement(suite, "properties")
@@ -85,14 +104,21 @@ def to_junit(report: CheckReport, warnings_as_errors: bool = False) -> str:
     if blocking:
         first = blocking[0]
         case = _case(suite, VALIDITY_CASE, report.path, report.path, None)
-        error = ET.SubElement(case, "error", {
-            "message": _clean(f"{len(blocking)} problem(s) in the policy; first: "
-                              f"{first.code} {first.message}"),
-            "type": first.code})
+        error = ET.SubElement(
+            case,
+            "error",
+            {
+                "message": _clean(
+                    f"{len(blocking)} problem(s) in the policy; first: {first.code} {first.message}"
+                ),
+                "type": first.code,
+            },
+        )
         error.text = _clean(render_all(blocking, report.sources))
     if report.diagnostics:
         ET.SubElement(suite, "system-err").text = _clean(
-            render_all(report.diagnostics, report.sources))
+            render_all(report.diagnostics, report.sources)
+        )
     ET.indent(top, space="  ")
     body = ET.tostring(top, encoding="unicode")
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + body + "\n"

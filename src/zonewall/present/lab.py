@@ -33,19 +33,25 @@ def render_lab(report: LabReport) -> str:
     for n in names:
         row = " ".join(f"{cells.get((n, m), ' '):>{width}}" for m in names)
         lines.append(f"{index[n]:>{width}}  {row}  {n}")
-    lines.append("'+' permitted flows got through, '.' nothing permitted and nothing got "
-                 "through, 'X' a probe disagreed with the policy")
+    lines.append(
+        "'+' permitted flows got through, '.' nothing permitted and nothing got "
+        "through, 'X' a probe disagreed with the policy"
+    )
     for p in report.failures:
         verdict = "got through" if p.observed else "was blocked"
         want = "permits" if p.expected else "does not permit"
-        lines.append(f"FAIL  {p.src} ({p.src_addr}) -> {p.dst} ({p.dst_addr}) {p.service()}: "
-                     f"{verdict}, but the policy {want} it")
+        lines.append(
+            f"FAIL  {p.src} ({p.src_addr}) -> {p.dst} ({p.dst_addr}) {p.service()}: "
+            f"{verdict}, but the policy {want} it"
+        )
     lines.extend(f"note: {n}" for n in report.notes)
     good = len(report.probes) - len(report.failures)
     six = [p for p in report.probes if p.ipv6]
     leaked = sum(1 for p in six if p.observed)
-    lines.append(f"lab: {good} of {len(report.probes)} probes match the policy "
-                 f"({sum(p.expected for p in report.probes)} permitted, "
-                 f"{sum(not p.expected for p in report.probes)} expected blocked, of which "
-                 f"{len(six)} IPv6: {leaked} got through)")
+    lines.append(
+        f"lab: {good} of {len(report.probes)} probes match the policy "
+        f"({sum(p.expected for p in report.probes)} permitted, "
+        f"{sum(not p.expected for p in report.probes)} expected blocked, of which "
+        f"{len(six)} IPv6: {leaked} got through)"
+    )
     return "".join(terminal_text(line) + "\n" for line in lines)  # notes quote the policy

@@ -98,11 +98,18 @@ def _acyclic(keys: list[str], edges: list[tuple[str, str]]) -> nx.DiGraph[str]:
 def _rows(g: FlowGraph) -> list[list[str]]:
     classes = [n.key for n in g.classes]
     member = set(classes)
-    edges = sorted({(e.src.key, e.dst.key) for e in g.edges
-                    if e.src.key in member and e.dst.key in member and e.src.key != e.dst.key})
+    edges = sorted(
+        {
+            (e.src.key, e.dst.key)
+            for e in g.edges
+            if e.src.key in member and e.dst.key in member and e.src.key != e.dst.key
+        }
+    )
     rank = {k: i for i, k in enumerate(classes)}
-    rows = [sorted(gen, key=rank.__getitem__)
-            for gen in nx.topological_generations(_acyclic(classes, edges))]
+    rows = [
+        sorted(gen, key=rank.__getitem__)
+        for gen in nx.topological_generations(_acyclic(classes, edges))
+    ]
     if g.externals:
         rows.append([n.key for n in g.externals])
     return _order(rows, [(e.src.key, e.dst.key) for e in g.edges])
@@ -133,8 +140,7 @@ def _r(v: float) -> float:
     return round(v, 1)
 
 
-def _arrow(n: int, edge: GraphEdge, boxes: dict[str, Box],
-           pairs: set[tuple[str, str]]) -> Arrow:
+def _arrow(n: int, edge: GraphEdge, boxes: dict[str, Box], pairs: set[tuple[str, str]]) -> Arrow:
     """The ``n``-th edge as a quadratic curve; an edge over several rows bows out sideways."""
     a, b = boxes[edge.src.key], boxes[edge.dst.key]
     two_way = (edge.dst.key, edge.src.key) in pairs
@@ -193,6 +199,12 @@ def layered_layout(g: FlowGraph) -> Layout:
 
 def render_inline_svg(g: FlowGraph) -> str:
     """The graph as an ``<svg>`` element to embed in HTML (no scripts, no external references)."""
-    return render_template("graph.svg.j2", {"g": g, "layout": layered_layout(g),
-                                            "red": "#d7191c",
-                                            "labels": len(g.edges) <= LABELLED_EDGES})
+    return render_template(
+        "graph.svg.j2",
+        {
+            "g": g,
+            "layout": layered_layout(g),
+            "red": "#d7191c",
+            "labels": len(g.edges) <= LABELLED_EDGES,
+        },
+    )

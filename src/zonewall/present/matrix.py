@@ -57,13 +57,13 @@ def zone_title(z: Zone) -> str:
 def _text_grid(g: MatrixGrid, width: int) -> list[str] | None:
     """The grid as aligned text, or None when it is wider than ``width``."""
     head = ["source \\ destination", *(z.key for z in g.zones)]
-    rows = [head] + [[z.key, *(cell or "." for cell in g.cells[i])]
-                     for i, z in enumerate(g.zones)]
+    rows = [head] + [[z.key, *(cell or "." for cell in g.cells[i])] for i, z in enumerate(g.zones)]
     widths = [max(len(r[col]) for r in rows) for col in range(len(head))]
     if sum(widths) + 2 * (len(widths) - 1) > width:
         return None
-    return [("  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True))).rstrip()
-            for r in rows]
+    return [
+        ("  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True))).rstrip() for r in rows
+    ]
 
 
 def _compact_grid(g: MatrixGrid, width: int) -> list[str] | None:
@@ -75,19 +75,25 @@ def _compact_grid(g: MatrixGrid, width: int) -> list[str] | None:
     head = ["", *(str(i + 1) for i in range(len(g.zones)))]
     rows = [head]
     for i, z in enumerate(g.zones):
-        cells = [SAME_ZONE if cell == SAME_ZONE else codes[cell] if cell else "."
-                 for cell in g.cells[i]]
+        cells = [
+            SAME_ZONE if cell == SAME_ZONE else codes[cell] if cell else "." for cell in g.cells[i]
+        ]
         rows.append([f"{i + 1} {z.key}", *cells])
     widths = [max(len(r[col]) for r in rows) for col in range(len(head))]
     if sum(widths) + (len(widths) - 1) > width:
         return None
-    lines = [(" ".join(cell.rjust(w) if col else cell.ljust(w)
-                       for col, (cell, w) in enumerate(zip(r, widths, strict=True)))).rstrip()
-             for r in rows]
+    lines = [
+        (
+            " ".join(
+                cell.rjust(w) if col else cell.ljust(w)
+                for col, (cell, w) in enumerate(zip(r, widths, strict=True))
+            )
+        ).rstrip()
+        for r in rows
+    ]
     lines.append("")
     lines += _wrapped("columns:", [f"{i + 1} {z.key}" for i, z in enumerate(g.zones)], ",", width)
-    lines += _wrapped("cells:", [f"{code} = {label}" for label, code in codes.items()], ";",
-                      width)
+    lines += _wrapped("cells:", [f"{code} = {label}" for label, code in codes.items()], ";", width)
     return lines
 
 
@@ -119,7 +125,7 @@ def _text_conduit(c: Conduit, zones: dict[str, Zone]) -> list[str]:
     mark = "  [plaintext]" if c.plaintext else ""
     lines = [f"  {c.src} -> {c.dst}: {c.label}{mark}"]
     for s in c.statements:
-        why = f"  \"{s.why}\"" if s.why else "  (no why)"
+        why = f'  "{s.why}"' if s.why else "  (no why)"
         lines.append(f"      {s.where}  {s.action} {', '.join(s.services)}{why}")
     return lines
 
@@ -134,12 +140,18 @@ def render_text(c: Conduits, width: int = 120, source: str = "") -> str:
     if table is not None:
         lines += table + ["", "'.' no flow, '-' same class (not routed)", ""]
     elif compact is not None:
-        lines += compact + ["'.' no flow, '-' same class (not routed); the full grid is wider "
-                            f"than {width} columns", ""]
+        lines += compact + [
+            "'.' no flow, '-' same class (not routed); the full grid is wider "
+            f"than {width} columns",
+            "",
+        ]
     else:
-        lines += [f"(the {len(c.zones)} x {len(c.zones)} grid is wider than {width} columns, "
-                  "even with numbered columns: conduits are listed per pair; --format html or "
-                  "markdown shows the grid)", ""]
+        lines += [
+            f"(the {len(c.zones)} x {len(c.zones)} grid is wider than {width} columns, "
+            "even with numbered columns: conduits are listed per pair; --format html or "
+            "markdown shows the grid)",
+            "",
+        ]
     lines.append(f"Conduits ({len(c.conduits)}), with the allow statements that open them:")
     current = None
     for conduit in c.conduits:
@@ -154,8 +166,19 @@ def render_text(c: Conduits, width: int = 120, source: str = "") -> str:
     return "".join(terminal_text(line) + "\n" for line in lines)
 
 
-CSV_HEADER = ("source", "source_kind", "source_criticality", "destination", "destination_kind",
-              "destination_criticality", "services", "packets", "plaintext", "statements", "why")
+CSV_HEADER = (
+    "source",
+    "source_kind",
+    "source_criticality",
+    "destination",
+    "destination_kind",
+    "destination_criticality",
+    "services",
+    "packets",
+    "plaintext",
+    "statements",
+    "why",
+)
 
 
 def render_csv(c: Conduits) -> str:
@@ -167,12 +190,26 @@ def render_csv(c: Conduits) -> str:
         s, d = zones[conduit.src], zones[conduit.dst]
         # every cell through csv_cell: a `why` or an included file's name is free text (one
         # line; never a spreadsheet formula, OWASP's rule, as in vlan-plan.csv)
-        writer.writerow(tuple(map(csv_cell, (
-            s.key, s.kind, s.criticality or "", d.key, d.kind, d.criticality or "",
-            conduit.label, conduit.packets.describe(), "yes" if conduit.plaintext else "no",
-            "; ".join(f"{st.action} {st.where}" for st in conduit.statements),
-            " | ".join(f"{st.where}: {st.why}" for st in conduit.statements if st.why),
-        ))))
+        writer.writerow(
+            tuple(
+                map(
+                    csv_cell,
+                    (
+                        s.key,
+                        s.kind,
+                        s.criticality or "",
+                        d.key,
+                        d.kind,
+                        d.criticality or "",
+                        conduit.label,
+                        conduit.packets.describe(),
+                        "yes" if conduit.plaintext else "no",
+                        "; ".join(f"{st.action} {st.where}" for st in conduit.statements),
+                        " | ".join(f"{st.where}: {st.why}" for st in conduit.statements if st.why),
+                    ),
+                )
+            )
+        )
     return out.getvalue()
 
 
@@ -180,9 +217,15 @@ def matrix_context(c: Conduits, source: str) -> dict[str, Any]:
     """What the HTML templates of the matrix need: its own page (`matrix --format html`) and
     the matrix section of the HTML report (`html_report`)."""
     lookup: dict[tuple[str, str], Conduit] = {(x.src, x.dst): x for x in c.conduits}
-    return {"c": c, "grid": grid(c), "lookup": lookup, "source": source,
-            "version": __version__, "colours": CRITICALITY_COLOURS,
-            "external_colour": EXTERNAL_COLOUR}
+    return {
+        "c": c,
+        "grid": grid(c),
+        "lookup": lookup,
+        "source": source,
+        "version": __version__,
+        "colours": CRITICALITY_COLOURS,
+        "external_colour": EXTERNAL_COLOUR,
+    }
 
 
 def render_matrix(c: Conduits, fmt: str, width: int = 120, source: str = "") -> str:

@@ -22,8 +22,9 @@ __all__ = [
 # The code of each assertion kind's failure, found in the catalogue by its summary, so the two
 # never disagree: CODES["E301"] == "assertion 'unreachable' fails".
 ASSERTION_CODES: dict[AssertKind, str] = {
-    kind: next(code for code, summary in CODES.items()
-               if summary == f"assertion '{kind.value}' fails")
+    kind: next(
+        code for code, summary in CODES.items() if summary == f"assertion '{kind.value}' fails"
+    )
     for kind in AssertKind
 }
 ACCEPTED_CODE = "W109"

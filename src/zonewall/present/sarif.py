@@ -72,12 +72,16 @@ def _rule(code: str) -> dict[str, Any]:
     kind = next((k for k, c in ASSERTION_CODES.items() if c == code), None)
     help_text = summary
     if kind is not None:
-        help_text = (f"'assert {kind.value} ...' holds when {_KIND_HELP[kind]}. A failing "
-                     "assertion is an error with a counterexample; add 'accepted \"reason\"' "
-                     "to record a known risk instead.")
+        help_text = (
+            f"'assert {kind.value} ...' holds when {_KIND_HELP[kind]}. A failing "
+            "assertion is an error with a counterexample; add 'accepted \"reason\"' "
+            "to record a known risk instead."
+        )
     elif code == ACCEPTED_CODE:
-        help_text = ("A failing assertion marked 'accepted \"reason\"': a documented risk "
-                     "(IEC 80001 risk acceptance), reported as a warning.")
+        help_text = (
+            "A failing assertion marked 'accepted \"reason\"': a documented risk "
+            "(IEC 80001 risk acceptance), reported as a warning."
+        )
     return {
         "id": code,
         "name": name,
@@ -104,8 +108,9 @@ class _Locator:
             return {"uri": Path(path).as_uri()}
         return {"uri": quote(rel.replace(os.sep, "/")), "uriBaseId": SRCROOT}
 
-    def location(self, span: Span, message: str | None = None,
-                 ident: int | None = None) -> dict[str, Any]:
+    def location(
+        self, span: Span, message: str | None = None, ident: int | None = None
+    ) -> dict[str, Any]:
         end_line = max(span.end_line, span.line)
         end_col = span.end_col if end_line > span.line else max(span.end_col, span.col + 1)
         loc: dict[str, Any] = {}
@@ -113,8 +118,12 @@ class _Locator:
             loc["id"] = ident
         loc["physicalLocation"] = {
             "artifactLocation": self.artifact(span.file),
-            "region": {"startLine": span.line, "startColumn": span.col,
-                       "endLine": end_line, "endColumn": end_col},
+            "region": {
+                "startLine": span.line,
+                "startColumn": span.col,
+                "endLine": end_line,
+                "endColumn": end_col,
+            },
         }
         if message is not None:
             loc["message"] = {"text": message}
@@ -143,16 +152,23 @@ def _fingerprint(*parts: str) -> str:
 def _diagnostic_result(d: Diagnostic, loc: _Locator, root: Span) -> dict[str, Any]:
     span = d.span or root
     message = _escape(d.message + (f" ({d.label})" if d.label else ""))
-    related = [loc.location(s, _escape(note), i) for i, (note, s) in enumerate(
-        [(n, s) for n, s in d.notes if s is not None], start=1)]
+    related = [
+        loc.location(s, _escape(note), i)
+        for i, (note, s) in enumerate([(n, s) for n, s in d.notes if s is not None], start=1)
+    ]
     unplaced = [_escape(n) for n, s in d.notes if s is None]
     if unplaced:
         message += "; " + "; ".join(unplaced)
     result: dict[str, Any] = {
-        "ruleId": d.code, "level": _level(d.severity), "message": {"text": message},
+        "ruleId": d.code,
+        "level": _level(d.severity),
+        "message": {"text": message},
         "locations": [loc.location(span)],
-        "partialFingerprints": {FINGERPRINT: _fingerprint(
-            d.code, loc.artifact(span.file)["uri"], d.message, loc.line_text(span))},
+        "partialFingerprints": {
+            FINGERPRINT: _fingerprint(
+                d.code, loc.artifact(span.file)["uri"], d.message, loc.line_text(span)
+            )
+        },
     }
     if related:
         result["relatedLocations"] = related
@@ -175,23 +191,29 @@ def _assertion_result(row: AssertionRow, loc: _Locator, root: Span) -> dict[str,
             continue
         related.append(loc.location(hop.span, _escape(f"hop {i}: {hop.src} -> {hop.dst}"), i))
         services = ", ".join(hop.services) or "any service"
-        text.append(f"{i}. {_escape(f'{hop.src} -> {hop.dst} on {services}')} "
-                    f"([opened here]({i}))")
+        text.append(f"{i}. {_escape(f'{hop.src} -> {hop.dst} on {services}')} ([opened here]({i}))")
     asserted = len(row.hops) + 1
     related.append(loc.location(stmt_span, "asserted here", asserted))
     text.append(f"[Asserted here]({asserted}).")
     result: dict[str, Any] = {
-        "ruleId": row.code, "level": _level(row.severity), "message": {"text": "\n".join(text)},
+        "ruleId": row.code,
+        "level": _level(row.severity),
+        "message": {"text": "\n".join(text)},
         "locations": [loc.location(primary)],
         "relatedLocations": related,
-        "partialFingerprints": {FINGERPRINT: _fingerprint(
-            ASSERTION_CODES[row.result.kind], loc.artifact(stmt_span.file)["uri"], row.text)},
-        "properties": {"assertion": row.text, "kind": row.result.kind.value,
-                       "status": row.status},
+        "partialFingerprints": {
+            FINGERPRINT: _fingerprint(
+                ASSERTION_CODES[row.result.kind], loc.artifact(stmt_span.file)["uri"], row.text
+            )
+        },
+        "properties": {"assertion": row.text, "kind": row.result.kind.value, "status": row.status},
     }
     if hops:
-        steps = [{"location": loc.location(h.span, _escape(f"{h.src} -> {h.dst}"))}
-                 for h in hops if h.span is not None]
+        steps = [
+            {"location": loc.location(h.span, _escape(f"{h.src} -> {h.dst}"))}
+            for h in hops
+            if h.span is not None
+        ]
         result["codeFlows"] = [{"threadFlows": [{"locations": steps}]}]
     return result
 
@@ -211,22 +233,36 @@ def to_sarif(report: CheckReport, warnings_as_errors: bool = False, base: str = 
     root = Span(report.path, 1, 1, 1, 2)
     codes = sorted(CODES)
     rows = assertion_rows(report.compiled)
-    results = [_diagnostic_result(d, loc, root) for d in report.diagnostics
-               if not (is_assertion_diagnostic(d) and rows)]
+    results = [
+        _diagnostic_result(d, loc, root)
+        for d in report.diagnostics
+        if not (is_assertion_diagnostic(d) and rows)
+    ]
     results += [_assertion_result(r, loc, root) for r in rows if r.status != "pass"]
     for r in results:
         r["ruleIndex"] = codes.index(r["ruleId"])
     counts = {s: sum(1 for r in rows if r.status == s) for s in ("pass", "fail", "accepted")}
     run = {
-        "tool": {"driver": {
-            "name": "zonewall", "version": __version__, "semanticVersion": __version__,
-            "rules": [_rule(c) for c in codes]}},
-        "originalUriBaseIds": {SRCROOT: {"description": {
-            "text": "the directory zonewall check ran in (the repository root)"}}},
+        "tool": {
+            "driver": {
+                "name": "zonewall",
+                "version": __version__,
+                "semanticVersion": __version__,
+                "rules": [_rule(c) for c in codes],
+            }
+        },
+        "originalUriBaseIds": {
+            SRCROOT: {
+                "description": {"text": "the directory zonewall check ran in (the repository root)"}
+            }
+        },
         "columnKind": "unicodeCodePoints",
         "results": results,
-        "properties": {"ok": report.ok(warnings_as_errors), "assertions": counts,
-                       "policy": report.path},
+        "properties": {
+            "ok": report.ok(warnings_as_errors),
+            "assertions": counts,
+            "policy": report.path,
+        },
     }
     log = {"$schema": SARIF_SCHEMA, "version": "2.1.0", "runs": [run]}
     return json.dumps(log, indent=2, ensure_ascii=False) + "\n"

@@ -26,56 +26,102 @@ from zonewall.review.describe import service_names
 from zonewall.verify import ConfigParseError, Difference, RuleRef
 from zonewall.verify.audit import audit_config
 
-__all__ = ["AUDIT_VERSION", "EXIT_CANNOT", "EXIT_CLEAN", "EXIT_DRIFT", "audit_error_report",
-           "run_audit"]
+__all__ = [
+    "AUDIT_VERSION",
+    "EXIT_CANNOT",
+    "EXIT_CLEAN",
+    "EXIT_DRIFT",
+    "audit_error_report",
+    "run_audit",
+]
 
 AUDIT_VERSION = 1
 EXIT_CLEAN, EXIT_DRIFT, EXIT_CANNOT = 0, 1, 2
-REBUILD = "rebuild and redeploy: zonewall build POLICY -o OUT, then load the gateway's file " \
-          "as its header says"
+REBUILD = (
+    "rebuild and redeploy: zonewall build POLICY -o OUT, then load the gateway's file "
+    "as its header says"
+)
 _SEQ = re.compile(r"\s*(\d+)\s+(permit|deny)\b")
 _HANDLE = re.compile(r"#\s*handle\s+(\d+)\s*$")
 
 
-def audit_error_report(policy: str, gateway: str, platform: str, config: str,
-                       message: str, line: int | None = None, text: str = "") -> dict[str, Any]:
+def audit_error_report(
+    policy: str,
+    gateway: str,
+    platform: str,
+    config: str,
+    message: str,
+    line: int | None = None,
+    text: str = "",
+) -> dict[str, Any]:
     """The report of an audit that could not run (exit 2)."""
-    return {"version": AUDIT_VERSION, "policy": policy, "gateway": gateway,
-            "platform": platform, "config": config, "result": "cannot-audit",
-            "exit_code": EXIT_CANNOT,
-            "error": {"file": config, "line": line, "text": text.strip(), "message": message},
-            "skipped": [], "differences": 0, "pairs": 0, "items": [], "counters": None}
+    return {
+        "version": AUDIT_VERSION,
+        "policy": policy,
+        "gateway": gateway,
+        "platform": platform,
+        "config": config,
+        "result": "cannot-audit",
+        "exit_code": EXIT_CANNOT,
+        "error": {"file": config, "line": line, "text": text.strip(), "message": message},
+        "skipped": [],
+        "differences": 0,
+        "pairs": 0,
+        "items": [],
+        "counters": None,
+    }
 
 
-def run_audit(compiled: CompiledPolicy, policy: str, gateway: str, platform: str,
-              config: str, text: str, counters: str | None = None) -> dict[str, Any]:
+def run_audit(
+    compiled: CompiledPolicy,
+    policy: str,
+    gateway: str,
+    platform: str,
+    config: str,
+    text: str,
+    counters: str | None = None,
+) -> dict[str, Any]:
     """Audit `text` (the device output read from `config`) and build the report; with
     `counters` (the device's hit counters, `review.counters`), the statements whose rules
     matched nothing."""
     try:
         result = audit_config(compiled, gateway, text, platform, filename=config)
     except ConfigParseError as exc:
-        return audit_error_report(policy, gateway, platform, config, exc.message, exc.line,
-                                  exc.text)
+        return audit_error_report(
+            policy, gateway, platform, config, exc.message, exc.line, exc.text
+        )
     items = _items(compiled, platform, text, result.differences)
     usage = None
     if counters is not None:
         hits = statement_hits(platform, text, counters)
-        usage = {"statements": len(hits), "unused": [
-            {"statement": key, "text": desc} for key, (n, desc) in sorted(
-                hits.items(), key=lambda kv: _file_line(kv[0])) if n == 0]}
-    return {"version": AUDIT_VERSION, "policy": policy, "gateway": gateway,
-            "platform": platform, "config": config,
-            "result": "drift" if items else "clean",
-            "exit_code": EXIT_DRIFT if items else EXIT_CLEAN, "error": None,
-            "skipped": [{"construct": c, "lines": n} for c, n in result.skipped],
-            "differences": len(result.differences),
-            "pairs": sum(len(i["pairs"]) for i in items), "items": items,
-            "counters": usage}
+        usage = {
+            "statements": len(hits),
+            "unused": [
+                {"statement": key, "text": desc}
+                for key, (n, desc) in sorted(hits.items(), key=lambda kv: _file_line(kv[0]))
+                if n == 0
+            ],
+        }
+    return {
+        "version": AUDIT_VERSION,
+        "policy": policy,
+        "gateway": gateway,
+        "platform": platform,
+        "config": config,
+        "result": "drift" if items else "clean",
+        "exit_code": EXIT_DRIFT if items else EXIT_CLEAN,
+        "error": None,
+        "skipped": [{"construct": c, "lines": n} for c, n in result.skipped],
+        "differences": len(result.differences),
+        "pairs": sum(len(i["pairs"]) for i in items),
+        "items": items,
+        "counters": usage,
+    }
 
 
-def _items(compiled: CompiledPolicy, platform: str, text: str,
-           diffs: tuple[Difference, ...]) -> list[dict[str, Any]]:
+def _items(
+    compiled: CompiledPolicy, platform: str, text: str, diffs: tuple[Difference, ...]
+) -> list[dict[str, Any]]:
     """One item per cause (kind, deciding lines, condition), with its class pairs."""
     groups: dict[tuple[object, ...], list[Difference]] = {}
     for d in diffs:
@@ -84,17 +130,25 @@ def _items(compiled: CompiledPolicy, platform: str, text: str,
     out: list[dict[str, Any]] = []
     for members in groups.values():
         first = members[0]
-        out.append({
-            "kind": first.kind, "condition": first.condition,
-            "decided_by": [_ref(r) for r in first.rules],
-            "path": [_ref(r) for r in first.path],
-            "remediation": _remedy(platform, lines, first),
-            "differences": len(members),
-            "pairs": _pairs(compiled, members),
-        })
+        out.append(
+            {
+                "kind": first.kind,
+                "condition": first.condition,
+                "decided_by": [_ref(r) for r in first.rules],
+                "path": [_ref(r) for r in first.path],
+                "remediation": _remedy(platform, lines, first),
+                "differences": len(members),
+                "pairs": _pairs(compiled, members),
+            }
+        )
     order = ("permits-too-much", "blocks-needed", "reply-blocked")
-    out.sort(key=lambda i: (order.index(i["kind"]), -i["differences"],
-                            [(r["line"] or 0) for r in i["decided_by"]]))
+    out.sort(
+        key=lambda i: (
+            order.index(i["kind"]),
+            -i["differences"],
+            [(r["line"] or 0) for r in i["decided_by"]],
+        )
+    )
     return out
 
 
@@ -107,9 +161,16 @@ def _pairs(compiled: CompiledPolicy, members: list[Difference]) -> list[dict[str
     out = []
     for (src, dst, flows), ds in sorted(by_pair.items()):
         packets = PacketSet.union_all(d.packets for d in ds)
-        out.append({"src": src, "dst": dst, "flows": flows,
-                    "services": list(service_names(packets, compiled.services)),
-                    "ingress": sorted({d.ingress for d in ds}), "example": ds[0].example})
+        out.append(
+            {
+                "src": src,
+                "dst": dst,
+                "flows": flows,
+                "services": list(service_names(packets, compiled.services)),
+                "ingress": sorted({d.ingress for d in ds}),
+                "example": ds[0].example,
+            }
+        )
     return out
 
 
@@ -130,8 +191,9 @@ def _remedy(platform: str, lines: list[str], d: Difference) -> list[str]:
     for ref in d.rules:
         if ref.line is None or not 0 < ref.line <= len(lines):
             continue
-        fix = {"iptables": _iptables_fix, "nftables": _nft_fix,
-               "cisco-ios": _ios_fix}.get(platform, _none)(lines, ref.line, opens)
+        fix = {"iptables": _iptables_fix, "nftables": _nft_fix, "cisco-ios": _ios_fix}.get(
+            platform, _none
+        )(lines, ref.line, opens)
         out.extend(f for f in fix if f not in out)
     return out + [REBUILD]
 
@@ -161,8 +223,7 @@ def _iptables_fix(lines: list[str], n: int, opens: bool) -> list[str]:
     target = words[words.index("-j") + 1] if "-j" in words[:-1] else ""
     if chain.startswith("zw-") or (not opens and target in ("ACCEPT", "")):
         return []  # zonewall's own chains: rebuild; a drift it did not open: rebuild
-    table = next((ln.strip()[1:] for ln in reversed(lines[:n]) if ln.startswith("*")),
-                 "filter")
+    table = next((ln.strip()[1:] for ln in reversed(lines[:n]) if ln.startswith("*")), "filter")
     flag = "" if table == "filter" else f"-t {table} "
     return [f"iptables {flag}-D {text[3:]}"]
 
@@ -170,7 +231,7 @@ def _iptables_fix(lines: list[str], n: int, opens: bool) -> list[str]:
 def _nft_fix(lines: list[str], n: int, opens: bool) -> list[str]:
     handle = _HANDLE.search(lines[n - 1])
     table = chain = None
-    for ln in reversed(lines[:n - 1]):
+    for ln in reversed(lines[: n - 1]):
         words = ln.split()
         if chain is None and words[:1] == ["chain"] and len(words) >= 2:
             chain = words[1]
@@ -180,8 +241,10 @@ def _nft_fix(lines: list[str], n: int, opens: bool) -> list[str]:
     if table is None or chain is None or table.endswith(" zonewall"):
         return []
     if handle is None:
-        return [f"nft -a list chain {table} {chain}  (to find the rule's handle, then: nft "
-                f"delete rule {table} {chain} handle N)"]
+        return [
+            f"nft -a list chain {table} {chain}  (to find the rule's handle, then: nft "
+            f"delete rule {table} {chain} handle N)"
+        ]
     return [f"nft delete rule {table} {chain} handle {handle.group(1)}"]
 
 
@@ -191,8 +254,9 @@ def _ios_fix(lines: list[str], n: int, opens: bool) -> list[str]:
         return []
     if not opens and " any any" in text:
         return []  # a default deny: the fix is an entry zonewall writes, not a removal
-    header = next((ln.strip() for ln in reversed(lines[:n - 1])
-                   if ln.strip() and not ln[:1].isspace()), "")
+    header = next(
+        (ln.strip() for ln in reversed(lines[: n - 1]) if ln.strip() and not ln[:1].isspace()), ""
+    )
     if not header.startswith("ip access-list "):
         return []
     m = _SEQ.match(lines[n - 1])

@@ -45,7 +45,7 @@ def statement_hits(platform: str, config: str, counters: str) -> Hits:
             comment, count = _NFT_COMMENT.search(line), _NFT_COUNT.search(line)
             text = comment.group(1) if comment else None
         elif "/*" in line:  # iptables -L -v -x -n
-            text = line[line.index("/*") + 2:line.rindex("*/")].strip() if "*/" in line else None
+            text = line[line.index("/*") + 2 : line.rindex("*/")].strip() if "*/" in line else None
             count = _LIST_COUNT.match(line)
         else:
             m = _COMMENT.search(line)

@@ -32,11 +32,15 @@ def service_names(packets: PacketSet, services: Iterable[ResolvedService]) -> tu
     if not packets:
         return ()
     whole = PacketSet.union_all(
-        PacketSet.protocol(lo // PORT_SPAN) for lo, hi in packets.split_by_protocol()
-        if lo % PORT_SPAN == 0 and hi % PORT_SPAN == PORT_SPAN - 1)
+        PacketSet.protocol(lo // PORT_SPAN)
+        for lo, hi in packets.split_by_protocol()
+        if lo % PORT_SPAN == 0 and hi % PORT_SPAN == PORT_SPAN - 1
+    )
     remaining = packets - whole
-    candidates = sorted((s for s in services if s.packets and s.packets.issubset(remaining)),
-                        key=lambda s: (-packet_count(s.packets), s.name))
+    candidates = sorted(
+        (s for s in services if s.packets and s.packets.issubset(remaining)),
+        key=lambda s: (-packet_count(s.packets), s.name),
+    )
     named: list[tuple[int, str]] = []
     if whole:
         named.append((whole.first_key(), whole.describe()))

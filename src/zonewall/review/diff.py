@@ -38,6 +38,7 @@ __all__ = [
     "load_side",
 ]
 
+
 @dataclass(frozen=True, slots=True)
 class Side:
     """One version of the policy: where it came from and its check report."""
@@ -52,8 +53,9 @@ class Side:
         return f"{self.path} at {self.revision}" if self.revision else self.path
 
 
-def load_side(label: str, path: str, revision: str | None = None,
-              include_path: Sequence[str] = ()) -> Side:
+def load_side(
+    label: str, path: str, revision: str | None = None, include_path: Sequence[str] = ()
+) -> Side:
     """Read and check one version (from the file system, or from git `revision`).
 
     Raises:
@@ -61,7 +63,6 @@ def load_side(label: str, path: str, revision: str | None = None,
     """
     read = git_reader(revision, path) if revision is not None else None
     return Side(label, path, revision, run_check(path, read, include_path))
-
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,10 +124,19 @@ class GatewayChange:
 
     @property
     def changed(self) -> bool:
-        return ((self.old_platform, self.old_rules, self.old_object_groups,
-                 self.old_stateless_accepted, self.old_relay)
-                != (self.new_platform, self.new_rules, self.new_object_groups,
-                    self.new_stateless_accepted, self.new_relay))
+        return (
+            self.old_platform,
+            self.old_rules,
+            self.old_object_groups,
+            self.old_stateless_accepted,
+            self.old_relay,
+        ) != (
+            self.new_platform,
+            self.new_rules,
+            self.new_object_groups,
+            self.new_stateless_accepted,
+            self.new_relay,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,9 +155,14 @@ class PolicyDiff:
     @property
     def semantic_change(self) -> bool:
         """Anything besides rule counts: flows, assertions, classes, externals, gateways."""
-        return bool(self.gained or self.lost or self.assertions or self.classes
-                    or self.externals
-                    or any(g.old_platform != g.new_platform for g in self.gateways))
+        return bool(
+            self.gained
+            or self.lost
+            or self.assertions
+            or self.classes
+            or self.externals
+            or any(g.old_platform != g.new_platform for g in self.gateways)
+        )
 
 
 def compare(old: CompiledPolicy, new: CompiledPolicy, count_rules: bool = True) -> PolicyDiff:
@@ -168,8 +183,7 @@ def compare(old: CompiledPolicy, new: CompiledPolicy, count_rules: bool = True) 
 # ---------------------------------------------------------------------------------------------
 
 
-def _assertion_changes(old: CompiledPolicy, new: CompiledPolicy
-                       ) -> tuple[AssertionChange, ...]:
+def _assertion_changes(old: CompiledPolicy, new: CompiledPolicy) -> tuple[AssertionChange, ...]:
     """Assertions matched by text (duplicates in order); the ones left over are then matched
     by their text with every service name replaced by its packets, so renaming a service
     changes no assertion."""
@@ -196,10 +210,16 @@ def _assertion_changes(old: CompiledPolicy, new: CompiledPolicy
         if old_status != new_status:
             shown = n if n is not None else o
             assert shown is not None
-            out.append(AssertionChange(shown.text, old_status, new_status, shown.span,
-                                       n.counterexample if n is not None else None))
-    return tuple(sorted(out, key=lambda a: (a.span.sort_key() if a.span else ("", 0, 0),
-                                            a.text)))
+            out.append(
+                AssertionChange(
+                    shown.text,
+                    old_status,
+                    new_status,
+                    shown.span,
+                    n.counterexample if n is not None else None,
+                )
+            )
+    return tuple(sorted(out, key=lambda a: (a.span.sort_key() if a.span else ("", 0, 0), a.text)))
 
 
 def _exact(a: AssertionResult) -> str:
@@ -226,12 +246,18 @@ def _class_changes(old: CompiledPolicy, new: CompiledPolicy) -> tuple[ClassChang
         a, b = o.get(name), n.get(name)
         change = ClassChange(
             name,
-            a.vlan if a else None, b.vlan if b else None,
+            a.vlan if a else None,
+            b.vlan if b else None,
             tuple(str(p) for p in a.prefixes) if a else (),
             tuple(str(p) for p in b.prefixes) if b else (),
-            a.gateway if a else None, b.gateway if b else None)
+            a.gateway if a else None,
+            b.gateway if b else None,
+        )
         if (change.old_vlan, change.old_subnets, change.old_gateway) != (
-                change.new_vlan, change.new_subnets, change.new_gateway):
+            change.new_vlan,
+            change.new_subnets,
+            change.new_gateway,
+        ):
             out.append(change)
     return tuple(out)
 
@@ -243,12 +269,16 @@ def _external_text(e: ExternalDef) -> str:
     return text
 
 
-def _external_changes(old: Sequence[ExternalDef], new: Sequence[ExternalDef]
-                      ) -> tuple[ExternalChange, ...]:
+def _external_changes(
+    old: Sequence[ExternalDef], new: Sequence[ExternalDef]
+) -> tuple[ExternalChange, ...]:
     o = {e.name: _external_text(e) for e in old}
     n = {e.name: _external_text(e) for e in new}
-    return tuple(ExternalChange(name, o.get(name), n.get(name))
-                 for name in sorted(o.keys() | n.keys()) if o.get(name) != n.get(name))
+    return tuple(
+        ExternalChange(name, o.get(name), n.get(name))
+        for name in sorted(o.keys() | n.keys())
+        if o.get(name) != n.get(name)
+    )
 
 
 def rule_counts(c: CompiledPolicy) -> dict[str, tuple[str, int | None]]:
@@ -262,8 +292,9 @@ def rule_counts(c: CompiledPolicy) -> dict[str, tuple[str, int | None]]:
     return out
 
 
-def _gateway_changes(old: CompiledPolicy, new: CompiledPolicy, count: bool
-                     ) -> tuple[GatewayChange, ...]:
+def _gateway_changes(
+    old: CompiledPolicy, new: CompiledPolicy, count: bool
+) -> tuple[GatewayChange, ...]:
     if count:
         o, n = rule_counts(old), rule_counts(new)
     else:
@@ -274,17 +305,28 @@ def _gateway_changes(old: CompiledPolicy, new: CompiledPolicy, count: bool
     ack_old = {g.name: g.stateless_accepted for g in old.gateways}
     ack_new = {g.name: g.stateless_accepted for g in new.gateways}
     relay_old, relay_new = _relays(old), _relays(new)
-    return tuple(GatewayChange(name, o[name][0] if name in o else None,
-                               n[name][0] if name in n else None,
-                               o[name][1] if name in o else None,
-                               n[name][1] if name in n else None,
-                               name in og_old, name in og_new,
-                               ack_old.get(name), ack_new.get(name),
-                               relay_old.get(name), relay_new.get(name))
-                 for name in sorted(o.keys() | n.keys()))
+    return tuple(
+        GatewayChange(
+            name,
+            o[name][0] if name in o else None,
+            n[name][0] if name in n else None,
+            o[name][1] if name in o else None,
+            n[name][1] if name in n else None,
+            name in og_old,
+            name in og_new,
+            ack_old.get(name),
+            ack_new.get(name),
+            relay_old.get(name),
+            relay_new.get(name),
+        )
+        for name in sorted(o.keys() | n.keys())
+    )
 
 
 def _relays(c: CompiledPolicy) -> dict[str, str]:
     """Each declared DHCP relay as "to HELPERS from SOURCE" (helpers resolved to addresses)."""
-    return {g.name: f"to {', '.join(a for a, _ in g.relay.helpers)} from {g.relay.source.ip}"
-            for g in c.gateways if g.relay is not None}
+    return {
+        g.name: f"to {', '.join(a for a, _ in g.relay.helpers)} from {g.relay.source.ip}"
+        for g in c.gateways
+        if g.relay is not None
+    }

@@ -37,8 +37,15 @@ from zonewall.ir import (
 from zonewall.packets import PacketSet
 from zonewall.review.describe import service_names, statement_text
 
-__all__ = ["Decider", "Enforcement", "ExplainError", "Explanation", "PairVerdict", "explain",
-           "pair_judge"]
+__all__ = [
+    "Decider",
+    "Enforcement",
+    "ExplainError",
+    "Explanation",
+    "PairVerdict",
+    "explain",
+    "pair_judge",
+]
 
 VERDICTS = ("permitted", "denied", "partial", "not-filtered")
 _PORT_SPEC = re.compile(r"[a-z][a-z0-9/-]*\Z")
@@ -104,9 +111,16 @@ class Explanation:
         return f"{self.src} -> {self.dst}" + (f" : {what}" if what else "")
 
 
-def explain(c: CompiledPolicy, sources: Mapping[str, str], src: str | None, dst: str | None,
-            service: str | None = None, port: str | None = None,
-            src_ip: str | None = None, dst_ip: str | None = None) -> Explanation:
+def explain(
+    c: CompiledPolicy,
+    sources: Mapping[str, str],
+    src: str | None,
+    dst: str | None,
+    service: str | None = None,
+    port: str | None = None,
+    src_ip: str | None = None,
+    dst_ip: str | None = None,
+) -> Explanation:
     """Explain SRC -> DST (names, or addresses with src_ip / dst_ip) for a service or port.
 
     Raises:
@@ -115,19 +129,29 @@ def explain(c: CompiledPolicy, sources: Mapping[str, str], src: str | None, dst:
     packets = _question(c, service, port)
     notes: list[str] = []
     if src is not None and (src == "gateways" or src.startswith(GATEWAY_PREFIX)):
-        raise ExplainError(f"'{src}' can only be a destination: traffic to a gateway itself is "
-                           "modelled, traffic the gateway initiates is not")
+        raise ExplainError(
+            f"'{src}' can only be a destination: traffic to a gateway itself is "
+            "modelled, traffic the gateway initiates is not"
+        )
     srcs = _side(c, src, src_ip, notes)
     dsts = _side(c, dst, dst_ip, notes)
     ctx = _Context(c, sources)
     pairs = tuple(ctx.pair(s, d, packets) for s in srcs for d in dsts)
-    return Explanation(src if src is not None else str(src_ip),
-                       dst if dst is not None else str(dst_ip), service, port, packets,
-                       tuple(notes), _overall(pairs), pairs)
+    return Explanation(
+        src if src is not None else str(src_ip),
+        dst if dst is not None else str(dst_ip),
+        service,
+        port,
+        packets,
+        tuple(notes),
+        _overall(pairs),
+        pairs,
+    )
 
 
-def pair_judge(c: CompiledPolicy, sources: Mapping[str, str]
-               ) -> Callable[[Endpoint, Endpoint, PacketSet | None], PairVerdict]:
+def pair_judge(
+    c: CompiledPolicy, sources: Mapping[str, str]
+) -> Callable[[Endpoint, Endpoint, PacketSet | None], PairVerdict]:
     """How one member pair is decided for a packet set, as `explain` answers it: the allows
     that open part of it, the denies that remove part of what they open, the denies that
     cover it where no allow opens it.  Build it once and ask many pairs (`zonewall replay`)."""
@@ -156,26 +180,32 @@ def _question(c: CompiledPolicy, service: str | None, port: str | None) -> Packe
     if service is not None:
         found = next((s for s in c.services if s.name == service), None)
         if found is None:
-            raise ExplainError(f"unknown service '{service}'"
-                               f"{suggest(service, (s.name for s in c.services))}")
+            raise ExplainError(
+                f"unknown service '{service}'{suggest(service, (s.name for s in c.services))}"
+            )
         return found.packets
     if port is None:
         return None
     if not _PORT_SPEC.match(port):
-        raise ExplainError(f"'{port}' is not a packet set such as tcp/443, udp/53, "
-                           "tcp/8080-8090 or icmp/echo-request")
+        raise ExplainError(
+            f"'{port}' is not a packet set such as tcp/443, udp/53, "
+            "tcp/8080-8090 or icmp/echo-request"
+        )
     try:
         parsed = parse_text(f"service port_question = {port}\n", "--port")
     except DiagnosticError as err:
-        raise ExplainError(f"'{port}' is not a packet set such as tcp/443: "
-                           f"{err.diagnostics[0].message}") from None
+        raise ExplainError(
+            f"'{port}' is not a packet set such as tcp/443: {err.diagnostics[0].message}"
+        ) from None
     errors = [d for d in parsed.diagnostics if d.is_error]
     if errors:
         raise ExplainError(f"--port {port}: {errors[0].message}")
     items = parsed.policy.services[0].items
     if not all(isinstance(i, ServiceItem) for i in items):
-        raise ExplainError(f"'{port}' is not a port such as tcp/443; to ask about a service "
-                           f"by name, use --service {port}")
+        raise ExplainError(
+            f"'{port}' is not a port such as tcp/443; to ask about a service "
+            f"by name, use --service {port}"
+        )
     return PacketSet.union_all(i.packets for i in items if isinstance(i, ServiceItem))
 
 
@@ -183,8 +213,7 @@ def _member(ep: Endpoint) -> Member:
     return Member(ep.name, ep.kind, tuple(str(p) for p in ep.prefixes), ep.externals)
 
 
-def _side(c: CompiledPolicy, name: str | None, ip: str | None, notes: list[str]
-          ) -> list[Endpoint]:
+def _side(c: CompiledPolicy, name: str | None, ip: str | None, notes: list[str]) -> list[Endpoint]:
     if ip is not None:
         return _by_address(c, ip, notes)
     assert name is not None
@@ -202,27 +231,40 @@ def _side(c: CompiledPolicy, name: str | None, ip: str | None, notes: list[str]
     if name.startswith("criticality:"):
         level = name.partition(":")[2]
         if level.upper() not in Criticality.__members__:
-            raise ExplainError(f"unknown criticality '{level}' (use low, medium, high or "
-                               "critical)")
-        found = [classes[n] for n in sorted(classes)
-                 if by_class[n].criticality is Criticality[level.upper()]]
+            raise ExplainError(f"unknown criticality '{level}' (use low, medium, high or critical)")
+        found = [
+            classes[n]
+            for n in sorted(classes)
+            if by_class[n].criticality is Criticality[level.upper()]
+        ]
         if not found:
             raise ExplainError(f"no class has criticality '{level}'")
         return found
     if name in ("any", "internal", "external"):
         return ([classes[n] for n in sorted(classes)] if name != "external" else []) + (
-            atoms if name != "internal" else [])
+            atoms if name != "internal" else []
+        )
     if name in classes:
         return [classes[name]]
     members = [a for a in atoms if name in a.externals]
     if members:
         return members
-    other = next((k for k, names in (("service", [s.name for s in c.services]),
-                                     ("gateway", [g.name for g in c.gateways]))
-                  if name in names), None)
+    other = next(
+        (
+            k
+            for k, names in (
+                ("service", [s.name for s in c.services]),
+                ("gateway", [g.name for g in c.gateways]),
+            )
+            if name in names
+        ),
+        None,
+    )
     if other == "gateway":
-        raise ExplainError(f"'{name}' is a gateway, not a class or external; for the gateway "
-                           f"itself, write '{GATEWAY_PREFIX}{name}'")
+        raise ExplainError(
+            f"'{name}' is a gateway, not a class or external; for the gateway "
+            f"itself, write '{GATEWAY_PREFIX}{name}'"
+        )
     if other is not None:
         raise ExplainError(f"'{name}' is a {other}, not a class or external")
     candidates = list(classes) + [e.name for e in c.externals]
@@ -232,15 +274,17 @@ def _side(c: CompiledPolicy, name: str | None, ip: str | None, notes: list[str]
 def gateway_endpoints(c: CompiledPolicy) -> dict[str, Endpoint]:
     """The gateways themselves as endpoints after the policy's (`gateway:NAME`, no address)."""
     first = len(c.endpoints)
-    return {g.name: Endpoint(first + i, "gateway", GATEWAY_PREFIX + g.name, ())
-            for i, g in enumerate(c.gateways)}
+    return {
+        g.name: Endpoint(first + i, "gateway", GATEWAY_PREFIX + g.name, ())
+        for i, g in enumerate(c.gateways)
+    }
 
 
 def _gateway_side(c: CompiledPolicy, name: str) -> list[Endpoint]:
     eps = gateway_endpoints(c)
     if name == "gateways":
         return [eps[g] for g in sorted(eps)]
-    gateway = name[len(GATEWAY_PREFIX):]
+    gateway = name[len(GATEWAY_PREFIX) :]
     if gateway not in eps:
         raise ExplainError(f"unknown gateway '{gateway}'{suggest(gateway, eps)}")
     return [eps[gateway]]
@@ -257,12 +301,16 @@ def _by_address(c: CompiledPolicy, ip: str, notes: list[str]) -> list[Endpoint]:
                 notes.append(f"{ip} is in class '{ep.name}'")
                 return [ep]
             also = [x for x in ep.externals if x != ep.name]
-            notes.append(f"{ip} is in external '{ep.name}'"
-                         + (f" (also in {', '.join(also)})" if also else ""))
+            notes.append(
+                f"{ip} is in external '{ep.name}'"
+                + (f" (also in {', '.join(also)})" if also else "")
+            )
             notes += _special_space(c, addr, ip)
             return [ep]
-    notes.append(f"{ip} belongs to no class and no external: no statement can permit traffic "
-                 "from or to it, and gateways drop it")
+    notes.append(
+        f"{ip} belongs to no class and no external: no statement can permit traffic "
+        "from or to it, and gateways drop it"
+    )
     notes += _special_space(c, addr, ip)
     return []
 
@@ -286,8 +334,7 @@ class _Context:
     def __init__(self, c: CompiledPolicy, sources: Mapping[str, str]) -> None:
         self.c = c
         self.sources = sources
-        self.flows: dict[tuple[int, int], Flow | GatewayFlow] = {
-            (f.src, f.dst): f for f in c.flows}
+        self.flows: dict[tuple[int, int], Flow | GatewayFlow] = {(f.src, f.dst): f for f in c.flows}
         gateway_eps = gateway_endpoints(c)
         self.flows.update(((f.src, gateway_eps[f.gateway].id), f) for f in c.gateway_flows)
         self.classes = {k.name: k for k in c.classes}
@@ -297,57 +344,100 @@ class _Context:
             for n in ep.externals if ep.kind == "external" else (ep.name,):
                 members.setdefault(n, set()).add(ep.id)
         self.covers: dict[int, tuple[set[int], set[int]]] = {
-            r.index: ({e for n in r.src for e in members.get(n, ())},
-                      {e for n in r.dst for e in members.get(n, ())}
-                      | {gateway_eps[g].id for g in r.gateways}) for r in c.rules}
+            r.index: (
+                {e for n in r.src for e in members.get(n, ())},
+                {e for n in r.dst for e in members.get(n, ())}
+                | {gateway_eps[g].id for g in r.gateways},
+            )
+            for r in c.rules
+        }
 
     def _decider(self, r: ResolvedRule, packets: PacketSet) -> Decider:
-        return Decider(r.action, r.span, statement_text(r.span, self.sources),
-                       service_names(packets, self.c.services))
+        return Decider(
+            r.action,
+            r.span,
+            statement_text(r.span, self.sources),
+            service_names(packets, self.c.services),
+        )
 
     def pair(self, s: Endpoint, d: Endpoint, question: PacketSet | None) -> PairVerdict:
         src, dst = _member(s), _member(d)
         if s.kind == "external" and d.kind == "external":
-            return PairVerdict(src, dst, "not-filtered", (), (), (), (), (), (),
-                               "traffic between two externals never crosses a zonewall gateway")
+            return PairVerdict(
+                src,
+                dst,
+                "not-filtered",
+                (),
+                (),
+                (),
+                (),
+                (),
+                (),
+                "traffic between two externals never crosses a zonewall gateway",
+            )
         if s.id == d.id:
-            return PairVerdict(src, dst, "permitted", (), (), (), (), (), (),
-                               "same class: traffic inside a class stays on its VLAN and is "
-                               "not filtered")
+            return PairVerdict(
+                src,
+                dst,
+                "permitted",
+                (),
+                (),
+                (),
+                (),
+                (),
+                (),
+                "same class: traffic inside a class stays on its VLAN and is not filtered",
+            )
         asked = question if question is not None else PacketSet.everything()
-        covering = [r for r in self.c.rules
-                    if s.id in self.covers[r.index][0] and d.id in self.covers[r.index][1]]
+        covering = [
+            r
+            for r in self.c.rules
+            if s.id in self.covers[r.index][0] and d.id in self.covers[r.index][1]
+        ]
         allows = [r for r in covering if r.action == "allow" and r.packets & asked]
         opened = PacketSet.union_all(r.packets for r in allows) & asked
         denies = [r for r in covering if r.action == "deny" and r.packets & opened]
-        also = [r for r in covering if r.action == "deny" and not r.packets & opened
-                and r.packets & asked]
+        also = [
+            r
+            for r in covering
+            if r.action == "deny" and not r.packets & opened and r.packets & asked
+        ]
         permitted = opened - PacketSet.union_all(r.packets for r in denies)
         flow = self.flows.get((s.id, d.id))
         if (flow.packets & asked if flow else PacketSet()) != permitted:
-            raise AssertionError(f"explain disagrees with the effective flow {s.name} -> "
-                                 f"{d.name}")  # a zonewall bug, never a policy problem
+            raise AssertionError(
+                f"explain disagrees with the effective flow {s.name} -> {d.name}"
+            )  # a zonewall bug, never a policy problem
         if question is None:
             verdict = "permitted" if permitted else "denied"
             missing: tuple[str, ...] = ()
         else:
-            verdict = ("permitted" if permitted == asked else
-                       "partial" if permitted else "denied")
+            verdict = "permitted" if permitted == asked else "partial" if permitted else "denied"
             missing = service_names(asked - permitted, self.c.services)
         return PairVerdict(
-            src, dst, verdict, service_names(permitted, self.c.services), missing,
+            src,
+            dst,
+            verdict,
+            service_names(permitted, self.c.services),
+            missing,
             tuple(self._decider(r, r.packets & asked) for r in allows),
             tuple(self._decider(r, r.packets & opened) for r in denies),
             tuple(self._decider(r, r.packets & asked) for r in also),
-            self._gateways(s, d, bool(permitted)))
+            self._gateways(s, d, bool(permitted)),
+        )
 
     def _gateways(self, s: Endpoint, d: Endpoint, permitted: bool) -> tuple[Enforcement, ...]:
         verb = "permits" if permitted else "drops"
         if d.kind == "gateway":
-            plan = self.plans[d.name[len(GATEWAY_PREFIX):]]
-            return (Enforcement(plan.name, plan.platform,
-                                f"{verb} it as traffic to the gateway itself (its own "
-                                "addresses), on the interface it arrives on"),)
+            plan = self.plans[d.name[len(GATEWAY_PREFIX) :]]
+            return (
+                Enforcement(
+                    plan.name,
+                    plan.platform,
+                    f"{verb} it as traffic to the gateway itself (its own "
+                    "addresses), on the interface it arrives on",
+                ),
+            )
         out: list[Enforcement] = []
         if s.kind == "class":
             k = self.classes[s.name]
@@ -360,12 +450,22 @@ class _Context:
             k = self.classes[d.name]
             plan = self.plans[k.gateway]
             if s.kind == "external":
-                out.append(Enforcement(plan.name, plan.platform,
-                                       f"{verb} it on ingress at uplink {plan.uplink}; filters "
-                                       f"the replies at {k.interface}"))
+                out.append(
+                    Enforcement(
+                        plan.name,
+                        plan.platform,
+                        f"{verb} it on ingress at uplink {plan.uplink}; filters "
+                        f"the replies at {k.interface}",
+                    )
+                )
             elif permitted and self.classes[s.name].gateway != k.gateway:
-                out.append(Enforcement(plan.name, plan.platform,
-                                       f"passes it on uplink {plan.uplink} (filtered at "
-                                       f"{self.classes[s.name].gateway}); filters the replies "
-                                       f"at {k.interface}"))
+                out.append(
+                    Enforcement(
+                        plan.name,
+                        plan.platform,
+                        f"passes it on uplink {plan.uplink} (filtered at "
+                        f"{self.classes[s.name].gateway}); filters the replies "
+                        f"at {k.interface}",
+                    )
+                )
         return tuple(out)

@@ -29,7 +29,6 @@ from zonewall.review.describe import service_names
 __all__ = ["FlowChange", "flow_changes"]
 
 
-
 @dataclass(frozen=True, slots=True)
 class FlowChange:
     """Packets one endpoint gained (or lost) toward another."""
@@ -42,7 +41,6 @@ class FlowChange:
     packets: PacketSet
     services: tuple[str, ...]
     rules: tuple[Span, ...]  # for a gained flow, the new version's allows that open it
-
 
 
 ClassPairs = dict[tuple[str, str], Flow]
@@ -74,18 +72,23 @@ def _atom_labels(c: CompiledPolicy) -> dict[int, str]:
     return {e.id: e.name if counts[e.name] == 1 else " & ".join(e.externals) for e in atoms}
 
 
-def _opened_by(flow: Flow | GatewayFlow | None, packets: PacketSet, c: CompiledPolicy
-               ) -> tuple[Span, ...]:
+def _opened_by(
+    flow: Flow | GatewayFlow | None, packets: PacketSet, c: CompiledPolicy
+) -> tuple[Span, ...]:
     if flow is None:
         return ()
     rules = {r.index: r for r in c.rules}
-    spans = {rules[i].span for i in flow.rules
-             if rules[i].span is not None and rules[i].packets & packets}
+    spans = {
+        rules[i].span
+        for i in flow.rules
+        if rules[i].span is not None and rules[i].packets & packets
+    }
     return tuple(sorted((s for s in spans if s is not None), key=Span.sort_key))
 
 
-def flow_changes(old: CompiledPolicy, new: CompiledPolicy
-                  ) -> tuple[list[FlowChange], list[FlowChange]]:
+def flow_changes(
+    old: CompiledPolicy, new: CompiledPolicy
+) -> tuple[list[FlowChange], list[FlowChange]]:
     old_pairs, old_ext = _index(old)
     new_pairs, new_ext = _index(new)
     gained: list[FlowChange] = []
@@ -95,12 +98,31 @@ def flow_changes(old: CompiledPolicy, new: CompiledPolicy
         o_p = o.packets if o else PacketSet()
         n_p = n.packets if n else PacketSet()
         if n_p - o_p:
-            gained.append(FlowChange(src, dst, "class", "class", (), n_p - o_p,
-                                     service_names(n_p - o_p, new.services),
-                                     _opened_by(n, n_p - o_p, new)))
+            gained.append(
+                FlowChange(
+                    src,
+                    dst,
+                    "class",
+                    "class",
+                    (),
+                    n_p - o_p,
+                    service_names(n_p - o_p, new.services),
+                    _opened_by(n, n_p - o_p, new),
+                )
+            )
         if o_p - n_p:
-            lost.append(FlowChange(src, dst, "class", "class", (), o_p - n_p,
-                                   service_names(o_p - n_p, old.services), ()))
+            lost.append(
+                FlowChange(
+                    src,
+                    dst,
+                    "class",
+                    "class",
+                    (),
+                    o_p - n_p,
+                    service_names(o_p - n_p, old.services),
+                    (),
+                )
+            )
     old_space = intervals_of(p for c in old.classes for p in c.prefixes)
     new_space = intervals_of(p for c in new.classes for p in c.prefixes)
     old_labels, new_labels = _atom_labels(old), _atom_labels(new)
@@ -110,14 +132,34 @@ def flow_changes(old: CompiledPolicy, new: CompiledPolicy
         g_groups, l_groups = _external_pieces(o_list, n_list)
         for (j, packets), ivs in sorted(g_groups.items(), key=lambda kv: kv[1][0]):
             atom, flow = n_list[j]
-            gained.extend(_ext_change(cls, way, atom, new_labels[atom.id],
-                                      subtract(ivs, old_space), old_atoms.get(atom.externals),
-                                      packets, new.services, _opened_by(flow, packets, new)))
+            gained.extend(
+                _ext_change(
+                    cls,
+                    way,
+                    atom,
+                    new_labels[atom.id],
+                    subtract(ivs, old_space),
+                    old_atoms.get(atom.externals),
+                    packets,
+                    new.services,
+                    _opened_by(flow, packets, new),
+                )
+            )
         for (j, packets), ivs in sorted(l_groups.items(), key=lambda kv: kv[1][0]):
             atom, _ = o_list[j]
-            lost.extend(_ext_change(cls, way, atom, old_labels[atom.id],
-                                    subtract(ivs, new_space), new_atoms.get(atom.externals),
-                                    packets, old.services, ()))
+            lost.extend(
+                _ext_change(
+                    cls,
+                    way,
+                    atom,
+                    old_labels[atom.id],
+                    subtract(ivs, new_space),
+                    new_atoms.get(atom.externals),
+                    packets,
+                    old.services,
+                    (),
+                )
+            )
     _gateway_changes(old, new, gained, lost)
     key = _change_key
     return sorted(gained, key=key), sorted(lost, key=key)
@@ -135,8 +177,9 @@ def _gateway_index(c: CompiledPolicy) -> dict[tuple[str, str], tuple[str, Gatewa
     return out
 
 
-def _gateway_changes(old: CompiledPolicy, new: CompiledPolicy, gained: list[FlowChange],
-                     lost: list[FlowChange]) -> None:
+def _gateway_changes(
+    old: CompiledPolicy, new: CompiledPolicy, gained: list[FlowChange], lost: list[FlowChange]
+) -> None:
     old_gw, new_gw = _gateway_index(old), _gateway_index(new)
     for src, dst in sorted(old_gw.keys() | new_gw.keys()):
         o, n = old_gw.get((src, dst)), new_gw.get((src, dst))
@@ -145,11 +188,31 @@ def _gateway_changes(old: CompiledPolicy, new: CompiledPolicy, gained: list[Flow
         n_p = n[1].packets if n else PacketSet()
         if n_p - o_p:
             opened = _opened_by(n[1] if n else None, n_p - o_p, new)
-            gained.append(FlowChange(src, dst, kind, "gateway", (), n_p - o_p,
-                                     service_names(n_p - o_p, new.services), opened))
+            gained.append(
+                FlowChange(
+                    src,
+                    dst,
+                    kind,
+                    "gateway",
+                    (),
+                    n_p - o_p,
+                    service_names(n_p - o_p, new.services),
+                    opened,
+                )
+            )
         if o_p - n_p:
-            lost.append(FlowChange(src, dst, kind, "gateway", (), o_p - n_p,
-                                   service_names(o_p - n_p, old.services), ()))
+            lost.append(
+                FlowChange(
+                    src,
+                    dst,
+                    kind,
+                    "gateway",
+                    (),
+                    o_p - n_p,
+                    service_names(o_p - n_p, old.services),
+                    (),
+                )
+            )
 
 
 def _change_key(f: FlowChange) -> tuple[str, str, tuple[str, ...], int]:
@@ -159,8 +222,9 @@ def _change_key(f: FlowChange) -> tuple[str, str, tuple[str, ...], int]:
 Groups = dict[tuple[int, PacketSet], Intervals]
 
 
-def _external_pieces(old: Sequence[tuple[Endpoint, Flow]], new: Sequence[tuple[Endpoint, Flow]]
-                     ) -> tuple[Groups, Groups]:
+def _external_pieces(
+    old: Sequence[tuple[Endpoint, Flow]], new: Sequence[tuple[Endpoint, Flow]]
+) -> tuple[Groups, Groups]:
     """Cut the external space one class reaches by both versions' atoms, and group the pieces
     by (atom of the version that has the packets, packets gained or lost)."""
     events: list[tuple[int, int, int, int]] = []  # (address, +1/-1, side, atom index)
@@ -192,8 +256,7 @@ def _external_pieces(old: Sequence[tuple[Endpoint, Flow]], new: Sequence[tuple[E
     return _close(gained, nxt), _close(lost, nxt)
 
 
-def _close(groups: dict[tuple[int, PacketSet], list[Interval]], nxt: dict[int, int]
-           ) -> Groups:
+def _close(groups: dict[tuple[int, PacketSet], list[Interval]], nxt: dict[int, int]) -> Groups:
     """Give each piece its end (the address before the next event) and merge neighbours."""
     return {k: merge_sorted((lo, nxt[lo]) for lo, _ in pieces) for k, pieces in groups.items()}
 
@@ -202,18 +265,30 @@ def _atom_spaces(c: CompiledPolicy) -> dict[tuple[str, ...], Intervals]:
     return {e.externals: intervals_of(e.prefixes) for e in c.endpoints if e.kind == "external"}
 
 
-def _ext_change(cls: str, way: str, atom: Endpoint, label: str, ivs: Intervals,
-                other: Intervals | None, packets: PacketSet,
-                services: Iterable[ResolvedService], rules: tuple[Span, ...]
-                ) -> list[FlowChange]:
+def _ext_change(
+    cls: str,
+    way: str,
+    atom: Endpoint,
+    label: str,
+    ivs: Intervals,
+    other: Intervals | None,
+    packets: PacketSet,
+    services: Iterable[ResolvedService],
+    rules: tuple[Span, ...],
+) -> list[FlowChange]:
     """One change toward (or from) an external atom.  Its addresses are listed unless the
     change covers the whole atom and the atom has the same addresses in the other version."""
     if not ivs:
         return []
     mine = intervals_of(atom.prefixes)
     whole = ivs == mine and other == mine
-    addresses = () if whole else tuple(
-        str(n) for lo, hi in ivs for n in iprange_to_cidrs(IPAddress(lo, 4), IPAddress(hi, 4)))
+    addresses = (
+        ()
+        if whole
+        else tuple(
+            str(n) for lo, hi in ivs for n in iprange_to_cidrs(IPAddress(lo, 4), IPAddress(hi, 4))
+        )
+    )
     names = service_names(packets, services)
     if way == "out":
         return [FlowChange(cls, label, "class", "external", addresses, packets, names, rules)]

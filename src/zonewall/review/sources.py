@@ -26,8 +26,9 @@ class GitError(Exception):
 
 def _git(args: list[str], cwd: str) -> subprocess.CompletedProcess[bytes]:
     try:
-        return subprocess.run(["git", *args], cwd=cwd, capture_output=True, check=False,
-                              timeout=GIT_TIMEOUT)
+        return subprocess.run(
+            ["git", *args], cwd=cwd, capture_output=True, check=False, timeout=GIT_TIMEOUT
+        )
     except FileNotFoundError as exc:
         if exc.filename == "git":
             raise GitError("git is not installed (needed for --git)") from None
@@ -57,39 +58,45 @@ def git_reader(rev: str, root_file: str) -> Callable[[str], bytes]:
     top = os.path.realpath(top_proc.stdout.decode("utf-8", "replace").strip())
     if not rev or rev.startswith("-"):
         raise GitError(f"'{rev}' is not a git revision")
-    commit_proc = _git(["rev-parse", "--verify", "--quiet", "--end-of-options",
-                        f"{rev}^{{commit}}"], top)
+    commit_proc = _git(
+        ["rev-parse", "--verify", "--quiet", "--end-of-options", f"{rev}^{{commit}}"], top
+    )
     if commit_proc.returncode != 0:
         raise GitError(f"'{rev}' is not a revision of the repository at '{top}'")
     commit = commit_proc.stdout.decode("ascii", "replace").strip()
 
     def read(path: str) -> bytes:
         absolute = os.path.abspath(path)
-        real = os.path.join(os.path.realpath(os.path.dirname(absolute)),
-                            os.path.basename(absolute))
+        real = os.path.join(os.path.realpath(os.path.dirname(absolute)), os.path.basename(absolute))
         rel = os.path.relpath(real, top)
         if rel == os.pardir or rel.startswith(os.pardir + os.sep):
             raise OSError(errno.ENOENT, f"outside the git repository at '{top}'")
         git_path = rel.replace(os.sep, "/")
-        entry = _git(["--literal-pathspecs", "ls-tree", "-z", "--full-tree", commit, "--",
-                      git_path], top)
+        entry = _git(
+            ["--literal-pathspecs", "ls-tree", "-z", "--full-tree", commit, "--", git_path], top
+        )
         # "<mode> <type> <object>\t<path>", or nothing when the revision has no such path
-        mode, kind, oid = (entry.stdout.partition(b"\t")[0].decode("ascii", "replace").split(" ")
-                           + ["", "", ""])[:3]
+        mode, kind, oid = (
+            entry.stdout.partition(b"\t")[0].decode("ascii", "replace").split(" ") + ["", "", ""]
+        )[:3]
         if entry.returncode != 0 or not oid:
             reason = f" ({_first_line(entry.stderr)})" if entry.returncode != 0 else ""
             raise FileNotFoundError(errno.ENOENT, f"not in revision '{rev}'{reason}")
         if mode == SYMLINK_MODE:
             # git stores a link as a blob holding the target's path, which is no policy text
-            raise OSError(errno.EINVAL, f"a symbolic link in revision '{rev}' (git keeps "
-                          "only the path it points to, not a policy); name the file it "
-                          "points to instead")
+            raise OSError(
+                errno.EINVAL,
+                f"a symbolic link in revision '{rev}' (git keeps "
+                "only the path it points to, not a policy); name the file it "
+                "points to instead",
+            )
         if kind != "blob":
             raise OSError(errno.EINVAL, f"not a file in revision '{rev}' (a {kind})")
         proc = _git(["cat-file", "blob", oid], top)
         if proc.returncode != 0:
-            raise FileNotFoundError(errno.ENOENT, f"not in revision '{rev}' "
-                                    f"({_first_line(proc.stderr)})")
+            raise FileNotFoundError(
+                errno.ENOENT, f"not in revision '{rev}' ({_first_line(proc.stderr)})"
+            )
         return proc.stdout
 
     return read

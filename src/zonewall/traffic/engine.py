@@ -34,8 +34,16 @@ from zonewall.traffic.ports import EPHEMERAL_FROM, server_ports
 if TYPE_CHECKING:
     import duckdb
 
-__all__ = ["AGGREGATE_SQL", "BAD_SHOWN", "FileStats", "NodeTable", "Observed", "ObservedFlow",
-           "aggregate", "unknown_key"]
+__all__ = [
+    "AGGREGATE_SQL",
+    "BAD_SHOWN",
+    "FileStats",
+    "NodeTable",
+    "Observed",
+    "ObservedFlow",
+    "aggregate",
+    "unknown_key",
+]
 
 BAD_SHOWN = 5  # bad records shown per file
 MOSTLY_BAD = 0.5  # a file with more bad records than this share of its records is an error
@@ -185,8 +193,10 @@ class NodeTable:
         counts: dict[str, int] = {}
         for ep in c.endpoints:
             counts[ep.name] = counts.get(ep.name, 0) + 1
-        self.labels = {ep.id: ep.name if counts[ep.name] == 1 else " & ".join(ep.externals)
-                       for ep in c.endpoints}
+        self.labels = {
+            ep.id: ep.name if counts[ep.name] == 1 else " & ".join(ep.externals)
+            for ep in c.endpoints
+        }
         intervals: list[tuple[int, int, int]] = []
         for ep in c.endpoints:
             for p in ep.prefixes:
@@ -245,9 +255,10 @@ def _prefixes(lo: int, hi: int, shift: int, up: int, scope: list[int] | None) ->
     if scope is None:
         yield from range(first, last + 1)
         return
-    for q in scope[bisect.bisect_left(scope, lo >> up):bisect.bisect_right(scope, hi >> up)]:
-        yield from range(max(first, q << (up - shift)),
-                         min(last, ((q + 1) << (up - shift)) - 1) + 1)
+    for q in scope[bisect.bisect_left(scope, lo >> up) : bisect.bisect_right(scope, hi >> up)]:
+        yield from range(
+            max(first, q << (up - shift)), min(last, ((q + 1) << (up - shift)) - 1) + 1
+        )
 
 
 def _connect(nodes: NodeTable) -> duckdb.DuckDBPyConnection:
@@ -271,12 +282,16 @@ def _connect(nodes: NodeTable) -> duckdb.DuckDBPyConnection:
     rows = ",".join(f"({lo},{hi},{n})" for lo, hi, n in nodes.intervals) or "(1,0,-1)"
     con.execute(f"CREATE TEMP TABLE nodes AS SELECT * FROM (VALUES {rows}) t(lo, hi, node)")
     for name, table in zip(("t16", "t24", "t32"), nodes.levels(), strict=True):
-        con.execute(f"CREATE TEMP TABLE {name} AS SELECT unnest(?::BIGINT[]) AS p, "
-                    "unnest(?::INTEGER[]) AS node",
-                    [[p for p, _ in table] or [-1], [n for _, n in table] or [MIXED]])
+        con.execute(
+            f"CREATE TEMP TABLE {name} AS SELECT unnest(?::BIGINT[]) AS p, "
+            "unnest(?::INTEGER[]) AS node",
+            [[p for p, _ in table] or [-1], [n for _, n in table] or [MIXED]],
+        )
     names = ",".join(f"({sql_string(label)},{n})" for n, label in nodes.labels.items())
-    con.execute(f"CREATE TEMP TABLE node_names AS SELECT * FROM (VALUES {names or '(NULL,-1)'})"
-                " t(name, node)")
+    con.execute(
+        f"CREATE TEMP TABLE node_names AS SELECT * FROM (VALUES {names or '(NULL,-1)'})"
+        " t(name, node)"
+    )
     return con
 
 
@@ -291,28 +306,37 @@ def _reply_sql(server_ports: Sequence[int]) -> str:
 def _classified_sql(f: FlowFile, server_ports: Sequence[int], numbered: bool = False) -> str:
     """Every line of a file with its status (ok, bad, ipv6, skip), why, and node keys; the
     line numbers only when `numbered` (for the bad records shown)."""
-    typed = _TYPED.format(records=records_sql(f, numbered), ephemeral=EPHEMERAL_FROM,
-                          reply=_reply_sql(server_ports))
+    typed = _TYPED.format(
+        records=records_sql(f, numbered), ephemeral=EPHEMERAL_FROM, reply=_reply_sql(server_ports)
+    )
     if f.format == "aggregate":
         # node names from the table itself; an unknown /24 may be given as "unknown:A.B.C.0/24"
-        join = ("LEFT JOIN node_names s ON s.name = r.src_node_t "
-                "LEFT JOIN node_names d ON d.name = r.dst_node_t")
+        join = (
+            "LEFT JOIN node_names s ON s.name = r.src_node_t "
+            "LEFT JOIN node_names d ON d.name = r.dst_node_t"
+        )
         src = "coalesce(s.node, -1 - (zw_ip4(split_part(r.src_node_t, '/', 1)[9:]) >> 8))"
         dst = "coalesce(d.node, -1 - (zw_ip4(split_part(r.dst_node_t, '/', 1)[9:]) >> 8))"
-        bad_node = (f"CASE WHEN reason IS NULL AND ({src}) IS NULL THEN 'node ' "
-                    "|| zw_quote(r.src_node_t) || ' is not a class or external of the policy' "
-                    f"WHEN reason IS NULL AND ({dst}) IS NULL THEN 'node ' "
-                    "|| zw_quote(r.dst_node_t) || ' is not a class or external of the policy' "
-                    "ELSE reason END")
+        bad_node = (
+            f"CASE WHEN reason IS NULL AND ({src}) IS NULL THEN 'node ' "
+            "|| zw_quote(r.src_node_t) || ' is not a class or external of the policy' "
+            f"WHEN reason IS NULL AND ({dst}) IS NULL THEN 'node ' "
+            "|| zw_quote(r.dst_node_t) || ' is not a class or external of the policy' "
+            "ELSE reason END"
+        )
     else:
         # `NodeTable.levels`: /16, then /24, then address, all equality (hash) joins; the
         # documented AGGREGATE_SQL's range join gives the same nodes
-        join = " ".join(f"LEFT JOIN {t} {a}{side} ON {a}{side}.p = r.{side} >> {shift}"
-                        for side in ("src", "dst")
-                        for t, a, shift in (("t16", "a", 16), ("t24", "b", 8), ("t32", "c", 0)))
-        src, dst = (f"coalesce(CASE WHEN a{x}.node >= 0 THEN a{x}.node WHEN b{x}.node >= 0 THEN "
-                    f"b{x}.node WHEN c{x}.node >= 0 THEN c{x}.node END, -1 - (r.{x} >> 8))"
-                    for x in ("src", "dst"))
+        join = " ".join(
+            f"LEFT JOIN {t} {a}{side} ON {a}{side}.p = r.{side} >> {shift}"
+            for side in ("src", "dst")
+            for t, a, shift in (("t16", "a", 16), ("t24", "b", 8), ("t32", "c", 0))
+        )
+        src, dst = (
+            f"coalesce(CASE WHEN a{x}.node >= 0 THEN a{x}.node WHEN b{x}.node >= 0 THEN "
+            f"b{x}.node WHEN c{x}.node >= 0 THEN c{x}.node END, -1 - (r.{x} >> 8))"
+            for x in ("src", "dst")
+        )
         bad_node = "reason"
     return f"""SELECT *, CASE WHEN kind = 'skip' THEN 'skip' WHEN why IS NULL THEN 'ok'
           WHEN why = 'ipv6' THEN 'ipv6' ELSE 'bad' END AS status,
@@ -323,13 +347,17 @@ def _classified_sql(f: FlowFile, server_ports: Sequence[int], numbered: bool = F
 
 
 def _mapped_sql(index: int, f: FlowFile, server_ports: Sequence[int]) -> str:
-    return (f"SELECT {index} AS file, status, src_key, dst_key, proto, port, flows, packets, "
-            f"bytes, first_seen, last_seen FROM ({_classified_sql(f, server_ports)})")
+    return (
+        f"SELECT {index} AS file, status, src_key, dst_key, proto, port, flows, packets, "
+        f"bytes, first_seen, last_seen FROM ({_classified_sql(f, server_ports)})"
+    )
 
 
 def _bad_sql(f: FlowFile, server_ports: Sequence[int]) -> str:
-    return (f"SELECT line, why, text FROM ({_classified_sql(f, server_ports, True)}) "
-            f"WHERE status = 'bad' ORDER BY line LIMIT {BAD_SHOWN}")
+    return (
+        f"SELECT line, why, text FROM ({_classified_sql(f, server_ports, True)}) "
+        f"WHERE status = 'bad' ORDER BY line LIMIT {BAD_SHOWN}"
+    )
 
 
 def policy_server_ports(c: CompiledPolicy) -> tuple[int, ...]:
@@ -342,8 +370,12 @@ def policy_server_ports(c: CompiledPolicy) -> tuple[int, ...]:
     return server_ports(extra)
 
 
-def aggregate(c: CompiledPolicy, paths: Sequence[str], nodes: NodeTable | None = None,
-              server: Sequence[int] | None = None) -> Observed:
+def aggregate(
+    c: CompiledPolicy,
+    paths: Sequence[str],
+    nodes: NodeTable | None = None,
+    server: Sequence[int] | None = None,
+) -> Observed:
     """Read, map and aggregate the flow files; `server` are the ports that mark a record's
     source as a server's (`policy_server_ports` by default).
 
@@ -372,30 +404,38 @@ def aggregate(c: CompiledPolicy, paths: Sequence[str], nodes: NodeTable | None =
         if not by_flow:
             counts[file, status] = n
         elif s is not None and d is not None:
-            flows.append(ObservedFlow(s, d, proto * 65536 + port, int(fl), int(pk), int(by),
-                                      first, last))
+            flows.append(
+                ObservedFlow(s, d, proto * 65536 + port, int(fl), int(pk), int(by), first, last)
+            )
     stats = tuple(_stats(con, i, f, counts, server) for i, f in enumerate(files))
     con.close()
     flows.sort(key=lambda o: (o.src, o.dst, o.key))
     return Observed(tuple(flows), stats)
 
 
-def _stats(con: Any, i: int, f: FlowFile, counts: dict[tuple[int, str], int],
-           server: Sequence[int]) -> FileStats:
+def _stats(
+    con: Any, i: int, f: FlowFile, counts: dict[tuple[int, str], int], server: Sequence[int]
+) -> FileStats:
     ok, bad, ipv6, skipped = (counts.get((i, s), 0) for s in ("ok", "bad", "ipv6", "skip"))
     records = ok + bad + ipv6
     first_bad: tuple[tuple[int, str, str], ...] = ()
     if bad:
-        first_bad = tuple((int(line), str(why), str(text))
-                          for line, why, text in con.execute(_bad_sql(f, server)).fetchall())
+        first_bad = tuple(
+            (int(line), str(why), str(text))
+            for line, why, text in con.execute(_bad_sql(f, server)).fetchall()
+        )
     if records == 0:
-        raise FlowInputError(f"{f.path}: no flow records found (read as {f.format}; "
-                             f"{skipped} line(s) that are not flow records)")
+        raise FlowInputError(
+            f"{f.path}: no flow records found (read as {f.format}; "
+            f"{skipped} line(s) that are not flow records)"
+        )
     if bad > MOSTLY_BAD * records:
         where = f"{f.path}:{first_bad[0][0]}" if first_bad else f.path
         why = f": {first_bad[0][1]}" if first_bad else ""
-        raise FlowInputError(f"{where}: {bad} of {records} records cannot be read (read as "
-                             f"{f.format}){why}; is this the right file and format?")
+        raise FlowInputError(
+            f"{where}: {bad} of {records} records cannot be read (read as "
+            f"{f.format}){why}; is this the right file and format?"
+        )
     return FileStats(f.path, f.format, records, skipped, ipv6, bad, first_bad)
 
 

@@ -33,40 +33,129 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
-__all__ = ["AGGREGATE_COLUMNS", "ALIASES", "FIELDS", "FlowFile", "FlowInputError",
-           "detect", "records_sql"]
+__all__ = [
+    "AGGREGATE_COLUMNS",
+    "ALIASES",
+    "FIELDS",
+    "FlowFile",
+    "FlowInputError",
+    "detect",
+    "records_sql",
+]
 
 # The text fields every format yields, in this order.  `kind` is 'rec' for a flow record and
 # 'skip' for a line that is not one (a header, a comment, a blank line, another log message).
-FIELDS = ("line", "kind", "text", "src_t", "dst_t", "proto_t", "dport_t", "packets_t",
-          "bytes_t", "flows_t", "first_t", "last_t", "dur_t", "src_node_t", "dst_node_t",
-          "sport_t")
+FIELDS = (
+    "line",
+    "kind",
+    "text",
+    "src_t",
+    "dst_t",
+    "proto_t",
+    "dport_t",
+    "packets_t",
+    "bytes_t",
+    "flows_t",
+    "first_t",
+    "last_t",
+    "dur_t",
+    "src_node_t",
+    "dst_node_t",
+    "sport_t",
+)
 
 # canonical field -> accepted column names (lower case)
 ALIASES: dict[str, tuple[str, ...]] = {
-    "src": ("src", "src_ip", "srcip", "source", "source_ip", "src_addr", "srcaddr", "sa",
-            "ipv4_src_addr", "id.orig_h", "orig_h"),
-    "dst": ("dst", "dst_ip", "dstip", "destination", "destination_ip", "dest_ip", "dst_addr",
-            "dstaddr", "da", "ipv4_dst_addr", "id.resp_h", "resp_h"),
+    "src": (
+        "src",
+        "src_ip",
+        "srcip",
+        "source",
+        "source_ip",
+        "src_addr",
+        "srcaddr",
+        "sa",
+        "ipv4_src_addr",
+        "id.orig_h",
+        "orig_h",
+    ),
+    "dst": (
+        "dst",
+        "dst_ip",
+        "dstip",
+        "destination",
+        "destination_ip",
+        "dest_ip",
+        "dst_addr",
+        "dstaddr",
+        "da",
+        "ipv4_dst_addr",
+        "id.resp_h",
+        "resp_h",
+    ),
     "proto": ("proto", "protocol", "pr", "ip_proto", "ip_protocol"),
-    "dport": ("dport", "dst_port", "dstport", "destination_port", "dest_port", "dp",
-              "l4_dst_port", "id.resp_p", "resp_p"),
-    "sport": ("sport", "src_port", "srcport", "source_port", "sp", "l4_src_port", "id.orig_p",
-              "orig_p"),
+    "dport": (
+        "dport",
+        "dst_port",
+        "dstport",
+        "destination_port",
+        "dest_port",
+        "dp",
+        "l4_dst_port",
+        "id.resp_p",
+        "resp_p",
+    ),
+    "sport": (
+        "sport",
+        "src_port",
+        "srcport",
+        "source_port",
+        "sp",
+        "l4_src_port",
+        "id.orig_p",
+        "orig_p",
+    ),
     "packets": ("packets", "pkts", "pkt", "ipkt", "inpackets", "in_packets", "in_pkts"),
     "bytes": ("bytes", "byt", "ibyt", "inbytes", "in_bytes"),
     "flows": ("flows", "fl", "count"),
-    "first": ("first_seen", "first", "firstseen", "start", "start_time", "ts",
-              "timestamp_start", "time_first", "flow_start"),
-    "last": ("last_seen", "last", "lastseen", "end", "end_time", "te", "timestamp_end",
-             "time_last", "flow_end"),
+    "first": (
+        "first_seen",
+        "first",
+        "firstseen",
+        "start",
+        "start_time",
+        "ts",
+        "timestamp_start",
+        "time_first",
+        "flow_start",
+    ),
+    "last": (
+        "last_seen",
+        "last",
+        "lastseen",
+        "end",
+        "end_time",
+        "te",
+        "timestamp_end",
+        "time_last",
+        "flow_end",
+    ),
     "duration": ("duration", "td"),
     "mac": ("mac", "src_mac", "smac", "ismc", "insrcmac", "orig_l2_addr"),
 }
 REQUIRED = ("src", "dst", "proto", "dport")
 
-AGGREGATE_COLUMNS = ("src_node", "dst_node", "proto", "dport", "packets", "bytes", "flows",
-                     "first_seen", "last_seen")
+AGGREGATE_COLUMNS = (
+    "src_node",
+    "dst_node",
+    "proto",
+    "dport",
+    "packets",
+    "bytes",
+    "flows",
+    "first_seen",
+    "last_seen",
+)
 
 PEEK_BYTES = 64 * 1024
 
@@ -150,8 +239,10 @@ def _json_lines(path: str, first: str) -> FlowFile:
     try:
         record = json.loads(first)
     except ValueError:
-        raise FlowInputError(f"{path}:1: the first line starts with '{{' but is not a JSON "
-                             "object; JSON flow files have one object per line") from None
+        raise FlowInputError(
+            f"{path}:1: the first line starts with '{{' but is not a JSON "
+            "object; JSON flow files have one object per line"
+        ) from None
     if not isinstance(record, dict):
         raise FlowInputError(f"{path}:1: not a JSON object")
     return _mapped(path, "zeek-json", "", [str(k) for k in record], zeek=True)
@@ -167,21 +258,38 @@ def _csv(path: str, lines: list[str]) -> FlowFile:
         extra = [n for n, low in zip(names, lower, strict=True) if low not in AGGREGATE_COLUMNS]
         doubled = sorted({low for low in lower if lower.count(low) > 1})
         if missing or extra or doubled:
-            what = "; ".join(part for part in (
-                f"missing: {', '.join(missing)}" if missing else "",
-                f"not part of it: {', '.join(extra)}" if extra else "",
-                f"given twice: {', '.join(doubled)}" if doubled else "") if part)
-            raise FlowInputError(f"{path}:1: an aggregated flow table has exactly the columns "
-                                 f"{', '.join(AGGREGATE_COLUMNS)}; {what}")
-        return FlowFile(path, "aggregate", delimiter,
-                        tuple((c, c) for c in AGGREGATE_COLUMNS), tuple(names), header)
-    kind = ("nfdump" if {"sa", "da"} <= set(lower) or {"srcaddr", "dstaddr"} <= set(lower)
-            else "pmacct" if "SRC_IP" in names else "csv")
+            what = "; ".join(
+                part
+                for part in (
+                    f"missing: {', '.join(missing)}" if missing else "",
+                    f"not part of it: {', '.join(extra)}" if extra else "",
+                    f"given twice: {', '.join(doubled)}" if doubled else "",
+                )
+                if part
+            )
+            raise FlowInputError(
+                f"{path}:1: an aggregated flow table has exactly the columns "
+                f"{', '.join(AGGREGATE_COLUMNS)}; {what}"
+            )
+        return FlowFile(
+            path,
+            "aggregate",
+            delimiter,
+            tuple((c, c) for c in AGGREGATE_COLUMNS),
+            tuple(names),
+            header,
+        )
+    kind = (
+        "nfdump"
+        if {"sa", "da"} <= set(lower) or {"srcaddr", "dstaddr"} <= set(lower)
+        else "pmacct"
+        if "SRC_IP" in names
+        else "csv"
+    )
     return replace(_mapped(path, kind, delimiter, names), header_line=header)
 
 
-def _mapped(path: str, kind: str, delimiter: str, names: list[str], zeek: bool = False
-            ) -> FlowFile:
+def _mapped(path: str, kind: str, delimiter: str, names: list[str], zeek: bool = False) -> FlowFile:
     lower = [n.lower() for n in names]
     columns: dict[str, str] = {}
     for field, aliases in ALIASES.items():
@@ -189,16 +297,20 @@ def _mapped(path: str, kind: str, delimiter: str, names: list[str], zeek: bool =
         if found is not None:
             columns[field] = found
     if zeek:  # a conn.log counts both directions of the connection
-        for field, a, b in (("packets", "orig_pkts", "resp_pkts"),
-                            ("bytes", "orig_ip_bytes", "resp_ip_bytes")):
+        for field, a, b in (
+            ("packets", "orig_pkts", "resp_pkts"),
+            ("bytes", "orig_ip_bytes", "resp_ip_bytes"),
+        ):
             if a in lower and b in lower:
                 columns[field] = f"{names[lower.index(a)]}+{names[lower.index(b)]}"
     missing = [f for f in REQUIRED if f not in columns]
     if missing:
         wanted = "; ".join(f"{f}: {', '.join(ALIASES[f][:6])}, ..." for f in missing)
         where = f"{path}:1" if kind != "zeek-tsv" else f"{path}: #fields"
-        raise FlowInputError(f"{where}: no column for {', '.join(missing)} (accepted names: "
-                             f"{wanted}); docs/language.md, section 10, lists every format")
+        raise FlowInputError(
+            f"{where}: no column for {', '.join(missing)} (accepted names: "
+            f"{wanted}); docs/language.md, section 10, lists every format"
+        )
     return FlowFile(path, kind, delimiter, tuple(sorted(columns.items())), tuple(names))
 
 
@@ -216,10 +328,12 @@ def _lines_sql(path: str, extra: str = "", numbered: bool = True) -> str:
     `numbered` the line is NULL: numbering is a window over the whole file, which DuckDB runs
     on one thread, and only bad records need their line (`engine` asks for those apart)."""
     line = "row_number() OVER ()" if numbered else "NULL::BIGINT"
-    return (f"SELECT {line} AS line, coalesce(t, '') AS t{extra} "
-            f"FROM read_csv({sql_string(path)}, columns={{'t': 'VARCHAR'}}, delim=E'\\x01', "
-            "quote='', escape='', header=false, auto_detect=false, encoding='latin-1', "
-            "strict_mode=false, max_line_size=1048576, compression='auto')")
+    return (
+        f"SELECT {line} AS line, coalesce(t, '') AS t{extra} "
+        f"FROM read_csv({sql_string(path)}, columns={{'t': 'VARCHAR'}}, delim=E'\\x01', "
+        "quote='', escape='', header=false, auto_detect=false, encoding='latin-1', "
+        "strict_mode=false, max_line_size=1048576, compression='auto')"
+    )
 
 
 def _select(kind: str, fields: dict[str, str]) -> str:
@@ -256,20 +370,25 @@ def _split_sql(f: FlowFile, numbered: bool) -> str:
             return None
         if "+" in name and f.format == "zeek-tsv":  # orig + resp counts
             a, b = name.split("+")
-            return (f"CAST(coalesce(try_cast({_cell(f'p[{index[a]}]')} AS UBIGINT), 0) + "
-                    f"coalesce(try_cast({_cell(f'p[{index[b]}]')} AS UBIGINT), 0) AS VARCHAR)")
+            return (
+                f"CAST(coalesce(try_cast({_cell(f'p[{index[a]}]')} AS UBIGINT), 0) + "
+                f"coalesce(try_cast({_cell(f'p[{index[b]}]')} AS UBIGINT), 0) AS VARCHAR)"
+            )
         return _cell(f"p[{index[name]}]")
 
     fields = {k: v for k, v in _canonical(col, f.format).items() if v is not None}
     if f.format == "zeek-tsv":
         kind = "CASE WHEN starts_with(t, '#') OR trim(t) = '' THEN 'skip' ELSE 'rec' END"
     elif f.format == "nfdump":  # nfdump 1.6 ends its CSV with a Summary block of 3 lines
-        kind = ("CASE WHEN line = 1 OR trim(t) = '' OR t = 'Summary' OR prev1 = 'Summary' "
-                "OR prev2 = 'Summary' THEN 'skip' ELSE 'rec' END")
+        kind = (
+            "CASE WHEN line = 1 OR trim(t) = '' OR t = 'Summary' OR prev1 = 'Summary' "
+            "OR prev2 = 'Summary' THEN 'skip' ELSE 'rec' END"
+        )
     else:
         kind = "CASE WHEN line = 1 OR trim(t) = '' THEN 'skip' ELSE 'rec' END"
-    extra = ", lag(t, 1) OVER () AS prev1, lag(t, 2) OVER () AS prev2" \
-        if f.format == "nfdump" else ""
+    extra = (
+        ", lag(t, 1) OVER () AS prev1, lag(t, 2) OVER () AS prev2" if f.format == "nfdump" else ""
+    )
     if f.format == "aggregate":
         fields["src_node_t"] = _cell(f"p[{index['src_node']}]")
         fields["dst_node_t"] = _cell(f"p[{index['dst_node']}]")
@@ -279,22 +398,32 @@ def _split_sql(f: FlowFile, numbered: bool) -> str:
     header_line = f.header_line or f.delimiter.join(f.header)
     kind = kind.replace("line = 1", f"(line = 1 OR t = {sql_string(header_line)})")
     lines = _lines_sql(f.path, extra, numbered)
-    return (f"SELECT {_select(kind, fields)} FROM (SELECT *, "
-            f"string_split(t, {sql_string(f.delimiter)}) AS p FROM ({lines}))")
+    return (
+        f"SELECT {_select(kind, fields)} FROM (SELECT *, "
+        f"string_split(t, {sql_string(f.delimiter)}) AS p FROM ({lines}))"
+    )
 
 
 def _canonical(get: Callable[[str], str | None], fmt: str) -> dict[str, str | None]:
     fields: dict[str, str | None] = {
-        "src_t": get("src"), "dst_t": get("dst"), "proto_t": get("proto"),
-        "dport_t": get("dport"), "packets_t": get("packets"), "bytes_t": get("bytes"),
-        "flows_t": get("flows"), "first_t": get("first"), "last_t": get("last"),
+        "src_t": get("src"),
+        "dst_t": get("dst"),
+        "proto_t": get("proto"),
+        "dport_t": get("dport"),
+        "packets_t": get("packets"),
+        "bytes_t": get("bytes"),
+        "flows_t": get("flows"),
+        "first_t": get("first"),
+        "last_t": get("last"),
         "dur_t": get("duration"),
     }
     sport = get("sport")
     if fmt in ("zeek-tsv", "zeek-json") and sport is not None:
         # Zeek: for ICMP the originator "port" is the ICMP type (the responder's is the code)
-        fields["dport_t"] = (f"CASE WHEN lower({fields['proto_t']}) = 'icmp' THEN {sport} "
-                             f"ELSE {fields['dport_t']} END")
+        fields["dport_t"] = (
+            f"CASE WHEN lower({fields['proto_t']}) = 'icmp' THEN {sport} "
+            f"ELSE {fields['dport_t']} END"
+        )
     elif fmt != "aggregate":  # Zeek's originator is the client: never turned around
         fields["sport_t"] = sport
     return fields
@@ -312,9 +441,11 @@ def _json_sql(f: FlowFile, numbered: bool) -> str:
             return None
         if "+" in name:
             a, b = name.split("+")
-            return (f"CAST(coalesce(try_cast(json_extract_string(t, {sql_string(key(a))}) AS "
-                    f"UBIGINT), 0) + coalesce(try_cast(json_extract_string(t, "
-                    f"{sql_string(key(b))}) AS UBIGINT), 0) AS VARCHAR)")
+            return (
+                f"CAST(coalesce(try_cast(json_extract_string(t, {sql_string(key(a))}) AS "
+                f"UBIGINT), 0) + coalesce(try_cast(json_extract_string(t, "
+                f"{sql_string(key(b))}) AS UBIGINT), 0) AS VARCHAR)"
+            )
         return _cell(f"json_extract_string(t, {sql_string(key(name))})")
 
     fields = {k: v for k, v in _canonical(col, f.format).items() if v is not None}
@@ -328,44 +459,59 @@ _ISO_TIME = r"^(\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:?\d\d)?
 # nf_log_ipv4 (net/netfilter/nf_log_syslog.c): "SRC=%pI4 DST=%pI4 LEN=%u TOS=0x%02X ...
 # PROTO=TCP SPT=%u DPT=%u ...", "PROTO=ICMP TYPE=%u CODE=%u ...", "PROTO=%u" for others;
 # IPv6: "SRC=%pI6 DST=%pI6 LEN=%zu TC=%u HOPLIMIT=%u FLOWLBL=%u PROTO=..."
-_KERNEL_RE = (r" SRC=(\S+) DST=(\S+) LEN=(\d+)\b.*? PROTO=(\S+)"
-              r"(?: SPT=(\d+) DPT=(\d+)| TYPE=(\d+))?")
+_KERNEL_RE = (
+    r" SRC=(\S+) DST=(\S+) LEN=(\d+)\b.*? PROTO=(\S+)"
+    r"(?: SPT=(\d+) DPT=(\d+)| TYPE=(\d+))?"
+)
 
 
 def _kernel_sql(f: FlowFile, numbered: bool) -> str:
     groups = "['src', 'dst', 'len', 'proto', 'sport', 'dport', 'itype']"
     fields = {
-        "src_t": "m.src", "dst_t": "m.dst", "proto_t": "m.proto",
+        "src_t": "m.src",
+        "dst_t": "m.dst",
+        "proto_t": "m.proto",
         "sport_t": "nullif(m.sport, '')",
         "dport_t": "coalesce(nullif(m.dport, ''), nullif(m.itype, ''))",
-        "packets_t": "'1'", "bytes_t": "nullif(m.len, '')",
+        "packets_t": "'1'",
+        "bytes_t": "nullif(m.len, '')",
         "first_t": f"nullif(regexp_extract(t, {sql_string(_ISO_TIME)}, 1), '')",
     }
     kind = "CASE WHEN m.src = '' THEN 'skip' ELSE 'rec' END"
-    return (f"SELECT {_select(kind, fields)} FROM (SELECT *, regexp_extract(t, "
-            f"{sql_string(_KERNEL_RE)}, {groups}) AS m FROM ({_lines_sql(f.path, '', numbered)}))")
+    return (
+        f"SELECT {_select(kind, fields)} FROM (SELECT *, regexp_extract(t, "
+        f"{sql_string(_KERNEL_RE)}, {groups}) AS m FROM ({_lines_sql(f.path, '', numbered)}))"
+    )
 
 
 # IOS: "list 101 denied tcp 150.1.13.4(16795) (Serial1/0.123) -> 13.13.12.2(23), 1 packet";
 # "...LOGDP: list 151 denied icmp A -> B (3/4), 1 packet"; "...LOGNP: list 171 denied 0 A ->
 # B, 1 packet"; "...LOGSP: list X denied igmp A -> B (20), 1 packet".
-_IOS_RE = (r"%(?:SEC-6-IPACCESSLOG[A-Z]*|IPV6-6-ACCESSLOG[A-Z]*): list \S+ (?:permitted|denied)"
-           r" (\S+) ([0-9A-Fa-f.:]+)(?:\((\d+)\))?(?: \([^)]*\))? -> ([0-9A-Fa-f.:]+)"
-           r"(?:\((\d+)\))?(?: \((\d+)(?:/\d+)?\))?, (\d+) packets?")
+_IOS_RE = (
+    r"%(?:SEC-6-IPACCESSLOG[A-Z]*|IPV6-6-ACCESSLOG[A-Z]*): list \S+ (?:permitted|denied)"
+    r" (\S+) ([0-9A-Fa-f.:]+)(?:\((\d+)\))?(?: \([^)]*\))? -> ([0-9A-Fa-f.:]+)"
+    r"(?:\((\d+)\))?(?: \((\d+)(?:/\d+)?\))?, (\d+) packets?"
+)
 
 
 def _ios_sql(f: FlowFile, numbered: bool) -> str:
     groups = "['proto', 'src', 'sport', 'dst', 'dport', 'itype', 'packets']"
     fields = {
-        "src_t": "m.src", "dst_t": "m.dst", "proto_t": "m.proto",
+        "src_t": "m.src",
+        "dst_t": "m.dst",
+        "proto_t": "m.proto",
         "sport_t": "nullif(m.sport, '')",
         "dport_t": "coalesce(nullif(m.dport, ''), nullif(m.itype, ''))",
         "packets_t": "m.packets",
         "first_t": f"nullif(regexp_extract(t, {sql_string(_ISO_TIME)}, 1), '')",
     }
     # an ACL log line the pattern does not read is a bad record; other messages are skipped
-    kind = ("CASE WHEN m.src <> '' THEN 'rec' WHEN regexp_matches(t, "
-            "'%(SEC-6-IPACCESSLOG|IPV6-6-ACCESSLOG)') AND NOT regexp_matches(t, "
-            "'%SEC-6-IPACCESSLOGS:') THEN 'rec' ELSE 'skip' END")
-    return (f"SELECT {_select(kind, fields)} FROM (SELECT *, regexp_extract(t, "
-            f"{sql_string(_IOS_RE)}, {groups}) AS m FROM ({_lines_sql(f.path, '', numbered)}))")
+    kind = (
+        "CASE WHEN m.src <> '' THEN 'rec' WHEN regexp_matches(t, "
+        "'%(SEC-6-IPACCESSLOG|IPV6-6-ACCESSLOG)') AND NOT regexp_matches(t, "
+        "'%SEC-6-IPACCESSLOGS:') THEN 'rec' ELSE 'skip' END"
+    )
+    return (
+        f"SELECT {_select(kind, fields)} FROM (SELECT *, regexp_extract(t, "
+        f"{sql_string(_IOS_RE)}, {groups}) AS m FROM ({_lines_sql(f.path, '', numbered)}))"
+    )

@@ -80,10 +80,15 @@ class InventoryError(Exception):
         self.source = source
 
 
-def _error(path: str, line: int, col: int, width: int, message: str, source: str = ""
-           ) -> InventoryError:
-    return InventoryError(Diagnostic(Severity.ERROR, "E112", message,
-                                     Span(path, line, col, line, col + max(width, 1))), source)
+def _error(
+    path: str, line: int, col: int, width: int, message: str, source: str = ""
+) -> InventoryError:
+    return InventoryError(
+        Diagnostic(
+            Severity.ERROR, "E112", message, Span(path, line, col, line, col + max(width, 1))
+        ),
+        source,
+    )
 
 
 def read_inventory(path: str, subnets: bool = False) -> tuple[tuple[Device, ...], str]:
@@ -97,14 +102,15 @@ def read_inventory(path: str, subnets: bool = False) -> tuple[tuple[Device, ...]
         with open(path, "rb") as fh:
             data = fh.read(MAX_BYTES + 1)
     except OSError as exc:
-        raise _error(path, 1, 1, 1, f"cannot read inventory '{path}': "
-                     f"{exc.strerror or exc}") from None
+        raise _error(
+            path, 1, 1, 1, f"cannot read inventory '{path}': {exc.strerror or exc}"
+        ) from None
     if len(data) > MAX_BYTES:
         raise _error(path, 1, 1, 1, f"inventory '{path}' is larger than 64 MiB")
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        line = data[:exc.start].count(b"\n") + 1
+        line = data[: exc.start].count(b"\n") + 1
         raise _error(path, line, 1, 1, f"inventory '{path}' is not UTF-8 text") from None
     stripped = text.lstrip()
     if stripped[:1] in ("[", "{"):
@@ -114,8 +120,15 @@ def read_inventory(path: str, subnets: bool = False) -> tuple[tuple[Device, ...]
     if subnets:
         for d in devices:
             if not d.cls:
-                raise _error(path, d.span.line, 1, 1, f"{d.label} names no class: every row "
-                             "of a --classes file needs one (column 'class')", text)
+                raise _error(
+                    path,
+                    d.span.line,
+                    1,
+                    1,
+                    f"{d.label} names no class: every row "
+                    "of a --classes file needs one (column 'class')",
+                    text,
+                )
     return devices, text
 
 
@@ -160,8 +173,14 @@ def _csv(path: str, text: str, subnets: bool) -> Iterator[Device]:
     lines = text.split("\n")
     head = next((i for i, line in enumerate(lines) if line.strip()), None)
     if head is None:
-        raise _error(path, 1, 1, 1, f"inventory '{path}' is empty: it needs a header line "
-                     "(ip, mac, name, type, class)", text)
+        raise _error(
+            path,
+            1,
+            1,
+            1,
+            f"inventory '{path}' is empty: it needs a header line (ip, mac, name, type, class)",
+            text,
+        )
     header = lines[head].rstrip("\r")
     delimiter = max((",", ";", "\t"), key=header.count)
     names = [v.lower() for _, v in _cells(header, delimiter)]
@@ -172,19 +191,34 @@ def _csv(path: str, text: str, subnets: bool) -> Iterator[Device]:
             where[field] = found
     if "ip" not in where and not (subnets and "subnet" in where):
         wanted = "'ip' (or 'subnet')" if subnets else "'ip'"
-        raise _error(path, head + 1, 1, len(header), f"inventory header has no address column "
-                     f"{wanted}; accepted names: {', '.join(COLUMNS['ip'])}", text)
+        raise _error(
+            path,
+            head + 1,
+            1,
+            len(header),
+            f"inventory header has no address column "
+            f"{wanted}; accepted names: {', '.join(COLUMNS['ip'])}",
+            text,
+        )
     if subnets and "class" not in where:
-        raise _error(path, head + 1, 1, len(header), "a --classes file needs a 'class' column "
-                     f"(accepted names: {', '.join(COLUMNS['class'])})", text)
-    for number, raw in enumerate(lines[head + 1:], start=head + 2):
+        raise _error(
+            path,
+            head + 1,
+            1,
+            len(header),
+            "a --classes file needs a 'class' column "
+            f"(accepted names: {', '.join(COLUMNS['class'])})",
+            text,
+        )
+    for number, raw in enumerate(lines[head + 1 :], start=head + 2):
         line = raw.rstrip("\r")
         if not line.strip() or line.lstrip().startswith("#"):
             continue
         cells = _cells(line, delimiter)
 
-        def cell(field: str, cells: list[tuple[int, str]] = cells,
-                 end: int = len(line)) -> tuple[int, str]:
+        def cell(
+            field: str, cells: list[tuple[int, str]] = cells, end: int = len(line)
+        ) -> tuple[int, str]:
             index = where.get(field)
             if index is None:
                 return 0, ""
@@ -205,43 +239,84 @@ def _device(path: str, text: str, line: int, cell: Any, subnets: bool, width: in
         address = _subnet(path, text, line, scol, subnet)
     ccol, cls = cell("class")
     if cls and (not NAME.match(cls) or cls in RESERVED):
-        raise _error(path, line, ccol, len(cls), f"class '{cls}' is not a zonewall name "
-                     "(lower-case letters, digits and '_', starting with a letter; not a "
-                     "reserved word such as 'any')", text)
+        raise _error(
+            path,
+            line,
+            ccol,
+            len(cls),
+            f"class '{cls}' is not a zonewall name "
+            "(lower-case letters, digits and '_', starting with a letter; not a "
+            "reserved word such as 'any')",
+            text,
+        )
     mcol, mac = cell("mac")
     if mac and not MAC.match(mac):
-        raise _error(path, line, mcol, len(mac), f"'{mac}' is not a MAC address "
-                     "(aa:bb:cc:dd:ee:ff)", text)
+        raise _error(
+            path, line, mcol, len(mac), f"'{mac}' is not a MAC address (aa:bb:cc:dd:ee:ff)", text
+        )
     kcol, crit = cell("criticality")
     if crit and crit.lower() not in CRITICALITIES:
-        raise _error(path, line, kcol, len(crit), f"criticality '{crit}' is not one of "
-                     f"{', '.join(CRITICALITIES)}", text)
+        raise _error(
+            path,
+            line,
+            kcol,
+            len(crit),
+            f"criticality '{crit}' is not one of {', '.join(CRITICALITIES)}",
+            text,
+        )
     span = Span(path, line, 1, line, max(width, 1) + 1)
-    return Device(span, address, cell("name")[1], cell("type")[1], mac.lower(), cls,
-                  Span(path, line, ccol, line, ccol + len(cls)) if cls else None, crit.lower())
+    return Device(
+        span,
+        address,
+        cell("name")[1],
+        cell("type")[1],
+        mac.lower(),
+        cls,
+        Span(path, line, ccol, line, ccol + len(cls)) if cls else None,
+        crit.lower(),
+    )
 
 
 def _address(path: str, text: str, line: int, col: int, value: str) -> IPNetwork:
     if ":" in value:
-        raise _error(path, line, col, len(value), f"'{value}' is an IPv6 address; the policy "
-                     "is IPv4 (leave IPv6 addresses out of the inventory)", text)
+        raise _error(
+            path,
+            line,
+            col,
+            len(value),
+            f"'{value}' is an IPv6 address; the policy "
+            "is IPv4 (leave IPv6 addresses out of the inventory)",
+            text,
+        )
     try:
         return IPNetwork(f"{IPAddress(value.split('/')[0], 4)}/32")
     except (AddrFormatError, ValueError):
-        raise _error(path, line, col, len(value), f"'{value}' is not an IPv4 address (four numbers "
-                     "0-255: 10.40.16.21)",
-                     text) from None
+        raise _error(
+            path,
+            line,
+            col,
+            len(value),
+            f"'{value}' is not an IPv4 address (four numbers 0-255: 10.40.16.21)",
+            text,
+        ) from None
 
 
 def _subnet(path: str, text: str, line: int, col: int, value: str) -> IPNetwork:
     try:
         net = IPNetwork(value, version=4)
     except (AddrFormatError, ValueError):
-        raise _error(path, line, col, len(value), f"'{value}' is not an IPv4 subnet",
-                     text) from None
+        raise _error(
+            path, line, col, len(value), f"'{value}' is not an IPv4 subnet", text
+        ) from None
     if net.ip != net.network:
-        raise _error(path, line, col, len(value), f"subnet '{value}' has host bits set; "
-                     f"write {net.cidr}", text)
+        raise _error(
+            path,
+            line,
+            col,
+            len(value),
+            f"subnet '{value}' has host bits set; write {net.cidr}",
+            text,
+        )
     return net.cidr
 
 
@@ -261,13 +336,19 @@ def _netbox(path: str, text: str) -> Iterator[Device]:
     try:
         doc, _ = decoder.raw_decode(text, pos)
     except json.JSONDecodeError as exc:
-        raise _error(path, exc.lineno, exc.colno, 1, f"not valid JSON: {exc.msg}",
-                     text) from None
+        raise _error(path, exc.lineno, exc.colno, 1, f"not valid JSON: {exc.msg}", text) from None
     if isinstance(doc, dict):
         if not isinstance(doc.get("results"), list):
             line, col = _line_col(text, pos)
-            raise _error(path, line, col, 1, "a NetBox export is the list of devices, or an "
-                         "object with 'results' (GET /api/dcim/devices/)", text)
+            raise _error(
+                path,
+                line,
+                col,
+                1,
+                "a NetBox export is the list of devices, or an "
+                "object with 'results' (GET /api/dcim/devices/)",
+                text,
+            )
         start = text.index('"results"', pos)
         pos = text.index("[", start)
     elif not isinstance(doc, list):
@@ -298,35 +379,54 @@ def _netbox_device(path: str, text: str, line: int, col: int, obj: Any) -> Devic
         raise _error(path, line, col, 1, "a device must be a JSON object", text)
     name = str(obj.get("name") or obj.get("display") or "")
     ip = _get(obj, "primary_ip4", "address") or (
-        obj.get("primary_ip4") if isinstance(obj.get("primary_ip4"), str) else None)
+        obj.get("primary_ip4") if isinstance(obj.get("primary_ip4"), str) else None
+    )
     if not ip:
         return None
     if not isinstance(ip, str):
-        raise _error(path, line, col, 1, f"device '{name}': primary_ip4 is not an address",
-                     text)
+        raise _error(path, line, col, 1, f"device '{name}': primary_ip4 is not an address", text)
     address = _address(path, text, line, col, ip)
-    kind = (_get(obj, "device_type", "model") or _get(obj, "role", "name")
-            or _get(obj, "device_role", "name") or "")
+    kind = (
+        _get(obj, "device_type", "model")
+        or _get(obj, "role", "name")
+        or _get(obj, "device_role", "name")
+        or ""
+    )
     cls = _get(obj, "custom_fields", "zonewall_class") or ""
     mac = _get(obj, "custom_fields", "mac") or ""
     crit = _get(obj, "custom_fields", "criticality") or ""
-    for label, value in (("custom_fields.zonewall_class", cls), ("custom_fields.mac", mac),
-                         ("custom_fields.criticality", crit), ("device_type.model", kind)):
+    for label, value in (
+        ("custom_fields.zonewall_class", cls),
+        ("custom_fields.mac", mac),
+        ("custom_fields.criticality", crit),
+        ("device_type.model", kind),
+    ):
         if not isinstance(value, str):
             raise _error(path, line, col, 1, f"device '{name}': {label} is not a string", text)
     if cls and (not NAME.match(cls) or cls in RESERVED):
-        raise _error(path, line, col, 1, f"device '{name}': class '{cls}' is not a zonewall "
-                     "name (lower-case letters, digits and '_', starting with a letter; not a "
-                     "reserved word such as 'any')", text)
+        raise _error(
+            path,
+            line,
+            col,
+            1,
+            f"device '{name}': class '{cls}' is not a zonewall "
+            "name (lower-case letters, digits and '_', starting with a letter; not a "
+            "reserved word such as 'any')",
+            text,
+        )
     if mac and not MAC.match(mac):
-        raise _error(path, line, col, 1, f"device '{name}': '{mac}' is not a MAC address",
-                     text)
+        raise _error(path, line, col, 1, f"device '{name}': '{mac}' is not a MAC address", text)
     if crit and crit.lower() not in CRITICALITIES:
-        raise _error(path, line, col, 1, f"device '{name}': criticality '{crit}' is not one "
-                     f"of {', '.join(CRITICALITIES)}", text)
+        raise _error(
+            path,
+            line,
+            col,
+            1,
+            f"device '{name}': criticality '{crit}' is not one of {', '.join(CRITICALITIES)}",
+            text,
+        )
     span = Span(path, line, col, line, col + 1)
-    return Device(span, address, name, kind, mac.lower(), cls, span if cls else None,
-                  crit.lower())
+    return Device(span, address, name, kind, mac.lower(), cls, span if cls else None, crit.lower())
 
 
 # ---------------------------------------------------------------------------------------------
@@ -342,25 +442,45 @@ def check_inventory(c: CompiledPolicy, devices: Sequence[Device]) -> list[Diagno
     classes = {k.name: k for k in c.classes}
     members: dict[str, list[Device]] = {}
     for d in devices:
-        by_address = next((k.name for k in c.classes
-                           if any(d.address.ip in p for p in k.prefixes)), None)
+        by_address = next(
+            (k.name for k in c.classes if any(d.address.ip in p for p in k.prefixes)), None
+        )
         if d.cls and d.cls not in classes:
-            out.append(Diagnostic(
-                Severity.WARNING, "W123", f"device {d.label} names class '{d.cls}', which the "
-                f"policy does not have{suggest(d.cls, classes)}", d.cls_span or d.span))
+            out.append(
+                Diagnostic(
+                    Severity.WARNING,
+                    "W123",
+                    f"device {d.label} names class '{d.cls}', which the "
+                    f"policy does not have{suggest(d.cls, classes)}",
+                    d.cls_span or d.span,
+                )
+            )
             continue
         if d.cls and by_address != d.cls:
             where = f"class '{by_address}'" if by_address else "no class"
             nets = ", ".join(str(p) for p in classes[d.cls].prefixes)
-            out.append(Diagnostic(
-                Severity.WARNING, "W119", f"device {d.label} is outside the subnets of its "
-                f"class '{d.cls}' ({nets}); its address is in {where}: re-address the device "
-                "or correct its class", d.span, _class_note(c, d.cls)))
+            out.append(
+                Diagnostic(
+                    Severity.WARNING,
+                    "W119",
+                    f"device {d.label} is outside the subnets of its "
+                    f"class '{d.cls}' ({nets}); its address is in {where}: re-address the device "
+                    "or correct its class",
+                    d.span,
+                    _class_note(c, d.cls),
+                )
+            )
         elif not d.cls and by_address is None:
-            out.append(Diagnostic(
-                Severity.WARNING, "W120", f"device {d.label} is in no class: its address is "
-                "in no class's subnet and the inventory names none; add it to a class or "
-                "retire it", d.span))
+            out.append(
+                Diagnostic(
+                    Severity.WARNING,
+                    "W120",
+                    f"device {d.label} is in no class: its address is "
+                    "in no class's subnet and the inventory names none; add it to a class or "
+                    "retire it",
+                    d.span,
+                )
+            )
         cls = d.cls or by_address
         if cls is not None:
             members.setdefault(cls, []).append(d)
@@ -370,10 +490,17 @@ def check_inventory(c: CompiledPolicy, devices: Sequence[Device]) -> list[Diagno
         limit = hosts.get(cls)
         if limit is not None and len(members[cls]) > limit:
             extra = members[cls][limit]
-            out.append(Diagnostic(
-                Severity.WARNING, "W122", f"class '{cls}' has {len(members[cls])} devices in "
-                f"the inventory, more than its 'hosts {limit}' (this is device {limit + 1}); "
-                "raise 'hosts' before the subnet runs out", extra.span, _class_note(c, cls)))
+            out.append(
+                Diagnostic(
+                    Severity.WARNING,
+                    "W122",
+                    f"class '{cls}' has {len(members[cls])} devices in "
+                    f"the inventory, more than its 'hosts {limit}' (this is device {limit + 1}); "
+                    "raise 'hosts' before the subnet runs out",
+                    extra.span,
+                    _class_note(c, cls),
+                )
+            )
     return out
 
 
@@ -393,10 +520,16 @@ def _mixed(c: CompiledPolicy, cls: str, devices: list[Device]) -> list[Diagnosti
     odd = ranked[1][1][0]
     listed = ", ".join(f"'{t}' ({len(ds)})" for t, ds in ranked)
     notes = tuple((f"first device of type '{t}'", ds[0].span) for t, ds in ranked)
-    return [Diagnostic(
-        Severity.WARNING, "W121", f"class '{cls}' has devices of mixed types: {listed}; a class "
-        "should hold one kind of device (split it, or correct the inventory)", odd.span,
-        notes + _class_note(c, cls))]
+    return [
+        Diagnostic(
+            Severity.WARNING,
+            "W121",
+            f"class '{cls}' has devices of mixed types: {listed}; a class "
+            "should hold one kind of device (split it, or correct the inventory)",
+            odd.span,
+            notes + _class_note(c, cls),
+        )
+    ]
 
 
 def with_inventory(report: CheckReport, path: str) -> CheckReport:
@@ -412,5 +545,10 @@ def with_inventory(report: CheckReport, path: str) -> CheckReport:
     sources = dict(report.sources)
     if text:
         sources[path] = text
-    return CheckReport(report.path, sort_diagnostics([*report.diagnostics, *found]),
-                       report.assertions, sources, report.compiled)
+    return CheckReport(
+        report.path,
+        sort_diagnostics([*report.diagnostics, *found]),
+        report.assertions,
+        sources,
+        report.compiled,
+    )

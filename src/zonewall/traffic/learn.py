@@ -81,10 +81,10 @@ class Draft:
 
 def _span_text(lines: Sequence[str], span: Span) -> str:
     if span.line == span.end_line:
-        return lines[span.line - 1][span.col - 1:span.end_col - 1]
-    picked = [lines[span.line - 1][span.col - 1:]]
-    picked += lines[span.line:span.end_line - 1]
-    picked.append(lines[span.end_line - 1][:span.end_col - 1])
+        return lines[span.line - 1][span.col - 1 : span.end_col - 1]
+    picked = [lines[span.line - 1][span.col - 1 :]]
+    picked += lines[span.line : span.end_line - 1]
+    picked.append(lines[span.end_line - 1][: span.end_col - 1])
     return "\n".join(picked)
 
 
@@ -105,13 +105,18 @@ def base_from_policy(report: CheckReport) -> Base:
     if p.subnet_pools:
         header.append("pool subnets " + ", ".join(str(n) for n, _ in p.subnet_pools))
     if p.vlan_pools:
-        header.append("pool vlans " + ", ".join(
-            f"{lo}-{hi}" if hi != lo else str(lo) for lo, hi, _ in p.vlan_pools))
+        header.append(
+            "pool vlans "
+            + ", ".join(f"{lo}-{hi}" if hi != lo else str(lo) for lo, hi, _ in p.vlan_pools)
+        )
     services = {s.name: text(s.span) for s in p.services}
-    deps = {s.name: tuple(i.name for i in s.items if isinstance(i, ServiceRef))
-            for s in p.services}
-    names = {k.name for k in p.classes} | {e.name for e in p.externals} | {
-        g.name for g in p.gateways} | set(services)
+    deps = {s.name: tuple(i.name for i in s.items if isinstance(i, ServiceRef)) for s in p.services}
+    names = (
+        {k.name for k in p.classes}
+        | {e.name for e in p.externals}
+        | {g.name for g in p.gateways}
+        | set(services)
+    )
     gateways = []
     for g in p.gateways:
         written = text(g.span)
@@ -119,11 +124,22 @@ def base_from_policy(report: CheckReport) -> Base:
             gateways.append((written, written))
             continue
         relay = text(g.dhcp_relay.span)
-        gateways.append((written, f"# no learned DHCP needs {g.name}'s {relay}\n"
-                         + written.replace(relay, "", 1)))
-    return Base(c, tuple(header), services, deps, tuple(text(k.span) for k in p.classes),
-                {e.name: text(e.span) for e in p.externals}, tuple(gateways),
-                frozenset(names))
+        gateways.append(
+            (
+                written,
+                f"# no learned DHCP needs {g.name}'s {relay}\n" + written.replace(relay, "", 1),
+            )
+        )
+    return Base(
+        c,
+        tuple(header),
+        services,
+        deps,
+        tuple(text(k.span) for k in p.classes),
+        {e.name: text(e.span) for e in p.externals},
+        tuple(gateways),
+        frozenset(names),
+    )
 
 
 def classes_text(devices: Sequence[Device]) -> str:
@@ -143,10 +159,14 @@ def classes_text(devices: Sequence[Device]) -> str:
         attr = f"  criticality {crit[name].label}" if name in crit else ""
         out.append(f"class {name} {{ subnet {subnets}{attr} }}")
     special = ", ".join(prefix for prefix, _ in SPECIAL_RANGES)
-    out += ["", f"external {internet} {{ address 0.0.0.0/0 except {special} }}", "",
-            "# a placeholder: name your gateway, its platform and interfaces",
-            f'gateway {gateway} {{ platform iptables  serves internal  interface "eth1.{{vlan}}"'
-            '  uplink "eth0" }']
+    out += [
+        "",
+        f"external {internet} {{ address 0.0.0.0/0 except {special} }}",
+        "",
+        "# a placeholder: name your gateway, its platform and interfaces",
+        f'gateway {gateway} {{ platform iptables  serves internal  interface "eth1.{{vlan}}"'
+        '  uplink "eth0" }',
+    ]
     return "\n".join(out) + "\n"
 
 
@@ -169,16 +189,31 @@ def base_from_classes(devices: Sequence[Device], text: str) -> Base:
     for d in sorted(devices, key=lambda d: (d.address.first, d.span.line)):
         if reach is not None and d.address.first <= reach.address.last and reach.cls != d.cls:
             later, other = (d, reach) if d.span.line > reach.span.line else (reach, d)
-            raise InventoryError(Diagnostic(
-                Severity.ERROR, "E112", f"{later.label} of class '{later.cls}' overlaps "
-                f"{other.label} of class '{other.cls}' (line {other.span.line}): an address "
-                "belongs to one class", later.cls_span or later.span), text)
+            raise InventoryError(
+                Diagnostic(
+                    Severity.ERROR,
+                    "E112",
+                    f"{later.label} of class '{later.cls}' overlaps "
+                    f"{other.label} of class '{other.cls}' (line {other.span.line}): an address "
+                    "belongs to one class",
+                    later.cls_span or later.span,
+                ),
+                text,
+            )
         if reach is None or d.address.last > reach.address.last:
             reach = d
     policy = classes_text(devices)
     base = base_from_policy(_compile(policy, "classes.zw"))
-    return Base(base.compiled, ("pool vlans 100-3999",), {}, {}, base.classes,
-                base.externals, base.gateways, base.reserved)
+    return Base(
+        base.compiled,
+        ("pool vlans 100-3999",),
+        {},
+        {},
+        base.classes,
+        base.externals,
+        base.gateways,
+        base.reserved,
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -223,9 +258,10 @@ def _literal(key: int) -> str:
 class _Namer:
     def __init__(self, base: Base) -> None:
         c = base.compiled
-        self.policy = sorted(((s.packets, s.name) for s in c.services if s.packets),
-                             key=lambda ps: (sum(hi - lo + 1 for lo, hi in ps[0].intervals),
-                                             ps[1]))
+        self.policy = sorted(
+            ((s.packets, s.name) for s in c.services if s.packets),
+            key=lambda ps: (sum(hi - lo + 1 for lo, hi in ps[0].intervals), ps[1]),
+        )
         self.reserved = base.reserved
         self.builtin: dict[int, WellKnown] = {}
         for w in WELL_KNOWN:
@@ -254,8 +290,10 @@ def _date(t: float | None) -> str:
 
 
 def _why(s: _Seen) -> str:
-    return (f"learned: {s.flows:,} flow(s), {s.packets:,} packet(s), {_date(s.first)} .. "
-            f"{_date(s.last)}")
+    return (
+        f"learned: {s.flows:,} flow(s), {s.packets:,} packet(s), {_date(s.first)} .. "
+        f"{_date(s.last)}"
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -274,8 +312,13 @@ class _Allow:
         return f'allow {self.src} -> {self.dst} : {self.service}  "{_why(self.seen)}"'
 
 
-def learn(base: Base, observed: Observed, files: Sequence[str], min_flows: int = 1,
-          out_name: str = "learned.zw") -> Draft:
+def learn(
+    base: Base,
+    observed: Observed,
+    files: Sequence[str],
+    min_flows: int = 1,
+    out_name: str = "learned.zw",
+) -> Draft:
     """The draft policy for the observed traffic.
 
     Raises:
@@ -292,8 +335,7 @@ def learn(base: Base, observed: Observed, files: Sequence[str], min_flows: int =
                 if k < 0:
                     unknown[unknown_net(k)] = unknown.get(unknown_net(k), 0) + o.flows
             continue
-        if o.src == o.dst or (c.endpoints[o.src].kind == c.endpoints[o.dst].kind
-                              == "external"):
+        if o.src == o.dst or (c.endpoints[o.src].kind == c.endpoints[o.dst].kind == "external"):
             continue
         groups.setdefault((o.src, o.dst, namer.name(o.key)), _Seen()).add(o)
     # one allow per (source name, destination name, service): two atoms of external space
@@ -315,20 +357,54 @@ def learn(base: Base, observed: Observed, files: Sequence[str], min_flows: int =
         relay = False
         pruned = _drop_redundant(base, namer, allows, out_name, relay)
     try:
-        return _finish(base, namer, pruned, review, unknown, observed, files, min_flows,
-                       relay, out_name, nodes, groups)
+        return _finish(
+            base,
+            namer,
+            pruned,
+            review,
+            unknown,
+            observed,
+            files,
+            min_flows,
+            relay,
+            out_name,
+            nodes,
+            groups,
+        )
     except LearnBug:
         if pruned == allows:
             raise
         # allows that cover each other were all dropped: keep them all (check warns W102)
-        return _finish(base, namer, allows, review, unknown, observed, files, min_flows,
-                       relay, out_name, nodes, groups)
+        return _finish(
+            base,
+            namer,
+            allows,
+            review,
+            unknown,
+            observed,
+            files,
+            min_flows,
+            relay,
+            out_name,
+            nodes,
+            groups,
+        )
 
 
-def _finish(base: Base, namer: _Namer, allows: list[_Allow], review: list[_Allow],
-            unknown: Mapping[str, int], observed: Observed, files: Sequence[str],
-            min_flows: int, relay: bool, out_name: str, nodes: NodeTable,
-            groups: Mapping[tuple[int, int, str], _Seen]) -> Draft:
+def _finish(
+    base: Base,
+    namer: _Namer,
+    allows: list[_Allow],
+    review: list[_Allow],
+    unknown: Mapping[str, int],
+    observed: Observed,
+    files: Sequence[str],
+    min_flows: int,
+    relay: bool,
+    out_name: str,
+    nodes: NodeTable,
+    groups: Mapping[tuple[int, int, str], _Seen],
+) -> Draft:
     text = _assemble(base, namer, allows, review, unknown, observed, files, min_flows, relay)
     formatted = format_policy(text, out_name)
     report = _compile(formatted, out_name)
@@ -343,17 +419,18 @@ def _compile(text: str, name: str) -> CheckReport:
         if path != name:
             raise OSError(2, "a learned draft includes nothing")
         return data
+
     report = run_check(name, read)
     errors = [d for d in report.diagnostics if d.is_error]
     if report.compiled is None or errors:
         first = errors[0].message if errors else "it does not compile"
-        raise LearnBug(f"the learned draft has errors: {first}",
-                       frozenset(d.code for d in errors))
+        raise LearnBug(f"the learned draft has errors: {first}", frozenset(d.code for d in errors))
     return report
 
 
-def _drop_redundant(base: Base, namer: _Namer, allows: list[_Allow], name: str, relay: bool
-                    ) -> list[_Allow]:
+def _drop_redundant(
+    base: Base, namer: _Namer, allows: list[_Allow], name: str, relay: bool
+) -> list[_Allow]:
     """Drop allows that `check` finds wholly covered by the others (W102), e.g. `a -> vendor :
     https` beside `a -> internet : https` when the vendor is inside the internet."""
     text = _assemble(base, namer, allows, [], {}, None, (), 1, relay)
@@ -361,13 +438,20 @@ def _drop_redundant(base: Base, namer: _Namer, allows: list[_Allow], name: str, 
     if not allows:
         return allows
     first = 1 + text.split("\n").index(allows[0].text())
-    redundant = {d.span.line - first for d in report.diagnostics
-                 if d.code == "W102" and d.span is not None and d.span.line >= first}
+    redundant = {
+        d.span.line - first
+        for d in report.diagnostics
+        if d.code == "W102" and d.span is not None and d.span.line >= first
+    }
     return [a for i, a in enumerate(allows) if i not in redundant] if redundant else allows
 
 
-def _verify(report: CheckReport, nodes: NodeTable, groups: Mapping[tuple[int, int, str], _Seen],
-            min_flows: int) -> None:
+def _verify(
+    report: CheckReport,
+    nodes: NodeTable,
+    groups: Mapping[tuple[int, int, str], _Seen],
+    min_flows: int,
+) -> None:
     """Every learned flow is permitted by the draft (addresses mapped through its nodes)."""
     c = report.compiled
     assert c is not None
@@ -380,17 +464,28 @@ def _verify(report: CheckReport, nodes: NodeTable, groups: Mapping[tuple[int, in
         ds, dd = draft_nodes.node_of(first[s]), draft_nodes.node_of(first[d])
         packets = flows.get((ds, dd)) if ds is not None and dd is not None else None
         if packets is None or any(k not in packets for k in seen.keys):
-            raise LearnBug(f"the learned draft does not permit {nodes.label(s)} -> "
-                           f"{nodes.label(d)}")
+            raise LearnBug(
+                f"the learned draft does not permit {nodes.label(s)} -> {nodes.label(d)}"
+            )
 
 
-def _assemble(base: Base, namer: _Namer, allows: Sequence[_Allow], review: Sequence[_Allow],
-              unknown: Mapping[str, int], observed: Observed | None, files: Sequence[str],
-              min_flows: int, relay: bool) -> str:
+def _assemble(
+    base: Base,
+    namer: _Namer,
+    allows: Sequence[_Allow],
+    review: Sequence[_Allow],
+    unknown: Mapping[str, int],
+    observed: Observed | None,
+    files: Sequence[str],
+    min_flows: int,
+    relay: bool,
+) -> str:
     c = base.compiled
-    out = ["# A draft policy learned from observed traffic by `zonewall learn`.",
-           "# Review every allow before enforcing it: traffic that was seen is not traffic that",
-           "# is needed, and traffic that was not seen (a monthly job) is missing."]
+    out = [
+        "# A draft policy learned from observed traffic by `zonewall learn`.",
+        "# Review every allow before enforcing it: traffic that was seen is not traffic that",
+        "# is needed, and traffic that was not seen (a monthly job) is missing.",
+    ]
     if observed is not None:
         for f in observed.files:
             out.append(f"# flows: {f.path} ({f.format}, {f.records:,} record(s), {f.bad:,} bad)")
@@ -401,8 +496,9 @@ def _assemble(base: Base, namer: _Namer, allows: Sequence[_Allow], review: Seque
     for w in sorted(namer.used_builtin.values(), key=lambda w: w.name):
         if any(a.service == w.name for a in allows):
             items = ", ".join(f"{PROTO_NAMES[p]}/{n}" for p, n in w.items)
-            out.append(f"service {w.name} = {items}{' plaintext' if w.plaintext else ''}"
-                       f"  # {w.what}")
+            out.append(
+                f"service {w.name} = {items}{' plaintext' if w.plaintext else ''}  # {w.what}"
+            )
     out += ["", *base.classes, ""]
     wanted = {a.dst for a in allows} | {a.src for a in allows}
     externals = {n: t for n, t in base.externals.items() if n in wanted}
@@ -435,17 +531,22 @@ def _silent(c: CompiledPolicy, allows: Sequence[_Allow]) -> list[str]:
     quiet = [k.name for k in c.classes if k.name not in named]
     if not quiet:
         return []
-    return ["", "# classes in no learned flow (check warns W105 until they have one):",
-            *(f"#   {name}" for name in quiet)]
+    return [
+        "",
+        "# classes in no learned flow (check warns W105 until they have one):",
+        *(f"#   {name}" for name in quiet),
+    ]
 
 
-def _assertions(c: CompiledPolicy, allows: Sequence[_Allow], review: Sequence[_Allow]
-                ) -> list[str]:
+def _assertions(c: CompiledPolicy, allows: Sequence[_Allow], review: Sequence[_Allow]) -> list[str]:
     if not allows:
         return []
     classes = {k.name: k for k in c.classes}
-    out = ["", "# suggested assertions: they hold for the traffic seen; keep those that must",
-           "# stay true whatever the policy becomes"]
+    out = [
+        "",
+        "# suggested assertions: they hold for the traffic seen; keep those that must",
+        "# stay true whatever the policy becomes",
+    ]
     by_src: dict[str, list[str]] = {}
     for a in allows:
         if a.src in classes and a.service not in by_src.setdefault(a.src, []):

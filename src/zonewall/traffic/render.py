@@ -41,7 +41,8 @@ TEXT_BLOCKED_SHOWN = 50
 
 def failing(r: Replay, fail_on: str) -> bool:
     return (fail_on == "blocked" and bool(r.blocked)) or (
-        fail_on == "violations" and bool(r.violations))
+        fail_on == "violations" and bool(r.violations)
+    )
 
 
 def _time(t: float | None) -> str | None:
@@ -76,89 +77,167 @@ def replay_text(r: Replay, policy: str, fail_on: str) -> str:
     out = [f"zonewall replay: {t(policy)} against {len(r.files)} flow file(s)"]
     for f in r.files:
         extra = f", {f.ipv6:,} IPv6 (not judged)" if f.ipv6 else ""
-        out.append(f"  {t(f.path)} ({f.format}): {f.records:,} record(s), {f.bad:,} bad{extra}, "
-                   f"{f.skipped:,} other line(s)")
+        out.append(
+            f"  {t(f.path)} ({f.format}): {f.records:,} record(s), {f.bad:,} bad{extra}, "
+            f"{f.skipped:,} other line(s)"
+        )
         for line, why, text in f.first_bad:
             out.append(f"    {t(f.path)}:{line}: bad record: {t(why)}: {t(text[:120])}")
         if f.bad > len(f.first_bad):
             out.append(f"    ... and {f.bad - len(f.first_bad):,} more bad record(s)")
     out.append(f"observed: {_counts_text(r.total)}")
-    out.append(f"  permitted by the policy: {r.permitted.flows:,} flow(s); not filtered "
-               f"(inside one class or between externals): {r.not_filtered.flows:,}")
+    out.append(
+        f"  permitted by the policy: {r.permitted.flows:,} flow(s); not filtered "
+        f"(inside one class or between externals): {r.not_filtered.flows:,}"
+    )
     flows = sum(b.counts.flows for b in r.blocked)
-    out.append(f"blocked ({len(r.blocked)} class pair(s) and service(s), {flows:,} flow(s)):"
-               if r.blocked else "blocked: nothing")
+    out.append(
+        f"blocked ({len(r.blocked)} class pair(s) and service(s), {flows:,} flow(s)):"
+        if r.blocked
+        else "blocked: nothing"
+    )
     for b in r.blocked[:TEXT_BLOCKED_SHOWN]:
         out.append(f"  {t(b.src)} -> {t(b.dst)} : {t(b.service)}  {_counts_text(b.counts)}")
         out.extend(t(line) for line in _deciders_text(b))
     if len(r.blocked) > TEXT_BLOCKED_SHOWN:
-        out.append(f"  ... and {len(r.blocked) - TEXT_BLOCKED_SHOWN} more (--format json "
-                   "lists them all)")
-    out.append(f"allows never used ({len(r.unused)} of {r.allows}):" if r.unused
-               else f"allows never used: none (all {r.allows} saw traffic)")
+        out.append(
+            f"  ... and {len(r.blocked) - TEXT_BLOCKED_SHOWN} more (--format json lists them all)"
+        )
+    out.append(
+        f"allows never used ({len(r.unused)} of {r.allows}):"
+        if r.unused
+        else f"allows never used: none (all {r.allows} saw traffic)"
+    )
     out.extend(f"  {t(_where(u.span))}: {t(u.text)}" for u in r.unused)
-    out.append(f"assertions the observed traffic violates ({len(r.violations)}):"
-               if r.violations else "assertions the observed traffic violates: none")
+    out.append(
+        f"assertions the observed traffic violates ({len(r.violations)}):"
+        if r.violations
+        else "assertions the observed traffic violates: none"
+    )
     for v in r.violations:
         note = "permitted by the policy" if v.permitted else "the policy blocks it"
         out.append(f"  {t(_where(v.span))}: assert {t(v.assertion)}")
         if v.path:
-            out.append(f"      path {t(' -> '.join([v.src] + [h.dst for h in v.path]))} "
-                       f"({note}):")
-            out.extend(f"        {t(h.src)} -> {t(h.dst)} : {t(h.service)}  "
-                       f"{_counts_text(h.counts)}" for h in v.path)
+            out.append(f"      path {t(' -> '.join([v.src] + [h.dst for h in v.path]))} ({note}):")
+            out.extend(
+                f"        {t(h.src)} -> {t(h.dst)} : {t(h.service)}  {_counts_text(h.counts)}"
+                for h in v.path
+            )
             continue
-        out.append(f"      {t(v.src)} -> {t(v.dst)} : {t(v.service)}  {_counts_text(v.counts)}"
-                   f" ({note})")
-    out.append(f"unknown addresses ({len(r.unknown)} /24):" if r.unknown
-               else "unknown addresses: none")
+        out.append(
+            f"      {t(v.src)} -> {t(v.dst)} : {t(v.service)}  {_counts_text(v.counts)} ({note})"
+        )
+    out.append(
+        f"unknown addresses ({len(r.unknown)} /24):" if r.unknown else "unknown addresses: none"
+    )
     for u in r.unknown:
-        out.append(f"  {u.net}  as source {u.as_src.flows:,} flow(s), as destination "
-                   f"{u.as_dst.flows:,} flow(s)")
+        out.append(
+            f"  {u.net}  as source {u.as_src.flows:,} flow(s), as destination "
+            f"{u.as_dst.flows:,} flow(s)"
+        )
     verdict = "FAIL" if failing(r, fail_on) else "ok"
-    out.append(f"result: {verdict}: {len(r.blocked)} blocked, {len(r.violations)} "
-               f"violation(s), {len(r.unused)} unused allow(s) (--fail-on {fail_on})")
+    out.append(
+        f"result: {verdict}: {len(r.blocked)} blocked, {len(r.violations)} "
+        f"violation(s), {len(r.unused)} unused allow(s) (--fail-on {fail_on})"
+    )
     return "\n".join(out) + "\n"
 
 
 def _counts_json(c: Counts) -> dict[str, Any]:
-    return {"flows": c.flows, "packets": c.packets, "bytes": c.bytes,
-            "first_seen": _time(c.first), "last_seen": _time(c.last)}
+    return {
+        "flows": c.flows,
+        "packets": c.packets,
+        "bytes": c.bytes,
+        "first_seen": _time(c.first),
+        "last_seen": _time(c.last),
+    }
 
 
 def _statement(d: Decider) -> dict[str, Any]:
-    return {"action": d.action, "file": d.span.file if d.span else None,
-            "line": d.span.line if d.span else None, "text": d.text,
-            "services": list(d.services)}
+    return {
+        "action": d.action,
+        "file": d.span.file if d.span else None,
+        "line": d.span.line if d.span else None,
+        "text": d.text,
+        "services": list(d.services),
+    }
 
 
 def replay_json(r: Replay, policy: str, fail_on: str) -> str:
     doc = {
-        "policy": policy, "fail_on": fail_on, "ok": not failing(r, fail_on),
-        "files": [{"path": f.path, "format": f.format, "records": f.records,
-                   "skipped": f.skipped, "ipv6": f.ipv6, "bad": f.bad,
-                   "first_bad": [{"line": n, "reason": why, "text": text}
-                                 for n, why, text in f.first_bad]} for f in r.files],
-        "observed": _counts_json(r.total), "permitted": _counts_json(r.permitted),
+        "policy": policy,
+        "fail_on": fail_on,
+        "ok": not failing(r, fail_on),
+        "files": [
+            {
+                "path": f.path,
+                "format": f.format,
+                "records": f.records,
+                "skipped": f.skipped,
+                "ipv6": f.ipv6,
+                "bad": f.bad,
+                "first_bad": [
+                    {"line": n, "reason": why, "text": text} for n, why, text in f.first_bad
+                ],
+            }
+            for f in r.files
+        ],
+        "observed": _counts_json(r.total),
+        "permitted": _counts_json(r.permitted),
         "not_filtered": _counts_json(r.not_filtered),
-        "blocked": [{"from": b.src, "to": b.dst, "service": b.service,
-                     "counts": _counts_json(b.counts), "decided_by": _decided(b),
-                     "denies": [_statement(d) for d in b.denies],
-                     "opened_by": [_statement(d) for d in b.opened_by]} for b in r.blocked],
-        "unused_allows": [{"file": u.span.file if u.span else None,
-                           "line": u.span.line if u.span else None, "text": u.text,
-                           "services": list(u.services)} for u in r.unused],
+        "blocked": [
+            {
+                "from": b.src,
+                "to": b.dst,
+                "service": b.service,
+                "counts": _counts_json(b.counts),
+                "decided_by": _decided(b),
+                "denies": [_statement(d) for d in b.denies],
+                "opened_by": [_statement(d) for d in b.opened_by],
+            }
+            for b in r.blocked
+        ],
+        "unused_allows": [
+            {
+                "file": u.span.file if u.span else None,
+                "line": u.span.line if u.span else None,
+                "text": u.text,
+                "services": list(u.services),
+            }
+            for u in r.unused
+        ],
         "allows_judged": r.allows,
-        "violations": [{"assertion": v.assertion, "kind": v.kind,
-                        "file": v.span.file if v.span else None,
-                        "line": v.span.line if v.span else None, "from": v.src, "to": v.dst,
-                        "service": v.service, "counts": _counts_json(v.counts),
-                        "permitted_by_policy": v.permitted,
-                        "path": [{"from": h.src, "to": h.dst, "service": h.service,
-                                  "counts": _counts_json(h.counts)} for h in v.path]}
-                       for v in r.violations],
-        "unknown": [{"net": u.net, "as_source": _counts_json(u.as_src),
-                     "as_destination": _counts_json(u.as_dst)} for u in r.unknown],
+        "violations": [
+            {
+                "assertion": v.assertion,
+                "kind": v.kind,
+                "file": v.span.file if v.span else None,
+                "line": v.span.line if v.span else None,
+                "from": v.src,
+                "to": v.dst,
+                "service": v.service,
+                "counts": _counts_json(v.counts),
+                "permitted_by_policy": v.permitted,
+                "path": [
+                    {
+                        "from": h.src,
+                        "to": h.dst,
+                        "service": h.service,
+                        "counts": _counts_json(h.counts),
+                    }
+                    for h in v.path
+                ],
+            }
+            for v in r.violations
+        ],
+        "unknown": [
+            {
+                "net": u.net,
+                "as_source": _counts_json(u.as_src),
+                "as_destination": _counts_json(u.as_dst),
+            }
+            for u in r.unknown
+        ],
     }
     return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
 
@@ -173,39 +252,62 @@ def _table(head: Iterable[str], rows: Iterable[Iterable[str]]) -> list[str]:
 def replay_markdown(r: Replay, policy: str, fail_on: str) -> str:
     m = markdown_text
     verdict = "**would block observed traffic**" if r.blocked else "blocks no observed traffic"
-    out = [f"## zonewall replay: `{m(policy)}`", "",
-           f"{r.total.flows:,} observed flow(s) in {len(r.files)} file(s); the policy "
-           f"{verdict}.", ""]
-    out += _table(("file", "format", "records", "bad", "IPv6"),
-                  ((m(f.path), f.format, f"{f.records:,}", f"{f.bad:,}", f"{f.ipv6:,}")
-                   for f in r.files))
+    out = [
+        f"## zonewall replay: `{m(policy)}`",
+        "",
+        f"{r.total.flows:,} observed flow(s) in {len(r.files)} file(s); the policy {verdict}.",
+        "",
+    ]
+    out += _table(
+        ("file", "format", "records", "bad", "IPv6"),
+        ((m(f.path), f.format, f"{f.records:,}", f"{f.bad:,}", f"{f.ipv6:,}") for f in r.files),
+    )
     out += ["", f"### Blocked ({len(r.blocked)})", ""]
     if r.blocked:
-        out += _table(("from", "to", "service", "flows", "packets", "first seen", "last seen",
-                       "decided by"),
-                      ((m(b.src), m(b.dst), m(b.service), f"{b.counts.flows:,}",
-                        f"{b.counts.packets:,}", _time(b.counts.first) or "",
-                        _time(b.counts.last) or "",
-                        "; ".join(m(f"{_where(d.span)}: {d.text}") for d in b.denies)
-                        or "default deny") for b in r.blocked))
+        out += _table(
+            ("from", "to", "service", "flows", "packets", "first seen", "last seen", "decided by"),
+            (
+                (
+                    m(b.src),
+                    m(b.dst),
+                    m(b.service),
+                    f"{b.counts.flows:,}",
+                    f"{b.counts.packets:,}",
+                    _time(b.counts.first) or "",
+                    _time(b.counts.last) or "",
+                    "; ".join(m(f"{_where(d.span)}: {d.text}") for d in b.denies) or "default deny",
+                )
+                for b in r.blocked
+            ),
+        )
     else:
         out.append("Nothing.")
     out += ["", f"### Allows never used ({len(r.unused)} of {r.allows})", ""]
     out += [f"- {m(_where(u.span))}: {m(u.text)}" for u in r.unused] or ["None."]
     out += ["", f"### Assertions the observed traffic violates ({len(r.violations)})", ""]
     if r.violations:
-        out += _table(("assertion", "from", "to", "service", "flows", "policy"),
-                      ((m(f"{_where(v.span)}: {v.assertion}"), m(v.src),
-                        m(" -> ".join(h.dst for h in v.path) if v.path else v.dst),
-                        m(v.service), f"{v.counts.flows:,}",
-                        "permits it" if v.permitted else "blocks it") for v in r.violations))
+        out += _table(
+            ("assertion", "from", "to", "service", "flows", "policy"),
+            (
+                (
+                    m(f"{_where(v.span)}: {v.assertion}"),
+                    m(v.src),
+                    m(" -> ".join(h.dst for h in v.path) if v.path else v.dst),
+                    m(v.service),
+                    f"{v.counts.flows:,}",
+                    "permits it" if v.permitted else "blocks it",
+                )
+                for v in r.violations
+            ),
+        )
     else:
         out.append("None.")
     out += ["", f"### Unknown addresses ({len(r.unknown)} /24)", ""]
     if r.unknown:
-        out += _table(("net", "as source (flows)", "as destination (flows)"),
-                      ((u.net, f"{u.as_src.flows:,}", f"{u.as_dst.flows:,}")
-                       for u in r.unknown))
+        out += _table(
+            ("net", "as source (flows)", "as destination (flows)"),
+            ((u.net, f"{u.as_src.flows:,}", f"{u.as_dst.flows:,}") for u in r.unknown),
+        )
     else:
         out.append("None.")
     return "\n".join(out) + "\n"

@@ -52,8 +52,13 @@ class Counts:
     def add(self, o: ObservedFlow) -> Counts:
         firsts = [t for t in (self.first, o.first) if t is not None]
         lasts = [t for t in (self.last, o.last) if t is not None]
-        return Counts(self.flows + o.flows, self.packets + o.packets, self.bytes + o.bytes,
-                      min(firsts) if firsts else None, max(lasts) if lasts else None)
+        return Counts(
+            self.flows + o.flows,
+            self.packets + o.packets,
+            self.bytes + o.bytes,
+            min(firsts) if firsts else None,
+            max(lasts) if lasts else None,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,8 +119,12 @@ class Replay:
     not_filtered: Counts  # inside one class, or between two externals
 
 
-def judge(c: CompiledPolicy, sources: Mapping[str, str], observed: Observed,
-          nodes: NodeTable | None = None) -> Replay:
+def judge(
+    c: CompiledPolicy,
+    sources: Mapping[str, str],
+    observed: Observed,
+    nodes: NodeTable | None = None,
+) -> Replay:
     """Judge the observed flows by the compiled policy."""
     nodes = nodes or NodeTable(c)
     flows: dict[tuple[int, int], Flow] = {(f.src, f.dst): f for f in c.flows}
@@ -146,12 +155,19 @@ def judge(c: CompiledPolicy, sources: Mapping[str, str], observed: Observed,
             blocked[k] = blocked.get(k, Counts()).add(o)
     names = _Names(c, sources)
     return Replay(
-        observed.files, total, permitted, _blocked(c, names, nodes, blocked),
-        _unused(c, names, used), sum(1 for r in c.rules if r.action == "allow" and r.dst),
+        observed.files,
+        total,
+        permitted,
+        _blocked(c, names, nodes, blocked),
+        _unused(c, names, used),
+        sum(1 for r in c.rules if r.action == "allow" and r.dst),
         _violations(names, nodes, observed.flows, flows),
-        tuple(Unknown(unknown_net(k), a, b) for k, (a, b) in sorted(
-            unknown.items(), key=lambda kv: -1 - kv[0])),
-        not_filtered)
+        tuple(
+            Unknown(unknown_net(k), a, b)
+            for k, (a, b) in sorted(unknown.items(), key=lambda kv: -1 - kv[0])
+        ),
+        not_filtered,
+    )
 
 
 class _Names:
@@ -214,16 +230,20 @@ class _Deciders:
     def covering(self, s: int, d: int) -> list[int]:
         return sorted(self.by_src.get(s, set()) & self.by_dst.get(d, set()))
 
-    def decide(self, covering: Sequence[int], key: int
-               ) -> tuple[tuple[Decider, ...], tuple[Decider, ...]]:
+    def decide(
+        self, covering: Sequence[int], key: int
+    ) -> tuple[tuple[Decider, ...], tuple[Decider, ...]]:
         """(denies that cover the key, allows that open it), in source order."""
         hit = [pos for pos in covering if key in self.c.rules[pos].packets]
-        return (tuple(self._decider(p, key) for p in hit if self.c.rules[p].action == "deny"),
-                tuple(self._decider(p, key) for p in hit if self.c.rules[p].action == "allow"))
+        return (
+            tuple(self._decider(p, key) for p in hit if self.c.rules[p].action == "deny"),
+            tuple(self._decider(p, key) for p in hit if self.c.rules[p].action == "allow"),
+        )
 
 
-def _blocked(c: CompiledPolicy, names: _Names, nodes: NodeTable,
-             blocked: dict[tuple[int, int, int], Counts]) -> tuple[Blocked, ...]:
+def _blocked(
+    c: CompiledPolicy, names: _Names, nodes: NodeTable, blocked: dict[tuple[int, int, int], Counts]
+) -> tuple[Blocked, ...]:
     deciders = _Deciders(c, names)
     by_pair: dict[tuple[int, int], list[int]] = {}
     for s, d, key in blocked:
@@ -233,17 +253,26 @@ def _blocked(c: CompiledPolicy, names: _Names, nodes: NodeTable,
         covering = deciders.covering(s, d)
         for key in keys:
             denies, allows = deciders.decide(covering, key)
-            out.append(Blocked(nodes.label(s), nodes.label(d),
-                               names.service(key), blocked[s, d, key],
-                               denies, allows))
+            out.append(
+                Blocked(
+                    nodes.label(s),
+                    nodes.label(d),
+                    names.service(key),
+                    blocked[s, d, key],
+                    denies,
+                    allows,
+                )
+            )
     out.sort(key=lambda b: (-b.counts.flows, b.src, b.dst, b.service))
     return tuple(out)
 
 
 def _unused(c: CompiledPolicy, names: _Names, used: set[int]) -> tuple[UnusedAllow, ...]:
-    return tuple(UnusedAllow(r.span, names.text(r.span), r.services)
-                 for r in c.rules
-                 if r.action == "allow" and r.dst and r.index not in used)
+    return tuple(
+        UnusedAllow(r.span, names.text(r.span), r.services)
+        for r in c.rules
+        if r.action == "allow" and r.dst and r.index not in used
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -268,8 +297,9 @@ def _assertion_rules(c: CompiledPolicy) -> list[_Rule]:
             members.setdefault(n, set()).add(ep.id)
 
     def ids(sel_members: frozenset[str]) -> frozenset[int]:
-        return frozenset(e for n in sel_members if not n.startswith(GATEWAY_PREFIX)
-                         for e in members.get(n, ()))
+        return frozenset(
+            e for n in sel_members if not n.startswith(GATEWAY_PREFIX) for e in members.get(n, ())
+        )
 
     out = []
     for a in c.policy.assertions:
@@ -354,8 +384,12 @@ def _sum(flows: Sequence[ObservedFlow]) -> Counts:
     return total
 
 
-def _violations(names: _Names, nodes: NodeTable, observed: Sequence[ObservedFlow],
-                flows: Mapping[tuple[int, int], Flow]) -> tuple[Violation, ...]:
+def _violations(
+    names: _Names,
+    nodes: NodeTable,
+    observed: Sequence[ObservedFlow],
+    flows: Mapping[tuple[int, int], Flow],
+) -> tuple[Violation, ...]:
     c = names.c
     out: list[Violation] = []
     seen = _Observed(c, observed)
@@ -368,27 +402,56 @@ def _violations(names: _Names, nodes: NodeTable, observed: Sequence[ObservedFlow
                     found[k] = found.get(k, Counts()).add(o)
         for (s, d, key), counts in sorted(found.items(), key=lambda kv: -kv[1].flows):
             flow = flows.get((s, d))
-            out.append(Violation(rule.text, rule.kind.value, rule.span, nodes.label(s),
-                                 nodes.label(d), names.service(key), counts,
-                                 flow is not None and key in flow.packets))
+            out.append(
+                Violation(
+                    rule.text,
+                    rule.kind.value,
+                    rule.span,
+                    nodes.label(s),
+                    nodes.label(d),
+                    names.service(key),
+                    counts,
+                    flow is not None and key in flow.packets,
+                )
+            )
         if rule.kind is AssertKind.UNREACHABLE:
-            out.extend(_path_violation(names, nodes, seen, flows, rule, path)
-                       for path in seen.paths(rule))
+            out.extend(
+                _path_violation(names, nodes, seen, flows, rule, path) for path in seen.paths(rule)
+            )
     return tuple(out)
 
 
-def _path_violation(names: _Names, nodes: NodeTable, seen: _Observed,
-                    flows: Mapping[tuple[int, int], Flow], rule: _Rule, path: tuple[int, ...]
-                    ) -> Violation:
+def _path_violation(
+    names: _Names,
+    nodes: NodeTable,
+    seen: _Observed,
+    flows: Mapping[tuple[int, int], Flow],
+    rule: _Rule,
+    path: tuple[int, ...],
+) -> Violation:
     hops = []
     permitted = True
     for a, b in zip(path, path[1:], strict=False):
         edge = seen.edges[a, b]
         keys = sorted({o.key for o in edge})
-        hops.append(PathHop(nodes.label(a), nodes.label(b),
-                            ", ".join(names.service(k) for k in keys[:3])
-                            + (", ..." if len(keys) > 3 else ""), _sum(edge)))
+        hops.append(
+            PathHop(
+                nodes.label(a),
+                nodes.label(b),
+                ", ".join(names.service(k) for k in keys[:3]) + (", ..." if len(keys) > 3 else ""),
+                _sum(edge),
+            )
+        )
         flow = flows.get((a, b))
         permitted = permitted and flow is not None and any(k in flow.packets for k in keys)
-    return Violation(rule.text, rule.kind.value, rule.span, hops[0].src, hops[-1].dst,
-                     hops[0].service, hops[0].counts, permitted, tuple(hops))
+    return Violation(
+        rule.text,
+        rule.kind.value,
+        rule.span,
+        hops[0].src,
+        hops[-1].dst,
+        hops[0].service,
+        hops[0].counts,
+        permitted,
+        tuple(hops),
+    )

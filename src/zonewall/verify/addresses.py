@@ -51,8 +51,7 @@ class Group:
         return f"{addr_text(self.rep)} (atom {addr_text(self.rep)}-{addr_text(self.rep_last)})"
 
 
-def address_groups(model: GatewayModel,
-                   config_intervals: Iterable[tuple[int, int]]) -> list[Group]:
+def address_groups(model: GatewayModel, config_intervals: Iterable[tuple[int, int]]) -> list[Group]:
     """The groups of the whole IPv4 space for this model and these config intervals."""
     intervals = sorted({iv for iv in config_intervals if iv != (0, MAX_ADDR)})
     cuts = {0, ZERO + 1, BROADCAST}
@@ -79,6 +78,5 @@ def address_groups(model: GatewayModel,
         if found is None:
             groups[gkey] = Group(len(groups), lo, hi, ep, special, 1)
         else:
-            groups[gkey] = Group(found.id, found.rep, found.rep_last, ep, special,
-                                 found.atoms + 1)
+            groups[gkey] = Group(found.id, found.rep, found.rep_last, ep, special, found.atoms + 1)
     return sorted(groups.values(), key=lambda g: g.id)

@@ -29,9 +29,11 @@ from .rules import ConfigParseError
 __all__ = ["AuditResult", "audit_config"]
 
 # what to do about a line the parsers refuse that the device-output readers kept (it matters)
-TODO = ("; the audit keeps this line because it can change what the audited interfaces "
-        "forward: write it in a form the audit models (docs/language.md, section 8) or audit "
-        "this gateway by hand")
+TODO = (
+    "; the audit keeps this line because it can change what the audited interfaces "
+    "forward: write it in a form the audit models (docs/language.md, section 8) or audit "
+    "this gateway by hand"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,8 +44,9 @@ class AuditResult:
     skipped: tuple[tuple[str, int], ...]
 
 
-def audit_config(compiled: CompiledPolicy, gateway: str, text: str, platform: str, *,
-                 filename: str | None = None) -> AuditResult:
+def audit_config(
+    compiled: CompiledPolicy, gateway: str, text: str, platform: str, *, filename: str | None = None
+) -> AuditResult:
     """Audit device output of `platform` ("iptables", "nftables", "cisco-ios", "ip6tables")
     for `gateway` (module docstring).
 

@@ -88,9 +88,15 @@ def parse_config(platform: str, text: str, filename: str) -> Ruleset:
     return ruleset
 
 
-def validate(compiled: CompiledPolicy, gateway_name: str, config_text: str, platform: str,
-             *, filename: str | None = None, device: Device | None = None
-             ) -> list[Difference]:
+def validate(
+    compiled: CompiledPolicy,
+    gateway_name: str,
+    config_text: str,
+    platform: str,
+    *,
+    filename: str | None = None,
+    device: Device | None = None,
+) -> list[Difference]:
     """Every difference between a gateway's config and the policy's enforcement model.
 
     Args:
@@ -111,8 +117,9 @@ def validate(compiled: CompiledPolicy, gateway_name: str, config_text: str, plat
         ValueError: unknown gateway or platform.
     """
     if platform == IPV6_COMPANION:
-        return ipv6_differences(compiled, gateway_name, config_text,
-                                filename or f"<{gateway_name}>")
+        return ipv6_differences(
+            compiled, gateway_name, config_text, filename or f"<{gateway_name}>"
+        )
     file = filename or f"<{gateway_name}>"
     if device is not None and platform == "iptables":
         ruleset = parse_iptables_device(config_text, file, device)
@@ -130,13 +137,28 @@ def validate(compiled: CompiledPolicy, gateway_name: str, config_text: str, plat
     else:
         diffs = _Validator(compiled, gateway_name, ruleset).run()
         findings = self_plane(compiled, gateway_name, ruleset)
-    diffs += [Difference(gateway_name, platform, f.kind, f.ingress, f.src, f.src_owner, f.dst,
-                         f"gateway:{gateway_name}", f.packets, f.condition, f.rules, f.example)
-              for f in findings]
+    diffs += [
+        Difference(
+            gateway_name,
+            platform,
+            f.kind,
+            f.ingress,
+            f.src,
+            f.src_owner,
+            f.dst,
+            f"gateway:{gateway_name}",
+            f.packets,
+            f.condition,
+            f.rules,
+            f.example,
+        )
+        for f in findings
+    ]
     if platform == "nftables":  # its inet table must drop IPv6 too
         again = None if device is None else Device(device.audited, device.served)  # counted
-        diffs += nft_ipv6_differences(compiled, gateway_name,
-                                      parse_nftables_ipv6(config_text, file, device=again))
+        diffs += nft_ipv6_differences(
+            compiled, gateway_name, parse_nftables_ipv6(config_text, file, device=again)
+        )
     return diffs
 
 
@@ -158,8 +180,9 @@ class _ByRep:
 
 
 # dsts, by representative, by endpoint id, by route, the special ones (positions in dsts)
-_DstIndex = tuple[list[tuple[Group, str]], _ByRep, dict[int, list[int]], dict[str, list[int]],
-                  list[int]]
+_DstIndex = tuple[
+    list[tuple[Group, str]], _ByRep, dict[int, list[int]], dict[str, list[int]], list[int]
+]
 
 # (destination, what differs there, whether it stands for every destination, DHCP cell)
 _Finding = tuple[tuple[Group, str], list["_Found"], bool, bool]
@@ -173,19 +196,33 @@ def own_addresses(model: GatewayModel, ruleset: IosRuleset) -> tuple[int, ...]:
     return tuple(sorted(set(model.svi_addresses()) | read))
 
 
-def vty_differences(compiled: CompiledPolicy, gateway: str, ruleset: IosRuleset
-                    ) -> list[Difference]:
+def vty_differences(
+    compiled: CompiledPolicy, gateway: str, ruleset: IosRuleset
+) -> list[Difference]:
     """Who may open a vty session against the ssh/telnet flows to the gateway (`ios_vty`)."""
-    return [Difference(gateway, ruleset.platform, f.kind, "line vty", f.src, f.src_owner, None,
-                       f"gateway:{gateway}", f.packets,
-                       "vty session (management on any interface of the switch)", f.rules,
-                       f.example)
-            for f in vty_findings(compiled, gateway, dict(ruleset.chains), ruleset.vty)]
+    return [
+        Difference(
+            gateway,
+            ruleset.platform,
+            f.kind,
+            "line vty",
+            f.src,
+            f.src_owner,
+            None,
+            f"gateway:{gateway}",
+            f.packets,
+            "vty session (management on any interface of the switch)",
+            f.rules,
+            f.example,
+        )
+        for f in vty_findings(compiled, gateway, dict(ruleset.chains), ruleset.vty)
+    ]
 
 
 class _Validator:
-    def __init__(self, compiled: CompiledPolicy, gateway: str, ruleset: Ruleset,
-                 own: tuple[int, ...] = ()) -> None:
+    def __init__(
+        self, compiled: CompiledPolicy, gateway: str, ruleset: Ruleset, own: tuple[int, ...] = ()
+    ) -> None:
         self.model = GatewayModel(compiled, gateway)
         self.ruleset = ruleset
         self.ev = Evaluator(ruleset)
@@ -193,8 +230,9 @@ class _Validator:
         # The switch's own addresses (cisco-ios) are destinations of their own: traffic to
         # them is the gateway plane (`selfplane`), carved out of the forwarding comparison.
         self.own = frozenset(own)
-        self.groups = address_groups(self.model,
-                                     ruleset.address_intervals() | {(a, a) for a in own})
+        self.groups = address_groups(
+            self.model, ruleset.address_intervals() | {(a, a) for a in own}
+        )
         self.diffs: list[Difference] = []
         self._ctx_cache: dict[tuple[tuple[int, ...], str | None], list[tuple[Ctx, int]]] = {}
         self._established_all: dict[tuple[str, int], bool] = {}
@@ -207,8 +245,12 @@ class _Validator:
 
     def run(self) -> list[Difference]:
         model = self.model
-        dsts = [(g, r) for g in self.groups if (r := model.route(g.endpoint)) is not None
-                and not (g.rep == g.rep_last and g.rep in self.own)]
+        dsts = [
+            (g, r)
+            for g in self.groups
+            if (r := model.route(g.endpoint)) is not None
+            and not (g.rep == g.rep_last and g.rep in self.own)
+        ]
         served = set(model.interfaces) - {model.uplink}
         toward_served = [d for d in dsts if d[1] in served]
         ingresses = [(i, dsts) for i in model.interfaces]
@@ -225,28 +267,45 @@ class _Validator:
             # of them stands for all (their findings are replayed only when there are any).
             rest = next((g for g in self.groups if g.id not in notable), None)
             for sg in [self.groups[i] for i in sorted(notable)] + ([rest] if rest else []):
-                dhcp = bool(relay) and (sg.special == "zero" or (
-                    sg.endpoint is not None and sg.endpoint.id in relay))
-                rkey = (model.behaviour(ingress, sg.endpoint),
-                        self.ev.src_signature(ingress, sg.rep), dhcp)
+                dhcp = bool(relay) and (
+                    sg.special == "zero" or (sg.endpoint is not None and sg.endpoint.id in relay)
+                )
+                rkey = (
+                    model.behaviour(ingress, sg.endpoint),
+                    self.ev.src_signature(ingress, sg.rep),
+                    dhcp,
+                )
                 findings = done.get(rkey)
                 if findings is None:
                     findings = done[rkey] = self._row(ingress, sg, dsts, dhcp)
                 alike = [g for g in self.groups if g.id not in notable] if sg is rest else [sg]
                 for each in alike if findings else ():
                     for dst, found, any_dst, cell_dhcp in findings:
-                        self._report_cell(_cell(ingress, each, dst), each, dst, found, any_dst,
-                                          cell_dhcp)
+                        self._report_cell(
+                            _cell(ingress, each, dst), each, dst, found, any_dst, cell_dhcp
+                        )
         if isinstance(self.ruleset, IosRuleset):
             self.diffs += map(self._v6, self.ruleset.ipv6_findings(model.interfaces))
-        return sorted(self.diffs, key=lambda d: (d.ingress, KINDS.index(d.kind), d.src,
-                                                 d.dst or "", d.condition))
+        return sorted(
+            self.diffs,
+            key=lambda d: (d.ingress, KINDS.index(d.kind), d.src, d.dst or "", d.condition),
+        )
 
     def _v6(self, f: V6Finding) -> Difference:
-        return Difference(self.model.name, self.ruleset.platform, f.kind, f.ingress, f.src,
-                          "IPv6", f.dst, "any" if f.dst is None else "IPv6", f.packets,
-                          "IPv6 (not in the policy: closed but neighbour discovery; ICMPv6 is "
-                          "proto/58)", f.rules, f.example)
+        return Difference(
+            self.model.name,
+            self.ruleset.platform,
+            f.kind,
+            f.ingress,
+            f.src,
+            "IPv6",
+            f.dst,
+            "any" if f.dst is None else "IPv6",
+            f.packets,
+            "IPv6 (not in the policy: closed but neighbour discovery; ICMPv6 is proto/58)",
+            f.rules,
+            f.example,
+        )
 
     def _other_interfaces(self) -> list[str]:
         """Names standing for every interface the policy does not describe (see the module
@@ -274,8 +333,9 @@ class _Validator:
             out.update(self._matching(m, self._by_rep))
         return out
 
-    def _row(self, ingress: str, sg: Group, dsts: list[tuple[Group, str]], dhcp: bool
-             ) -> list[_Finding]:
+    def _row(
+        self, ingress: str, sg: Group, dsts: list[tuple[Group, str]], dhcp: bool
+    ) -> list[_Finding]:
         """Compare one source's row (every destination); what differs, not yet reported."""
         model = self.model
         row = model.row(ingress, sg.endpoint)
@@ -291,21 +351,25 @@ class _Validator:
         memo: dict[tuple[object, ...], list[_Found]] = {}
         notable = self._notable_destinations(ingress, sg, dsts)
         rest = next((i for i in range(len(dsts)) if i not in notable), None)
-        suspects = self._suspects(ingress, sg, dsts, [*sorted(notable), *(
-            () if rest is None else (rest,))], dhcp)
-        rest_found = [] if rest is None or rest not in suspects else self._cell_found(
-            ingress, sg, dsts[rest], dhcp, memo)
+        suspects = self._suspects(
+            ingress, sg, dsts, [*sorted(notable), *(() if rest is None else (rest,))], dhcp
+        )
+        rest_found = (
+            []
+            if rest is None or rest not in suspects
+            else self._cell_found(ingress, sg, dsts[rest], dhcp, memo)
+        )
         out: list[_Finding] = []
         for i in range(len(dsts)) if rest_found else sorted(notable & suspects):
             dst = dsts[i]
-            found = self._cell_found(ingress, sg, dst, dhcp, memo) if i in notable \
-                else rest_found
+            found = self._cell_found(ingress, sg, dst, dhcp, memo) if i in notable else rest_found
             if found:
                 out.append((dst, found, False, dhcp and dst[0].special == "broadcast"))
         return out
 
-    def _suspects(self, ingress: str, sg: Group, dsts: list[tuple[Group, str]],
-                  which: list[int], dhcp: bool) -> set[int]:
+    def _suspects(
+        self, ingress: str, sg: Group, dsts: list[tuple[Group, str]], which: list[int], dhcp: bool
+    ) -> set[int]:
         """Of the positions `which` in `dsts`, those whose cells may differ from the model
         (all of them unless the quick check applies).  On a stateful ruleset whose rules test
         no source port, with the row accepting every ESTABLISHED packet, a cell can only
@@ -319,11 +383,20 @@ class _Validator:
             return set(which)
         got = self.ev.accepted_many(cells, ("NEW", 0, False))
         model = self.model
-        return {i for i, keys in zip(which, got, strict=True)
-                if keys != model.permitted(ingress, sg.endpoint, dsts[i][0].endpoint)}
+        return {
+            i
+            for i, keys in zip(which, got, strict=True)
+            if keys != model.permitted(ingress, sg.endpoint, dsts[i][0].endpoint)
+        }
 
-    def _cell_found(self, ingress: str, sg: Group, dst: tuple[Group, str], dhcp: bool,
-                    memo: dict[tuple[object, ...], list[_Found]]) -> list[_Found]:
+    def _cell_found(
+        self,
+        ingress: str,
+        sg: Group,
+        dst: tuple[Group, str],
+        dhcp: bool,
+        memo: dict[tuple[object, ...], list[_Found]],
+    ) -> list[_Found]:
         model = self.model
         kf = model.permitted(ingress, sg.endpoint, dst[0].endpoint)
         kr = model.reply_flows(ingress, sg.endpoint, dst[0].endpoint)
@@ -335,8 +408,9 @@ class _Validator:
             found = memo[key] = self._found(cell, kf, kr, dhcp=cell_dhcp)
         return found
 
-    def _notable_destinations(self, ingress: str, sg: Group, dsts: list[tuple[Group, str]]
-                              ) -> set[int]:
+    def _notable_destinations(
+        self, ingress: str, sg: Group, dsts: list[tuple[Group, str]]
+    ) -> set[int]:
         """Positions in `dsts` of the destinations of this row that may differ from the
         others: special addresses, the source's peer endpoints (`GatewayModel.peers`), and
         those some destination-testing rule of the row matches (egress and address)."""
@@ -351,8 +425,9 @@ class _Validator:
             if addr is not None:
                 hits: Iterable[int] = self._matching(addr, by_rep)
             elif oif is not None and not oif.negate:
-                hits = (i for route, members in by_route.items() if oif.matches(route)
-                        for i in members)
+                hits = (
+                    i for route, members in by_route.items() if oif.matches(route) for i in members
+                )
             else:
                 hits = range(len(dsts))
             if oif is None:
@@ -387,8 +462,9 @@ class _Validator:
         return out
 
     # -- contexts --------------------------------------------------------------------------------
-    def _contexts(self, cell: Cell, kr: PacketSet, state: str | None, any_dst: bool = False
-                  ) -> list[tuple[Ctx, int]]:
+    def _contexts(
+        self, cell: Cell, kr: PacketSet, state: str | None, any_dst: bool = False
+    ) -> list[tuple[Ctx, int]]:
         """(context, last source port of its class) to check, in order.  With `any_dst` the
         classes are those of every rule the source can meet, whatever the destination."""
         base = self.ev.sport_cuts(cell, any_dst)
@@ -398,8 +474,7 @@ class _Validator:
         ordered = sorted(set(base) | port_cuts(kr)) if kr else list(base)
         his = [c - 1 for c in ordered[1:]] + [PORT_SPAN - 1]
         acks = (False, True) if self.stateless else (False,)
-        out = [((state, lo, ack), hi) for lo, hi in zip(ordered, his, strict=True)
-               for ack in acks]
+        out = [((state, lo, ack), hi) for lo, hi in zip(ordered, his, strict=True) for ack in acks]
         if not kr:
             self._ctx_cache[ckey] = out
         return out
@@ -407,8 +482,11 @@ class _Validator:
     def _row_constant(self, ingress: str, sg: Group, dst: tuple[Group, str]) -> bool:
         cell = _cell(ingress, sg, dst)
         states: tuple[str | None, ...] = (None,) if self.stateless else ("NEW", "ESTABLISHED")
-        return all(self.ev.row_constant(cell, ctx) for state in states
-                   for ctx, _ in self._contexts(cell, EMPTY, state, any_dst=True))
+        return all(
+            self.ev.row_constant(cell, ctx)
+            for state in states
+            for ctx, _ in self._contexts(cell, EMPTY, state, any_dst=True)
+        )
 
     def _accepts_all_established(self, cell: Cell) -> bool:
         """True when every ESTABLISHED packet from the cell's source entering on its ingress
@@ -420,12 +498,14 @@ class _Validator:
         if hit is None:
             hit = self._established_all[rkey] = all(
                 self.ev.row_constant(cell, ctx) and self.ev.accepted(cell, ctx) == EVERYTHING
-                for ctx, _ in self._contexts(cell, EMPTY, "ESTABLISHED", any_dst=True))
+                for ctx, _ in self._contexts(cell, EMPTY, "ESTABLISHED", any_dst=True)
+            )
         return hit
 
     # -- one cell --------------------------------------------------------------------------------
-    def _found(self, cell: Cell, kf: PacketSet, kr: PacketSet, any_dst: bool = False,
-               dhcp: bool = False) -> list[_Found]:
+    def _found(
+        self, cell: Cell, kf: PacketSet, kr: PacketSet, any_dst: bool = False, dhcp: bool = False
+    ) -> list[_Found]:
         """What the config does differently from the model in one cell, per context.  `dhcp`:
         a stateless SVI must also take in its clients' DHCP broadcasts (udp from port 68 to
         255.255.255.255:67) for `ip helper-address`.
@@ -435,14 +515,16 @@ class _Validator:
         for every in (False, True):
             found: list[_Found] = []
             for ctx, hi, allowed, need, flows, check_extra in self._checks(
-                    cell, kf, kr, any_dst, dhcp, every):
+                cell, kf, kr, any_dst, dhcp, every
+            ):
                 self._compare(cell, ctx, hi, allowed, need, flows, found, check_extra)
             if not found:
                 break
         return found
 
-    def _checks(self, cell: Cell, kf: PacketSet, kr: PacketSet, any_dst: bool, dhcp: bool,
-                every: bool) -> Iterator[tuple[Ctx, int, PacketSet, PacketSet, PacketSet, bool]]:
+    def _checks(
+        self, cell: Cell, kf: PacketSet, kr: PacketSet, any_dst: bool, dhcp: bool, every: bool
+    ) -> Iterator[tuple[Ctx, int, PacketSet, PacketSet, PacketSet, bool]]:
         """(context, last source port of its class, keys expected accepted, keys of flows
         needed, reply flows, whether extra keys are a difference) for each context to compare;
         with `every` False one context per class of `_context_classes`."""
@@ -456,13 +538,22 @@ class _Validator:
             for ctx, hi in self._some_contexts(cell, EMPTY, EMPTY, "NEW", any_dst, False, every):
                 yield ctx, hi, kf, kf, EMPTY, True
             if (kf or kr) and not self._accepts_all_established(cell):
-                for ctx, hi in self._some_contexts(cell, kr, kr, "ESTABLISHED", any_dst, False,
-                                                   every):
+                for ctx, hi in self._some_contexts(
+                    cell, kr, kr, "ESTABLISHED", any_dst, False, every
+                ):
                     allowed = kf | reply_keys(kr, ctx[1], True, stateless=False)
                     yield ctx, hi, allowed, kf, kr, False
 
-    def _some_contexts(self, cell: Cell, cuts: PacketSet, kr: PacketSet, state: str | None,
-                       any_dst: bool, dhcp: bool, every: bool) -> list[tuple[Ctx, int]]:
+    def _some_contexts(
+        self,
+        cell: Cell,
+        cuts: PacketSet,
+        kr: PacketSet,
+        state: str | None,
+        any_dst: bool,
+        dhcp: bool,
+        every: bool,
+    ) -> list[tuple[Ctx, int]]:
         """Every context of `_contexts` (`every`), or the first of each class of contexts
         that meet the same rules and of which the model expects the same: they have the same
         ACK flag, their source ports lie in the same source-port ranges of the rules that can
@@ -474,34 +565,70 @@ class _Validator:
             return contexts
         ranges = self.ev.sport_ranges(cell, any_dst)
         # Rules that need ACK or RST cannot match without it: ranges per flag.
-        singles = [{lo for lo, hi, acked in ranges if lo == hi and (ack or not acked)}
-                   for ack in (False, True)]
-        wide = [[(lo, hi) for lo, hi, acked in ranges if lo < hi and (ack or not acked)]
-                for ack in (False, True)]
+        singles = [
+            {lo for lo, hi, acked in ranges if lo == hi and (ack or not acked)}
+            for ack in (False, True)
+        ]
+        wide = [
+            [(lo, hi) for lo, hi, acked in ranges if lo < hi and (ack or not acked)]
+            for ack in (False, True)
+        ]
         classes: dict[tuple[object, ...], tuple[Ctx, int]] = {}
         for ctx, hi in contexts:
             lo, ack = ctx[1], ctx[2]
-            sig = (ack, lo if lo in singles[ack] else -1,
-                   tuple(r for r in wide[ack] if r[0] <= lo <= r[1]),
-                   (ack or not self.stateless) and key(TCP, lo) in kr, key(UDP, lo) in kr,
-                   dhcp and lo == hi == DHCP_CLIENT_PORT)
+            sig = (
+                ack,
+                lo if lo in singles[ack] else -1,
+                tuple(r for r in wide[ack] if r[0] <= lo <= r[1]),
+                (ack or not self.stateless) and key(TCP, lo) in kr,
+                key(UDP, lo) in kr,
+                dhcp and lo == hi == DHCP_CLIENT_PORT,
+            )
             classes.setdefault(sig, (ctx, hi))
         return list(classes.values())
 
-    def _report_cell(self, cell: Cell, sg: Group, dst: tuple[Group, str], found: list[_Found],
-                     any_dst: bool, dhcp: bool) -> None:
-        note = "limited broadcast: local delivery" + (", DHCP relay" if dhcp else "") \
-            if dst[0].special == "broadcast" else ""
+    def _report_cell(
+        self,
+        cell: Cell,
+        sg: Group,
+        dst: tuple[Group, str],
+        found: list[_Found],
+        any_dst: bool,
+        dhcp: bool,
+    ) -> None:
+        note = (
+            "limited broadcast: local delivery" + (", DHCP relay" if dhcp else "")
+            if dst[0].special == "broadcast"
+            else ""
+        )
         self._report(cell, sg, dst[0], any_dst, found, note)
 
-    def _compare(self, cell: Cell, ctx: Ctx, hi: int, allowed: PacketSet, kf: PacketSet,
-                 kr: PacketSet, found: list[_Found], check_extra: bool) -> None:
+    def _compare(
+        self,
+        cell: Cell,
+        ctx: Ctx,
+        hi: int,
+        allowed: PacketSet,
+        kf: PacketSet,
+        kr: PacketSet,
+        found: list[_Found],
+        check_extra: bool,
+    ) -> None:
         got = self.ev.accepted(cell, ctx)
         self._compare_sets(cell, ctx, hi, got, allowed, kf, kr, found, check_extra)
 
-    def _compare_sets(self, cell: Cell, ctx: Ctx, hi: int, got: PacketSet, allowed: PacketSet,
-                      kf: PacketSet, kr: PacketSet, found: list[_Found],
-                      check_extra: bool) -> None:
+    def _compare_sets(
+        self,
+        cell: Cell,
+        ctx: Ctx,
+        hi: int,
+        got: PacketSet,
+        allowed: PacketSet,
+        kf: PacketSet,
+        kr: PacketSet,
+        found: list[_Found],
+        check_extra: bool,
+    ) -> None:
         if got == allowed:
             return
         if check_extra and (extra := got - allowed) and (extra := extra - VOID):
@@ -516,8 +643,9 @@ class _Validator:
             found.append(_Found("reply-blocked", replies, flows, ctx, hi))
 
     # -- reporting -------------------------------------------------------------------------------
-    def _report(self, cell: Cell, sg: Group, dg: Group, any_dst: bool, found: list[_Found],
-                note: str = "") -> None:
+    def _report(
+        self, cell: Cell, sg: Group, dg: Group, any_dst: bool, found: list[_Found], note: str = ""
+    ) -> None:
         model = self.model
         by_kind: dict[str, list[_Found]] = {}
         for f in found:
@@ -538,22 +666,32 @@ class _Validator:
                 rules, path, example = self._blame(cell, first)
                 flows = ""
                 if kind == "reply-blocked":
-                    flows = (f"replies to {_owner_name(dg)} -> {_owner_name(sg)}")
+                    flows = f"replies to {_owner_name(dg)} -> {_owner_name(sg)}"
                 condition = _condition(members, self.stateless, kind)
                 if note:
                     condition = f"{note}; {condition}" if condition else note
                 if ICMP_TYPES_ALL.issubset(packets):
                     packets = packets | VOID  # whole ICMP reads as "icmp", not "icmp/0-255"
-                self.diffs.append(Difference(
-                    gateway=model.name, platform=self.ruleset.platform, kind=kind,
-                    ingress=cell.iif, src=sg.describe(), src_owner=model.label(sg.endpoint),
-                    dst=None if any_dst else dg.describe(),
-                    dst_owner="any" if any_dst else model.label(dg.endpoint),
-                    packets=packets, condition=condition, rules=rules, example=example,
-                    flows=flows, path=path))
+                self.diffs.append(
+                    Difference(
+                        gateway=model.name,
+                        platform=self.ruleset.platform,
+                        kind=kind,
+                        ingress=cell.iif,
+                        src=sg.describe(),
+                        src_owner=model.label(sg.endpoint),
+                        dst=None if any_dst else dg.describe(),
+                        dst_owner="any" if any_dst else model.label(dg.endpoint),
+                        packets=packets,
+                        condition=condition,
+                        rules=rules,
+                        example=example,
+                        flows=flows,
+                        path=path,
+                    )
+                )
 
-    def _blame(self, cell: Cell, f: _Found
-               ) -> tuple[tuple[RuleRef, ...], tuple[RuleRef, ...], str]:
+    def _blame(self, cell: Cell, f: _Found) -> tuple[tuple[RuleRef, ...], tuple[RuleRef, ...], str]:
         verdict = "ACCEPT" if f.kind == "permits-too-much" else "DROP"
         refs: list[RuleRef] = []
         path: list[RuleRef] = []
@@ -588,8 +726,9 @@ def _condition(members: list[_Found], stateless: bool, kind: str) -> str:
     if "ESTABLISHED" in states:
         parts.append("ct state established" if states == {"ESTABLISHED"} else "any ct state")
     if sports != ((0, PORT_SPAN - 1),):
-        parts.append("source port " + ", ".join(str(a) if a == b else f"{a}-{b}"
-                                                for a, b in sports))
+        parts.append(
+            "source port " + ", ".join(str(a) if a == b else f"{a}-{b}" for a, b in sports)
+        )
     if stateless and acks == {True}:
         parts.append("TCP with ACK or RST")
     elif stateless and acks == {False}:

@@ -39,17 +39,23 @@ class Difference:
     path: tuple[RuleRef, ...] = ()
 
     def describe(self) -> str:
-        what = {"permits-too-much": "permits too much", "blocks-needed": "blocks needed",
-                "reply-blocked": "blocks replies"}[self.kind]
+        what = {
+            "permits-too-much": "permits too much",
+            "blocks-needed": "blocks needed",
+            "reply-blocked": "blocks replies",
+        }[self.kind]
         dst = "any destination" if self.dst is None else f"{self.dst} ({self.dst_owner})"
         cond = f" [{self.condition}]" if self.condition else ""
         flows = f" ({self.flows})" if self.flows else ""
         rules = "; ".join(r.describe() for r in self.rules) or "no rule"
-        via = f" (reached through {'; '.join(r.describe() for r in self.path)})" \
-            if self.path else ""
-        return (f"{self.gateway}: {what}: entering {self.ingress} from {self.src} "
-                f"({self.src_owner}) to {dst}: {self.packets.describe()}{cond}{flows}; "
-                f"e.g. {self.example}; decided by {rules}{via}")
+        via = (
+            f" (reached through {'; '.join(r.describe() for r in self.path)})" if self.path else ""
+        )
+        return (
+            f"{self.gateway}: {what}: entering {self.ingress} from {self.src} "
+            f"({self.src_owner}) to {dst}: {self.packets.describe()}{cond}{flows}; "
+            f"e.g. {self.example}; decided by {rules}{via}"
+        )
 
 
 def summarize(diffs: list[Difference], owners: int = 4) -> list[str]:
@@ -57,8 +63,15 @@ def summarize(diffs: list[Difference], owners: int = 4) -> list[str]:
     source and destination owners: a readable digest of a long difference list."""
     groups: dict[tuple[object, ...], tuple[list[str], list[str], Difference]] = {}
     for d in diffs:
-        gkey = (d.gateway, KINDS.index(d.kind), d.ingress, d.packets.intervals, d.condition,
-                d.flows, d.rules)
+        gkey = (
+            d.gateway,
+            KINDS.index(d.kind),
+            d.ingress,
+            d.packets.intervals,
+            d.condition,
+            d.flows,
+            d.rules,
+        )
         srcs, dsts, _ = groups.setdefault(gkey, ([], [], d))
         for names, name in ((srcs, d.src_owner), (dsts, d.dst_owner)):
             if name not in names:
@@ -68,9 +81,11 @@ def summarize(diffs: list[Difference], owners: int = 4) -> list[str]:
         cond = f" [{d.condition}]" if d.condition else ""
         flows = f" ({d.flows})" if d.flows else ""
         rules = "; ".join(r.describe() for r in d.rules) or "no rule"
-        lines.append(f"{d.gateway}: {d.kind}: entering {d.ingress}: {d.packets.describe()}"
-                     f"{cond}{flows} from {_some(srcs, owners)} to {_some(dsts, owners)}; "
-                     f"decided by {rules}")
+        lines.append(
+            f"{d.gateway}: {d.kind}: entering {d.ingress}: {d.packets.describe()}"
+            f"{cond}{flows} from {_some(srcs, owners)} to {_some(dsts, owners)}; "
+            f"decided by {rules}"
+        )
     return lines
 
 

@@ -84,18 +84,29 @@ class Evaluator:
         self._dep_cache: dict[tuple[object, ...], bool] = {}
         self._where_tests: dict[str, Callable[[Rule], bool]] = {
             "context-free": lambda r: r.states is None and not r.ack and r.sports is None,
-            "decides-all": lambda r: r.oif is None and r.dst is None and r.keys == EVERYTHING
-            and (r.action in ("ACCEPT", "DROP")
-                 or (r.action == "JUMP" and self._terminates(r.target))),
+            "decides-all": lambda r: (
+                r.oif is None
+                and r.dst is None
+                and r.keys == EVERYTHING
+                and (
+                    r.action in ("ACCEPT", "DROP")
+                    or (r.action == "JUMP" and self._terminates(r.target))
+                )
+            ),
             "sporty": lambda r: r.sports is not None or r.target is not None,
             "src-testing": lambda r: r.src is not None,
             "dst-testing": lambda r: r.oif is not None or r.dst is not None,
-            "dst-dependent": lambda r: r.oif is not None or r.dst is not None or (
-                r.target is not None and bool(self._dims[r.target] & {"oif", "dst"})),
+            "dst-dependent": lambda r: (
+                r.oif is not None
+                or r.dst is not None
+                or (r.target is not None and bool(self._dims[r.target] & {"oif", "dst"}))
+            ),
         }
         self._global_cuts = sorted(ruleset.sport_cuts())
         self._last_ranges: tuple[Cell | None, frozenset[tuple[int, int, bool]]] = (
-            None, frozenset())
+            None,
+            frozenset(),
+        )
 
     # -- static analysis -----------------------------------------------------------------------
     def _terminates(self, name: str | None) -> bool:
@@ -108,9 +119,17 @@ class Evaluator:
         for rule in self.chains[name].rules:
             if rule.action in ("RETURN", "GOTO"):
                 return False
-            if (rule.action in ("ACCEPT", "DROP") and rule.iif is None and rule.oif is None
-                    and rule.src is None and rule.dst is None and rule.keys == EVERYTHING
-                    and rule.sports is None and rule.states is None and not rule.ack):
+            if (
+                rule.action in ("ACCEPT", "DROP")
+                and rule.iif is None
+                and rule.oif is None
+                and rule.src is None
+                and rule.dst is None
+                and rule.keys == EVERYTHING
+                and rule.sports is None
+                and rule.states is None
+                and not rule.ack
+            ):
                 return True
         return False
 
@@ -138,16 +157,17 @@ class Evaluator:
         that, for this cell and context, still does (not just any rule of that chain): a
         jump to a chain that decides everything before its destination tests is not."""
         dims = self._dims[name]
-        dkey = (name, ctx, cell.iif if "iif" in dims else None,
-                cell.sid if "src" in dims else None)
+        dkey = (name, ctx, cell.iif if "iif" in dims else None, cell.sid if "src" in dims else None)
         hit = self._dep_cache.get(dkey)
         if hit is None:
             got = self._filter(name, cell, ctx)
             rules = self.chains[name].rules
             hit = self._dep_cache[dkey] = got.dep and any(
-                rules[p].oif is not None or rules[p].dst is not None
+                rules[p].oif is not None
+                or rules[p].dst is not None
                 or self._depends(str(rules[p].target), cell, ctx)
-                for p in self._where_set(name, "dst-dependent").intersection(got.positions))
+                for p in self._where_set(name, "dst-dependent").intersection(got.positions)
+            )
         return hit
 
     def _filter(self, name: str, cell: Cell, ctx: Ctx) -> _Filtered:
@@ -163,10 +183,13 @@ class Evaluator:
         state, sport, ack = ctx
         # Rule.matches_context, inlined: this runs for every context of every row.  Rules
         # naming single source ports are looked up by port instead of tested one by one.
-        kept = [p for p, r in (*split.generic, *split.by_port.get(sport, ()), *split.ranged)
-                if (r.states is None or (state is not None and state in r.states))
-                and (ack or not r.ack)
-                and (r.sports is None or any(lo <= sport <= hi for lo, hi in r.sports))]
+        kept = [
+            p
+            for p, r in (*split.generic, *split.by_port.get(sport, ()), *split.ranged)
+            if (r.states is None or (state is not None and state in r.states))
+            and (ack or not r.ack)
+            and (r.sports is None or any(lo <= sport <= hi for lo, hi in r.sports))
+        ]
         positions = tuple(sorted({*split.free, *kept})) if kept else split.free
         # A rule that decides every key, whatever the egress and destination, ends the walk:
         # the rules after it can never match (e.g. an ESTABLISHED accept in a stateful base
@@ -180,8 +203,9 @@ class Evaluator:
         made = self._filtered_cache[fkey] = _Filtered(rules, frozenset(positions), dep)
         return made
 
-    def _context_split(self, name: str, cell: Cell, iif: str | None, sid: int | None
-                       ) -> _ContextSplit:
+    def _context_split(
+        self, name: str, cell: Cell, iif: str | None, sid: int | None
+    ) -> _ContextSplit:
         """The rules of `name` matching the cell's ingress and source, split by what they
         test of the context (see `_ContextSplit`)."""
         akey = (name, iif, sid)
@@ -205,8 +229,9 @@ class Evaluator:
             hit.free = tuple(free_positions)
         return hit
 
-    def _source_positions(self, name: str, cell: Cell, iif: str | None, sid: int | None
-                          ) -> tuple[int, ...]:
+    def _source_positions(
+        self, name: str, cell: Cell, iif: str | None, sid: int | None
+    ) -> tuple[int, ...]:
         """Positions of the rules of `name` matching the cell's ingress and source, whatever
         the context (`iif`/`sid`: the cell's, or None when the chain does not test them)."""
         akey = (name, iif, sid)
@@ -215,9 +240,11 @@ class Evaluator:
             chain_rules = self.chains[name].rules
             cand = self._candidates(name, cell, ("iif", "src"))
             hit = self._source_cache[akey] = tuple(
-                p for p in (range(len(chain_rules)) if cand is None else cand)
+                p
+                for p in (range(len(chain_rules)) if cand is None else cand)
                 if ((r := chain_rules[p]).iif is None or r.iif.matches(cell.iif))
-                and (r.src is None or r.src.matches(cell.src)))
+                and (r.src is None or r.src.matches(cell.src))
+            )
         return hit
 
     def _rules_for(self, name: str, cell: Cell, ctx: Ctx) -> Sequence[Rule]:
@@ -232,16 +259,18 @@ class Evaluator:
         chain_rules = self.chains[name].rules
         return [chain_rules[p] for p in cand if p in got.positions]
 
-    def _candidates(self, name: str, cell: Cell, dims: tuple[str, ...]
-                    ) -> tuple[int, ...] | None:
+    def _candidates(self, name: str, cell: Cell, dims: tuple[str, ...]) -> tuple[int, ...] | None:
         """Positions of the rules of `name` that may match `cell` on every one of `dims` (the
         shortest of the per-dimension candidate lists), or None: no rule tests them, or the
         chain is too short to be worth an index (callers then test every rule)."""
         indexes = self._indexes.get(name)
         if indexes is None:
             rules = self.chains[name].rules
-            indexes = self._indexes[name] = _chain_indexes(self.chains[name]) \
-                if len(rules) >= MIN_INDEXED else dict.fromkeys(("iif", "oif", "src", "dst"))
+            indexes = self._indexes[name] = (
+                _chain_indexes(self.chains[name])
+                if len(rules) >= MIN_INDEXED
+                else dict.fromkeys(("iif", "oif", "src", "dst"))
+            )
         best: tuple[int, ...] | None = None
         for dim in dims:
             index = indexes[dim]
@@ -322,8 +351,9 @@ class Evaluator:
                 alive[i] = _and(alive[i], acc)
         return alive
 
-    def _walk_many(self, name: str, targets: _Targets, live: Iterable[int], ctx: Ctx,
-                   depth: int) -> dict[int, tuple[PacketSet, PacketSet]]:
+    def _walk_many(
+        self, name: str, targets: _Targets, live: Iterable[int], ctx: Ctx, depth: int
+    ) -> dict[int, tuple[PacketSet, PacketSet]]:
         """`_walk` of chain `name` for each of the `live` targets (positions in
         `targets.cells`), one pass over the rules."""
         cells = targets.cells
@@ -343,14 +373,16 @@ class Evaluator:
             if rule.oif is None and rule.dst is None:
                 hit: Iterable[int] = list(rest)
             else:
-                hit = [t for t in targets.matching(rule.dst) if t in rest
-                       and (rule.oif is None or rule.oif.matches(cells[t].oif))]
+                hit = [
+                    t
+                    for t in targets.matching(rule.dst)
+                    if t in rest and (rule.oif is None or rule.oif.matches(cells[t].oif))
+                ]
             sub: dict[int, tuple[PacketSet, PacketSet]] = {}
             if rule.action in ("JUMP", "GOTO"):
                 assert rule.target is not None
                 took = [t for t in hit if rest[t] & rule.keys]
-                sub = self._walk_many(rule.target, targets, took, ctx, depth + 1) if took \
-                    else {}
+                sub = self._walk_many(rule.target, targets, took, ctx, depth + 1) if took else {}
             for t in hit:
                 m = _and(rest[t], rule.keys)
                 if not m:
@@ -374,11 +406,11 @@ class Evaluator:
             if not rest:
                 break
         chain = self.chains[name]
-        return {t: _apply_policy(chain, acc[t], _or(undecided[t], rest.get(t, EMPTY)))
-                for t in acc}
+        return {t: _apply_policy(chain, acc[t], _or(undecided[t], rest.get(t, EMPTY))) for t in acc}
 
-    def new_permitted(self, ingress: str, egress: str | None, src: int | str,
-                      dst: int | str) -> PacketSet:
+    def new_permitted(
+        self, ingress: str, egress: str | None, src: int | str, dst: int | str
+    ) -> PacketSet:
         """Service keys whose NEW packets (TCP without ACK) from `src` to `dst`, entering on
         `ingress` and leaving on `egress`, are accepted whatever their source port."""
         cell = _address_cell(ingress, egress, src, dst)
@@ -388,8 +420,9 @@ class Evaluator:
             out = _and(out, self.accepted(cell, (state, lo, False)))
         return out
 
-    def reply_permitted(self, ingress: str, egress: str | None, src: int | str,
-                        dst: int | str, flows: PacketSet) -> PacketSet:
+    def reply_permitted(
+        self, ingress: str, egress: str | None, src: int | str, dst: int | str, flows: PacketSet
+    ) -> PacketSet:
         """Of `flows` (service keys of flows `dst -> src`), those whose every reply packet
         from `src` to `dst` entering on `ingress` is accepted: conntrack ESTABLISHED packets
         on a stateful ruleset; on a stateless one TCP with ACK/RST from the service port, UDP
@@ -419,8 +452,13 @@ class Evaluator:
         """(accepted, undecided) keys of chain `name` for this cell and context."""
         rules, dep = self._filtered(name, cell, ctx)
         dims = self._dims[name]
-        mkey = (name, ctx, cell.iif if "iif" in dims else None,
-                cell.sid if "src" in dims else None, (cell.oif, cell.did) if dep else None)
+        mkey = (
+            name,
+            ctx,
+            cell.iif if "iif" in dims else None,
+            cell.sid if "src" in dims else None,
+            (cell.oif, cell.did) if dep else None,
+        )
         hit = self._memo.get(mkey)
         if hit is not None:
             return hit
@@ -450,8 +488,9 @@ class Evaluator:
             if not rest:
                 break
         undecided.append(rest)
-        result = _apply_policy(self.chains[name], PacketSet.union_all(acc),
-                               PacketSet.union_all(undecided))
+        result = _apply_policy(
+            self.chains[name], PacketSet.union_all(acc), PacketSet.union_all(undecided)
+        )
         self._memo[mkey] = result
         return result
 
@@ -464,13 +503,23 @@ class Evaluator:
         for name in self.ruleset.entries(cell.iif):
             decided = self._explain(name, cell, ctx, EVERYTHING, (), 0)[0]
             acc = PacketSet.union_all(p.packets for p in decided if p.verdict == "ACCEPT")
-            pieces.extend(Piece(p.packets & alive, p.verdict, p.ref, p.path) for p in decided
-                          if p.packets & alive)
+            pieces.extend(
+                Piece(p.packets & alive, p.verdict, p.ref, p.path)
+                for p in decided
+                if p.packets & alive
+            )
             alive = alive & acc
         return pieces
 
-    def _explain(self, name: str, cell: Cell, ctx: Ctx, mask: PacketSet,
-                 path: tuple[RuleRef, ...], depth: int) -> tuple[list[Piece], PacketSet]:
+    def _explain(
+        self,
+        name: str,
+        cell: Cell,
+        ctx: Ctx,
+        mask: PacketSet,
+        path: tuple[RuleRef, ...],
+        depth: int,
+    ) -> tuple[list[Piece], PacketSet]:
         """(decided pieces, undecided keys) of chain `name` restricted to `mask`."""
         chain = self.chains[name]
         rest, undecided = mask, EMPTY
@@ -488,8 +537,9 @@ class Evaluator:
                 undecided = undecided | m
             else:
                 assert rule.target is not None and depth <= MAX_DEPTH
-                sub, sub_und = self._explain(rule.target, cell, ctx, m, (*path, rule.ref),
-                                             depth + 1)
+                sub, sub_und = self._explain(
+                    rule.target, cell, ctx, m, (*path, rule.ref), depth + 1
+                )
                 decided.extend(sub)
                 if rule.action == "JUMP":
                     rest = rest | sub_und
@@ -517,8 +567,9 @@ class Evaluator:
             last = ref
         return True, last
 
-    def _trace_chain(self, name: str, cell: Cell, ctx: Ctx, key: int,
-                     depth: int) -> tuple[bool | None, RuleRef | None]:
+    def _trace_chain(
+        self, name: str, cell: Cell, ctx: Ctx, key: int, depth: int
+    ) -> tuple[bool | None, RuleRef | None]:
         if depth > MAX_DEPTH:
             raise ValueError(f"chain nesting deeper than {MAX_DEPTH} at '{name}'")
         for rule in self.chains[name].rules:
@@ -545,8 +596,13 @@ class Evaluator:
         sig: list[tuple[int, ...]] = []
         for name, positions, index in self._ingress_src_chains(ingress):
             chain_rules = self.chains[name].rules
-            sig.append(tuple(positions[i] for i in index.candidates(src)
-                             if _src_match(chain_rules[positions[i]], src)))
+            sig.append(
+                tuple(
+                    positions[i]
+                    for i in index.candidates(src)
+                    if _src_match(chain_rules[positions[i]], src)
+                )
+            )
         return tuple(sig)
 
     def source_tests(self, ingress: str) -> list[AddrMatch]:
@@ -567,11 +623,13 @@ class Evaluator:
             hit = []
             for name in self._reachable(ingress):
                 rules = self.chains[name].rules
-                positions = [p for p in self._where(name, "src-testing")
-                             if (iif := rules[p].iif) is None or iif.matches(ingress)]
+                positions = [
+                    p
+                    for p in self._where(name, "src-testing")
+                    if (iif := rules[p].iif) is None or iif.matches(ingress)
+                ]
                 if positions:
-                    hit.append((name, positions,
-                                AddrIndex([rules[p].src for p in positions])))
+                    hit.append((name, positions, AddrIndex([rules[p].src for p in positions])))
             self._ingress_cache[ingress] = hit
         return hit
 
@@ -589,8 +647,11 @@ class Evaluator:
                     continue
                 seen.add(name)
                 hit.append(name)
-                todo.extend(r.target for r in reversed(self.chains[name].rules)
-                            if r.target is not None and (r.iif is None or r.iif.matches(ingress)))
+                todo.extend(
+                    r.target
+                    for r in reversed(self.chains[name].rules)
+                    if r.target is not None and (r.iif is None or r.iif.matches(ingress))
+                )
             self._reach_cache[ingress] = hit
         return hit
 
@@ -604,8 +665,13 @@ class Evaluator:
         for name, among in self._row_chains(cell):
             cand = self._candidates(name, cell, ("oif", "dst"))
             chain_rules = self.chains[name].rules
-            sig.append(tuple(p for p in (sorted(among) if cand is None else cand)
-                             if p in among and _dst_matches(chain_rules[p], cell)))
+            sig.append(
+                tuple(
+                    p
+                    for p in (sorted(among) if cand is None else cand)
+                    if p in among and _dst_matches(chain_rules[p], cell)
+                )
+            )
         return tuple(sig)
 
     def destination_tests(self, cell: Cell) -> list[tuple[NameMatch | None, AddrMatch | None]]:
@@ -636,15 +702,18 @@ class Evaluator:
                 continue
             seen.add(name)
             direct = self._direct_dims(name)
-            positions = self._source_positions(name, cell, cell.iif if "iif" in direct else None,
-                                               cell.sid if "src" in direct else None)
+            positions = self._source_positions(
+                name,
+                cell,
+                cell.iif if "iif" in direct else None,
+                cell.sid if "src" in direct else None,
+            )
             positions = self._until_final(name, positions)
             testing = self._where_set(name, "dst-testing").intersection(positions)
             if testing:
                 out.append((name, testing))
             chain_rules = self.chains[name].rules
-            todo.extend(t for p in reversed(positions)
-                        if (t := chain_rules[p].target) is not None)
+            todo.extend(t for p in reversed(positions) if (t := chain_rules[p].target) is not None)
         self._row_chain_cache[rkey] = out
         return out
 
@@ -658,8 +727,9 @@ class Evaluator:
         end = min(final.intersection(positions))
         return tuple(p for p in positions if p <= end)
 
-    def _sporty_positions(self, akey: tuple[str, str | None, int | None], cell: Cell
-                          ) -> tuple[int, ...]:
+    def _sporty_positions(
+        self, akey: tuple[str, str | None, int | None], cell: Cell
+    ) -> tuple[int, ...]:
         """Of `_source_positions` for `akey` (chain, ingress, source), the rules that name
         source ports or jump to another chain."""
         hit = self._sporty_cache.get(akey)
@@ -667,7 +737,8 @@ class Evaluator:
             name = akey[0]
             sporty = self._where_set(name, "sporty")
             hit = self._sporty_cache[akey] = tuple(
-                p for p in self._source_positions(name, cell, akey[1], akey[2]) if p in sporty)
+                p for p in self._source_positions(name, cell, akey[1], akey[2]) if p in sporty
+            )
         return hit
 
     # -- source-port classes ---------------------------------------------------------------------
@@ -681,8 +752,7 @@ class Evaluator:
             cuts.update((lo, hi + 1) if hi < PORT_SPAN - 1 else (lo,))
         return sorted(cuts)
 
-    def sport_ranges(self, cell: Cell, any_dst: bool = False
-                     ) -> frozenset[tuple[int, int, bool]]:
+    def sport_ranges(self, cell: Cell, any_dst: bool = False) -> frozenset[tuple[int, int, bool]]:
         """The source-port ranges named by the rules that can match this cell (with `any_dst`,
         whatever its egress and destination), each with whether its rule matches only TCP
         with ACK or RST.  Two source ports inside the same of these ranges meet the same
@@ -704,8 +774,11 @@ class Evaluator:
             seen.add(name)
             direct = self._direct_dims(name)
             chain_rules = self.chains[name].rules
-            akey = (name, cell.iif if "iif" in direct else None,
-                    cell.sid if "src" in direct else None)
+            akey = (
+                name,
+                cell.iif if "iif" in direct else None,
+                cell.sid if "src" in direct else None,
+            )
             # Only rules naming source ports or jumping somewhere matter here.
             positions: Sequence[int] = self._sporty_positions(akey, cell)
             if not any_dst and positions:
@@ -745,8 +818,11 @@ class _Targets:
             return [t for t in range(len(self.cells)) if m is None or m.matches(self.cells[t].dst)]
         out: list[int] = []
         for lo, hi in m.intervals:
-            out.extend(self._order[bisect.bisect_left(self._dsts, lo):
-                                   bisect.bisect_right(self._dsts, hi)])
+            out.extend(
+                self._order[
+                    bisect.bisect_left(self._dsts, lo) : bisect.bisect_right(self._dsts, hi)
+                ]
+            )
         return out
 
 
@@ -820,8 +896,9 @@ def _rule_dims(rule: Rule) -> set[str]:
 
 
 def _dst_matches(rule: Rule, cell: Cell) -> bool:
-    return ((rule.oif is None or rule.oif.matches(cell.oif))
-            and (rule.dst is None or rule.dst.matches(cell.dst)))
+    return (rule.oif is None or rule.oif.matches(cell.oif)) and (
+        rule.dst is None or rule.dst.matches(cell.dst)
+    )
 
 
 def _src_match(rule: Rule, src: int) -> bool:
@@ -829,8 +906,9 @@ def _src_match(rule: Rule, src: int) -> bool:
 
 
 def _source_matches(rule: Rule, cell: Cell) -> bool:
-    return ((rule.iif is None or rule.iif.matches(cell.iif))
-            and (rule.src is None or rule.src.matches(cell.src)))
+    return (rule.iif is None or rule.iif.matches(cell.iif)) and (
+        rule.src is None or rule.src.matches(cell.src)
+    )
 
 
 def _address_matches(rule: Rule, cell: Cell) -> bool:
@@ -841,8 +919,9 @@ def _packet_matches(rule: Rule, cell: Cell, key: int) -> bool:
     return _address_matches(rule, cell) and key in rule.keys
 
 
-def _apply_policy(chain: Chain, acc: PacketSet, undecided: PacketSet
-                  ) -> tuple[PacketSet, PacketSet]:
+def _apply_policy(
+    chain: Chain, acc: PacketSet, undecided: PacketSet
+) -> tuple[PacketSet, PacketSet]:
     if chain.policy == "ACCEPT":
         return _or(acc, undecided), EMPTY
     if chain.policy == "DROP":

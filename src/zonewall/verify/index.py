@@ -69,8 +69,10 @@ class AddrIndex:
         self._bounds = sorted(bounds)
         self._segments: list[list[int]] = [[] for _ in self._bounds]
         for pos, m in filed:
-            spans = [(bisect.bisect_left(self._bounds, lo),
-                      bisect.bisect_left(self._bounds, hi + 1)) for lo, hi in m.intervals]
+            spans = [
+                (bisect.bisect_left(self._bounds, lo), bisect.bisect_left(self._bounds, hi + 1))
+                for lo, hi in m.intervals
+            ]
             if sum(end - start for start, end in spans) > MAX_SEGMENTS:
                 self._always.append(pos)
                 continue

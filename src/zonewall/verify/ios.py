@@ -178,18 +178,24 @@ def parse_ios(text: str, file: str = "<ios>") -> IosRuleset:
             raise fail("only 'name' is modelled in a vlan block")
     ruleset = _ruleset(acls, bindings, file, v6)
     return dataclasses.replace(
-        ruleset, chains={**ruleset.chains, **vty.chains()}, vty=vty.result(),
-        addresses={i: tuple(a) for i, a in addresses.items()})
+        ruleset,
+        chains={**ruleset.chains, **vty.chains()},
+        vty=vty.result(),
+        addresses={i: tuple(a) for i, a in addresses.items()},
+    )
 
 
-def _std_address(fail: Fail, groups: dict[str, ObjectGroup]
-                 ) -> Callable[[list[str]], tuple[AddrMatch | None, list[str]]]:
+def _std_address(
+    fail: Fail, groups: dict[str, ObjectGroup]
+) -> Callable[[list[str]], tuple[AddrMatch | None, list[str]]]:
     """The source of a standard ACL entry (`any`, `host A`, `A WILDCARD`) and what follows."""
+
     def read(words: list[str]) -> tuple[AddrMatch | None, list[str]]:
         if words and words[0] == "object-group":
             raise fail("object groups are not modelled in a standard ACL")
         parser = AceParser(words, None, fail, groups)
-        return parser.address(), words[parser.i:]
+        return parser.address(), words[parser.i :]
+
     return read
 
 
@@ -203,15 +209,18 @@ def _interface_address(words: list[str], fail: Fail) -> int:
 
 def _port_reader(fail: Fail, groups: dict[str, ObjectGroup]) -> PortReader:
     """Port operators of IPv6 entries, read as in IPv4 entries."""
+
     def read(words: list[str], i: int, proto: int) -> tuple[tuple[tuple[int, int], ...], int]:
         parser = AceParser(words, None, fail, groups)
         parser.i = i
         return parser.ports(proto), parser.i
+
     return read
 
 
-def _top_level(words: list[str], acls: dict[str, _Acl], groups: dict[str, ObjectGroup],
-               fail: Fail, n: int) -> tuple[str, object] | None:
+def _top_level(
+    words: list[str], acls: dict[str, _Acl], groups: dict[str, ObjectGroup], fail: Fail, n: int
+) -> tuple[str, object] | None:
     if words == ["end"]:
         return None
     if words[0] == "object-group" and len(words) == 3 and words[1] in ("network", "service"):
@@ -222,8 +231,9 @@ def _top_level(words: list[str], acls: dict[str, _Acl], groups: dict[str, Object
     if words[:3] == ["ip", "access-list", "extended"] and len(words) == 4:
         name = words[3]
         if not name[0].isalpha() and not _numbered_extended(name):
-            raise fail("numbered ACLs are not modelled (but for extended ones, 100-199 and "
-                        "2000-2699)")
+            raise fail(
+                "numbered ACLs are not modelled (but for extended ones, 100-199 and 2000-2699)"
+            )
         return "acl", acls.setdefault(name, _Acl(name, n))
     if words[0] == "interface" and len(words) == 2:
         return "interface", words[1]
@@ -238,9 +248,15 @@ def _numbered_extended(name: str) -> bool:
     return name.isdigit() and (100 <= int(name) <= 199 or 2000 <= int(name) <= 2699)
 
 
-def _interface_line(iface: str, words: list[str], stripped: str,
-                    bindings: dict[str, tuple[str, int, str]], fail: Fail, n: int,
-                    raw: str) -> None:
+def _interface_line(
+    iface: str,
+    words: list[str],
+    stripped: str,
+    bindings: dict[str, tuple[str, int, str]],
+    fail: Fail,
+    n: int,
+    raw: str,
+) -> None:
     if words[:2] == ["ip", "access-group"]:
         if len(words) != 4 or words[3] != "in":
             raise fail("only 'ip access-group NAME in' is modelled")
@@ -254,8 +270,9 @@ def _interface_line(iface: str, words: list[str], stripped: str,
     raise fail("interface command is not modelled")
 
 
-def _acl_line(acl: _Acl, words: list[str], ref: RuleRef, fail: Fail,
-              groups: dict[str, ObjectGroup]) -> None:
+def _acl_line(
+    acl: _Acl, words: list[str], ref: RuleRef, fail: Fail, groups: dict[str, ObjectGroup]
+) -> None:
     seq = None
     if words[0].isdigit():
         seq = int(words[0])
@@ -275,8 +292,9 @@ def _acl_line(acl: _Acl, words: list[str], ref: RuleRef, fail: Fail,
     acl.entries[seq] = AceParser(words, ref, fail, groups).parse()
 
 
-def _ruleset(acls: dict[str, _Acl], bindings: dict[str, tuple[str, int, str]],
-             file: str, v6: V6Acls) -> IosRuleset:
+def _ruleset(
+    acls: dict[str, _Acl], bindings: dict[str, tuple[str, int, str]], file: str, v6: V6Acls
+) -> IosRuleset:
     chains: dict[str, Chain] = {}
     entry: dict[str, tuple[str, ...]] = {}
     for name, acl in acls.items():
@@ -289,12 +307,20 @@ def _ruleset(acls: dict[str, _Acl], bindings: dict[str, tuple[str, int, str]],
             continue
         why = "undefined" if name not in acls else "empty"
         chain = f"open {iface}"
-        chains[chain] = Chain(chain, (), "ACCEPT",
-                              RuleRef(file, n, f"{raw.strip()}  (ACL {why}: permits everything)"))
+        chains[chain] = Chain(
+            chain, (), "ACCEPT", RuleRef(file, n, f"{raw.strip()}  (ACL {why}: permits everything)")
+        )
         entry[iface] = (chain,)
-    chains["open"] = Chain("open", (), "ACCEPT",
-                           RuleRef(file, None, "no inbound ACL bound: permits everything"))
-    return IosRuleset("cisco-ios", file, chains, default_entry=("open",), entry=entry,
-                      stateful=False, ipv6=v6.filters(file),
-                      ipv6_open=RuleRef(file, None, "no ipv6 traffic-filter bound: permits "
-                                        "all IPv6"))
+    chains["open"] = Chain(
+        "open", (), "ACCEPT", RuleRef(file, None, "no inbound ACL bound: permits everything")
+    )
+    return IosRuleset(
+        "cisco-ios",
+        file,
+        chains,
+        default_entry=("open",),
+        entry=entry,
+        stateful=False,
+        ipv6=v6.filters(file),
+        ipv6_open=RuleRef(file, None, "no ipv6 traffic-filter bound: permits all IPv6"),
+    )

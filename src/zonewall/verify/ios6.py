@@ -32,15 +32,37 @@ from zonewall.packets import PORT_SPAN, TCP, UDP, PacketSet
 
 from .rules import EVERYTHING, Fail, RuleRef
 
-__all__ = ["ICMP6", "Acl6", "ND_ALL", "ND_REQUIRED", "PortReader", "V6Acls", "V6Finding", "V6Rule",
-           "acl6_line", "first_match", "v6_findings"]
+__all__ = [
+    "ICMP6",
+    "Acl6",
+    "ND_ALL",
+    "ND_REQUIRED",
+    "PortReader",
+    "V6Acls",
+    "V6Finding",
+    "V6Rule",
+    "acl6_line",
+    "first_match",
+    "v6_findings",
+]
 
 ICMP6 = 58
-ICMP6_TYPES = {"unreachable": 1, "packet-too-big": 2, "time-exceeded": 3,
-               "parameter-problem": 4, "echo-request": 128, "echo-reply": 129,
-               "mld-query": 130, "mld-report": 131, "mld-reduction": 132,
-               "router-solicitation": 133, "router-advertisement": 134, "nd-ns": 135,
-               "nd-na": 136, "redirect": 137}
+ICMP6_TYPES = {
+    "unreachable": 1,
+    "packet-too-big": 2,
+    "time-exceeded": 3,
+    "parameter-problem": 4,
+    "echo-request": 128,
+    "echo-reply": 129,
+    "mld-query": 130,
+    "mld-report": 131,
+    "mld-reduction": 132,
+    "router-solicitation": 133,
+    "router-advertisement": 134,
+    "nd-ns": 135,
+    "nd-na": 136,
+    "redirect": 137,
+}
 ND_ALL = PacketSet.ports(ICMP6, 133, 136)
 ND_REQUIRED = PacketSet.ports(ICMP6, 135, 136)
 VOID6 = PacketSet.ports(ICMP6, 256, PORT_SPAN - 1)  # ICMPv6 "types" above 255 are no packet
@@ -107,23 +129,45 @@ class V6Acls:
             acl = self.acls.get(name)
             if acl is None or not acl.entries:
                 why = "undefined" if acl is None else "empty"
-                out[iface] = (V6Rule(RuleRef(file, n, f"{raw.strip()}  (IPv6 ACL {why}: "
-                                             "permits all IPv6)"), "ACCEPT", None, None,
-                                     EVERYTHING),)
+                out[iface] = (
+                    V6Rule(
+                        RuleRef(file, n, f"{raw.strip()}  (IPv6 ACL {why}: permits all IPv6)"),
+                        "ACCEPT",
+                        None,
+                        None,
+                        EVERYTHING,
+                    ),
+                )
                 continue
             end = f"implicit at the end of IPv6 ACL {name}"
-            out[iface] = (*(acl.entries[s] for s in sorted(acl.entries)),
-                          V6Rule(RuleRef(file, acl.line, f"{end}: permit icmp any any nd-na"),
-                                 "ACCEPT", None, None, PacketSet.ports(ICMP6, 136, 136)),
-                          V6Rule(RuleRef(file, acl.line, f"{end}: permit icmp any any nd-ns"),
-                                 "ACCEPT", None, None, PacketSet.ports(ICMP6, 135, 135)),
-                          V6Rule(RuleRef(file, acl.line, f"{end}: deny ipv6 any any"), "DROP",
-                                 None, None, EVERYTHING))
+            out[iface] = (
+                *(acl.entries[s] for s in sorted(acl.entries)),
+                V6Rule(
+                    RuleRef(file, acl.line, f"{end}: permit icmp any any nd-na"),
+                    "ACCEPT",
+                    None,
+                    None,
+                    PacketSet.ports(ICMP6, 136, 136),
+                ),
+                V6Rule(
+                    RuleRef(file, acl.line, f"{end}: permit icmp any any nd-ns"),
+                    "ACCEPT",
+                    None,
+                    None,
+                    PacketSet.ports(ICMP6, 135, 135),
+                ),
+                V6Rule(
+                    RuleRef(file, acl.line, f"{end}: deny ipv6 any any"),
+                    "DROP",
+                    None,
+                    None,
+                    EVERYTHING,
+                ),
+            )
         return out
 
 
-def acl6_line(acl: Acl6, words: list[str], ref: RuleRef, fail: Fail,
-              port: PortReader) -> None:
+def acl6_line(acl: Acl6, words: list[str], ref: RuleRef, fail: Fail, port: PortReader) -> None:
     """One indented line of an `ipv6 access-list` block."""
     seq = None
     if words[0] == "sequence":
@@ -215,8 +259,7 @@ def _cuts(bounds: list[tuple[int, int] | None]) -> list[int]:
     return sorted(cuts)
 
 
-def _walk(rules: tuple[V6Rule, ...], src: int, dst: int
-          ) -> list[tuple[V6Rule, PacketSet]]:
+def _walk(rules: tuple[V6Rule, ...], src: int, dst: int) -> list[tuple[V6Rule, PacketSet]]:
     """First match over the keys: each matching rule with the keys it decides."""
     remaining, out = EVERYTHING, []
     for r in rules:
@@ -230,8 +273,7 @@ def _walk(rules: tuple[V6Rule, ...], src: int, dst: int
 
 def first_match(rules: tuple[V6Rule, ...], src: int, dst: int, k: int) -> bool:
     """The plain per-packet verdict (the example of every finding is re-checked with it)."""
-    return next((r.action == "ACCEPT" for r in rules if r.matches(src, dst) and k in r.keys),
-                False)
+    return next((r.action == "ACCEPT" for r in rules if r.matches(src, dst) and k in r.keys), False)
 
 
 def v6_findings(ingress: str, rules: tuple[V6Rule, ...]) -> list[V6Finding]:
@@ -242,8 +284,10 @@ def v6_findings(ingress: str, rules: tuple[V6Rule, ...]) -> list[V6Finding]:
         for d in dsts:
             decided = _walk(rules, s, d)
             accepted = PacketSet.union_all(p for r, p in decided if r.action == "ACCEPT")
-            for kind, bad, verdict in (("permits-too-much", accepted - ND_ALL - VOID6, "ACCEPT"),
-                                       ("blocks-needed", ND_REQUIRED - accepted, "DROP")):
+            for kind, bad, verdict in (
+                ("permits-too-much", accepted - ND_ALL - VOID6, "ACCEPT"),
+                ("blocks-needed", ND_REQUIRED - accepted, "DROP"),
+            ):
                 if not bad or (kind, bad.intervals) in seen:
                     continue
                 k = bad.first_key()
@@ -252,14 +296,20 @@ def v6_findings(ingress: str, rules: tuple[V6Rule, ...]) -> list[V6Finding]:
                 refs = tuple(r.ref for r, p in decided if r.action == verdict and p & bad)
                 proto, port = divmod(k, PORT_SPAN)
                 what = f"ipv6 next-header {proto}" + (
-                    f" port/type {port}" if proto in (TCP, UDP, ICMP6) else "")
+                    f" port/type {port}" if proto in (TCP, UDP, ICMP6) else ""
+                )
                 src, dst = _text(s), _text(d)
                 seen[(kind, bad.intervals)] = V6Finding(
-                    ingress, kind, src, None if len(srcs) == len(dsts) == 1 else dst, bad, refs,
-                    f"{what} {src} -> {dst}")
+                    ingress,
+                    kind,
+                    src,
+                    None if len(srcs) == len(dsts) == 1 else dst,
+                    bad,
+                    refs,
+                    f"{what} {src} -> {dst}",
+                )
     return list(seen.values())
 
 
 def _text(addr: int) -> str:
     return str(ipaddress.IPv6Address(addr))
-

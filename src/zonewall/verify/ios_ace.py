@@ -16,34 +16,124 @@ from zonewall.packets import ICMP, PORT_SPAN, TCP, UDP, PacketSet
 
 from .rules import EVERYTHING, MAX_ADDR, AddrMatch, Fail, Rule, RuleRef
 
-__all__ = ["IOS_ICMP", "IOS_PORTS", "IOS_PROTOCOLS", "PORT_OPS", "AceParser", "ObjectGroup",
-           "ServiceMember", "defined_group", "group_line", "ip_address", "network_member"]
+__all__ = [
+    "IOS_ICMP",
+    "IOS_PORTS",
+    "IOS_PROTOCOLS",
+    "PORT_OPS",
+    "AceParser",
+    "ObjectGroup",
+    "ServiceMember",
+    "defined_group",
+    "group_line",
+    "ip_address",
+    "network_member",
+]
 
-IOS_PROTOCOLS = {"tcp": TCP, "udp": UDP, "icmp": ICMP, "igmp": 2, "ipinip": 4, "gre": 47,
-                 "esp": 50, "ahp": 51, "eigrp": 88, "ospf": 89, "nos": 94, "pim": 103,
-                 "pcp": 108, "sctp": 132}
+IOS_PROTOCOLS = {
+    "tcp": TCP,
+    "udp": UDP,
+    "icmp": ICMP,
+    "igmp": 2,
+    "ipinip": 4,
+    "gre": 47,
+    "esp": 50,
+    "ahp": 51,
+    "eigrp": 88,
+    "ospf": 89,
+    "nos": 94,
+    "pim": 103,
+    "pcp": 108,
+    "sctp": 132,
+}
 # The names IOS prints for well-known ports (show running-config), per protocol.
 IOS_PORTS = {
-    TCP: {"bgp": 179, "chargen": 19, "cmd": 514, "daytime": 13, "discard": 9, "domain": 53,
-          "echo": 7, "exec": 512, "finger": 79, "ftp": 21, "ftp-data": 20, "gopher": 70,
-          "hostname": 101, "ident": 113, "irc": 194, "klogin": 543, "kshell": 544,
-          "login": 513, "lpd": 515, "nntp": 119, "pim-auto-rp": 496, "pop2": 109, "pop3": 110,
-          "smtp": 25, "sunrpc": 111, "tacacs": 49, "talk": 517, "telnet": 23, "time": 37,
-          "uucp": 540, "whois": 43, "www": 80},
-    UDP: {"biff": 512, "bootpc": 68, "bootps": 67, "discard": 9, "dnsix": 195, "domain": 53,
-          "echo": 7, "isakmp": 500, "mobile-ip": 434, "nameserver": 42, "netbios-dgm": 138,
-          "netbios-ns": 137, "netbios-ss": 139, "non500-isakmp": 4500, "ntp": 123,
-          "pim-auto-rp": 496, "rip": 520, "snmp": 161, "snmptrap": 162, "sunrpc": 111,
-          "syslog": 514, "tacacs": 49, "talk": 517, "tftp": 69, "time": 37, "who": 513,
-          "xdmcp": 177},
+    TCP: {
+        "bgp": 179,
+        "chargen": 19,
+        "cmd": 514,
+        "daytime": 13,
+        "discard": 9,
+        "domain": 53,
+        "echo": 7,
+        "exec": 512,
+        "finger": 79,
+        "ftp": 21,
+        "ftp-data": 20,
+        "gopher": 70,
+        "hostname": 101,
+        "ident": 113,
+        "irc": 194,
+        "klogin": 543,
+        "kshell": 544,
+        "login": 513,
+        "lpd": 515,
+        "nntp": 119,
+        "pim-auto-rp": 496,
+        "pop2": 109,
+        "pop3": 110,
+        "smtp": 25,
+        "sunrpc": 111,
+        "tacacs": 49,
+        "talk": 517,
+        "telnet": 23,
+        "time": 37,
+        "uucp": 540,
+        "whois": 43,
+        "www": 80,
+    },
+    UDP: {
+        "biff": 512,
+        "bootpc": 68,
+        "bootps": 67,
+        "discard": 9,
+        "dnsix": 195,
+        "domain": 53,
+        "echo": 7,
+        "isakmp": 500,
+        "mobile-ip": 434,
+        "nameserver": 42,
+        "netbios-dgm": 138,
+        "netbios-ns": 137,
+        "netbios-ss": 139,
+        "non500-isakmp": 4500,
+        "ntp": 123,
+        "pim-auto-rp": 496,
+        "rip": 520,
+        "snmp": 161,
+        "snmptrap": 162,
+        "sunrpc": 111,
+        "syslog": 514,
+        "tacacs": 49,
+        "talk": 517,
+        "tftp": 69,
+        "time": 37,
+        "who": 513,
+        "xdmcp": 177,
+    },
 }
 # IOS names that denote a whole ICMP type (names that also fix a code are not modelled).
-IOS_ICMP = {"echo-reply": 0, "unreachable": 3, "source-quench": 4, "redirect": 5,
-            "alternate-address": 6, "echo": 8, "router-advertisement": 9,
-            "router-solicitation": 10, "time-exceeded": 11, "parameter-problem": 12,
-            "timestamp-request": 13, "timestamp-reply": 14, "information-request": 15,
-            "information-reply": 16, "mask-request": 17, "mask-reply": 18, "traceroute": 30,
-            "conversion-error": 31, "mobile-redirect": 32}
+IOS_ICMP = {
+    "echo-reply": 0,
+    "unreachable": 3,
+    "source-quench": 4,
+    "redirect": 5,
+    "alternate-address": 6,
+    "echo": 8,
+    "router-advertisement": 9,
+    "router-solicitation": 10,
+    "time-exceeded": 11,
+    "parameter-problem": 12,
+    "timestamp-request": 13,
+    "timestamp-reply": 14,
+    "information-request": 15,
+    "information-reply": 16,
+    "mask-request": 17,
+    "mask-reply": 18,
+    "traceroute": 30,
+    "conversion-error": 31,
+    "mobile-redirect": 32,
+}
 
 
 # One member of a service group: destination keys and source ports (None: any).
@@ -77,13 +167,15 @@ class ObjectGroup:
             by_sports: dict[tuple[tuple[int, int], ...] | None, list[PacketSet]] = {}
             for keys, sports in self.services:
                 by_sports.setdefault(sports, []).append(keys)
-            self.merged = [(PacketSet.union_all(keys), sports)
-                           for sports, keys in by_sports.items()]
+            self.merged = [
+                (PacketSet.union_all(keys), sports) for sports, keys in by_sports.items()
+            ]
         return self.merged
 
 
-def group_line(group: ObjectGroup, words: list[str], groups: dict[str, ObjectGroup],
-                fail: Fail) -> None:
+def group_line(
+    group: ObjectGroup, words: list[str], groups: dict[str, ObjectGroup], fail: Fail
+) -> None:
     if words[0] == "description":
         return
     if words[0] == "group-object":
@@ -135,8 +227,11 @@ def network_member(words: list[str], fail: Fail) -> tuple[int, int]:
             raise fail(f"bad subnet mask '{words[1]}'")
         hostmask = ~mask & MAX_ADDR
         if hostmask & (hostmask + 1):
-            raise fail("a wildcard mask where a subnet mask is required" if not mask & (mask + 1)
-                       else "non-contiguous subnet masks are not modelled")
+            raise fail(
+                "a wildcard mask where a subnet mask is required"
+                if not mask & (mask + 1)
+                else "non-contiguous subnet masks are not modelled"
+            )
     if base & hostmask:
         raise fail("address has bits set under the subnet mask")
     return base, base | hostmask
@@ -145,8 +240,9 @@ def network_member(words: list[str], fail: Fail) -> tuple[int, int]:
 class AceParser:
     """`permit|deny PROTO SRC [PORTS] DST [PORTS] [options]` (sequence number removed)."""
 
-    def __init__(self, words: list[str], ref: RuleRef | None, fail: Fail,
-                 groups: dict[str, ObjectGroup]) -> None:
+    def __init__(
+        self, words: list[str], ref: RuleRef | None, fail: Fail, groups: dict[str, ObjectGroup]
+    ) -> None:
         self.words, self.ref, self.fail, self.groups = words, ref, fail, groups
         self.i = 0
 
@@ -174,8 +270,7 @@ class AceParser:
             assert proto is not None
             keys = _port_keys(proto, dports)
         ack = None
-        if proto == ICMP and self.peek() is not None and self.peek() not in ("log",
-                                                                            "log-input"):
+        if proto == ICMP and self.peek() is not None and self.peek() not in ("log", "log-input"):
             keys = self.icmp_type()
         while self.peek() is not None:
             word = self.take("an option")
@@ -191,16 +286,19 @@ class AceParser:
     def service_group_entry(self, action: str) -> tuple[Rule, ...]:
         """`object-group SVC SRC DST [log]`: one rule per distinct source-port list of the
         service members (`ObjectGroup.merged_services`)."""
-        services = defined_group(self.groups, self.take("a service group name"), "service",
-                            self.fail).merged_services()
+        services = defined_group(
+            self.groups, self.take("a service group name"), "service", self.fail
+        ).merged_services()
         src, dst = self.address(), self.address()
         if self.peek() in ("log", "log-input"):
             self.i += 1
         if self.peek() is not None:
             raise self.fail(f"'{self.peek()}' is not modelled after a service object group")
         assert self.ref is not None
-        return tuple(Rule(self.ref, action, None, None, None, src, dst, keys, sports)
-                     for keys, sports in services)
+        return tuple(
+            Rule(self.ref, action, None, None, None, src, dst, keys, sports)
+            for keys, sports in services
+        )
 
     def service_member(self) -> ServiceMember:
         """An `object-group service` member (the whole line)."""
@@ -215,17 +313,18 @@ class AceParser:
             if self.peek() is not None:
                 raise self.fail(f"'{self.peek()}' is not modelled in a service member")
             keys = PacketSet.union_all(
-                PacketSet.protocol(p) if dports is None else
-                PacketSet.union_all(PacketSet.ports(p, lo, hi) for lo, hi in dports)
-                for p in protos)
+                PacketSet.protocol(p)
+                if dports is None
+                else PacketSet.union_all(PacketSet.ports(p, lo, hi) for lo, hi in dports)
+                for p in protos
+            )
             return keys, sports
         if word == "ip":
             keys = EVERYTHING
         else:
             proto = self.protocol(word)
             assert proto is not None
-            keys = self.icmp_type() if proto == ICMP and self.peek() else PacketSet.protocol(
-                proto)
+            keys = self.icmp_type() if proto == ICMP and self.peek() else PacketSet.protocol(proto)
         if self.peek() is not None:
             raise self.fail(f"'{self.peek()}' is not modelled in a service member")
         return keys, None
@@ -242,6 +341,7 @@ class AceParser:
             out = ports
         assert out is not None
         return out
+
     def protocol(self, word: str) -> int | None:
         if word == "ip":
             return None
@@ -256,8 +356,9 @@ class AceParser:
         if word == "any":
             return None
         if word == "object-group":
-            return defined_group(self.groups, self.take("a network group name"), "network",
-                            self.fail).address_match()
+            return defined_group(
+                self.groups, self.take("a network group name"), "network", self.fail
+            ).address_match()
         if word == "host":
             a = ip_address(self.take("a host address"))
             if a is None:
@@ -285,8 +386,9 @@ class AceParser:
                 ports.append(self.port(proto))
             return tuple(sorted((p, p) for p in set(ports)))
         if op == "neq":
-            return tuple(iv for iv in ((0, first - 1), (first + 1, PORT_SPAN - 1))
-                         if iv[0] <= iv[1])
+            return tuple(
+                iv for iv in ((0, first - 1), (first + 1, PORT_SPAN - 1)) if iv[0] <= iv[1]
+            )
         if op == "gt":
             return ((first + 1, PORT_SPAN - 1),) if first < PORT_SPAN - 1 else ()
         return ((0, first - 1),) if first > 0 else ()  # lt
@@ -346,7 +448,8 @@ def _port_keys(proto: int, ports: tuple[tuple[int, int], ...]) -> PacketSet:
 @functools.lru_cache(maxsize=65536)
 def ip_address(word: str) -> int | None:
     parts = word.split(".")
-    if len(parts) != 4 or not all(p.isdigit() and int(p) <= 255 and (p == "0" or p[0] != "0")
-                                  for p in parts):
+    if len(parts) != 4 or not all(
+        p.isdigit() and int(p) <= 255 and (p == "0" or p[0] != "0") for p in parts
+    ):
         return None
     return int.from_bytes(bytes(int(p) for p in parts), "big")

@@ -41,8 +41,15 @@ AddressReader = Callable[[list[str]], tuple[AddrMatch | None, list[str]]]
 VTY_LINES = range(16)  # line vty 0 15
 PROTOCOLS = {"ssh": PacketSet.ports(TCP, 22, 22), "telnet": PacketSet.ports(TCP, 23, 23)}
 ANY_VTY = PROTOCOLS["ssh"] | PROTOCOLS["telnet"]
-_IGNORED = ("exec-timeout", "login", "logging synchronous", "session-timeout",
-            "transport output", "privilege level", "length")
+_IGNORED = (
+    "exec-timeout",
+    "login",
+    "logging synchronous",
+    "session-timeout",
+    "transport output",
+    "privilege level",
+    "length",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,15 +96,21 @@ class VtyConfig:
 
     def open_std(self, words: list[str], n: int, fail: Fail) -> StdAcl:
         # IOS-XE prints a numbered standard ACL (1-99, 1300-1999) in this form too
-        numbered = len(words) == 4 and words[3].isdigit() and (
-            1 <= int(words[3]) <= 99 or 1300 <= int(words[3]) <= 1999)
+        numbered = (
+            len(words) == 4
+            and words[3].isdigit()
+            and (1 <= int(words[3]) <= 99 or 1300 <= int(words[3]) <= 1999)
+        )
         if len(words) != 4 or not (words[3][0].isalpha() or numbered):
-            raise fail("expected 'ip access-list standard NAME' (numbered ACLs are not "
-                       "modelled but for 1-99 and 1300-1999)")
+            raise fail(
+                "expected 'ip access-list standard NAME' (numbered ACLs are not "
+                "modelled but for 1-99 and 1300-1999)"
+            )
         return self.std.setdefault(words[3], StdAcl(words[3], n))
 
-    def std_line(self, acl: StdAcl, words: list[str], ref: RuleRef, fail: Fail,
-                 address: AddressReader) -> None:
+    def std_line(
+        self, acl: StdAcl, words: list[str], ref: RuleRef, fail: Fail, address: AddressReader
+    ) -> None:
         seq = None
         if words[0].isdigit():
             seq, words = int(words[0]), words[1:]
@@ -117,16 +130,20 @@ class VtyConfig:
 
     def open_lines(self, words: list[str], fail: Fail) -> range:
         nums = words[2:]
-        if words[:2] != ["line", "vty"] or not 1 <= len(nums) <= 2 or not all(
-                w.isdigit() for w in nums):
+        if (
+            words[:2] != ["line", "vty"]
+            or not 1 <= len(nums) <= 2
+            or not all(w.isdigit() for w in nums)
+        ):
             raise fail("expected 'line vty N [M]'")
         first, last = int(nums[0]), int(nums[-1])
         if first > last:
             raise fail("empty vty range")
         return range(first, last + 1)
 
-    def line_command(self, lines: range, words: list[str], stripped: str, ref: RuleRef,
-                     fail: Fail) -> None:
+    def line_command(
+        self, lines: range, words: list[str], stripped: str, ref: RuleRef, fail: Fail
+    ) -> None:
         if words[0] == "access-class":
             # `vrf-also` widens the class to sessions from VRF interfaces: the same filter
             if words[2:] not in (["in"], ["in", "vrf-also"]):
@@ -152,25 +169,39 @@ class VtyConfig:
 
     def chains(self) -> dict[str, Chain]:
         """Each standard ACL as a chain ("std NAME"), entries in sequence order."""
-        return {f"std {a.name}": Chain(f"std {a.name}",
-                                       tuple(a.entries[s] for s in sorted(a.entries)), "DROP",
-                                       RuleRef(self.file, a.line,
-                                               f"implicit deny at the end of ACL {a.name}"))
-                for a in self.std.values()}
+        return {
+            f"std {a.name}": Chain(
+                f"std {a.name}",
+                tuple(a.entries[s] for s in sorted(a.entries)),
+                "DROP",
+                RuleRef(self.file, a.line, f"implicit deny at the end of ACL {a.name}"),
+            )
+            for a in self.std.values()
+        }
 
     def result(self) -> tuple[VtyLine, ...]:
         out = []
         for n in sorted(self.lines):
             s = self.lines[n]
-            acl, acl_ref = s.acl if s.acl is not None else (None, RuleRef(
-                self.file, None, "a vty line without access-class: any source"))
+            acl, acl_ref = (
+                s.acl
+                if s.acl is not None
+                else (None, RuleRef(self.file, None, "a vty line without access-class: any source"))
+            )
             if acl is not None and not (acl in self.std and self.std[acl].entries):
                 why = "undefined" if acl not in self.std else "empty"
-                acl_ref = RuleRef(acl_ref.file, acl_ref.line,
-                                  f"{acl_ref.text.strip()}  (ACL {why}: any source)")
+                acl_ref = RuleRef(
+                    acl_ref.file, acl_ref.line, f"{acl_ref.text.strip()}  (ACL {why}: any source)"
+                )
                 acl = None
-            keys, t_ref = s.transport if s.transport is not None else (ANY_VTY, RuleRef(
-                self.file, None, "a vty line without transport input: ssh and telnet"))
+            keys, t_ref = (
+                s.transport
+                if s.transport is not None
+                else (
+                    ANY_VTY,
+                    RuleRef(self.file, None, "a vty line without transport input: ssh and telnet"),
+                )
+            )
             out.append(VtyLine(n, acl, acl_ref, keys, t_ref))
         return tuple(out)
 
@@ -183,35 +214,39 @@ def _decide(chain: Chain, addr: int) -> tuple[bool, RuleRef]:
     return False, chain.policy_ref
 
 
-def _takes(lines: tuple[VtyLine, ...], chains: dict[str, Chain], addr: int
-           ) -> tuple[PacketSet, dict[tuple[bool, int], list[RuleRef]]]:
+def _takes(
+    lines: tuple[VtyLine, ...], chains: dict[str, Chain], addr: int
+) -> tuple[PacketSet, dict[tuple[bool, int], list[RuleRef]]]:
     """The vty services a source may open, and the deciding lines' refs per (taken, key)."""
     got = PacketSet()
     why: dict[tuple[bool, int], list[RuleRef]] = {}
     for line in lines:
-        ok, ref = (True, line.acl_ref) if line.acl is None else _decide(
-            chains[f"std {line.acl}"], addr)
+        ok, ref = (
+            (True, line.acl_ref) if line.acl is None else _decide(chains[f"std {line.acl}"], addr)
+        )
         keys = line.transport if ok else PacketSet()
         got = got | keys
         for k in (ANY_VTY.first_key(), ANY_VTY.first_key() + 1):
             taken = k in keys
             refs = why.setdefault((taken, k), [])
             # taken: the ACL entry and the transport; else whichever of them refused it
-            deciding = (ref, line.transport_ref) if taken else (
-                (line.transport_ref,) if ok else (ref,))
+            deciding = (
+                (ref, line.transport_ref) if taken else ((line.transport_ref,) if ok else (ref,))
+            )
             refs.extend(r for r in deciding if r not in refs)
     return got, why
 
 
-def vty_findings(compiled: CompiledPolicy, gateway: str, chains: dict[str, Chain],
-                 lines: tuple[VtyLine, ...]) -> list[VtyFinding]:
+def vty_findings(
+    compiled: CompiledPolicy, gateway: str, chains: dict[str, Chain], lines: tuple[VtyLine, ...]
+) -> list[VtyFinding]:
     """Sources whose vty sessions differ from the policy's ssh (tcp/22) and telnet (tcp/23)
     flows to the gateway, one finding per kind and source group."""
     model = GatewayModel(compiled, gateway)
-    intervals = {iv for c in chains.values() for r in c.rules if r.src is not None
-                 for iv in r.src.intervals}
-    want_of = {f.src: f.packets & ANY_VTY for f in compiled.gateway_flows
-               if f.gateway == gateway}
+    intervals = {
+        iv for c in chains.values() for r in c.rules if r.src is not None for iv in r.src.intervals
+    }
+    want_of = {f.src: f.packets & ANY_VTY for f in compiled.gateway_flows if f.gateway == gateway}
     out: list[VtyFinding] = []
     for g in address_groups(model, intervals):
         want = want_of.get(g.endpoint.id, PacketSet()) if g.endpoint is not None else PacketSet()
@@ -222,8 +257,10 @@ def vty_findings(compiled: CompiledPolicy, gateway: str, chains: dict[str, Chain
                 continue
             key = packets.first_key()
             name = "ssh" if key % 65536 == 22 else "telnet"
-            example = (f"{name} session (tcp/{key % 65536}) from {g.describe()} to any "
-                       "address of the switch")
+            example = (
+                f"{name} session (tcp/{key % 65536}) from {g.describe()} to any "
+                "address of the switch"
+            )
             refs = tuple(why.get((kind == "permits-too-much", key), ()))
             out.append(VtyFinding(kind, g.describe(), owner, packets, refs, example))
     return out

@@ -58,18 +58,28 @@ from .rules import (
     parse_prefix,
 )
 
-__all__ = ["ENTRY", "OWN_PREFIX", "RuleParser", "Table", "filter_chains", "parse_iptables",
-           "read_tables", "split_words"]
+__all__ = [
+    "ENTRY",
+    "OWN_PREFIX",
+    "RuleParser",
+    "Table",
+    "filter_chains",
+    "parse_iptables",
+    "read_tables",
+    "split_words",
+]
 
 ENTRY = "zw-forward"  # zonewall's entry chain: FORWARD's first rule jumps to it
 INPUT_ENTRY = "zw-input"  # zonewall's chain for traffic to the box: INPUT's first rule
 OWN_PREFIX = "zw-"  # the names of zonewall's chains
 
 BUILTIN = {"filter": ("INPUT", "FORWARD", "OUTPUT")}
-OTHER_TABLES = {"nat": ("PREROUTING", "INPUT", "OUTPUT", "POSTROUTING"),
-                "mangle": ("PREROUTING", "INPUT", "FORWARD", "OUTPUT", "POSTROUTING"),
-                "raw": ("PREROUTING", "OUTPUT"),
-                "security": ("INPUT", "FORWARD", "OUTPUT")}
+OTHER_TABLES = {
+    "nat": ("PREROUTING", "INPUT", "OUTPUT", "POSTROUTING"),
+    "mangle": ("PREROUTING", "INPUT", "FORWARD", "OUTPUT", "POSTROUTING"),
+    "raw": ("PREROUTING", "OUTPUT"),
+    "security": ("INPUT", "FORWARD", "OUTPUT"),
+}
 PROTOCOLS = IANA_PROTOCOLS
 STATES = frozenset({"NEW", "ESTABLISHED", "RELATED", "INVALID", "UNTRACKED"})
 # Options each match module owns (the only ones modelled).
@@ -124,8 +134,9 @@ def read_tables(text: str, file: str) -> dict[str, Table]:
     return tables
 
 
-def _control_line(tables: dict[str, _Table], cur: _Table | None, line: str, fail: Fail, n: int,
-                  raw: str) -> _Table | None:
+def _control_line(
+    tables: dict[str, _Table], cur: _Table | None, line: str, fail: Fail, n: int, raw: str
+) -> _Table | None:
     """A `*table`, `COMMIT` or `:CHAIN` line (or a line outside a table); the table now open."""
     if line.startswith("*"):
         if cur is not None:
@@ -158,8 +169,9 @@ def _rule_line(table: _Table, line: str, file: str, n: int, raw: str) -> None:
         _counters(words[0], partial(ConfigParseError, file, n, raw))
         words = words[1:]
     if len(words) < 2 or words[0] not in ("-A", "--append"):
-        raise ConfigParseError(file, n, raw,
-                               "unmodelled line (only -A rules, chain declarations and COMMIT)")
+        raise ConfigParseError(
+            file, n, raw, "unmodelled line (only -A rules, chain declarations and COMMIT)"
+        )
     if words[1] not in table.rules:
         raise ConfigParseError(file, n, raw, f"rule for undeclared chain '{words[1]}'")
     table.rules[words[1]].append((tuple(words[2:]), n, raw))
@@ -216,21 +228,50 @@ def _build(tables: dict[str, _Table], file: str, memoise: bool) -> Ruleset:
     if own:
         chains["FORWARD"] = Chain(
             "FORWARD",
-            (Rule(RuleRef(file, None, f"FORWARD's first rule (the load line's): -A FORWARD -j "
-                                      f"{ENTRY}"), "JUMP", ENTRY),),
+            (
+                Rule(
+                    RuleRef(
+                        file, None, f"FORWARD's first rule (the load line's): -A FORWARD -j {ENTRY}"
+                    ),
+                    "JUMP",
+                    ENTRY,
+                ),
+            ),
             "ACCEPT",
-            RuleRef(file, None, f"FORWARD after the jump to {ENTRY}: the box's own rules, "
-                                "assumed to accept anything"))
+            RuleRef(
+                file,
+                None,
+                f"FORWARD after the jump to {ENTRY}: the box's own rules, "
+                "assumed to accept anything",
+            ),
+        )
         # INPUT likewise: zonewall's jump first when the file has zonewall's input chain
-        jump = (Rule(RuleRef(file, None, f"INPUT's first rule (the load line's): -A INPUT -j "
-                                         f"{INPUT_ENTRY}"), "JUMP", INPUT_ENTRY),)
+        jump = (
+            Rule(
+                RuleRef(
+                    file, None, f"INPUT's first rule (the load line's): -A INPUT -j {INPUT_ENTRY}"
+                ),
+                "JUMP",
+                INPUT_ENTRY,
+            ),
+        )
         chains["INPUT"] = Chain(
-            "INPUT", jump if INPUT_ENTRY in chains else (), "ACCEPT",
-            RuleRef(file, None, "INPUT" + (f" after the jump to {INPUT_ENTRY}" if INPUT_ENTRY
-                                           in chains else " (not touched by this file)")
-                    + ": the box's own rules, assumed to accept anything"))
-    return Ruleset("iptables", file, chains, default_entry=("FORWARD",),
-                   input_entry=("INPUT",))
+            "INPUT",
+            jump if INPUT_ENTRY in chains else (),
+            "ACCEPT",
+            RuleRef(
+                file,
+                None,
+                "INPUT"
+                + (
+                    f" after the jump to {INPUT_ENTRY}"
+                    if INPUT_ENTRY in chains
+                    else " (not touched by this file)"
+                )
+                + ": the box's own rules, assumed to accept anything",
+            ),
+        )
+    return Ruleset("iptables", file, chains, default_entry=("FORWARD",), input_entry=("INPUT",))
 
 
 def filter_chains(filt: Table, file: str, memoise: bool = True) -> dict[str, Chain]:
@@ -252,25 +293,47 @@ def _check_own_objects(tables: dict[str, _Table], file: str) -> None:
     so it may touch zonewall's own chains only (failing closed on anything else)."""
     for name, table in tables.items():
         if name != "filter":
-            raise ConfigParseError(file, table.line, f"*{name}", "a --noflush file (FORWARD "
-                                   "not declared) may hold only zonewall's filter chains")
+            raise ConfigParseError(
+                file,
+                table.line,
+                f"*{name}",
+                "a --noflush file (FORWARD not declared) may hold only zonewall's filter chains",
+            )
     filt = tables["filter"]
     for chain in BUILTIN["filter"]:
         _, n, raw = filt.policies[chain]
         if raw.lstrip().startswith(f":{chain}"):
-            raise ConfigParseError(file, n, raw, f"a --noflush file must not declare {chain} "
-                                   "(it would set the box's policy)")
+            raise ConfigParseError(
+                file,
+                n,
+                raw,
+                f"a --noflush file must not declare {chain} (it would set the box's policy)",
+            )
         if filt.rules[chain]:
             _, n, raw = filt.rules[chain][0]
-            raise ConfigParseError(file, n, raw, f"a --noflush file must not add rules to "
-                                   f"{chain} (a reload would add them again)")
+            raise ConfigParseError(
+                file,
+                n,
+                raw,
+                f"a --noflush file must not add rules to {chain} (a reload would add them again)",
+            )
     for chain, (_, n, raw) in filt.policies.items():
         if chain not in BUILTIN["filter"] and not chain.startswith(OWN_PREFIX):
-            raise ConfigParseError(file, n, raw, f"chain '{chain}' is not zonewall's (a "
-                                   f"--noflush file declares only {OWN_PREFIX}* chains)")
+            raise ConfigParseError(
+                file,
+                n,
+                raw,
+                f"chain '{chain}' is not zonewall's (a "
+                f"--noflush file declares only {OWN_PREFIX}* chains)",
+            )
     if ENTRY not in filt.rules:
-        raise ConfigParseError(file, filt.line, "*filter", f"the policy of FORWARD is not "
-                               f"declared and zonewall's entry chain '{ENTRY}' is missing")
+        raise ConfigParseError(
+            file,
+            filt.line,
+            "*filter",
+            f"the policy of FORWARD is not "
+            f"declared and zonewall's entry chain '{ENTRY}' is missing",
+        )
 
 
 # Options whose value `_RuleParser` takes and never reads, and the target options.
@@ -306,9 +369,20 @@ class _RuleMemo:
                 seen = self.rules[key] = _RuleParser(words, self.file, n, raw, self.table).parse()
                 out.append(seen)
             else:
-                out.append(Rule(RuleRef(self.file, n, raw), seen.action, target or seen.target,
-                                seen.iif, seen.oif, seen.src, seen.dst, seen.keys, seen.sports,
-                                seen.states))
+                out.append(
+                    Rule(
+                        RuleRef(self.file, n, raw),
+                        seen.action,
+                        target or seen.target,
+                        seen.iif,
+                        seen.oif,
+                        seen.src,
+                        seen.dst,
+                        seen.keys,
+                        seen.sports,
+                        seen.states,
+                    )
+                )
         return tuple(out)
 
     def key(self, words: tuple[str, ...]) -> tuple[tuple[str | None, ...], str | None]:
@@ -334,8 +408,7 @@ class _RuleMemo:
 class _RuleParser:
     """The options of one `-A CHAIN` line (after the chain name)."""
 
-    def __init__(self, words: tuple[str, ...], file: str, n: int, raw: str,
-                 table: _Table) -> None:
+    def __init__(self, words: tuple[str, ...], file: str, n: int, raw: str, table: _Table) -> None:
         self.words, self.file, self.n, self.raw, self.table = words, file, n, raw, table
         self.i = 0
         self.modules: set[str] = set()
@@ -513,8 +586,9 @@ class _RuleParser:
         if self.sports is not None:
             ivs, neg = self.sports
             sports = complement(normalise(ivs), 0, PORT_SPAN - 1) if neg else ivs
-        return Rule(ref, action, target, self.iif, self.oif, self.src, self.dst, keys, sports,
-                    states)
+        return Rule(
+            ref, action, target, self.iif, self.oif, self.src, self.dst, keys, sports, states
+        )
 
     def keys(self, proto: int) -> PacketSet:
         if proto == -1:

@@ -48,17 +48,46 @@ from .rules import Chain, ConfigParseError, Rule, RuleRef, Ruleset
 
 __all__ = ["Device", "parse_iptables_device"]
 
-INERT_TARGETS = frozenset({"MARK", "CONNMARK", "TOS", "DSCP", "TTL", "TCPMSS", "CHECKSUM",
-                           "CLASSIFY", "LOG", "NFLOG", "SNAT", "MASQUERADE", "SECMARK",
-                           "CONNSECMARK", "HL", "ECN"})
+INERT_TARGETS = frozenset(
+    {
+        "MARK",
+        "CONNMARK",
+        "TOS",
+        "DSCP",
+        "TTL",
+        "TCPMSS",
+        "CHECKSUM",
+        "CLASSIFY",
+        "LOG",
+        "NFLOG",
+        "SNAT",
+        "MASQUERADE",
+        "SECMARK",
+        "CONNSECMARK",
+        "HL",
+        "ECN",
+    }
+)
 DIVERTS = frozenset({"DNAT", "REDIRECT", "NETMAP"})
 PASS = frozenset({"ACCEPT", "DROP", "REJECT", "RETURN"})
 # the chains a forwarded packet, and one to the box, traverses, in order (table, chain)
-FORWARD_PATH = (("raw", "PREROUTING"), ("mangle", "PREROUTING"), ("nat", "PREROUTING"),
-                ("mangle", "FORWARD"), ("filter", "FORWARD"), ("security", "FORWARD"),
-                ("mangle", "POSTROUTING"))
-INPUT_PATH = (("raw", "PREROUTING"), ("mangle", "PREROUTING"), ("nat", "PREROUTING"),
-              ("mangle", "INPUT"), ("filter", "INPUT"), ("security", "INPUT"))
+FORWARD_PATH = (
+    ("raw", "PREROUTING"),
+    ("mangle", "PREROUTING"),
+    ("nat", "PREROUTING"),
+    ("mangle", "FORWARD"),
+    ("filter", "FORWARD"),
+    ("security", "FORWARD"),
+    ("mangle", "POSTROUTING"),
+)
+INPUT_PATH = (
+    ("raw", "PREROUTING"),
+    ("mangle", "PREROUTING"),
+    ("nat", "PREROUTING"),
+    ("mangle", "INPUT"),
+    ("filter", "INPUT"),
+    ("security", "INPUT"),
+)
 TO_BOX = " (to the box)"  # the nat chains' copy for packets to the box (addrtype LOCAL)
 
 
@@ -86,8 +115,9 @@ def parse_iptables_device(text: str, file: str, device: Device) -> Ruleset:
         if name in tables:
             chains.update(reader.other_table(tables[name]))
     forward = tuple(_entry(chains, t, c) for t, c in FORWARD_PATH if _entry(chains, t, c))
-    to_box = tuple(_entry(chains, t, c, box=True) for t, c in INPUT_PATH
-                   if _entry(chains, t, c, box=True))
+    to_box = tuple(
+        _entry(chains, t, c, box=True) for t, c in INPUT_PATH if _entry(chains, t, c, box=True)
+    )
     return Ruleset("iptables", file, chains, default_entry=forward, input_entry=to_box)
 
 
@@ -126,28 +156,50 @@ class _Reader:
         self.file, self.device = file, device
 
     def fail(self, n: int, raw: str, construct: str, todo: str) -> ConfigParseError:
-        return ConfigParseError(self.file, n, raw, f"{construct} can change what the audited "
-                                f"interfaces forward and is not modelled: {todo}")
+        return ConfigParseError(
+            self.file,
+            n,
+            raw,
+            f"{construct} can change what the audited "
+            f"interfaces forward and is not modelled: {todo}",
+        )
 
     def filter_table(self, filt: Table) -> dict[str, Chain]:
         """The filter table, fail closed but for rules that cannot match an audited packet
         (which are left out and counted before the strict parse)."""
         reach = _reach(filt)
-        kept = dataclasses.replace(filt, rules={
-            chain: [r for r in rules if self.keep_filter(filt, chain, reach, r)]
-            for chain, rules in filt.rules.items()})
+        kept = dataclasses.replace(
+            filt,
+            rules={
+                chain: [r for r in rules if self.keep_filter(filt, chain, reach, r)]
+                for chain, rules in filt.rules.items()
+            },
+        )
         try:
             return filter_chains(kept, self.file)
         except ConfigParseError as exc:
-            marks = " (marks set in the mangle table are not modelled)" if "mark'" in \
-                exc.message else ""
-            raise ConfigParseError(exc.file, exc.line, exc.text, f"{exc.message}{marks}: this "
-                                   "rule can match packets on the audited interfaces; restrict it "
-                                   "with -i/-o to interfaces that are not audited, or audit "
-                                   "by hand") from None
+            marks = (
+                " (marks set in the mangle table are not modelled)"
+                if "mark'" in exc.message
+                else ""
+            )
+            raise ConfigParseError(
+                exc.file,
+                exc.line,
+                exc.text,
+                f"{exc.message}{marks}: this "
+                "rule can match packets on the audited interfaces; restrict it "
+                "with -i/-o to interfaces that are not audited, or audit "
+                "by hand",
+            ) from None
 
-    def keep_filter(self, filt: Table, chain: str, reach: dict[str, set[str]],
-                    rule: tuple[tuple[str, ...], int, str]) -> bool:
+    def keep_filter(
+        self,
+        filt: Table,
+        chain: str,
+        reach: dict[str, set[str]],
+        rule: tuple[tuple[str, ...], int, str],
+    ) -> bool:
         words, n, raw = rule
         iif, oif = _interfaces(words)
         audited, served = self.device.audited, self.device.served
@@ -155,8 +207,11 @@ class _Reader:
             why = "filter rule for locally generated packets (OUTPUT)"
         elif oif is not None and not oif & audited:
             why = "filter rule for packets leaving other interfaces"
-        elif iif is not None and not iif & audited and (
-                "FORWARD" not in reach.get(chain, set()) or (oif is not None and not oif & served)):
+        elif (
+            iif is not None
+            and not iif & audited
+            and ("FORWARD" not in reach.get(chain, set()) or (oif is not None and not oif & served))
+        ):
             why = "filter rule for packets entering other interfaces"
         else:
             return True
@@ -176,39 +231,64 @@ class _Reader:
         for box in variants:
             suffix = TO_BOX if box else ""
             for chain, rules in table.rules.items():
-                parsed = [r for w, n, raw in rules
-                          if (r := self.other_rule(table, chain, reach, w, n, raw, box))]
+                parsed = [
+                    r
+                    for w, n, raw in rules
+                    if (r := self.other_rule(table, chain, reach, w, n, raw, box))
+                ]
                 policy, pn, praw = table.policies[chain]
-                qualified = [dataclasses.replace(r, target=f"{table.name} {r.target}{suffix}")
-                             if r.target is not None else r for r in parsed]
+                qualified = [
+                    dataclasses.replace(r, target=f"{table.name} {r.target}{suffix}")
+                    if r.target is not None
+                    else r
+                    for r in parsed
+                ]
                 name = f"{table.name} {chain}{suffix}"
                 chains[name] = Chain(name, tuple(qualified), policy, RuleRef(self.file, pn, praw))
         return chains
 
-    def other_rule(self, table: Table, chain: str, reach: dict[str, set[str]],
-                   words: tuple[str, ...], n: int, raw: str, box: bool) -> Rule | None:
+    def other_rule(
+        self,
+        table: Table,
+        chain: str,
+        reach: dict[str, set[str]],
+        words: tuple[str, ...],
+        n: int,
+        raw: str,
+        box: bool,
+    ) -> Rule | None:
         hooks = reach.get(chain, set()) - {"OUTPUT"}
         iif, oif = _interfaces(words)
         audited = self.device.audited
         at, target = _target(words)
         count = not box  # the nat table is read twice: count once
-        if not hooks or (iif is not None and not iif & audited) or (
-                oif is not None and not oif & audited):
+        if (
+            not hooks
+            or (iif is not None and not iif & audited)
+            or (oif is not None and not oif & audited)
+        ):
             if count:
-                self.device.skipped[f"{table.name} rule for other interfaces or locally "
-                                    "generated packets"] += 1
+                self.device.skipped[
+                    f"{table.name} rule for other interfaces or locally generated packets"
+                ] += 1
             return None
         if target is None or target in INERT_TARGETS:
             if count:
-                self.device.skipped[f"{table.name} {target or 'counter'} (cannot change "
-                                    "what is forwarded)"] += 1
+                self.device.skipped[
+                    f"{table.name} {target or 'counter'} (cannot change what is forwarded)"
+                ] += 1
             return None
         matches = list(words[:at])
         local = _addrtype(matches)
         if local == "other" or (local is not None and table.name != "nat"):
-            raise self.fail(n, raw, "this -m addrtype match", "only '--dst-type LOCAL' in "
-                            "the nat table is modelled; restrict the rule with -i to an "
-                            "interface that is not audited")
+            raise self.fail(
+                n,
+                raw,
+                "this -m addrtype match",
+                "only '--dst-type LOCAL' in "
+                "the nat table is modelled; restrict the rule with -i to an "
+                "interface that is not audited",
+            )
         if local is not None and local != box:
             return None  # dst-type LOCAL never matches forwarded packets, always ones to the box
         if target in DIVERTS and table.name == "nat" and chain != "POSTROUTING":
@@ -216,13 +296,21 @@ class _Reader:
         elif target in PASS or target in table.rules:
             verb = target if target != "REJECT" else "DROP"
         elif target in ("NOTRACK", "CT"):
-            raise self.fail(n, raw, f"{table.name} {target}", "untracked packets meet the "
-                            "filter as UNTRACKED, not NEW or ESTABLISHED; restrict it with -i "
-                            "to an interface that is not audited")
+            raise self.fail(
+                n,
+                raw,
+                f"{table.name} {target}",
+                "untracked packets meet the "
+                "filter as UNTRACKED, not NEW or ESTABLISHED; restrict it with -i "
+                "to an interface that is not audited",
+            )
         else:
-            raise self.fail(n, raw, f"target {target} in the {table.name} table",
-                            "restrict it with -i to an interface that is not audited, or "
-                            "remove it")
+            raise self.fail(
+                n,
+                raw,
+                f"target {target} in the {table.name} table",
+                "restrict it with -i to an interface that is not audited, or remove it",
+            )
         try:
             rule = RuleParser((*matches, words[at], verb), self.file, n, raw, table).parse()
         except ConfigParseError as exc:
@@ -239,13 +327,13 @@ def _addrtype(matches: list[str]) -> bool | str | None:
     if "addrtype" not in matches:
         return None
     k = matches.index("addrtype")
-    rest = matches[k + 1:]
+    rest = matches[k + 1 :]
     neg = rest[:1] == ["!"]
     if neg:
         rest = rest[1:]
     if k == 0 or matches[k - 1] not in ("-m", "--match") or rest[:2] != ["--dst-type", "LOCAL"]:
         return "other"
-    del matches[k - 1:k + 3 + neg]
+    del matches[k - 1 : k + 3 + neg]
     return not neg
 
 

@@ -34,8 +34,15 @@ from .iptables import parse_iptables
 from .model import GatewayModel
 from .rules import EVERYTHING, Chain, ConfigParseError, NameMatch, Rule, RuleRef, Ruleset
 
-__all__ = ["IPV6_COMPANION", "Leak", "Names", "ipv6_differences", "ipv6_leaks",
-           "nft_ipv6_differences", "nft_ipv6_leaks"]
+__all__ = [
+    "IPV6_COMPANION",
+    "Leak",
+    "Names",
+    "ipv6_differences",
+    "ipv6_leaks",
+    "nft_ipv6_differences",
+    "nft_ipv6_leaks",
+]
 
 IPV6_COMPANION = "ip6tables"  # the IPv6 companion of an iptables gateway: forwards no IPv6
 STARTING_STATES = ("NEW", "INVALID", "UNTRACKED")
@@ -118,8 +125,12 @@ def _check_restricted(ruleset: Ruleset) -> None:
                 continue  # the modelled FORWARD jump
             problem = _unsupported(rule)
             if problem is not None:
-                raise ConfigParseError(rule.ref.file, rule.ref.line, rule.ref.text,
-                                       f"not modelled in the IPv6 companion: {problem}")
+                raise ConfigParseError(
+                    rule.ref.file,
+                    rule.ref.line,
+                    rule.ref.text,
+                    f"not modelled in the IPv6 companion: {problem}",
+                )
 
 
 def _unsupported(rule: Rule) -> str | None:
@@ -135,8 +146,9 @@ def _unsupported(rule: Rule) -> str | None:
     return None
 
 
-def _accepted(ruleset: Ruleset, zonewall: frozenset[str]
-              ) -> list[tuple[str, Names, tuple[RuleRef, ...]]]:
+def _accepted(
+    ruleset: Ruleset, zonewall: frozenset[str]
+) -> list[tuple[str, Names, tuple[RuleRef, ...]]]:
     """What FORWARD accepts, per ingress: every name a rule tests with -i, plus one none
     tests (it stands for all the others), plus the policy's interfaces."""
     tested: set[str] = set()
@@ -157,8 +169,9 @@ def _accepted(ruleset: Ruleset, zonewall: frozenset[str]
     return out
 
 
-def _walk(ruleset: Ruleset, chain: Chain, ingress: str, rest: Names, refs: list[RuleRef],
-          depth: int) -> tuple[Names, Names]:
+def _walk(
+    ruleset: Ruleset, chain: Chain, ingress: str, rest: Names, refs: list[RuleRef], depth: int
+) -> tuple[Names, Names]:
     """(egress names accepted, egress names that fall off the end or return)."""
     if depth > MAX_DEPTH:
         raise ConfigParseError(ruleset.file, None, chain.name, "chains nest too deep (a loop?)")
@@ -180,8 +193,7 @@ def _walk(ruleset: Ruleset, chain: Chain, ingress: str, rest: Names, refs: list[
             returned, rest = returned | hit, rest - hit
         elif rule.action in ("JUMP", "GOTO"):
             assert rule.target is not None
-            got, back = _walk(ruleset, ruleset.chains[rule.target], ingress, hit, refs,
-                              depth + 1)
+            got, back = _walk(ruleset, ruleset.chains[rule.target], ingress, hit, refs, depth + 1)
             accepted = accepted | got
             if rule.action == "JUMP":
                 rest = (rest - hit) | back
@@ -199,7 +211,6 @@ def _walk(ruleset: Ruleset, chain: Chain, ingress: str, rest: Names, refs: list[
 
 def _names(m: NameMatch | None) -> Names:
     return ALL if m is None else Names(m.names)
-
 
 
 def nft_ipv6_leaks(model: GatewayModel, ruleset: Ruleset) -> list[Leak]:
@@ -231,34 +242,48 @@ def nft_ipv6_leaks(model: GatewayModel, ruleset: Ruleset) -> list[Leak]:
                 if ev.accepted(cell, ctx):
                     hit = egresses if one else [egress]
                     leaked.update(hit)
-                    refs.extend(p.ref for p in ev.explain(cell, ctx)
-                                if p.verdict == "ACCEPT" and p.ref not in refs)
+                    refs.extend(
+                        p.ref
+                        for p in ev.explain(cell, ctx)
+                        if p.verdict == "ACCEPT" and p.ref not in refs
+                    )
         if leaked:
             egress_set = Names(frozenset(leaked))
             out.append(Leak(ingress, egress_set, egress_set.example(zonewall), tuple(refs)))
     return out
 
 
-def ipv6_differences(compiled: CompiledPolicy, gateway: str, text: str, file: str
-                     ) -> list[Difference]:
+def ipv6_differences(
+    compiled: CompiledPolicy, gateway: str, text: str, file: str
+) -> list[Difference]:
     """The IPv6 companion file of an iptables gateway: each leak as a permits-too-much."""
     model = GatewayModel(compiled, gateway)
     return _leak_differences(model, IPV6_COMPANION, ipv6_leaks(model, text, file))
 
 
-def nft_ipv6_differences(compiled: CompiledPolicy, gateway: str, ruleset: Ruleset
-                         ) -> list[Difference]:
+def nft_ipv6_differences(
+    compiled: CompiledPolicy, gateway: str, ruleset: Ruleset
+) -> list[Difference]:
     """The IPv6 half of an nft inet table (parsed by `parse_nftables_ipv6`): each leak."""
     model = GatewayModel(compiled, gateway)
     return _leak_differences(model, "nftables", nft_ipv6_leaks(model, ruleset))
 
 
-def _leak_differences(model: GatewayModel, platform: str, leaks: list[Leak]
-                      ) -> list[Difference]:
-    return [Difference(
-        gateway=model.name, platform=platform, kind="permits-too-much",
-        ingress=leak.ingress, src="any IPv6 address", src_owner="IPv6 (closed)",
-        dst=f"leaving on {leak.where}", dst_owner="IPv6 (closed)", packets=EVERYTHING,
-        condition="", rules=leak.rules,
-        example=f"an IPv6 packet entering {leak.ingress} and leaving on {leak.where}")
-        for leak in leaks]
+def _leak_differences(model: GatewayModel, platform: str, leaks: list[Leak]) -> list[Difference]:
+    return [
+        Difference(
+            gateway=model.name,
+            platform=platform,
+            kind="permits-too-much",
+            ingress=leak.ingress,
+            src="any IPv6 address",
+            src_owner="IPv6 (closed)",
+            dst=f"leaving on {leak.where}",
+            dst_owner="IPv6 (closed)",
+            packets=EVERYTHING,
+            condition="",
+            rules=leak.rules,
+            example=f"an IPv6 packet entering {leak.ingress} and leaving on {leak.where}",
+        )
+        for leak in leaks
+    ]

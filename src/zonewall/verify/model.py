@@ -53,14 +53,16 @@ class GatewayModel:
     def __init__(self, compiled: CompiledPolicy, gateway: str) -> None:
         plans = {g.name: g for g in compiled.gateways}
         if gateway not in plans:
-            raise ValueError(f"no gateway '{gateway}' in the policy (have: "
-                             f"{', '.join(sorted(plans)) or 'none'})")
+            raise ValueError(
+                f"no gateway '{gateway}' in the policy (have: {', '.join(sorted(plans)) or 'none'})"
+            )
         self.compiled = compiled
         self.plan = plans[gateway]
         self.uplink: str | None = self.plan.uplink
         self.classes: dict[str, ResolvedClass] = {c.name: c for c in compiled.classes}
         self.served: tuple[ResolvedClass, ...] = tuple(
-            self.classes[name] for name in self.plan.classes)
+            self.classes[name] for name in self.plan.classes
+        )
         self._flows = {(f.src, f.dst): f.packets for f in compiled.flows}
         relays = self._relays(compiled)
         self.endpoints: tuple[Endpoint, ...] = compiled.endpoints + relays
@@ -80,10 +82,10 @@ class GatewayModel:
                     self._served_eps[e.id] = cls
         self._iface_eps: dict[str, frozenset[int]] = {}
         for eid, cls in self._served_eps.items():
-            self._iface_eps[cls.interface] = self._iface_eps.get(cls.interface,
-                                                                 frozenset()) | {eid}
-        spans = sorted((int(p.first), int(p.last), e.id)
-                       for e in self.endpoints for p in e.prefixes)
+            self._iface_eps[cls.interface] = self._iface_eps.get(cls.interface, frozenset()) | {eid}
+        spans = sorted(
+            (int(p.first), int(p.last), e.id) for e in self.endpoints for p in e.prefixes
+        )
         self._starts = [lo for lo, _, _ in spans]
         self._spans = spans
 
@@ -97,8 +99,9 @@ class GatewayModel:
                 continue
             ep = out.get(f.gateway)
             if ep is None:
-                ep = out[f.gateway] = Endpoint(len(compiled.endpoints) + len(out), "relay",
-                                               f.gateway, (f.source,))
+                ep = out[f.gateway] = Endpoint(
+                    len(compiled.endpoints) + len(out), "relay", f.gateway, (f.source,)
+                )
             self._flows[ep.id, f.dst] = self._flows.get((ep.id, f.dst), EMPTY) | f.packets
         return tuple(out.values())
 
@@ -163,15 +166,18 @@ class GatewayModel:
             return EVERYTHING  # transit: filtered at its own gateway
         return self.flow(src, dst) if self.is_served(dst) else EMPTY  # an external, a relay
 
-    def reply_flows(self, ingress: str, src: Endpoint | None,
-                    dst: Endpoint | None) -> PacketSet:
+    def reply_flows(self, ingress: str, src: Endpoint | None, dst: Endpoint | None) -> PacketSet:
         """Keys of flows `dst -> src` whose replies enter on `ingress` (from `src` to `dst`)."""
         if ingress in self._iface_eps:
             if src is not None and src.id in self._iface_eps[ingress]:
                 return self.flow(dst, src)
             return EMPTY
-        if (ingress == self.uplink and src is not None and src.kind == "external"
-                and self.is_served(dst)):
+        if (
+            ingress == self.uplink
+            and src is not None
+            and src.kind == "external"
+            and self.is_served(dst)
+        ):
             return self.flow(dst, src)
         return EMPTY
 
@@ -222,16 +228,25 @@ class GatewayModel:
         """The addresses a switch gateway holds in its served classes (its SVIs), by the VLAN
         plan's convention: the first usable address of each subnet (the first address of a
         /31 or /32).  Traffic to them is the gateway plane, not forwarding."""
-        return tuple(sorted({int(p.first) + (0 if p.prefixlen >= 31 else 1)
-                             for cls in self.served for p in cls.prefixes}))
+        return tuple(
+            sorted(
+                {
+                    int(p.first) + (0 if p.prefixlen >= 31 else 1)
+                    for cls in self.served
+                    for p in cls.prefixes
+                }
+            )
+        )
 
     def dhcp_relay(self, ingress: str) -> frozenset[int]:
         """Endpoint ids whose clients' DHCP broadcasts an IOS SVI must take in on `ingress`:
         a served class that may reach some class on udp/67 (relayed by ip helper-address)."""
         out = set()
         for eid in self._iface_eps.get(ingress, frozenset()):
-            if any(DHCP_SERVER_KEY in self._flows.get((eid, other), EMPTY)
-                   for other in self._peers.get(eid, ()) if other != eid
-                   and other in self._class_eps):
+            if any(
+                DHCP_SERVER_KEY in self._flows.get((eid, other), EMPTY)
+                for other in self._peers.get(eid, ())
+                if other != eid and other in self._class_eps
+            ):
                 out.add(eid)
         return frozenset(out)

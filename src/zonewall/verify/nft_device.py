@@ -35,9 +35,21 @@ from .rules import ConfigParseError, Rule
 if TYPE_CHECKING:
     from .nftables import _NftChain, _NftTable, _Parser
 
-__all__ = ["DEVICE_HOOKS", "OTHER_FAMILIES", "STAGES", "TABLE_OBJECTS", "Device",
-           "device_line", "device_rule", "nat_user_chains", "new_only", "skip_braced",
-           "skip_object", "skip_other_family", "skip_set"]
+__all__ = [
+    "DEVICE_HOOKS",
+    "OTHER_FAMILIES",
+    "STAGES",
+    "TABLE_OBJECTS",
+    "Device",
+    "device_line",
+    "device_rule",
+    "nat_user_chains",
+    "new_only",
+    "skip_braced",
+    "skip_object",
+    "skip_other_family",
+    "skip_set",
+]
 
 OTHER_FAMILIES = ("bridge", "arp", "netdev")
 DEVICE_HOOKS = ("prerouting", "forward", "input", "output", "postrouting", "ingress")
@@ -84,17 +96,21 @@ def skip_other_family(p: _Parser, device: Device, line: int) -> None:
     names = {w.strip('"') for w in words}
     hit = sorted(names & device.audited)
     if family == "netdev" and hit:
-        raise p._err(line, f"a netdev table filtering audited interface {hit[0]} is not "
-                     "modelled: its ingress hook drops or accepts before the forward hook; "
-                     "move it off the audited interfaces or audit by hand")
+        raise p._err(
+            line,
+            f"a netdev table filtering audited interface {hit[0]} is not "
+            "modelled: its ingress hook drops or accepts before the forward hook; "
+            "move it off the audited interfaces or audit by hand",
+        )
     device.skipped[f"nft table of family {family}"] += 1
 
 
 def skip_set(p: _Parser, device: Device, kind: str) -> None:
     """The rest of a set of a type not modelled, up to its closing `}`."""
     skip_braced(p)
-    device.skipped[f"nft set of type {kind} (a rule using it is refused unless it cannot "
-                   "matter)"] += 1
+    device.skipped[
+        f"nft set of type {kind} (a rule using it is refused unless it cannot matter)"
+    ] += 1
 
 
 def device_line(p: _Parser, device: Device, chain: _NftChain) -> None:
@@ -109,9 +125,12 @@ def device_line(p: _Parser, device: Device, chain: _NftChain) -> None:
             words.append(word)
     hit = sorted({w.strip('"') for w in words} & device.audited)
     if hit and chain.hook == "ingress":
-        raise p._err(line, f"an ingress chain on audited interface {hit[0]} is not modelled: "
-                     "it filters before the forward hook; move it off the audited "
-                     "interfaces or audit by hand")
+        raise p._err(
+            line,
+            f"an ingress chain on audited interface {hit[0]} is not modelled: "
+            "it filters before the forward hook; move it off the audited "
+            "interfaces or audit by hand",
+        )
 
 
 def _skip_rule(p: _Parser) -> list[str]:
@@ -135,8 +154,11 @@ def _cannot_matter(words: list[str], chain: _NftChain, device: Device) -> bool:
     iif, oif = names.get("i"), names.get("o")
     if oif is not None and not oif & device.audited:
         return True
-    return iif is not None and not iif & device.audited and (
-        chain.hook not in (None, "forward") or (oif is not None and not oif & device.served))
+    return (
+        iif is not None
+        and not iif & device.audited
+        and (chain.hook not in (None, "forward") or (oif is not None and not oif & device.served))
+    )
 
 
 def device_rule(p: _Parser, device: Device, table: _NftTable, chain: _NftChain) -> None:
@@ -147,23 +169,32 @@ def device_rule(p: _Parser, device: Device, table: _NftTable, chain: _NftChain) 
         return
     local = p.last_local
     if local is not None and chain.hook != "prerouting":
-        raise ConfigParseError(rule.ref.file, rule.ref.line, rule.ref.text, "'fib daddr type "
-                               "local' is modelled only in prerouting base chains: restrict "
-                               "the rule with iifname to an interface that is not audited")
+        raise ConfigParseError(
+            rule.ref.file,
+            rule.ref.line,
+            rule.ref.text,
+            "'fib daddr type "
+            "local' is modelled only in prerouting base chains: restrict "
+            "the rule with iifname to an interface that is not audited",
+        )
     if local is not True:  # a forwarded packet is never to a local address
         chain.rules.append(rule)
     if local is not False:
         chain.box_rules.append(rule)
 
 
-def _device_rule(p: _Parser, device: Device, table: _NftTable, chain: _NftChain
-                 ) -> Rule | None:
+def _device_rule(p: _Parser, device: Device, table: _NftTable, chain: _NftChain) -> Rule | None:
     start = p.i
-    if chain.hook in ("output", "ingress") or chain.kind == "route" or (
-            chain.kind == "nat" and chain.hook in ("postrouting", "input", "output")):
+    if (
+        chain.hook in ("output", "ingress")
+        or chain.kind == "route"
+        or (chain.kind == "nat" and chain.hook in ("postrouting", "input", "output"))
+    ):
         _skip_rule(p)
-        device.skipped[f"nft rule of a {chain.kind} {chain.hook} chain (after the filter "
-                       "decision, or the box's own packets)"] += 1
+        device.skipped[
+            f"nft rule of a {chain.kind} {chain.hook} chain (after the filter "
+            "decision, or the box's own packets)"
+        ] += 1
         return None
     try:
         rule = p.rule(table)
@@ -173,10 +204,15 @@ def _device_rule(p: _Parser, device: Device, table: _NftTable, chain: _NftChain
         if _cannot_matter(words, chain, device):
             device.skipped["nft rule for other interfaces (not modelled, cannot matter)"] += 1
             return None
-        raise ConfigParseError(exc.file, exc.line, exc.text, f"{exc.message}: this rule can "
-                               "match packets on the audited interfaces; restrict it with "
-                               "iifname/oifname to interfaces that are not audited, or audit "
-                               "by hand") from None
+        raise ConfigParseError(
+            exc.file,
+            exc.line,
+            exc.text,
+            f"{exc.message}: this rule can "
+            "match packets on the audited interfaces; restrict it with "
+            "iifname/oifname to interfaces that are not audited, or audit "
+            "by hand",
+        ) from None
     return new_only(rule) if chain.kind == "nat" else rule
 
 

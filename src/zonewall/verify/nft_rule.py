@@ -59,10 +59,21 @@ class RuleParser:
             raise p.err("a rate-limited verdict is not deterministic")
         ref = RuleRef(p.file, self.line, p.lines[self.line - 1])
         if self.sports is not None and not self.keys.issubset(
-                PacketSet.protocol(TCP) | PacketSet.protocol(UDP)):
+            PacketSet.protocol(TCP) | PacketSet.protocol(UDP)
+        ):
             raise p.err("a source-port match needs TCP or UDP")
-        return Rule(ref, self.action, self.target, self.iif, self.oif, self.src, self.dst,
-                    self.keys, self.sports, self.ct_states)
+        return Rule(
+            ref,
+            self.action,
+            self.target,
+            self.iif,
+            self.oif,
+            self.src,
+            self.dst,
+            self.keys,
+            self.sports,
+            self.ct_states,
+        )
 
     def negated(self) -> bool:
         if self.p.peek() == "!=":
@@ -79,8 +90,13 @@ class RuleParser:
         # One branch per keyword of the grammar, in the order the docstring lists them:
         # long, but a flat dispatch is easier to check against the syntax than a table.
         p = self.p
-        if p.device is not None and word in ("meta", "ct") and p.peek() in MARKS \
-                and p.i + 1 < len(p.words) and p.words[p.i + 1] == "set":
+        if (
+            p.device is not None
+            and word in ("meta", "ct")
+            and p.peek() in MARKS
+            and p.i + 1 < len(p.words)
+            and p.words[p.i + 1] == "set"
+        ):
             p.i += 3  # `meta mark set 0x1`, `ct mark set meta mark`: marks only (device)
             if p.words[p.i - 1] in ("meta", "ct"):
                 p.next("a key")
@@ -155,8 +171,9 @@ class RuleParser:
             if p.next("'type'") != "type":
                 raise p.err("only 'icmp type' is modelled")
             neg = self.negated()
-            types = PacketSet.union_all(PacketSet.ports(ICMP, lo, hi)
-                                        for lo, hi in p.values("icmp_type", self.table))
+            types = PacketSet.union_all(
+                PacketSet.ports(ICMP, lo, hi) for lo, hi in p.values("icmp_type", self.table)
+            )
             self.keys = self.keys & (PacketSet.protocol(ICMP) - types if neg else types)
         elif word == "ct":
             if p.next("'state'") != "state":
@@ -170,15 +187,26 @@ class RuleParser:
         elif word == "counter":
             if p.peek() == "packets":
                 p.i += 1
-                if not p.next("a number").isdigit() or p.next("'bytes'") != "bytes" \
-                        or not p.next("a number").isdigit():
+                if (
+                    not p.next("a number").isdigit()
+                    or p.next("'bytes'") != "bytes"
+                    or not p.next("a number").isdigit()
+                ):
                     raise p.err("bad counter")
         elif word == "log":
             while p.peek() in ("prefix", "level"):
                 if p.next() == "prefix":
                     p.string()
-                elif p.next("a level") not in ("emerg", "alert", "crit", "err", "warn",
-                                                "notice", "info", "debug"):
+                elif p.next("a level") not in (
+                    "emerg",
+                    "alert",
+                    "crit",
+                    "err",
+                    "warn",
+                    "notice",
+                    "info",
+                    "debug",
+                ):
                     raise p.err("bad log level")
         elif word == "limit":
             self.limit()
@@ -213,8 +241,9 @@ class RuleParser:
 
     def protocols(self, neg: bool) -> None:
         protos = self.p.values("inet_proto", self.table)
-        blocks = PacketSet.union_all(PacketSet.of(lo * PORT_SPAN, hi * PORT_SPAN + PORT_SPAN - 1)
-                                     for lo, hi in protos)
+        blocks = PacketSet.union_all(
+            PacketSet.of(lo * PORT_SPAN, hi * PORT_SPAN + PORT_SPAN - 1) for lo, hi in protos
+        )
         self.keys = self.keys & (EVERYTHING - blocks if neg else blocks)
 
     def states(self) -> list[str]:
@@ -252,8 +281,12 @@ class RuleParser:
     def verdict(self, word: str) -> None:
         p = self.p
         if word in ("accept", "drop", "return", "continue"):
-            self.action = {"accept": "ACCEPT", "drop": "DROP", "return": "RETURN",
-                           "continue": "CONTINUE"}[word]
+            self.action = {
+                "accept": "ACCEPT",
+                "drop": "DROP",
+                "return": "RETURN",
+                "continue": "CONTINUE",
+            }[word]
         elif word == "reject":
             self.action = "DROP"
             if p.peek() == "with":

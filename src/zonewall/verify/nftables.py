@@ -63,8 +63,14 @@ _TOKEN = re.compile(r'"[^"\n]*"|!=|[{};,=]|@[A-Za-z0-9_.\-]+|[^\s{};,="@#]+|#[^\
 # The tokens or the blanks between them: where these matches cover a whole line, they are the
 # tokens `_TOKEN` finds in it, in one call; other lines are read token by token.
 _TOKEN_OR_BLANK = re.compile(_TOKEN.pattern + r"|[^\S\n]+")
-PRIORITIES = {"raw": -300, "mangle": -150, "dstnat": -100, "filter": 0, "security": 50,
-              "srcnat": 100}
+PRIORITIES = {
+    "raw": -300,
+    "mangle": -150,
+    "dstnat": -100,
+    "filter": 0,
+    "security": 50,
+    "srcnat": 100,
+}
 
 
 @dataclass
@@ -98,8 +104,9 @@ class _NftTable:
     memo: dict[tuple[str | None, ...], tuple[Rule, int | None]] = field(default_factory=dict)
 
 
-def parse_nftables(text: str, file: str = "<nftables>", *, memoise: bool = True,
-                   device: Device | None = None) -> Ruleset:
+def parse_nftables(
+    text: str, file: str = "<nftables>", *, memoise: bool = True, device: Device | None = None
+) -> Ruleset:
     """Parse an nft ruleset into a `Ruleset` whose entry is every forward base chain.
 
     `memoise=False` parses every rule on its own (slower, same result: the tests compare).
@@ -110,8 +117,9 @@ def parse_nftables(text: str, file: str = "<nftables>", *, memoise: bool = True,
     return _Parser(text, file, memoise, device=device).parse()
 
 
-def parse_nftables_ipv6(text: str, file: str = "<nftables>", *,
-                        device: Device | None = None) -> Ruleset:
+def parse_nftables_ipv6(
+    text: str, file: str = "<nftables>", *, device: Device | None = None
+) -> Ruleset:
     """The same ruleset as IPv6 packets see it: the forward base chains of `ip6` and `inet`
     tables, where a rule with an `ip saddr|daddr|protocol` or `icmp type` match never
     matches (it is kept, with no keys, so line numbers stay).  Addresses and protocols of
@@ -120,8 +128,14 @@ def parse_nftables_ipv6(text: str, file: str = "<nftables>", *,
 
 
 class _Parser:
-    def __init__(self, text: str, file: str, memoise: bool = True, ipv6: bool = False,
-                 device: Device | None = None) -> None:
+    def __init__(
+        self,
+        text: str,
+        file: str,
+        memoise: bool = True,
+        ipv6: bool = False,
+        device: Device | None = None,
+    ) -> None:
         self.file = file
         self.device = device
         self.memoise = memoise and not ipv6
@@ -145,8 +159,8 @@ class _Parser:
         pos = 0
         out = []
         for m in _TOKEN.finditer(line):
-            if line[pos:m.start()].strip():
-                raise self._err(n, f"cannot read '{line[pos:m.start()].strip()}'")
+            if line[pos : m.start()].strip():
+                raise self._err(n, f"cannot read '{line[pos : m.start()].strip()}'")
             pos = m.end()
             out.append(m.group())
         if line[pos:].strip():
@@ -340,8 +354,18 @@ class _Parser:
         line = self.word_lines[start]
         rule, at = seen
         target = rule.target if at is None else self.words[start + at]
-        return Rule(RuleRef(self.file, line, self.lines[line - 1]), rule.action, target,
-                    rule.iif, rule.oif, rule.src, rule.dst, rule.keys, rule.sports, rule.states)
+        return Rule(
+            RuleRef(self.file, line, self.lines[line - 1]),
+            rule.action,
+            target,
+            rule.iif,
+            rule.oif,
+            rule.src,
+            rule.dst,
+            rule.keys,
+            rule.sports,
+            rule.states,
+        )
 
     def rule_key(self, start: int) -> tuple[tuple[str | None, ...], tuple[int, ...]]:
         """The tokens from `start` to the first newline, ';' or '}', with None for a quoted
@@ -482,24 +506,43 @@ class _Parser:
                 rules = tuple(_qualify(r, f"{family} {tname} ") for r in chain.rules)
                 for rule in (*chain.rules, *chain.box_rules):
                     if rule.target is not None and rule.target not in table.chains:
-                        raise ConfigParseError(self.file, rule.ref.line, rule.ref.text,
-                                               f"jump to undefined chain '{rule.target}'")
+                        raise ConfigParseError(
+                            self.file,
+                            rule.ref.line,
+                            rule.ref.text,
+                            f"jump to undefined chain '{rule.target}'",
+                        )
                     if rule.target is not None and table.chains[rule.target].hook is not None:
-                        raise ConfigParseError(self.file, rule.ref.line, rule.ref.text,
-                                               "jump to a base chain")
+                        raise ConfigParseError(
+                            self.file, rule.ref.line, rule.ref.text, "jump to a base chain"
+                        )
                 policy = chain.policy.upper() if chain.hook is not None else None
                 chains[qualified] = Chain(qualified, rules, policy, chain.policy_ref)
                 to_box_name = qualified
                 if chain.hook == "prerouting":  # device output: its rules as the box sees them
                     to_box_name = qualified + " (to the box)"
-                    chains[to_box_name] = Chain(to_box_name, tuple(
-                        _qualify(r, f"{family} {tname} ") for r in chain.box_rules), policy,
-                        chain.policy_ref)
+                    chains[to_box_name] = Chain(
+                        to_box_name,
+                        tuple(_qualify(r, f"{family} {tname} ") for r in chain.box_rules),
+                        policy,
+                        chain.policy_ref,
+                    )
                 after = chain.kind == "nat" and chain.hook == "postrouting"  # rules skipped
-                if chain.hook in STAGES and not after and family in (
-                        ("ip6", "inet") if self.ipv6 else ("ip", "inet")):
-                    bases.append((STAGES[chain.hook], chain.hook == "input", chain.priority,
-                                  t_index * 10000 + c_index, qualified, to_box_name))
+                if (
+                    chain.hook in STAGES
+                    and not after
+                    and family in (("ip6", "inet") if self.ipv6 else ("ip", "inet"))
+                ):
+                    bases.append(
+                        (
+                            STAGES[chain.hook],
+                            chain.hook == "input",
+                            chain.priority,
+                            t_index * 10000 + c_index,
+                            qualified,
+                            to_box_name,
+                        )
+                    )
         # prerouting, then forward (and postrouting), or input: every chain must accept
         entry = tuple(b[4] for b in sorted(bases) if b[0] != 1 or not b[1])
         to_box = tuple(b[5] for b in sorted(bases) if b[0] == 0 or b[1])
@@ -519,5 +562,16 @@ def _proto_number(word: str) -> int:
 def _qualify(rule: Rule, prefix: str) -> Rule:
     if rule.target is None:
         return rule
-    return Rule(rule.ref, rule.action, prefix + rule.target, rule.iif, rule.oif, rule.src,
-                rule.dst, rule.keys, rule.sports, rule.states, rule.ack)
+    return Rule(
+        rule.ref,
+        rule.action,
+        prefix + rule.target,
+        rule.iif,
+        rule.oif,
+        rule.src,
+        rule.dst,
+        rule.keys,
+        rule.sports,
+        rule.states,
+        rule.ack,
+    )

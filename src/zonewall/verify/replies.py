@@ -49,8 +49,7 @@ def reply_keys(kr: PacketSet, sport: int, ack: bool, stateless: bool) -> PacketS
     return PacketSet.union_all(parts)
 
 
-def reply_flows(replies: PacketSet, kr: PacketSet, lo: int, hi: int,
-                 stateless: bool) -> PacketSet:
+def reply_flows(replies: PacketSet, kr: PacketSet, lo: int, hi: int, stateless: bool) -> PacketSet:
     """The flow keys (in `kr`) whose reply packets `replies` are."""
     parts: list[PacketSet] = []
     if replies & TCP_BLOCK:

@@ -77,8 +77,10 @@ class RuleRef:
 
 # The forms generated configs use: `A.B.C.D` or `A.B.C.D/N`, ASCII digits, N in 0-32 written
 # without a leading zero.  Anything else (dotted masks, odd spellings) goes through netaddr.
-_PLAIN_PREFIX = re.compile(r"([0-9]{1,3})\.([0-9]{1,3})\.([0-9]{1,3})\.([0-9]{1,3})"
-                           r"(?:/(0|[12][0-9]?|3[0-2]?|[4-9]))?")
+_PLAIN_PREFIX = re.compile(
+    r"([0-9]{1,3})\.([0-9]{1,3})\.([0-9]{1,3})\.([0-9]{1,3})"
+    r"(?:/(0|[12][0-9]?|3[0-2]?|[4-9]))?"
+)
 
 
 def parse_prefix(text: str) -> tuple[int, int]:
@@ -105,8 +107,7 @@ def _parse_prefix_netaddr(text: str) -> tuple[int, int]:
         raise ValueError(f"not an IPv4 address or prefix: {text}")
     addr = text.split("/")[0]
     parts = addr.split(".")
-    if len(parts) != 4 or any(not p or int(p) > 255 or (len(p) > 1 and p[0] == "0")
-                              for p in parts):
+    if len(parts) != 4 or any(not p or int(p) > 255 or (len(p) > 1 and p[0] == "0") for p in parts):
         raise ValueError(f"not an IPv4 address: {addr}")
     try:
         net = IPNetwork(text)
@@ -257,8 +258,7 @@ def check_chain_loops(ruleset: Ruleset) -> None:
         if start in done:
             continue
         path: list[str] = [start]
-        todo: list[list[Rule]] = [[r for r in ruleset.chains[start].rules
-                                   if r.target is not None]]
+        todo: list[list[Rule]] = [[r for r in ruleset.chains[start].rules if r.target is not None]]
         while todo:
             if not todo[-1]:
                 done.add(path.pop())
@@ -268,10 +268,13 @@ def check_chain_loops(ruleset: Ruleset) -> None:
             target = rule.target
             assert target is not None
             if target in path:
-                cycle = " -> ".join((*path[path.index(target):], target))
-                raise ConfigParseError(rule.ref.file, rule.ref.line, rule.ref.text,
-                                       f"chain loop {cycle} (the kernel refuses a ruleset "
-                                       "whose jumps loop)")
+                cycle = " -> ".join((*path[path.index(target) :], target))
+                raise ConfigParseError(
+                    rule.ref.file,
+                    rule.ref.line,
+                    rule.ref.text,
+                    f"chain loop {cycle} (the kernel refuses a ruleset whose jumps loop)",
+                )
             if target in done or target not in ruleset.chains:
                 continue
             path.append(target)

@@ -69,8 +69,9 @@ def self_plane(compiled: CompiledPolicy, gateway: str, ruleset: Ruleset) -> list
     return _plane(model, ev, groups, _expected(compiled, model), None)
 
 
-def acl_self_plane(compiled: CompiledPolicy, gateway: str, ruleset: Ruleset,
-                   own: tuple[int, ...]) -> list[SelfFinding]:
+def acl_self_plane(
+    compiled: CompiledPolicy, gateway: str, ruleset: Ruleset, own: tuple[int, ...]
+) -> list[SelfFinding]:
     """The same for a switch (cisco-ios), whose inbound ACLs also decide what reaches its own
     addresses `own`: per ingress, source and own address, every packet shape (stateless:
     every source port, with and without ACK) must be accepted exactly for the gateway flows.
@@ -83,9 +84,13 @@ def acl_self_plane(compiled: CompiledPolicy, gateway: str, ruleset: Ruleset,
     return _plane(model, ev, groups, _expected(compiled, model, dhcp=False), mine)
 
 
-def _plane(model: GatewayModel, ev: Evaluator, groups: list[Group],
-           expected: dict[tuple[str, int | str | None], PacketSet],
-           own: list[Group] | None) -> list[SelfFinding]:
+def _plane(
+    model: GatewayModel,
+    ev: Evaluator,
+    groups: list[Group],
+    expected: dict[tuple[str, int | str | None], PacketSet],
+    own: list[Group] | None,
+) -> list[SelfFinding]:
     """The comparison of both: toward every address (`own` None) or those of `own`."""
     reps = sorted((g.rep, g.id) for g in groups)
     by_key: dict[int | str | None, list[int]] = {}
@@ -125,8 +130,9 @@ def _as_source(f: SelfFinding, g: Group) -> SelfFinding:
     if src == f.src:
         return f
     owner = g.endpoint.name if g.endpoint is not None else "no class or external"
-    return dataclasses.replace(f, src=src, src_owner=owner,
-                               example=f.example.replace(f" from {f.src} ", f" from {src} "))
+    return dataclasses.replace(
+        f, src=src, src_owner=owner, example=f.example.replace(f" from {f.src} ", f" from {src} ")
+    )
 
 
 def _key(g: Group) -> int | str | None:
@@ -136,8 +142,9 @@ def _key(g: Group) -> int | str | None:
     return g.endpoint.id if g.endpoint is not None else None
 
 
-def _expected(compiled: CompiledPolicy, model: GatewayModel, dhcp: bool = True
-              ) -> dict[tuple[str, int | str | None], PacketSet]:
+def _expected(
+    compiled: CompiledPolicy, model: GatewayModel, dhcp: bool = True
+) -> dict[tuple[str, int | str | None], PacketSet]:
     """(ingress, source key) -> what NEW packets to the box must be accepted.
 
     Besides the gateway flows: the DHCP broadcasts of a served class that may reach a DHCP
@@ -161,8 +168,15 @@ def _expected(compiled: CompiledPolicy, model: GatewayModel, dhcp: bool = True
     return out
 
 
-def _row(ev: Evaluator, groups: list[Group], ingress: str, g: Group, want: PacketSet,
-         gateway: str, own: list[Group] | None) -> list[SelfFinding]:
+def _row(
+    ev: Evaluator,
+    groups: list[Group],
+    ingress: str,
+    g: Group,
+    want: PacketSet,
+    gateway: str,
+    own: list[Group] | None,
+) -> list[SelfFinding]:
     """The findings of one ingress and source, toward the destinations the config tells apart
     (one representative when its input chains test no destination), or toward each of
     `own`."""
@@ -192,8 +206,9 @@ def _cell(ingress: str, g: Group, d: Group) -> Cell:
     return Cell(ingress, None, g.id, g.rep, d.id, d.rep)
 
 
-def _cell_findings(ev: Evaluator, cell: Cell, g: Group, want: PacketSet, where: str,
-                   gateway: str) -> list[SelfFinding]:
+def _cell_findings(
+    ev: Evaluator, cell: Cell, g: Group, want: PacketSet, where: str, gateway: str
+) -> list[SelfFinding]:
     stateful = ev.ruleset.stateful
     state = "NEW" if stateful else None
     new_all, new_any = EVERYTHING, EMPTY
@@ -217,15 +232,26 @@ def _cell_findings(ev: Evaluator, cell: Cell, g: Group, want: PacketSet, where: 
     ]
     if stateful and want:
         est = ev.accepted(cell, ("ESTABLISHED", 0, False))
-        checks.append(("blocks-needed", want - est, ("ESTABLISHED", 0, False),
-                       f"to the gateway '{gateway}' itself, ESTABLISHED"))
+        checks.append(
+            (
+                "blocks-needed",
+                want - est,
+                ("ESTABLISHED", 0, False),
+                f"to the gateway '{gateway}' itself, ESTABLISHED",
+            )
+        )
     for kind, packets, ctx, condition in checks:
         if not packets:
             continue
         rules = tuple(p.ref for p in ev.explain(cell, ctx) if p.packets & packets)
         shape = "" if stateful else f" (source port {ctx[1]}{', ACK' if ctx[2] else ''})"
-        example = (f"{packets.describe().split(', ')[0]} from {g.describe()}{shape} entering "
-                   f"{cell.iif} to {where}")
-        out.append(SelfFinding(kind, cell.iif, g.describe(), owner, where, packets,
-                               condition, rules, example))
+        example = (
+            f"{packets.describe().split(', ')[0]} from {g.describe()}{shape} entering "
+            f"{cell.iif} to {where}"
+        )
+        out.append(
+            SelfFinding(
+                kind, cell.iif, g.describe(), owner, where, packets, condition, rules, example
+            )
+        )
     return out

@@ -54,7 +54,9 @@ service gre    = proto/47
 service dhcp   = udp/67
 """
 
-SMALL = SERVICES + """
+SMALL = (
+    SERVICES
+    + """
 class pump    { vlan 110 subnet 10.20.16.0/22 description "Pumps" }
 class server  { vlan 210 subnet 10.20.40.0/28, 10.20.41.0/29 }
 class dns_srv { vlan 10  subnet 10.20.1.0/29 }
@@ -71,8 +73,11 @@ allow dns_srv -> server : syslog
 deny  pump -> vendor
 gateway sw { platform cisco-ios uplink "TenGigabitEthernet1/1/1" serves internal }
 """
+)
 
-TWO_GATEWAYS = SERVICES + """
+TWO_GATEWAYS = (
+    SERVICES
+    + """
 class a { vlan 10 subnet 10.1.0.0/24 }
 class b { vlan 20 subnet 10.1.1.0/25 }
 class c { vlan 30 subnet 10.2.0.0/24 }
@@ -88,6 +93,7 @@ gateway sw { platform cisco-ios interface "Vlan{vlan}" uplink "Port-channel1" se
              dhcp-relay from 192.168.0.1 }  # a may reach c on every port, udp/67 included
 gateway fw { platform iptables uplink "eth0" serves c, d }
 """
+)
 
 
 def compiled_of(text: str) -> CompiledPolicy:
@@ -123,8 +129,16 @@ def ace_lines(model: IosModel, acl: str) -> list[str]:
     (found,) = [a for a in model.acls if a.name.startswith(acl)]
     out = []
     for ace in found.aces:
-        words = [ace.action, ace.protocol, ace.src, ace.src_port, ace.dst, ace.dst_port,
-                 ace.option, "log" if ace.log else ""]
+        words = [
+            ace.action,
+            ace.protocol,
+            ace.src,
+            ace.src_port,
+            ace.dst,
+            ace.dst_port,
+            ace.option,
+            "log" if ace.log else "",
+        ]
         out.append(" ".join(w for w in words if w))
     return out
 
@@ -136,49 +150,66 @@ def ace_lines(model: IosModel, acl: str) -> list[str]:
 
 @pytest.mark.parametrize(
     ("cidr", "text"),
-    [("10.0.0.5/32", "host 10.0.0.5"), ("0.0.0.0/0", "any"),
-     ("10.10.0.0/22", "10.10.0.0 0.0.3.255"),
-     ("10.20.40.0/28", "10.20.40.0 0.0.0.15"), ("10.0.0.6/31", "10.0.0.6 0.0.0.1"),
-     ("128.0.0.0/1", "128.0.0.0 127.255.255.255")],
+    [
+        ("10.0.0.5/32", "host 10.0.0.5"),
+        ("0.0.0.0/0", "any"),
+        ("10.10.0.0/22", "10.10.0.0 0.0.3.255"),
+        ("10.20.40.0/28", "10.20.40.0 0.0.0.15"),
+        ("10.0.0.6/31", "10.0.0.6 0.0.0.1"),
+        ("128.0.0.0/1", "128.0.0.0 127.255.255.255"),
+    ],
     ids=["host", "any", "slash22", "slash28", "slash31", "slash1"],
 )
 def test_wildcard_addresses(cidr: str, text: str) -> None:
     assert address(IPNetwork(cidr)) == text
 
 
-@pytest.mark.parametrize(("lo", "hi", "text"),
-                         [(443, 443, "eq 443"), (5100, 5109, "range 5100 5109")],
-                         ids=["eq", "range"])
+@pytest.mark.parametrize(
+    ("lo", "hi", "text"),
+    [(443, 443, "eq 443"), (5100, 5109, "range 5100 5109")],
+    ids=["eq", "range"],
+)
 def test_port_operators(lo: int, hi: int, text: str) -> None:
     assert port_op(lo, hi) == text
 
 
 def test_forward_specs_cover_exactly_the_packets() -> None:
-    packets = (PacketSet.ports(TCP, 443, 443) | PacketSet.ports(TCP, 8000, 8010)
-               | PacketSet.ports(ICMP, 8, 8) | PacketSet.protocol(UDP)
-               | PacketSet.protocol(47))
+    packets = (
+        PacketSet.ports(TCP, 443, 443)
+        | PacketSet.ports(TCP, 8000, 8010)
+        | PacketSet.ports(ICMP, 8, 8)
+        | PacketSet.protocol(UDP)
+        | PacketSet.protocol(47)
+    )
     specs, bad = forward_specs(packets)
     assert bad == []
     assert [(s.protocol, s.port, s.option) for s in specs] == [
-        ("icmp", "", "echo"), ("tcp", "eq 443", ""), ("tcp", "range 8000 8010", ""),
-        ("udp", "", ""), ("47", "", "")]
+        ("icmp", "", "echo"),
+        ("tcp", "eq 443", ""),
+        ("tcp", "range 8000 8010", ""),
+        ("udp", "", ""),
+        ("47", "", ""),
+    ]
     assert [s.protocol for s in forward_specs(PacketSet.everything())[0]] == ["ip"]
     assert forward_specs(PacketSet.protocol(0))[1] == [0]
 
 
 @pytest.mark.parametrize(
     ("packets", "expected", "bad"),
-    [(PacketSet.ports(TCP, 443, 443), [("tcp", "eq 443", "established")], []),
-     (PacketSet.protocol(TCP), [("tcp", "", "established")], []),
-     (PacketSet.ports(UDP, 53, 53), [("udp", "eq 53", "")], []),
-     (PacketSet.ports(ICMP, 8, 8), [("icmp", "", "echo-reply")], []),
-     (PacketSet.ports(ICMP, 3, 3), [], []),
-     (PacketSet.ports(ICMP, 13, 13), [], ["icmp/13"]),
-     (PacketSet.protocol(47), [], ["proto/47"])],
+    [
+        (PacketSet.ports(TCP, 443, 443), [("tcp", "eq 443", "established")], []),
+        (PacketSet.protocol(TCP), [("tcp", "", "established")], []),
+        (PacketSet.ports(UDP, 53, 53), [("udp", "eq 53", "")], []),
+        (PacketSet.ports(ICMP, 8, 8), [("icmp", "", "echo-reply")], []),
+        (PacketSet.ports(ICMP, 3, 3), [], []),
+        (PacketSet.ports(ICMP, 13, 13), [], ["icmp/13"]),
+        (PacketSet.protocol(47), [], ["proto/47"]),
+    ],
     ids=["tcp", "tcp-all", "udp", "echo", "unreachable-has-no-reply", "timestamp", "gre"],
 )
-def test_reply_specs(packets: PacketSet, expected: list[tuple[str, str, str]],
-                     bad: list[str]) -> None:
+def test_reply_specs(
+    packets: PacketSet, expected: list[tuple[str, str, str]], bad: list[str]
+) -> None:
     specs, problems = reply_specs(packets)
     assert [(s.protocol, s.port, s.option) for s in specs] == expected
     assert problems == bad
@@ -186,9 +217,16 @@ def test_reply_specs(packets: PacketSet, expected: list[tuple[str, str, str]],
 
 def test_widen_adds_only_class_space() -> None:
     classes = [IPNetwork("10.0.0.0/8")]
-    rest = [IPNetwork("0.0.0.0/5"), IPNetwork("8.0.0.0/7"), IPNetwork("11.0.0.0/8"),
-            IPNetwork("12.0.0.0/6"), IPNetwork("16.0.0.0/4"), IPNetwork("32.0.0.0/3"),
-            IPNetwork("64.0.0.0/2"), IPNetwork("128.0.0.0/1")]
+    rest = [
+        IPNetwork("0.0.0.0/5"),
+        IPNetwork("8.0.0.0/7"),
+        IPNetwork("11.0.0.0/8"),
+        IPNetwork("12.0.0.0/6"),
+        IPNetwork("16.0.0.0/4"),
+        IPNetwork("32.0.0.0/3"),
+        IPNetwork("64.0.0.0/2"),
+        IPNetwork("128.0.0.0/1"),
+    ]
     assert widen(rest, classes) == [IPNetwork("0.0.0.0/0")]
     assert widen([IPNetwork("203.0.113.0/24")], classes) == [IPNetwork("203.0.113.0/24")]
 
@@ -203,9 +241,11 @@ def test_one_acl_per_served_class_and_the_uplink_bound_inbound() -> None:
     model = lowered(compiled)
     suffix = model.suffix
     assert [(a.name, a.interface) for a in model.acls] == [
-        (f"ZW-DNS_SRV-IN-{suffix}", "Vlan10"), (f"ZW-PUMP-IN-{suffix}", "Vlan110"),
+        (f"ZW-DNS_SRV-IN-{suffix}", "Vlan10"),
+        (f"ZW-PUMP-IN-{suffix}", "Vlan110"),
         (f"ZW-SERVER-IN-{suffix}", "Vlan210"),
-        (f"ZW-UPLINK-IN-{suffix}", "TenGigabitEthernet1/1/1")]
+        (f"ZW-UPLINK-IN-{suffix}", "TenGigabitEthernet1/1/1"),
+    ]
     by_class = {c.name: c for c in compiled.classes}
     assert model.acls[1].name == acl_name(by_class["pump"].name, suffix)
     assert str(model.path) == "sw.ios"
@@ -214,20 +254,25 @@ def test_one_acl_per_served_class_and_the_uplink_bound_inbound() -> None:
 def test_class_acl_starts_flows_and_answers_them() -> None:
     model = lowered(compiled_of(SMALL))
     pump = ace_lines(model, "ZW-PUMP-IN")
-    assert pump[:2] == ["permit udp host 0.0.0.0 eq 68 host 255.255.255.255 eq 67",
-                        "permit udp 10.20.16.0 0.0.3.255 eq 68 host 255.255.255.255 eq 67"]
-    for line in ["permit tcp 10.20.16.0 0.0.3.255 10.20.40.0 0.0.0.15 eq 443",
-                 "permit tcp 10.20.16.0 0.0.3.255 10.20.41.0 0.0.0.7 range 8000 8010",
-                 "permit udp 10.20.16.0 0.0.3.255 10.20.1.0 0.0.0.7 eq 53",
-                 # replies to server -> pump : https and ping
-                 "permit tcp 10.20.16.0 0.0.3.255 eq 443 10.20.40.0 0.0.0.15 established",
-                 "permit icmp 10.20.16.0 0.0.3.255 10.20.41.0 0.0.0.7 echo-reply"]:
+    assert pump[:2] == [
+        "permit udp host 0.0.0.0 eq 68 host 255.255.255.255 eq 67",
+        "permit udp 10.20.16.0 0.0.3.255 eq 68 host 255.255.255.255 eq 67",
+    ]
+    for line in [
+        "permit tcp 10.20.16.0 0.0.3.255 10.20.40.0 0.0.0.15 eq 443",
+        "permit tcp 10.20.16.0 0.0.3.255 10.20.41.0 0.0.0.7 range 8000 8010",
+        "permit udp 10.20.16.0 0.0.3.255 10.20.1.0 0.0.0.7 eq 53",
+        # replies to server -> pump : https and ping
+        "permit tcp 10.20.16.0 0.0.3.255 eq 443 10.20.40.0 0.0.0.15 established",
+        "permit icmp 10.20.16.0 0.0.3.255 10.20.41.0 0.0.0.7 echo-reply",
+    ]:
         assert line in pump
     assert pump[-1] == "deny ip any any log"
     server = ace_lines(model, "ZW-SERVER-IN")
     assert "permit icmp 10.20.40.0 0.0.0.15 10.20.16.0 0.0.3.255 echo" in server
-    assert "permit tcp 10.20.41.0 0.0.0.7 range 8000 8010 10.20.16.0 0.0.3.255 established" \
-        in server
+    assert (
+        "permit tcp 10.20.41.0 0.0.0.7 range 8000 8010 10.20.16.0 0.0.3.255 established" in server
+    )
     # syslog from dns_srv is udp: its reply leaves server from source port 514
     assert "permit udp 10.20.40.0 0.0.0.15 eq 514 10.20.1.0 0.0.0.7" in server
     # vendor -> server : https is answered toward the vendor
@@ -238,9 +283,13 @@ def test_external_atoms_are_widened_behind_a_deny_of_class_space() -> None:
     model = lowered(compiled_of(SMALL))
     pump = ace_lines(model, "ZW-PUMP-IN")
     deny = pump.index("deny ip 10.20.16.0 0.0.3.255 10.20.1.0 0.0.0.7")
-    https_out = [i for i, line in enumerate(pump)
-                 if line.startswith("permit tcp 10.20.16.0 0.0.3.255 ") and line.endswith("eq 443")
-                 and " 10.20." not in line[30:]]
+    https_out = [
+        i
+        for i, line in enumerate(pump)
+        if line.startswith("permit tcp 10.20.16.0 0.0.3.255 ")
+        and line.endswith("eq 443")
+        and " 10.20." not in line[30:]
+    ]
     # every class entry first, then the deny of class space, then the widened internet
     assert https_out and min(https_out) > deny
     assert all("203.0.113." not in pump[i] for i in https_out)  # the deny carved the vendor out
@@ -254,7 +303,8 @@ def test_carve_outs_keep_external_entries_few() -> None:
     # byod may reach internet minus the vendor clouds: one deny of what is not internet, then any
     assert "deny ip 10.40.8.0 0.0.7.255 203.0.113.0 0.0.0.255" in byod
     assert byod.index("deny ip 10.40.8.0 0.0.7.255 203.0.113.0 0.0.0.255") < byod.index(
-        "permit tcp 10.40.8.0 0.0.7.255 any eq 443")
+        "permit tcp 10.40.8.0 0.0.7.255 any eq 443"
+    )
     up = ace_lines(model, "ZW-UPLINK-IN")
     carve = up.index("deny tcp 203.0.113.0 0.0.0.255 eq 443 10.40.48.0 0.0.15.255 established")
     assert carve < up.index("permit tcp any eq 443 10.40.48.0 0.0.15.255 established")
@@ -301,9 +351,13 @@ def test_two_gateways_transit_and_replies_at_the_destination_only() -> None:
     model = lowered(compiled)
     up = ace_lines(model, "ZW-UPLINK-IN")
     # spoofed sources, then nothing to the switch's own addresses, then transit passes
-    assert up[:5] == ["deny ip 10.1.0.0 0.0.0.255 any log", "deny ip 10.1.1.0 0.0.0.127 any log",
-                      "deny ip any host 10.1.0.1 log", "deny ip any host 10.1.1.1 log",
-                      "permit ip 10.2.0.0 0.0.1.255 any"]
+    assert up[:5] == [
+        "deny ip 10.1.0.0 0.0.0.255 any log",
+        "deny ip 10.1.1.0 0.0.0.127 any log",
+        "deny ip any host 10.1.0.1 log",
+        "deny ip any host 10.1.1.1 log",
+        "permit ip 10.2.0.0 0.0.1.255 any",
+    ]
     a = ace_lines(model, "ZW-A-IN")
     # a -> c (every protocol) is answered by the stateful Linux gateway: no E402 here
     assert "permit ip 10.1.0.0 0.0.0.255 10.2.0.0 0.0.0.255" in a
@@ -315,25 +369,31 @@ def test_two_gateways_transit_and_replies_at_the_destination_only() -> None:
 
 @pytest.mark.parametrize(
     ("allow", "code"),
-    [("allow a -> b", "E402"), ("allow a -> b : gre", "E402"),
-     ("service ts = icmp/timestamp-request\nallow a -> b : ts", "E402"),
-     ("allow a -> internet", "E402"), ("allow internet -> b", "E402"),
-     ("service zero = proto/0\nallow a -> c : zero", "E401")],
-    ids=["ip-to-served", "gre", "icmp-timestamp", "ip-to-external", "ip-from-external",
-         "proto-0"],
+    [
+        ("allow a -> b", "E402"),
+        ("allow a -> b : gre", "E402"),
+        ("service ts = icmp/timestamp-request\nallow a -> b : ts", "E402"),
+        ("allow a -> internet", "E402"),
+        ("allow internet -> b", "E402"),
+        ("service zero = proto/0\nallow a -> c : zero", "E401"),
+    ],
+    ids=["ip-to-served", "gre", "icmp-timestamp", "ip-to-external", "ip-from-external", "proto-0"],
 )
-def test_what_a_stateless_acl_cannot_express_is_an_error_at_the_rule(allow: str,
-                                                                       code: str) -> None:
+def test_what_a_stateless_acl_cannot_express_is_an_error_at_the_rule(allow: str, code: str) -> None:
     text = TWO_GATEWAYS.replace('allow a -> c "anything toward the Linux side"', allow)
-    line = next(i for i, s in enumerate(text.splitlines(), 1)
-                if s.startswith(("allow a ->", "allow internet -> b")))
+    line = next(
+        i
+        for i, s in enumerate(text.splitlines(), 1)
+        if s.startswith(("allow a ->", "allow internet -> b"))
+    )
     assert errors(text) == [(code, line)]
 
 
 def test_replies_without_a_stateless_definition_are_not_needed() -> None:
-    text = TWO_GATEWAYS.replace('allow a -> c "anything toward the Linux side"',
-                                "service unreach = icmp/destination-unreachable\n"
-                                "allow a -> b : unreach")
+    text = TWO_GATEWAYS.replace(
+        'allow a -> c "anything toward the Linux side"',
+        "service unreach = icmp/destination-unreachable\nallow a -> b : unreach",
+    )
     model = lowered(compiled_of(text))
     assert "permit icmp 10.1.0.0 0.0.0.255 10.1.1.0 0.0.0.127 3" in ace_lines(model, "ZW-A-IN")
 
@@ -355,8 +415,15 @@ def test_ace_budget_is_an_error_at_the_gateway() -> None:
     compiled = compiled_of(SMALL)
     diags = Tiny().lower(compiled, gateway_view(compiled, "sw")).diagnostics
     assert {d.code for d in diags} == {"E401"}
-    assert all(d.span is not None and d.span.line == SMALL.splitlines().index(
-        next(s for s in SMALL.splitlines() if s.startswith("gateway sw"))) + 1 for d in diags)
+    assert all(
+        d.span is not None
+        and d.span.line
+        == SMALL.splitlines().index(
+            next(s for s in SMALL.splitlines() if s.startswith("gateway sw"))
+        )
+        + 1
+        for d in diags
+    )
 
 
 def test_a_class_named_uplink_does_not_collide_with_the_uplink_acl() -> None:
@@ -385,21 +452,30 @@ PORT = r"(?:eq \d+|range \d+ \d+)"
 ACE_RE = re.compile(
     rf"^ (?P<seq>\d+) (?P<action>permit|deny) (?P<proto>ip|tcp|udp|icmp|\d+) (?P<src>{ADDR})"
     rf"(?: (?P<sport>{PORT}))? (?P<dst>{ADDR})(?: (?P<dport>{PORT}))?"
-    r"(?: (?P<opt>established|echo|echo-reply|\d+))?(?P<log> log)?$")
-LINE_RES = [re.compile(p) for p in (
-    r"^![ -~]*$", r"^ip access-list extended [A-Z][A-Z0-9_-]{0,63}$",
-    r"^ remark [ ->@-~]{1,100}$",  # printable ASCII but '?' (CLI help when pasted)
-    ACE_RE.pattern, r"^interface [A-Za-z][A-Za-z0-9/.:-]*$",
-    r"^ ip access-group [A-Z][A-Z0-9_-]{0,63} in$", r"^end$",
-    r"^ipv6 access-list [A-Z][A-Z0-9_-]{0,63}$",
-    r"^ sequence [1-9][0-9]* (permit icmp any any "
-    r"(nd-ns|nd-na|router-solicitation|router-advertisement)|deny ipv6 any any log)$",
-    r"^ ipv6 traffic-filter [A-Z][A-Z0-9_-]{0,63} in$",
-    # the vty lines: their standard ACL, then `line vty 0 15` binding it
-    r"^ip access-list standard ZW-VTY-[0-9A-F]{8}$",
-    rf"^ [1-9][0-9]* (permit {ADDR}|deny any log)$", r"^line vty 0 15$",
-    r"^ access-class ZW-VTY-[0-9A-F]{8} in$",
-    r"^ transport input (ssh|telnet|ssh telnet|none)$")]
+    r"(?: (?P<opt>established|echo|echo-reply|\d+))?(?P<log> log)?$"
+)
+LINE_RES = [
+    re.compile(p)
+    for p in (
+        r"^![ -~]*$",
+        r"^ip access-list extended [A-Z][A-Z0-9_-]{0,63}$",
+        r"^ remark [ ->@-~]{1,100}$",  # printable ASCII but '?' (CLI help when pasted)
+        ACE_RE.pattern,
+        r"^interface [A-Za-z][A-Za-z0-9/.:-]*$",
+        r"^ ip access-group [A-Z][A-Z0-9_-]{0,63} in$",
+        r"^end$",
+        r"^ipv6 access-list [A-Z][A-Z0-9_-]{0,63}$",
+        r"^ sequence [1-9][0-9]* (permit icmp any any "
+        r"(nd-ns|nd-na|router-solicitation|router-advertisement)|deny ipv6 any any log)$",
+        r"^ ipv6 traffic-filter [A-Z][A-Z0-9_-]{0,63} in$",
+        # the vty lines: their standard ACL, then `line vty 0 15` binding it
+        r"^ip access-list standard ZW-VTY-[0-9A-F]{8}$",
+        rf"^ [1-9][0-9]* (permit {ADDR}|deny any log)$",
+        r"^line vty 0 15$",
+        r"^ access-class ZW-VTY-[0-9A-F]{8} in$",
+        r"^ transport input (ssh|telnet|ssh telnet|none)$",
+    )
+]
 
 
 ANY = (0, 0xFFFFFFFF)
@@ -416,11 +492,18 @@ def structure_problems(text: str) -> Iterator[str]:
         seqs = [a.seq for a in aces]
         if not aces:
             yield f"{name} is empty"
-        elif seqs != sorted(set(seqs)) or seqs[0] != 10 or any(
-                b - a != 10 for a, b in itertools.pairwise(seqs)):
+        elif (
+            seqs != sorted(set(seqs))
+            or seqs[0] != 10
+            or any(b - a != 10 for a, b in itertools.pairwise(seqs))
+        ):
             yield f"{name}: sequence numbers {seqs}"
-        elif (aces[-1].action, aces[-1].proto, aces[-1].src, aces[-1].dst) != \
-                ("deny", "ip", ANY, ANY) or not aces[-1].log:
+        elif (aces[-1].action, aces[-1].proto, aces[-1].src, aces[-1].dst) != (
+            "deny",
+            "ip",
+            ANY,
+            ANY,
+        ) or not aces[-1].log:
             yield f"{name} does not end with deny ip any any log"
         for a in aces:
             if a.established and a.proto != "tcp":
@@ -458,9 +541,10 @@ def ipv6_problems(text: str) -> Iterator[str]:
         name = filters.get(iface)
         if name is None or name not in v6:
             yield f"{iface} binds no defined IPv6 ACL ({name})"
-        elif v6[name] != [f"permit icmp any any {t}" for t in (
-                "nd-ns", "nd-na", "router-solicitation", "router-advertisement")] + [
-                "deny ipv6 any any log"]:
+        elif v6[name] != [
+            f"permit icmp any any {t}"
+            for t in ("nd-ns", "nd-na", "router-solicitation", "router-advertisement")
+        ] + ["deny ipv6 any any log"]:
             yield f"IPv6 ACL {name}: {v6[name]}"
 
 
@@ -493,8 +577,10 @@ class Packet:
     flags: str = ""  # TCP flags: any of S A R F
 
     def __str__(self) -> str:
-        return (f"proto {self.proto} {IPAddress(self.src)}:{self.sport} -> "
-                f"{IPAddress(self.dst)}:{self.dport} [{self.flags}]")
+        return (
+            f"proto {self.proto} {IPAddress(self.src)}:{self.sport} -> "
+            f"{IPAddress(self.dst)}:{self.dport} [{self.flags}]"
+        )
 
 
 def _addr(text: str) -> tuple[int, int]:
@@ -521,11 +607,23 @@ def parse_acls(text: str) -> dict[str, list[Ace]]:
             current = acls.setdefault(m[1], [])
         elif (m := ACE_RE.match(line)) and current is not None:
             opt = m["opt"]
-            icmp = {"echo": 8, "echo-reply": 0}.get(opt or "", int(opt) if opt and opt.isdigit()
-                                                     else None)
-            current.append(Ace(int(m["seq"]), m["action"], m["proto"], _addr(m["src"]),
-                               _port(m["sport"]), _addr(m["dst"]), _port(m["dport"]),
-                               opt == "established", icmp, m["log"] is not None))
+            icmp = {"echo": 8, "echo-reply": 0}.get(
+                opt or "", int(opt) if opt and opt.isdigit() else None
+            )
+            current.append(
+                Ace(
+                    int(m["seq"]),
+                    m["action"],
+                    m["proto"],
+                    _addr(m["src"]),
+                    _port(m["sport"]),
+                    _addr(m["dst"]),
+                    _port(m["dport"]),
+                    opt == "established",
+                    icmp,
+                    m["log"] is not None,
+                )
+            )
         elif not line.startswith(" "):
             current = None
     return acls
@@ -546,8 +644,10 @@ PROTO_NUMBERS = {"tcp": TCP, "udp": UDP, "icmp": ICMP}
 
 
 def _matches(a: Ace, p: Packet) -> bool:
-    if a.proto != "ip" and PROTO_NUMBERS.get(a.proto, None if not a.proto.isdigit()
-                                             else int(a.proto)) != p.proto:
+    if (
+        a.proto != "ip"
+        and PROTO_NUMBERS.get(a.proto, None if not a.proto.isdigit() else int(a.proto)) != p.proto
+    ):
         return False
     for (net, wc), addr in ((a.src, p.src), (a.dst, p.dst)):
         if (addr & ~wc & 0xFFFFFFFF) != (net & ~wc & 0xFFFFFFFF):
@@ -597,12 +697,19 @@ class Oracle:
         self.spans = spans
         self.class_ep = {ep.name: ep.id for ep in compiled.endpoints if ep.kind == "class"}
         # the switch's own addresses (its SVIs) take exactly the policy's gateway flows
-        self.own = {p.first + (0 if p.prefixlen >= 31 else 1) for c in self.view.served
-                    for p in c.prefixes}
+        self.own = {
+            p.first + (0 if p.prefixlen >= 31 else 1) for c in self.view.served for p in c.prefixes
+        }
         self.to_self = {f.src: f.packets for f in compiled.gateway_flows if f.gateway == gateway}
-        self.dhcp = {c for c in self.served if any(
-            key(UDP, 67) in pk for (s, d), pk in self.flows.items()
-            if s == self.class_ep[c] and compiled.endpoints[d].kind == "class")}
+        self.dhcp = {
+            c
+            for c in self.served
+            if any(
+                key(UDP, 67) in pk
+                for (s, d), pk in self.flows.items()
+                if s == self.class_ep[c] and compiled.endpoints[d].kind == "class"
+            )
+        }
 
     def endpoint(self, addr: int) -> int | None:
         i = bisect.bisect_right(self.starts, addr) - 1
@@ -632,18 +739,26 @@ class Oracle:
             ep = self.compiled.endpoints[src]
             if ep.kind == "class":
                 return ep.name not in self.served
-            if dst is None or self.compiled.endpoints[dst].name not in self.served \
-                    or self.compiled.endpoints[dst].kind != "class":
+            if (
+                dst is None
+                or self.compiled.endpoints[dst].name not in self.served
+                or self.compiled.endpoints[dst].kind != "class"
+            ):
                 return False
             return self.starts_flow(src, dst, p) or self.replies(src, dst, p)
         (cls,) = [c for c in self.served.values() if c.interface == iface]
-        if (cls.name in self.dhcp and p.proto == UDP and p.sport == 68 and p.dport == 67
-                and p.dst == 0xFFFFFFFF and (p.src == 0 or src == self.class_ep[cls.name])):
+        if (
+            cls.name in self.dhcp
+            and p.proto == UDP
+            and p.sport == 68
+            and p.dport == 67
+            and p.dst == 0xFFFFFFFF
+            and (p.src == 0 or src == self.class_ep[cls.name])
+        ):
             return True  # DHCP client broadcasts for the relay (the one infrastructure entry)
         if src != self.class_ep[cls.name] or dst is None:
             return False
         return self.starts_flow(src, dst, p) or self.replies(src, dst, p)
-
 
     def reaches_switch(self, iface: str, src: int | None, p: Packet) -> bool:
         """A packet to the switch's own address: its source's flow to the gateway, entering
@@ -685,8 +800,9 @@ def sample_ports(compiled: CompiledPolicy) -> list[int]:
     return sorted(out)
 
 
-def random_packets(compiled: CompiledPolicy, iface_prefixes: list[IPNetwork], n: int,
-                   seed: int) -> Iterator[Packet]:
+def random_packets(
+    compiled: CompiledPolicy, iface_prefixes: list[IPNetwork], n: int, seed: int
+) -> Iterator[Packet]:
     rng = random.Random(seed)
     addrs = sample_addresses(compiled, rng)
     ports = sample_ports(compiled)
@@ -725,8 +841,10 @@ def flow_packets(compiled: CompiledPolicy, gateway: str) -> Iterator[tuple[int, 
                 port = k % 65536
                 if proto == ICMP and port > 255:
                     continue
-                for s_net, d_net in ((src.prefixes[0], dst.prefixes[-1]),
-                                     (src.prefixes[-1], dst.prefixes[0])):
+                for s_net, d_net in (
+                    (src.prefixes[0], dst.prefixes[-1]),
+                    (src.prefixes[-1], dst.prefixes[0]),
+                ):
                     sport = 40000 if proto in (TCP, UDP) else 0
                     dport = port if proto in (TCP, UDP, ICMP) else 0
                     yield f.src, f.dst, Packet(proto, s_net.first, d_net.last, sport, dport, "S")
@@ -746,13 +864,19 @@ def ingress(compiled: CompiledPolicy, gateway: str, ep_id: int) -> str | None:
 
 
 # Both hospital gateways on IOS: internet minus vendor clouds, carve-outs, many externals.
-HOSPITAL_ALL_IOS = HOSPITAL.read_text(encoding="utf-8").replace(
-    "platform iptables", "platform cisco-ios").replace('interface "vl{vlan}"', "")
-CARVE = SMALL.replace("deny  pump -> vendor",
-                      "deny  vendor -> pump\nallow internet -> pump : https \"portal\"")
+HOSPITAL_ALL_IOS = (
+    HOSPITAL.read_text(encoding="utf-8")
+    .replace("platform iptables", "platform cisco-ios")
+    .replace('interface "vl{vlan}"', "")
+)
+CARVE = SMALL.replace(
+    "deny  pump -> vendor", 'deny  vendor -> pump\nallow internet -> pump : https "portal"'
+)
 # Two groups of one ACL that would both be written toward `any`: the second must not land
 # behind the first one's carve-out (pump:443 -> vendor:443 with ACK answers vendor -> pump).
-CONFLICT = SERVICES + """
+CONFLICT = (
+    SERVICES
+    + """
 class pump { vlan 110 subnet 10.20.16.0/22 }
 class dns_srv { vlan 10 subnet 10.20.1.0/29 }
 external internet { address 0.0.0.0/0 }
@@ -765,10 +889,15 @@ deny  vendor2 -> pump
 allow pump -> dns_srv : dns
 gateway sw { platform cisco-ios uplink "Gi1/0/1" serves internal }
 """
-CASES = {"conflict": (CONFLICT, "sw"), "small": (SMALL, "sw"), "two-gateways": (TWO_GATEWAYS, "sw"),
-         "all-ios-core": (HOSPITAL_ALL_IOS, "core_fw"),
-         "all-ios-dist": (HOSPITAL_ALL_IOS, "dist_sw1"),
-         "carve": (CARVE, "sw")}
+)
+CASES = {
+    "conflict": (CONFLICT, "sw"),
+    "small": (SMALL, "sw"),
+    "two-gateways": (TWO_GATEWAYS, "sw"),
+    "all-ios-core": (HOSPITAL_ALL_IOS, "core_fw"),
+    "all-ios-dist": (HOSPITAL_ALL_IOS, "dist_sw1"),
+    "carve": (CARVE, "sw"),
+}
 
 
 def case(name: str) -> tuple[CompiledPolicy, str]:
@@ -843,8 +972,10 @@ def test_sample_non_permitted_packets_are_denied() -> None:
         ("Vlan210", Packet(TCP, pump_server, pump, 443, 40000, "S")),  # SYN from a service port
         ("TenGigabitEthernet1/1/1", Packet(TCP, guest, pump, 40000, 443, "S")),  # guest: passes
         ("TenGigabitEthernet1/1/1", Packet(TCP, pump, pump_server, 40000, 443, "S")),  # spoofed
-        ("TenGigabitEthernet1/1/1", Packet(TCP, ip("203.0.113.7"), pump_server, 443, 40000,
-                                           "S")),  # vendor SYN, not a reply
+        (
+            "TenGigabitEthernet1/1/1",
+            Packet(TCP, ip("203.0.113.7"), pump_server, 443, 40000, "S"),
+        ),  # vendor SYN, not a reply
         ("Vlan120", Packet(UDP, ip("10.40.24.9"), ip("10.40.0.2"), 40000, 67)),  # no DHCP here
     ]
     decisions = [device.passes(iface, p) for iface, p in denied]
@@ -856,13 +987,16 @@ def test_sample_non_permitted_packets_are_denied() -> None:
 # Injection: free text from the policy never makes a line of its own
 # ---------------------------------------------------------------------------------------------
 
-HOSTILE = r'''x\" ! # -A FORWARD -j ACCEPT \\ end ünïcødé ? | <script> ; ip access-group X in'''
+HOSTILE = r"""x\" ! # -A FORWARD -j ACCEPT \\ end ünïcødé ? | <script> ; ip access-group X in"""
 
 
 def test_hostile_strings_produce_no_extra_line() -> None:
     benign = SMALL.replace('"drug library"', '"benign"').replace('"vendor support"', '"b"')
-    hostile = SMALL.replace('"drug library"', f'"{HOSTILE}"').replace(
-        '"vendor support"', f'"!{HOSTILE}"').replace('"Pumps"', f'"{HOSTILE}"')
+    hostile = (
+        SMALL.replace('"drug library"', f'"{HOSTILE}"')
+        .replace('"vendor support"', f'"!{HOSTILE}"')
+        .replace('"Pumps"', f'"{HOSTILE}"')
+    )
     a, b = rendered(compiled_of(benign)), rendered(compiled_of(hostile))
     assert len(a.splitlines()) == len(b.splitlines())
     assert list(structure_problems(b)) == []
@@ -877,8 +1011,9 @@ def test_hostile_strings_produce_no_extra_line() -> None:
 
 def test_remarks_are_cut_at_100_characters() -> None:
     text = SMALL.replace('"drug library"', '"' + "x" * 300 + '"')
-    remarks = [line[8:] for line in rendered(compiled_of(text)).splitlines()
-               if line.startswith(" remark ")]
+    remarks = [
+        line[8:] for line in rendered(compiled_of(text)).splitlines() if line.startswith(" remark ")
+    ]
     assert max(len(r) for r in remarks) == 100
 
 
@@ -896,7 +1031,8 @@ SPEC_PROTOS = st.sampled_from([0, ICMP, TCP, UDP, 47, 255])
 def test_cached_shapes_equal_the_specs(raw: list[tuple[int, int, int, int]]) -> None:
     """The fast, cached spec tables read TCP/UDP intervals directly: same as the general path."""
     packets = PacketSet.union_all(
-        PacketSet.of(min(key(a, p), key(b, q)), max(key(a, p), key(b, q))) for a, p, b, q in raw)
+        PacketSet.of(min(key(a, p), key(b, q)), max(key(a, p), key(b, q))) for a, p, b, q in raw
+    )
     specs, bad = forward_specs(packets)
     assert forward_shapes(packets.intervals) == (tuple(specs), tuple(bad))
     specs, reply_bad = reply_specs(packets)
@@ -907,27 +1043,32 @@ def test_cached_shapes_equal_the_specs(raw: list[tuple[int, int, int, int]]) -> 
 # Traffic to the switch itself (issue #11): own-address entries first, vty lines
 # ---------------------------------------------------------------------------------------------
 
-PLANE = TWO_GATEWAYS.replace("gateway sw ", 'external noc { address 192.0.2.0/24 }\n'
-                             'gateway sw ') + """
+PLANE = (
+    TWO_GATEWAYS.replace("gateway sw ", "external noc { address 192.0.2.0/24 }\ngateway sw ")
+    + """
 allow a -> gateway:sw : tcp/22, tcp/443 "management"
 allow noc -> gateways : tcp/22
 allow c -> gateway:sw : udp/161
 """
+)
 
 
 def test_own_address_entries_come_before_every_forwarding_entry() -> None:
     model = lowered(compiled_of(PLANE))
     a = [line for line in ace_lines(model, "ZW-A-IN") if "255.255.255.255" not in line]
     own = ["10.1.0.1", "10.1.1.1"]  # (after the DHCP broadcasts, which are not to the switch)
-    assert a[:6] == [f"permit tcp 10.1.0.0 0.0.0.255 host {h} eq {p}" for p in (22, 443)
-                     for h in own] + [f"deny ip any host {h} log" for h in own]
+    assert a[:6] == [
+        f"permit tcp 10.1.0.0 0.0.0.255 host {h} eq {p}" for p in (22, 443) for h in own
+    ] + [f"deny ip any host {h} log" for h in own]
     b = ace_lines(model, "ZW-B-IN")  # b may reach nothing of the switch
     assert b[:2] == [f"deny ip any host {h} log" for h in own]
     up = ace_lines(model, "ZW-UPLINK-IN")
     transit = up.index("permit ip 10.2.0.0 0.0.1.255 any")
-    for line in ("permit udp 10.2.0.0 0.0.0.255 host 10.1.0.1 eq 161",
-                 "permit tcp 192.0.2.0 0.0.0.255 host 10.1.1.1 eq 22",
-                 "deny ip any host 10.1.1.1 log"):
+    for line in (
+        "permit udp 10.2.0.0 0.0.0.255 host 10.1.0.1 eq 161",
+        "permit tcp 192.0.2.0 0.0.0.255 host 10.1.1.1 eq 22",
+        "deny ip any host 10.1.1.1 log",
+    ):
         assert up.index(line) < transit
 
 
@@ -935,8 +1076,10 @@ def test_vty_takes_exactly_the_ssh_sources() -> None:
     model = lowered(compiled_of(PLANE))
     assert model.vty is not None and model.vty.transport == "ssh"
     assert [(e.action, e.src, e.log) for e in model.vty.aces] == [
-        ("permit", "10.1.0.0 0.0.0.255", False), ("permit", "192.0.2.0 0.0.0.255", False),
-        ("deny", "any", True)]
+        ("permit", "10.1.0.0 0.0.0.255", False),
+        ("permit", "192.0.2.0 0.0.0.255", False),
+        ("deny", "any", True),
+    ]
     assert model.vty.name.startswith("ZW-VTY-") and model.vty.name.endswith(model.suffix)
 
 

@@ -36,8 +36,11 @@ DIGESTS = {
 }
 
 
-@pytest.mark.parametrize(("object_groups", "gateway"), sorted(DIGESTS),
-                         ids=[f"{'og' if og else 'plain'}-{gw}" for og, gw in sorted(DIGESTS)])
+@pytest.mark.parametrize(
+    ("object_groups", "gateway"),
+    sorted(DIGESTS),
+    ids=[f"{'og' if og else 'plain'}-{gw}" for og, gw in sorted(DIGESTS)],
+)
 def test_generated_estate_renders_as_before(object_groups: bool, gateway: str) -> None:
     text = ESTATE.read_text()
     if object_groups:

@@ -59,11 +59,17 @@ def runs(text: str) -> list[str]:
 
 def test_comments_and_why_texts_change_no_name_and_no_entry(tmp_path: Path) -> None:
     before = ios_outputs(variant(tmp_path, HOSPITAL))
-    after = ios_outputs(variant(
-        tmp_path, HOSPITAL,
-        ("# hospital.zw: a realistic, lint-clean reference policy",
-         "# hospital.zw: a realistic reference policy (comment edited)\n# and one more line,"),
-        ('"drug library downloads, status and event logs"', '"drug library and logs"')))
+    after = ios_outputs(
+        variant(
+            tmp_path,
+            HOSPITAL,
+            (
+                "# hospital.zw: a realistic, lint-clean reference policy",
+                "# hospital.zw: a realistic reference policy (comment edited)\n# and one more line,",
+            ),
+            ('"drug library downloads, status and event logs"', '"drug library and logs"'),
+        )
+    )
     assert sorted(before) == sorted(after) == ["dist_sw1-switch.ios", "dist_sw1.ios"]
     for name in before:
         assert runs(before[name]) == runs(after[name]), name
@@ -72,20 +78,32 @@ def test_comments_and_why_texts_change_no_name_and_no_entry(tmp_path: Path) -> N
     assert suffix(before["dist_sw1.ios"]) == suffix(after["dist_sw1.ios"])
 
 
-def test_a_change_only_another_gateway_enforces_keeps_this_gateways_names(
-        tmp_path: Path) -> None:
+def test_a_change_only_another_gateway_enforces_keeps_this_gateways_names(tmp_path: Path) -> None:
     before = ios_outputs(variant(tmp_path, MULTI))
     # guest Wi-Fi (edge_fw) to the internet: nothing med_sw filters
-    after = ios_outputs(variant(tmp_path, MULTI, (
-        'allow guest_wifi -> internet : https ', 'allow guest_wifi -> internet : https, ntp ')))
+    after = ios_outputs(
+        variant(
+            tmp_path,
+            MULTI,
+            ("allow guest_wifi -> internet : https ", "allow guest_wifi -> internet : https, ntp "),
+        )
+    )
     for name in ("med_sw.ios", "med_sw-switch.ios"):
         assert runs(before[name]) == runs(after[name]), name
 
 
 def test_a_change_this_gateway_enforces_gives_new_names(tmp_path: Path) -> None:
     before = ios_outputs(variant(tmp_path, MULTI))
-    after = ios_outputs(variant(tmp_path, MULTI, (
-        "allow biomed_ws -> pump_server : https, rdp ", "allow biomed_ws -> pump_server : https ")))
+    after = ios_outputs(
+        variant(
+            tmp_path,
+            MULTI,
+            (
+                "allow biomed_ws -> pump_server : https, rdp ",
+                "allow biomed_ws -> pump_server : https ",
+            ),
+        )
+    )
     old, new = suffix(before["med_sw.ios"]), suffix(after["med_sw.ios"])
     assert old != new
     for text, sfx in ((after["med_sw.ios"], new), (after["med_sw-switch.ios"], new)):
@@ -95,10 +113,12 @@ def test_a_change_this_gateway_enforces_gives_new_names(tmp_path: Path) -> None:
         assert old not in text
 
 
-@pytest.mark.parametrize("policy", [HOSPITAL, MULTI, OBJECT_GROUPS],
-                         ids=["hospital", "multi-gateway", "object-groups"])
-def test_the_header_recipe_run_literally_prints_the_content_digest(policy: Path,
-                                                                   tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    "policy", [HOSPITAL, MULTI, OBJECT_GROUPS], ids=["hospital", "multi-gateway", "object-groups"]
+)
+def test_the_header_recipe_run_literally_prints_the_content_digest(
+    policy: Path, tmp_path: Path
+) -> None:
     report = build(str(policy), str(tmp_path))
     assert report.written
     for path in sorted(tmp_path.glob("*.ios")):
@@ -108,8 +128,9 @@ def test_the_header_recipe_run_literally_prints_the_content_digest(policy: Path,
         (digest,) = re.findall(r"^! content-sha256: ([0-9a-f]{64}) ", text, re.MULTILINE)
         (command,) = re.findall(r"^! recompute: (.*)$", text, re.MULTILINE)
         assert path.name in command
-        proc = subprocess.run(["sh", "-c", command], cwd=tmp_path, capture_output=True,
-                              text=True, check=True)
+        proc = subprocess.run(
+            ["sh", "-c", command], cwd=tmp_path, capture_output=True, text=True, check=True
+        )
         assert proc.stdout.split() == [digest, "-"]
         assert digest[:8].upper() == suffix(text)
         # and the switch config binds exactly those names

@@ -67,8 +67,9 @@ def og_model(budget: int | None = None) -> IosModel:
 def test_flag_off_writes_no_groups() -> None:
     model = lower(POLICY.replace("OG", ""))
     assert model.object_groups == ()
-    assert not any("object-group" in f"{a.protocol} {a.src} {a.dst}"
-                   for acl in model.acls for a in acl.aces)
+    assert not any(
+        "object-group" in f"{a.protocol} {a.src} {a.dst}" for acl in model.acls for a in acl.aces
+    )
 
 
 def test_one_flow_entry_per_service_set_toward_grouped_destinations() -> None:
@@ -83,8 +84,12 @@ def test_one_flow_entry_per_service_set_toward_grouped_destinations() -> None:
     assert svc.members == ("tcp eq 53", "tcp eq 443", "udp eq 53")
     assert grouped.src == "10.0.0.0 0.0.0.255"  # one CIDR: inline, wildcard mask
     dst = next(g for g in model.object_groups if g.name == grouped.dst.split()[1])
-    assert dst.members == ("10.0.1.0 255.255.255.0", "10.0.2.0 255.255.255.0",
-                           "host 10.0.3.4", "10.0.9.0 255.255.255.128")
+    assert dst.members == (
+        "10.0.1.0 255.255.255.0",
+        "10.0.2.0 255.255.255.0",
+        "host 10.0.3.4",
+        "10.0.9.0 255.255.255.128",
+    )
 
 
 def test_replies_keep_ports_and_established_with_grouped_addresses() -> None:
@@ -92,8 +97,12 @@ def test_replies_keep_ports_and_established_with_grouped_addresses() -> None:
     acl = next(a for a in model.acls if a.name.startswith("ZW-D-IN-"))
     replies = next(b for b in acl.blocks if b.remark.startswith("replies"))
     shapes = {(a.protocol, a.src_port, a.option) for a in replies.aces}
-    assert shapes == {("tcp", "eq 443", "established"), ("tcp", "eq 53", "established"),
-                      ("udp", "eq 53", ""), ("icmp", "", "echo-reply")}
+    assert shapes == {
+        ("tcp", "eq 443", "established"),
+        ("tcp", "eq 53", "established"),
+        ("udp", "eq 53", ""),
+        ("icmp", "", "echo-reply"),
+    }
     https = next(a for a in replies.aces if a.src_port == "eq 443")
     group = next(g for g in model.object_groups if g.name == https.dst.split()[1])
     # a and the internet atom (0/0 minus the classes) both opened https to d
@@ -126,8 +135,12 @@ def test_group_names_are_valid_unique_and_carry_the_content_suffix() -> None:
 
 @pytest.mark.parametrize(
     ("net", "member"),
-    [("10.0.0.0/22", "10.0.0.0 255.255.252.0"), ("10.0.3.4/32", "host 10.0.3.4"),
-     ("0.0.0.0/0", "0.0.0.0 0.0.0.0"), ("192.0.2.128/25", "192.0.2.128 255.255.255.128")],
+    [
+        ("10.0.0.0/22", "10.0.0.0 255.255.252.0"),
+        ("10.0.3.4/32", "host 10.0.3.4"),
+        ("0.0.0.0/0", "0.0.0.0 0.0.0.0"),
+        ("192.0.2.128/25", "192.0.2.128 255.255.255.128"),
+    ],
     ids=["slash22", "host", "zero", "slash25"],
 )
 def test_network_members_use_subnet_masks(net: str, member: str) -> None:
@@ -174,8 +187,13 @@ def test_output_is_identical_across_hash_seeds(tmp_path: Path) -> None:
     for seed in ("0", "1", "12345"):
         out = tmp_path / f"out{seed}"
         env = {**os.environ, "PYTHONHASHSEED": seed, "PYTHONPATH": str(ROOT / "src")}
-        proc = subprocess.run([sys.executable, "-m", "zonewall", "build", str(policy), "-o",
-                               str(out)], capture_output=True, text=True, env=env, check=False)
+        proc = subprocess.run(
+            [sys.executable, "-m", "zonewall", "build", str(policy), "-o", str(out)],
+            capture_output=True,
+            text=True,
+            env=env,
+            check=False,
+        )
         assert proc.returncode == 0, proc.stderr
         texts.add((out / "sw.ios").read_text(encoding="utf-8"))
     assert len(texts) == 1

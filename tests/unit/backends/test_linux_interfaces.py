@@ -36,8 +36,9 @@ gateway sw {{ platform cisco-ios uplink "Gi1/0/48" serves cam }}
 """
 
 
-def compiled(template: str = "bond0.{vlan}", desc: str = "Infusion pumps",
-             platform: str = "iptables") -> CompiledPolicy:
+def compiled(
+    template: str = "bond0.{vlan}", desc: str = "Infusion pumps", platform: str = "iptables"
+) -> CompiledPolicy:
     text = POLICY.format(template=template, desc=desc, platform=platform)
     result = compile_policy(parse_text(text, "p.zw").policy)
     assert result.compiled is not None, result.diagnostics
@@ -71,13 +72,19 @@ def test_addresses_are_the_vlan_plans_gateway_addresses() -> None:
 
 @pytest.mark.parametrize(
     ("template", "name"),
-    [("vlan{vlan}", "vlan30"), ("vl{vlan}", "vl30"), ("eth1.{name}", "eth1.link"),
-     ("eth1.1{vlan}", "eth1.130"), ("{vlan}.eth1", "30.eth1"),
-     ("eth1@x.{vlan}", "eth1@x.30")],
-    ids=["default", "no-parent", "name-not-vlan", "other-number", "reversed",
-         "at-sign"])
-def test_names_that_do_not_give_the_parent_get_no_script_and_a_note(template: str,
-                                                                   name: str) -> None:
+    [
+        ("vlan{vlan}", "vlan30"),
+        ("vl{vlan}", "vl30"),
+        ("eth1.{name}", "eth1.link"),
+        ("eth1.1{vlan}", "eth1.130"),
+        ("{vlan}.eth1", "30.eth1"),
+        ("eth1@x.{vlan}", "eth1@x.30"),
+    ],
+    ids=["default", "no-parent", "name-not-vlan", "other-number", "reversed", "at-sign"],
+)
+def test_names_that_do_not_give_the_parent_get_no_script_and_a_note(
+    template: str, name: str
+) -> None:
     policy = compiled(template)
     assert interface_configs(policy) == []  # nothing guessed, nothing written
     [note] = interface_notes(policy)
@@ -85,8 +92,11 @@ def test_names_that_do_not_give_the_parent_get_no_script_and_a_note(template: st
     assert 'interface "eth1.{vlan}"' in note and "fw-interfaces.sh" in note
 
 
-HOSTILE = ["x\u2028sysctl -w net.ipv4.ip_forward=0", "a $(reboot) `id` ; rm -rf / #",
-           "caf\u00e9 \u0085 next line"]
+HOSTILE = [
+    "x\u2028sysctl -w net.ipv4.ip_forward=0",
+    "a $(reboot) `id` ; rm -rf / #",
+    "caf\u00e9 \u0085 next line",
+]
 
 
 @pytest.mark.parametrize("desc", HOSTILE, ids=range(len(HOSTILE)))
@@ -113,7 +123,7 @@ def test_rendering_is_byte_identical_and_ends_with_forwarding() -> None:
 
 # -- the script against a stand-in `ip` ----------------------------------------------------
 
-FAKE_IP = r'''
+FAKE_IP = r"""
 import json, sys
 state_path, args = sys.argv[1], sys.argv[2:]
 st = json.load(open(state_path))
@@ -145,7 +155,7 @@ elif args[:2] == ["address", "replace"]:
     save()
 else:
     sys.exit(f"unexpected: {args}")
-'''
+"""
 
 
 def run_script(tmp_path: Path, text: str, state: dict) -> tuple[int, dict]:  # type: ignore[type-arg]
@@ -155,16 +165,19 @@ def run_script(tmp_path: Path, text: str, state: dict) -> tuple[int, dict]:  # t
     state_path = tmp_path / "state.json"
     if not state_path.exists():
         state_path.write_text(json.dumps(state))
-    for tool, body in (("ip", f'exec {sys.executable} {tmp_path}/fake_ip.py {state_path} "$@"'),
-                       ("sysctl", f'echo "$@" >> {tmp_path}/sysctl.log')):
+    for tool, body in (
+        ("ip", f'exec {sys.executable} {tmp_path}/fake_ip.py {state_path} "$@"'),
+        ("sysctl", f'echo "$@" >> {tmp_path}/sysctl.log'),
+    ):
         path = bin_dir / tool
         path.write_text(f"#!/bin/sh\n{body}\n")
         path.chmod(path.stat().st_mode | stat.S_IXUSR)
     script = tmp_path / "fw-interfaces.sh"
     script.write_text(text)
     env = dict(os.environ, PATH=f"{bin_dir}:/usr/bin:/bin")
-    proc = subprocess.run(["sh", str(script)], env=env, capture_output=True, text=True,
-                          timeout=60, check=False)
+    proc = subprocess.run(
+        ["sh", str(script)], env=env, capture_output=True, text=True, timeout=60, check=False
+    )
     return proc.returncode, json.loads(state_path.read_text())
 
 
@@ -176,9 +189,12 @@ def test_script_applied_twice_gives_exactly_the_plan(tmp_path: Path) -> None:
     code, second = run_script(tmp_path, text, start)
     assert code == 0 and second == first
     assert {n: (v.get("parent"), v.get("vlan"), v["up"]) for n, v in second["links"].items()} == {
-        "bond0": (None, None, True), "bond0.30": ("bond0", 30, True),
-        "bond0.40": ("bond0", 40, True), "bond0.110": ("bond0", 110, True),
-        "bond0.210": ("bond0", 210, True)}
+        "bond0": (None, None, True),
+        "bond0.30": ("bond0", 30, True),
+        "bond0.40": ("bond0", 40, True),
+        "bond0.110": ("bond0", 110, True),
+        "bond0.210": ("bond0", 210, True),
+    }
     assert second["addrs"]["bond0.210"] == ["10.20.40.1/28", "10.20.41.1/30"]
     sysctl = (tmp_path / "sysctl.log").read_text().splitlines()
     assert sysctl == ["-q -w net.ipv4.ip_forward=1"] * 2
@@ -186,15 +202,28 @@ def test_script_applied_twice_gives_exactly_the_plan(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     "start",
-    [{"links": {}, "addrs": {}},
-     {"links": {"bond0": {"up": False}, "bond0.110": {"parent": "bond0", "vlan": 111,
-                                                      "up": True}}, "addrs": {}},
-     {"links": {"bond0": {"up": False}, "eth9": {"up": False},
-                "bond0.110": {"parent": "eth9", "vlan": 110, "up": True}}, "addrs": {}},
-     {"links": {"bond0": {"up": False}, "bond0.110": {"up": False}}, "addrs": {}}],
-    ids=["no-parent", "wrong-vlan-id", "wrong-parent", "not-a-vlan"])
-def test_script_changes_nothing_when_something_does_not_match(tmp_path: Path,
-                                                              start: dict) -> None:  # type: ignore[type-arg]
+    [
+        {"links": {}, "addrs": {}},
+        {
+            "links": {
+                "bond0": {"up": False},
+                "bond0.110": {"parent": "bond0", "vlan": 111, "up": True},
+            },
+            "addrs": {},
+        },
+        {
+            "links": {
+                "bond0": {"up": False},
+                "eth9": {"up": False},
+                "bond0.110": {"parent": "eth9", "vlan": 110, "up": True},
+            },
+            "addrs": {},
+        },
+        {"links": {"bond0": {"up": False}, "bond0.110": {"up": False}}, "addrs": {}},
+    ],
+    ids=["no-parent", "wrong-vlan-id", "wrong-parent", "not-a-vlan"],
+)
+def test_script_changes_nothing_when_something_does_not_match(tmp_path: Path, start: dict) -> None:  # type: ignore[type-arg]
     code, after = run_script(tmp_path, interface_configs(compiled())[0][1], start)
     assert code == 1
     assert after == start

@@ -75,9 +75,10 @@ def test_the_shared_errors_come_first_and_the_lowering_still_reports() -> None:
     """E223 (traffic through this gateway to another gateway itself) and the lowering's E402
     are reported together, shared checks first, as one build shows them."""
     text = POLICY.replace("allow a -> b : dns", "allow a -> b") + (
-        'class c { vlan 30 subnet 10.2.0.0/24 }\n'
+        "class c { vlan 30 subnet 10.2.0.0/24 }\n"
         'gateway fw { platform iptables uplink "eth0" serves c }\n'
-        'allow a -> gateway:fw : dns\n')
+        "allow a -> gateway:fw : dns\n"
+    )
     policy = compiled(text)
     result = lower_gateway(get_backend("cisco-ios"), policy, gateway_view(policy, "sw"))
     assert result.model is None

@@ -117,8 +117,10 @@ allow a23456789012345678901234567890c -> a23456789012345678901234567890b : https
 gateway fw { platform nftables  interface "v{vlan}"  serves internal }
 """
 
-HOSTILE = ('\\" quote ! # ; { } -A FORWARD -j ACCEPT accept; drop } table inet x { '
-           '\u00fc\u2713 \u202e ' + "x" * 150)
+HOSTILE = (
+    '\\" quote ! # ; { } -A FORWARD -j ACCEPT accept; drop } table inet x { '
+    "\u00fc\u2713 \u202e " + "x" * 150
+)
 INJECTION = """
 service https = tcp/443
 class a { vlan 10  subnet 10.0.0.0/24  description "DESC" }
@@ -151,8 +153,9 @@ def hospital_text(gateway: str) -> str:
     assert gateway == "dist_sw1"
     # nftables tracks connections: the switch's `stateless-replies accepted` goes too (E218)
     text = re.sub(r"(?m)^ *stateless-replies accepted .*\n", "", text)
-    return (text.replace("platform cisco-ios", "platform nftables", 1)
-            .replace('uplink "TenGigabitEthernet1/1/1"', 'uplink "eth9"', 1))
+    return text.replace("platform cisco-ios", "platform nftables", 1).replace(
+        'uplink "TenGigabitEthernet1/1/1"', 'uplink "eth9"', 1
+    )
 
 
 @cache
@@ -184,8 +187,28 @@ def chain(model: NftModel, name: str) -> NftChain:
 # unit tests on the model
 # ---------------------------------------------------------------------------------------------
 
-NFT_KEYWORDS = {"fwd", "log", "counter", "ip", "ip6", "inet", "set", "map", "accept", "drop",
-                "vlan", "dup", "tcp", "udp", "meta", "ct", "queue", "table", "chain", "jump"}
+NFT_KEYWORDS = {
+    "fwd",
+    "log",
+    "counter",
+    "ip",
+    "ip6",
+    "inet",
+    "set",
+    "map",
+    "accept",
+    "drop",
+    "vlan",
+    "dup",
+    "tcp",
+    "udp",
+    "meta",
+    "ct",
+    "queue",
+    "table",
+    "chain",
+    "jump",
+}
 
 
 def test_registry_returns_the_nftables_backend() -> None:
@@ -218,8 +241,7 @@ def test_names_that_collide_after_sanitising_stay_distinct() -> None:
 def test_external_atoms_sharing_a_label_get_distinct_names() -> None:
     model = lowered(compiled_case("atoms"), "fw")
     wide = sorted(s.name for s in model.sets if s.name.startswith("zx_wide"))
-    assert len(wide) == 2 and wide[0] == "zx_wide" and re.fullmatch(r"zx_wide_[0-9a-f]{8}",
-                                                                      wide[1])
+    assert len(wide) == 2 and wide[0] == "zx_wide" and re.fullmatch(r"zx_wide_[0-9a-f]{8}", wide[1])
     inbound = [c.name for c in model.chains if c.name.startswith("zi_wide")]
     assert len(inbound) == 2
 
@@ -262,11 +284,15 @@ def test_base_chain_is_forward_with_policy_drop_and_state_rules_first() -> None:
     model = lowered(compiled_case("two_gw"), "fw1")
     bases = [c for c in model.chains if c.hook is not None]
     # forwarding, and traffic to the box itself (other interfaces and IPv6 are the box's)
-    assert [(c.name, c.hook, c.policy) for c in bases] == [("zw_forward", "forward", "drop"),
-                                                           ("zw_input", "input", "accept")]
+    assert [(c.name, c.hook, c.policy) for c in bases] == [
+        ("zw_forward", "forward", "drop"),
+        ("zw_input", "input", "accept"),
+    ]
     assert all(r.nfproto == "ipv4" and r.verdict == "jump zw_self" for r in bases[1].rules)
-    assert bases[0].rules[:2] == (NftRule(ct_state="established,related", verdict="accept"),
-                                  NftRule(ct_state="invalid", verdict="drop"))
+    assert bases[0].rules[:2] == (
+        NftRule(ct_state="established,related", verdict="accept"),
+        NftRule(ct_state="invalid", verdict="drop"),
+    )
     assert model.table == "zonewall"
 
 
@@ -286,8 +312,11 @@ def test_every_chain_ends_with_rate_limited_log_and_drop(case: str) -> None:
 
 def _jump_depth(chains: dict[str, NftChain], name: str, seen: tuple[str, ...]) -> int:
     assert name not in seen, f"jump loop {seen + (name,)}"
-    targets = [r.verdict.split()[1] for r in chains[name].rules
-               if r.verdict and r.verdict.startswith("jump ")]
+    targets = [
+        r.verdict.split()[1]
+        for r in chains[name].rules
+        if r.verdict and r.verdict.startswith("jump ")
+    ]
     assert all(t in chains for t in targets)
     return 1 + max((_jump_depth(chains, t, (*seen, name)) for t in targets), default=0)
 
@@ -326,8 +355,9 @@ def test_logged_allow_gets_a_log_rule_before_its_accept() -> None:
     model = lowered(compiled_case("two_gw"), "fw1")
     rules = chain(model, "zp_vendor__srv").rules
     assert rules[0].log_prefix == "zw_allow 5 " and rules[0].verdict is None
-    assert dataclasses.replace(rules[0], log_prefix=None, counter=True, verdict="accept") \
-        == rules[1]
+    assert (
+        dataclasses.replace(rules[0], log_prefix=None, counter=True, verdict="accept") == rules[1]
+    )
     assert rules[0].l4 == NftL4("tcp dport", ("443",))
 
 
@@ -361,23 +391,46 @@ def _ports(proto: int, *ranges: tuple[int, int]) -> PacketSet:
     return PacketSet.union_all(PacketSet.ports(proto, lo, hi) for lo, hi in ranges)
 
 
-@pytest.mark.parametrize(("packets", "expected"), [
-    (PacketSet.everything(), [None]),
-    (_ports(TCP, (443, 443)), [NftL4("tcp dport", ("443",))]),
-    (_ports(TCP, (53, 53)) | _ports(UDP, (53, 53), (123, 123)),
-     [NftL4("tcp dport", ("53",)), NftL4("udp dport", ("53", "123"))]),
-    (_ports(TCP, (5100, 5109)), [NftL4("tcp dport", ("5100-5109",))]),
-    (_ports(ICMP, (8, 8)), [NftL4("icmp type", ("8",))]),
-    (PacketSet.protocol(ICMP), [NftL4("meta l4proto", ("icmp",))]),
-    (PacketSet.protocol(0), [NftL4("meta l4proto", ("0",))]),
-    (PacketSet.protocol(47) | PacketSet.protocol(50) | PacketSet.protocol(51),
-     [NftL4("meta l4proto", ("47", "50-51"))]),
-    (PacketSet.everything() - _ports(TCP, (22, 22)) - _ports(ICMP, (8, 8)),
-     [NftL4("meta l4proto", ("0", "2-5", "7-255")), NftL4("icmp type", ("0-7", "9-255")),
-      NftL4("tcp dport", ("0-21", "23-65535"))]),
-    (_ports(ICMP, (300, 400)), []),
-], ids=["ip", "https", "dns+ntp", "range", "echo", "icmp", "proto0", "protos", "ip-minus",
-        "icmp-beyond-255"])
+@pytest.mark.parametrize(
+    ("packets", "expected"),
+    [
+        (PacketSet.everything(), [None]),
+        (_ports(TCP, (443, 443)), [NftL4("tcp dport", ("443",))]),
+        (
+            _ports(TCP, (53, 53)) | _ports(UDP, (53, 53), (123, 123)),
+            [NftL4("tcp dport", ("53",)), NftL4("udp dport", ("53", "123"))],
+        ),
+        (_ports(TCP, (5100, 5109)), [NftL4("tcp dport", ("5100-5109",))]),
+        (_ports(ICMP, (8, 8)), [NftL4("icmp type", ("8",))]),
+        (PacketSet.protocol(ICMP), [NftL4("meta l4proto", ("icmp",))]),
+        (PacketSet.protocol(0), [NftL4("meta l4proto", ("0",))]),
+        (
+            PacketSet.protocol(47) | PacketSet.protocol(50) | PacketSet.protocol(51),
+            [NftL4("meta l4proto", ("47", "50-51"))],
+        ),
+        (
+            PacketSet.everything() - _ports(TCP, (22, 22)) - _ports(ICMP, (8, 8)),
+            [
+                NftL4("meta l4proto", ("0", "2-5", "7-255")),
+                NftL4("icmp type", ("0-7", "9-255")),
+                NftL4("tcp dport", ("0-21", "23-65535")),
+            ],
+        ),
+        (_ports(ICMP, (300, 400)), []),
+    ],
+    ids=[
+        "ip",
+        "https",
+        "dns+ntp",
+        "range",
+        "echo",
+        "icmp",
+        "proto0",
+        "protos",
+        "ip-minus",
+        "icmp-beyond-255",
+    ],
+)
 def test_l4_matches(packets: PacketSet, expected: list[NftL4 | None]) -> None:
     assert l4_matches(packets) == expected
 
@@ -433,12 +486,18 @@ def test_rendered_text_has_one_line_per_rule_and_the_replace_idiom() -> None:
     body = [ln.strip() for ln in text.splitlines()]
     assert body.index("table inet zonewall") + 1 == body.index("delete table inet zonewall")
     assert "table inet zonewall {" in body
-    rule_lines = [ln for ln in body if re.search(r" (accept|drop|jump \S+)( comment .*)?$|"
-                                                 r"level warn( comment .*)?$", ln)]
-    assert len(rule_lines) == backend.rule_count(model) == sum(len(c.rules)
-                                                               for c in model.chains)
+    rule_lines = [
+        ln
+        for ln in body
+        if re.search(
+            r" (accept|drop|jump \S+)( comment .*)?$|"
+            r"level warn( comment .*)?$",
+            ln,
+        )
+    ]
+    assert len(rule_lines) == backend.rule_count(model) == sum(len(c.rules) for c in model.chains)
     assert "ip saddr @zw_served jump zw_spoofed comment " in text
-    assert 'udp dport { 53, 123 }' not in text  # TWO_GW has no such service
+    assert "udp dport { 53, 123 }" not in text  # TWO_GW has no such service
     assert "tcp dport 443 ct state new counter accept comment " in text
 
 
@@ -548,18 +607,22 @@ class NftEval:
             acc = acc | rest
         return acc & REAL
 
-    def _walk(self, c: NftChain, pkt: Packet, rest: PacketSet,
-              depth: int) -> tuple[PacketSet, PacketSet]:
+    def _walk(
+        self, c: NftChain, pkt: Packet, rest: PacketSet, depth: int
+    ) -> tuple[PacketSet, PacketSet]:
         assert depth < 10
         iif, oif, src, dst = pkt
         acc = PacketSet()
         for r in c.rules:
             if not rest:
                 break
-            if (r.iifname not in (None, iif) or r.oifname not in (None, oif)
-                    or (r.saddr is not None and r.saddr not in self._sets_of(src))
-                    or (r.daddr is not None and r.daddr not in self._sets_of(dst))
-                    or (r.ct_state is not None and "new" not in r.ct_state.split(","))):
+            if (
+                r.iifname not in (None, iif)
+                or r.oifname not in (None, oif)
+                or (r.saddr is not None and r.saddr not in self._sets_of(src))
+                or (r.daddr is not None and r.daddr not in self._sets_of(dst))
+                or (r.ct_state is not None and "new" not in r.ct_state.split(","))
+            ):
                 continue
             hit = rest & self.l4[id(r)]
             if not hit or r.verdict is None:
@@ -599,8 +662,20 @@ class IptEval:
         toks = shlex.split(" ".join(rule.matches))
         m: dict[str, str] = {}
         for opt, arg in zip(toks[::2], toks[1::2], strict=True):
-            if opt not in ("-i", "-o", "-p", "-s", "-d", "--dport", "--dports", "--icmp-type",
-                           "--ctstate", "-m", "--limit", "--limit-burst"):
+            if opt not in (
+                "-i",
+                "-o",
+                "-p",
+                "-s",
+                "-d",
+                "--dport",
+                "--dports",
+                "--icmp-type",
+                "--ctstate",
+                "-m",
+                "--limit",
+                "--limit-burst",
+            ):
                 pytest.fail(f"IptEval does not know {opt!r} (iptables output changed?)")
             m[opt] = arg
         ports = m.get("--dports", m.get("--dport", m.get("--icmp-type")))
@@ -610,27 +685,41 @@ class IptEval:
         elif ports is None:
             packets = PacketSet.protocol(_number(proto))
         else:
-            packets = PacketSet.union_all(PacketSet.ports(_number(proto), *_interval(p, ":"))
-                                          for p in ports.split(","))
+            packets = PacketSet.union_all(
+                PacketSet.ports(_number(proto), *_interval(p, ":")) for p in ports.split(",")
+            )
         [src] = _ranges([m.get("-s", "0.0.0.0/0")])
         [dst] = _ranges([m.get("-d", "0.0.0.0/0")])
-        return _IptMatch(m.get("-i"), m.get("-o"), src, dst,
-                         "NEW" in m.get("--ctstate", "NEW").split(","), packets, rule.target)
+        return _IptMatch(
+            m.get("-i"),
+            m.get("-o"),
+            src,
+            dst,
+            "NEW" in m.get("--ctstate", "NEW").split(","),
+            packets,
+            rule.target,
+        )
 
     def accepted(self, pkt: Packet) -> PacketSet:
         acc, _ = self._walk(self.forward, pkt, PacketSet.everything(), 0)
         return acc & REAL
 
-    def _walk(self, rules: list[_IptMatch], pkt: Packet, rest: PacketSet,
-              depth: int) -> tuple[PacketSet, PacketSet]:
+    def _walk(
+        self, rules: list[_IptMatch], pkt: Packet, rest: PacketSet, depth: int
+    ) -> tuple[PacketSet, PacketSet]:
         assert depth < 10
         iif, oif, src, dst = pkt
         acc = returned = PacketSet()
         for m in rules:
             if not rest:
                 break
-            if (m.iif not in (None, iif) or m.oif not in (None, oif) or not m.new
-                    or not m.src[0] <= src <= m.src[1] or not m.dst[0] <= dst <= m.dst[1]):
+            if (
+                m.iif not in (None, iif)
+                or m.oif not in (None, oif)
+                or not m.new
+                or not m.src[0] <= src <= m.src[1]
+                or not m.dst[0] <= dst <= m.dst[1]
+            ):
                 continue
             hit = rest & m.packets
             if not hit or m.target.startswith("LOG"):
@@ -691,8 +780,7 @@ class SpecGateway:
 def sample_addresses(cp: CompiledPolicy) -> list[int]:
     """Both ends of the first, middle and last prefix of every endpoint, the addresses just
     outside the first and the last, and a few others."""
-    out = {int(IPAddress(a)) for a in ("0.0.0.0", "1.2.3.4", "10.255.255.255",
-                                       "255.255.255.255")}
+    out = {int(IPAddress(a)) for a in ("0.0.0.0", "1.2.3.4", "10.255.255.255", "255.255.255.255")}
     for ep in cp.endpoints:
         ps = ep.prefixes
         for p in (ps[0], ps[len(ps) // 2], ps[-1]):
@@ -721,14 +809,20 @@ def sample_packets(cp: CompiledPolicy, gw: str) -> Iterator[Packet]:
                     yield iif, oif, src, dst
 
 
-def _compare(cp: CompiledPolicy, gw: str, a: NftEval | IptEval | SpecGateway,
-             b: NftEval | IptEval | SpecGateway) -> int:
+def _compare(
+    cp: CompiledPolicy,
+    gw: str,
+    a: NftEval | IptEval | SpecGateway,
+    b: NftEval | IptEval | SpecGateway,
+) -> int:
     checked = 0
     for pkt in sample_packets(cp, gw):
         got, want = a.accepted(pkt), b.accepted(pkt)
         src, dst = IPAddress(pkt[2]), IPAddress(pkt[3])
-        assert got == want, (f"{gw}: {pkt[0]}->{pkt[1]} {src}->{dst}: "
-                             f"{got.describe() or 'nothing'} != {want.describe() or 'nothing'}")
+        assert got == want, (
+            f"{gw}: {pkt[0]}->{pkt[1]} {src}->{dst}: "
+            f"{got.describe() or 'nothing'} != {want.describe() or 'nothing'}"
+        )
         checked += bool(want)
     return checked
 
@@ -792,10 +886,12 @@ def _load_and_compare(ns: Netns, nft: str, file: Path, model: NftModel) -> None:
         listed = json.loads(ns.run(nft, "-j", "list", "table", "inet", "zonewall").stdout)
         items: list[dict[str, dict[str, str]]] = listed["nftables"]
         assert sum("rule" in i for i in items) == NftablesBackend().rule_count(model)
-        assert sorted(i["chain"]["name"] for i in items if "chain" in i) \
-            == sorted(c.name for c in model.chains)
-        assert sorted(i["set"]["name"] for i in items if "set" in i) \
-            == sorted(s.name for s in model.sets)
+        assert sorted(i["chain"]["name"] for i in items if "chain" in i) == sorted(
+            c.name for c in model.chains
+        )
+        assert sorted(i["set"]["name"] for i in items if "set" in i) == sorted(
+            s.name for s in model.sets
+        )
 
 
 KERNEL_CASES = ["small", "two_gw", "long", "atoms", "hospital:core_fw", "hospital:dist_sw1"]
@@ -861,16 +957,16 @@ except OSError:
 
 # (from host, source address, destination, port, permitted?)
 PROBES = [
-    ("ws", "10.1.0.2", "10.1.1.2", 443, True),      # allow ws -> srv : https
-    ("ws", "10.1.0.2", "10.1.1.2", 22, False),      # no ssh
-    ("srv", "10.1.1.2", "10.1.0.2", 443, False),    # not the reverse direction
-    ("up", "203.0.113.5", "10.1.1.2", 443, True),   # allow vendor -> srv (inbound)
+    ("ws", "10.1.0.2", "10.1.1.2", 443, True),  # allow ws -> srv : https
+    ("ws", "10.1.0.2", "10.1.1.2", 22, False),  # no ssh
+    ("srv", "10.1.1.2", "10.1.0.2", 443, False),  # not the reverse direction
+    ("up", "203.0.113.5", "10.1.1.2", 443, True),  # allow vendor -> srv (inbound)
     ("up", "203.0.113.5", "10.1.0.2", 443, False),  # the vendor reaches srv only
-    ("up", "8.8.8.8", "10.1.1.2", 443, False),      # the internet does not come in
-    ("ws", "10.1.0.2", "8.8.8.8", 443, True),       # allow ws -> internet : https
+    ("up", "8.8.8.8", "10.1.1.2", 443, False),  # the internet does not come in
+    ("ws", "10.1.0.2", "8.8.8.8", 443, True),  # allow ws -> internet : https
     ("ws", "10.1.0.2", "203.0.113.5", 443, False),  # deny ws -> vendor, inside internet
-    ("srv", "10.1.1.2", "192.0.2.7", 443, True),    # allow srv -> partner
-    ("srv", "10.1.1.2", "8.8.8.8", 443, False),     # srv has no internet
+    ("srv", "10.1.1.2", "192.0.2.7", 443, True),  # allow srv -> partner
+    ("srv", "10.1.1.2", "8.8.8.8", 443, False),  # srv has no internet
 ]
 
 
@@ -886,10 +982,15 @@ def test_connections_through_a_router_follow_the_policy(tmp_path: Path) -> None:
         _usable(rtr, nft)
         hosts = {"ws": ws, "srv": srv, "up": up}
         for host, ifname, router_addr, host_addrs in (
-                (ws, "eth1.10", "10.1.0.1/24", ["10.1.0.2/24"]),
-                (srv, "eth1.20", "10.1.1.1/28", ["10.1.1.2/28"]),
-                (up, "eth0", "192.168.255.1/30",
-                 ["192.168.255.2/30", "203.0.113.5/32", "8.8.8.8/32", "192.0.2.7/32"])):
+            (ws, "eth1.10", "10.1.0.1/24", ["10.1.0.2/24"]),
+            (srv, "eth1.20", "10.1.1.1/28", ["10.1.1.2/28"]),
+            (
+                up,
+                "eth0",
+                "192.168.255.1/30",
+                ["192.168.255.2/30", "203.0.113.5/32", "8.8.8.8/32", "192.0.2.7/32"],
+            ),
+        ):
             _veth(ip, rtr, ifname, router_addr, host, host_addrs)
         rtr.run("sysctl", "-qw", "net.ipv4.ip_forward=1")
         rtr.run(ip, "route", "add", "default", "via", "192.168.255.2")
@@ -899,13 +1000,24 @@ def test_connections_through_a_router_follow_the_policy(tmp_path: Path) -> None:
         rtr.run(nft, "-f", str(tmp_path / rel))
         try:
             for host in hosts.values():
-                proc = subprocess.Popen([*host.prefix, sys.executable, "-c", _SERVER],
-                                        stdout=subprocess.PIPE, text=True)
+                proc = subprocess.Popen(
+                    [*host.prefix, sys.executable, "-c", _SERVER], stdout=subprocess.PIPE, text=True
+                )
                 servers.append(proc)
                 assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
-            results = [(h, s, d, port, hosts[h].run(sys.executable, "-c", _PROBE, s, d,
-                                                    str(port), check=False).returncode == 0)
-                       for h, s, d, port, _ in PROBES]
+            results = [
+                (
+                    h,
+                    s,
+                    d,
+                    port,
+                    hosts[h]
+                    .run(sys.executable, "-c", _PROBE, s, d, str(port), check=False)
+                    .returncode
+                    == 0,
+                )
+                for h, s, d, port, _ in PROBES
+            ]
         finally:
             for proc in servers:
                 proc.kill()
@@ -917,8 +1029,9 @@ def test_connections_through_a_router_follow_the_policy(tmp_path: Path) -> None:
         assert re.search(r"tcp dport 443 ct state new counter packets [1-9]", counters)
 
 
-def _veth(ip: str, rtr: Netns, ifname: str, router_addr: str, host: Netns,
-          host_addrs: list[str]) -> None:
+def _veth(
+    ip: str, rtr: Netns, ifname: str, router_addr: str, host: Netns, host_addrs: list[str]
+) -> None:
     """A veth pair: `ifname` in the router, `ifname` in the host, addressed and up."""
     a, b = f"zwa{uuid.uuid4().hex[:8]}", f"zwb{uuid.uuid4().hex[:8]}"
     kernel_run((ip, "link", "add", a, "type", "veth", "peer", "name", b))

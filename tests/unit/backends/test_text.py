@@ -19,13 +19,17 @@ from zonewall.text import (
 RICH = "nurses' desk caf\u00e9 \u00e0 # ; { } | $(x) `id` =cmd"
 
 
-@pytest.mark.parametrize(("text", "want"), [
-    (RICH, RICH),
-    ('say "hi"', 'say \\"hi\\"'),
-    ("C:\\path\\", "C:\\\\path\\\\"),
-    ("a\tb\rc\u2028d\x85e\x00f", "a b c d e f"),
-    ("abc \u202eevil\u202c", "abc  evil "),  # bidi controls: the line reads as it loads
-], ids=["rich", "quote", "backslash", "controls", "bidi"])
+@pytest.mark.parametrize(
+    ("text", "want"),
+    [
+        (RICH, RICH),
+        ('say "hi"', 'say \\"hi\\"'),
+        ("C:\\path\\", "C:\\\\path\\\\"),
+        ("a\tb\rc\u2028d\x85e\x00f", "a b c d e f"),
+        ("abc \u202eevil\u202c", "abc  evil "),  # bidi controls: the line reads as it loads
+    ],
+    ids=["rich", "quote", "backslash", "controls", "bidi"],
+)
 def test_iptables_comment(text: str, want: str) -> None:
     assert iptables_comment(text, 255) == want
 
@@ -40,10 +44,14 @@ def test_iptables_comment_limit_counts_the_bytes_before_escaping() -> None:
     assert got == '\\"' * 255  # 255 bytes stored, 510 written
 
 
-@pytest.mark.parametrize(("text", "want"), [
-    (RICH, RICH),
-    ('say "hi" \\ there', "say 'hi' \\ there"),
-], ids=["rich", "quote"])
+@pytest.mark.parametrize(
+    ("text", "want"),
+    [
+        (RICH, RICH),
+        ('say "hi" \\ there', "say 'hi' \\ there"),
+    ],
+    ids=["rich", "quote"],
+)
 def test_nft_comment(text: str, want: str) -> None:
     assert nft_comment(text, 128) == want
 
@@ -54,15 +62,21 @@ def test_nft_comment_cut_at_a_word_within_128_bytes() -> None:
     assert "wor ..." not in got
 
 
-@pytest.mark.parametrize(("text", "want"), [
-    ("caf\u00e9 \u00e0 na\u00efve \u00c5ngstr\u00f6m", "cafe a naive Angstrom"),
-    ("Stra\u00dfe \u00e6 \u00f8 \u0142 \u2019q\u2019 \u201cd\u201d a\u2013b \ufb01",
-     "Strasse ae o l 'q' \"d\" a-b fi"),
-    ("\u4e2d\u6587 \U0001f489 \u00bd", "__ _ _"),
-    ("why? ok", "why_ ok"),  # '?' is CLI help when pasted
-    ("a\tb\u2028c", "a b c"),
-    ("nurses' desk \"3\" # | ! \\", "nurses' desk \"3\" # | ! \\"),
-], ids=["accents", "typographic", "other", "question", "controls", "ascii"])
+@pytest.mark.parametrize(
+    ("text", "want"),
+    [
+        ("caf\u00e9 \u00e0 na\u00efve \u00c5ngstr\u00f6m", "cafe a naive Angstrom"),
+        (
+            "Stra\u00dfe \u00e6 \u00f8 \u0142 \u2019q\u2019 \u201cd\u201d a\u2013b \ufb01",
+            "Strasse ae o l 'q' \"d\" a-b fi",
+        ),
+        ("\u4e2d\u6587 \U0001f489 \u00bd", "__ _ _"),
+        ("why? ok", "why_ ok"),  # '?' is CLI help when pasted
+        ("a\tb\u2028c", "a b c"),
+        ('nurses\' desk "3" # | ! \\', 'nurses\' desk "3" # | ! \\'),
+    ],
+    ids=["accents", "typographic", "other", "question", "controls", "ascii"],
+)
 def test_ios_text(text: str, want: str) -> None:
     assert ios_text(text, 100) == want
 
@@ -83,24 +97,41 @@ def test_text_within_the_limit_is_not_cut() -> None:
     assert nft_comment("y" * 128, 128) == "y" * 128
 
 
-@pytest.mark.parametrize(("text", "want"), [
-    ("a | b", "a \\| b"),
-    ("<b>x</b> & y", "&lt;b&gt;x&lt;/b&gt; &amp; y"),
-    ("`code` *em* _em_ [l](u) ~~s~~ $m$ \\",
-     "\\`code\\` \\*em\\* \\_em\\_ \\[l\\](u) \\~\\~s\\~\\~ \\$m\\$ \\\\"),
-    ("ct_mr snake_case", "ct_mr snake_case"),  # intraword _ cannot emphasise
-    ("line\u2028break\rhere", "line break here"),
-    ("nurses' desk caf\u00e9 #1 =cmd", "nurses' desk caf\u00e9 #1 =cmd"),
-], ids=["pipe", "html", "markup", "intraword", "controls", "plain"])
+@pytest.mark.parametrize(
+    ("text", "want"),
+    [
+        ("a | b", "a \\| b"),
+        ("<b>x</b> & y", "&lt;b&gt;x&lt;/b&gt; &amp; y"),
+        (
+            "`code` *em* _em_ [l](u) ~~s~~ $m$ \\",
+            "\\`code\\` \\*em\\* \\_em\\_ \\[l\\](u) \\~\\~s\\~\\~ \\$m\\$ \\\\",
+        ),
+        ("ct_mr snake_case", "ct_mr snake_case"),  # intraword _ cannot emphasise
+        ("line\u2028break\rhere", "line break here"),
+        ("nurses' desk caf\u00e9 #1 =cmd", "nurses' desk caf\u00e9 #1 =cmd"),
+    ],
+    ids=["pipe", "html", "markup", "intraword", "controls", "plain"],
+)
 def test_markdown_text(text: str, want: str) -> None:
     assert markdown_text(text) == want
 
 
-@pytest.mark.parametrize(("text", "want"), [
-    ("=1+1", "'=1+1"), ("+1", "'+1"), ("-1", "'-1"), ("@SUM(A1)", "'@SUM(A1)"),
-    ("\tx", "'\tx"), ("  =cmd", "'  =cmd"), ("\r=cmd", "' =cmd"),
-    ("a=b", "a=b"), ("nurses' desk", "nurses' desk"), ("x\ny", "x y"),
-], ids=["eq", "plus", "minus", "at", "tab", "spaces", "cr", "inner", "plain", "newline"])
+@pytest.mark.parametrize(
+    ("text", "want"),
+    [
+        ("=1+1", "'=1+1"),
+        ("+1", "'+1"),
+        ("-1", "'-1"),
+        ("@SUM(A1)", "'@SUM(A1)"),
+        ("\tx", "'\tx"),
+        ("  =cmd", "'  =cmd"),
+        ("\r=cmd", "' =cmd"),
+        ("a=b", "a=b"),
+        ("nurses' desk", "nurses' desk"),
+        ("x\ny", "x y"),
+    ],
+    ids=["eq", "plus", "minus", "at", "tab", "spaces", "cr", "inner", "plain", "newline"],
+)
 def test_csv_cell(text: str, want: str) -> None:
     assert csv_cell(text) == want
 
@@ -110,16 +141,23 @@ def test_comment_line_and_log_prefix() -> None:
     assert log_prefix("zw-allow 12 caf\u00e9!", 28) == "zw-allow 12 caf__"
 
 
-@pytest.mark.parametrize(("text", "want"), [
-    (RICH, RICH),
-    ("\x1b]0;pwned\x07\x1b[2J", "\\x1b]0;pwned\\x07\\x1b[2J"),
-    ("a\tb\rc\nd\x08e\x00f\x7fg\x85h\x9bi", "a\tb\\rc\\nd\\x08e\\x00f\\x7fg\\x85h\\x9bi"),
-    ("abc \u202eevil\u202c \u2066x\u2069", "abc \\u202eevil\\u202c \\u2066x\\u2069"),
-    ("zero\u200bwidth\ufeff \u2028 \u2029", "zero\\u200bwidth\\ufeff \\u2028 \\u2029"),
-    ("\U0001f469\u200d\U0001f4bb \u00a0caf\u00e9", "\U0001f469\u200d\U0001f4bb \u00a0caf\u00e9"),
-    ("bad \udcff \ufffe \U000e0041", "bad \\udcff \\ufffe \\U000e0041"),
-    ("C:\\dir\\x1b", "C:\\dir\\x1b"),
-], ids=["rich", "osc", "c0-c1", "bidi", "invisible", "emoji-kept", "surrogate", "backslash-kept"])
+@pytest.mark.parametrize(
+    ("text", "want"),
+    [
+        (RICH, RICH),
+        ("\x1b]0;pwned\x07\x1b[2J", "\\x1b]0;pwned\\x07\\x1b[2J"),
+        ("a\tb\rc\nd\x08e\x00f\x7fg\x85h\x9bi", "a\tb\\rc\\nd\\x08e\\x00f\\x7fg\\x85h\\x9bi"),
+        ("abc \u202eevil\u202c \u2066x\u2069", "abc \\u202eevil\\u202c \\u2066x\\u2069"),
+        ("zero\u200bwidth\ufeff \u2028 \u2029", "zero\\u200bwidth\\ufeff \\u2028 \\u2029"),
+        (
+            "\U0001f469\u200d\U0001f4bb \u00a0caf\u00e9",
+            "\U0001f469\u200d\U0001f4bb \u00a0caf\u00e9",
+        ),
+        ("bad \udcff \ufffe \U000e0041", "bad \\udcff \\ufffe \\U000e0041"),
+        ("C:\\dir\\x1b", "C:\\dir\\x1b"),
+    ],
+    ids=["rich", "osc", "c0-c1", "bidi", "invisible", "emoji-kept", "surrogate", "backslash-kept"],
+)
 def test_terminal_text_shows_what_it_cannot_print(text: str, want: str) -> None:
     assert terminal_text(text) == want
     assert terminal_text(want) == want  # idempotent: rendered text can go through it again

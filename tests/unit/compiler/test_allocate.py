@@ -14,8 +14,21 @@ from zonewall.compiler.allocate import prefix_for_hosts
 
 @pytest.mark.parametrize(
     ("hosts", "prefix"),
-    [(1, 30), (2, 29), (5, 29), (6, 28), (13, 28), (14, 27), (30, 26), (61, 26), (62, 25),
-     (253, 24), (254, 23), (3000, 20), (2**31, 0)],
+    [
+        (1, 30),
+        (2, 29),
+        (5, 29),
+        (6, 28),
+        (13, 28),
+        (14, 27),
+        (30, 26),
+        (61, 26),
+        (62, 25),
+        (253, 24),
+        (254, 23),
+        (3000, 20),
+        (2**31, 0),
+    ],
     ids=lambda v: str(v),
 )
 def test_smallest_prefix_holding_hosts_plus_three(hosts: int, prefix: int) -> None:
@@ -37,6 +50,7 @@ class fixed { vlan 1000 subnet 10.0.0.128/27 }
 class f2    { vlan 1001 subnet 10.0.0.0/30 }
 allow internal -> internal : s
 """
+
 
 def test_allocation_plan(zw: Callable) -> None:
     out = zw(PLAN)
@@ -66,8 +80,9 @@ def test_allocation_is_deterministic_and_independent_of_declaration_order(zw: Ca
     for _ in range(6):
         rng.shuffle(classes)
         out = zw("\n".join(head + classes + tail) + "\n")
-        plans.add(tuple((c.name, tuple(map(str, c.prefixes)), c.vlan)
-                        for c in out.compiled.classes))
+        plans.add(
+            tuple((c.name, tuple(map(str, c.prefixes)), c.vlan) for c in out.compiled.classes)
+        )
     assert len(plans) == 1
 
 
@@ -90,13 +105,17 @@ def test_largest_request_is_served_first_then_by_name(zw: Callable) -> None:
 
 def test_allocation_never_overlaps_fixed_subnets(zw: Callable) -> None:
     classes = "\n".join(f"class h{i} {{ hosts {n} }}" for i, n in enumerate([1, 5, 20, 60, 9]))
-    out = zw("""
+    out = zw(
+        """
         pool subnets 10.0.0.0/24
         pool vlans 100-199
         service s = tcp/1
         class f1 { vlan 10 subnet 10.0.0.0/26 }
         class f2 { vlan 11 subnet 10.0.0.72/29, 10.0.0.200/32 }
-""" + classes + "\nallow internal -> internal : s\n")
+"""
+        + classes
+        + "\nallow internal -> internal : s\n"
+    )
     prefixes = [(c.name, p) for c in out.compiled.classes for p in c.prefixes]
     for (n1, p1), (n2, p2) in itertools.combinations(prefixes, 2):
         assert p1.last < p2.first or p2.last < p1.first, (n1, p1, n2, p2)
@@ -138,9 +157,11 @@ def test_fixed_vlans_are_skipped_by_the_pool(zw: Callable) -> None:
     assert [out.cls(n).vlan for n in "abcxy"] == [101, 103, 104, 100, 102]
 
 
-@pytest.mark.parametrize("pools", ["10.0.0.0/24, 10.0.0.0/24",
-                                   "10.0.0.0/24\npool subnets 10.0.0.0/23"],
-                         ids=["same-pool-twice", "second-pool-contains-first"])
+@pytest.mark.parametrize(
+    "pools",
+    ["10.0.0.0/24, 10.0.0.0/24", "10.0.0.0/24\npool subnets 10.0.0.0/23"],
+    ids=["same-pool-twice", "second-pool-contains-first"],
+)
 def test_overlapping_pools_never_give_overlapping_subnets(zw: Callable, pools: str) -> None:
     out = zw(f"""
         pool subnets {pools}
@@ -163,19 +184,32 @@ def test_overlapping_pools_never_give_overlapping_subnets(zw: Callable, pools: s
 @pytest.mark.parametrize(
     ("a", "b", "message"),
     [
-        ("10.40.32.0/24", "10.40.32.128/25",
-         "subnet 10.40.32.128/25 of class 'b' overlaps 10.40.32.0/24 of class 'a'"),
-        ("10.40.32.128/25", "10.40.32.0/24",
-         "subnet 10.40.32.128/25 of class 'a' overlaps 10.40.32.0/24 of class 'b'"),
-        ("10.0.0.0/24", "10.0.0.0/24", ("subnet 10.0.0.0/24 of class 'b' overlaps 10.0.0.0/24 of "
-         "class 'a'")),
-        ("10.1.0.0/24, 10.0.0.0/8", "10.2.0.0/24",
-         "subnet 10.2.0.0/24 of class 'b' overlaps 10.0.0.0/8 of class 'a'"),
+        (
+            "10.40.32.0/24",
+            "10.40.32.128/25",
+            "subnet 10.40.32.128/25 of class 'b' overlaps 10.40.32.0/24 of class 'a'",
+        ),
+        (
+            "10.40.32.128/25",
+            "10.40.32.0/24",
+            "subnet 10.40.32.128/25 of class 'a' overlaps 10.40.32.0/24 of class 'b'",
+        ),
+        (
+            "10.0.0.0/24",
+            "10.0.0.0/24",
+            ("subnet 10.0.0.0/24 of class 'b' overlaps 10.0.0.0/24 of class 'a'"),
+        ),
+        (
+            "10.1.0.0/24, 10.0.0.0/8",
+            "10.2.0.0/24",
+            "subnet 10.2.0.0/24 of class 'b' overlaps 10.0.0.0/8 of class 'a'",
+        ),
     ],
     ids=["second-inside-first", "first-inside-second", "identical", "one-of-several"],
 )
 def test_overlapping_subnets_are_e205_showing_both_places(
-        zw: Callable, a: str, b: str, message: str) -> None:
+    zw: Callable, a: str, b: str, message: str
+) -> None:
     out = zw(f"class a {{\n  vlan 10\n  subnet {a}\n}}\nclass b {{ vlan 11  subnet {b} }}\n")
     diag = out.only("E205")
     assert diag.message.startswith(message)
@@ -186,9 +220,11 @@ def test_overlapping_subnets_are_e205_showing_both_places(
 
 
 def test_subnets_of_one_class_may_overlap_each_other(zw: Callable) -> None:
-    out = zw("service s = tcp/1\nclass a { vlan 10 subnet 10.0.0.0/24, 10.0.0.0/25 }\n"
-             "class b { vlan 11 subnet 10.0.1.0/24 }\nallow a -> b : s\n"
-             "assert denied b -> a\n")
+    out = zw(
+        "service s = tcp/1\nclass a { vlan 10 subnet 10.0.0.0/24, 10.0.0.0/25 }\n"
+        "class b { vlan 11 subnet 10.0.1.0/24 }\nallow a -> b : s\n"
+        "assert denied b -> a\n"
+    )
     assert out.codes == []
     assert out.subnet("a") == ["10.0.0.0/24"]
 
@@ -234,38 +270,62 @@ def test_vlan_pool_outside_the_range_is_e207(zw: Callable, pool: str) -> None:
 @pytest.mark.parametrize(
     ("pools", "classes", "message"),
     [
-        ("", "class a { hosts 10 }",
-         ("class 'a' gives 'hosts' but the policy has no 'pool subnets' to allocate from; add one "
-         "or give 'subnet'")),
-        ("pool subnets 10.0.0.0/24", "class a { hosts 254 }",
-         ("class 'a' needs a /23 for 254 hosts and no pool has a free block that large; enlarge "
-         "'pool subnets'")),
-        ("pool subnets 10.0.0.0/24", ("class a { hosts 100 }\nclass b { hosts 100 }\n"
-         "class c { hosts 100 }"),
-         ("class 'c' needs a /25 for 100 hosts and no pool has a free block that large; enlarge "
-         "'pool subnets'")),
-        ("pool subnets 10.0.0.0/24", ("class f { vlan 99 subnet 10.0.0.64/26 }\n"
-         "class a { hosts 100 }\nclass b { hosts 100 }"),
-         ("class 'b' needs a /25 for 100 hosts and no pool has a free block that large; enlarge "
-         "'pool subnets'")),
+        (
+            "",
+            "class a { hosts 10 }",
+            (
+                "class 'a' gives 'hosts' but the policy has no 'pool subnets' to allocate from; add one "
+                "or give 'subnet'"
+            ),
+        ),
+        (
+            "pool subnets 10.0.0.0/24",
+            "class a { hosts 254 }",
+            (
+                "class 'a' needs a /23 for 254 hosts and no pool has a free block that large; enlarge "
+                "'pool subnets'"
+            ),
+        ),
+        (
+            "pool subnets 10.0.0.0/24",
+            ("class a { hosts 100 }\nclass b { hosts 100 }\nclass c { hosts 100 }"),
+            (
+                "class 'c' needs a /25 for 100 hosts and no pool has a free block that large; enlarge "
+                "'pool subnets'"
+            ),
+        ),
+        (
+            "pool subnets 10.0.0.0/24",
+            (
+                "class f { vlan 99 subnet 10.0.0.64/26 }\n"
+                "class a { hosts 100 }\nclass b { hosts 100 }"
+            ),
+            (
+                "class 'b' needs a /25 for 100 hosts and no pool has a free block that large; enlarge "
+                "'pool subnets'"
+            ),
+        ),
     ],
     ids=["no-pool", "too-big", "pool-exhausted", "fixed-subnet-takes-the-room"],
 )
-def test_hosts_no_pool_can_fit_is_e208(zw: Callable, pools: str, classes: str,
-                                       message: str) -> None:
+def test_hosts_no_pool_can_fit_is_e208(
+    zw: Callable, pools: str, classes: str, message: str
+) -> None:
     out = zw(f"{pools}\npool vlans 100-199\n{classes}\n")
     diag = out.only("E208")
     assert diag.message == message
     assert diag.span is not None
-    assert out.text.splitlines()[diag.span.line - 1][diag.span.col - 1:].startswith("hosts")
+    assert out.text.splitlines()[diag.span.line - 1][diag.span.col - 1 :].startswith("hosts")
 
 
 @pytest.mark.parametrize(
     ("body", "message"),
     [
         ("vlan 10", "class 'a' needs exactly one of 'subnet' or 'hosts'"),
-        ("vlan 10 hosts 3 subnet 10.0.0.0/24",
-         "class 'a' needs exactly one of 'subnet' or 'hosts' (it has both)"),
+        (
+            "vlan 10 hosts 3 subnet 10.0.0.0/24",
+            "class 'a' needs exactly one of 'subnet' or 'hosts' (it has both)",
+        ),
     ],
     ids=["neither", "both"],
 )
@@ -277,12 +337,27 @@ def test_subnet_xor_hosts_is_e212(zw: Callable, body: str, message: str) -> None
 @pytest.mark.parametrize(
     ("pools", "message"),
     [
-        ("", ("class 'b' has no 'vlan' and the VLAN pools are not defined; add 'pool vlans N-M' or "
-             "give 'vlan N'")),
-        ("pool vlans 100", ("class 'b' has no 'vlan' and the VLAN pools are exhausted; add "
-                           "'pool vlans N-M' or give 'vlan N'")),
-        ("pool vlans 1002-1005", ("class 'a' has no 'vlan' and the VLAN pools are exhausted; add "
-                                 "'pool vlans N-M' or give 'vlan N'")),
+        (
+            "",
+            (
+                "class 'b' has no 'vlan' and the VLAN pools are not defined; add 'pool vlans N-M' or "
+                "give 'vlan N'"
+            ),
+        ),
+        (
+            "pool vlans 100",
+            (
+                "class 'b' has no 'vlan' and the VLAN pools are exhausted; add "
+                "'pool vlans N-M' or give 'vlan N'"
+            ),
+        ),
+        (
+            "pool vlans 1002-1005",
+            (
+                "class 'a' has no 'vlan' and the VLAN pools are exhausted; add "
+                "'pool vlans N-M' or give 'vlan N'"
+            ),
+        ),
     ],
     ids=["no-pool", "exhausted", "only-reserved-ids"],
 )

@@ -46,12 +46,14 @@ def tcp(port: int) -> PacketSet:
 
 # -- flows -------------------------------------------------------------------------------------
 
+
 def test_no_gateway_flow_unless_allowed_and_any_is_not_a_gateway(zw: Zw) -> None:
     out = zw(policy("allow admin -> any : ssh", "allow any -> pumps : https"), gateway=False)
     assert out.compiled.gateway_flows == ()
-    assert ("admin", "pumps") in {(out.compiled.endpoints[f.src].name,
-                                   out.compiled.endpoints[f.dst].name)
-                                  for f in out.compiled.flows}
+    assert ("admin", "pumps") in {
+        (out.compiled.endpoints[f.src].name, out.compiled.endpoints[f.dst].name)
+        for f in out.compiled.flows
+    }
 
 
 def test_allow_to_a_gateway_is_a_gateway_flow_not_a_class_flow(zw: Zw) -> None:
@@ -64,16 +66,25 @@ def test_allow_to_a_gateway_is_a_gateway_flow_not_a_class_flow(zw: Zw) -> None:
 
 
 def test_gateways_is_every_gateway_and_except_removes_one(zw: Zw) -> None:
-    out = zw(policy("allow admin -> gateways : ssh",
-                    "allow siem -> gateways except gateway:fw : snmp"), gateway=False)
+    out = zw(
+        policy("allow admin -> gateways : ssh", "allow siem -> gateways except gateway:fw : snmp"),
+        gateway=False,
+    )
     assert set(gw_flows(out)) == {("admin", "fw"), ("admin", "sw1"), ("siem", "sw1")}
     assert [(f.gateway, f.src) for f in out.compiled.gateway_flows] == sorted(
-        (f.gateway, f.src) for f in out.compiled.gateway_flows)
+        (f.gateway, f.src) for f in out.compiled.gateway_flows
+    )
 
 
 def test_denies_win_whatever_the_order_and_any_deny_does_not_reach_gateways(zw: Zw) -> None:
-    out = zw(policy("deny admin -> gateway:fw : https", "allow admin -> gateways : ssh, https",
-                    "deny admin -> any : ssh"), gateway=False)
+    out = zw(
+        policy(
+            "deny admin -> gateway:fw : https",
+            "allow admin -> gateways : ssh, https",
+            "deny admin -> any : ssh",
+        ),
+        gateway=False,
+    )
     flows = gw_flows(out)
     assert flows[("admin", "fw")] == tcp(22)
     assert flows[("admin", "sw1")] == tcp(22) | tcp(443)
@@ -92,11 +103,11 @@ def test_externals_reach_a_gateway_per_atom(zw: Zw) -> None:
 
 def test_plaintext_is_kept(zw: Zw) -> None:
     out = zw(policy("allow siem -> gateways : snmp"), gateway=False)
-    assert all(f.plaintext == PacketSet.ports(17, 161, 161)
-               for f in out.compiled.gateway_flows)
+    assert all(f.plaintext == PacketSet.ports(17, 161, 161) for f in out.compiled.gateway_flows)
 
 
 # -- names and positions -----------------------------------------------------------------------
+
 
 def test_unknown_gateway_says_did_you_mean(zw: Zw) -> None:
     out = zw(policy("allow admin -> gateway:sw2 : ssh"), gateway=False)
@@ -110,13 +121,17 @@ def test_a_class_named_in_gateway_term_is_the_wrong_kind(zw: Zw) -> None:
     assert out.only("E203").message == "'siem' is a class, not a gateway"
 
 
-@pytest.mark.parametrize("stmt", [
-    "allow gateway:fw -> admin : ssh",
-    "deny gateways -> admin",
-    "assert denied gateway:fw -> admin",
-    "assert unreachable guest -> pumps without gateway:fw",
-    "allow admin, gateways -> siem : ssh",
-], ids=["allow-src", "deny-src", "assert-src", "without", "mixed-src"])
+@pytest.mark.parametrize(
+    "stmt",
+    [
+        "allow gateway:fw -> admin : ssh",
+        "deny gateways -> admin",
+        "assert denied gateway:fw -> admin",
+        "assert unreachable guest -> pumps without gateway:fw",
+        "allow admin, gateways -> siem : ssh",
+    ],
+    ids=["allow-src", "deny-src", "assert-src", "without", "mixed-src"],
+)
 def test_gateway_as_source_is_an_error_that_says_so(zw: Zw, stmt: str) -> None:
     out = zw(policy(stmt), gateway=False)
     d = out.only("E219")
@@ -139,28 +154,34 @@ def test_gateway_words_are_reserved(zw: Zw, name: str) -> None:
 
 # -- assertions --------------------------------------------------------------------------------
 
-MGMT = ('allow admin -> gateways : ssh, https "management"',
-        "allow siem -> gateway:sw1 : snmp",
-        "allow guest -> admin : https")
+MGMT = (
+    'allow admin -> gateways : ssh, https "management"',
+    "allow siem -> gateway:sw1 : snmp",
+    "allow guest -> admin : https",
+)
 
 
-@pytest.mark.parametrize(("assertion", "status"), [
-    ("denied guest -> gateway:fw", "pass"),
-    ("denied guest -> gateways : ssh", "pass"),
-    ("denied admin -> gateway:fw : ssh", "fail"),
-    ("only admin -> gateway:fw", "pass"),
-    ("only admin -> gateway:sw1", "fail"),
-    ("only admin, siem -> gateways", "pass"),
-    ("limited admin -> gateways : ssh, https", "pass"),
-    ("limited admin -> gateway:fw : ssh", "fail"),
-    ("allowed admin -> gateway:fw : ssh", "pass"),
-    ("allowed siem -> gateway:fw : snmp", "fail"),
-    ("encrypted -> gateway:fw", "pass"),
-    ("encrypted -> gateways", "fail"),
-    ("unreachable pumps -> gateways", "pass"),
-    ("unreachable guest -> gateway:fw", "fail"),
-    ("unreachable guest -> gateway:fw without admin", "pass"),
-], ids=lambda v: v.replace(" ", "_") if isinstance(v, str) else v)
+@pytest.mark.parametrize(
+    ("assertion", "status"),
+    [
+        ("denied guest -> gateway:fw", "pass"),
+        ("denied guest -> gateways : ssh", "pass"),
+        ("denied admin -> gateway:fw : ssh", "fail"),
+        ("only admin -> gateway:fw", "pass"),
+        ("only admin -> gateway:sw1", "fail"),
+        ("only admin, siem -> gateways", "pass"),
+        ("limited admin -> gateways : ssh, https", "pass"),
+        ("limited admin -> gateway:fw : ssh", "fail"),
+        ("allowed admin -> gateway:fw : ssh", "pass"),
+        ("allowed siem -> gateway:fw : snmp", "fail"),
+        ("encrypted -> gateway:fw", "pass"),
+        ("encrypted -> gateways", "fail"),
+        ("unreachable pumps -> gateways", "pass"),
+        ("unreachable guest -> gateway:fw", "fail"),
+        ("unreachable guest -> gateway:fw without admin", "pass"),
+    ],
+    ids=lambda v: v.replace(" ", "_") if isinstance(v, str) else v,
+)
 def test_assertions_on_gateway_destinations(zw: Zw, assertion: str, status: str) -> None:
     out = zw(policy(*MGMT, f"assert {assertion}"), gateway=False)
     assert out.assertion(assertion).status == status, out.rendered
@@ -172,7 +193,9 @@ def test_unreachable_counterexample_ends_at_the_gateway(zw: Zw) -> None:
     assert "path guest -> admin -> gateway:fw" in d.message
     hops = out.assertion("unreachable guest -> gateway:fw").counterexample
     assert hops is not None and [(h.src, h.dst) for h in hops] == [
-        ("guest", "admin"), ("admin", "gateway:fw")]
+        ("guest", "admin"),
+        ("admin", "gateway:fw"),
+    ]
 
 
 def test_a_gateway_is_never_an_intermediate_hop(zw: Zw) -> None:
@@ -190,41 +213,57 @@ def test_denied_failure_names_the_gateway_and_the_allow(zw: Zw) -> None:
 
 # -- lints -------------------------------------------------------------------------------------
 
+
 def test_dead_allow_to_a_gateway_names_the_deny(zw: Zw) -> None:
-    out = zw(policy("allow admin -> gateway:fw : ssh", "deny admin -> gateways : ssh"),
-             gateway=False)
+    out = zw(
+        policy("allow admin -> gateway:fw : ssh", "deny admin -> gateways : ssh"), gateway=False
+    )
     d = out.only("W101")
     assert d.span is not None and d.span.line == L
     assert [n[1].line for n in d.notes if n[1] is not None] == [L + 1]
 
 
 def test_redundant_allow_to_a_gateway(zw: Zw) -> None:
-    out = zw(policy("allow admin -> gateways : ssh", "allow admin -> gateway:fw : ssh"),
-             gateway=False)
+    out = zw(
+        policy("allow admin -> gateways : ssh", "allow admin -> gateway:fw : ssh"), gateway=False
+    )
     d = out.only("W102")
     assert d.span is not None and d.span.line == L + 1
 
 
 def test_an_allow_to_a_gateway_counts_as_use_of_its_source(zw: Zw) -> None:
-    out = zw(policy("allow admin -> gateway:fw : ssh", "allow guest -> siem : https",
-                    "allow siem -> pumps : https", "allow internet -> admin : https",
-                    "allow vendor -> siem : https"),
-             gateway=False)
+    out = zw(
+        policy(
+            "allow admin -> gateway:fw : ssh",
+            "allow guest -> siem : https",
+            "allow siem -> pumps : https",
+            "allow internet -> admin : https",
+            "allow vendor -> siem : https",
+        ),
+        gateway=False,
+    )
     assert "W105" not in out.codes
     assert "W108" not in out.codes
 
 
 # -- fail closed at build time -----------------------------------------------------------------
 
-GW_STATEMENTS = ("allow admin -> gateway:fw : ssh", "deny guest -> gateways",
-                 "allow siem -> gateways except gateway:fw : snmp",
-                 "assert denied guest -> gateway:fw", "allow admin -> siem : ssh")
+GW_STATEMENTS = (
+    "allow admin -> gateway:fw : ssh",
+    "deny guest -> gateways",
+    "allow siem -> gateways except gateway:fw : snmp",
+    "assert denied guest -> gateway:fw",
+    "allow admin -> siem : ssh",
+)
 
 
-@pytest.mark.parametrize(("platform", "enforced"), [
-    ("iptables", True), ("nftables", True), ("cisco-ios", True), ("no-plane", False)])
+@pytest.mark.parametrize(
+    ("platform", "enforced"),
+    [("iptables", True), ("nftables", True), ("cisco-ios", True), ("no-plane", False)],
+)
 def test_a_platform_without_the_gateway_plane_fails_closed_at_each_statement(
-        zw: Zw, platform: str, enforced: bool) -> None:
+    zw: Zw, platform: str, enforced: bool
+) -> None:
     from zonewall.backends import get_backend
     from zonewall.backends.base import Feature, capability_errors, gateway_view
     from zonewall.backends.cisco_ios.backend import CiscoIosBackend
@@ -234,8 +273,7 @@ def test_a_platform_without_the_gateway_plane_fails_closed_at_each_statement(
         supports = CiscoIosBackend.supports - {Feature.GATEWAY_PLANE}
 
     real = "cisco-ios" if platform == "no-plane" else platform
-    out = zw(policy(*GW_STATEMENTS).replace("platform iptables", f"platform {real}"),
-             gateway=False)
+    out = zw(policy(*GW_STATEMENTS).replace("platform iptables", f"platform {real}"), gateway=False)
     backend = NoPlane() if platform == "no-plane" else get_backend(platform)
     assert (Feature.GATEWAY_PLANE in backend.supports) is enforced
     errors = capability_errors(backend, out.compiled, gateway_view(out.compiled, "fw"))
@@ -244,7 +282,10 @@ def test_a_platform_without_the_gateway_plane_fails_closed_at_each_statement(
         assert gw_errors == []
         return
     assert [(d.code, d.span.line if d.span else 0) for d in gw_errors] == [
-        ("E401", L), ("E401", L + 1), ("E401", L + 3)]
+        ("E401", L),
+        ("E401", L + 1),
+        ("E401", L + 3),
+    ]
     assert f"platform '{platform}' cannot yet filter" in gw_errors[0].message
 
 
@@ -266,12 +307,22 @@ TARGETS = ["gateway:fw", "gateway:sw1", "gateways", "gateways except gateway:fw"
 SERVICES = {"ssh": tcp(22), "https": tcp(443), "snmp": PacketSet.ports(17, 161, 161)}
 
 
-@given(st.lists(st.tuples(st.sampled_from(["allow", "deny"]), st.sampled_from(SOURCES),
-                          st.sampled_from(TARGETS), st.sampled_from(sorted(SERVICES))),
-                min_size=1, max_size=6))
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["allow", "deny"]),
+            st.sampled_from(SOURCES),
+            st.sampled_from(TARGETS),
+            st.sampled_from(sorted(SERVICES)),
+        ),
+        min_size=1,
+        max_size=6,
+    )
+)
 @settings(max_examples=60, deadline=None)
 def test_gateway_flows_are_allows_minus_denies_whatever_the_order(
-        stmts: list[tuple[str, str, str, str]]) -> None:
+    stmts: list[tuple[str, str, str, str]],
+) -> None:
     from tests.unit.compiler.conftest import compile_text
 
     lines = [f"{a} {s} -> {t} : {svc}" for a, s, t, svc in stmts]
@@ -285,15 +336,22 @@ def test_gateway_flows_are_allows_minus_denies_whatever_the_order(
 
     def targets(t: str) -> set[str]:
         return {"gateway:fw": {"fw"}, "gateway:sw1": {"sw1"}, "gateways": {"fw", "sw1"}}.get(
-            t, {"sw1"})
+            t, {"sw1"}
+        )
 
     expected: dict[tuple[str, str], PacketSet] = {}
     for who in ["admin", "guest", "siem", "pumps", *atoms]:
         for gw in ("fw", "sw1"):
-            opened = PacketSet.union_all(SERVICES[svc] for a, s, t, svc in stmts
-                                         if a == "allow" and covers(s, who) and gw in targets(t))
-            removed = PacketSet.union_all(SERVICES[svc] for a, s, t, svc in stmts
-                                          if a == "deny" and covers(s, who) and gw in targets(t))
+            opened = PacketSet.union_all(
+                SERVICES[svc]
+                for a, s, t, svc in stmts
+                if a == "allow" and covers(s, who) and gw in targets(t)
+            )
+            removed = PacketSet.union_all(
+                SERVICES[svc]
+                for a, s, t, svc in stmts
+                if a == "deny" and covers(s, who) and gw in targets(t)
+            )
             if opened - removed:
                 expected[(who, gw)] = opened - removed
     assert gw_flows(out) == expected

@@ -32,8 +32,14 @@ gateway fw { platform iptables  interface "eth1.{vlan}"  serves internal }
 
 def zonewall(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     env = dict(os.environ, PYTHONPATH=str(ROOT / "src"), ZW_TEST_TOKEN=SECRET)
-    return subprocess.run([sys.executable, "-m", "zonewall", *args], capture_output=True,
-                          text=True, cwd=cwd, env=env, timeout=60)
+    return subprocess.run(
+        [sys.executable, "-m", "zonewall", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env=env,
+        timeout=60,
+    )
 
 
 def policy(folder: Path, include: str, name: str = "p.zw") -> Path:
@@ -56,12 +62,15 @@ def test_proc_self_environ_is_refused_and_nothing_is_echoed(tmp_path: Path, fmt:
     assert SECRET not in proc.stdout + proc.stderr and "PYTHONPATH" not in proc.stdout
 
 
-@pytest.mark.parametrize(("include", "why"), [
-    ("/etc/hostname", "an absolute include path outside the allowed folders"),
-    ("../outside.zw", "the include leads outside the allowed folders"),
-    ("sub/../../outside.zw", "the include leads outside the allowed folders"),
-    ("link.zw", "the include leads outside the allowed folders ('..' or a symlink)"),
-])
+@pytest.mark.parametrize(
+    ("include", "why"),
+    [
+        ("/etc/hostname", "an absolute include path outside the allowed folders"),
+        ("../outside.zw", "the include leads outside the allowed folders"),
+        ("sub/../../outside.zw", "the include leads outside the allowed folders"),
+        ("link.zw", "the include leads outside the allowed folders ('..' or a symlink)"),
+    ],
+)
 def test_includes_leaving_the_folder_are_e111(tmp_path: Path, include: str, why: str) -> None:
     (tmp_path / "outside.zw").write_text(f"# {SECRET}\n")
     root = policy(tmp_path / "repo", include)
@@ -136,8 +145,7 @@ def test_deep_include_chains(tmp_path: Path, depth: int) -> None:
     if depth < MAX_INCLUDE_DEPTH:
         assert "error" not in text
     else:
-        assert f"error[E109]: includes are nested more than {MAX_INCLUDE_DEPTH} files deep" \
-            in text
+        assert f"error[E109]: includes are nested more than {MAX_INCLUDE_DEPTH} files deep" in text
 
 
 def test_diff_git_keeps_includes_inside(tmp_path: Path) -> None:

@@ -22,8 +22,9 @@ from zonewall.dsl.syntax import parse, record
 MB = 1_000_000
 CASES = {
     "description": 'class a { subnet 10.0.0.0/24 description "' + "x" * MB + '" }\n',
-    "non-ascii description": 'class a { subnet 10.0.0.0/24 description "' + "é" * (MB // 2)
-                             + '" }\n',
+    "non-ascii description": 'class a { subnet 10.0.0.0/24 description "'
+    + "é" * (MB // 2)
+    + '" }\n',
     "escapes": 'class a { subnet 10.0.0.0/24 description "' + "\\\\" * (MB // 2) + '" }\n',
     "title": 'policy "' + "t" * MB + '" { owner "o" }\n',
     "long name": "class " + "a-" * (MB // 2) + "a { hosts 4 }\n",

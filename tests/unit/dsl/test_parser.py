@@ -81,8 +81,10 @@ def nets(*cidrs: str) -> tuple[IPNetwork, ...]:
 @pytest.mark.parametrize(
     ("source", "expected"),
     [
-        ('policy "St. Example" { owner "netops@example.org" }',
-         PolicyHeader("St. Example", "netops@example.org")),
+        (
+            'policy "St. Example" { owner "netops@example.org" }',
+            PolicyHeader("St. Example", "netops@example.org"),
+        ),
         ('policy "No owner" { }', PolicyHeader("No owner", None)),
         ('policy "Semi" { owner "o"; };', PolicyHeader("Semi", "o")),
         ('policy "Unicode — ok" {\n  owner "a"\n}', PolicyHeader("Unicode — ok", "a")),
@@ -110,11 +112,19 @@ def test_policy_header_span_covers_the_statement() -> None:
         ("pool subnets 10.0.0.0/16, 172.16.0.0/12", ("10.0.0.0/16", "172.16.0.0/12"), ()),
         ("pool vlans 100-899", (), ((100, 899),)),
         ("pool vlans 100-199, 300, 400-401", (), ((100, 199), (300, 300), (400, 401))),
-        ("pool subnets 10.0.0.0/16\npool subnets 10.1.0.0/16\npool vlans 2-3\npool vlans 9",
-         ("10.0.0.0/16", "10.1.0.0/16"), ((2, 3), (9, 9))),
+        (
+            "pool subnets 10.0.0.0/16\npool subnets 10.1.0.0/16\npool vlans 2-3\npool vlans 9",
+            ("10.0.0.0/16", "10.1.0.0/16"),
+            ((2, 3), (9, 9)),
+        ),
     ],
-    ids=["subnets-one", "subnets-list", "vlans-range", "vlans-list-and-single",
-         "repeated-pools-merge"],
+    ids=[
+        "subnets-one",
+        "subnets-list",
+        "vlans-range",
+        "vlans-list-and-single",
+        "repeated-pools-merge",
+    ],
 )
 def test_pools(source: str, subnets: tuple[str, ...], vlans: tuple[tuple[int, int], ...]) -> None:
     assert parse_ok(source).pools_key() == (subnets, vlans)
@@ -122,8 +132,10 @@ def test_pools(source: str, subnets: tuple[str, ...], vlans: tuple[tuple[int, in
 
 def test_pool_spans_point_at_each_entry() -> None:
     policy = parse_ok("pool subnets 10.0.0.0/16, 10.1.0.0/16\npool vlans 100-199")
-    assert [s for _, s in policy.subnet_pools] == [Span(FILE, 1, 14, 1, 25),
-                                                    Span(FILE, 1, 27, 1, 38)]
+    assert [s for _, s in policy.subnet_pools] == [
+        Span(FILE, 1, 14, 1, 25),
+        Span(FILE, 1, 27, 1, 38),
+    ]
     assert [s for *_, s in policy.vlan_pools] == [Span(FILE, 2, 12, 2, 19)]
 
 
@@ -153,9 +165,25 @@ def test_pool_spans_point_at_each_entry() -> None:
         ("https", ServiceRef("https")),
         ("dicom-tls", ServiceRef("dicom-tls")),
     ],
-    ids=["tcp-port", "tcp-range", "udp-port", "udp-range", "tcp-port-zero", "udp-full-range",
-         "icmp", "icmp-named-type", "icmp-numeric-type", "icmp-other-name", "ip", "tcp-bare",
-         "udp-bare", "proto", "proto-zero", "service-ref", "service-ref-hyphen"],
+    ids=[
+        "tcp-port",
+        "tcp-range",
+        "udp-port",
+        "udp-range",
+        "tcp-port-zero",
+        "udp-full-range",
+        "icmp",
+        "icmp-named-type",
+        "icmp-numeric-type",
+        "icmp-other-name",
+        "ip",
+        "tcp-bare",
+        "udp-bare",
+        "proto",
+        "proto-zero",
+        "service-ref",
+        "service-ref-hyphen",
+    ],
 )
 def test_service_item_forms(item: str, expected: ServiceItem | ServiceRef) -> None:
     (svc,) = parse_ok(f"service s = {item}").services
@@ -176,12 +204,23 @@ def test_service_with_several_items_nested_refs_and_plaintext() -> None:
     """)
     assert policy.services == (
         ServiceDef("https", (ServiceItem("tcp/443", PacketSet.ports(TCP, 443, 443)),), False),
-        ServiceDef("dicom", (ServiceItem("tcp/104", PacketSet.ports(TCP, 104, 104)),
-                             ServiceItem("tcp/11112", PacketSet.ports(TCP, 11112, 11112))),
-                   True),
-        ServiceDef("web", (ServiceRef("https"),
-                           ServiceItem("tcp/80", PacketSet.ports(TCP, 80, 80)),
-                           ServiceRef("dicom")), True),
+        ServiceDef(
+            "dicom",
+            (
+                ServiceItem("tcp/104", PacketSet.ports(TCP, 104, 104)),
+                ServiceItem("tcp/11112", PacketSet.ports(TCP, 11112, 11112)),
+            ),
+            True,
+        ),
+        ServiceDef(
+            "web",
+            (
+                ServiceRef("https"),
+                ServiceItem("tcp/80", PacketSet.ports(TCP, 80, 80)),
+                ServiceRef("dicom"),
+            ),
+            True,
+        ),
     )
 
 
@@ -205,9 +244,18 @@ def test_service_spans() -> None:
         ("proto/256", "0-255"),
         ("proto/gre", "0-255"),
     ],
-    ids=["port-huge", "port-65536", "range-end-too-big", "range-reversed", "port-not-number",
-         "range-three-parts", "icmp-unknown-name", "icmp-type-too-big", "proto-too-big",
-         "proto-not-number"],
+    ids=[
+        "port-huge",
+        "port-65536",
+        "range-end-too-big",
+        "range-reversed",
+        "port-not-number",
+        "range-three-parts",
+        "icmp-unknown-name",
+        "icmp-type-too-big",
+        "proto-too-big",
+        "proto-not-number",
+    ],
 )
 def test_invalid_service_items_are_e106_at_the_item(item: str, needle: str) -> None:
     (diag,) = local_errors(f"service s = tcp/1, {item}")
@@ -216,8 +264,10 @@ def test_invalid_service_items_are_e106_at_the_item(item: str, needle: str) -> N
     assert diag.span == Span(FILE, 1, 20, 1, 20 + len(item))
 
 
-@pytest.mark.parametrize("word", ["tcp", "udp", "icmp", "ip", "proto", "any", "internal",
-                                  "external", "tag", "criticality"])
+@pytest.mark.parametrize(
+    "word",
+    ["tcp", "udp", "icmp", "ip", "proto", "any", "internal", "external", "tag", "criticality"],
+)
 def test_reserved_words_cannot_name_a_service(word: str) -> None:
     diags = local_errors(f"service {word} = tcp/1")
     assert [d.code for d in diags] == ["E104"]
@@ -232,14 +282,17 @@ def test_reserved_words_cannot_name_a_service(word: str) -> None:
 @pytest.mark.parametrize(
     ("body", "expected"),
     [
-        ("vlan 110 subnet 10.20.16.0/22",
-         ClassDef("c", vlan=110, subnets=nets("10.20.16.0/22"))),
-        ("subnet 10.0.0.0/24, 10.0.2.0/24",
-         ClassDef("c", subnets=nets("10.0.0.0/24", "10.0.2.0/24"))),
+        ("vlan 110 subnet 10.20.16.0/22", ClassDef("c", vlan=110, subnets=nets("10.20.16.0/22"))),
+        (
+            "subnet 10.0.0.0/24, 10.0.2.0/24",
+            ClassDef("c", subnets=nets("10.0.0.0/24", "10.0.2.0/24")),
+        ),
         ("subnet 10.0.0.7", ClassDef("c", subnets=nets("10.0.0.7/32"))),
         ("hosts 30", ClassDef("c", hosts=30)),
-        ('description "Pumps on Wi-Fi"  hosts 3',
-         ClassDef("c", description="Pumps on Wi-Fi", hosts=3)),
+        (
+            'description "Pumps on Wi-Fi"  hosts 3',
+            ClassDef("c", description="Pumps on Wi-Fi", hosts=3),
+        ),
         ("hosts 1 criticality critical", ClassDef("c", hosts=1, criticality=Criticality.CRITICAL)),
         ("hosts 1 criticality low", ClassDef("c", hosts=1, criticality=Criticality.LOW)),
         ("hosts 1", ClassDef("c", hosts=1, criticality=Criticality.MEDIUM)),
@@ -248,9 +301,20 @@ def test_reserved_words_cannot_name_a_service(word: str) -> None:
         ("vlan 10; subnet 10.0.0.0/24;", ClassDef("c", vlan=10, subnets=nets("10.0.0.0/24"))),
         ("", ClassDef("c")),
     ],
-    ids=["vlan-and-subnet", "subnet-list", "subnet-host-address", "hosts", "description",
-         "criticality-critical", "criticality-low", "criticality-default", "tags",
-         "tags-deduplicated", "semicolons", "empty-body"],
+    ids=[
+        "vlan-and-subnet",
+        "subnet-list",
+        "subnet-host-address",
+        "hosts",
+        "description",
+        "criticality-critical",
+        "criticality-low",
+        "criticality-default",
+        "tags",
+        "tags-deduplicated",
+        "semicolons",
+        "empty-body",
+    ],
 )
 def test_class_bodies(body: str, expected: ClassDef) -> None:
     (cls,) = parse_ok(f"class c {{ {body} }}").classes
@@ -280,8 +344,18 @@ def test_class_attribute_spans() -> None:
         ("tags Medical", "E104", "invalid tag 'Medical'"),
         ('description "a\\nb"', "E106", "unknown escape"),
     ],
-    ids=["attribute-twice", "bad-criticality", "host-bits", "prefix-too-long", "octet-too-big",
-         "vlan-huge", "hosts-zero", "hosts-huge", "tag-uppercase", "bad-escape"],
+    ids=[
+        "attribute-twice",
+        "bad-criticality",
+        "host-bits",
+        "prefix-too-long",
+        "octet-too-big",
+        "vlan-huge",
+        "hosts-zero",
+        "hosts-huge",
+        "tag-uppercase",
+        "bad-escape",
+    ],
 )
 def test_class_body_errors(body: str, code: str, needle: str) -> None:
     diags = local_errors(f"class c {{ {body} }}")
@@ -292,12 +366,15 @@ def test_class_body_errors(body: str, code: str, needle: str) -> None:
 @pytest.mark.parametrize(
     ("source", "expected"),
     [
-        ("external internet { address 0.0.0.0/0 }",
-         ExternalDef("internet", nets("0.0.0.0/0"))),
-        ("external v { address 203.0.113.0/24, 198.51.100.0/24 }",
-         ExternalDef("v", nets("203.0.113.0/24", "198.51.100.0/24"))),
-        ("external net { address 0.0.0.0/0 except 10.0.0.0/8, 192.168.0.0/16; }",
-         ExternalDef("net", nets("0.0.0.0/0"), nets("10.0.0.0/8", "192.168.0.0/16"))),
+        ("external internet { address 0.0.0.0/0 }", ExternalDef("internet", nets("0.0.0.0/0"))),
+        (
+            "external v { address 203.0.113.0/24, 198.51.100.0/24 }",
+            ExternalDef("v", nets("203.0.113.0/24", "198.51.100.0/24")),
+        ),
+        (
+            "external net { address 0.0.0.0/0 except 10.0.0.0/8, 192.168.0.0/16; }",
+            ExternalDef("net", nets("0.0.0.0/0"), nets("10.0.0.0/8", "192.168.0.0/16")),
+        ),
     ],
     ids=["one-address", "address-list", "except-list"],
 )
@@ -320,15 +397,35 @@ def test_externals(source: str, expected: ExternalDef) -> None:
         ("any", sel(SelTerm("any"))),
         ("internal", sel(SelTerm("internal"))),
         ("external", sel(SelTerm("external"))),
-        ("a, tag:t, criticality:low, any, internal, external",
-         sel(name("a"), SelTerm("tag", "t"), SelTerm("criticality", "low"), SelTerm("any"),
-             SelTerm("internal"), SelTerm("external"))),
+        (
+            "a, tag:t, criticality:low, any, internal, external",
+            sel(
+                name("a"),
+                SelTerm("tag", "t"),
+                SelTerm("criticality", "low"),
+                SelTerm("any"),
+                SelTerm("internal"),
+                SelTerm("external"),
+            ),
+        ),
         ("internal except guest_wifi", sel(SelTerm("internal"), exclude=(name("guest_wifi"),))),
-        ("a, b except tag:x, c",
-         sel(name("a"), name("b"), exclude=(SelTerm("tag", "x"), name("c")))),
+        (
+            "a, b except tag:x, c",
+            sel(name("a"), name("b"), exclude=(SelTerm("tag", "x"), name("c"))),
+        ),
     ],
-    ids=["name", "tag", "tag-spaced", "criticality", "any", "internal", "external", "list",
-         "except", "except-binds-loosest"],
+    ids=[
+        "name",
+        "tag",
+        "tag-spaced",
+        "criticality",
+        "any",
+        "internal",
+        "external",
+        "list",
+        "except",
+        "except-binds-loosest",
+    ],
 )
 def test_selector_forms(text: str, expected: Selector) -> None:
     (rule,) = parse_ok(f"allow {text} -> dst").rules
@@ -349,27 +446,56 @@ def test_selector_spans() -> None:
     ("source", "expected"),
     [
         ("allow a -> b", RuleStmt("allow", sel(name("a")), sel(name("b")))),
-        ("allow a -> b : https",
-         RuleStmt("allow", sel(name("a")), sel(name("b")), (ServiceRef("https"),))),
-        ("allow a -> b : https, dns",
-         RuleStmt("allow", sel(name("a")), sel(name("b")),
-                  (ServiceRef("https"), ServiceRef("dns")))),
-        ('allow a -> b : https "drug library"',
-         RuleStmt("allow", sel(name("a")), sel(name("b")), (ServiceRef("https"),),
-                  "drug library")),
-        ('allow a -> b : https "why" log',
-         RuleStmt("allow", sel(name("a")), sel(name("b")), (ServiceRef("https"),), "why", True)),
+        (
+            "allow a -> b : https",
+            RuleStmt("allow", sel(name("a")), sel(name("b")), (ServiceRef("https"),)),
+        ),
+        (
+            "allow a -> b : https, dns",
+            RuleStmt(
+                "allow", sel(name("a")), sel(name("b")), (ServiceRef("https"), ServiceRef("dns"))
+            ),
+        ),
+        (
+            'allow a -> b : https "drug library"',
+            RuleStmt(
+                "allow", sel(name("a")), sel(name("b")), (ServiceRef("https"),), "drug library"
+            ),
+        ),
+        (
+            'allow a -> b : https "why" log',
+            RuleStmt("allow", sel(name("a")), sel(name("b")), (ServiceRef("https"),), "why", True),
+        ),
         ("allow a -> b log", RuleStmt("allow", sel(name("a")), sel(name("b")), log=True)),
-        ('allow a -> b "no services"',
-         RuleStmt("allow", sel(name("a")), sel(name("b")), why="no services")),
+        (
+            'allow a -> b "no services"',
+            RuleStmt("allow", sel(name("a")), sel(name("b")), why="no services"),
+        ),
         ("deny a -> b", RuleStmt("deny", sel(name("a")), sel(name("b")))),
-        ('deny tag:m except p -> internet : https "never"',
-         RuleStmt("deny", sel(SelTerm("tag", "m"), exclude=(name("p"),)), sel(name("internet")),
-                  (ServiceRef("https"),), "never")),
+        (
+            'deny tag:m except p -> internet : https "never"',
+            RuleStmt(
+                "deny",
+                sel(SelTerm("tag", "m"), exclude=(name("p"),)),
+                sel(name("internet")),
+                (ServiceRef("https"),),
+                "never",
+            ),
+        ),
         ("allow a -> b;", RuleStmt("allow", sel(name("a")), sel(name("b")))),
     ],
-    ids=["allow-bare", "allow-service", "allow-services", "allow-why", "allow-why-log",
-         "allow-log-only", "allow-why-only", "deny-bare", "deny-full", "semicolon"],
+    ids=[
+        "allow-bare",
+        "allow-service",
+        "allow-services",
+        "allow-why",
+        "allow-why-log",
+        "allow-log-only",
+        "allow-why-only",
+        "deny-bare",
+        "deny-full",
+        "semicolon",
+    ],
 )
 def test_rules(source: str, expected: RuleStmt) -> None:
     assert parse_ok(source).rules == (expected,)
@@ -377,9 +503,11 @@ def test_rules(source: str, expected: RuleStmt) -> None:
 
 def test_rule_services_may_be_literal_items() -> None:
     (rule,) = parse_ok("allow a -> b : https, tcp/8443, icmp").rules
-    assert rule.services == (ServiceRef("https"),
-                             ServiceItem("tcp/8443", PacketSet.ports(TCP, 8443, 8443)),
-                             ServiceItem("icmp", PacketSet.protocol(ICMP)))
+    assert rule.services == (
+        ServiceRef("https"),
+        ServiceItem("tcp/8443", PacketSet.ports(TCP, 8443, 8443)),
+        ServiceItem("icmp", PacketSet.protocol(ICMP)),
+    )
 
 
 def test_rule_span_excludes_semicolon_and_trailing_comment() -> None:
@@ -404,8 +532,15 @@ def test_deny_cannot_log() -> None:
         (r'""', ""),
         ('"unicode — ☃"', "unicode — ☃"),
     ],
-    ids=["plain", "escaped-quote", "escaped-backslash", "both-escapes", "hash-in-string",
-         "empty", "unicode"],
+    ids=[
+        "plain",
+        "escaped-quote",
+        "escaped-backslash",
+        "both-escapes",
+        "hash-in-string",
+        "empty",
+        "unicode",
+    ],
 )
 def test_why_strings_and_escapes(literal: str, value: str) -> None:
     (rule,) = parse_ok(f"allow a -> b {literal}").rules
@@ -489,8 +624,13 @@ def test_double_semicolon_is_a_syntax_error() -> None:
         ("allow a_-_b -> c", "a_-_b", "c"),
         ("allow x9-1->y", "x9-1", "y"),
     ],
-    ids=["arrow-glued", "arrow-spaced", "several-hyphens", "underscore-around-hyphen",
-         "digit-after-hyphen"],
+    ids=[
+        "arrow-glued",
+        "arrow-spaced",
+        "several-hyphens",
+        "underscore-around-hyphen",
+        "digit-after-hyphen",
+    ],
 )
 def test_names_with_hyphens(source: str, src: str, dst: str) -> None:
     (rule,) = parse_ok(source).rules
@@ -513,8 +653,14 @@ def test_hyphenated_name_span() -> None:
         ("allow 1abc -> b", "E101", 7),
         ("class any { hosts 1 }", "E104", 7),
     ],
-    ids=["uppercase", "leading-underscore", "too-long", "trailing-hyphen", "leading-digit",
-         "reserved-word"],
+    ids=[
+        "uppercase",
+        "leading-underscore",
+        "too-long",
+        "trailing-hyphen",
+        "leading-digit",
+        "reserved-word",
+    ],
 )
 def test_invalid_names(source: str, code: str, col: int) -> None:
     if code == "E104":
@@ -538,26 +684,57 @@ def test_name_of_exactly_31_characters_is_fine() -> None:
 @pytest.mark.parametrize(
     ("body", "expected"),
     [
-        ("platform iptables serves internal",
-         GatewayDef("g", "iptables", sel(SelTerm("internal")))),
-        ('platform cisco-ios uplink "TenGigabitEthernet1/1/1" serves tag:medical',
-         GatewayDef("g", "cisco-ios", sel(SelTerm("tag", "medical")),
-                    uplink="TenGigabitEthernet1/1/1")),
-        (('platform nftables interface "eth1.{vlan}" uplink "eth0" '
-         "serves internal except tag:medical"),
-         GatewayDef("g", "nftables", sel(SelTerm("internal"), exclude=(SelTerm("tag", "medical"),)),
-                    "eth1.{vlan}", "eth0")),
+        (
+            "platform iptables serves internal",
+            GatewayDef("g", "iptables", sel(SelTerm("internal"))),
+        ),
+        (
+            'platform cisco-ios uplink "TenGigabitEthernet1/1/1" serves tag:medical',
+            GatewayDef(
+                "g", "cisco-ios", sel(SelTerm("tag", "medical")), uplink="TenGigabitEthernet1/1/1"
+            ),
+        ),
+        (
+            (
+                'platform nftables interface "eth1.{vlan}" uplink "eth0" '
+                "serves internal except tag:medical"
+            ),
+            GatewayDef(
+                "g",
+                "nftables",
+                sel(SelTerm("internal"), exclude=(SelTerm("tag", "medical"),)),
+                "eth1.{vlan}",
+                "eth0",
+            ),
+        ),
         ('interface "{name}"', GatewayDef("g", interface="{name}")),
         ("", GatewayDef("g")),
-        ('platform cisco-ios  object-groups  uplink "Te1/1/1"  serves tag:medical',
-         GatewayDef("g", "cisco-ios", sel(SelTerm("tag", "medical")), uplink="Te1/1/1",
-                    object_groups=True)),
+        (
+            'platform cisco-ios  object-groups  uplink "Te1/1/1"  serves tag:medical',
+            GatewayDef(
+                "g",
+                "cisco-ios",
+                sel(SelTerm("tag", "medical")),
+                uplink="Te1/1/1",
+                object_groups=True,
+            ),
+        ),
         ("object-groups;", GatewayDef("g", object_groups=True)),
-        ('platform cisco-ios stateless-replies accepted "line-rate ACLs, reviewed"',
-         GatewayDef("g", "cisco-ios", stateless_accepted="line-rate ACLs, reviewed")),
+        (
+            'platform cisco-ios stateless-replies accepted "line-rate ACLs, reviewed"',
+            GatewayDef("g", "cisco-ios", stateless_accepted="line-rate ACLs, reviewed"),
+        ),
     ],
-    ids=["minimal", "cisco-uplink", "all-attributes", "interface-name-placeholder", "empty",
-         "object-groups", "object-groups-alone", "stateless-replies"],
+    ids=[
+        "minimal",
+        "cisco-uplink",
+        "all-attributes",
+        "interface-name-placeholder",
+        "empty",
+        "object-groups",
+        "object-groups-alone",
+        "stateless-replies",
+    ],
 )
 def test_gateway_attributes(body: str, expected: GatewayDef) -> None:
     assert parse_ok(f"gateway g {{ {body} }}").gateways == (expected,)
@@ -586,8 +763,9 @@ def test_stateless_replies_span_duplicate_and_missing_reason() -> None:
     (gw,) = parse_ok('gateway g {\n  stateless-replies accepted "ok"\n}').gateways
     assert gw.stateless_accepted == "ok"
     assert gw.attr_span("stateless-replies") == Span(FILE, 2, 3, 2, 34)
-    (diag,) = local_errors('gateway g { stateless-replies accepted "a" '
-                           'stateless-replies accepted "b" }')
+    (diag,) = local_errors(
+        'gateway g { stateless-replies accepted "a" stateless-replies accepted "b" }'
+    )
     assert diag.code == "E110"
     assert "'stateless-replies' is given twice in gateway 'g'" in diag.message
     (diag,) = fatal('gateway g { stateless-replies "no accepted keyword" }')
@@ -604,42 +782,106 @@ S_A, S_B = sel(name("a")), sel(name("b"))
 @pytest.mark.parametrize(
     ("source", "expected"),
     [
-        ("assert unreachable a -> b",
-         AssertStmt(AssertKind.UNREACHABLE, S_A, S_B, text="unreachable a -> b")),
-        ("assert unreachable a -> b without hub, tag:h",
-         AssertStmt(AssertKind.UNREACHABLE, S_A, S_B,
-                    without=sel(name("hub"), SelTerm("tag", "h")),
-                    text="unreachable a -> b without hub, tag:h")),
+        (
+            "assert unreachable a -> b",
+            AssertStmt(AssertKind.UNREACHABLE, S_A, S_B, text="unreachable a -> b"),
+        ),
+        (
+            "assert unreachable a -> b without hub, tag:h",
+            AssertStmt(
+                AssertKind.UNREACHABLE,
+                S_A,
+                S_B,
+                without=sel(name("hub"), SelTerm("tag", "h")),
+                text="unreachable a -> b without hub, tag:h",
+            ),
+        ),
         ("assert denied a -> b", AssertStmt(AssertKind.DENIED, S_A, S_B, text="denied a -> b")),
-        ("assert denied a -> b : https, dns",
-         AssertStmt(AssertKind.DENIED, S_A, S_B, (ServiceRef("https"), ServiceRef("dns")),
-                    text="denied a -> b : https, dns")),
-        ("assert allowed a -> b : https",
-         AssertStmt(AssertKind.ALLOWED, S_A, S_B, (ServiceRef("https"),),
-                    text="allowed a -> b : https")),
-        ("assert only p, q -> b",
-         AssertStmt(AssertKind.ONLY, sel(name("p"), name("q")), S_B, text="only p, q -> b")),
-        ("assert limited a -> any : https, dns",
-         AssertStmt(AssertKind.LIMITED, S_A, sel(SelTerm("any")),
-                    (ServiceRef("https"), ServiceRef("dns")),
-                    text="limited a -> any : https, dns")),
-        ("assert encrypted -> criticality:critical",
-         AssertStmt(AssertKind.ENCRYPTED, None, sel(SelTerm("criticality", "critical")),
-                    text="encrypted -> criticality:critical")),
-        ("assert encrypted external -> internal",
-         AssertStmt(AssertKind.ENCRYPTED, sel(SelTerm("external")), sel(SelTerm("internal")),
-                    text="encrypted external -> internal")),
-        ('assert encrypted -> lis accepted "RISK-1: \\"lab\\" # note"',
-         AssertStmt(AssertKind.ENCRYPTED, None, sel(name("lis")), accepted='RISK-1: "lab" # note',
-                    text="encrypted -> lis")),
-        ('assert unreachable a -> b without c accepted "r"',
-         AssertStmt(AssertKind.UNREACHABLE, S_A, S_B, without=sel(name("c")), accepted="r",
-                    text="unreachable a -> b without c")),
+        (
+            "assert denied a -> b : https, dns",
+            AssertStmt(
+                AssertKind.DENIED,
+                S_A,
+                S_B,
+                (ServiceRef("https"), ServiceRef("dns")),
+                text="denied a -> b : https, dns",
+            ),
+        ),
+        (
+            "assert allowed a -> b : https",
+            AssertStmt(
+                AssertKind.ALLOWED, S_A, S_B, (ServiceRef("https"),), text="allowed a -> b : https"
+            ),
+        ),
+        (
+            "assert only p, q -> b",
+            AssertStmt(AssertKind.ONLY, sel(name("p"), name("q")), S_B, text="only p, q -> b"),
+        ),
+        (
+            "assert limited a -> any : https, dns",
+            AssertStmt(
+                AssertKind.LIMITED,
+                S_A,
+                sel(SelTerm("any")),
+                (ServiceRef("https"), ServiceRef("dns")),
+                text="limited a -> any : https, dns",
+            ),
+        ),
+        (
+            "assert encrypted -> criticality:critical",
+            AssertStmt(
+                AssertKind.ENCRYPTED,
+                None,
+                sel(SelTerm("criticality", "critical")),
+                text="encrypted -> criticality:critical",
+            ),
+        ),
+        (
+            "assert encrypted external -> internal",
+            AssertStmt(
+                AssertKind.ENCRYPTED,
+                sel(SelTerm("external")),
+                sel(SelTerm("internal")),
+                text="encrypted external -> internal",
+            ),
+        ),
+        (
+            'assert encrypted -> lis accepted "RISK-1: \\"lab\\" # note"',
+            AssertStmt(
+                AssertKind.ENCRYPTED,
+                None,
+                sel(name("lis")),
+                accepted='RISK-1: "lab" # note',
+                text="encrypted -> lis",
+            ),
+        ),
+        (
+            'assert unreachable a -> b without c accepted "r"',
+            AssertStmt(
+                AssertKind.UNREACHABLE,
+                S_A,
+                S_B,
+                without=sel(name("c")),
+                accepted="r",
+                text="unreachable a -> b without c",
+            ),
+        ),
         ("assert denied a -> b;", AssertStmt(AssertKind.DENIED, S_A, S_B, text="denied a -> b")),
     ],
-    ids=["unreachable", "unreachable-without", "denied", "denied-services", "allowed", "only",
-         "limited", "encrypted-any-source", "encrypted-with-source", "accepted",
-         "without-and-accepted", "semicolon"],
+    ids=[
+        "unreachable",
+        "unreachable-without",
+        "denied",
+        "denied-services",
+        "allowed",
+        "only",
+        "limited",
+        "encrypted-any-source",
+        "encrypted-with-source",
+        "accepted",
+        "without-and-accepted",
+        "semicolon",
+    ],
 )
 def test_assert_forms(source: str, expected: AssertStmt) -> None:
     assert parse_ok(source).assertions == (expected,)
@@ -647,10 +889,20 @@ def test_assert_forms(source: str, expected: AssertStmt) -> None:
 
 @pytest.mark.parametrize(
     "source",
-    ["assert allowed a -> b", "assert limited a -> b", "assert reachable a -> b",
-     "assert only -> b", "assert unreachable a -> b without"],
-    ids=["allowed-needs-services", "limited-needs-services", "unknown-kind",
-         "only-needs-source", "without-needs-selector"],
+    [
+        "assert allowed a -> b",
+        "assert limited a -> b",
+        "assert reachable a -> b",
+        "assert only -> b",
+        "assert unreachable a -> b without",
+    ],
+    ids=[
+        "allowed-needs-services",
+        "limited-needs-services",
+        "unknown-kind",
+        "only-needs-source",
+        "without-needs-selector",
+    ],
 )
 def test_malformed_assertions_are_syntax_errors(source: str) -> None:
     (diag,) = fatal(source)
@@ -667,8 +919,14 @@ def test_malformed_assertions_are_syntax_errors(source: str) -> None:
         ('assert denied a -> b accepted "x"  # why', "denied a -> b"),
         ("assert denied pump-server->pacs", "denied pump-server->pacs"),
     ],
-    ids=["spaces", "newlines", "comments", "tabs-and-blank-lines", "accepted-not-in-text",
-         "glued-arrow-kept-as-written"],
+    ids=[
+        "spaces",
+        "newlines",
+        "comments",
+        "tabs-and-blank-lines",
+        "accepted-not-in-text",
+        "glued-arrow-kept-as-written",
+    ],
 )
 def test_assertion_text_collapses_whitespace_and_drops_comments(source: str, text: str) -> None:
     (a,) = parse_ok(source).assertions
@@ -705,8 +963,14 @@ def test_assertion_text_after_unicode_line_separator_in_comment() -> None:
         ("class a {\n  vlan 10\n", "E103", Span(FILE, 2, 10, 2, 11), "end of input"),
         ("allow a ->", "E103", Span(FILE, 1, 11, 1, 12), "expected"),
     ],
-    ids=["missing-arrow", "uppercase-keyword", "bad-character", "nul-byte", "eof-in-class",
-         "eof-after-arrow"],
+    ids=[
+        "missing-arrow",
+        "uppercase-keyword",
+        "bad-character",
+        "nul-byte",
+        "eof-in-class",
+        "eof-after-arrow",
+    ],
 )
 def test_syntax_errors(source: str, code: str, span: Span, needle: str) -> None:
     (diag,) = fatal(source)
@@ -818,31 +1082,47 @@ def write(path: Path, text: str) -> Path:
 
 
 def test_include_paths_are_relative_to_the_including_file(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    write(tmp_path / "main.zw", """
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write(
+        tmp_path / "main.zw",
+        """
         include "sub/defs.zw"
         class main_cls { hosts 1 }
-    """)
-    write(tmp_path / "sub" / "defs.zw", """
+    """,
+    )
+    write(
+        tmp_path / "sub" / "defs.zw",
+        """
         include "../common.zw"
         include "more/leaf.zw"
         class defs_cls { hosts 1 }
-    """)
+    """,
+    )
     write(tmp_path / "common.zw", "class common_cls { hosts 1 }\n")
     write(tmp_path / "sub" / "more" / "leaf.zw", "class leaf_cls { hosts 1 }\n")
     monkeypatch.chdir(tmp_path)
     result = parse_file("main.zw")
     assert [c.name for c in result.policy.classes] == [
-        "common_cls", "leaf_cls", "defs_cls", "main_cls"]  # textual order
+        "common_cls",
+        "leaf_cls",
+        "defs_cls",
+        "main_cls",
+    ]  # textual order
     assert [f.path for f in result.policy.files] == [
-        "main.zw", "sub/defs.zw", "common.zw", "sub/more/leaf.zw"]
+        "main.zw",
+        "sub/defs.zw",
+        "common.zw",
+        "sub/more/leaf.zw",
+    ]
     assert set(result.sources) == {"main.zw", "sub/defs.zw", "common.zw", "sub/more/leaf.zw"}
     leaf = next(c for c in result.policy.classes if c.name == "leaf_cls")
     assert leaf.span is not None and leaf.span.file == "sub/more/leaf.zw"
 
 
 def test_include_path_keeps_the_root_path_as_given(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     write(tmp_path / "p" / "main.zw", 'include "x.zw"\n')
     write(tmp_path / "p" / "x.zw", "class x { hosts 1 }\n")
     monkeypatch.chdir(tmp_path)
@@ -871,7 +1151,8 @@ def test_self_include_is_e107(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
 
 
 def test_missing_include_is_e108_at_the_include(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     write(tmp_path / "main.zw", '\n\n  include "nope/missing.zw"\n')
     monkeypatch.chdir(tmp_path)
     with pytest.raises(DiagnosticError) as info:
@@ -901,7 +1182,8 @@ def test_file_included_twice_is_read_once(tmp_path: Path, monkeypatch: pytest.Mo
 
 
 def test_name_defined_in_two_files_is_e202_pointing_at_both(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     write(tmp_path / "main.zw", 'include "lib/defs.zw"\n\nclass pump { hosts 1 }\n')
     write(tmp_path / "lib" / "defs.zw", "# library\nclass pump { hosts 2 }\n")
     monkeypatch.chdir(tmp_path)
@@ -915,7 +1197,8 @@ def test_name_defined_in_two_files_is_e202_pointing_at_both(
 
 
 def test_duplicate_across_files_is_reported_at_the_later_definition_in_reading_order(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # main.zw reads zz.zw (line 1) before its own definition (line 3)
     write(tmp_path / "main.zw", 'include "zz.zw"\n\nclass pump { hosts 1 }\n')
     write(tmp_path / "zz.zw", "class pump { hosts 2 }\n")
@@ -927,7 +1210,8 @@ def test_duplicate_across_files_is_reported_at_the_later_definition_in_reading_o
 
 
 def test_syntax_error_in_included_file_points_into_it(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     write(tmp_path / "main.zw", 'include "bad.zw"\n')
     write(tmp_path / "bad.zw", "class a {\n  vlan ten\n}\n")
     monkeypatch.chdir(tmp_path)
@@ -941,7 +1225,8 @@ def test_syntax_error_in_included_file_points_into_it(
 
 @pytest.mark.skipif(not hasattr(os, "symlink"), reason="needs symlinks")
 def test_same_file_through_a_symlink_is_read_once(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     write(tmp_path / "common.zw", "class shared { hosts 1 }\n")
     (tmp_path / "alias.zw").symlink_to(tmp_path / "common.zw")
     write(tmp_path / "main.zw", 'include "common.zw"\ninclude "alias.zw"\n')

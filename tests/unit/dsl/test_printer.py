@@ -95,7 +95,8 @@ def test_idempotent_and_comments_kept(path: Path, monkeypatch: pytest.MonkeyPatc
     assert format_policy(once, rel(path)) == once
     assert plain_comments(once) == plain_comments(text)
     assert shape(parse_statements(once, "f", DiagnosticSink())) == shape(
-        parse_statements(text, "f", DiagnosticSink()))
+        parse_statements(text, "f", DiagnosticSink())
+    )
     assert once == "" or (once.endswith("\n") and not once.endswith("\n\n"))
     assert all(line == line.rstrip() for line in once.split("\n"))
     assert "\n\n\n" not in once
@@ -124,9 +125,14 @@ def test_golden(case: str, request: pytest.FixtureRequest) -> None:
         golden.write_text(actual, encoding="utf-8")
         return
     expected = golden.read_text(encoding="utf-8")
-    assert actual == expected, "".join(difflib.unified_diff(
-        expected.splitlines(keepends=True), actual.splitlines(keepends=True),
-        f"{case}.out.zw (expected)", f"{case}.out.zw (actual)"))
+    assert actual == expected, "".join(
+        difflib.unified_diff(
+            expected.splitlines(keepends=True),
+            actual.splitlines(keepends=True),
+            f"{case}.out.zw (expected)",
+            f"{case}.out.zw (actual)",
+        )
+    )
     assert format_policy(expected, "x.zw") == expected
 
 
@@ -136,34 +142,54 @@ def fmt(text: str) -> str:
 
 LAYOUT_CASES = {
     "spacing": ("service web=https,tcp/80\n", "service web = https, tcp/80\n"),
-    "tight-colon-and-range": ("pool vlans 2 -9\nallow a->tag : x , criticality :high : dns\n",
-                              "pool vlans 2-9\nallow a -> tag:x, criticality:high : dns\n"),
-    "semicolons-dropped": ("include \"a.zw\";\nclass a { hosts 2; };\n",
-                           "include \"a.zw\"\nclass a { hosts 2 }\n"),
-    "blank-lines-collapsed": ("\n\nallow a -> b\n\n\n\nallow b -> a\n\n",
-                              "allow a -> b\n\nallow b -> a\n"),
-    "one-line-block-kept": ("class a { hosts 2\n tags t }\nclass b { hosts 2  tags t }\n",
-                            "class a {\n  hosts 2\n  tags t\n}\nclass b { hosts 2  tags t }\n"),
+    "tight-colon-and-range": (
+        "pool vlans 2 -9\nallow a->tag : x , criticality :high : dns\n",
+        "pool vlans 2-9\nallow a -> tag:x, criticality:high : dns\n",
+    ),
+    "semicolons-dropped": (
+        'include "a.zw";\nclass a { hosts 2; };\n',
+        'include "a.zw"\nclass a { hosts 2 }\n',
+    ),
+    "blank-lines-collapsed": (
+        "\n\nallow a -> b\n\n\n\nallow b -> a\n\n",
+        "allow a -> b\n\nallow b -> a\n",
+    ),
+    "one-line-block-kept": (
+        "class a { hosts 2\n tags t }\nclass b { hosts 2  tags t }\n",
+        "class a {\n  hosts 2\n  tags t\n}\nclass b { hosts 2  tags t }\n",
+    ),
     "empty-block": ("class a {}\nclass b {\n}\n", "class a {}\nclass b {\n}\n"),
-    "block-indent-and-blanks": ("gateway g {\n\n platform iptables\n\n\n serves any\n\n}\n",
-                                "gateway g {\n  platform iptables\n\n  serves any\n}\n"),
-    "rules-aligned": ("allow a -> b : x \"one\"\ndeny b -> c \"two\"\n",
-                      "allow a -> b : x  \"one\"\ndeny  b -> c      \"two\"\n"),
+    "block-indent-and-blanks": (
+        "gateway g {\n\n platform iptables\n\n\n serves any\n\n}\n",
+        "gateway g {\n  platform iptables\n\n  serves any\n}\n",
+    ),
+    "rules-aligned": (
+        'allow a -> b : x "one"\ndeny b -> c "two"\n',
+        'allow a -> b : x  "one"\ndeny  b -> c      "two"\n',
+    ),
     "long-rule-not-aligned": (
-        "allow a -> b \"one\"\nallow aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa -> "
-        "bbbbbbbbbbbbbbbbbbbbbbbb \"two\"\n",
-        "allow a -> b  \"one\"\nallow aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa -> "
-        "bbbbbbbbbbbbbbbbbbbbbbbb  \"two\"\n"),
+        'allow a -> b "one"\nallow aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa -> '
+        'bbbbbbbbbbbbbbbbbbbbbbbb "two"\n',
+        'allow a -> b  "one"\nallow aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa -> '
+        'bbbbbbbbbbbbbbbbbbbbbbbb  "two"\n',
+    ),
     "runs-broken-by-blank-and-comment": (
         "service a = tcp/1\nservice bbbb = tcp/2\n\nservice cc = tcp/3\n# c\nservice d = tcp/4\n",
         "service a    = tcp/1\nservice bbbb = tcp/2\n\nservice cc = tcp/3\n# c\n"
-        "service d = tcp/4\n"),
-    "externals-aligned": ("external i { address 0.0.0.0/0 }\nexternal vv {address 1.0.0.0/8}\n",
-                          "external i  { address 0.0.0.0/0 }\nexternal vv { address 1.0.0.0/8 }\n"),
-    "crlf-and-bom": ("\ufeffallow a -> b  # c \r\n\r\n\r\nallow b -> a\r\n",
-                     "allow a -> b  # c\n\nallow b -> a\n"),
-    "hash-in-string": ('allow a -> b "#1 not a comment" # but this is\n',
-                       'allow a -> b  "#1 not a comment"  # but this is\n'),
+        "service d = tcp/4\n",
+    ),
+    "externals-aligned": (
+        "external i { address 0.0.0.0/0 }\nexternal vv {address 1.0.0.0/8}\n",
+        "external i  { address 0.0.0.0/0 }\nexternal vv { address 1.0.0.0/8 }\n",
+    ),
+    "crlf-and-bom": (
+        "\ufeffallow a -> b  # c \r\n\r\n\r\nallow b -> a\r\n",
+        "allow a -> b  # c\n\nallow b -> a\n",
+    ),
+    "hash-in-string": (
+        'allow a -> b "#1 not a comment" # but this is\n',
+        'allow a -> b  "#1 not a comment"  # but this is\n',
+    ),
     "empty": ("", ""),
     "only-comments": ("\n# one\n\n\n#two   \n", "# one\n\n#two\n"),
     "no-final-newline": ("allow a -> b # c", "allow a -> b  # c\n"),
@@ -213,10 +239,13 @@ def test_comments_inside_a_statement_move_above_it() -> None:
 
 
 def test_a_multi_line_header_keeps_its_comment() -> None:
-    assert fmt("""
+    assert (
+        fmt("""
         gateway g   # core
         { platform iptables  serves any }
-    """) == "# core\ngateway g { platform iptables  serves any }\n"
+    """)
+        == "# core\ngateway g { platform iptables  serves any }\n"
+    )
 
 
 def test_statements_are_never_wrapped() -> None:
@@ -241,8 +270,7 @@ def test_invalid_names_are_formatted_not_judged() -> None:
     assert fmt("class Bad-Name {hosts 2}\n") == "class Bad-Name { hosts 2 }\n"
 
 
-def test_a_printer_that_would_change_the_policy_is_a_bug(
-        monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_printer_that_would_change_the_policy_is_a_bug(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(printer, "_format", lambda cst: "allow b -> a\n")
     with pytest.raises(PrinterBug, match="would change the policy"):
         format_policy("allow a -> b\n", "t.zw")

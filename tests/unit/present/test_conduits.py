@@ -29,18 +29,30 @@ def packets(*items: tuple[int, int]) -> PacketSet:
     return PacketSet.union_all(PacketSet.ports(p, port, port) for p, port in items)
 
 
-@pytest.mark.parametrize(("given", "preferred", "expected"), [
-    (packets((TCP, 443)), (), ("fhir",)),  # equal sizes: by name
-    (packets((TCP, 443)), ("https",), ("https",)),  # the name the statement used
-    (packets((TCP, 443), (TCP, 80)), (), ("web",)),  # one name covers it all
-    (packets((TCP, 443), (TCP, 80)), ("https", "http"), ("https", "http")),
-    (packets((TCP, 443), (TCP, 80), (TCP, 8443)), ("web",), ("web", "tcp/8443")),
-    (packets((UDP, 53)), ("dns",), ("udp/53",)),  # a deny cut dns: never claim the name
-    (PacketSet.everything(), (), ("ip",)),
-], ids=["alias-by-name", "preferred", "union-name", "preferred-union", "remainder",
-        "partial-service", "everything"])
-def test_name_services(given: PacketSet, preferred: tuple[str, ...],
-                       expected: tuple[str, ...]) -> None:
+@pytest.mark.parametrize(
+    ("given", "preferred", "expected"),
+    [
+        (packets((TCP, 443)), (), ("fhir",)),  # equal sizes: by name
+        (packets((TCP, 443)), ("https",), ("https",)),  # the name the statement used
+        (packets((TCP, 443), (TCP, 80)), (), ("web",)),  # one name covers it all
+        (packets((TCP, 443), (TCP, 80)), ("https", "http"), ("https", "http")),
+        (packets((TCP, 443), (TCP, 80), (TCP, 8443)), ("web",), ("web", "tcp/8443")),
+        (packets((UDP, 53)), ("dns",), ("udp/53",)),  # a deny cut dns: never claim the name
+        (PacketSet.everything(), (), ("ip",)),
+    ],
+    ids=[
+        "alias-by-name",
+        "preferred",
+        "union-name",
+        "preferred-union",
+        "remainder",
+        "partial-service",
+        "everything",
+    ],
+)
+def test_name_services(
+    given: PacketSet, preferred: tuple[str, ...], expected: tuple[str, ...]
+) -> None:
     assert name_services(given, SERVICES, preferred) == expected
 
 
@@ -51,15 +63,20 @@ def test_external_atoms_are_disjoint_zones(tmp_path: Path) -> None:
         "class a { hosts 10 }\n"
         "external internet { address 0.0.0.0/0 }\nexternal vendor { address 192.0.2.0/24 }\n"
         'allow a -> vendor : https "vendor cloud"\n'
-        "gateway fw { platform iptables\n uplink \"eth0\"\n serves internal }\n",
-        encoding="utf-8")
+        'gateway fw { platform iptables\n uplink "eth0"\n serves internal }\n',
+        encoding="utf-8",
+    )
     report = run_check(str(policy))
     assert report.compiled is not None, report.diagnostics
     c = build_conduits(report.compiled)
-    assert [(z.key, z.kind) for z in c.zones] == [("a", "class"), ("internet", "external"),
-                                                   ("vendor", "external")]
-    assert c.zone("internet").description == ("minus every class's subnets, minus the "
-                                              "addresses of vendor")
+    assert [(z.key, z.kind) for z in c.zones] == [
+        ("a", "class"),
+        ("internet", "external"),
+        ("vendor", "external"),
+    ]
+    assert c.zone("internet").description == (
+        "minus every class's subnets, minus the addresses of vendor"
+    )
     assert [(x.src, x.dst, x.label) for x in c.conduits] == [("a", "vendor", "https")]
     (stmt,) = c.conduits[0].statements
     assert (stmt.where, stmt.why) == (f"{policy}:7", "vendor cloud")

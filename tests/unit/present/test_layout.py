@@ -11,9 +11,11 @@ from zonewall.present.layout import layered_layout
 def conduits(edges: list[tuple[str, str]], externals: tuple[str, ...] = ()) -> Conduits:
     names = sorted({n for e in edges for n in e} - set(externals))
     zones = tuple(Zone(n, "class", "medium", (), ()) for n in names) + tuple(
-        Zone(n, "external", None, (n,), ("0.0.0.0/0",)) for n in externals)
-    flows = tuple(Conduit(a, b, PacketSet.everything(), ("ip",), False, ())
-                  for a, b in sorted(edges))
+        Zone(n, "external", None, (n,), ("0.0.0.0/0",)) for n in externals
+    )
+    flows = tuple(
+        Conduit(a, b, PacketSet.everything(), ("ip",), False, ()) for a, b in sorted(edges)
+    )
     return Conduits(None, zones, flows)
 
 
@@ -28,8 +30,9 @@ def test_a_chain_goes_down_one_row_per_hop() -> None:
 
 
 def test_cycles_are_laid_out_and_externals_get_the_bottom_row() -> None:
-    y = rows_of([("a", "b"), ("b", "a"), ("b", "c"), ("c", "inet"), ("inet", "a")],
-                externals=("inet",))
+    y = rows_of(
+        [("a", "b"), ("b", "a"), ("b", "c"), ("c", "inet"), ("inet", "a")], externals=("inet",)
+    )
     assert y["a"] < y["b"] < y["c"] < y["inet"]
 
 

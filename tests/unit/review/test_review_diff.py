@@ -35,16 +35,26 @@ def lines(changes: object) -> list[str]:
 # ---------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("old", "new"), [
-    ("allow a -> b : https\nallow b -> c : ssh\ndeny a -> vendor\nallow a -> internet : https\n",
-     "allow a -> internet : https\ndeny a -> vendor\nallow b -> c : ssh\nallow a -> b : https\n"),
-    ("allow a -> b, c : https, ssh\n",
-     "allow a -> b : https\nallow a -> c : https\nallow a -> b, c : ssh\n"),
-    ("allow a -> b : https\n", "allow a -> b : tcp/443\n"),
-    ("allow a -> b : https, http\n", "allow a -> b : tcp/80\nallow a -> b : tcp/443\n"),
-    ("allow a -> internet\ndeny a -> vendor : ssh\n",
-     "deny a -> vendor : tcp/22\nallow a -> internet : ip\n"),
-], ids=["reorder", "split-allow", "literal-for-service", "split-services", "deny-order"])
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [
+        (
+            "allow a -> b : https\nallow b -> c : ssh\ndeny a -> vendor\nallow a -> internet : https\n",
+            "allow a -> internet : https\ndeny a -> vendor\nallow b -> c : ssh\nallow a -> b : https\n",
+        ),
+        (
+            "allow a -> b, c : https, ssh\n",
+            "allow a -> b : https\nallow a -> c : https\nallow a -> b, c : ssh\n",
+        ),
+        ("allow a -> b : https\n", "allow a -> b : tcp/443\n"),
+        ("allow a -> b : https, http\n", "allow a -> b : tcp/80\nallow a -> b : tcp/443\n"),
+        (
+            "allow a -> internet\ndeny a -> vendor : ssh\n",
+            "deny a -> vendor : tcp/22\nallow a -> internet : ip\n",
+        ),
+    ],
+    ids=["reorder", "split-allow", "literal-for-service", "split-services", "deny-order"],
+)
 def test_rewriting_without_changing_the_flows_is_an_empty_diff(old: str, new: str) -> None:
     d = diff(old, new)
     assert (d.gained, d.lost, d.assertions, d.classes, d.externals) == ((), (), (), (), ())
@@ -54,8 +64,9 @@ def test_rewriting_without_changing_the_flows_is_an_empty_diff(old: str, new: st
 def test_renaming_a_service_changes_nothing_even_in_assertions() -> None:
     old = "allow a -> b : https\nassert allowed a -> b : https\n"
     new = "allow a -> b : tls\nassert allowed a -> b : tls\n"
-    d = compare(compiled(old)[0], compiled(new, base=BASE.replace("https", "tls"))[0],
-                count_rules=False)
+    d = compare(
+        compiled(old)[0], compiled(new, base=BASE.replace("https", "tls"))[0], count_rules=False
+    )
     assert not d.semantic_change, d
 
 
@@ -77,15 +88,16 @@ def test_a_widened_allow_gains_only_the_new_packets() -> None:
 
 
 def test_a_new_deny_is_a_lost_flow() -> None:
-    d = diff("allow a -> b, c : https, ssh\n",
-             "allow a -> b, c : https, ssh\ndeny a -> c : ssh\n")
+    d = diff("allow a -> b, c : https, ssh\n", "allow a -> b, c : https, ssh\ndeny a -> c : ssh\n")
     assert lines(d.lost) == ["a -> c : ssh"]
     assert d.gained == ()
 
 
 def test_ranges_that_no_service_matches_are_written_as_ranges() -> None:
-    d = diff("allow a -> b : tcp/8000-8100\n", "allow a -> b : tcp/8000-8100, udp/53\n"
-             "deny a -> b : tcp/8080-8090\n")
+    d = diff(
+        "allow a -> b : tcp/8000-8100\n",
+        "allow a -> b : tcp/8000-8100, udp/53\ndeny a -> b : tcp/8080-8090\n",
+    )
     assert lines(d.gained) == ["a -> b : udp/53"]  # dns is tcp and udp: not a match
     assert lines(d.lost) == ["a -> b : tcp/8080-8090"]
 
@@ -101,8 +113,7 @@ def test_an_allow_to_internet_gains_the_vendor_addresses_too() -> None:
 
 
 def test_a_deny_carving_out_a_vendor_loses_only_the_vendor() -> None:
-    d = diff("allow a -> internet : https\n",
-             "allow a -> internet : https\ndeny a -> vendor\n")
+    d = diff("allow a -> internet : https\n", "allow a -> internet : https\ndeny a -> vendor\n")
     assert lines(d.lost) == ["a -> vendor : https"]
     assert d.gained == ()
 
@@ -123,8 +134,10 @@ def test_a_new_external_inside_internet_changes_no_flow() -> None:
 
 def test_a_new_external_with_a_new_service_gains_just_that() -> None:
     old = "allow a -> internet : https\n"
-    new = ("external cdn { address 198.51.100.0/24 }\nallow a -> internet : https\n"
-           "allow a -> cdn : ssh\n")
+    new = (
+        "external cdn { address 198.51.100.0/24 }\nallow a -> internet : https\n"
+        "allow a -> cdn : ssh\n"
+    )
     d = diff(old, new)
     assert lines(d.gained) == ["a -> cdn (198.51.100.0/24) : ssh"]
 
@@ -153,52 +166,71 @@ def test_addresses_that_became_a_class_are_a_class_change_not_a_lost_flow() -> N
 
 
 def test_assertion_status_changes_and_newly_failing() -> None:
-    old = ("allow a -> b : https\n"
-           "assert denied a -> c\n"
-           "assert denied b -> a accepted \"known\"\n"
-           "assert allowed a -> b : https\n"
-           "assert denied c -> a\n")
-    new = ("allow a -> b, c : https\nallow b -> a : ssh\n"
-           "assert denied a -> c\n"                       # pass -> fail
-           "assert denied b -> a accepted \"known\"\n"    # pass (stale) -> accepted
-           "assert allowed a -> b : https\n"              # unchanged
-           "assert denied c -> b\n")                      # removed c -> a, added c -> b
+    old = (
+        "allow a -> b : https\n"
+        "assert denied a -> c\n"
+        'assert denied b -> a accepted "known"\n'
+        "assert allowed a -> b : https\n"
+        "assert denied c -> a\n"
+    )
+    new = (
+        "allow a -> b, c : https\nallow b -> a : ssh\n"
+        "assert denied a -> c\n"  # pass -> fail
+        'assert denied b -> a accepted "known"\n'  # pass (stale) -> accepted
+        "assert allowed a -> b : https\n"  # unchanged
+        "assert denied c -> b\n"
+    )  # removed c -> a, added c -> b
     d = diff(old, new)
     got = {(a.text, a.old, a.new, a.newly_fails) for a in d.assertions}
-    assert got == {("denied a -> c", "pass", "fail", True),
-                   ("denied b -> a", "pass", "accepted", False),
-                   ("denied c -> a", "pass", None, False),
-                   ("denied c -> b", None, "pass", False)}
+    assert got == {
+        ("denied a -> c", "pass", "fail", True),
+        ("denied b -> a", "pass", "accepted", False),
+        ("denied c -> a", "pass", None, False),
+        ("denied c -> b", None, "pass", False),
+    }
     failing = d.newly_failing[0]
     assert failing.counterexample is not None and failing.counterexample[0].dst == "c"
 
 
 def test_a_new_failing_assertion_newly_fails_and_a_fixed_one_does_not() -> None:
-    d = diff("allow a -> b\nassert denied a -> b\n", "allow a -> c\nassert denied a -> c\n"
-             "assert denied a -> b\n")
+    d = diff(
+        "allow a -> b\nassert denied a -> b\n",
+        "allow a -> c\nassert denied a -> c\nassert denied a -> b\n",
+    )
     assert {(a.text, a.old, a.new, a.newly_fails) for a in d.assertions} == {
-        ("denied a -> c", None, "fail", True), ("denied a -> b", "fail", "pass", False)}
+        ("denied a -> c", None, "fail", True),
+        ("denied a -> b", "fail", "pass", False),
+    }
 
 
 def test_class_vlan_subnet_and_gateway_changes() -> None:
-    new_base = (BASE.replace("class b { vlan 11 subnet 10.0.1.0/24 }",
-                             "class b { vlan 21 subnet 10.0.1.0/25 }")
-                .replace("class c { vlan 12 subnet 10.0.2.0/24 }", "")
-                .replace("serves internal }", "serves internal except e }\n"
-                         "gateway gw2 { platform nftables uplink \"eth0\" serves e }")
-                + "class e { vlan 14 subnet 10.0.4.0/24 }\n")
+    new_base = (
+        BASE.replace(
+            "class b { vlan 11 subnet 10.0.1.0/24 }", "class b { vlan 21 subnet 10.0.1.0/25 }"
+        )
+        .replace("class c { vlan 12 subnet 10.0.2.0/24 }", "")
+        .replace(
+            "serves internal }",
+            'serves internal except e }\ngateway gw2 { platform nftables uplink "eth0" serves e }',
+        )
+        + "class e { vlan 14 subnet 10.0.4.0/24 }\n"
+    )
     old = compiled("allow a -> b : https\n")[0]
     new = compiled("allow a -> b : https\nallow a -> e : https\n", base=new_base)[0]
     d = compare(old, new, count_rules=False)
-    got = {c.name: (c.kind, c.old_vlan, c.new_vlan, c.old_subnets, c.new_subnets, c.new_gateway)
-           for c in d.classes}
+    got = {
+        c.name: (c.kind, c.old_vlan, c.new_vlan, c.old_subnets, c.new_subnets, c.new_gateway)
+        for c in d.classes
+    }
     assert got == {
         "b": ("changed", 11, 21, ("10.0.1.0/24",), ("10.0.1.0/25",), "gw"),
         "c": ("removed", 12, None, ("10.0.2.0/24",), (), None),
         "e": ("added", None, 14, (), ("10.0.4.0/24",), "gw2"),
     }
     assert [(g.name, g.old_platform, g.new_platform) for g in d.gateways] == [
-        ("gw", "iptables", "iptables"), ("gw2", None, "nftables")]
+        ("gw", "iptables", "iptables"),
+        ("gw2", None, "nftables"),
+    ]
 
 
 def test_rule_counts_are_the_counts_build_writes_in_the_manifest() -> None:
@@ -229,29 +261,47 @@ def svc(name: str, *parts: PacketSet) -> ResolvedService:
 HTTPS = PacketSet.ports(TCP, 443, 443)
 HTTP = PacketSet.ports(TCP, 80, 80)
 DNS = PacketSet.ports(UDP, 53, 53) | PacketSet.ports(TCP, 53, 53)
-SERVICES = [svc("https", HTTPS), svc("http", HTTP), svc("web", HTTPS, HTTP), svc("dns", DNS),
-            svc("fhir", HTTPS)]
+SERVICES = [
+    svc("https", HTTPS),
+    svc("http", HTTP),
+    svc("web", HTTPS, HTTP),
+    svc("dns", DNS),
+    svc("fhir", HTTPS),
+]
 
 
-@pytest.mark.parametrize(("packets", "expected"), [
-    (HTTPS | HTTP, ("web",)),
-    (HTTPS, ("fhir",)),  # two services match the same packets: the first name wins
-    (HTTPS | PacketSet.ports(TCP, 8080, 8090), ("fhir", "tcp/8080-8090")),
-    (PacketSet.ports(UDP, 53, 53), ("udp/53",)),
-    (DNS | HTTP, ("dns", "http")),
-    (PacketSet(), ()),
-    (PacketSet.everything(), ("ip",)),
-    (PacketSet.protocol(UDP) | HTTPS, ("fhir", "udp")),
-], ids=["largest-first", "tie-by-name", "rest-as-range", "partial-service", "key-order",
-        "empty", "everything", "whole-protocol"])
+@pytest.mark.parametrize(
+    ("packets", "expected"),
+    [
+        (HTTPS | HTTP, ("web",)),
+        (HTTPS, ("fhir",)),  # two services match the same packets: the first name wins
+        (HTTPS | PacketSet.ports(TCP, 8080, 8090), ("fhir", "tcp/8080-8090")),
+        (PacketSet.ports(UDP, 53, 53), ("udp/53",)),
+        (DNS | HTTP, ("dns", "http")),
+        (PacketSet(), ()),
+        (PacketSet.everything(), ("ip",)),
+        (PacketSet.protocol(UDP) | HTTPS, ("fhir", "udp")),
+    ],
+    ids=[
+        "largest-first",
+        "tie-by-name",
+        "rest-as-range",
+        "partial-service",
+        "key-order",
+        "empty",
+        "everything",
+        "whole-protocol",
+    ],
+)
 def test_service_names(packets: PacketSet, expected: tuple[str, ...]) -> None:
     assert service_names(packets, SERVICES) == expected
 
 
-
 def test_object_groups_change_is_reported_without_a_semantic_change(tmp_path: Path) -> None:
-    base = ("class a { vlan 10  subnet 10.0.0.0/24 }\nclass b { vlan 11  subnet 10.0.1.0/24 }\n"
-            "allow a -> b : tcp/443\ngateway sw { platform cisco-ios OG serves internal }\n")
+    base = (
+        "class a { vlan 10  subnet 10.0.0.0/24 }\nclass b { vlan 11  subnet 10.0.1.0/24 }\n"
+        "allow a -> b : tcp/443\ngateway sw { platform cisco-ios OG serves internal }\n"
+    )
     old, new = tmp_path / "old.zw", tmp_path / "new.zw"
     old.write_text(base.replace("OG", ""), encoding="utf-8")
     new.write_text(base.replace("OG", "object-groups"), encoding="utf-8")
@@ -265,12 +315,18 @@ def test_object_groups_change_is_reported_without_a_semantic_change(tmp_path: Pa
 
 
 def test_stateless_replies_acknowledgement_change_is_shown_beside_the_gateway(
-        tmp_path: Path) -> None:
-    base = ("class a { vlan 10  subnet 10.0.0.0/24 }\nclass b { vlan 11  subnet 10.0.1.0/24 }\n"
-            "allow a -> b : tcp/443\ngateway sw { platform cisco-ios ACK serves internal }\n")
+    tmp_path: Path,
+) -> None:
+    base = (
+        "class a { vlan 10  subnet 10.0.0.0/24 }\nclass b { vlan 11  subnet 10.0.1.0/24 }\n"
+        "allow a -> b : tcp/443\ngateway sw { platform cisco-ios ACK serves internal }\n"
+    )
     paths = [tmp_path / f"{n}.zw" for n in ("none", "ack", "reworded")]
-    for path, ack in zip(paths, ["", 'stateless-replies accepted "ok"',
-                                 'stateless-replies accepted "reviewed again"'], strict=True):
+    for path, ack in zip(
+        paths,
+        ["", 'stateless-replies accepted "ok"', 'stateless-replies accepted "reviewed again"'],
+        strict=True,
+    ):
         path.write_text(base.replace("ACK", ack), encoding="utf-8")
     none, ack, reworded = (load_side(p.stem, str(p)) for p in paths)
     for side in (none, ack, reworded):
@@ -292,7 +348,13 @@ def test_flows_to_the_gateways_themselves_are_gained_and_lost() -> None:
     assert lines(d.gained) == ["a -> gateway:gw : https"]
     assert lines(d.lost) == ["a -> gateway:gw : ssh", "internet -> gateway:gw : https"]
     assert {(f.src_kind, f.dst_kind) for f in d.gained + d.lost} == {
-        ("class", "gateway"), ("external", "gateway")}
+        ("class", "gateway"),
+        ("external", "gateway"),
+    }
     assert [s.line for s in d.gained[0].rules] == [12]
-    assert diff(old, "allow internet -> gateway:gw : https\nallow a -> gateways : ssh\n"
-                ).semantic_change is False
+    assert (
+        diff(
+            old, "allow internet -> gateway:gw : https\nallow a -> gateways : ssh\n"
+        ).semantic_change
+        is False
+    )

@@ -39,16 +39,20 @@ def test_csv_with_named_columns(tmp_path: Path) -> None:
     obs, nodes = run(tmp_path, "flows.csv", CSV)
     assert obs.files[0].format == "csv"
     assert (obs.files[0].records, obs.files[0].bad, obs.files[0].skipped) == (3, 0, 1)
-    assert triples(obs, nodes) == {("pumps", "servers", TCP + 443),
-                                   ("guests", "cloud & internet & vendor", TCP + 443)}
+    assert triples(obs, nodes) == {
+        ("pumps", "servers", TCP + 443),
+        ("guests", "cloud & internet & vendor", TCP + 443),
+    }
     pumps = next(o for o in obs.flows if nodes.label(o.src) == "pumps")
     assert (pumps.flows, pumps.packets, pumps.bytes) == (2, 15, 1500)
     assert (pumps.first, pumps.last) == (1740985200.0, 1740985500.0)
 
 
 def test_semicolons_quotes_and_aliases(tmp_path: Path) -> None:
-    text = ('"Source IP";"Destination";"Protocol";"dst_port";"pkts"\n'
-            '"10.10.1.5";"10.10.2.9";"udp";"53";"3"\n')
+    text = (
+        '"Source IP";"Destination";"Protocol";"dst_port";"pkts"\n'
+        '"10.10.1.5";"10.10.2.9";"udp";"53";"3"\n'
+    )
     obs, nodes = run(tmp_path, "x.csv", text.replace('"Source IP"', '"source_ip"'))
     assert triples(obs, nodes) == {("pumps", "servers", UDP + 53)}
 
@@ -67,14 +71,15 @@ def test_nfdump_16_csv_with_its_summary_block(tmp_path: Path) -> None:
     obs, nodes = run(tmp_path, "nf.csv", NFDUMP_16)
     assert obs.files[0].format == "nfdump"
     assert (obs.files[0].records, obs.files[0].bad) == (2, 0)
-    assert triples(obs, nodes) == {("pumps", "servers", TCP + 443),
-                                   ("pumps", "servers", ICMP + 8)}
+    assert triples(obs, nodes) == {("pumps", "servers", TCP + 443), ("pumps", "servers", ICMP + 8)}
 
 
 def test_nfdump_17_csv(tmp_path: Path) -> None:
-    text = ("firstSeen,lastSeen,duration,proto,srcAddr,dstAddr,srcPort,dstPort,packets,bytes\n"
-            "2025-03-03 07:00:01.000,2025-03-03 07:00:09.250,8.250,TCP,10.10.1.5,10.10.2.9,"
-            "51234,443,12,3400\n")
+    text = (
+        "firstSeen,lastSeen,duration,proto,srcAddr,dstAddr,srcPort,dstPort,packets,bytes\n"
+        "2025-03-03 07:00:01.000,2025-03-03 07:00:09.250,8.250,TCP,10.10.1.5,10.10.2.9,"
+        "51234,443,12,3400\n"
+    )
     obs, nodes = run(tmp_path, "nf17.csv", text)
     assert obs.files[0].format == "nfdump"
     assert triples(obs, nodes) == {("pumps", "servers", TCP + 443)}
@@ -82,9 +87,11 @@ def test_nfdump_17_csv(tmp_path: Path) -> None:
 
 
 def test_pmacct_csv(tmp_path: Path) -> None:
-    text = ("SRC_MAC,DST_MAC,VLAN,SRC_IP,DST_IP,SRC_PORT,DST_PORT,PROTOCOL,TOS,PACKETS,FLOWS,"
-            "BYTES\n00:0c:29:aa:bb:cc,00:0c:29:dd:ee:ff,0,10.10.1.5,10.10.2.9,51234,443,tcp,0,"
-            "12,3,3400\n")
+    text = (
+        "SRC_MAC,DST_MAC,VLAN,SRC_IP,DST_IP,SRC_PORT,DST_PORT,PROTOCOL,TOS,PACKETS,FLOWS,"
+        "BYTES\n00:0c:29:aa:bb:cc,00:0c:29:dd:ee:ff,0,10.10.1.5,10.10.2.9,51234,443,tcp,0,"
+        "12,3,3400\n"
+    )
     obs, nodes = run(tmp_path, "pm.csv", text)
     assert obs.files[0].format == "pmacct"
     assert [(o.flows, o.packets) for o in obs.flows] == [(3, 12)]
@@ -109,18 +116,19 @@ def test_zeek_conn_log_tsv(tmp_path: Path) -> None:
     obs, nodes = run(tmp_path, "conn.log", ZEEK)
     assert obs.files[0].format == "zeek-tsv"
     assert (obs.files[0].records, obs.files[0].bad) == (2, 0)
-    assert triples(obs, nodes) == {("pumps", "servers", TCP + 443),
-                                   ("pumps", "servers", ICMP + 8)}
+    assert triples(obs, nodes) == {("pumps", "servers", TCP + 443), ("pumps", "servers", ICMP + 8)}
     tcp = next(o for o in obs.flows if o.key == TCP + 443)
     assert (tcp.packets, tcp.bytes) == (16, 1072)
     assert tcp.last == pytest.approx(1521911721.255387 + 0.004266)
 
 
 def test_zeek_conn_log_json_and_gzip(tmp_path: Path) -> None:
-    line = ('{"ts":1591367999.305988,"uid":"CMdzit1AMNsmfAIiQc","id.orig_h":"10.10.3.7",'
-            '"id.orig_p":36844,"id.resp_h":"93.184.216.34","id.resp_p":53,"proto":"udp",'
-            '"service":"dns","duration":0.066,"orig_pkts":1,"orig_ip_bytes":66,'
-            '"resp_pkts":1,"resp_ip_bytes":108}\n')
+    line = (
+        '{"ts":1591367999.305988,"uid":"CMdzit1AMNsmfAIiQc","id.orig_h":"10.10.3.7",'
+        '"id.orig_p":36844,"id.resp_h":"93.184.216.34","id.resp_p":53,"proto":"udp",'
+        '"service":"dns","duration":0.066,"orig_pkts":1,"orig_ip_bytes":66,'
+        '"resp_pkts":1,"resp_ip_bytes":108}\n'
+    )
     c, _ = compiled(tmp_path)
     path = tmp_path / "conn.json.gz"
     path.write_bytes(gzip.compress((line * 3).encode()))
@@ -145,8 +153,11 @@ def test_kernel_log_lines(tmp_path: Path) -> None:
     stats = obs.files[0]
     assert stats.format == "kernel-log"
     assert (stats.records, stats.ipv6, stats.bad, stats.skipped) == (4, 1, 0, 1)
-    assert triples(obs, nodes) == {("guests", "pumps", TCP + 443), ("guests", "pumps", ICMP + 8),
-                                   ("guests", "pumps", 47 * 65536)}
+    assert triples(obs, nodes) == {
+        ("guests", "pumps", TCP + 443),
+        ("guests", "pumps", ICMP + 8),
+        ("guests", "pumps", 47 * 65536),
+    }
     timed = next(o for o in obs.flows if o.key == TCP + 443)
     assert timed.first == 1740985201.202833 and timed.bytes == 60
 
@@ -166,20 +177,30 @@ def test_ios_acl_log_lines(tmp_path: Path) -> None:
     stats = obs.files[0]
     assert stats.format == "ios-log"
     assert (stats.records, stats.bad, stats.skipped) == (4, 0, 2)
-    assert triples(obs, nodes) == {("guests", "pumps", UDP + 53), ("guests", "pumps", TCP + 22),
-                                   ("guests", "pumps", ICMP + 8), ("guests", "pumps", 0)}
+    assert triples(obs, nodes) == {
+        ("guests", "pumps", UDP + 53),
+        ("guests", "pumps", TCP + 22),
+        ("guests", "pumps", ICMP + 8),
+        ("guests", "pumps", 0),
+    }
     assert next(o for o in obs.flows if o.key == TCP + 22).packets == 5
 
 
 def test_bad_records_are_counted_and_shown_with_their_line(tmp_path: Path) -> None:
     good = "10.10.1.5,10.10.2.9,tcp,443,1,60\n"
-    text = ("src,dst,proto,dport,packets,bytes\n" + good * 20
-            + "10.10.1.999,10.10.2.9,tcp,443,1,60\n" + good
-            + "10.10.1.5,10.10.2.9,xyz,443,1,60\n"
-            + "10.10.1.5,10.10.2.9,tcp,70000,1,60\n"
-            + "10.10.1.5,10.10.2.9,tcp,443,many,60\n"
-            + "10.10.1.5,10.10.2.9\n"
-            + "10.10.1.5,10.10.2.9,udp,53,1,60\n" * 3 + "\xff\xfe,x\n" + good)
+    text = (
+        "src,dst,proto,dport,packets,bytes\n"
+        + good * 20
+        + "10.10.1.999,10.10.2.9,tcp,443,1,60\n"
+        + good
+        + "10.10.1.5,10.10.2.9,xyz,443,1,60\n"
+        + "10.10.1.5,10.10.2.9,tcp,70000,1,60\n"
+        + "10.10.1.5,10.10.2.9,tcp,443,many,60\n"
+        + "10.10.1.5,10.10.2.9\n"
+        + "10.10.1.5,10.10.2.9,udp,53,1,60\n" * 3
+        + "\xff\xfe,x\n"
+        + good
+    )
     obs, _ = run(tmp_path, "bad.csv", text)
     stats = obs.files[0]
     assert (stats.records, stats.bad) == (31, 6)
@@ -198,13 +219,17 @@ def test_a_mostly_bad_file_is_an_error(tmp_path: Path) -> None:
         run(tmp_path, "mostly.csv", text)
 
 
-@pytest.mark.parametrize(("text", "message"), [
-    ("", r"no flow records \(the file is empty\)"),
-    ("src,dst,packets\n1.2.3.4,5.6.7.8,1\n", "no column for proto, dport"),
-    ("{not json\n", "is not a JSON object"),
-    ("#separator \\x09\n#path\tconn\n", "without a '#fields' line"),
-    ("src,dst,proto,dport\n\n\n", "no flow records found"),
-], ids=["empty", "missing-columns", "bad-json", "zeek-no-fields", "header-only"])
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("", r"no flow records \(the file is empty\)"),
+        ("src,dst,packets\n1.2.3.4,5.6.7.8,1\n", "no column for proto, dport"),
+        ("{not json\n", "is not a JSON object"),
+        ("#separator \\x09\n#path\tconn\n", "without a '#fields' line"),
+        ("src,dst,proto,dport\n\n\n", "no flow records found"),
+    ],
+    ids=["empty", "missing-columns", "bad-json", "zeek-no-fields", "header-only"],
+)
 def test_unreadable_files_are_errors(tmp_path: Path, text: str, message: str) -> None:
     with pytest.raises(FlowInputError, match=message):
         run(tmp_path, "f.csv", text)
@@ -216,15 +241,22 @@ def test_a_missing_file_is_an_error_naming_it(tmp_path: Path) -> None:
 
 
 def test_the_aggregated_table_is_an_input(tmp_path: Path) -> None:
-    text = ("src_node,dst_node,proto,dport,packets,bytes,flows,first_seen,last_seen\n"
-            "pumps,servers,6,443,100,9000,7,2025-03-03T07:00:00Z,2025-03-03T08:00:00Z\n"
-            "unknown:10.99.1.0/24,servers,6,443,1,60,1,,\n"
-            "nosuch,servers,6,443,1,60,1,,\n" + "pumps,servers,17,53,1,60,2,,\n" * 3)
+    text = (
+        "src_node,dst_node,proto,dport,packets,bytes,flows,first_seen,last_seen\n"
+        "pumps,servers,6,443,100,9000,7,2025-03-03T07:00:00Z,2025-03-03T08:00:00Z\n"
+        "unknown:10.99.1.0/24,servers,6,443,1,60,1,,\n"
+        "nosuch,servers,6,443,1,60,1,,\n" + "pumps,servers,17,53,1,60,2,,\n" * 3
+    )
     obs, nodes = run(tmp_path, "agg.csv", text)
     assert obs.files[0].format == "aggregate"
     assert obs.files[0].bad == 1
     assert obs.files[0].first_bad[0][:2] == (
-        4, "node 'nosuch' is not a class or external of the policy")
-    assert triples(obs, nodes) == {("pumps", "servers", TCP + 443), ("10.99.1.0/24", "servers",
-                                   TCP + 443), ("pumps", "servers", UDP + 53)}
+        4,
+        "node 'nosuch' is not a class or external of the policy",
+    )
+    assert triples(obs, nodes) == {
+        ("pumps", "servers", TCP + 443),
+        ("10.99.1.0/24", "servers", TCP + 443),
+        ("pumps", "servers", UDP + 53),
+    }
     assert next(o for o in obs.flows if o.key == TCP + 443 and o.src >= 0).flows == 7

@@ -38,11 +38,13 @@ def _replay(path: str, flows: list[str]) -> tuple[int, int]:
     return len(r.blocked), r.permitted.flows
 
 
-def test_learn_from_the_example_hospital(tmp_path: Path,
-                                         capsys: pytest.CaptureFixture[str]) -> None:
+def test_learn_from_the_example_hospital(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     out = tmp_path / "draft.zw"
-    code, stdout, err = run(capsys, "learn", *FLOWS, "--policy",
-                            str(ROOT / "examples" / "hospital.zw"), "-o", str(out))
+    code, stdout, err = run(
+        capsys, "learn", *FLOWS, "--policy", str(ROOT / "examples" / "hospital.zw"), "-o", str(out)
+    )
     assert code == 0 and stdout == ""
     assert "allow(s)" in err
     text = out.read_text(encoding="utf-8")
@@ -55,26 +57,36 @@ def test_learn_from_the_example_hospital(tmp_path: Path,
     assert blocked == 0 and permitted > 0
     # the forgotten clinical flow is learned, with what was seen
     line = next(x for x in text.splitlines() if x.startswith("allow lab_analyzer -> lis : hl7"))
-    assert line.endswith('"learned: 14 flow(s), 3,563 packet(s), 2025-03-03T08:12Z .. '
-                         '2025-03-03T18:06Z"')
+    assert line.endswith(
+        '"learned: 14 flow(s), 3,563 packet(s), 2025-03-03T08:12Z .. 2025-03-03T18:06Z"'
+    )
     assert "assert only ehr_app -> ehr_db" in text  # a critical class's sources
     assert "assert limited lab_analyzer -> any : astm, hl7" in text
     assert "10.60.3.0/24" in text  # unknown space, as a comment
 
 
-def test_learn_is_deterministic_and_prints_to_stdout(capsys: pytest.CaptureFixture[str]
-                                                     ) -> None:
+def test_learn_is_deterministic_and_prints_to_stdout(capsys: pytest.CaptureFixture[str]) -> None:
     args = ("learn", *FLOWS, "--policy", str(ROOT / "examples" / "hospital.zw"))
     first = run(capsys, *args)
     assert first[0] == 0 and first[1].startswith("# A draft policy")
     assert run(capsys, *args)[1] == first[1]
 
 
-def test_min_flows_turns_rare_flows_into_comments(tmp_path: Path,
-                                                  capsys: pytest.CaptureFixture[str]) -> None:
+def test_min_flows_turns_rare_flows_into_comments(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     out = tmp_path / "draft.zw"
-    code, _, _ = run(capsys, "learn", *FLOWS, "--policy", str(ROOT / "examples" / "hospital.zw"),
-                     "--min-flows", "5", "-o", str(out))
+    code, _, _ = run(
+        capsys,
+        "learn",
+        *FLOWS,
+        "--policy",
+        str(ROOT / "examples" / "hospital.zw"),
+        "--min-flows",
+        "5",
+        "-o",
+        str(out),
+    )
     assert code == 0
     text = out.read_text(encoding="utf-8")
     assert "# allow pump_server -> pump_vendor : https" in text  # 2 flows: for review
@@ -105,9 +117,13 @@ src,sport,dst,dport,proto,packets,first_seen
 
 
 def test_learn_from_a_class_list(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    classes = write(tmp_path, "classes.csv", CLASSES.replace("ip,", "subnet,", 1)
-                    .replace("10.40.40.2,", "10.40.40.2/32,").replace("10.40.40.3,",
-                                                                       "10.40.40.3/32,"))
+    classes = write(
+        tmp_path,
+        "classes.csv",
+        CLASSES.replace("ip,", "subnet,", 1)
+        .replace("10.40.40.2,", "10.40.40.2/32,")
+        .replace("10.40.40.3,", "10.40.40.3/32,"),
+    )
     flows = write(tmp_path, "flows.csv", CLASS_FLOWS)
     out = tmp_path / "draft.zw"
     code, _, err = run(capsys, "learn", flows, "--classes", classes, "-o", str(out))
@@ -128,19 +144,22 @@ def test_learn_from_a_class_list(tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert _replay(str(out), [flows])[0] == 0
 
 
-@pytest.mark.parametrize("text, where, message", [
-    ("ip,name\n10.1.1.1,a\n", "classes.csv:1:1", "needs a 'class' column"),
-    ("ip,class\n10.1.1.1,pumps\n10.1.1.300,pumps\n", "classes.csv:3:1", "not an IPv4 address"),
-    ("ip,class\n10.1.1.1,Pumps\n", "classes.csv:2:10", "not a zonewall name"),
-    ("ip,class\n10.1.1.1,pumps\n10.1.1.1,servers\n", "classes.csv:3:10", "overlaps"),
-    ("ip,class\n10.1.1.1,\n", "classes.csv:2:1", "names no class"),
-    ("subnet,class\n10.1.1.5/24,pumps\n", "classes.csv:2:1", "host bits set"),
-    ("subnet,class\n10.1.1.0/24,any\n", "classes.csv:2:13", "reserved word"),
-], ids=["no-class-column", "bad-ip", "bad-name", "overlap", "no-class", "host-bits",
-        "reserved"])
+@pytest.mark.parametrize(
+    "text, where, message",
+    [
+        ("ip,name\n10.1.1.1,a\n", "classes.csv:1:1", "needs a 'class' column"),
+        ("ip,class\n10.1.1.1,pumps\n10.1.1.300,pumps\n", "classes.csv:3:1", "not an IPv4 address"),
+        ("ip,class\n10.1.1.1,Pumps\n", "classes.csv:2:10", "not a zonewall name"),
+        ("ip,class\n10.1.1.1,pumps\n10.1.1.1,servers\n", "classes.csv:3:10", "overlaps"),
+        ("ip,class\n10.1.1.1,\n", "classes.csv:2:1", "names no class"),
+        ("subnet,class\n10.1.1.5/24,pumps\n", "classes.csv:2:1", "host bits set"),
+        ("subnet,class\n10.1.1.0/24,any\n", "classes.csv:2:13", "reserved word"),
+    ],
+    ids=["no-class-column", "bad-ip", "bad-name", "overlap", "no-class", "host-bits", "reserved"],
+)
 def test_a_bad_class_list_is_an_error_and_writes_nothing(
-        tmp_path: Path, capsys: pytest.CaptureFixture[str], text: str, where: str,
-        message: str) -> None:
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], text: str, where: str, message: str
+) -> None:
     os.chdir(tmp_path)
     write(tmp_path, "classes.csv", text)
     flows = write(tmp_path, "flows.csv", CLASS_FLOWS)
@@ -151,8 +170,9 @@ def test_a_bad_class_list_is_an_error_and_writes_nothing(
     assert not (tmp_path / "draft.zw").exists()
 
 
-def test_learn_usage_and_unreadable_flows(tmp_path: Path,
-                                          capsys: pytest.CaptureFixture[str]) -> None:
+def test_learn_usage_and_unreadable_flows(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     policy = str(ROOT / "examples" / "hospital.zw")
     assert run(capsys, "learn", *FLOWS)[0] == 2  # neither --policy nor --classes
     assert run(capsys, "learn", *FLOWS, "--policy", policy, "--min-flows", "0")[0] == 2
@@ -162,22 +182,28 @@ def test_learn_usage_and_unreadable_flows(tmp_path: Path,
     assert code == 1 and "bad.csv:2" in err and not out.exists()
 
 
-def test_learn_never_writes_through_a_symlink(tmp_path: Path,
-                                              capsys: pytest.CaptureFixture[str]) -> None:
+def test_learn_never_writes_through_a_symlink(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     target = tmp_path / "elsewhere.zw"
     target.write_text("keep\n", encoding="utf-8")
     link = tmp_path / "draft.zw"
     link.symlink_to(target)
-    code, _, err = run(capsys, "learn", *FLOWS, "--policy",
-                       str(ROOT / "examples" / "hospital.zw"), "-o", str(link))
+    code, _, err = run(
+        capsys, "learn", *FLOWS, "--policy", str(ROOT / "examples" / "hospital.zw"), "-o", str(link)
+    )
     assert code == 1 and "nothing written" in err
     assert target.read_text(encoding="utf-8") == "keep\n"
 
 
 def test_class_names_never_collide_with_the_draft_s_own(
-        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    classes = write(tmp_path, "classes.csv", "subnet,class\n10.40.16.0/22,internet\n"
-                    "10.40.40.0/28,fw\n10.40.2.0/24,https\n")
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    classes = write(
+        tmp_path,
+        "classes.csv",
+        "subnet,class\n10.40.16.0/22,internet\n10.40.40.0/28,fw\n10.40.2.0/24,https\n",
+    )
     flows = write(tmp_path, "flows.csv", CLASS_FLOWS)
     code, out, err = run(capsys, "learn", flows, "--classes", classes)
     assert code == 0, err
@@ -185,24 +211,30 @@ def test_class_names_never_collide_with_the_draft_s_own(
     assert "service https" not in out and "tcp/443" in out  # 'https' names a class here
 
 
-def test_atoms_of_one_name_make_one_allow(tmp_path: Path,
-                                          capsys: pytest.CaptureFixture[str]) -> None:
+def test_atoms_of_one_name_make_one_allow(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     from traffic_helpers import compiled
 
     compiled(tmp_path)  # policy.zw: 'cloud' is two atoms (inside and outside 'vendor')
-    flows = write(tmp_path, "f.csv", "src,dst,proto,dport\n10.10.2.9,203.0.113.200,tcp,443\n"
-                  "10.10.2.9,198.51.100.5,tcp,443\n10.10.2.9,203.0.113.5,tcp,443\n")
+    flows = write(
+        tmp_path,
+        "f.csv",
+        "src,dst,proto,dport\n10.10.2.9,203.0.113.200,tcp,443\n"
+        "10.10.2.9,198.51.100.5,tcp,443\n10.10.2.9,203.0.113.5,tcp,443\n",
+    )
     code, out, err = run(capsys, "learn", flows, "--policy", str(tmp_path / "policy.zw"))
     assert code == 0, err
-    allows = [line.split('"')[0].split() for line in out.splitlines()
-              if line.startswith("allow")]
-    assert allows == [["allow", "servers", "->", "cloud", ":", "https"],
-                      ["allow", "servers", "->", "vendor", ":", "https"]]
+    allows = [line.split('"')[0].split() for line in out.splitlines() if line.startswith("allow")]
+    assert allows == [
+        ["allow", "servers", "->", "cloud", ":", "https"],
+        ["allow", "servers", "->", "vendor", ":", "https"],
+    ]
     draft = write(tmp_path, "draft.zw", out)
     assert _replay(draft, [flows])[0] == 0
     # with the internet seen too, its allow covers the others, which are left out (W102)
     more = write(tmp_path, "g.csv", "src,dst,proto,dport\n10.10.2.9,8.8.8.8,tcp,443\n")
-    code, out, err = run(capsys, "learn", flows, more, "--policy",
-                         str(tmp_path / "policy.zw"))
-    assert [line.split('"')[0].split()[3] for line in out.splitlines()
-            if line.startswith("allow")] == ["internet"]
+    code, out, err = run(capsys, "learn", flows, more, "--policy", str(tmp_path / "policy.zw"))
+    assert [
+        line.split('"')[0].split()[3] for line in out.splitlines() if line.startswith("allow")
+    ] == ["internet"]

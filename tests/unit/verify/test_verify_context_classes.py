@@ -27,9 +27,11 @@ MUTANTS = 40
 def _mutants(text: str, seed: int) -> list[str]:
     rng = random.Random(seed)
     lines = text.splitlines()
-    rules = [i for i, line in enumerate(lines)
-             if re.match(r"\s*(\d+\s+)?(permit|deny)\s|-A |\s+(tcp|udp|ip|meta|iifname|ct) ",
-                         line)]
+    rules = [
+        i
+        for i, line in enumerate(lines)
+        if re.match(r"\s*(\d+\s+)?(permit|deny)\s|-A |\s+(tcp|udp|ip|meta|iifname|ct) ", line)
+    ]
     out = []
     for _ in range(MUTANTS):
         i = rng.choice(rules)
@@ -38,23 +40,24 @@ def _mutants(text: str, seed: int) -> list[str]:
         if how == 0:
             new = None  # dropped
         elif how == 1 and (m := re.search(r"\b(eq|dport|sport|--dports?|--sports?) (\d+)", line)):
-            new = line[:m.start(2)] + str(int(m.group(2)) + 1) + line[m.end(2):]
+            new = line[: m.start(2)] + str(int(m.group(2)) + 1) + line[m.end(2) :]
         elif how == 2 and (m := re.search(r"\beq (\d+)", line)):
-            new = line[:m.start()] + f"range {m.group(1)} {int(m.group(1)) + 300}" + \
-                line[m.end():]
+            new = (
+                line[: m.start()] + f"range {m.group(1)} {int(m.group(1)) + 300}" + line[m.end() :]
+            )
         elif how == 3 and ("established" in line or "ESTABLISHED" in line):
             new = line.replace(" established", "").replace("ESTABLISHED,", "")
         else:
             new = None
-        mutated = lines[:i] + ([] if new is None else [new]) + lines[i + 1:]
+        mutated = lines[:i] + ([] if new is None else [new]) + lines[i + 1 :]
         out.append("\n".join(mutated) + "\n")
     return out
 
 
-@pytest.mark.parametrize(("path", "out"), CASES,
-                         ids=[f"{p.stem}-{o.gateway}" for p, o in CASES])
-def test_shortcuts_report_what_every_context_reports(path: object, out: object,
-                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize(("path", "out"), CASES, ids=[f"{p.stem}-{o.gateway}" for p, o in CASES])
+def test_shortcuts_report_what_every_context_reports(
+    path: object, out: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
     compiled, _ = built(str(path))
     assert out.gateway is not None and out.platform is not None  # type: ignore[attr-defined]
     gateway, platform = out.gateway, out.platform  # type: ignore[attr-defined]

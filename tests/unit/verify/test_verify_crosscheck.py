@@ -54,8 +54,16 @@ def _void(k: int) -> bool:
     return k // PORT_SPAN == ICMP and k % PORT_SPAN > 255
 
 
-def _expected(model: GatewayModel, ingress: str, s: int, d: int, k: int, sport: int,
-              ack: bool, stateless: bool) -> bool:
+def _expected(
+    model: GatewayModel,
+    ingress: str,
+    s: int,
+    d: int,
+    k: int,
+    sport: int,
+    ack: bool,
+    stateless: bool,
+) -> bool:
     src, dst = model.endpoint_at(s), model.endpoint_at(d)
     if k in model.permitted(ingress, src, dst):
         return True
@@ -63,9 +71,11 @@ def _expected(model: GatewayModel, ingress: str, s: int, d: int, k: int, sport: 
         return False
     replies = model.reply_flows(ingress, src, dst)
     proto, port = divmod(k, PORT_SPAN)
-    return ((proto == TCP and ack and key(TCP, sport) in replies)
-            or (proto == UDP and key(UDP, sport) in replies)
-            or (proto == ICMP and port == 0 and key(ICMP, 8) in replies))
+    return (
+        (proto == TCP and ack and key(TCP, sport) in replies)
+        or (proto == UDP and key(UDP, sport) in replies)
+        or (proto == ICMP and port == 0 and key(ICMP, 8) in replies)
+    )
 
 
 @pytest.mark.parametrize(("path", "out"), CASES, ids=[f"{p.stem}-{o.gateway}" for p, o in CASES])

@@ -56,15 +56,27 @@ end
 
 def test_a_running_config_keeps_what_matters_and_line_numbers() -> None:
     prepared = prepare_ios(IOS, "sw.txt", AUDITED)
-    kept = [(n, line) for n, line in enumerate(prepared.text.splitlines(), 1) if line.strip()
-            and not line.startswith("!")]
+    kept = [
+        (n, line)
+        for n, line in enumerate(prepared.text.splitlines(), 1)
+        if line.strip() and not line.startswith("!")
+    ]
     assert len(prepared.text.splitlines()) == len(IOS.splitlines())
     assert [line.strip() for _, line in kept] == [
-        "object-group network USED", "host 10.0.0.1", "interface Vlan10",
-        "ip address 10.0.0.1 255.255.255.0", "ip access-group A in", "ip access-list extended A",
-        "10 permit ip object-group USED any", "line vty 0 4", "access-class S in vrf-also",
-        "transport input ssh", "ip access-list standard S", "10 permit 10.0.0.0 0.0.0.255",
-        "end"]
+        "object-group network USED",
+        "host 10.0.0.1",
+        "interface Vlan10",
+        "ip address 10.0.0.1 255.255.255.0",
+        "ip access-group A in",
+        "ip access-list extended A",
+        "10 permit ip object-group USED any",
+        "line vty 0 4",
+        "access-class S in vrf-also",
+        "transport input ssh",
+        "ip access-list standard S",
+        "10 permit 10.0.0.0 0.0.0.255",
+        "end",
+    ]
     assert kept[0][0] == 11  # the device's own line numbers
     skipped = prepared.skipped
     assert skipped["banner"] == 4 and skipped["show running-config header"] == 2
@@ -72,42 +84,57 @@ def test_a_running_config_keeps_what_matters_and_line_numbers() -> None:
     assert skipped["object group not used by an audited ACL"] == 2
 
 
-@pytest.mark.parametrize(("line", "message"), [
-    (" ip nat outside", "NAT on an audited interface is not modelled"),
-    (" ip policy route-map R", "policy routing"),
-    (" zone-member security Z", "zone-based firewall"),
-    (" vrrp 1 ip 10.0.0.2", "VRRP"),
-    (" shutdown", "shut down"),
-    (" ip access-group X out", "an outbound ACL"),
-    (" ip unnumbered Loopback0", "this command in an audited interface block"),
-    (" service-policy input POLICE", "a QoS policy that polices or drops"),
-], ids=["nat", "pbr", "zbf", "vrrp", "shutdown", "out", "unknown", "police"])
-def test_what_can_change_an_audited_interface_is_refused_at_its_line(line: str,
-                                                                      message: str) -> None:
-    text = ("policy-map POLICE\n class class-default\n  police 1000000\n"
-            f"interface Vlan10\n{line}\n")
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        (" ip nat outside", "NAT on an audited interface is not modelled"),
+        (" ip policy route-map R", "policy routing"),
+        (" zone-member security Z", "zone-based firewall"),
+        (" vrrp 1 ip 10.0.0.2", "VRRP"),
+        (" shutdown", "shut down"),
+        (" ip access-group X out", "an outbound ACL"),
+        (" ip unnumbered Loopback0", "this command in an audited interface block"),
+        (" service-policy input POLICE", "a QoS policy that polices or drops"),
+    ],
+    ids=["nat", "pbr", "zbf", "vrrp", "shutdown", "out", "unknown", "police"],
+)
+def test_what_can_change_an_audited_interface_is_refused_at_its_line(
+    line: str, message: str
+) -> None:
+    text = f"policy-map POLICE\n class class-default\n  police 1000000\ninterface Vlan10\n{line}\n"
     with pytest.raises(ConfigParseError, match=message) as info:
         prepare_ios(text, "sw.txt", AUDITED)
     assert info.value.line == 5 and info.value.text == line
 
 
 def test_a_marking_policy_and_other_vlans_filters_are_skipped() -> None:
-    text = ("policy-map MARK\n class c\n  set dscp ef\ninterface Vlan10\n service-policy input "
-            "MARK\nvlan filter V vlan-list 20-30\n")
-    assert prepare_ios(text, "sw.txt", AUDITED).skipped["service-policy that only marks or "
-                                                        "queues"] == 1
+    text = (
+        "policy-map MARK\n class c\n  set dscp ef\ninterface Vlan10\n service-policy input "
+        "MARK\nvlan filter V vlan-list 20-30\n"
+    )
+    assert (
+        prepare_ios(text, "sw.txt", AUDITED).skipped["service-policy that only marks or queues"]
+        == 1
+    )
 
 
-@pytest.mark.parametrize(("text", "message"), [
-    ("vlan filter V vlan-list 5-12\n", "VLAN access map \\(V\\) filtering audited VLAN 10"),
-    ("interface Gi1/0/1\n switchport access vlan 10\n ip access-group P in\n",
-     "port ACL on switchport Gi1/0/1 in audited VLAN 10"),
-    ("interface Vlan10\n ip access-group 5 in\naccess-list 5 permit any\n",
-     "numbered ACL 5 in the one-line 'access-list' form"),
-    ("cts role-based enforcement\n", "TrustSec"),
-], ids=["vacl", "pacl", "numbered", "cts"])
-def test_global_constructs_that_reach_an_audited_vlan_are_refused(text: str,
-                                                                   message: str) -> None:
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("vlan filter V vlan-list 5-12\n", "VLAN access map \\(V\\) filtering audited VLAN 10"),
+        (
+            "interface Gi1/0/1\n switchport access vlan 10\n ip access-group P in\n",
+            "port ACL on switchport Gi1/0/1 in audited VLAN 10",
+        ),
+        (
+            "interface Vlan10\n ip access-group 5 in\naccess-list 5 permit any\n",
+            "numbered ACL 5 in the one-line 'access-list' form",
+        ),
+        ("cts role-based enforcement\n", "TrustSec"),
+    ],
+    ids=["vacl", "pacl", "numbered", "cts"],
+)
+def test_global_constructs_that_reach_an_audited_vlan_are_refused(text: str, message: str) -> None:
     with pytest.raises(ConfigParseError, match=message):
         prepare_ios(text, "sw.txt", AUDITED)
 
@@ -164,19 +191,34 @@ def test_iptables_save_every_table() -> None:
     assert sum(device.skipped.values()) == 6  # raw CT, TCPMSS, OUTPUT x2, MASQUERADE, set
 
 
-@pytest.mark.parametrize(("rule", "message"), [
-    ("*raw\n:PREROUTING ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n-A PREROUTING -j NOTRACK\nCOMMIT\n",
-     "raw NOTRACK"),
-    ("*mangle\n:PREROUTING ACCEPT [0:0]\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n"
-     ":OUTPUT ACCEPT [0:0]\n:POSTROUTING ACCEPT [0:0]\n-A FORWARD -j TPROXY --on-port 1\n"
-     "COMMIT\n", "target TPROXY in the mangle table"),
-    ("*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n"
-     "-A FORWARD -m mark --mark 0x1 -j ACCEPT\nCOMMIT\n", "match module 'mark'"),
-], ids=["notrack", "tproxy", "mark"])
+@pytest.mark.parametrize(
+    ("rule", "message"),
+    [
+        (
+            "*raw\n:PREROUTING ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n-A PREROUTING -j NOTRACK\nCOMMIT\n",
+            "raw NOTRACK",
+        ),
+        (
+            "*mangle\n:PREROUTING ACCEPT [0:0]\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n"
+            ":OUTPUT ACCEPT [0:0]\n:POSTROUTING ACCEPT [0:0]\n-A FORWARD -j TPROXY --on-port 1\n"
+            "COMMIT\n",
+            "target TPROXY in the mangle table",
+        ),
+        (
+            "*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n"
+            "-A FORWARD -m mark --mark 0x1 -j ACCEPT\nCOMMIT\n",
+            "match module 'mark'",
+        ),
+    ],
+    ids=["notrack", "tproxy", "mark"],
+)
 def test_iptables_constructs_that_matter_are_refused(rule: str, message: str) -> None:
-    text = rule if "*filter" in rule else rule + ("*filter\n:INPUT ACCEPT [0:0]\n"
-                                                  ":FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n"
-                                                  "COMMIT\n")
+    text = (
+        rule
+        if "*filter" in rule
+        else rule
+        + ("*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\nCOMMIT\n")
+    )
     with pytest.raises(ConfigParseError, match=message):
         parse_iptables_device(text, "saved.rules", Device(DEVICE.audited, DEVICE.served))
 
@@ -228,25 +270,36 @@ def test_nft_list_ruleset_with_other_tables_and_hooks() -> None:
 
 
 def test_nft_netdev_on_an_audited_interface_is_refused() -> None:
-    text = 'table netdev n {\n\tchain i {\n\t\ttype filter hook ingress device "eth1" ' \
-           'priority -500; policy accept;\n\t}\n}\n'
+    text = (
+        'table netdev n {\n\tchain i {\n\t\ttype filter hook ingress device "eth1" '
+        "priority -500; policy accept;\n\t}\n}\n"
+    )
     with pytest.raises(ConfigParseError, match="netdev table filtering audited interface eth1"):
         parse_nftables(text, "rs.nft", device=Device(DEVICE.audited, DEVICE.served))
 
 
 def test_counters_fold_onto_statements() -> None:
-    saved = ('[0:0] -A zw-p -p tcp -m comment --comment "p.zw:3 allow a->b web" -j ACCEPT\n'
-             '[7:420] -A zw-p -p udp -m comment --comment "p.zw:3 allow a->b web" -j ACCEPT\n'
-             '[0:0] -A zw-p -p udp -m comment --comment "p.zw:4 allow a->c dns" -j ACCEPT\n'
-             '[9:9] -A zw-main -m comment --comment "from class a" -j zw-o-a\n')
-    assert statement_hits("iptables", "", saved) == {"p.zw:3": (7, "allow a->b web"),
-                                                     "p.zw:4": (0, "allow a->c dns")}
-    nft = ('tcp dport 53 ct state new counter packets 0 bytes 0 accept comment "p.zw:9 allow '
-           'x->y"\n')
+    saved = (
+        '[0:0] -A zw-p -p tcp -m comment --comment "p.zw:3 allow a->b web" -j ACCEPT\n'
+        '[7:420] -A zw-p -p udp -m comment --comment "p.zw:3 allow a->b web" -j ACCEPT\n'
+        '[0:0] -A zw-p -p udp -m comment --comment "p.zw:4 allow a->c dns" -j ACCEPT\n'
+        '[9:9] -A zw-main -m comment --comment "from class a" -j zw-o-a\n'
+    )
+    assert statement_hits("iptables", "", saved) == {
+        "p.zw:3": (7, "allow a->b web"),
+        "p.zw:4": (0, "allow a->c dns"),
+    }
+    nft = 'tcp dport 53 ct state new counter packets 0 bytes 0 accept comment "p.zw:9 allow x->y"\n'
     assert statement_hits("nftables", "", nft) == {"p.zw:9": (0, "allow x->y")}
-    config = ("ip access-list extended A\n remark p.zw:5 allow a->b\n 10 permit ip any any\n"
-              " remark p.zw:6 replies to b->a\n permit tcp any any established\n")
-    shown = ("Extended IP access list A\n    10 permit ip any any\n"
-             "    20 permit tcp any any established (3 matches)\n")
-    assert statement_hits("cisco-ios", config, shown) == {"p.zw:5": (0, "allow a->b"),
-                                                          "p.zw:6": (3, "replies to b->a")}
+    config = (
+        "ip access-list extended A\n remark p.zw:5 allow a->b\n 10 permit ip any any\n"
+        " remark p.zw:6 replies to b->a\n permit tcp any any established\n"
+    )
+    shown = (
+        "Extended IP access list A\n    10 permit ip any any\n"
+        "    20 permit tcp any any established (3 matches)\n"
+    )
+    assert statement_hits("cisco-ios", config, shown) == {
+        "p.zw:5": (0, "allow a->b"),
+        "p.zw:6": (3, "replies to b->a"),
+    }

@@ -21,8 +21,11 @@ DBA = ROOT / "examples" / "deny-beats-allow.zw"
 
 
 def ipt(body: str) -> str:
-    return ("*filter\n:INPUT ACCEPT [0:0]\n:FORWARD DROP [0:0]\n:OUTPUT ACCEPT [0:0]\n"
-            + body + "COMMIT\n")
+    return (
+        "*filter\n:INPUT ACCEPT [0:0]\n:FORWARD DROP [0:0]\n:OUTPUT ACCEPT [0:0]\n"
+        + body
+        + "COMMIT\n"
+    )
 
 
 def accepted_from(text: str, sport: int) -> PacketSet:
@@ -31,8 +34,10 @@ def accepted_from(text: str, sport: int) -> PacketSet:
     return ev.accepted(Cell("eth1", "eth2", s, s, d, d), ("NEW", sport, False))
 
 
-@pytest.mark.parametrize(("sport", "passes"), [(0, True), (999, True), (1000, False),
-                                               (2000, False), (2001, True), (65535, True)])
+@pytest.mark.parametrize(
+    ("sport", "passes"),
+    [(0, True), (999, True), (1000, False), (2000, False), (2001, True), (65535, True)],
+)
 def test_negated_source_port_range_is_its_exact_complement(sport: int, passes: bool) -> None:
     text = ipt("-A FORWARD -p tcp -m tcp ! --sport 1000:2000 -j ACCEPT\n")
     assert bool(accepted_from(text, sport)) == passes
@@ -72,9 +77,12 @@ def test_ip6tables_companion_that_forwards_is_a_leak() -> None:
     compiled, _ = built(str(DBA))
     text = output(DBA, "fw", "ipv6-companion").text
     assert validate(compiled, "fw", text, "ip6tables", filename="fw.rules6") == []
-    leaky = edit(text, "-A zw-forward -i eth1.100 -j zw-ipv6-closed\n",
-                 "-A zw-forward -i eth1.100 -o eth1.101 -j ACCEPT\n"
-                 "-A zw-forward -i eth1.100 -j zw-ipv6-closed\n")
+    leaky = edit(
+        text,
+        "-A zw-forward -i eth1.100 -j zw-ipv6-closed\n",
+        "-A zw-forward -i eth1.100 -o eth1.101 -j ACCEPT\n"
+        "-A zw-forward -i eth1.100 -j zw-ipv6-closed\n",
+    )
     diffs = validate(compiled, "fw", leaky, "ip6tables", filename="fw.rules6")
     assert diffs and {d.ingress for d in diffs} == {"eth1.100"}
     assert {d.kind for d in diffs} == {"permits-too-much"}
@@ -88,31 +96,45 @@ def test_nft_table_left_open_is_a_parse_error_at_its_last_line() -> None:
 
 def test_ios_protocol_numbers_start_at_1() -> None:
     from zonewall.verify import parse_ios
-    text = ("ip access-list extended T\n 10 permit 1 any any\n 20 permit 255 any any\n"
-            "interface Vlan10\n ip access-group T in\n")
+
+    text = (
+        "ip access-list extended T\n 10 permit 1 any any\n 20 permit 255 any any\n"
+        "interface Vlan10\n ip access-group T in\n"
+    )
     ev = Evaluator(parse_ios(text, "t.ios"))
     got = ev.accepted(Cell("Vlan10", None, 1, 1, 2, 2), (None, 1024, False))
     assert got == PacketSet.protocol(1) | PacketSet.protocol(255)
 
 
-@pytest.mark.parametrize("rule", ["-A zw-forward -s 2001:db8::/32 -j ACCEPT\n",
-                                  "-A zw-forward -p tcp -j ACCEPT\n",
-                                  "-A zw-forward ! -i eth1.100 -j ACCEPT\n"],
-                         ids=["address", "protocol", "negated-interface"])
+@pytest.mark.parametrize(
+    "rule",
+    [
+        "-A zw-forward -s 2001:db8::/32 -j ACCEPT\n",
+        "-A zw-forward -p tcp -j ACCEPT\n",
+        "-A zw-forward ! -i eth1.100 -j ACCEPT\n",
+    ],
+    ids=["address", "protocol", "negated-interface"],
+)
 def test_ip6tables_companion_beyond_interfaces_fails_closed(rule: str) -> None:
     compiled, _ = built(str(DBA))
     text = output(DBA, "fw", "ipv6-companion").text
-    changed = edit(text, "-A zw-forward -i eth1.100 -j zw-ipv6-closed\n",
-                   rule + "-A zw-forward -i eth1.100 -j zw-ipv6-closed\n")
+    changed = edit(
+        text,
+        "-A zw-forward -i eth1.100 -j zw-ipv6-closed\n",
+        rule + "-A zw-forward -i eth1.100 -j zw-ipv6-closed\n",
+    )
     with pytest.raises(ConfigParseError):
         validate(compiled, "fw", changed, "ip6tables", filename="fw.rules6")
 
 
 @pytest.mark.parametrize(("request_type", "reply_type"), [(8, 0), (13, 14), (15, 16), (17, 18)])
-def test_conntrack_icmp_replies_are_the_pairs_conntrack_knows(request_type: int,
-                                                             reply_type: int) -> None:
-    text = ipt("-A FORWARD -p icmp -m icmp --icmp-type "
-               f"{reply_type} -m conntrack --ctstate ESTABLISHED -j ACCEPT\n")
+def test_conntrack_icmp_replies_are_the_pairs_conntrack_knows(
+    request_type: int, reply_type: int
+) -> None:
+    text = ipt(
+        "-A FORWARD -p icmp -m icmp --icmp-type "
+        f"{reply_type} -m conntrack --ctstate ESTABLISHED -j ACCEPT\n"
+    )
     ev = Evaluator(parse_iptables(text, "t.rules"))
     flows = PacketSet.ports(1, request_type, request_type)
     assert ev.reply_permitted("eth1", "eth2", "10.0.1.1", "10.0.0.1", flows) == flows
@@ -121,19 +143,26 @@ def test_conntrack_icmp_replies_are_the_pairs_conntrack_knows(request_type: int,
         assert not ev.reply_permitted("eth1", "eth2", "10.0.1.1", "10.0.0.1", flows)
 
 
-@pytest.mark.parametrize("rule", ["-A FORWARD -j ACCEPT -j DROP\n", "-A FORWARD ! -j ACCEPT\n"],
-                         ids=["two-targets", "negated-target"])
+@pytest.mark.parametrize(
+    "rule",
+    ["-A FORWARD -j ACCEPT -j DROP\n", "-A FORWARD ! -j ACCEPT\n"],
+    ids=["two-targets", "negated-target"],
+)
 def test_iptables_rule_with_a_second_or_negated_target_fails_closed(rule: str) -> None:
     with pytest.raises(ConfigParseError, match="a second or negated target"):
         parse_iptables(ipt(rule), "t.rules")
 
 
-@pytest.mark.parametrize(("seq", "ok"), [(0, False), (1, True), (2147483647, True),
-                                         (2147483648, False)])
+@pytest.mark.parametrize(
+    ("seq", "ok"), [(0, False), (1, True), (2147483647, True), (2147483648, False)]
+)
 def test_ios_ipv6_sequence_numbers_run_from_1_to_2147483647(seq: int, ok: bool) -> None:
     from zonewall.verify import parse_ios
-    acl = (f"ipv6 access-list V6\n sequence {seq} deny ipv6 any any\n"
-           "interface Vlan10\n ipv6 traffic-filter V6 in\n")
+
+    acl = (
+        f"ipv6 access-list V6\n sequence {seq} deny ipv6 any any\n"
+        "interface Vlan10\n ipv6 traffic-filter V6 in\n"
+    )
     if ok:
         parse_ios(acl, "t.ios")
     else:

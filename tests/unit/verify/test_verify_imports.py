@@ -18,8 +18,13 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parents[3] / "src" / "zonewall" / "verify"
-ALLOWED = {"zonewall.ir", "zonewall.packets", "zonewall.diagnostics", "zonewall.intervals",
-           "netaddr"}
+ALLOWED = {
+    "zonewall.ir",
+    "zonewall.packets",
+    "zonewall.diagnostics",
+    "zonewall.intervals",
+    "netaddr",
+}
 
 
 def imported(path: Path) -> set[str]:
@@ -32,8 +37,9 @@ def imported(path: Path) -> set[str]:
                 names.add("zonewall.verify")  # relative: inside the package
             else:
                 names.add(node.module or "")
-                names.update(f"{node.module}.{a.name}" for a in node.names
-                             if node.module == "zonewall")
+                names.update(
+                    f"{node.module}.{a.name}" for a in node.names if node.module == "zonewall"
+                )
     return names
 
 
@@ -41,8 +47,13 @@ def imported(path: Path) -> set[str]:
 def test_verify_imports_only_the_ir(path: Path) -> None:
     for name in imported(path):
         top = name.split(".")[0]
-        ok = (top in sys.stdlib_module_names or top == "__future__" or name in ALLOWED
-              or name.split(".")[0] == "netaddr" or name.startswith("zonewall.verify")
-              or name == "zonewall.verify")
+        ok = (
+            top in sys.stdlib_module_names
+            or top == "__future__"
+            or name in ALLOWED
+            or name.split(".")[0] == "netaddr"
+            or name.startswith("zonewall.verify")
+            or name == "zonewall.verify"
+        )
         assert ok, f"{path.name} imports {name}"
         assert not name.startswith("zonewall.backends"), f"{path.name} imports {name}"

@@ -28,8 +28,11 @@ def v6_name() -> str:
 
 
 def ipv6_diffs(config: str) -> list[tuple[str, str, str]]:
-    return [(d.kind, d.ingress, d.packets.describe()) for d in check(HOSPITAL, GATEWAY, config)
-            if d.condition.startswith("IPv6")]
+    return [
+        (d.kind, d.ingress, d.packets.describe())
+        for d in check(HOSPITAL, GATEWAY, config)
+        if d.condition.startswith("IPv6")
+    ]
 
 
 def test_generated_config_closes_ipv6_everywhere() -> None:
@@ -63,8 +66,11 @@ def test_a_widened_filter_is_a_difference_naming_the_line() -> None:
 
 
 def test_dropping_neighbour_discovery_is_a_difference() -> None:
-    config = edit(text(), " sequence 10 permit icmp any any nd-ns\n",
-                  " sequence 5 deny icmp any any nd-ns\n sequence 10 permit icmp any any nd-ns\n")
+    config = edit(
+        text(),
+        " sequence 10 permit icmp any any nd-ns\n",
+        " sequence 5 deny icmp any any nd-ns\n sequence 10 permit icmp any any nd-ns\n",
+    )
     kinds = {(k, p) for k, _, p in ipv6_diffs(config)}
     assert kinds == {("blocks-needed", f"proto/{ICMP6}:135-135")}
 
@@ -72,15 +78,16 @@ def test_dropping_neighbour_discovery_is_a_difference() -> None:
 def test_an_undefined_ipv6_acl_permits_all_ipv6() -> None:
     config = text().replace(f"ipv6 traffic-filter {v6_name()} in", "ipv6 traffic-filter NOPE in")
     diffs = [d for d in check(HOSPITAL, GATEWAY, config) if d.condition.startswith("IPv6")]
-    assert diffs and all("IPv6 ACL undefined: permits all IPv6" in d.rules[0].text
-                         for d in diffs)
+    assert diffs and all("IPv6 ACL undefined: permits all IPv6" in d.rules[0].text for d in diffs)
 
 
 def test_implicit_nd_permits_and_show_running_config_syntax() -> None:
     # no explicit final deny: the implicit nd-na / nd-ns permits and deny ipv6 any any apply
-    running = ("ipv6 access-list V6\n permit icmp FE80::/10 any router-solicitation\n"
-               " deny tcp host 2001:DB8::1 any log-input\n"
-               "interface Vlan10\n ipv6 traffic-filter V6 in\n")
+    running = (
+        "ipv6 access-list V6\n permit icmp FE80::/10 any router-solicitation\n"
+        " deny tcp host 2001:DB8::1 any log-input\n"
+        "interface Vlan10\n ipv6 traffic-filter V6 in\n"
+    )
     rs = parse_ios(running, "run.ios")
     assert v6_findings("Vlan10", rs.ipv6["Vlan10"]) == []
     opened = parse_ios(running.replace(" deny tcp host", " permit tcp host"), "run.ios")
@@ -92,18 +99,23 @@ def test_implicit_nd_permits_and_show_running_config_syntax() -> None:
     assert found.kind == "blocks-needed" and found.packets == ND_REQUIRED
 
 
-@pytest.mark.parametrize(("line", "message"), [
-    (" permit ipv6 any any dscp af11", "'dscp' is not modelled"),
-    (" permit ipv6 2001:DB8::1/32 any", "not an IPv6 address or prefix"),
-    (" permit tcp any eq 22 any", "source ports are not modelled"),
-    (" permit icmp any any nd-na 1", "ICMPv6 codes are not modelled"),
-    (" permit icmp any any mld-v2-report", "ICMPv6 type 'mld-v2-report' is not modelled"),
-    (" evaluate REFLEXIVE", "'evaluate' is not modelled in an IPv6 ACL"),
-], ids=["dscp", "host-bits", "source-port", "icmp-code", "icmp-name", "evaluate"])
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        (" permit ipv6 any any dscp af11", "'dscp' is not modelled"),
+        (" permit ipv6 2001:DB8::1/32 any", "not an IPv6 address or prefix"),
+        (" permit tcp any eq 22 any", "source ports are not modelled"),
+        (" permit icmp any any nd-na 1", "ICMPv6 codes are not modelled"),
+        (" permit icmp any any mld-v2-report", "ICMPv6 type 'mld-v2-report' is not modelled"),
+        (" evaluate REFLEXIVE", "'evaluate' is not modelled in an IPv6 ACL"),
+    ],
+    ids=["dscp", "host-bits", "source-port", "icmp-code", "icmp-name", "evaluate"],
+)
 def test_unmodelled_ipv6_is_a_parse_error(line: str, message: str) -> None:
     with pytest.raises(ConfigParseError, match=re.escape(message)):
-        parse_ios(f"ipv6 access-list V6\n{line}\ninterface Vlan10\n ipv6 traffic-filter V6 in\n",
-                  "t.ios")
+        parse_ios(
+            f"ipv6 access-list V6\n{line}\ninterface Vlan10\n ipv6 traffic-filter V6 in\n", "t.ios"
+        )
 
 
 def test_build_refuses_a_config_without_the_ipv6_filter() -> None:
@@ -111,8 +123,9 @@ def test_build_refuses_a_config_without_the_ipv6_filter() -> None:
     plan = next(g for g in compiled.gateways if g.name == GATEWAY)
     out = output(HOSPITAL, GATEWAY)
     assert translation_problem(compiled, plan, out.path, out.text) is None
-    widened = out.text.replace(" sequence 50 deny ipv6 any any log",
-                               " sequence 50 permit ipv6 any any")
+    widened = out.text.replace(
+        " sequence 50 deny ipv6 any any log", " sequence 50 permit ipv6 any any"
+    )
     problem = translation_problem(compiled, plan, out.path, widened)
     assert problem is not None and problem.code == "E404"
     assert any("IPv6" in note for note, _ in problem.notes)

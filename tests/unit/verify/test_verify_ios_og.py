@@ -16,8 +16,9 @@ from zonewall.verify import Cell, ConfigParseError, Evaluator, Ruleset, parse_io
 ROOT = Path(__file__).resolve().parents[3]
 
 
-def accepted(rs: Ruleset, src: str, dst: str, sport: int = 1024, ack: bool = False,
-             iif: str = "Vlan10") -> PacketSet:
+def accepted(
+    rs: Ruleset, src: str, dst: str, sport: int = 1024, ack: bool = False, iif: str = "Vlan10"
+) -> PacketSet:
     s, d = int(IPAddress(src)), int(IPAddress(dst))
     return Evaluator(rs).accepted(Cell(iif, None, s, s, d, d), (None, sport, ack))
 
@@ -53,18 +54,40 @@ interface Vlan10
  ip access-group T in
 """
 
-SVC = (PacketSet.ports(TCP, 443, 443) | PacketSet.ports(UDP, 5000, 5001)
-       | PacketSet.ports(TCP, 53, 53) | PacketSet.ports(UDP, 53, 53) | PacketSet.protocol(ICMP)
-       | PacketSet.protocol(47))
+SVC = (
+    PacketSet.ports(TCP, 443, 443)
+    | PacketSet.ports(UDP, 5000, 5001)
+    | PacketSet.ports(TCP, 53, 53)
+    | PacketSet.ports(UDP, 53, 53)
+    | PacketSet.protocol(ICMP)
+    | PacketSet.protocol(47)
+)
 
 
 @pytest.mark.parametrize(
     ("dst", "inside"),
-    [("10.0.1.255", True), ("10.0.0.255", False), ("10.0.2.127", True), ("10.0.2.128", False),
-     ("10.0.3.5", True), ("10.0.3.6", True), ("10.0.3.7", False), ("10.9.0.1", True),
-     ("10.9.0.2", False)],
-    ids=["mask", "below-mask", "slash", "above-slash", "range-lo", "range-hi", "above-range",
-         "nested-host", "beside-host"],
+    [
+        ("10.0.1.255", True),
+        ("10.0.0.255", False),
+        ("10.0.2.127", True),
+        ("10.0.2.128", False),
+        ("10.0.3.5", True),
+        ("10.0.3.6", True),
+        ("10.0.3.7", False),
+        ("10.9.0.1", True),
+        ("10.9.0.2", False),
+    ],
+    ids=[
+        "mask",
+        "below-mask",
+        "slash",
+        "above-slash",
+        "range-lo",
+        "range-hi",
+        "above-range",
+        "nested-host",
+        "beside-host",
+    ],
 )
 def test_network_members(dst: str, inside: bool) -> None:
     rs = parse_ios(GROUPS, "g.ios")
@@ -119,8 +142,9 @@ ip access-list extended T
 """
 
 
-@pytest.mark.parametrize(("entry", "message"), [(e, m) for _, e, m in BAD],
-                         ids=[i for i, _, _ in BAD])
+@pytest.mark.parametrize(
+    ("entry", "message"), [(e, m) for _, e, m in BAD], ids=[i for i, _, _ in BAD]
+)
 def test_bad_references_fail_closed(entry: str, message: str) -> None:
     with pytest.raises(ConfigParseError) as err:
         parse_ios(PRELUDE + entry + "\n", "b.ios")
@@ -149,8 +173,9 @@ MEMBERS = [
 ]
 
 
-@pytest.mark.parametrize(("kind", "member", "message"), [m[1:] for m in MEMBERS],
-                         ids=[m[0] for m in MEMBERS])
+@pytest.mark.parametrize(
+    ("kind", "member", "message"), [m[1:] for m in MEMBERS], ids=[m[0] for m in MEMBERS]
+)
 def test_bad_members_fail_closed(kind: str, member: str, message: str) -> None:
     text = f"object-group service S0\n tcp eq 1\nobject-group {kind} G\n{member}\n"
     text += "object-group network LATER\n host 10.0.0.1\n"
@@ -170,10 +195,13 @@ def test_group_defined_twice_and_other_kinds_fail_closed() -> None:
 
 
 def test_tcp_udp_names_that_agree_are_read() -> None:
-    text = ("object-group service S\n tcp-udp eq domain\nip access-list extended T\n"
-            " permit object-group S any any\ninterface Vlan10\n ip access-group T in\n")
+    text = (
+        "object-group service S\n tcp-udp eq domain\nip access-list extended T\n"
+        " permit object-group S any any\ninterface Vlan10\n ip access-group T in\n"
+    )
     assert accepted(parse_ios(text, "t"), "1.1.1.1", "2.2.2.2") == (
-        PacketSet.ports(TCP, 53, 53) | PacketSet.ports(UDP, 53, 53))
+        PacketSet.ports(TCP, 53, 53) | PacketSet.ports(UDP, 53, 53)
+    )
 
 
 # -- translation validation of object-group output on every example --------------------------
@@ -193,8 +221,9 @@ def og_policy(tmp_path: Path, example: Path) -> str:
 
 
 @pytest.mark.parametrize("example", EXAMPLES, ids=lambda p: p.stem)
-def test_object_group_output_of_every_example_has_no_difference(tmp_path: Path,
-                                                               example: Path) -> None:
+def test_object_group_output_of_every_example_has_no_difference(
+    tmp_path: Path, example: Path
+) -> None:
     path = og_policy(tmp_path, example)
     _, outputs = built(path)
     configs = [o for o in outputs if o.kind == "config"]
@@ -258,8 +287,9 @@ def test_a_dropped_group_definition_is_a_parse_error() -> None:
 
 
 def test_example_uses_fewer_entries_than_without_groups(tmp_path: Path) -> None:
-    plain = write_policy(tmp_path, "plain", OG_EXAMPLE.read_text(encoding="utf-8")
-                         .replace("  object-groups\n", ""))
+    plain = write_policy(
+        tmp_path, "plain", OG_EXAMPLE.read_text(encoding="utf-8").replace("  object-groups\n", "")
+    )
     count = re.compile(r"(?m)^ \d+ (?:permit|deny) ")
     with_groups = len(count.findall(output(OG_EXAMPLE, "annex_sw").text))
     without = len(count.findall(output(plain, "annex_sw").text))

@@ -30,8 +30,15 @@ def tcp(*ports: int) -> PacketSet:
     return PacketSet.union_all(PacketSet.ports(TCP, p, p) for p in ports)
 
 
-def accepted(rs: Ruleset, src: str, dst: str, iif: str = "eth1", oif: str = "eth2",
-             state: str = "NEW", sport: int = 1024) -> PacketSet:
+def accepted(
+    rs: Ruleset,
+    src: str,
+    dst: str,
+    iif: str = "eth1",
+    oif: str = "eth2",
+    state: str = "NEW",
+    sport: int = 1024,
+) -> PacketSet:
     s, d = int(IPAddress(src)), int(IPAddress(dst))
     return Evaluator(rs).accepted(Cell(iif, oif, s, s, d, d), (state, sport, False))
 
@@ -66,11 +73,16 @@ COMMIT
 def test_iptables_save_format_parses_and_evaluates() -> None:
     rs = parse_iptables(SAVED, "saved")
     assert accepted(rs, "10.1.1.7", "10.1.2.5", "vl10", "vl20") == (
-        tcp(443) | PacketSet.ports(UDP, 53, 53) | PacketSet.ports(UDP, 5000, 5010)
-        | PacketSet.ports(ICMP, 8, 8))
+        tcp(443)
+        | PacketSet.ports(UDP, 53, 53)
+        | PacketSet.ports(UDP, 5000, 5010)
+        | PacketSet.ports(ICMP, 8, 8)
+    )
     assert accepted(rs, "10.1.1.7", "10.1.2.6", "vl10", "vl20") == (
-        PacketSet.ports(UDP, 53, 53) | PacketSet.ports(UDP, 5000, 5010)
-        | PacketSet.ports(ICMP, 8, 8))
+        PacketSet.ports(UDP, 53, 53)
+        | PacketSet.ports(UDP, 5000, 5010)
+        | PacketSet.ports(ICMP, 8, 8)
+    )
     assert not accepted(rs, "10.1.1.7", "10.1.2.5", "vl11", "vl20")  # wrong ingress
     assert accepted(rs, "10.9.9.9", "10.1.2.5", "x", "y", state="ESTABLISHED") == EVERYTHING
 
@@ -96,18 +108,23 @@ COMMIT
 def test_iptables_save_names_escapes_and_ranges() -> None:
     """As iptables-save 1.8.9 printed it (protocol names, `\\'` in comments, `a:b`)."""
     rs = parse_iptables(SAVED_NAMES, "saved")
-    common = (PacketSet.protocol(47) | PacketSet.protocol(41) | PacketSet.ports(ICMP, 8, 8)
-              | PacketSet.ports(TCP, 1, 5) | PacketSet.ports(TCP, 7, 7))
+    common = (
+        PacketSet.protocol(47)
+        | PacketSet.protocol(41)
+        | PacketSet.ports(ICMP, 8, 8)
+        | PacketSet.ports(TCP, 1, 5)
+        | PacketSet.ports(TCP, 7, 7)
+    )
     assert accepted(rs, "10.1.1.1", "10.0.0.9") == common
-    assert accepted(rs, "10.1.1.1", "10.0.0.9", sport=68) == common | PacketSet.ports(
-        UDP, 67, 67)
+    assert accepted(rs, "10.1.1.1", "10.0.0.9", sport=68) == common | PacketSet.ports(UDP, 67, 67)
     assert accepted(rs, "10.0.0.1", "10.0.0.9") == common | PacketSet.protocol(ICMP)
     assert not accepted(rs, "192.0.2.1", "10.0.0.9")
     assert rs.chains["FORWARD"].rules[0].ref.text.endswith('"it\\\'s here" -j DROP')
 
 
 def test_jump_return_log_and_fall_off() -> None:
-    rs = rules("""\
+    rs = rules(
+        """\
         -A FORWARD -p tcp -j A
         -A FORWARD -p tcp --dport 25 -j ACCEPT
         -A A -p tcp --dport 22 -j RETURN
@@ -115,7 +132,9 @@ def test_jump_return_log_and_fall_off() -> None:
         -A A -p tcp --dport 80:81 -j ACCEPT
         -A A -p tcp --dport 25 -j DROP
         -A A -p tcp ! --dport 443 -j DROP
-        """, chains="A")
+        """,
+        chains="A",
+    )
     # 22 returns, then no rule accepts it; 443 falls off A, nothing in FORWARD accepts it
     assert accepted(rs, "10.0.0.1", "10.0.0.2") == tcp(80, 81)
 
@@ -132,18 +151,22 @@ def test_goto_does_not_come_back_to_the_calling_chain() -> None:
 
 
 def test_policy_accept_and_negations() -> None:
-    rs = rules("""\
+    rs = rules(
+        """\
         -A FORWARD ! -s 10.0.0.0/8 -j DROP
         -A FORWARD ! -p tcp -j DROP
         -A FORWARD -i eth+ -p tcp --dport 23 -j REJECT --reject-with tcp-reset
         -A FORWARD ! -o wan0 -p tcp --sport 0:1023 -j DROP
-        """, policy="ACCEPT")
+        """,
+        policy="ACCEPT",
+    )
     assert not accepted(rs, "192.0.2.1", "10.0.0.2")
     assert accepted(rs, "10.1.1.1", "10.0.0.2") == PacketSet.protocol(TCP) - tcp(23)
     assert accepted(rs, "10.1.1.1", "10.0.0.2", iif="vlan7") == PacketSet.protocol(TCP)
     assert not accepted(rs, "10.1.1.1", "10.0.0.2", iif="vlan7", sport=80)
     assert accepted(rs, "10.1.1.1", "10.0.0.2", iif="vlan7", oif="wan0", sport=80) == (
-        PacketSet.protocol(TCP))
+        PacketSet.protocol(TCP)
+    )
 
 
 def test_ctstate_and_icmp_names() -> None:
@@ -155,24 +178,28 @@ def test_ctstate_and_icmp_names() -> None:
     assert accepted(rs, "1.1.1.1", "2.2.2.2", state="ESTABLISHED") == PacketSet.protocol(ICMP)
 
 
-@pytest.mark.parametrize(("line", "message"), [
-    ("-A FORWARD -m set --match-set x src -j ACCEPT", "match module 'set' is not modelled"),
-    ("-A FORWARD -p tcp --syn -j ACCEPT", "option '--syn' is not modelled"),
-    ("-A FORWARD -m limit --limit 5/s -j ACCEPT", "rate-limited verdict"),
-    ("-A FORWARD -p icmp --icmp-type 3/1 -j ACCEPT", "ICMP type '3/1' is not modelled"),
-    ("-A FORWARD -j NFQUEUE", "target 'NFQUEUE'"),
-    ("-A FORWARD -s example.com -j ACCEPT", "not an IPv4"),
-    ("-I FORWARD 1 -j ACCEPT", "unmodelled line"),
-    ("-A NOPE -j ACCEPT", "undeclared chain 'NOPE'"),
-    ("-A FORWARD -j nochain", "target 'nochain'"),
-    ('-A FORWARD -m comment --comment "open -j ACCEPT', "unterminated double quote"),
-    ("-A FORWARD --dport 80 -j ACCEPT", "option '--dport' is not modelled here"),
-    ("-A FORWARD -p tcp -m multiport --ports 80 -j ACCEPT", "'--ports' is not modelled"),
-    ("-A FORWARD -m conntrack --ctstate DNAT -j ACCEPT", "states DNAT are not modelled"),
-    ("-A FORWARD -p tcp --dport 80,81 -j ACCEPT", "several ports need -m multiport"),
-    ("-A FORWARD -f -j ACCEPT", "option '-f' is not modelled"),
-    ("-A FORWARD -j LOG --log-uid", "option '--log-uid' is not modelled"),
-], ids=lambda v: v.split()[2] if v.startswith("-") else None)
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ("-A FORWARD -m set --match-set x src -j ACCEPT", "match module 'set' is not modelled"),
+        ("-A FORWARD -p tcp --syn -j ACCEPT", "option '--syn' is not modelled"),
+        ("-A FORWARD -m limit --limit 5/s -j ACCEPT", "rate-limited verdict"),
+        ("-A FORWARD -p icmp --icmp-type 3/1 -j ACCEPT", "ICMP type '3/1' is not modelled"),
+        ("-A FORWARD -j NFQUEUE", "target 'NFQUEUE'"),
+        ("-A FORWARD -s example.com -j ACCEPT", "not an IPv4"),
+        ("-I FORWARD 1 -j ACCEPT", "unmodelled line"),
+        ("-A NOPE -j ACCEPT", "undeclared chain 'NOPE'"),
+        ("-A FORWARD -j nochain", "target 'nochain'"),
+        ('-A FORWARD -m comment --comment "open -j ACCEPT', "unterminated double quote"),
+        ("-A FORWARD --dport 80 -j ACCEPT", "option '--dport' is not modelled here"),
+        ("-A FORWARD -p tcp -m multiport --ports 80 -j ACCEPT", "'--ports' is not modelled"),
+        ("-A FORWARD -m conntrack --ctstate DNAT -j ACCEPT", "states DNAT are not modelled"),
+        ("-A FORWARD -p tcp --dport 80,81 -j ACCEPT", "several ports need -m multiport"),
+        ("-A FORWARD -f -j ACCEPT", "option '-f' is not modelled"),
+        ("-A FORWARD -j LOG --log-uid", "option '--log-uid' is not modelled"),
+    ],
+    ids=lambda v: v.split()[2] if v.startswith("-") else None,
+)
 def test_unmodelled_rule_fails_closed(line: str, message: str) -> None:
     text = f"*filter\n:FORWARD DROP [0:0]\n{line}\nCOMMIT\n"
     with pytest.raises(ConfigParseError, match=message) as info:
@@ -180,28 +207,47 @@ def test_unmodelled_rule_fails_closed(line: str, message: str) -> None:
     assert (info.value.file, info.value.line, info.value.text) == ("bad.rules", 3, line)
 
 
-@pytest.mark.parametrize(("text", "message"), [
-    ("*filter\n:FORWARD DROP [0:0]\n", "never committed"),
-    ("-A FORWARD -j ACCEPT\n", "outside a '\\*table'"),
-    ("*nat\n:PREROUTING ACCEPT [0:0]\n-A PREROUTING -j ACCEPT\nCOMMIT\n*filter\nCOMMIT\n",
-     "rules in table 'nat' are not modelled"),
-    ("*filter\n:FORWARD BOGUS [0:0]\nCOMMIT\n", "needs policy ACCEPT or DROP"),
-    ("*foo\nCOMMIT\n", "unknown table 'foo'"),
-    ("*mangle\nCOMMIT\n", "no '\\*filter' table"),
-    ("*filter\nip6tables stuff\nCOMMIT\n", "unmodelled line"),
-    # Without ":FORWARD", the file is zonewall's --noflush file: only its own objects.
-    ("*filter\n:INPUT ACCEPT [0:0]\n-A FORWARD -j ACCEPT\nCOMMIT\n",
-     "must not declare INPUT"),
-    ("*filter\n:zw-forward - [0:0]\n-A FORWARD -j zw-forward\nCOMMIT\n",
-     "must not add rules to FORWARD"),
-    ("*filter\n:zw-forward - [0:0]\n:mine - [0:0]\nCOMMIT\n",
-     "chain 'mine' is not zonewall's"),
-    ("*filter\n:zw-main - [0:0]\nCOMMIT\n", "entry chain 'zw-forward' is missing"),
-    ("*nat\nCOMMIT\n*filter\n:zw-forward - [0:0]\nCOMMIT\n",
-     "may hold only zonewall's filter chains"),
-], ids=["no-commit", "outside-table", "nat-rules", "bad-policy", "unknown-table",
-        "no-filter", "junk", "noflush-input", "noflush-forward-rule", "noflush-foreign",
-        "noflush-no-entry", "noflush-nat"])
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("*filter\n:FORWARD DROP [0:0]\n", "never committed"),
+        ("-A FORWARD -j ACCEPT\n", "outside a '\\*table'"),
+        (
+            "*nat\n:PREROUTING ACCEPT [0:0]\n-A PREROUTING -j ACCEPT\nCOMMIT\n*filter\nCOMMIT\n",
+            "rules in table 'nat' are not modelled",
+        ),
+        ("*filter\n:FORWARD BOGUS [0:0]\nCOMMIT\n", "needs policy ACCEPT or DROP"),
+        ("*foo\nCOMMIT\n", "unknown table 'foo'"),
+        ("*mangle\nCOMMIT\n", "no '\\*filter' table"),
+        ("*filter\nip6tables stuff\nCOMMIT\n", "unmodelled line"),
+        # Without ":FORWARD", the file is zonewall's --noflush file: only its own objects.
+        ("*filter\n:INPUT ACCEPT [0:0]\n-A FORWARD -j ACCEPT\nCOMMIT\n", "must not declare INPUT"),
+        (
+            "*filter\n:zw-forward - [0:0]\n-A FORWARD -j zw-forward\nCOMMIT\n",
+            "must not add rules to FORWARD",
+        ),
+        ("*filter\n:zw-forward - [0:0]\n:mine - [0:0]\nCOMMIT\n", "chain 'mine' is not zonewall's"),
+        ("*filter\n:zw-main - [0:0]\nCOMMIT\n", "entry chain 'zw-forward' is missing"),
+        (
+            "*nat\nCOMMIT\n*filter\n:zw-forward - [0:0]\nCOMMIT\n",
+            "may hold only zonewall's filter chains",
+        ),
+    ],
+    ids=[
+        "no-commit",
+        "outside-table",
+        "nat-rules",
+        "bad-policy",
+        "unknown-table",
+        "no-filter",
+        "junk",
+        "noflush-input",
+        "noflush-forward-rule",
+        "noflush-foreign",
+        "noflush-no-entry",
+        "noflush-nat",
+    ],
+)
 def test_unmodelled_file_fails_closed(text: str, message: str) -> None:
     with pytest.raises(ConfigParseError, match=message):
         parse_iptables(text, "bad.rules")
@@ -213,15 +259,22 @@ def edge_text() -> str:
 
 
 def test_early_accept_all_permits_too_much_and_names_the_line() -> None:
-    text = edit(edge_text(), "-A zw-main -m conntrack --ctstate INVALID -j DROP\n",
-                "-A zw-main -m conntrack --ctstate INVALID -j DROP\n-A zw-main -j ACCEPT\n")
+    text = edit(
+        edge_text(),
+        "-A zw-main -m conntrack --ctstate INVALID -j DROP\n",
+        "-A zw-main -m conntrack --ctstate INVALID -j DROP\n-A zw-main -j ACCEPT\n",
+    )
     diffs = check(MULTI, "edge_fw", text)
     assert diffs and {d.kind for d in diffs} == {"permits-too-much"}
     added = text.splitlines().index("-A zw-main -j ACCEPT") + 1
-    assert all(any(r.line == added and r.text == "-A zw-main -j ACCEPT" for r in d.rules)
-               for d in diffs)
-    guest = [d for d in diffs if d.ingress == "eth1.202" and "guest_wifi" in d.src_owner
-             and "ehr_app" in d.dst_owner]
+    assert all(
+        any(r.line == added and r.text == "-A zw-main -j ACCEPT" for r in d.rules) for d in diffs
+    )
+    guest = [
+        d
+        for d in diffs
+        if d.ingress == "eth1.202" and "guest_wifi" in d.src_owner and "ehr_app" in d.dst_owner
+    ]
     assert len(guest) == 1 and guest[0].packets == EVERYTHING
     digest = summarize(diffs)
     assert len(digest) < len(diffs) / 10
@@ -232,38 +285,49 @@ def test_accept_all_appended_before_commit_is_shadowed() -> None:
     """Appended after zw-main's final DROP it is dead: exactness means no difference."""
     text = edit(edge_text(), "COMMIT\n", "-A zw-main -j ACCEPT\nCOMMIT\n")
     assert check(MULTI, "edge_fw", text) == []
-    text = edit(edge_text(), "-A zw-p-guest_wifi-internet -m limit",
-                "-A zw-p-guest_wifi-internet -j ACCEPT\n-A zw-p-guest_wifi-internet -m limit")
+    text = edit(
+        edge_text(),
+        "-A zw-p-guest_wifi-internet -m limit",
+        "-A zw-p-guest_wifi-internet -j ACCEPT\n-A zw-p-guest_wifi-internet -m limit",
+    )
     diffs = check(MULTI, "edge_fw", text)
-    assert diffs and all(d.ingress == "eth1.202" and "external internet" in d.dst_owner
-                         and d.packets == EVERYTHING - PacketSet.ports(TCP, 443, 443)
-                         for d in diffs)
+    assert diffs and all(
+        d.ingress == "eth1.202"
+        and "external internet" in d.dst_owner
+        and d.packets == EVERYTHING - PacketSet.ports(TCP, 443, 443)
+        for d in diffs
+    )
     assert lines_of(diffs) == {"-A zw-p-guest_wifi-internet -j ACCEPT"}
 
 
 def test_widened_port_range_permits_the_added_ports() -> None:
-    old = ("-A zw-p-clinician_ws-ehr_app -p tcp -m tcp --dport 443 -m conntrack --ctstate NEW")
+    old = "-A zw-p-clinician_ws-ehr_app -p tcp -m tcp --dport 443 -m conntrack --ctstate NEW"
     text = edit(edge_text(), old, old.replace("--dport 443", "--dport 443:450"))
     diffs = check(MULTI, "edge_fw", text)
     assert len(diffs) == 1
     (d,) = diffs
-    assert (d.kind, d.ingress, d.packets) == ("permits-too-much", "eth1.201",
-                                             PacketSet.ports(TCP, 444, 450))
+    assert (d.kind, d.ingress, d.packets) == (
+        "permits-too-much",
+        "eth1.201",
+        PacketSet.ports(TCP, 444, 450),
+    )
     assert "clinician_ws" in d.src_owner and "ehr_app" in d.dst_owner
     assert d.rules[0].text.startswith("-A zw-p-clinician_ws-ehr_app -p tcp -m tcp --dport 443:450")
 
 
 def test_spoof_rule_dropped_or_turned_into_accept() -> None:
-    spoof = ('-A zw-uplink -s 10.60.0.0/23 -m comment --comment "source is a class served '
-             'here: spoofed" -j zw-spoofed\n')
+    spoof = (
+        '-A zw-uplink -s 10.60.0.0/23 -m comment --comment "source is a class served '
+        'here: spoofed" -j zw-spoofed\n'
+    )
     # dropped: the source still falls through to the uplink chain's final DROP
     assert check(MULTI, "edge_fw", edit(edge_text(), spoof, "")) == []
-    diffs = check(MULTI, "edge_fw",
-                  edit(edge_text(), spoof, spoof.replace("-j zw-spoofed", "-j ACCEPT")))
+    diffs = check(
+        MULTI, "edge_fw", edit(edge_text(), spoof, spoof.replace("-j zw-spoofed", "-j ACCEPT"))
+    )
     assert len(diffs) == 1
     (d,) = diffs
-    assert (d.kind, d.ingress, d.dst, d.packets) == ("permits-too-much", "eth0", None,
-                                                     EVERYTHING)
+    assert (d.kind, d.ingress, d.dst, d.packets) == ("permits-too-much", "eth0", None, EVERYTHING)
     assert "guest_wifi (served here)" in d.src_owner
     assert d.rules[0].text.endswith("-j ACCEPT")
 
@@ -285,14 +349,17 @@ def test_prefix_widened_from_24_to_23() -> None:
 
 
 def test_missing_conntrack_accept_blocks_replies() -> None:
-    text = edit(edge_text(), "-A zw-main -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT\n",
-                "")
+    text = edit(
+        edge_text(), "-A zw-main -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT\n", ""
+    )
     diffs = check(MULTI, "edge_fw", text)
     replies = [d for d in diffs if d.kind == "reply-blocked"]
     # replies from the internet to guest_wifi come in on the uplink and are dropped there;
     # replies from classes of other gateways still pass as transit
-    assert replies and all(d.ingress == "eth0" and "external internet" in d.src_owner
-                           and "guest_wifi" in d.dst_owner for d in replies)
+    assert replies and all(
+        d.ingress == "eth0" and "external internet" in d.src_owner and "guest_wifi" in d.dst_owner
+        for d in replies
+    )
     assert {d.packets for d in replies} == {PacketSet.ports(TCP, 443, 443)}
     assert {d.flows for d in replies} == {"replies to guest_wifi -> internet"}
     assert lines_of(replies) == {"-A zw-uplink -j DROP"}
@@ -307,23 +374,27 @@ def test_new_and_reply_permitted_api() -> None:
     https = PacketSet.ports(TCP, 443, 443)
     assert ev.new_permitted("eth1.202", "eth0", "10.60.0.9", "8.8.8.8") == https
     assert ev.reply_permitted("eth0", "eth1.202", "8.8.8.8", "10.60.0.9", https) == https
-    text = edit(edge_text(), "-A zw-main -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT\n",
-                "")
+    text = edit(
+        edge_text(), "-A zw-main -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT\n", ""
+    )
     broken = Evaluator(parse_iptables(text, "edge_fw.rules"))
     assert not broken.reply_permitted("eth0", "eth1.202", "8.8.8.8", "10.60.0.9", https)
     assert broken.new_permitted("eth1.202", "eth0", "10.60.0.9", "8.8.8.8") == https
 
 
 # -- what the kernel gives back ----------------------------------------------------------------
-IPT_CASES = [(p, o.gateway) for p in EXAMPLES for o in gateway_configs(p)
-             if o.platform == "iptables"]
+IPT_CASES = [
+    (p, o.gateway) for p in EXAMPLES for o in gateway_configs(p) if o.platform == "iptables"
+]
 
 
 @pytest.mark.kernel
-@pytest.mark.parametrize(("path", "gateway"), IPT_CASES,
-                         ids=[f"{p.stem}-{g}" for p, g in IPT_CASES])
-def test_iptables_save_of_the_loaded_config_has_no_difference(path: object, gateway: str,
-                                                              tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("path", "gateway"), IPT_CASES, ids=[f"{p.stem}-{g}" for p, g in IPT_CASES]
+)
+def test_iptables_save_of_the_loaded_config_has_no_difference(
+    path: object, gateway: str, tmp_path: Path
+) -> None:
     """Loaded by the header's load line (restore --noflush, then FORWARD's jump), read back
     with iptables-save (and -c), where FORWARD is evaluated as written: still exact."""
     require_tool("iptables-restore")

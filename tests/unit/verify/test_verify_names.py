@@ -43,8 +43,9 @@ def _has_protocol_database() -> bool:
 
 def _tool_output(*args: str) -> str:
     path = require_tool(args[0])
-    proc = subprocess.run((path, *args[1:]), capture_output=True, text=True, timeout=60,
-                          check=False)
+    proc = subprocess.run(
+        (path, *args[1:]), capture_output=True, text=True, timeout=60, check=False
+    )
     return proc.stdout + proc.stderr
 
 
@@ -56,6 +57,7 @@ def _nft_symbols(*what: str) -> dict[str, int]:
 
 
 # -- IP protocols -----------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize(("name", "number"), sorted(IANA_PROTOCOLS.items()))
 def test_each_protocol_name_is_the_systems(name: str, number: int) -> None:
@@ -77,9 +79,20 @@ def test_protocol_labels_name_the_protocols_by_their_numbers() -> None:
 # spellings: `ahp` is AH, `ipinip` is IP-in-IP (4), `nos` is KA9Q NOS IP-in-IP (94), `pcp`
 # is IP payload compression).
 IOS_TO_NETBASE = {
-    "tcp": "tcp", "udp": "udp", "icmp": "icmp", "igmp": "igmp", "ipinip": "ipencap",
-    "gre": "gre", "esp": "esp", "ahp": "ah", "eigrp": "eigrp", "ospf": "ospf", "nos": "ipip",
-    "pim": "pim", "pcp": "ipcomp", "sctp": "sctp",
+    "tcp": "tcp",
+    "udp": "udp",
+    "icmp": "icmp",
+    "igmp": "igmp",
+    "ipinip": "ipencap",
+    "gre": "gre",
+    "esp": "esp",
+    "ahp": "ah",
+    "eigrp": "eigrp",
+    "ospf": "ospf",
+    "nos": "ipip",
+    "pim": "pim",
+    "pcp": "ipcomp",
+    "sctp": "sctp",
 }
 
 
@@ -94,6 +107,7 @@ def test_front_end_protocol_names_are_the_systems() -> None:
 
 
 # -- ICMP types -------------------------------------------------------------------------------
+
 
 def test_iptables_icmp_names_are_the_ones_iptables_lists() -> None:
     text = _tool_output("iptables", "-p", "icmp", "-h")
@@ -115,8 +129,9 @@ def test_nft_icmp_names_are_the_ones_nft_describes() -> None:
 
 def test_iptables_aliases_are_the_types_they_alias() -> None:
     aliases = {"pong": "echo-reply", "ping": "echo-request", "ttl-exceeded": "time-exceeded"}
-    assert {a: IPTABLES_ICMP[a] for a in aliases} == {a: IPTABLES_ICMP[n]
-                                                      for a, n in aliases.items()}
+    assert {a: IPTABLES_ICMP[a] for a in aliases} == {
+        a: IPTABLES_ICMP[n] for a, n in aliases.items()
+    }
 
 
 def test_iptables_and_nft_agree_on_every_name_both_know() -> None:
@@ -137,14 +152,24 @@ def test_each_front_end_icmp_name_is_the_number_the_tools_use(name: str, number:
 # registry entry: 6 Alternate Host Address, 30 Traceroute, 31 Datagram Conversion Error,
 # 32 Mobile Host Redirect.
 IOS_TO_NFT: dict[str, str | int] = {
-    "echo-reply": "echo-reply", "unreachable": "destination-unreachable",
-    "source-quench": "source-quench", "redirect": "redirect", "alternate-address": 6,
-    "echo": "echo-request", "router-advertisement": "router-advertisement",
-    "router-solicitation": "router-solicitation", "time-exceeded": "time-exceeded",
-    "parameter-problem": "parameter-problem", "timestamp-request": "timestamp-request",
-    "timestamp-reply": "timestamp-reply", "information-request": "info-request",
-    "information-reply": "info-reply", "mask-request": "address-mask-request",
-    "mask-reply": "address-mask-reply", "traceroute": 30, "conversion-error": 31,
+    "echo-reply": "echo-reply",
+    "unreachable": "destination-unreachable",
+    "source-quench": "source-quench",
+    "redirect": "redirect",
+    "alternate-address": 6,
+    "echo": "echo-request",
+    "router-advertisement": "router-advertisement",
+    "router-solicitation": "router-solicitation",
+    "time-exceeded": "time-exceeded",
+    "parameter-problem": "parameter-problem",
+    "timestamp-request": "timestamp-request",
+    "timestamp-reply": "timestamp-reply",
+    "information-request": "info-request",
+    "information-reply": "info-reply",
+    "mask-request": "address-mask-request",
+    "mask-reply": "address-mask-reply",
+    "traceroute": 30,
+    "conversion-error": 31,
     "mobile-redirect": 32,
 }
 
@@ -158,18 +183,26 @@ def test_each_ios_icmp_keyword_is_its_type(keyword: str) -> None:
 
 # Cisco IOS ICMPv6 keywords (IPv6 ACLs, `ios6`) and the same type's name in nft.
 IOS6_TO_NFT = {
-    "unreachable": "destination-unreachable", "packet-too-big": "packet-too-big",
-    "time-exceeded": "time-exceeded", "parameter-problem": "parameter-problem",
-    "echo-request": "echo-request", "echo-reply": "echo-reply",
-    "mld-query": "mld-listener-query", "mld-report": "mld-listener-report",
-    "mld-reduction": "mld-listener-reduction", "router-solicitation": "nd-router-solicit",
-    "router-advertisement": "nd-router-advert", "nd-ns": "nd-neighbor-solicit",
-    "nd-na": "nd-neighbor-advert", "redirect": "nd-redirect",
+    "unreachable": "destination-unreachable",
+    "packet-too-big": "packet-too-big",
+    "time-exceeded": "time-exceeded",
+    "parameter-problem": "parameter-problem",
+    "echo-request": "echo-request",
+    "echo-reply": "echo-reply",
+    "mld-query": "mld-listener-query",
+    "mld-report": "mld-listener-report",
+    "mld-reduction": "mld-listener-reduction",
+    "router-solicitation": "nd-router-solicit",
+    "router-advertisement": "nd-router-advert",
+    "nd-ns": "nd-neighbor-solicit",
+    "nd-na": "nd-neighbor-advert",
+    "redirect": "nd-redirect",
 }
 
 
 def test_each_ios_icmpv6_keyword_is_the_type_nft_names() -> None:
     symbols = _nft_symbols("icmpv6", "type")
     assert set(ICMP6_TYPES) == set(IOS6_TO_NFT)
-    assert {k: ICMP6_TYPES[k] for k in IOS6_TO_NFT} == {k: symbols[n]
-                                                          for k, n in IOS6_TO_NFT.items()}
+    assert {k: ICMP6_TYPES[k] for k in IOS6_TO_NFT} == {
+        k: symbols[n] for k, n in IOS6_TO_NFT.items()
+    }

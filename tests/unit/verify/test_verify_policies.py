@@ -43,10 +43,14 @@ def test_negation_sub_chain_without_its_return_permits_the_denied_port(tmp_path:
     ret = next(line for line in text.splitlines() if "--dport 22 -j RETURN" in line)
     diffs = check(path, "g", edit(text, ret + "\n", ""))
     assert [(d.kind, d.packets) for d in diffs] == [
-        ("permits-too-much", PacketSet.ports(TCP, 22, 22))]
+        ("permits-too-much", PacketSet.ports(TCP, 22, 22))
+    ]
     assert "b (served here)" in diffs[0].src_owner and "class c" in diffs[0].dst_owner
-    accept = next(line for line in text.splitlines() if line.startswith("-A zw-n-")
-                  and line.endswith("-j ACCEPT"))
+    accept = next(
+        line
+        for line in text.splitlines()
+        if line.startswith("-A zw-n-") and line.endswith("-j ACCEPT")
+    )
     assert lines_of(diffs) == {accept}
 
 
@@ -55,5 +59,4 @@ def test_nft_every_protocol_but_one_port(tmp_path: Path) -> None:
     text = output(path, "g").text
     old = "tcp dport { 0-21, 23-65535 }"
     diffs = check(path, "g", edit(text, old, "tcp dport { 0-20, 23-65535 }"))
-    assert [(d.kind, d.packets) for d in diffs] == [
-        ("blocks-needed", PacketSet.ports(TCP, 21, 21))]
+    assert [(d.kind, d.packets) for d in diffs] == [("blocks-needed", PacketSet.ports(TCP, 21, 21))]

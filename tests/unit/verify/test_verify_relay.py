@@ -44,8 +44,7 @@ def policy(tmp_path: Path, platform: str) -> str:
         source = POLICY.replace('interface "eth1.{{vlan}}"', "")
     else:
         source = POLICY
-    return write_policy(tmp_path, platform, source.format(platform=platform,
-                                                          stateless=stateless))
+    return write_policy(tmp_path, platform, source.format(platform=platform, stateless=stateless))
 
 
 @pytest.mark.parametrize("platform", ["iptables", "nftables", "cisco-ios", "cisco-ios-og"])
@@ -58,12 +57,18 @@ def test_the_relayed_exchange_is_proven(tmp_path: Path, platform: str) -> None:
 
 # (platform, the relay's permit as the backend writes it, a widened one)
 PERMITS = {
-    "iptables": ("-A zw-p-sw.relay-server -p udp -m udp --dport 67 -m conntrack --ctstate NEW",
-                 "-A zw-p-sw.relay-server -p udp -m udp --dport 67:68 -m conntrack --ctstate NEW"),
-    "nftables": ("udp dport 67 ct state new counter accept", "udp dport 67-68 ct state new "
-                 "counter accept"),
-    "cisco-ios": ("permit udp host 10.41.255.2 10.40.0.16 0.0.0.15 eq 67",
-                  "permit udp host 10.41.255.2 10.40.0.16 0.0.0.15 range 67 68"),
+    "iptables": (
+        "-A zw-p-sw.relay-server -p udp -m udp --dport 67 -m conntrack --ctstate NEW",
+        "-A zw-p-sw.relay-server -p udp -m udp --dport 67:68 -m conntrack --ctstate NEW",
+    ),
+    "nftables": (
+        "udp dport 67 ct state new counter accept",
+        "udp dport 67-68 ct state new counter accept",
+    ),
+    "cisco-ios": (
+        "permit udp host 10.41.255.2 10.40.0.16 0.0.0.15 eq 67",
+        "permit udp host 10.41.255.2 10.40.0.16 0.0.0.15 range 67 68",
+    ),
 }
 
 
@@ -74,7 +79,8 @@ def test_a_removed_relay_permit_blocks_what_is_needed(tmp_path: Path, platform: 
     line = next(x for x in text.splitlines() if PERMITS[platform][0] in x)
     diffs = check(path, "fw", edit(text, line + "\n", ""))
     assert [(d.kind, d.src, d.packets) for d in diffs] == [
-        ("blocks-needed", "10.41.255.2", DHCP)], [d.describe() for d in diffs]
+        ("blocks-needed", "10.41.255.2", DHCP)
+    ], [d.describe() for d in diffs]
     assert "the DHCP relay of gateway sw" in diffs[0].src_owner
 
 
@@ -99,21 +105,28 @@ def test_a_relay_source_widened_to_a_prefix_is_caught(tmp_path: Path) -> None:
 def test_the_servers_answer_is_required_on_a_stateless_gateway(tmp_path: Path) -> None:
     path = policy(tmp_path, "cisco-ios")
     text = output(path, "fw").text
-    line = next(x for x in text.splitlines()
-                if "permit udp 10.40.0.16 0.0.0.15 eq 67 host 10.41.255.2" in x)
+    line = next(
+        x for x in text.splitlines() if "permit udp 10.40.0.16 0.0.0.15 eq 67 host 10.41.255.2" in x
+    )
     diffs = check(path, "fw", edit(text, line + "\n", ""))
     # the SVI address cuts the server class into source groups: one finding per group
     assert {d.kind for d in diffs} == {"reply-blocked"}, [d.describe() for d in diffs]
 
 
 def test_without_the_relay_the_server_gateway_permits_nothing_from_its_source(
-        tmp_path: Path) -> None:
+    tmp_path: Path,
+) -> None:
     """A relay's permit left in a config after the declaration is gone is too much."""
     path = policy(tmp_path, "iptables")
     text = output(path, "fw").text
-    bare = write_policy(tmp_path, "bare", Path(path).read_text().replace(
-        "  dhcp-relay to server from 10.41.255.2\n", "").replace(
-        "  serves pump\n", "  serves pump\n").replace("allow pump -> server : dhcp  \"DHCP\"",
-                                                      "allow pump -> server : tcp/443"))
+    bare = write_policy(
+        tmp_path,
+        "bare",
+        Path(path)
+        .read_text()
+        .replace("  dhcp-relay to server from 10.41.255.2\n", "")
+        .replace("  serves pump\n", "  serves pump\n")
+        .replace('allow pump -> server : dhcp  "DHCP"', "allow pump -> server : tcp/443"),
+    )
     diffs = check(bare, "fw", text.replace(path, bare))
     assert any(d.kind == "permits-too-much" and d.src == "10.41.255.2" for d in diffs)

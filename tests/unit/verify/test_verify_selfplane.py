@@ -57,20 +57,25 @@ def test_generated_input_planes_have_no_difference(policy: str, gateway: str) ->
 def test_iptables_input_plane_layout(policy: str) -> None:
     text = output(policy, "fw").text
     assert "-A zw-input -i eth0 -j zw-self" in text
-    assert ("-A zw-self -i eth1.100 -s 10.0.0.0/28 -m comment --comment \"to the gateway itself"
-            " from admin\" -j zw-s-admin") in text
+    assert (
+        '-A zw-self -i eth1.100 -s 10.0.0.0/28 -m comment --comment "to the gateway itself'
+        ' from admin" -j zw-s-admin'
+    ) in text
     # mgmt is an external: it reaches fw through the uplink
     assert "-A zw-self -i eth0 -s 10.9.0.0/24" in text
-    assert "{ iptables -w -C INPUT -j zw-input 2>/dev/null || iptables -w -I INPUT 1 -j " \
-           "zw-input; }" in text
+    assert (
+        "{ iptables -w -C INPUT -j zw-input 2>/dev/null || iptables -w -I INPUT 1 -j "
+        "zw-input; }" in text
+    )
     assert "INPUT" not in output(policy, "fw", "ipv6-companion").text.split("*filter")[1]
 
 
 def test_a_widened_input_rule_is_too_much(policy: str) -> None:
     text = output(policy, "fw").text
     old = "-A zw-self -m conntrack --ctstate INVALID -j DROP\n"
-    diffs = to_box(check(policy, "fw", edit(text, old, old + "-A zw-self -p tcp --dport 22 "
-                                            "-j ACCEPT\n")))
+    diffs = to_box(
+        check(policy, "fw", edit(text, old, old + "-A zw-self -p tcp --dport 22 -j ACCEPT\n"))
+    )
     assert diffs and {d.kind for d in diffs} == {"permits-too-much"}
     assert ("permits-too-much", "eth1.101", "guest") in kinds(diffs)
     assert {d.packets for d in diffs} == {PacketSet.ports(TCP, 22, 22)}
@@ -95,10 +100,14 @@ def test_a_permit_on_the_wrong_interface_is_spoofable_and_blocks(policy: str) ->
 
 def test_replies_must_be_accepted(policy: str) -> None:
     text = output(policy, "fw").text
-    diffs = to_box(check(policy, "fw", edit(
-        text, "-A zw-self -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT\n", "")))
-    assert diffs and all(d.kind == "blocks-needed" and "ESTABLISHED" in d.condition
-                         for d in diffs)
+    diffs = to_box(
+        check(
+            policy,
+            "fw",
+            edit(text, "-A zw-self -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT\n", ""),
+        )
+    )
+    assert diffs and all(d.kind == "blocks-needed" and "ESTABLISHED" in d.condition for d in diffs)
 
 
 def test_a_file_without_zw_input_leaves_the_box_open(policy: str) -> None:
@@ -112,30 +121,39 @@ def test_a_file_without_zw_input_leaves_the_box_open(policy: str) -> None:
 def test_iptables_save_input_as_written(policy: str) -> None:
     # a device whose INPUT drops everything by policy: management and DHCP are blocked
     text = output(policy, "fw").text
-    body = text[text.index("*filter\n") + len("*filter\n"):]
+    body = text[text.index("*filter\n") + len("*filter\n") :]
     decls = "".join(ln + "\n" for ln in body.splitlines() if ln.startswith(":"))
     rules = "".join(ln + "\n" for ln in body.splitlines() if ln.startswith("-A "))
-    saved = ("*filter\n:INPUT DROP [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n"
-             + decls + "-A FORWARD -j zw-forward\n" + rules + "COMMIT\n")
+    saved = (
+        "*filter\n:INPUT DROP [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n"
+        + decls
+        + "-A FORWARD -j zw-forward\n"
+        + rules
+        + "COMMIT\n"
+    )
     diffs = to_box(check(policy, "fw", saved))
     assert ("blocks-needed", "eth1.100", "admin") in kinds(diffs)
     assert ("blocks-needed", "eth1.101", "guest") in kinds(diffs)  # its DHCP broadcasts
     assert all(d.kind == "blocks-needed" for d in diffs)
-    fixed = saved.replace("-A FORWARD -j zw-forward\n",
-                          "-A INPUT -j zw-input\n-A FORWARD -j zw-forward\n")
+    fixed = saved.replace(
+        "-A FORWARD -j zw-forward\n", "-A INPUT -j zw-input\n-A FORWARD -j zw-forward\n"
+    )
     assert check(policy, "fw", fixed) == []
 
 
 def test_dhcp_broadcasts_reach_a_relay_only_for_classes_that_may_reach_a_server(
-        policy: str) -> None:
+    policy: str,
+) -> None:
     text = output(policy, "fw").text
     assert "-A zw-self -i eth1.101 -s 0.0.0.0/32 -p udp -m udp --dport 67" in text
     assert "-i eth1.100 -s 0.0.0.0/32" not in text  # admin may reach no DHCP server
-    line = next(ln for ln in text.splitlines()
-                if ln.startswith("-A zw-self -i eth1.101 -s 0.0.0.0/32"))
+    line = next(
+        ln for ln in text.splitlines() if ln.startswith("-A zw-self -i eth1.101 -s 0.0.0.0/32")
+    )
     diffs = to_box(check(policy, "fw", edit(text, line + "\n", "")))
     assert [(d.kind, d.ingress, d.src, d.packets) for d in diffs] == [
-        ("blocks-needed", "eth1.101", "0.0.0.0", PacketSet.ports(UDP, 67, 67))]
+        ("blocks-needed", "eth1.101", "0.0.0.0", PacketSet.ports(UDP, 67, 67))
+    ]
 
 
 def test_nft_input_plane_mutations(policy: str) -> None:
@@ -147,7 +165,8 @@ def test_nft_input_plane_mutations(policy: str) -> None:
     widened = edit(text, "jump zs_mgmt comment", "accept comment")
     diffs = to_box(check(policy, "nf", widened))
     assert {(d.kind, d.ingress, d.src_owner) for d in diffs} == {
-        ("permits-too-much", "eth0", "mgmt")}
+        ("permits-too-much", "eth0", "mgmt")
+    }
 
 
 def test_nft_only_ipv4_is_modelled_for_nfproto(policy: str) -> None:
@@ -155,8 +174,11 @@ def test_nft_only_ipv4_is_modelled_for_nfproto(policy: str) -> None:
 
     text = output(policy, "nf").text
     with pytest.raises(ConfigParseError, match="only 'meta nfproto ipv4' is modelled"):
-        check(policy, "nf", text.replace("meta nfproto ipv4 iifname \"eth0\"",
-                                         "meta nfproto ipv6 iifname \"eth0\"", 1))
+        check(
+            policy,
+            "nf",
+            text.replace('meta nfproto ipv4 iifname "eth0"', 'meta nfproto ipv6 iifname "eth0"', 1),
+        )
 
 
 def test_a_policy_with_no_gateway_flow_closes_the_box(tmp_path: Path) -> None:
@@ -174,8 +196,10 @@ def test_build_notes_a_box_nothing_may_reach(policy: str, tmp_path: Path) -> Non
     reached = run_check(policy).compiled
     assert reached is not None and closed_box_notes(reached) == []
     text = POLICY.replace('allow siem -> gateway:nf : snmp           "monitoring"\n', "")
-    text = text.replace('allow mgmt -> gateways : ssh, https       "out-of-band management"\n',
-                        'allow mgmt -> gateway:fw : ssh           "out-of-band management"\n')
+    text = text.replace(
+        'allow mgmt -> gateways : ssh, https       "out-of-band management"\n',
+        'allow mgmt -> gateway:fw : ssh           "out-of-band management"\n',
+    )
     nf_closed = run_check(write_policy(tmp_path, "nf_closed", text)).compiled
     assert nf_closed is not None
     [note] = closed_box_notes(nf_closed)

@@ -41,8 +41,13 @@ def check(path: str | Path, gateway: str, text: str | None = None) -> list[Diffe
     """Validate a gateway's config (its generated text, or `text` instead)."""
     compiled, _ = built(str(path))
     out = output(path, gateway)
-    return validate(compiled, gateway, out.text if text is None else text, str(out.platform),
-                    filename=str(out.path))
+    return validate(
+        compiled,
+        gateway,
+        out.text if text is None else text,
+        str(out.platform),
+        filename=str(out.path),
+    )
 
 
 def edit(text: str, old: str, new: str) -> str:

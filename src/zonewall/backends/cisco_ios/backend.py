@@ -40,8 +40,15 @@ __all__ = ["CiscoIosBackend", "gateway_suffix"]
 
 class CiscoIosBackend(Backend):
     name = "cisco-ios"
-    supports = frozenset({Feature.PORT_RANGES, Feature.ICMP_TYPES, Feature.ANY_PROTOCOL,
-                          Feature.LOGGING, Feature.GATEWAY_PLANE})
+    supports = frozenset(
+        {
+            Feature.PORT_RANGES,
+            Feature.ICMP_TYPES,
+            Feature.ANY_PROTOCOL,
+            Feature.LOGGING,
+            Feature.GATEWAY_PLANE,
+        }
+    )
     suffix = ".ios"
     ace_budget: ClassVar[int] = 1000  # IOS-10: per ACL; TCAM and LOU limits are per platform
 
@@ -60,8 +67,18 @@ class CiscoIosBackend(Backend):
         digest = content_digest(self._text(draft))
         model = suffixed(draft, digest[:8].upper(), digest)
         header = self._header(policy, view, model) + lowering.header_notes(model.suffix)
-        return Lowered(IosModel(model.path, header, model.acls, model.ipv6, model.object_groups,
-                                model.suffix, model.digest, model.vty))
+        return Lowered(
+            IosModel(
+                model.path,
+                header,
+                model.acls,
+                model.ipv6,
+                model.object_groups,
+                model.suffix,
+                model.digest,
+                model.vty,
+            )
+        )
 
     def lowering(self, policy: CompiledPolicy, view: GatewayView) -> Lowering:
         """The decisions for one gateway: entries over object groups when it sets
@@ -69,38 +86,61 @@ class CiscoIosBackend(Backend):
         kind = OgLowering if view.plan.object_groups else Lowering
         return kind(policy, view, self.ace_budget)
 
-    def _header(self, policy: CompiledPolicy, view: GatewayView,
-                model: IosModel) -> tuple[str, ...]:
+    def _header(
+        self, policy: CompiledPolicy, view: GatewayView, model: IosModel
+    ) -> tuple[str, ...]:
         return (
-            (f"zonewall {__version__}  backend: cisco-ios (IOS/IOS-XE named extended IPv4 ACLs, "
-             "stateless)  -- DO NOT EDIT"),
+            (
+                f"zonewall {__version__}  backend: cisco-ios (IOS/IOS-XE named extended IPv4 ACLs, "
+                "stateless)  -- DO NOT EDIT"
+            ),
             *policy_lines(policy, ios_text, sha256=False),
             digest_line(model.digest, model.suffix),
-            ("content = this file without comments, remarks, descriptions and name suffixes: a "
-             "new suffix means the switch runs something new"),
+            (
+                "content = this file without comments, remarks, descriptions and name suffixes: a "
+                "new suffix means the switch runs something new"
+            ),
             f"recompute: {recipe(model.path.name)}",
             f"gateway: {view.plan.name}  uplink: {view.plan.uplink or '-'}",
-            ("stateless: a reply is permitted as TCP with ACK or RST (established) from the "
-             "service port, UDP from the service port, or ICMP echo-reply for echo-request"),
-            ("traffic to the switch itself (its SVI addresses) takes exactly the policy's "
-             "gateway:" + view.plan.name + " flows, first in every ACL, then nothing else;"),
-            ("DHCP client broadcasts (udp 68 -> 255.255.255.255:67) are permitted for ip "
-             "helper-address; the uplink's own address is not in the policy"),
-            ("vty sessions (any interface, an out-of-band port too): line vty 0 15 takes only "
-             "the sources and transports the policy allows (ssh tcp/22, telnet tcp/23)"),
+            (
+                "stateless: a reply is permitted as TCP with ACK or RST (established) from the "
+                "service port, UDP from the service port, or ICMP echo-reply for echo-request"
+            ),
+            (
+                "traffic to the switch itself (its SVI addresses) takes exactly the policy's "
+                "gateway:" + view.plan.name + " flows, first in every ACL, then nothing else;"
+            ),
+            (
+                "DHCP client broadcasts (udp 68 -> 255.255.255.255:67) are permitted for ip "
+                "helper-address; the uplink's own address is not in the policy"
+            ),
+            (
+                "vty sessions (any interface, an out-of-band port too): line vty 0 15 takes only "
+                "the sources and transports the policy allows (ssh tcp/22, telnet tcp/23)"
+            ),
             "deploy make-before-break (merge into the running config; never configure replace):",
             "  1. paste the ip access-list blocks: new names, built beside the applied ACLs",
-            ("  2. paste the interface blocks and the line vty block: each ip access-group or "
-             "access-class moves to its new ACL in one command"),
-            ("  3. remove the old ACLs by name: no ip access-list extended ZW-...-<old suffix>, "
-             f"no ipv6 access-list {IPV6_ACL}-<old suffix>,"),
+            (
+                "  2. paste the interface blocks and the line vty block: each ip access-group or "
+                "access-class moves to its new ACL in one command"
+            ),
+            (
+                "  3. remove the old ACLs by name: no ip access-list extended ZW-...-<old suffix>, "
+                f"no ipv6 access-list {IPV6_ACL}-<old suffix>,"
+            ),
             "     no ip access-list standard ZW-VTY-<old suffix>",
-            ("IPv6: not described by the policy, so it is closed: every interface below binds "
-             f"ipv6 traffic-filter {model.ipv6.name} in, which"),
-            ("passes neighbour discovery with the switch (nd-ns, nd-na, router solicitation and "
-             "advertisement) and drops all other IPv6"),
-            ("(the switch must support IPv6 ACLs; some Catalysts need an SDM template with IPv6 "
-             "first)"),
+            (
+                "IPv6: not described by the policy, so it is closed: every interface below binds "
+                f"ipv6 traffic-filter {model.ipv6.name} in, which"
+            ),
+            (
+                "passes neighbour discovery with the switch (nd-ns, nd-na, router solicitation and "
+                "advertisement) and drops all other IPv6"
+            ),
+            (
+                "(the switch must support IPv6 ACLs; some Catalysts need an SDM template with IPv6 "
+                "first)"
+            ),
         )
 
     @staticmethod

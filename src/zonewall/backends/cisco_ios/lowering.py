@@ -90,8 +90,10 @@ class Lowering:
         self._ints: dict[int, tuple[tuple[IPNetwork, ...], tuple[Cidr, ...]]] = {}
         self._peers: dict[tuple[int, ...], tuple[Cidr, ...]] = {}  # endpoint ids -> merged
         self._text: dict[int, tuple[Sequence[Cidr], tuple[str, ...]]] = {}
-        self._slices: dict[tuple[tuple[int, ...], tuple[tuple[int, int], ...]],
-                           list[tuple[ResolvedRule, PacketSet]]] = {}
+        self._slices: dict[
+            tuple[tuple[int, ...], tuple[tuple[int, int], ...]],
+            list[tuple[ResolvedRule, PacketSet]],
+        ] = {}
         self.classes = spans(c for cls in policy.classes for c in self.ints(cls.prefixes))
         self.errors: list[Diagnostic] = []
         self._reported: set[tuple[str, int]] = set()
@@ -109,10 +111,16 @@ class Lowering:
             self.acls.append(self.uplink_acl(view.plan.uplink))
         for acl in self.acls:
             if len(acl.aces) > ace_budget:
-                self.errors.append(Diagnostic(
-                    Severity.ERROR, "E401", f"ACL '{acl.name}' on gateway '{view.plan.name}' "
-                    f"needs {len(acl.aces)} entries, more than the budget of "
-                    f"{ace_budget}; merge subnets or narrow the services", view.plan.span))
+                self.errors.append(
+                    Diagnostic(
+                        Severity.ERROR,
+                        "E401",
+                        f"ACL '{acl.name}' on gateway '{view.plan.name}' "
+                        f"needs {len(acl.aces)} entries, more than the budget of "
+                        f"{ace_budget}; merge subnets or narrow the services",
+                        view.plan.span,
+                    )
+                )
 
     def ints(self, prefixes: tuple[IPNetwork, ...]) -> tuple[Cidr, ...]:
         """An IR prefix tuple as integers, converted once per gateway (the IR tuples are
@@ -135,7 +143,8 @@ class Lowering:
         hit = self._peers.get(key)
         if hit is None:
             hit = self._peers[key] = merge(
-                c for i in key for c in self.ints(self.view.endpoints[i].prefixes))
+                c for i in key for c in self.ints(self.view.endpoints[i].prefixes)
+            )
         return hit
 
     @staticmethod
@@ -166,8 +175,11 @@ class Lowering:
             src = eps[flow.src]
             out.extend(Need("reply", rule, part, cls, src) for rule, part in parts)
         # DHCP relayed to `cls` by another gateway: the server answers the relay's source
-        out.extend(Need("reply", p.rule, p.packets, cls, p.src)
-                   for p in self.view.relayed if p.dst.name == cls.name)
+        out.extend(
+            Need("reply", p.rule, p.packets, cls, p.src)
+            for p in self.view.relayed
+            if p.dst.name == cls.name
+        )
         return out
 
     def class_acl(self, cls: ResolvedClass, permits: Iterable[Permit]) -> IosAcl:
@@ -175,32 +187,57 @@ class Lowering:
         needs += self.replies_toward(cls)
         blocks = self.dhcp_block(cls, needs)
         blocks += self.self_blocks(self.to_self(cls), lambda p: self.ints(cls.prefixes))
-        blocks += [self._permit(g, g.peers) for g in
-                   self._groups([n for n in needs if n.peer.kind == "class"], False)]
+        blocks += [
+            self._permit(g, g.peers)
+            for g in self._groups([n for n in needs if n.peer.kind == "class"], False)
+        ]
         blocks += self._relayed([n for n in needs if n.peer.kind == "relay"], False)
-        blocks += self._external(self._groups([n for n in needs if n.peer.kind == "external"],
-                                              False), (), self.ints(cls.prefixes))
+        blocks += self._external(
+            self._groups([n for n in needs if n.peer.kind == "external"], False),
+            (),
+            self.ints(cls.prefixes),
+        )
         return self.finish(acl_name(cls.name, PLACEHOLDER), cls.interface, blocks)
 
     def uplink_acl(self, uplink: str) -> IosAcl:
         view = self.view
         blocks = [
-            self._block("spoofed: the source is a class served here", (Spec("ip"),),
-                        self.ints(view.served_prefixes), [ANY], "deny", log=True),
+            self._block(
+                "spoofed: the source is a class served here",
+                (Spec("ip"),),
+                self.ints(view.served_prefixes),
+                [ANY],
+                "deny",
+                log=True,
+            ),
             *self.self_blocks(self.to_self(None), lambda p: self.merged([p.src])),
-            self._block("classes of other gateways: filtered at their own gateway, they pass",
-                        (Spec("ip"),), self.ints(view.transit), [ANY], "permit"),
+            self._block(
+                "classes of other gateways: filtered at their own gateway, they pass",
+                (Spec("ip"),),
+                self.ints(view.transit),
+                [ANY],
+                "permit",
+            ),
         ]
-        needs = [Need("init", p.rule, p.packets, view.class_by_endpoint[p.dst.id], p.src)
-                 for _, permits in view.inbound for p in permits]
-        needs += [Need("reply", p.rule, p.packets, cls, p.dst)
-                  for cls, permits in view.outbound for p in permits if p.dst.kind != "class"]
+        needs = [
+            Need("init", p.rule, p.packets, view.class_by_endpoint[p.dst.id], p.src)
+            for _, permits in view.inbound
+            for p in permits
+        ]
+        needs += [
+            Need("reply", p.rule, p.packets, cls, p.dst)
+            for cls, permits in view.outbound
+            for p in permits
+            if p.dst.kind != "class"
+        ]
         blocks += self._relayed([n for n in needs if n.peer.kind == "relay"], True)
         # every class address is decided by the two blocks above
-        blocks += self._external(self._groups([n for n in needs if n.peer.kind != "relay"],
-                                              True), self.classes, None)
-        return self.finish(uplink_acl_name([c.name for c in view.served], PLACEHOLDER), uplink,
-                            blocks)
+        blocks += self._external(
+            self._groups([n for n in needs if n.peer.kind != "relay"], True), self.classes, None
+        )
+        return self.finish(
+            uplink_acl_name([c.name for c in view.served], PLACEHOLDER), uplink, blocks
+        )
 
     def _relayed(self, needs: list[Need], peer_speaks: bool) -> list[Block]:
         """DHCP relayed by another gateway (`dhcp-relay`): exact entries for the relay's one
@@ -210,15 +247,33 @@ class Lowering:
 
     def dhcp_block(self, cls: ResolvedClass, needs: list[Need]) -> list[Block]:
         """DHCP client broadcasts reach `ip helper-address` only through the inbound ACL."""
-        if not any(n.kind == "init" and n.peer.kind == "class"
-                   and UDP * 65536 + DHCP_SERVER_PORT in n.packets for n in needs):
+        if not any(
+            n.kind == "init"
+            and n.peer.kind == "class"
+            and UDP * 65536 + DHCP_SERVER_PORT in n.packets
+            for n in needs
+        ):
             return []
         spec = Spec("udp", f"eq {DHCP_SERVER_PORT}")
-        aces = tuple(Ace("permit", spec, wildcard(s), f"eq {DHCP_CLIENT_PORT}",
-                          "host 255.255.255.255", spec.port)
-                     for s in ((0, 32), *self.ints(cls.prefixes)))
-        return [Block(ios_text(f"{cls.name}: DHCP client broadcasts, relayed by ip "
-                                "helper-address", REMARK_MAX), aces)]
+        aces = tuple(
+            Ace(
+                "permit",
+                spec,
+                wildcard(s),
+                f"eq {DHCP_CLIENT_PORT}",
+                "host 255.255.255.255",
+                spec.port,
+            )
+            for s in ((0, 32), *self.ints(cls.prefixes))
+        )
+        return [
+            Block(
+                ios_text(
+                    f"{cls.name}: DHCP client broadcasts, relayed by ip helper-address", REMARK_MAX
+                ),
+                aces,
+            )
+        ]
 
     # -- traffic to the switch itself (`selfplane`) ----------------------------------------------
     def to_self(self, cls: ResolvedClass | None) -> list[Permit]:
@@ -232,8 +287,9 @@ class Lowering:
                 out.extend(permits)
         return out
 
-    def self_blocks(self, permits: list[Permit],
-                     sources: Callable[[Permit], Sequence[Cidr]]) -> list[Block]:
+    def self_blocks(
+        self, permits: list[Permit], sources: Callable[[Permit], Sequence[Cidr]]
+    ) -> list[Block]:
         """The policy's flows to the switch's own addresses, then a deny of everything else
         toward them: first in the ACL, so no forwarding entry admits traffic to the switch."""
         own = self.own_texts()
@@ -245,12 +301,33 @@ class Lowering:
             if bad:
                 self._cannot_match_rule(p.rule, bad)
             why = f": {p.rule.why}" if p.rule.why else ""
-            blocks.append(Block(ios_text(f"{rule_ref(p.rule)} allow {p.src.name}->{p.dst.name}"
-                                          f"{why}", REMARK_MAX), (), _Product(
-                "permit", specs, self.source_texts(sources(p), p.src.name), own, False, False)))
-        blocks.append(Block(ios_text(f"the switch's own addresses: nothing else reaches "
-                                      f"gateway:{self.view.plan.name}", REMARK_MAX), (),
-                             _Product("deny", (Spec("ip"),), ("any",), own, False, True)))
+            blocks.append(
+                Block(
+                    ios_text(
+                        f"{rule_ref(p.rule)} allow {p.src.name}->{p.dst.name}{why}", REMARK_MAX
+                    ),
+                    (),
+                    _Product(
+                        "permit",
+                        specs,
+                        self.source_texts(sources(p), p.src.name),
+                        own,
+                        False,
+                        False,
+                    ),
+                )
+            )
+        blocks.append(
+            Block(
+                ios_text(
+                    f"the switch's own addresses: nothing else reaches "
+                    f"gateway:{self.view.plan.name}",
+                    REMARK_MAX,
+                ),
+                (),
+                _Product("deny", (Spec("ip"),), ("any",), own, False, True),
+            )
+        )
         return blocks
 
     def own_texts(self) -> tuple[str, ...]:
@@ -265,8 +342,9 @@ class Lowering:
     def _groups(self, needs: list[Need], peer_speaks: bool) -> list[_Group]:
         by_key: dict[tuple[bool, int, str, tuple[tuple[int, int], ...]], list[Need]] = {}
         for n in needs:
-            by_key.setdefault((n.kind != "init", n.rule.index, n.local.name,
-                               n.packets.intervals), []).append(n)
+            by_key.setdefault(
+                (n.kind != "init", n.rule.index, n.local.name, n.packets.intervals), []
+            ).append(n)
         return [self._group(by_key[k], peer_speaks) for k in sorted(by_key)]
 
     def _group(self, needs: list[Need], peer_speaks: bool) -> _Group:
@@ -280,25 +358,36 @@ class Lowering:
             specs, bad_protos = self.forward(need.packets)
             if bad_protos:
                 self.cannot_match(need, bad_protos)
-        names = (need.peer.name if len(needs) == 1
-                 else ", ".join(sorted({n.peer.name for n in needs})))
+        names = (
+            need.peer.name if len(needs) == 1 else ", ".join(sorted({n.peer.name for n in needs}))
+        )
         # class ACL: the class starts (init) or answers (reply); uplink: the peer does
         local_starts = (not reply) != peer_speaks
         flow = f"{need.local.name}->{names}" if local_starts else f"{names}->{need.local.name}"
         why = f": {need.rule.why}" if need.rule.why else ""
         head = f"{rule_ref(need.rule)} {'replies to' if reply else 'allow'} {flow}"
         peers = self.merged([n.peer for n in needs])
-        return _Group(head + why, f"not these addresses, {head}", specs, reply,
-                      peer_speaks, self.ints(need.local.prefixes), peers)
+        return _Group(
+            head + why,
+            f"not these addresses, {head}",
+            specs,
+            reply,
+            peer_speaks,
+            self.ints(need.local.prefixes),
+            peers,
+        )
 
-    def _permit(self, g: _Group, peers: Sequence[Cidr], action: str = "permit",
-                remark: str | None = None) -> Block:
+    def _permit(
+        self, g: _Group, peers: Sequence[Cidr], action: str = "permit", remark: str | None = None
+    ) -> Block:
         speaker, listener = (peers, g.local) if g.peer_speaks else (g.local, peers)
-        return self._block(remark or g.remark, g.specs, speaker, listener, action,
-                           port_on_src=g.reply)
+        return self._block(
+            remark or g.remark, g.specs, speaker, listener, action, port_on_src=g.reply
+        )
 
-    def _external(self, groups: list[_Group], decided: Spans,
-                  local: tuple[Cidr, ...] | None) -> list[Block]:
+    def _external(
+        self, groups: list[_Group], decided: Spans, local: tuple[Cidr, ...] | None
+    ) -> list[Block]:
         """Entries toward (or from) external atoms, written with the fewest entries.
 
         An atom such as `0.0.0.0/0 minus every class` takes many CIDRs.  Space no group of
@@ -317,26 +406,39 @@ class Lowering:
             rest = cidrs(rest_spans)
             options = [(len(g.peers), plans[i]), (len(w1), _Plan(g, 1, tuple(w1), ()))]
             protos = {s.protocol for s in g.specs}
-            if not any(overlaps(k, peers) and overlaps(ls, spans(g.local)) and (
-                    "ip" in ps | protos or ps & protos) for k, ls, ps in carves):
+            if not any(
+                overlaps(k, peers)
+                and overlaps(ls, spans(g.local))
+                and ("ip" in ps | protos or ps & protos)
+                for k, ls, ps in carves
+            ):
                 options.append((1 + len(rest), _Plan(g, 2, (ANY,), rest)))
             plans[i] = min(options, key=lambda o: (o[0], o[1].level))[1]
             if plans[i].level == 2:
                 carves.append((rest_spans, spans(g.local), protos))
-        absorbed = intersect(spans(p for pl in plans if pl.level for p in pl.peers),
-                             subtract(free, decided))
+        absorbed = intersect(
+            spans(p for pl in plans if pl.level for p in pl.peers), subtract(free, decided)
+        )
         cut = cidrs(absorbed)
         srcs, dsts = (local, cut) if local is not None else (cut, (ANY,))
         # count both ways first: a peer list can be thousands of CIDRs, written only once
         wide_size = len(srcs) * len(dsts) + sum(
             len(pl.group.specs) * len(pl.group.local) * (len(pl.peers) + len(pl.carve))
-            for pl in plans)
+            for pl in plans
+        )
         if wide_size >= sum(len(g.specs) * len(g.local) * len(g.peers) for g in groups):
             return [self._permit(g, g.peers) for g in groups]
         shared: list[Block] = []
         if absorbed:
-            shared.append(self._block("nothing else toward the widened external entries below",
-                                      (Spec("ip"),), srcs, dsts, "deny"))
+            shared.append(
+                self._block(
+                    "nothing else toward the widened external entries below",
+                    (Spec("ip"),),
+                    srcs,
+                    dsts,
+                    "deny",
+                )
+            )
         ordered = sorted(plans, key=lambda pl: pl.level == 2)
         return shared + [b for pl in ordered for b in self._plan_blocks(pl)]
 
@@ -347,43 +449,62 @@ class Lowering:
         out.append(self._permit(pl.group, pl.peers))
         return out
 
-    def _block(self, remark: str, specs: Sequence[Spec], srcs: Sequence[Cidr],
-               dsts: Sequence[Cidr], action: str, port_on_src: bool = False,
-               log: bool = False) -> Block:
-        product = _Product(action, specs if isinstance(specs, tuple) else tuple(specs),
-                           self._texts(srcs), self._texts(dsts), port_on_src, log)
+    def _block(
+        self,
+        remark: str,
+        specs: Sequence[Spec],
+        srcs: Sequence[Cidr],
+        dsts: Sequence[Cidr],
+        action: str,
+        port_on_src: bool = False,
+        log: bool = False,
+    ) -> Block:
+        product = _Product(
+            action,
+            specs if isinstance(specs, tuple) else tuple(specs),
+            self._texts(srcs),
+            self._texts(dsts),
+            port_on_src,
+            log,
+        )
         return Block(ios_text(remark, REMARK_MAX), (), product)
 
     def finish(self, name: str, interface: str, blocks: list[Block]) -> IosAcl:
         blocks = [b for b in blocks if b.size]
-        blocks.append(Block("default deny", (Ace("deny", Spec("ip"), "any", "", "any", "",
-                                                    True),)))
+        blocks.append(Block("default deny", (Ace("deny", Spec("ip"), "any", "", "any", "", True),)))
         seqs = itertools.count(10, 10)
-        return IosAcl(name, interface,
-                      tuple(IosBlock(b.remark, tuple(_numbered(b, seqs))) for b in blocks))
+        return IosAcl(
+            name, interface, tuple(IosBlock(b.remark, tuple(_numbered(b, seqs))) for b in blocks)
+        )
 
     # -- what cannot be expressed ---------------------------------------------------------------
     def cannot_reply(self, need: Need, bad: Sequence[str]) -> None:
         if ("E402", need.rule.index) in self._reported:
             return
         self._reported.add(("E402", need.rule.index))
-        head = (f"gateway '{self.view.plan.name}' (cisco-ios, stateless) cannot permit the "
-                f"replies of {', '.join(bad)} for this allow (e.g. between '{need.peer.name}' "
-                f"and '{need.local.name}'): ")
+        head = (
+            f"gateway '{self.view.plan.name}' (cisco-ios, stateless) cannot permit the "
+            f"replies of {', '.join(bad)} for this allow (e.g. between '{need.peer.name}' "
+            f"and '{need.local.name}'): "
+        )
         icmp = [_ICMP_REPLY_NAMES[int(b[5:])] for b in bad if b.startswith("icmp/")]
         if icmp:
             # IOS names these replies, but an ACL cannot tie one to a request: permitting
             # them would widen the policy beyond the replies the language defines (and W113
             # acknowledges), so the request cannot be honoured here (fail closed).
-            why = (f"IOS can match {' and '.join(repr(n) for n in icmp)}, but an ACL cannot "
-                   "tie a reply to a request, and a stateless gateway permits only the replies "
-                   "the language defines (TCP established, UDP from the service port, ICMP "
-                   "echo-reply); remove the ICMP type from the allow (ping is "
-                   "icmp/echo-request) or serve these classes from a stateful gateway "
-                   "(platform iptables or nftables)")
+            why = (
+                f"IOS can match {' and '.join(repr(n) for n in icmp)}, but an ACL cannot "
+                "tie a reply to a request, and a stateless gateway permits only the replies "
+                "the language defines (TCP established, UDP from the service port, ICMP "
+                "echo-reply); remove the ICMP type from the allow (ping is "
+                "icmp/echo-request) or serve these classes from a stateful gateway "
+                "(platform iptables or nftables)"
+            )
         else:
-            why = ("only TCP, UDP and ICMP echo have a stateless reply; name tcp/udp services "
-                   "or icmp/echo-request in the allow")
+            why = (
+                "only TCP, UDP and ICMP echo have a stateless reply; name tcp/udp services "
+                "or icmp/echo-request in the allow"
+            )
         self.errors.append(Diagnostic(Severity.ERROR, "E402", head + why, need.rule.span))
 
     def cannot_match(self, need: Need, protos: Sequence[int]) -> None:
@@ -393,11 +514,16 @@ class Lowering:
         if ("E401", rule.index) in self._reported:
             return
         self._reported.add(("E401", rule.index))
-        self.errors.append(Diagnostic(
-            Severity.ERROR, "E401",
-            f"gateway '{self.view.plan.name}' (cisco-ios) cannot match "
-            + ", ".join(f"IP protocol {p}" for p in protos)
-            + " on its own; remove it from this allow", rule.span))
+        self.errors.append(
+            Diagnostic(
+                Severity.ERROR,
+                "E401",
+                f"gateway '{self.view.plan.name}' (cisco-ios) cannot match "
+                + ", ".join(f"IP protocol {p}" for p in protos)
+                + " on its own; remove it from this allow",
+                rule.span,
+            )
+        )
 
 
 class Ace(NamedTuple):
@@ -434,15 +560,28 @@ class _Product(NamedTuple):
             src_port, dst_port = (s.port, "") if self.port_on_src else ("", s.port)
             for src in self.srcs:
                 for dst in self.dsts:
-                    yield IosAce(next(seqs), action, protocol, src, src_port, dst, dst_port,
-                                 option, log)
+                    yield IosAce(
+                        next(seqs), action, protocol, src, src_port, dst, dst_port, option, log
+                    )
 
 
 def _numbered(block: Block, seqs: Iterator[int]) -> Iterator[IosAce]:
     if block.product is not None:
         return block.product.numbered(seqs)
-    return (IosAce(next(seqs), a.action, a.spec.protocol, a.src, a.src_port, a.dst,
-                   a.dst_port, a.spec.option, a.log) for a in block.aces)
+    return (
+        IosAce(
+            next(seqs),
+            a.action,
+            a.spec.protocol,
+            a.src,
+            a.src_port,
+            a.dst,
+            a.dst_port,
+            a.spec.option,
+            a.log,
+        )
+        for a in block.aces
+    )
 
 
 class Block(NamedTuple):

@@ -12,8 +12,18 @@ from pathlib import PurePosixPath
 
 from zonewall.backends.cisco_ios.names import IPV6_ACL, PLACEHOLDER, with_suffix
 
-__all__ = ["IPV6_ND", "IosAce", "IosAcl", "IosBlock", "IosModel", "IosObjectGroup", "IosStdAce",
-           "IosVty", "ipv6_acl", "suffixed"]
+__all__ = [
+    "IPV6_ND",
+    "IosAce",
+    "IosAcl",
+    "IosBlock",
+    "IosModel",
+    "IosObjectGroup",
+    "IosStdAce",
+    "IosVty",
+    "ipv6_acl",
+    "suffixed",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,33 +110,60 @@ IPV6_ND = ("nd-ns", "nd-na", "router-solicitation", "router-advertisement")
 
 
 def ipv6_acl(suffix: str) -> IosAcl:
-    nd = tuple(IosAce(10 * (i + 1), "permit", "icmp", "any", "", "any", "", t)
-               for i, t in enumerate(IPV6_ND))
+    nd = tuple(
+        IosAce(10 * (i + 1), "permit", "icmp", "any", "", "any", "", t)
+        for i, t in enumerate(IPV6_ND)
+    )
     deny = IosAce(10 * (len(nd) + 1), "deny", "ipv6", "any", "", "any", "", "", True)
-    return IosAcl(f"{IPV6_ACL}-{suffix}", "", (
-        IosBlock("IPv6 is not in the policy: neighbour discovery with the switch only", nd),
-        IosBlock("default deny: no IPv6 is forwarded", (deny,)),
-    ))
+    return IosAcl(
+        f"{IPV6_ACL}-{suffix}",
+        "",
+        (
+            IosBlock("IPv6 is not in the policy: neighbour discovery with the switch only", nd),
+            IosBlock("default deny: no IPv6 is forwarded", (deny,)),
+        ),
+    )
 
 
 def suffixed(model: IosModel, suffix: str, digest: str) -> IosModel:
     """`model` with the placeholder suffix of every name replaced by `suffix`."""
+
     def ace(a: IosAce) -> IosAce:
         if "object-group" not in a.protocol + a.src + a.dst:
             return a
-        return IosAce(a.seq, a.action, with_suffix(a.protocol, suffix),
-                      with_suffix(a.src, suffix), a.src_port, with_suffix(a.dst, suffix),
-                      a.dst_port, a.option, a.log)
+        return IosAce(
+            a.seq,
+            a.action,
+            with_suffix(a.protocol, suffix),
+            with_suffix(a.src, suffix),
+            a.src_port,
+            with_suffix(a.dst, suffix),
+            a.dst_port,
+            a.option,
+            a.log,
+        )
 
     def acl(x: IosAcl) -> IosAcl:
-        return IosAcl(with_suffix(x.name, suffix), x.interface, tuple(
-            IosBlock(b.remark, tuple(map(ace, b.aces))) for b in x.blocks))
+        return IosAcl(
+            with_suffix(x.name, suffix),
+            x.interface,
+            tuple(IosBlock(b.remark, tuple(map(ace, b.aces))) for b in x.blocks),
+        )
 
-    groups = tuple(IosObjectGroup(g.kind, with_suffix(g.name, suffix), g.description, g.members)
-                   for g in model.object_groups)
+    groups = tuple(
+        IosObjectGroup(g.kind, with_suffix(g.name, suffix), g.description, g.members)
+        for g in model.object_groups
+    )
     vty = model.vty
     if vty is not None:
-        vty = IosVty(with_suffix(vty.name, suffix), vty.remark, vty.aces, vty.transport,
-                     vty.lines)
-    return IosModel(model.path, model.header, tuple(map(acl, model.acls)), acl(model.ipv6),
-                    groups, suffix, digest, vty)
+        vty = IosVty(with_suffix(vty.name, suffix), vty.remark, vty.aces, vty.transport, vty.lines)
+    return IosModel(
+        model.path,
+        model.header,
+        tuple(map(acl, model.acls)),
+        acl(model.ipv6),
+        groups,
+        suffix,
+        digest,
+        vty,
+    )

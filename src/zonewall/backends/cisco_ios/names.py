@@ -70,8 +70,11 @@ def with_suffix(text: str, suffix: str) -> str:
 
 def content_digest(text: str) -> str:
     """The sha256 (hex) that `recipe` prints for a `.ios` file whose text is `text`."""
-    kept = "".join(_NAME.sub(r"\1\2", line) + "\n" for line in text.split("\n")[:-1]
-                   if not line.startswith(_DROPPED))
+    kept = "".join(
+        _NAME.sub(r"\1\2", line) + "\n"
+        for line in text.split("\n")[:-1]
+        if not line.startswith(_DROPPED)
+    )
     if text and not text.endswith("\n") and not text.split("\n")[-1].startswith(_DROPPED):
         kept += _NAME.sub(r"\1\2", text.split("\n")[-1]) + "\n"  # grep ends every line
     return hashlib.sha256(kept.encode("utf-8")).hexdigest()
@@ -84,8 +87,10 @@ def suffix_of(text: str) -> str:
 
 def recipe(file: str) -> str:
     """The shell one-liner that prints the content digest of `file` (GNU or BSD tools)."""
-    return (f"LC_ALL=C grep -av -e '^!' -e '^ remark ' -e '^ description ' {file} "
-            f"| LC_ALL=C sed -E 's/{_NAME_RE}/\\1\\2/g' | sha256sum")
+    return (
+        f"LC_ALL=C grep -av -e '^!' -e '^ remark ' -e '^ description ' {file} "
+        f"| LC_ALL=C sed -E 's/{_NAME_RE}/\\1\\2/g' | sha256sum"
+    )
 
 
 _STATED = re.compile(r"^! content-sha256: ([0-9a-f]{64})  ", re.MULTILINE)
@@ -93,8 +98,10 @@ _STATED = re.compile(r"^! content-sha256: ([0-9a-f]{64})  ", re.MULTILINE)
 
 def digest_line(digest: str, suffix: str) -> str:
     """The header line stating the content digest (without the `! `); `stated_suffix` reads it."""
-    return (f"content-sha256: {digest}  (every name zonewall writes here ends in -{suffix}, its "
-            "first 8 digits)")
+    return (
+        f"content-sha256: {digest}  (every name zonewall writes here ends in -{suffix}, its "
+        "first 8 digits)"
+    )
 
 
 def stated_suffix(text: str) -> str:

@@ -87,8 +87,9 @@ class _Registry:
         self.services: dict[tuple[Spec, ...], IosObjectGroup] = {}
         self._addresses: dict[tuple[Key, ...], tuple[str, int]] = {}
 
-    def network(self, keys: Sequence[Key], labels: dict[Key, str],
-                classes: dict[Key, str]) -> tuple[str, int]:
+    def network(
+        self, keys: Sequence[Key], labels: dict[Key, str], classes: dict[Key, str]
+    ) -> tuple[str, int]:
         """The ACE address for the union of `keys` and its member count (once per `keys`: a
         group, once made, is what its addresses always map to)."""
         hit = self._addresses.get(tuple(keys))
@@ -96,8 +97,9 @@ class _Registry:
             hit = self._addresses[tuple(keys)] = self._network(keys, labels, classes)
         return hit
 
-    def _network(self, keys: Sequence[Key], labels: dict[Key, str],
-                 classes: dict[Key, str]) -> tuple[str, int]:
+    def _network(
+        self, keys: Sequence[Key], labels: dict[Key, str], classes: dict[Key, str]
+    ) -> tuple[str, int]:
         nets = merge(c for k in keys for c in k)
         if len(nets) == 1:  # one CIDR needs no group: "10.0.0.0 0.0.0.255", "any"
             return wildcard(nets[0]), 1
@@ -109,8 +111,9 @@ class _Registry:
             label = single or str(self.numbered)
             name = f"ZWN-{label.upper()}-{self.suffix}"
             what = ", ".join(sorted({labels[k] for k in keys}))
-            group = IosObjectGroup("network", name, ios_text(what, REMARK_MAX),
-                                   tuple(netmask(n) for n in nets))
+            group = IosObjectGroup(
+                "network", name, ios_text(what, REMARK_MAX), tuple(netmask(n) for n in nets)
+            )
             self.networks[nets] = group
         return f"object-group {group.name}", len(group.members)
 
@@ -140,15 +143,24 @@ class OgLowering(Lowering):
 
     def header_notes(self, suffix: str) -> tuple[str, ...]:
         return (
-            ("object-groups: IOS object-group ACLs (OGACL), which the target release must "
-             "support; paste the object-group blocks first"),
-            ("  and remove the old groups after the old ACLs: no object-group network|service "
-             "ZW...-<old suffix>"),
-            (f"ACE budget ({self.ace_budget} per ACL) counts configured entries; object "
-             "groups do not reduce TCAM usage: the switch"),
+            (
+                "object-groups: IOS object-group ACLs (OGACL), which the target release must "
+                "support; paste the object-group blocks first"
+            ),
+            (
+                "  and remove the old groups after the old ACLs: no object-group network|service "
+                "ZW...-<old suffix>"
+            ),
+            (
+                f"ACE budget ({self.ace_budget} per ACL) counts configured entries; object "
+                "groups do not reduce TCAM usage: the switch"
+            ),
             "expands each entry into sources x destinations x services. Entries per ACL:",
-            *(f"  {with_suffix(acl.name, suffix)}: {len(acl.aces)} configured, "
-              f"{self.expanded[acl.name]} expanded" for acl in self.acls),
+            *(
+                f"  {with_suffix(acl.name, suffix)}: {len(acl.aces)} configured, "
+                f"{self.expanded[acl.name]} expanded"
+                for acl in self.acls
+            ),
         )
 
     def object_groups(self) -> tuple[IosObjectGroup, ...]:
@@ -168,19 +180,31 @@ class OgLowering(Lowering):
         spoofed = self._og_net(self.ints(view.served_prefixes), "classes served here")
         transit = self._og_net(self.ints(view.transit), "classes of other gateways")
         blocks = [
-            Block("spoofed: the source is a class served here",
-                   tuple(Ace("deny", Spec("ip"), s, "", "any", "", True) for s in spoofed)),
+            Block(
+                "spoofed: the source is a class served here",
+                tuple(Ace("deny", Spec("ip"), s, "", "any", "", True) for s in spoofed),
+            ),
             *self.self_blocks(self.to_self(None), lambda p: self.merged([p.src])),
-            Block("classes of other gateways: filtered at their own gateway, they pass",
-                   tuple(Ace("permit", Spec("ip"), t, "", "any", "") for t in transit)),
+            Block(
+                "classes of other gateways: filtered at their own gateway, they pass",
+                tuple(Ace("permit", Spec("ip"), t, "", "any", "") for t in transit),
+            ),
         ]
-        needs = [Need("init", p.rule, p.packets, view.class_by_endpoint[p.dst.id], p.src)
-                 for _, permits in view.inbound for p in permits]
-        needs += [Need("reply", p.rule, p.packets, cls, p.dst)
-                  for cls, permits in view.outbound for p in permits if p.dst.kind != "class"]
+        needs = [
+            Need("init", p.rule, p.packets, view.class_by_endpoint[p.dst.id], p.src)
+            for _, permits in view.inbound
+            for p in permits
+        ]
+        needs += [
+            Need("reply", p.rule, p.packets, cls, p.dst)
+            for cls, permits in view.outbound
+            for p in permits
+            if p.dst.kind != "class"
+        ]
         blocks += self._og_blocks(needs, peer_speaks=True)
-        return self.finish(uplink_acl_name([c.name for c in view.served], PLACEHOLDER), uplink,
-                            blocks)
+        return self.finish(
+            uplink_acl_name([c.name for c in view.served], PLACEHOLDER), uplink, blocks
+        )
 
     def own_texts(self) -> tuple[str, ...]:
         """The switch's own addresses as one network group (or inline when just one)."""
@@ -217,10 +241,14 @@ class OgLowering(Lowering):
         flows = self._forward_entries({(s, d): p for (r, s, d), p in pairs.items() if not r})
         replies = self._reply_entries({(s, d): p for (r, s, d), p in pairs.items() if r})
         return [
-            Block("flows, grouped: each entry's groups are described above",
-                   tuple(self._entry_ace(e) for e in flows)),
-            Block("replies (stateless), grouped by service port",
-                   tuple(self._entry_ace(e) for e in replies)),
+            Block(
+                "flows, grouped: each entry's groups are described above",
+                tuple(self._entry_ace(e) for e in flows),
+            ),
+            Block(
+                "replies (stateless), grouped by service port",
+                tuple(self._entry_ace(e) for e in replies),
+            ),
         ]
 
     def _check_specs(self, n: Need) -> None:
@@ -247,8 +275,11 @@ class OgLowering(Lowering):
         for pair, packets in pairs.items():
             for spec in self.reply(packets)[0]:
                 by_spec.setdefault((spec,), {})[pair] = (spec,)
-        return [_Entry(s, d, specs, True) for one in sorted(by_spec, key=_spec_key)
-                for s, d, specs in _bicliques(by_spec[one])]
+        return [
+            _Entry(s, d, specs, True)
+            for one in sorted(by_spec, key=_spec_key)
+            for s, d, specs in _bicliques(by_spec[one])
+        ]
 
     def _entry_ace(self, e: _Entry) -> Ace:
         src, src_n = self.registry.network(e.srcs, self._labels, self._classes)
@@ -264,15 +295,16 @@ class OgLowering(Lowering):
 
     def _expanded(self, acl: IosAcl) -> int:
         """TCAM entries the switch makes of `acl`: the product of each entry's members."""
-        return sum(self._sizes.get(a.src, 1) * self._sizes.get(a.dst, 1)
-                   * self._sizes.get(a.protocol, 1) for a in acl.aces)
+        return sum(
+            self._sizes.get(a.src, 1) * self._sizes.get(a.dst, 1) * self._sizes.get(a.protocol, 1)
+            for a in acl.aces
+        )
 
 
 @functools.lru_cache(maxsize=1 << 16)
 def _spec_key(specs: tuple[Spec, ...]) -> tuple[tuple[str, tuple[int, ...], str], ...]:
     """Protocol, then ports as numbers ("eq 53" before "eq 443"), then the option."""
-    return tuple((s.protocol, tuple(int(w) for w in s.port.split()[1:]), s.option)
-                 for s in specs)
+    return tuple((s.protocol, tuple(int(w) for w in s.port.split()[1:]), s.option) for s in specs)
 
 
 Biclique = tuple[tuple[Key, ...], tuple[Key, ...], tuple[Spec, ...]]
@@ -303,6 +335,7 @@ def _bicliques(by_pair: dict[tuple[Key, Key], tuple[Spec, ...]]) -> list[Bicliqu
     block; the same by destination; the orientation with fewer blocks wins (sources first on
     a tie), so the result depends only on the pairs.
     """
+
     def blocks(flip: bool) -> list[Biclique]:
         rows: dict[tuple[Key, tuple[Spec, ...]], list[Key]] = {}
         for (s, d), specs in by_pair.items():

@@ -45,8 +45,9 @@ VTY_SERVICES = (("ssh", PacketSet.ports(TCP, 22, 22)), ("telnet", PacketSet.port
 
 def own_addresses(view: GatewayView) -> tuple[Cidr, ...]:
     """The switch's own addresses (/32s, sorted): each served class's SVI addresses."""
-    return tuple(sorted({(int(gateway_address(p)), 32) for cls in view.served
-                         for p in cls.prefixes}))
+    return tuple(
+        sorted({(int(gateway_address(p)), 32) for cls in view.served for p in cls.prefixes})
+    )
 
 
 def vty_model(view: GatewayView, suffix: str) -> tuple[IosVty, list[Diagnostic]]:
@@ -60,7 +61,8 @@ def vty_model(view: GatewayView, suffix: str) -> tuple[IosVty, list[Diagnostic]]
         if kinds:
             wanted.setdefault(kinds, []).extend(cidr_of(n) for n in src.prefixes)
             by_kind.setdefault(kinds, []).extend(
-                p for p in permits if any(keys & p.packets for _, keys in VTY_SERVICES))
+                p for p in permits if any(keys & p.packets for _, keys in VTY_SERVICES)
+            )
     errors: list[Diagnostic] = []
     if len(wanted) > 1:
         errors = _mixed(view, by_kind)
@@ -69,18 +71,19 @@ def vty_model(view: GatewayView, suffix: str) -> tuple[IosVty, list[Diagnostic]]
     aces = tuple(IosStdAce(10 * (i + 1), "permit", wildcard(c)) for i, c in enumerate(sources))
     aces += (IosStdAce(10 * (len(sources) + 1), "deny", "any", True),)
     what = ", ".join(sorted({s.name for s, ps in view.to_self if _opens_vty(ps)})) or "nothing"
-    remark = ios_text(f"vty sessions ({transport}) to gateway:{view.plan.name} from: {what}",
-                      REMARK_MAX)
+    remark = ios_text(
+        f"vty sessions ({transport}) to gateway:{view.plan.name} from: {what}", REMARK_MAX
+    )
     return IosVty(vty_acl_name(suffix), remark, aces, transport), errors
 
 
 def _opens_vty(permits: Iterable[Permit]) -> bool:
-    return any(keys.issubset(PacketSet.union_all(p.packets for p in permits))
-               for _, keys in VTY_SERVICES)
+    return any(
+        keys.issubset(PacketSet.union_all(p.packets for p in permits)) for _, keys in VTY_SERVICES
+    )
 
 
-def _mixed(view: GatewayView, by_kind: dict[tuple[str, ...], list[Permit]]
-           ) -> list[Diagnostic]:
+def _mixed(view: GatewayView, by_kind: dict[tuple[str, ...], list[Permit]]) -> list[Diagnostic]:
     """E401 at every statement opening ssh or telnet to the gateway: a vty access-class
     cannot give ssh to some sources and telnet to others."""
     seen: set[int] = set()
@@ -90,10 +93,15 @@ def _mixed(view: GatewayView, by_kind: dict[tuple[str, ...], list[Permit]]
             if p.rule.index in seen:
                 continue
             seen.add(p.rule.index)
-            out.append(Diagnostic(
-                Severity.ERROR, "E401",
-                f"gateway '{view.plan.name}' (cisco-ios) cannot give some sources ssh and "
-                f"others telnet: one vty access-class lists the sources of both (here "
-                f"'{p.src.name}' gets {' and '.join(kinds)}); allow the same of ssh and telnet "
-                "to every source of this gateway, or drop telnet", p.rule.span))
-    return sorted(out, key=lambda d: (d.span.line if d.span else 0))
+            out.append(
+                Diagnostic(
+                    Severity.ERROR,
+                    "E401",
+                    f"gateway '{view.plan.name}' (cisco-ios) cannot give some sources ssh and "
+                    f"others telnet: one vty access-class lists the sources of both (here "
+                    f"'{p.src.name}' gets {' and '.join(kinds)}); allow the same of ssh and telnet "
+                    "to every source of this gateway, or drop telnet",
+                    p.rule.span,
+                )
+            )
+    return sorted(out, key=lambda d: d.span.line if d.span else 0)

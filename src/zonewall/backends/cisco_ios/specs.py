@@ -77,8 +77,10 @@ def reply_specs(packets: PacketSet) -> tuple[list[Spec], list[str]]:
     bad: list[str] = []
     for proto, ivs in protocol_blocks(packets):
         if proto == TCP:
-            specs.extend([Spec("tcp", port_op(lo, hi), "established") for lo, hi in ivs]
-                         or [Spec("tcp", "", "established")])
+            specs.extend(
+                [Spec("tcp", port_op(lo, hi), "established") for lo, hi in ivs]
+                or [Spec("tcp", "", "established")]
+            )
         elif proto == UDP:
             specs.extend([Spec("udp", port_op(lo, hi)) for lo, hi in ivs] or [Spec("udp")])
         elif proto == ICMP:
@@ -103,8 +105,11 @@ def _ported(intervals: Intervals, reply: bool) -> tuple[Spec, ...] | None:
     for lo, hi in intervals:
         proto = lo // PORT_SPAN
         lo_port, hi_port = lo % PORT_SPAN, hi % PORT_SPAN
-        if (hi // PORT_SPAN != proto or proto not in _PORTED
-                or (lo_port == 0 and hi_port == PORT_SPAN - 1)):
+        if (
+            hi // PORT_SPAN != proto
+            or proto not in _PORTED
+            or (lo_port == 0 and hi_port == PORT_SPAN - 1)
+        ):
             return None
         name, established = _PORTED[proto]
         out.append(Spec(name, port_op(lo_port, hi_port), established if reply else ""))
