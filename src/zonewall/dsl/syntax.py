@@ -742,13 +742,27 @@ class _Parser:
         self._close(phrase, keywords)
         return attrs
 
-    def _st_class(self) -> Any:
+    def _named_block(
+        self,
+        what: str,
+        keywords: frozenset[str],
+        phrase: str,
+        value: Callable[[str, int, int], Any],
+        make: Callable[[str, Span, list[tuple[str, Any, Span]], Span], Any],
+    ) -> Any:
+        """`WHAT NAME { attributes }` (a class, a gateway): `make(name, name_span, attributes,
+        span)` checks and builds the statement."""
         line, col = self.ln, self.c
         self._advance()
-        name, name_span = self._name("a class name")
-        self._open(f"class '{name}'")
-        attrs = self._attributes(_CLASS_ATTRS, _CLASS_ATTR, self._class_attribute)
-        return self.check.class_def(name, name_span, attrs, self._from(line, col))
+        name, name_span = self._name(f"a {what} name")
+        self._open(f"{what} '{name}'")
+        attrs = self._attributes(keywords, phrase, value)
+        return make(name, name_span, attrs, self._from(line, col))
+
+    def _st_class(self) -> Any:
+        return self._named_block(
+            "class", _CLASS_ATTRS, _CLASS_ATTR, self._class_attribute, self.check.class_def
+        )
 
     def _class_attribute(self, attr: str, line: int, col: int) -> Any:
         if attr == "description":
@@ -950,12 +964,9 @@ class _Parser:
         return SelTerm(v, "", span)
 
     def _st_gateway(self) -> Any:
-        line, col = self.ln, self.c
-        self._advance()
-        name, name_span = self._name("a gateway name")
-        self._open(f"gateway '{name}'")
-        attrs = self._attributes(_GW_ATTRS, _GW_ATTR, self._gateway_attribute)
-        return self.check.gateway(name, name_span, attrs, self._from(line, col))
+        return self._named_block(
+            "gateway", _GW_ATTRS, _GW_ATTR, self._gateway_attribute, self.check.gateway
+        )
 
     def _gateway_attribute(self, attr: str, line: int, col: int) -> Any:
         if attr == "platform":
