@@ -10,21 +10,13 @@ from pathlib import Path
 
 import pytest
 
+from cli_util import in_process
+
 ROOT = Path(__file__).resolve().parent.parent
 HOSPITAL = ROOT / "examples" / "hospital.zw"
 
 
-def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    from zonewall.cli import main
-
-    capsys.readouterr()
-    try:
-        code = main(list(args))
-    except SystemExit as exc:  # argparse
-        code = exc.code if isinstance(exc.code, int) else 2
-    out, err = capsys.readouterr()
-    assert "Traceback" not in err
-    return code, out, err
+run = in_process
 
 
 def hospital_with(tmp_path: Path, text: str, name: str = "new.zw") -> str:
