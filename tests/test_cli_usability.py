@@ -5,36 +5,18 @@ line only on a terminal, and usage mistakes answered as usage mistakes."""
 from __future__ import annotations
 
 import io
-import os
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from cli_util import zonewall
 from zonewall.cli import EXIT_USAGE, _parser, _Progress
 from zonewall.cli_args import EXAMPLES, EXIT_CODES
 from zonewall.starter import STARTER
 
 ROOT = Path(__file__).resolve().parents[1]
 HOSPITAL = ROOT / "examples" / "hospital.zw"
-
-
-def zonewall(
-    *args: str, stdin: str | None = None, cwd: Path = ROOT
-) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ, PYTHONPATH=str(ROOT / "src"))
-    env.pop("ZONEWALL_DEBUG", None)
-    return subprocess.run(
-        [sys.executable, "-m", "zonewall", *args],
-        cwd=cwd,
-        env=env,
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
 
 
 def test_version_short_and_long() -> None:

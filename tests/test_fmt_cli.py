@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from cli_util import in_process
 from zonewall.dsl import printer
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -25,16 +26,7 @@ SYNTAX_CASES = sorted(
 )
 
 
-def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    from zonewall.cli import main
-
-    capsys.readouterr()
-    try:
-        code = main(list(args))
-    except SystemExit as exc:  # argparse
-        code = exc.code if isinstance(exc.code, int) else 2
-    out, err = capsys.readouterr()
-    return code, out, err
+run = in_process
 
 
 def policy(tmp_path: Path, text: str, name: str = "p.zw") -> Path:

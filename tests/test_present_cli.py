@@ -17,6 +17,7 @@ from typing import Any
 import jsonschema
 import pytest
 
+from cli_util import in_process
 from kernel_util import REQUIRE_ENV
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -26,13 +27,7 @@ ALL_EXAMPLES = sorted(str(p.relative_to(ROOT)) for p in EXAMPLES.rglob("*.zw"))
 TRANSITIVE = "examples/failures/transitive-path.zw"
 
 
-def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    from zonewall.cli import main
-
-    capsys.readouterr()
-    code = main(list(args))
-    out, err = capsys.readouterr()
-    return code, out, err
+run = in_process
 
 
 @pytest.fixture(autouse=True)

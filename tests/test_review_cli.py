@@ -10,21 +10,13 @@ from pathlib import Path
 
 import pytest
 
+from cli_util import in_process, zonewall
+
 ROOT = Path(__file__).resolve().parent.parent
 HOSPITAL = ROOT / "examples" / "hospital.zw"
 
 
-def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    from zonewall.cli import main
-
-    capsys.readouterr()
-    try:
-        code = main(list(args))
-    except SystemExit as exc:  # argparse
-        code = exc.code if isinstance(exc.code, int) else 2
-    out, err = capsys.readouterr()
-    assert "Traceback" not in err
-    return code, out, err
+run = in_process
 
 
 def hospital_with(tmp_path: Path, text: str, name: str = "new.zw") -> str:
@@ -463,8 +455,6 @@ def test_explain_works_on_a_policy_whose_assertions_fail(
 
 
 def test_output_is_the_same_whatever_the_hash_seed(tmp_path: Path) -> None:
-    import os
-    import sys
 
     new = hospital_with(
         tmp_path,
@@ -474,16 +464,8 @@ def test_output_is_the_same_whatever_the_hash_seed(tmp_path: Path) -> None:
     )
     outputs = set()
     for seed in ("1", "2", "3"):
-        env = dict(os.environ, PYTHONHASHSEED=seed, PYTHONPATH=str(ROOT / "src"))
         runs = [
-            subprocess.run(
-                [sys.executable, "-m", "zonewall", *args],
-                cwd=ROOT,
-                env=env,
-                capture_output=True,
-                text=True,
-                check=False,
-            ).stdout
+            zonewall(*args, PYTHONHASHSEED=seed).stdout
             for args in (
                 ["diff", "--format", "json", str(HOSPITAL), new],
                 [

@@ -15,7 +15,7 @@ import tempfile
 from dataclasses import dataclass, field
 
 from zonewall.diagnostics import Diagnostic, DiagnosticError, Severity, Span
-from zonewall.dsl.parser import MAX_FILE_BYTES, decode_source
+from zonewall.dsl.parser import decode_source, read_source
 from zonewall.dsl.printer import format_policy
 
 __all__ = ["FmtResult", "format_file", "unified_diff", "write_atomic"]
@@ -41,7 +41,7 @@ class FmtResult:
 def format_file(path: str) -> FmtResult:
     """Read and format one policy file; never raises for a problem with the file."""
     try:
-        data = _read(path)
+        data = read_source(path)
     except OSError as exc:
         reason = exc.strerror or str(exc)
         return FmtResult(
@@ -64,14 +64,6 @@ def format_file(path: str) -> FmtResult:
     except DiagnosticError as err:
         return FmtResult(path, data, text, None, tuple(err.diagnostics), {path: text})
     return FmtResult(path, data, text, formatted, (), {path: text})
-
-
-def _read(path: str) -> bytes:
-    with open(path, "rb") as fh:
-        data = fh.read(MAX_FILE_BYTES + 1)
-    if len(data) > MAX_FILE_BYTES:
-        raise OSError(f"file is larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB")
-    return data
 
 
 def unified_diff(path: str, before: str, after: str) -> str:

@@ -54,6 +54,7 @@ __all__ = [
     "ServiceItem",
     "ServiceRef",
     "SourceFile",
+    "TransitToGateway",
     "normalise_prefixes",
 ]
 
@@ -372,6 +373,18 @@ class GatewayFlow:
 
 
 @dataclass(frozen=True, slots=True)
+class TransitToGateway:
+    """An allow to a gateway itself from a class that *another* gateway serves: the serving
+    gateway would have to forward it, and it forwards flows between classes and externals
+    only, so the allow cannot be honoured (E223, reported by build for the serving gateway)."""
+
+    served_by: str  # the gateway serving the class
+    src: str  # the class
+    gateway: str  # the gateway the allow reaches
+    rule: int  # the allow's index
+
+
+@dataclass(frozen=True, slots=True)
 class DhcpRelay:
     """A gateway's declared DHCP relay, resolved: its source address (in no class and no
     external) and its helpers, each a DHCP server address with the endpoint (a class) it is
@@ -444,3 +457,6 @@ class CompiledPolicy:
     gateway_flows: tuple[GatewayFlow, ...] = ()
     # DHCP relayed across another gateway (`dhcp-relay`), sorted by (gateway, dst)
     relay_flows: tuple[RelayFlow, ...] = ()
+    # Allows to a gateway from a class another gateway serves (E223), in the order of
+    # `gateway_flows` and of each flow's rules; one per (rule, class).
+    transit_to_gateways: tuple[TransitToGateway, ...] = ()

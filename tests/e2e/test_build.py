@@ -10,13 +10,13 @@ from __future__ import annotations
 import difflib
 import hashlib
 import json
-import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+
+import cli_util
 
 ROOT = Path(__file__).resolve().parents[2]
 EXPECTED = Path(__file__).parent / "expected"
@@ -24,15 +24,7 @@ EXAMPLES = sorted((ROOT / "examples").glob("*.zw"))
 
 
 def zonewall(*args: str, seed: str = "0", cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ, PYTHONHASHSEED=seed, PYTHONPATH=str(ROOT / "src"))
-    return subprocess.run(
-        [sys.executable, "-m", "zonewall", *args],
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        env=env,
-        timeout=300,
-    )
+    return cli_util.zonewall(*args, cwd=cwd, PYTHONHASHSEED=seed)
 
 
 def tree(path: Path) -> dict[str, bytes]:

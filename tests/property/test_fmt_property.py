@@ -10,6 +10,7 @@ from __future__ import annotations
 from hypothesis import HealthCheck, given, settings
 from strategies import PolicySpec, policies
 
+from policy_text import plain_comments
 from zonewall.dsl.parser import parse_text
 from zonewall.dsl.printer import format_policy
 
@@ -19,35 +20,13 @@ SLOW_OK = settings(
 )
 
 
-def comments(text: str) -> list[str]:
-    """Comments as a plain scan sees them, independently of the parser: outside a string, `#`
-    runs to the end of the line; a string runs from `"` to the next unescaped `"`."""
-    found: list[str] = []
-    i, n = 0, len(text)
-    while i < n:
-        ch = text[i]
-        if ch == "#":
-            end = text.find("\n", i)
-            end = n if end < 0 else end
-            found.append(text[i:end].rstrip())
-            i = end
-        elif ch == '"':
-            i += 1
-            while i < n and text[i] not in '"\n':
-                i += 2 if text[i] == "\\" else 1
-            i += 1
-        else:
-            i += 1
-    return found
-
-
 @SLOW_OK
 @given(policies(shuffled=True))
 def test_fmt_is_idempotent_and_keeps_the_policy(spec: PolicySpec) -> None:
     text = spec.text()
     once = format_policy(text, "p.zw")
     assert format_policy(once, "p.zw") == once
-    assert comments(once) == comments(text)
+    assert plain_comments(once) == plain_comments(text)
     before, after = parse_text(text, "p.zw").policy, parse_text(once, "p.zw").policy
     assert after == before and after.pools_key() == before.pools_key()
     assert [a.text for a in after.assertions] == [a.text for a in before.assertions]

@@ -24,9 +24,12 @@ one source port (`Evaluator.accepted`), the keys accepted from every source port
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
-from hypothesis import HealthCheck, example, given, settings
+import pytest
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from zonewall.verify import Cell, Evaluator, parse_ios, parse_iptables, parse_nftables
@@ -329,16 +332,33 @@ def key_samples(rules: list[Spec], numbers: dict[str, int]) -> list[tuple[int, i
     return sorted(out)
 
 
+@dataclass(frozen=True)
+class Platform:
+    """How one platform is written, read back and asked."""
+
+    names: dict[str, int]  # its protocol names
+    read: Callable[[list[Spec]], Any]  # the rules as its text, parsed by the verifier
+    iif: str  # the interface the packets come in on
+    state: str | None  # the connection state a new packet has (None: stateless)
+
+
+PLATFORMS = {
+    "iptables": Platform(
+        NETBASE, lambda rules: parse_iptables(iptables_text(rules), "t.rules"), "eth1", "NEW"
+    ),
+    "nftables": Platform(
+        NETBASE, lambda rules: parse_nftables(nft_text(rules), "t.nft"), "eth1", "NEW"
+    ),
+    "cisco-ios": Platform(
+        IOS_NAMES, lambda rules: parse_ios(ios_text(rules), "t.ios"), "Vlan10", None
+    ),
+}
+
+
 def check(rules: list[Spec], platform: str) -> None:
-    if platform == "iptables":
-        ev = Evaluator(parse_iptables(iptables_text(rules), "t.rules"))
-        numbers, iif, state = NETBASE, "eth1", "NEW"
-    elif platform == "nftables":
-        ev = Evaluator(parse_nftables(nft_text(rules), "t.nft"))
-        numbers, iif, state = NETBASE, "eth1", "NEW"
-    else:
-        ev = Evaluator(parse_ios(ios_text(rules), "t.ios"))
-        numbers, iif, state = IOS_NAMES, "Vlan10", None
+    how = PLATFORMS[platform]
+    ev = Evaluator(how.read(rules))
+    numbers, iif, state = how.names, how.iif, how.state
     sports = port_samples([r for spec in rules for r in spec.sports or ()])
     keys = key_samples(rules, numbers)
     addrs = address_samples(rules)
@@ -384,31 +404,31 @@ LOW_SPORTS = [
 NAMED = [Spec(True, None, None, name, False, None, None, None) for name in ("ddp", "idrp", "encap")]
 
 
+EXAMPLES = [
+    NESTED,
+    LOW_SPORTS,
+    NAMED,
+    [Spec(True, None, None, "icmp", False, None, None, 4)],
+    [Spec(True, None, None, "tcp", False, None, ((0, 5), (65000, 65535)), None)],
+]
+
+
+@pytest.mark.parametrize("platform", sorted(PLATFORMS))
 @SETTINGS
-@given(rule_lists(NETBASE))
-@example(NESTED)
-@example(LOW_SPORTS)
-@example(NAMED)
-@example([Spec(True, None, None, "icmp", False, None, None, 4)])
-@example([Spec(True, None, None, "tcp", False, None, ((0, 5), (65000, 65535)), None)])
-def test_iptables_rules_agree_with_the_oracle(rules: list[Spec]) -> None:
-    check(rules, "iptables")
+@given(data=st.data())
+def test_rules_agree_with_the_oracle(platform: str, data: st.DataObject) -> None:
+    check(data.draw(rule_lists(PLATFORMS[platform].names), label="rules"), platform)
 
 
-@SETTINGS
-@given(rule_lists(NETBASE))
-@example(NESTED)
-@example(LOW_SPORTS)
-@example(NAMED)
-@example([Spec(True, None, None, "icmp", False, None, None, 4)])
-def test_nft_rules_agree_with_the_oracle(rules: list[Spec]) -> None:
-    check(rules, "nftables")
-
-
-@SETTINGS
-@given(rule_lists(IOS_NAMES))
-@example(NESTED)
-@example(LOW_SPORTS)
-@example([Spec(True, None, None, "icmp", False, None, None, 4)])
-def test_ios_rules_agree_with_the_oracle(rules: list[Spec]) -> None:
-    check(rules, "cisco-ios")
+@pytest.mark.parametrize(
+    ("platform", "rules"),
+    [
+        (platform, rules)
+        for platform in sorted(PLATFORMS)
+        for rules in EXAMPLES
+        if all(spec.proto is None or spec.proto in PLATFORMS[platform].names for spec in rules)
+    ],
+)
+def test_examples_agree_with_the_oracle(platform: str, rules: list[Spec]) -> None:
+    """Shapes found once, checked on every platform whose protocol names they use."""
+    check(rules, platform)

@@ -358,32 +358,23 @@ def _shared_errors(backend: Backend, policy: CompiledPolicy, view: GatewayView) 
 def _transit_gateway_errors(policy: CompiledPolicy, gateway: str) -> list[Diagnostic]:
     """E223: traffic from a class this gateway serves to *another* gateway itself.  It would
     cross this gateway first, which forwards flows between classes and externals only, never
-    to another gateway's own addresses: the allow could not be honoured, so fail closed."""
-    served = {c.name for c in policy.classes if c.gateway == gateway}
-    names = {e.id: e.name for e in policy.endpoints}
-    out: list[Diagnostic] = []
-    seen: set[tuple[int, str]] = set()
-    for f in policy.gateway_flows:
-        src = names.get(f.src)
-        if src not in served or f.gateway == gateway:
-            continue
-        for index in f.rules:
-            if (index, src) not in seen:
-                seen.add((index, src))
-                out.append(
-                    Diagnostic(
-                        Severity.ERROR,
-                        "E223",
-                        f"class '{src}' is served by gateway '{gateway}', "
-                        f"which does not forward traffic to gateway '{f.gateway}' itself "
-                        "(only flows between classes and externals cross a gateway): this "
-                        f"allow could not be honoured; manage '{f.gateway}' from a class it "
-                        "serves, or from an external that reaches its uplink (an out-of-band "
-                        "management network)",
-                        policy.rules[index].span,
-                    )
-                )
-    return out
+    to another gateway's own addresses: the allow could not be honoured, so fail closed.  The
+    compiler lists them once for the policy (`transit_to_gateways`)."""
+    return [
+        Diagnostic(
+            Severity.ERROR,
+            "E223",
+            f"class '{t.src}' is served by gateway '{gateway}', "
+            f"which does not forward traffic to gateway '{t.gateway}' itself "
+            "(only flows between classes and externals cross a gateway): this "
+            f"allow could not be honoured; manage '{t.gateway}' from a class it "
+            "serves, or from an external that reaches its uplink (an out-of-band "
+            "management network)",
+            policy.rules[t.rule].span,
+        )
+        for t in policy.transit_to_gateways
+        if t.served_by == gateway
+    ]
 
 
 def _gateway_plane_errors(platform: str, policy: CompiledPolicy, gateway: str) -> list[Diagnostic]:

@@ -1,4 +1,4 @@
-"""The chain layout the Linux backends (iptables, nftables) share.
+"""What the Linux backends (iptables, nftables) share: netfilter's features and the chain layout.
 
 Both filter what one source may start in two levels: a dispatch chain for the source (a served
 class, or an external atom entering on the uplink) jumps, by egress interface and destination
@@ -13,10 +13,22 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from zonewall.backends.base import GatewayView, Permit
+from zonewall.backends.base import Feature, GatewayView, Permit
 from zonewall.ir import Endpoint
 
-__all__ = ["Destination", "destinations"]
+__all__ = ["LINUX_FEATURES", "Destination", "destinations"]
+
+# What netfilter lets both write (`Backend.supports`).
+LINUX_FEATURES = frozenset(
+    {
+        Feature.STATEFUL,
+        Feature.PORT_RANGES,
+        Feature.ICMP_TYPES,
+        Feature.ANY_PROTOCOL,
+        Feature.LOGGING,
+        Feature.GATEWAY_PLANE,
+    }
+)
 
 
 @dataclass(frozen=True, slots=True)

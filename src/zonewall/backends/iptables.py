@@ -50,7 +50,6 @@ from pathlib import PurePosixPath
 from zonewall._version import __version__
 from zonewall.backends.base import (
     Backend,
-    Feature,
     GatewayView,
     Lowered,
     Permit,
@@ -61,7 +60,7 @@ from zonewall.backends.base import (
     short_name,
     uplink_source,
 )
-from zonewall.backends.chains import destinations
+from zonewall.backends.chains import LINUX_FEATURES, destinations
 from zonewall.ir import CompiledPolicy, Endpoint, ResolvedClass
 from zonewall.packets import ICMP, PROTO_NAMES, TCP, UDP, PacketSet, key
 from zonewall.text import comment_line, iptables_comment, log_prefix
@@ -176,16 +175,7 @@ def _permit_matches(packets: PacketSet) -> tuple[bool, tuple[tuple[str, ...], ..
 
 class IptablesBackend(Backend):
     name = "iptables"
-    supports = frozenset(
-        {
-            Feature.STATEFUL,
-            Feature.PORT_RANGES,
-            Feature.ICMP_TYPES,
-            Feature.ANY_PROTOCOL,
-            Feature.LOGGING,
-            Feature.GATEWAY_PLANE,
-        }
-    )
+    supports = LINUX_FEATURES
     suffix = ".rules"
     suffix6 = ".rules6"
 

@@ -45,7 +45,6 @@ from netaddr import IPNetwork, cidr_merge
 from zonewall._version import __version__
 from zonewall.backends.base import (
     Backend,
-    Feature,
     GatewayView,
     Lowered,
     Permit,
@@ -55,7 +54,7 @@ from zonewall.backends.base import (
     rule_ref,
     uplink_source,
 )
-from zonewall.backends.chains import destinations
+from zonewall.backends.chains import LINUX_FEATURES, destinations
 from zonewall.diagnostics import Diagnostic, Severity
 from zonewall.ir import CompiledPolicy, Endpoint, ResolvedClass
 from zonewall.packets import ICMP, PROTO_NAMES, TCP, UDP, PacketSet, key
@@ -191,16 +190,7 @@ def _l4_cached(packets: PacketSet) -> tuple[NftL4 | None, ...]:
 
 class NftablesBackend(Backend):
     name = "nftables"
-    supports = frozenset(
-        {
-            Feature.STATEFUL,
-            Feature.PORT_RANGES,
-            Feature.ICMP_TYPES,
-            Feature.ANY_PROTOCOL,
-            Feature.LOGGING,
-            Feature.GATEWAY_PLANE,
-        }
-    )
+    supports = LINUX_FEATURES
     suffix = ".nft"
 
     def check(self, policy: CompiledPolicy, view: GatewayView) -> list[Diagnostic]:

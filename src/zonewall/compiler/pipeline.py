@@ -46,6 +46,7 @@ from zonewall.ir import (
     ResolvedExternal,
     ResolvedRule,
     Selector,
+    TransitToGateway,
 )
 from zonewall.packets import PacketSet
 
@@ -112,6 +113,7 @@ def compile_policy(policy: Policy) -> CompileResult:
         assertions=results,
         gateway_flows=gateway_flows,
         relay_flows=relay_flows,
+        transit_to_gateways=_transit_to_gateways(classes, endpoints, gateway_flows),
     )
     return CompileResult(compiled, sort_diagnostics(sink.items))
 
@@ -177,6 +179,29 @@ def _split_flows(
         for name, src in to_gateways
         for f in (analysis.flows[src, by_name[name]],)
     )
+
+
+def _transit_to_gateways(
+    classes: tuple[ResolvedClass, ...],
+    endpoints: tuple[Endpoint, ...],
+    gateway_flows: tuple[GatewayFlow, ...],
+) -> tuple[TransitToGateway, ...]:
+    """The allows to a gateway from a class another gateway serves (E223 at build), once for
+    the whole policy."""
+    served_by = {c.name: c.gateway for c in classes}
+    names = {e.id: e.name for e in endpoints}
+    out: list[TransitToGateway] = []
+    seen: set[tuple[int, str]] = set()
+    for f in gateway_flows:
+        src = names.get(f.src, "")
+        gateway = served_by.get(src)
+        if gateway is None or gateway == f.gateway:
+            continue
+        for index in f.rules:
+            if (index, src) not in seen:
+                seen.add((index, src))
+                out.append(TransitToGateway(gateway, src, f.gateway, index))
+    return tuple(out)
 
 
 def _assertion_input(

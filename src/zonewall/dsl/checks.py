@@ -251,18 +251,26 @@ class TokenChecks:
             self.sink.error("E110", "'owner' is given twice in the policy header", extra[1])
         return PolicyHeader(self.string(title, title_span), owners[0][0] if owners else None, span)
 
-    def class_def(
-        self, name_value: str, name_span: Span, items: list[tuple[str, Any, Span]], span: Span
-    ) -> ClassDef:
-        name = self.defined_name(name_value, name_span, "class")
+    def _once(
+        self, items: list[tuple[str, Any, Span]], block: str
+    ) -> tuple[dict[str, Any], tuple[tuple[str, Span], ...]]:
+        """A block's attributes by keyword, and each one's span in the order written; a
+        repeated attribute is E110 and ignored."""
         attrs: dict[str, Any] = {}
         spans: list[tuple[str, Span]] = []
         for attr, value, attr_span in items:
             if attr in attrs:
-                self.sink.error("E110", f"'{attr}' is given twice in class '{name}'", attr_span)
+                self.sink.error("E110", f"'{attr}' is given twice in {block}", attr_span)
                 continue
             attrs[attr] = value
             spans.append((attr, attr_span))
+        return attrs, tuple(spans)
+
+    def class_def(
+        self, name_value: str, name_span: Span, items: list[tuple[str, Any, Span]], span: Span
+    ) -> ClassDef:
+        name = self.defined_name(name_value, name_span, "class")
+        attrs, spans = self._once(items, f"class '{name}'")
         subnets = tuple(net for net, _ in attrs.get("subnet", ()))
         tags = tuple(dict.fromkeys(attrs.get("tags", ())))
         return ClassDef(
@@ -274,21 +282,14 @@ class TokenChecks:
             criticality=attrs.get("criticality", Criticality.MEDIUM),
             tags=tags,
             span=span,
-            attr_spans=tuple(spans),
+            attr_spans=spans,
         )
 
     def gateway(
         self, name_value: str, name_span: Span, items: list[tuple[str, Any, Span]], span: Span
     ) -> GatewayDef:
         name = self.defined_name(name_value, name_span, "gateway")
-        attrs: dict[str, Any] = {}
-        spans: list[tuple[str, Span]] = []
-        for attr, value, attr_span in items:
-            if attr in attrs:
-                self.sink.error("E110", f"'{attr}' is given twice in gateway '{name}'", attr_span)
-                continue
-            attrs[attr] = value
-            spans.append((attr, attr_span))
+        attrs, spans = self._once(items, f"gateway '{name}'")
         return GatewayDef(
             name,
             attrs.get("platform"),
@@ -296,7 +297,7 @@ class TokenChecks:
             attrs.get("interface"),
             attrs.get("uplink"),
             span,
-            tuple(spans),
+            spans,
             object_groups="object-groups" in attrs,
             stateless_accepted=attrs.get("stateless-replies"),
             dhcp_relay=attrs.get("dhcp-relay"),

@@ -42,6 +42,7 @@ __all__ = [
     "parse_statements",
     "parse_text",
     "read_included",
+    "read_source",
     "record_statements",
 ]
 
@@ -90,10 +91,12 @@ def parse_file(
         DiagnosticError: the file or an include cannot be read, or a file has a syntax error.
     """
     folders = [os.path.dirname(os.path.abspath(path)), *include_path]
-    return _Loader(read or _read, read is None, folders).load_root(path)
+    return _Loader(read or read_source, read is None, folders).load_root(path)
 
 
-def _read(path: str) -> bytes:
+def read_source(path: str) -> bytes:
+    """A policy file's bytes (the root file, or a file `fmt` formats); `OSError` when it cannot
+    be read or is larger than `MAX_FILE_BYTES`."""
     with open(path, "rb") as fh:
         data = fh.read(MAX_FILE_BYTES + 1)
     if len(data) > MAX_FILE_BYTES:

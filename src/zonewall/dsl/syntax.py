@@ -91,6 +91,7 @@ _STATEMENTS = frozenset(
         "service",
     }
 )
+_OWNER = frozenset({"owner"})
 _CLASS_ATTRS = frozenset({"criticality", "description", "hosts", "subnet", "tags", "vlan"})
 _GW_ATTRS = frozenset(
     {
@@ -607,21 +608,13 @@ class _Parser:
         line, col = self.ln, self.c
         self._advance()
         title, title_span = self._string('a title "string"')
-        if self.k != "lbrace":
-            self._fail("'{'")
-        self.block = ("the policy header", self._span())
-        self._advance()
-        owners: list[tuple[str, Span]] = []
-        while self._keyword(frozenset({"owner"})):
-            self._attribute()
-            oline, ocol = self.ln, self.c
-            self._advance()
-            value, span = self._string('an owner "string"')
-            owners.append((self.check.string(value, span), self._from(oline, ocol)))
-            if self.k == "semi":
-                self._advance()
-        self._close("'owner'", frozenset({"owner"}))
+        self._open("the policy header")
+        attrs = self._attributes(_OWNER, "'owner'", self._owner)
+        owners = [(value, span) for _, value, span in attrs]
         return self.check.header(title, title_span, owners, self._from(line, col))
+
+    def _owner(self, attr: str, line: int, col: int) -> Any:
+        return self.check.string(*self._string('an owner "string"'))
 
     def _close(self, attribute: str, keywords: frozenset[str]) -> None:
         """The `}` of a block (after its attributes)."""
@@ -726,52 +719,76 @@ class _Parser:
         self.cont = ()
         self._advance()
 
-    def _st_class(self) -> Any:
-        line, col = self.ln, self.c
-        self._advance()
-        name, name_span = self._name("a class name")
-        self._open(f"class '{name}'")
+    def _attributes(
+        self, keywords: frozenset[str], phrase: str, value: Callable[[str, int, int], Any]
+    ) -> list[tuple[str, Any, Span]]:
+        """A block's attributes after its `{`, and its `}`: each `KEYWORD ... [;]` as
+        (keyword, value, span), where `value(keyword, line, col)` reads what follows the
+        keyword (`line`, `col`: where the keyword starts). `phrase` and `keywords` name the
+        attributes when the `}` is missing."""
         attrs: list[tuple[str, Any, Span]] = []
         while True:
-            attr = self._keyword(_CLASS_ATTRS)
+            attr = self._keyword(keywords)
             if attr is None:
                 break
             self._attribute()
-            aline, acol = self.ln, self.c
+            line, col = self.ln, self.c
             self._advance()
             self.cont = ()
-            value: Any
-            if attr == "description":
-                value = self.check.string(*self._string())
-            elif attr == "vlan" or attr == "hosts":
-                if self.k != "int":
-                    self._fail("a VLAN ID" if attr == "vlan" else "a number of hosts")
-                if attr == "vlan":
-                    value = self.check.integer(self.v, self._span(), 0, 1 << 32, "VLAN")
-                else:
-                    value = self.check.integer(self.v, self._span(), 1, 1 << 31, "host count")
-                self._advance()
-            elif attr == "subnet":
-                value = tuple(self._cidr_list())
-            elif attr == "criticality":
-                word, span = self._name("a criticality (low, medium, high or critical)")
-                value = self.check.level(word, span)
-            else:  # tags
-                names = []
-                while True:
-                    word, span = self._name("a tag name")
-                    names.append(self.check.defined_name(word, span, "tag"))
-                    if self.k != "comma":
-                        self.cont = ("','",)
-                        break
-                    self._advance()
-                value = tuple(names)
-            attrs.append((attr, value, self._from(aline, acol)))
+            attrs.append((attr, value(attr, line, col), self._from(line, col)))
             if self.k == "semi":
                 self._advance()
                 self.cont = ()
-        self._close(_CLASS_ATTR, _CLASS_ATTRS)
-        return self.check.class_def(name, name_span, attrs, self._from(line, col))
+        self._close(phrase, keywords)
+        return attrs
+
+    def _named_block(
+        self,
+        what: str,
+        keywords: frozenset[str],
+        phrase: str,
+        value: Callable[[str, int, int], Any],
+        make: Callable[[str, Span, list[tuple[str, Any, Span]], Span], Any],
+    ) -> Any:
+        """`WHAT NAME { attributes }` (a class, a gateway): `make(name, name_span, attributes,
+        span)` checks and builds the statement."""
+        line, col = self.ln, self.c
+        self._advance()
+        name, name_span = self._name(f"a {what} name")
+        self._open(f"{what} '{name}'")
+        attrs = self._attributes(keywords, phrase, value)
+        return make(name, name_span, attrs, self._from(line, col))
+
+    def _st_class(self) -> Any:
+        return self._named_block(
+            "class", _CLASS_ATTRS, _CLASS_ATTR, self._class_attribute, self.check.class_def
+        )
+
+    def _class_attribute(self, attr: str, line: int, col: int) -> Any:
+        if attr == "description":
+            return self.check.string(*self._string())
+        if attr == "vlan" or attr == "hosts":
+            if self.k != "int":
+                self._fail("a VLAN ID" if attr == "vlan" else "a number of hosts")
+            if attr == "vlan":
+                value = self.check.integer(self.v, self._span(), 0, 1 << 32, "VLAN")
+            else:
+                value = self.check.integer(self.v, self._span(), 1, 1 << 31, "host count")
+            self._advance()
+            return value
+        if attr == "subnet":
+            return tuple(self._cidr_list())
+        if attr == "criticality":
+            word, span = self._name("a criticality (low, medium, high or critical)")
+            return self.check.level(word, span)
+        names = []  # tags
+        while True:
+            word, span = self._name("a tag name")
+            names.append(self.check.defined_name(word, span, "tag"))
+            if self.k != "comma":
+                self.cont = ("','",)
+                return tuple(names)
+            self._advance()
 
     def _st_external(self) -> Any:
         line, col = self.ln, self.c
@@ -947,46 +964,30 @@ class _Parser:
         return SelTerm(v, "", span)
 
     def _st_gateway(self) -> Any:
-        line, col = self.ln, self.c
-        self._advance()
-        name, name_span = self._name("a gateway name")
-        self._open(f"gateway '{name}'")
-        attrs: list[tuple[str, Any, Span]] = []
-        while True:
-            attr = self._keyword(_GW_ATTRS)
-            if attr is None:
-                break
-            self._attribute()
-            aline, acol = self.ln, self.c
+        return self._named_block(
+            "gateway", _GW_ATTRS, _GW_ATTR, self._gateway_attribute, self.check.gateway
+        )
+
+    def _gateway_attribute(self, attr: str, line: int, col: int) -> Any:
+        if attr == "platform":
+            return self._name("a platform (iptables, nftables or cisco-ios)")[0]
+        if attr == "serves":
+            return self._selector()
+        if attr == "object-groups":
+            return True
+        if attr == "dhcp-relay":
+            return self._dhcp_relay(line, col)
+        if attr == "stateless-replies":  # `accepted "reason"`, as after an assertion
+            if self._keyword(frozenset({"accepted"})) is None:
+                self._fail("'accepted'", keywords={"accepted"})
             self._advance()
-            self.cont = ()
-            value: Any
-            if attr == "platform":
-                value, _ = self._name("a platform (iptables, nftables or cisco-ios)")
-            elif attr == "serves":
-                value = self._selector()
-            elif attr == "object-groups":
-                value = True
-            elif attr == "dhcp-relay":
-                value = self._dhcp_relay(aline, acol)
-            elif attr == "stateless-replies":  # `accepted "reason"`, as after an assertion
-                if self._keyword(frozenset({"accepted"})) is None:
-                    self._fail("'accepted'", keywords={"accepted"})
-                self._advance()
-                value = self.check.string(*self._string('a reason "string"'))
-            else:  # interface, uplink
-                what = (
-                    'an interface name "string"'
-                    if attr == "uplink"
-                    else 'an interface name template "string" such as "eth1.{vlan}"'
-                )
-                value = self.check.string(*self._string(what))
-            attrs.append((attr, value, self._from(aline, acol)))
-            if self.k == "semi":
-                self._advance()
-                self.cont = ()
-        self._close(_GW_ATTR, _GW_ATTRS)
-        return self.check.gateway(name, name_span, attrs, self._from(line, col))
+            return self.check.string(*self._string('a reason "string"'))
+        what = (  # interface, uplink
+            'an interface name "string"'
+            if attr == "uplink"
+            else 'an interface name template "string" such as "eth1.{vlan}"'
+        )
+        return self.check.string(*self._string(what))
 
     def _dhcp_relay(self, line: int, col: int) -> Any:
         """`dhcp-relay [to HELPER, ...] from ADDRESS`, after the keyword."""

@@ -55,20 +55,37 @@ def audit_error_report(
     text: str = "",
 ) -> dict[str, Any]:
     """The report of an audit that could not run (exit 2)."""
+    error = {"file": config, "line": line, "text": text.strip(), "message": message}
+    return _report((policy, gateway, platform, config), "cannot-audit", EXIT_CANNOT, error)
+
+
+def _report(
+    audited: tuple[str, str, str, str],
+    result: str,
+    exit_code: int,
+    error: dict[str, Any] | None = None,
+    skipped: list[dict[str, Any]] | None = None,
+    differences: int = 0,
+    items: list[dict[str, Any]] | None = None,
+    counters: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The report's fields in their documented order; `audited` is (policy, gateway, platform,
+    config)."""
+    policy, gateway, platform, config = audited
     return {
         "version": AUDIT_VERSION,
         "policy": policy,
         "gateway": gateway,
         "platform": platform,
         "config": config,
-        "result": "cannot-audit",
-        "exit_code": EXIT_CANNOT,
-        "error": {"file": config, "line": line, "text": text.strip(), "message": message},
-        "skipped": [],
-        "differences": 0,
-        "pairs": 0,
-        "items": [],
-        "counters": None,
+        "result": result,
+        "exit_code": exit_code,
+        "error": error,
+        "skipped": skipped or [],
+        "differences": differences,
+        "pairs": sum(len(i["pairs"]) for i in items or ()),
+        "items": items or [],
+        "counters": counters,
     }
 
 
@@ -102,21 +119,15 @@ def run_audit(
                 if n == 0
             ],
         }
-    return {
-        "version": AUDIT_VERSION,
-        "policy": policy,
-        "gateway": gateway,
-        "platform": platform,
-        "config": config,
-        "result": "drift" if items else "clean",
-        "exit_code": EXIT_DRIFT if items else EXIT_CLEAN,
-        "error": None,
-        "skipped": [{"construct": c, "lines": n} for c, n in result.skipped],
-        "differences": len(result.differences),
-        "pairs": sum(len(i["pairs"]) for i in items),
-        "items": items,
-        "counters": usage,
-    }
+    return _report(
+        (policy, gateway, platform, config),
+        "drift" if items else "clean",
+        EXIT_DRIFT if items else EXIT_CLEAN,
+        skipped=[{"construct": c, "lines": n} for c, n in result.skipped],
+        differences=len(result.differences),
+        items=items,
+        counters=usage,
+    )
 
 
 def _items(

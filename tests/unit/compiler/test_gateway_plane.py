@@ -106,6 +106,27 @@ def test_plaintext_is_kept(zw: Zw) -> None:
     assert all(f.plaintext == PacketSet.ports(17, 161, 161) for f in out.compiled.gateway_flows)
 
 
+def test_allows_through_another_gateway_are_listed_once_for_build(zw: Zw) -> None:
+    """E223's input, computed once by the compiler: each (allow, class) whose class another
+    gateway serves, in the order of `gateway_flows`; `check` itself reports nothing."""
+    from zonewall.ir import TransitToGateway
+
+    out = zw(
+        policy(
+            "allow admin, siem -> gateways : ssh",
+            "allow admin -> gateway:sw1 : https",
+            "allow internet -> gateways : https",
+        ),
+        gateway=False,
+    )
+    assert not [d for d in out.diagnostics if d.code == "E223"]
+    assert out.compiled.transit_to_gateways == (
+        TransitToGateway("sw1", "siem", "fw", 0),
+        TransitToGateway("fw", "admin", "sw1", 0),
+        TransitToGateway("fw", "admin", "sw1", 1),
+    )
+
+
 # -- names and positions -----------------------------------------------------------------------
 
 

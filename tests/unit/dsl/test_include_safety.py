@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+import cli_util
 from zonewall.cli import _parser
 from zonewall.dsl.parser import MAX_INCLUDE_DEPTH
 from zonewall.present.check import render_diagnostics
@@ -31,15 +31,7 @@ gateway fw { platform iptables  interface "eth1.{vlan}"  serves internal }
 
 
 def zonewall(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ, PYTHONPATH=str(ROOT / "src"), ZW_TEST_TOKEN=SECRET)
-    return subprocess.run(
-        [sys.executable, "-m", "zonewall", *args],
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        env=env,
-        timeout=60,
-    )
+    return cli_util.zonewall(*args, cwd=cwd, timeout=60, ZW_TEST_TOKEN=SECRET)
 
 
 def policy(folder: Path, include: str, name: str = "p.zw") -> Path:

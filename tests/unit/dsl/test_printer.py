@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from policy_text import plain_comments
 from zonewall.diagnostics import DiagnosticError, DiagnosticSink, Span
 from zonewall.dsl import printer
 from zonewall.dsl.parser import decode_source, parse_file, parse_statements
@@ -33,28 +34,6 @@ GOLDEN = sorted(p.name.removesuffix(".in.zw") for p in CASES_DIR.glob("*.in.zw")
 
 def rel(path: Path) -> str:
     return str(path.relative_to(ROOT))
-
-
-def plain_comments(text: str) -> list[str]:
-    """Comments as a plain scan sees them, independently of the parser: outside a string, `#`
-    runs to the end of the line; a string runs from `"` to the next unescaped `"`."""
-    found: list[str] = []
-    i, n = 0, len(text)
-    while i < n:
-        ch = text[i]
-        if ch == "#":
-            end = text.find("\n", i)
-            end = n if end < 0 else end
-            found.append(text[i:end].rstrip())
-            i = end
-        elif ch == '"':
-            i += 1
-            while i < n and text[i] not in '"\n':
-                i += 2 if text[i] == "\\" else 1
-            i += 1
-        else:
-            i += 1
-    return found
 
 
 def shape(obj: Any) -> Any:

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from traffic_helpers import write
 
+from cli_util import in_process
 from zonewall.dsl.printer import format_policy
 from zonewall.report import run_check
 from zonewall.traffic.engine import aggregate
@@ -19,15 +20,8 @@ FLOWS = [str(ROOT / "examples" / "flows" / n) for n in ("hospital-flows.csv", "c
 
 
 def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    from zonewall.cli import main
-
-    capsys.readouterr()
-    try:
-        code = main(list(args))
-    except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else 2
-    out, err = capsys.readouterr()
-    assert "Traceback" not in err and "internal error" not in err
+    code, out, err = in_process(capsys, *args)
+    assert "internal error" not in err
     return code, out, err
 
 

@@ -12,6 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from traffic_helpers import POLICY, compiled, write
 
+from cli_util import in_process
 from zonewall.ir import CompiledPolicy
 from zonewall.traffic.engine import NodeTable, aggregate, unknown_key
 from zonewall.traffic.replay import judge
@@ -153,17 +154,7 @@ def test_replay_verdicts(tmp_path: Path) -> None:
     assert [(u.net, u.as_src.flows, u.as_dst.flows) for u in r.unknown] == [("10.99.1.0/24", 1, 0)]
 
 
-def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    from zonewall.cli import main
-
-    capsys.readouterr()
-    try:
-        code = main(list(args))
-    except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else 2
-    out, err = capsys.readouterr()
-    assert "Traceback" not in err
-    return code, out, err
+run = in_process
 
 
 def test_the_example_hospital_replay(capsys: pytest.CaptureFixture[str]) -> None:
