@@ -37,6 +37,7 @@ from .nft_device import (
     STAGES,
     TABLE_OBJECTS,
     Device,
+    check_ct_dnat,
     device_line,
     device_rule,
     nat_user_chains,
@@ -234,6 +235,8 @@ class _Parser:
             else:
                 raise self._err(line, f"'{word}' is not modelled at top level")
             self.end_statement()
+        if self.device is not None:
+            check_ct_dnat(self)
         return self.ruleset()
 
     def table_ident(self) -> tuple[str, str]:
