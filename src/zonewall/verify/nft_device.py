@@ -153,7 +153,11 @@ def _skip_rule(p: _Parser) -> list[str]:
 def _cannot_matter(words: list[str], chain: _NftChain, device: Device) -> bool:
     """Whether a rule's positive `iifname` / `oifname` keep it off every audited packet."""
     names: dict[str, set[str]] = {}
+    fib = False  # inside `fib saddr . iif oif missing`: `iif` / `oif` are keys, not matches
     for k, word in enumerate(words[:-1]):
+        fib = (fib or word == "fib") and word not in ("missing", "exists", "type")
+        if fib:
+            continue
         key = word if word in ("iifname", "oifname", "iif", "oif") else None
         value = words[k + 1]
         if key is not None and value not in ("!=", "{") and not value.endswith('*"'):
@@ -279,7 +283,9 @@ def device_item(r: RuleParser, word: str) -> bool:
             raise p.err("only 'ct status dnat' is modelled")
         r.once("ct status")
         r.device_words.add("ct-dnat")
-    elif word == "ct" and after == "helper" and p.i + 1 < len(p.words) and p.words[p.i + 1] == "set":
+    elif (
+        word == "ct" and after == "helper" and p.i + 1 < len(p.words) and p.words[p.i + 1] == "set"
+    ):
         p.i += 2  # `ct helper set "helper-netbios-ns-udp"`: attaches a helper, goes on
         p.string()
     elif word == "fib" and after == "saddr":
