@@ -43,6 +43,8 @@ REBUILD = (
 )
 _SEQ = re.compile(r"\s*(\d+)\s+(permit|deny)\b")
 _HANDLE = re.compile(r"#\s*handle\s+(\d+)\s*$")
+# a chain firewalld writes for zone Z: filter_FWD_Z, filter_IN_Z and their _allow, _deny, ...
+_FIREWALLD_ZONE = re.compile(r"filter_(FWD|IN)_(?!policy_)(.+?)(_pre|_log|_deny|_allow|_post)?")
 
 
 def audit_error_report(
@@ -215,7 +217,15 @@ def _firewalld_fix(platform: str, lines: list[str], members: list[Difference]) -
     if not chain:
         return []
     ifaces = sorted({d.ingress for d in members})
-    zone = re.sub(r"^filter_(FWD|IN|FORWARD|INPUT)_?", "", chain) or "public"
+    zone_chain = _FIREWALLD_ZONE.fullmatch(chain)
+    if zone_chain is None:  # a policy's or rich rule's chain, the rpfilter, ...
+        return [
+            f"change the firewalld setting that writes chain {chain} (firewall-cmd "
+            "--list-all-zones, --list-all-policies), then: firewall-cmd --reload",
+            "disable firewalld, whose chains run beside zonewall's: "
+            "systemctl disable --now firewalld",
+        ]
+    zone = zone_chain.group(2)
     if first.dst_owner.startswith("gateway:"):
         return [
             f"firewall-cmd --permanent --zone={zone} --add-port=PORT/PROTO  (firewalld's "

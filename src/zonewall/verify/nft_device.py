@@ -22,6 +22,9 @@ interfaces known (`Device`: the served classes' and the uplink), each construct 
 * **refused** (`ConfigParseError`: line, construct, what to do): a netdev table naming an
   audited interface (ingress filtering before the forward hook), and any rule that can
   match an audited packet and does not parse.
+
+firewalld's table (`table inet firewalld`: zone dispatch, `ct status dnat`, IPv6 matches,
+the reverse-path filter) is read like any other; its rule words are `nft_firewalld`'s.
 """
 
 from __future__ import annotations
@@ -29,13 +32,10 @@ from __future__ import annotations
 import dataclasses
 from typing import TYPE_CHECKING
 
-from zonewall.packets import PacketSet
-
 from .iptables_tables import Device
 from .rules import ConfigParseError, Rule
 
 if TYPE_CHECKING:
-    from .nft_rule import RuleParser
     from .nftables import _NftChain, _NftTable, _Parser
 
 __all__ = [
@@ -44,11 +44,8 @@ __all__ = [
     "STAGES",
     "TABLE_OBJECTS",
     "Device",
-    "check_ct_dnat",
-    "device_item",
     "device_line",
     "device_rule",
-    "finish_rule",
     "nat_user_chains",
     "new_only",
     "skip_braced",
@@ -62,7 +59,6 @@ DEVICE_HOOKS = ("prerouting", "forward", "input", "output", "postrouting", "ingr
 STAGES = {"prerouting": 0, "forward": 1, "input": 1, "postrouting": 2}
 TABLE_OBJECTS = ("map", "flowtable", "counter", "quota", "ct", "limit", "secmark", "synproxy")
 _END = ("\n", ";")
-ICMPV6 = 58
 
 
 def skip_braced(p: _Parser) -> list[str]:
@@ -246,140 +242,3 @@ def nat_user_chains(table: _NftTable) -> set[str]:
                 out.add(target.name)
                 todo.append(target)
     return out
-
-
-# -- what firewalld's table prints (device output only) -------------------------------------------
-def device_item(r: RuleParser, word: str) -> bool:
-    """The rule words firewalld prints that zonewall's own ruleset never holds: `meta
-    nfproto ipv6`, `ip6 saddr|daddr V`, `icmpv6 type V`, `ct status dnat`, `ct helper set S`
-    and the reverse-path filter `fib saddr [. mark] [. iif] oif missing`.  Each sets a flag in
-    `r.device_words` that `finish_rule` turns into what the audit evaluates; True when `word`
-    was one of them (its words are read)."""
-    p = r.p
-    after = p.peek()
-    if word == "meta" and after == "nfproto" and p.i + 1 < len(p.words):
-        if p.words[p.i + 1] != "ipv6":
-            return False  # `meta nfproto ipv4`: the grammar's own
-        p.i += 2
-        r.once("meta nfproto")
-        r.device_words.add("ipv6")
-    elif word == "ip6":
-        field = p.next("saddr or daddr")
-        if field not in ("saddr", "daddr"):
-            raise p.err(f"'ip6 {field}' is not modelled")
-        r.negated()
-        _skip_value(p)
-        r.device_words.update(("ipv6", "ip6-match"))
-    elif word == "icmpv6":
-        if p.next("'type'") != "type":
-            raise p.err("only 'icmpv6 type' is modelled")
-        r.negated()
-        _skip_value(p)
-        r.keys = r.keys & PacketSet.protocol(ICMPV6)
-        r.device_words.update(("ipv6", "ip6-match"))
-    elif word == "ct" and after == "status":
-        p.i += 1
-        if p.next("dnat") != "dnat":
-            raise p.err("only 'ct status dnat' is modelled")
-        r.once("ct status")
-        r.device_words.add("ct-dnat")
-    elif (
-        word == "ct" and after == "helper" and p.i + 1 < len(p.words) and p.words[p.i + 1] == "set"
-    ):
-        p.i += 2  # `ct helper set "helper-netbios-ns-udp"`: attaches a helper, goes on
-        p.string()
-    elif word == "fib" and after == "saddr":
-        p.i += 1
-        keys = []
-        while p.peek() == ".":
-            p.i += 1
-            keys.append(p.next("a fib key"))
-        if not set(keys) <= {"mark", "iif"} or (p.next("'oif'"), p.next("'missing'")) != (
-            "oif",
-            "missing",
-        ):
-            raise p.err("only the reverse-path filter 'fib saddr [. mark] [. iif] oif missing'")
-        r.once("fib saddr")
-        r.device_words.add("rpfilter")
-    else:
-        return False
-    return True
-
-
-def _skip_value(p: _Parser) -> None:
-    """One value, `{ ... }` or `@set` of a match the audit does not evaluate (IPv6 only)."""
-    if p.next("a value") == "{":
-        skip_braced(p)
-
-
-def finish_rule(r: RuleParser, rule: Rule) -> Rule:
-    """A rule with `device_item` words as the audit evaluates it.
-
-    IPv4 (exact): a rule with an IPv6 match never matches; `ct status dnat` never matches
-    either, since `check_ct_dnat` refuses a ruleset that DNATs.  An IPv4 reverse-path filter
-    would drop by the box's routes, which the audit does not know: refused.
-    IPv6 (zonewall's table drops every forwarded IPv6 packet, and the audit looks only for
-    IPv6 that leaks through): a drop with an IPv6 address, ICMPv6 type or reverse-path
-    match is left out (it can only drop more), an accept keeps its other matches (it can
-    only accept more); anything else with such a match is refused.
-    """
-    flags = r.device_words
-    if not flags:
-        return rule
-    never = Rule(rule.ref, "CONTINUE", keys=PacketSet())
-    p = r.p
-    if "ct-dnat" in flags:
-        return never
-    if not p.ipv6:
-        if "ipv6" in flags:
-            return never
-        raise p._err(
-            r.line,
-            "an IPv4 reverse-path filter ('fib saddr ... oif missing') is not modelled: "
-            "what it drops depends on the box's routes, which the audit does not know; "
-            "restrict it with 'meta nfproto ipv6' or with iifname to interfaces that are "
-            "not audited, or audit by hand",
-        )
-    unmodelled = flags & {"ip6-match", "rpfilter"}
-    if not unmodelled or (rule.action == "ACCEPT" and "rpfilter" not in flags):
-        return rule
-    if rule.action == "DROP":
-        return never
-    raise p._err(
-        r.line,
-        f"an IPv6 {'reverse-path' if 'rpfilter' in flags else 'address or ICMPv6'} match "
-        "is modelled only in a rule that accepts, drops or rejects: restrict the rule with "
-        "iifname to interfaces that are not audited, or audit by hand",
-    )
-
-
-def check_ct_dnat(p: _Parser) -> None:
-    """`ct status dnat` (firewalld accepts DNATed packets in its input and forward chains)
-    never matches when nothing in the ruleset DNATs: refused when something does, since the
-    audit evaluates a DNATed packet as one sent to its new address directly."""
-    words = p.words
-    status = next(
-        (k for k in range(len(words) - 1) if words[k] == "ct" and words[k + 1] == "status"), None
-    )
-    if status is None:
-        return
-    nat = next(
-        (
-            k
-            for k in range(1, len(words))
-            if words[k] in ("dnat", "redirect")
-            and words[k - 1] not in ("status", "type", ",", "{", "chain", "jump", "goto", "!=")
-        ),
-        None,
-    )
-    if nat is None:
-        return
-    nat_line = p.word_lines[nat]
-    raise p._err(
-        p.word_lines[status],
-        f"'ct status dnat' accepts DNATed packets and line {nat_line} DNATs "
-        f"('{p.lines[nat_line - 1].strip()}'): the audit evaluates a DNATed packet as one "
-        "sent to its new address directly, which this match tells apart; take the DNAT off "
-        "the box (firewalld: remove the zone's forward-port; docker: publish no port) or "
-        "audit by hand",
-    )

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from zonewall.intervals import complement, normalise
 from zonewall.packets import ICMP, PORT_SPAN, TCP, UDP, PacketSet
 
-from .nft_device import device_item, finish_rule
+from .nft_firewalld import device_item, finish_rule
 from .rules import EVERYTHING, AddrMatch, NameMatch, Rule, RuleRef
 
 if TYPE_CHECKING:
@@ -48,7 +48,7 @@ class RuleParser:
         self.verdict_seen = False
         self.ipv4 = False  # an `ip ...` or `icmp type` match: never matches an IPv6 packet
         self.local: bool | None = None  # `fib daddr type [!=] local` (device output only)
-        self.device_words: set[str] = set()  # firewalld's words (`nft_device.device_item`)
+        self.device_words: set[str] = set()  # firewalld's words (`nft_firewalld`)
 
     def parse(self) -> Rule:
         p = self.p

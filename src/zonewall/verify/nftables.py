@@ -37,7 +37,6 @@ from .nft_device import (
     STAGES,
     TABLE_OBJECTS,
     Device,
-    check_ct_dnat,
     device_line,
     device_rule,
     nat_user_chains,
@@ -46,6 +45,7 @@ from .nft_device import (
     skip_other_family,
     skip_set,
 )
+from .nft_firewalld import check_ct_dnat
 from .nft_rule import RuleParser
 from .rules import (
     Chain,
