@@ -2,12 +2,12 @@
 
 Whole device outputs (`tests/e2e/device_outputs.py`: IOS-XE and IOS running configs, an
 iptables-save with docker, fail2ban and nat, an nft ruleset with other tables and families,
-nft rulesets with firewalld's table as it prints it) around the multi-gateway and
-hospital examples' builds (the hospital's core_fw also as an nftables gateway) are mutated line by line: lines
-deleted, doubled, swapped, cut short, words replaced by arbitrary text, and lines from a
-corpus of constructs the audit refuses or skips inserted anywhere.  Every result must be a
-report (clean, drift or cannot-audit with a message and, when it names one, a line of the
-text), rendered as text, JSON and SARIF without an exception.
+nft rulesets with firewalld's table as it prints it) around the multi-gateway and hospital
+examples' builds (the hospital's core_fw also as an nftables gateway) are mutated line by
+line: lines deleted, doubled, swapped, cut short, words replaced by arbitrary text, and
+lines from a corpus of constructs the audit refuses or skips inserted anywhere.  Every
+result must be a report (clean, drift or cannot-audit with a message and, when it names one,
+a line of the text), rendered as text, JSON and SARIF without an exception.
 """
 
 from __future__ import annotations
