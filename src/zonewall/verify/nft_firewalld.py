@@ -114,7 +114,9 @@ def finish_rule(r: RuleParser, rule: Rule) -> Rule:
     flags = r.device_words
     if not flags:
         return rule
-    never = Rule(rule.ref, "CONTINUE", keys=PacketSet())
+    # no keys: matches nothing (its verdict and jump target kept, as a memoised copy of the
+    # rule elsewhere in the table keeps them)
+    never = dataclasses.replace(rule, keys=PacketSet())
     p = r.p
     if "ct-dnat" in flags:
         return never

@@ -47,7 +47,22 @@ NEVER = PacketSet()
 def test_ipv6_only_matches_and_ct_status_dnat_never_match_ipv4(rule: str) -> None:
     rs = parse_nftables(ruleset(rule), "f.nft", device=device())
     (got,) = rs.chains["inet firewalld c"].rules
-    assert got.action == "CONTINUE" and got.keys == NEVER and got.ref.line == 4
+    assert got.keys == NEVER and got.ref.line == 4
+
+
+def test_a_jump_that_never_matches_keeps_its_target_twice() -> None:
+    # firewalld 2.3's StrictForwardPorts; a source-bound zone's IPv6 dispatch (twice: memoised)
+    rules = (
+        "ct status dnat jump d",
+        "ip6 saddr fd00::/8 goto d",
+        "ip6 saddr fd00::/8 goto d",
+        "reject with icmpx type admin-prohibited",  # firewalld 0.8 prints `type`
+    )
+    text = ruleset(*rules).replace("}\n}\n", "}\n\tchain d {\n\t\taccept\n\t}\n}\n")
+    rs = parse_nftables(text, "f.nft", device=device())
+    *jumps, reject = rs.chains["inet firewalld c"].rules
+    assert [(r.target, r.keys) for r in jumps] == [("inet firewalld d", NEVER)] * 3
+    assert reject.action == "DROP"
 
 
 def test_for_ipv6_a_drop_is_left_out_and_an_accept_keeps_its_other_matches() -> None:
