@@ -15,12 +15,15 @@
 * `firewalld_ruleset(nft, variant)`: `nft list ruleset` of a box running zonewall's table
   beside firewalld's.  The `table inet firewalld` texts in `firewalld/` are what nft 1.0.6
   printed, byte for byte, with firewalld 1.3.3 (Debian 12) running in a network namespace
+  (`firewalld/capture.sh` prints them again)
   beside the nftables build of examples/hospital.zw's core_fw (`platform nftables`): its
   interfaces eth0 (uplink) and eth1.10 ... eth1.900 (VLANs), IPv6_rpfilter=yes (the default):
   - `default`: no zone bound: every packet goes to the default zone `public`, which
     forwards nothing (`reject with icmpx admin-prohibited`) and takes in only ssh;
   - `zones-reject`: eth0 in zone `external` (masquerade), the VLANs in `internal` (both with
     `<forward/>`: forwarding within a zone only), nothing between the zones;
+  - `zones-reject-logged`: the same with `firewall-cmd --set-log-denied=unicast` (log rules
+    with `meta pkttype host` before each reject);
   - `zones-policies`: the same zones, internal also taking in https, snmp and dhcp, and two
     firewalld policies internal -> external and external -> internal with target ACCEPT;
   - `trusted`: every audited interface moved (at run time) to zone `trusted` (target
@@ -35,7 +38,7 @@ from pathlib import Path
 __all__ = ["firewalld_ruleset", "ios_running", "iptables_save", "nft_ruleset"]
 
 FIREWALLD = Path(__file__).parent / "firewalld"
-FIREWALLD_VARIANTS = ("default", "zones-reject", "zones-policies", "trusted")
+FIREWALLD_VARIANTS = ("default", "zones-reject", "zones-reject-logged", "zones-policies", "trusted")
 
 
 def _blocks(text: str) -> list[list[str]]:

@@ -52,10 +52,11 @@ def _line_of(text: str, chain: str, rule: str) -> int:
     return next(n for n in range(start, len(lines)) if lines[n].strip() == rule) + 1
 
 
+@pytest.mark.parametrize("variant", ["zones-reject", "zones-reject-logged"])
 def test_firewalld_zones_that_forward_nothing_between_them_are_drift(
-    nft_hospital: tuple[str, str], tmp_path: Path
+    nft_hospital: tuple[str, str], tmp_path: Path, variant: str
 ) -> None:
-    text = ruleset(nft_hospital, "zones-reject")
+    text = ruleset(nft_hospital, variant)
     code, report = audit(nft_hospital[0], "core_fw", text, tmp_path)
     assert code == 1
     reject = "reject with icmpx admin-prohibited"

@@ -13,7 +13,9 @@ device mode, `nft_device`): rule words that zonewall's own ruleset never holds.
 * `fib saddr [. mark] [. iif] oif missing drop` (the reverse-path filter): under `meta nfproto
   ipv6`, as firewalld writes it (IPv6_rpfilter=yes), it never matches IPv4 and is a drop
   left out for IPv6; an IPv4 one drops by the policy's routes (`_rpfilter_chain`).
-* `ct helper set S` attaches a conntrack helper and goes on.
+* `ct helper set S` attaches a conntrack helper and goes on; `meta pkttype T` (LogDenied=
+  unicast and the like) is read in a rule with no verdict (firewalld's log rules), which
+  cannot change a verdict.
 """
 
 from __future__ import annotations
@@ -65,6 +67,12 @@ def device_item(r: RuleParser, word: str) -> bool:
         _skip_value(p)
         r.keys = r.keys & PacketSet.protocol(ICMPV6)
         r.device_words.update(("ipv6", "ip6-match"))
+    elif word == "meta" and after == "pkttype":
+        p.i += 1  # LogDenied=unicast|broadcast|multicast: `meta pkttype unicast log prefix ...`
+        r.negated()
+        if p.next("a packet type") not in ("unicast", "broadcast", "multicast", "host"):
+            raise p.err("only 'meta pkttype unicast|broadcast|multicast|host' is modelled")
+        r.device_words.add("pkttype")
     elif word == "ct" and after == "status":
         p.i += 1
         if p.next("dnat") != "dnat":
@@ -114,6 +122,12 @@ def finish_rule(r: RuleParser, rule: Rule) -> Rule:
     flags = r.device_words
     if not flags:
         return rule
+    if "pkttype" in flags:  # firewalld matches it only in its LogDenied rules, which go on
+        if rule.action != "CONTINUE":
+            raise _at(r, "'meta pkttype' is modelled only in a rule with no verdict (a log)")
+        flags = flags - {"pkttype"}
+        if not flags:
+            return rule
     # no keys: matches nothing (its verdict and jump target kept, as a memoised copy of the
     # rule elsewhere in the table keeps them)
     never = dataclasses.replace(rule, keys=PacketSet())
@@ -137,6 +151,11 @@ def finish_rule(r: RuleParser, rule: Rule) -> Rule:
         "is modelled only in a rule that accepts, drops or rejects: restrict the rule with "
         "iifname to interfaces that are not audited, or audit by hand",
     )
+
+
+def _at(r: RuleParser, message: str) -> Exception:
+    """An error at the rule's line."""
+    return r.p._err(r.line, message)
 
 
 def check_ct_dnat(p: _Parser) -> None:

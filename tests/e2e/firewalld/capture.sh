@@ -32,6 +32,7 @@ cut default
 fc --permanent --zone=external --add-interface=eth0
 for i in $vlans; do fc --permanent --zone=internal --add-interface="$i"; done
 fc --reload; cut zones-reject
+fc --set-log-denied=unicast; cut zones-reject-logged; fc --set-log-denied=off
 for s in https snmp dhcp; do fc --permanent --zone=internal --add-service=$s; done
 for p in internal-out:internal:external external-in:external:internal; do
   IFS=: read -r name from to <<P
