@@ -300,10 +300,14 @@ class RuleParser:
                 if kind == "tcp":
                     if p.next("'reset'") != "reset":
                         raise p.err("bad reject")
-                elif kind in ("icmp", "icmpx", "icmpv6"):
+                elif kind in ("icmp", "icmpx") or (kind == "icmpv6" and p.device is not None):
                     if p.peek() == "type":  # nft 1.0 prints `reject with icmpx admin-prohibited`
                         p.i += 1
                     p.next("a reject code")
+                    if p.device is not None and kind == "icmpv6":  # implies `meta nfproto ipv6`
+                        self.device_words.add("ipv6")
+                    elif p.device is not None and kind == "icmp":  # implies `meta nfproto ipv4`
+                        self.ipv4 = True
                 else:
                     raise p.err(f"reject with '{kind}' is not modelled")
         elif word in ("jump", "goto"):

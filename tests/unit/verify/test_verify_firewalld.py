@@ -128,3 +128,13 @@ def test_firewalld_statements_that_go_on() -> None:
     helper, reject = rs.chains["inet firewalld c"].rules
     assert helper.action == "CONTINUE" and helper.keys == PacketSet.ports(17, 137, 137)
     assert reject.action == "DROP" and reject.keys != NEVER
+
+
+def test_a_reject_with_icmpv6_rejects_ipv6_only_and_with_icmp_ipv4_only() -> None:
+    text = ruleset(
+        "tcp dport 22 reject with icmpv6 admin-prohibited", "reject with icmp port-unreachable"
+    )
+    v6, v4 = parse_nftables(text, "f.nft", device=device()).chains["inet firewalld c"].rules
+    assert v6.keys == NEVER and v4.action == "DROP" and v4.keys != NEVER
+    v6, v4 = parse_nftables_ipv6(text, "f.nft", device=device()).chains["inet firewalld c"].rules
+    assert v6.action == "DROP" and v6.keys == PacketSet.ports(6, 22, 22) and v4.keys == NEVER
