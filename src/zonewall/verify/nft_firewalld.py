@@ -41,8 +41,8 @@ _LBCAST = ((0xE0000000, 0xE00000FF), (0xFFFFFFFF, 0xFFFFFFFF))  # 224.0.0.0/24, 
 
 def device_item(r: RuleParser, word: str) -> bool:
     """The rule words firewalld prints that zonewall's own ruleset never holds: `meta
-    nfproto ipv6`, `ip6 saddr|daddr V`, `icmpv6 type V`, `ct status dnat`, `ct helper set S`
-    and the reverse-path filter `fib saddr [. mark] [. iif] oif missing`.  Each sets a flag in
+    nfproto ipv6`, `ip6 saddr|daddr V`, `icmpv6 type V`, `meta pkttype T`, `ct status dnat`,
+    `ct helper set S` and the reverse-path filter `fib saddr [. mark] [. iif] oif missing`.  Each sets a flag in
     `r.device_words` that `finish_rule` turns into what the audit evaluates; True when `word`
     was one of them (its words are read)."""
     p = r.p
@@ -113,7 +113,8 @@ def finish_rule(r: RuleParser, rule: Rule) -> Rule:
 
     IPv4 (exact): a rule with an IPv6 match never matches; `ct status dnat` never matches
     either, since `check_ct_dnat` refuses a ruleset that DNATs.  An IPv4 reverse-path filter
-    would drop by the box's routes, which the audit does not know: refused.
+    jumps to its drops by the policy's routes (`_rpfilter_chain`).  `meta pkttype` is read in
+    a rule with no verdict only (firewalld's LogDenied log rules).
     IPv6 (zonewall's table drops every forwarded IPv6 packet, and the audit looks only for
     IPv6 that leaks through): a drop with an IPv6 address, ICMPv6 type or reverse-path
     match is left out (it can only drop more), an accept keeps its other matches (it can
