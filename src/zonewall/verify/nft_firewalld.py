@@ -42,9 +42,9 @@ _LBCAST = ((0xE0000000, 0xE00000FF), (0xFFFFFFFF, 0xFFFFFFFF))  # 224.0.0.0/24, 
 def device_item(r: RuleParser, word: str) -> bool:
     """The rule words firewalld prints that zonewall's own ruleset never holds: `meta
     nfproto ipv6`, `ip6 saddr|daddr V`, `icmpv6 type V`, `meta pkttype T`, `ct status dnat`,
-    `ct helper set S` and the reverse-path filter `fib saddr [. mark] [. iif] oif missing`.  Each sets a flag in
-    `r.device_words` that `finish_rule` turns into what the audit evaluates; True when `word`
-    was one of them (its words are read)."""
+    `ct helper set S` and the reverse-path filter `fib saddr [. mark] [. iif] oif missing`.
+    Each sets a flag in `r.device_words` that `finish_rule` turns into what the audit
+    evaluates; True when `word` was one of them (its words are read)."""
     p = r.p
     after = p.peek()
     if word == "meta" and after == "nfproto" and p.i + 1 < len(p.words):
