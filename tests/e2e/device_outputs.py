@@ -12,13 +12,33 @@
 * `nft_ruleset(nft)`: `nft list ruleset` of a box with zonewall's table (as nft prints it:
   tabs, counters) and docker's (iptables-nft style) `ip nat` and `ip filter` tables, a bridge
   table and a `netdev` table on an interface that is not audited.
+* `firewalld_ruleset(nft, variant)`: `nft list ruleset` of a box running zonewall's table
+  beside firewalld's.  The `table inet firewalld` texts in `firewalld/` are what nft 1.0.6
+  printed, byte for byte, with firewalld 1.3.3 (Debian 12) running in a network namespace
+  (`firewalld/capture.sh` prints them again)
+  beside the nftables build of examples/hospital.zw's core_fw (`platform nftables`): its
+  interfaces eth0 (uplink) and eth1.10 ... eth1.900 (VLANs), IPv6_rpfilter=yes (the default):
+  - `default`: no zone bound: every packet goes to the default zone `public`, which
+    forwards nothing (`reject with icmpx admin-prohibited`) and takes in only ssh;
+  - `zones-reject`: eth0 in zone `external` (masquerade), the VLANs in `internal` (both with
+    `<forward/>`: forwarding within a zone only), nothing between the zones;
+  - `zones-reject-logged`: the same with `firewall-cmd --set-log-denied=unicast` (log rules
+    with `meta pkttype host` before each reject);
+  - `zones-policies`: the same zones, internal also taking in https, snmp and dhcp, and two
+    firewalld policies internal -> external and external -> internal with target ACCEPT;
+  - `trusted`: every audited interface moved (at run time) to zone `trusted` (target
+    ACCEPT), the permanent policies of `zones-policies` still loaded.
 """
 
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
-__all__ = ["ios_running", "iptables_save", "nft_ruleset"]
+__all__ = ["firewalld_ruleset", "ios_running", "iptables_save", "nft_ruleset"]
+
+FIREWALLD = Path(__file__).parent / "firewalld"
+FIREWALLD_VARIANTS = ("default", "zones-reject", "zones-reject-logged", "zones-policies", "trusted")
 
 
 def _blocks(text: str) -> list[list[str]]:
@@ -457,3 +477,12 @@ def nft_ruleset(nft: str, forward_extra: str = "") -> str:
         "\t}\n"
         "}\n" + own
     )
+
+
+def firewalld_ruleset(nft: str, variant: str) -> str:
+    """`nft list ruleset` of a box with zonewall's table (as nft prints it: tabs) and
+    firewalld's table of `variant` (module docstring), in the order nft listed them after a
+    `firewall-cmd --reload`."""
+    start = nft.index("table inet zonewall {")
+    own = nft[start:].replace("    ", "\t")
+    return own + (FIREWALLD / f"{variant}.nft").read_text()

@@ -1,12 +1,13 @@
 """Property test: `zonewall audit` on mutated device output never raises (no traceback).
 
 Whole device outputs (`tests/e2e/device_outputs.py`: IOS-XE and IOS running configs, an
-iptables-save with docker, fail2ban and nat, an nft ruleset with other tables and families)
-around the multi-gateway and hospital examples' builds are mutated line by line: lines
-deleted, doubled, swapped, cut short, words replaced by arbitrary text, and lines from a
-corpus of constructs the audit refuses or skips inserted anywhere.  Every result must be a
-report (clean, drift or cannot-audit with a message and, when it names one, a line of the
-text), rendered as text, JSON and SARIF without an exception.
+iptables-save with docker, fail2ban and nat, an nft ruleset with other tables and families,
+nft rulesets with firewalld's table as it prints it) around the multi-gateway and hospital
+examples' builds (the hospital's core_fw also as an nftables gateway) are mutated line by
+line: lines deleted, doubled, swapped, cut short, words replaced by arbitrary text, and
+lines from a corpus of constructs the audit refuses or skips inserted anywhere.  Every
+result must be a report (clean, drift or cannot-audit with a message and, when it names one,
+a line of the text), rendered as text, JSON and SARIF without an exception.
 """
 
 from __future__ import annotations
@@ -29,7 +30,13 @@ from zonewall.review.audit import run_audit
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tests" / "e2e"))
-from device_outputs import ios_running, iptables_save, nft_ruleset  # noqa: E402
+from device_outputs import (  # noqa: E402
+    FIREWALLD_VARIANTS,
+    firewalld_ruleset,
+    ios_running,
+    iptables_save,
+    nft_ruleset,
+)
 
 POLICIES = ("examples/multi-gateway.zw", "examples/hospital.zw")
 CORPUS = [
@@ -71,16 +78,32 @@ CORPUS = [
     'iifname "eth0" drop',
     'set s { type ifname; elements = { "a" } }',
     "\x1b[31m\x00",
+    "ct status dnat accept",
+    "meta nfproto ipv6 fib saddr . mark . iif oif missing drop",
+    "fib saddr . iif oif missing drop",
+    "ip6 daddr { ::/96, 2002::/24 } reject with icmpv6 addr-unreachable",
+    "icmpv6 type { nd-router-advert, nd-neighbor-solicit } accept",
+    'udp dport 137 ct helper set "helper-netbios-ns-udp"',
+    'iifname "eth1.10" goto filter_FWD_internal',
+    "reject with icmpx admin-prohibited",
+    'ct helper helper-netbios-ns-udp { type "netbios-ns" protocol udp; l3proto ip; }',
 ]
 
 
 @cache
-def setup() -> dict[str, tuple[CompiledPolicy, str, str]]:
-    """Each gateway's compiled policy, platform and device output."""
+def setup() -> dict[str, tuple[CompiledPolicy, str, str, str]]:
+    """Each case's compiled policy, gateway, platform and device output."""
     base = Path(tempfile.mkdtemp(prefix="zonewall-audit-"))
+    nft_hospital = base / "nft" / "hospital.zw"
+    nft_hospital.parent.mkdir()
+    nft_hospital.write_text(
+        (ROOT / "examples/hospital.zw")
+        .read_text()
+        .replace("platform iptables", "platform nftables")
+    )
     compiled = {}
-    for policy in POLICIES:
-        out = base / Path(policy).stem
+    for policy in (*POLICIES, str(nft_hospital)):
+        out = base / Path(policy).parent.name / Path(policy).stem
         subprocess.run(
             [sys.executable, "-m", "zonewall", "build", policy, "-o", str(out)],
             check=True,
@@ -91,18 +114,26 @@ def setup() -> dict[str, tuple[CompiledPolicy, str, str]]:
         assert report.compiled is not None
         compiled[policy] = report.compiled
     mg, hospital = (compiled[p] for p in POLICIES)
-    out, built = base / "multi-gateway", base / "hospital"
+    out, built = base / "examples" / "multi-gateway", base / "examples" / "hospital"
+    own = (base / "nft" / "hospital" / "core_fw.nft").read_text()
     return {
-        "edge_fw": (mg, "iptables", iptables_save((out / "edge_fw.rules").read_text())),
-        "dc_fw": (mg, "nftables", nft_ruleset((out / "dc_fw.nft").read_text())),
+        "edge_fw": (mg, "edge_fw", "iptables", iptables_save((out / "edge_fw.rules").read_text())),
+        "dc_fw": (mg, "dc_fw", "nftables", nft_ruleset((out / "dc_fw.nft").read_text())),
         "med_sw": (
             mg,
+            "med_sw",
             "cisco-ios",
             ios_running((out / "med_sw.ios").read_text(), (out / "med_sw-switch.ios").read_text()),
         ),
-        "core_fw": (hospital, "iptables", iptables_save((built / "core_fw.rules").read_text())),
+        "core_fw": (
+            hospital,
+            "core_fw",
+            "iptables",
+            iptables_save((built / "core_fw.rules").read_text()),
+        ),
         "dist_sw1": (
             hospital,
+            "dist_sw1",
             "cisco-ios",
             ios_running(
                 (built / "dist_sw1.ios").read_text(),
@@ -110,13 +141,22 @@ def setup() -> dict[str, tuple[CompiledPolicy, str, str]]:
                 "15.2",
             ),
         ),
+        **{
+            f"core_fw firewalld {v}": (
+                compiled[str(nft_hospital)],
+                "core_fw",
+                "nftables",
+                firewalld_ruleset(own, v),
+            )
+            for v in FIREWALLD_VARIANTS
+        },
     }
 
 
 @st.composite
 def mutated(draw: st.DrawFn) -> tuple[str, str]:
     gateway = draw(st.sampled_from(sorted(setup())))
-    lines = setup()[gateway][2].splitlines()
+    lines = setup()[gateway][3].splitlines()
     for _ in range(draw(st.integers(1, 4))):
         i = draw(st.integers(0, len(lines) - 1))
         op = draw(st.sampled_from(["delete", "double", "swap", "cut", "word", "insert"]))
@@ -147,8 +187,8 @@ def mutated(draw: st.DrawFn) -> tuple[str, str]:
 )
 @given(mutated())
 def test_audit_of_mutated_device_output_never_raises(case: tuple[str, str]) -> None:
-    gateway, text = case
-    compiled, platform, _ = setup()[gateway]
+    label, text = case
+    compiled, gateway, platform, _ = setup()[label]
     report = run_audit(compiled, "policy.zw", gateway, platform, "running.txt", text, text)
     assert report["result"] in ("clean", "drift", "cannot-audit")
     if report["result"] == "cannot-audit":

@@ -43,6 +43,8 @@ REBUILD = (
 )
 _SEQ = re.compile(r"\s*(\d+)\s+(permit|deny)\b")
 _HANDLE = re.compile(r"#\s*handle\s+(\d+)\s*$")
+# a chain firewalld writes for zone Z: filter_FWD_Z, filter_IN_Z and their _allow, _deny, ...
+_FIREWALLD_ZONE = re.compile(r"filter_(FWD|IN)_(?!policy_)(.+?)(_pre|_log|_deny|_allow|_post)?")
 
 
 def audit_error_report(
@@ -147,7 +149,8 @@ def _items(
                 "condition": first.condition,
                 "decided_by": [_ref(r) for r in first.rules],
                 "path": [_ref(r) for r in first.path],
-                "remediation": _remedy(platform, lines, first),
+                "remediation": _firewalld_fix(platform, lines, members)
+                or _remedy(platform, lines, first),
                 "differences": len(members),
                 "pairs": _pairs(compiled, members),
             }
@@ -209,6 +212,68 @@ def _remedy(platform: str, lines: list[str], d: Difference) -> list[str]:
     return out + [REBUILD]
 
 
+def _firewalld_fix(platform: str, lines: list[str], members: list[Difference]) -> list[str]:
+    """When a line of firewalld's table decides (its zones reject what zonewall lets
+    through: firewalld's base chains run beside zonewall's, at priority filter + 10, and
+    every chain at a hook must accept), firewalld is what to change, not zonewall."""
+    first = members[0]
+    if platform != "nftables" or first.kind == "permits-too-much":
+        return []
+    chain = ""
+    for ref in first.rules:
+        if ref.line is not None and 0 < ref.line <= len(lines):
+            where = _table_chain(lines, ref.line)
+            if where[0] == "inet firewalld" and not ref.text.strip().startswith("type "):
+                chain = where[1] or ""
+    if not chain:
+        return []
+    ifaces = sorted({d.ingress for d in members})
+    zone_chain = _FIREWALLD_ZONE.fullmatch(chain)
+    if zone_chain is None:  # a policy's or rich rule's chain, the rpfilter, ...
+        return [
+            f"change the firewalld setting that writes chain {chain} (firewall-cmd "
+            "--list-all-zones, --list-all-policies), then: firewall-cmd --reload",
+            "disable firewalld, whose chains run beside zonewall's: "
+            "systemctl disable --now firewalld",
+        ]
+    zone = zone_chain.group(2)
+    if first.dst_owner.startswith("gateway:"):
+        return [
+            f"firewall-cmd --permanent --zone={zone} --add-port=PORT/PROTO  (firewalld's "
+            f"zone {zone} rejects these packets to the box entering {', '.join(ifaces)}: "
+            "open the services above in it)",
+            "firewall-cmd --reload",
+            "disable firewalld, whose input chain runs beside zonewall's: "
+            "systemctl disable --now firewalld",
+        ]
+    moves = [f"firewall-cmd --permanent --zone=trusted --change-interface={i}" for i in ifaces]
+    moves[0] += (
+        f"  (firewalld's zone {zone} rejects what zonewall forwards here: put the "
+        "interfaces in a zone with forward that lets the flows through, as trusted does, "
+        "or add a firewalld policy from their zone to the egress interface's zone with "
+        "--set-target ACCEPT)"
+    )
+    return [
+        *moves,
+        "firewall-cmd --reload",
+        "disable firewalld, whose forward chain runs beside zonewall's: "
+        "systemctl disable --now firewalld",
+    ]
+
+
+def _table_chain(lines: list[str], n: int) -> tuple[str | None, str | None]:
+    """The `table FAMILY NAME` and `chain NAME` that line `n` of an nft listing is in."""
+    table = chain = None
+    for ln in reversed(lines[: n - 1]):
+        words = ln.split()
+        if chain is None and words[:1] == ["chain"] and len(words) >= 2:
+            chain = words[1]
+        if words[:1] == ["table"] and len(words) >= 3:
+            table = f"{words[1]} {words[2]}"
+            break
+    return table, chain
+
+
 def _none(lines: list[str], n: int, opens: bool) -> list[str]:
     return []
 
@@ -241,14 +306,7 @@ def _iptables_fix(lines: list[str], n: int, opens: bool) -> list[str]:
 
 def _nft_fix(lines: list[str], n: int, opens: bool) -> list[str]:
     handle = _HANDLE.search(lines[n - 1])
-    table = chain = None
-    for ln in reversed(lines[: n - 1]):
-        words = ln.split()
-        if chain is None and words[:1] == ["chain"] and len(words) >= 2:
-            chain = words[1]
-        if words[:1] == ["table"] and len(words) >= 3:
-            table = f"{words[1]} {words[2]}"
-            break
+    table, chain = _table_chain(lines, n)
     if table is None or chain is None or table.endswith(" zonewall"):
         return []
     if handle is None:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from zonewall.intervals import complement, normalise, union_all
 from zonewall.ir import CompiledPolicy
 
 from .compare import validate
@@ -57,7 +58,9 @@ def audit_config(
     """
     model = GatewayModel(compiled, gateway)
     audited = frozenset(model.interfaces)
-    device = Device(audited, audited - {model.uplink} if model.uplink else audited)
+    device = Device(
+        audited, audited - {model.uplink} if model.uplink else audited, routes=_routes(model)
+    )
     file = filename or f"<{gateway}>"
     try:
         if platform == "cisco-ios":
@@ -71,3 +74,19 @@ def audit_config(
             raise
         raise ConfigParseError(exc.file, exc.line, exc.text, f"{exc.message}{TODO}") from None
     return AuditResult(tuple(diffs), tuple(sorted(device.skipped.items())))
+
+
+def _routes(model: GatewayModel) -> tuple[tuple[str, tuple[tuple[int, int], ...]], ...]:
+    """The policy's routing (`model`): each served interface routes its classes' addresses;
+    the uplink, when there is one, routes every other address (the default route)."""
+    where = {c.name: c.interface for c in model.served}
+    routes: dict[str, list[tuple[int, int]]] = {}
+    for e in model.endpoints:
+        if e.kind == "class" and e.name in where:
+            routes.setdefault(where[e.name], []).extend(
+                (int(p.first), int(p.last)) for p in e.prefixes
+            )
+    if model.uplink is not None:
+        served = union_all(normalise(ivs) for ivs in routes.values())
+        routes[model.uplink] = list(complement(served, 0, (1 << 32) - 1))
+    return tuple(sorted((i, normalise(ivs)) for i, ivs in routes.items()))

@@ -41,8 +41,9 @@ by the plain per-packet interpreter (`Evaluator.trace`); a disagreement is an in
 from __future__ import annotations
 
 import bisect
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from zonewall.intervals import normalise
 from zonewall.ir import CompiledPolicy
@@ -155,7 +156,7 @@ def validate(
         for f in findings
     ]
     if platform == "nftables":  # its inet table must drop IPv6 too
-        again = None if device is None else Device(device.audited, device.served)  # counted
+        again = None if device is None else replace(device, skipped=Counter())  # counted
         diffs += nft_ipv6_differences(
             compiled, gateway_name, parse_nftables_ipv6(config_text, file, device=again)
         )

@@ -94,11 +94,15 @@ TO_BOX = " (to the box)"  # the nat chains' copy for packets to the box (addrtyp
 @dataclass
 class Device:
     """What the audit knows of the gateway: its audited interfaces (served classes' and the
-    uplink) and the served ones; and what was skipped (construct -> lines), filled in."""
+    uplink), the served ones and the policy's routes; and what was skipped (construct ->
+    lines), filled in."""
 
     audited: frozenset[str]
     served: frozenset[str]
     skipped: Counter[str] = field(default_factory=Counter)
+    # the policy's routes: (interface, the source addresses routed out of it), for nft's
+    # reverse-path filter (`nft_device.finish_rule`); the uplink has the rest (default route)
+    routes: tuple[tuple[str, tuple[tuple[int, int], ...]], ...] = ()
 
 
 def parse_iptables_device(text: str, file: str, device: Device) -> Ruleset:

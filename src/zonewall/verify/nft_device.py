@@ -22,6 +22,9 @@ interfaces known (`Device`: the served classes' and the uplink), each construct 
 * **refused** (`ConfigParseError`: line, construct, what to do): a netdev table naming an
   audited interface (ingress filtering before the forward hook), and any rule that can
   match an audited packet and does not parse.
+
+firewalld's table (`table inet firewalld`: zone dispatch, `ct status dnat`, IPv6 matches,
+the reverse-path filter) is read like any other; its rule words are `nft_firewalld`'s.
 """
 
 from __future__ import annotations
@@ -146,7 +149,11 @@ def _skip_rule(p: _Parser) -> list[str]:
 def _cannot_matter(words: list[str], chain: _NftChain, device: Device) -> bool:
     """Whether a rule's positive `iifname` / `oifname` keep it off every audited packet."""
     names: dict[str, set[str]] = {}
+    fib = False  # inside `fib saddr . iif oif missing`: `iif` / `oif` are keys, not matches
     for k, word in enumerate(words[:-1]):
+        fib = (fib or word == "fib") and word not in ("missing", "exists", "type")
+        if fib:
+            continue
         key = word if word in ("iifname", "oifname", "iif", "oif") else None
         value = words[k + 1]
         if key is not None and value not in ("!=", "{") and not value.endswith('*"'):

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from zonewall.intervals import complement, normalise
 from zonewall.packets import ICMP, PORT_SPAN, TCP, UDP, PacketSet
 
+from .nft_firewalld import device_item, finish_rule
 from .rules import EVERYTHING, AddrMatch, NameMatch, Rule, RuleRef
 
 if TYPE_CHECKING:
@@ -47,6 +48,7 @@ class RuleParser:
         self.verdict_seen = False
         self.ipv4 = False  # an `ip ...` or `icmp type` match: never matches an IPv6 packet
         self.local: bool | None = None  # `fib daddr type [!=] local` (device output only)
+        self.device_words: set[str] = set()  # firewalld's words (`nft_firewalld`)
 
     def parse(self) -> Rule:
         p = self.p
@@ -62,7 +64,7 @@ class RuleParser:
             PacketSet.protocol(TCP) | PacketSet.protocol(UDP)
         ):
             raise p.err("a source-port match needs TCP or UDP")
-        return Rule(
+        rule = Rule(
             ref,
             self.action,
             self.target,
@@ -74,6 +76,7 @@ class RuleParser:
             self.sports,
             self.ct_states,
         )
+        return rule if p.device is None else finish_rule(self, rule)
 
     def negated(self) -> bool:
         if self.p.peek() == "!=":
@@ -90,6 +93,8 @@ class RuleParser:
         # One branch per keyword of the grammar, in the order the docstring lists them:
         # long, but a flat dispatch is easier to check against the syntax than a table.
         p = self.p
+        if p.device is not None and device_item(self, word):
+            return
         if (
             p.device is not None
             and word in ("meta", "ct")
@@ -295,10 +300,14 @@ class RuleParser:
                 if kind == "tcp":
                     if p.next("'reset'") != "reset":
                         raise p.err("bad reject")
-                elif kind in ("icmp", "icmpx"):
-                    if p.next("'type'") != "type":
-                        raise p.err("bad reject")
+                elif kind in ("icmp", "icmpx") or (kind == "icmpv6" and p.device is not None):
+                    if p.peek() == "type":  # nft 1.0 prints `reject with icmpx admin-prohibited`
+                        p.i += 1
                     p.next("a reject code")
+                    if p.device is not None and kind == "icmpv6":  # implies `meta nfproto ipv6`
+                        self.device_words.add("ipv6")
+                    elif p.device is not None and kind == "icmp":  # implies `meta nfproto ipv4`
+                        self.ipv4 = True
                 else:
                     raise p.err(f"reject with '{kind}' is not modelled")
         elif word in ("jump", "goto"):

@@ -45,6 +45,7 @@ from .nft_device import (
     skip_other_family,
     skip_set,
 )
+from .nft_firewalld import check_ct_dnat
 from .nft_rule import RuleParser
 from .rules import (
     Chain,
@@ -234,6 +235,8 @@ class _Parser:
             else:
                 raise self._err(line, f"'{word}' is not modelled at top level")
             self.end_statement()
+        if self.device is not None:
+            check_ct_dnat(self)
         return self.ruleset()
 
     def table_ident(self) -> tuple[str, str]:
