@@ -573,7 +573,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
     except FlowInputError as exc:
         _tell(f"zonewall replay: {exc}\n")
         return EXIT_ERRORS
-    from zonewall.traffic.render import failing, replay_json, replay_markdown, replay_text
+    from zonewall.present.replay import failing, replay_json, replay_markdown, replay_text
     from zonewall.traffic.replay import judge
 
     result = judge(report.compiled, report.sources, observed, nodes)
