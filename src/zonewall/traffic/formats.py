@@ -346,10 +346,8 @@ def _select(kind: str, fields: dict[str, str]) -> str:
 def records_sql(f: FlowFile, numbered: bool = True) -> str:
     """A SELECT with the columns `FIELDS` (all text but `line`) for one flow file; `line` is
     NULL unless `numbered` (nfdump's Summary block needs the order: always numbered)."""
-    if f.format == "kernel-log":
-        return _kernel_sql(f, numbered)
-    if f.format == "ios-log":
-        return _ios_sql(f, numbered)
+    if f.format in _LOG_LINES:
+        return _log_sql(f, numbered)
     if f.format == "zeek-json":
         return _json_sql(f, numbered)
     return _split_sql(f, numbered or f.format == "nfdump")
@@ -465,25 +463,6 @@ _KERNEL_RE = (
 )
 
 
-def _kernel_sql(f: FlowFile, numbered: bool) -> str:
-    groups = "['src', 'dst', 'len', 'proto', 'sport', 'dport', 'itype']"
-    fields = {
-        "src_t": "m.src",
-        "dst_t": "m.dst",
-        "proto_t": "m.proto",
-        "sport_t": "nullif(m.sport, '')",
-        "dport_t": "coalesce(nullif(m.dport, ''), nullif(m.itype, ''))",
-        "packets_t": "'1'",
-        "bytes_t": "nullif(m.len, '')",
-        "first_t": f"nullif(regexp_extract(t, {sql_string(_ISO_TIME)}, 1), '')",
-    }
-    kind = "CASE WHEN m.src = '' THEN 'skip' ELSE 'rec' END"
-    return (
-        f"SELECT {_select(kind, fields)} FROM (SELECT *, regexp_extract(t, "
-        f"{sql_string(_KERNEL_RE)}, {groups}) AS m FROM ({_lines_sql(f.path, '', numbered)}))"
-    )
-
-
 # IOS: "list 101 denied tcp 150.1.13.4(16795) (Serial1/0.123) -> 13.13.12.2(23), 1 packet";
 # "...LOGDP: list 151 denied icmp A -> B (3/4), 1 packet"; "...LOGNP: list 171 denied 0 A ->
 # B, 1 packet"; "...LOGSP: list X denied igmp A -> B (20), 1 packet".
@@ -494,24 +473,50 @@ _IOS_RE = (
 )
 
 
-def _ios_sql(f: FlowFile, numbered: bool) -> str:
-    groups = "['proto', 'src', 'sport', 'dst', 'dport', 'itype', 'packets']"
+@dataclass(frozen=True, slots=True)
+class _LogLines:
+    """A log whose flow records are the lines one regular expression reads."""
+
+    pattern: str
+    groups: tuple[str, ...]  # the pattern's groups in order; src, dst, proto, sport, dport
+    # and itype are read alike in every log
+    fields: tuple[tuple[str, str], ...]  # the counts, which each log writes its own way
+    kind: str  # SQL: 'rec' for a flow record (`m` holds the groups), 'skip' for other lines
+
+
+_LOG_LINES = {
+    "kernel-log": _LogLines(
+        _KERNEL_RE,
+        ("src", "dst", "len", "proto", "sport", "dport", "itype"),
+        (("packets_t", "'1'"), ("bytes_t", "nullif(m.len, '')")),  # one packet per line
+        "CASE WHEN m.src = '' THEN 'skip' ELSE 'rec' END",
+    ),
+    "ios-log": _LogLines(
+        _IOS_RE,
+        ("proto", "src", "sport", "dst", "dport", "itype", "packets"),
+        (("packets_t", "m.packets"),),
+        # an ACL log line the pattern does not read is a bad record; other messages are skipped
+        "CASE WHEN m.src <> '' THEN 'rec' WHEN regexp_matches(t, "
+        "'%(SEC-6-IPACCESSLOG|IPV6-6-ACCESSLOG)') AND NOT regexp_matches(t, "
+        "'%SEC-6-IPACCESSLOGS:') THEN 'rec' ELSE 'skip' END",
+    ),
+}
+
+
+def _log_sql(f: FlowFile, numbered: bool) -> str:
+    """The SQL of a log of `_LOG_LINES`: each line matched once, its groups as `m`."""
+    log = _LOG_LINES[f.format]
     fields = {
         "src_t": "m.src",
         "dst_t": "m.dst",
         "proto_t": "m.proto",
         "sport_t": "nullif(m.sport, '')",
         "dport_t": "coalesce(nullif(m.dport, ''), nullif(m.itype, ''))",
-        "packets_t": "m.packets",
         "first_t": f"nullif(regexp_extract(t, {sql_string(_ISO_TIME)}, 1), '')",
+        **dict(log.fields),
     }
-    # an ACL log line the pattern does not read is a bad record; other messages are skipped
-    kind = (
-        "CASE WHEN m.src <> '' THEN 'rec' WHEN regexp_matches(t, "
-        "'%(SEC-6-IPACCESSLOG|IPV6-6-ACCESSLOG)') AND NOT regexp_matches(t, "
-        "'%SEC-6-IPACCESSLOGS:') THEN 'rec' ELSE 'skip' END"
-    )
+    groups = "[" + ", ".join(sql_string(g) for g in log.groups) + "]"
     return (
-        f"SELECT {_select(kind, fields)} FROM (SELECT *, regexp_extract(t, "
-        f"{sql_string(_IOS_RE)}, {groups}) AS m FROM ({_lines_sql(f.path, '', numbered)}))"
+        f"SELECT {_select(log.kind, fields)} FROM (SELECT *, regexp_extract(t, "
+        f"{sql_string(log.pattern)}, {groups}) AS m FROM ({_lines_sql(f.path, '', numbered)}))"
     )

@@ -10,13 +10,11 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from traffic_helpers import POLICY, compiled, write
+from traffic_helpers import HOSPITAL, HOSPITAL_FLOWS, POLICY, compiled, run, write
 
 from zonewall.ir import CompiledPolicy
 from zonewall.traffic.engine import NodeTable, aggregate, unknown_key
 from zonewall.traffic.replay import judge
-
-ROOT = Path(__file__).resolve().parents[3]
 
 CLASSES = {
     "pumps": "10.10.1.0/24",
@@ -153,28 +151,8 @@ def test_replay_verdicts(tmp_path: Path) -> None:
     assert [(u.net, u.as_src.flows, u.as_dst.flows) for u in r.unknown] == [("10.99.1.0/24", 1, 0)]
 
 
-def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    from zonewall.cli import main
-
-    capsys.readouterr()
-    try:
-        code = main(list(args))
-    except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else 2
-    out, err = capsys.readouterr()
-    assert "Traceback" not in err
-    return code, out, err
-
-
 def test_the_example_hospital_replay(capsys: pytest.CaptureFixture[str]) -> None:
-    flows = ROOT / "examples" / "flows"
-    code, out, _ = run(
-        capsys,
-        "replay",
-        str(ROOT / "examples" / "hospital.zw"),
-        str(flows / "hospital-flows.csv"),
-        str(flows / "conn.log"),
-    )
+    code, out, _ = run(capsys, "replay", HOSPITAL, *HOSPITAL_FLOWS)
     assert code == 1
     assert "  lab_analyzer -> lis : hl7  14 flow(s)" in out
     lines = out.splitlines()
