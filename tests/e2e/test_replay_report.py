@@ -222,3 +222,53 @@ def test_o_never_writes_through_a_link_nor_over_an_input(
     code, _, err = run(capsys, "replay", POLICY, str(flows), "-o", str(flows))
     assert code == 2 and "is the input file" in err
     assert flows.read_bytes() == Path(FLOWS[0]).read_bytes()
+
+
+def test_replay_then_enforce_as_the_readme_shows(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """README, `zonewall replay`: replay, allow the forgotten clinical flow, replay again
+    (only what a deny is for stays blocked), build."""
+    code, out, _ = run(capsys, "replay", POLICY, *FLOWS)
+    assert code == 1 and "blocked (2 class pair(s) and service(s), 20 flow(s)):" in out
+    assert "denied by examples/hospital.zw:255: deny legacy_win -> internet" in (
+        out.replace(str(ROOT) + "/", "")
+    )
+    source = Path(POLICY).read_text(encoding="utf-8")
+    anchor = 'allow lab_analyzer -> lis : astm  "results and host queries"\n'
+    assert anchor in source
+    fixed = tmp_path / "hospital.zw"
+    fixed.write_text(
+        source.replace(
+            anchor,
+            anchor + 'allow lab_analyzer -> lis : hl7  "blood-gas results to the LIS (seen in '
+            'replay, 14 flows a day)"\n',
+        ),
+        encoding="utf-8",
+    )
+    code, out, _ = run(capsys, "replay", str(fixed), *FLOWS, "--format", "json")
+    doc = json.loads(out)
+    assert code == 1
+    assert [(b["from"], b["to"], b["service"], b["decided_by"]) for b in doc["blocked"]] == [
+        ("legacy_win", "internet", "https", "deny")
+    ]
+    assert doc["blocked"][0]["denies"][0]["line"] == 255
+    code, out, _ = run(capsys, "build", str(fixed), "-o", str(tmp_path / "out"))
+    assert code == 0, out
+    assert (tmp_path / "out" / "manifest.json").is_file()
+
+
+def test_arrows_for_pairs_no_allow_connects_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    from zonewall.present import replay_html
+    from zonewall.report import run_check
+    from zonewall.traffic.engine import aggregate
+    from zonewall.traffic.replay import judge
+
+    report = run_check(POLICY)
+    assert report.compiled is not None
+    r = judge(report.compiled, report.sources, aggregate(report.compiled, FLOWS))
+    monkeypatch.setattr(replay_html, "NEW_ARROWS", 0)
+    doc = replay_html.replay_html(r, report, "hospital.zw", "blocked")
+    assert "hl missing" not in edges(doc)
+    assert "1 more pair(s) of zones with blocked traffic and no allow between them" in doc
+    assert tables(doc).tables["Blocked"][2][:2] == ["legacy_win", "internet"]  # still listed

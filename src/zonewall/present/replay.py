@@ -1,6 +1,8 @@
-"""`zonewall replay` output: text for people, JSON for tools, Markdown for a change ticket.
-Pure functions; the CLI prints.  User text (file names, statement texts, a bad record's text)
-is escaped for its format (`terminal_text`, `markdown_text`).
+"""`zonewall replay` output: text for people, JSON for tools, Markdown for a change ticket
+(the HTML page is `replay_html`).  Pure functions; the CLI prints; JSON comes in pieces, one
+row at a time (`replay_json_chunks`), so a huge report is never one string.  User text (file
+names, statement texts, a bad record's text) is escaped for its format (`terminal_text`,
+`markdown_text`).
 
 The JSON document (stable; new keys may be added, none removed or renamed)::
 
@@ -10,7 +12,7 @@ The JSON document (stable; new keys may be added, none removed or renamed)::
      "observed": counts, "permitted": counts, "not_filtered": counts,
      "blocked": [{"from", "to", "service", "counts", "decided_by": "deny"|"default deny",
                   "denies": [statement], "opened_by": [statement]}],
-     "unused_allows": [statement], "allows_judged": int,
+     "unused_allows": [statement], "allows_judged": int,  (statement's "action": "allow")
      "violations": [{"assertion", "kind", "file", "line", "from", "to", "service", "counts",
                      "permitted_by_policy": bool,
                      "path": [{"from", "to", "service", "counts"}]}],  (path: [] unless an

@@ -13,9 +13,11 @@ Tooltips give the counts and services of both sides and the statements of the co
 the graph come the tables of the text report: flow files and their bad records, what would be
 blocked and the statement that decides it, allows never used, assertions the traffic already
 violates, unknown addresses; each shows at most `HTML_ROWS` rows and says how many more the
-JSON output lists.  The page is self-contained (inline CSS and SVG, no script, no external
-reference) and every piece of user text is escaped by the autoescaping template
-(`present.jinja`); its bytes depend only on the policy and the flows.
+JSON output lists.  Likewise the graph draws at most `NEW_ARROWS` arrows between zones that no
+allow connects (the most flows first; random traffic could ask for one per pair of zones).
+The page is self-contained (inline CSS and SVG, no script, no external reference) and every
+piece of user text is escaped by the autoescaping template (`present.jinja`); its bytes depend
+only on the policy and the flows.
 """
 
 from __future__ import annotations
@@ -43,9 +45,10 @@ from zonewall.present.replay import failing, iso_time, where_text
 from zonewall.report import CheckReport
 from zonewall.traffic.replay import Counts, PairTraffic, Replay
 
-__all__ = ["HTML_ROWS", "observed_graph", "replay_html"]
+__all__ = ["HTML_ROWS", "NEW_ARROWS", "observed_graph", "replay_html"]
 
 HTML_ROWS = 1000  # rows shown per table; the JSON output lists them all
+NEW_ARROWS = 200  # arrows drawn for blocked traffic between zones no allow connects
 
 
 def _flows(c: Counts) -> str:
@@ -87,19 +90,25 @@ def _over_conduit(e: GraphEdge, p: PairTraffic | None, nodes: dict[str, GraphNod
 
 def observed_graph(
     c: Conduits, r: Replay, endpoints: Sequence[Endpoint], source: str = ""
-) -> FlowGraph:
-    """The flow graph of the conduits with the judged traffic drawn over it."""
+) -> tuple[FlowGraph, int]:
+    """The flow graph of the conduits with the judged traffic drawn over it, and how many
+    pairs with blocked traffic and no conduit were left out of the picture (past
+    `NEW_ARROWS`, the fewest flows first: the tables list them all)."""
     base = flow_graph(c, None, source)
     labels = zone_labels(endpoints)
     traffic = {(labels[p.src], labels[p.dst]): p for p in r.pairs}
-    red = {k for (s, d), p in traffic.items() if p.blocked.flows for k in (s, d)}
+    edges = [(e, traffic.pop((e.src.key, e.dst.key), None)) for e in base.edges]
+    # what is left has no conduit: all of it is blocked
+    new = sorted(traffic.items(), key=lambda kv: (-kv[1].blocked.flows, kv[0]))
+    drawn = [p for _, p in edges if p is not None] + [p for _, p in new[:NEW_ARROWS]]
+    red = {k for p in drawn if p.blocked.flows for k in (labels[p.src], labels[p.dst])}
     nodes = {n.key: dataclasses.replace(n, highlighted=n.key in red) for n in base.nodes}
-    edges = [_over_conduit(e, traffic.pop((e.src.key, e.dst.key), None), nodes) for e in base.edges]
-    for (s, d), p in sorted(traffic.items()):  # pairs no allow opens: all of it is blocked
+    out = [_over_conduit(e, p, nodes) for e, p in edges]
+    for (s, d), p in new[:NEW_ARROWS]:
         label = f"blocked {', '.join(p.blocked_services)} ({_flows(p.blocked)})"
         tip = _tooltip(f"{s} -> {d}: no allow", p, None)
-        edges.append(GraphEdge(nodes[s], nodes[d], label, tip, highlighted=True, missing=True))
-    return FlowGraph(base.title, tuple(nodes.values()), tuple(edges))
+        out.append(GraphEdge(nodes[s], nodes[d], label, tip, highlighted=True, missing=True))
+    return FlowGraph(base.title, tuple(nodes.values()), tuple(out)), max(len(new) - NEW_ARROWS, 0)
 
 
 def _shown(rows: Sequence[Any]) -> tuple[Sequence[Any], int]:
@@ -167,7 +176,7 @@ def replay_html(r: Replay, report: CheckReport, policy: str, fail_on: str) -> st
     """
     assert report.compiled is not None, "replay needs a compiled policy"
     conduits = build_conduits(report.compiled)
-    graph = observed_graph(conduits, r, report.compiled.endpoints, policy)
+    graph, left_out = observed_graph(conduits, r, report.compiled.endpoints, policy)
     context = {
         "title": conduits.title or policy,
         "policy": policy,
@@ -182,5 +191,7 @@ def replay_html(r: Replay, report: CheckReport, policy: str, fail_on: str) -> st
         "colours": CRITICALITY_COLOURS,
         "external_colour": EXTERNAL_COLOUR,
         "rows_shown": HTML_ROWS,
+        "arrows_left_out": left_out,
+        "new_arrows": NEW_ARROWS,
     }
     return render_template("replay.html.j2", context | _tables(r))

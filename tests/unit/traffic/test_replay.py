@@ -245,3 +245,32 @@ def test_check_never_imports_duckdb(tmp_path: Path) -> None:
     )
     out = subprocess.run([sys.executable, "-c", code, policy], capture_output=True, text=True)
     assert out.stdout.strip().endswith("False")
+
+
+def test_json_is_written_row_by_row_as_one_document_would_be(tmp_path: Path) -> None:
+    import dataclasses
+    import json
+
+    from zonewall.present.replay import replay_json_chunks
+
+    c, sources = compiled(tmp_path)
+    r = judge(c, sources, aggregate(c, [write(tmp_path, "f.csv", FLOWS)]))
+    empty = dataclasses.replace(r, blocked=(), unused=(), violations=(), unknown=())
+    for report in (r, empty):
+        chunks = list(replay_json_chunks(report, "p.zw", "blocked"))
+        text = "".join(chunks)
+        assert text == json.dumps(json.loads(text), indent=2, ensure_ascii=False) + "\n"
+    # one piece per row: no piece holds two blocked groups
+    rows = [x for x in replay_json_chunks(r, "p.zw", "blocked") if '"decided_by"' in x]
+    assert len(rows) == len(r.blocked) == 4
+
+
+def test_pair_traffic_adds_up_to_the_verdicts(tmp_path: Path) -> None:
+    c, sources = compiled(tmp_path)
+    r = judge(c, sources, aggregate(c, [write(tmp_path, "f.csv", FLOWS)]))
+    assert sum(p.permitted.flows for p in r.pairs) == r.permitted.flows
+    assert sum(p.blocked.flows for p in r.pairs) == sum(b.counts.flows for b in r.blocked)
+    assert [(p.src, p.dst) for p in r.pairs] == sorted({(p.src, p.dst) for p in r.pairs})
+    label = NodeTable(c).label
+    blocked = {(label(p.src), label(p.dst)) for p in r.pairs if p.blocked.flows}
+    assert blocked == {(b.src, b.dst) for b in r.blocked}
