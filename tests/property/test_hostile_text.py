@@ -182,17 +182,12 @@ def render_all_formats(tmp: Path, text: str, stem: str) -> Rendered:
 
 def replayed(tmp: Path, report: CheckReport, text: str, stem: str) -> tuple[str, ...]:
     """`replay` of a flow file named like the included file: a permitted flow, a blocked one
-    that breaks the `unreachable`, an unknown address and a bad record holding the text.  The
-    file is read line by line: CR would end the line, NUL and SOH are DuckDB's own; and
-    DuckDB's Latin-1 refuses the bytes 0x80-0x9f, so characters whose UTF-8 holds one are left
-    out of the record (TODO(#16): such a file is an error today, not a bad record)."""
+    that breaks the `unreachable`, an unknown address and a bad record holding the text (the
+    file is read line by line: CR would end the line, NUL and SOH are DuckDB's own)."""
     c = report.compiled
     assert c is not None
     host = {k.name: str(IPAddress(k.prefixes[0].first + 1)) for k in c.classes}
-    record = "x" + "".join(
-        " " if ch in "\r\x00\x01" or any(0x80 <= b <= 0x9F for b in ch.encode()) else ch
-        for ch in text
-    )
+    record = "x" + "".join(" " if ch in "\r\x00\x01" else ch for ch in text)
     rows = [
         f"{host['b']},{host['c']},tcp,443",
         f"{host['a']},{host['c']},tcp,22",

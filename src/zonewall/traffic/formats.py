@@ -1,7 +1,8 @@
 """Flow file formats: recognise a file from its first lines and write the SQL that reads it.
 
 Every format is read by DuckDB line by line (`read_csv` with one VARCHAR column, bytes as
-Latin-1 so that no byte sequence fails to decode; `.gz` files are decompressed on the fly), so
+Latin-1 so that any byte but DuckDB's refused 0x80-0x9f decodes, and a file holding one of
+those as UTF-8 (`engine` decides); `.gz` files are decompressed on the fly), so
 a record's line number is its row number and a record that cannot be read is counted and
 reported at `file:line`, never skipped silently.  This module only writes SQL text; `engine`
 runs it.  Each format yields the same text fields (`FIELDS`), which `engine` validates and
@@ -172,6 +173,9 @@ class FlowFile:
     columns: tuple[tuple[str, str], ...] = ()  # canonical field -> column name or JSON key
     header: tuple[str, ...] = ()  # the column names as written (CSV, Zeek #fields)
     header_line: str = ""  # the header line itself (CSV): found by its text, not its number
+    encoding: str = "latin-1"  # "utf-8" for a file DuckDB's Latin-1 refuses (`engine`)
+    read_as: str = ""  # the path DuckDB opens, when not `path` (`engine`: a descriptor)
+    compression: str = "auto"  # DuckDB's: by the name's extension, else "gzip" or "none"
 
 
 def _peek(path: str) -> str:
@@ -323,16 +327,17 @@ def sql_string(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def _lines_sql(path: str, extra: str = "", numbered: bool = True) -> str:
-    """Every line of the file as (line, t): one VARCHAR column, no quoting, Latin-1.  Without
+def _lines_sql(f: FlowFile, extra: str = "", numbered: bool = True) -> str:
+    """Every line of the file as (line, t): one VARCHAR column, no quoting.  Without
     `numbered` the line is NULL: numbering is a window over the whole file, which DuckDB runs
     on one thread, and only bad records need their line (`engine` asks for those apart)."""
     line = "row_number() OVER ()" if numbered else "NULL::BIGINT"
     return (
         f"SELECT {line} AS line, coalesce(t, '') AS t{extra} "
-        f"FROM read_csv({sql_string(path)}, columns={{'t': 'VARCHAR'}}, delim=E'\\x01', "
-        "quote='', escape='', header=false, auto_detect=false, encoding='latin-1', "
-        "strict_mode=false, max_line_size=1048576, compression='auto')"
+        f"FROM read_csv({sql_string(f.read_as or f.path)}, columns={{'t': 'VARCHAR'}}, "
+        "delim=E'\\x01', quote='', escape='', header=false, auto_detect=false, "
+        f"encoding='{f.encoding}', strict_mode=false, max_line_size=1048576, "
+        f"compression='{f.compression}')"
     )
 
 
@@ -395,7 +400,7 @@ def _split_sql(f: FlowFile, numbered: bool) -> str:
     # A header that is not on line 1 (blank lines first) is found by its text
     header_line = f.header_line or f.delimiter.join(f.header)
     kind = kind.replace("line = 1", f"(line = 1 OR t = {sql_string(header_line)})")
-    lines = _lines_sql(f.path, extra, numbered)
+    lines = _lines_sql(f, extra, numbered)
     return (
         f"SELECT {_select(kind, fields)} FROM (SELECT *, "
         f"string_split(t, {sql_string(f.delimiter)}) AS p FROM ({lines}))"
@@ -449,7 +454,7 @@ def _json_sql(f: FlowFile, numbered: bool) -> str:
     fields = {k: v for k, v in _canonical(col, f.format).items() if v is not None}
     fields = {k: f"CASE WHEN json_valid(t) THEN {v} END" for k, v in fields.items()}
     kind = "CASE WHEN trim(t) = '' THEN 'skip' ELSE 'rec' END"
-    return f"SELECT {_select(kind, fields)} FROM ({_lines_sql(f.path, '', numbered)})"
+    return f"SELECT {_select(kind, fields)} FROM ({_lines_sql(f, '', numbered)})"
 
 
 _ISO_TIME = r"^(\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:?\d\d)?)"
@@ -516,7 +521,8 @@ def _log_sql(f: FlowFile, numbered: bool) -> str:
         **dict(log.fields),
     }
     groups = "[" + ", ".join(sql_string(g) for g in log.groups) + "]"
+    lines = _lines_sql(f, "", numbered)
     return (
         f"SELECT {_select(log.kind, fields)} FROM (SELECT *, regexp_extract(t, "
-        f"{sql_string(log.pattern)}, {groups}) AS m FROM ({_lines_sql(f.path, '', numbered)}))"
+        f"{sql_string(log.pattern)}, {groups}) AS m FROM ({lines}))"
     )

@@ -22,6 +22,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from zonewall.compiler.resolve import (
     GATEWAY_PREFIX,
@@ -186,17 +187,25 @@ def judge(
 
 
 class _Pair:
-    """`PairTraffic` while it is counted: totals, and flows per packet key on each side."""
+    """`PairTraffic` while it is counted: flows, packets, bytes, first and last seen on each
+    side (permitted, blocked) as plain numbers, and flows per packet key."""
 
-    __slots__ = ("counts", "keys")
+    __slots__ = ("keys", "sums")
 
     def __init__(self) -> None:
-        self.counts = [Counts(), Counts()]  # permitted, blocked
+        self.sums: tuple[list[Any], list[Any]] = ([0, 0, 0, None, None], [0, 0, 0, None, None])
         self.keys: tuple[dict[int, int], dict[int, int]] = ({}, {})
 
     def add(self, o: ObservedFlow, permitted: bool) -> None:
         side = 0 if permitted else 1
-        self.counts[side] = self.counts[side].add(o)
+        t = self.sums[side]
+        t[0] += o.flows
+        t[1] += o.packets
+        t[2] += o.bytes
+        if o.first is not None and (t[3] is None or o.first < t[3]):
+            t[3] = o.first
+        if o.last is not None and (t[4] is None or o.last > t[4]):
+            t[4] = o.last
         self.keys[side][o.key] = self.keys[side].get(o.key, 0) + o.flows
 
     def traffic(self, src: int, dst: int, names: _Names) -> PairTraffic:
@@ -205,7 +214,7 @@ class _Pair:
             shown = tuple(names.service(k) for k in ranked[:SERVICES_SHOWN])
             return shown + (("...",) if len(ranked) > SERVICES_SHOWN else ())
 
-        permitted, blocked = self.counts
+        permitted, blocked = (Counts(*t) for t in self.sums)
         return PairTraffic(src, dst, permitted, blocked, top(self.keys[0]), top(self.keys[1]))
 
 
