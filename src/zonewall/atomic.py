@@ -26,6 +26,7 @@ import os
 import re
 import secrets
 import stat
+from collections.abc import Iterable
 
 __all__ = [
     "TEMP_PATTERN",
@@ -37,6 +38,7 @@ __all__ = [
     "rename_in",
     "temp_name",
     "write_atomic",
+    "write_atomic_chunks",
     "write_temp",
 ]
 
@@ -129,8 +131,10 @@ def temp_name(name: str) -> str:
     return f".{name}.zw-{secrets.token_hex(8)}.tmp"
 
 
-def write_temp(dir_fd: int, name: str, data: bytes) -> str:
-    """Write `data` to a new, exclusive temporary file beside `name`, on disk; its name.
+def write_temp(dir_fd: int, name: str, data: bytes | Iterable[bytes]) -> str:
+    """Write `data` (bytes, or pieces of bytes written as they come) to a new, exclusive
+    temporary file beside `name`, on disk; its name.  Nothing is left behind when writing, or
+    producing a piece, fails.
 
     The mode is 0o666 minus the umask, as for any new file.
     """
@@ -146,7 +150,8 @@ def write_temp(dir_fd: int, name: str, data: bytes) -> str:
         raise OSError(errno.EEXIST, "no free temporary name", name)
     try:
         with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
+            for piece in (data,) if isinstance(data, bytes) else data:
+                fh.write(piece)
             fh.flush()
             os.fsync(fh.fileno())
     except BaseException:
@@ -177,13 +182,24 @@ def write_atomic(path: str, text: str) -> None:
         UnsafePathError: `path` or its folder is a symlink, FIFO, device, ...
         OSError: the file or its folder cannot be written.
     """
+    write_atomic_chunks(path, (text,))
+
+
+def write_atomic_chunks(path: str, chunks: Iterable[str]) -> None:
+    """`write_atomic` of a document given in pieces, each written as it comes (a large
+    report is never held whole); `path` is replaced only once every piece is on disk.
+
+    Raises:
+        UnsafePathError: `path` or its folder is a symlink, FIFO, device, ...
+        OSError: the file or its folder cannot be written.
+    """
     folder, name = os.path.split(path)
     if not name:
         raise UnsafePathError(path, f"'{path}' names a folder, not a file")
     dir_fd = open_folder(folder or ".")
     try:
         check_replaceable(dir_fd, name, path)
-        tmp = write_temp(dir_fd, name, text.encode("utf-8"))
+        tmp = write_temp(dir_fd, name, (chunk.encode("utf-8") for chunk in chunks))
         try:
             rename_in(dir_fd, tmp, name)
         except BaseException:

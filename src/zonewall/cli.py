@@ -15,7 +15,7 @@ import re
 import sys
 import time
 import traceback
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import TextIO
 
 from zonewall.cli_args import Handler, build_parser
@@ -548,6 +548,17 @@ def cmd_init(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _an_input(output: str | None, inputs: Sequence[str]) -> str:
+    """Which input `-o OUTPUT` would overwrite ("" when none)."""
+    if output is None or not os.path.lexists(output):
+        return ""
+    for path in inputs:
+        with contextlib.suppress(OSError):
+            if path != STDIN and os.path.samefile(output, path):
+                return f"the input file '{path}'"
+    return ""
+
+
 def cmd_replay(args: argparse.Namespace) -> int:
     from zonewall.traffic.formats import FlowInputError
 
@@ -556,6 +567,10 @@ def cmd_replay(args: argparse.Namespace) -> int:
             "zonewall replay: give the flow files to replay (zonewall replay POLICY "
             "FLOWS...), or --nodes\n"
         )
+        return EXIT_USAGE
+    clash = _an_input(args.output, [args.file, *args.flows])
+    if clash:
+        _tell(f"zonewall replay: -o {args.output} is {clash}: give another file\n")
         return EXIT_USAGE
     report = _check(args)
     if report.compiled is None:
@@ -573,13 +588,34 @@ def cmd_replay(args: argparse.Namespace) -> int:
     except FlowInputError as exc:
         _tell(f"zonewall replay: {exc}\n")
         return EXIT_ERRORS
-    from zonewall.traffic.render import failing, replay_json, replay_markdown, replay_text
+    from zonewall.present import replay as present
+    from zonewall.present.replay_html import replay_html
     from zonewall.traffic.replay import judge
 
     result = judge(report.compiled, report.sources, observed, nodes)
-    render = {"json": replay_json, "markdown": replay_markdown, "text": replay_text}
-    sys.stdout.write(render[args.format](result, args.file, args.fail_on))
-    return EXIT_ERRORS if failing(result, args.fail_on) else EXIT_OK
+    # JSON comes in pieces, written as they come: a huge report is never one string
+    if args.format == "json":
+        chunks: Iterable[str] = present.replay_json_chunks(result, args.file, args.fail_on)
+    elif args.format == "html":
+        chunks = (replay_html(result, report, args.file, args.fail_on),)
+    else:
+        render = present.replay_markdown if args.format == "markdown" else present.replay_text
+        chunks = (render(result, args.file, args.fail_on),)
+    if args.output is None:
+        for chunk in chunks:
+            sys.stdout.write(chunk)
+    else:
+        from zonewall.atomic import write_atomic_chunks
+
+        try:
+            write_atomic_chunks(args.output, chunks)
+        except OSError as exc:
+            _tell(
+                f"zonewall replay: cannot write '{args.output}': {exc.strerror or exc}; "
+                "nothing written\n"
+            )
+            return EXIT_ERRORS
+    return EXIT_ERRORS if present.failing(result, args.fail_on) else EXIT_OK
 
 
 def cmd_learn(args: argparse.Namespace) -> int:

@@ -33,7 +33,7 @@ EXIT_CODES = {
     "init": "0 written, 1 the starter policy exists already or cannot be written, 2 usage",
     "replay": "0 nothing to fail on, 1 observed traffic the policy would block (or, with "
     "--fail-on violations, traffic an assertion forbids), a flow file that cannot be "
-    "read, or a policy with errors; 2 usage",
+    "read, a policy with errors, or OUT cannot be written (then nothing is); 2 usage",
     "learn": "0 the draft was written, 1 a flow file, class list or the policy cannot be read "
     "(nothing is written), 2 usage",
 }
@@ -50,7 +50,7 @@ EXAMPLES = {
     "explain": "zonewall explain policy.zw guest_wifi --dst-ip 10.40.1.5 --service https",
     "fmt": "zonewall fmt --check policies/*.zw",
     "init": "zonewall init site/ && zonewall build site/policy.zw -o site/out",
-    "replay": "zonewall replay policy.zw conn.log flows.csv --format markdown",
+    "replay": "zonewall replay policy.zw conn.log flows.csv --format html -o replay.html",
     "learn": "zonewall learn conn.log flows.csv --policy policy.zw -o draft.zw",
 }
 
@@ -299,9 +299,17 @@ def build_parser(handlers: dict[str, Handler]) -> argparse.ArgumentParser:
     )
     replay.add_argument(
         "--format",
-        choices=("text", "json", "markdown"),
+        choices=("text", "json", "markdown", "html"),
         default="text",
-        help="text (default), json for tools, markdown for a change ticket",
+        help="text (default), json for tools, markdown for a change ticket, html: one "
+        "self-contained page with the observed traffic drawn over the flow graph",
+    )
+    replay.add_argument(
+        "-o",
+        "--output",
+        metavar="OUT",
+        help="write the report here (atomically; never through a symlink; nothing on "
+        "failure); default: standard output",
     )
     replay.add_argument(
         "--fail-on",

@@ -2,9 +2,10 @@
 
 A small policy holds one generated string in each slot a user can fill with free text: the
 policy's title and owner, class descriptions, `why` reasons, an assertion's `accepted` reason,
-a gateway's `stateless-replies accepted` reason, and the name of an included file.  The strings
-draw on control characters (C0 with CR, ESC, BEL, BS, NUL; DEL; C1), line separators, bidi and
-other format characters, noncharacters, markup (`<img src=x onerror=...>`, `[x](url)`,
+a gateway's `stateless-replies accepted` reason, and the name of an included file; `replay`
+reads a flow file named like the included file, with a bad record holding the string.  The
+strings draw on control characters (C0 with CR, ESC, BEL, BS, NUL; DEL; C1), line separators,
+bidi and other format characters, noncharacters, markup (`<img src=x onerror=...>`, `[x](url)`,
 `|`, `*`, backticks, entities), spreadsheet formulas and quotes; a raw LF is the one character
 a string literal cannot hold.
 
@@ -34,6 +35,7 @@ from urllib.parse import unquote
 import yaml
 from hypothesis import example, given
 from hypothesis import strategies as st
+from netaddr import IPAddress
 
 from zonewall.build import build
 from zonewall.present.check import (
@@ -49,10 +51,14 @@ from zonewall.present.graph_render import flow_graph, render_dot, render_mermaid
 from zonewall.present.html_report import render_html_report
 from zonewall.present.junit import to_junit
 from zonewall.present.matrix import render_matrix
+from zonewall.present.replay import replay_json, replay_markdown, replay_text
+from zonewall.present.replay_html import replay_html
 from zonewall.present.sarif import to_sarif
-from zonewall.report import run_check
+from zonewall.report import CheckReport, run_check
 from zonewall.review.diff import compare, load_side
 from zonewall.review.explain import explain
+from zonewall.traffic.engine import aggregate
+from zonewall.traffic.replay import judge
 
 POLICY = """\
 policy "{t}" {{ owner "{t}" }}
@@ -164,11 +170,41 @@ def render_all_formats(tmp: Path, text: str, stem: str) -> Rendered:
         "dot": render_dot(graph, path),
         "mermaid": render_mermaid(graph, path),
     }
+    texts["replay"], docs["replay-json"], docs["replay-markdown"], docs["replay-html"] = replayed(
+        tmp, report, text, stem
+    )
     if shutil.which("dot"):
         docs["svg"] = render_svg(graph, path)
     for f in sorted((tmp / "out").iterdir()):
         docs["build/" + f.name] = f.read_text(encoding="utf-8")
     return Rendered(texts, docs)
+
+
+def replayed(tmp: Path, report: CheckReport, text: str, stem: str) -> tuple[str, ...]:
+    """`replay` of a flow file named like the included file: a permitted flow, a blocked one
+    that breaks the `unreachable`, an unknown address and a bad record holding the text (the
+    file is read line by line: CR would end the line, NUL and SOH are DuckDB's own)."""
+    c = report.compiled
+    assert c is not None
+    host = {k.name: str(IPAddress(k.prefixes[0].first + 1)) for k in c.classes}
+    record = "x" + "".join(" " if ch in "\r\x00\x01" else ch for ch in text)
+    rows = [
+        f"{host['b']},{host['c']},tcp,443",
+        f"{host['a']},{host['c']},tcp,22",
+        f"{host['a']},10.99.0.5,tcp,443",
+        f"{host['a']},{host['b']},tcp,{record}",
+    ]
+    flows = tmp / f"{stem}.csv"
+    flows.write_text("src,dst,proto,dport\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    r = judge(c, report.sources, aggregate(c, [str(flows)]))
+    assert len(r.blocked) == 1 and len(r.violations) == 1 and r.files[0].bad == 1, r
+    path = report.path
+    return (
+        replay_text(r, path, "blocked"),
+        replay_json(r, path, "blocked"),
+        replay_markdown(r, path, "blocked"),
+        replay_html(r, report, path, "blocked"),
+    )
 
 
 _PLAIN: dict[str, Rendered] = {}
@@ -202,6 +238,10 @@ def html_tags(doc: str) -> Counter[str]:
 def xml_shape(doc: str) -> list[str]:
     root = ET.fromstring(doc[doc.index("<svg") :] if "<svg" in doc[:400] else doc.encode())
     return [el.tag for el in root.iter()]
+
+
+def svg_of(doc: str) -> str:
+    return doc[doc.index("<svg") : doc.index("</svg>") + 6]
 
 
 def md_cells(line: str) -> int:
@@ -248,8 +288,10 @@ def check_document(name: str, doc: str, ref: str, text: str, stem: str) -> None:
         assert rows[0]["description"] == text
         return
     assert len(doc.split("\n")) == len(ref.split("\n")), name
-    if fmt in ("json", "diff-json", "explain-json", "sarif", "file.json"):
+    if fmt in ("json", "diff-json", "explain-json", "sarif", "file.json", "replay-json"):
         json.loads(doc)
+    if fmt == "replay-json":
+        assert json.loads(doc)["unused_allows"][0]["text"].startswith("allow a -> b : https ")
     if fmt == "json":
         assert json.loads(doc)["acknowledged"][0]["reason"] == text  # kept as written
     if fmt == "sarif":
@@ -262,7 +304,9 @@ def check_document(name: str, doc: str, ref: str, text: str, stem: str) -> None:
         assert f"{stem}.zw" in [unquote(u) for u in uris]
     if fmt in ("junit", "svg"):
         assert xml_shape(doc) == xml_shape(ref), name
-    if fmt in ("html", "matrix-html"):
+    if fmt == "replay-html":  # the inline SVG of the graph is well-formed XML, as drawn plain
+        assert xml_shape(svg_of(doc)) == xml_shape(svg_of(ref)), name
+    if fmt in ("html", "matrix-html", "replay-html"):
         assert html_tags(doc) == html_tags(ref), name
         assert terminal_clean(doc.replace("\u200b", "")), name
     if fmt in ("csv", "file.csv"):
@@ -273,7 +317,7 @@ def check_document(name: str, doc: str, ref: str, text: str, stem: str) -> None:
             for r in rows
             for cell in r
         ), name
-    if fmt in ("markdown", "diff-markdown", "file.md"):
+    if fmt in ("markdown", "diff-markdown", "file.md", "replay-markdown"):
         assert [md_cells(x) for x in doc.split("\n")] == [md_cells(x) for x in ref.split("\n")]
         assert md_links(doc) == md_links(ref), name
     if fmt == "dot":  # every line a statement, its strings closed; Graphviz parses it (svg)

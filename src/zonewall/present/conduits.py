@@ -34,6 +34,7 @@ __all__ = [
     "build_conduits",
     "name_services",
     "packet_count",
+    "zone_labels",
 ]
 
 
@@ -146,7 +147,7 @@ def name_services(
     return named if len(named) <= len(plain) else plain
 
 
-def _zone_labels(endpoints: Sequence[Endpoint]) -> dict[int, str]:
+def zone_labels(endpoints: Sequence[Endpoint]) -> dict[int, str]:
     """Each endpoint's label: its name, disambiguated when two atoms share a name."""
     counts: dict[str, int] = {}
     for ep in endpoints:
@@ -191,7 +192,7 @@ def _external_zone(compiled: CompiledPolicy, ep: Endpoint, label: str) -> Zone:
 
 def build_conduits(compiled: CompiledPolicy) -> Conduits:
     """The zones and conduits of a compiled policy, in a deterministic order."""
-    labels = _zone_labels(compiled.endpoints)
+    labels = zone_labels(compiled.endpoints)
     classes = {c.name: c for c in compiled.classes}
     zones: list[Zone] = []
     for ep in compiled.endpoints:

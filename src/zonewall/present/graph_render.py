@@ -76,6 +76,7 @@ class GraphEdge:
     tooltip: str
     highlighted: bool = False
     missing: bool = False  # a flow an `allowed` assertion needs and the policy lacks
+    style: str = ""  # an extra CSS class of the line (`replay`'s HTML: "seen", "unused")
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,8 +23,11 @@ replay POLICY --nodes` prints, and hand zonewall the result as CSV.
 from __future__ import annotations
 
 import bisect
+import contextlib
+import os
+import re
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from zonewall.ir import CompiledPolicy, Endpoint
@@ -375,17 +378,30 @@ def aggregate(
     paths: Sequence[str],
     nodes: NodeTable | None = None,
     server: Sequence[int] | None = None,
+    detected: Sequence[FlowFile] | None = None,
 ) -> Observed:
     """Read, map and aggregate the flow files; `server` are the ports that mark a record's
-    source as a server's (`policy_server_ports` by default).
+    source as a server's (`policy_server_ports` by default); `detected` are the files as
+    `formats.detect` read them, when that is done already.
 
     Raises:
         FlowInputError: a file cannot be read, lacks a column, or is mostly bad records.
     """
+    nodes = nodes or NodeTable(c)
+    named = list(detected) if detected is not None else [detect(p) for p in paths]
+    with _by_descriptor(named) as files:
+        return _aggregate(c, paths, nodes, server, files)
+
+
+def _aggregate(
+    c: CompiledPolicy,
+    paths: Sequence[str],
+    nodes: NodeTable,
+    server: Sequence[int] | None,
+    files: list[FlowFile],
+) -> Observed:
     import duckdb
 
-    nodes = nodes or NodeTable(c)
-    files = [detect(p) for p in paths]
     con = _connect(nodes)
     server = policy_server_ports(c) if server is None else server
     union = "\nUNION ALL\n".join(_mapped_sql(i, f, server) for i, f in enumerate(files))
@@ -397,7 +413,15 @@ def aggregate(
     try:
         rows = con.execute(query).fetchall()
     except duckdb.Error as exc:
-        raise FlowInputError(_engine_message(files, exc)) from None
+        if LATIN1_REFUSED not in str(exc):
+            raise FlowInputError(_engine_message(files, exc)) from None
+        # UTF-8 text (an em dash, a name) holds bytes DuckDB's Latin-1 refuses: read the files
+        # that hold one as UTF-8, and all of them again
+        readable = [_readable(con, f) for f in files]
+        if readable == files:
+            raise FlowInputError(_engine_message(files, exc)) from None
+        con.close()
+        return aggregate(c, paths, nodes, server, readable)
     counts: dict[tuple[int, str], int] = {}
     flows: list[ObservedFlow] = []
     for by_flow, file, status, s, d, proto, port, n, fl, pk, by, first, last in rows:
@@ -437,6 +461,58 @@ def _stats(
             f"{f.format}){why}; is this the right file and format?"
         )
     return FileStats(f.path, f.format, records, skipped, ipv6, bad, first_bad)
+
+
+# DuckDB reads a path with one of these as a glob pattern (`f[1].csv` reads `f1.csv`), and a
+# backslash as a folder separator
+_GLOB = re.compile(r"[*?\[\]{}\\]")
+
+
+@contextlib.contextmanager
+def _by_descriptor(files: Sequence[FlowFile]) -> Iterator[list[FlowFile]]:
+    """The files as DuckDB is to be given them: one whose name DuckDB would take for a glob
+    pattern is opened here and read through its descriptor (`/proc/self/fd/N`), so the file
+    named is the file read, and no other."""
+    fds: list[int] = []
+    try:
+        out = []
+        for f in files:
+            if not _GLOB.search(f.path):
+                out.append(f)
+                continue
+            if not os.path.isdir("/proc/self/fd"):
+                raise FlowInputError(
+                    f"{f.path}: a file name with * ? [ ] {{ }} or \\ cannot be read here "
+                    "(no /proc/self/fd); rename or link the file"
+                )
+            try:
+                fds.append(os.open(f.path, os.O_RDONLY | os.O_CLOEXEC))
+            except OSError as exc:
+                raise FlowInputError(f"{f.path}: cannot read: {exc.strerror or exc}") from None
+            gz = os.pread(fds[-1], 2, 0) == b"\x1f\x8b"  # no name to tell DuckDB: say it
+            out.append(
+                replace(f, read_as=f"/proc/self/fd/{fds[-1]}", compression="gzip" if gz else "none")
+            )
+        yield out
+    finally:
+        for fd in fds:
+            os.close(fd)
+
+
+LATIN1_REFUSED = "not latin-1 encoded"  # DuckDB's error for a byte 0x80-0x9f read as Latin-1
+
+
+def _readable(con: Any, f: FlowFile) -> FlowFile:
+    """The file as DuckDB can read it: Latin-1, else UTF-8 (a file that is neither fails
+    the query again, and that error names it)."""
+    if f.encoding != "latin-1":
+        return f
+    try:
+        con.execute(f"SELECT count(*) FROM ({records_sql(f, numbered=False)})").fetchall()
+    except Exception as exc:  # duckdb.Error; duckdb is imported lazily
+        if LATIN1_REFUSED in str(exc):
+            return replace(f, encoding="utf-8")
+    return f
 
 
 def _engine_message(files: Sequence[FlowFile], exc: Exception) -> str:

@@ -1,7 +1,8 @@
 """Flow file formats: recognise a file from its first lines and write the SQL that reads it.
 
 Every format is read by DuckDB line by line (`read_csv` with one VARCHAR column, bytes as
-Latin-1 so that no byte sequence fails to decode; `.gz` files are decompressed on the fly), so
+Latin-1 so that any byte but DuckDB's refused 0x80-0x9f decodes, and a file holding one of
+those as UTF-8 (`engine` decides); `.gz` files are decompressed on the fly), so
 a record's line number is its row number and a record that cannot be read is counted and
 reported at `file:line`, never skipped silently.  This module only writes SQL text; `engine`
 runs it.  Each format yields the same text fields (`FIELDS`), which `engine` validates and
@@ -172,6 +173,9 @@ class FlowFile:
     columns: tuple[tuple[str, str], ...] = ()  # canonical field -> column name or JSON key
     header: tuple[str, ...] = ()  # the column names as written (CSV, Zeek #fields)
     header_line: str = ""  # the header line itself (CSV): found by its text, not its number
+    encoding: str = "latin-1"  # "utf-8" for a file DuckDB's Latin-1 refuses (`engine`)
+    read_as: str = ""  # the path DuckDB opens, when not `path` (`engine`: a descriptor)
+    compression: str = "auto"  # DuckDB's: by the name's extension, else "gzip" or "none"
 
 
 def _peek(path: str) -> str:
@@ -323,16 +327,17 @@ def sql_string(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def _lines_sql(path: str, extra: str = "", numbered: bool = True) -> str:
-    """Every line of the file as (line, t): one VARCHAR column, no quoting, Latin-1.  Without
+def _lines_sql(f: FlowFile, extra: str = "", numbered: bool = True) -> str:
+    """Every line of the file as (line, t): one VARCHAR column, no quoting.  Without
     `numbered` the line is NULL: numbering is a window over the whole file, which DuckDB runs
     on one thread, and only bad records need their line (`engine` asks for those apart)."""
     line = "row_number() OVER ()" if numbered else "NULL::BIGINT"
     return (
         f"SELECT {line} AS line, coalesce(t, '') AS t{extra} "
-        f"FROM read_csv({sql_string(path)}, columns={{'t': 'VARCHAR'}}, delim=E'\\x01', "
-        "quote='', escape='', header=false, auto_detect=false, encoding='latin-1', "
-        "strict_mode=false, max_line_size=1048576, compression='auto')"
+        f"FROM read_csv({sql_string(f.read_as or f.path)}, columns={{'t': 'VARCHAR'}}, "
+        "delim=E'\\x01', quote='', escape='', header=false, auto_detect=false, "
+        f"encoding='{f.encoding}', strict_mode=false, max_line_size=1048576, "
+        f"compression='{f.compression}')"
     )
 
 
@@ -346,10 +351,8 @@ def _select(kind: str, fields: dict[str, str]) -> str:
 def records_sql(f: FlowFile, numbered: bool = True) -> str:
     """A SELECT with the columns `FIELDS` (all text but `line`) for one flow file; `line` is
     NULL unless `numbered` (nfdump's Summary block needs the order: always numbered)."""
-    if f.format == "kernel-log":
-        return _kernel_sql(f, numbered)
-    if f.format == "ios-log":
-        return _ios_sql(f, numbered)
+    if f.format in _LOG_LINES:
+        return _log_sql(f, numbered)
     if f.format == "zeek-json":
         return _json_sql(f, numbered)
     return _split_sql(f, numbered or f.format == "nfdump")
@@ -397,7 +400,7 @@ def _split_sql(f: FlowFile, numbered: bool) -> str:
     # A header that is not on line 1 (blank lines first) is found by its text
     header_line = f.header_line or f.delimiter.join(f.header)
     kind = kind.replace("line = 1", f"(line = 1 OR t = {sql_string(header_line)})")
-    lines = _lines_sql(f.path, extra, numbered)
+    lines = _lines_sql(f, extra, numbered)
     return (
         f"SELECT {_select(kind, fields)} FROM (SELECT *, "
         f"string_split(t, {sql_string(f.delimiter)}) AS p FROM ({lines}))"
@@ -451,7 +454,7 @@ def _json_sql(f: FlowFile, numbered: bool) -> str:
     fields = {k: v for k, v in _canonical(col, f.format).items() if v is not None}
     fields = {k: f"CASE WHEN json_valid(t) THEN {v} END" for k, v in fields.items()}
     kind = "CASE WHEN trim(t) = '' THEN 'skip' ELSE 'rec' END"
-    return f"SELECT {_select(kind, fields)} FROM ({_lines_sql(f.path, '', numbered)})"
+    return f"SELECT {_select(kind, fields)} FROM ({_lines_sql(f, '', numbered)})"
 
 
 _ISO_TIME = r"^(\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:?\d\d)?)"
@@ -465,25 +468,6 @@ _KERNEL_RE = (
 )
 
 
-def _kernel_sql(f: FlowFile, numbered: bool) -> str:
-    groups = "['src', 'dst', 'len', 'proto', 'sport', 'dport', 'itype']"
-    fields = {
-        "src_t": "m.src",
-        "dst_t": "m.dst",
-        "proto_t": "m.proto",
-        "sport_t": "nullif(m.sport, '')",
-        "dport_t": "coalesce(nullif(m.dport, ''), nullif(m.itype, ''))",
-        "packets_t": "'1'",
-        "bytes_t": "nullif(m.len, '')",
-        "first_t": f"nullif(regexp_extract(t, {sql_string(_ISO_TIME)}, 1), '')",
-    }
-    kind = "CASE WHEN m.src = '' THEN 'skip' ELSE 'rec' END"
-    return (
-        f"SELECT {_select(kind, fields)} FROM (SELECT *, regexp_extract(t, "
-        f"{sql_string(_KERNEL_RE)}, {groups}) AS m FROM ({_lines_sql(f.path, '', numbered)}))"
-    )
-
-
 # IOS: "list 101 denied tcp 150.1.13.4(16795) (Serial1/0.123) -> 13.13.12.2(23), 1 packet";
 # "...LOGDP: list 151 denied icmp A -> B (3/4), 1 packet"; "...LOGNP: list 171 denied 0 A ->
 # B, 1 packet"; "...LOGSP: list X denied igmp A -> B (20), 1 packet".
@@ -494,24 +478,51 @@ _IOS_RE = (
 )
 
 
-def _ios_sql(f: FlowFile, numbered: bool) -> str:
-    groups = "['proto', 'src', 'sport', 'dst', 'dport', 'itype', 'packets']"
+@dataclass(frozen=True, slots=True)
+class _LogLines:
+    """A log whose flow records are the lines one regular expression reads."""
+
+    pattern: str
+    groups: tuple[str, ...]  # the pattern's groups in order; src, dst, proto, sport, dport
+    # and itype are read alike in every log
+    fields: tuple[tuple[str, str], ...]  # the counts, which each log writes its own way
+    kind: str  # SQL: 'rec' for a flow record (`m` holds the groups), 'skip' for other lines
+
+
+_LOG_LINES = {
+    "kernel-log": _LogLines(
+        _KERNEL_RE,
+        ("src", "dst", "len", "proto", "sport", "dport", "itype"),
+        (("packets_t", "'1'"), ("bytes_t", "nullif(m.len, '')")),  # one packet per line
+        "CASE WHEN m.src = '' THEN 'skip' ELSE 'rec' END",
+    ),
+    "ios-log": _LogLines(
+        _IOS_RE,
+        ("proto", "src", "sport", "dst", "dport", "itype", "packets"),
+        (("packets_t", "m.packets"),),
+        # an ACL log line the pattern does not read is a bad record; other messages are skipped
+        "CASE WHEN m.src <> '' THEN 'rec' WHEN regexp_matches(t, "
+        "'%(SEC-6-IPACCESSLOG|IPV6-6-ACCESSLOG)') AND NOT regexp_matches(t, "
+        "'%SEC-6-IPACCESSLOGS:') THEN 'rec' ELSE 'skip' END",
+    ),
+}
+
+
+def _log_sql(f: FlowFile, numbered: bool) -> str:
+    """The SQL of a log of `_LOG_LINES`: each line matched once, its groups as `m`."""
+    log = _LOG_LINES[f.format]
     fields = {
         "src_t": "m.src",
         "dst_t": "m.dst",
         "proto_t": "m.proto",
         "sport_t": "nullif(m.sport, '')",
         "dport_t": "coalesce(nullif(m.dport, ''), nullif(m.itype, ''))",
-        "packets_t": "m.packets",
         "first_t": f"nullif(regexp_extract(t, {sql_string(_ISO_TIME)}, 1), '')",
+        **dict(log.fields),
     }
-    # an ACL log line the pattern does not read is a bad record; other messages are skipped
-    kind = (
-        "CASE WHEN m.src <> '' THEN 'rec' WHEN regexp_matches(t, "
-        "'%(SEC-6-IPACCESSLOG|IPV6-6-ACCESSLOG)') AND NOT regexp_matches(t, "
-        "'%SEC-6-IPACCESSLOGS:') THEN 'rec' ELSE 'skip' END"
-    )
+    groups = "[" + ", ".join(sql_string(g) for g in log.groups) + "]"
+    lines = _lines_sql(f, "", numbered)
     return (
-        f"SELECT {_select(kind, fields)} FROM (SELECT *, regexp_extract(t, "
-        f"{sql_string(_IOS_RE)}, {groups}) AS m FROM ({_lines_sql(f.path, '', numbered)}))"
+        f"SELECT {_select(log.kind, fields)} FROM (SELECT *, regexp_extract(t, "
+        f"{sql_string(log.pattern)}, {groups}) AS m FROM ({lines}))"
     )

@@ -22,6 +22,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from zonewall.compiler.resolve import (
     GATEWAY_PREFIX,
@@ -36,7 +37,9 @@ from zonewall.review.describe import service_names
 from zonewall.review.explain import Decider
 from zonewall.traffic.engine import FileStats, NodeTable, Observed, ObservedFlow, unknown_net
 
-__all__ = ["Blocked", "Counts", "PathHop", "Replay", "Unknown", "UnusedAllow", "Violation", "judge"]
+__all__ = ["Blocked", "Counts", "PairTraffic", "PathHop", "Replay", "Unknown", "Violation", "judge"]
+
+SERVICES_SHOWN = 3  # services named per node pair in `PairTraffic` (the most flows first)
 
 JUDGED_KINDS = (AssertKind.UNREACHABLE, AssertKind.DENIED, AssertKind.ONLY, AssertKind.LIMITED)
 
@@ -72,10 +75,17 @@ class Blocked:
 
 
 @dataclass(frozen=True, slots=True)
-class UnusedAllow:
-    span: Span | None
-    text: str
-    services: tuple[str, ...]
+class PairTraffic:
+    """The judged traffic between two endpoints (`CompiledPolicy.endpoints` ids), for drawing
+    it over the flow graph: what the policy permits and what it would block, with the services
+    that carried the most flows of each (at most `SERVICES_SHOWN`, then "...")."""
+
+    src: int
+    dst: int
+    permitted: Counts
+    blocked: Counts
+    permitted_services: tuple[str, ...]
+    blocked_services: tuple[str, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,11 +122,12 @@ class Replay:
     total: Counts  # every judged and unjudged IPv4 flow record
     permitted: Counts
     blocked: tuple[Blocked, ...]
-    unused: tuple[UnusedAllow, ...]
+    unused: tuple[Decider, ...]  # allows no permitted observed flow used (action "allow")
     allows: int  # allows judged for use (those with a class or external destination)
     violations: tuple[Violation, ...]
     unknown: tuple[Unknown, ...]
     not_filtered: Counts  # inside one class, or between two externals
+    pairs: tuple[PairTraffic, ...] = ()  # judged traffic per endpoint pair, by (src, dst)
 
 
 def judge(
@@ -134,6 +145,7 @@ def judge(
     used: set[int] = set()
     rules = {r.index: r for r in c.rules}
     unknown: dict[int, tuple[Counts, Counts]] = {}
+    pairs: dict[tuple[int, int], _Pair] = {}
     for o in observed.flows:
         total = total.add(o)
         if o.src < 0 or o.dst < 0:
@@ -147,12 +159,15 @@ def judge(
             not_filtered = not_filtered.add(o)
             continue
         flow = flows.get((o.src, o.dst))
+        seen = pairs.setdefault((o.src, o.dst), _Pair())
         if flow is not None and o.key in flow.packets:
             permitted = permitted.add(o)
             used.update(i for i in flow.rules if o.key in rules[i].packets)
+            seen.add(o, True)
         else:
             k = (o.src, o.dst, o.key)
             blocked[k] = blocked.get(k, Counts()).add(o)
+            seen.add(o, False)
     names = _Names(c, sources)
     return Replay(
         observed.files,
@@ -167,7 +182,40 @@ def judge(
             for k, (a, b) in sorted(unknown.items(), key=lambda kv: -1 - kv[0])
         ),
         not_filtered,
+        tuple(p.traffic(s, d, names) for (s, d), p in sorted(pairs.items())),
     )
+
+
+class _Pair:
+    """`PairTraffic` while it is counted: flows, packets, bytes, first and last seen on each
+    side (permitted, blocked) as plain numbers, and flows per packet key."""
+
+    __slots__ = ("keys", "sums")
+
+    def __init__(self) -> None:
+        self.sums: tuple[list[Any], list[Any]] = ([0, 0, 0, None, None], [0, 0, 0, None, None])
+        self.keys: tuple[dict[int, int], dict[int, int]] = ({}, {})
+
+    def add(self, o: ObservedFlow, permitted: bool) -> None:
+        side = 0 if permitted else 1
+        t = self.sums[side]
+        t[0] += o.flows
+        t[1] += o.packets
+        t[2] += o.bytes
+        if o.first is not None and (t[3] is None or o.first < t[3]):
+            t[3] = o.first
+        if o.last is not None and (t[4] is None or o.last > t[4]):
+            t[4] = o.last
+        self.keys[side][o.key] = self.keys[side].get(o.key, 0) + o.flows
+
+    def traffic(self, src: int, dst: int, names: _Names) -> PairTraffic:
+        def top(keys: dict[int, int]) -> tuple[str, ...]:
+            ranked = sorted(keys, key=lambda k: (-keys[k], k))
+            shown = tuple(names.service(k) for k in ranked[:SERVICES_SHOWN])
+            return shown + (("...",) if len(ranked) > SERVICES_SHOWN else ())
+
+        permitted, blocked = (Counts(*t) for t in self.sums)
+        return PairTraffic(src, dst, permitted, blocked, top(self.keys[0]), top(self.keys[1]))
 
 
 class _Names:
@@ -267,9 +315,9 @@ def _blocked(
     return tuple(out)
 
 
-def _unused(c: CompiledPolicy, names: _Names, used: set[int]) -> tuple[UnusedAllow, ...]:
+def _unused(c: CompiledPolicy, names: _Names, used: set[int]) -> tuple[Decider, ...]:
     return tuple(
-        UnusedAllow(r.span, names.text(r.span), r.services)
+        Decider(r.action, r.span, names.text(r.span), r.services)
         for r in c.rules
         if r.action == "allow" and r.dst and r.index not in used
     )

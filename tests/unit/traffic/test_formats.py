@@ -213,6 +213,42 @@ def test_bad_records_are_counted_and_shown_with_their_line(tmp_path: Path) -> No
     ]
 
 
+def test_utf8_text_is_read_whatever_its_bytes(tmp_path: Path) -> None:
+    """DuckDB's Latin-1 refuses the bytes 0x80-0x9f, which UTF-8 text is full of (an em dash
+    is e2 80 94): such a file is read as UTF-8, its odd record one bad record, not an error;
+    a file that is neither UTF-8 nor Latin-1 is an error naming the files."""
+    c, _ = compiled(tmp_path)
+    good = b"10.10.1.5,10.10.2.9,tcp,443\n"
+    dash = b"src,dst,proto,dport\n" + good * 3 + "10.10.1.5,10.10.2.9,tcp,443\u2014x\n".encode()
+    (tmp_path / "dash.csv").write_bytes(dash)
+    (tmp_path / "dash.csv.gz").write_bytes(gzip.compress(dash, mtime=0))
+    (tmp_path / "plain.csv").write_bytes(b"src,dst,proto,dport\n" + good + b"1,2,tcp,\xff\n" + good)
+    paths = [str(tmp_path / n) for n in ("dash.csv", "dash.csv.gz", "plain.csv")]
+    obs = aggregate(c, paths)
+    assert [(f.records, f.bad) for f in obs.files] == [(4, 1), (4, 1), (3, 1)]
+    assert obs.files[0].first_bad[0][1] == "destination port '443\u2014x' is not a number 0-65535"
+    assert obs.files[2].first_bad[0][2] == "1,2,tcp,\xff"  # Latin-1: every byte a character
+    (tmp_path / "both.csv").write_bytes(dash + b"1,2,tcp,\xff\n")
+    with pytest.raises(FlowInputError, match="both.csv: cannot be read"):
+        aggregate(c, [str(tmp_path / "both.csv")])
+
+
+def test_the_file_named_is_the_file_read(tmp_path: Path) -> None:
+    """DuckDB takes `[1]` in a name for a glob (`f[1].csv` would read `f1.csv`) and a
+    backslash for a folder separator: such files are read through their descriptor."""
+    c, _ = compiled(tmp_path)
+    one = b"src,dst,proto,dport\n10.10.1.5,10.10.2.9,tcp,443\n"
+    (tmp_path / "f1.csv").write_bytes(one)
+    names = ["f[1].csv", "b\\k*?{a}.csv", "g[1].dat"]
+    (tmp_path / names[0]).write_bytes(one + one[20:] * 2)
+    (tmp_path / names[1]).write_bytes(one + one[20:])
+    (tmp_path / names[2]).write_bytes(gzip.compress(one + one[20:] * 3, mtime=0))  # no .gz
+    obs = aggregate(c, [str(tmp_path / n) for n in names])
+    assert [(f.path.rsplit("/", 1)[1], f.records) for f in obs.files] == list(
+        zip(names, [3, 2, 4], strict=True)
+    )
+
+
 def test_a_mostly_bad_file_is_an_error(tmp_path: Path) -> None:
     text = "src,dst,proto,dport\n10.10.1.5,10.10.2.9,tcp,443\nx,y,z,w\nx,y,z,w\n"
     with pytest.raises(FlowInputError, match=r"mostly\.csv:3: 2 of 3 records cannot be read"):

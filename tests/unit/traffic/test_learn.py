@@ -7,28 +7,14 @@ import os
 from pathlib import Path
 
 import pytest
-from traffic_helpers import write
+from traffic_helpers import HOSPITAL, HOSPITAL_FLOWS, replayed, run, write
 
-from cli_util import in_process
 from zonewall.dsl.printer import format_policy
 from zonewall.report import run_check
-from zonewall.traffic.engine import aggregate
-from zonewall.traffic.replay import judge
-
-ROOT = Path(__file__).resolve().parents[3]
-FLOWS = [str(ROOT / "examples" / "flows" / n) for n in ("hospital-flows.csv", "conn.log")]
-
-
-def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    code, out, err = in_process(capsys, *args)
-    assert "internal error" not in err
-    return code, out, err
 
 
 def _replay(path: str, flows: list[str]) -> tuple[int, int]:
-    report = run_check(path)
-    assert report.compiled is not None and not report.errors, report.diagnostics
-    r = judge(report.compiled, report.sources, aggregate(report.compiled, flows))
+    r = replayed(path, flows)
     return len(r.blocked), r.permitted.flows
 
 
@@ -36,9 +22,7 @@ def test_learn_from_the_example_hospital(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     out = tmp_path / "draft.zw"
-    code, stdout, err = run(
-        capsys, "learn", *FLOWS, "--policy", str(ROOT / "examples" / "hospital.zw"), "-o", str(out)
-    )
+    code, stdout, err = run(capsys, "learn", *HOSPITAL_FLOWS, "--policy", HOSPITAL, "-o", str(out))
     assert code == 0 and stdout == ""
     assert "allow(s)" in err
     text = out.read_text(encoding="utf-8")
@@ -47,7 +31,7 @@ def test_learn_from_the_example_hospital(
     assert report.compiled is not None and report.errors == 0
     assert {d.code for d in report.diagnostics} <= {"W104", "W105"}
     assert all(a.status == "pass" for a in report.assertions)
-    blocked, permitted = _replay(str(out), FLOWS)
+    blocked, permitted = _replay(str(out), HOSPITAL_FLOWS)
     assert blocked == 0 and permitted > 0
     # the forgotten clinical flow is learned, with what was seen
     line = next(x for x in text.splitlines() if x.startswith("allow lab_analyzer -> lis : hl7"))
@@ -60,7 +44,7 @@ def test_learn_from_the_example_hospital(
 
 
 def test_learn_is_deterministic_and_prints_to_stdout(capsys: pytest.CaptureFixture[str]) -> None:
-    args = ("learn", *FLOWS, "--policy", str(ROOT / "examples" / "hospital.zw"))
+    args = ("learn", *HOSPITAL_FLOWS, "--policy", HOSPITAL)
     first = run(capsys, *args)
     assert first[0] == 0 and first[1].startswith("# A draft policy")
     assert run(capsys, *args)[1] == first[1]
@@ -73,9 +57,9 @@ def test_min_flows_turns_rare_flows_into_comments(
     code, _, _ = run(
         capsys,
         "learn",
-        *FLOWS,
+        *HOSPITAL_FLOWS,
         "--policy",
-        str(ROOT / "examples" / "hospital.zw"),
+        HOSPITAL,
         "--min-flows",
         "5",
         "-o",
@@ -167,9 +151,9 @@ def test_a_bad_class_list_is_an_error_and_writes_nothing(
 def test_learn_usage_and_unreadable_flows(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    policy = str(ROOT / "examples" / "hospital.zw")
-    assert run(capsys, "learn", *FLOWS)[0] == 2  # neither --policy nor --classes
-    assert run(capsys, "learn", *FLOWS, "--policy", policy, "--min-flows", "0")[0] == 2
+    policy = HOSPITAL
+    assert run(capsys, "learn", *HOSPITAL_FLOWS)[0] == 2  # neither --policy nor --classes
+    assert run(capsys, "learn", *HOSPITAL_FLOWS, "--policy", policy, "--min-flows", "0")[0] == 2
     bad = write(tmp_path, "bad.csv", "src,dst,proto,dport\n" + "x,y,tcp,1\n" * 5)
     out = tmp_path / "draft.zw"
     code, _, err = run(capsys, "learn", bad, "--policy", policy, "-o", str(out))
@@ -183,9 +167,7 @@ def test_learn_never_writes_through_a_symlink(
     target.write_text("keep\n", encoding="utf-8")
     link = tmp_path / "draft.zw"
     link.symlink_to(target)
-    code, _, err = run(
-        capsys, "learn", *FLOWS, "--policy", str(ROOT / "examples" / "hospital.zw"), "-o", str(link)
-    )
+    code, _, err = run(capsys, "learn", *HOSPITAL_FLOWS, "--policy", HOSPITAL, "-o", str(link))
     assert code == 1 and "nothing written" in err
     assert target.read_text(encoding="utf-8") == "keep\n"
 

@@ -10,14 +10,11 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from traffic_helpers import POLICY, compiled, write
+from traffic_helpers import HOSPITAL, HOSPITAL_FLOWS, POLICY, compiled, run, write
 
-from cli_util import in_process
 from zonewall.ir import CompiledPolicy
 from zonewall.traffic.engine import NodeTable, aggregate, unknown_key
 from zonewall.traffic.replay import judge
-
-ROOT = Path(__file__).resolve().parents[3]
 
 CLASSES = {
     "pumps": "10.10.1.0/24",
@@ -154,18 +151,8 @@ def test_replay_verdicts(tmp_path: Path) -> None:
     assert [(u.net, u.as_src.flows, u.as_dst.flows) for u in r.unknown] == [("10.99.1.0/24", 1, 0)]
 
 
-run = in_process
-
-
 def test_the_example_hospital_replay(capsys: pytest.CaptureFixture[str]) -> None:
-    flows = ROOT / "examples" / "flows"
-    code, out, _ = run(
-        capsys,
-        "replay",
-        str(ROOT / "examples" / "hospital.zw"),
-        str(flows / "hospital-flows.csv"),
-        str(flows / "conn.log"),
-    )
+    code, out, _ = run(capsys, "replay", HOSPITAL, *HOSPITAL_FLOWS)
     assert code == 1
     assert "  lab_analyzer -> lis : hl7  14 flow(s)" in out
     lines = out.splitlines()
@@ -258,3 +245,32 @@ def test_check_never_imports_duckdb(tmp_path: Path) -> None:
     )
     out = subprocess.run([sys.executable, "-c", code, policy], capture_output=True, text=True)
     assert out.stdout.strip().endswith("False")
+
+
+def test_json_is_written_row_by_row_as_one_document_would_be(tmp_path: Path) -> None:
+    import dataclasses
+    import json
+
+    from zonewall.present.replay import replay_json_chunks
+
+    c, sources = compiled(tmp_path)
+    r = judge(c, sources, aggregate(c, [write(tmp_path, "f.csv", FLOWS)]))
+    empty = dataclasses.replace(r, blocked=(), unused=(), violations=(), unknown=())
+    for report in (r, empty):
+        chunks = list(replay_json_chunks(report, "p.zw", "blocked"))
+        text = "".join(chunks)
+        assert text == json.dumps(json.loads(text), indent=2, ensure_ascii=False) + "\n"
+    # one piece per row: no piece holds two blocked groups
+    rows = [x for x in replay_json_chunks(r, "p.zw", "blocked") if '"decided_by"' in x]
+    assert len(rows) == len(r.blocked) == 4
+
+
+def test_pair_traffic_adds_up_to_the_verdicts(tmp_path: Path) -> None:
+    c, sources = compiled(tmp_path)
+    r = judge(c, sources, aggregate(c, [write(tmp_path, "f.csv", FLOWS)]))
+    assert sum(p.permitted.flows for p in r.pairs) == r.permitted.flows
+    assert sum(p.blocked.flows for p in r.pairs) == sum(b.counts.flows for b in r.blocked)
+    assert [(p.src, p.dst) for p in r.pairs] == sorted({(p.src, p.dst) for p in r.pairs})
+    label = NodeTable(c).label
+    blocked = {(label(p.src), label(p.dst)) for p in r.pairs if p.blocked.flows}
+    assert blocked == {(b.src, b.dst) for b in r.blocked}

@@ -1,12 +1,23 @@
-"""A small policy for the traffic tests: overlapping externals, a class inside an external,
-unknown space, a deny and an assertion."""
+"""What the traffic tests share: a small policy (overlapping externals, a class inside an
+external, unknown space, a deny and an assertion), the example hospital and its flows, and
+runners for the command line and for a replay."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
+import pytest
+
+from cli_util import in_process
 from zonewall.ir import CompiledPolicy
 from zonewall.report import run_check
+from zonewall.traffic.engine import aggregate
+from zonewall.traffic.replay import Replay, judge
+
+ROOT = Path(__file__).resolve().parents[3]
+HOSPITAL = str(ROOT / "examples" / "hospital.zw")
+HOSPITAL_FLOWS = [str(ROOT / "examples" / "flows" / n) for n in ("hospital-flows.csv", "conn.log")]
 
 POLICY = """\
 pool subnets 10.10.0.0/16
@@ -49,3 +60,18 @@ def write(tmp_path: Path, name: str, text: str) -> str:
     path = tmp_path / name
     path.write_text(text, encoding="utf-8")
     return str(path)
+
+
+def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    """`zonewall ARGS...` in this process: exit code, stdout, stderr (never a traceback, never
+    an internal error)."""
+    code, out, err = in_process(capsys, *args)
+    assert "internal error" not in err
+    return code, out, err
+
+
+def replayed(policy: str, flows: Sequence[str]) -> Replay:
+    """The replay of flow files against a policy that checks with no error."""
+    report = run_check(policy)
+    assert report.compiled is not None and not report.errors, report.diagnostics
+    return judge(report.compiled, report.sources, aggregate(report.compiled, flows))

@@ -1,6 +1,8 @@
-"""`zonewall replay` output: text for people, JSON for tools, Markdown for a change ticket.
-Pure functions; the CLI prints.  User text (file names, statement texts, a bad record's text)
-is escaped for its format (`terminal_text`, `markdown_text`).
+"""`zonewall replay` output: text for people, JSON for tools, Markdown for a change ticket
+(the HTML page is `replay_html`).  Pure functions; the CLI prints; JSON comes in pieces, one
+row at a time (`replay_json_chunks`), so a huge report is never one string.  User text (file
+names, statement texts, a bad record's text) is escaped for its format (`terminal_text`,
+`markdown_text`).
 
 The JSON document (stable; new keys may be added, none removed or renamed)::
 
@@ -10,7 +12,7 @@ The JSON document (stable; new keys may be added, none removed or renamed)::
      "observed": counts, "permitted": counts, "not_filtered": counts,
      "blocked": [{"from", "to", "service", "counts", "decided_by": "deny"|"default deny",
                   "denies": [statement], "opened_by": [statement]}],
-     "unused_allows": [{"file", "line", "text", "services"}], "allows_judged": int,
+     "unused_allows": [statement], "allows_judged": int,  (statement's "action": "allow")
      "violations": [{"assertion", "kind", "file", "line", "from", "to", "service", "counts",
                      "permitted_by_policy": bool,
                      "path": [{"from", "to", "service", "counts"}]}],  (path: [] unless an
@@ -26,15 +28,24 @@ from __future__ import annotations
 
 import datetime
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from zonewall.diagnostics import Span
 from zonewall.review.explain import Decider
 from zonewall.text import markdown_text, terminal_text
-from zonewall.traffic.replay import Blocked, Counts, Replay
+from zonewall.traffic.engine import FileStats
+from zonewall.traffic.replay import Blocked, Counts, Replay, Unknown, Violation
 
-__all__ = ["failing", "replay_json", "replay_markdown", "replay_text"]
+__all__ = [
+    "failing",
+    "iso_time",
+    "replay_json",
+    "replay_json_chunks",
+    "replay_markdown",
+    "replay_text",
+    "where_text",
+]
 
 TEXT_BLOCKED_SHOWN = 50
 
@@ -45,20 +56,20 @@ def failing(r: Replay, fail_on: str) -> bool:
     )
 
 
-def _time(t: float | None) -> str | None:
+def iso_time(t: float | None) -> str | None:
     if t is None:
         return None
     return datetime.datetime.fromtimestamp(t, datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _where(span: Span | None) -> str:
+def where_text(span: Span | None) -> str:
     return f"{span.file}:{span.line}" if span else "?"
 
 
 def _counts_text(c: Counts) -> str:
     when = ""
     if c.first is not None:
-        when = f", {_time(c.first)} .. {_time(c.last)}"
+        when = f", {iso_time(c.first)} .. {iso_time(c.last)}"
     return f"{c.flows:,} flow(s), {c.packets:,} packet(s){when}"
 
 
@@ -69,7 +80,7 @@ def _decided(b: Blocked) -> str:
 def _deciders_text(b: Blocked) -> list[str]:
     if not b.denies:
         return ["      default deny: no allow covers it"]
-    return [f"      denied by {_where(d.span)}: {d.text}" for d in b.denies]
+    return [f"      denied by {where_text(d.span)}: {d.text}" for d in b.denies]
 
 
 def replay_text(r: Replay, policy: str, fail_on: str) -> str:
@@ -108,7 +119,7 @@ def replay_text(r: Replay, policy: str, fail_on: str) -> str:
         if r.unused
         else f"allows never used: none (all {r.allows} saw traffic)"
     )
-    out.extend(f"  {t(_where(u.span))}: {t(u.text)}" for u in r.unused)
+    out.extend(f"  {t(where_text(u.span))}: {t(u.text)}" for u in r.unused)
     out.append(
         f"assertions the observed traffic violates ({len(r.violations)}):"
         if r.violations
@@ -116,7 +127,7 @@ def replay_text(r: Replay, policy: str, fail_on: str) -> str:
     )
     for v in r.violations:
         note = "permitted by the policy" if v.permitted else "the policy blocks it"
-        out.append(f"  {t(_where(v.span))}: assert {t(v.assertion)}")
+        out.append(f"  {t(where_text(v.span))}: assert {t(v.assertion)}")
         if v.path:
             out.append(f"      path {t(' -> '.join([v.src] + [h.dst for h in v.path]))} ({note}):")
             out.extend(
@@ -148,8 +159,8 @@ def _counts_json(c: Counts) -> dict[str, Any]:
         "flows": c.flows,
         "packets": c.packets,
         "bytes": c.bytes,
-        "first_seen": _time(c.first),
-        "last_seen": _time(c.last),
+        "first_seen": iso_time(c.first),
+        "last_seen": iso_time(c.last),
     }
 
 
@@ -163,83 +174,99 @@ def _statement(d: Decider) -> dict[str, Any]:
     }
 
 
-def replay_json(r: Replay, policy: str, fail_on: str) -> str:
-    doc = {
-        "policy": policy,
-        "fail_on": fail_on,
-        "ok": not failing(r, fail_on),
-        "files": [
-            {
-                "path": f.path,
-                "format": f.format,
-                "records": f.records,
-                "skipped": f.skipped,
-                "ipv6": f.ipv6,
-                "bad": f.bad,
-                "first_bad": [
-                    {"line": n, "reason": why, "text": text} for n, why, text in f.first_bad
-                ],
-            }
-            for f in r.files
-        ],
-        "observed": _counts_json(r.total),
-        "permitted": _counts_json(r.permitted),
-        "not_filtered": _counts_json(r.not_filtered),
-        "blocked": [
-            {
-                "from": b.src,
-                "to": b.dst,
-                "service": b.service,
-                "counts": _counts_json(b.counts),
-                "decided_by": _decided(b),
-                "denies": [_statement(d) for d in b.denies],
-                "opened_by": [_statement(d) for d in b.opened_by],
-            }
-            for b in r.blocked
-        ],
-        "unused_allows": [
-            {
-                "file": u.span.file if u.span else None,
-                "line": u.span.line if u.span else None,
-                "text": u.text,
-                "services": list(u.services),
-            }
-            for u in r.unused
-        ],
-        "allows_judged": r.allows,
-        "violations": [
-            {
-                "assertion": v.assertion,
-                "kind": v.kind,
-                "file": v.span.file if v.span else None,
-                "line": v.span.line if v.span else None,
-                "from": v.src,
-                "to": v.dst,
-                "service": v.service,
-                "counts": _counts_json(v.counts),
-                "permitted_by_policy": v.permitted,
-                "path": [
-                    {
-                        "from": h.src,
-                        "to": h.dst,
-                        "service": h.service,
-                        "counts": _counts_json(h.counts),
-                    }
-                    for h in v.path
-                ],
-            }
-            for v in r.violations
-        ],
-        "unknown": [
-            {
-                "net": u.net,
-                "as_source": _counts_json(u.as_src),
-                "as_destination": _counts_json(u.as_dst),
-            }
-            for u in r.unknown
+def _file_json(f: FileStats) -> dict[str, Any]:
+    return {
+        "path": f.path,
+        "format": f.format,
+        "records": f.records,
+        "skipped": f.skipped,
+        "ipv6": f.ipv6,
+        "bad": f.bad,
+        "first_bad": [{"line": n, "reason": why, "text": text} for n, why, text in f.first_bad],
+    }
+
+
+def _blocked_json(b: Blocked) -> dict[str, Any]:
+    return {
+        "from": b.src,
+        "to": b.dst,
+        "service": b.service,
+        "counts": _counts_json(b.counts),
+        "decided_by": _decided(b),
+        "denies": [_statement(d) for d in b.denies],
+        "opened_by": [_statement(d) for d in b.opened_by],
+    }
+
+
+def _violation_json(v: Violation) -> dict[str, Any]:
+    return {
+        "assertion": v.assertion,
+        "kind": v.kind,
+        "file": v.span.file if v.span else None,
+        "line": v.span.line if v.span else None,
+        "from": v.src,
+        "to": v.dst,
+        "service": v.service,
+        "counts": _counts_json(v.counts),
+        "permitted_by_policy": v.permitted,
+        "path": [
+            {"from": h.src, "to": h.dst, "service": h.service, "counts": _counts_json(h.counts)}
+            for h in v.path
         ],
     }
-    return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+
+
+def _unknown_json(u: Unknown) -> dict[str, Any]:
+    return {
+        "net": u.net,
+        "as_source": _counts_json(u.as_src),
+        "as_destination": _counts_json(u.as_dst),
+    }
+
+
+def _member(key: str, value: object) -> Iterator[str]:
+    """`"key": value` as `json.dumps(doc, indent=2)` writes it inside the top-level object;
+    a list given as an iterator of rows is written one row at a time (only one row's
+    dictionary and text exist at once)."""
+    if not isinstance(value, Iterator):
+        yield f'  "{key}": ' + json.dumps(value, indent=2, ensure_ascii=False).replace("\n", "\n  ")
+        return
+    first = True
+    for row in value:
+        text = json.dumps(row, indent=2, ensure_ascii=False).replace("\n", "\n    ")
+        yield (f'  "{key}": [\n    ' if first else ",\n    ") + text
+        first = False
+    yield f'  "{key}": []' if first else "\n  ]"
+
+
+def replay_json_chunks(r: Replay, policy: str, fail_on: str) -> Iterator[str]:
+    """The JSON document in pieces, byte for byte as `json.dumps(doc, indent=2)` would write
+    it whole: a report of a million blocked groups is written row by row, never held as one
+    document (`replay --format json` writes the pieces as they come)."""
+    members: tuple[tuple[str, object], ...] = (
+        ("policy", policy),
+        ("fail_on", fail_on),
+        ("ok", not failing(r, fail_on)),
+        ("files", map(_file_json, r.files)),
+        ("observed", _counts_json(r.total)),
+        ("permitted", _counts_json(r.permitted)),
+        ("not_filtered", _counts_json(r.not_filtered)),
+        ("blocked", map(_blocked_json, r.blocked)),
+        ("unused_allows", map(_statement, r.unused)),
+        ("allows_judged", r.allows),
+        ("violations", map(_violation_json, r.violations)),
+        ("unknown", map(_unknown_json, r.unknown)),
+    )
+    yield "{\n"
+    for i, (key, value) in enumerate(members):
+        yield ",\n" if i else ""
+        yield from _member(key, value)
+    yield "\n}\n"
+
+
+def replay_json(r: Replay, policy: str, fail_on: str) -> str:
+    """The whole JSON document (`replay_json_chunks` joined)."""
+    return "".join(replay_json_chunks(r, policy, fail_on))
 
 
 def _table(head: Iterable[str], rows: Iterable[Iterable[str]]) -> list[str]:
@@ -273,9 +300,10 @@ def replay_markdown(r: Replay, policy: str, fail_on: str) -> str:
                     m(b.service),
                     f"{b.counts.flows:,}",
                     f"{b.counts.packets:,}",
-                    _time(b.counts.first) or "",
-                    _time(b.counts.last) or "",
-                    "; ".join(m(f"{_where(d.span)}: {d.text}") for d in b.denies) or "default deny",
+                    iso_time(b.counts.first) or "",
+                    iso_time(b.counts.last) or "",
+                    "; ".join(m(f"{where_text(d.span)}: {d.text}") for d in b.denies)
+                    or "default deny",
                 )
                 for b in r.blocked
             ),
@@ -283,14 +311,14 @@ def replay_markdown(r: Replay, policy: str, fail_on: str) -> str:
     else:
         out.append("Nothing.")
     out += ["", f"### Allows never used ({len(r.unused)} of {r.allows})", ""]
-    out += [f"- {m(_where(u.span))}: {m(u.text)}" for u in r.unused] or ["None."]
+    out += [f"- {m(where_text(u.span))}: {m(u.text)}" for u in r.unused] or ["None."]
     out += ["", f"### Assertions the observed traffic violates ({len(r.violations)})", ""]
     if r.violations:
         out += _table(
             ("assertion", "from", "to", "service", "flows", "policy"),
             (
                 (
-                    m(f"{_where(v.span)}: {v.assertion}"),
+                    m(f"{where_text(v.span)}: {v.assertion}"),
                     m(v.src),
                     m(" -> ".join(h.dst for h in v.path) if v.path else v.dst),
                     m(v.service),
