@@ -18,8 +18,9 @@ packet of every difference it reports.
 from __future__ import annotations
 
 import bisect
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from netaddr import IPAddress
 
@@ -29,9 +30,19 @@ from .index import AddrIndex, NameIndex
 from .replies import port_cuts, reply_flows, reply_keys
 from .rules import EMPTY, EVERYTHING, AddrMatch, Chain, NameMatch, Rule, RuleRef, Ruleset
 
-__all__ = ["Cell", "Ctx", "Evaluator", "Piece"]
+__all__ = ["Cell", "Context", "Ctx", "Evaluator", "Piece"]
 
-Ctx = tuple[str | None, int, bool]  # (conntrack state, source port, TCP ACK/RST set)
+
+class Context(NamedTuple):
+    """What a packet carries besides addresses and its service key."""
+
+    state: str | None  # conntrack state (NEW, ESTABLISHED, ...); None on a stateless ruleset
+    sport: int  # source port (standing for its class of source ports)
+    ack: bool  # TCP ACK or RST set
+
+
+# Any (state, source port, ACK) triple: a `Context`, or a plain tuple of the same fields.
+Ctx = tuple[str | None, int, bool]
 MAX_DEPTH = 64
 MIN_INDEXED = 12  # chains with fewer rules are scanned, not indexed
 
@@ -64,16 +75,18 @@ class Evaluator:
     def __init__(self, ruleset: Ruleset) -> None:
         self.ruleset = ruleset
         self.chains = ruleset.chains
-        self._dims: dict[str, frozenset[str]] = {}  # what a chain and those it reaches test
-        self._direct: dict[str, frozenset[str]] = {}
+        # what each chain's own rules test, and what it and the chains it reaches test
+        self._direct: dict[str, frozenset[str]] = {
+            name: _dims_of(chain.rules) for name, chain in self.chains.items()
+        }
+        self._dims: dict[str, frozenset[str]] = {}
         for name in self.chains:
             self._closure_dims(name, ())
+        self._facts: dict[str, _ChainFacts] = {}
         self._filtered_cache: dict[tuple[object, ...], _Filtered] = {}
         self._indexes: dict[str, dict[str, NameIndex | AddrIndex | None]] = {}
         self._source_cache: dict[tuple[str, str | None, int | None], tuple[int, ...]] = {}
         self._sport_cache: dict[tuple[str, int], frozenset[tuple[int, int, bool]]] = {}
-        self._where_cache: dict[tuple[str, str], tuple[int, ...]] = {}
-        self._where_sets: dict[tuple[str, str], frozenset[int]] = {}
         self._split_cache: dict[tuple[str, str | None, int | None], _ContextSplit] = {}
         self._ingress_cache: dict[str, list[tuple[str, list[int], AddrIndex]]] = {}
         self._reach_cache: dict[str, list[str]] = {}
@@ -82,26 +95,6 @@ class Evaluator:
         self._sporty_sets: dict[tuple[str, str | None, int | None], frozenset[int]] = {}
         self._memo: dict[tuple[object, ...], tuple[PacketSet, PacketSet]] = {}
         self._dep_cache: dict[tuple[object, ...], bool] = {}
-        self._where_tests: dict[str, Callable[[Rule], bool]] = {
-            "context-free": lambda r: r.states is None and not r.ack and r.sports is None,
-            "decides-all": lambda r: (
-                r.oif is None
-                and r.dst is None
-                and r.keys == EVERYTHING
-                and (
-                    r.action in ("ACCEPT", "DROP")
-                    or (r.action == "JUMP" and self._terminates(r.target))
-                )
-            ),
-            "sporty": lambda r: r.sports is not None or r.target is not None,
-            "src-testing": lambda r: r.src is not None,
-            "dst-testing": lambda r: r.oif is not None or r.dst is not None,
-            "dst-dependent": lambda r: (
-                r.oif is not None
-                or r.dst is not None
-                or (r.target is not None and bool(self._dims[r.target] & {"oif", "dst"}))
-            ),
-        }
         self._global_cuts = sorted(ruleset.sport_cuts())
         self._last_ranges: tuple[Cell | None, frozenset[tuple[int, int, bool]]] = (
             None,
@@ -138,9 +131,8 @@ class Evaluator:
             return self._dims[name]
         if name in stack or len(stack) > MAX_DEPTH:
             raise ValueError(f"chain loop through {' -> '.join((*stack, name))}")
-        dims: set[str] = set()
+        dims = set(self._direct[name])
         for rule in self.chains[name].rules:
-            dims.update(_rule_dims(rule))
             if rule.target is not None:
                 dims.update(self._closure_dims(rule.target, (*stack, name)))
         self._dims[name] = frozenset(dims)
@@ -166,12 +158,12 @@ class Evaluator:
                 rules[p].oif is not None
                 or rules[p].dst is not None
                 or self._depends(str(rules[p].target), cell, ctx)
-                for p in self._where_set(name, "dst-dependent").intersection(got.positions)
+                for p in self._chain_facts(name).dst_dependent.intersection(got.positions)
             )
         return hit
 
     def _filter(self, name: str, cell: Cell, ctx: Ctx) -> _Filtered:
-        direct = self._direct_dims(name)
+        direct = self._direct[name]
         iif = cell.iif if "iif" in direct else None
         sid = cell.sid if "src" in direct else None
         fkey = (name, ctx, iif, sid)
@@ -194,12 +186,12 @@ class Evaluator:
         # A rule that decides every key, whatever the egress and destination, ends the walk:
         # the rules after it can never match (e.g. an ESTABLISHED accept in a stateful base
         # chain), and must not make the chain look destination-dependent.
-        enders = self._where_set(name, "decides-all")
+        enders = self._chain_facts(name).decides_all
         if not enders.isdisjoint(positions):
             end = min(enders.intersection(positions))
             positions = tuple(p for p in positions if p <= end)
         rules = tuple(chain_rules[p] for p in positions)
-        dep = not self._where_set(name, "dst-dependent").isdisjoint(positions)
+        dep = not self._chain_facts(name).dst_dependent.isdisjoint(positions)
         made = self._filtered_cache[fkey] = _Filtered(rules, frozenset(positions), dep)
         return made
 
@@ -211,7 +203,7 @@ class Evaluator:
         akey = (name, iif, sid)
         hit = self._split_cache.get(akey)
         if hit is None:
-            free = self._where_set(name, "context-free")
+            free = self._chain_facts(name).context_free
             chain_rules = self.chains[name].rules
             hit = self._split_cache[akey] = _ContextSplit((), [], {}, [])
             free_positions: list[int] = []
@@ -284,41 +276,54 @@ class Evaluator:
                 best = cand
         return best
 
-    def _direct_dims(self, name: str) -> frozenset[str]:
-        """What the rules of `name` itself test (not the chains they jump to)."""
-        found = self._direct.get(name)
-        if found is None:
-            dims: set[str] = set()
-            for rule in self.chains[name].rules:
-                dims.update(_rule_dims(rule))
-            found = self._direct[name] = frozenset(dims)
-        return found
-
-    def _where(self, name: str, what: str) -> tuple[int, ...]:
-        """Positions, in order, of the rules of `name` that: "context-free" test no state,
-        source port or ACK flag; "sporty" name source ports or jump; "decides-all" accept
-        or drop every key whatever the egress and destination; "src-testing" test the
-        source; "dst-testing" test egress or destination themselves; "dst-dependent" do, or
-        jump to a chain that does."""
-        found = self._where_cache.get((what, name))
-        if found is None:  # every kind of the chain at once: one pass over its rules
-            kinds = {kind: [] for kind in self._where_tests}  # type: dict[str, list[int]]
-            tests = list(self._where_tests.items())
-            for p, r in enumerate(self.chains[name].rules):
-                for kind, test in tests:
-                    if test(r):
-                        kinds[kind].append(p)
-            for kind, positions in kinds.items():
-                self._where_cache[(kind, name)] = tuple(positions)
-            found = self._where_cache[(what, name)]
-        return found
-
-    def _where_set(self, name: str, what: str) -> frozenset[int]:
-        """`_where` as a set, for membership tests."""
-        key = (what, name)
-        found = self._where_sets.get(key)
-        if found is None:
-            found = self._where_sets[key] = frozenset(self._where(name, what))
+    def _chain_facts(self, name: str) -> _ChainFacts:
+        """What the rules of `name` test (see `_ChainFacts`), found in one pass over them."""
+        found = self._facts.get(name)
+        if found is not None:
+            return found
+        context_free: list[int] = []
+        decides_all: list[int] = []
+        sporty: list[int] = []
+        src_testing: list[int] = []
+        dst_testing: list[int] = []
+        dst_dependent: list[int] = []
+        jumps: list[int] = []
+        for p, r in enumerate(self.chains[name].rules):
+            free = r.states is None and not r.ack and r.sports is None
+            if free:
+                context_free.append(p)
+            tests_dst = r.oif is not None or r.dst is not None
+            if (
+                not tests_dst
+                and r.keys == EVERYTHING
+                and (
+                    r.action in ("ACCEPT", "DROP")
+                    or (r.action == "JUMP" and self._terminates(r.target))
+                )
+            ):
+                decides_all.append(p)
+            if r.target is not None:
+                jumps.append(p)
+            if r.sports is not None or r.target is not None:
+                sporty.append(p)
+            if r.src is not None:
+                src_testing.append(p)
+            if tests_dst:
+                dst_testing.append(p)
+            if tests_dst or (
+                r.target is not None and not self._dims[r.target].isdisjoint(("oif", "dst"))
+            ):
+                dst_dependent.append(p)
+        found = self._facts[name] = _ChainFacts(
+            frozenset(context_free),
+            frozenset(decides_all),
+            frozenset(decides_all).intersection(context_free),
+            frozenset(sporty),
+            frozenset(src_testing),
+            frozenset(dst_testing),
+            frozenset(dst_dependent),
+            frozenset(jumps),
+        )
         return found
 
     # -- set-based evaluation ------------------------------------------------------------------
@@ -623,11 +628,7 @@ class Evaluator:
             hit = []
             for name in self._reachable(ingress):
                 rules = self.chains[name].rules
-                positions = [
-                    p
-                    for p in self._where(name, "src-testing")
-                    if (iif := rules[p].iif) is None or iif.matches(ingress)
-                ]
+                positions = self._on_ingress(name, ingress, self._chain_facts(name).src_testing)
                 if positions:
                     hit.append((name, positions, AddrIndex([rules[p].src for p in positions])))
             self._ingress_cache[ingress] = hit
@@ -647,13 +648,19 @@ class Evaluator:
                     continue
                 seen.add(name)
                 hit.append(name)
-                todo.extend(
-                    r.target
-                    for r in reversed(self.chains[name].rules)
-                    if r.target is not None and (r.iif is None or r.iif.matches(ingress))
-                )
+                rules = self.chains[name].rules
+                jumps = self._on_ingress(name, ingress, self._chain_facts(name).jumps)
+                todo.extend(str(rules[p].target) for p in reversed(jumps))
             self._reach_cache[ingress] = hit
         return hit
+
+    def _on_ingress(self, name: str, ingress: str, among: frozenset[int]) -> list[int]:
+        """Of the positions `among`, in order, the rules of `name` that can match a packet
+        entering on `ingress` (found through the chain's ingress index when it has one)."""
+        rules = self.chains[name].rules
+        cand = self._candidates(name, Cell(ingress, None, 0, 0, 0, 0), ("iif",))
+        ordered = sorted(among) if cand is None else [p for p in cand if p in among]
+        return [p for p in ordered if (iif := rules[p].iif) is None or iif.matches(ingress)]
 
     # -- destination signatures ---------------------------------------------------------------
     def dst_signature(self, cell: Cell) -> tuple[tuple[int, ...], ...]:
@@ -701,7 +708,7 @@ class Evaluator:
             if name in seen:
                 continue
             seen.add(name)
-            direct = self._direct_dims(name)
+            direct = self._direct[name]
             positions = self._source_positions(
                 name,
                 cell,
@@ -709,7 +716,7 @@ class Evaluator:
                 cell.sid if "src" in direct else None,
             )
             positions = self._until_final(name, positions)
-            testing = self._where_set(name, "dst-testing").intersection(positions)
+            testing = self._chain_facts(name).dst_testing.intersection(positions)
             if testing:
                 out.append((name, testing))
             chain_rules = self.chains[name].rules
@@ -721,7 +728,7 @@ class Evaluator:
         """`positions` up to the first that decides every key in every context, whatever the
         egress and destination (the rules after it never see a packet of the row: zonewall's
         entry chain after `-i <class interface> -j zw-main`)."""
-        final = self._where_set(name, "decides-all") & self._where_set(name, "context-free")
+        final = self._chain_facts(name).final
         if final.isdisjoint(positions):
             return positions
         end = min(final.intersection(positions))
@@ -735,7 +742,7 @@ class Evaluator:
         hit = self._sporty_cache.get(akey)
         if hit is None:
             name = akey[0]
-            sporty = self._where_set(name, "sporty")
+            sporty = self._chain_facts(name).sporty
             hit = self._sporty_cache[akey] = tuple(
                 p for p in self._source_positions(name, cell, akey[1], akey[2]) if p in sporty
             )
@@ -772,7 +779,7 @@ class Evaluator:
             if name in seen:
                 continue
             seen.add(name)
-            direct = self._direct_dims(name)
+            direct = self._direct[name]
             chain_rules = self.chains[name].rules
             akey = (
                 name,
@@ -824,6 +831,24 @@ class _Targets:
                 ]
             )
         return out
+
+
+class _ChainFacts(NamedTuple):
+    """Positions of the rules of one chain that: test no state, source port or ACK flag
+    (`context_free`); accept or drop every key whatever the egress and destination
+    (`decides_all`), and both (`final`: the rules after one never see a packet that reaches
+    it); name source ports or jump (`sporty`); test the source (`src_testing`); test
+    egress or destination themselves (`dst_testing`); do, or jump to a chain that does
+    (`dst_dependent`); jump or go to another chain (`jumps`)."""
+
+    context_free: frozenset[int]
+    decides_all: frozenset[int]
+    final: frozenset[int]
+    sporty: frozenset[int]
+    src_testing: frozenset[int]
+    dst_testing: frozenset[int]
+    dst_dependent: frozenset[int]
+    jumps: frozenset[int]
 
 
 @dataclass(slots=True)
@@ -890,9 +915,19 @@ def _minus(a: PacketSet, b: PacketSet) -> PacketSet:
     return a - b
 
 
-def _rule_dims(rule: Rule) -> set[str]:
-    pairs = (("iif", rule.iif), ("oif", rule.oif), ("src", rule.src), ("dst", rule.dst))
-    return {dim for dim, m in pairs if m is not None}
+def _dims_of(rules: Iterable[Rule]) -> frozenset[str]:
+    """The dimensions (iif, oif, src, dst) some of `rules` test."""
+    dims: set[str] = set()
+    for r in rules:
+        if r.iif is not None:
+            dims.add("iif")
+        if r.oif is not None:
+            dims.add("oif")
+        if r.src is not None:
+            dims.add("src")
+        if r.dst is not None:
+            dims.add("dst")
+    return frozenset(dims)
 
 
 def _dst_matches(rule: Rule, cell: Cell) -> bool:
