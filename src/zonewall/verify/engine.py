@@ -1,18 +1,28 @@
-"""First-match evaluation of a parsed `Ruleset` over sets of service keys.
+"""First-match evaluation of a parsed `Ruleset` over sets of service keys, made fast.
 
-For one *cell* (ingress and egress interface, source and destination address group) and one
-*context* (conntrack state, a source port standing for its class, TCP ACK/RST flag) every rule
-either matches all packets of a service key or none, so a chain walk can carry the undecided
-keys as a `PacketSet`: ACCEPT and DROP take their keys out, RETURN hands them back, LOG goes
-on, a jump evaluates its target on the matching keys and resumes with what the target did not
-decide, a goto hands the target's undecided keys straight to this chain's caller, and a base
-chain's policy (an ACL's implicit deny) decides what is left.  Results are memoised on the
-parts of the cell a chain (with the chains it reaches) actually tests, so the pair chains of a
-zone layout are evaluated once, not once per address pair.
+What a ruleset means is stated plainly in `reference.py`: for one *cell* (ingress and egress
+interface, source and destination address group) and one *context* (conntrack state, a source
+port standing for its class, TCP ACK/RST flag) every rule either matches all packets of a
+service key or none, so a chain walk can carry the undecided keys as a `PacketSet`: ACCEPT and
+DROP take their keys out, RETURN hands them back, LOG goes on, a jump evaluates its target on
+the matching keys and resumes with what the target did not decide, a goto hands the target's
+undecided keys straight to this chain's caller, and a base chain's policy (an ACL's implicit
+deny) decides what is left.  `Evaluator` computes exactly that (`_walk`), with accelerations
+layered around it, each of which can only skip work, never change a verdict:
 
-`explain` repeats a walk while recording which rule decided which keys, and `trace` is a plain
-per-packet interpreter, written separately, that the comparison uses to re-check one concrete
-packet of every difference it reports.
+* static facts per chain, found once (`_ChainFacts`, `_dims`: what a chain and the chains it
+  reaches test), so a chain that tests no egress or destination is one memo look-up per row;
+* rules filtered per ingress, source and context (`_filter`) and indexed per dimension
+  (`index.py`), so a walk tests only the rules that can match;
+* walks memoised on the parts of the cell a chain actually tests, so the pair chains of a zone
+  layout are evaluated once, not once per address pair;
+* `accepted_many`: one walk for a whole row of destinations, carried in groups that the rules
+  so far treated alike (`_walk_many`).
+
+`tests/property/test_engine_reference.py` holds `accepted` and `accepted_many` to
+`reference.accepted` on random rulesets.  `explain` repeats a walk while recording which rule
+decided which keys, and `trace` is a plain per-packet interpreter, written separately, that the
+comparison uses to re-check one concrete packet of every difference it reports.
 """
 
 from __future__ import annotations
@@ -242,7 +252,10 @@ class Evaluator:
     def _rules_for(self, name: str, cell: Cell, ctx: Ctx) -> Sequence[Rule]:
         """The filtered rules of `name` that may also match this cell's egress and destination,
         in order (a superset: callers still test `_dst_matches`)."""
-        got = self._filter(name, cell, ctx)
+        return self._for_destination(name, cell, self._filter(name, cell, ctx))
+
+    def _for_destination(self, name: str, cell: Cell, got: _Filtered) -> Sequence[Rule]:
+        """`_rules_for` of the filtered rules `got` of `name` for this cell."""
         if not got.dep:
             return got.rules
         cand = self._candidates(name, cell, ("oif", "dst"))
@@ -344,74 +357,118 @@ class Evaluator:
 
     def accepted_many(self, cells: Sequence[Cell], ctx: Ctx) -> list[PacketSet]:
         """`accepted(cell, ctx)` for each of `cells`, which share one ingress and source
-        (group): the chains are walked once for all of them, each rule that tests egress or
-        destination applied to the cells it matches (found through their sorted addresses)."""
+        (group): the chains are walked once for all of them (`_walk_many`)."""
         if not cells:
             return []
         order = sorted(range(len(cells)), key=lambda i: cells[i].dst)
         targets = _Targets(cells, [cells[i].dst for i in order], order)
         alive = [EVERYTHING] * len(cells)
         for name in self.ruleset.entries(cells[0].iif):
-            for i, (acc, _) in self._walk_many(name, targets, range(len(cells)), ctx, 0).items():
-                alive[i] = _and(alive[i], acc)
+            for group, (acc, _) in self._walk_many(name, targets, set(range(len(cells))), ctx, 0):
+                for i in group:
+                    alive[i] = _and(alive[i], acc)
         return alive
 
     def _walk_many(
-        self, name: str, targets: _Targets, live: Iterable[int], ctx: Ctx, depth: int
-    ) -> dict[int, tuple[PacketSet, PacketSet]]:
+        self, name: str, targets: _Targets, live: set[int], ctx: Ctx, depth: int
+    ) -> list[tuple[set[int], tuple[PacketSet, PacketSet]]]:
         """`_walk` of chain `name` for each of the `live` targets (positions in
-        `targets.cells`), one pass over the rules."""
+        `targets.cells`), as groups of targets with the same (accepted, undecided) keys.
+
+        The targets travel in groups that every rule so far treated alike: a rule that tests
+        neither egress nor destination is applied once per group, one that does splits each
+        group into the targets it matches (found through their sorted addresses) and the
+        rest, and a jump splits a group by what the target chain did to its parts.  So the
+        dispatch chains of a zone layout cost their rules once per row, not once per cell."""
         cells = targets.cells
         first = cells[next(iter(live))]
+        dims = self._dims[name]
+        if "oif" not in dims and "dst" not in dims:  # every target alike: one walk
+            return [(live, self._walk(name, first, ctx, depth))]
         rules, dep = self._filtered(name, first, ctx)
-        if not dep:  # every target alike: one (memoised) walk
-            one = self._walk(name, first, ctx, depth)
-            return dict.fromkeys(live, one)
+        if not dep:  # every target alike here too: one (memoised) walk
+            return [(live, self._walk(name, first, ctx, depth))]
         if depth > MAX_DEPTH:
             raise ValueError(f"chain nesting deeper than {MAX_DEPTH} at '{name}'")
-        rest = dict.fromkeys(live, EVERYTHING)
-        acc = dict.fromkeys(rest, EMPTY)
-        undecided = dict.fromkeys(rest, EMPTY)
+        active = [_Walking(live, EVERYTHING, [], [])]  # groups with undecided keys left
+        done: list[_Walking] = []  # groups every key of which is decided
         for rule in rules:
             if rule.action == "CONTINUE":
                 continue
-            if rule.oif is None and rule.dst is None:
-                hit: Iterable[int] = list(rest)
-            else:
-                hit = [
+            hit: list[_Walking] = active
+            missed: list[_Walking] = []
+            if rule.oif is not None or rule.dst is not None:
+                oif = rule.oif
+                matched = {
                     t
                     for t in targets.matching(rule.dst)
-                    if t in rest and (rule.oif is None or rule.oif.matches(cells[t].oif))
-                ]
-            sub: dict[int, tuple[PacketSet, PacketSet]] = {}
-            if rule.action in ("JUMP", "GOTO"):
-                assert rule.target is not None
-                took = [t for t in hit if rest[t] & rule.keys]
-                sub = self._walk_many(rule.target, targets, took, ctx, depth + 1) if took else {}
-            for t in hit:
-                m = _and(rest[t], rule.keys)
+                    if oif is None or oif.matches(cells[t].oif)
+                }
+                hit = []
+                for g in active:
+                    inside = g.targets & matched
+                    if len(inside) == len(g.targets):
+                        hit.append(g)
+                    elif not inside:
+                        missed.append(g)
+                    else:  # the matched targets leave the group
+                        g.targets -= inside
+                        missed.append(g)
+                        hit.append(_Walking(inside, g.rest, list(g.acc), list(g.undecided)))
+            active = missed
+            for g in hit:
+                m = _and(g.rest, rule.keys)
                 if not m:
+                    active.append(g)
                     continue
-                left = _minus(rest[t], m)
+                left = _minus(g.rest, m)
+                if rule.action in ("JUMP", "GOTO"):
+                    assert rule.target is not None
+                    sub = self._walk_many(rule.target, targets, g.targets, ctx, depth + 1)
+                    for part, (sub_acc, sub_und) in self._split_by(g, sub):
+                        part.acc.append(_and(sub_acc, m))
+                        if rule.action == "JUMP":
+                            part.rest = _or(left, _and(sub_und, m))
+                        else:
+                            part.undecided.append(_and(sub_und, m))
+                            part.rest = left
+                        (active if part.rest else done).append(part)
+                    continue
                 if rule.action == "ACCEPT":
-                    acc[t] = _or(acc[t], m)
+                    g.acc.append(m)
                 elif rule.action == "RETURN":
-                    undecided[t] = _or(undecided[t], m)
-                elif rule.action in ("JUMP", "GOTO"):
-                    sub_acc, sub_und = sub[t]
-                    acc[t] = _or(acc[t], _and(sub_acc, m))
-                    if rule.action == "JUMP":
-                        left = _or(left, _and(sub_und, m))
-                    else:
-                        undecided[t] = _or(undecided[t], _and(sub_und, m))
-                if left:
-                    rest[t] = left
-                else:
-                    del rest[t]
-            if not rest:
+                    g.undecided.append(m)
+                g.rest = left  # DROP: only taken out
+                (active if left else done).append(g)
+            if not active:
                 break
         chain = self.chains[name]
-        return {t: _apply_policy(chain, acc[t], _or(undecided[t], rest.get(t, EMPTY))) for t in acc}
+        return [
+            (
+                g.targets,
+                _apply_policy(
+                    chain,
+                    PacketSet.union_all(g.acc),
+                    PacketSet.union_all([*g.undecided, g.rest]),
+                ),
+            )
+            for g in (*done, *active)
+        ]
+
+    @staticmethod
+    def _split_by(
+        g: _Walking, sub: list[tuple[set[int], tuple[PacketSet, PacketSet]]]
+    ) -> list[tuple[_Walking, tuple[PacketSet, PacketSet]]]:
+        """Group `g` split along the groups of a jump's result: one part per result group
+        (the last keeps `g` itself), each with that result."""
+        out: list[tuple[_Walking, tuple[PacketSet, PacketSet]]] = []
+        for i, (members, result) in enumerate(sub):
+            if i == len(sub) - 1:
+                g.targets = members
+                out.append((g, result))
+            else:
+                out.append((_Walking(members, g.rest, list(g.acc), list(g.undecided)), result))
+        return out
 
     def new_permitted(
         self, ingress: str, egress: str | None, src: int | str, dst: int | str
@@ -455,24 +512,37 @@ class Evaluator:
 
     def _walk(self, name: str, cell: Cell, ctx: Ctx, depth: int) -> tuple[PacketSet, PacketSet]:
         """(accepted, undecided) keys of chain `name` for this cell and context."""
-        rules, dep = self._filtered(name, cell, ctx)
         dims = self._dims[name]
-        mkey = (
+        row_key = (
             name,
             ctx,
             cell.iif if "iif" in dims else None,
             cell.sid if "src" in dims else None,
-            (cell.oif, cell.did) if dep else None,
         )
+        got = None
+        if "oif" not in dims and "dst" not in dims:
+            # nothing the chain reaches tests egress or destination: no filtering needed to
+            # know the memo key (the pair chains of a zone layout, met once per row)
+            mkey: tuple[object, ...] = (*row_key, None)
+            dep = False
+        else:
+            got = self._filter(name, cell, ctx)
+            dep = got.dep and self._depends(name, cell, ctx)
+            mkey = (*row_key, (cell.oif, cell.did) if dep else None)
         hit = self._memo.get(mkey)
         if hit is not None:
             return hit
         if depth > MAX_DEPTH:
             raise ValueError(f"chain nesting deeper than {MAX_DEPTH} at '{name}'")
+        if got is None:
+            got = self._filter(name, cell, ctx)
         # Accepted and undecided keys are disjoint pieces, united once at the end.
         rest, acc, undecided = EVERYTHING, [], []
-        for rule in self._rules_for(name, cell, ctx) if dep else rules:
-            if dep and not _dst_matches(rule, cell):
+        for rule in self._for_destination(name, cell, got) if dep else got.rules:
+            if dep and not (
+                (rule.oif is None or rule.oif.matches(cell.oif))
+                and (rule.dst is None or rule.dst.matches(cell.dst))
+            ):
                 continue
             m = _and(rest, rule.keys)
             if not m or rule.action == "CONTINUE":
@@ -849,6 +919,17 @@ class _ChainFacts(NamedTuple):
     dst_testing: frozenset[int]
     dst_dependent: frozenset[int]
     jumps: frozenset[int]
+
+
+@dataclass(slots=True)
+class _Walking:
+    """Targets of `Evaluator._walk_many` that the rules so far treated alike: their keys not
+    yet decided (`rest`), and the pieces accepted and handed back (RETURN) so far."""
+
+    targets: set[int]
+    rest: PacketSet
+    acc: list[PacketSet]
+    undecided: list[PacketSet]
 
 
 @dataclass(slots=True)
