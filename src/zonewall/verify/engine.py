@@ -534,11 +534,26 @@ class Evaluator:
             return hit
         if depth > MAX_DEPTH:
             raise ValueError(f"chain nesting deeper than {MAX_DEPTH} at '{name}'")
-        if got is None:
-            got = self._filter(name, cell, ctx)
+        rules: Sequence[Rule]
+        if got is not None:
+            rules = self._for_destination(name, cell, got) if dep else got.rules
+        elif not dims:
+            # the chain and those it reaches test nothing of the cell: its rules are only
+            # tested against the context, here (a pair chain is walked once, so indexing or
+            # caching its rules would cost more than it saves)
+            state, sport, ack = ctx
+            rules = [
+                r
+                for r in self.chains[name].rules
+                if (r.states is None or (state is not None and state in r.states))
+                and (ack or not r.ack)
+                and (r.sports is None or any(lo <= sport <= hi for lo, hi in r.sports))
+            ]
+        else:
+            rules = self._filter(name, cell, ctx).rules
         # Accepted and undecided keys are disjoint pieces, united once at the end.
         rest, acc, undecided = EVERYTHING, [], []
-        for rule in self._for_destination(name, cell, got) if dep else got.rules:
+        for rule in rules:
             if dep and not (
                 (rule.oif is None or rule.oif.matches(cell.oif))
                 and (rule.dst is None or rule.dst.matches(cell.dst))
