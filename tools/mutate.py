@@ -44,6 +44,7 @@ TIMEOUT = 600
 # first (the run stops at the first failure).
 VERIFY_TESTS = (
     "tests/unit/verify/test_verify_names.py",
+    "tests/property/test_engine_reference.py",
     "tests/unit/verify",
     "tests/property/test_foreign_configs.py",
     "tests/kernel/test_names_kernel.py",

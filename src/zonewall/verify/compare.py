@@ -51,7 +51,7 @@ from zonewall.packets import ICMP, PORT_SPAN, TCP, UDP, PacketSet, key
 
 from .addresses import Group, addr_text, address_groups
 from .differences import KINDS, Difference, summarize
-from .engine import Cell, Ctx, Evaluator
+from .engine import Cell, Context, Evaluator
 from .ios import IosRuleset, parse_ios
 from .ios6 import V6Finding
 from .ios_vty import vty_findings
@@ -168,7 +168,7 @@ class _Found:
     kind: str
     packets: PacketSet  # the keys in this context (reply-blocked: reply-side keys)
     flow_keys: PacketSet  # reply-blocked only: the flows concerned
-    ctx: Ctx
+    ctx: Context
     sport_hi: int
 
 
@@ -235,7 +235,7 @@ class _Validator:
             self.model, ruleset.address_intervals() | {(a, a) for a in own}
         )
         self.diffs: list[Difference] = []
-        self._ctx_cache: dict[tuple[tuple[int, ...], str | None], list[tuple[Ctx, int]]] = {}
+        self._ctx_cache: dict[tuple[tuple[int, ...], str | None], list[tuple[Context, int]]] = {}
         self._established_all: dict[tuple[str, int], bool] = {}
         self._by_rep = _ByRep(sorted((g.rep, g.id) for g in self.groups))
         self._groups_of: dict[int, list[int]] = {}
@@ -382,7 +382,7 @@ class _Validator:
         cells = [_cell(ingress, sg, dsts[i]) for i in which]
         if not self._accepts_all_established(cells[0]):
             return set(which)
-        got = self.ev.accepted_many(cells, ("NEW", 0, False))
+        got = self.ev.accepted_many(cells, Context("NEW", 0, False))
         model = self.model
         return {
             i
@@ -465,7 +465,7 @@ class _Validator:
     # -- contexts --------------------------------------------------------------------------------
     def _contexts(
         self, cell: Cell, kr: PacketSet, state: str | None, any_dst: bool = False
-    ) -> list[tuple[Ctx, int]]:
+    ) -> list[tuple[Context, int]]:
         """(context, last source port of its class) to check, in order.  With `any_dst` the
         classes are those of every rule the source can meet, whatever the destination."""
         base = self.ev.sport_cuts(cell, any_dst)
@@ -475,7 +475,11 @@ class _Validator:
         ordered = sorted(set(base) | port_cuts(kr)) if kr else list(base)
         his = [c - 1 for c in ordered[1:]] + [PORT_SPAN - 1]
         acks = (False, True) if self.stateless else (False,)
-        out = [((state, lo, ack), hi) for lo, hi in zip(ordered, his, strict=True) for ack in acks]
+        out = [
+            (Context(state, lo, ack), hi)
+            for lo, hi in zip(ordered, his, strict=True)
+            for ack in acks
+        ]
         if not kr:
             self._ctx_cache[ckey] = out
         return out
@@ -525,15 +529,15 @@ class _Validator:
 
     def _checks(
         self, cell: Cell, kf: PacketSet, kr: PacketSet, any_dst: bool, dhcp: bool, every: bool
-    ) -> Iterator[tuple[Ctx, int, PacketSet, PacketSet, PacketSet, bool]]:
+    ) -> Iterator[tuple[Context, int, PacketSet, PacketSet, PacketSet, bool]]:
         """(context, last source port of its class, keys expected accepted, keys of flows
         needed, reply flows, whether extra keys are a difference) for each context to compare;
         with `every` False one context per class of `_context_classes`."""
         if self.stateless:
             cuts = kr | DHCP_CLIENT if dhcp else kr
             for ctx, hi in self._some_contexts(cell, cuts, kr, None, any_dst, dhcp, every):
-                need = kf | DHCP if dhcp and ctx[1] == hi == DHCP_CLIENT_PORT else kf
-                allowed = need | reply_keys(kr, ctx[1], ctx[2], stateless=True)
+                need = kf | DHCP if dhcp and ctx.sport == hi == DHCP_CLIENT_PORT else kf
+                allowed = need | reply_keys(kr, ctx.sport, ctx.ack, stateless=True)
                 yield ctx, hi, allowed, need, kr, True
         else:
             for ctx, hi in self._some_contexts(cell, EMPTY, EMPTY, "NEW", any_dst, False, every):
@@ -542,7 +546,7 @@ class _Validator:
                 for ctx, hi in self._some_contexts(
                     cell, kr, kr, "ESTABLISHED", any_dst, False, every
                 ):
-                    allowed = kf | reply_keys(kr, ctx[1], True, stateless=False)
+                    allowed = kf | reply_keys(kr, ctx.sport, True, stateless=False)
                     yield ctx, hi, allowed, kf, kr, False
 
     def _some_contexts(
@@ -554,7 +558,7 @@ class _Validator:
         any_dst: bool,
         dhcp: bool,
         every: bool,
-    ) -> list[tuple[Ctx, int]]:
+    ) -> list[tuple[Context, int]]:
         """Every context of `_contexts` (`every`), or the first of each class of contexts
         that meet the same rules and of which the model expects the same: they have the same
         ACK flag, their source ports lie in the same source-port ranges of the rules that can
@@ -574,9 +578,9 @@ class _Validator:
             [(lo, hi) for lo, hi, acked in ranges if lo < hi and (ack or not acked)]
             for ack in (False, True)
         ]
-        classes: dict[tuple[object, ...], tuple[Ctx, int]] = {}
+        classes: dict[tuple[object, ...], tuple[Context, int]] = {}
         for ctx, hi in contexts:
-            lo, ack = ctx[1], ctx[2]
+            lo, ack = ctx.sport, ctx.ack
             sig = (
                 ack,
                 lo if lo in singles[ack] else -1,
@@ -607,7 +611,7 @@ class _Validator:
     def _compare(
         self,
         cell: Cell,
-        ctx: Ctx,
+        ctx: Context,
         hi: int,
         allowed: PacketSet,
         kf: PacketSet,
@@ -621,7 +625,7 @@ class _Validator:
     def _compare_sets(
         self,
         cell: Cell,
-        ctx: Ctx,
+        ctx: Context,
         hi: int,
         got: PacketSet,
         allowed: PacketSet,
@@ -640,7 +644,7 @@ class _Validator:
         if blocked := missing & kf:
             found.append(_Found("blocks-needed", blocked, EMPTY, ctx, hi))
         if replies := missing - kf:
-            flows = reply_flows(replies, kr, ctx[1], hi, self.stateless)
+            flows = reply_flows(replies, kr, ctx.sport, hi, self.stateless)
             found.append(_Found("reply-blocked", replies, flows, ctx, hi))
 
     # -- reporting -------------------------------------------------------------------------------
@@ -720,9 +724,9 @@ def _owner_name(g: Group) -> str:
 def _condition(members: list[_Found], stateless: bool, kind: str) -> str:
     if kind == "reply-blocked":
         return ""
-    sports = normalise((f.ctx[1], f.sport_hi) for f in members)
-    acks = {f.ctx[2] for f in members}
-    states = {f.ctx[0] for f in members}
+    sports = normalise((f.ctx.sport, f.sport_hi) for f in members)
+    acks = {f.ctx.ack for f in members}
+    states = {f.ctx.state for f in members}
     parts = []
     if "ESTABLISHED" in states:
         parts.append("ct state established" if states == {"ESTABLISHED"} else "any ct state")
@@ -737,18 +741,18 @@ def _condition(members: list[_Found], stateless: bool, kind: str) -> str:
     return "; ".join(parts)
 
 
-def _example(cell: Cell, ctx: Ctx, k: int, stateless: bool) -> str:
+def _example(cell: Cell, ctx: Context, k: int, stateless: bool) -> str:
     proto, port = divmod(k, PORT_SPAN)
     name = PROTOCOL_LABELS.get(proto, f"proto {proto}")
     src, dst = addr_text(cell.src), addr_text(cell.dst)
     if proto in (TCP, UDP):
-        text = f"{name} {src}:{ctx[1]} -> {dst}:{port}"
+        text = f"{name} {src}:{ctx.sport} -> {dst}:{port}"
         if proto == TCP and stateless:
-            text += " ACK" if ctx[2] else " SYN"
+            text += " ACK" if ctx.ack else " SYN"
     elif proto == ICMP:
         text = f"icmp type {port} {src} -> {dst}"
     else:
         text = f"{name} {src} -> {dst}"
-    if ctx[0] is not None:
-        text += f" (ct state {ctx[0].lower()})"
+    if ctx.state is not None:
+        text += f" (ct state {ctx.state.lower()})"
     return text

@@ -1,25 +1,36 @@
-"""First-match evaluation of a parsed `Ruleset` over sets of service keys.
+"""First-match evaluation of a parsed `Ruleset` over sets of service keys, made fast.
 
-For one *cell* (ingress and egress interface, source and destination address group) and one
-*context* (conntrack state, a source port standing for its class, TCP ACK/RST flag) every rule
-either matches all packets of a service key or none, so a chain walk can carry the undecided
-keys as a `PacketSet`: ACCEPT and DROP take their keys out, RETURN hands them back, LOG goes
-on, a jump evaluates its target on the matching keys and resumes with what the target did not
-decide, a goto hands the target's undecided keys straight to this chain's caller, and a base
-chain's policy (an ACL's implicit deny) decides what is left.  Results are memoised on the
-parts of the cell a chain (with the chains it reaches) actually tests, so the pair chains of a
-zone layout are evaluated once, not once per address pair.
+What a ruleset means is stated plainly in `reference.py`: for one *cell* (ingress and egress
+interface, source and destination address group) and one *context* (conntrack state, a source
+port standing for its class, TCP ACK/RST flag) every rule either matches all packets of a
+service key or none, so a chain walk can carry the undecided keys as a `PacketSet`: ACCEPT and
+DROP take their keys out, RETURN hands them back, LOG goes on, a jump evaluates its target on
+the matching keys and resumes with what the target did not decide, a goto hands the target's
+undecided keys straight to this chain's caller, and a base chain's policy (an ACL's implicit
+deny) decides what is left.  `Evaluator` computes exactly that (`_walk`), with accelerations
+layered around it, each of which can only skip work, never change a verdict:
 
-`explain` repeats a walk while recording which rule decided which keys, and `trace` is a plain
-per-packet interpreter, written separately, that the comparison uses to re-check one concrete
-packet of every difference it reports.
+* static facts per chain, found once (`_ChainFacts`, `_dims`: what a chain and the chains it
+  reaches test), so a chain that tests no egress or destination is one memo look-up per row;
+* rules filtered per ingress, source and context (`_filter`) and indexed per dimension
+  (`index.py`), so a walk tests only the rules that can match;
+* walks memoised on the parts of the cell a chain actually tests, so the pair chains of a zone
+  layout are evaluated once, not once per address pair;
+* `accepted_many`: one walk for a whole row of destinations, carried in groups that the rules
+  so far treated alike (`_walk_many`).
+
+`tests/property/test_engine_reference.py` holds `accepted` and `accepted_many` to
+`reference.accepted` on random rulesets.  `explain` repeats a walk while recording which rule
+decided which keys, and `trace` is a plain per-packet interpreter, written separately, that the
+comparison uses to re-check one concrete packet of every difference it reports.
 """
 
 from __future__ import annotations
 
 import bisect
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from netaddr import IPAddress
 
@@ -29,9 +40,19 @@ from .index import AddrIndex, NameIndex
 from .replies import port_cuts, reply_flows, reply_keys
 from .rules import EMPTY, EVERYTHING, AddrMatch, Chain, NameMatch, Rule, RuleRef, Ruleset
 
-__all__ = ["Cell", "Ctx", "Evaluator", "Piece"]
+__all__ = ["Cell", "Context", "Ctx", "Evaluator", "Piece"]
 
-Ctx = tuple[str | None, int, bool]  # (conntrack state, source port, TCP ACK/RST set)
+
+class Context(NamedTuple):
+    """What a packet carries besides addresses and its service key."""
+
+    state: str | None  # conntrack state (NEW, ESTABLISHED, ...); None on a stateless ruleset
+    sport: int  # source port (standing for its class of source ports)
+    ack: bool  # TCP ACK or RST set
+
+
+# Any (state, source port, ACK) triple: a `Context`, or a plain tuple of the same fields.
+Ctx = tuple[str | None, int, bool]
 MAX_DEPTH = 64
 MIN_INDEXED = 12  # chains with fewer rules are scanned, not indexed
 
@@ -64,16 +85,18 @@ class Evaluator:
     def __init__(self, ruleset: Ruleset) -> None:
         self.ruleset = ruleset
         self.chains = ruleset.chains
-        self._dims: dict[str, frozenset[str]] = {}  # what a chain and those it reaches test
-        self._direct: dict[str, frozenset[str]] = {}
+        # what each chain's own rules test, and what it and the chains it reaches test
+        self._direct: dict[str, frozenset[str]] = {
+            name: _dims_of(chain.rules) for name, chain in self.chains.items()
+        }
+        self._dims: dict[str, frozenset[str]] = {}
         for name in self.chains:
             self._closure_dims(name, ())
+        self._facts: dict[str, _ChainFacts] = {}
         self._filtered_cache: dict[tuple[object, ...], _Filtered] = {}
         self._indexes: dict[str, dict[str, NameIndex | AddrIndex | None]] = {}
         self._source_cache: dict[tuple[str, str | None, int | None], tuple[int, ...]] = {}
         self._sport_cache: dict[tuple[str, int], frozenset[tuple[int, int, bool]]] = {}
-        self._where_cache: dict[tuple[str, str], tuple[int, ...]] = {}
-        self._where_sets: dict[tuple[str, str], frozenset[int]] = {}
         self._split_cache: dict[tuple[str, str | None, int | None], _ContextSplit] = {}
         self._ingress_cache: dict[str, list[tuple[str, list[int], AddrIndex]]] = {}
         self._reach_cache: dict[str, list[str]] = {}
@@ -82,26 +105,6 @@ class Evaluator:
         self._sporty_sets: dict[tuple[str, str | None, int | None], frozenset[int]] = {}
         self._memo: dict[tuple[object, ...], tuple[PacketSet, PacketSet]] = {}
         self._dep_cache: dict[tuple[object, ...], bool] = {}
-        self._where_tests: dict[str, Callable[[Rule], bool]] = {
-            "context-free": lambda r: r.states is None and not r.ack and r.sports is None,
-            "decides-all": lambda r: (
-                r.oif is None
-                and r.dst is None
-                and r.keys == EVERYTHING
-                and (
-                    r.action in ("ACCEPT", "DROP")
-                    or (r.action == "JUMP" and self._terminates(r.target))
-                )
-            ),
-            "sporty": lambda r: r.sports is not None or r.target is not None,
-            "src-testing": lambda r: r.src is not None,
-            "dst-testing": lambda r: r.oif is not None or r.dst is not None,
-            "dst-dependent": lambda r: (
-                r.oif is not None
-                or r.dst is not None
-                or (r.target is not None and bool(self._dims[r.target] & {"oif", "dst"}))
-            ),
-        }
         self._global_cuts = sorted(ruleset.sport_cuts())
         self._last_ranges: tuple[Cell | None, frozenset[tuple[int, int, bool]]] = (
             None,
@@ -138,9 +141,8 @@ class Evaluator:
             return self._dims[name]
         if name in stack or len(stack) > MAX_DEPTH:
             raise ValueError(f"chain loop through {' -> '.join((*stack, name))}")
-        dims: set[str] = set()
+        dims = set(self._direct[name])
         for rule in self.chains[name].rules:
-            dims.update(_rule_dims(rule))
             if rule.target is not None:
                 dims.update(self._closure_dims(rule.target, (*stack, name)))
         self._dims[name] = frozenset(dims)
@@ -166,12 +168,12 @@ class Evaluator:
                 rules[p].oif is not None
                 or rules[p].dst is not None
                 or self._depends(str(rules[p].target), cell, ctx)
-                for p in self._where_set(name, "dst-dependent").intersection(got.positions)
+                for p in self._chain_facts(name).dst_dependent.intersection(got.positions)
             )
         return hit
 
     def _filter(self, name: str, cell: Cell, ctx: Ctx) -> _Filtered:
-        direct = self._direct_dims(name)
+        direct = self._direct[name]
         iif = cell.iif if "iif" in direct else None
         sid = cell.sid if "src" in direct else None
         fkey = (name, ctx, iif, sid)
@@ -194,12 +196,12 @@ class Evaluator:
         # A rule that decides every key, whatever the egress and destination, ends the walk:
         # the rules after it can never match (e.g. an ESTABLISHED accept in a stateful base
         # chain), and must not make the chain look destination-dependent.
-        enders = self._where_set(name, "decides-all")
+        enders = self._chain_facts(name).decides_all
         if not enders.isdisjoint(positions):
             end = min(enders.intersection(positions))
             positions = tuple(p for p in positions if p <= end)
         rules = tuple(chain_rules[p] for p in positions)
-        dep = not self._where_set(name, "dst-dependent").isdisjoint(positions)
+        dep = not self._chain_facts(name).dst_dependent.isdisjoint(positions)
         made = self._filtered_cache[fkey] = _Filtered(rules, frozenset(positions), dep)
         return made
 
@@ -211,7 +213,7 @@ class Evaluator:
         akey = (name, iif, sid)
         hit = self._split_cache.get(akey)
         if hit is None:
-            free = self._where_set(name, "context-free")
+            free = self._chain_facts(name).context_free
             chain_rules = self.chains[name].rules
             hit = self._split_cache[akey] = _ContextSplit((), [], {}, [])
             free_positions: list[int] = []
@@ -250,7 +252,10 @@ class Evaluator:
     def _rules_for(self, name: str, cell: Cell, ctx: Ctx) -> Sequence[Rule]:
         """The filtered rules of `name` that may also match this cell's egress and destination,
         in order (a superset: callers still test `_dst_matches`)."""
-        got = self._filter(name, cell, ctx)
+        return self._for_destination(name, cell, self._filter(name, cell, ctx))
+
+    def _for_destination(self, name: str, cell: Cell, got: _Filtered) -> Sequence[Rule]:
+        """`_rules_for` of the filtered rules `got` of `name` for this cell."""
         if not got.dep:
             return got.rules
         cand = self._candidates(name, cell, ("oif", "dst"))
@@ -284,41 +289,54 @@ class Evaluator:
                 best = cand
         return best
 
-    def _direct_dims(self, name: str) -> frozenset[str]:
-        """What the rules of `name` itself test (not the chains they jump to)."""
-        found = self._direct.get(name)
-        if found is None:
-            dims: set[str] = set()
-            for rule in self.chains[name].rules:
-                dims.update(_rule_dims(rule))
-            found = self._direct[name] = frozenset(dims)
-        return found
-
-    def _where(self, name: str, what: str) -> tuple[int, ...]:
-        """Positions, in order, of the rules of `name` that: "context-free" test no state,
-        source port or ACK flag; "sporty" name source ports or jump; "decides-all" accept
-        or drop every key whatever the egress and destination; "src-testing" test the
-        source; "dst-testing" test egress or destination themselves; "dst-dependent" do, or
-        jump to a chain that does."""
-        found = self._where_cache.get((what, name))
-        if found is None:  # every kind of the chain at once: one pass over its rules
-            kinds = {kind: [] for kind in self._where_tests}  # type: dict[str, list[int]]
-            tests = list(self._where_tests.items())
-            for p, r in enumerate(self.chains[name].rules):
-                for kind, test in tests:
-                    if test(r):
-                        kinds[kind].append(p)
-            for kind, positions in kinds.items():
-                self._where_cache[(kind, name)] = tuple(positions)
-            found = self._where_cache[(what, name)]
-        return found
-
-    def _where_set(self, name: str, what: str) -> frozenset[int]:
-        """`_where` as a set, for membership tests."""
-        key = (what, name)
-        found = self._where_sets.get(key)
-        if found is None:
-            found = self._where_sets[key] = frozenset(self._where(name, what))
+    def _chain_facts(self, name: str) -> _ChainFacts:
+        """What the rules of `name` test (see `_ChainFacts`), found in one pass over them."""
+        found = self._facts.get(name)
+        if found is not None:
+            return found
+        context_free: list[int] = []
+        decides_all: list[int] = []
+        sporty: list[int] = []
+        src_testing: list[int] = []
+        dst_testing: list[int] = []
+        dst_dependent: list[int] = []
+        jumps: list[int] = []
+        for p, r in enumerate(self.chains[name].rules):
+            free = r.states is None and not r.ack and r.sports is None
+            if free:
+                context_free.append(p)
+            tests_dst = r.oif is not None or r.dst is not None
+            if (
+                not tests_dst
+                and r.keys == EVERYTHING
+                and (
+                    r.action in ("ACCEPT", "DROP")
+                    or (r.action == "JUMP" and self._terminates(r.target))
+                )
+            ):
+                decides_all.append(p)
+            if r.target is not None:
+                jumps.append(p)
+            if r.sports is not None or r.target is not None:
+                sporty.append(p)
+            if r.src is not None:
+                src_testing.append(p)
+            if tests_dst:
+                dst_testing.append(p)
+            if tests_dst or (
+                r.target is not None and not self._dims[r.target].isdisjoint(("oif", "dst"))
+            ):
+                dst_dependent.append(p)
+        found = self._facts[name] = _ChainFacts(
+            frozenset(context_free),
+            frozenset(decides_all),
+            frozenset(decides_all).intersection(context_free),
+            frozenset(sporty),
+            frozenset(src_testing),
+            frozenset(dst_testing),
+            frozenset(dst_dependent),
+            frozenset(jumps),
+        )
         return found
 
     # -- set-based evaluation ------------------------------------------------------------------
@@ -339,74 +357,118 @@ class Evaluator:
 
     def accepted_many(self, cells: Sequence[Cell], ctx: Ctx) -> list[PacketSet]:
         """`accepted(cell, ctx)` for each of `cells`, which share one ingress and source
-        (group): the chains are walked once for all of them, each rule that tests egress or
-        destination applied to the cells it matches (found through their sorted addresses)."""
+        (group): the chains are walked once for all of them (`_walk_many`)."""
         if not cells:
             return []
         order = sorted(range(len(cells)), key=lambda i: cells[i].dst)
         targets = _Targets(cells, [cells[i].dst for i in order], order)
         alive = [EVERYTHING] * len(cells)
         for name in self.ruleset.entries(cells[0].iif):
-            for i, (acc, _) in self._walk_many(name, targets, range(len(cells)), ctx, 0).items():
-                alive[i] = _and(alive[i], acc)
+            for group, (acc, _) in self._walk_many(name, targets, set(range(len(cells))), ctx, 0):
+                for i in group:
+                    alive[i] = _and(alive[i], acc)
         return alive
 
     def _walk_many(
-        self, name: str, targets: _Targets, live: Iterable[int], ctx: Ctx, depth: int
-    ) -> dict[int, tuple[PacketSet, PacketSet]]:
+        self, name: str, targets: _Targets, live: set[int], ctx: Ctx, depth: int
+    ) -> list[tuple[set[int], tuple[PacketSet, PacketSet]]]:
         """`_walk` of chain `name` for each of the `live` targets (positions in
-        `targets.cells`), one pass over the rules."""
+        `targets.cells`), as groups of targets with the same (accepted, undecided) keys.
+
+        The targets travel in groups that every rule so far treated alike: a rule that tests
+        neither egress nor destination is applied once per group, one that does splits each
+        group into the targets it matches (found through their sorted addresses) and the
+        rest, and a jump splits a group by what the target chain did to its parts.  So the
+        dispatch chains of a zone layout cost their rules once per row, not once per cell."""
         cells = targets.cells
         first = cells[next(iter(live))]
+        dims = self._dims[name]
+        if "oif" not in dims and "dst" not in dims:  # every target alike: one walk
+            return [(live, self._walk(name, first, ctx, depth))]
         rules, dep = self._filtered(name, first, ctx)
-        if not dep:  # every target alike: one (memoised) walk
-            one = self._walk(name, first, ctx, depth)
-            return dict.fromkeys(live, one)
+        if not dep:  # every target alike here too: one (memoised) walk
+            return [(live, self._walk(name, first, ctx, depth))]
         if depth > MAX_DEPTH:
             raise ValueError(f"chain nesting deeper than {MAX_DEPTH} at '{name}'")
-        rest = dict.fromkeys(live, EVERYTHING)
-        acc = dict.fromkeys(rest, EMPTY)
-        undecided = dict.fromkeys(rest, EMPTY)
+        active = [_Walking(live, EVERYTHING, [], [])]  # groups with undecided keys left
+        done: list[_Walking] = []  # groups every key of which is decided
         for rule in rules:
             if rule.action == "CONTINUE":
                 continue
-            if rule.oif is None and rule.dst is None:
-                hit: Iterable[int] = list(rest)
-            else:
-                hit = [
+            hit: list[_Walking] = active
+            missed: list[_Walking] = []
+            if rule.oif is not None or rule.dst is not None:
+                oif = rule.oif
+                matched = {
                     t
                     for t in targets.matching(rule.dst)
-                    if t in rest and (rule.oif is None or rule.oif.matches(cells[t].oif))
-                ]
-            sub: dict[int, tuple[PacketSet, PacketSet]] = {}
-            if rule.action in ("JUMP", "GOTO"):
-                assert rule.target is not None
-                took = [t for t in hit if rest[t] & rule.keys]
-                sub = self._walk_many(rule.target, targets, took, ctx, depth + 1) if took else {}
-            for t in hit:
-                m = _and(rest[t], rule.keys)
+                    if oif is None or oif.matches(cells[t].oif)
+                }
+                hit = []
+                for g in active:
+                    inside = g.targets & matched
+                    if len(inside) == len(g.targets):
+                        hit.append(g)
+                    elif not inside:
+                        missed.append(g)
+                    else:  # the matched targets leave the group
+                        g.targets -= inside
+                        missed.append(g)
+                        hit.append(_Walking(inside, g.rest, list(g.acc), list(g.undecided)))
+            active = missed
+            for g in hit:
+                m = _and(g.rest, rule.keys)
                 if not m:
+                    active.append(g)
                     continue
-                left = _minus(rest[t], m)
+                left = _minus(g.rest, m)
+                if rule.action in ("JUMP", "GOTO"):
+                    assert rule.target is not None
+                    sub = self._walk_many(rule.target, targets, g.targets, ctx, depth + 1)
+                    for part, (sub_acc, sub_und) in self._split_by(g, sub):
+                        part.acc.append(_and(sub_acc, m))
+                        if rule.action == "JUMP":
+                            part.rest = _or(left, _and(sub_und, m))
+                        else:
+                            part.undecided.append(_and(sub_und, m))
+                            part.rest = left
+                        (active if part.rest else done).append(part)
+                    continue
                 if rule.action == "ACCEPT":
-                    acc[t] = _or(acc[t], m)
+                    g.acc.append(m)
                 elif rule.action == "RETURN":
-                    undecided[t] = _or(undecided[t], m)
-                elif rule.action in ("JUMP", "GOTO"):
-                    sub_acc, sub_und = sub[t]
-                    acc[t] = _or(acc[t], _and(sub_acc, m))
-                    if rule.action == "JUMP":
-                        left = _or(left, _and(sub_und, m))
-                    else:
-                        undecided[t] = _or(undecided[t], _and(sub_und, m))
-                if left:
-                    rest[t] = left
-                else:
-                    del rest[t]
-            if not rest:
+                    g.undecided.append(m)
+                g.rest = left  # DROP: only taken out
+                (active if left else done).append(g)
+            if not active:
                 break
         chain = self.chains[name]
-        return {t: _apply_policy(chain, acc[t], _or(undecided[t], rest.get(t, EMPTY))) for t in acc}
+        return [
+            (
+                g.targets,
+                _apply_policy(
+                    chain,
+                    PacketSet.union_all(g.acc),
+                    PacketSet.union_all([*g.undecided, g.rest]),
+                ),
+            )
+            for g in (*done, *active)
+        ]
+
+    @staticmethod
+    def _split_by(
+        g: _Walking, sub: list[tuple[set[int], tuple[PacketSet, PacketSet]]]
+    ) -> list[tuple[_Walking, tuple[PacketSet, PacketSet]]]:
+        """Group `g` split along the groups of a jump's result: one part per result group
+        (the last keeps `g` itself), each with that result."""
+        out: list[tuple[_Walking, tuple[PacketSet, PacketSet]]] = []
+        for i, (members, result) in enumerate(sub):
+            if i == len(sub) - 1:
+                g.targets = members
+                out.append((g, result))
+            else:
+                out.append((_Walking(members, g.rest, list(g.acc), list(g.undecided)), result))
+        return out
 
     def new_permitted(
         self, ingress: str, egress: str | None, src: int | str, dst: int | str
@@ -450,24 +512,52 @@ class Evaluator:
 
     def _walk(self, name: str, cell: Cell, ctx: Ctx, depth: int) -> tuple[PacketSet, PacketSet]:
         """(accepted, undecided) keys of chain `name` for this cell and context."""
-        rules, dep = self._filtered(name, cell, ctx)
         dims = self._dims[name]
-        mkey = (
+        row_key = (
             name,
             ctx,
             cell.iif if "iif" in dims else None,
             cell.sid if "src" in dims else None,
-            (cell.oif, cell.did) if dep else None,
         )
+        got = None
+        if "oif" not in dims and "dst" not in dims:
+            # nothing the chain reaches tests egress or destination: no filtering needed to
+            # know the memo key (the pair chains of a zone layout, met once per row)
+            mkey: tuple[object, ...] = (*row_key, None)
+            dep = False
+        else:
+            got = self._filter(name, cell, ctx)
+            dep = got.dep and self._depends(name, cell, ctx)
+            mkey = (*row_key, (cell.oif, cell.did) if dep else None)
         hit = self._memo.get(mkey)
         if hit is not None:
             return hit
         if depth > MAX_DEPTH:
             raise ValueError(f"chain nesting deeper than {MAX_DEPTH} at '{name}'")
+        rules: Sequence[Rule]
+        if got is not None:
+            rules = self._for_destination(name, cell, got) if dep else got.rules
+        elif not dims:
+            # the chain and those it reaches test nothing of the cell: its rules are only
+            # tested against the context, here (a pair chain is walked once, so indexing or
+            # caching its rules would cost more than it saves)
+            state, sport, ack = ctx
+            rules = [
+                r
+                for r in self.chains[name].rules
+                if (r.states is None or (state is not None and state in r.states))
+                and (ack or not r.ack)
+                and (r.sports is None or any(lo <= sport <= hi for lo, hi in r.sports))
+            ]
+        else:
+            rules = self._filter(name, cell, ctx).rules
         # Accepted and undecided keys are disjoint pieces, united once at the end.
         rest, acc, undecided = EVERYTHING, [], []
-        for rule in self._rules_for(name, cell, ctx) if dep else rules:
-            if dep and not _dst_matches(rule, cell):
+        for rule in rules:
+            if dep and not (
+                (rule.oif is None or rule.oif.matches(cell.oif))
+                and (rule.dst is None or rule.dst.matches(cell.dst))
+            ):
                 continue
             m = _and(rest, rule.keys)
             if not m or rule.action == "CONTINUE":
@@ -623,11 +713,7 @@ class Evaluator:
             hit = []
             for name in self._reachable(ingress):
                 rules = self.chains[name].rules
-                positions = [
-                    p
-                    for p in self._where(name, "src-testing")
-                    if (iif := rules[p].iif) is None or iif.matches(ingress)
-                ]
+                positions = self._on_ingress(name, ingress, self._chain_facts(name).src_testing)
                 if positions:
                     hit.append((name, positions, AddrIndex([rules[p].src for p in positions])))
             self._ingress_cache[ingress] = hit
@@ -647,13 +733,19 @@ class Evaluator:
                     continue
                 seen.add(name)
                 hit.append(name)
-                todo.extend(
-                    r.target
-                    for r in reversed(self.chains[name].rules)
-                    if r.target is not None and (r.iif is None or r.iif.matches(ingress))
-                )
+                rules = self.chains[name].rules
+                jumps = self._on_ingress(name, ingress, self._chain_facts(name).jumps)
+                todo.extend(str(rules[p].target) for p in reversed(jumps))
             self._reach_cache[ingress] = hit
         return hit
+
+    def _on_ingress(self, name: str, ingress: str, among: frozenset[int]) -> list[int]:
+        """Of the positions `among`, in order, the rules of `name` that can match a packet
+        entering on `ingress` (found through the chain's ingress index when it has one)."""
+        rules = self.chains[name].rules
+        cand = self._candidates(name, Cell(ingress, None, 0, 0, 0, 0), ("iif",))
+        ordered = sorted(among) if cand is None else [p for p in cand if p in among]
+        return [p for p in ordered if (iif := rules[p].iif) is None or iif.matches(ingress)]
 
     # -- destination signatures ---------------------------------------------------------------
     def dst_signature(self, cell: Cell) -> tuple[tuple[int, ...], ...]:
@@ -701,7 +793,7 @@ class Evaluator:
             if name in seen:
                 continue
             seen.add(name)
-            direct = self._direct_dims(name)
+            direct = self._direct[name]
             positions = self._source_positions(
                 name,
                 cell,
@@ -709,7 +801,7 @@ class Evaluator:
                 cell.sid if "src" in direct else None,
             )
             positions = self._until_final(name, positions)
-            testing = self._where_set(name, "dst-testing").intersection(positions)
+            testing = self._chain_facts(name).dst_testing.intersection(positions)
             if testing:
                 out.append((name, testing))
             chain_rules = self.chains[name].rules
@@ -721,7 +813,7 @@ class Evaluator:
         """`positions` up to the first that decides every key in every context, whatever the
         egress and destination (the rules after it never see a packet of the row: zonewall's
         entry chain after `-i <class interface> -j zw-main`)."""
-        final = self._where_set(name, "decides-all") & self._where_set(name, "context-free")
+        final = self._chain_facts(name).final
         if final.isdisjoint(positions):
             return positions
         end = min(final.intersection(positions))
@@ -735,7 +827,7 @@ class Evaluator:
         hit = self._sporty_cache.get(akey)
         if hit is None:
             name = akey[0]
-            sporty = self._where_set(name, "sporty")
+            sporty = self._chain_facts(name).sporty
             hit = self._sporty_cache[akey] = tuple(
                 p for p in self._source_positions(name, cell, akey[1], akey[2]) if p in sporty
             )
@@ -772,7 +864,7 @@ class Evaluator:
             if name in seen:
                 continue
             seen.add(name)
-            direct = self._direct_dims(name)
+            direct = self._direct[name]
             chain_rules = self.chains[name].rules
             akey = (
                 name,
@@ -824,6 +916,35 @@ class _Targets:
                 ]
             )
         return out
+
+
+class _ChainFacts(NamedTuple):
+    """Positions of the rules of one chain that: test no state, source port or ACK flag
+    (`context_free`); accept or drop every key whatever the egress and destination
+    (`decides_all`), and both (`final`: the rules after one never see a packet that reaches
+    it); name source ports or jump (`sporty`); test the source (`src_testing`); test
+    egress or destination themselves (`dst_testing`); do, or jump to a chain that does
+    (`dst_dependent`); jump or go to another chain (`jumps`)."""
+
+    context_free: frozenset[int]
+    decides_all: frozenset[int]
+    final: frozenset[int]
+    sporty: frozenset[int]
+    src_testing: frozenset[int]
+    dst_testing: frozenset[int]
+    dst_dependent: frozenset[int]
+    jumps: frozenset[int]
+
+
+@dataclass(slots=True)
+class _Walking:
+    """Targets of `Evaluator._walk_many` that the rules so far treated alike: their keys not
+    yet decided (`rest`), and the pieces accepted and handed back (RETURN) so far."""
+
+    targets: set[int]
+    rest: PacketSet
+    acc: list[PacketSet]
+    undecided: list[PacketSet]
 
 
 @dataclass(slots=True)
@@ -890,9 +1011,19 @@ def _minus(a: PacketSet, b: PacketSet) -> PacketSet:
     return a - b
 
 
-def _rule_dims(rule: Rule) -> set[str]:
-    pairs = (("iif", rule.iif), ("oif", rule.oif), ("src", rule.src), ("dst", rule.dst))
-    return {dim for dim, m in pairs if m is not None}
+def _dims_of(rules: Iterable[Rule]) -> frozenset[str]:
+    """The dimensions (iif, oif, src, dst) some of `rules` test."""
+    dims: set[str] = set()
+    for r in rules:
+        if r.iif is not None:
+            dims.add("iif")
+        if r.oif is not None:
+            dims.add("oif")
+        if r.src is not None:
+            dims.add("src")
+        if r.dst is not None:
+            dims.add("dst")
+    return frozenset(dims)
 
 
 def _dst_matches(rule: Rule, cell: Cell) -> bool:
