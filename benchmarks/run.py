@@ -3,6 +3,7 @@
     python benchmarks/run.py                        # 300x1000, 300x5000, 300x10000, once each
     python benchmarks/run.py --compare-aerleon      # the same, failing if Aerleon is missing
     python benchmarks/run.py --sizes 300x1000@3,300x10000@3,1000x20000x100 --cli --heap
+    python benchmarks/run.py --compare-aerleon --sizes '' --single-gateway 300x10000@3
 
 A size is CLASSESxALLOWS[xASSERTIONS][@REPEAT].  For each size, `generate.py` writes one
 estate as a zonewall policy and as the equivalent Aerleon policy + definitions, then:
@@ -25,6 +26,15 @@ estate as a zonewall policy and as the equivalent Aerleon policy + definitions, 
   wall time and peak RSS from `wait4`, interpreter start-up included.  zonewall's command
   builds the estate as generated, whose gateways alternate iptables / cisco-ios, so it renders
   each gateway for one platform only: less backend work than the in-process "full" figure.
+* `--single-gateway SIZES` (issue #18): the estate with ONE gateway serving every class (the
+  usual layout of a hospital's core firewall or L3 distribution switch; `generate.py
+  --gateways 1`), written once with an iptables gateway and once with a cisco-ios gateway
+  with object groups.  `python -m zonewall build` of each, as a user runs it (fresh process,
+  every proof on, the workers the machine's CPUs allow), against `python -m aerleon`
+  generating iptables and Cisco from the Aerleon twin; every repeat runs the three commands
+  (in alternating order, so that a change in the machine's load hits both tools), and the
+  speed-up is the median of aclgen over the median of the two builds' sum, wall and CPU (user +
+  system of the process and its workers, from `wait4`).  Measured before the other sizes.
 * `--heap`: one more zonewall run under tracemalloc, for each phase's peak Python heap (it is
   several times slower, so its times are not used).
 
@@ -403,6 +413,14 @@ def _env() -> dict[str, str]:
 
 def run_measured(cmd: list[str], timeout: float = 3600) -> tuple[float, float, int, str]:
     """(wall seconds, peak RSS MiB of that child alone, exit code, stderr)."""
+    wall, _, rss, code, stderr = run_timed(cmd, timeout)
+    return wall, rss, code, stderr
+
+
+def run_timed(cmd: list[str], timeout: float = 3600) -> tuple[float, float, float, int, str]:
+    """(wall seconds, CPU seconds, peak RSS MiB, exit code, stderr) of one command.  CPU is
+    user + system time of the child and of the processes it waited for (its workers); peak
+    RSS is the largest of those processes, not their sum."""
     with tempfile.TemporaryFile() as err:
         start = time.perf_counter()
         proc = subprocess.Popen(cmd, env=_env(), stdout=subprocess.DEVNULL, stderr=err)
@@ -416,7 +434,8 @@ def run_measured(cmd: list[str], timeout: float = 3600) -> tuple[float, float, i
         proc.returncode = os.waitstatus_to_exitcode(status)
         err.seek(0)
         stderr = err.read().decode("utf-8", "replace")
-    return wall, _maxrss_mib(usage), proc.returncode, stderr
+    cpu = usage.ru_utime + usage.ru_stime
+    return wall, cpu, _maxrss_mib(usage), proc.returncode, stderr
 
 
 def run_worker(tool: str, estate: Path, outdir: Path, trace: bool) -> dict[str, Any]:
@@ -620,6 +639,131 @@ def measure_size(
     if not args.keep:
         shutil.rmtree(where, ignore_errors=True)
     return entry
+
+
+# The layout of issue #18: one gateway serves every class (a hospital's core firewall or L3
+# distribution switch), built once for iptables and once for cisco-ios with object groups.
+SINGLE_PLATFORMS = ("iptables", "cisco-ios")
+
+
+def measure_single_gateway(
+    size: tuple[int, int, int, int], args: argparse.Namespace, workdir: Path
+) -> dict[str, Any]:
+    """`zonewall build` of the estate with ONE gateway, once per platform, against `aclgen`
+    generating both targets for the same flows: commands in fresh processes, interleaved
+    (every repeat runs the three commands, in alternating order), medians of wall and CPU."""
+    sys.path.insert(0, str(HERE))
+    import generate
+
+    classes, allows, asserts, repeat = size
+    label = f"{classes}x{allows}x{asserts}, 1 gateway"
+    where = workdir / f"single-{classes}x{allows}x{asserts}"
+    for p in SINGLE_PLATFORMS:
+        estate = generate.build_estate(classes, allows, args.denies, asserts, 1, args.seed, (p,))
+        generate.write_estate(estate, where / p)
+    # The Aerleon twin is the same whatever the gateways: one policy for the whole estate.
+    aer = where / SINGLE_PLATFORMS[0] / "aerleon"
+    commands: dict[str, list[str]] = {
+        p: [
+            sys.executable,
+            "-m",
+            "zonewall",
+            "build",
+            str(where / p / "estate.zw"),
+            "-o",
+            str(where / p / "out"),
+            "-q",
+        ]
+        for p in SINGLE_PLATFORMS
+    }
+    if args.aerleon:
+        commands["aclgen"] = [
+            sys.executable,
+            "-m",
+            "aerleon",
+            "--base_directory",
+            str(aer / "policies"),
+            "--definitions_directory",
+            str(aer / "def"),
+            "--policy_file",
+            str(aer / "policies" / "pol" / "estate.yaml"),
+            "--output_directory",
+            str(where / "aer-out"),
+        ]
+    runs: dict[str, list[dict[str, float]]] = {name: [] for name in commands}
+    loads = [os.getloadavg()[0]]
+    names = list(commands)
+    for i in range(repeat):
+        for name in names if i % 2 == 0 else names[::-1]:
+            wall, cpu, rss, code, tail = run_timed(commands[name])
+            if code != 0:
+                raise RuntimeError(f"{name} failed ({code}) at {label}:\n{tail[-3000:]}")
+            runs[name].append({"wall_s": wall, "cpu_s": cpu, "peak_rss_mib": rss})
+            loads.append(os.getloadavg()[0])
+            _say(f"[{label}] {name} run {i + 1}/{repeat}: {wall:.2f}s wall, {cpu:.2f}s CPU")
+    entry: dict[str, Any] = {
+        "size": label,
+        "classes": classes,
+        "allows": allows,
+        "asserts": asserts,
+        "repeat": repeat,
+        "loadavg_1min": loads,
+        "runs": runs,
+    }
+    for name, rs in runs.items():
+        entry[name] = {
+            "wall_s": statistics.median(r["wall_s"] for r in rs),
+            "cpu_s": statistics.median(r["cpu_s"] for r in rs),
+            "peak_rss_mib": max(r["peak_rss_mib"] for r in rs),
+        }
+    both = [
+        {k: sum(runs[p][i][k] for p in SINGLE_PLATFORMS) for k in ("wall_s", "cpu_s")}
+        for i in range(repeat)
+    ]
+    entry["zonewall"] = {
+        "wall_s": statistics.median(b["wall_s"] for b in both),
+        "cpu_s": statistics.median(b["cpu_s"] for b in both),
+    }
+    entry["outputs"] = {p: _manifest_sizes(where / p / "out") for p in SINGLE_PLATFORMS}
+    if "aclgen" in entry:
+        entry["ratio"] = entry["aclgen"]["wall_s"] / entry["zonewall"]["wall_s"]
+        entry["ratio_cpu"] = entry["aclgen"]["cpu_s"] / entry["zonewall"]["cpu_s"]
+    if not args.keep:
+        shutil.rmtree(where, ignore_errors=True)
+    return entry
+
+
+def single_gateway_table(entries: list[dict[str, Any]]) -> str:
+    def cell(m: dict[str, float] | None) -> str:
+        if m is None:
+            return "-"
+        rss = f", {m['peak_rss_mib']:.0f} MiB" if "peak_rss_mib" in m else ""
+        return f"{m['wall_s']:.2f} s ({m['cpu_s']:.2f} s{rss})"
+
+    head = [
+        "size (classes x allows x asserts)",
+        "zw build iptables",
+        "zw build cisco-ios",
+        "zw both",
+        "aclgen (iptables + cisco)",
+        "speed-up",
+        "runs",
+        "load average (1 min)",
+    ]
+    rows = [
+        [
+            e["size"],
+            cell(e.get("iptables")),
+            cell(e.get("cisco-ios")),
+            cell(e.get("zonewall")),
+            cell(e.get("aclgen")),
+            f"{_fmt_ratio(e.get('ratio'))} ({_fmt_ratio(e.get('ratio_cpu'))})",
+            str(e["repeat"]),
+            f"{min(e['loadavg_1min']):.1f}-{max(e['loadavg_1min']):.1f}",
+        ]
+        for e in entries
+    ]
+    return markdown_table(head, rows)
 
 
 def _manifest_sizes(outdir: Path) -> dict[str, int]:
@@ -849,6 +993,15 @@ def targets(entries: list[dict[str, Any]]) -> list[str]:
     return out
 
 
+def single_target(e: dict[str, Any]) -> str:
+    ok = e["ratio"] >= 5
+    return (
+        f"{'MET' if ok else 'NOT MET'}: one gateway at {e['size']}, iptables + cisco-ios "
+        f"builds >= 5x faster than Aerleon generating both (measured {e['ratio']:.2f}x wall, "
+        f"{e['ratio_cpu']:.2f}x CPU)"
+    )
+
+
 def markdown_table(head: list[str], rows: list[list[str]]) -> str:
     lines = ["| " + " | ".join(head) + " |", "|" + "|".join("---" for _ in head) + "|"]
     lines.extend("| " + " | ".join(r) + " |" for r in rows)
@@ -891,8 +1044,22 @@ def environment() -> dict[str, Any]:
     }
 
 
-def report(entries: list[dict[str, Any]]) -> str:
-    parts = ["## Summary", "", summary_table(entries), ""]
+def report(entries: list[dict[str, Any]], single: list[dict[str, Any]] | None = None) -> str:
+    parts = []
+    if single:
+        parts += [
+            "## Single gateway: `zonewall build` for iptables and for cisco-ios against "
+            "`aclgen` for both (wall, CPU in parentheses; medians, interleaved)",
+            "",
+            single_gateway_table(single),
+            "",
+        ]
+        checks = [single_target(e) for e in single if "ratio" in e]
+        if checks and not entries:
+            parts += ["## Targets", "", *(f"- {c}" for c in checks), ""]
+    if not entries:
+        return "\n".join(parts)
+    parts += ["## Summary", "", summary_table(entries), ""]
     growth = growth_table(entries)
     if growth:
         parts += ["## Growth", "", growth, ""]
@@ -913,7 +1080,7 @@ def report(entries: list[dict[str, Any]]) -> str:
         ranked_phases(largest),
         "",
     ]
-    checks = targets(entries)
+    checks = [single_target(e) for e in single or () if "ratio" in e] + targets(entries)
     for e in entries:
         v = e["zonewall"].get("validation") or {}
         if v.get("problem_count"):
@@ -946,6 +1113,15 @@ def main() -> int:
         "--asserts", type=int, default=100, help="assertions when a size does not give them"
     )
     ap.add_argument("--gateways", type=int, default=4)
+    ap.add_argument(
+        "--single-gateway",
+        default="",
+        metavar="SIZES",
+        help="also (or with --sizes '' only) the layout of issue #18: ONE gateway serving "
+        "every class, `zonewall build` once for iptables and once for cisco-ios against "
+        "aclgen for both, commands interleaved; comma-separated CLASSESxALLOWS[xASSERTIONS]"
+        "[@REPEAT], e.g. 300x10000@3",
+    )
     ap.add_argument(
         "--platforms",
         default="iptables,cisco-ios",
@@ -993,6 +1169,13 @@ def main() -> int:
         return 0
 
     sizes = [parse_size(s, args.asserts, args.repeat) for s in args.sizes.split(",") if s.strip()]
+    singles = [
+        parse_size(s, args.asserts, args.repeat)
+        for s in args.single_gateway.split(",")
+        if s.strip()
+    ]
+    if not sizes and not singles:
+        ap.error("nothing to measure: give --sizes or --single-gateway")
     if args.compare_aerleon and not args.aerleon:
         ap.error("--compare-aerleon and --no-aerleon contradict each other")
     if args.compare_aerleon and importlib.util.find_spec("aerleon") is None:
@@ -1002,7 +1185,10 @@ def main() -> int:
         args.aerleon = False
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="zonewall-bench-"))
     entries = []
+    single = []
     try:
+        for size in singles:
+            single.append(measure_single_gateway(size, args, workdir))
         for size in sizes:
             entries.append(measure_size(size, args, workdir))
     finally:
@@ -1012,9 +1198,10 @@ def main() -> int:
         "command": " ".join(["python", "benchmarks/run.py", *sys.argv[1:]]),
         "environment": environment(),
         "sizes": entries,
+        "single_gateway": single,
     }
     args.json.write_text(json.dumps(doc, indent=2) + "\n")
-    text = report(entries)
+    text = report(entries, single)
     print(text)
     if args.markdown:
         args.markdown.write_text(text + "\n")

@@ -32,6 +32,7 @@ from zonewall.ir import CompiledPolicy, GatewayPlan
 from zonewall.outdir import describe, write_outputs
 from zonewall.report import CheckReport, run_check
 from zonewall.verify import ConfigParseError, summarize, validate
+from zonewall.verify.parallel import forked
 
 __all__ = ["BuildReport", "Output", "build"]
 
@@ -118,10 +119,10 @@ _Step = Diagnostic | tuple[PurePosixPath, str, int, str]
 COMPANION_VERIFIER = {"ipv6-companion": "ip6tables"}
 
 
-def gateway_steps(compiled: CompiledPolicy, plan: GatewayPlan) -> list[_Step]:
+def gateway_steps(compiled: CompiledPolicy, plan: GatewayPlan, workers: int = 1) -> list[_Step]:
     """One gateway: the backend's check and lowering, then each rendered config, or, when
     translation validation finds it does not enforce exactly the policy, the error in its
-    place."""
+    place.  `workers`: the processes its translation validation may use."""
     backend = get_backend(plan.platform)
     lowered = lower_gateway(backend, compiled, gateway_view(compiled, plan.name))
     steps: list[_Step] = list(lowered.diagnostics)
@@ -135,7 +136,7 @@ def gateway_steps(compiled: CompiledPolicy, plan: GatewayPlan) -> list[_Step]:
     for path, text in sorted(backend.render(model).items()):
         kind = backend.output_kind(path)
         problem = translation_problem(
-            compiled, plan, path, text, COMPANION_VERIFIER.get(kind, plan.platform)
+            compiled, plan, path, text, COMPANION_VERIFIER.get(kind, plan.platform), workers
         )
         count = backend.output_rule_count(model, path)
         steps.append((path, text, count, kind) if problem is None else problem)
@@ -158,7 +159,34 @@ def _too_many_rules(plan: GatewayPlan, rules: int) -> Diagnostic:
 
 # Below this many flow key ranges, starting worker processes costs more than it saves.
 PARALLEL_MIN_KEYS = 2000
+# The most processes a build uses at once (default: the CPUs this process may run on); 1
+# builds and proves everything in this process.
+WORKERS_VARIABLE = "ZONEWALL_WORKERS"
 _POLICY: CompiledPolicy | None = None
+_SPLIT: tuple[int, int] = (-1, 1)  # (gateway, workers for its proof) in the gateway workers
+
+
+def cpus() -> int:
+    """How many processes a build may use: ZONEWALL_WORKERS when it is a positive whole
+    number (anything else means 1: serial is always right), else the usable CPUs."""
+    value = os.environ.get(WORKERS_VARIABLE)
+    if value is not None:
+        return int(value) if value.strip().isdigit() and int(value) > 0 else 1
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0)) or 1
+    return os.cpu_count() or 1
+
+
+def proof_split(compiled: CompiledPolicy, cpus: int) -> tuple[int, int]:
+    """(gateway index, processes for its translation validation): with fewer gateways than
+    CPUs, the spare CPUs go to the gateway serving the most classes (`verify.parallel`
+    splits its proof by ingress interface, so by source class); one process per CPU in all."""
+    plans = compiled.gateways
+    spare = cpus - len(plans)
+    if spare < 1 or not plans:
+        return -1, 1
+    biggest = max(range(len(plans)), key=lambda i: (len(plans[i].classes), -i))
+    return biggest, 1 + spare
 
 
 def all_gateway_steps(
@@ -172,21 +200,20 @@ def all_gateway_steps(
     Either way the results, and so the output, are the same.
     """
     plans = compiled.gateways
-    workers = min(len(plans), os.cpu_count() or 1)
+    available = cpus()
+    workers = min(len(plans), available)
     size = sum(len(f.packets.intervals) for f in compiled.flows)
-    if (
-        workers < 2
-        or size < PARALLEL_MIN_KEYS
-        or "fork" not in multiprocessing.get_all_start_methods()
-    ):
+    forks = "fork" in multiprocessing.get_all_start_methods()
+    split = proof_split(compiled, available) if size >= PARALLEL_MIN_KEYS and forks else (-1, 1)
+    if workers < 2 or size < PARALLEL_MIN_KEYS or not forks:
         steps = []
         for i, plan in enumerate(plans):
             if progress is not None:
                 progress(i, len(plans), f"proving {plan.name}")
-            steps.append(gateway_steps(compiled, plan))
+            steps.append(gateway_steps(compiled, plan, split[1] if i == split[0] else 1))
         return steps
-    global _POLICY
-    _POLICY = compiled
+    global _POLICY, _SPLIT
+    _POLICY, _SPLIT = compiled, split
     try:
         with multiprocessing.get_context("fork").Pool(workers) as pool:
             results = []
@@ -196,12 +223,12 @@ def all_gateway_steps(
                 results.append(result)
             return results
     finally:
-        _POLICY = None
+        _POLICY, _SPLIT = None, (-1, 1)
 
 
 def _gateway_job(i: int) -> list[_Step]:
     assert _POLICY is not None  # set by all_gateway_steps before the workers were forked
-    return gateway_steps(_POLICY, _POLICY.gateways[i])
+    return gateway_steps(_POLICY, _POLICY.gateways[i], _SPLIT[1] if i == _SPLIT[0] else 1)
 
 
 def translation_problem(
@@ -210,12 +237,17 @@ def translation_problem(
     path: PurePosixPath,
     text: str,
     platform: str | None = None,
+    workers: int = 1,
 ) -> Diagnostic | None:
     """Translation validation: the rendered text, read back by `zonewall.verify` (which shares
     no code with the backends), must permit exactly what the policy says this gateway must
-    (`platform` "ip6tables" for the IPv6 companion: it must forward no IPv6 at all)."""
+    (`platform` "ip6tables" for the IPv6 companion: it must forward no IPv6 at all), proven
+    by up to `workers` processes (the same answer whatever the number)."""
+    jobs = forked(workers) if workers > 1 else None
     try:
-        diffs = validate(compiled, plan.name, text, platform or plan.platform, filename=str(path))
+        diffs = validate(
+            compiled, plan.name, text, platform or plan.platform, filename=str(path), jobs=jobs
+        )
     except ConfigParseError as exc:
         return Diagnostic(
             Severity.ERROR,

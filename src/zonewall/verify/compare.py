@@ -44,6 +44,7 @@ import bisect
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
+from functools import partial
 
 from zonewall.intervals import normalise
 from zonewall.ir import CompiledPolicy
@@ -63,9 +64,20 @@ from .names import PROTOCOL_LABELS
 from .nftables import parse_nftables, parse_nftables_ipv6
 from .replies import port_cuts, reply_flows, reply_keys
 from .rules import EMPTY, EVERYTHING, AddrMatch, RuleRef, Ruleset, check_chain_loops
-from .selfplane import acl_self_plane, self_plane
+from .selfplane import SelfFinding, acl_self_plane, self_plane
 
-__all__ = ["KINDS", "PARSERS", "Difference", "parse_config", "summarize", "validate"]
+__all__ = ["KINDS", "PARSERS", "Difference", "Jobs", "parse_config", "summarize", "validate"]
+
+# Runs a comparison's jobs (each returns differences) and gives back their results in the jobs'
+# order.  The jobs are independent: they may run in any order, in other processes
+# (`parallel.forked`).  The default runs them one after the other, here.
+Job = Callable[[], list[Difference]]
+Jobs = Callable[[list[Job]], list[list[Difference]]]
+
+
+def one_by_one(jobs: list[Job]) -> list[list[Difference]]:
+    return [job() for job in jobs]
+
 
 PARSERS: dict[str, Callable[[str, str], Ruleset]] = {
     "iptables": parse_iptables,
@@ -97,6 +109,7 @@ def validate(
     *,
     filename: str | None = None,
     device: Device | None = None,
+    jobs: Jobs | None = None,
 ) -> list[Difference]:
     """Every difference between a gateway's config and the policy's enforcement model.
 
@@ -109,6 +122,9 @@ def validate(
         device: the text is a device's whole output (`audit`): iptables and nftables read
             every table, skipping (and counting in `device.skipped`) what cannot change
             forwarding on `device.audited` (`iptables_tables`, `nftables`).
+        jobs: what runs the comparison's jobs (the rows of each ingress interface, the
+            gateway's own plane), e.g. on several CPUs (`parallel.forked`); the differences
+            are the same whatever runs them.
 
     Returns:
         The differences, sorted; empty when the config enforces exactly the policy.
@@ -130,15 +146,37 @@ def validate(
         check_chain_loops(ruleset)
     else:
         ruleset = parse_config(platform, config_text, file)
+    # The gateway's own plane is one job beside the rows (the first: it is the largest).
     if isinstance(ruleset, IosRuleset):
         own = own_addresses(GatewayModel(compiled, gateway_name), ruleset)
-        diffs = _Validator(compiled, gateway_name, ruleset, own).run()
-        findings = acl_self_plane(compiled, gateway_name, ruleset, own)
+        ios = ruleset
+
+        def plane() -> list[Difference]:
+            findings = acl_self_plane(compiled, gateway_name, ios, own)
+            return _plane_differences(gateway_name, platform, findings)
+
+        diffs = _Validator(compiled, gateway_name, ruleset, own).run(jobs, plane)
         diffs += vty_differences(compiled, gateway_name, ruleset)
     else:
-        diffs = _Validator(compiled, gateway_name, ruleset).run()
-        findings = self_plane(compiled, gateway_name, ruleset)
-    diffs += [
+        linux = ruleset
+
+        def plane() -> list[Difference]:
+            findings = self_plane(compiled, gateway_name, linux)
+            return _plane_differences(gateway_name, platform, findings)
+
+        diffs = _Validator(compiled, gateway_name, ruleset).run(jobs, plane)
+    if platform == "nftables":  # its inet table must drop IPv6 too
+        again = None if device is None else replace(device, skipped=Counter())  # counted
+        diffs += nft_ipv6_differences(
+            compiled, gateway_name, parse_nftables_ipv6(config_text, file, device=again)
+        )
+    return diffs
+
+
+def _plane_differences(
+    gateway_name: str, platform: str, findings: list[SelfFinding]
+) -> list[Difference]:
+    return [
         Difference(
             gateway_name,
             platform,
@@ -155,12 +193,6 @@ def validate(
         )
         for f in findings
     ]
-    if platform == "nftables":  # its inet table must drop IPv6 too
-        again = None if device is None else replace(device, skipped=Counter())  # counted
-        diffs += nft_ipv6_differences(
-            compiled, gateway_name, parse_nftables_ipv6(config_text, file, device=again)
-        )
-    return diffs
 
 
 @dataclass(frozen=True, slots=True)
@@ -244,7 +276,11 @@ class _Validator:
                 self._groups_of.setdefault(g.endpoint.id, []).append(g.id)
         self._dst_index: _DstIndex | None = None
 
-    def run(self) -> list[Difference]:
+    def run(self, jobs: Jobs | None = None, *also: Job) -> list[Difference]:
+        """The differences of the forwarding comparison, sorted, then those of `also` (more
+        jobs run beside it: the gateway's own plane), in order.  Each ingress interface's
+        rows are one job: the rows of an ingress share their memo (`done`), so a job
+        computes exactly what the whole comparison computes for that ingress."""
         model = self.model
         dsts = [
             (g, r)
@@ -257,40 +293,49 @@ class _Validator:
         ingresses = [(i, dsts) for i in model.interfaces]
         if self.ruleset.stateful and toward_served:
             ingresses.extend((i, toward_served) for i in self._other_interfaces())
-        for ingress, dsts in ingresses:
-            relay = model.dhcp_relay(ingress) if self.stateless else frozenset()
-            # Sources the model expects the same of and the config's rules cannot tell apart
-            # (the same source-testing rules match them everywhere) behave alike toward every
-            # destination: one row is computed and its findings replayed for the others.
-            done: dict[tuple[object, ...], list[_Finding]] = {}
-            notable = self._notable_sources(ingress)
-            # Every other source has the default behaviour and the empty signature: the first
-            # of them stands for all (their findings are replayed only when there are any).
-            rest = next((g for g in self.groups if g.id not in notable), None)
-            for sg in [self.groups[i] for i in sorted(notable)] + ([rest] if rest else []):
-                dhcp = bool(relay) and (
-                    sg.special == "zero" or (sg.endpoint is not None and sg.endpoint.id in relay)
-                )
-                rkey = (
-                    model.behaviour(ingress, sg.endpoint),
-                    self.ev.src_signature(ingress, sg.rep),
-                    dhcp,
-                )
-                findings = done.get(rkey)
-                if findings is None:
-                    findings = done[rkey] = self._row(ingress, sg, dsts, dhcp)
-                alike = [g for g in self.groups if g.id not in notable] if sg is rest else [sg]
-                for each in alike if findings else ():
-                    for dst, found, any_dst, cell_dhcp in findings:
-                        self._report_cell(
-                            _cell(ingress, each, dst), each, dst, found, any_dst, cell_dhcp
-                        )
+        rows: list[Job] = [partial(self._ingress, ingress, dsts) for ingress, dsts in ingresses]
+        results = (jobs or one_by_one)([*also, *rows])
+        self.diffs = [d for found in results[len(also) :] for d in found]
         if isinstance(self.ruleset, IosRuleset):
             self.diffs += map(self._v6, self.ruleset.ipv6_findings(model.interfaces))
-        return sorted(
+        ordered = sorted(
             self.diffs,
             key=lambda d: (d.ingress, KINDS.index(d.kind), d.src, d.dst or "", d.condition),
         )
+        return ordered + [d for found in results[: len(also)] for d in found]
+
+    def _ingress(self, ingress: str, dsts: list[tuple[Group, str]]) -> list[Difference]:
+        """The differences of every row (source) entering on `ingress`, in order."""
+        model = self.model
+        self.diffs = []
+        relay = model.dhcp_relay(ingress) if self.stateless else frozenset()
+        # Sources the model expects the same of and the config's rules cannot tell apart
+        # (the same source-testing rules match them everywhere) behave alike toward every
+        # destination: one row is computed and its findings replayed for the others.
+        done: dict[tuple[object, ...], list[_Finding]] = {}
+        notable = self._notable_sources(ingress)
+        # Every other source has the default behaviour and the empty signature: the first
+        # of them stands for all (their findings are replayed only when there are any).
+        rest = next((g for g in self.groups if g.id not in notable), None)
+        for sg in [self.groups[i] for i in sorted(notable)] + ([rest] if rest else []):
+            dhcp = bool(relay) and (
+                sg.special == "zero" or (sg.endpoint is not None and sg.endpoint.id in relay)
+            )
+            rkey = (
+                model.behaviour(ingress, sg.endpoint),
+                self.ev.src_signature(ingress, sg.rep),
+                dhcp,
+            )
+            findings = done.get(rkey)
+            if findings is None:
+                findings = done[rkey] = self._row(ingress, sg, dsts, dhcp)
+            alike = [g for g in self.groups if g.id not in notable] if sg is rest else [sg]
+            for each in alike if findings else ():
+                for dst, found, any_dst, cell_dhcp in findings:
+                    self._report_cell(
+                        _cell(ingress, each, dst), each, dst, found, any_dst, cell_dhcp
+                    )
+        return self.diffs
 
     def _v6(self, f: V6Finding) -> Difference:
         return Difference(
