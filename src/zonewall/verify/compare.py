@@ -62,7 +62,7 @@ from .names import PROTOCOL_LABELS
 from .nftables import parse_nftables, parse_nftables_ipv6
 from .replies import port_cuts, reply_flows, reply_keys
 from .rules import EMPTY, EVERYTHING, AddrMatch, RuleRef, Ruleset, check_chain_loops
-from .selfplane import acl_self_plane, self_plane
+from .selfplane import acl_self_plane, self_plane, split_own
 
 __all__ = ["KINDS", "PARSERS", "Difference", "parse_config", "summarize", "validate"]
 
@@ -130,13 +130,17 @@ def validate(
     else:
         ruleset = parse_config(platform, config_text, file)
     if isinstance(ruleset, IosRuleset):
-        own = own_addresses(GatewayModel(compiled, gateway_name), ruleset)
-        diffs = _Validator(compiled, gateway_name, ruleset, own).run()
-        findings = acl_self_plane(compiled, gateway_name, ruleset, own)
-        diffs += vty_differences(compiled, gateway_name, ruleset)
+        model = GatewayModel(compiled, gateway_name)
+        own = own_addresses(model, ruleset)
+        # each comparison meets only the rules that can match its destinations (`split_own`)
+        to_box, forwarded = split_own(ruleset, own)
+        diffs = _Validator(compiled, gateway_name, forwarded, own, model).run()
+        findings = acl_self_plane(compiled, gateway_name, to_box, own, model)
+        diffs += vty_differences(compiled, gateway_name, ruleset, model)
     else:
-        diffs = _Validator(compiled, gateway_name, ruleset).run()
-        findings = self_plane(compiled, gateway_name, ruleset)
+        model = GatewayModel(compiled, gateway_name)
+        diffs = _Validator(compiled, gateway_name, ruleset, model=model).run()
+        findings = self_plane(compiled, gateway_name, ruleset, model)
     diffs += [
         Difference(
             gateway_name,
@@ -197,7 +201,7 @@ def own_addresses(model: GatewayModel, ruleset: IosRuleset) -> tuple[int, ...]:
 
 
 def vty_differences(
-    compiled: CompiledPolicy, gateway: str, ruleset: IosRuleset
+    compiled: CompiledPolicy, gateway: str, ruleset: IosRuleset, model: GatewayModel | None = None
 ) -> list[Difference]:
     """Who may open a vty session against the ssh/telnet flows to the gateway (`ios_vty`)."""
     return [
@@ -215,15 +219,20 @@ def vty_differences(
             f.rules,
             f.example,
         )
-        for f in vty_findings(compiled, gateway, dict(ruleset.chains), ruleset.vty)
+        for f in vty_findings(compiled, gateway, dict(ruleset.chains), ruleset.vty, model)
     ]
 
 
 class _Validator:
     def __init__(
-        self, compiled: CompiledPolicy, gateway: str, ruleset: Ruleset, own: tuple[int, ...] = ()
+        self,
+        compiled: CompiledPolicy,
+        gateway: str,
+        ruleset: Ruleset,
+        own: tuple[int, ...] = (),
+        model: GatewayModel | None = None,
     ) -> None:
-        self.model = GatewayModel(compiled, gateway)
+        self.model = model if model is not None else GatewayModel(compiled, gateway)
         self.ruleset = ruleset
         self.ev = Evaluator(ruleset)
         self.stateless = not ruleset.stateful
