@@ -131,7 +131,9 @@ def split_own(ruleset: Ruleset, own: tuple[int, ...]) -> tuple[Ruleset, Ruleset]
     the switch: leaving them out changes no verdict of the cells each comparison checks (the
     forwarding comparison leaves the own addresses out of its destinations).  Without the
     first kind, a source that every forwarding entry drops is again one verdict toward every
-    destination (one comparison for its row), as before the switch filtered its own plane."""
+    destination (one comparison for its row), as before the switch filtered its own plane.
+    The rules of a chain after every own address has met a rule deciding all its packets
+    never meet a packet to the switch either (`_until_closed`)."""
     mine = sorted(set(own))
     # per distinct destination match (rules share them): (may meet an own address, may meet
     # another address)
@@ -156,15 +158,44 @@ def split_own(ruleset: Ruleset, own: tuple[int, ...]) -> tuple[Ruleset, Ruleset]
     forwarded: dict[str, Chain] = {}
     for name, c in ruleset.chains.items():
         flags = [meets(r.dst) for r in c.rules]
-        for out, side in ((to_box, 0), (forwarded, 1)):
-            kept = tuple(r for r, f in zip(c.rules, flags, strict=True) if f[side])
-            out[name] = (
-                c if len(kept) == len(c.rules) else Chain(name, kept, c.policy, c.policy_ref)
-            )
+        kept = tuple(r for r, f in zip(c.rules, flags, strict=True) if f[1])
+        forwarded[name] = c if len(kept) == len(c.rules) else _chain(c, kept)
+        to_box[name] = _chain(c, _until_closed(c.rules, flags, mine))
     return (
         dataclasses.replace(ruleset, chains=to_box),
         dataclasses.replace(ruleset, chains=forwarded),
     )
+
+
+def _chain(c: Chain, rules: tuple[Rule, ...]) -> Chain:
+    return c if len(rules) == len(c.rules) else Chain(c.name, rules, c.policy, c.policy_ref)
+
+
+def _until_closed(
+    rules: tuple[Rule, ...], flags: list[tuple[bool, bool]], own: list[int]
+) -> tuple[Rule, ...]:
+    """The rules that may meet a packet to an own address (`flags[i][0]`), up to the one
+    after which every own address has met a rule deciding all its packets on any interface
+    (`deny ip any object-group <own addresses> log`): a packet to the switch never reaches a
+    later rule of the chain, since ACCEPT and DROP end its walk wherever the chain is."""
+    open_ = set(own)
+    out: list[Rule] = []
+    for r, (to_own, _) in zip(rules, flags, strict=True):
+        if not to_own:
+            continue
+        out.append(r)
+        if r.iif is None and r.oif is None and _decides_all(r):
+            if r.dst is None:
+                break
+            if not r.dst.negate:
+                open_.difference_update(
+                    a
+                    for lo, hi in r.dst.intervals
+                    for a in own[bisect.bisect_left(own, lo) : bisect.bisect_right(own, hi)]
+                )
+                if not open_:
+                    break
+    return tuple(out)
 
 
 def own_alike(ruleset: Ruleset, ingress: str, own: list[Group]) -> list[Group]:
