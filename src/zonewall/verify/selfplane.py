@@ -22,6 +22,13 @@ own addresses are not in the policy, so the expectation holds toward every desti
 address: a config that tests destinations in its input chains is compared on every
 destination it tells apart.  A parser that leaves `input_entry` empty does not model the
 plane, and nothing is checked.
+
+A switch (cisco-ios, `acl_self_plane`) has no input chain: its inbound ACLs decide what reaches
+its own addresses (the SVI addresses) too.  `split_own` gives this comparison the rules that
+can meet a packet to an own address, up to where every own address is decided, and the
+forwarding comparison the others; per ingress, own addresses that no rule tells apart
+(`own_alike`) are compared once.  Both are exact: a test holds them to the long way (the whole
+ruleset, every own address on its own) on wrong own-plane entries.
 """
 
 from __future__ import annotations
