@@ -55,6 +55,9 @@ class _Context:
     class_ep: Mapping[str, int]  # class name -> endpoint id
     flows: Mapping[tuple[int, int], Flow]
     sink: DiagnosticSink
+    # class endpoint -> the other class endpoints it may reach on udp/67, in class order
+    # (from the flows once: asking every pair of classes per gateway was quadratic)
+    dhcp_to: Mapping[int, tuple[int, ...]] = dataclasses.field(default_factory=dict)
 
 
 def resolve_relays(
@@ -66,13 +69,15 @@ def resolve_relays(
     sink: DiagnosticSink,
 ) -> tuple[tuple[GatewayPlan, ...], tuple[RelayFlow, ...]]:
     """The plans with their declared relays resolved, and the relayed flows, sorted."""
+    class_ep = {e.name: e.id for e in endpoints if e.kind == "class"}
     ctx = _Context(
         names,
         {c.name: c for c in classes},
         endpoints,
-        {e.name: e.id for e in endpoints if e.kind == "class"},
+        class_ep,
         flows,
         sink,
+        _dhcp_to(class_ep, flows),
     )
     out_plans: list[GatewayPlan] = []
     relay_flows: list[RelayFlow] = []
@@ -94,15 +99,26 @@ def resolve_relays(
     return tuple(out_plans), tuple(sorted(relay_flows, key=lambda f: (f.gateway, f.dst)))
 
 
+def _dhcp_to(
+    class_ep: Mapping[str, int], flows: Mapping[tuple[int, int], Flow]
+) -> dict[int, tuple[int, ...]]:
+    """Class endpoint -> the other class endpoints its flows reach on udp/67, in the order
+    of `class_ep`."""
+    order = {eid: i for i, eid in enumerate(class_ep.values())}
+    found: dict[int, list[int]] = {}
+    for (src, dst), flow in flows.items():
+        if src != dst and src in order and dst in order and _DHCP_KEY in flow.packets:
+            found.setdefault(src, []).append(dst)
+    return {src: tuple(sorted(dsts, key=order.__getitem__)) for src, dsts in found.items()}
+
+
 def _servers_reached(ctx: _Context, plan: GatewayPlan) -> dict[int, list[str]]:
     """Server class endpoint -> the served classes that may reach it on udp/67 (relayed)."""
     out: dict[int, list[str]] = {}
     for name in plan.classes:
         src = ctx.class_ep.get(name)
-        for eid in ctx.class_ep.values():
-            flow = ctx.flows.get((src, eid)) if src is not None and eid != src else None
-            if flow is not None and _DHCP_KEY in flow.packets:
-                out.setdefault(eid, []).append(name)
+        for eid in ctx.dhcp_to.get(src, ()) if src is not None else ():
+            out.setdefault(eid, []).append(name)
     return out
 
 

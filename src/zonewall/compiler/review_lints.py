@@ -43,10 +43,11 @@ def review_lints(policy: Policy, classes: Sequence[ResolvedClass], sink: Diagnos
             top,
         )
     defs = {c.name: c for c in policy.classes}
+    holders = _holders(policy)
     for cls in classes:
         definition = defs.get(cls.name)
         if definition is not None:
-            _inside_external(policy, cls, definition, sink)
+            _inside_external(holders, cls, definition, sink)
     _outside_pools(policy, sink)
 
 
@@ -58,13 +59,32 @@ def _inside(net: IPNetwork, outer: IPNetwork) -> bool:
     return bool(outer.first <= net.first and net.last <= outer.last)
 
 
-def _inside_external(
-    policy: Policy, cls: ResolvedClass, definition: ClassDef, sink: DiagnosticSink
-) -> None:
+# Per external: its excepts and the written addresses that may hold a class (not a wide one
+# that swallows private/special blocks: W114 covers those), computed once for every class.
+_Holders = list[tuple[ExternalDef, list[IPNetwork]]]
+
+
+def _holders(policy: Policy) -> _Holders:
     blocks = [b.prefix for b in special_blocks(policy)]
+    return [
+        (
+            ext,
+            [
+                address
+                for address in ext.addresses
+                if not any(_inside(b, address) and b != address for b in blocks)
+            ],
+        )
+        for ext in policy.externals
+    ]
+
+
+def _inside_external(
+    holders: _Holders, cls: ResolvedClass, definition: ClassDef, sink: DiagnosticSink
+) -> None:
     for prefix in cls.prefixes:
-        for ext in policy.externals:
-            outer = _holder(ext, prefix, blocks)
+        for ext, addresses in holders:
+            outer = _holder(ext, prefix, addresses)
             if outer is None:
                 continue
             span = definition.attr_span("subnet") if definition.subnets else definition.span
@@ -79,17 +99,12 @@ def _inside_external(
             break
 
 
-def _holder(ext: ExternalDef, prefix: IPNetwork, blocks: list[IPNetwork]) -> IPNetwork | None:
-    """The written address of `ext` that holds `prefix`, unless an except removes it or the
-    address is a wide one that swallows private/special blocks (W114 covers those)."""
+def _holder(ext: ExternalDef, prefix: IPNetwork, addresses: list[IPNetwork]) -> IPNetwork | None:
+    """The first of `addresses` (those of `ext` that may hold a class) that holds `prefix`,
+    unless an except of `ext` removes it."""
     if any(_inside(prefix, e) for e in ext.excepts):
         return None
-    for address in ext.addresses:
-        if _inside(prefix, address) and not any(
-            _inside(b, address) and b != address for b in blocks
-        ):
-            return address
-    return None
+    return next((a for a in addresses if _inside(prefix, a)), None)
 
 
 def _outside_pools(policy: Policy, sink: DiagnosticSink) -> None:

@@ -64,7 +64,7 @@ from .names import PROTOCOL_LABELS
 from .nftables import parse_nftables, parse_nftables_ipv6
 from .replies import port_cuts, reply_flows, reply_keys
 from .rules import EMPTY, EVERYTHING, AddrMatch, RuleRef, Ruleset, check_chain_loops
-from .selfplane import SelfFinding, acl_self_plane, self_plane
+from .selfplane import SelfFinding, acl_self_plane, self_plane, split_own
 
 __all__ = ["KINDS", "PARSERS", "Difference", "Jobs", "parse_config", "summarize", "validate"]
 
@@ -148,23 +148,29 @@ def validate(
         ruleset = parse_config(platform, config_text, file)
     # The gateway's own plane is one job beside the rows (the first: it is the largest).
     if isinstance(ruleset, IosRuleset):
-        own = own_addresses(GatewayModel(compiled, gateway_name), ruleset)
-        ios = ruleset
+        model = GatewayModel(compiled, gateway_name)
+        own = own_addresses(model, ruleset)
+        # each comparison meets only the rules that can match its destinations (`split_own`)
+        to_box, forwarded = split_own(ruleset, own)
 
         def plane() -> list[Difference]:
-            findings = acl_self_plane(compiled, gateway_name, ios, own)
+            findings = acl_self_plane(compiled, gateway_name, to_box, own, model)
             return _plane_differences(gateway_name, platform, findings)
 
-        diffs = _Validator(compiled, gateway_name, ruleset, own).run(jobs, plane)
-        diffs += vty_differences(compiled, gateway_name, ruleset)
+        def vty() -> list[Difference]:
+            return vty_differences(compiled, gateway_name, ruleset, model)
+
+        # forwarding, then the vty lines, then the own plane (the order before the split)
+        diffs = _Validator(compiled, gateway_name, forwarded, own, model).run(jobs, vty, plane)
     else:
+        model = GatewayModel(compiled, gateway_name)
         linux = ruleset
 
         def plane() -> list[Difference]:
-            findings = self_plane(compiled, gateway_name, linux)
+            findings = self_plane(compiled, gateway_name, linux, model)
             return _plane_differences(gateway_name, platform, findings)
 
-        diffs = _Validator(compiled, gateway_name, ruleset).run(jobs, plane)
+        diffs = _Validator(compiled, gateway_name, ruleset, model=model).run(jobs, plane)
     if platform == "nftables":  # its inet table must drop IPv6 too
         again = None if device is None else replace(device, skipped=Counter())  # counted
         diffs += nft_ipv6_differences(
@@ -230,7 +236,7 @@ def own_addresses(model: GatewayModel, ruleset: IosRuleset) -> tuple[int, ...]:
 
 
 def vty_differences(
-    compiled: CompiledPolicy, gateway: str, ruleset: IosRuleset
+    compiled: CompiledPolicy, gateway: str, ruleset: IosRuleset, model: GatewayModel | None = None
 ) -> list[Difference]:
     """Who may open a vty session against the ssh/telnet flows to the gateway (`ios_vty`)."""
     return [
@@ -248,15 +254,20 @@ def vty_differences(
             f.rules,
             f.example,
         )
-        for f in vty_findings(compiled, gateway, dict(ruleset.chains), ruleset.vty)
+        for f in vty_findings(compiled, gateway, dict(ruleset.chains), ruleset.vty, model)
     ]
 
 
 class _Validator:
     def __init__(
-        self, compiled: CompiledPolicy, gateway: str, ruleset: Ruleset, own: tuple[int, ...] = ()
+        self,
+        compiled: CompiledPolicy,
+        gateway: str,
+        ruleset: Ruleset,
+        own: tuple[int, ...] = (),
+        model: GatewayModel | None = None,
     ) -> None:
-        self.model = GatewayModel(compiled, gateway)
+        self.model = model if model is not None else GatewayModel(compiled, gateway)
         self.ruleset = ruleset
         self.ev = Evaluator(ruleset)
         self.stateless = not ruleset.stateful

@@ -238,13 +238,24 @@ def _takes(
 
 
 def vty_findings(
-    compiled: CompiledPolicy, gateway: str, chains: dict[str, Chain], lines: tuple[VtyLine, ...]
+    compiled: CompiledPolicy,
+    gateway: str,
+    chains: dict[str, Chain],
+    lines: tuple[VtyLine, ...],
+    model: GatewayModel | None = None,
 ) -> list[VtyFinding]:
     """Sources whose vty sessions differ from the policy's ssh (tcp/22) and telnet (tcp/23)
-    flows to the gateway, one finding per kind and source group."""
-    model = GatewayModel(compiled, gateway)
+    flows to the gateway, one finding per kind and source group.  Only the standard ACLs
+    the lines bind decide (`_takes`), so only their entries cut the source groups;
+    `model`: the gateway's, when the caller has it."""
+    model = model if model is not None else GatewayModel(compiled, gateway)
+    bound = {f"std {line.acl}" for line in lines if line.acl is not None}
     intervals = {
-        iv for c in chains.values() for r in c.rules if r.src is not None for iv in r.src.intervals
+        iv
+        for name in sorted(bound & set(chains))
+        for r in chains[name].rules
+        if r.src is not None
+        for iv in r.src.intervals
     }
     want_of = {f.src: f.packets & ANY_VTY for f in compiled.gateway_flows if f.gateway == gateway}
     out: list[VtyFinding] = []

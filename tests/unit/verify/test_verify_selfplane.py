@@ -3,13 +3,16 @@ proven against the policy's gateway flows, and wrong configs caught."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
-from verify_helpers import check, edit, lines_of, output, write_policy
+from verify_helpers import built, check, edit, lines_of, output, write_policy
 
 from zonewall.packets import TCP, UDP, PacketSet
-from zonewall.verify import Difference
+from zonewall.verify import Difference, GatewayModel, Group, parse_ios, selfplane
+from zonewall.verify.compare import own_addresses
+from zonewall.verify.rules import AddrMatch, Chain, Rule, RuleRef, Ruleset
 
 POLICY = """
 pool subnets 10.0.0.0/16
@@ -205,3 +208,166 @@ def test_build_notes_a_box_nothing_may_reach(policy: str, tmp_path: Path) -> Non
     [note] = closed_box_notes(nf_closed)
     assert note.startswith("gateway 'nf' (nftables): no allow reaches the box itself")
     assert "`allow <class> -> gateway:nf : ssh`" in note
+
+
+# -- the switch's own plane (cisco-ios): own addresses alike, and each comparison's rules -------
+SWITCH = """
+pool subnets 10.5.0.0/16
+pool vlans 100-199
+service ssh   = tcp/22
+service https = tcp/443
+service dhcp  = udp/67 plaintext
+class admin { subnet 10.5.0.0/28 }
+class guest { subnet 10.5.0.16/28 }
+class web   { subnet 10.5.1.0/28, 10.5.1.64/28 }
+class infra { subnet 10.5.2.0/28 }
+external internet { address 0.0.0.0/0 except 10.0.0.0/8 }
+gateway sw { platform cisco-ios  OG uplink "TenGigabitEthernet1/1/1"  serves admin, guest, web }
+gateway fw { platform iptables  interface "eth1.{vlan}"  uplink "eth0"  serves infra }
+allow admin -> gateway:sw : ssh            "management"
+allow admin -> web : https
+allow guest -> web : https
+allow guest -> infra : dhcp
+allow web -> internet : https
+allow internet -> web : https
+"""
+
+
+@pytest.fixture(scope="module", params=["", "object-groups"])
+def switch(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> str:
+    source = SWITCH.replace("OG", request.param)
+    return write_policy(tmp_path_factory.mktemp("switch"), "switch", source)
+
+
+def _brute(path: str, text: str) -> set[tuple[str, str, str, PacketSet, str]]:
+    """The own plane the long way: the whole ruleset, every own address on its own (sources
+    by owner: the whole ruleset cuts finer source groups)."""
+    compiled, _ = built(path)
+    ruleset = parse_ios(text, "sw.ios")
+    own = own_addresses(GatewayModel(compiled, "sw"), ruleset)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(selfplane, "own_alike", lambda _rs, _i, mine: list(mine))
+        found = selfplane.acl_self_plane(compiled, "sw", ruleset, own)
+    return {(f.kind, f.ingress, f.src_owner, f.packets, f.condition) for f in found}
+
+
+def _fast(diffs: list[Difference]) -> set[tuple[str, str, str, PacketSet, str]]:
+    return {
+        (d.kind, d.ingress, d.src_owner, d.packets, d.condition)
+        for d in diffs
+        if d.dst_owner == "gateway:sw" and d.ingress != "line vty"
+    }
+
+
+def _own_block(text: str) -> tuple[str, str]:
+    """The first ACL's own-address entries (one `deny ... log` line or one per address) and
+    the line that follows them."""
+    own = r" remark the switch's own addresses[^\n]*\n"
+    m = re.search(own + r"((?: \d+ deny ip any [^\n]* log\n)+)( [^\n]*\n)", text)
+    assert m is not None
+    return m[1], m[2]
+
+
+def first(text: str, old: str, new: str) -> str:
+    """Replace the first occurrence of `old` (in the first ACL: they all have it)."""
+    assert old in text
+    return text.replace(old, new, 1)
+
+
+def test_switch_own_plane_is_exact_and_matches_the_long_way(switch: str) -> None:
+    text = output(switch, "sw").text
+    assert check(switch, "sw") == []
+    assert _brute(switch, text) == set()
+    block, after = _own_block(text)
+    first_own = re.search(r"host (10\.5\.\d+\.\d+)", text)
+    assert first_own is not None
+    svi = first_own[1]
+    last = int(block.splitlines()[-1].split()[0])  # the last deny's sequence number
+    mutations = {
+        # the own-address entries of one ACL gone: its forwarding entries reach the switch
+        "no own deny": first(text, block, ""),
+        # a permit to one SVI before the deny, and the same after it (never reached)
+        "permit before": first(text, block, f" 1 permit tcp any host {svi} eq 443\n" + block),
+        "permit after": first(
+            text, block + after, block + f" {last + 1} permit tcp any host {svi} eq 443\n" + after
+        ),
+        # the deny turned into a permit: everything to the switch from that ingress
+        "deny to permit": first(
+            text, block, block.replace(" deny ", " permit ").replace(" log", "")
+        ),
+    }
+    for name, mutated in mutations.items():
+        diffs = check(switch, "sw", mutated)
+        fast, brute = _fast(diffs), _brute(switch, mutated)
+        assert fast == brute, name
+        if name == "permit after":
+            assert not fast
+        else:
+            assert fast and all(d[0] == "permits-too-much" for d in fast), name
+    before = [
+        d for d in check(switch, "sw", mutations["permit before"]) if d.dst_owner == "gateway:sw"
+    ]
+    assert {d.dst for d in before} == {svi}
+    assert {d.packets for d in before} == {PacketSet.ports(TCP, 443, 443)}
+
+
+def test_an_own_address_left_out_of_the_group_is_found(tmp_path: Path) -> None:
+    """object-groups: an SVI missing from the own-address group is not alike the others:
+    the entries toward its class reach it, and the difference names it."""
+    path = write_policy(tmp_path, "og", SWITCH.replace("OG", "object-groups"))
+    text = output(path, "sw").text
+    group = re.search(
+        r"object-group network (\S+)\n description gateway:sw own addresses\n((?: host [^\n]*\n)+)",
+        text,
+    )
+    assert group is not None
+    hosts = group[2].splitlines()
+    web = next(h for h in hosts if h.startswith(" host 10.5.1."))
+    mutated = edit(text, group[2], "".join(h + "\n" for h in hosts if h != web))
+    diffs = [d for d in check(path, "sw", mutated) if d.dst_owner == "gateway:sw"]
+    assert diffs and {d.dst for d in diffs} == {web.split()[-1]}
+    # the web entries reach it, and admin's ssh (permitted toward the group) no longer does
+    assert {d.kind for d in diffs} == {"permits-too-much", "blocks-needed"}
+    blocked = [d for d in diffs if d.kind == "blocks-needed"]
+    assert {(d.src_owner, d.packets) for d in blocked} == {("admin", PacketSet.ports(TCP, 22, 22))}
+    assert _fast(diffs) == _brute(path, mutated)
+
+
+def test_split_own_keeps_each_side_its_rules() -> None:
+    own = (10, 20, 30)
+    m = AddrMatch.of
+    ref = RuleRef("t", 1, "r")
+    rules = (
+        Rule(ref, "ACCEPT", dst=m([(20, 20)]), src=m([(1, 5)])),  # own only: to the box
+        Rule(ref, "ACCEPT", dst=m([(0, 100)]), src=m([(1, 5)])),  # both
+        Rule(ref, "DROP", dst=m([(10, 10), (20, 20), (30, 30)])),  # own only, decides them all
+        Rule(ref, "ACCEPT", dst=m([(5, 50)])),  # both, but after every own address is decided
+        Rule(ref, "ACCEPT", dst=m([(40, 50)])),  # forwarded only
+        Rule(ref, "DROP", dst=m([(20, 20)], negate=True)),  # both (negated)
+    )
+    ruleset = Ruleset("t", "t", {"c": Chain("c", rules, "DROP")}, ("c",))
+    to_box, forwarded = selfplane.split_own(ruleset, own)
+    assert to_box.chains["c"].rules == rules[:3]
+    assert forwarded.chains["c"].rules == (rules[1], rules[3], rules[4], rules[5])
+    assert to_box.chains["c"].policy == forwarded.chains["c"].policy == "DROP"
+
+
+def test_own_alike_groups_addresses_no_rule_tells_apart() -> None:
+    ref = RuleRef("t", 1, "r")
+    m = AddrMatch.of
+    rules = (
+        Rule(ref, "ACCEPT", src=m([(1, 1)]), dst=m([(20, 20)])),  # names 20 only
+        Rule(ref, "DROP", dst=m([(10, 10), (20, 20), (30, 30), (40, 40)])),  # decides all
+        Rule(ref, "ACCEPT", dst=m([(30, 30)])),  # never reached for an own address
+    )
+    ruleset = Ruleset("t", "t", {"c": Chain("c", rules, "DROP")}, ("c",))
+    own = [Group(i, a, a, None, "", 1) for i, a in enumerate((10, 20, 30, 40))]
+    assert [g.rep for g in selfplane.own_alike(ruleset, "eth0", own)] == [10, 20]
+    # a chain that jumps is not analysed: every address on its own
+    jumps = Ruleset(
+        "t",
+        "t",
+        {"c": Chain("c", (Rule(ref, "JUMP", target="d"), *rules), "DROP"), "d": Chain("d", ())},
+        ("c",),
+    )
+    assert [g.rep for g in selfplane.own_alike(jumps, "eth0", own)] == [10, 20, 30, 40]

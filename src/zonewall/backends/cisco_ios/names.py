@@ -44,6 +44,7 @@ _DROPPED = ("!", " remark ", " description ")
 # token, and the suffix is the token's end either way).
 _NAME_RE = r"(ZW[0-9A-Z]*-[-0-9A-Z_]*[0-9A-Z_])-[0-9A-F]{8}( |$)"
 _NAME = re.compile(_NAME_RE)
+_NAME_LINES = re.compile(_NAME_RE, re.MULTILINE)  # `$`: the end of each line
 
 
 def acl_name(class_name: str, suffix: str) -> str:
@@ -70,14 +71,12 @@ def with_suffix(text: str, suffix: str) -> str:
 
 def content_digest(text: str) -> str:
     """The sha256 (hex) that `recipe` prints for a `.ios` file whose text is `text`."""
-    kept = "".join(
-        _NAME.sub(r"\1\2", line) + "\n"
-        for line in text.split("\n")[:-1]
-        if not line.startswith(_DROPPED)
-    )
-    if text and not text.endswith("\n") and not text.split("\n")[-1].startswith(_DROPPED):
-        kept += _NAME.sub(r"\1\2", text.split("\n")[-1]) + "\n"  # grep ends every line
-    return hashlib.sha256(kept.encode("utf-8")).hexdigest()
+    lines = text.split("\n")
+    if lines[-1]:
+        lines.append("")  # grep ends every line, the last one too
+    # one substitution over the kept lines (a name never spans a line)
+    kept = "".join(line + "\n" for line in lines[:-1] if not line.startswith(_DROPPED))
+    return hashlib.sha256(_NAME_LINES.sub(r"\1\2", kept).encode("utf-8")).hexdigest()
 
 
 def suffix_of(text: str) -> str:
