@@ -29,7 +29,13 @@ hides one.  Then, per format:
 * `markdown_text`: text inside a Markdown table cell or heading: `\\`, `|`, backticks,
   `*`, `[`, `]`, `~`, `$` and `_` (but between two letters or digits) are backslash-escaped,
   `&`, `<`, `>` written as entities, so the text renders as written and can neither add
-  markup nor break the table.
+  markup nor break the table.  Nor a link: GitHub also links bare addresses (the GFM
+  autolink extension, checked with cmark-gfm, GitHub's own parser).  It finds `http://`,
+  `https://`, `ftp://` and `www.` while it reads the raw text, so the `:` of `://` and the `.`
+  after `www` are written as the entities `&#58;` and `&#46;` (the same characters on the
+  page, hidden from that search); it finds e-mail addresses (`a@b.cd`, `mailto:`, `xmpp:`)
+  afterwards in the decoded text of each run, so an `@` after an address character is
+  followed by an empty HTML comment, `<!-- -->`, which ends the run and shows nothing.
 * `csv_cell`: the csv module quotes; a cell starting (after any spaces) with `=`, `+`, `-`,
   `@`, tab or CR gets a leading `'` so spreadsheets read it as text (the OWASP rule against
   formula injection).
@@ -220,9 +226,14 @@ def ios_text(text: str, limit: int) -> str:
 
 
 # `_` between two letters or digits cannot start or end emphasis (CommonMark flanking
-# rules), so `ct_mr` stays as it is.
-_MARKDOWN = re.compile(r"[\\`*\[\]~$|&<>]|(?<![^\W_])_|_(?![^\W_])")
-_ENTITY = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
+# rules), so `ct_mr` stays as it is.  The last three alternatives are the autolinks: the
+# `:` of `https://`, the `.` of `www.` (both as entities) and the `@` of an e-mail address
+# (followed by a comment); see the module docstring.
+_MARKDOWN = re.compile(
+    r"[\\`*\[\]~$|&<>]|(?<![^\W_])_|_(?![^\W_])"
+    r"|:(?=//)|(?i:(?<=www)\.)|(?<=[A-Za-z0-9.+_-])@"
+)
+_ENTITY = {"&": "&amp;", "<": "&lt;", ">": "&gt;", ":": "&#58;", ".": "&#46;", "@": "@<!-- -->"}
 
 
 def _markdown_escape(m: re.Match[str]) -> str:

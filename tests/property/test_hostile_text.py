@@ -5,14 +5,15 @@ policy's title and owner, class descriptions, `why` reasons, an assertion's `acc
 a gateway's `stateless-replies accepted` reason, and the name of an included file.  The strings
 draw on control characters (C0 with CR, ESC, BEL, BS, NUL; DEL; C1), line separators, bidi and
 other format characters, noncharacters, markup (`<img src=x onerror=...>`, `[x](url)`,
-`|`, `*`, backticks, entities), spreadsheet formulas and quotes; a raw LF is the one character
-a string literal cannot hold.
+`|`, `*`, backticks, entities, bare URLs, `www.` and e-mail addresses that GitHub would
+autolink), spreadsheet formulas and quotes; a raw LF is the one character a string literal
+cannot hold.
 
 Every output is rendered from the same policy once with the hostile strings and once with
 plain ones, and must be well-formed for its format (parsed back: `json`, `csv`, `xml.etree`,
-`html.parser`, Graphviz for DOT) and have exactly the structure of the plain rendering: no
-line, row, cell, tag, link, rule or testcase added.  Terminal text holds no control or format
-character but LF and tab.
+`html.parser`, Graphviz for DOT, cmark-gfm for Markdown as GitHub renders it) and have exactly
+the structure of the plain rendering: no line, row, cell, tag, link (autolinks included), rule
+or testcase added.  Terminal text holds no control or format character but LF and tab.
 """
 
 from __future__ import annotations
@@ -31,7 +32,9 @@ from pathlib import Path
 from unittest import mock
 from urllib.parse import unquote
 
+import cmarkgfm
 import yaml
+from cmarkgfm.cmark import Options
 from hypothesis import example, given
 from hypothesis import strategies as st
 
@@ -53,6 +56,9 @@ from zonewall.present.sarif import to_sarif
 from zonewall.report import run_check
 from zonewall.review.diff import compare, load_side
 from zonewall.review.explain import explain
+from zonewall.traffic.engine import aggregate
+from zonewall.traffic.render import replay_json, replay_markdown, replay_text
+from zonewall.traffic.replay import judge
 
 POLICY = """\
 policy "{t}" {{ owner "{t}" }}
@@ -92,6 +98,13 @@ PIECES = (
     "a\r",
     "| --- |",
     "\u202egnp.exe",
+    "https://evil.example/x",
+    "see www.evil.example",
+    "HTTP://X.EXAMPLE",
+    "ops@evil.example",
+    "mailto:a.b@c.de",
+    "xmpp:x@y.zz/r",
+    "ftp://f.example",
 )
 hostile_text = st.lists(
     st.sampled_from(NASTY)
@@ -141,6 +154,12 @@ def render_all_formats(tmp: Path, text: str, stem: str) -> Rendered:
     assert old.report.compiled is not None and new.report.compiled is not None
     d = compare(old.report.compiled, new.report.compiled, count_rules=False)
     why = explain(report.compiled, report.sources, "a", "b", None, None, None, None)
+    hosts = {c.name: c.prefixes[0][1] for c in report.compiled.classes}
+    flows = tmp / f"{stem}.csv"
+    flows.write_text(f"src,dst,proto,dport\n{hosts['a']},{hosts['c']},tcp,443\n")
+    replayed = judge(
+        report.compiled, report.sources, aggregate(report.compiled, [str(flows)], None), None
+    )
     result = build(path, str(tmp / "out"))
     assert result.written, render_diagnostics(result.check)
     texts = {
@@ -149,6 +168,7 @@ def render_all_formats(tmp: Path, text: str, stem: str) -> Rendered:
         "diff": diff_text(d, old, new),
         "explain": explain_text(why),
         "build": render_build_summary(result, str(tmp / "out")),
+        "replay": replay_text(replayed, path, "blocked"),
     }
     docs = {
         "json": to_json(report),
@@ -157,6 +177,8 @@ def render_all_formats(tmp: Path, text: str, stem: str) -> Rendered:
         "csv": render_matrix(conduits, "csv"),
         "markdown": render_matrix(conduits, "markdown", source=path),
         "diff-markdown": diff_markdown(d, old, new),
+        "replay-markdown": replay_markdown(replayed, path, "blocked"),
+        "replay-json": replay_json(replayed, path, "blocked"),
         "diff-json": diff_json(d, old, new, True),
         "explain-json": explain_json(why),
         "matrix-html": render_matrix(conduits, "html", source=path),
@@ -209,8 +231,18 @@ def md_cells(line: str) -> int:
 
 
 def md_links(doc: str) -> int:
-    """Live links and raw HTML tags (an unescaped `](` or `<letter`)."""
-    return len(re.findall(r"(?<!\\)\]\(|<[A-Za-z/!?]", doc))
+    """Live links and raw HTML tags (an unescaped `](` or `<letter`), but the empty comment
+    `markdown_text` puts after the `@` of an address."""
+    return len(re.findall(r"(?<!\\)\]\(|<[A-Za-z/!?]", doc.replace("<!-- -->", "")))
+
+
+def md_html_tags(doc: str) -> Counter[str]:
+    """The tags GitHub's own parser (cmark-gfm: tables, autolinks, strikethrough, raw HTML
+    passed through as GitHub's sanitiser gets it) makes of a Markdown document: a link, an
+    autolinked bare URL, `www.` or e-mail address, emphasis, a cell or a raw tag counts."""
+    return html_tags(
+        cmarkgfm.github_flavored_markdown_to_html(doc, options=Options.CMARK_OPT_UNSAFE)
+    )
 
 
 def sarif_messages(log: dict) -> list[str]:  # type: ignore[type-arg]
@@ -248,7 +280,7 @@ def check_document(name: str, doc: str, ref: str, text: str, stem: str) -> None:
         assert rows[0]["description"] == text
         return
     assert len(doc.split("\n")) == len(ref.split("\n")), name
-    if fmt in ("json", "diff-json", "explain-json", "sarif", "file.json"):
+    if fmt in ("json", "diff-json", "explain-json", "replay-json", "sarif", "file.json"):
         json.loads(doc)
     if fmt == "json":
         assert json.loads(doc)["acknowledged"][0]["reason"] == text  # kept as written
@@ -273,9 +305,10 @@ def check_document(name: str, doc: str, ref: str, text: str, stem: str) -> None:
             for r in rows
             for cell in r
         ), name
-    if fmt in ("markdown", "diff-markdown", "file.md"):
+    if fmt in ("markdown", "diff-markdown", "replay-markdown", "file.md"):
         assert [md_cells(x) for x in doc.split("\n")] == [md_cells(x) for x in ref.split("\n")]
         assert md_links(doc) == md_links(ref), name
+        assert md_html_tags(doc) == md_html_tags(ref), name
     if fmt == "dot":  # every line a statement, its strings closed; Graphviz parses it (svg)
         for line in doc.split("\n"):
             assert len(re.findall(r'(?<!\\)(?:\\\\)*"', line)) % 2 == 0, line
@@ -289,6 +322,7 @@ def check_document(name: str, doc: str, ref: str, text: str, stem: str) -> None:
     stem="<img src=x onerror=alert(1)> [x](https:evil.example) |\r\x1b[2J",
 )
 @example(text="=cmd|' /C calc'!A0\r+1", stem="=1+1")
+@example(text="ops@evil.example https://evil.example www.evil.example", stem="www.evil.example")
 def test_hostile_text_in_every_slot_of_every_output(
     tmp_path_factory: object, text: str, stem: str
 ) -> None:

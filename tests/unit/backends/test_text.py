@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+import re
+from html import unescape
+
+import cmarkgfm
 import pytest
+from cmarkgfm.cmark import Options
+from hypothesis import example, given
+from hypothesis import strategies as st
 
 from zonewall.text import (
     comment_line,
@@ -109,11 +116,48 @@ def test_text_within_the_limit_is_not_cut() -> None:
         ("ct_mr snake_case", "ct_mr snake_case"),  # intraword _ cannot emphasise
         ("line\u2028break\rhere", "line break here"),
         ("nurses' desk caf\u00e9 #1 =cmd", "nurses' desk caf\u00e9 #1 =cmd"),
+        ("see https://x.example/a", "see https&#58;//x.example/a"),
+        ("FTP://x www.y.example WWW.z", "FTP&#58;//x www&#46;y.example WWW&#46;z"),
+        ("ops@x.example, mailto:a.b@c.d", "ops@<!-- -->x.example, mailto:a.b@<!-- -->c.d"),
+        ("@netops 10:30 host:port a.b", "@netops 10:30 host:port a.b"),
     ],
-    ids=["pipe", "html", "markup", "intraword", "controls", "plain"],
+    ids=[
+        "pipe",
+        "html",
+        "markup",
+        "intraword",
+        "controls",
+        "plain",
+        "url",
+        "www",
+        "email",
+        "no-link",
+    ],
 )
 def test_markdown_text(text: str, want: str) -> None:
     assert markdown_text(text) == want
+
+
+_LINKY = st.sampled_from(
+    ["https://", "http://", "ftp://", "www.", "WWW.", "@", "mailto:", "xmpp:", ".", "/", "a", "Z"]
+    + ["x.example", "b.cd", "_", "-", "+", "|", "[", "](", ")", "<", ">", "*", "~", " ", ":"]
+)
+# printable text: letters, digits, punctuation, symbols and the ASCII space
+_PRINTABLE = st.text(st.characters(categories=("L", "N", "P", "S")) | st.just(" "), max_size=3)
+
+
+@given(st.lists(_LINKY | _PRINTABLE, max_size=12).map("".join))
+@example("ops@x.example www.y.example https://z.example/a_b")
+@example("# [x](https://e.example) <img src=x> ~~s~~ *e* | a@b.cd")
+def test_markdown_text_renders_as_written_on_github(text: str) -> None:
+    """In a table cell, GitHub's own parser (cmark-gfm with its extensions: tables,
+    autolinks, strikethrough) shows the text as written (blank runs collapse, as in HTML): no
+    link, autolink, tag, emphasis or extra cell."""
+    doc = f"| h |\n|---|\n| {markdown_text(text)} |\n"
+    html = cmarkgfm.github_flavored_markdown_to_html(doc, options=Options.CMARK_OPT_UNSAFE)
+    cells = re.findall(r"<td>(.*?)</td>", html, re.S)
+    assert html.count("<td") == 1 and "<a " not in html, html
+    assert unescape(" ".join(cells[0].replace("<!-- -->", "").split())) == " ".join(text.split())
 
 
 @pytest.mark.parametrize(
