@@ -27,7 +27,7 @@ from zonewall.present.check import (
     to_json,
 )
 from zonewall.report import CheckReport, run_check
-from zonewall.text import terminal_text
+from zonewall.text import file_name, terminal_text
 
 __all__ = ["main"]
 
@@ -151,11 +151,17 @@ def cmd_audit(args: argparse.Namespace) -> int:
     if args.config == STDIN and args.file == STDIN:
         _tell("zonewall audit: the policy and the config cannot both be standard input\n")
         return EXIT_USAGE
+    # file names as text in every format (`file_name`: a name's bytes that are not UTF-8)
+    policy, config = file_name(args.file), file_name(args.config)
     try:
         text = _read_config(args.config)
     except OSError as exc:
         report = audit_error_report(
-            args.file, plan.name, plan.platform, args.config, f"cannot read the config: {exc}"
+            policy,
+            plan.name,
+            plan.platform,
+            config,
+            f"cannot read the config: {exc.strerror or file_name(str(exc))}",
         )
     else:
         platform = _audit_platform(args, plan.platform, text)
@@ -164,8 +170,8 @@ def cmd_audit(args: argparse.Namespace) -> int:
         counters = _read_counters(args)
         if isinstance(counters, int):
             return counters
-        name = STDIN_NAME if args.config == STDIN else args.config
-        report = run_audit(compiled, args.file, plan.name, platform, name, text, counters)
+        name = STDIN_NAME if args.config == STDIN else config
+        report = run_audit(compiled, policy, plan.name, platform, name, text, counters)
     if args.format == "json":
         sys.stdout.write(audit_json(report))
     elif args.format == "sarif":
@@ -541,9 +547,10 @@ def cmd_init(args: argparse.Namespace) -> int:
         _tell(f"zonewall init: cannot write into '{args.dir}': {exc.strerror or exc}\n")
         return EXIT_ERRORS
     if not args.quiet:
-        sys.stdout.write(
+        _tell(
             f"wrote {path}\nnext: zonewall check {path} && "
-            f"zonewall build {path} -o {os.path.join(args.dir, 'out')}\n"
+            f"zonewall build {path} -o {os.path.join(args.dir, 'out')}\n",
+            sys.stdout,
         )
     return EXIT_OK
 
@@ -578,7 +585,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
 
     result = judge(report.compiled, report.sources, observed, nodes)
     render = {"json": replay_json, "markdown": replay_markdown, "text": replay_text}
-    sys.stdout.write(render[args.format](result, args.file, args.fail_on))
+    sys.stdout.write(render[args.format](result, file_name(args.file), args.fail_on))
     return EXIT_ERRORS if failing(result, args.fail_on) else EXIT_OK
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from html import unescape
 
@@ -14,6 +15,7 @@ from hypothesis import strategies as st
 from zonewall.text import (
     comment_line,
     csv_cell,
+    file_name,
     ios_text,
     iptables_comment,
     log_prefix,
@@ -197,7 +199,7 @@ def test_comment_line_and_log_prefix() -> None:
             "\U0001f469\u200d\U0001f4bb \u00a0caf\u00e9",
             "\U0001f469\u200d\U0001f4bb \u00a0caf\u00e9",
         ),
-        ("bad \udcff \ufffe \U000e0041", "bad \\udcff \\ufffe \\U000e0041"),
+        ("bad \udcff \ud800 \ufffe \U000e0041", "bad \\xff \\ud800 \\ufffe \\U000e0041"),
         ("C:\\dir\\x1b", "C:\\dir\\x1b"),
     ],
     ids=["rich", "osc", "c0-c1", "bidi", "invisible", "emoji-kept", "surrogate", "backslash-kept"],
@@ -205,6 +207,23 @@ def test_comment_line_and_log_prefix() -> None:
 def test_terminal_text_shows_what_it_cannot_print(text: str, want: str) -> None:
     assert terminal_text(text) == want
     assert terminal_text(want) == want  # idempotent: rendered text can go through it again
+
+
+@pytest.mark.parametrize(
+    ("raw", "want"),
+    [
+        (b"policy.zw", "policy.zw"),
+        (b"caf\xc3\xa9/p.zw", "caf\u00e9/p.zw"),
+        (b"d\xfe/p\xff.zw", "d\\xfe/p\\xff.zw"),
+        (b"\xe9t\xe9\x1b.zw", "\\xe9t\\xe9\x1b.zw"),  # a control character is left to the format
+    ],
+    ids=["ascii", "utf-8", "undecodable", "latin-1"],
+)
+def test_file_name_shows_undecodable_bytes(raw: bytes, want: str) -> None:
+    name = os.fsdecode(raw)
+    assert file_name(name) == want
+    want.encode("utf-8")  # always text
+    assert terminal_text(name) == terminal_text(want)
 
 
 def test_xml_text_keeps_lf_and_leaves_only_xml_characters() -> None:
