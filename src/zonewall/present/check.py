@@ -27,14 +27,19 @@ __all__ = [
 
 
 def render_diagnostics(
-    report: CheckReport, quiet: bool = False, warnings_as_errors: bool = False
+    report: CheckReport,
+    quiet: bool = False,
+    warnings_as_errors: bool = False,
+    colour: bool = False,
 ) -> str:
     """The diagnostics for stderr; `quiet` keeps only those that fail the command (errors, and
-    warnings too when they count as errors)."""
+    warnings too when they count as errors); `colour` paints severities and carets."""
     if not quiet:
-        return render_all(report.diagnostics, report.sources)
+        return render_all(report.diagnostics, report.sources, colour)
     return render_all(
-        [d for d in report.diagnostics if d.is_error or warnings_as_errors], report.sources
+        [d for d in report.diagnostics if d.is_error or warnings_as_errors],
+        report.sources,
+        colour,
     )
 
 
