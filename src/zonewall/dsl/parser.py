@@ -242,9 +242,9 @@ class _Loader:
 
     def load_root(self, path: str) -> ParseResult:
         try:
-            data = self._read_or_fail(path, None)
             self.seen.add(os.path.realpath(path))
-            self._load(path, data, stack=[os.path.realpath(path)])
+            # the bytes are passed on, not kept here: `_load` drops them once decoded
+            self._load(path, self._read_or_fail(path, None), stack=[os.path.realpath(path)])
         except DiagnosticError as err:
             raise _LoadError(list(err.diagnostics), self.sources) from None
         return self._result()
@@ -293,6 +293,7 @@ class _Loader:
             )
         digest = hashlib.sha256(data).hexdigest()
         text = decode_source(display, data)
+        del data  # up to 64 MiB that the parse does not need
         self.sources[display] = text
         self.files.append(SourceFile(display, digest))
         for stmt in parse_statements(text, display, self.sink, self.budget):
@@ -347,8 +348,7 @@ class _Loader:
         if real in self.seen:
             return  # each file is read once, however many files include it
         self.seen.add(real)
-        data = self._read_or_fail(path, inc.span)
-        self._load(path, data, stack + [real], inc.span)
+        self._load(path, self._read_or_fail(path, inc.span), stack + [real], inc.span)
 
     def _confine(self, inc: Include, real: str) -> None:
         """E111 unless `real` is inside an allowed folder; says nothing about the target."""
