@@ -68,10 +68,13 @@ service https = tcp/443
 class a {{ hosts 10 description "{t}" }}
 class b {{ hosts 10 description "{t}" criticality high }}
 class c {{ hosts 10 }}
+class d {{ hosts 10 description "{t}" }}
 {include}allow b -> c : https "{t}"
+allow b -> d : https "{t}" log
 assert unreachable a -> c accepted "{t}"
 gateway fw {{ platform iptables interface "eth1.{{vlan}}" uplink "eth0" serves a, b }}
 gateway sw {{ platform cisco-ios uplink "Te1/1/1" stateless-replies accepted "{t}" serves c }}
+gateway nf {{ platform nftables interface "nf{{vlan}}" uplink "up0" serves d }}
 """
 INCLUDED = 'allow a -> b : https "{t}"\n'
 
