@@ -21,10 +21,10 @@ from zonewall.cli_args import Handler, build_parser
 from zonewall.diagnostics import Diagnostic
 from zonewall.ir import CompiledPolicy
 from zonewall.present.check import (
+    each_diagnostic,
+    each_json_piece,
     render_build_summary,
-    render_diagnostics,
     render_text_summary,
-    to_json,
 )
 from zonewall.report import CheckReport, run_check
 from zonewall.text import file_name, terminal_text
@@ -82,21 +82,18 @@ def _colour_wanted(stream: TextIO) -> bool:
 def _write_diagnostics(report: CheckReport, args: argparse.Namespace | None = None) -> None:
     """The report's diagnostics on stderr, coloured on a terminal; with --quiet only those
     that fail the command."""
-    sys.stderr.write(
-        render_diagnostics(
-            report,
-            getattr(args, "quiet", False),
-            getattr(args, "warnings_as_errors", False),
-            _colour_wanted(sys.stderr),
-        )
-    )
+    quiet, strict = getattr(args, "quiet", False), getattr(args, "warnings_as_errors", False)
+    # one diagnostic at a time: all of them at once can be a hundred megabytes of text
+    for text in each_diagnostic(report, quiet, strict, _colour_wanted(sys.stderr)):
+        sys.stderr.write(text)
 
 
 def _write_all(diags: Iterable[Diagnostic], sources: Mapping[str, str]) -> None:
     """Diagnostics that are not a check report's (fmt, learn) on stderr, as above."""
-    from zonewall.diagnostics import render_all
+    from zonewall.diagnostics import render_each
 
-    sys.stderr.write(render_all(diags, sources, _colour_wanted(sys.stderr)))
+    for text in render_each(diags, sources, _colour_wanted(sys.stderr)):
+        sys.stderr.write(text)
 
 
 def _checked(args: argparse.Namespace) -> CompiledPolicy | None:
@@ -480,7 +477,8 @@ def cmd_check(args: argparse.Namespace) -> int:
         report = with_inventory(report, args.inventory)
     ok = report.ok(args.warnings_as_errors)
     if args.format == "json":
-        sys.stdout.write(to_json(report, args.warnings_as_errors))
+        for piece in each_json_piece(report, args.warnings_as_errors):
+            sys.stdout.write(piece)
     elif args.format == "sarif":
         from zonewall.present.sarif import to_sarif
 
