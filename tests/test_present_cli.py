@@ -179,6 +179,31 @@ def test_sarif_file_outside_the_directory_gets_an_absolute_uri(
     jsonschema.Draft4Validator(SCHEMA).validate(log)
 
 
+def test_sarif_lists_at_most_max_results_and_counts_the_rest(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """GitHub keeps 25,000 results a run; past that the log counts the diagnostics it leaves
+    out instead of building them (800,000 took 4 GB)."""
+    from zonewall.present import sarif as sarif_module
+    from zonewall.report import run_check
+
+    policy = tmp_path / "p.zw"
+    policy.write_text("".join(f"allow x{i} -> y{i}\n" for i in range(6)), encoding="utf-8")
+    report = run_check(str(policy))
+    assert len(report.diagnostics) == 12  # two unknown names a line
+    monkeypatch.setattr(sarif_module, "MAX_RESULTS", 5)
+    log = json.loads(sarif_module.to_sarif(report, base=str(tmp_path)))
+    run = log["runs"][0]
+    assert [r["message"]["text"] for r in run["results"]] == [
+        sarif_module._escape(d.message) for d in report.diagnostics[:5]
+    ]
+    assert run["properties"]["omittedResults"] == 7
+    jsonschema.Draft4Validator(SCHEMA).validate(log)
+    monkeypatch.setattr(sarif_module, "MAX_RESULTS", 12)
+    run = json.loads(sarif_module.to_sarif(report, base=str(tmp_path)))["runs"][0]
+    assert len(run["results"]) == 12 and "omittedResults" not in run["properties"]
+
+
 # ---------------------------------------------------------------------------------------------
 # JUnit
 # ---------------------------------------------------------------------------------------------
