@@ -590,3 +590,24 @@ def test_a_counterexample_ending_at_a_gateway_is_drawn_up_to_its_last_class(
         assert re.search(r'n\d+ -> n\d+ \[label="https".*color="#d7191c"', out)
     code, out, _ = run(capsys, "matrix", str(policy), "--format", "csv")
     assert code == 0 and "gateway:fw" not in out
+
+
+def test_junit_renders_at_most_max_listed_diagnostics_and_counts_the_rest(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from zonewall.present import junit as junit_module
+    from zonewall.report import run_check
+
+    policy = tmp_path / "p.zw"
+    policy.write_text("".join(f"allow x{i} -> y{i}\n" for i in range(6)), encoding="utf-8")
+    report = run_check(str(policy))
+    assert len(report.diagnostics) == 12
+    monkeypatch.setattr(junit_module, "MAX_LISTED", 5)
+    top = ET.fromstring(junit_module.to_junit(report))
+    err = top.find("testsuite/system-err")
+    assert err is not None and err.text is not None
+    assert err.text.count("error[E201]") == 5
+    assert err.text.endswith("... and 7 more (zonewall check lists them all)\n")
+    monkeypatch.setattr(junit_module, "MAX_LISTED", 12)
+    top = ET.fromstring(junit_module.to_junit(report))
+    assert "more (zonewall check" not in (top.find("testsuite/system-err").text or "")  # type: ignore[union-attr]
