@@ -27,6 +27,25 @@ Cases (full sizes; `--smoke` runs each tiny, where the limits are not reached):
 * `allows-1m`: 1,000,000 one-line allows over 1,000 classes: `check` refuses (E109, the
   statement limit).
 * `allows-at-limit`: just under the statement limit: `check`.
+* `title-60mb-astral`: the 60 MB title with one emoji in it (Python then holds every string
+  holding it at 4 bytes a character).
+* `title-cap-astral`: the same, the file just under the 64 MiB cap.
+* `description-cap-astral-escapes`: a description filling the file to the cap, a third of it
+  `\\\\` escapes, with one emoji.
+* `comment-line-60mb`: one comment line of 60 MB.
+* `long-line-60mb`: one line of 60 MB of blanks ending in a bad character (E102).
+* `unknown-names-one-line`: one allow listing 990,000 names of 31 characters that name nothing
+  (E201; the line holds 2 million tokens).
+* `errors-every-line`: just under the statement limit, allows naming two unknown classes each
+  (two E201 on every line).
+* `errors-every-line-astral`: the same and a comment with an emoji filling the file to the
+  64 MiB cap (Python holds the whole text 4 bytes a character).
+* `dense-errors-astral`: as many diagnostics as the token limit allows (4 kept on each of
+  199,880 lines), and an emoji comment to the cap.
+* `braces-60mb`: `class a {` and then 60 million `{` (E101).
+* `semicolons-60mb`: 60 million `;` after a statement (E101 at the second).
+* `tiny-statements`: just under the statement limit, `service sN = tcp/P` each.
+* `includes-5000`: 5,000 included files of 12 KB each (60 MB in all).
 """
 
 from __future__ import annotations
@@ -124,6 +143,100 @@ def allows(path: Path, n: int) -> None:
     _lines(path, chain(_classes(1000), rules))
 
 
+def title_astral(path: Path, n: int) -> None:
+    """A title of `n` ASCII bytes and one emoji: Python holds the whole text 4 bytes a
+    character (one character outside the BMP widens every string it is in)."""
+    _lines(
+        path,
+        chain(['policy "\U0001f489'], _repeat("t", n), ['" { owner "o" }\n', _CLASS, _REST]),
+    )
+
+
+def escapes_astral(path: Path, n: int) -> None:
+    """A description of `n` bytes, a third of them `\\\\` escapes, and one emoji."""
+    _lines(
+        path,
+        chain(
+            ['class a { hosts 4 description "\U0001f489'],
+            _repeat("\\\\x", (n - 4) // 3),
+            ['" }\n', _REST],
+        ),
+    )
+
+
+def comment_line(path: Path, n: int) -> None:
+    _lines(path, chain(["#"], _repeat("c", n), ["\n", _CLASS, _REST]))
+
+
+def long_line_error(path: Path, n: int) -> None:
+    """One line of `n` blanks between two statements, a bad character at its end (E102):
+    the diagnostic prints the line cut around the caret."""
+    _lines(path, chain([_CLASS.rstrip("\n")], _repeat(" ", n), [" ?\n", _REST]))
+
+
+def unknown_names_one_line(path: Path, n: int) -> None:
+    """One allow whose source lists `n` names of 31 characters that name nothing (E201 each,
+    3 kept for the line)."""
+    names = (f"{'u' * 24}{i:07d}, " for i in range(n))
+    _lines(path, chain([_CLASS, _REST, "service https = tcp/443\nallow "], names, ["a -> a\n"]))
+
+
+def errors_every_line(path: Path, n: int) -> None:
+    """`n` allows, each naming two classes that do not exist: two E201 on every line."""
+    rules = (f"allow x{i} -> y{i} : https\n" for i in range(n))
+    _lines(path, chain([_CLASS, _REST, "service https = tcp/443\n"], rules))
+
+
+def errors_every_line_astral(path: Path, n: int) -> None:
+    """`errors_every_line`, then a comment with an emoji filling the file to the cap (at
+    full size): every line's text is held 4 bytes a character."""
+    errors_every_line(path, n)
+    with open(path, "a", encoding="utf-8") as fh:
+        fh.write("# \U0001f489")
+        for piece in _repeat("c", min(CAP - path.stat().st_size - 16, 300 * n)):
+            fh.write(piece)
+        fh.write("\n")
+
+
+def dense_errors_astral(path: Path, n: int) -> None:
+    """`n` allows of 3 unknown sources, an unknown destination and an unknown service, then
+    an emoji comment filling the file to the cap (at full size): 4 diagnostics kept a line
+    (3 E201 with "and 1 more", the service's), 800,000 at the token limit."""
+    rules = (f"allow x{i}, y{i}, z{i} -> w{i} : s{i}\n" for i in range(n))
+    _lines(path, chain([_CLASS, _REST], rules))
+    with open(path, "a", encoding="utf-8") as fh:
+        fh.write("# \U0001f489")
+        for piece in _repeat("c", min(CAP - path.stat().st_size - 16, 300 * n)):
+            fh.write(piece)
+        fh.write("\n")
+
+
+def braces(path: Path, n: int) -> None:
+    _lines(path, chain(["class a {"], _repeat("{", n), ["\n", _REST]))
+
+
+def semicolons(path: Path, n: int) -> None:
+    _lines(path, chain([_CLASS, _REST], _repeat(";", n), ["\n"]))
+
+
+def tiny_statements(path: Path, n: int) -> None:
+    """`n` of the smallest statements the language has, `service sN = tcp/P`."""
+    rules = (f"service s{i} = tcp/{i % 65535 + 1}\n" for i in range(n))
+    _lines(path, chain([_CLASS, _REST], rules))
+
+
+def includes(path: Path, n: int) -> None:
+    """`n` included files of 12 KB each (60 MB in all at 5,000: under the cap, which counts the
+    includes together with the root)."""
+    folder = path.parent / f"{path.stem}.d"
+    folder.mkdir(exist_ok=True)
+    body = "# " + "x" * 12_000 + "\n"
+    for i in range(n):
+        (folder / f"i{i}.zw").write_text(f"{body}service s{i} = tcp/{i + 1}\n")
+    incs = (f'include "{folder.name}/i{i}.zw"\n' for i in range(n))
+    _lines(path, chain([_CLASS, _REST], incs))
+
+
 def _limit() -> int:
     sys.path.insert(0, str(SRC))
     from zonewall.dsl.parser import MAX_STATEMENTS
@@ -132,6 +245,7 @@ def _limit() -> int:
 
 
 MB = 1_000_000
+CAP = 64 << 20  # the size limit of a policy and its includes
 CASES = [
     Case("title-60mb", title, 60 * MB, 1000, "check", (0,), (0,), "string literal"),
     Case(
@@ -151,6 +265,73 @@ CASES = [
     Case("tags-4000x20", tags, 4000, 40, "build", (1,), (0,), "classes, tag pairs, iptables"),
     Case("allows-1m", allows, 1_000_000, 100, "check", (1,), (0,), "allows (E109)"),
     Case("allows-at-limit", allows, _limit() - 1004, 100, "check", (0,), (0,), "allows"),
+    Case("title-60mb-astral", title_astral, 60 * MB, 1000, "check", (0,), (0,), "string + emoji"),
+    Case(
+        "title-cap-astral",
+        title_astral,
+        CAP - 400,
+        1000,
+        "check",
+        (0,),
+        (0,),
+        "string + emoji, file at the cap",
+    ),
+    Case(
+        "description-cap-astral-escapes",
+        escapes_astral,
+        CAP - 400,
+        1000,
+        "check",
+        (0,),
+        (0,),
+        "string, 1/3 escapes, emoji, at the cap",
+    ),
+    Case("comment-line-60mb", comment_line, 60 * MB, 1000, "check", (0,), (0,), "one comment"),
+    Case("long-line-60mb", long_line_error, 60 * MB, 1000, "check", (1,), (1,), "blanks (E102)"),
+    Case(
+        "unknown-names-one-line",
+        unknown_names_one_line,
+        990_000,
+        100,
+        "check",
+        (1,),
+        (1,),
+        "31-char names (E201)",
+    ),
+    Case(
+        "errors-every-line",
+        errors_every_line,
+        _limit() - 10,
+        100,
+        "check",
+        (1,),
+        (1,),
+        "allows of 2 unknown names",
+    ),
+    Case(
+        "errors-every-line-astral",
+        errors_every_line_astral,
+        _limit() - 10,
+        100,
+        "check",
+        (1,),
+        (1,),
+        "allows of 2 unknown names, an emoji comment to the cap",
+    ),
+    Case(
+        "dense-errors-astral",
+        dense_errors_astral,
+        199_880,
+        100,
+        "check",
+        (1,),
+        (1,),
+        "allows of 5 unknown names, an emoji comment to the cap",
+    ),
+    Case("braces-60mb", braces, 60 * MB, 1000, "check", (1,), (1,), "`{` (E101)"),
+    Case("semicolons-60mb", semicolons, 60 * MB, 1000, "check", (1,), (1,), "`;` (E101)"),
+    Case("tiny-statements", tiny_statements, _limit() - 10, 100, "check", (0,), (0,), "services"),
+    Case("includes-5000", includes, 5000, 10, "check", (0,), (0,), "included files of 12 KB"),
 ]
 
 

@@ -4,6 +4,7 @@ line only on a terminal, and usage mistakes answered as usage mistakes."""
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import sys
 from pathlib import Path
@@ -178,7 +179,8 @@ def test_progress_on_a_terminal_erases_itself(monkeypatch: pytest.MonkeyPatch) -
 
 
 def test_colour_only_on_a_terminal_and_never_with_no_color(monkeypatch: pytest.MonkeyPatch) -> None:
-    from zonewall.cli import _colour_wanted, paint
+    from zonewall.cli import _colour_wanted
+    from zonewall.diagnostics import Severity
     from zonewall.present.check import render_diagnostics
     from zonewall.report import run_check
 
@@ -194,12 +196,31 @@ def test_colour_only_on_a_terminal_and_never_with_no_color(monkeypatch: pytest.M
     monkeypatch.delenv("NO_COLOR")
     monkeypatch.setenv("TERM", "dumb")
     assert not _colour_wanted(Tty())
-    plain = render_diagnostics(run_check(str(ROOT / "examples/failures/transitive-path.zw")))
-    painted = paint(plain)
+    report = run_check(str(ROOT / "examples/failures/transitive-path.zw"))
+    plain = render_diagnostics(report)
+    painted = render_diagnostics(report, colour=True)
     assert "\033[1;31merror[E301]\033[0m: assertion" in painted
     assert "| \033[1;31m^^^" in painted
-    # painting adds escape sequences and nothing else
+    # colour adds escape sequences and nothing else
     assert painted.replace("\033[1;31m", "").replace("\033[0m", "") == plain
     assert "\033" not in zonewall("check", "examples/failures/transitive-path.zw").stderr
-    warned = paint(plain.replace("error[E301]", "warning[W101]"))
-    assert "\033[1;33mwarning[W101]\033[0m" in warned and "\033[1;33m^^^" in warned
+    warning = dataclasses.replace(report.diagnostics[0], severity=Severity.WARNING)
+    warned = render_diagnostics(dataclasses.replace(report, diagnostics=[warning]), colour=True)
+    assert "\033[1;33mwarning[E301]\033[0m" in warned and "\033[1;33m^^^" in warned
+
+
+def test_colour_reaches_stderr_on_a_terminal_only(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The CLI paints what it writes to a terminal (here a stand-in) and nothing else."""
+    from zonewall import cli
+
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    monkeypatch.setenv("TERM", "xterm")
+    policy = str(ROOT / "examples/failures/transitive-path.zw")
+    monkeypatch.setattr(cli, "_colour_wanted", lambda stream: True)
+    assert cli.main(["check", policy]) == 1
+    assert "\033[1;31merror[E301]\033[0m" in capsys.readouterr().err
+    monkeypatch.setattr(cli, "_colour_wanted", lambda stream: False)
+    assert cli.main(["check", policy]) == 1
+    assert "\033" not in capsys.readouterr().err

@@ -174,6 +174,31 @@ def test_sarif_file_outside_the_directory_gets_an_absolute_uri(
     jsonschema.Draft4Validator(SCHEMA).validate(log)
 
 
+def test_sarif_lists_at_most_max_results_and_counts_the_rest(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """GitHub keeps 25,000 results a run; past that the log counts the diagnostics it leaves
+    out instead of building them (800,000 took 4 GB)."""
+    from zonewall.present import sarif as sarif_module
+    from zonewall.report import run_check
+
+    policy = tmp_path / "p.zw"
+    policy.write_text("".join(f"allow x{i} -> y{i}\n" for i in range(6)), encoding="utf-8")
+    report = run_check(str(policy))
+    assert len(report.diagnostics) == 12  # two unknown names a line
+    monkeypatch.setattr(sarif_module, "MAX_RESULTS", 5)
+    log = json.loads(sarif_module.to_sarif(report, base=str(tmp_path)))
+    run = log["runs"][0]
+    assert [r["message"]["text"] for r in run["results"]] == [
+        sarif_module._escape(d.message) for d in report.diagnostics[:5]
+    ]
+    assert run["properties"]["omittedResults"] == 7
+    jsonschema.Draft4Validator(SCHEMA).validate(log)
+    monkeypatch.setattr(sarif_module, "MAX_RESULTS", 12)
+    run = json.loads(sarif_module.to_sarif(report, base=str(tmp_path)))["runs"][0]
+    assert len(run["results"]) == 12 and "omittedResults" not in run["properties"]
+
+
 # ---------------------------------------------------------------------------------------------
 # JUnit
 # ---------------------------------------------------------------------------------------------
@@ -560,3 +585,24 @@ def test_a_counterexample_ending_at_a_gateway_is_drawn_up_to_its_last_class(
         assert re.search(r'n\d+ -> n\d+ \[label="https".*color="#d7191c"', out)
     code, out, _ = run(capsys, "matrix", str(policy), "--format", "csv")
     assert code == 0 and "gateway:fw" not in out
+
+
+def test_junit_renders_at_most_max_listed_diagnostics_and_counts_the_rest(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from zonewall.present import junit as junit_module
+    from zonewall.report import run_check
+
+    policy = tmp_path / "p.zw"
+    policy.write_text("".join(f"allow x{i} -> y{i}\n" for i in range(6)), encoding="utf-8")
+    report = run_check(str(policy))
+    assert len(report.diagnostics) == 12
+    monkeypatch.setattr(junit_module, "MAX_LISTED", 5)
+    top = ET.fromstring(junit_module.to_junit(report))
+    err = top.find("testsuite/system-err")
+    assert err is not None and err.text is not None
+    assert err.text.count("error[E201]") == 5
+    assert err.text.endswith("... and 7 more (zonewall check lists them all)\n")
+    monkeypatch.setattr(junit_module, "MAX_LISTED", 12)
+    top = ET.fromstring(junit_module.to_junit(report))
+    assert "more (zonewall check" not in (top.find("testsuite/system-err").text or "")  # type: ignore[union-attr]

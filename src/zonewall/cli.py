@@ -11,23 +11,23 @@ import argparse
 import contextlib
 import gc
 import os
-import re
 import sys
 import time
 import traceback
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import TextIO
 
 from zonewall.cli_args import Handler, build_parser
+from zonewall.diagnostics import Diagnostic
 from zonewall.ir import CompiledPolicy
 from zonewall.present.check import (
+    each_diagnostic,
+    each_json_piece,
     render_build_summary,
-    render_diagnostics,
     render_text_summary,
-    to_json,
 )
 from zonewall.report import CheckReport, run_check
-from zonewall.text import terminal_text
+from zonewall.text import file_name, terminal_text
 
 __all__ = ["main"]
 
@@ -73,56 +73,33 @@ def _policy_source(path: str) -> tuple[str, Callable[[str], bytes] | None]:
     return STDIN_NAME, read
 
 
-def _diagnostics(report: CheckReport, args: argparse.Namespace) -> str:
-    """The diagnostics for stderr; with --quiet only those that fail the command."""
-    return render_diagnostics(
-        report, getattr(args, "quiet", False), getattr(args, "warnings_as_errors", False)
-    )
-
-
-_SEVERITY = re.compile(r"^(.*?: )?(error|warning)(\[[EW]\d{3}\])", re.M)
-_CARETS = re.compile(r"^(  \s*\| [\t ]*)(\^+)", re.M)
-_COLOUR = {"error": "\033[1;31m", "warning": "\033[1;33m"}
-_RESET = "\033[0m"
-
-
 def _colour_wanted(stream: TextIO) -> bool:
     """Colour on a terminal only: never with NO_COLOR set (https://no-color.org), TERM=dumb,
     in a pipe, a file or a CI log."""
     return stream.isatty() and "NO_COLOR" not in os.environ and os.environ.get("TERM") != "dumb"
 
 
-def paint(text: str) -> str:
-    """Rendered diagnostics with their severities and carets coloured.  The text has every
-    control character of the user's escaped already (`terminal_text`), so the only escape
-    sequences in the result are these."""
-
-    def severity(m: re.Match[str]) -> str:
-        return f"{m.group(1) or ''}{_COLOUR[m.group(2)]}{m.group(2)}{m.group(3)}{_RESET}"
-
-    painted: list[str] = []
-    colour = _COLOUR["error"]
-    for line in text.split("\n"):
-        hit = _SEVERITY.match(line)
-        if hit:
-            colour = _COLOUR[hit.group(2)]
-            line = _SEVERITY.sub(severity, line, count=1)
-        else:
-            carets = _CARETS.match(line)
-            if carets:
-                line = f"{carets.group(1)}{colour}{carets.group(2)}{_RESET}" + line[carets.end() :]
-        painted.append(line)
-    return "\n".join(painted)
+def _write_diagnostics(report: CheckReport, args: argparse.Namespace | None = None) -> None:
+    """The report's diagnostics on stderr, coloured on a terminal; with --quiet only those
+    that fail the command."""
+    quiet, strict = getattr(args, "quiet", False), getattr(args, "warnings_as_errors", False)
+    # one diagnostic at a time: all of them at once can be a hundred megabytes of text
+    for text in each_diagnostic(report, quiet, strict, _colour_wanted(sys.stderr)):
+        sys.stderr.write(text)
 
 
-def _write_diagnostics(text: str) -> None:
-    sys.stderr.write(paint(text) if text and _colour_wanted(sys.stderr) else text)
+def _write_all(diags: Iterable[Diagnostic], sources: Mapping[str, str]) -> None:
+    """Diagnostics that are not a check report's (fmt, learn) on stderr, as above."""
+    from zonewall.diagnostics import render_each
+
+    for text in render_each(diags, sources, _colour_wanted(sys.stderr)):
+        sys.stderr.write(text)
 
 
 def _checked(args: argparse.Namespace) -> CompiledPolicy | None:
     """Check a policy, print its diagnostics; the compiled policy only when it is clean."""
     report = _check(args)
-    _write_diagnostics(_diagnostics(report, args))
+    _write_diagnostics(report, args)
     if not report.ok() or report.compiled is None:
         sys.stdout.write(render_text_summary(report))
         return None
@@ -151,11 +128,17 @@ def cmd_audit(args: argparse.Namespace) -> int:
     if args.config == STDIN and args.file == STDIN:
         _tell("zonewall audit: the policy and the config cannot both be standard input\n")
         return EXIT_USAGE
+    # file names as text in every format (`file_name`: a name's bytes that are not UTF-8)
+    policy, config = file_name(args.file), file_name(args.config)
     try:
         text = _read_config(args.config)
     except OSError as exc:
         report = audit_error_report(
-            args.file, plan.name, plan.platform, args.config, f"cannot read the config: {exc}"
+            policy,
+            plan.name,
+            plan.platform,
+            config,
+            f"cannot read the config: {exc.strerror or file_name(str(exc))}",
         )
     else:
         platform = _audit_platform(args, plan.platform, text)
@@ -164,8 +147,8 @@ def cmd_audit(args: argparse.Namespace) -> int:
         counters = _read_counters(args)
         if isinstance(counters, int):
             return counters
-        name = STDIN_NAME if args.config == STDIN else args.config
-        report = run_audit(compiled, args.file, plan.name, platform, name, text, counters)
+        name = STDIN_NAME if args.config == STDIN else config
+        report = run_audit(compiled, policy, plan.name, platform, name, text, counters)
     if args.format == "json":
         sys.stdout.write(audit_json(report))
     elif args.format == "sarif":
@@ -259,7 +242,7 @@ def cmd_build(args: argparse.Namespace) -> int:
             read,
             progress=progress.step,
         )
-    _write_diagnostics(_diagnostics(result.check, args))
+    _write_diagnostics(result.check, args)
     if not result.written:
         sys.stdout.write(render_text_summary(result.check, args.quiet))
         _tell(f"nothing written to {args.output}\n", sys.stdout)
@@ -332,7 +315,7 @@ def cmd_present(args: argparse.Namespace) -> int:
 
     report = _check(args)
     if report.compiled is None:
-        _write_diagnostics(render_diagnostics(report))
+        _write_diagnostics(report)
         _tell(f"zonewall {args.command}: nothing drawn: fix the errors above first\n")
         return EXIT_ERRORS
     conduits = build_conduits(report.compiled)
@@ -380,7 +363,7 @@ def cmd_diff(args: argparse.Namespace) -> int:
     broken = [side for side in (old, new) if side.report.compiled is None]
     for side in broken:
         _tell(f"{side.label} policy ({side.title}) has errors:\n")
-        _write_diagnostics(render_diagnostics(side.report))
+        _write_diagnostics(side.report)
     if broken or old.report.compiled is None or new.report.compiled is None:
         if args.format == "json":
             sys.stdout.write(diff_json(None, old, new, ok=False))
@@ -422,7 +405,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
     dst = ends.pop(0) if args.dst_ip is None else None
     report = _check(args)
     if report.compiled is None:
-        _write_diagnostics(render_diagnostics(report))
+        _write_diagnostics(report)
         sys.stderr.write("zonewall explain: the policy has errors; nothing explained\n")
         return EXIT_ERRORS
     try:
@@ -459,14 +442,13 @@ def _looks_like_address(text: str) -> bool:
 
 
 def cmd_fmt(args: argparse.Namespace) -> int:
-    from zonewall.diagnostics import render_all
     from zonewall.fmt import format_file, unified_diff, write_atomic
 
     status = EXIT_OK
     for path in args.files:
         result = format_file(path)
         if result.formatted is None:
-            _write_diagnostics(render_all(result.diagnostics, result.sources))
+            _write_all(result.diagnostics, result.sources)
             status = EXIT_ERRORS
             continue
         if not result.changed:
@@ -495,7 +477,8 @@ def cmd_check(args: argparse.Namespace) -> int:
         report = with_inventory(report, args.inventory)
     ok = report.ok(args.warnings_as_errors)
     if args.format == "json":
-        sys.stdout.write(to_json(report, args.warnings_as_errors))
+        for piece in each_json_piece(report, args.warnings_as_errors):
+            sys.stdout.write(piece)
     elif args.format == "sarif":
         from zonewall.present.sarif import to_sarif
 
@@ -505,7 +488,7 @@ def cmd_check(args: argparse.Namespace) -> int:
 
         sys.stdout.write(to_junit(report, args.warnings_as_errors))
     else:
-        _write_diagnostics(_diagnostics(report, args))
+        _write_diagnostics(report, args)
         sys.stdout.write(render_text_summary(report, args.quiet))
     return EXIT_OK if ok else EXIT_ERRORS
 
@@ -541,9 +524,10 @@ def cmd_init(args: argparse.Namespace) -> int:
         _tell(f"zonewall init: cannot write into '{args.dir}': {exc.strerror or exc}\n")
         return EXIT_ERRORS
     if not args.quiet:
-        sys.stdout.write(
+        _tell(
             f"wrote {path}\nnext: zonewall check {path} && "
-            f"zonewall build {path} -o {os.path.join(args.dir, 'out')}\n"
+            f"zonewall build {path} -o {os.path.join(args.dir, 'out')}\n",
+            sys.stdout,
         )
     return EXIT_OK
 
@@ -574,7 +558,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     report = _check(args)
     if report.compiled is None:
-        _write_diagnostics(render_diagnostics(report))
+        _write_diagnostics(report)
         _tell("zonewall replay: the policy has errors; nothing replayed\n")
         return EXIT_ERRORS
     from zonewall.traffic.engine import NodeTable, aggregate
@@ -595,12 +579,14 @@ def cmd_replay(args: argparse.Namespace) -> int:
     result = judge(report.compiled, report.sources, observed, nodes)
     # JSON comes in pieces, written as they come: a huge report is never one string
     if args.format == "json":
-        chunks: Iterable[str] = present.replay_json_chunks(result, args.file, args.fail_on)
+        chunks: Iterable[str] = present.replay_json_chunks(
+            result, file_name(args.file), args.fail_on
+        )
     elif args.format == "html":
-        chunks = (replay_html(result, report, args.file, args.fail_on),)
+        chunks = (replay_html(result, report, file_name(args.file), args.fail_on),)
     else:
         render = present.replay_markdown if args.format == "markdown" else present.replay_text
-        chunks = (render(result, args.file, args.fail_on),)
+        chunks = (render(result, file_name(args.file), args.fail_on),)
     if args.output is None:
         for chunk in chunks:
             sys.stdout.write(chunk)
@@ -619,7 +605,6 @@ def cmd_replay(args: argparse.Namespace) -> int:
 
 
 def cmd_learn(args: argparse.Namespace) -> int:
-    from zonewall.diagnostics import render_all
     from zonewall.traffic.engine import aggregate
     from zonewall.traffic.formats import FlowInputError
     from zonewall.traffic.inventory import InventoryError, read_inventory
@@ -635,7 +620,7 @@ def cmd_learn(args: argparse.Namespace) -> int:
         path, read = _policy_source(args.policy)
         report = run_check(path, read, include_path=args.include_path)
         if report.compiled is None or report.errors:
-            _write_diagnostics(render_diagnostics(report))
+            _write_diagnostics(report)
             _tell("zonewall learn: the policy has errors; nothing learned\n")
             return EXIT_ERRORS
         base = base_from_policy(report)
@@ -644,7 +629,7 @@ def cmd_learn(args: argparse.Namespace) -> int:
             base = base_from_classes(*read_inventory(args.classes, subnets=True))
         except InventoryError as exc:
             sources = {args.classes: exc.source} if exc.source else {}
-            _write_diagnostics(render_all([exc.diagnostic], sources))
+            _write_all([exc.diagnostic], sources)
             return EXIT_ERRORS
     try:
         observed = aggregate(base.compiled, args.flows)

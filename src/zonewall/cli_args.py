@@ -181,7 +181,7 @@ def build_parser(handlers: dict[str, Handler]) -> argparse.ArgumentParser:
         "the zone-by-zone table of permitted services, with each conduit's statements and why",
     )
     _policy(matrix)
-    matrix.add_argument("--format", choices=("text", "csv", "markdown", "html"), default="text")
+    _output_args(matrix, ("text", "csv", "markdown", "html"))
     matrix.add_argument(
         "--width",
         type=int,
@@ -189,15 +189,13 @@ def build_parser(handlers: dict[str, Handler]) -> argparse.ArgumentParser:
         metavar="N",
         help="text: print the grid only when it fits in N columns (default 120)",
     )
-    matrix.add_argument("-o", "--output", metavar="OUT", help="write to OUT instead of stdout")
 
     graph = add(
         "graph",
         "the flow graph as dot, mermaid, svg (needs Graphviz) or a self-contained html report",
     )
     _policy(graph)
-    graph.add_argument("--format", choices=("dot", "mermaid", "svg", "html"), default="dot")
-    graph.add_argument("-o", "--output", metavar="OUT", help="write to OUT instead of stdout")
+    _output_args(graph, ("dot", "mermaid", "svg", "html"))
     graph.add_argument(
         "--highlight",
         metavar="ASSERTION",
@@ -395,6 +393,13 @@ def _adder(
 
 def _policy(command: argparse.ArgumentParser) -> None:
     command.add_argument("file", metavar="FILE", help=POLICY_HELP)
+
+
+def _output_args(command: argparse.ArgumentParser, formats: tuple[str, ...]) -> None:
+    """`--format` (the first of `formats` by default) and `-o OUT`, as matrix and graph take
+    them."""
+    command.add_argument("--format", choices=formats, default=formats[0])
+    command.add_argument("-o", "--output", metavar="OUT", help="write to OUT instead of stdout")
 
 
 def _positive(text: str) -> int:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import enum
 import re
 from array import array
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import overload
 
@@ -28,6 +28,7 @@ __all__ = [
     "Span",
     "render_diagnostic",
     "render_all",
+    "render_each",
 ]
 
 
@@ -162,21 +163,32 @@ _LONG_LINE = 3 * CONTEXT
 _CUT = "..."
 
 
-def _caret_line(span: Span, text: str) -> str:
+# The colours of a diagnostic on a terminal (`render_diagnostic(..., colour=True)`): its
+# severity and its carets, in bold red for an error and bold yellow for a warning.
+COLOURS = {Severity.ERROR: "\033[1;31m", Severity.WARNING: "\033[1;33m"}
+RESET = "\033[0m"
+
+
+def _painted(text: str, colour: str | None) -> str:
+    return f"{colour}{text}{RESET}" if colour else text
+
+
+def _caret_line(span: Span, text: str, colour: str | None = None) -> str:
     """Carets under the span, on the span's first line as `terminal_text` shows it (tabs kept
-    and every escaped character as wide as its escape, so carets line up)."""
+    and every escaped character as wide as its escape, so carets line up); `colour` is the
+    terminal colour of the carets, if any."""
     start = max(span.col - 1, 0)
     end = span.end_col - 1 if span.end_line == span.line else len(text)
     end = max(min(end, len(text)), start + 1)
     pad = "".join("\t" if ch == "\t" else " " * len(terminal_text(ch)) for ch in text[:start])
     # past the end of the line (an unexpected end of input): one caret
-    return pad + "^" * (len(terminal_text(text[start:end])) or end - start)
+    return pad + _painted("^" * (len(terminal_text(text[start:end])) or end - start), colour)
 
 
-def _shown_line(span: Span, text: str) -> tuple[str, str]:
+def _shown_line(span: Span, text: str, colour: str | None = None) -> tuple[str, str]:
     """The source line as shown and its caret line; a long line is cut around the span."""
     if len(text) <= _LONG_LINE:
-        return text, _caret_line(span, text)
+        return text, _caret_line(span, text, colour)
     start = min(max(span.col - 1, 0), len(text))
     real_end = span.end_col - 1 if span.end_line == span.line else len(text)
     real_end = min(max(real_end, start + 1), len(text))
@@ -187,7 +199,7 @@ def _shown_line(span: Span, text: str) -> tuple[str, str]:
     tail = _CUT if hi < len(text) else ""
     window = text[lo:hi]
     local = Span(span.file, 1, start - lo + 1 + len(head), 1, end - lo + 1 + len(head))
-    return head + window + tail, _caret_line(local, head + window)
+    return head + window + tail, _caret_line(local, head + window, colour)
 
 
 class SourceLines(Sequence[str]):
@@ -264,10 +276,16 @@ def _strip_comment(line: str) -> str:
 
 
 def render_diagnostic(
-    d: Diagnostic, sources: Mapping[str, str], _lines: dict[str, SourceLines] | None = None
+    d: Diagnostic,
+    sources: Mapping[str, str],
+    _lines: dict[str, SourceLines] | None = None,
+    colour: bool = False,
 ) -> str:
-    """Render one diagnostic as text, with the source line and a caret line where known."""
-    head = f"{d.severity.value}[{d.code}]: {terminal_text(d.message)}"
+    """Render one diagnostic as text, with the source line and a caret line where known;
+    `colour` paints the severity and the carets for a terminal (`COLOURS`).  Every character
+    of the user's is escaped (`terminal_text`), so those are the only escape sequences."""
+    paint = COLOURS[d.severity] if colour else None
+    head = f"{_painted(f'{d.severity.value}[{d.code}]', paint)}: {terminal_text(d.message)}"
     lines = [f"{terminal_text(d.span.where())}: {head}" if d.span else head]
     if d.span is not None and d.span.file in sources:
         cache = {} if _lines is None else _lines
@@ -275,7 +293,7 @@ def render_diagnostic(
             cache[d.span.file] = SourceLines(sources[d.span.file])
         src_lines = cache[d.span.file]
         if 1 <= d.span.line <= len(src_lines):
-            text, caret = _shown_line(d.span, src_lines[d.span.line - 1])
+            text, caret = _shown_line(d.span, src_lines[d.span.line - 1], paint)
             gutter = " " * len(str(d.span.line))
             lines.append(f"  {d.span.line} | {terminal_text(text)}")
             label = f" {terminal_text(d.label)}" if d.label else ""
@@ -288,9 +306,21 @@ def render_diagnostic(
     return "\n".join(lines)
 
 
-def render_all(diags: Iterable[Diagnostic], sources: Mapping[str, str]) -> str:
+def render_each(
+    diags: Iterable[Diagnostic], sources: Mapping[str, str], colour: bool = False
+) -> Iterator[str]:
+    """Each diagnostic rendered (`render_diagnostic`) with its newline, one at a time: a
+    printer writes them as they come (800,000 diagnostics are 110 MB of text)."""
     cache: dict[str, SourceLines] = {}
-    return "".join(render_diagnostic(d, sources, cache) + "\n" for d in diags)
+    for d in diags:
+        yield render_diagnostic(d, sources, cache, colour) + "\n"
+
+
+def render_all(
+    diags: Iterable[Diagnostic], sources: Mapping[str, str], colour: bool = False
+) -> str:
+    """Every diagnostic rendered (`render_diagnostic`), one after the other."""
+    return "".join(render_each(diags, sources, colour))
 
 
 def sort_diagnostics(diags: Iterable[Diagnostic]) -> list[Diagnostic]:

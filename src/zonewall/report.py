@@ -18,6 +18,7 @@ from zonewall.diagnostics import (
 )
 from zonewall.dsl.parser import parse_file
 from zonewall.ir import AssertionResult, CompiledPolicy
+from zonewall.text import file_name
 
 __all__ = [
     "Acknowledged",
@@ -57,6 +58,7 @@ def run_check(
     try:
         parsed = parse_file(path, read, include_path)
     except DiagnosticError as err:
+        path = file_name(path)
         diags = [
             d
             if d.span is not None
@@ -64,6 +66,7 @@ def run_check(
             for d in err.diagnostics
         ]
         return CheckReport(path, diags, (), dict(getattr(err, "sources", {})))
+    path = file_name(path)  # the report names the file as text, as its spans do
     if any(d.is_error for d in parsed.diagnostics):
         return CheckReport(path, sort_diagnostics(parsed.diagnostics), (), parsed.sources)
     result = compile_policy(parsed.policy)

@@ -29,7 +29,13 @@ hides one.  Then, per format:
 * `markdown_text`: text inside a Markdown table cell or heading: `\\`, `|`, backticks,
   `*`, `[`, `]`, `~`, `$` and `_` (but between two letters or digits) are backslash-escaped,
   `&`, `<`, `>` written as entities, so the text renders as written and can neither add
-  markup nor break the table.
+  markup nor break the table.  Nor a link: GitHub also links bare addresses (the GFM
+  autolink extension, checked with cmark-gfm, GitHub's own parser).  It finds `http://`,
+  `https://`, `ftp://` and `www.` while it reads the raw text, so the `:` of `://` and the `.`
+  after `www` are written as the entities `&#58;` and `&#46;` (the same characters on the
+  page, hidden from that search); it finds e-mail addresses (`a@b.cd`, `mailto:`, `xmpp:`)
+  afterwards in the decoded text of each run, so an `@` after an address character is
+  followed by an empty HTML comment, `<!-- -->`, which ends the run and shows nothing.
 * `csv_cell`: the csv module quotes; a cell starting (after any spaces) with `=`, `+`, `-`,
   `@`, tab or CR gets a leading `'` so spreadsheets read it as text (the OWASP rule against
   formula injection).
@@ -37,13 +43,19 @@ hides one.  Then, per format:
   Unlike the config formats it shows what it cannot print instead of blanking it: every
   control character but tab (C0 with CR, LF, ESC, BEL, BS; DEL; C1), line and paragraph
   separator, format character (the bidi controls, zero-width spaces, U+FEFF; but the zero-width
-  joiners that emoji and some scripts need), lone surrogate (from an undecodable file name)
-  and noncharacter is written as a Python-style escape, `\\x1b`, `\\r`, `\\u202e`, so an ESC
+  joiners that emoji and some scripts need), lone surrogate and noncharacter is written as a
+  Python-style escape, `\\x1b`, `\\r`, `\\u202e`, so an ESC
   sequence can neither retitle nor clear the terminal and a reviewer sees that it is there.
   A backslash stays itself, so the function is idempotent (rendered text can go through it
   again) at the price of `\\x1b` written literally looking the same.
 * `xml_text`: the same visible escapes for XML, HTML and SVG text and attributes, keeping tab
   and LF: what is left is always a character XML 1.0 can hold.
+* `file_name`: a file name as text.  Linux allows any byte but `/` and NUL in a name, and
+  Python keeps the bytes of a name given on the command line that are not UTF-8 as lone
+  surrogates (U+DC80 to U+DCFF, "surrogateescape"), which no UTF-8 output can hold (JSON,
+  SARIF and JUnit could not be written).  Each such byte is written `\\xff`, and `terminal_text`
+  and `xml_text` show a stray one the same way; a valid name is unchanged.  The policy
+  loader names each file it reads this way, so every span, report and manifest carries text.
 
 YAML needs no function: `yaml.dump` quotes and escapes whatever the text holds, and
 `yaml.safe_load` gives the same string back.
@@ -64,6 +76,7 @@ __all__ = [
     "comment_line",
     "csv_cell",
     "cut",
+    "file_name",
     "ios_text",
     "iptables_comment",
     "log_prefix",
@@ -220,9 +233,14 @@ def ios_text(text: str, limit: int) -> str:
 
 
 # `_` between two letters or digits cannot start or end emphasis (CommonMark flanking
-# rules), so `ct_mr` stays as it is.
-_MARKDOWN = re.compile(r"[\\`*\[\]~$|&<>]|(?<![^\W_])_|_(?![^\W_])")
-_ENTITY = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
+# rules), so `ct_mr` stays as it is.  The last three alternatives are the autolinks: the
+# `:` of `https://`, the `.` of `www.` (both as entities) and the `@` of an e-mail address
+# (followed by a comment); see the module docstring.
+_MARKDOWN = re.compile(
+    r"[\\`*\[\]~$|&<>]|(?<![^\W_])_|_(?![^\W_])"
+    r"|:(?=//)|(?i:(?<=www)\.)|(?<=[A-Za-z0-9.+_-])@"
+)
+_ENTITY = {"&": "&amp;", "<": "&lt;", ">": "&gt;", ":": "&#58;", ".": "&#46;", "@": "@<!-- -->"}
 
 
 def _markdown_escape(m: re.Match[str]) -> str:
@@ -254,6 +272,19 @@ _FORMAT_KEPT = frozenset("\u200c\u200d")
 _SHORT_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 
 
+def _escaped_byte(code: int) -> bool:
+    """A byte of an undecodable file name as Python holds it (`surrogateescape`)."""
+    return 0xDC80 <= code <= 0xDCFF
+
+
+def file_name(path: str) -> str:
+    """`path` as text: each byte that was not UTF-8 (a lone surrogate U+DC80-U+DCFF, as
+    Python decodes file names) written `\\xNN`, any other lone surrogate `\\uNNNN`."""
+    if path.isprintable() or not any(0xD800 <= ord(c) <= 0xDFFF for c in path):
+        return path
+    return "".join(_visible_char(c) if 0xD800 <= ord(c) <= 0xDFFF else c for c in path)
+
+
 def _noncharacter(code: int) -> bool:
     return 0xFDD0 <= code <= 0xFDEF or code & 0xFFFE == 0xFFFE
 
@@ -272,6 +303,8 @@ def _visible_char(c: str) -> str:
         return c
     if c in _SHORT_ESCAPES:
         return _SHORT_ESCAPES[c]
+    if _escaped_byte(code):  # the byte itself, as the file name has it on disk
+        return f"\\x{code - 0xDC00:02x}"
     if code <= 0xFF:
         return f"\\x{code:02x}"
     return f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}"

@@ -5,7 +5,8 @@ folder descriptor, `os.rename`, `os.unlink`, `os.fsync`) are counted; at the Nth
 process kills itself, for every N.  Whatever N, the folder must be, by the manifest present,
 entirely the old build or entirely the new one, or hold no manifest at all (an interrupted
 build, which README tells deployers never to deploy); `SHA256SUMS`, when present, must match.
-A build after the kill must leave exactly the new build and no leftover.
+A build after the kill must leave exactly the new build and no leftover.  The same holds for
+kills from outside at random moments of the whole run.
 """
 
 from __future__ import annotations
@@ -13,11 +14,15 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import random
 import shutil
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
+
+import pytest
 
 from zonewall.build import build
 
@@ -116,3 +121,35 @@ def test_kill_at_every_step_of_the_write_phase(tmp_path: Path) -> None:
         assert result.written
         assert files(out) == new, f"killed at step {limit}: the next build left {files(out)}"
     assert seen == {"old", "interrupted", "new"}
+
+
+@pytest.mark.slow
+def test_kill_at_random_moments_of_the_whole_build(tmp_path: Path) -> None:
+    """SIGKILL from outside at seeded random moments over the whole run (start-up, check,
+    render, proof, write phase), as a CI runner or the OOM killer would."""
+    policy = tmp_path / "p.zw"
+    policy.write_text(NEW)
+    reference = tmp_path / "new"
+    assert build(str(policy), str(reference)).written
+    new = files(reference)
+    policy.write_text(OLD)
+    base = tmp_path / "old"
+    assert build(str(policy), str(base)).written
+    old = files(base)
+    policy.write_text(NEW)
+    env = dict(os.environ, PYTHONPATH=str(ROOT / "src"))
+    argv = [sys.executable, "-m", "zonewall", "build", str(policy), "-o"]
+    start = time.monotonic()
+    subprocess.run([*argv, str(tmp_path / "timed")], env=env, check=True, capture_output=True)
+    took = time.monotonic() - start
+    rnd = random.Random(12)
+    for i in range(8):
+        out = tmp_path / f"r{i}"
+        shutil.copytree(base, out)
+        proc = subprocess.Popen([*argv, str(out)], env=env, stderr=subprocess.DEVNULL)
+        time.sleep(rnd.uniform(0.0, took))
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=120)
+        state_of(out, old, new)  # old, new or interrupted, never torn
+        assert build(str(policy), str(out)).written
+        assert files(out) == new, f"killed after {i}: the next build left {files(out)}"

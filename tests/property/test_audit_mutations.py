@@ -7,16 +7,19 @@ examples' builds (the hospital's core_fw also as an nftables gateway) are mutate
 line: lines deleted, doubled, swapped, cut short, words replaced by arbitrary text, and
 lines from a corpus of constructs the audit refuses or skips inserted anywhere.  Every
 result must be a report (clean, drift or cannot-audit with a message and, when it names one,
-a line of the text), rendered as text, JSON and SARIF without an exception.
+a line of the text), rendered as text, JSON and SARIF without an exception, the text with
+every control character escaped and the SARIF messages with no link of the device's.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
+import unicodedata
 from functools import cache
 from pathlib import Path
 
@@ -196,5 +199,13 @@ def test_audit_of_mutated_device_output_never_raises(case: tuple[str, str]) -> N
         assert err["message"]
         assert err["line"] is None or 1 <= err["line"] <= len(text.splitlines()) + 1
     json.loads(audit_json(report))
-    json.loads(audit_sarif(report, 5))
-    assert audit_text(report, 5).endswith("\n")
+    sarif = json.loads(audit_sarif(report, 5))
+    shown = audit_text(report, 5)
+    assert shown.endswith("\n")
+    # the device's text reaches a terminal escaped, and a SARIF message links nowhere
+    assert not any(
+        c not in "\n\t\u200c\u200d" and unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp")
+        for c in shown
+    ), shown
+    for result in sarif["runs"][0]["results"]:
+        assert not re.search(r"(?<!\\)\]\((?!\d+\))", result["message"]["text"]), result

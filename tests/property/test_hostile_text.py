@@ -6,14 +6,15 @@ a gateway's `stateless-replies accepted` reason, and the name of an included fil
 reads a flow file named like the included file, with a bad record holding the string.  The
 strings draw on control characters (C0 with CR, ESC, BEL, BS, NUL; DEL; C1), line separators,
 bidi and other format characters, noncharacters, markup (`<img src=x onerror=...>`, `[x](url)`,
-`|`, `*`, backticks, entities), spreadsheet formulas and quotes; a raw LF is the one character
-a string literal cannot hold.
+`|`, `*`, backticks, entities, bare URLs, `www.` and e-mail addresses that GitHub would
+autolink), spreadsheet formulas and quotes; a raw LF is the one character a string literal
+cannot hold.
 
 Every output is rendered from the same policy once with the hostile strings and once with
 plain ones, and must be well-formed for its format (parsed back: `json`, `csv`, `xml.etree`,
-`html.parser`, Graphviz for DOT) and have exactly the structure of the plain rendering: no
-line, row, cell, tag, link, rule or testcase added.  Terminal text holds no control or format
-character but LF and tab.
+`html.parser`, Graphviz for DOT, cmark-gfm for Markdown as GitHub renders it) and have exactly
+the structure of the plain rendering: no line, row, cell, tag, link (autolinks included), rule
+or testcase added.  Terminal text holds no control or format character but LF and tab.
 """
 
 from __future__ import annotations
@@ -32,7 +33,9 @@ from pathlib import Path
 from unittest import mock
 from urllib.parse import unquote
 
+import cmarkgfm
 import yaml
+from cmarkgfm.cmark import Options
 from hypothesis import example, given
 from hypothesis import strategies as st
 from netaddr import IPAddress
@@ -68,10 +71,13 @@ service https = tcp/443
 class a {{ hosts 10 description "{t}" }}
 class b {{ hosts 10 description "{t}" criticality high }}
 class c {{ hosts 10 }}
+class d {{ hosts 10 description "{t}" }}
 {include}allow b -> c : https "{t}"
+allow b -> d : https "{t}" log
 assert unreachable a -> c accepted "{t}"
 gateway fw {{ platform iptables interface "eth1.{{vlan}}" uplink "eth0" serves a, b }}
 gateway sw {{ platform cisco-ios uplink "Te1/1/1" stateless-replies accepted "{t}" serves c }}
+gateway nf {{ platform nftables interface "nf{{vlan}}" uplink "up0" serves d }}
 """
 INCLUDED = 'allow a -> b : https "{t}"\n'
 
@@ -98,6 +104,13 @@ PIECES = (
     "a\r",
     "| --- |",
     "\u202egnp.exe",
+    "https://evil.example/x",
+    "see www.evil.example",
+    "HTTP://X.EXAMPLE",
+    "ops@evil.example",
+    "mailto:a.b@c.de",
+    "xmpp:x@y.zz/r",
+    "ftp://f.example",
 )
 hostile_text = st.lists(
     st.sampled_from(NASTY)
@@ -249,8 +262,18 @@ def md_cells(line: str) -> int:
 
 
 def md_links(doc: str) -> int:
-    """Live links and raw HTML tags (an unescaped `](` or `<letter`)."""
-    return len(re.findall(r"(?<!\\)\]\(|<[A-Za-z/!?]", doc))
+    """Live links and raw HTML tags (an unescaped `](` or `<letter`), but the empty comment
+    `markdown_text` puts after the `@` of an address."""
+    return len(re.findall(r"(?<!\\)\]\(|<[A-Za-z/!?]", doc.replace("<!-- -->", "")))
+
+
+def md_html_tags(doc: str) -> Counter[str]:
+    """The tags GitHub's own parser (cmark-gfm: tables, autolinks, strikethrough, raw HTML
+    passed through as GitHub's sanitiser gets it) makes of a Markdown document: a link, an
+    autolinked bare URL, `www.` or e-mail address, emphasis, a cell or a raw tag counts."""
+    return html_tags(
+        cmarkgfm.github_flavored_markdown_to_html(doc, options=Options.CMARK_OPT_UNSAFE)
+    )
 
 
 def sarif_messages(log: dict) -> list[str]:  # type: ignore[type-arg]
@@ -320,6 +343,7 @@ def check_document(name: str, doc: str, ref: str, text: str, stem: str) -> None:
     if fmt in ("markdown", "diff-markdown", "file.md", "replay-markdown"):
         assert [md_cells(x) for x in doc.split("\n")] == [md_cells(x) for x in ref.split("\n")]
         assert md_links(doc) == md_links(ref), name
+        assert md_html_tags(doc) == md_html_tags(ref), name
     if fmt == "dot":  # every line a statement, its strings closed; Graphviz parses it (svg)
         for line in doc.split("\n"):
             assert len(re.findall(r'(?<!\\)(?:\\\\)*"', line)) % 2 == 0, line
@@ -333,6 +357,7 @@ def check_document(name: str, doc: str, ref: str, text: str, stem: str) -> None:
     stem="<img src=x onerror=alert(1)> [x](https:evil.example) |\r\x1b[2J",
 )
 @example(text="=cmd|' /C calc'!A0\r+1", stem="=1+1")
+@example(text="ops@evil.example https://evil.example www.evil.example", stem="www.evil.example")
 def test_hostile_text_in_every_slot_of_every_output(
     tmp_path_factory: object, text: str, stem: str
 ) -> None:

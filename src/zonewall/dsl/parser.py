@@ -31,6 +31,7 @@ from zonewall.ir import (
     ServiceDef,
     SourceFile,
 )
+from zonewall.text import file_name
 
 __all__ = [
     "MAX_FILE_BYTES",
@@ -231,7 +232,9 @@ class _Loader:
         # includes on disk are read without blocking, regular files only
         self.read_included = read_included if from_disk else read
         self.folders = [os.path.realpath(f) for f in folders]
-        self.shown = posixpath.relpath(folders[0]) if folders else "."
+        self.shown = file_name(posixpath.relpath(folders[0])) if folders else "."
+        # each file's name as text (`file_name`: spans, sources, messages) -> its path on disk
+        self.paths: dict[str, str] = {}
         self.sources: dict[str, str] = {}
         self.files: list[SourceFile] = []
         self.seen: set[str] = set()
@@ -242,9 +245,9 @@ class _Loader:
 
     def load_root(self, path: str) -> ParseResult:
         try:
-            data = self._read_or_fail(path, None)
             self.seen.add(os.path.realpath(path))
-            self._load(path, data, stack=[os.path.realpath(path)])
+            # the bytes are passed on, not kept here: `_load` drops them once decoded
+            self._load(path, self._read_or_fail(path, None), stack=[os.path.realpath(path)])
         except DiagnosticError as err:
             raise _LoadError(list(err.diagnostics), self.sources) from None
         return self._result()
@@ -268,13 +271,15 @@ class _Loader:
                     Diagnostic(
                         Severity.ERROR,
                         code,
-                        f"cannot read {where} '{path}': {reason}",
+                        f"cannot read {where} '{file_name(path)}': {file_name(reason)}",
                         span,
                     )
                 ]
             ) from None
 
-    def _load(self, display: str, data: bytes, stack: list[str], span: Span | None = None) -> None:
+    def _load(self, path: str, data: bytes, stack: list[str], span: Span | None = None) -> None:
+        display = file_name(path)
+        self.paths[display] = path
         self.bytes_left -= len(data)
         if self.bytes_left < 0:
             raise DiagnosticError(
@@ -291,6 +296,7 @@ class _Loader:
             )
         digest = hashlib.sha256(data).hexdigest()
         text = decode_source(display, data)
+        del data  # up to 64 MiB that the parse does not need
         self.sources[display] = text
         self.files.append(SourceFile(display, digest))
         for stmt in parse_statements(text, display, self.sink, self.budget):
@@ -321,13 +327,15 @@ class _Loader:
                     )
                 ]
             )
-        display = posixpath.normpath(posixpath.join(posixpath.dirname(including), inc.path))
-        real = os.path.realpath(display)
+        path = posixpath.normpath(
+            posixpath.join(posixpath.dirname(self.paths[including]), inc.path)
+        )
+        real = os.path.realpath(path)
         self._confine(inc, real)
         if real in stack:
             chain = " -> ".join(
-                [posixpath.basename(p) for p in stack[stack.index(real) :]]
-                + [posixpath.basename(real)]
+                [file_name(posixpath.basename(p)) for p in stack[stack.index(real) :]]
+                + [file_name(posixpath.basename(real))]
             )
             raise DiagnosticError(
                 [
@@ -343,8 +351,7 @@ class _Loader:
         if real in self.seen:
             return  # each file is read once, however many files include it
         self.seen.add(real)
-        data = self._read_or_fail(display, inc.span)
-        self._load(display, data, stack + [real], inc.span)
+        self._load(path, self._read_or_fail(path, inc.span), stack + [real], inc.span)
 
     def _confine(self, inc: Include, real: str) -> None:
         """E111 unless `real` is inside an allowed folder; says nothing about the target."""

@@ -7,9 +7,10 @@ stdout of `check`), the build summary, and the JSON report for CI.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-from zonewall.diagnostics import Diagnostic, render_all
+from zonewall.diagnostics import Diagnostic, render_each
 from zonewall.ir import AssertionResult
 from zonewall.report import CheckReport, acknowledged
 from zonewall.text import terminal_text
@@ -19,6 +20,8 @@ if TYPE_CHECKING:
 
 __all__ = [
     "diagnostic_json",
+    "each_diagnostic",
+    "each_json_piece",
     "render_build_summary",
     "render_diagnostics",
     "render_text_summary",
@@ -26,16 +29,29 @@ __all__ = [
 ]
 
 
+def each_diagnostic(
+    report: CheckReport,
+    quiet: bool = False,
+    warnings_as_errors: bool = False,
+    colour: bool = False,
+) -> Iterator[str]:
+    """The diagnostics for stderr, one rendered diagnostic at a time; `quiet` keeps only those
+    that fail the command (errors, and warnings too when they count as errors); `colour`
+    paints severities and carets."""
+    diags = report.diagnostics
+    if quiet:
+        diags = [d for d in diags if d.is_error or warnings_as_errors]
+    return render_each(diags, report.sources, colour)
+
+
 def render_diagnostics(
-    report: CheckReport, quiet: bool = False, warnings_as_errors: bool = False
+    report: CheckReport,
+    quiet: bool = False,
+    warnings_as_errors: bool = False,
+    colour: bool = False,
 ) -> str:
-    """The diagnostics for stderr; `quiet` keeps only those that fail the command (errors, and
-    warnings too when they count as errors)."""
-    if not quiet:
-        return render_all(report.diagnostics, report.sources)
-    return render_all(
-        [d for d in report.diagnostics if d.is_error or warnings_as_errors], report.sources
-    )
+    """`each_diagnostic` as one text."""
+    return "".join(each_diagnostic(report, quiet, warnings_as_errors, colour))
 
 
 def render_text_summary(report: CheckReport, quiet: bool = False) -> str:
@@ -141,9 +157,17 @@ def _assertion_json(a: AssertionResult) -> dict[str, Any]:
 
 
 def to_json(report: CheckReport, warnings_as_errors: bool = False) -> str:
+    """The JSON report (`each_json_piece` as one text)."""
+    return "".join(each_json_piece(report, warnings_as_errors))
+
+
+def each_json_piece(report: CheckReport, warnings_as_errors: bool = False) -> Iterator[str]:
+    """The JSON report a piece at a time, each diagnostic encoded on its own: the same bytes
+    as `json.dumps(doc, indent=2)`, without a dict per diagnostic held at once (800,000
+    diagnostics took 1.5 GB that way)."""
     doc = {
         "ok": report.ok(warnings_as_errors),
-        "diagnostics": [_diag_json(d) for d in report.diagnostics],
+        "diagnostics": [],
         "assertions": [_assertion_json(a) for a in report.assertions],
         "acknowledged": [
             {
@@ -156,4 +180,14 @@ def to_json(report: CheckReport, warnings_as_errors: bool = False) -> str:
             for k in acknowledged(report)
         ],
     }
-    return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+    text = json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+    if not report.diagnostics:
+        yield text
+        return
+    # "diagnostics" is the second key, after a boolean: the first match is the key itself
+    head, tail = text.split('"diagnostics": []', 1)
+    yield head + '"diagnostics": [\n'
+    for i, d in enumerate(report.diagnostics):
+        item = json.dumps(_diag_json(d), indent=2, ensure_ascii=False)
+        yield ("    " if i == 0 else ",\n    ") + item.replace("\n", "\n    ")
+    yield "\n  ]" + tail

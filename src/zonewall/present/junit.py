@@ -17,6 +17,7 @@ of the testcases.  No timestamps or durations: the XML is byte-identical from ru
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
+from collections.abc import Mapping, Sequence
 
 from zonewall._version import __version__
 from zonewall.diagnostics import Diagnostic, render_all
@@ -79,6 +80,19 @@ def _blocking(report: CheckReport, warnings_as_errors: bool) -> list[Diagnostic]
     ]
 
 
+# A CI page shows a few screens of a test's output: past this many, the diagnostics are
+# counted, not rendered (800,000 of them, a policy near the token limit, took gigabytes).
+MAX_LISTED = 25_000
+
+
+def _listed(diags: Sequence[Diagnostic], sources: Mapping[str, str]) -> str:
+    """The first `MAX_LISTED` diagnostics rendered, and how many more there are."""
+    text = render_all(diags[:MAX_LISTED], sources)
+    if len(diags) > MAX_LISTED:
+        text += f"... and {len(diags) - MAX_LISTED} more (zonewall check lists them all)\n"
+    return text
+
+
 def to_junit(report: CheckReport, warnings_as_errors: bool = False) -> str:
     """The JUnit XML document of a check (UTF-8 declaration, two-space indent, final newline)."""
     rows = assertion_rows(report.compiled)
@@ -114,10 +128,10 @@ def to_junit(report: CheckReport, warnings_as_errors: bool = False) -> str:
                 "type": first.code,
             },
         )
-        error.text = _clean(render_all(blocking, report.sources))
+        error.text = _clean(_listed(blocking, report.sources))
     if report.diagnostics:
         ET.SubElement(suite, "system-err").text = _clean(
-            render_all(report.diagnostics, report.sources)
+            _listed(report.diagnostics, report.sources)
         )
     ET.indent(top, space="  ")
     body = ET.tostring(top, encoding="unicode")

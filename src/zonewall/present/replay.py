@@ -280,7 +280,7 @@ def replay_markdown(r: Replay, policy: str, fail_on: str) -> str:
     m = markdown_text
     verdict = "**would block observed traffic**" if r.blocked else "blocks no observed traffic"
     out = [
-        f"## zonewall replay: `{m(policy)}`",
+        f"## zonewall replay: {m(policy)}",
         "",
         f"{r.total.flows:,} observed flow(s) in {len(r.files)} file(s); the policy {verdict}.",
         "",

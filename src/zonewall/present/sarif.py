@@ -23,6 +23,7 @@ survives lines being added above it.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import os
 import re
@@ -138,6 +139,12 @@ class _Locator:
         return lines[span.line - 1].strip() if 1 <= span.line <= len(lines) else ""
 
 
+# GitHub code scanning keeps at most 25,000 results of a run; a log of every one of 800,000
+# diagnostics (a policy near the token limit) took 4 GB to build.  The diagnostics past it are
+# counted in the run's properties (`omittedResults`); `zonewall check` lists them all.
+MAX_RESULTS = 25_000
+
+
 def _escape(text: str) -> str:
     """User text in a SARIF plain-text message: literal brackets and backslashes escaped, so
     only zonewall's own `[text](id)` are embedded links (SARIF 3.11.6), and control and bidi
@@ -233,16 +240,14 @@ def to_sarif(report: CheckReport, warnings_as_errors: bool = False, base: str = 
     root = Span(report.path, 1, 1, 1, 2)
     codes = sorted(CODES)
     rows = assertion_rows(report.compiled)
-    results = [
-        _diagnostic_result(d, loc, root)
-        for d in report.diagnostics
-        if not (is_assertion_diagnostic(d) and rows)
-    ]
+    listed = (d for d in report.diagnostics if not (is_assertion_diagnostic(d) and rows))
+    results = [_diagnostic_result(d, loc, root) for d in itertools.islice(listed, MAX_RESULTS)]
+    omitted = sum(1 for _ in listed)  # past MAX_RESULTS: counted, not built
     results += [_assertion_result(r, loc, root) for r in rows if r.status != "pass"]
     for r in results:
         r["ruleIndex"] = codes.index(r["ruleId"])
     counts = {s: sum(1 for r in rows if r.status == s) for s in ("pass", "fail", "accepted")}
-    run = {
+    run: dict[str, Any] = {
         "tool": {
             "driver": {
                 "name": "zonewall",
@@ -264,5 +269,7 @@ def to_sarif(report: CheckReport, warnings_as_errors: bool = False, base: str = 
             "policy": report.path,
         },
     }
+    if omitted:
+        run["properties"]["omittedResults"] = omitted
     log = {"$schema": SARIF_SCHEMA, "version": "2.1.0", "runs": [run]}
     return json.dumps(log, indent=2, ensure_ascii=False) + "\n"

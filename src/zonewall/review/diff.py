@@ -25,6 +25,7 @@ from zonewall.ir import AssertionResult, CompiledPolicy, ExternalDef, Hop
 from zonewall.report import CheckReport, run_check
 from zonewall.review.flow_changes import FlowChange, flow_changes
 from zonewall.review.sources import git_reader
+from zonewall.text import file_name
 
 __all__ = [
     "AssertionChange",
@@ -62,7 +63,7 @@ def load_side(
         GitError: `revision` cannot be read at all (no git, no repository, bad revision).
     """
     read = git_reader(revision, path) if revision is not None else None
-    return Side(label, path, revision, run_check(path, read, include_path))
+    return Side(label, file_name(path), revision, run_check(path, read, include_path))
 
 
 @dataclass(frozen=True, slots=True)

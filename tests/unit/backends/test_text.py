@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+import os
+import re
+from html import unescape
+
+import cmarkgfm
 import pytest
+from cmarkgfm.cmark import Options
+from hypothesis import example, given
+from hypothesis import strategies as st
 
 from zonewall.text import (
     comment_line,
     csv_cell,
+    file_name,
     ios_text,
     iptables_comment,
     log_prefix,
@@ -109,11 +118,48 @@ def test_text_within_the_limit_is_not_cut() -> None:
         ("ct_mr snake_case", "ct_mr snake_case"),  # intraword _ cannot emphasise
         ("line\u2028break\rhere", "line break here"),
         ("nurses' desk caf\u00e9 #1 =cmd", "nurses' desk caf\u00e9 #1 =cmd"),
+        ("see https://x.example/a", "see https&#58;//x.example/a"),
+        ("FTP://x www.y.example WWW.z", "FTP&#58;//x www&#46;y.example WWW&#46;z"),
+        ("ops@x.example, mailto:a.b@c.d", "ops@<!-- -->x.example, mailto:a.b@<!-- -->c.d"),
+        ("@netops 10:30 host:port a.b", "@netops 10:30 host:port a.b"),
     ],
-    ids=["pipe", "html", "markup", "intraword", "controls", "plain"],
+    ids=[
+        "pipe",
+        "html",
+        "markup",
+        "intraword",
+        "controls",
+        "plain",
+        "url",
+        "www",
+        "email",
+        "no-link",
+    ],
 )
 def test_markdown_text(text: str, want: str) -> None:
     assert markdown_text(text) == want
+
+
+_LINKY = st.sampled_from(
+    ["https://", "http://", "ftp://", "www.", "WWW.", "@", "mailto:", "xmpp:", ".", "/", "a", "Z"]
+    + ["x.example", "b.cd", "_", "-", "+", "|", "[", "](", ")", "<", ">", "*", "~", " ", ":"]
+)
+# printable text: letters, digits, punctuation, symbols and the ASCII space
+_PRINTABLE = st.text(st.characters(categories=("L", "N", "P", "S")) | st.just(" "), max_size=3)
+
+
+@given(st.lists(_LINKY | _PRINTABLE, max_size=12).map("".join))
+@example("ops@x.example www.y.example https://z.example/a_b")
+@example("# [x](https://e.example) <img src=x> ~~s~~ *e* | a@b.cd")
+def test_markdown_text_renders_as_written_on_github(text: str) -> None:
+    """In a table cell, GitHub's own parser (cmark-gfm with its extensions: tables,
+    autolinks, strikethrough) shows the text as written (blank runs collapse, as in HTML): no
+    link, autolink, tag, emphasis or extra cell."""
+    doc = f"| h |\n|---|\n| {markdown_text(text)} |\n"
+    html = cmarkgfm.github_flavored_markdown_to_html(doc, options=Options.CMARK_OPT_UNSAFE)
+    cells = re.findall(r"<td>(.*?)</td>", html, re.S)
+    assert html.count("<td") == 1 and "<a " not in html, html
+    assert unescape(" ".join(cells[0].replace("<!-- -->", "").split())) == " ".join(text.split())
 
 
 @pytest.mark.parametrize(
@@ -153,7 +199,7 @@ def test_comment_line_and_log_prefix() -> None:
             "\U0001f469\u200d\U0001f4bb \u00a0caf\u00e9",
             "\U0001f469\u200d\U0001f4bb \u00a0caf\u00e9",
         ),
-        ("bad \udcff \ufffe \U000e0041", "bad \\udcff \\ufffe \\U000e0041"),
+        ("bad \udcff \ud800 \ufffe \U000e0041", "bad \\xff \\ud800 \\ufffe \\U000e0041"),
         ("C:\\dir\\x1b", "C:\\dir\\x1b"),
     ],
     ids=["rich", "osc", "c0-c1", "bidi", "invisible", "emoji-kept", "surrogate", "backslash-kept"],
@@ -161,6 +207,23 @@ def test_comment_line_and_log_prefix() -> None:
 def test_terminal_text_shows_what_it_cannot_print(text: str, want: str) -> None:
     assert terminal_text(text) == want
     assert terminal_text(want) == want  # idempotent: rendered text can go through it again
+
+
+@pytest.mark.parametrize(
+    ("raw", "want"),
+    [
+        (b"policy.zw", "policy.zw"),
+        (b"caf\xc3\xa9/p.zw", "caf\u00e9/p.zw"),
+        (b"d\xfe/p\xff.zw", "d\\xfe/p\\xff.zw"),
+        (b"\xe9t\xe9\x1b.zw", "\\xe9t\\xe9\x1b.zw"),  # a control character is left to the format
+    ],
+    ids=["ascii", "utf-8", "undecodable", "latin-1"],
+)
+def test_file_name_shows_undecodable_bytes(raw: bytes, want: str) -> None:
+    name = os.fsdecode(raw)
+    assert file_name(name) == want
+    want.encode("utf-8")  # always text
+    assert terminal_text(name) == terminal_text(want)
 
 
 def test_xml_text_keeps_lf_and_leaves_only_xml_characters() -> None:
