@@ -51,8 +51,8 @@ class Context(NamedTuple):
     ack: bool  # TCP ACK or RST set
 
 
-# Any (state, source port, ACK) triple: a `Context`, or a plain tuple of the same fields.
-Ctx = tuple[str | None, int, bool]
+# Every context is a `Context` (the short name reads better in signatures).
+Ctx = Context
 MAX_DEPTH = 64
 MIN_INDEXED = 12  # chains with fewer rules are scanned, not indexed
 
@@ -479,7 +479,7 @@ class Evaluator:
         state = "NEW" if self.ruleset.stateful else None
         out = EVERYTHING
         for lo in self.sport_cuts(cell):
-            out = _and(out, self.accepted(cell, (state, lo, False)))
+            out = _and(out, self.accepted(cell, Context(state, lo, False)))
         return out
 
     def reply_permitted(
@@ -496,7 +496,7 @@ class Evaluator:
         blocked: list[PacketSet] = []
         for lo, hi in zip(cuts, [c - 1 for c in cuts[1:]] + [PORT_SPAN - 1], strict=True):
             needed = reply_keys(flows, lo, True, stateless)
-            missing = needed - self.accepted(cell, (state, lo, True))
+            missing = needed - self.accepted(cell, Context(state, lo, True))
             if missing:
                 blocked.append(reply_flows(missing, flows, lo, hi, stateless))
         return flows - PacketSet.union_all(blocked)

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from zonewall.ir import CompiledPolicy
 
 from .differences import Difference
-from .engine import Cell, Evaluator
+from .engine import Cell, Context, Evaluator
 from .iptables import parse_iptables
 from .model import GatewayModel
 from .rules import EVERYTHING, Chain, ConfigParseError, NameMatch, Rule, RuleRef, Ruleset
@@ -234,7 +234,7 @@ def nft_ipv6_leaks(model: GatewayModel, ruleset: Ruleset) -> list[Leak]:
         egresses = names if ingress in zonewall else sorted(served)
         refs: list[RuleRef] = []
         leaked: set[str] = set()
-        for ctx in ((state, sport, False) for state in STARTING_STATES for sport in cuts):
+        for ctx in (Context(state, sport, False) for state in STARTING_STATES for sport in cuts):
             first = Cell(ingress, egresses[0], 0, 0, 0, 0) if egresses else None
             one = first is not None and ev.row_constant(first, ctx)
             for egress in egresses[:1] if one else egresses:

@@ -41,7 +41,7 @@ from zonewall.ir import CompiledPolicy
 from zonewall.packets import PacketSet
 
 from .addresses import Group, address_groups
-from .engine import Cell, Ctx, Evaluator
+from .engine import Cell, Context, Ctx, Evaluator
 from .model import DHCP_SERVER_KEY, GatewayModel
 from .rules import EMPTY, EVERYTHING, AddrMatch, Chain, Rule, RuleRef, Ruleset
 
@@ -394,11 +394,11 @@ def _cell_findings(
     state = "NEW" if stateful else None
     new_all, new_any = EVERYTHING, EMPTY
     # the first context each kind shows in: where its deciding rules are looked up
-    too_ctx: Ctx = (state, 0, False)
-    block_ctx: Ctx = (state, 0, False)
+    too_ctx = Context(state, 0, False)
+    block_ctx = Context(state, 0, False)
     for lo in ev.sport_cuts(cell):
         for ack in (False,) if stateful else (False, True):  # stateless: ACK tested too
-            ctx: Ctx = (state, lo, ack)
+            ctx = Context(state, lo, ack)
             got = ev.accepted(cell, ctx)
             if got - want and not new_any - want:
                 too_ctx = ctx
@@ -412,12 +412,12 @@ def _cell_findings(
         ("blocks-needed", want - new_all, block_ctx, f"to the gateway '{gateway}' itself"),
     ]
     if stateful and want:
-        est = ev.accepted(cell, ("ESTABLISHED", 0, False))
+        est = ev.accepted(cell, Context("ESTABLISHED", 0, False))
         checks.append(
             (
                 "blocks-needed",
                 want - est,
-                ("ESTABLISHED", 0, False),
+                Context("ESTABLISHED", 0, False),
                 f"to the gateway '{gateway}' itself, ESTABLISHED",
             )
         )
