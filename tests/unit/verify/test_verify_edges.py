@@ -168,3 +168,19 @@ def test_ios_ipv6_sequence_numbers_run_from_1_to_2147483647(seq: int, ok: bool) 
     else:
         with pytest.raises(ConfigParseError):
             parse_ios(acl, "t.ios")
+
+
+@pytest.mark.parametrize(
+    ("rule", "untested"),
+    [
+        ("-A FORWARD -p tcp -m tcp --dport 22 -j ACCEPT\n", True),
+        ("-A FORWARD -p tcp -m tcp --sport 1024:65535 --dport 22 -j ACCEPT\n", False),
+        ("-A FORWARD -p udp -m udp --sport 0 -j DROP\n", False),
+    ],
+)
+def test_source_ports_are_untested_only_when_no_rule_names_one(rule: str, untested: bool) -> None:
+    # `source_ports_untested` lets the comparison check a whole row in one walk; it must be
+    # true exactly when every source port falls in one class.
+    ev = Evaluator(parse_iptables(ipt(rule), "t.rules"))
+    assert ev.source_ports_untested is untested
+    assert (ev.sport_cuts(Cell("eth1", "eth2", 1, 1, 2, 2)) == [0]) is untested
