@@ -25,9 +25,11 @@ has no recorded time: its limit is 30 minutes and a mutant over it is left unjud
 `--fast` first runs every mutant inside a function from one pytest process: the tests are
 collected once, and each mutant runs in a forked child whose one function is given the
 mutant's code, its covering tests in order, stopping at the first failure (about a second a
-mutant instead of a process start and a collection).  Its kills are recorded; its survivors
-then run the ordinary way in a fresh process, which is the verdict (a cache filled by the real
-code before the fork could hide a mutant from the child, never make one fail).
+mutant instead of a process start and a collection).  Each test that kills there runs alone in
+a child on the real code too (a control: it must pass, else its kills run again the ordinary
+way).  Survivors of the fast pass are recorded as such, or with `--confirm` run again the
+ordinary way in a fresh process (a cache filled by the real code before the fork could hide a
+mutant from a child, never make one fail: an unconfirmed survivor can only lower the score).
 
 Results are appended to `tools/mutation-results.jsonl`, one JSON object a line keyed by the
 mutant's id (module path, hash of the module's source, site index): a run skips mutants that
@@ -437,7 +439,7 @@ def run_one(m: Mutant, workdir: Path, sel: Selection, timeout: float | None) -> 
     }
 
 
-def fast_pass(todo: list[Mutant], cmap: dict, jobs: int, tmp: Path) -> list[Mutant]:  # type: ignore[type-arg]
+def fast_pass(todo: list[Mutant], cmap: dict, jobs: int, tmp: Path, confirm: bool) -> list[Mutant]:  # type: ignore[type-arg]
     """Run the mutants that sit inside a function in one pytest process: the tests are
     collected once and each mutant runs in a forked child whose function has the mutant's
     code (`tools/mutate_plugin.py`).  Kills are recorded; the mutants left (survivors, and
@@ -493,16 +495,49 @@ def fast_pass(todo: list[Mutant], cmap: dict, jobs: int, tmp: Path) -> list[Muta
     commit = _commit()
     started = time.monotonic()
     proc = subprocess.Popen(args, cwd=ROOT, env=env, stdout=subprocess.DEVNULL)
+    pending: dict[str, list[dict]] = {}  # type: ignore[type-arg]  # kills awaiting their control
+    left_over: list[Mutant] = []
+    read = 0
+
+    def record(rec: dict) -> None:  # type: ignore[type-arg]
+        full = {**rec, "key": by_id[rec["id"]].key(), "select": "fast", "commit": commit}
+        with RESULTS.open("a", encoding="utf-8") as f:
+            f.write(json.dumps(full, sort_keys=True) + "\n")
+
     while True:
         ended = proc.poll() is not None
         lines = out.read_text(encoding="utf-8").splitlines() if out.exists() else []
-        for line in lines[len(seen) + len(controls) :]:
+        for line in lines[read:]:
+            read += 1
             rec = json.loads(line)
             if rec["id"].startswith("control:"):
-                controls[rec["id"].removeprefix("control:")] = rec["status"]
+                test = rec["id"].removeprefix("control:")
+                controls[test] = rec["status"]
+                for kill in pending.pop(test, []):
+                    if rec["status"] == "survived":
+                        record(kill)
+                    else:
+                        left_over.append(by_id[kill["id"]])
+                if rec["status"] != "survived":
+                    print(
+                        f"fast pass: {test} fails on the real code in a child: its kills "
+                        "are run again",
+                        flush=True,
+                    )
                 continue
             m = by_id[rec["id"]]
             seen[m.id] = rec
+            killer = rec.get("killer", "")
+            if rec["status"] == "timeout":
+                record(rec)
+            elif rec["status"] == "killed" and controls.get(killer) == "survived":
+                record(rec)
+            elif rec["status"] == "killed" and "::" in killer and killer not in controls:
+                pending.setdefault(killer, []).append(rec)
+            elif rec["status"] == "survived" and not confirm:
+                record(rec)
+            else:
+                left_over.append(m)
             left = (time.monotonic() - started) / len(seen) * (len(eligible) - len(seen))
             print(
                 f"[fast {len(seen)}/{len(eligible)} ~{left / 60:.0f} min left] "
@@ -512,21 +547,8 @@ def fast_pass(todo: list[Mutant], cmap: dict, jobs: int, tmp: Path) -> list[Muta
         if ended:
             break
         time.sleep(1)
-    failing = sorted(t for t, status in controls.items() if status != "survived")
-    for t in failing:
-        print(f"fast pass: {t} fails on the real code in a child: its kills are run again")
-    left_over: list[Mutant] = []
-    with RESULTS.open("a", encoding="utf-8") as f:
-        for m, _ in eligible:
-            rec = seen.get(m.id, {})
-            trusted = rec.get("status") == "timeout" or (
-                rec.get("status") == "killed" and controls.get(rec.get("killer", "")) == "survived"
-            )
-            if trusted:
-                full = {**rec, "key": m.key(), "select": "fast", "commit": commit}
-                f.write(json.dumps(full, sort_keys=True) + "\n")
-            else:
-                left_over.append(m)
+    left_over += [by_id[k["id"]] for kills in pending.values() for k in kills]
+    left_over += [m for m, _ in eligible if m.id not in seen]
     return rest + left_over
 
 
@@ -588,12 +610,12 @@ def report(todo: list[Mutant], population: dict[str, int]) -> int:
         row = rows.setdefault(m.path, [0, 0, 0, 0, 0, 0])
         row[0] += 1
         rec = results.get(m.id)
-        if rec is None or rec["status"] == "error":
-            row[5] += 1
-        elif rec["status"] in ("killed", "timeout"):
+        if rec is not None and rec["status"] in ("killed", "timeout"):
             row[1 if rec["status"] == "killed" else 2] += 1
         elif m.key() in equivalent:
             row[4] += 1
+        elif rec is None or rec["status"] == "error":
+            row[5] += 1
         else:
             row[3] += 1
             survivors.append(f"{rec['status']}: {m.key()}")
@@ -656,6 +678,19 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--rerun-survivors", action="store_true", help="run recorded survivors again")
     ap.add_argument("--rerun", action="store_true", help="run every mutant again")
     ap.add_argument(
+        "--key", action="append", default=[], help="only this mutant (`path:line:col: what`)"
+    )
+    ap.add_argument(
+        "--tests",
+        nargs="+",
+        help="run these test paths instead of the chosen ones (new tests before a new map)",
+    )
+    ap.add_argument(
+        "--confirm",
+        action="store_true",
+        help="with --fast: run its survivors again in a fresh process (the verdict)",
+    )
+    ap.add_argument(
         "--fast",
         action="store_true",
         help="first run the mutants inside functions forked from one collection (needs the map)",
@@ -677,9 +712,13 @@ def main(argv: list[str] | None = None) -> int:
             todo = sorted(
                 random.Random(args.seed).sample(todo, args.sample), key=lambda m: (m.path, m.index)
             )
+    if args.key:
+        todo = [m for m in todo if m.key() in args.key]
     if args.list:
         print("\n".join(m.key() for m in todo))
         return 0
+    # Modules interleaved: an interrupted run has still sampled every module alike.
+    todo = sorted(todo, key=lambda m: random.Random(f"{args.seed}:{m.id}").random())
     if args.report:
         return report(todo, population)
     chosen = todo
@@ -691,19 +730,23 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
     done = load_results()
+    equivalent = equivalent_keys()
     if not args.rerun:
         todo = [
             m
             for m in todo
-            if m.id not in done
-            or done[m.id]["status"] == "error"
-            or (args.rerun_survivors and done[m.id]["status"] in ("survived", "uncovered"))
+            if m.key() not in equivalent
+            and (
+                m.id not in done
+                or done[m.id]["status"] == "error"
+                or (args.rerun_survivors and done[m.id]["status"] in ("survived", "uncovered"))
+            )
         ]
     print(f"{len(todo)} mutants to run ({len(done)} results recorded)", flush=True)
     lock = threading.Lock()
     with tempfile.TemporaryDirectory(prefix="zw-mutate-") as tmp:
-        if args.fast and cmap is not None and args.select == "tests":
-            todo = fast_pass(todo, cmap, args.jobs, Path(tmp))
+        if args.fast and cmap is not None and args.select == "tests" and not args.tests:
+            todo = fast_pass(todo, cmap, args.jobs, Path(tmp), args.confirm)
             print(f"{len(todo)} mutants left for a run each", flush=True)
         dirs = [Path(tmp) / str(i) for i in range(max(1, args.jobs))]
         for d in dirs:
@@ -714,11 +757,16 @@ def main(argv: list[str] | None = None) -> int:
             with lock:
                 d = free.pop()
             try:
-                rec = run_one(m, d, select(m, args.select, cmap), args.timeout)
+                sel = (
+                    Selection(tuple(args.tests), None, None)
+                    if args.tests
+                    else select(m, args.select, cmap)
+                )
+                rec = run_one(m, d, sel, args.timeout)
             finally:
                 with lock:
                     free.append(d)
-            rec["select"] = args.select
+            rec["select"] = "given" if args.tests else args.select
             rec["commit"] = _commit()
             with lock, RESULTS.open("a", encoding="utf-8") as f:
                 f.write(json.dumps(rec, sort_keys=True) + "\n")

@@ -192,23 +192,18 @@ class _FastRunner:
                 rec["status"] = "killed"  # the child crashed: the mutant broke the process
                 rec["killer"] = f"exit {code}"
             note.unlink(missing_ok=True)
-            if "::" in rec.get("killer", ""):
-                killers.add(rec["killer"])
+            killer = rec.get("killer", "")
+            if "::" in killer and killer not in killers:
+                # A control: the test that killed a mutant, run alone in a child on the real
+                # code, must pass there (else its kills say nothing about the mutants).
+                killers.add(killer)
+                control = {"module": None, "tests": [killer], "timeout": 600}
+                queue.insert(0, {**control, "id": f"control:{killer}"})
             with self.out.open("a", encoding="utf-8") as f:
                 f.write(json.dumps(rec, sort_keys=True) + "\n")
 
         killers: set[str] = set()
-        controls_queued = False
-        while queue or running or not controls_queued:
-            if not queue and not running:
-                # Controls: each test that killed a mutant, run alone in a child on the real
-                # code, must pass there (else its kills say nothing about the mutants).
-                controls_queued = True
-                queue = [
-                    {"id": f"control:{t}", "module": None, "tests": [t], "timeout": 600}
-                    for t in sorted(killers)
-                ]
-                continue
+        while queue or running:
             while queue and len(running) < self.parallel:
                 job = queue.pop(0)
                 items = [by_id[t] for t in job["tests"] if t in by_id]

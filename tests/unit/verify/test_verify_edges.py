@@ -184,3 +184,38 @@ def test_source_ports_are_untested_only_when_no_rule_names_one(rule: str, untest
     ev = Evaluator(parse_iptables(ipt(rule), "t.rules"))
     assert ev.source_ports_untested is untested
     assert (ev.sport_cuts(Cell("eth1", "eth2", 1, 1, 2, 2)) == [0]) is untested
+
+
+@pytest.mark.parametrize(
+    ("entry", "ports"),
+    [
+        ("permit tcp any any lt 1024", (0, 1023)),
+        ("permit tcp any any gt 1023", (1024, 65535)),
+        ("permit tcp any any lt 1", (0, 0)),
+        ("permit tcp any any lt 0", None),
+        ("permit tcp any any gt 65535", None),
+        ("permit tcp any any neq 0", (1, 65535)),
+    ],
+)
+def test_ios_lt_gt_and_neq_leave_out_their_own_port(entry: str, ports: tuple | None) -> None:  # type: ignore[type-arg]
+    from zonewall.packets import TCP
+    from zonewall.verify import parse_ios
+
+    text = f"ip access-list extended T\n {entry}\ninterface Vlan10\n ip access-group T in\n"
+    ev = Evaluator(parse_ios(text, "t.ios"))
+    got = ev.accepted(Cell("Vlan10", None, 1, 1, 2, 2), (None, 1024, False))
+    assert got == (PacketSet.ports(TCP, *ports) if ports else PacketSet())
+
+
+@pytest.mark.parametrize("out", ["-o docker0", "--out-interface docker0"])
+def test_iptables_save_filter_rule_for_another_egress_is_skipped(out: str) -> None:
+    # A rule only for packets leaving an interface that is not audited cannot matter, even
+    # with a match the verifier does not model (it is skipped and counted, not refused).
+    from zonewall.verify.iptables_tables import Device, parse_iptables_device
+
+    text = ipt(f"-A FORWARD -i eth1 {out} -m mark --mark 0x1 -j ACCEPT\n")
+    device = Device(frozenset({"eth1", "eth2"}), frozenset({"eth1"}))
+    parse_iptables_device(text, "saved.rules", device)
+    assert dict(device.skipped) == {
+        "filter rule for packets leaving other interfaces (not modelled, cannot matter)": 1
+    }
