@@ -378,6 +378,14 @@ def select(m: Mutant, level: str, cmap: dict | None) -> Selection:  # type: igno
 # Running one mutant
 # ---------------------------------------------------------------------------------------------
 
+
+def _limit_memory() -> None:
+    """In a mutant's test process: at most 3 GiB mapped (a runaway mutant fails its test)."""
+    import resource
+
+    resource.setrlimit(resource.RLIMIT_AS, (3 << 30, 3 << 30))
+
+
 _FAILED = re.compile(r"^(?:FAILED|ERROR) (\S+)", re.M)
 
 
@@ -411,6 +419,7 @@ def run_one(m: Mutant, workdir: Path, sel: Selection, timeout: float | None) -> 
                 [*args, *files],
                 cwd=ROOT,
                 env=env,
+                preexec_fn=_limit_memory,
                 capture_output=True,
                 text=True,
                 timeout=limit,

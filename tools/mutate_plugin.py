@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
+MEMORY = 3 << 30  # bytes a mutant's child may map: a mutant that runs away fails its test
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -167,6 +168,7 @@ class _FastRunner:
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtestloop(self, session: pytest.Session) -> bool:
         import os
+        import resource
         import signal
 
         by_id = {item.nodeid: item for item in session.items}
@@ -212,6 +214,7 @@ class _FastRunner:
                 if pid == 0:  # the child: never returns
                     code = 2
                     try:
+                        resource.setrlimit(resource.RLIMIT_AS, (MEMORY, MEMORY))
                         null = os.open(os.devnull, os.O_WRONLY)
                         os.dup2(null, 1)
                         os.dup2(null, 2)

@@ -219,3 +219,24 @@ def test_iptables_save_filter_rule_for_another_egress_is_skipped(out: str) -> No
     assert dict(device.skipped) == {
         "filter rule for packets leaving other interfaces (not modelled, cannot matter)": 1
     }
+
+
+@pytest.mark.parametrize(
+    ("number", "read"),
+    [(99, False), (100, True), (199, True), (200, False), (1999, False), (2000, True)]
+    + [(2699, True), (2700, False)],
+)
+def test_ios_numbered_extended_acls_are_read_in_their_two_ranges(number: int, read: bool) -> None:
+    from zonewall.verify import parse_ios
+
+    text = (
+        f"ip access-list extended {number}\n 10 permit tcp any any eq 22\n"
+        f"interface Vlan10\n ip access-group {number} in\n"
+    )
+    if read:
+        ev = Evaluator(parse_ios(text, "t.ios"))
+        got = ev.accepted(Cell("Vlan10", None, 1, 1, 2, 2), (None, 1024, False))
+        assert got == PacketSet.ports(6, 22, 22)
+    else:
+        with pytest.raises(ConfigParseError, match="numbered ACLs are not modelled"):
+            parse_ios(text, "t.ios")
