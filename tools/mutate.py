@@ -83,6 +83,7 @@ VERIFY_TESTS = (
     "tests/unit/verify/test_verify_names.py",
     "tests/unit/verify",
     "tests/property/test_foreign_configs.py",
+    "tests/property/test_split_words.py",
     "tests/kernel/test_names_kernel.py",
     "tests/property/test_audit_mutations.py",
     "tests/e2e/test_audit_devices.py",

@@ -214,6 +214,7 @@ class _FastRunner:
                 if pid == 0:  # the child: never returns
                     code = 2
                     try:
+                        _die_with_parent()
                         resource.setrlimit(resource.RLIMIT_AS, (MEMORY, MEMORY))
                         null = os.open(os.devnull, os.O_WRONLY)
                         os.dup2(null, 1)
@@ -236,6 +237,17 @@ class _FastRunner:
                 continue
             finish(pid, status)
         return True
+
+
+def _die_with_parent() -> None:
+    """Linux: the child is killed when the runner dies (an interrupted run leaves none)."""
+    import ctypes
+    import signal
+
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
 
 
 def _run_items(session: pytest.Session, items: list[pytest.Item], note: Path) -> int:

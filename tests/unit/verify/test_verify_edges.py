@@ -240,3 +240,69 @@ def test_ios_numbered_extended_acls_are_read_in_their_two_ranges(number: int, re
     else:
         with pytest.raises(ConfigParseError, match="numbered ACLs are not modelled"):
             parse_ios(text, "t.ios")
+
+
+def test_nft_base_chains_run_in_priority_order_with_offsets() -> None:
+    chains = [("a", "filter + 10"), ("b", "filter - 5"), ("c", "filter +1"), ("d", "-3")]
+    text = "table ip t {\n" + "".join(
+        f"\tchain {name} {{\n\t\ttype filter hook forward priority {prio}; policy accept;\n\t}}\n"
+        for name, prio in chains
+    )
+    rs = parse_nftables(text + "}\n", "t.nft")
+    assert rs.default_entry == ("ip t b", "ip t d", "ip t c", "ip t a")  # -5, -3, 1, 10
+    with pytest.raises(ConfigParseError, match="bad priority offset"):
+        parse_nftables(text.replace("filter + 10", "filter + x") + "}\n", "t.nft")
+
+
+def test_nft_script_flush_add_table_and_set_attributes() -> None:
+    # What `nft -f` reads: `flush ruleset` forgets the tables before it; `add table`; a set
+    # with flags, a comment and ranges.
+    text = (
+        "table ip old {\n\tchain c {\n\t\ttype filter hook forward priority 0; policy accept;\n"
+        "\t}\n}\nflush ruleset\nadd table ip t\ntable ip t {\n\tset s {\n\t\ttype inet_service\n"
+        '\t\tflags interval, constant\n\t\tcomment "ports"\n\t\telements = { 22, 80-81 }\n\t}\n'
+        "\tchain c {\n\t\ttype filter hook forward priority 0; policy drop;\n"
+        "\t\ttcp dport @s accept\n\t}\n}\n"
+    )
+    rs = parse_nftables(text, "t.nft")
+    assert list(rs.chains) == ["ip t c"] and rs.default_entry == ("ip t c",)
+    got = Evaluator(rs).accepted(Cell("a", "b", 1, 1, 2, 2), ("NEW", 1024, False))
+    assert got == PacketSet.ports(6, 22, 22) | PacketSet.ports(6, 80, 81)
+    with pytest.raises(ConfigParseError, match="set flags interval, timeout are not modelled"):
+        parse_nftables(text.replace("interval, constant", "interval, timeout"), "t.nft")
+
+
+@pytest.mark.parametrize("states", ["{ established, related }", "established,related"])
+def test_nft_ct_state_lists_in_braces_or_with_commas(states: str) -> None:
+    rs = parse_nftables(
+        NFT + f"\t\tct state {states} accept\n\t\ttcp dport 22 accept\n\t}}\n}}\n", "t.nft"
+    )
+    ev, cell = Evaluator(rs), Cell("a", "b", 1, 1, 2, 2)
+    assert ev.accepted(cell, ("ESTABLISHED", 1024, False)) == PacketSet.everything()
+    assert ev.accepted(cell, ("NEW", 1024, False)) == PacketSet.ports(6, 22, 22)
+    with pytest.raises(ConfigParseError, match="ct states new,bogus are not modelled"):
+        parse_nftables(NFT + "\t\tct state { new, bogus } accept\n\t}\n}\n", "t.nft")
+
+
+@pytest.mark.parametrize(
+    ("reject", "error"),
+    [
+        ("reject", None),
+        ("reject with tcp reset", None),
+        ("reject with icmp type port-unreachable", None),
+        ("reject with icmpx type admin-prohibited", None),
+        ("reject with tcp rst", "bad reject"),
+        ("reject with icmp code 3", "bad reject"),
+        ("reject with foo", "reject with 'foo' is not modelled"),
+    ],
+)
+def test_nft_reject_in_each_spelling_drops(reject: str, error: str | None) -> None:
+    text = NFT + f"\t\ttcp dport 22 {reject}\n\t\tmeta l4proto 6 accept\n\t}}\n}}\n"
+    if error is not None:
+        with pytest.raises(ConfigParseError, match=error):
+            parse_nftables(text, "t.nft")
+        return
+    got = Evaluator(parse_nftables(text, "t.nft")).accepted(
+        Cell("a", "b", 1, 1, 2, 2), ("NEW", 1024, False)
+    )
+    assert got == PacketSet.protocol(6) - PacketSet.ports(6, 22, 22)
