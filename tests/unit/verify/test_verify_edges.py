@@ -306,3 +306,45 @@ def test_nft_reject_in_each_spelling_drops(reject: str, error: str | None) -> No
         Cell("a", "b", 1, 1, 2, 2), ("NEW", 1024, False)
     )
     assert got == PacketSet.protocol(6) - PacketSet.ports(6, 22, 22)
+
+
+@pytest.mark.parametrize(
+    ("proto", "ok"), [("0", True), ("47", True), ("255", True), ("256", False)]
+)
+def test_ios_ipv6_protocol_numbers_end_at_255(proto: str, ok: bool) -> None:
+    from zonewall.verify import parse_ios
+
+    acl = f"ipv6 access-list V6\n permit {proto} any any\n"
+    text = acl + "interface Vlan10\n ipv6 traffic-filter V6 in\n"
+    if ok:
+        parse_ios(text, "t.ios")
+    else:
+        with pytest.raises(ConfigParseError, match=f"IPv6 protocol '{proto}' is not modelled"):
+            parse_ios(text, "t.ios")
+
+
+@pytest.mark.parametrize(
+    ("rule", "all_of_it"),
+    [("-p all", True), ("-p 0", True), ("! -p all", False), ("-p 255", False)],
+)
+def test_iptables_protocol_all_and_0_match_every_packet(rule: str, all_of_it: bool) -> None:
+    got = accepted_from(ipt(f"-A FORWARD {rule} -j ACCEPT\n"), 1024)
+    if rule == "-p 255":
+        assert got == PacketSet.protocol(255)
+    else:
+        assert got == (PacketSet.everything() if all_of_it else PacketSet())
+
+
+def test_iptables_save_negated_addrtype_local_sends_only_forwarded_packets() -> None:
+    from zonewall.verify.iptables_tables import Device, parse_iptables_device
+
+    nat = (
+        "*nat\n:PREROUTING ACCEPT [0:0]\n:INPUT ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n"
+        ":POSTROUTING ACCEPT [0:0]\n:DOCKER - [0:0]\n"
+        "-A PREROUTING -m addrtype ! --dst-type LOCAL -j DOCKER\n"
+        "-A DOCKER -p tcp -m tcp --dport 8080 -j DNAT --to-destination 172.17.0.2:80\nCOMMIT\n"
+    )
+    device = Device(frozenset({"eth1"}), frozenset({"eth1"}))
+    rs = parse_iptables_device(nat + ipt(""), "saved.rules", device)
+    assert [r.target for r in rs.chains["nat PREROUTING"].rules] == ["nat DOCKER"]
+    assert rs.chains["nat PREROUTING (to the box)"].rules == ()
