@@ -449,7 +449,14 @@ def run_one(m: Mutant, workdir: Path, sel: Selection, timeout: float | None) -> 
     }
 
 
-def fast_pass(todo: list[Mutant], cmap: dict, jobs: int, tmp: Path, confirm: bool) -> list[Mutant]:  # type: ignore[type-arg]
+def fast_pass(
+    todo: list[Mutant],
+    cmap: dict | None,  # type: ignore[type-arg]
+    jobs: int,
+    tmp: Path,
+    confirm: bool,
+    given: tuple[str, ...] | None = None,
+) -> list[Mutant]:
     """Run the mutants that sit inside a function in one pytest process: the tests are
     collected once and each mutant runs in a forked child whose function has the mutant's
     code (`tools/mutate_plugin.py`).  Kills are recorded; the mutants left (survivors, and
@@ -458,8 +465,8 @@ def fast_pass(todo: list[Mutant], cmap: dict, jobs: int, tmp: Path, confirm: boo
     eligible: list[tuple[Mutant, Selection]] = []
     rest: list[Mutant] = []
     for m in todo:
-        sel = select(m, "tests", cmap)
-        if m.scope and m.scope != "<lambda>" and sel.only:
+        sel = Selection(given, None, 30.0) if given else select(m, "tests", cmap)
+        if m.scope and m.scope != "<lambda>" and (sel.only or given):
             eligible.append((m, sel))
         else:
             rest.append(m)
@@ -479,7 +486,7 @@ def fast_pass(todo: list[Mutant], cmap: dict, jobs: int, tmp: Path, confirm: boo
                         "path": m.path,
                         "source": mutated_source(m),
                         "qualname": m.scope,
-                        "tests": list(sel.only or ()),
+                        "tests": None if sel.only is None else list(sel.only),
                         "timeout": 60 + 10 * (sel.seconds or 0.0),
                     }
                     for m, sel in eligible
@@ -755,7 +762,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{len(todo)} mutants to run ({len(done)} results recorded)", flush=True)
     lock = threading.Lock()
     with tempfile.TemporaryDirectory(prefix="zw-mutate-") as tmp:
-        if args.fast and cmap is not None and args.select == "tests" and not args.tests:
+        if args.fast and args.tests:  # every mutant against the given files, all their tests
+            todo = fast_pass(todo, cmap, args.jobs, Path(tmp), args.confirm, tuple(args.tests))
+        elif args.fast and cmap is not None and args.select == "tests":
             todo = fast_pass(todo, cmap, args.jobs, Path(tmp), args.confirm)
             print(f"{len(todo)} mutants left for a run each", flush=True)
         dirs = [Path(tmp) / str(i) for i in range(max(1, args.jobs))]

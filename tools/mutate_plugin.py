@@ -208,7 +208,11 @@ class _FastRunner:
         while queue or running:
             while queue and len(running) < self.parallel:
                 job = queue.pop(0)
-                items = [by_id[t] for t in job["tests"] if t in by_id]
+                items = (
+                    list(session.items)  # every test collected (the files given to the run)
+                    if job["tests"] is None
+                    else [by_id[t] for t in job["tests"] if t in by_id]
+                )
                 note = tmp / f"killer-{os.getpid()}-{len(queue)}.txt"
                 pid = os.fork()
                 if pid == 0:  # the child: never returns

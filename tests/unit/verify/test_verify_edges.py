@@ -348,3 +348,44 @@ def test_iptables_save_negated_addrtype_local_sends_only_forwarded_packets() -> 
     rs = parse_iptables_device(nat + ipt(""), "saved.rules", device)
     assert [r.target for r in rs.chains["nat PREROUTING"].rules] == ["nat DOCKER"]
     assert rs.chains["nat PREROUTING (to the box)"].rules == ()
+
+
+@pytest.mark.parametrize(
+    ("statement", "keys"),
+    [
+        ("ct mark set meta mark accept", PacketSet.everything()),
+        ("meta mark set 0x1 accept", PacketSet.everything()),
+        ("ct mark set 0x2 tcp dport 22 accept", PacketSet.ports(6, 22, 22)),
+    ],
+)
+def test_nft_device_mark_setting_is_read_past(statement: str, keys: PacketSet) -> None:
+    # On an audited device, setting a mark decides nothing: the rule's matches and verdict
+    # after it are read as usual (`meta mark` as the value is two words).
+    from zonewall.verify.iptables_tables import Device
+
+    text = (
+        "table inet f {\n\tchain fwd {\n\t\ttype filter hook forward priority 0; policy drop;\n"
+        f"\t\t{statement}\n\t}}\n}}\n"
+    )
+    device = Device(frozenset({"eth1"}), frozenset({"eth1"}))
+    rs = parse_nftables(text, "rs.nft", device=device)
+    got = Evaluator(rs).accepted(Cell("eth1", "eth2", 1, 1, 2, 2), ("NEW", 1024, False))
+    assert got == keys
+
+
+def test_nft_set_of_a_type_not_modelled_is_skipped_on_a_device_refused_otherwise() -> None:
+    from zonewall.verify.iptables_tables import Device
+
+    text = (
+        "table inet f {\n\tset macs {\n\t\ttype ether_addr\n"
+        "\t\telements = { 00:11:22:33:44:55 }\n\t}\n"
+        "\tchain fwd {\n\t\ttype filter hook forward priority 0; policy accept;\n\t}\n}\n"
+    )
+    device = Device(frozenset({"eth1"}), frozenset({"eth1"}))
+    rs = parse_nftables(text, "rs.nft", device=device)
+    assert rs.default_entry == ("inet f fwd",)
+    assert dict(device.skipped) == {
+        "nft set of type ether_addr (a rule using it is refused unless it cannot matter)": 1
+    }
+    with pytest.raises(ConfigParseError, match="set type 'ether_addr' is not modelled"):
+        parse_nftables(text, "rs.nft")
