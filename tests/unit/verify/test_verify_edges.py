@@ -389,3 +389,30 @@ def test_nft_set_of_a_type_not_modelled_is_skipped_on_a_device_refused_otherwise
     }
     with pytest.raises(ConfigParseError, match="set type 'ether_addr' is not modelled"):
         parse_nftables(text, "rs.nft")
+
+
+@pytest.mark.parametrize(("devices", "refused"), [("eth1, eth8", True), ("eth9, eth8", False)])
+def test_nft_inet_ingress_chain_on_an_audited_interface_is_refused(
+    devices: str, refused: bool
+) -> None:
+    from zonewall.verify.iptables_tables import Device
+
+    text = (
+        "table inet f {\n\tchain i {\n\t\ttype filter hook ingress priority -500; policy accept;\n"
+        f"\t\tdevices = {{ {devices} }}\n\t}}\n}}\n"
+    )
+    device = Device(frozenset({"eth1"}), frozenset({"eth1"}))
+    if refused:
+        with pytest.raises(ConfigParseError, match="ingress chain on audited interface eth1") as e:
+            parse_nftables(text, "rs.nft", device=device)
+        assert e.value.line == 4
+    else:
+        assert parse_nftables(text, "rs.nft", device=device).default_entry == ()
+
+
+@pytest.mark.parametrize("start", ["@ ", '"'])
+def test_nft_unreadable_text_at_the_start_of_a_line_is_a_parse_error(start: str) -> None:
+    text = f"{start}table ip t {{\n" + NFT.split("\n", 1)[1] + "\t}\n}\n"
+    with pytest.raises(ConfigParseError, match=f"cannot read '{start.strip()}'") as e:
+        parse_nftables(text, "t.nft")
+    assert e.value.line == 1
