@@ -176,6 +176,7 @@ def test_ios_ipv6_sequence_numbers_run_from_1_to_2147483647(seq: int, ok: bool) 
         ("-A FORWARD -p tcp -m tcp --dport 22 -j ACCEPT\n", True),
         ("-A FORWARD -p tcp -m tcp --sport 1024:65535 --dport 22 -j ACCEPT\n", False),
         ("-A FORWARD -p udp -m udp --sport 0 -j DROP\n", False),
+        ("-A FORWARD -p udp -m udp --sport 0:1 -j DROP\n", False),  # classes 0-1 and 2-65535
     ],
 )
 def test_source_ports_are_untested_only_when_no_rule_names_one(rule: str, untested: bool) -> None:
@@ -416,3 +417,21 @@ def test_nft_unreadable_text_at_the_start_of_a_line_is_a_parse_error(start: str)
     with pytest.raises(ConfigParseError, match=f"cannot read '{start.strip()}'") as e:
         parse_nftables(text, "t.nft")
     assert e.value.line == 1
+
+
+@pytest.mark.parametrize(
+    ("text", "interval"),
+    [
+        ("10.0.0.255/255.255.255.255", (0x0A0000FF, 0x0A0000FF)),
+        ("255.255.255.0/255.255.255.0", (0xFFFFFF00, 0xFFFFFFFF)),
+        ("10.0.0.256/255.255.255.255", None),
+    ],
+)
+def test_dotted_mask_prefixes_take_octets_up_to_255(text: str, interval: tuple | None) -> None:  # type: ignore[type-arg]
+    from zonewall.verify.rules import parse_prefix
+
+    if interval is None:
+        with pytest.raises(ValueError, match="not an IPv4 address"):
+            parse_prefix(text)
+    else:
+        assert parse_prefix(text) == interval
