@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 from netaddr import IPAddress
-from verify_helpers import ROOT, built, edit, output
+from verify_helpers import ROOT, built, check, edit, output
 
 from zonewall.packets import PacketSet
 from zonewall.verify import (
@@ -435,3 +435,43 @@ def test_dotted_mask_prefixes_take_octets_up_to_255(text: str, interval: tuple |
             parse_prefix(text)
     else:
         assert parse_prefix(text) == interval
+
+
+def test_an_extra_accept_before_the_policys_own_is_reported() -> None:
+    # The one-walk quick check (`accepted_many`) must gather every ACCEPT of a chain: were
+    # it to keep only the last one, the cell's keys would equal the policy's and the extra
+    # port would never be compared.
+    text = output(DBA, "fw").text
+    own = "-A zw-p-ct_mr-pacs -p tcp -m tcp --dport 2762"
+    extra = "-A zw-p-ct_mr-pacs -p tcp -m tcp --dport 2323 -m conntrack --ctstate NEW -j ACCEPT\n"
+    (diff,) = check(DBA, "fw", edit(text, own, extra + own))
+    assert diff.kind == "permits-too-much" and diff.packets == PacketSet.ports(6, 2323, 2323)
+
+
+def test_audit_errors_name_the_file_and_say_what_to_do() -> None:
+    from zonewall.verify import audit_config
+    from zonewall.verify.audit import TODO
+
+    compiled, _ = built(str(DBA))
+    text = output(DBA, "fw").text.replace("COMMIT", "-A FORWARD -j ACCEPT\nCOMMIT", 1)
+    for filename, shown in (("saved.rules", "saved.rules"), (None, "<fw>")):
+        with pytest.raises(ConfigParseError) as e:
+            audit_config(compiled, "fw", text, "iptables", filename=filename)
+        assert e.value.file == shown and e.value.message.endswith(TODO)
+
+
+@pytest.mark.parametrize(
+    ("entry", "expected"),
+    [
+        ("permit tcp", "expected an address"),
+        ("permit tcp any", "expected an address"),
+        ("permit tcp any any eq", "expected a port"),
+    ],
+)
+def test_ios_entry_cut_short_says_what_was_expected(entry: str, expected: str) -> None:
+    from zonewall.verify import parse_ios
+
+    text = f"ip access-list extended T\n {entry}\ninterface Vlan10\n ip access-group T in\n"
+    with pytest.raises(ConfigParseError, match=expected) as e:
+        parse_ios(text, "t.ios")
+    assert e.value.line == 2
