@@ -437,14 +437,16 @@ def test_dotted_mask_prefixes_take_octets_up_to_255(text: str, interval: tuple |
         assert parse_prefix(text) == interval
 
 
-def test_an_extra_accept_before_the_policys_own_is_reported() -> None:
+@pytest.mark.parametrize("before", [True, False], ids=["before", "after"])
+def test_an_extra_accept_beside_the_policys_own_is_reported(before: bool) -> None:
     # The one-walk quick check (`accepted_many`) must gather every ACCEPT of a chain: were
-    # it to keep only the last one, the cell's keys would equal the policy's and the extra
-    # port would never be compared.
+    # it to keep only the first or the last, the cell's keys would equal the policy's and
+    # the extra port would never be compared.
     text = output(DBA, "fw").text
-    own = "-A zw-p-ct_mr-pacs -p tcp -m tcp --dport 2762"
-    extra = "-A zw-p-ct_mr-pacs -p tcp -m tcp --dport 2323 -m conntrack --ctstate NEW -j ACCEPT\n"
-    (diff,) = check(DBA, "fw", edit(text, own, extra + own))
+    own = next(ln for ln in text.splitlines() if ln.startswith("-A zw-p-ct_mr-pacs -p tcp"))
+    extra = "-A zw-p-ct_mr-pacs -p tcp -m tcp --dport 2323 -m conntrack --ctstate NEW -j ACCEPT"
+    both = f"{extra}\n{own}" if before else f"{own}\n{extra}"
+    (diff,) = check(DBA, "fw", edit(text, own, both))
     assert diff.kind == "permits-too-much" and diff.packets == PacketSet.ports(6, 2323, 2323)
 
 
