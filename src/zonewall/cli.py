@@ -565,8 +565,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
 
     nodes = NodeTable(report.compiled)
     if args.nodes:
-        sys.stdout.write(nodes.csv())
-        return EXIT_OK
+        return _replay_output(args.output, (nodes.csv(),), EXIT_OK)
     try:
         observed = aggregate(report.compiled, args.flows, nodes)
     except FlowInputError as exc:
@@ -587,21 +586,25 @@ def cmd_replay(args: argparse.Namespace) -> int:
     else:
         render = present.replay_markdown if args.format == "markdown" else present.replay_text
         chunks = (render(result, file_name(args.file), args.fail_on),)
-    if args.output is None:
+    code = EXIT_ERRORS if present.failing(result, args.fail_on) else EXIT_OK
+    return _replay_output(args.output, chunks, code)
+
+
+def _replay_output(output: str | None, chunks: Iterable[str], code: int) -> int:
+    """`replay`'s output on stdout, or written atomically to `-o OUTPUT` (nothing written on
+    failure); `code` when it is out."""
+    if output is None:
         for chunk in chunks:
             sys.stdout.write(chunk)
-    else:
-        from zonewall.atomic import write_atomic_chunks
+        return code
+    from zonewall.atomic import write_atomic_chunks
 
-        try:
-            write_atomic_chunks(args.output, chunks)
-        except OSError as exc:
-            _tell(
-                f"zonewall replay: cannot write '{args.output}': {exc.strerror or exc}; "
-                "nothing written\n"
-            )
-            return EXIT_ERRORS
-    return EXIT_ERRORS if present.failing(result, args.fail_on) else EXIT_OK
+    try:
+        write_atomic_chunks(output, chunks)
+    except OSError as exc:
+        _tell(f"zonewall replay: cannot write '{output}': {exc.strerror or exc}; nothing written\n")
+        return EXIT_ERRORS
+    return code
 
 
 def cmd_learn(args: argparse.Namespace) -> int:
@@ -636,6 +639,12 @@ def cmd_learn(args: argparse.Namespace) -> int:
     except FlowInputError as exc:
         _tell(f"zonewall learn: {exc}\n")
         return EXIT_ERRORS
+    clash = _an_input(
+        args.output, [*args.flows, *(p for p in (args.policy, args.classes) if p is not None)]
+    )
+    if clash:
+        _tell(f"zonewall learn: -o {args.output} is {clash}: give another file\n")
+        return EXIT_USAGE
     out_name = args.output or "learned.zw"
     draft = learn(base, observed, args.flows, args.min_flows, out_name)
     if args.output:

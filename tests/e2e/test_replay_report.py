@@ -272,3 +272,26 @@ def test_arrows_for_pairs_no_allow_connects_are_bounded(monkeypatch: pytest.Monk
     assert "hl missing" not in edges(doc)
     assert "1 more pair(s) of zones with blocked traffic and no allow between them" in doc
     assert tables(doc).tables["Blocked"][2][:2] == ["legacy_win", "internet"]  # still listed
+
+
+def test_nodes_go_to_o_too(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, shown, _ = run(capsys, "replay", POLICY, "--nodes")
+    out = tmp_path / "nodes.csv"
+    assert (code, run(capsys, "replay", POLICY, "--nodes", "-o", str(out))) == (0, (0, "", ""))
+    assert out.read_text(encoding="utf-8") == shown and shown.count("\n") > 10
+
+
+def test_learn_never_writes_over_one_of_its_inputs(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    flows = tmp_path / "flows.csv"
+    flows.write_bytes(Path(FLOWS[0]).read_bytes())
+    policy = tmp_path / "hospital.zw"
+    policy.write_bytes(Path(POLICY).read_bytes())
+    for target in (flows, policy):
+        code, out, err = run(
+            capsys, "learn", str(flows), "--policy", str(policy), "-o", str(target)
+        )
+        assert code == 2 and "is the input file" in err and out == ""
+    assert flows.read_bytes() == Path(FLOWS[0]).read_bytes()
+    assert policy.read_bytes() == Path(POLICY).read_bytes()
