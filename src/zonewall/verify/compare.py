@@ -45,6 +45,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
 from functools import partial
+from typing import NamedTuple
 
 from zonewall.intervals import normalise
 from zonewall.ir import CompiledPolicy
@@ -218,13 +219,23 @@ class _ByRep:
         self.ids = [i for _, i in pairs]
 
 
-# dsts, by representative, by endpoint id, by route, the special ones (positions in dsts)
-_DstIndex = tuple[
-    list[tuple[Group, str]], _ByRep, dict[int, list[int]], dict[str, list[int]], list[int]
-]
+class _DstIndex(NamedTuple):
+    """A row's destinations indexed (positions in `dsts`)."""
 
-# (destination, what differs there, whether it stands for every destination, DHCP cell)
-_Finding = tuple[tuple[Group, str], list["_Found"], bool, bool]
+    dsts: list[tuple[Group, str]]
+    by_rep: _ByRep  # by representative address
+    of_ep: dict[int, list[int]]  # by endpoint id
+    by_route: dict[str, list[int]]  # by the interface the model routes them out of
+    special: list[int]  # the special addresses (broadcast, zero, ...)
+
+
+class _Finding(NamedTuple):
+    """What differs toward one destination of a row."""
+
+    dst: tuple[Group, str]
+    found: list[_Found]
+    any_dst: bool  # it stands for every destination
+    dhcp: bool  # a DHCP cell (a relayed broadcast)
 
 
 def own_addresses(model: GatewayModel, ruleset: IosRuleset) -> tuple[int, ...]:
@@ -398,7 +409,7 @@ class _Validator:
         row = model.row(ingress, sg.endpoint)
         if row is not None and not dhcp and dsts and self._row_constant(ingress, sg, dsts[0]):
             whole = self._found(_cell(ingress, sg, dsts[0]), row.new, row.replies, any_dst=True)
-            return [(dsts[0], whole, True, False)] if whole else []
+            return [_Finding(dsts[0], whole, True, False)] if whole else []
         # Destinations the config's rules cannot tell apart (the same rules match them, in
         # every chain the row can reach) and the model expects the same of are one
         # comparison: the verdicts are a function of that signature.  Destinations no
@@ -421,7 +432,7 @@ class _Validator:
             dst = dsts[i]
             found = self._cell_found(ingress, sg, dst, dhcp, memo) if i in notable else rest_found
             if found:
-                out.append((dst, found, False, dhcp and dst[0].special == "broadcast"))
+                out.append(_Finding(dst, found, False, dhcp and dst[0].special == "broadcast"))
         return out
 
     def _suspects(
@@ -472,7 +483,7 @@ class _Validator:
         others: special addresses, the source's peer endpoints (`GatewayModel.peers`), and
         those some destination-testing rule of the row matches (egress and address)."""
         index = self._dst_index
-        if index is None or index[0] is not dsts:
+        if index is None or index.dsts is not dsts:
             index = self._dst_index = self._index_destinations(dsts)
         _, by_rep, of_ep, by_route, special = index
         out = set(special)
@@ -503,7 +514,7 @@ class _Validator:
                 of_ep.setdefault(g.endpoint.id, []).append(i)
             by_route.setdefault(route, []).append(i)
         special = [i for i, (g, _) in enumerate(dsts) if g.special]
-        return dsts, by_rep, of_ep, by_route, special
+        return _DstIndex(dsts, by_rep, of_ep, by_route, special)
 
     @staticmethod
     def _matching(m: AddrMatch, by_rep: _ByRep) -> Iterable[int]:

@@ -27,6 +27,34 @@ NAT_STATEMENTS = frozenset({"dnat", "redirect", "snat", "masquerade"})
 MARKS = frozenset({"mark", "priority"})
 
 
+# The codes `reject with icmp|icmpx|icmpv6 [type] CODE` takes (nft(8), "REJECT STATEMENT");
+# every one drops the packet, so the verdict does not depend on which.
+REJECT_CODES = {
+    "icmp": frozenset(
+        {
+            "net-unreachable",
+            "host-unreachable",
+            "prot-unreachable",
+            "port-unreachable",
+            "net-prohibited",
+            "host-prohibited",
+            "admin-prohibited",
+        }
+    ),
+    "icmpx": frozenset({"no-route", "port-unreachable", "host-unreachable", "admin-prohibited"}),
+    "icmpv6": frozenset(
+        {
+            "no-route",
+            "admin-prohibited",
+            "addr-unreachable",
+            "port-unreachable",
+            "policy-fail",
+            "reject-route",
+        }
+    ),
+}
+
+
 class RuleParser:
     """One rule: matches, statements, then at most one verdict and a comment."""
 
@@ -303,7 +331,9 @@ class RuleParser:
                 elif kind in ("icmp", "icmpx") or (kind == "icmpv6" and p.device is not None):
                     if p.peek() == "type":  # nft 1.0 prints `reject with icmpx admin-prohibited`
                         p.i += 1
-                    p.next("a reject code")
+                    code = p.next("a reject code")
+                    if code not in REJECT_CODES[kind] and not code.isdigit():
+                        raise p.err(f"bad reject: '{code}' is no {kind} reject code nft prints")
                     if p.device is not None and kind == "icmpv6":  # implies `meta nfproto ipv6`
                         self.device_words.add("ipv6")
                     elif p.device is not None and kind == "icmp":  # implies `meta nfproto ipv4`
