@@ -97,7 +97,7 @@ def _member_json(m: Member) -> dict[str, Any]:
     }
 
 
-def _decider_json(d: Decider) -> dict[str, Any]:
+def decider_json(d: Decider) -> dict[str, Any]:
     return {
         "action": d.action,
         "file": d.span.file if d.span else None,
@@ -125,9 +125,9 @@ def explain_json(e: Explanation) -> str:
                 "verdict": p.verdict,
                 "permitted": list(p.permitted),
                 "not_permitted": list(p.not_permitted),
-                "allowed_by": [_decider_json(d) for d in p.allows],
-                "removed_by": [_decider_json(d) for d in p.denies],
-                "also_denied_by": [_decider_json(d) for d in p.also_denied],
+                "allowed_by": [decider_json(d) for d in p.allows],
+                "removed_by": [decider_json(d) for d in p.denies],
+                "also_denied_by": [decider_json(d) for d in p.also_denied],
                 "no_allow": not p.allows and not p.note,
                 "enforced_by": [
                     {"gateway": g.gateway, "platform": g.platform, "where": g.where}

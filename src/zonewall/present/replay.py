@@ -32,7 +32,7 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 from zonewall.diagnostics import Span
-from zonewall.review.explain import Decider
+from zonewall.present.explain import decider_json
 from zonewall.text import markdown_text, terminal_text
 from zonewall.traffic.engine import FileStats
 from zonewall.traffic.replay import Blocked, Counts, Replay, Unknown, Violation
@@ -164,16 +164,6 @@ def _counts_json(c: Counts) -> dict[str, Any]:
     }
 
 
-def _statement(d: Decider) -> dict[str, Any]:
-    return {
-        "action": d.action,
-        "file": d.span.file if d.span else None,
-        "line": d.span.line if d.span else None,
-        "text": d.text,
-        "services": list(d.services),
-    }
-
-
 def _file_json(f: FileStats) -> dict[str, Any]:
     return {
         "path": f.path,
@@ -193,8 +183,8 @@ def _blocked_json(b: Blocked) -> dict[str, Any]:
         "service": b.service,
         "counts": _counts_json(b.counts),
         "decided_by": _decided(b),
-        "denies": [_statement(d) for d in b.denies],
-        "opened_by": [_statement(d) for d in b.opened_by],
+        "denies": [decider_json(d) for d in b.denies],
+        "opened_by": [decider_json(d) for d in b.opened_by],
     }
 
 
@@ -252,7 +242,7 @@ def replay_json_chunks(r: Replay, policy: str, fail_on: str) -> Iterator[str]:
         ("permitted", _counts_json(r.permitted)),
         ("not_filtered", _counts_json(r.not_filtered)),
         ("blocked", map(_blocked_json, r.blocked)),
-        ("unused_allows", map(_statement, r.unused)),
+        ("unused_allows", map(decider_json, r.unused)),
         ("allows_judged", r.allows),
         ("violations", map(_violation_json, r.violations)),
         ("unknown", map(_unknown_json, r.unknown)),

@@ -219,6 +219,20 @@ class Lowering:
                 "permit",
             ),
         ]
+        needs = self.uplink_needs()
+        blocks += self._relayed([n for n in needs if n.peer.kind == "relay"], True)
+        # every class address is decided by the two blocks above
+        blocks += self._external(
+            self._groups([n for n in needs if n.peer.kind != "relay"], True), self.classes, None
+        )
+        return self.finish(
+            uplink_acl_name([c.name for c in view.served], PLACEHOLDER), uplink, blocks
+        )
+
+    def uplink_needs(self) -> list[Need]:
+        """What the uplink ACL must let in: flows from outside toward the served classes, and
+        the replies to the classes' flows toward externals (and relays)."""
+        view = self.view
         needs = [
             Need("init", p.rule, p.packets, view.class_by_endpoint[p.dst.id], p.src)
             for _, permits in view.inbound
@@ -230,14 +244,7 @@ class Lowering:
             for p in permits
             if p.dst.kind != "class"
         ]
-        blocks += self._relayed([n for n in needs if n.peer.kind == "relay"], True)
-        # every class address is decided by the two blocks above
-        blocks += self._external(
-            self._groups([n for n in needs if n.peer.kind != "relay"], True), self.classes, None
-        )
-        return self.finish(
-            uplink_acl_name([c.name for c in view.served], PLACEHOLDER), uplink, blocks
-        )
+        return needs
 
     def _relayed(self, needs: list[Need], peer_speaks: bool) -> list[Block]:
         """DHCP relayed by another gateway (`dhcp-relay`): exact entries for the relay's one

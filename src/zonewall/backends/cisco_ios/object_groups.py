@@ -190,17 +190,7 @@ class OgLowering(Lowering):
                 tuple(Ace("permit", Spec("ip"), t, "", "any", "") for t in transit),
             ),
         ]
-        needs = [
-            Need("init", p.rule, p.packets, view.class_by_endpoint[p.dst.id], p.src)
-            for _, permits in view.inbound
-            for p in permits
-        ]
-        needs += [
-            Need("reply", p.rule, p.packets, cls, p.dst)
-            for cls, permits in view.outbound
-            for p in permits
-            if p.dst.kind != "class"
-        ]
+        needs = self.uplink_needs()
         blocks += self._og_blocks(needs, peer_speaks=True)
         return self.finish(
             uplink_acl_name([c.name for c in view.served], PLACEHOLDER), uplink, blocks
